@@ -1,0 +1,56 @@
+# labelfab: `make run` sets everything up and serves the demo; `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export LABELFAB_DATA_DIR ?= $(CURDIR)/.data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENDOR := web/static/vendor
+
+.PHONY: run test install vendor migrate demo lint bench clean
+
+install: $(VENV)/.installed vendor
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+vendor: $(VENDOR)/.copied
+
+$(VENDOR)/.copied: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.min.js
+	cp node_modules/@annotorious/annotorious/dist/annotorious.js $(VENDOR)/
+	cp node_modules/@annotorious/annotorious/dist/annotorious.css $(VENDOR)/
+	cp node_modules/@recogito/text-annotator/dist/text-annotator.umd.js $(VENDOR)/
+	cp node_modules/@recogito/text-annotator/dist/text-annotator.css $(VENDOR)/
+	touch $@
+
+migrate: install
+	$(BIN)/labelfab init
+
+demo: migrate
+	$(BIN)/labelfab demo
+
+run: demo
+	$(BIN)/labelfab serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check labeling quality web tests bench
+
+bench: install
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) .data

@@ -1,0 +1,65 @@
+"""Who may do what in a project. One rule set, used by views, the REST API and the CLI.
+
+A user's role in a project is their membership role; without a membership, their global role,
+unless the project is restricted to its members. Admins may do everything everywhere.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from labeling.errors import Forbidden, NotFound
+from labeling.models import Membership, Project, Role, User
+
+# Which project roles may perform an action.
+ACTIONS: dict[str, set[str]] = {
+    "view": {Role.admin, Role.lead, Role.reviewer, Role.annotator},
+    "annotate": {Role.admin, Role.lead, Role.reviewer, Role.annotator},
+    "review": {Role.admin, Role.lead, Role.reviewer},
+    "see_all": {Role.admin, Role.lead, Role.reviewer},  # others' annotations, read-only task view
+    "manage": {Role.admin, Role.lead},
+    "export": {Role.admin, Role.lead},
+}
+
+
+def project_role(session: Session, user: User, project: Project) -> str | None:
+    """The user's role in ``project``, or None if they have no access."""
+    if not user.is_active:
+        return None
+    if user.role == Role.admin:
+        return Role.admin
+    membership = session.exec(
+        select(Membership).where(Membership.project_id == project.id, Membership.user_id == user.id)
+    ).first()
+    if membership is not None:
+        return membership.role
+    if project.created_by == user.id:
+        return Role.lead
+    if project.restricted:
+        return None
+    return user.role
+
+
+def can(session: Session, user: User, project: Project, action: str) -> bool:
+    role = project_role(session, user, project)
+    return role is not None and role in ACTIONS[action]
+
+
+def require_project(session: Session, user: User, project_id: int, action: str = "view") -> Project:
+    """The project, if ``user`` may perform ``action`` in it; NotFound / Forbidden otherwise.
+
+    A project the user cannot even view answers NotFound, so that ids are not probed.
+    """
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"project {project_id} not found")
+    role = project_role(session, user, project)
+    if role is None:
+        raise NotFound(f"project {project_id} not found")
+    if role not in ACTIONS[action]:
+        raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
+    return project
+
+
+def can_create_projects(user: User) -> bool:
+    return user.is_active and user.role in (Role.admin, Role.lead)

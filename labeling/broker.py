@@ -1,0 +1,72 @@
+"""The dramatiq broker, chosen from ``LABELFAB_BROKER_URL``.
+
+``stub://`` (the embedded default) is dramatiq's StubBroker; ``labelfab serve`` runs an
+in-process worker on it. ``redis://...`` and ``amqp://...`` are for ``labelfab worker``
+processes on any number of machines. The broker is set when this module is first imported,
+before any actor is declared.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from labeling.settings import get_settings
+
+QUEUES = ("default", "quality")
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    """A broker for ``url``; the connection to Redis or RabbitMQ is made lazily by dramatiq."""
+    if url.startswith("stub://"):
+        broker: dramatiq.Broker = StubBroker()
+        broker.emit_after("process_boot")
+    elif url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)
+    elif url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url)
+    else:  # settings validate the scheme; this guards direct callers
+        raise ValueError(f"unsupported broker URL {url!r}")
+    for queue in QUEUES:
+        broker.declare_queue(queue)
+    return broker
+
+
+broker = make_broker(get_settings().broker_url)
+dramatiq.set_broker(broker)
+
+
+def is_stub() -> bool:
+    return isinstance(broker, StubBroker)
+
+
+def broker_status() -> tuple[bool, str]:
+    """(ok, description) for ``/health``."""
+    name = type(broker).__name__
+    try:
+        if is_stub():
+            return True, "stub (in-process)"
+        if name == "RedisBroker":
+            broker.client.ping()
+        else:
+            broker.channel  # noqa: B018  (opens the connection, raises if RabbitMQ is down)
+        return True, name
+    except Exception as exc:  # any connection failure is reported, not raised
+        return False, f"{name}: {exc.__class__.__name__}: {exc}"
+
+
+class InProcessWorker:
+    """dramatiq worker threads inside the web process, for the stub broker."""
+
+    def __init__(self, threads: int):
+        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()

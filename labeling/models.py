@@ -1,0 +1,383 @@
+"""The whole schema of the item life cycle (DESIGN.md): users and tokens, projects, tasks and
+their events, annotations with history, predictions, leases, media, imports, jobs, quality runs,
+label issues, review decisions and dataset versions.
+
+Every schema change is an Alembic revision in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from labeling.db import utcnow
+
+# Constraint names follow one convention so that Alembic batch mode can alter SQLite tables.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True):
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use labeling.db.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+def _ts_opt(**kw: Any) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, **kw)
+
+
+def _json(default_factory=dict, **kw: Any) -> Any:
+    return Field(default_factory=default_factory, sa_type=sa.JSON, **kw)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    lead = "lead"
+    reviewer = "reviewer"
+    annotator = "annotator"
+
+
+class TokenScope(StrEnum):
+    full = "full"  # acts with the user's role
+    read = "read"  # read-only, for training pipelines
+
+
+class TaskState(StrEnum):
+    imported = "imported"
+    open = "open"
+    labeled = "labeled"
+    suspect = "suspect"
+    review = "review"
+    accepted = "accepted"
+    excluded = "excluded"
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=sa.String(255), unique=True, index=True)
+    name: str = Field(default="", sa_type=sa.String(255))
+    password_hash: str | None = Field(default=None, sa_type=sa.String(255))
+    role: str = Field(default=Role.annotator, sa_type=sa.String(20))
+    is_active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    last_failed_login_at: datetime | None = _ts_opt()
+    last_login_at: datetime | None = _ts_opt()
+    created_at: datetime = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(default="", sa_type=sa.String(255))
+    token_hash: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    prefix: str = Field(sa_type=sa.String(12))
+    scope: str = Field(default=TokenScope.full, sa_type=sa.String(10))
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts_opt()
+    revoked_at: datetime | None = _ts_opt()
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_type=sa.String(255))
+    description: str = Field(default="", sa_type=sa.Text)
+    label_config: str = Field(sa_type=sa.Text)
+    label_schema: dict = _json()
+    instructions: str = Field(default="", sa_type=sa.Text)
+    overlap: int = Field(default=1, ge=1)  # Label Studio's maximum_annotations
+    max_overlap: int = Field(default=5, ge=1)  # ceiling for dynamic overlap and QC relabeling
+    lease_seconds: int = Field(default=600, ge=10)
+    gold_rate: float = Field(default=0.0)  # share of tasks served that are gold
+    gold_min_items: int = Field(default=10)
+    gold_threshold: float = Field(default=0.0)  # pause annotators under this gold accuracy
+    restricted: bool = Field(default=False)  # True: only members get tasks
+    show_predictions: bool = Field(default=True)
+    uncertain_first: bool = Field(default=False)
+    qc_every: int = Field(default=0)  # start a QC run after this many newly labeled tasks (0: off)
+    qc_policy: dict = _json()
+    labeled_since_qc: int = Field(default=0)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    archived_at: datetime | None = _ts_opt()
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    role: str = Field(default=Role.annotator, sa_type=sa.String(20))
+    paused_at: datetime | None = _ts_opt()
+    paused_reason: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _ts()
+
+
+class Media(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    ext: str = Field(sa_type=sa.String(8))
+    mime: str = Field(sa_type=sa.String(40))
+    width: int = 0
+    height: int = 0
+    size: int = 0
+    thumbnail_ready: bool = Field(default=False)
+    created_at: datetime = _ts()
+
+
+class ImportBatch(SQLModel, table=True):
+    __tablename__ = "import_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    status: str = Field(default="done", sa_type=sa.String(20))
+    files: list = _json(list)
+    task_count: int = 0
+    annotation_count: int = 0
+    prediction_count: int = 0
+    skipped_duplicates: int = 0
+    errors: list = _json(list)
+    duration: float = 0.0
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    created_at: datetime = _ts()
+
+
+class Task(SQLModel, table=True):
+    __table_args__ = (
+        # The router's order (labeling/router.py): requeued, priority, started, import order.
+        sa.Index("ix_task_route", "project_id", "state", "is_gold", "requeued", "priority", "n_annotations", "id"),
+        sa.Index("ix_task_project_hash", "project_id", "content_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    data: dict = _json()
+    meta: dict = _json()
+    state: str = Field(default=TaskState.open, sa_type=sa.String(20))
+    priority: float = Field(default=0.0)  # higher first (QC's ActiveLab, leads)
+    requeued: bool = Field(default=False)  # sent back by QC for more labels: served first
+    target_overlap: int = Field(default=1)  # annotations wanted (project overlap, raised by QC)
+    n_annotations: int = Field(default=0)  # submitted, not skipped
+    n_skips: int = Field(default=0)
+    n_leases: int = Field(default=0)  # live leases, so the router never over-assigns
+    is_gold: bool = Field(default=False)
+    gold_answer: list | None = Field(default=None, sa_type=sa.JSON)
+    final_label: list | None = Field(default=None, sa_type=sa.JSON)
+    final_source: str | None = Field(default=None, sa_type=sa.String(20))  # single|consensus|reviewer
+    content_hash: str | None = Field(default=None, sa_type=sa.String(64))
+    file_name: str | None = Field(default=None, sa_type=sa.String(1024))
+    media_id: int | None = Field(default=None, foreign_key="media.id", index=True)
+    import_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TaskEvent(SQLModel, table=True):
+    __tablename__ = "task_event"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    from_state: str | None = Field(default=None, sa_type=sa.String(20))
+    to_state: str = Field(sa_type=sa.String(20))
+    reason: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _ts(index=True)
+
+
+class Annotation(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("task_id", "user_id"),
+        sa.Index("ix_annotation_project_user", "project_id", "user_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    project_id: int = Field(foreign_key="project.id")
+    user_id: int = Field(foreign_key="user.id")
+    result: list = _json(list)
+    was_cancelled: bool = Field(default=False)  # a skip, as Label Studio records it
+    skip_reason: str = Field(default="", sa_type=sa.Text)
+    lead_time: float | None = None  # seconds the annotator spent
+    source: str = Field(default="ui", sa_type=sa.String(20))  # ui|api|import|review
+    version: int = Field(default=1)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AnnotationVersion(SQLModel, table=True):
+    __tablename__ = "annotation_version"
+    id: int | None = Field(default=None, primary_key=True)
+    annotation_id: int = Field(foreign_key="annotation.id", index=True)
+    version: int
+    result: list = _json(list)
+    was_cancelled: bool = False
+    lead_time: float | None = None
+    changed_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+
+
+class Prediction(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    result: list = _json(list)
+    score: float | None = None
+    probs: dict | None = Field(default=None, sa_type=sa.JSON)  # {"label": p}
+    model_version: str = Field(default="", sa_type=sa.String(255))
+    created_at: datetime = _ts()
+
+
+class Lease(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("task_id", "user_id"),
+        sa.Index("ix_lease_project_user", "project_id", "user_id"),
+        sa.Index("ix_lease_expires", "project_id", "expires_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id")
+    project_id: int = Field(foreign_key="project.id")
+    user_id: int = Field(foreign_key="user.id")
+    kind: str = Field(default="annotate", sa_type=sa.String(10))  # annotate|review
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+
+
+class Job(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_job_status", "status", "heartbeat_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=sa.String(40))
+    queue: str = Field(default="default", sa_type=sa.String(20))
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    payload: dict = _json()
+    status: str = Field(default=JobStatus.queued, sa_type=sa.String(10))
+    progress: float = 0.0
+    message: str = Field(default="", sa_type=sa.Text)
+    result: dict | None = Field(default=None, sa_type=sa.JSON)
+    attempts: int = 0
+    claim_token: str | None = Field(default=None, sa_type=sa.String(32))
+    created_at: datetime = _ts()
+    started_at: datetime | None = _ts_opt()
+    heartbeat_at: datetime | None = _ts_opt()
+    finished_at: datetime | None = _ts_opt()
+
+
+class QualityRun(SQLModel, table=True):
+    __tablename__ = "quality_run"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id", unique=True)
+    status: str = Field(default="done", sa_type=sa.String(20))
+    message: str = Field(default="", sa_type=sa.Text)
+    n_items: int = 0
+    n_issues: int = 0
+    model_name: str = Field(default="", sa_type=sa.String(100))
+    cv_accuracy: float | None = None
+    pred_probs_source: str = Field(default="", sa_type=sa.String(40))  # imported|embedding|features
+    noise_rate: float | None = None
+    class_names: list = _json(list)
+    per_class_noise: dict = _json()
+    confident_joint: list = _json(list)
+    agreement: dict = _json()
+    summary: dict = _json()
+    created_at: datetime = _ts()
+    finished_at: datetime | None = _ts_opt()
+
+
+class LabelIssue(SQLModel, table=True):
+    __tablename__ = "label_issue"
+    __table_args__ = (sa.Index("ix_label_issue_run_score", "run_id", "is_issue", "score"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="quality_run.id")
+    project_id: int = Field(foreign_key="project.id", index=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    kind: str = Field(default="label", sa_type=sa.String(20))  # label|outlier|near_duplicate|...
+    is_issue: bool = True
+    given: Any = Field(default=None, sa_type=sa.JSON)
+    suggested: Any = Field(default=None, sa_type=sa.JSON)
+    consensus: Any = Field(default=None, sa_type=sa.JSON)
+    score: float = 1.0  # label quality: low is bad
+    reason: str = Field(default="", sa_type=sa.Text)
+
+
+class AnnotatorScore(SQLModel, table=True):
+    __tablename__ = "annotator_score"
+    __table_args__ = (sa.UniqueConstraint("run_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="quality_run.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    n_items: int = 0
+    agreement: float | None = None  # with consensus
+    quality: float | None = None  # CROWDLAB annotator quality
+
+
+class ReviewDecision(SQLModel, table=True):
+    __tablename__ = "review_decision"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    reviewer_id: int = Field(foreign_key="user.id", index=True)
+    label_issue_id: int | None = Field(default=None, foreign_key="label_issue.id")
+    level: int = 1  # 1: reviewer, 2: lead audit
+    decision: str = Field(sa_type=sa.String(10))  # keep|relabel|exclude|gold
+    result: list | None = Field(default=None, sa_type=sa.JSON)
+    reason: str = Field(default="", sa_type=sa.Text)
+    before: dict = _json()
+    after: dict = _json()
+    overturns_id: int | None = Field(default=None, foreign_key="review_decision.id")
+    undone_at: datetime | None = _ts_opt()
+    created_at: datetime = _ts()
+
+
+class DatasetVersion(SQLModel, table=True):
+    __tablename__ = "dataset_version"
+    __table_args__ = (sa.UniqueConstraint("project_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    number: int
+    sha256: str = Field(sa_type=sa.String(64))
+    note: str = Field(default="", sa_type=sa.Text)
+    manifest: dict = _json()
+    n_items: int = 0
+    noise_rate: float | None = None
+    path: str = Field(default="", sa_type=sa.String(1024))
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()

@@ -1,0 +1,606 @@
+"""Projects: create, edit, list, archive; members; a project's tasks.
+
+A project holds a Label Studio XML label config and its parsed label schema
+(:mod:`labeling.label_config`), the routing settings (overlap, lease time, gold rate) and the
+QC policy. Views, the REST API and the CLI all call these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
+
+from labeling.access import can, can_create_projects, project_role, require_project
+from labeling.db import read_session, utcnow, write_session
+from labeling.errors import Conflict, Forbidden, Invalid, NotFound
+from labeling.label_config import (
+    LabelConfigError,
+    LabelSchema,
+    check_config_change,
+    collect_used_labels,
+    parse_label_config,
+    validate_task_data,
+)
+from labeling.models import (
+    Annotation,
+    Lease,
+    Membership,
+    Prediction,
+    Project,
+    Role,
+    Task,
+    TaskEvent,
+    TaskState,
+    User,
+    UTCDateTime,
+)
+
+SETTINGS_DEFAULT_MAX_OVERLAP = 5
+
+# Project settings a lead may set, with their checks: name -> (type, minimum).
+SETTINGS: dict[str, tuple[type, float | None]] = {
+    "description": (str, None),
+    "instructions": (str, None),
+    "overlap": (int, 1),
+    "max_overlap": (int, 1),
+    "lease_seconds": (int, 10),
+    "gold_rate": (float, 0),
+    "gold_min_items": (int, 0),
+    "gold_threshold": (float, 0),
+    "restricted": (bool, None),
+    "show_predictions": (bool, None),
+    "uncertain_first": (bool, None),
+    "qc_every": (int, 0),
+}
+
+
+def parse_config(label_config: str) -> LabelSchema:
+    """Parse a label config, turning refusals into an Invalid error that lists each problem."""
+    try:
+        return parse_label_config(label_config)
+    except LabelConfigError as exc:
+        raise Invalid(f"label config refused: {exc}", exc.errors) from None
+
+
+def check_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate project settings; Invalid names each bad field."""
+    clean, errors = {}, []
+    for name, value in values.items():
+        if name not in SETTINGS:
+            errors.append({"field": name, "detail": f"unknown setting {name!r}"})
+            continue
+        kind, minimum = SETTINGS[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            errors.append({"field": name, "detail": f"{name} must be {kind.__name__}, got {type(value).__name__}"})
+            continue
+        if minimum is not None and value < minimum:
+            errors.append({"field": name, "detail": f"{name} must be at least {minimum}"})
+            continue
+        if name in ("gold_rate", "gold_threshold") and value > 1:
+            errors.append({"field": name, "detail": f"{name} must be between 0 and 1"})
+            continue
+        clean[name] = value
+    if errors:
+        raise Invalid("invalid project settings: " + "; ".join(e["detail"] for e in errors), errors)
+    if "overlap" in clean and "max_overlap" not in clean:
+        clean["max_overlap"] = max(clean["overlap"], SETTINGS_DEFAULT_MAX_OVERLAP)
+    return clean
+
+
+def create_project(user: User, *, title: str, label_config: str, **settings: Any) -> Project:
+    """Create a project owned by ``user`` (a lead or admin)."""
+    if not can_create_projects(user):
+        raise Forbidden("only leads and admins may create projects")
+    title = (title or "").strip()
+    if not title:
+        raise Invalid("a project needs a title", [{"field": "title", "detail": "required"}])
+    schema = parse_config(label_config)
+    clean = check_settings(settings)
+    with write_session() as s:
+        project = Project(title=title[:255], label_config=label_config, label_schema=schema.model_dump(),
+                          created_by=user.id, **clean)
+        s.add(project)
+        s.flush()
+        return project
+
+
+def get_project(project_id: int) -> Project:
+    with read_session() as s:
+        project = s.get(Project, project_id)
+        if project is None:
+            raise NotFound(f"project {project_id} not found")
+        return project
+
+
+def schema_of(project: Project) -> LabelSchema:
+    return LabelSchema.model_validate(project.label_schema)
+
+
+def visible_projects(session: Session, user: User, *, include_archived: bool = False) -> list[Project]:
+    q = select(Project).order_by(Project.id.desc())
+    if not include_archived:
+        q = q.where(Project.archived_at.is_(None))
+    return [p for p in session.exec(q) if project_role(session, user, p) is not None]
+
+
+def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per project: tasks, tasks by state, annotations (grouped queries, one each)."""
+    counts: dict[int, dict[str, int]] = {pid: {"task_number": 0, "total_annotations_number": 0, "states": {}}
+                                         for pid in project_ids}
+    if not project_ids:
+        return counts
+    rows = session.execute(
+        select(Task.project_id, Task.state, sa.func.count()).where(Task.project_id.in_(project_ids))
+        .group_by(Task.project_id, Task.state)
+    )
+    for pid, state, n in rows:
+        counts[pid]["states"][state] = n
+        counts[pid]["task_number"] += n
+    rows = session.execute(
+        select(Annotation.project_id, sa.func.count()).where(
+            Annotation.project_id.in_(project_ids), Annotation.was_cancelled.is_(False))
+        .group_by(Annotation.project_id)
+    )
+    for pid, n in rows:
+        counts[pid]["total_annotations_number"] = n
+    return counts
+
+
+def list_projects(user: User, *, include_archived: bool = False) -> list[tuple[Project, dict]]:
+    with read_session() as s:
+        projects = visible_projects(s, user, include_archived=include_archived)
+        counts = project_counts(s, [p.id for p in projects])
+        return [(p, counts[p.id]) for p in projects]
+
+
+def project_view(project: Project, counts: dict | None = None) -> dict:
+    """A project with Label Studio's field names (plus labelfab's own settings)."""
+    counts = counts or {}
+    states = counts.get("states", {})
+    return {
+        "id": project.id,
+        "title": project.title,
+        "description": project.description,
+        "label_config": project.label_config,
+        "expert_instruction": project.instructions,
+        "maximum_annotations": project.overlap,
+        "overlap": project.overlap,
+        "max_overlap": project.max_overlap,
+        "lease_seconds": project.lease_seconds,
+        "gold_rate": project.gold_rate,
+        "gold_min_items": project.gold_min_items,
+        "gold_threshold": project.gold_threshold,
+        "restricted": project.restricted,
+        "show_predictions": project.show_predictions,
+        "uncertain_first": project.uncertain_first,
+        "qc_every": project.qc_every,
+        "qc_policy": project.qc_policy,
+        "kind": LabelSchema.model_validate(project.label_schema).kind,
+        "task_number": counts.get("task_number", 0),
+        "total_annotations_number": counts.get("total_annotations_number", 0),
+        "num_tasks_with_annotations": sum(n for st, n in states.items() if st not in ("open", "imported")),
+        "states": states,
+        "created_by": project.created_by,
+        "created_at": project.created_at.isoformat(),
+        "is_archived": project.archived_at is not None,
+    }
+
+
+# --------------------------------------------------------------------------- editing projects
+
+#: Roles a project membership can give.
+MEMBER_ROLES = (Role.lead, Role.reviewer, Role.annotator)
+
+
+def get_project_for(user: User, project_id: int, action: str = "view") -> tuple[Project, dict]:
+    """A project the user may ``action`` in, with its counts (for the API and the pages)."""
+    with read_session() as s:
+        project = require_project(s, user, project_id, action)
+        return project, project_counts(s, [project.id])[project.id]
+
+
+def _missing_data_keys(s: Session, project_id: int, keys: set[str]) -> set[str]:
+    """Of ``keys``, those that at least one task of the project lacks in its data."""
+    missing = set()
+    pg = s.get_bind().dialect.name == "postgresql"
+    for key in sorted(keys):
+        if pg:
+            sql = "SELECT 1 FROM task WHERE project_id = :p AND (data -> :k) IS NULL LIMIT 1"
+            params = {"p": project_id, "k": key}
+        else:
+            sql = "SELECT 1 FROM task WHERE project_id = :p AND json_type(data, :path) IS NULL LIMIT 1"
+            params = {"p": project_id, "path": '$."' + key.replace('"', '\\"') + '"'}
+        if s.execute(sa.text(sql), params).first() is not None:
+            missing.add(key)
+    return missing
+
+
+def _used_labels(s: Session, project: Project, old: LabelSchema) -> dict[str, set[str]]:
+    """Controls and labels used by the project's annotations, predictions and gold answers."""
+
+    def results():
+        for (result,) in s.execute(select(Annotation.result).where(Annotation.project_id == project.id)
+                                   .execution_options(yield_per=2000)):
+            yield result or []
+        for (result,) in s.execute(select(Prediction.result).where(Prediction.project_id == project.id)
+                                   .execution_options(yield_per=2000)):
+            yield result or []
+        for (answer,) in s.execute(select(Task.gold_answer).where(Task.project_id == project.id,
+                                                                  Task.is_gold.is_(True))):
+            yield answer or []
+
+    used = collect_used_labels(old, results())
+    probs_labels: set[str] = set()
+    for (probs,) in s.execute(select(Prediction.probs).where(Prediction.project_id == project.id)
+                              .execution_options(yield_per=2000)):
+        if isinstance(probs, dict):
+            probs_labels.update(k for k, v in probs.items() if v)
+    if probs_labels and old.primary_control.labels:
+        used.setdefault(old.primary_control.name, set()).update(probs_labels)
+    return used
+
+
+def _apply_overlap(s: Session, user: User, project: Project, old: int, new: int) -> None:
+    """A new overlap: tasks that wanted the old one now want the new one; their state follows.
+
+    Only tasks still in the labeling stage (open, labeled) change state, each with a TaskEvent;
+    tasks whose target was raised by QC keep it.
+    """
+    if old == new:
+        return
+    now = utcnow()
+    base = (Task.project_id == project.id, Task.target_overlap == old, Task.is_gold.is_(False))
+    reason = f"overlap changed from {old} to {new}"
+    for from_state, to_state, cond in (
+        (TaskState.labeled, TaskState.open, Task.n_annotations < new),
+        (TaskState.open, TaskState.labeled, Task.n_annotations >= new),
+    ):
+        moving = select(Task.id, sa.literal(project.id), sa.literal(user.id), sa.literal(from_state.value),
+                        sa.literal(to_state.value), sa.literal(reason), sa.literal(now, UTCDateTime())).where(
+            *base, Task.state == from_state, cond)
+        s.execute(sa.insert(TaskEvent).from_select(
+            ["task_id", "project_id", "user_id", "from_state", "to_state", "reason", "created_at"], moving))
+        s.execute(sa.update(Task).where(*base, Task.state == from_state, cond)
+                  .values(state=to_state, updated_at=now, target_overlap=new))
+    s.execute(sa.update(Task).where(*base).values(target_overlap=new))
+
+
+def update_project(user: User, project_id: int, *, title: str | None = None, label_config: str | None = None,
+                   **settings: Any) -> Project:
+    """Change a project's title, settings or label config (leads of the project, admins).
+
+    A new label config is parsed like a new one; if the project has annotations, predictions or
+    gold answers, it may only change in ways that keep them valid (adding labels, say), and it
+    may only read data fields every task has. Invalid names every reason otherwise.
+    """
+    clean = check_settings(settings)
+    new_schema = parse_config(label_config) if label_config is not None else None
+    if title is not None:
+        title = title.strip()
+        if not title:
+            raise Invalid("a project needs a title", [{"field": "title", "detail": "required"}])
+    with write_session() as s:
+        project = require_project(s, user, project_id, "manage")
+        if new_schema is not None and label_config != project.label_config:
+            old_schema = schema_of(project)
+            has_tasks = s.execute(select(Task.id).where(Task.project_id == project.id).limit(1)).first() is not None
+            if has_tasks:
+                new_keys = new_schema.data_keys - old_schema.data_keys
+                missing = _missing_data_keys(s, project.id, new_keys) if new_keys else set()
+                try:
+                    check_config_change(old_schema, new_schema, used_labels=_used_labels(s, project, old_schema),
+                                        task_keys=(new_schema.data_keys - missing) if missing else None)
+                except LabelConfigError as exc:
+                    raise Invalid(f"label config change refused: {exc}", exc.errors) from None
+            project.label_config = label_config
+            project.label_schema = new_schema.model_dump()
+        if title is not None:
+            project.title = title[:255]
+        if "overlap" in clean and "max_overlap" not in settings:
+            clean["max_overlap"] = max(clean["overlap"], project.max_overlap)
+        if clean.get("max_overlap", project.max_overlap) < clean.get("overlap", project.overlap):
+            raise Invalid("max_overlap must be at least overlap",
+                          [{"field": "max_overlap", "detail": "must be at least overlap"}])
+        old_overlap = project.overlap
+        for name, value in clean.items():
+            setattr(project, name, value)
+        project.updated_at = utcnow()
+        s.add(project)
+        s.flush()
+        if "overlap" in clean:
+            _apply_overlap(s, user, project, old_overlap, clean["overlap"])
+        return project
+
+
+def archive_project(user: User, project_id: int, *, archived: bool = True) -> Project:
+    """Archive a project (hidden from lists, no imports, no new work) or bring it back."""
+    with write_session() as s:
+        project = require_project(s, user, project_id, "manage")
+        project.archived_at = utcnow() if archived else None
+        project.updated_at = utcnow()
+        s.add(project)
+        return project
+
+
+def _delete_where(s: Session, key: str, ids: list[int], *, keep: set[str] = frozenset()) -> None:
+    """Delete, dependents first, every row of every table that has column ``key`` in ``ids``,
+    and the rows pointing at those through a foreign key (annotation versions, say)."""
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    doomed = {t.name for t in tables if key in t.c and t.name not in keep}
+    for table in tables:
+        if table.name in keep:
+            continue
+        if key in table.c:
+            s.execute(sa.delete(table).where(table.c[key].in_(ids)))
+            continue
+        for fk in table.foreign_keys:
+            parent = fk.column.table
+            if parent.name in doomed and parent.name != table.name:
+                sub = select(parent.c.id).where(parent.c[key].in_(ids))
+                s.execute(sa.delete(table).where(fk.parent.in_(sub)))
+
+
+def delete_project(user: User, project_id: int) -> None:
+    """Delete a project and everything in it for good (admins only; leads archive instead)."""
+    if user.role != Role.admin:
+        raise Forbidden("only admins may delete a project for good; archive it instead")
+    with write_session() as s:
+        require_project(s, user, project_id, "manage")
+        _delete_where(s, "project_id", [project_id], keep={"project"})
+        s.execute(sa.delete(Project).where(Project.id == project_id))
+
+
+# --------------------------------------------------------------------------- members
+
+
+def member_view(membership: Membership, user: User) -> dict:
+    return {"id": membership.id, "user": {"id": user.id, "email": user.email, "username": user.email,
+                                          "first_name": user.name, "role": user.role, "is_active": user.is_active},
+            "role": membership.role, "paused": membership.paused_at is not None,
+            "paused_reason": membership.paused_reason, "created_at": membership.created_at.isoformat()}
+
+
+def list_members(user: User, project_id: int) -> list[tuple[Membership, User]]:
+    """Members of a project and their roles (anyone who may see others' work in it)."""
+    with read_session() as s:
+        require_project(s, user, project_id, "see_all")
+        return [tuple(r) for r in s.execute(
+            select(Membership, User).join(User, User.id == Membership.user_id)
+            .where(Membership.project_id == project_id).order_by(Membership.id))]
+
+
+def _find_user(s: Session, who: int | str) -> User:
+    if isinstance(who, bool):
+        who = None
+    if isinstance(who, int) or (isinstance(who, str) and who.strip().isdigit()):
+        found = s.get(User, int(who))
+    elif isinstance(who, str) and who.strip():
+        found = s.exec(select(User).where(User.email == who.strip().lower())).first()
+    else:
+        raise Invalid("give the member as a user id or an email", [{"field": "user", "detail": "required"}])
+    if found is None:
+        raise NotFound(f"no user {who}", [{"field": "user", "detail": f"no user {who}"}])
+    return found
+
+
+def set_member(user: User, project_id: int, *, member: int | str, role: str = Role.annotator) -> tuple[Membership, User]:
+    """Add a member to a project, or change their role (leads of the project, admins)."""
+    if role not in MEMBER_ROLES:
+        raise Invalid(f"unknown project role {role!r} (choose from {', '.join(MEMBER_ROLES)})",
+                      [{"field": "role", "detail": f"choose from {', '.join(MEMBER_ROLES)}"}])
+    with write_session() as s:
+        require_project(s, user, project_id, "manage")
+        target = _find_user(s, member)
+        membership = s.exec(select(Membership).where(Membership.project_id == project_id,
+                                                     Membership.user_id == target.id)).first()
+        if membership is None:
+            membership = Membership(project_id=project_id, user_id=target.id, role=role)
+        else:
+            membership.role = role
+        s.add(membership)
+        s.flush()
+        return membership, target
+
+
+def remove_member(user: User, project_id: int, member_user_id: int) -> None:
+    with write_session() as s:
+        require_project(s, user, project_id, "manage")
+        res = s.execute(sa.delete(Membership).where(Membership.project_id == project_id,
+                                                    Membership.user_id == member_user_id))
+        if res.rowcount == 0:
+            raise NotFound(f"user {member_user_id} is not a member of project {project_id}")
+
+
+# --------------------------------------------------------------------------- tasks
+
+TASK_PAGE_MAX = 1000
+
+
+@dataclass
+class TaskPage:
+    tasks: list[Task]
+    total: int
+    page: int
+    page_size: int
+    total_annotations: int = 0
+    total_predictions: int = 0
+    predictions: dict[int, int] | None = None
+    results: dict[int, tuple[list[dict], list[dict]]] | None = None  # task id -> (annotations, predictions)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def task_filters(project_id: int, *, state: str | None = None, search: str | None = None) -> list:
+    conds: list = [Task.project_id == project_id]
+    if state:
+        if state not in TaskState.__members__ and state != "gold":
+            raise Invalid(f"unknown task state {state!r} (choose from {', '.join(TaskState)}, gold)",
+                          [{"field": "state", "detail": "unknown state"}])
+        conds.append(Task.is_gold.is_(True) if state == "gold" else Task.state == state)
+    search = (search or "").strip()
+    if search:
+        pattern = f"%{_escape_like(search.lower())}%"
+        alternatives = [sa.func.lower(sa.cast(Task.data, sa.Text)).like(pattern, escape="\\"),
+                        sa.func.lower(Task.file_name).like(pattern, escape="\\")]
+        if search.isdigit():
+            alternatives.append(Task.id == int(search))
+        conds.append(sa.or_(*alternatives))
+    return conds
+
+
+def list_tasks(user: User, project_id: int, *, state: str | None = None, search: str | None = None,
+               page: int = 1, page_size: int = 100, with_results: bool = False) -> TaskPage:
+    """A page of a project's tasks, oldest first, filtered by state and by text in their data.
+
+    ``with_results`` adds every task's annotations and predictions (Label Studio's
+    ``fields=all``), read in two queries for the page.
+    """
+    if page < 1 or page_size < 1:
+        raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
+    page_size = min(page_size, TASK_PAGE_MAX)
+    with read_session() as s:
+        require_project(s, user, project_id, "see_all")
+        conds = task_filters(project_id, state=state, search=search)
+        total = s.execute(select(sa.func.count()).select_from(Task).where(*conds)).scalar_one()
+        totals = s.execute(select(sa.func.coalesce(sa.func.sum(Task.n_annotations), 0)).where(*conds)).scalar_one()
+        tasks = list(s.exec(select(Task).where(*conds).order_by(Task.id)
+                            .offset((page - 1) * page_size).limit(page_size)))
+        ids = [t.id for t in tasks]
+        preds = dict(s.execute(select(Prediction.task_id, sa.func.count()).where(Prediction.task_id.in_(ids))
+                               .group_by(Prediction.task_id)).all()) if ids else {}
+        n_preds = s.execute(select(sa.func.count()).select_from(Prediction)
+                            .where(Prediction.project_id == project_id)).scalar_one() if not (state or search) else sum(preds.values())
+        results = None
+        if with_results:
+            results = {i: ([], []) for i in ids}
+            if ids:
+                for a in s.exec(select(Annotation).where(Annotation.task_id.in_(ids)).order_by(Annotation.id)):
+                    results[a.task_id][0].append(annotation_view(a))
+                for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
+                    results[p.task_id][1].append(prediction_view(p))
+        return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results)
+
+
+def annotation_view(a: Annotation) -> dict:
+    return {"id": a.id, "task": a.task_id, "project": a.project_id, "completed_by": a.user_id, "result": a.result,
+            "was_cancelled": a.was_cancelled, "lead_time": a.lead_time, "source": a.source, "version": a.version,
+            "ground_truth": False, "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat()}
+
+
+def prediction_view(p: Prediction) -> dict:
+    return {"id": p.id, "task": p.task_id, "project": p.project_id, "result": p.result, "score": p.score,
+            "probs": p.probs, "model_version": p.model_version, "created_at": p.created_at.isoformat()}
+
+
+def task_view(task: Task, *, annotations: list | None = None, predictions: list | None = None,
+              n_predictions: int | None = None, privileged: bool = True) -> dict:
+    """A task in Label Studio's shape (``data``, ``meta``, ``annotations``, ``predictions``, counts)."""
+    body = {
+        "id": task.id, "project": task.project_id, "data": task.data, "meta": task.meta, "state": task.state,
+        "is_labeled": task.state not in (TaskState.open, TaskState.imported),
+        "overlap": task.target_overlap, "total_annotations": task.n_annotations,
+        "cancelled_annotations": task.n_skips,
+        "total_predictions": n_predictions if n_predictions is not None else len(predictions or []),
+        "file_upload": task.file_name, "file_name": task.file_name, "inner_id": task.id,
+        "created_at": task.created_at.isoformat(), "updated_at": task.updated_at.isoformat(),
+    }
+    if privileged:
+        body.update({"priority": task.priority, "is_gold": task.is_gold, "gold_answer": task.gold_answer,
+                     "final_label": task.final_label, "final_source": task.final_source,
+                     "import": task.import_id, "content_hash": task.content_hash})
+    if annotations is not None:
+        body["annotations"] = [a if isinstance(a, dict) else annotation_view(a) for a in annotations]
+    if predictions is not None:
+        body["predictions"] = [p if isinstance(p, dict) else prediction_view(p) for p in predictions]
+    return body
+
+
+def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
+    task = s.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    project = require_project(s, user, task.project_id, "view")
+    privileged = can(s, user, project, "see_all")
+    if action == "view" and not privileged:
+        mine = s.execute(select(Annotation.id).where(Annotation.task_id == task_id, Annotation.user_id == user.id)
+                         .union_all(select(Lease.id).where(Lease.task_id == task_id, Lease.user_id == user.id))
+                         .limit(1)).first()
+        if mine is None:
+            raise NotFound(f"task {task_id} not found")
+    elif action != "view":
+        require_project(s, user, task.project_id, action)
+    return task, project, privileged
+
+
+def get_task(user: User, task_id: int) -> dict:
+    """One task with its annotations and predictions, as the caller may see them.
+
+    Leads and reviewers see every annotation; an annotator sees a task they hold or labeled,
+    with their own annotation only, and predictions when the project shows them.
+    """
+    with read_session() as s:
+        task, project, privileged = _task_for(s, user, task_id, "view")
+        q = select(Annotation).where(Annotation.task_id == task_id).order_by(Annotation.id)
+        if not privileged:
+            q = q.where(Annotation.user_id == user.id)
+        annotations = list(s.exec(q))
+        predictions = list(s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id))) \
+            if privileged or project.show_predictions else []
+        return task_view(task, annotations=annotations, predictions=predictions, privileged=privileged)
+
+
+def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dict | None = None,
+                priority: float | None = None) -> dict:
+    """Change a task's data, meta or priority (leads, admins); data is checked against the config.
+
+    Data that the label config shows cannot change once the task has annotations (spans and
+    boxes refer to it); other fields can.
+    """
+    with write_session() as s:
+        task, project, _ = _task_for(s, user, task_id, "manage")
+        if data is not None:
+            if not isinstance(data, dict) or not data:
+                raise Invalid("data must be a non-empty object", [{"field": "data", "detail": "must be an object"}])
+            schema = schema_of(project)
+            problems = validate_task_data(schema, data)
+            if problems:
+                raise Invalid(f"task data refused: {problems[0]}",
+                              [{"row": None, "field": "data", "detail": p} for p in problems])
+            has_annotations = s.execute(select(Annotation.id).where(Annotation.task_id == task_id).limit(1)).first()
+            changed = [k for k in sorted(schema.data_keys) if data.get(k) != (task.data or {}).get(k)]
+            if has_annotations is not None and changed:
+                raise Conflict(f"task {task_id} has annotations; its field(s) {changed} that the label config "
+                               "shows cannot change")
+            task.data = data
+            task.content_hash = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
+                                                          separators=(",", ":")).encode("utf-8")).hexdigest()
+        if meta is not None:
+            if not isinstance(meta, dict):
+                raise Invalid("meta must be an object", [{"field": "meta", "detail": "must be an object"}])
+            task.meta = meta
+        if priority is not None:
+            if isinstance(priority, bool) or not isinstance(priority, int | float) or not math.isfinite(priority):
+                raise Invalid("priority must be a number", [{"field": "priority", "detail": "must be a number"}])
+            task.priority = float(priority)
+        task.updated_at = utcnow()
+        s.add(task)
+        s.flush()
+        return task_view(task)
+
+
+def delete_task(user: User, task_id: int) -> None:
+    """Delete a task and what hangs on it (annotations and their history, predictions, events)."""
+    with write_session() as s:
+        _task_for(s, user, task_id, "manage")
+        _delete_where(s, "task_id", [task_id], keep={"task"})
+        s.execute(sa.delete(Task).where(Task.id == task_id))

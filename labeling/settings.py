@@ -1,0 +1,102 @@
+"""labelfab settings, read once from the environment (``LABELFAB_`` prefix, ``.env`` allowed).
+
+In the style of Redash's settings module: one place that says what can be configured,
+with safe defaults. A bad value stops start-up with a one-line message (see ``SettingsError``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A configuration value is unusable; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting labelfab reads. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELFAB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".data"), description="Where the SQLite file, media and secret key live")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in DATA_DIR")
+    broker_url: str = Field(default="stub://", description="stub:// (in-process), redis://..., amqp://...")
+    secret_key: str = Field(default="", description="Flask secret; empty means generated once and kept in DATA_DIR")
+    max_upload_mb: int = Field(default=512, ge=1, description="Largest accepted upload, in MiB")
+    max_image_pixels: int = Field(default=50_000_000, ge=1, description="Largest accepted image, in pixels")
+    zip_max_ratio: int = Field(default=100, ge=1, description="Largest compression ratio of a zip member")
+    zip_max_total_mb: int = Field(default=4096, ge=1, description="Largest total uncompressed size of a zip, in MiB")
+    import_job_threshold: int = Field(default=20_000, ge=1, description="Imports with more items than this run as a job")
+    worker_threads: int = Field(default=2, ge=1, description="Threads of the in-process worker (stub broker)")
+    job_stale_seconds: int = Field(default=120, ge=5, description="A running job whose heartbeat is older is re-run")
+    login_max_failures: int = Field(default=5, ge=1, description="Failed logins before an account is slowed down")
+    session_cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError(f"unsupported database {value.split(':', 1)[0]!r} (use sqlite:/// or postgresql://)")
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str) -> str:
+        if not value.startswith(("stub://", "redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError(f"unsupported broker {value!r} (use stub://, redis://... or amqp://...)")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'labelfab.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def media_root(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret key, or one generated on first use and persisted in DATA_DIR."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings from the environment (and ``overrides``), or raise a one-line SettingsError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LABELFAB_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"bad configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing the env)."""
+    return load_settings()

@@ -1,0 +1,59 @@
+"""The ``thumbnails`` job: previews for imported images, made in the background."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from labeling import jobs
+from labeling.db import read_session, write_session
+from labeling.media import make_thumbnail, media_path
+from labeling.models import Media
+from labeling.settings import get_settings
+
+THUMB_SIZE = 256
+
+
+def thumbnail_path(media_root: Path, sha256: str) -> Path:
+    """Where the preview of a stored image lives: ``media_root/thumbs/ab/<sha256>.jpg``."""
+    media_path(media_root, sha256, "jpg")  # validates the digest
+    return Path(media_root) / "thumbs" / sha256[:2] / f"{sha256}.jpg"
+
+
+def enqueue_thumbnails(*, project_id: int | None = None, created_by: int | None = None) -> int:
+    """Start a job that makes every missing thumbnail; returns the job id."""
+    return jobs.enqueue("thumbnails", project_id=project_id, created_by=created_by)
+
+
+@jobs.handler("thumbnails")
+def run_thumbnails(ctx: jobs.JobContext) -> dict:
+    """Make the thumbnails of all media that have none, in batches, reporting progress.
+
+    Each batch marks its media ``thumbnail_ready`` in one transaction after the files are
+    written (atomically), so a re-run after a crash redoes at most one batch.
+    """
+    settings = get_settings()
+    root = settings.media_root
+    with read_session() as s:
+        todo = list(s.exec(select(Media.id, Media.sha256, Media.ext).where(Media.thumbnail_ready.is_(False))
+                           .order_by(Media.id)))
+    made, failed = 0, []
+    batch = 200
+    for start in range(0, len(todo), batch):
+        chunk = todo[start:start + batch]
+        done_ids = []
+        for media_id, sha, ext in chunk:
+            try:
+                make_thumbnail(media_path(root, sha, ext), thumbnail_path(root, sha), size=THUMB_SIZE,
+                               max_pixels=settings.max_image_pixels)
+                done_ids.append(media_id)
+            except (OSError, ValueError) as exc:
+                failed.append({"media": media_id, "detail": str(exc)})
+        with write_session() as s:
+            if done_ids:
+                s.execute(sa.update(Media).where(Media.id.in_(done_ids)).values(thumbnail_ready=True))
+            made += len(done_ids)
+        ctx.progress((start + len(chunk)) / len(todo), f"{made} of {len(todo)} thumbnails")
+    return {"thumbnails": made, "failed": failed[:100], "n_failed": len(failed)}

@@ -1,0 +1,166 @@
+"""Users, passwords and API tokens (stored as SHA-256 hashes; the key is shown once)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from labeling.db import read_session, utcnow, write_session
+from labeling.models import ApiToken, Role, TokenScope, User
+from labeling.settings import get_settings
+
+
+class UserError(ValueError):
+    """Bad input for a user operation; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    error: str | None = None
+    retry_after: int = 0
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 255 or email.startswith("@") or email.endswith("@"):
+        raise UserError(f"{email!r} is not an email address")
+    return email
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(email: str, *, role: str = Role.annotator, password: str | None = None,
+                name: str = "", is_active: bool = True) -> User:
+    """Create a user; ``password=None`` leaves an account that cannot log in with a password."""
+    email = normalize_email(email)
+    if role not in Role.__members__:
+        raise UserError(f"unknown role {role!r} (choose from {', '.join(Role)})")
+    if password is not None and len(password) < 8:
+        raise UserError("the password must have at least 8 characters")
+    with write_session() as s:
+        if s.exec(select(User.id).where(User.email == email)).first() is not None:
+            raise UserError(f"a user with email {email} exists already")
+        user = User(email=email, name=name or email.split("@")[0], role=role, is_active=is_active,
+                    password_hash=generate_password_hash(password) if password else None)
+        s.add(user)
+        s.flush()
+        return user
+
+
+def get_user(user_id: int) -> User | None:
+    with read_session() as s:
+        return s.get(User, user_id)
+
+
+def get_user_by_email(email: str) -> User | None:
+    with read_session() as s:
+        return s.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def list_users() -> list[User]:
+    with read_session() as s:
+        return list(s.exec(select(User).order_by(User.id)))
+
+
+def set_password(user_id: int, password: str) -> None:
+    if len(password) < 8:
+        raise UserError("the password must have at least 8 characters")
+    with write_session() as s:
+        s.execute(sa.update(User).where(User.id == user_id).values(password_hash=generate_password_hash(password)))
+
+
+def update_user(user_id: int, *, role: str | None = None, is_active: bool | None = None) -> User:
+    with write_session() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user {user_id}")
+        if role is not None:
+            if role not in Role.__members__:
+                raise UserError(f"unknown role {role!r}")
+            user.role = role
+        if is_active is not None:
+            user.is_active = is_active
+        s.add(user)
+        return user
+
+
+def _login_delay(failures: int) -> int:
+    """Seconds an account must wait after ``failures`` consecutive failed logins."""
+    over = failures - get_settings().login_max_failures
+    return 0 if over < 0 else min(2 ** over, 300)
+
+
+def authenticate(email: str, password: str) -> LoginResult:
+    """Check a login. Errors never say which part was wrong; repeated failures slow down."""
+    generic = "Wrong email or password."
+    email = (email or "").strip().lower()
+    now = utcnow()
+    with write_session() as s:
+        user = s.exec(select(User).where(User.email == email)).first()
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password or "")  # same cost as a real check
+            return LoginResult(None, generic)
+        wait = _login_delay(user.failed_logins)
+        if wait and user.last_failed_login_at and now < user.last_failed_login_at + timedelta(seconds=wait):
+            left = int((user.last_failed_login_at + timedelta(seconds=wait) - now).total_seconds()) + 1
+            return LoginResult(None, f"Too many failed attempts. Try again in {left} s.", left)
+        if not user.password_hash or not check_password_hash(user.password_hash, password or "") or not user.is_active:
+            user.failed_logins += 1
+            user.last_failed_login_at = now
+            s.add(user)
+            return LoginResult(None, generic)
+        user.failed_logins = 0
+        user.last_login_at = now
+        s.add(user)
+        return LoginResult(user)
+
+
+_DUMMY_HASH = generate_password_hash("labelfab-timing-equaliser")
+
+
+def hash_token(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_token(user_id: int, *, name: str = "", scope: str = TokenScope.full) -> str:
+    """Create an API token and return its key (only its hash is stored)."""
+    if scope not in TokenScope.__members__:
+        raise UserError(f"unknown token scope {scope!r} (choose from {', '.join(TokenScope)})")
+    key = secrets.token_hex(20)  # 40 hex characters, like Label Studio's keys
+    with write_session() as s:
+        if s.get(User, user_id) is None:
+            raise UserError(f"no user {user_id}")
+        s.add(ApiToken(user_id=user_id, name=name, token_hash=hash_token(key), prefix=key[:8], scope=scope))
+    return key
+
+
+def revoke_token(token_id: int) -> None:
+    with write_session() as s:
+        s.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=utcnow()))
+
+
+def list_tokens(user_id: int | None = None) -> list[ApiToken]:
+    with read_session() as s:
+        q = select(ApiToken).order_by(ApiToken.id)
+        if user_id is not None:
+            q = q.where(ApiToken.user_id == user_id)
+        return list(s.exec(q))
+
+
+def user_for_token(key: str) -> tuple[User, str] | None:
+    """The active user and token scope for an API key, or None if unknown, revoked or inactive."""
+    with read_session() as s:
+        row = s.exec(
+            select(User, ApiToken.scope).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == hash_token(key), ApiToken.revoked_at.is_(None), User.is_active)
+        ).first()
+        return (row[0], row[1]) if row else None

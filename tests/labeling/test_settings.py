@@ -1,0 +1,46 @@
+"""Settings come from the environment; bad values stop start-up with one line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labeling.settings import SettingsError, load_settings
+
+LABELFAB = str(Path(sys.executable).parent / "labelfab")
+
+
+def test_defaults_and_secret_key_persisted(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.broker_url == "stub://"
+    assert settings.sqlalchemy_url == f"sqlite:///{(tmp_path / 'labelfab.db').resolve()}"
+    key = settings.resolved_secret_key()
+    assert len(key) >= 32
+    assert load_settings(data_dir=tmp_path).resolved_secret_key() == key
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_postgres_urls_are_normalised():
+    s = load_settings(database_url="postgres://u@h/db")
+    assert s.sqlalchemy_url == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"LABELFAB_DATABASE_URL": "mysql://x@y/z"}, "LABELFAB_DATABASE_URL"),
+    ({"LABELFAB_BROKER_URL": "kafka://x"}, "LABELFAB_BROKER_URL"),
+    ({"LABELFAB_MAX_UPLOAD_MB": "lots"}, "LABELFAB_MAX_UPLOAD_MB"),
+])
+def test_bad_setting_is_refused(env, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        load_settings(**{k.removeprefix("LABELFAB_").lower(): v for k, v in env.items()})
+
+
+def test_bad_database_url_is_one_line_at_start_up(tmp_path):
+    env = {**os.environ, "LABELFAB_DATA_DIR": str(tmp_path), "LABELFAB_DATABASE_URL": "mysql://root@localhost/x"}
+    proc = subprocess.run([LABELFAB, "init"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "LABELFAB_DATABASE_URL" in lines[0] and "Traceback" not in proc.stderr

@@ -1,0 +1,64 @@
+"""The labelfab command line: users, tokens, init, help."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labeling import users
+
+LABELFAB = str(Path(sys.executable).parent / "labelfab")
+
+
+def test_user_create_and_token_create(runner, client):
+    result = runner.invoke(args=["user", "create", "new@example.com", "--role", "lead", "--password", "longenough1"])
+    assert result.exit_code == 0, result.output
+    assert "created lead new@example.com" in result.output
+    result = runner.invoke(args=["token", "create", "new@example.com"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert len(key) == 40
+    assert client.get("/api/me", headers={"Authorization": f"Token {key}"}).get_json()["role"] == "lead"
+
+
+def test_user_create_generates_a_password_when_none_is_given(runner):
+    result = runner.invoke(args=["user", "create", "gen@example.com"])
+    assert result.exit_code == 0
+    password = result.output.strip().splitlines()[-1].removeprefix("password: ")
+    assert users.authenticate("gen@example.com", password).user is not None
+
+
+def test_user_create_refuses_bad_input(runner):
+    assert runner.invoke(args=["user", "create", "not-an-email"]).exit_code == 1
+    result = runner.invoke(args=["user", "create", "x@example.com", "--password", "short"])
+    assert result.exit_code == 1 and "at least 8 characters" in result.output
+
+
+def test_token_for_unknown_user(runner):
+    result = runner.invoke(args=["token", "create", "ghost@example.com"])
+    assert result.exit_code == 1 and "no user ghost@example.com" in result.output
+
+
+def test_init_creates_one_admin_with_a_generated_password(runner):
+    first = runner.invoke(args=["init"])
+    assert first.exit_code == 0, first.output
+    assert "created admin admin@labelfab.local with password" in first.output
+    password = first.output.split("with password ")[1].split()[0]
+    assert users.authenticate("admin@labelfab.local", password).user.role == "admin"
+    again = runner.invoke(args=["init"])
+    assert "created admin" not in again.output
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["worker"], ["user", "create"], ["token", "create"]])
+def test_help_on_each_command(command):
+    proc = subprocess.run([LABELFAB, *command, "--help"], capture_output=True, text=True, timeout=60, env=os.environ)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: labelfab" in proc.stdout
+
+
+def test_worker_refuses_the_stub_broker():
+    env = {**os.environ, "LABELFAB_BROKER_URL": "stub://"}
+    proc = subprocess.run([LABELFAB, "worker"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1 and "stub broker" in proc.stderr

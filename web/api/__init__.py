@@ -1,0 +1,87 @@
+"""The REST API under /api: token auth (``Authorization: Token <key>`` or ``Bearer``) or the
+browser session (then CSRF is checked on writes), JSON errors, Label Studio field names."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
+
+from labeling import jobs, users
+from labeling.access import require_project
+from labeling.db import read_session
+from labeling.errors import Forbidden, NotFound
+from web.auth import AuthUser
+from web.errors import error_response
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _token_from_header() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and key.strip():
+        return key.strip()
+    return None
+
+
+@bp.before_request
+def authenticate():
+    key = _token_from_header()
+    if key is not None:
+        found = users.user_for_token(key)
+        if found is None:
+            return error_response(401, "invalid, revoked or missing API token")
+        g.user = AuthUser(found[0], scope=found[1])
+    elif current_user.is_authenticated:
+        if request.method not in SAFE_METHODS:
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken"))
+            except ValidationError as exc:
+                return error_response(400, f"CSRF check failed: {exc}")
+        g.user = current_user
+    else:
+        return error_response(401, "authentication required: send 'Authorization: Token <key>'")
+    if g.user.scope == "read" and request.method not in SAFE_METHODS:
+        return error_response(403, "this token is read-only")
+    return None
+
+
+def api_user() -> AuthUser:
+    return g.user
+
+
+def project_for(project_id: int, action: str = "view"):
+    """The project if the caller may ``action`` in it (404/403 otherwise), detached."""
+    with read_session() as s:
+        return require_project(s, api_user().user, project_id, action)
+
+
+def require_lead() -> None:
+    if not api_user().is_lead:
+        raise Forbidden("only leads and admins may do this")
+
+
+@bp.get("/me")
+def me():
+    u = api_user()
+    return jsonify({"id": u.id, "email": u.email, "username": u.email, "role": u.role, "token_scope": u.scope})
+
+
+@bp.get("/jobs/<int:job_id>")
+def get_job(job_id: int):
+    job = jobs.get_job(job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    if job.project_id is not None:
+        project_for(job.project_id)
+    elif not api_user().is_lead and job.created_by != api_user().id:
+        raise NotFound(f"job {job_id} not found")
+    return jsonify(jobs.job_view(job))
+
+
+# The routes live in one module per area (microblog style); importing them registers them on bp.
+from web.api import accounts  # noqa: E402,F401

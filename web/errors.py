@@ -1,0 +1,43 @@
+"""Error pages: JSON ``{"detail": ..., "errors": [...]}`` under /api, HTML elsewhere."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from labeling.errors import DomainError
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api" or request.path == "/health"
+
+
+def error_response(status: int, detail: str, errors: list | None = None, title: str | None = None):
+    if wants_json():
+        response = jsonify({"detail": detail, "errors": errors or []})
+        response.status_code = status
+        return response
+    return render_template("error.html", status=status, title=title or "Error", detail=detail, errors=errors or []), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return error_response(exc.status, exc.detail, exc.errors)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, f"CSRF check failed: {exc.description} Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+            return error_response(413, f"the upload is larger than the limit of {limit} MiB", title=exc.name)
+        return error_response(exc.code or 500, exc.description or exc.name, title=exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error; the server log has the details", title="Internal error")
