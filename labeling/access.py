@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from labeling.errors import Forbidden, NotFound
-from labeling.models import Membership, Project, Role, User
+from labeling.models import Membership, Project, Role, TokenScope, User
 
 # Which project roles may perform an action.
 ACTIONS: dict[str, set[str]] = {
@@ -19,7 +19,12 @@ ACTIONS: dict[str, set[str]] = {
     "see_all": {Role.admin, Role.lead, Role.reviewer},  # others' annotations, read-only task view
     "manage": {Role.admin, Role.lead},
     "export": {Role.admin, Role.lead},
+    "pull": {Role.admin, Role.lead},  # list and download published dataset versions
 }
+
+# Actions a read-only token (scope "read", made by an admin for a training pipeline) may perform
+# in any project its user can view, whatever that user's role: pulling published datasets.
+READ_TOKEN_ACTIONS = {"pull"}
 
 
 def project_role(session: Session, user: User, project: Project) -> str | None:
@@ -45,10 +50,12 @@ def can(session: Session, user: User, project: Project, action: str) -> bool:
     return role is not None and role in ACTIONS[action]
 
 
-def require_project(session: Session, user: User, project_id: int, action: str = "view") -> Project:
+def require_project(session: Session, user: User, project_id: int, action: str = "view", *,
+                    scope: str = TokenScope.full) -> Project:
     """The project, if ``user`` may perform ``action`` in it; NotFound / Forbidden otherwise.
 
-    A project the user cannot even view answers NotFound, so that ids are not probed.
+    A project the user cannot even view answers NotFound, so that ids are not probed. ``scope``
+    is the caller's token scope: a read token may also do the READ_TOKEN_ACTIONS.
     """
     project = session.get(Project, project_id)
     if project is None:
@@ -56,7 +63,7 @@ def require_project(session: Session, user: User, project_id: int, action: str =
     role = project_role(session, user, project)
     if role is None:
         raise NotFound(f"project {project_id} not found")
-    if role not in ACTIONS[action]:
+    if role not in ACTIONS[action] and not (scope == TokenScope.read and action in READ_TOKEN_ACTIONS):
         raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
     return project
 

@@ -149,6 +149,7 @@ class Membership(SQLModel, table=True):
     role: str = Field(default=Role.annotator, sa_type=sa.String(20))
     paused_at: datetime | None = _ts_opt()
     paused_reason: str = Field(default="", sa_type=sa.Text)
+    resumed_at: datetime | None = _ts_opt()  # gold accuracy for pausing counts answers after this
     created_at: datetime = _ts()
 
 
@@ -212,6 +213,8 @@ class Task(SQLModel, table=True):
 
 class TaskEvent(SQLModel, table=True):
     __tablename__ = "task_event"
+    # Dashboards (labeling/stats.py): state changes per period, counted by index range.
+    __table_args__ = (sa.Index("ix_task_event_stats", "project_id", "to_state", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id", index=True)
     project_id: int = Field(foreign_key="project.id", index=True)
@@ -226,6 +229,11 @@ class Annotation(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("task_id", "user_id"),
         sa.Index("ix_annotation_project_user", "project_id", "user_id", "created_at"),
+        # Dashboards (labeling/stats.py): counts per period, per annotator, and time-per-item
+        # percentiles read in index order (covering indexes).
+        sa.Index("ix_annotation_stats_time", "project_id", "was_cancelled", "created_at", "user_id"),
+        sa.Index("ix_annotation_stats_user", "project_id", "user_id", "was_cancelled", "lead_time"),
+        sa.Index("ix_annotation_stats_lead_time", "project_id", "was_cancelled", "lead_time"),
     )
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id", index=True)

@@ -40,6 +40,7 @@ from labeling.models import (
     User,
     UTCDateTime,
 )
+from labeling.qc_trigger import tasks_labeled
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
 
@@ -188,7 +189,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "total_annotations_number": counts.get("total_annotations_number", 0),
         "num_tasks_with_annotations": sum(n for st, n in states.items() if st not in ("open", "imported")),
         "states": states,
-        "created_by": project.created_by,
+        "created_by": {"id": project.created_by} if project.created_by is not None else None,  # LS: a user object
         "created_at": project.created_at.isoformat(),
         "is_archived": project.archived_at is not None,
     }
@@ -268,8 +269,10 @@ def _apply_overlap(s: Session, user: User, project: Project, old: int, new: int)
             *base, Task.state == from_state, cond)
         s.execute(sa.insert(TaskEvent).from_select(
             ["task_id", "project_id", "user_id", "from_state", "to_state", "reason", "created_at"], moving))
-        s.execute(sa.update(Task).where(*base, Task.state == from_state, cond)
-                  .values(state=to_state, updated_at=now, target_overlap=new))
+        moved = s.execute(sa.update(Task).where(*base, Task.state == from_state, cond)
+                          .values(state=to_state, updated_at=now, target_overlap=new)).rowcount
+        if to_state == TaskState.labeled and moved:
+            tasks_labeled(s.connection(), project.id, moved)  # counts toward automatic QC
     s.execute(sa.update(Task).where(*base).values(target_overlap=new))
 
 
@@ -448,7 +451,9 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
                           [{"field": "state", "detail": "unknown state"}])
         conds.append(Task.is_gold.is_(True) if state == "gold" else Task.state == state)
     search = (search or "").strip()
-    if search:
+    if search.startswith("#") and search[1:].isdigit():  # "#123": the task with that id
+        conds.append(Task.id == int(search[1:]))
+    elif search:
         pattern = f"%{_escape_like(search.lower())}%"
         alternatives = [sa.func.lower(sa.cast(Task.data, sa.Text)).like(pattern, escape="\\"),
                         sa.func.lower(Task.file_name).like(pattern, escape="\\")]

@@ -196,7 +196,7 @@ class LiveServer:
         self.log = open(_TMP / f"server-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [str(labelfab), "serve", "--port", str(self.port), "--workers", str(workers), "--threads", str(threads)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            stdout=self.log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
         )
 
         def up():
@@ -215,6 +215,14 @@ class LiveServer:
                                            start_new_session=True)
         if wait:
             wait_for(up, timeout=60)
+
+    def kill(self):
+        """kill -9 of the server and its worker processes (a crash, not a shutdown)."""
+        for proc in (self.proc, self.worker):
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.log.close()
 
     def stop(self):
         for proc in (self.proc, self.worker):

@@ -39,10 +39,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from web import auth, errors
     from web.api import bp as api_bp
-    from web.views import main
+    from web.views import annotate, main, projects
+    from web.views import dashboard as dashboard_views
+    from web.views import datasets as datasets_views
+    from web.views import quality as quality_views
+    from web.views import review as review_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(annotate.bp)
+    app.register_blueprint(projects.bp)
+    app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(review_views.bp)
+    app.register_blueprint(quality_views.bp)
+    app.register_blueprint(datasets_views.bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (see web.api)
     errors.register(app)

@@ -137,7 +137,384 @@ def token_create(email: str, scope: str, name: str):
     click.echo(key)
 
 
-COMMANDS = [init_command, serve_command, worker_command, user_group, token_group]
+def _operator(email: str | None):
+    """The user a command acts as: ``--as EMAIL``, else the first active admin."""
+    if email:
+        user = users.get_user_by_email(email)
+        if user is None or not user.is_active:
+            fail(f"no active user {email}")
+        return user
+    admin = next((u for u in users.list_users() if u.role == Role.admin and u.is_active), None)
+    if admin is None:
+        fail("there is no admin yet; run 'labelfab init' first (or pass --as EMAIL)")
+    return admin
+
+
+def _run_thumbnails(job_id: int | None) -> None:
+    """With the stub broker nothing else would run the job: make the thumbnails here."""
+    from labeling import broker, jobs
+
+    if job_id is None:
+        return
+    if not broker.is_stub():
+        click.echo(f"thumbnails: job {job_id} sent to the workers")
+        return
+    jobs.execute(job_id)
+    job = jobs.get_job(job_id)
+    if job is not None and job.status == "done" and job.result:
+        click.echo(f"thumbnails: {job.result.get('thumbnails', 0)} made, {job.result.get('n_failed', 0)} failed")
+    else:
+        click.echo(f"thumbnails: {job.status if job else 'gone'} {job.message if job else ''}".rstrip())
+
+
+@click.group("project")
+def project_group():
+    """Manage projects."""
+
+
+@project_group.command("create")
+@click.option("--title", required=True)
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Label Studio XML label config")
+@click.option("--overlap", type=int, default=1, show_default=True, help="annotations wanted per task")
+@click.option("--description", default="")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def project_create(title: str, config: str, overlap: int, description: str, as_email: str | None):
+    """Create a project; prints its id alone on the last line."""
+    from labeling import projects
+
+    with open(config, encoding="utf-8") as fh:
+        xml = fh.read()
+    try:
+        project = projects.create_project(_operator(as_email), title=title, label_config=xml, overlap=overlap,
+                                          description=description)
+    except DomainError as exc:
+        fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" for e in exc.errors[:10]]))
+    click.echo(f"created project {project.title!r} ({projects.schema_of(project).kind})")
+    click.echo(project.id)
+
+
+@project_group.command("list")
+@click.option("--archived", is_flag=True, help="include archived projects")
+def project_list(archived: bool):
+    """List projects with their task counts."""
+    from labeling import projects
+
+    for p, counts in projects.list_projects(_operator(None), include_archived=archived):
+        flag = " (archived)" if p.archived_at else ""
+        click.echo(f"{p.id}\t{p.title}{flag}\t{counts['task_number']} tasks\t"
+                   f"{counts['total_annotations_number']} annotations")
+
+
+@click.command("import")
+@click.argument("project_id", type=int)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--skip-invalid", is_flag=True, help="import the valid rows and report the others")
+@click.option("--dedupe", is_flag=True, help="skip rows whose data the project already has")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, dedupe: bool,
+                   as_email: str | None):
+    """Import files or folders (JSON, JSON Lines, CSV, TSV, TXT, images, zip) into a project.
+
+    A folder in ImageFolder layout (class_name/*.png) imports the folder names as labels.
+    """
+    from tqdm import tqdm
+
+    from labeling import importer
+
+    user = _operator(as_email)
+    bar = tqdm(unit=" rows", desc="importing", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(done: int, total: int | None, message: str) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.set_postfix_str(message, refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        result = importer.import_data(user, project_id, paths=list(paths), skip_invalid=skip_invalid,
+                                      dedupe=dedupe, progress=progress)
+    except DomainError as exc:
+        bar.close()
+        fail(importer.import_error_summary(exc))
+    bar.close()
+    click.echo(f"import #{result.import_id}: {result.task_count} tasks, {result.annotation_count} annotations, "
+               f"{result.prediction_count} predictions in {result.duration:.2f} s"
+               + (f"; {result.skipped_duplicates} duplicates skipped" if result.skipped_duplicates else "")
+               + (f"; {result.skipped_invalid} invalid rows skipped" if result.skipped_invalid else ""))
+    for e in result.errors[:10]:
+        click.echo(f"  skipped: {importer.describe_error(e)}")
+    _run_thumbnails(result.thumbnail_job_id)
+
+
+@click.command("demo")
+@click.option("--as", "as_email", help="owner of the demo projects (default: the first admin)")
+def demo_command(as_email: str | None):
+    """Load the demo projects (handwritten digits with some wrong labels; short texts). Idempotent."""
+    from labeling import demo
+
+    try:
+        done = demo.load_demo(_operator(as_email))
+    except DomainError as exc:
+        fail(exc.detail)
+    for item in done:
+        click.echo(f"{item['status']}: project {item['id']} {item['title']!r} ({item['tasks']} tasks)")
+        _run_thumbnails(item.get("thumbnail_job"))
+
+
+def _domain_fail(exc: DomainError) -> None:
+    fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" if isinstance(e, dict) else f"  {e}"
+                                   for e in exc.errors[:10]]))
+
+
+@click.command("export")
+@click.argument("project_id", type=int)
+@click.option("--format", "fmt", default="JSONL", show_default=True,
+              help="JSON, JSON_MIN, CSV, TSV, JSONL, PARQUET, COCO, YOLO, VOC, CONLL2003")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="the file to write (a zip for COCO, YOLO, VOC and for --media files)")
+@click.option("--state", default="accepted", show_default=True, help="task states, comma-separated, or 'all'")
+@click.option("--label", default=None, help="only tasks carrying one of these labels (comma-separated)")
+@click.option("--annotator", default=None, help="only tasks this user (id or email) annotated")
+@click.option("--since", default=None, help="last state change on or after this date (2025-01-31)")
+@click.option("--until", default=None, help="last state change before this date")
+@click.option("--media", type=click.Choice(["urls", "files"]), default="urls", show_default=True,
+              help="images as URLs, or as files in a zip")
+@click.option("--base-url", default="", help="the server's address, for absolute image URLs")
+@click.option("--seed", default="42", show_default=True, help="seed of the train/validation/test split")
+@click.option("--split", default="80,10,10", show_default=True, help="train,validation,test shares")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def export_command(project_id: int, fmt: str, out: str, state: str, label: str | None, annotator: str | None,
+                   since: str | None, until: str | None, media: str, base_url: str, seed: str, split: str,
+                   as_email: str | None):
+    """Export a project's tasks with their final labels (accepted tasks by default) to a file."""
+    from pathlib import Path
+
+    from labeling import exports
+
+    user = _operator(as_email)
+    try:
+        filters = exports.parse_filters(state=state, label=label, annotator=annotator, since=since, until=until)
+        splits = exports.parse_splits(seed=seed, split=split)
+        result = exports.export(project_id, user, format=fmt, filters=filters, splits=splits, media=media,
+                                base_url=base_url)
+    except DomainError as exc:
+        _domain_fail(exc)
+    target = Path(out)
+    part = target.with_name(target.name + ".part")
+    try:
+        with open(part, "wb") as fh:
+            for chunk in result:
+                fh.write(chunk)
+        os.replace(part, target)
+    finally:
+        result.close()
+        part.unlink(missing_ok=True)
+    click.echo(f"exported {result.stats.n_items} tasks of project {project_id} as {fmt.upper()} to {target} "
+               f"({target.stat().st_size} bytes)")
+
+
+@click.group("dataset")
+def dataset_group():
+    """Publish and inspect dataset versions."""
+
+
+@dataset_group.command("publish")
+@click.argument("project_id", type=int)
+@click.option("--note", default="", help="shown on the dataset card")
+@click.option("--seed", default="42", show_default=True, help="seed of the train/validation/test split")
+@click.option("--split", default="80,10,10", show_default=True, help="train,validation,test shares")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def dataset_publish(project_id: int, note: str, seed: str, split: str, as_email: str | None):
+    """Publish the accepted tasks as an immutable dataset version; prints its number last."""
+    from labeling import datasets, exports
+
+    user = _operator(as_email)
+    try:
+        version, created = datasets.publish(project_id, user, note=note,
+                                            splits=exports.parse_splits(seed=seed, split=split))
+    except DomainError as exc:
+        _domain_fail(exc)
+    m = version.manifest
+    if created:
+        click.echo(f"published version {version.number} of project {project_id}: {version.n_items} items "
+                   f"({', '.join(f'{k} {v}' for k, v in m['splits'].items())}), sha256 {version.sha256}")
+    else:
+        click.echo(f"nothing changed since version {version.number} (sha256 {version.sha256}); no new version")
+    click.echo(version.number)
+
+
+@dataset_group.command("list")
+@click.argument("project_id", type=int)
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def dataset_list(project_id: int, as_email: str | None):
+    """List a project's dataset versions, newest first."""
+    from labeling import datasets
+
+    try:
+        versions = datasets.list_versions(project_id, _operator(as_email))
+    except DomainError as exc:
+        _domain_fail(exc)
+    for v in versions:
+        noise = "n/a" if v.noise_rate is None else f"{v.noise_rate:.3f}"
+        click.echo(f"v{v.number}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.n_items} items\tnoise {noise}\t{v.sha256}"
+                   f"\t{v.note}")
+
+
+@dataset_group.command("diff")
+@click.argument("project_id", type=int)
+@click.argument("from_version")
+@click.argument("to_version")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def dataset_diff(project_id: int, from_version: str, to_version: str, as_email: str | None):
+    """What changed between two versions: added, removed and relabeled tasks."""
+    from labeling import datasets
+
+    try:
+        d = datasets.diff(project_id, _operator(as_email), from_version, to_version, limit=10)
+    except DomainError as exc:
+        _domain_fail(exc)
+    click.echo(f"v{d['from']} -> v{d['to']}: {d['added']} added, {d['removed']} removed, {d['relabeled']} "
+               f"relabeled, {d['data_changed']} with changed data, {d['unchanged']} unchanged")
+    for item in d["examples"]["relabeled"]:
+        click.echo(f"  task {item['id']}: {item['from']} -> {item['to']}")
+
+
+@click.command("pull")
+@click.argument("url")
+@click.argument("target", metavar="PROJECT[@VERSION]")
+@click.option("--token", envvar="LABELFAB_TOKEN", required=True, help="an API token (read-only is enough); "
+              "or set LABELFAB_TOKEN")
+@click.option("--format", "fmt", default="jsonl", show_default=True,
+              help="jsonl, parquet, csv, json, coco, yolo, voc, conll2003, media, card")
+@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="files go to OUT/project-P/vN/")
+@click.option("--media", is_flag=True, help="also download and unpack the images")
+def pull_command(url: str, target: str, token: str, fmt: str, out_dir: str, media: bool):
+    """Download a published dataset version from a labelfab server and verify its sha256."""
+    from tqdm import tqdm
+
+    from labeling import client
+
+    project, _, version = target.partition("@")
+    if not project.isdigit() or (version and not (version.isdigit() or version == "latest")):
+        fail(f"give the project as PROJECT or PROJECT@VERSION (numbers), got {target!r}")
+    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="pulling", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        path = client.pull(url, int(project), version or None, token=token, format=fmt, out_dir=out_dir,
+                           media=media, progress=progress)
+    except client.ClientError as exc:
+        bar.close()
+        fail(str(exc))
+    bar.close()
+    click.echo(f"sha256 verified: {path}")
+    click.echo(path)
+
+
+@click.group("qc")
+def qc_group():
+    """Quality control: run QC on a project, list its runs and its suspect items."""
+
+
+@qc_group.command("run")
+@click.argument("project_id", type=int)
+@click.option("--wait", is_flag=True, help="show progress until the run ends; exit status 1 if it failed")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def qc_run(project_id: int, wait: bool, as_email: str | None):
+    """Start a QC run of a project (a 'qc' job); prints the job id alone on the last line.
+
+    With the in-process (stub) broker nothing else would run the job, so the command runs it
+    itself, showing its progress, as with --wait.
+    """
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    from labeling import broker, jobs
+    from labeling.models import JobStatus
+    from quality import qc
+
+    try:
+        job, created = qc.start_qc(_operator(as_email), project_id)
+    except DomainError as exc:
+        fail(exc.detail)
+    click.echo(f"QC job {job.id} {'started' if created else 'was already under way'} for project {project_id}")
+    if not (wait or broker.is_stub()):
+        click.echo(job.id)
+        return
+    if broker.is_stub() and created:
+        threading.Thread(target=jobs.execute, args=(job.id,), daemon=True, name=f"qc-job-{job.id}").start()
+    bar = tqdm(total=100, desc="QC", unit="%", file=sys.stderr, dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
+    while True:
+        current = jobs.get_job(job.id)
+        if current is None:
+            bar.close()
+            fail(f"job {job.id} disappeared (was the project deleted?)")
+        bar.n = round(current.progress * 100)
+        bar.set_postfix_str((current.message or "")[:60], refresh=False)
+        bar.refresh()
+        if current.status in (JobStatus.done, JobStatus.failed):
+            break
+        time.sleep(0.3)
+    bar.close()
+    click.echo(f"{current.status}: {current.message}")
+    if current.status == JobStatus.failed:
+        raise SystemExit(1)
+    click.echo(job.id)
+
+
+@qc_group.command("runs")
+@click.argument("project_id", type=int)
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def qc_runs(project_id: int, as_email: str | None):
+    """List a project's QC runs, newest first."""
+    from quality import qc
+
+    try:
+        runs = qc.list_runs(_operator(as_email), project_id)
+    except DomainError as exc:
+        fail(exc.detail)
+    for r in runs:
+        noise = f"{r.noise_rate:.1%}" if r.noise_rate is not None else "-"
+        acc = f"{r.cv_accuracy:.1%}" if r.cv_accuracy is not None else "-"
+        click.echo(f"{r.id}\t{r.created_at:%Y-%m-%d %H:%M}\t{r.status}\t{r.n_items} items\t{r.n_issues} issues\t"
+                   f"noise {noise}\t{r.model_name or '-'} (CV accuracy {acc}, {r.pred_probs_source or '-'})")
+
+
+@qc_group.command("issues")
+@click.argument("project_id", type=int)
+@click.option("--run", "run_id", type=int, help="a run id (default: the newest successful run)")
+@click.option("--kind", type=click.Choice(["label", "outlier", "near_duplicate"]))
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def qc_issues(project_id: int, run_id: int | None, kind: str | None, limit: int, as_email: str | None):
+    """List the suspect items of a QC run, worst first (task, kind, given, suggested, score, reason)."""
+    from quality import qc
+
+    try:
+        run, rows, total = qc.label_issues(_operator(as_email), project_id, run_id=run_id, kind=kind,
+                                           page_size=max(1, min(limit, 1000)))
+    except DomainError as exc:
+        fail(exc.detail)
+    if run is None:
+        fail(f"project {project_id} has no successful QC run yet; start one with 'labelfab qc run {project_id}'")
+    click.echo(f"run {run.id}: {total} suspect item(s)")
+    for r in rows:
+        v = qc.issue_view(r)
+        click.echo(f"{v['task']}\t{v['kind']}\t{qc.shown(v['given'])}\t{qc.shown(v['suggested'])}\t"
+                   f"{v['score']:.3f}\t{v['reason']}")
+
+
+COMMANDS = [init_command, serve_command, worker_command, user_group, token_group, project_group, import_command, demo_command,
+            export_command, dataset_group, pull_command, qc_group]
 
 
 def register_commands(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:14:35.560759
+Create Date: 2026-11-25 15:34:56.736026
 """
 from collections.abc import Sequence
 
@@ -147,6 +147,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('paused_at', labeling.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paused_reason', sa.Text(), nullable=False),
+    sa.Column('resumed_at', labeling.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', labeling.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_membership_project_id_project')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_membership_user_id_user')),
@@ -278,6 +279,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('annotation', schema=None) as batch_op:
         batch_op.create_index('ix_annotation_project_user', ['project_id', 'user_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_annotation_stats_lead_time', ['project_id', 'was_cancelled', 'lead_time'], unique=False)
+        batch_op.create_index('ix_annotation_stats_time', ['project_id', 'was_cancelled', 'created_at', 'user_id'], unique=False)
+        batch_op.create_index('ix_annotation_stats_user', ['project_id', 'user_id', 'was_cancelled', 'lead_time'], unique=False)
         batch_op.create_index(batch_op.f('ix_annotation_task_id'), ['task_id'], unique=False)
 
     op.create_table('label_issue',
@@ -354,6 +358,7 @@ def upgrade() -> None:
     with op.batch_alter_table('task_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_task_event_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_task_event_project_id'), ['project_id'], unique=False)
+        batch_op.create_index('ix_task_event_stats', ['project_id', 'to_state', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_task_event_task_id'), ['task_id'], unique=False)
 
     op.create_table('annotation_version',
@@ -416,6 +421,7 @@ def downgrade() -> None:
     op.drop_table('annotation_version')
     with op.batch_alter_table('task_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_event_task_id'))
+        batch_op.drop_index('ix_task_event_stats')
         batch_op.drop_index(batch_op.f('ix_task_event_project_id'))
         batch_op.drop_index(batch_op.f('ix_task_event_created_at'))
 
@@ -438,6 +444,9 @@ def downgrade() -> None:
     op.drop_table('label_issue')
     with op.batch_alter_table('annotation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_annotation_task_id'))
+        batch_op.drop_index('ix_annotation_stats_user')
+        batch_op.drop_index('ix_annotation_stats_time')
+        batch_op.drop_index('ix_annotation_stats_lead_time')
         batch_op.drop_index('ix_annotation_project_user')
 
     op.drop_table('annotation')

@@ -112,11 +112,12 @@ def _start_worker_process() -> object:
 
 
 def _kill9(runner) -> None:
-    proc = runner.proc if isinstance(runner, LiveServer) else runner
-    os.killpg(os.getpgid(proc.pid), signal.SIGKILL) if not isinstance(runner, LiveServer) else proc.kill()
-    proc.wait()
+    """kill -9 of the whole process group: gunicorn's master and worker, or dramatiq's."""
     if isinstance(runner, LiveServer):
-        runner.log.close()
+        runner.kill()
+    else:
+        os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait()
 
 
 def test_worker_killed_mid_job_is_rerun_and_result_written_once():

@@ -1,0 +1,224 @@
+"""Projects: settings, label config changes that keep annotations valid, overlap, archive,
+delete, members and roles, and a project's tasks (list, filter, view, change, delete)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from labeling import importer, projects
+from labeling.db import read_session
+from labeling.errors import Conflict, Forbidden, Invalid, NotFound
+from labeling.models import Annotation, ImportBatch, Prediction, Task, TaskEvent
+
+TEXT = """<View><Text name="text" value="$text"/>
+<Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
+
+
+def choice(label: str) -> list[dict]:
+    return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+
+
+def count(model, *where) -> int:
+    with read_session() as s:
+        return s.execute(select(sa.func.count()).select_from(model).where(*where)).scalar_one()
+
+
+@pytest.fixture
+def project(lead):
+    return projects.create_project(lead.user, title="Reviews", label_config=TEXT, description="d")
+
+
+def labeled(lead, project, annotator_email="ann@example.com", n=2):
+    body = [{"data": {"text": f"text {i}"}, "annotations": [{"result": choice("pos"), "completed_by": annotator_email}],
+             "predictions": [{"probs": {"pos": 0.8, "neg": 0.2}}]} for i in range(n)]
+    return importer.import_data(lead.user, project.id, body=body)
+
+
+def test_create_checks_title_config_settings_and_role(lead, annotator):
+    with pytest.raises(Invalid, match="title"):
+        projects.create_project(lead.user, title="  ", label_config=TEXT)
+    with pytest.raises(Invalid) as err:
+        projects.create_project(lead.user, title="x", label_config="<View><Text name='t' value='$t'/></View>")
+    assert "nothing to annotate" in err.value.detail
+    with pytest.raises(Invalid) as err:
+        projects.create_project(lead.user, title="x", label_config=TEXT, overlap=0, lease_seconds="long")
+    assert {e["field"] for e in err.value.errors} == {"overlap", "lease_seconds"}
+    with pytest.raises(Forbidden):
+        projects.create_project(annotator.user, title="x", label_config=TEXT)
+
+
+def test_update_settings_title_and_instructions(lead, project):
+    updated = projects.update_project(lead.user, project.id, title="New title", instructions="Be careful.",
+                                      lease_seconds=120, show_predictions=False)
+    assert (updated.title, updated.instructions, updated.lease_seconds, updated.show_predictions) == (
+        "New title", "Be careful.", 120, False)
+    with pytest.raises(Invalid) as err:
+        projects.update_project(lead.user, project.id, colour="red")
+    assert err.value.errors[0]["field"] == "colour"
+    with pytest.raises(Invalid, match="max_overlap"):
+        projects.update_project(lead.user, project.id, overlap=3, max_overlap=2)
+
+
+def test_label_config_may_grow_but_not_lose_used_labels(lead, project):
+    labeled(lead, project)
+    grown = TEXT.replace('<Choice value="neg"/>', '<Choice value="neg"/><Choice value="neu"/>')
+    assert projects.schema_of(projects.update_project(lead.user, project.id, label_config=grown)).label_names() == [
+        "pos", "neg", "neu"]
+    shrunk = TEXT.replace('<Choice value="pos"/>', "")
+    with pytest.raises(Invalid) as err:
+        projects.update_project(lead.user, project.id, label_config=shrunk)
+    assert "label 'pos' is used by existing annotations" in err.value.detail
+    renamed_field = grown.replace("$text", "$body")
+    with pytest.raises(Invalid) as err:
+        projects.update_project(lead.user, project.id, label_config=renamed_field)
+    assert "data key changed" in err.value.detail
+    assert projects.get_project(project.id).label_config == grown
+
+
+def test_unused_label_can_go_and_probabilities_count_as_use(lead, project):
+    importer.import_data(lead.user, project.id, body=[{"data": {"text": "t"},
+                                                        "predictions": [{"probs": {"pos": 0.4, "neg": 0.6}}]}])
+    with pytest.raises(Invalid, match="'neg'"):
+        projects.update_project(lead.user, project.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
+    other = projects.create_project(lead.user, title="empty", label_config=TEXT)
+    importer.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
+    changed = projects.update_project(lead.user, other.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
+    assert projects.schema_of(changed).label_names() == ["pos"]
+
+
+def test_new_config_may_only_read_fields_every_task_has(lead, project):
+    importer.import_data(lead.user, project.id, body=[{"text": "a", "title": "A"}, {"text": "b"}])
+    two_objects = TEXT.replace('<Text name="text" value="$text"/>',
+                               '<Text name="text" value="$text"/><Text name="title" value="$title"/>')
+    with pytest.raises(Invalid, match="'title'"):
+        projects.update_project(lead.user, project.id, label_config=two_objects)
+
+
+def test_raising_overlap_reopens_labeled_tasks_with_events(lead, project):
+    labeled(lead, project, n=3)
+    assert count(Task, Task.state == "labeled") == 3
+    projects.update_project(lead.user, project.id, overlap=2)
+    with read_session() as s:
+        tasks = list(s.exec(select(Task)))
+        assert {(t.state, t.target_overlap) for t in tasks} == {("open", 2)}
+        reopened = list(s.exec(select(TaskEvent).where(TaskEvent.to_state == "open")))
+    assert len(reopened) == 3 and all(e.reason == "overlap changed from 1 to 2" for e in reopened)
+    projects.update_project(lead.user, project.id, overlap=1)
+    assert count(Task, Task.state == "labeled", Task.target_overlap == 1) == 3
+    assert count(TaskEvent) == 3 + 3 + 3  # import, reopen, label again
+
+
+def test_archive_hides_and_brings_back(lead, project):
+    projects.archive_project(lead.user, project.id)
+    assert projects.list_projects(lead.user) == []
+    assert [p.id for p, _ in projects.list_projects(lead.user, include_archived=True)] == [project.id]
+    projects.archive_project(lead.user, project.id, archived=False)
+    assert [p.id for p, _ in projects.list_projects(lead.user)] == [project.id]
+
+
+def test_only_admins_delete_for_good_and_everything_goes(lead, admin, project):
+    labeled(lead, project)
+    projects.set_member(lead.user, project.id, member="ann@example.com", role="annotator")
+    with pytest.raises(Forbidden):
+        projects.delete_project(lead.user, project.id)
+    projects.delete_project(admin.user, project.id)
+    for model in (Task, Annotation, Prediction, TaskEvent, ImportBatch):
+        assert count(model) == 0, model.__name__
+    with pytest.raises(NotFound):
+        projects.get_project(project.id)
+
+
+def test_members_and_their_roles(lead, annotator, make_user, project):
+    reviewer = make_user("rev@example.com", "annotator")
+    projects.set_member(lead.user, project.id, member=reviewer.email, role="reviewer")
+    projects.set_member(lead.user, project.id, member=annotator.id, role="annotator")
+    projects.set_member(lead.user, project.id, member=str(annotator.id), role="lead")  # a role change
+    rows = {u.email: m.role for m, u in projects.list_members(lead.user, project.id)}
+    assert rows == {"rev@example.com": "reviewer", "ann@example.com": "lead"}
+    # the membership role overrides the global one: the annotator now manages the project
+    projects.update_project(annotator.user, project.id, description="by a project lead")
+    with pytest.raises(Invalid, match="unknown project role"):
+        projects.set_member(lead.user, project.id, member=reviewer.id, role="admin")
+    with pytest.raises(NotFound):
+        projects.set_member(lead.user, project.id, member="ghost@example.com")
+    with pytest.raises(Forbidden):
+        projects.set_member(reviewer.user, project.id, member=reviewer.id, role="lead")
+    projects.remove_member(lead.user, project.id, annotator.id)
+    with pytest.raises(Forbidden):
+        projects.update_project(annotator.user, project.id, description="no longer")
+    with pytest.raises(NotFound):
+        projects.remove_member(lead.user, project.id, annotator.id)
+
+
+def test_restricted_project_is_invisible_to_non_members(lead, annotator, project):
+    projects.update_project(lead.user, project.id, restricted=True)
+    assert projects.list_projects(annotator.user) == []
+    with pytest.raises(NotFound):
+        projects.get_project_for(annotator.user, project.id)
+    projects.set_member(lead.user, project.id, member=annotator.id)
+    assert [p.id for p, _ in projects.list_projects(annotator.user)] == [project.id]
+
+
+def test_list_tasks_filters_by_state_and_search(lead, project):
+    labeled(lead, project, n=2)
+    importer.import_data(lead.user, project.id, body=[{"text": "Another Café review"}, {"text": "100% fine_print"}])
+    page = projects.list_tasks(lead.user, project.id, page_size=3)
+    assert (page.total, len(page.tasks), page.total_annotations) == (4, 3, 2)
+    assert projects.list_tasks(lead.user, project.id, page=2, page_size=3).tasks[0].data["text"] == "100% fine_print"
+    assert [t.data["text"] for t in projects.list_tasks(lead.user, project.id, state="open").tasks] == [
+        "Another Café review", "100% fine_print"]
+    assert projects.list_tasks(lead.user, project.id, search="café").total == 1
+    assert projects.list_tasks(lead.user, project.id, search="100%").total == 1
+    assert projects.list_tasks(lead.user, project.id, search="_print").total == 1
+    assert projects.list_tasks(lead.user, project.id, search="%").total == 1  # % is a character, not a wildcard
+    first = page.tasks[0].id
+    assert first in [t.id for t in projects.list_tasks(lead.user, project.id, search=str(first)).tasks]
+    assert [t.id for t in projects.list_tasks(lead.user, project.id, search=f"#{first}").tasks] == [first]
+    with pytest.raises(Invalid, match="unknown task state"):
+        projects.list_tasks(lead.user, project.id, state="finished")
+    full = projects.list_tasks(lead.user, project.id, page_size=1, with_results=True)
+    anns, preds = full.results[full.tasks[0].id]
+    assert anns[0]["result"] == choice("pos") and preds[0]["probs"] == {"pos": 0.8, "neg": 0.2}
+
+
+def test_task_view_follows_roles(lead, annotator, make_user, project):
+    labeled(lead, project, annotator_email=annotator.email, n=1)
+    other = make_user("other@example.com")
+    with read_session() as s:
+        task = s.exec(select(Task)).one()
+    lead_view = projects.get_task(lead.user, task.id)
+    assert lead_view["annotations"][0]["completed_by"] == annotator.id and lead_view["is_gold"] is False
+    own = projects.get_task(annotator.user, task.id)  # their own annotation: visible, no gold fields
+    assert len(own["annotations"]) == 1 and "is_gold" not in own and len(own["predictions"]) == 1
+    with pytest.raises(NotFound):
+        projects.get_task(other.user, task.id)  # neither labeled nor holds it
+    with pytest.raises(Forbidden):
+        projects.list_tasks(other.user, project.id)
+
+
+def test_update_task_checks_data_and_protects_annotated_fields(lead, project):
+    labeled(lead, project, n=1)
+    importer.import_data(lead.user, project.id, body=[{"text": "free"}])
+    with read_session() as s:
+        done, free = sorted(s.exec(select(Task)), key=lambda t: t.id)
+    view = projects.update_task(lead.user, free.id, data={"text": "changed"}, meta={"note": 1}, priority=2)
+    assert (view["data"], view["meta"], view["priority"]) == ({"text": "changed"}, {"note": 1}, 2.0)
+    with pytest.raises(Invalid, match="must be a string"):
+        projects.update_task(lead.user, free.id, data={"text": 3})
+    with pytest.raises(Conflict, match="has annotations"):
+        projects.update_task(lead.user, done.id, data={"text": "rewritten"})
+    projects.update_task(lead.user, done.id, data={"text": done.data["text"], "extra": "kept"})
+
+
+def test_delete_task_takes_what_hangs_on_it(lead, annotator, project):
+    labeled(lead, project, n=2)
+    with read_session() as s:
+        first = s.exec(select(Task).order_by(Task.id)).first()
+    with pytest.raises(Forbidden):
+        projects.delete_task(annotator.user, first.id)
+    projects.delete_task(lead.user, first.id)
+    assert (count(Task), count(Annotation), count(Prediction), count(TaskEvent)) == (1, 1, 1, 1)
+    with pytest.raises(NotFound):
+        projects.get_task(lead.user, first.id)

@@ -1,0 +1,281 @@
+"""Projects, import, tasks and members over REST, answering with Label Studio's field names.
+
+``POST/GET/PATCH/DELETE /api/projects[/ID]``, ``POST /api/projects/validate``,
+``POST /api/projects/ID/import`` (a JSON body or multipart files), ``GET
+/api/projects/ID/imports/IID``, ``GET /api/tasks?project=ID``, ``GET/PATCH/DELETE
+/api/tasks/ID``, ``GET/POST /api/projects/ID/members``, ``DELETE
+/api/projects/ID/members/UID`` and ``GET /api/label-configs``.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request, url_for
+
+from labeling import importer, projects
+from labeling.errors import Invalid
+from labeling.import_formats import ImportFile
+from labeling.label_config import gallery
+from web.api import api_user, bp
+
+# Label Studio's names for labelfab's settings.
+LS_NAMES = {"maximum_annotations": "overlap", "expert_instruction": "instructions"}
+# Label Studio project fields labelfab accepts and ignores (it has no such setting).
+LS_IGNORED = {
+    "sampling", "show_skip_button", "enable_empty_annotation", "show_instruction", "show_annotation_history",
+    "color", "is_published", "model_version", "evaluate_predictions_automatically",
+    "reveal_preannotations_interactively", "show_collab_predictions", "min_annotations_to_start_training",
+    "control_weights", "organization", "workspace", "is_draft", "created_by", "skip_queue", "pinned_at",
+    "show_ground_truth_first", "show_overlap_first", "overlap_cohort_percentage", "task_data_login",
+    "task_data_password", "id", "task_number", "created_at", "total_annotations_number",
+    "num_tasks_with_annotations", "kind", "states", "maximum_annotations_per_task", "annotator_evaluation_enabled",
+    "custom_script", "comment_classification_config", "description_short", "members", "is_archived_by",
+    "qc_policy",  # shown by GET, changed through the QC policy's own endpoint
+}
+TRUE = {"1", "true", "yes", "on"}
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("send a JSON object", [{"field": None, "detail": "the body must be a JSON object"}])
+    return body
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = request.args.get(name)
+    return default if value is None else value.strip().lower() in TRUE
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{name} must be a whole number, got {value!r}", [{"field": name, "detail": "not a number"}]) from None
+
+
+def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
+    """Split a Label Studio project body into (title/label_config, settings)."""
+    main, settings, unknown = {}, {}, []
+    for key, value in body.items():
+        if key in ("title", "label_config"):
+            main[key] = value
+        elif key in LS_NAMES:
+            settings[LS_NAMES[key]] = value
+        elif key in projects.SETTINGS:
+            settings[key] = value
+        elif key == "is_archived" and not creating:
+            main[key] = value
+        elif key not in LS_IGNORED:
+            unknown.append(key)
+    if unknown:
+        raise Invalid(f"unknown project field(s): {', '.join(sorted(unknown))}",
+                      [{"field": k, "detail": "unknown field"} for k in sorted(unknown)])
+    for key in ("title", "label_config"):
+        if key in main and not isinstance(main[key], str):
+            raise Invalid(f"{key} must be a string", [{"field": key, "detail": "must be a string"}])
+    if "description" in settings and settings["description"] is None:
+        settings["description"] = ""
+    return main, settings
+
+
+# --------------------------------------------------------------------------- projects
+
+
+@bp.get("/projects")
+def list_projects():
+    page, page_size = _int_arg("page", 1), min(max(_int_arg("page_size", 100), 1), 1000)
+    rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"))
+    start = (max(page, 1) - 1) * page_size
+    chunk = rows[start:start + page_size]
+    more = start + page_size < len(rows)
+    return jsonify({"count": len(rows),
+                    "next": url_for("api.list_projects", page=page + 1, page_size=page_size) if more else None,
+                    "previous": url_for("api.list_projects", page=page - 1, page_size=page_size) if page > 1 else None,
+                    "results": [projects.project_view(p, c) for p, c in chunk]})
+
+
+@bp.post("/projects")
+def create_project():
+    main, settings = _project_fields(_body(), creating=True)
+    if "label_config" not in main:
+        raise Invalid("a project needs a label_config (Label Studio XML)",
+                      [{"field": "label_config", "detail": "required"}])
+    project = projects.create_project(api_user().user, title=main.get("title", ""),
+                                      label_config=main["label_config"], **settings)
+    return jsonify(projects.project_view(project)), 201
+
+
+@bp.post("/projects/validate")
+def validate_config():
+    """Check a label config without saving it (the create page's live check; Label Studio's route)."""
+    body = _body()
+    config = body.get("label_config")
+    if not isinstance(config, str) or not config.strip():
+        raise Invalid("send {\"label_config\": \"<View>...</View>\"}", [{"field": "label_config", "detail": "required"}])
+    schema = projects.parse_config(config)
+    return jsonify({"ok": True, "kind": schema.kind, "data_keys": sorted(schema.data_keys),
+                    "controls": [{"name": c.name, "tag": c.tag, "to_name": c.to_name, "labels": c.labels,
+                                  "choice": c.choice} for c in schema.controls]})
+
+
+@bp.get("/label-configs")
+def label_configs():
+    """The gallery of ready label configs."""
+    return jsonify(gallery())
+
+
+@bp.get("/projects/<int:project_id>")
+def get_project(project_id: int):
+    project, counts = projects.get_project_for(api_user().user, project_id)
+    return jsonify(projects.project_view(project, counts))
+
+
+@bp.route("/projects/<int:project_id>", methods=["PATCH", "PUT"])
+def update_project(project_id: int):
+    main, settings = _project_fields(_body(), creating=False)
+    user = api_user().user
+    archived = main.pop("is_archived", None)
+    if main or settings:
+        projects.update_project(user, project_id, **main, **settings)
+    if archived is not None:
+        if not isinstance(archived, bool):
+            raise Invalid("is_archived must be true or false", [{"field": "is_archived", "detail": "must be a boolean"}])
+        projects.archive_project(user, project_id, archived=archived)
+    project, counts = projects.get_project_for(user, project_id)
+    return jsonify(projects.project_view(project, counts))
+
+
+@bp.delete("/projects/<int:project_id>")
+def delete_project(project_id: int):
+    """Archive the project; ``?permanent=true`` (admins) deletes it and everything in it."""
+    if _flag("permanent"):
+        projects.delete_project(api_user().user, project_id)
+    else:
+        projects.archive_project(api_user().user, project_id)
+    return "", 204
+
+
+# --------------------------------------------------------------------------- import
+
+
+@bp.post("/projects/<int:project_id>/import")
+def import_tasks(project_id: int):
+    """Import tasks: a JSON body (Label Studio tasks, or flat objects) or multipart files.
+
+    Query: ``skip_invalid``, ``dedupe``, ``return_task_ids``, ``background`` (true/false; by
+    default large imports run as a job and answer 202 with the import and job ids).
+    """
+    background = request.args.get("background")
+    options = dict(skip_invalid=_flag("skip_invalid"), dedupe=_flag("dedupe"),
+                   return_task_ids=_flag("return_task_ids"),
+                   background=None if background is None else background.strip().lower() in TRUE)
+    user = api_user().user
+    if request.mimetype == "multipart/form-data" or request.files:
+        files = [ImportFile(name=f.filename or key, data=f.read()) for key, f in request.files.items(multi=True)]
+        result = importer.import_data(user, project_id, files=files, **options)
+    else:
+        # the bytes as received: parsed once, and kept as they are if the import runs as a job
+        result = importer.import_data(user, project_id, body=request.get_data(cache=False), **options)
+    response = result.as_dict()
+    if result.status == "queued":
+        response["url"] = url_for("api.get_import", project_id=project_id, import_id=result.import_id)
+        return jsonify(response), 202
+    return jsonify(response), 201
+
+
+@bp.get("/projects/<int:project_id>/imports/<int:import_id>")
+def get_import(project_id: int, import_id: int):
+    batch, job = importer.get_import(api_user().user, project_id, import_id)
+    task_ids = importer.import_task_ids(import_id) if batch.status == "done" and _flag("return_task_ids", True) else None
+    return jsonify(importer.import_view(batch, job, task_ids=task_ids))
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _task_page(project_id: int) -> projects.TaskPage:
+    return projects.list_tasks(api_user().user, project_id, state=request.args.get("state"),
+                               search=request.args.get("search") or request.args.get("q"),
+                               page=_int_arg("page", 1), page_size=_int_arg("page_size", 100),
+                               with_results=request.args.get("fields") == "all")
+
+
+def _task_list_views(page: projects.TaskPage) -> list[dict]:
+    out = []
+    for t in page.tasks:
+        extra = {}
+        if page.results is not None:
+            anns, preds = page.results.get(t.id, ([], []))
+            extra = {"annotations": anns, "predictions": preds}
+        out.append(projects.task_view(t, n_predictions=(page.predictions or {}).get(t.id, 0), **extra))
+    return out
+
+
+@bp.get("/tasks")
+def list_tasks():
+    """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``)."""
+    project_id = _int_arg("project", 0)
+    if not project_id:
+        raise Invalid("give the project: /api/tasks?project=ID", [{"field": "project", "detail": "required"}])
+    page = _task_page(project_id)
+    return jsonify({"tasks": _task_list_views(page), "total": page.total,
+                    "total_annotations": page.total_annotations, "total_predictions": page.total_predictions,
+                    "page": page.page, "page_size": page.page_size})
+
+
+@bp.get("/projects/<int:project_id>/tasks")
+def list_project_tasks(project_id: int):
+    """Label Studio's older list form: a plain JSON list of one page of tasks."""
+    return jsonify(_task_list_views(_task_page(project_id)))
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int):
+    return jsonify(projects.get_task(api_user().user, task_id))
+
+
+@bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])
+def update_task(task_id: int):
+    body = _body()
+    unknown = sorted(set(body) - {"data", "meta", "priority", "project", "id"})
+    if unknown:
+        raise Invalid(f"unknown task field(s): {', '.join(unknown)} (data, meta and priority can change)",
+                      [{"field": k, "detail": "unknown or read-only field"} for k in unknown])
+    view = projects.update_task(api_user().user, task_id, data=body.get("data"), meta=body.get("meta"),
+                                priority=body.get("priority"))
+    return jsonify(view)
+
+
+@bp.delete("/tasks/<int:task_id>")
+def delete_task(task_id: int):
+    projects.delete_task(api_user().user, task_id)
+    return "", 204
+
+
+# --------------------------------------------------------------------------- members
+
+
+@bp.get("/projects/<int:project_id>/members")
+def list_members(project_id: int):
+    return jsonify([projects.member_view(m, u) for m, u in projects.list_members(api_user().user, project_id)])
+
+
+@bp.route("/projects/<int:project_id>/members", methods=["POST", "PATCH"])
+def set_member(project_id: int):
+    body = _body()
+    who = body.get("user", body.get("user_id", body.get("email")))
+    role = body.get("role", "annotator")
+    if not isinstance(role, str):
+        raise Invalid("role must be a string", [{"field": "role", "detail": "must be a string"}])
+    membership, user = projects.set_member(api_user().user, project_id, member=who, role=role)
+    return jsonify(projects.member_view(membership, user)), 201 if request.method == "POST" else 200
+
+
+@bp.delete("/projects/<int:project_id>/members/<int:user_id>")
+def remove_member(project_id: int, user_id: int):
+    projects.remove_member(api_user().user, project_id, user_id)
+    return "", 204
+

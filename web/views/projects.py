@@ -1,0 +1,292 @@
+"""Project pages: the list (on the front page), create with the config gallery, settings,
+members, upload, the task list for leads, and the media route for a project's images."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from labeling import importer, projects, users
+from labeling.errors import DomainError
+from labeling.label_config import gallery
+from labeling.models import TaskState
+from web.extensions import login_manager
+
+bp = Blueprint("projects", __name__)
+
+TASKS_PER_PAGE = 50
+
+
+class ProjectForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=255)])
+    description = TextAreaField("Description", validators=[Optional()])
+    instructions = TextAreaField("Instructions shown to annotators", validators=[Optional()])
+    overlap = IntegerField("Annotations per task (overlap)", default=1, validators=[NumberRange(min=1, max=100)])
+    label_config = TextAreaField("Label config (Label Studio XML)", validators=[DataRequired()])
+
+
+class SettingsForm(ProjectForm):
+    max_overlap = IntegerField("Most annotations per task (QC may ask for more, up to this)",
+                               validators=[NumberRange(min=1, max=100)])
+    lease_seconds = IntegerField("Lease time (seconds an annotator holds a task)",
+                                 validators=[NumberRange(min=10, max=7 * 24 * 3600)])
+    restricted = BooleanField("Only members of the project get tasks")
+    show_predictions = BooleanField("Show predictions to annotators")
+
+
+class MemberForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=255)])
+    role = SelectField("Role", choices=[(r.value, r.value) for r in projects.MEMBER_ROLES], default="annotator")
+
+
+class ActionForm(FlaskForm):
+    """A button that posts (archive, unarchive, remove member): CSRF only."""
+
+
+def _user():
+    return current_user.user
+
+
+def _form_errors(form: FlaskForm, exc: DomainError) -> None:
+    """Show a domain error on the form: under the field it names, else at the top."""
+    placed = False
+    for err in exc.errors or []:
+        name = err.get("field") if isinstance(err, dict) else None
+        if name and hasattr(form, name):
+            getattr(form, name).errors = [*getattr(form, name).errors, err.get("detail", str(err))]
+            placed = True
+    if exc.errors and all("line" in e or "tag" in e for e in exc.errors if isinstance(e, dict)):
+        form.label_config.errors = [e["detail"] for e in exc.errors]
+        placed = True
+    if not placed:
+        flash(exc.detail, "error")
+
+
+# --------------------------------------------------------------------------- list
+
+
+@bp.get("/projects")
+@login_required
+def index():
+    rows = projects.list_projects(_user(), include_archived=request.args.get("archived") == "1")
+    return render_template("projects/list.html", rows=rows, archived=request.args.get("archived") == "1")
+
+
+@bp.get("/projects/_list")
+@login_required
+def list_partial():
+    """The project list the front page loads with htmx."""
+    return render_template("projects/_list.html", rows=projects.list_projects(_user()))
+
+
+# --------------------------------------------------------------------------- create
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+@login_required
+def create():
+    if not current_user.is_lead:
+        abort(403)
+    form = ProjectForm()
+    status = 200
+    if request.method == "GET" and request.args.get("template"):
+        chosen = next((g for g in gallery() if g["id"] == request.args["template"]), None)
+        if chosen is not None:
+            form.label_config.data = chosen["xml"]
+    if form.validate_on_submit():
+        try:
+            project = projects.create_project(_user(), title=form.title.data,
+                                              label_config=form.label_config.data.replace("\r\n", "\n"),
+                                              description=form.description.data or "",
+                                              instructions=form.instructions.data or "", overlap=form.overlap.data)
+        except DomainError as exc:
+            _form_errors(form, exc)
+            status = exc.status
+        else:
+            flash(f"Project “{project.title}” created. Now import some data.", "success")
+            return redirect(url_for("projects.upload", project_id=project.id))
+    elif request.method == "POST":
+        status = 422
+    return render_template("projects/new.html", form=form, gallery=gallery()), status
+
+
+# --------------------------------------------------------------------------- one project
+
+
+@bp.get("/projects/<int:project_id>")
+@login_required
+def detail(project_id: int):
+    project, counts = projects.get_project_for(_user(), project_id)
+    imports = importer.list_imports(_user(), project_id, limit=10)
+    kind = projects.schema_of(project).kind
+    return render_template("projects/detail.html", project=project, counts=counts, imports=imports, kind=kind,
+                           states=list(TaskState), can_manage=_can(project_id, "manage"),
+                           can_see_all=_can(project_id, "see_all"))
+
+
+def _can(project_id: int, action: str) -> bool:
+    try:
+        projects.get_project_for(_user(), project_id, action)
+        return True
+    except DomainError:
+        return False
+
+
+@bp.route("/projects/<int:project_id>/settings", methods=["GET", "POST"])
+@login_required
+def settings(project_id: int):
+    project, counts = projects.get_project_for(_user(), project_id, "manage")
+    form = SettingsForm(obj=project)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            projects.update_project(
+                _user(), project_id, title=form.title.data, label_config=form.label_config.data.replace("\r\n", "\n"),
+                description=form.description.data or "", instructions=form.instructions.data or "",
+                overlap=form.overlap.data, max_overlap=max(form.max_overlap.data, form.overlap.data),
+                lease_seconds=form.lease_seconds.data, restricted=form.restricted.data,
+                show_predictions=form.show_predictions.data)
+        except DomainError as exc:
+            _form_errors(form, exc)
+            status = exc.status
+        else:
+            flash("Settings saved.", "success")
+            return redirect(url_for("projects.settings", project_id=project_id))
+    elif request.method == "POST":
+        status = 422
+    return render_template("projects/settings.html", project=project, counts=counts, form=form,
+                           action_form=ActionForm(), gallery=gallery()), status
+
+
+@bp.post("/projects/<int:project_id>/archive")
+@login_required
+def archive(project_id: int):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    archived = request.form.get("archived", "1") == "1"
+    project = projects.archive_project(_user(), project_id, archived=archived)
+    flash(f"Project “{project.title}” {'archived' if archived else 'is active again'}.", "success")
+    return redirect(url_for("projects.index") if archived else url_for("projects.detail", project_id=project_id))
+
+
+@bp.route("/projects/<int:project_id>/members", methods=["GET", "POST"])
+@login_required
+def members(project_id: int):
+    project, _ = projects.get_project_for(_user(), project_id, "see_all")
+    form = MemberForm()
+    can_manage = _can(project_id, "manage")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            _, user = projects.set_member(_user(), project_id, member=form.email.data, role=form.role.data)
+        except DomainError as exc:
+            form.email.errors = [*form.email.errors, exc.detail]
+            status = exc.status
+        else:
+            flash(f"{user.email} is now {form.role.data} in this project.", "success")
+            return redirect(url_for("projects.members", project_id=project_id))
+    elif request.method == "POST":
+        status = 422
+    rows = projects.list_members(_user(), project_id)
+    return render_template("projects/members.html", project=project, rows=rows, form=form,
+                           action_form=ActionForm(), can_manage=can_manage), status
+
+
+@bp.post("/projects/<int:project_id>/members/<int:user_id>/remove")
+@login_required
+def remove_member(project_id: int, user_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    projects.remove_member(_user(), project_id, user_id)
+    flash("Member removed.", "success")
+    return redirect(url_for("projects.members", project_id=project_id))
+
+
+@bp.get("/projects/<int:project_id>/import")
+@login_required
+def upload(project_id: int):
+    project, counts = projects.get_project_for(_user(), project_id, "manage")
+    schema = projects.schema_of(project)
+    return render_template("projects/import.html", project=project, counts=counts, schema=schema,
+                           imports=importer.list_imports(_user(), project_id, limit=10))
+
+
+@bp.get("/projects/<int:project_id>/tasks")
+@login_required
+def tasks(project_id: int):
+    project, counts = projects.get_project_for(_user(), project_id, "see_all")
+    state = request.args.get("state") or None
+    search = (request.args.get("q") or "").strip()
+    try:
+        page_no = max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        page_no = 1
+    page = projects.list_tasks(_user(), project_id, state=state, search=search, page=page_no,
+                               page_size=TASKS_PER_PAGE)
+    schema = projects.schema_of(project)
+    pages = max(math.ceil(page.total / TASKS_PER_PAGE), 1)
+    return render_template("projects/tasks.html", project=project, counts=counts, page=page, pages=pages,
+                           state=state or "", q=search, states=[*TaskState, "gold"], schema=schema,
+                           preview=_preview, thumbnail_for=importer.thumbnail_for)
+
+
+def _preview(task, schema) -> dict:
+    """What the task list shows of a task: its first text (cut) and its image's thumbnail."""
+    out = {"text": None, "image": None}
+    for obj in schema.objects.values():
+        value = (task.data or {}).get(obj.value_key)
+        if obj.tag == "Text" and out["text"] is None and isinstance(value, str):
+            out["text"] = value if len(value) <= 160 else value[:157] + "…"
+        elif obj.tag == "Image" and out["image"] is None and isinstance(value, str):
+            out["image"] = importer.thumbnail_for(value) or value
+    return out
+
+
+# --------------------------------------------------------------------------- media
+
+
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def _media_user():
+    """The browser session's user, or the owner of an API token (scripts fetching images)."""
+    if current_user.is_authenticated:
+        return current_user.user
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("token", "bearer") and key.strip():
+        found = users.user_for_token(key.strip())
+        if found is not None:
+            return found[0]
+        abort(401)
+    return None
+
+
+@bp.get("/media/<int:project_id>/<string(length=64):sha256>.<ext>")
+def media(project_id: int, sha256: str, ext: str):
+    user = _media_user()
+    if user is None:
+        return login_manager.unauthorized()
+    path, mime, _ = importer.media_file(user, project_id, sha256.lower(), ext.lower())
+    return _send(path, mime, sha256, final=True)
+
+
+@bp.get("/media/<int:project_id>/thumbs/<string(length=64):sha256>.jpg")
+def thumbnail(project_id: int, sha256: str):
+    user = _media_user()
+    if user is None:
+        return login_manager.unauthorized()
+    path, mime, final = importer.media_file(user, project_id, sha256.lower(), "jpg", thumbnail=True)
+    return _send(path, mime, f"{sha256}-t" if final else f"{sha256}-o", final=final)
+
+
+def _send(path, mime: str, etag: str, *, final: bool):
+    response = send_file(path, mimetype=mime, etag=etag, conditional=True, max_age=None)
+    response.headers["Cache-Control"] = IMMUTABLE if final else "private, no-cache"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
