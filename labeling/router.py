@@ -1,0 +1,484 @@
+"""The task router: which task an annotator labels next (DESIGN.md, "Item life cycle").
+
+Rules
+-----
+- Overlap: a task wants ``Task.target_overlap`` annotations (the project's overlap, raised by
+  QC) from as many different annotators, never more. A handed-out task is *leased* to its
+  annotator for ``Project.lease_seconds``; ``Task.n_leases`` counts the live leases, so a task
+  is open to one more annotator only while ``n_annotations + n_leases < target_overlap``.
+- A user never receives a task they annotated or skipped (an ``Annotation`` row of theirs,
+  ``was_cancelled`` for skips); asking again while holding a lease returns the same task and
+  renews the lease; an expired lease is swept back into the pool by the next request.
+- Order: tasks sent back by QC (``requeued``) first, then ``priority`` (higher first), then
+  tasks already started by others (more annotations first: finish items before opening new
+  ones, so QC gets complete items early), then import order (``id``).
+- Gold tasks (``is_gold``) are answered by every annotator once, interleaved so that a share
+  ``Project.gold_rate`` of a user's submissions are gold; they never count toward overlap and
+  never change state. Paused members (``Membership.paused_at``) get nothing (:class:`Paused`).
+
+Concurrency
+-----------
+A claim is one transaction. On SQLite it runs in ``BEGIN IMMEDIATE`` (one writer at a time;
+inside a server process the writers also queue on a lock, which hands over at once instead of
+sleeping in SQLite's busy handler). On PostgreSQL candidate rows are taken with
+``FOR UPDATE SKIP LOCKED`` and re-checked against their newest version, and every counter
+changes while its row is locked. Lock order is always lease rows before task rows.
+
+Speed
+-----
+A request is a handful of prepared statements on one connection: the access check, the
+user's own lease and the "anything expired?" and "any predictions?" probes are one query; the
+choice is one query whose sub-select finds the best tier (requeued, priority, started) with
+an eligible task by reading ``ix_task_route`` (project, state, gold, requeued, priority,
+n_annotations, id) backwards, and whose outer part takes the first eligible task of that tier
+in import order. Rows skipped on the way are only those in flight (leased to others, or done
+by this user), so a request costs O(log n + in-flight) whatever the project size.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlmodel import Session
+
+from labeling.access import ACTIONS
+from labeling.db import get_engine, is_sqlite, utcnow, write_session
+from labeling.errors import Conflict, Forbidden, NotFound
+from labeling.exports import task_json
+from labeling.models import (
+    Annotation,
+    Lease,
+    Membership,
+    Prediction,
+    Project,
+    Role,
+    Task,
+    TaskState,
+    User,
+    UTCDateTime,
+)
+
+__all__ = [
+    "Paused",
+    "expire_leases",
+    "hot_transaction",
+    "next_task",
+    "project_role",
+    "release",
+    "renew_lease",
+    "serve_next",
+    "take_lease",
+    "unit_of_work",
+]
+
+ANNOTATE = "annotate"  # Lease.kind of the annotation router
+OPEN = TaskState.open.value
+
+_T = Task.__table__
+_L = Lease.__table__
+_A = Annotation.__table__
+_P = Project.__table__
+_M = Membership.__table__
+_PR = Prediction.__table__
+
+_sqlite_writer = threading.Lock()
+
+
+class Paused(Forbidden):
+    """The user is paused in the project (``Membership.paused_at``) and gets no tasks."""
+
+
+_immediate_engine: tuple[Engine | None, Engine | None] = (None, None)
+
+
+def _immediate(engine: Engine) -> Engine:
+    """``engine`` with the option that makes labeling.db begin with ``BEGIN IMMEDIATE`` (cached)."""
+    global _immediate_engine
+    if _immediate_engine[0] is not engine:
+        _immediate_engine = (engine, engine.execution_options(immediate=True))
+    return _immediate_engine[1]
+
+
+@contextmanager
+def hot_transaction() -> Iterator[Connection]:
+    """One write transaction on a plain connection, for the two requests of every annotation
+    cycle (next, submit): the rules of :func:`labeling.db.write_session` (``BEGIN IMMEDIATE``
+    on SQLite, commit on success, rollback on error) without an ORM session around it."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        with _sqlite_writer, _immediate(engine).begin() as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A write transaction (:func:`labeling.db.write_session`) for the annotation hot path.
+
+    On SQLite the writers of this process take turns on a lock before ``BEGIN IMMEDIATE``:
+    SQLite's busy handler sleeps in steps of up to 100 ms, a lock hands over at once.
+    """
+    if is_sqlite():
+        with _sqlite_writer, write_session() as s:
+            yield s
+    else:
+        with write_session() as s:
+            yield s
+
+
+# --------------------------------------------------------------------------- access
+
+
+def project_role(user: User, *, member_role: str | None, created_by: int | None, restricted: bool) -> str | None:
+    """:func:`labeling.access.project_role` from an already fetched membership row.
+
+    The router reads the project, the membership and its probes in one query; this applies the
+    same rules (a test keeps the two in step).
+    """
+    if not user.is_active:
+        return None
+    if user.role == Role.admin:
+        return Role.admin
+    if member_role is not None:
+        return member_role
+    if created_by == user.id:
+        return Role.lead
+    if restricted:
+        return None
+    return user.role
+
+
+def check_role(user: User, project_id: int, role: str | None, action: str) -> None:
+    """NotFound / Forbidden exactly as :func:`labeling.access.require_project` raises them."""
+    if role is None:
+        raise NotFound(f"project {project_id} not found")
+    if role not in ACTIONS[action]:
+        raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
+
+
+_ONE = sa.literal_column("1")  # literal LIMIT/OFFSET values, so that generic (prepared) plans know them
+_ZERO = sa.literal_column("0")
+
+
+def _p(name: str, type_: Any = None) -> sa.BindParameter:
+    return sa.bindparam(name, type_=type_)
+
+
+def _own_lease_subquery(project_col: Any) -> Any:
+    return (sa.select(_L.c.task_id)
+            .where(_L.c.project_id == project_col, _L.c.user_id == _p("uid"), _L.c.kind == ANNOTATE)
+            .order_by(_L.c.id).limit(sa.literal_column("1")).scalar_subquery())
+
+
+# One query: the project's routing settings, the caller's membership, their lease, and whether
+# the project has expired leases or predictions at all.
+_ACCESS = (
+    sa.select(
+        _P.c.id, _P.c.created_by, _P.c.restricted, _P.c.archived_at, _P.c.lease_seconds, _P.c.gold_rate,
+        _P.c.show_predictions, _M.c.role.label("member_role"), _M.c.paused_at, _M.c.paused_reason,
+        _own_lease_subquery(_P.c.id).label("own_task"),
+        sa.exists().where(_L.c.project_id == _P.c.id, _L.c.expires_at < _p("now")).label("has_expired"),
+        sa.exists().where(_PR.c.project_id == _P.c.id).label("has_predictions"),
+    )
+    .select_from(_P.outerjoin(_M, sa.and_(_M.c.project_id == _P.c.id, _M.c.user_id == _p("uid"))))
+    .where(_P.c.id == _p("pid"))
+)
+
+
+def _annotator_project(conn: Connection, user: User, project_id: int, now: datetime) -> Row:
+    row = conn.execute(_ACCESS, {"pid": project_id, "uid": user.id, "now": now}).first()
+    if row is None:
+        raise NotFound(f"project {project_id} not found")
+    role = project_role(user, member_role=row.member_role, created_by=row.created_by, restricted=row.restricted)
+    check_role(user, project_id, role, "annotate")
+    if row.paused_at is not None and user.role != Role.admin:
+        why = f": {row.paused_reason}" if row.paused_reason else ""
+        raise Paused(f"you are paused in project {project_id}{why}; a lead can resume you")
+    return row
+
+
+# --------------------------------------------------------------------------- leases
+
+_L2 = _L.alias("expired")
+_SWEEP = (
+    sa.delete(_L)
+    .where(_L.c.id.in_(
+        sa.select(_L2.c.id).where(_L2.c.project_id == _p("pid"), _L2.c.expires_at < _p("now"))
+        .with_for_update(skip_locked=True)))
+    .returning(_L.c.task_id)
+)
+_ADD_LEASES = sa.update(_T).where(_T.c.id == _p("tid")).values(n_leases=_T.c.n_leases + _p("n"))
+_INSERT_LEASE = sa.insert(_L)
+_RENEW = (sa.update(_L).where(_L.c.task_id == _p("tid"), _L.c.user_id == _p("uid"), _L.c.kind == ANNOTATE)
+          .values(expires_at=_p("expires")))
+_DROP_LEASE = (sa.delete(_L).where(_L.c.task_id == _p("tid"), _L.c.user_id == _p("uid"), _L.c.kind == ANNOTATE)
+               .returning(_L.c.created_at))
+
+
+def _add_leases(conn: Connection, counts: dict[int, int]) -> None:
+    """Change ``Task.n_leases`` by ``counts[task_id]``, in task id order (lock order)."""
+    for task_id, n in sorted(counts.items()):
+        if n:
+            conn.execute(_ADD_LEASES, {"tid": task_id, "n": n})
+
+
+def _sweep(conn: Connection, project_id: int, now: datetime) -> int:
+    """Delete the project's expired leases and give their places back; returns how many.
+
+    On PostgreSQL leases another transaction is sweeping are skipped, not waited for.
+    """
+    task_ids = conn.execute(_SWEEP, {"pid": project_id, "now": now}).scalars().all()
+    if task_ids:
+        _add_leases(conn, {tid: -n for tid, n in Counter(task_ids).items()})
+    return len(task_ids)
+
+
+def _lease(conn: Connection, task_id: int, project_id: int, user_id: int, now: datetime, expires: datetime) -> None:
+    conn.execute(_INSERT_LEASE, {"task_id": task_id, "project_id": project_id, "user_id": user_id, "kind": ANNOTATE,
+                                 "expires_at": expires, "created_at": now})
+    conn.execute(_ADD_LEASES, {"tid": task_id, "n": 1})
+
+
+def take_lease(conn: Connection, task_id: int, user_id: int) -> datetime | None:
+    """Inside a unit of work: delete the user's lease on a task and return when it was created
+    (None: they held none). The caller gives the place back (``n_leases - 1``) in its own
+    update of the task row, which it must lock after this (lease rows before task rows)."""
+    row = conn.execute(_DROP_LEASE, {"tid": task_id, "uid": user_id}).first()
+    return None if row is None else row[0]
+
+
+def expire_leases(project_id: int) -> int:
+    """Return the places of a project's expired leases to the pool; returns how many.
+
+    The router does this whenever a request finds expired leases; this is for maintenance.
+    """
+    with unit_of_work() as s:
+        return _sweep(s.connection(), project_id, utcnow())
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def _not_done_by(t: Any) -> list[Any]:
+    # OFFSET 0 keeps PostgreSQL from turning these into anti-joins, whose plan depends on table
+    # statistics (a stale "annotation is empty" once meant a scan of every annotation per
+    # request): as sub-plans they are one probe of the (task_id, user_id) unique index per row.
+    return [
+        ~sa.select(_ONE).where(_A.c.task_id == t.c.id, _A.c.user_id == _p("uid")).offset(_ZERO).exists(),
+        ~sa.select(_ONE).where(_L.c.task_id == t.c.id, _L.c.user_id == _p("uid")).offset(_ZERO).exists(),
+    ]
+
+
+def _eligible(t: Any) -> list[Any]:
+    return [t.c.project_id == _p("pid"), t.c.state == OPEN, t.c.is_gold == sa.false(),
+            t.c.n_annotations + t.c.n_leases < t.c.target_overlap, *_not_done_by(t)]
+
+
+_TIER = _T.alias("tier")
+_PICK = (
+    sa.select(_T)
+    .where(*_eligible(_T), sa.tuple_(_T.c.requeued, _T.c.priority, _T.c.n_annotations) == (
+        # the best tier with an eligible task: ix_task_route read backwards; on PostgreSQL the
+        # row found stays locked, so the tier cannot empty before the outer query reads it
+        sa.select(_TIER.c.requeued, _TIER.c.priority, _TIER.c.n_annotations).where(*_eligible(_TIER))
+        .order_by(_TIER.c.requeued.desc(), _TIER.c.priority.desc(), _TIER.c.n_annotations.desc())
+        .limit(_ONE).with_for_update(skip_locked=True).scalar_subquery()))
+    .order_by(_T.c.id).limit(_ONE)
+    .with_for_update(skip_locked=True, of=_T)
+)
+_PICK_GOLD = (
+    sa.select(_T)
+    .where(_T.c.project_id == _p("pid"), _T.c.state == OPEN, _T.c.is_gold == sa.true(), *_not_done_by(_T))
+    .order_by(_T.c.id).limit(_ONE)
+    .with_for_update(skip_locked=True, of=_T)
+)
+# PostgreSQL: choose, lease and count in one statement (one round trip instead of three).
+# The tier's values reach the second probe through LATERAL. The probe starts ix_task_route at
+# the tier with a row comparison (>=: no eligible task lies beyond the best tier) and reads in
+# index order: as equalities, PostgreSQL would treat the tier as constants, drop them from the
+# ORDER BY and may walk the primary key in id order instead, past every labeled task.
+_BEST = (
+    sa.select(_TIER.c.requeued, _TIER.c.priority, _TIER.c.n_annotations).where(*_eligible(_TIER))
+    .order_by(_TIER.c.requeued.desc(), _TIER.c.priority.desc(), _TIER.c.n_annotations.desc())
+    .limit(_ONE).with_for_update(skip_locked=True)
+    .subquery("best")
+)
+_FIRST = (
+    sa.select(_T.c.id)
+    .where(*_eligible(_T), sa.tuple_(_T.c.requeued, _T.c.priority, _T.c.n_annotations)
+           >= sa.tuple_(_BEST.c.requeued, _BEST.c.priority, _BEST.c.n_annotations))
+    .order_by(_T.c.requeued, _T.c.priority, _T.c.n_annotations, _T.c.id).limit(_ONE)
+    .with_for_update(skip_locked=True, of=_T)
+    .lateral("first")
+)
+_PICKED = sa.select(_FIRST.c.id).select_from(_BEST.join(_FIRST, sa.true())).cte("picked")
+_LEASED = sa.insert(_L).from_select(
+    ["task_id", "project_id", "user_id", "kind", "expires_at", "created_at"],
+    sa.select(_PICKED.c.id, sa.bindparam("pid", type_=sa.Integer), sa.bindparam("uid", type_=sa.Integer),
+              sa.literal(ANNOTATE), sa.bindparam("expires", type_=UTCDateTime()),
+              sa.bindparam("now", type_=UTCDateTime())),
+).cte("leased")
+_CLAIM_PG = (
+    sa.update(_T).where(_T.c.id == _PICKED.c.id).values(n_leases=_T.c.n_leases + 1)
+    .returning(*_T.c).add_cte(_LEASED)
+)
+_DONE = (sa.select(sa.func.count()).select_from(_A)
+         .where(_A.c.project_id == _p("pid"), _A.c.user_id == _p("uid"), _A.c.was_cancelled == sa.false()))
+_GOLD_DONE = (sa.select(sa.func.count()).select_from(_T.join(_A, _A.c.task_id == _T.c.id))
+              .where(_T.c.project_id == _p("pid"), _T.c.state == OPEN, _T.c.is_gold == sa.true(),
+                     _A.c.user_id == _p("uid"), _A.c.was_cancelled == sa.false()))
+_TASK = sa.select(_T).where(_T.c.id == _p("tid"))
+_PREDICTIONS = sa.select(_PR).where(_PR.c.task_id == _p("tid")).order_by(_PR.c.id)
+
+
+def _gold_due(conn: Connection, project: Row, user_id: int) -> bool:
+    """True when serving a gold task keeps the user's gold share at most ``gold_rate``."""
+    params = {"pid": project.id, "uid": user_id}
+    done = conn.execute(_DONE, params).scalar_one()
+    gold_done = conn.execute(_GOLD_DONE, params).scalar_one()
+    return gold_done < math.floor((done + 1) * project.gold_rate + 1e-9)
+
+
+def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime) -> tuple[Row, datetime] | None:
+    """The task the user holds a lease on, with the lease renewed; None if there is none."""
+    task = conn.execute(_TASK, {"tid": project.own_task}).first()
+    if task is None or task.state != OPEN:
+        # QC or a lead took the task meanwhile: drop the lease.
+        if conn.execute(_DROP_LEASE, {"tid": project.own_task, "uid": user_id}).first() is not None:
+            _add_leases(conn, {project.own_task: -1})
+        return None
+    expires = now + timedelta(seconds=project.lease_seconds)
+    renewed = conn.execute(_RENEW, {"tid": task.id, "uid": user_id, "expires": expires}).rowcount
+    return (task, expires) if renewed else None  # 0: swept by someone else just now
+
+
+def _claim(conn: Connection, user: User, project_id: int) -> tuple[Row, Row, datetime] | None:
+    """(project row, task row, lease expiry) for the user's next task, or None."""
+    now = utcnow()
+    project = _annotator_project(conn, user, project_id, now)
+    if project.archived_at is not None:
+        return None
+    if project.own_task is not None:
+        held = _own_lease(conn, project, user.id, now)
+        if held is not None:
+            return project, held[0], held[1]
+    if project.has_expired:
+        _sweep(conn, project_id, now)
+    expires = now + timedelta(seconds=project.lease_seconds)
+    params = {"pid": project_id, "uid": user.id, "now": now, "expires": expires}
+    task = None
+    if project.gold_rate > 0 and _gold_due(conn, project, user.id):
+        task = conn.execute(_PICK_GOLD, params).first()
+    if task is None and conn.dialect.name == "postgresql":
+        task = conn.execute(_CLAIM_PG, params).first()
+        return None if task is None else (project, task, expires)
+    if task is None:
+        task = conn.execute(_PICK, params).first()
+    if task is None:
+        return None
+    _lease(conn, task.id, project_id, user.id, now, expires)
+    return project, task, expires
+
+
+def next_task(project_id: int, user: User) -> Task | None:
+    """Lease the next task of ``project_id`` to ``user`` and return it (None: nothing left).
+
+    Parameters
+    ----------
+    project_id : int
+    user : User
+        Needs the ``annotate`` right in the project.
+
+    Returns
+    -------
+    Task or None
+        The leased task (the same one again while the user's lease lives), or None when no
+        task is open to this user.
+
+    Raises
+    ------
+    NotFound, Forbidden
+        No access to the project.
+    Paused
+        The user's membership is paused.
+    """
+    with hot_transaction() as conn:
+        claimed = _claim(conn, user, project_id)
+    return Task(**claimed[1]._asdict()) if claimed else None
+
+
+def serve_next(project_id: int, user: User) -> dict | None:
+    """:func:`next_task` answered as Label Studio's ``GET /api/projects/ID/next`` does.
+
+    Returns
+    -------
+    dict or None
+        The task in Label Studio's format with its predictions (if the project shows them),
+        ``lease_expires_at`` and ``lease_seconds``; None when no task is open to this user.
+    """
+    with hot_transaction() as conn:
+        claimed = _claim(conn, user, project_id)
+        if claimed is None:
+            return None
+        project, task, expires = claimed
+        predictions = []
+        if project.show_predictions and project.has_predictions:
+            predictions = conn.execute(_PREDICTIONS, {"tid": task.id}).mappings().all()
+    view = task_json(task._mapping, predictions=predictions)
+    view["lease_expires_at"] = expires.isoformat()
+    view["lease_seconds"] = project.lease_seconds
+    return view
+
+
+# --------------------------------------------------------------------------- leases by hand
+
+_TASK_FOR_UPDATE = _TASK.with_for_update()
+_MINE = sa.select(_A.c.id).where(_A.c.task_id == _p("tid"), _A.c.user_id == _p("uid"))
+
+
+def renew_lease(task_id: int, user: User) -> datetime:
+    """Extend the user's lease on a task by the project's lease time; returns the new expiry.
+
+    A lease that expired is taken again if the task is still open to the user; otherwise
+    Conflict (someone else has the place now, or the task left the pool).
+    """
+    now = utcnow()
+    with unit_of_work() as s:
+        conn = s.connection()
+        project_id = conn.execute(sa.select(_T.c.project_id).where(_T.c.id == task_id)).scalar_one_or_none()
+        if project_id is None:
+            raise NotFound(f"task {task_id} not found")
+        project = _annotator_project(conn, user, project_id, now)
+        expires = now + timedelta(seconds=project.lease_seconds)
+        if conn.execute(_RENEW, {"tid": task_id, "uid": user.id, "expires": expires}).rowcount:
+            return expires
+        task = conn.execute(_TASK_FOR_UPDATE, {"tid": task_id}).first()
+        if conn.execute(_MINE, {"tid": task_id, "uid": user.id}).first() is not None:
+            raise Conflict(f"you have already annotated or skipped task {task_id}")
+        if task.state != OPEN or (not task.is_gold and task.n_annotations + task.n_leases >= task.target_overlap):
+            raise Conflict(f"your lease on task {task_id} expired and the task is no longer open to you; "
+                           "ask for the next task")
+        _lease(conn, task_id, project_id, user.id, now, expires)
+        return expires
+
+
+def release(task_id: int, user: User) -> bool:
+    """Give back the user's lease on a task (they leave it unlabeled); True if they held one."""
+    with unit_of_work() as s:
+        conn = s.connection()
+        if take_lease(conn, task_id, user.id) is None:
+            if conn.execute(sa.select(_T.c.id).where(_T.c.id == task_id)).first() is None:
+                raise NotFound(f"task {task_id} not found")
+            return False
+        _add_leases(conn, {task_id: -1})
+        return True

@@ -1,0 +1,395 @@
+"""The task router: overlap, leases, order, gold, pauses, access, and the index it relies on."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from labeling import access, annotations, projects, router, users
+from labeling.db import get_engine, read_session, utcnow, write_session
+from labeling.errors import Conflict, NotFound
+from labeling.models import (
+    Annotation,
+    Lease,
+    Membership,
+    Project,
+    Role,
+    Task,
+    TaskEvent,
+    TaskState,
+    User,
+)
+
+CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
+          '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
+
+
+def label(name: str = "pos") -> list[dict]:
+    return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [name]}}]
+
+
+def make_project(owner: User, **settings) -> Project:
+    return projects.create_project(owner, title="routing", label_config=CONFIG, **settings)
+
+
+def add_tasks(project: Project, n: int, **fields) -> list[int]:
+    """Insert ``n`` tasks through the ORM (the importer is tested on its own)."""
+    fields.setdefault("target_overlap", project.overlap)
+    with write_session() as s:
+        tasks = [Task(project_id=project.id, data={"text": f"item {i}"}, **fields) for i in range(n)]
+        s.add_all(tasks)
+        s.flush()
+        return [t.id for t in tasks]
+
+
+def task_row(task_id: int) -> Task:
+    with read_session() as s:
+        return s.get(Task, task_id)
+
+
+def lease_rows(project_id: int) -> list[Lease]:
+    with read_session() as s:
+        return list(s.exec(select(Lease).where(Lease.project_id == project_id)))
+
+
+def expire_all_leases(project_id: int) -> None:
+    with write_session() as s:
+        s.execute(sa.update(Lease).where(Lease.project_id == project_id)
+                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+class Person:
+    """A user without a password (hashing one per test costs more than the test)."""
+
+    def __init__(self, email: str, role: str = Role.annotator):
+        self.user = users.create_user(email, role=role)
+        self.id = self.user.id
+        self.email = email
+
+
+@pytest.fixture
+def annotators():
+    return [Person(f"a{i}@example.com") for i in range(4)]
+
+
+@pytest.fixture
+def lead():
+    return Person("lead@example.com", Role.lead)
+
+
+def test_overlap_each_task_gets_exactly_n_different_annotators(lead, annotators):
+    project = make_project(lead.user, overlap=3)
+    ids = add_tasks(project, 4)
+    done: dict[int, list[int]] = {i: [] for i in ids}
+    for _ in range(len(ids)):
+        for a in annotators:
+            task = router.next_task(project.id, a.user)
+            if task is None:
+                continue
+            annotations.submit(task.id, a.user, result=label())
+            done[task.id].append(a.id)
+    assert all(len(users) == 3 and len(set(users)) == 3 for users in done.values()), done
+    for a in annotators:
+        assert router.next_task(project.id, a.user) is None
+    for tid in ids:
+        t = task_row(tid)
+        assert (t.state, t.n_annotations, t.n_leases) == (TaskState.labeled, 3, 0)
+
+
+def test_same_user_gets_the_same_task_back_and_others_do_not(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    ids = add_tasks(project, 3)
+    first = router.next_task(project.id, annotators[0].user)
+    again = router.next_task(project.id, annotators[0].user)
+    assert first.id == again.id == ids[0]
+    other = router.next_task(project.id, annotators[1].user)
+    assert other.id == ids[1]
+    assert task_row(ids[0]).n_leases == 1
+    assert len(lease_rows(project.id)) == 2
+
+
+def test_expired_lease_returns_the_task_to_the_pool(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    (tid,) = add_tasks(project, 1)
+    assert router.next_task(project.id, annotators[0].user).id == tid
+    assert router.next_task(project.id, annotators[1].user) is None  # leased: no over-assignment
+    expire_all_leases(project.id)
+    assert router.next_task(project.id, annotators[1].user).id == tid
+    assert task_row(tid).n_leases == 1
+    assert [lease.user_id for lease in lease_rows(project.id)] == [annotators[1].id]
+    # the first annotator's late submit is refused: the place is someone else's now
+    with pytest.raises(Conflict):
+        annotations.submit(tid, annotators[0].user, result=label())
+
+
+def test_own_expired_but_unswept_lease_is_renewed(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    (tid,) = add_tasks(project, 1)
+    router.next_task(project.id, annotators[0].user)
+    expire_all_leases(project.id)
+    assert router.next_task(project.id, annotators[0].user).id == tid
+    (lease,) = lease_rows(project.id)
+    assert lease.expires_at > utcnow()
+    assert task_row(tid).n_leases == 1
+
+
+def test_routing_order_requeued_then_priority_then_started_then_import_order(lead, annotators):
+    project = make_project(lead.user, overlap=2)
+    plain = add_tasks(project, 2)
+    high = add_tasks(project, 1, priority=5.0)
+    requeued = add_tasks(project, 1, requeued=True)
+    started = add_tasks(project, 1)
+    annotations.submit(started[0], annotators[3].user, result=label())  # started by someone else
+    a = annotators[0].user
+    served = []
+    for _ in range(5):
+        task = router.next_task(project.id, a)
+        served.append(task.id)
+        annotations.submit(task.id, a, result=label())
+    assert served == [requeued[0], high[0], started[0], plain[0], plain[1]]
+
+
+def test_started_tasks_come_before_new_ones_within_a_priority(lead, annotators):
+    project = make_project(lead.user, overlap=3)
+    ids = add_tasks(project, 3)
+    annotations.submit(ids[2], annotators[1].user, result=label())
+    annotations.submit(ids[2], annotators[2].user, result=label())
+    annotations.submit(ids[1], annotators[3].user, result=label())
+    order = []
+    for _ in range(3):
+        task = router.next_task(project.id, annotators[0].user)
+        order.append(task.id)
+        annotations.submit(task.id, annotators[0].user, result=label())
+    assert order == [ids[2], ids[1], ids[0]]
+
+
+def test_skip_releases_the_lease_and_never_comes_back(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    ids = add_tasks(project, 2)
+    a, b = annotators[0].user, annotators[1].user
+    first = router.next_task(project.id, a)
+    annotations.submit(first.id, a, was_cancelled=True, skip_reason="unreadable")
+    t = task_row(first.id)
+    assert (t.n_leases, t.n_skips, t.n_annotations, t.state) == (0, 1, 0, TaskState.open)
+    assert router.next_task(project.id, a).id == ids[1]  # never the skipped one again
+    assert router.next_task(project.id, b).id == ids[0]  # someone else may take it
+
+
+def test_gold_tasks_are_interleaved_at_the_gold_rate(lead, annotators):
+    project = make_project(lead.user, overlap=1, gold_rate=0.25)
+    gold = set(add_tasks(project, 3, is_gold=True, gold_answer=["pos"]))
+    add_tasks(project, 20)
+    a = annotators[0].user
+    served = []
+    for _ in range(12):
+        task = router.next_task(project.id, a)
+        served.append(task.id in gold)
+        annotations.submit(task.id, a, result=label())
+    # every fourth submission is gold, until the three gold tasks are used up
+    assert served == [False, False, False, True] * 3
+    with read_session() as s:
+        golds = s.exec(select(Task).where(Task.id.in_(gold))).all()
+    assert all(g.state == TaskState.open and g.n_annotations == 1 for g in golds)  # own track
+    # another annotator gets the same gold tasks: they do not count toward overlap
+    b = annotators[1].user
+    served_b = []
+    for _ in range(4):
+        task = router.next_task(project.id, b)
+        served_b.append(task.id)
+        annotations.submit(task.id, b, result=label())
+    assert served_b[3] in gold
+
+
+def test_paused_member_gets_nothing(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    add_tasks(project, 2)
+    a = annotators[0]
+    with write_session() as s:
+        s.add(Membership(project_id=project.id, user_id=a.id, role=Role.annotator, paused_at=utcnow(),
+                         paused_reason="gold accuracy 40%"))
+    with pytest.raises(router.Paused, match="gold accuracy 40%"):
+        router.next_task(project.id, a.user)
+    assert lease_rows(project.id) == []
+
+
+def test_restricted_project_serves_members_only(lead, annotators):
+    project = make_project(lead.user, overlap=1, restricted=True)
+    add_tasks(project, 2)
+    outsider, member = annotators[0], annotators[1]
+    with write_session() as s:
+        s.add(Membership(project_id=project.id, user_id=member.id, role=Role.annotator))
+    with pytest.raises(NotFound):
+        router.next_task(project.id, outsider.user)
+    assert router.next_task(project.id, member.user) is not None
+
+
+def test_open_project_serves_every_active_annotator(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    add_tasks(project, 1)
+    assert router.next_task(project.id, annotators[2].user) is not None
+
+
+def test_task_taken_by_qc_while_leased_is_dropped_from_the_lease(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    ids = add_tasks(project, 2)
+    a = annotators[0].user
+    assert router.next_task(project.id, a).id == ids[0]
+    with write_session() as s:
+        s.execute(sa.update(Task).where(Task.id == ids[0]).values(state=TaskState.suspect))
+    assert router.next_task(project.id, a).id == ids[1]
+    assert task_row(ids[0]).n_leases == 0
+
+
+def test_renew_and_release(lead, annotators):
+    project = make_project(lead.user, overlap=1, lease_seconds=60)
+    ids = add_tasks(project, 1)
+    a, b = annotators[0].user, annotators[1].user
+    router.next_task(project.id, a)
+    before = lease_rows(project.id)[0].expires_at
+    expires = router.renew_lease(ids[0], a)
+    assert expires >= before
+    assert router.release(ids[0], a) is True
+    assert router.release(ids[0], a) is False
+    assert task_row(ids[0]).n_leases == 0
+    # after the release the place can be taken again by anyone, including by renewing
+    assert router.renew_lease(ids[0], a) > utcnow()
+    assert task_row(ids[0]).n_leases == 1
+    with pytest.raises(Conflict):
+        router.renew_lease(ids[0], b)  # the only place is a's
+    with pytest.raises(NotFound):
+        router.renew_lease(999_999, a)
+
+
+def test_archived_project_serves_nothing(lead, annotators):
+    project = make_project(lead.user)
+    add_tasks(project, 1)
+    projects.archive_project(lead.user, project.id)
+    assert router.next_task(project.id, annotators[0].user) is None
+
+
+def test_serve_next_shows_predictions_and_hides_gold_flags(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    (tid,) = add_tasks(project, 1)
+    annotations.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.7, model_version="m1")
+    view = router.serve_next(project.id, annotators[0].user)
+    assert view["id"] == tid
+    assert [p["model_version"] for p in view["predictions"]] == ["m1"]
+    assert view["lease_seconds"] == project.lease_seconds
+    assert "is_gold" not in view and "gold_answer" not in view
+
+
+def test_project_role_mirrors_access_rules(lead):
+    """The router evaluates roles from its one-query read; it must agree with labeling.access."""
+    project = make_project(lead.user)
+    people = [Person("x-admin@example.com", Role.admin), Person("x-rev@example.com", Role.reviewer),
+              Person("x-ann@example.com", Role.annotator), Person("x-mem@example.com", Role.annotator), lead]
+    with write_session() as s:
+        s.add(Membership(project_id=project.id, user_id=people[3].id, role=Role.reviewer))
+    for restricted in (False, True):
+        with write_session() as s:
+            s.execute(sa.update(Project).where(Project.id == project.id).values(restricted=restricted))
+        with read_session() as s:
+            p = s.get(Project, project.id)
+            for person in people:
+                member = s.exec(select(Membership.role).where(Membership.project_id == p.id,
+                                                              Membership.user_id == person.id)).first()
+                expected = access.project_role(s, person.user, p)
+                got = router.project_role(person.user, member_role=member, created_by=p.created_by,
+                                          restricted=p.restricted)
+                assert got == expected, (person.email, restricted)
+
+
+def test_reader_without_annotate_right_is_refused(lead):
+    project = make_project(lead.user, restricted=True)
+    add_tasks(project, 1)
+    stranger = Person("s@example.com", Role.reviewer)
+    with pytest.raises(NotFound):
+        router.next_task(project.id, stranger.user)
+    with pytest.raises(NotFound):
+        router.next_task(987654, lead.user)
+
+
+def test_counters_and_events_stay_consistent(lead, annotators):
+    project = make_project(lead.user, overlap=2)
+    ids = add_tasks(project, 3)
+    for a in annotators:
+        task = router.next_task(project.id, a.user)
+        annotations.submit(task.id, a.user, result=label())
+    with read_session() as s:
+        for tid in ids:
+            t = s.get(Task, tid)
+            n = s.execute(sa.select(sa.func.count()).select_from(Annotation).where(Annotation.task_id == tid)).scalar()
+            assert t.n_annotations == n
+        events = s.exec(select(TaskEvent).order_by(TaskEvent.id)).all()
+    assert [(e.task_id, e.from_state, e.to_state) for e in events] == [
+        (ids[0], "open", "labeled"), (ids[1], "open", "labeled")]
+
+
+def _pick_plan(params: dict) -> str:
+    """EXPLAIN of the router's choice (SQLite: the pick; PostgreSQL: the one-statement claim, as
+    a generic plan, which is what a prepared statement runs after a few executions)."""
+    engine = get_engine()
+    statement = router._PICK if engine.dialect.name == "sqlite" else router._CLAIM_PG
+    compiled = statement.compile(dialect=engine.dialect)
+    values = compiled.construct_params(params)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                        tuple(values[name] for name in compiled.positiontup)).all()
+            return "\n".join(str(r[-1]) for r in rows)
+        order: list[str] = []
+
+        def number(m: re.Match) -> str:
+            if m.group(1) not in order:
+                order.append(m.group(1))
+            return f"${order.index(m.group(1)) + 1}"
+
+        def literal(value) -> str:
+            if isinstance(value, str | datetime):
+                return f"'{value}'"
+            return repr(value)
+
+        sql = re.sub(r"%\((\w+)\)s", number, str(compiled))
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql(f"PREPARE routing_claim AS {sql}")
+        args = ", ".join(literal(values[name]) for name in order)
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN EXECUTE routing_claim({args})").all())
+        conn.rollback()
+        return plan
+
+
+def test_the_choice_reads_ix_task_route_without_sorting(lead, annotators):
+    """O(log n + in flight): the choice reads ix_task_route in routing order, never sorts the
+    project and never walks past labeled tasks, even with statistics taken before the work."""
+    project = make_project(lead.user, overlap=1)
+    now = utcnow()
+    rows = [dict(project_id=project.id, data={"text": "x"}, meta={}, state="open", priority=float(i % 3),
+                 requeued=False, target_overlap=1, n_annotations=0, n_skips=0, n_leases=0, is_gold=False,
+                 created_at=now, updated_at=now) for i in range(20_000)]
+    with write_session() as s:
+        s.execute(sa.insert(Task.__table__), rows)
+    engine = get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")  # statistics from before any work: no annotations
+    with write_session() as s:  # then much work: labeled tasks, annotations, leases
+        ids = s.execute(sa.select(Task.id).where(Task.project_id == project.id).order_by(Task.id)).scalars().all()
+        s.execute(sa.update(Task).where(Task.id.in_(ids[:6000])).values(state=TaskState.labeled, n_annotations=1))
+        s.execute(sa.insert(Annotation.__table__), [
+            dict(task_id=t, project_id=project.id, user_id=annotators[i % 3 + 1].id, result=[], was_cancelled=False,
+                 skip_reason="", source="api", version=1, created_at=now, updated_at=now)
+            for i, t in enumerate(ids[:6000])])
+    plan = _pick_plan({"pid": project.id, "uid": annotators[0].id, "now": now, "expires": now})
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan and "Seq Scan on task" not in plan, plan
+    assert "Seq Scan on annotation" not in plan and "Hash" not in plan, plan
+    if engine.dialect.name == "sqlite":
+        assert "SEARCH task USING INDEX ix_task_route (project_id=? AND state=? AND is_gold=? AND requeued=? " \
+               "AND priority=? AND n_annotations=?)" in plan, plan
+    else:
+        assert "Index Scan Backward using ix_task_route on task tier" in plan, plan
+        assert "Index Scan using ix_task_route on task task_1" in plan, plan  # not pk_task in id order
+    assert router.next_task(project.id, annotators[0].user).priority == 2.0

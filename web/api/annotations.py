@@ -1,0 +1,160 @@
+"""Annotation workflow over REST, answering as Label Studio does.
+
+``GET /api/projects/ID/next``, ``POST/GET /api/tasks/ID/annotations``,
+``GET/PATCH/DELETE /api/annotations/ID``, ``POST/GET /api/predictions``,
+``GET /api/predictions/ID`` (the export is in :mod:`web.api.exports`); and labelfab's
+``POST/DELETE /api/tasks/ID/lease`` (renew / give back) and
+``GET /api/projects/ID/my-annotations?before=ANNOTATION_ID&limit=N`` (going back).
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from labeling import annotations, router
+from labeling.errors import Forbidden, Invalid, NotFound
+from labeling.exports import annotation_json, prediction_json
+from web.api import api_user, bp
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("send a JSON object", [{"row": None, "field": None, "detail": "the body must be a JSON object"}])
+    return body
+
+
+def _number(body: dict, name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise Invalid(f"{name} must be a number of seconds >= 0", [{"row": None, "field": name, "detail": "not a number"}])
+    return float(value)
+
+
+def _flag(body: dict, name: str) -> bool | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise Invalid(f"{name} must be true or false", [{"row": None, "field": name, "detail": "not a boolean"}])
+    return value
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be a whole number, got {raw!r}",
+                      [{"row": None, "field": name, "detail": "not a number"}]) from None
+
+
+def _skip_reason(body: dict) -> str | None:
+    value = body.get("skip_reason", body.get("comment"))
+    if value is not None and not isinstance(value, str):
+        raise Invalid("skip_reason must be a string", [{"row": None, "field": "skip_reason", "detail": "not a string"}])
+    return value
+
+
+# --------------------------------------------------------------------------- routing
+
+
+@bp.get("/projects/<int:project_id>/next")
+def next_task(project_id: int):
+    """The caller's next task (leased to them), or 404 when none is left for them."""
+    if api_user().scope == "read":
+        raise Forbidden("this token is read-only, and taking the next task leases it")
+    task = router.serve_next(project_id, api_user().user)
+    if task is None:
+        raise NotFound(f"no more tasks for you in project {project_id}")
+    return jsonify(task)
+
+
+@bp.post("/tasks/<int:task_id>/lease")
+def renew_lease(task_id: int):
+    expires = router.renew_lease(task_id, api_user().user)
+    return jsonify({"task": task_id, "expires_at": expires.isoformat()})
+
+
+@bp.delete("/tasks/<int:task_id>/lease")
+def release_lease(task_id: int):
+    router.release(task_id, api_user().user)
+    return "", 204
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+@bp.post("/tasks/<int:task_id>/annotations")
+def create_annotation(task_id: int):
+    """Submit (or skip, with ``was_cancelled: true``); a repeated submit returns the same one."""
+    body = _body()
+    annotation, created = annotations.submit(
+        task_id, api_user().user, result=body.get("result"), was_cancelled=bool(_flag(body, "was_cancelled")),
+        skip_reason=_skip_reason(body) or "", lead_time=_number(body, "lead_time"),
+        source="ui" if body.get("source") == "ui" else "api")
+    return jsonify(annotation_json(annotation)), 201 if created else 200
+
+
+@bp.get("/tasks/<int:task_id>/annotations")
+def list_annotations(task_id: int):
+    return jsonify([annotation_json(a) for a in annotations.task_annotations(task_id, api_user().user)])
+
+
+@bp.get("/annotations/<int:annotation_id>")
+def get_annotation(annotation_id: int):
+    return jsonify(annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
+
+
+@bp.route("/annotations/<int:annotation_id>", methods=["PATCH", "PUT"])
+def update_annotation(annotation_id: int):
+    body = _body()
+    annotation = annotations.update_annotation(
+        annotation_id, api_user().user, result=body.get("result"), was_cancelled=_flag(body, "was_cancelled"),
+        skip_reason=_skip_reason(body), lead_time=_number(body, "lead_time"))
+    return jsonify(annotation_json(annotation))
+
+
+@bp.delete("/annotations/<int:annotation_id>")
+def delete_annotation(annotation_id: int):
+    annotations.delete_annotation(annotation_id, api_user().user)
+    return "", 204
+
+
+@bp.get("/projects/<int:project_id>/my-annotations")
+def my_annotations(project_id: int):
+    """The caller's own annotations, newest first: ``?before=ANNOTATION_ID&limit=N`` pages back."""
+    limit = _int_arg("limit")
+    found = annotations.my_annotations(project_id, api_user().user, before=_int_arg("before"),
+                                       limit=1 if limit is None else limit)
+    return jsonify(found)
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+@bp.post("/predictions")
+def create_prediction():
+    body = _body()
+    task_id = body.get("task")
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise Invalid("a prediction needs \"task\": the task id", [{"row": None, "field": "task", "detail": "required"}])
+    prediction = annotations.create_prediction(
+        api_user().user, task_id=task_id, result=body.get("result"), score=body.get("score"),
+        model_version=body.get("model_version") or "", probs=body.get("probs"))
+    return jsonify(prediction_json(prediction)), 201
+
+
+@bp.get("/predictions")
+def list_predictions():
+    found = annotations.list_predictions(api_user().user, task_id=_int_arg("task"), project_id=_int_arg("project"))
+    return jsonify([prediction_json(p) for p in found])
+
+
+@bp.get("/predictions/<int:prediction_id>")
+def get_prediction(prediction_id: int):
+    return jsonify(prediction_json(annotations.get_prediction(prediction_id, api_user().user)))
