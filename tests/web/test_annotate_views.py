@@ -1,0 +1,132 @@
+"""The labeling page's views and small API (no browser): keys, access, preview, task view."""
+
+from __future__ import annotations
+
+import re
+
+from labeling import annotations, importer, projects, router
+from labeling.label_config import gallery, parse_label_config
+from labeling.models import Role
+from tests.conftest import login
+from web.views.annotate import keymap, result_view
+
+XML = {g["id"]: g["xml"] for g in gallery()}
+
+
+def csrf(client, path: str = "/") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def make_project(lead, xml: str, tasks: list[dict], **settings):
+    project = projects.create_project(lead.user, title="T", label_config=xml, **settings)
+    importer.import_data(lead.user, project.id, body=tasks, background=False)
+    return project
+
+
+def test_keymap_uses_hotkeys_then_digits_and_skips_reserved_keys():
+    xml = ('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+           '<Choice value="a" hotkey="s"/><Choice value="b" hotkey="x"/><Choice value="c"/><Choice value="d"/>'
+           '</Choices><Choices name="other" toName="t"><Choice value="e" hotkey="1"/></Choices></View>')
+    keys = keymap(parse_label_config(xml))
+    # "s" is skip, so "a" gets a digit; "1" is taken by the second control's hotkey
+    assert keys == {"c": {"b": "x", "a": "2", "c": "3", "d": "4"}, "other": {"e": "1"}}
+    many = ('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+            + "".join(f'<Choice value="l{i}"/>' for i in range(12)) + "</Choices></View>")
+    assert list(keymap(parse_label_config(many))["c"].values()) == [str(d) for d in range(1, 10)]
+
+
+def test_result_view_renders_spans_and_boxes_as_data():
+    schema = parse_label_config(XML["ner"])
+    text = "🙂 Ada <b>x</b>"
+    view = result_view(schema, {"text": text}, [
+        {"from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": 2, "end": 5, "text": "Ada", "labels": ["PER"]}}])
+    assert view["spans"]["text"] == [{"text": "🙂 ", "labels": []}, {"text": "Ada", "labels": ["PER"]},
+                                     {"text": " <b>x</b>", "labels": []}]
+    boxes = result_view(parse_label_config(XML["object_detection"]), {"image": "/x.png"}, [
+        {"from_name": "label", "to_name": "image", "type": "rectanglelabels",
+         "value": {"x": 10, "y": "20;background:url(x)", "width": 30.5, "height": 1e309, "rectanglelabels": ["car"]}}])
+    style = boxes["boxes"]["image"][0]["style"]
+    assert style == "left:10.000%;top:0.000%;width:30.500%;height:0.000%"
+
+
+def test_annotate_page_renders_controls_from_the_schema(client, lead, annotator):
+    project = make_project(lead, XML["ner"], [{"text": "x"}], instructions="<b>Mark</b> people")
+    login(client, annotator.email)
+    page = client.get(f"/annotate/{project.id}").get_data(as_text=True)
+    assert 'data-anno-config=' in page
+    for label in ("PER", "ORG", "LOC", "MISC"):
+        assert f'data-label="{label}"' in page
+    assert "&lt;b&gt;Mark&lt;/b&gt; people" in page  # instructions are text
+    assert "<script>" not in page.split("<body")[1].split('<script src=')[0]
+
+
+def test_annotate_page_needs_access(client, lead, make_user):
+    project = make_project(lead, XML["text_classification"], [{"text": "x"}], restricted=True)
+    outsider = make_user("out@example.com")
+    assert client.get(f"/annotate/{project.id}").status_code == 302  # log in first
+    login(client, outsider.email)
+    assert client.get(f"/annotate/{project.id}").status_code == 404
+
+
+def test_next_counters_and_previous_over_the_page_api(client, lead, annotator):
+    project = make_project(lead, XML["text_classification"], [{"text": "a"}, {"text": "b"}])
+    headers = annotator.headers
+    first = client.get(f"/api/annotate/{project.id}/next", headers=headers).get_json()
+    assert first["counters"] == {"done_today": 0, "remaining": 2}
+    assert first["lease"]["expires_at"] and first["task"]["data"] == {"text": "a"}
+    result = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["positive"]}}]
+    posted = client.post(f"/api/tasks/{first['task']['id']}/annotations", headers=headers, json={"result": result})
+    assert posted.status_code == 201
+    again = client.post(f"/api/tasks/{first['task']['id']}/annotations", headers=headers, json={"result": result})
+    assert again.status_code == 200 and again.get_json()["id"] == posted.get_json()["id"]  # idempotent retry
+    second = client.get(f"/api/annotate/{project.id}/next", headers=headers).get_json()
+    assert second["task"]["data"] == {"text": "b"}
+    assert second["counters"] == {"done_today": 1, "remaining": 1}
+    back = client.get(f"/api/annotate/{project.id}/previous", headers=headers).get_json()
+    assert back["annotation"]["id"] == posted.get_json()["id"] and back["task"]["id"] == first["task"]["id"]
+    further = client.get(f"/api/annotate/{project.id}/previous?before={back['annotation']['id']}", headers=headers)
+    assert further.get_json() == {"annotation": None, "task": None}
+    client.post(f"/api/tasks/{second['task']['id']}/annotations", headers=headers,
+                json={"result": [], "was_cancelled": True, "skip_reason": "unclear"})
+    done = client.get(f"/api/annotate/{project.id}/next", headers=headers).get_json()
+    assert done["task"] is None and done["counters"] == {"done_today": 1, "remaining": 0}
+    bad = client.get(f"/api/annotate/{project.id}/stats?since=yesterday", headers=headers)
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "since"
+
+
+def test_preview_renders_posted_xml_for_leads_only(client, lead, annotator):
+    login(client, annotator.email)
+    assert client.get("/projects/preview").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    login(client, lead.email)
+    token = csrf(client, "/projects/preview")
+    page = client.post("/projects/preview", data={"csrf_token": token, "label_config": XML["ner"],
+                                                  "data": '{"text": "<i>hello</i> world"}'},
+                       headers={"HX-Request": "true"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" not in body  # a fragment for htmx
+    assert 'data-label="PER"' in body and "<i>hello" not in body
+    refused = client.post("/projects/preview", data={"csrf_token": token, "label_config": "<View><Foo/></View>"})
+    assert refused.status_code == 200 and "cannot be used yet" in refused.get_data(as_text=True)
+    no_csrf = client.post("/projects/preview", data={"label_config": XML["ner"]})
+    assert no_csrf.status_code == 400
+
+
+def test_task_view_is_for_leads_and_reviewers(client, lead, annotator, make_user):
+    project = make_project(lead, XML["text_classification"], [{"text": "<script>alert(1)</script>"}], overlap=1)
+    task = router.next_task(project.id, annotator.user)
+    result = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["neutral"]}}]
+    annotations.submit(task.id, annotator.user, result=result)
+    login(client, annotator.email)
+    assert client.get(f"/projects/{project.id}/tasks/{task.id}").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    login(client, reviewer.email)
+    page = client.get(f"/projects/{project.id}/tasks/{task.id}")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert annotator.email in body and "neutral" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
+    assert client.get(f"/projects/{project.id + 1}/tasks/{task.id}").status_code == 404

@@ -1,0 +1,76 @@
+"""Small endpoints of the labeling page (``web/static/annotate.js``), over the router's and the
+annotations' domain functions.
+
+``GET /api/annotate/ID/next``
+    The next task as ``{"task": <Label Studio task> | null, "lease": {...}, "counters": {...}}``.
+    Unlike Label Studio's ``/api/projects/ID/next`` it answers 200 with ``"task": null`` when
+    nothing is left, so an empty queue is not an error in the browser console.
+``GET /api/annotate/ID/previous?before=ANNOTATION_ID``
+    The caller's own most recent annotation in the project (before the given one) with its
+    task, for going back to fix it: ``{"annotation": {...} | null, "task": {...}}``.
+``GET /api/annotate/ID/stats?since=ISO``
+    ``{"done_today", "remaining"}``; ``since`` is the start of the annotator's local day.
+``GET /api/annotate/csrf``
+    A CSRF token for the current browser session: a page whose annotator logged in again in
+    another tab refreshes its token with it before re-sending a waiting submit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import jsonify, request
+from flask_wtf.csrf import generate_csrf
+
+from labeling import annotations, router
+from labeling.errors import Invalid
+from web.api import api_user, bp
+
+
+def _since() -> datetime | None:
+    raw = request.args.get("since")
+    if not raw:
+        return None
+    try:
+        since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"since={raw!r} is not an ISO date-time", [{"field": "since", "detail": "not ISO 8601"}]) from None
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise Invalid(f"{name} must be a whole number", [{"field": name, "detail": "not a number"}])
+    return int(raw)
+
+
+def _counters(project_id: int) -> dict:
+    return annotations.annotator_counters(api_user().user, project_id, since=_since())
+
+
+@bp.get("/annotate/<int:project_id>/next")
+def annotate_next(project_id: int):
+    task = router.serve_next(project_id, api_user().user)
+    lease = None
+    if task is not None:
+        lease = {"expires_at": task.get("lease_expires_at"), "seconds": task.get("lease_seconds")}
+    return jsonify({"task": task, "lease": lease, "counters": _counters(project_id)})
+
+
+@bp.get("/annotate/<int:project_id>/stats")
+def annotate_stats(project_id: int):
+    return jsonify(_counters(project_id))
+
+
+@bp.get("/annotate/<int:project_id>/previous")
+def annotate_previous(project_id: int):
+    found = annotations.previous_own_annotation(api_user().user, project_id, before=_int_arg("before"))
+    return jsonify(found or {"annotation": None, "task": None})
+
+
+@bp.get("/annotate/csrf")
+def annotate_csrf():
+    return jsonify({"csrf_token": generate_csrf()})

@@ -1,0 +1,1317 @@
+// labelfab labeling page: keyboard first, never loses work.
+//
+// The page (web/templates/annotate/_workspace.html) is rendered from the project's label schema;
+// this script fetches tasks, shows their data as text (textContent, never innerHTML), drives
+// Annotorious (boxes on images) and Recogito's text annotator (spans in text), and turns their
+// annotations into Label Studio result items:
+//   rectanglelabels: x, y, width, height in percent of the image's natural size;
+//   labels: start/end as Unicode code point offsets into the task text (as Python counts them).
+// One representation, the Label Studio result list, is used for drafts (localStorage), undo,
+// predictions, previous annotations and submits.
+// The text annotator's UMD build still reads process.env.NODE_ENV (from nanostores, see
+// nanostores/nanostores#97); browsers have no `process`. This file is loaded before it.
+if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "production" } };
+
+(() => {
+  "use strict";
+  if (window.labelfabAnnotate) return; // loaded twice (htmx swaps): keep the first copy
+
+  const SURROGATES = /[\uD800-\uDFFF]/;
+  const RETRY_STATUSES = new Set([0, 408, 429, 500, 502, 503, 504]);
+  const TYPING = "textarea, input[type=text], input[type=search], input:not([type]), [contenteditable=true]";
+
+  // ------------------------------------------------------------------ small helpers
+  const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
+    : "id-" + Date.now().toString(36) + Math.random().toString(36).slice(2));
+  const clone = (value) => JSON.parse(JSON.stringify(value));
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(values[k]));
+  const storage = {
+    get(key) {
+      try { const raw = window.localStorage.getItem(key); return raw ? JSON.parse(raw) : null; } catch (e) { return null; }
+    },
+    set(key, value) {
+      try { window.localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* storage full or blocked */ }
+    },
+    remove(key) { try { window.localStorage.removeItem(key); } catch (e) { /* ignore */ } },
+  };
+
+  // JavaScript strings count UTF-16 code units; Label Studio results (checked by the server in
+  // Python) count code points. These convert between the two; ASCII/BMP text needs no work.
+  function utf16ToCodePoint(text, index) {
+    if (!SURROGATES.test(text)) return index;
+    return Array.from(text.slice(0, index)).length;
+  }
+  function codePointToUtf16(text, cp) {
+    if (!SURROGATES.test(text)) return cp;
+    let i = 0;
+    for (let n = 0; n < cp && i < text.length; n += 1) i += text.codePointAt(i) > 0xffff ? 2 : 1;
+    return i;
+  }
+
+  // A JSON call that reports network failures as status 0 instead of throwing.
+  async function call(method, url, body, headers) {
+    const opts = {
+      method, credentials: "same-origin",
+      headers: Object.assign({ "Accept": "application/json", "X-CSRFToken": window.labelfab.csrf() }, headers || {}),
+    };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, opts);
+    } catch (err) {
+      return { ok: false, status: 0, data: { detail: "the server cannot be reached" } };
+    }
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text.slice(0, 300) }; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  // A fresh CSRF token for this session (after the annotator logged in again in another tab).
+  async function refreshCsrf() {
+    const res = await call("GET", "/api/annotate/csrf");
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (!res.ok || !res.data || !res.data.csrf_token || !meta) return false;
+    meta.content = res.data.csrf_token;
+    return true;
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v; else node.setAttribute(k, v);
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // ------------------------------------------------------------------ the outbox
+  // Submits wait here (persisted in localStorage) until the server has them: network errors and
+  // 5xx are retried with the very same request, which the server treats idempotently
+  // (one annotation per task and user).
+  class Outbox {
+    constructor(key, onChange) {
+      this.key = key;
+      this.onChange = onChange;
+      this.items = storage.get(key) || [];
+      this.running = false;
+      this.waiters = [];
+    }
+    get size() { return this.items.length; }
+    has(taskId) { return this.items.some((i) => i.taskId === taskId); }
+    push(item) {
+      this.items.push(Object.assign({ key: uuid(), attempts: 0 }, item));
+      storage.set(this.key, this.items);
+      this.onChange({ type: "queued" });
+      this.run();
+    }
+    drained() {
+      return this.items.length === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+    }
+    async run() {
+      if (this.running) return;
+      this.running = true;
+      try {
+        while (this.items.length) {
+          const item = this.items[0];
+          const res = await call(item.method, item.url, item.body, { "Idempotency-Key": item.key });
+          if (res.status === 400 && /CSRF/.test(res.data && res.data.detail) && !item.csrfRefreshed) {
+            // logged in again elsewhere: the page's CSRF token belongs to the old session
+            item.csrfRefreshed = await refreshCsrf();
+            if (item.csrfRefreshed) continue;
+          }
+          if (!res.ok && (RETRY_STATUSES.has(res.status) || res.status === 401)) {
+            item.attempts += 1;
+            storage.set(this.key, this.items);
+            const wait = Math.min(500 * 2 ** Math.min(item.attempts - 1, 6), 15000);
+            this.onChange({ type: "retry", item, res, wait });
+            await sleep(wait);
+            continue;
+          }
+          this.items.shift();
+          storage.set(this.key, this.items);
+          this.onChange({ type: res.ok ? "saved" : "refused", item, res });
+        }
+      } finally {
+        this.running = false;
+      }
+      const waiters = this.waiters.splice(0);
+      waiters.forEach((resolve) => resolve());
+    }
+  }
+
+  // ------------------------------------------------------------------ the workspace
+  class Workspace {
+    constructor(root) {
+      this.root = root;
+      this.cfg = JSON.parse(root.dataset.annoConfig);
+      this.schema = this.cfg.schema;
+      this.preview = this.cfg.mode === "preview";
+      this.controls = this.schema.controls;
+      this.labeled = this.controls.filter((c) => c.labels && c.labels.length);
+      this.userKey = `lf:${this.cfg.user.id}:${this.cfg.project.id}`;
+      this.keyIndex = new Map(); // key -> {control, label}
+      for (const control of this.controls) {
+        for (const [label, key] of Object.entries(this.cfg.keys[control.name] || {})) {
+          if (!this.keyIndex.has(key)) this.keyIndex.set(key, { control, label });
+        }
+      }
+      this.objects = {}; // object name -> {name, tag, key, node, annotator, image}
+      this.history = [];
+      this.pointer = -1;
+      this.current = null; // {task, lease, shownAt, prediction}
+      this.editing = null; // {annotation, task, editable, shownAt} while fixing a previous annotation
+      this.prefetched = null;
+      this.regionTimer = null;
+      this.muted = false;
+      this.lastActivity = Date.now();
+      this.destroyed = false;
+      this.listeners = [];
+      this.switchTimes = []; // ms from a submit to the next task on screen (tests and benchmarks read it)
+      this.outbox = new Outbox(`${this.userKey}:outbox`, (evt) => this.onOutbox(evt));
+      this.bind();
+      this.start();
+    }
+
+    q(name) { return this.root.querySelector(`[data-anno="${name}"]`); }
+
+    listen(target, type, fn, opts) {
+      target.addEventListener(type, fn, opts);
+      this.listeners.push([target, type, fn, opts]);
+    }
+
+    destroy() {
+      this.destroyed = true;
+      for (const [target, type, fn, opts] of this.listeners) target.removeEventListener(type, fn, opts);
+      this.listeners = [];
+      this.teardownObjects();
+      clearInterval(this.leaseTimer);
+    }
+
+    // ---------------------------------------------------------------- wiring
+    bind() {
+      this.listen(window, "keydown", (e) => this.onKey(e), true);
+      this.listen(window, "keyup", (e) => { if (e.key === " ") this.setPanning(false); }, true);
+      for (const type of ["pointerdown", "keydown", "wheel"]) {
+        this.listen(window, type, () => { this.lastActivity = Date.now(); }, { capture: true, passive: true });
+      }
+      this.listen(this.q("form"), "submit", (e) => { e.preventDefault(); this.submit(); });
+      this.listen(this.q("skip"), "click", () => this.openSkip());
+      this.listen(this.q("back"), "click", () => this.back());
+      this.listen(this.q("undo"), "click", () => this.undo());
+      this.listen(this.q("keys-button"), "click", () => this.toggleKeys());
+      this.listen(this.q("alert-close"), "click", () => this.hideAlert(true));
+      this.listen(this.q("mode-exit"), "click", () => this.leaveEdit());
+      this.listen(this.q("recheck"), "click", () => this.loadNext());
+      const skipDialog = this.q("skip-dialog");
+      this.listen(skipDialog, "close", () => {
+        if (skipDialog.returnValue === "skip") this.skip(this.q("skip-reason").value.trim());
+      });
+      this.listen(this.q("skip-cancel"), "click", () => skipDialog.close("cancel"));
+      this.root.querySelectorAll(".anno-control input").forEach((input) => {
+        this.listen(input, "change", () => this.onInputChange(input));
+      });
+      this.root.querySelectorAll("[data-textarea]").forEach((area) => {
+        this.listen(area, "change", () => this.changed());
+        this.listen(area, "input", () => this.saveDraft());
+      });
+      this.root.querySelectorAll("[data-filter]").forEach((input) => this.bindFilter(input));
+      this.root.querySelectorAll("[data-zoom]").forEach((button) => {
+        const obj = button.closest("[data-object]").dataset.object;
+        this.listen(button, "click", () => this.zoom(obj, button.dataset.zoom));
+      });
+      this.root.querySelectorAll(".anno-image-view").forEach((view) => this.bindPan(view));
+    }
+
+    // ---------------------------------------------------------------- task loading
+    async start() {
+      if (this.preview) {
+        this.show({ task: this.cfg.sample, lease: null });
+        return;
+      }
+      this.leaseTimer = setInterval(() => this.tickLease(), 1000);
+      if (this.outbox.size) {
+        this.setLoading("Saving your earlier work first…");
+        this.outbox.run();
+        await this.outbox.drained();
+      }
+      await this.loadNext();
+    }
+
+    setLoading(text) {
+      const loading = this.q("loading");
+      loading.hidden = !text;
+      if (text) loading.textContent = text;
+      this.root.classList.toggle("is-loading", Boolean(text));
+    }
+
+    async fetchNext(exclude) {
+      const midnight = new Date();
+      midnight.setHours(0, 0, 0, 0); // "done today" counts from the annotator's local midnight
+      let url = `${this.cfg.urls.next}?since=${encodeURIComponent(midnight.toISOString())}`;
+      if (exclude) url += `&exclude=${encodeURIComponent(exclude)}`;
+      for (let attempt = 0; ; attempt += 1) {
+        const res = await call("GET", url);
+        if (this.destroyed) return null;
+        if (res.ok) return res.data;
+        if (!RETRY_STATUSES.has(res.status)) {
+          const detail = res.data && res.data.detail ? res.data.detail : `error ${res.status}`;
+          if (exclude) return null;
+          return { task: null, detail: `No task for you right now: ${detail}.` };
+        }
+        if (!exclude) this.setLoading(`The server cannot be reached; trying again (attempt ${attempt + 1})…`);
+        await sleep(Math.min(1000 * 2 ** attempt, 10000));
+      }
+    }
+
+    async loadNext() {
+      this.setLoading("Loading the next task…");
+      this.q("empty").hidden = true;
+      let next = this.prefetched;
+      this.prefetched = null;
+      if (!next || !next.task) next = await this.fetchNext(null);
+      if (!next) return;
+      this.updateCounters(next.counters);
+      if (!next.task) {
+        this.current = null;
+        this.showEmpty(next);
+        return;
+      }
+      this.show(next);
+      if (next.prefetch) this.prefetch();
+    }
+
+    // Lease the task after this one ahead of time, where the router allows a second lease
+    // (the answer says so with "prefetch": true); otherwise the next task is asked for as soon
+    // as the submit is stored.
+    async prefetch() {
+      if (this.preview || !this.current || this.prefetching) return;
+      this.prefetching = true;
+      try {
+        const next = await this.fetchNext(this.current.task.id);
+        if (next && next.task && this.current && next.task.id !== this.current.task.id) {
+          this.prefetched = next;
+          this.warmImages(next.task);
+        }
+      } finally {
+        this.prefetching = false;
+      }
+    }
+
+    warmImages(task) {
+      for (const obj of Object.values(this.schema.objects)) {
+        const value = task.data ? task.data[obj.value_key] : null;
+        if (obj.tag === "Image" && typeof value === "string") {
+          const img = new Image();
+          img.src = value;
+        }
+      }
+    }
+
+    showEmpty(next) {
+      this.setLoading(null);
+      this.teardownObjects();
+      this.setResult([]);
+      this.resetHistory();
+      this.root.classList.add("is-empty");
+      this.q("empty").hidden = false;
+      const text = this.q("empty-text");
+      if (!text.dataset.default) text.dataset.default = text.textContent;
+      text.textContent = next && next.detail ? next.detail : text.dataset.default;
+      this.q("task-id").textContent = "";
+      this.q("lease").textContent = "";
+    }
+
+    // Show a task (new work) and restore its draft, or pre-fill the model's prediction.
+    show(next) {
+      const task = next.task;
+      this.root.classList.remove("is-empty");
+      this.q("empty").hidden = true;
+      this.current = { task, lease: next.lease || null, shownAt: Date.now(), prediction: null };
+      if (!this.preview) this.tickLease();
+      this.renderTask(task, this.preview ? "Sample task" : `Task ${task.id}`).then(() => {
+        if (this.destroyed || !this.current || this.current.task !== task) return;
+        const draft = this.preview ? null : storage.get(this.draftKey(task.id));
+        const prediction = this.pickPrediction(task);
+        this.current.prediction = prediction;
+        if (draft && Array.isArray(draft.result)) {
+          this.setResult(draft.result);
+          this.notice("Your unsaved work on this task was restored.");
+          if (draft.shownAt) this.current.shownAt = Math.min(this.current.shownAt, draft.shownAt);
+        } else if (prediction) {
+          this.setResult(prediction.result);
+        } else {
+          this.setResult([]);
+        }
+        this.showPrediction(prediction);
+        this.resetHistory();
+        this.setLoading(null);
+        if (this.submittedAt) {
+          this.switchTimes.push(Math.round(performance.now() - this.submittedAt));
+          this.submittedAt = null;
+        }
+        this.focusStart();
+      });
+    }
+
+    pickPrediction(task) {
+      if (!this.cfg.project.show_predictions || !Array.isArray(task.predictions) || !task.predictions.length) return null;
+      const known = new Set(this.controls.map((c) => c.name));
+      const scored = task.predictions
+        .filter((p) => Array.isArray(p.result) && p.result.some((r) => known.has(r.from_name)))
+        .sort((a, b) => (b.score ?? -1) - (a.score ?? -1));
+      if (!scored.length) return null;
+      const best = scored[0];
+      return { id: best.id, score: best.score, model: best.model_version || "a model",
+        result: best.result.filter((r) => known.has(r.from_name)) };
+    }
+
+    showPrediction(prediction) {
+      const box = this.q("prediction");
+      box.hidden = !prediction;
+      if (!prediction) return;
+      const score = typeof prediction.score === "number" ? ` (score ${prediction.score.toFixed(2)})` : "";
+      this.q("prediction-text").textContent = `Pre-filled by ${prediction.model}${score}. `;
+    }
+
+    focusStart() {
+      const active = document.activeElement;
+      if (active && this.root.contains(active) && active.matches(TYPING)) return;
+      if (active && active !== document.body && !this.root.contains(active)) return;
+      // keys work from anywhere on the page; keep focus off inputs so digits pick labels
+      if (active && this.root.contains(active)) active.blur();
+    }
+
+    // ---------------------------------------------------------------- rendering task data
+    teardownObjects() {
+      clearTimeout(this.regionTimer);
+      this.regionTimer = null;
+      for (const obj of Object.values(this.objects)) {
+        if (obj.annotator) obj.annotator.destroy();
+      }
+      this.objects = {};
+      this.root.querySelectorAll(".anno-text").forEach((node) => node.replaceChildren());
+      this.root.querySelectorAll(".anno-image-holder").forEach((node) => node.replaceChildren());
+      this.root.querySelectorAll("[data-regions]").forEach((node) => node.replaceChildren());
+    }
+
+    async renderTask(task, title) {
+      this.teardownObjects();
+      this.hideAlert();
+      this.q("task-id").textContent = title;
+      const data = task.data || {};
+      const loads = [];
+      for (const wrap of this.root.querySelectorAll("[data-object]")) {
+        const name = wrap.dataset.object;
+        const value = data[wrap.dataset.key];
+        const obj = { name, tag: wrap.dataset.tag, key: wrap.dataset.key, wrap, annotator: null };
+        this.objects[name] = obj;
+        if (obj.tag === "Text") {
+          obj.text = typeof value === "string" ? value : (value === undefined ? "" : JSON.stringify(value));
+          const holder = wrap.querySelector(".anno-text");
+          const body = el("div", { class: "anno-text-body" }, obj.text);
+          holder.replaceChildren(body);
+          holder.scrollTop = 0;
+          obj.node = body;
+          if (this.controlsFor(name, "labels").length) this.makeTextAnnotator(obj);
+        } else {
+          loads.push(this.renderImage(obj, value));
+        }
+      }
+      await Promise.all(loads);
+    }
+
+    renderImage(obj, src) {
+      const holder = obj.wrap.querySelector(".anno-image-holder");
+      const img = el("img", { class: "anno-image", alt: `Image to label (${obj.key})`, draggable: "false" });
+      holder.replaceChildren(img);
+      obj.image = img;
+      obj.zoom = 1;
+      return new Promise((resolve) => {
+        img.addEventListener("load", () => {
+          this.fit(obj);
+          if (this.controlsFor(obj.name, "rectanglelabels").length) this.makeImageAnnotator(obj);
+          resolve();
+        }, { once: true });
+        img.addEventListener("error", () => {
+          this.showAlert(`The image of this task could not be loaded (${String(src).slice(0, 200)}).`);
+          resolve();
+        }, { once: true });
+        if (typeof src === "string" && src) img.src = src; else img.dispatchEvent(new Event("error"));
+      });
+    }
+
+    controlsFor(objectName, type) {
+      return this.controls.filter((c) => c.to_name === objectName && (!type || c.type === type));
+    }
+
+    colorOf(controlName, label) {
+      const control = this.controls.find((c) => c.name === controlName);
+      const given = control && control.colors ? control.colors[label] : null;
+      if (given && /^#[0-9a-fA-F]{3,8}$/.test(given)) return given;
+      const palette = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#9a6324", "#800000", "#000075"];
+      const index = control ? control.labels.indexOf(label) : 0;
+      return palette[Math.max(index, 0) % palette.length];
+    }
+
+    regionLabel(annotation) {
+      const body = (annotation.bodies || []).find((b) => b.purpose === "tagging");
+      return body ? { control: body.control, label: body.value } : null;
+    }
+
+    makeTextAnnotator(obj) {
+      const anno = window.RecogitoJS.createTextAnnotator(obj.node, {
+        renderer: "SPANS",
+        userSelectAction: "EDIT",
+        style: (annotation, state) => {
+          const tag = this.regionLabel(annotation);
+          const color = tag ? this.colorOf(tag.control, tag.label) : "#888888";
+          return { fill: color, fillOpacity: state && state.selected ? 0.45 : 0.25,
+            underlineColor: color, underlineThickness: 2, underlineOffset: 2 };
+        },
+      });
+      obj.annotator = anno;
+      obj.kind = "text";
+      anno.state.store.observe(() => this.onRegions(obj), { origin: "LOCAL" });
+      anno.on("selectionChanged", () => this.renderRegions());
+    }
+
+    makeImageAnnotator(obj) {
+      const anno = window.Annotorious.createImageAnnotator(obj.image, {
+        drawingEnabled: true,
+        drawingMode: "drag",
+        theme: "light",
+        userSelectAction: "EDIT",
+        style: (annotation, state) => {
+          const tag = this.regionLabel(annotation);
+          const color = tag ? this.colorOf(tag.control, tag.label) : "#6b7280";
+          return { fill: color, fillOpacity: state && state.selected ? 0.3 : 0.15, stroke: color, strokeWidth: 2 };
+        },
+      });
+      anno.setDrawingTool("rectangle");
+      obj.annotator = anno;
+      obj.kind = "image";
+      anno.state.store.observe(() => this.onRegions(obj), { origin: "LOCAL" });
+      anno.on("selectionChanged", () => this.renderRegions());
+    }
+
+    // A region was drawn, moved, resized or deleted by the user.
+    onRegions(obj) {
+      if (this.muted) return;
+      for (const annotation of obj.annotator.getAnnotations()) {
+        if (this.regionLabel(annotation)) continue;
+        const active = this.activeLabel(obj.name, obj.kind === "text" ? "labels" : "rectanglelabels");
+        if (active) this.tagRegion(obj, annotation, active.control.name, active.label);
+      }
+      this.renderRegions();
+      clearTimeout(this.regionTimer);
+      this.regionTimer = setTimeout(() => { this.regionTimer = null; this.changed(); }, 250); // one undo step per gesture
+    }
+
+    tagRegion(obj, annotation, controlName, label) {
+      const updated = clone({ id: annotation.id, bodies: [], target: this.plainTarget(obj, annotation) });
+      updated.bodies = [{ id: uuid(), annotation: annotation.id, purpose: "tagging", value: label, control: controlName }];
+      this.muted = true;
+      try {
+        obj.annotator.updateAnnotation(Object.assign({}, annotation, { bodies: updated.bodies }));
+      } finally {
+        this.muted = false;
+      }
+    }
+
+    plainTarget(obj, annotation) {
+      if (obj.kind === "text") {
+        return { annotation: annotation.id,
+          selector: annotation.target.selector.map((s) => ({ start: s.start, end: s.end, quote: s.quote })) };
+      }
+      return { annotation: annotation.id, selector: annotation.target.selector };
+    }
+
+    activeLabel(objectName, type) {
+      for (const control of this.controlsFor(objectName, type)) {
+        const checked = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"] input[name^="active-"]:checked`);
+        if (checked) return { control, label: checked.value };
+      }
+      return null;
+    }
+
+    selectedRegion() {
+      for (const obj of Object.values(this.objects)) {
+        if (!obj.annotator) continue;
+        const selected = obj.annotator.getSelected();
+        if (selected && selected.length) return { obj, annotation: selected[0] };
+      }
+      return null;
+    }
+
+    renderRegions() {
+      for (const list of this.root.querySelectorAll("[data-regions]")) list.replaceChildren();
+      const selected = this.selectedRegion();
+      for (const obj of Object.values(this.objects)) {
+        if (!obj.annotator) continue;
+        const type = obj.kind === "text" ? "labels" : "rectanglelabels";
+        const controls = this.controlsFor(obj.name, type);
+        for (const annotation of obj.annotator.getAnnotations()) {
+          const tag = this.regionLabel(annotation);
+          const controlName = tag && tag.control ? tag.control : controls[0].name;
+          const list = this.root.querySelector(`[data-regions="${CSS.escape(controlName)}"]`);
+          if (!list) continue;
+          const isSelected = selected && selected.annotation.id === annotation.id;
+          const item = el("li", { class: "anno-region" + (isSelected ? " is-selected" : "") + (tag ? "" : " is-unlabeled") });
+          const swatch = el("span", { class: "anno-swatch", "aria-hidden": "true" });
+          swatch.style.background = tag ? this.colorOf(tag.control, tag.label) : "#6b7280";
+          const name = el("button", { type: "button", class: "link anno-region-name" },
+            tag ? tag.label : "no label yet: press a label key");
+          name.addEventListener("click", () => obj.annotator.setSelected(annotation.id));
+          const what = obj.kind === "text"
+            ? `“${annotation.target.selector.map((s) => s.quote).join(" … ").slice(0, 60)}”`
+            : this.boxText(obj, annotation);
+          const remove = el("button", { type: "button", class: "link anno-region-delete", "aria-label": "Delete this region" }, "✕");
+          remove.addEventListener("click", () => this.deleteRegion(obj, annotation.id));
+          item.append(swatch, name, el("span", { class: "anno-region-what" }, what), remove);
+          list.append(item);
+        }
+      }
+    }
+
+    boxText(obj, annotation) {
+      const g = annotation.target.selector.geometry;
+      return `${Math.round(g.w)}×${Math.round(g.h)} px at ${Math.round(g.x)}, ${Math.round(g.y)}`;
+    }
+
+    deleteRegion(obj, id) {
+      obj.annotator.removeAnnotation(id);
+      if (obj.annotator.cancelSelected) obj.annotator.cancelSelected();
+      this.renderRegions();
+      this.changed();
+    }
+
+    // ---------------------------------------------------------------- image zoom and pan
+    fit(obj) {
+      const view = obj.wrap.querySelector(".anno-image-view");
+      const img = obj.image;
+      if (!img || !img.naturalWidth) return;
+      const scale = Math.min(view.clientWidth / img.naturalWidth, view.clientHeight / img.naturalHeight);
+      obj.fitWidth = Math.max(1, Math.floor(img.naturalWidth * Math.min(scale, 4)));
+      this.applyZoom(obj);
+    }
+
+    applyZoom(obj) {
+      const width = Math.round(obj.fitWidth * obj.zoom);
+      obj.image.style.width = `${width}px`;
+      obj.image.style.height = "auto";
+      const level = obj.wrap.querySelector('[data-anno="zoom-level"]');
+      if (level) level.textContent = `${Math.round(obj.zoom * 100)}%`;
+    }
+
+    zoom(objectName, how) {
+      const obj = this.objects[objectName];
+      if (!obj || !obj.image || !obj.fitWidth) return;
+      const view = obj.wrap.querySelector(".anno-image-view");
+      const before = obj.zoom;
+      if (how === "in") obj.zoom = Math.min(obj.zoom * 1.25, 8);
+      else if (how === "out") obj.zoom = Math.max(obj.zoom / 1.25, 1);
+      else obj.zoom = 1;
+      // keep the centre of the view where it was
+      const cx = (view.scrollLeft + view.clientWidth / 2) / before;
+      const cy = (view.scrollTop + view.clientHeight / 2) / before;
+      this.applyZoom(obj);
+      view.scrollLeft = cx * obj.zoom - view.clientWidth / 2;
+      view.scrollTop = cy * obj.zoom - view.clientHeight / 2;
+    }
+
+    bindPan(view) {
+      let start = null;
+      this.listen(view, "pointerdown", (e) => {
+        if (!this.panning) return;
+        start = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
+        e.preventDefault();
+        e.stopPropagation();
+      }, true);
+      this.listen(window, "pointermove", (e) => {
+        if (!start) return;
+        view.scrollLeft = start.left - (e.clientX - start.x);
+        view.scrollTop = start.top - (e.clientY - start.y);
+      });
+      this.listen(window, "pointerup", () => { start = null; });
+      this.listen(view, "wheel", (e) => {
+        if (!e.ctrlKey) return;
+        e.preventDefault();
+        const obj = this.objects[view.closest("[data-object]").dataset.object];
+        if (obj) this.zoom(obj.name, e.deltaY < 0 ? "in" : "out");
+      }, { passive: false });
+    }
+
+    setPanning(on) {
+      if (this.panning === on) return;
+      this.panning = on;
+      this.root.classList.toggle("is-panning", on);
+      for (const obj of Object.values(this.objects)) {
+        if (obj.kind === "image") obj.annotator.setDrawingEnabled(!on);
+      }
+    }
+
+    // ---------------------------------------------------------------- result <-> page state
+    getResult() {
+      const result = [];
+      for (const control of this.controls) {
+        const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
+        const base = { from_name: control.name, to_name: control.to_name, type: control.type };
+        if (control.type === "choices") {
+          const picked = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
+          if (picked.length) result.push(Object.assign({ id: `${control.name}-choices` }, base, { value: { choices: picked } }));
+        } else if (control.type === "textarea") {
+          const text = fieldset.querySelector("textarea").value;
+          if (text.trim()) result.push(Object.assign({ id: `${control.name}-text` }, base, { value: { text: [text] } }));
+        } else if (control.type === "rating") {
+          const picked = fieldset.querySelector("input:checked");
+          if (picked) result.push(Object.assign({ id: `${control.name}-rating` }, base, { value: { rating: Number(picked.value) } }));
+        }
+      }
+      for (const obj of Object.values(this.objects)) {
+        if (!obj.annotator) continue;
+        for (const annotation of obj.annotator.getAnnotations()) {
+          const item = obj.kind === "text" ? this.spanItem(obj, annotation) : this.boxItem(obj, annotation);
+          if (item) result.push(item);
+        }
+      }
+      return result;
+    }
+
+    spanItem(obj, annotation) {
+      const selectors = annotation.target.selector;
+      if (!selectors || !selectors.length) return null;
+      const start16 = Math.min(...selectors.map((s) => s.start));
+      const end16 = Math.max(...selectors.map((s) => s.end));
+      const tag = this.regionLabel(annotation);
+      const control = this.controlFor(obj.name, "labels", tag);
+      return {
+        id: annotation.id, from_name: control.name, to_name: obj.name, type: "labels",
+        value: {
+          start: utf16ToCodePoint(obj.text, start16),
+          end: utf16ToCodePoint(obj.text, end16),
+          text: obj.text.slice(start16, end16),
+          labels: tag ? [tag.label] : [],
+        },
+      };
+    }
+
+    boxItem(obj, annotation) {
+      const g = annotation.target.selector.geometry;
+      const W = obj.image.naturalWidth, H = obj.image.naturalHeight;
+      if (!g || !W || !H) return null;
+      const tag = this.regionLabel(annotation);
+      const control = this.controlFor(obj.name, "rectanglelabels", tag);
+      const clamp = (v) => Math.min(Math.max(v, 0), 100);
+      const x = clamp((g.x / W) * 100), y = clamp((g.y / H) * 100);
+      return {
+        id: annotation.id, from_name: control.name, to_name: obj.name, type: "rectanglelabels",
+        original_width: W, original_height: H, image_rotation: 0,
+        value: {
+          x, y,
+          width: Math.min((g.w / W) * 100, 100 - x),
+          height: Math.min((g.h / H) * 100, 100 - y),
+          rotation: 0,
+          rectanglelabels: tag ? [tag.label] : [],
+        },
+      };
+    }
+
+    controlFor(objectName, type, tag) {
+      const controls = this.controlsFor(objectName, type);
+      return (tag && controls.find((c) => c.name === tag.control)) || controls[0];
+    }
+
+    setResult(result) {
+      this.muted = true;
+      try {
+        this.root.querySelectorAll(".anno-control input[name^='c-'], .anno-control input[name^='r-']")
+          .forEach((i) => { i.checked = false; });
+        this.root.querySelectorAll("[data-textarea]").forEach((t) => { t.value = ""; });
+        const regions = {};
+        for (const item of result || []) {
+          const control = this.controls.find((c) => c.name === item.from_name);
+          if (!control || !item.value) continue;
+          const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
+          if (item.type === "choices") {
+            for (const label of item.value.choices || []) {
+              const input = [...fieldset.querySelectorAll("input")].find((i) => i.value === label);
+              if (input) input.checked = true;
+            }
+          } else if (item.type === "textarea") {
+            fieldset.querySelector("textarea").value = (item.value.text || []).join("\n");
+          } else if (item.type === "rating") {
+            const input = fieldset.querySelector(`input[value="${Number(item.value.rating)}"]`);
+            if (input) input.checked = true;
+          } else if (item.type === "labels" || item.type === "rectanglelabels") {
+            (regions[control.to_name] = regions[control.to_name] || []).push({ control, item });
+          }
+        }
+        for (const obj of Object.values(this.objects)) {
+          if (!obj.annotator) continue;
+          const list = (regions[obj.name] || []).map(({ control, item }) => (obj.kind === "text"
+            ? this.spanAnnotation(obj, control, item) : this.boxAnnotation(obj, control, item))).filter(Boolean);
+          if (obj.annotator.cancelSelected) obj.annotator.cancelSelected();
+          obj.annotator.setAnnotations(list, true);
+        }
+      } finally {
+        this.muted = false;
+      }
+      this.syncChoiceStyles();
+      this.renderRegions();
+    }
+
+    spanAnnotation(obj, control, item) {
+      const v = item.value;
+      if (!Number.isInteger(v.start) || !Number.isInteger(v.end)) return null;
+      const start = codePointToUtf16(obj.text, v.start), end = codePointToUtf16(obj.text, v.end);
+      if (start < 0 || end > obj.text.length || start >= end) return null;
+      const id = item.id || uuid();
+      const label = (v.labels || [])[0];
+      return {
+        id,
+        bodies: label ? [{ id: uuid(), annotation: id, purpose: "tagging", value: label, control: control.name }] : [],
+        target: { annotation: id, selector: [{ start, end, quote: obj.text.slice(start, end) }] },
+      };
+    }
+
+    boxAnnotation(obj, control, item) {
+      const v = item.value;
+      const W = obj.image.naturalWidth, H = obj.image.naturalHeight;
+      if (!W || !H || [v.x, v.y, v.width, v.height].some((n) => typeof n !== "number")) return null;
+      const x = (v.x / 100) * W, y = (v.y / 100) * H, w = (v.width / 100) * W, h = (v.height / 100) * H;
+      const id = item.id || uuid();
+      const label = (v.rectanglelabels || [])[0];
+      return {
+        id,
+        bodies: label ? [{ id: uuid(), annotation: id, purpose: "tagging", value: label, control: control.name }] : [],
+        target: {
+          annotation: id,
+          selector: { type: "RECTANGLE", geometry: { x, y, w, h, bounds: { minX: x, minY: y, maxX: x + w, maxY: y + h } } },
+        },
+      };
+    }
+
+    syncChoiceStyles() {
+      this.root.querySelectorAll(".anno-label, .anno-star").forEach((label) => {
+        const input = label.querySelector("input");
+        label.classList.toggle("is-checked", Boolean(input && input.checked));
+      });
+    }
+
+    // ---------------------------------------------------------------- history, drafts
+    resetHistory() {
+      this.history = [JSON.stringify(this.getResult())];
+      this.pointer = 0;
+      this.updateUndo();
+    }
+
+    changed() {
+      this.syncChoiceStyles();
+      const snapshot = JSON.stringify(this.getResult());
+      if (this.history[this.pointer] !== snapshot) {
+        this.history.splice(this.pointer + 1);
+        this.history.push(snapshot);
+        if (this.history.length > 200) this.history.shift();
+        this.pointer = this.history.length - 1;
+      }
+      this.updateUndo();
+      this.saveDraft();
+      if (this.preview) this.showPreviewResult(JSON.parse(snapshot));
+    }
+
+    flushRegions() {
+      if (!this.regionTimer) return;
+      clearTimeout(this.regionTimer);
+      this.regionTimer = null;
+      this.changed();
+    }
+
+    undo() {
+      this.flushRegions(); // a gesture that just ended is one undo step
+      if (this.pointer <= 0) return;
+      this.pointer -= 1;
+      this.setResult(JSON.parse(this.history[this.pointer]));
+      this.updateUndo();
+      this.saveDraft();
+    }
+
+    redo() {
+      if (this.pointer >= this.history.length - 1) return;
+      this.pointer += 1;
+      this.setResult(JSON.parse(this.history[this.pointer]));
+      this.updateUndo();
+      this.saveDraft();
+    }
+
+    updateUndo() { this.q("undo").disabled = this.pointer <= 0; }
+
+    draftKey(taskId) { return `${this.userKey}:draft:${taskId}`; }
+
+    saveDraft() {
+      if (this.preview || this.editing || !this.current) return;
+      storage.set(this.draftKey(this.current.task.id), { result: this.getResult(), shownAt: this.current.shownAt, savedAt: Date.now() });
+    }
+
+    // ---------------------------------------------------------------- label picking
+    onInputChange(input) {
+      if (input.name.startsWith("active-")) {
+        const selected = this.selectedRegion();
+        const control = this.controls.find((c) => `active-${c.name}` === input.name);
+        if (selected && control && selected.obj.name === control.to_name) {
+          this.tagRegion(selected.obj, selected.annotation, control.name, input.value);
+          this.renderRegions();
+          this.changed();
+        }
+        this.syncChoiceStyles();
+        return;
+      }
+      this.changed();
+    }
+
+    pick(control, label) {
+      const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
+      const input = [...fieldset.querySelectorAll("input")].find((i) => i.value === label);
+      if (!input) return;
+      if (control.type === "choices") {
+        input.checked = control.choice === "multiple" ? !input.checked : true;
+        this.changed();
+        return;
+      }
+      // Labels / RectangleLabels: label the selected region, and keep the label for the next ones
+      input.checked = true;
+      const selected = this.selectedRegion();
+      if (selected && selected.obj.name === control.to_name) {
+        this.tagRegion(selected.obj, selected.annotation, control.name, label);
+        this.renderRegions();
+        this.changed();
+      }
+      this.syncChoiceStyles();
+    }
+
+    bindFilter(input) {
+      const control = this.controls.find((c) => c.name === input.dataset.filter);
+      const fieldset = input.closest("fieldset");
+      const visible = () => [...fieldset.querySelectorAll(".anno-label")].filter((l) => !l.hidden);
+      this.listen(input, "input", () => {
+        const needle = input.value.trim().toLowerCase();
+        let first = true;
+        for (const label of fieldset.querySelectorAll(".anno-label")) {
+          label.hidden = Boolean(needle) && !label.dataset.label.toLowerCase().includes(needle);
+          label.classList.toggle("is-first-match", Boolean(needle) && !label.hidden && first);
+          if (!label.hidden) first = false;
+        }
+      });
+      this.listen(input, "keydown", (e) => {
+        if (e.key === "Enter") {
+          e.preventDefault();
+          e.stopPropagation();
+          const match = visible()[0];
+          if (input.value.trim() && match) this.pick(control, match.dataset.label);
+          this.clearFilter(input);
+          input.blur();
+        } else if (e.key === "Escape") {
+          e.preventDefault();
+          e.stopPropagation();
+          this.clearFilter(input);
+          input.blur();
+        } else if (e.key === "ArrowDown") {
+          const match = visible()[0];
+          if (match) { e.preventDefault(); match.querySelector("input").focus(); }
+        }
+      });
+    }
+
+    clearFilter(input) {
+      input.value = "";
+      input.dispatchEvent(new Event("input"));
+    }
+
+    // ---------------------------------------------------------------- keyboard
+    onKey(e) {
+      if (this.destroyed || !this.root.isConnected) return;
+      const target = e.target instanceof Element ? e.target : document.body;
+      if (target.closest("dialog[open]")) return; // the dialog's own form handles its keys
+      if (document.querySelector("dialog[open]")) return;
+      const inOurs = this.root.contains(target) || target === document.body || target === document.documentElement;
+      if (!inOurs) return; // e.g. the preview's XML editor
+      const key = e.key;
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && (key === "z" || key === "Z" || key === "y" || key === "Y")) {
+        if (target.matches(TYPING)) return; // the field's own undo
+        e.preventDefault();
+        e.stopImmediatePropagation(); // Annotorious listens on document for the same keys
+        if (key.toLowerCase() === "y" || e.shiftKey) this.redo(); else this.undo();
+        return;
+      }
+      if (target.matches(TYPING)) {
+        if (target.matches("textarea") && key === "Enter" && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          target.dispatchEvent(new Event("change"));
+          this.submit();
+        } else if (key === "Escape") {
+          target.blur();
+        }
+        return;
+      }
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const lower = key.length === 1 ? key.toLowerCase() : key.toLowerCase();
+      if (key === "Enter") {
+        if (target.matches("button:not([type=submit]), a, summary")) return; // let it activate
+        e.preventDefault();
+        this.submit();
+        return;
+      }
+      if (key === "?") { e.preventDefault(); this.toggleKeys(); return; }
+      if (key === "Escape") {
+        const selected = this.selectedRegion();
+        if (selected) { selected.obj.annotator.cancelSelected(); this.renderRegions(); }
+        else if (this.editing) this.leaveEdit();
+        return;
+      }
+      if (key === "Delete" || key === "Backspace") {
+        const selected = this.selectedRegion();
+        if (selected) { e.preventDefault(); this.deleteRegion(selected.obj, selected.annotation.id); return; }
+      }
+      if ((key === "Backspace" || key === "ArrowLeft") && !e.shiftKey) {
+        if (key === "ArrowLeft" && target.closest(".anno-text, .anno-labels, .anno-rating, .anno-image-view")) return;
+        e.preventDefault();
+        this.back();
+        return;
+      }
+      if (key === " " && Object.values(this.objects).some((o) => o.kind === "image")) {
+        if (!target.matches("button, input, summary")) { e.preventDefault(); this.setPanning(true); }
+        return;
+      }
+      const hit = this.keyIndex.get(lower);
+      if (hit) {
+        e.preventDefault();
+        this.pick(hit.control, hit.label);
+        return;
+      }
+      if (lower === "s") { e.preventDefault(); this.openSkip(); return; }
+      if (lower === "/") {
+        const filter = this.root.querySelector("[data-filter]");
+        if (filter) { e.preventDefault(); filter.focus(); }
+        return;
+      }
+      if (lower === "t") {
+        const area = this.root.querySelector("[data-textarea]");
+        if (area) { e.preventDefault(); area.focus(); }
+        return;
+      }
+      if (lower === "p" && this.current && this.current.prediction && !this.editing) {
+        e.preventDefault();
+        this.setResult(this.current.prediction.result);
+        this.changed();
+        this.notice("The model's pre-annotation is back.");
+        return;
+      }
+      if (/^[1-9]$/.test(lower) && !this.labeled.length) {
+        const rating = this.controls.find((c) => c.type === "rating");
+        const input = rating && this.root.querySelector(`[data-control="${CSS.escape(rating.name)}"] input[value="${lower}"]`);
+        if (input) { e.preventDefault(); input.checked = true; this.changed(); }
+        return;
+      }
+      const image = Object.values(this.objects).find((o) => o.kind === "image" || o.image);
+      if (image && (key === "+" || key === "=" || key === "-" || key === "0")) {
+        e.preventDefault();
+        this.zoom(image.name, key === "-" ? "out" : key === "0" ? "fit" : "in");
+      }
+    }
+
+    toggleKeys() {
+      const dialog = this.q("keys-dialog");
+      if (dialog.open) dialog.close(); else dialog.showModal();
+    }
+
+    openSkip() {
+      if (!this.current || this.editing) return;
+      const dialog = this.q("skip-dialog");
+      this.q("skip-reason").value = "";
+      dialog.returnValue = "";
+      dialog.showModal();
+      this.q("skip-reason").focus();
+    }
+
+    // ---------------------------------------------------------------- submit, skip, back
+    problems(result) {
+      const problems = [];
+      for (const control of this.controls) {
+        if (control.required && !result.some((r) => r.from_name === control.name)) {
+          problems.push(control.type === "choices" ? `pick a label for “${control.name}”` : `fill in “${control.name}”`);
+        }
+      }
+      if (!result.length && !problems.length) problems.push("nothing is labeled (pick a label, or press S to skip)");
+      const unlabeled = result.filter((r) => (r.type === "labels" && !r.value.labels.length)
+        || (r.type === "rectanglelabels" && !r.value.rectanglelabels.length)).length;
+      if (unlabeled) problems.push(`${unlabeled} region${unlabeled > 1 ? "s have" : " has"} no label (select it and press a label key)`);
+      return problems;
+    }
+
+    leadTime() {
+      return Math.round((Date.now() - this.current.shownAt) / 100) / 10;
+    }
+
+    submit() {
+      this.flushRegions();
+      if (this.editing) { this.saveEdit(); return; }
+      if (!this.current || this.root.classList.contains("is-loading")) return;
+      this.root.querySelectorAll("[data-textarea]").forEach((t) => t.blur());
+      const result = this.getResult();
+      const problems = this.problems(result);
+      if (problems.length) { this.showAlert(`Not submitted yet: ${problems.join("; ")}.`); return; }
+      if (this.preview) { this.showPreviewResult(result, "Submitted (preview: nothing was saved)."); return; }
+      const task = this.current.task;
+      const body = { result, lead_time: this.leadTime(), was_cancelled: false, source: "ui" };
+      if (this.current.prediction && JSON.stringify(result) === JSON.stringify(this.current.prediction.result)) {
+        body.parent_prediction = this.current.prediction.id;
+      }
+      this.send(task, body, "submitted");
+    }
+
+    skip(reason) {
+      if (!this.current || this.editing) return;
+      if (this.preview) { this.showPreviewResult({ was_cancelled: true, skip_reason: reason }, "Skipped (preview)."); return; }
+      const body = { result: [], lead_time: this.leadTime(), was_cancelled: true, skip_reason: reason, source: "ui" };
+      this.send(this.current.task, body, "skipped");
+    }
+
+    async send(task, body, what) {
+      this.submittedAt = performance.now();
+      this.outbox.push({ method: "POST", url: fmt(this.cfg.urls.submit, { task: task.id }), body: JSON.stringify(body),
+        taskId: task.id, what, isNew: true, skipped: Boolean(body.was_cancelled) });
+      this.current = null;
+      if (this.prefetched && this.prefetched.task) { this.loadNext(); return; }
+      this.setLoading("Saving…");
+      await this.outbox.drained(); // the router hands out the next task once this one is stored
+      if (!this.destroyed && !this.editing) this.loadNext();
+    }
+
+    onOutbox(evt) {
+      const save = this.q("save");
+      if (evt.type === "saved") {
+        storage.remove(this.draftKey(evt.item.taskId));
+        if (evt.item.isNew && !evt.item.skipped) this.bumpCounter("done-today", 1);
+        if (evt.item.isNew) this.bumpCounter("remaining", -1);
+        save.classList.remove("is-bad");
+        save.textContent = this.outbox.size ? `Saving ${this.outbox.size}…` : `Saved (task ${evt.item.taskId} ${evt.item.what})`;
+      } else if (evt.type === "retry") {
+        save.classList.add("is-bad");
+        const why = evt.res.status === 401 ? "you are logged out: log in again in another tab"
+          : evt.res.status ? `server error ${evt.res.status}` : "server unreachable";
+        save.textContent = `Not saved yet (${why}); retrying in ${Math.round(evt.wait / 1000) || 1}s — keep this page open`;
+      } else if (evt.type === "refused") {
+        save.classList.add("is-bad");
+        save.textContent = `Task ${evt.item.taskId} was not saved`;
+        const detail = evt.res.data && evt.res.data.detail ? evt.res.data.detail : `error ${evt.res.status}`;
+        const lease = evt.res.status === 409 ? " Your hold on it had probably expired and the task went to someone else." : "";
+        this.showAlert(`Task ${evt.item.taskId} was not saved: ${detail}.${lease}`, true);
+      } else if (evt.type === "queued") {
+        save.classList.remove("is-bad");
+        save.textContent = "Saving…";
+      }
+    }
+
+    async back() {
+      if (this.preview) { this.notice("The preview keeps no previous annotations."); return; }
+      if (!this.current && !this.editing && this.root.classList.contains("is-loading")) return;
+      if (this.outbox.size) {
+        this.notice("Saving your last annotation first…");
+        await this.outbox.drained();
+      }
+      this.saveDraft();
+      let url = this.cfg.urls.previous;
+      const before = this.editing ? this.editing.annotation.id : null;
+      if (before) url += `?before=${encodeURIComponent(before)}`;
+      const res = await call("GET", url);
+      if (!res.ok) {
+        this.showAlert(`Could not open your previous annotation: ${res.data && res.data.detail ? res.data.detail : "error " + res.status}`);
+        return;
+      }
+      if (!res.data || !res.data.annotation) {
+        this.notice(before ? "There is no earlier annotation of yours." : "You have no annotation to go back to yet.");
+        return;
+      }
+      const { annotation, task, editable } = res.data;
+      this.editing = { annotation, task, editable: editable !== false, shownAt: Date.now() };
+      this.q("mode").hidden = false;
+      const skipped = annotation.was_cancelled ? " (you skipped it)" : "";
+      this.q("mode-text").textContent = editable === false
+        ? `Your annotation of task ${task.id}${skipped}. Quality control has taken this task; it can no longer be changed.`
+        : `Fixing your annotation of task ${task.id}${skipped}. Enter saves it; ← goes further back.`;
+      this.root.classList.add("is-editing");
+      this.q("submit").firstChild.textContent = "Save the fix ";
+      this.q("skip").disabled = true;
+      this.q("prediction").hidden = true;
+      await this.renderTask(task, `Task ${task.id} · your earlier annotation`);
+      this.setResult(annotation.result || []);
+      this.resetHistory();
+      this.setLoading(null);
+      this.focusStart();
+    }
+
+    saveEdit() {
+      const { annotation, task } = this.editing;
+      if (!this.editing.editable) { this.showAlert("This annotation can no longer be changed. Press Esc to go back to the current task."); return; }
+      const result = this.getResult();
+      const problems = this.problems(result);
+      if (problems.length) { this.showAlert(`Not saved yet: ${problems.join("; ")}.`); return; }
+      // the server adds lead_time to the time already spent on the annotation
+      const body = { result, was_cancelled: false, lead_time: Math.round((Date.now() - this.editing.shownAt) / 100) / 10 };
+      this.outbox.push({ method: "PATCH", url: fmt(this.cfg.urls.annotation, { id: annotation.id }), body: JSON.stringify(body),
+        taskId: task.id, what: "fixed", isNew: false });
+      this.leaveEdit();
+    }
+
+    async leaveEdit() {
+      if (!this.editing) return;
+      this.editing = null;
+      this.q("mode").hidden = true;
+      this.root.classList.remove("is-editing");
+      this.q("submit").firstChild.textContent = "Submit ";
+      this.q("skip").disabled = false;
+      if (this.current) {
+        this.show({ task: this.current.task, lease: this.current.lease });
+      } else {
+        await this.loadNext();
+      }
+    }
+
+    // ---------------------------------------------------------------- leases and counters
+    tickLease() {
+      const node = this.q("lease");
+      if (!this.current || !this.current.lease || !this.current.lease.expires_at) { node.textContent = ""; return; }
+      const lease = this.current.lease;
+      const left = Math.round((Date.parse(lease.expires_at) - Date.now()) / 1000);
+      const total = this.cfg.project.lease_seconds || 600;
+      const active = Date.now() - this.lastActivity < 60000;
+      if (lease.lost) {
+        node.textContent = "Task no longer reserved for you";
+        node.className = "anno-lease is-bad";
+        return;
+      }
+      if (left <= 0) {
+        node.textContent = "Reservation expired";
+        node.className = "anno-lease is-bad";
+      } else {
+        const m = Math.floor(left / 60), s = String(left % 60).padStart(2, "0");
+        node.textContent = `Reserved for you ${m}:${s}`;
+        node.className = "anno-lease" + (left < 60 ? " is-warn" : "");
+      }
+      if (active && !this.renewing && left < total * 0.6) this.renewLease(this.current);
+      if (this.prefetched && this.prefetched.lease && !this.renewingNext) {
+        const nextLeft = (Date.parse(this.prefetched.lease.expires_at) - Date.now()) / 1000;
+        if (active && nextLeft < total * 0.6) this.renewPrefetched();
+      }
+    }
+
+    async renewLease(current) {
+      this.renewing = true;
+      try {
+        const res = await call("POST", fmt(this.cfg.urls.lease, { task: current.task.id }), {});
+        if (res.ok && res.data) {
+          current.lease = Object.assign({}, current.lease, res.data, { lost: false });
+        } else if (res.status && !RETRY_STATUSES.has(res.status)) {
+          current.lease = Object.assign({}, current.lease, { lost: true });
+          this.showAlert(`This task is no longer reserved for you (${res.data && res.data.detail ? res.data.detail : "error " + res.status}). `
+            + "Your work is kept as a draft; submitting may be refused if someone else took it. Press S to leave it and take another task.");
+        }
+      } finally {
+        this.renewing = false;
+      }
+    }
+
+    async renewPrefetched() {
+      const next = this.prefetched;
+      this.renewingNext = true;
+      try {
+        const res = await call("POST", fmt(this.cfg.urls.lease, { task: next.task.id }), {});
+        if (res.ok && res.data) next.lease = Object.assign({}, next.lease, res.data);
+        else if (res.status && !RETRY_STATUSES.has(res.status) && this.prefetched === next) this.prefetched = null;
+      } finally {
+        this.renewingNext = false;
+      }
+    }
+
+    updateCounters(counters) {
+      if (!counters) return;
+      if (typeof counters.done_today === "number") this.q("done-today").textContent = String(counters.done_today + this.pendingNew());
+      if (typeof counters.remaining === "number") this.q("remaining").textContent = String(Math.max(counters.remaining, 0));
+    }
+
+    pendingNew() { return this.outbox.items.filter((i) => i.isNew && !i.skipped).length; }
+
+    bumpCounter(name, delta) {
+      const node = this.q(name);
+      if (!node) return;
+      const n = parseInt(node.textContent, 10);
+      if (!Number.isNaN(n)) node.textContent = String(Math.max(n + delta, 0));
+    }
+
+    // ---------------------------------------------------------------- messages
+    // A sticky alert (a refused save) stays until dismissed; others go with the task they are about.
+    showAlert(text, sticky = false) {
+      this.q("alert-text").textContent = text;
+      this.q("alert").hidden = false;
+      this.stickyAlert = sticky;
+    }
+
+    hideAlert(force = false) {
+      if (this.stickyAlert && !force) return;
+      this.q("alert").hidden = true;
+      this.stickyAlert = false;
+    }
+
+    notice(text) {
+      const node = this.q("notice");
+      node.textContent = text;
+      node.hidden = false;
+      clearTimeout(this.noticeTimer);
+      this.noticeTimer = setTimeout(() => { node.hidden = true; }, 4000);
+    }
+
+    showPreviewResult(result, message) {
+      const out = this.q("preview-out");
+      if (!out) return;
+      out.hidden = false;
+      this.q("preview-json").textContent = JSON.stringify(result, null, 2);
+      if (message) this.notice(message);
+    }
+  }
+
+  // ------------------------------------------------------------------ start-up
+  let active = null;
+  function init(scope) {
+    const root = (scope || document).querySelector("[data-anno-config]");
+    if (!root || root.dataset.annoReady) return;
+    if (!window.Annotorious || !window.RecogitoJS) {
+      setTimeout(() => init(scope), 50); // htmx may still be loading the libraries
+      return;
+    }
+    if (active) active.destroy();
+    root.dataset.annoReady = "1";
+    active = new Workspace(root);
+    window.labelfabAnnotate.workspace = active;
+  }
+
+  window.labelfabAnnotate = { init, workspace: null, utf16ToCodePoint, codePointToUtf16 };
+
+  // Preview: choosing an example fills the XML editor.
+  document.addEventListener("change", (e) => {
+    const select = e.target.closest && e.target.closest("[data-preview-examples]");
+    if (!select || !select.value) return;
+    const template = document.querySelector(`template[data-example="${CSS.escape(select.value)}"]`);
+    const xml = document.getElementById("preview-xml");
+    if (template && xml) {
+      xml.value = template.content.textContent || template.innerHTML;
+      xml.dispatchEvent(new Event("input", { bubbles: true })); // htmx refreshes the preview
+    }
+  });
+  document.addEventListener("htmx:load", (e) => init(e.target.parentNode || document));
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => init(document));
+  else init(document);
+})();
