@@ -1,0 +1,440 @@
+"""Inter-annotator agreement metrics and simple label aggregation, as pure vectorised functions.
+
+Every function takes a *labels matrix* of shape ``(n_items, n_annotators)``: the class index
+each annotator gave each item, NaN where the annotator did not label the item (the layout
+of cleanlab's ``labels_multiannotator``). No database, no jobs.
+
+* :func:`krippendorff_alpha` -- Krippendorff's alpha (nominal) for a whole project, and
+  :func:`krippendorff_alpha_per_class` -- one alpha per class (that class vs. the rest).
+* :func:`pairwise_cohen_kappa` -- Cohen's kappa of every pair of annotators on shared items.
+* :func:`unanimous_share` -- share of multiply-labelled items on which all annotators agree.
+* :func:`majority_vote` and :func:`dawid_skene` -- aggregate labels (for comparison with
+  CROWDLAB in :func:`quality.scoring.multiannotator`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from quality import QCInputError
+
+__all__ = [
+    "dawid_skene",
+    "krippendorff_alpha",
+    "krippendorff_alpha_per_class",
+    "label_counts",
+    "majority_vote",
+    "pairwise_cohen_kappa",
+    "unanimous_share",
+]
+
+
+def _check_matrix(labels_matrix: Any, n_classes: int | None) -> tuple[np.ndarray, int]:
+    """Validate the labels matrix; return it as float64 (NaN = missing) and n_classes."""
+    if hasattr(labels_matrix, "to_numpy"):  # pandas DataFrame
+        values = labels_matrix.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            values = np.array(labels_matrix, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise QCInputError(f"labels_matrix: not a numeric matrix ({exc})") from exc
+    if values.ndim != 2:
+        raise QCInputError(
+            f"labels_matrix: expected shape (n_items, n_annotators), got {values.shape}"
+        )
+    given = ~np.isnan(values)
+    if not given.any():
+        raise QCInputError("labels_matrix: no labels")
+    v = values[given]
+    bad = ~np.isfinite(v) | (v != np.round(v)) | (v < 0)
+    if bad.any():
+        r, c = np.argwhere(given)[np.flatnonzero(bad)[0]]
+        raise QCInputError(
+            f"labels_matrix: item {r}, annotator {c}: {float(values[r, c]):g} is not a class index"
+        )
+    top = int(v.max())
+    if n_classes is None:
+        n_classes = max(top + 1, 2)
+    elif not isinstance(n_classes, int | np.integer) or n_classes < 2:
+        raise QCInputError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    elif top >= n_classes:
+        r, c = np.argwhere(given & (values >= n_classes))[0]
+        raise QCInputError(
+            f"labels_matrix: item {r}, annotator {c}: class index {int(values[r, c])} "
+            f"is outside 0..{n_classes - 1}"
+        )
+    return values, int(n_classes)
+
+
+def label_counts(labels_matrix: Any, *, n_classes: int | None = None) -> np.ndarray:
+    """Number of annotators who gave each class to each item.
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing.
+    n_classes : int, optional
+        Number of classes (default: largest index + 1).
+
+    Returns
+    -------
+    counts : np.ndarray
+        Integer array of shape ``(n_items, n_classes)``.
+    """
+    values, k = _check_matrix(labels_matrix, n_classes)
+    return _counts(values, k)
+
+
+def _counts(values: np.ndarray, k: int) -> np.ndarray:
+    n = values.shape[0]
+    rows, cols = np.nonzero(~np.isnan(values))
+    lab = values[rows, cols].astype(np.int64)
+    return np.bincount(rows * k + lab, minlength=n * k).reshape(n, k)
+
+
+def _alpha_from_counts(counts: np.ndarray) -> float:
+    """Nominal Krippendorff's alpha from per-item value counts; NaN if undefined."""
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    if not keep.any():
+        return float("nan")
+    c = counts[keep].astype(np.float64)
+    w = 1.0 / (m[keep] - 1.0)
+    # coincidence matrix o[c, k] = sum_u (n_uc n_uk - [c = k] n_uc) / (m_u - 1)
+    o = (c * w[:, None]).T @ c
+    o[np.diag_indices_from(o)] -= (c * w[:, None]).sum(axis=0)
+    n_c = o.sum(axis=1)
+    n = n_c.sum()
+    expected = n * n - np.sum(n_c * n_c)
+    if expected <= 0:
+        return float("nan")
+    return float(1.0 - (n - 1.0) * (n - np.trace(o)) / expected)
+
+
+def krippendorff_alpha(labels_matrix: Any, *, n_classes: int | None = None) -> float:
+    """Krippendorff's alpha for nominal labels, over a whole project.
+
+    1 is perfect agreement, 0 is agreement at chance level, negative is systematic
+    disagreement. Items with fewer than two labels do not count. Computed from the
+    coincidence matrix in one pass; agrees with ``krippendorff.alpha(...,
+    level_of_measurement="nominal")`` (which takes the transposed matrix).
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing.
+    n_classes : int, optional
+        Number of classes (default: largest index + 1). Unused classes do not change alpha.
+
+    Returns
+    -------
+    alpha : float
+
+    Raises
+    ------
+    QCInputError
+        If no item has two labels, or every label is the same class (alpha is undefined:
+        there is no variation to agree on), or on an invalid matrix.
+    """
+    values, k = _check_matrix(labels_matrix, n_classes)
+    counts = _counts(values, k)
+    m = counts.sum(axis=1)
+    if not (m >= 2).any():
+        raise QCInputError(
+            "krippendorff_alpha: no item has labels from 2 annotators; alpha needs overlap"
+        )
+    alpha = _alpha_from_counts(counts)
+    if np.isnan(alpha):
+        raise QCInputError(
+            "krippendorff_alpha: every label on multiply-labelled items is the same class; "
+            "alpha is undefined"
+        )
+    return alpha
+
+
+def krippendorff_alpha_per_class(labels_matrix: Any, *, n_classes: int | None = None) -> np.ndarray:
+    """Krippendorff's alpha of each class against all others (binary nominal alpha).
+
+    Shows which labels annotators agree on and which they confuse: for class ``c`` every
+    label is recoded as "``c``" or "not ``c``" and the nominal alpha computed.
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing.
+    n_classes : int, optional
+        Number of classes (default: largest index + 1).
+
+    Returns
+    -------
+    alpha : np.ndarray
+        Shape ``(n_classes,)``; NaN for a class that is never (or always) used on the
+        multiply-labelled items, where alpha is undefined.
+
+    Raises
+    ------
+    QCInputError
+        If no item has two labels, or on an invalid matrix.
+    """
+    values, k = _check_matrix(labels_matrix, n_classes)
+    counts = _counts(values, k)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    if not keep.any():
+        raise QCInputError(
+            "krippendorff_alpha_per_class: no item has labels from 2 annotators; "
+            "alpha needs overlap"
+        )
+    c = counts[keep].astype(np.float64)
+    mk = m[keep].astype(np.float64)
+    w = 1.0 / (mk - 1.0)
+    # binary coincidences, vectorised over classes: pairs (c, c), (c, other), (other, other)
+    same_c = (w[:, None] * c * (c - 1.0)).sum(axis=0)
+    rest = mk[:, None] - c
+    same_rest = (w[:, None] * rest * (rest - 1.0)).sum(axis=0)
+    n = mk.sum()
+    n_c = c.sum(axis=0)
+    n_rest = n - n_c
+    expected = n * n - n_c**2 - n_rest**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = 1.0 - (n - 1.0) * (n - same_c - same_rest) / expected
+    alpha[expected <= 0] = np.nan
+    return alpha
+
+
+def pairwise_cohen_kappa(
+    labels_matrix: Any,
+    *,
+    n_classes: int | None = None,
+    min_shared: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cohen's kappa of every pair of annotators, on the items both labelled.
+
+    Uses :func:`sklearn.metrics.cohen_kappa_score` per pair.
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing.
+    n_classes : int, optional
+        Number of classes (default: largest index + 1).
+    min_shared : int, default 2
+        Pairs sharing fewer items get NaN.
+
+    Returns
+    -------
+    kappa : np.ndarray
+        Symmetric ``(n_annotators, n_annotators)`` matrix, 1 on the diagonal for annotators
+        with labels; NaN where the pair shares fewer than `min_shared` items or kappa is
+        undefined (both gave one and the same class to every shared item).
+    n_shared : np.ndarray
+        Integer ``(n_annotators, n_annotators)`` matrix of shared item counts.
+
+    Raises
+    ------
+    QCInputError
+        On an invalid matrix.
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    values, k = _check_matrix(labels_matrix, n_classes)
+    given = ~np.isnan(values)
+    g = given.astype(np.int64)
+    shared = g.T @ g
+    m = values.shape[1]
+    kappa = np.full((m, m), np.nan)
+    classes = np.arange(k)
+    for a in range(m):
+        if shared[a, a] > 0:
+            kappa[a, a] = 1.0
+        for b in range(a + 1, m):
+            if shared[a, b] < max(min_shared, 1):
+                continue
+            both = given[:, a] & given[:, b]
+            ya = values[both, a].astype(np.int64)
+            yb = values[both, b].astype(np.int64)
+            with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                value = cohen_kappa_score(ya, yb, labels=classes)
+            kappa[a, b] = kappa[b, a] = float(value)
+    return kappa, shared
+
+
+def unanimous_share(labels_matrix: Any) -> float:
+    """Share of items with at least 2 labels on which every annotator gave the same class.
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing.
+
+    Returns
+    -------
+    share : float
+
+    Raises
+    ------
+    QCInputError
+        If no item has two labels, or on an invalid matrix.
+    """
+    values, k = _check_matrix(labels_matrix, None)
+    counts = _counts(values, k)
+    m = counts.sum(axis=1)
+    multi = m >= 2
+    if not multi.any():
+        raise QCInputError("unanimous_share: no item has labels from 2 annotators")
+    return float(np.mean(counts[multi].max(axis=1) == m[multi]))
+
+
+def majority_vote(
+    labels_matrix: Any,
+    *,
+    n_classes: int | None = None,
+    pred_probs: Any = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Majority-vote label of each item.
+
+    Ties are broken by `pred_probs` when given (the tied class the model prefers, as
+    cleanlab's ``get_majority_vote_label`` does), else at random with `seed` (never
+    systematically towards low class indices).
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing. Every item needs a label.
+    n_classes : int, optional
+        Number of classes (default: largest index + 1).
+    pred_probs : array-like, shape (n_items, n_classes), optional
+        Model probabilities used to break ties.
+    seed : int, default 0
+        Seed for random tie breaking.
+
+    Returns
+    -------
+    labels : np.ndarray
+        Integer array of shape ``(n_items,)``.
+    agreement : np.ndarray
+        Share of the item's annotators who chose that label.
+
+    Raises
+    ------
+    QCInputError
+        If an item has no label, `pred_probs` has the wrong shape, or on an invalid matrix.
+    """
+    values, k = _check_matrix(labels_matrix, n_classes)
+    counts = _counts(values, k).astype(np.float64)
+    m = counts.sum(axis=1)
+    empty = np.flatnonzero(m == 0)
+    if empty.size:
+        raise QCInputError(f"majority_vote: item {empty[0]} has no label")
+    if pred_probs is not None:
+        pp = np.asarray(pred_probs, dtype=np.float64)
+        if pp.shape != counts.shape or not np.isfinite(pp).all():
+            raise QCInputError(
+                f"pred_probs: expected finite values of shape {counts.shape}, got {pp.shape}"
+            )
+        tie = pp / (pp.max(axis=1, keepdims=True) + 1.0) * 0.5  # < 0.5: ranks within ties only
+    else:
+        tie = np.random.default_rng(seed).random(counts.shape) * 0.5
+    labels = np.argmax(counts + tie, axis=1)
+    agreement = counts[np.arange(counts.shape[0]), labels] / m
+    return labels.astype(np.int64), agreement
+
+
+def dawid_skene(
+    labels_matrix: Any,
+    *,
+    n_classes: int | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    smoothing: float = 0.01,
+) -> dict[str, Any]:
+    """Dawid-Skene: aggregate labels by EM over per-annotator confusion matrices.
+
+    Each annotator ``j`` has a confusion matrix ``pi_j[c, l]`` = P(annotator says ``l`` |
+    true class ``c``). Starting from the vote shares, EM alternates estimating the class
+    posterior of every item and the confusion matrices (with additive `smoothing`) until the
+    log-likelihood improves by less than `tol` (relative).
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices, NaN where missing. Every item needs a label.
+    n_classes : int, optional
+        Number of classes (default: largest index + 1).
+    max_iter : int, default 100
+        Most EM iterations.
+    tol : float, default 1e-6
+        Relative log-likelihood improvement below which EM stops.
+    smoothing : float, default 0.01
+        Pseudo-count added to every confusion-matrix cell and class prior.
+
+    Returns
+    -------
+    result : dict
+        ``labels`` (n_items,), ``posteriors`` (n_items x n_classes), ``confusion``
+        (n_annotators x n_classes x n_classes, rows = true class), ``priors`` (n_classes,),
+        ``annotator_accuracy`` (n_annotators,: prior-weighted diagonal of the confusion
+        matrix), ``n_iter`` and ``converged``.
+
+    Raises
+    ------
+    QCInputError
+        If an item has no label, or on an invalid matrix or option.
+    """
+    values, k = _check_matrix(labels_matrix, n_classes)
+    if not isinstance(max_iter, int) or max_iter < 1:
+        raise QCInputError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if smoothing < 0:
+        raise QCInputError(f"smoothing must be non-negative, got {smoothing!r}")
+    n, m = values.shape
+    item, annot = np.nonzero(~np.isnan(values))
+    lab = values[item, annot].astype(np.int64)
+    per_item = np.bincount(item, minlength=n)
+    if (per_item == 0).any():
+        raise QCInputError(f"dawid_skene: item {np.flatnonzero(per_item == 0)[0]} has no label")
+    pair = annot * k + lab  # (annotator, given label) of each annotation
+
+    counts = _counts(values, k).astype(np.float64)
+    post = counts / counts.sum(axis=1, keepdims=True)
+    prev = -np.inf
+    converged = False
+    n_iter = 0
+    conf = np.zeros((m, k, k))
+    priors = np.full(k, 1.0 / k)
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported after the loop
+        # M-step: priors and confusion matrices from the current posteriors
+        priors = post.sum(axis=0) + smoothing
+        priors /= priors.sum()
+        for c in range(k):
+            conf[:, c, :] = np.bincount(pair, weights=post[item, c], minlength=m * k).reshape(m, k)
+        conf += smoothing
+        conf /= conf.sum(axis=2, keepdims=True)
+        # E-step: log posterior of each class for each item
+        log_conf = np.log(conf)
+        loglik = np.tile(np.log(priors), (n, 1))
+        for c in range(k):
+            loglik[:, c] += np.bincount(item, weights=log_conf[annot, c, lab], minlength=n)
+        top = loglik.max(axis=1, keepdims=True)
+        post = np.exp(loglik - top)
+        norm = post.sum(axis=1, keepdims=True)
+        post /= norm
+        total = float(np.sum(top[:, 0] + np.log(norm[:, 0])))
+        if np.isfinite(prev) and abs(total - prev) <= tol * abs(total):
+            converged = True
+            break
+        prev = total
+    diag = np.einsum("jcc->jc", conf)
+    return {
+        "labels": post.argmax(axis=1).astype(np.int64),
+        "posteriors": post,
+        "confusion": conf,
+        "priors": priors,
+        "annotator_accuracy": diag @ priors,
+        "n_iter": n_iter,
+        "converged": converged,
+    }

@@ -1,0 +1,910 @@
+"""cleanlab 2.x scoring as pure functions: labels and ``pred_probs`` in, issue arrays out.
+
+No database, no jobs. Every function validates its input first and raises
+:class:`quality.QCInputError` with a clear message instead of letting cleanlab fail with a
+cryptic traceback (or, worse, silently score nonsense).
+
+* :func:`single_annotator_issues` -- one label per item: label issues, label quality scores,
+  suggested labels, confident joint and the estimated noise rate (overall and per class).
+* :func:`multiannotator` -- several labels per item: CROWDLAB consensus labels, consensus
+  quality, per-annotator quality.
+* :func:`active_learning_scores` -- ActiveLab: which items most need another label.
+* :func:`multilabel_issues` -- multi-label classification (several classes per item).
+* :func:`knn_graph`, :func:`outlier_issues`, :func:`near_duplicate_issues` -- outliers and
+  near duplicates, two separate issue kinds computed from features (or ``pred_probs``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from quality import QCInputError
+from quality.pred_probs import validate_pred_probs
+
+__all__ = [
+    "active_learning_scores",
+    "knn_graph",
+    "multiannotator",
+    "multilabel_issues",
+    "near_duplicate_issues",
+    "outlier_issues",
+    "single_annotator_issues",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------------------------
+def _check_class_names(class_names: Sequence[str]) -> list[str]:
+    names = [str(c) for c in class_names]
+    if len(names) < 2:
+        raise QCInputError(f"class_names: need at least 2 classes, got {len(names)}")
+    if len(set(names)) != len(names):
+        dup = next(c for c in names if names.count(c) > 1)
+        raise QCInputError(f"class_names: duplicate class name {dup!r}")
+    return names
+
+
+def _check_single_labels(labels: Any, names: list[str], *, min_class_count: int) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise QCInputError(f"labels: expected a 1-D array of class indices, got shape {y.shape}")
+    if y.size == 0:
+        raise QCInputError("labels: no labelled items")
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise QCInputError(
+                f"labels: row {np.flatnonzero(bad)[0]} is not a class index "
+                "(unlabelled items must be left out)"
+            )
+    elif y.dtype.kind not in "iub":
+        raise QCInputError(f"labels: expected integer class indices, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    out = (y < 0) | (y >= len(names))
+    if out.any():
+        r = np.flatnonzero(out)[0]
+        raise QCInputError(
+            f"labels: row {r} has class index {y[r]}, outside 0..{len(names) - 1} "
+            "(unlabelled items must be left out)"
+        )
+    if y.size == 1:
+        raise QCInputError("labels: a single labelled item; need at least 2 to score labels")
+    counts = np.bincount(y, minlength=len(names))
+    if (counts > 0).sum() < 2:
+        raise QCInputError(
+            f"labels: every label is {names[y[0]]!r}; need at least 2 different classes"
+        )
+    rare = np.flatnonzero((counts > 0) & (counts < min_class_count))
+    if rare.size:
+        listing = ", ".join(f"{names[c]!r} ({counts[c]})" for c in rare)
+        raise QCInputError(
+            f"labels: class {listing} has fewer than {min_class_count} labelled items; "
+            "label more items of it, merge it into another class, or leave it out"
+        )
+    return y
+
+
+def _check_labels_matrix(
+    labels_matrix: Any, names: list[str], annotator_ids: Sequence[Any] | None
+) -> tuple[np.ndarray, list[Any]]:
+    """Items x annotators float matrix with NaN for missing labels; checks every cell."""
+    try:
+        import pandas as pd
+
+        is_df = isinstance(labels_matrix, pd.DataFrame)
+    except ImportError:  # pragma: no cover - pandas comes with cleanlab's multiannotator
+        is_df = False
+    if is_df:
+        ids = list(labels_matrix.columns) if annotator_ids is None else list(annotator_ids)
+        values = labels_matrix.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            values = np.array(labels_matrix, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise QCInputError(f"labels_matrix: not a numeric matrix ({exc})") from exc
+        ids = (
+            list(range(values.shape[1]))
+            if annotator_ids is None and values.ndim == 2
+            else (list(annotator_ids) if annotator_ids is not None else [])
+        )
+    if values.ndim != 2:
+        raise QCInputError(
+            f"labels_matrix: expected shape (n_items, n_annotators), got {values.shape}"
+        )
+    n, m = values.shape
+    if n == 0 or m == 0 or np.isnan(values).all():
+        raise QCInputError("labels_matrix: no labelled items")
+    if len(ids) != m:
+        raise QCInputError(f"annotator_ids: {len(ids)} ids for {m} annotator columns")
+    if np.isinf(values).any():
+        r, c = np.argwhere(np.isinf(values))[0]
+        raise QCInputError(f"labels_matrix: item {r}, annotator {ids[c]!r}: infinite label")
+    given = ~np.isnan(values)
+    bad = given & ((values != np.round(values)) | (values < 0) | (values >= len(names)))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise QCInputError(
+            f"labels_matrix: item {r}, annotator {ids[c]!r}: {float(values[r, c]):g} is not a "
+            f"class index in 0..{len(names) - 1}"
+        )
+    if n == 1:
+        raise QCInputError("labels_matrix: a single item; need at least 2 to score labels")
+    empty_rows = np.flatnonzero(~given.any(axis=1))
+    if empty_rows.size:
+        raise QCInputError(
+            f"labels_matrix: item {empty_rows[0]} has no label ({empty_rows.size} item(s)); "
+            "leave unlabelled items out"
+        )
+    empty_cols = np.flatnonzero(~given.any(axis=0))
+    if empty_cols.size:
+        raise QCInputError(
+            f"labels_matrix: annotator {ids[empty_cols[0]]!r} labelled no item; "
+            "leave such annotators out"
+        )
+    present = np.unique(values[given]).astype(np.int64)
+    if present.size < 2:
+        raise QCInputError(
+            f"labels_matrix: every label is {names[present[0]]!r}; "
+            "need at least 2 different classes"
+        )
+    return values, ids
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence cleanlab's advisory warnings (the input was validated already)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def _fmt(names: list[str], k: int) -> str:
+    return repr(names[k]).replace('"', "'")
+
+
+# ---------------------------------------------------------------------------------------------
+# single annotator
+# ---------------------------------------------------------------------------------------------
+def single_annotator_issues(
+    labels: Any,
+    pred_probs: Any,
+    *,
+    class_names: Sequence[str],
+    filter_by: str = "prune_by_noise_rate",
+    score_method: str = "self_confidence",
+    min_class_count: int = 2,
+) -> dict[str, Any]:
+    """Find items whose (single) given label is probably wrong, with cleanlab.
+
+    Uses confident learning: the calibrated confident joint
+    (:func:`cleanlab.count.compute_confident_joint`) estimates how many items of each given
+    label belong to each true class; :func:`cleanlab.filter.find_label_issues` flags the
+    items to prune; :func:`cleanlab.rank.get_label_quality_scores` scores every label.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n_items,)
+        Given label of each labelled item (class indices into `class_names`).
+    pred_probs : array-like, shape (n_items, n_classes)
+        Out-of-sample predicted probabilities (see :mod:`quality.pred_probs`); validated
+        strictly with :func:`quality.pred_probs.validate_pred_probs`.
+    class_names : sequence of str
+        Names of the classes, in column order; used in the reasons.
+    filter_by : str, default "prune_by_noise_rate"
+        Passed to :func:`cleanlab.filter.find_label_issues`.
+    score_method : str, default "self_confidence"
+        Passed to :func:`cleanlab.rank.get_label_quality_scores`.
+    min_class_count : int, default 2
+        A class with at least one but fewer labelled items than this raises: a single
+        example gives confident learning nothing to compare it with.
+
+    Returns
+    -------
+    result : dict
+        ``is_label_issue`` (bool, n_items), ``label_quality`` (float in [0, 1], low = likely
+        wrong), ``suggested_label`` (int, arg-max of `pred_probs`), ``suggested_confidence``
+        (its probability), ``given_label_confidence``, ``ranked_issues`` (indices of flagged
+        items, most likely wrong first), ``reasons`` (list of str per item, e.g.
+        ``"labelled 'cat'; model says 'dog' (0.91)"``), ``n_issues``, ``noise_rate``
+        (estimated share of wrong labels, from the calibrated confident joint),
+        ``noise_rate_per_class`` (share of wrong labels among items given each class; NaN
+        for classes without items), ``confident_joint`` (n_classes x n_classes, rows = given
+        label, columns = true label), ``joint`` (the same, normalized to sum 1),
+        ``noise_matrix`` (P(given label | true label), columns sum to 1) and
+        ``class_names``.
+
+    Raises
+    ------
+    QCInputError
+        Fewer than 2 classes, no labelled items, a single item, every label the same, a
+        class with fewer than `min_class_count` items, labels out of range, or invalid
+        `pred_probs` (wrong shape, NaN, rows not summing to 1).
+    """
+    import cleanlab.count
+    import cleanlab.filter
+    import cleanlab.rank
+
+    names = _check_class_names(class_names)
+    y = _check_single_labels(labels, names, min_class_count=min_class_count)
+    n, k = y.size, len(names)
+    pp = validate_pred_probs(pred_probs, n_items=n, n_classes=k)
+
+    try:
+        with _quiet():
+            cj = cleanlab.count.compute_confident_joint(y, pp, calibrate=True)
+            is_issue = cleanlab.filter.find_label_issues(
+                y, pp, filter_by=filter_by, confident_joint=cj, n_jobs=1
+            )
+            quality = cleanlab.rank.get_label_quality_scores(y, pp, method=score_method)
+            joint = cleanlab.count.estimate_joint(y, pp, confident_joint=cj)
+            _, noise_matrix, _ = cleanlab.count.estimate_latent(cj, y)
+    except ValueError as exc:  # cleanlab's own checks, after ours: report, don't crash
+        raise QCInputError(f"cleanlab could not score these labels: {exc}") from exc
+
+    is_issue = np.asarray(is_issue, dtype=bool)
+    quality = np.asarray(quality, dtype=np.float64)
+    suggested = pp.argmax(axis=1)
+    suggested_conf = pp[np.arange(n), suggested]
+    given_conf = pp[np.arange(n), y]
+    ranked = np.flatnonzero(is_issue)
+    ranked = ranked[np.argsort(quality[ranked], kind="stable")]
+    row_sums = joint.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(row_sums > 0, 1.0 - np.diag(joint) / row_sums, np.nan)
+    reasons = [
+        _single_reason(
+            names,
+            int(y[i]),
+            int(suggested[i]),
+            float(suggested_conf[i]),
+            float(given_conf[i]),
+            flagged=bool(is_issue[i]),
+        )
+        for i in range(n)
+    ]
+    return {
+        "is_label_issue": is_issue,
+        "label_quality": quality,
+        "suggested_label": suggested,
+        "suggested_confidence": suggested_conf,
+        "given_label_confidence": given_conf,
+        "ranked_issues": ranked,
+        "reasons": reasons,
+        "n_issues": int(is_issue.sum()),
+        "noise_rate": float(1.0 - np.trace(joint)),
+        "noise_rate_per_class": per_class,
+        "confident_joint": np.asarray(cj),
+        "joint": np.asarray(joint),
+        "noise_matrix": np.asarray(noise_matrix),
+        "class_names": names,
+    }
+
+
+def _single_reason(
+    names: list[str], given: int, suggested: int, p: float, p_given: float, *, flagged: bool
+) -> str:
+    if suggested != given:
+        return f"labelled {_fmt(names, given)}; model says {_fmt(names, suggested)} ({p:.2f})"
+    if flagged:  # flagged although the model's top class is the given one: it is unsure
+        return f"labelled {_fmt(names, given)}; model is unsure ({p_given:.2f})"
+    return f"labelled {_fmt(names, given)}; model agrees ({p_given:.2f})"
+
+
+# ---------------------------------------------------------------------------------------------
+# several annotators
+# ---------------------------------------------------------------------------------------------
+def multiannotator(
+    labels_matrix: Any,
+    pred_probs: Any,
+    *,
+    class_names: Sequence[str],
+    annotator_ids: Sequence[Any] | None = None,
+    consensus_method: str = "best_quality",
+    quality_method: str = "crowdlab",
+    calibrate_probs: bool = False,
+) -> dict[str, Any]:
+    """Consensus labels and annotator quality from several labels per item (CROWDLAB).
+
+    Wraps :func:`cleanlab.multiannotator.get_label_quality_multiannotator`, which weighs
+    each annotator by their estimated quality and the model by its agreement with the
+    annotators.
+
+    Parameters
+    ----------
+    labels_matrix : array-like or pandas.DataFrame, shape (n_items, n_annotators)
+        Class index given by each annotator to each item, NaN where the annotator did not
+        label the item. Every item needs at least one label, every annotator at least one
+        item, and some item at least two labels.
+    pred_probs : array-like, shape (n_items, n_classes)
+        Out-of-sample predicted probabilities, e.g. from a model trained on majority-vote
+        labels (see :mod:`quality.pred_probs`).
+    class_names : sequence of str
+        Names of the classes, in column order.
+    annotator_ids : sequence, optional
+        Id of each annotator column (default: DataFrame column names, else 0..m-1).
+    consensus_method : str, default "best_quality"
+        ``"best_quality"`` (CROWDLAB) or ``"majority_vote"``.
+    quality_method : str, default "crowdlab"
+        ``"crowdlab"`` or ``"agreement"``.
+    calibrate_probs : bool, default False
+        Let cleanlab temperature-scale `pred_probs` against the annotators first.
+
+    Returns
+    -------
+    result : dict
+        Per item: ``consensus_label``, ``consensus_quality`` (in [0, 1], low = likely
+        wrong), ``annotator_agreement`` (share of the item's annotators agreeing with the
+        consensus), ``num_annotations``, ``votes`` (annotators choosing the consensus),
+        ``model_label`` and ``model_confidence`` (arg-max of `pred_probs`), ``reasons``
+        (the annotators' most voted class, its votes, the model's view and, when it differs,
+        the consensus, e.g. ``"labelled 'cat' by 1 of 3; model says 'dog' (0.91)"``) and
+        ``detailed_quality`` (n_items x n_annotators quality of each given label, NaN where
+        missing). Per annotator (in `annotator_ids` order): ``annotator_ids``,
+        ``annotator_quality``, ``annotator_agreement_with_consensus``,
+        ``annotator_num_labels`` and ``annotator_worst_class`` (class name).
+
+    Raises
+    ------
+    QCInputError
+        Fewer than 2 classes, no labelled items, a single item, an item or annotator
+        without labels, every label the same, only one label per item (use
+        :func:`single_annotator_issues`), labels out of range, or invalid `pred_probs`.
+    """
+    import pandas as pd
+    from cleanlab.multiannotator import get_label_quality_multiannotator
+
+    names = _check_class_names(class_names)
+    values, ids = _check_labels_matrix(labels_matrix, names, annotator_ids)
+    n, m = values.shape
+    pp = validate_pred_probs(pred_probs, n_items=n, n_classes=len(names))
+    given = ~np.isnan(values)
+    num = given.sum(axis=1)
+    if num.max() < 2:
+        raise QCInputError(
+            "labels_matrix: every item has a single label; use single_annotator_issues "
+            "for one label per item"
+        )
+    df = pd.DataFrame(values, columns=list(range(m)))
+    try:
+        with _quiet():
+            res = get_label_quality_multiannotator(
+                df,
+                pp,
+                consensus_method=consensus_method,
+                quality_method=quality_method,
+                calibrate_probs=calibrate_probs,
+                return_detailed_quality=True,
+                return_annotator_stats=True,
+                verbose=False,
+            )
+    except ValueError as exc:
+        raise QCInputError(f"cleanlab could not score these labels: {exc}") from exc
+
+    lq = res["label_quality"]
+    consensus = lq["consensus_label"].to_numpy().astype(np.int64)
+    stats = res["annotator_stats"].reindex(list(range(m)))
+    detailed = res["detailed_label_quality"].to_numpy(dtype=np.float64, na_value=np.nan)
+    votes = (values == consensus[:, None]).sum(axis=1)
+    model_label = pp.argmax(axis=1)
+    model_conf = pp[np.arange(n), model_label]
+    # the annotators' own choice per item: the most voted class (the consensus if tied)
+    counts = np.zeros((n, len(names)), dtype=np.int64)
+    rows, cols = np.nonzero(given)
+    np.add.at(counts, (rows, values[rows, cols].astype(np.int64)), 1)
+    tied = counts == counts.max(axis=1, keepdims=True)
+    top = np.where(
+        tied[np.arange(n), consensus], consensus, np.argmax(np.where(tied, pp, -1.0), axis=1)
+    )
+    reasons = []
+    for i in range(n):
+        t = int(top[i])
+        text = f"labelled {_fmt(names, t)} by {int(counts[i, t])} of {int(num[i])}"
+        if model_label[i] != t:
+            text += f"; model says {_fmt(names, int(model_label[i]))} ({model_conf[i]:.2f})"
+        else:
+            text += f"; model agrees ({model_conf[i]:.2f})"
+        if consensus[i] != t:
+            text += f"; consensus {_fmt(names, int(consensus[i]))}"
+        reasons.append(text)
+    worst = stats["worst_class"].to_numpy()
+    return {
+        "consensus_label": consensus,
+        "consensus_quality": lq["consensus_quality_score"].to_numpy(dtype=np.float64),
+        "annotator_agreement": lq["annotator_agreement"].to_numpy(dtype=np.float64),
+        "num_annotations": num.astype(np.int64),
+        "votes": votes.astype(np.int64),
+        "model_label": model_label,
+        "model_confidence": model_conf,
+        "reasons": reasons,
+        "detailed_quality": detailed,
+        "annotator_ids": ids,
+        "annotator_quality": stats["annotator_quality"].to_numpy(dtype=np.float64),
+        "annotator_agreement_with_consensus": stats["agreement_with_consensus"].to_numpy(
+            dtype=np.float64
+        ),
+        "annotator_num_labels": stats["num_examples_labeled"].to_numpy().astype(np.int64),
+        "annotator_worst_class": [names[int(c)] for c in worst],
+        "class_names": names,
+    }
+
+
+def active_learning_scores(
+    labels_matrix: Any,
+    pred_probs: Any,
+    *,
+    class_names: Sequence[str],
+    pred_probs_unlabeled: Any = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """ActiveLab scores: which items most need another label (lowest score first).
+
+    Wraps :func:`cleanlab.multiannotator.get_active_learning_scores`. Works with one or
+    several labels per item; unlabelled items can be scored on the same scale from their
+    predicted probabilities alone.
+
+    Parameters
+    ----------
+    labels_matrix : array-like or pandas.DataFrame, shape (n_items, n_annotators)
+        Labels of the labelled items, NaN where missing (a single column for one label per
+        item).
+    pred_probs : array-like, shape (n_items, n_classes)
+        Out-of-sample predicted probabilities of the labelled items.
+    class_names : sequence of str
+        Names of the classes, in column order.
+    pred_probs_unlabeled : array-like, shape (n_unlabeled, n_classes), optional
+        Predicted probabilities of unlabelled items (see
+        :func:`quality.pred_probs.fit_predict`).
+
+    Returns
+    -------
+    scores : np.ndarray
+        Score per labelled item in [0, 1]; lower means another label is more useful.
+    scores_unlabeled : np.ndarray or None
+        Score per unlabelled item, comparable with `scores`; None without
+        `pred_probs_unlabeled`.
+
+    Raises
+    ------
+    QCInputError
+        On the same input problems as :func:`multiannotator` (except that one label per
+        item is fine), or invalid `pred_probs_unlabeled`.
+    """
+    import pandas as pd
+    from cleanlab.multiannotator import get_active_learning_scores
+
+    names = _check_class_names(class_names)
+    values, _ = _check_labels_matrix(labels_matrix, names, None)
+    n, m = values.shape
+    k = len(names)
+    pp = validate_pred_probs(pred_probs, n_items=n, n_classes=k)
+    ppu = None
+    if pred_probs_unlabeled is not None:
+        arr = np.asarray(pred_probs_unlabeled, dtype=np.float64)
+        n_u = arr.shape[0] if arr.ndim == 2 else -1
+        ppu = validate_pred_probs(arr, n_items=n_u, n_classes=k)
+        if n_u == 0:
+            ppu = None
+    try:
+        with _quiet():
+            scores, scores_u = get_active_learning_scores(
+                pd.DataFrame(values, columns=list(range(m))), pp, ppu
+            )
+    except ValueError as exc:
+        raise QCInputError(f"cleanlab could not score these labels: {exc}") from exc
+    scores = np.asarray(scores, dtype=np.float64)
+    if pred_probs_unlabeled is None:
+        return scores, None
+    if ppu is None:
+        return scores, np.zeros(0, dtype=np.float64)
+    return scores, np.asarray(scores_u, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# multi-label
+# ---------------------------------------------------------------------------------------------
+def multilabel_issues(
+    labels: Sequence[Sequence[int]],
+    pred_probs: Any,
+    *,
+    class_names: Sequence[str],
+    threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Label issues for multi-label classification (each item may have several classes).
+
+    Wraps :func:`cleanlab.multilabel_classification.filter.find_label_issues` and
+    :func:`cleanlab.multilabel_classification.rank.get_label_quality_scores` (plus the
+    per-class scores of ``get_label_quality_scores_per_class``).
+
+    Parameters
+    ----------
+    labels : sequence of sequences of int
+        Class indices given to each item (an empty sequence means "none of the classes").
+    pred_probs : array-like, shape (n_items, n_classes)
+        Out-of-sample probability that each class applies, independently per class (rows
+        need not sum to 1).
+    class_names : sequence of str
+        Names of the classes, in column order.
+    threshold : float, default 0.5
+        A class is in ``suggested_labels`` when its probability is at least this.
+
+    Returns
+    -------
+    result : dict
+        ``is_label_issue`` (bool, n_items), ``label_quality`` (float, low = likely wrong),
+        ``per_class_quality`` (n_items x n_classes), ``suggested_labels`` (list of lists of
+        class indices), ``ranked_issues``, ``n_issues``, ``reasons`` (e.g.
+        ``"labelled {'cat'}; model adds 'dog' (0.93)"``) and ``class_names``.
+
+    Raises
+    ------
+    QCInputError
+        Fewer than 2 classes, fewer than 2 items, a label out of range or repeated within
+        an item, a class that is given to every item or to none, or invalid `pred_probs`
+        (wrong shape, NaN, values outside [0, 1]).
+    """
+    from cleanlab.multilabel_classification import filter as ml_filter
+    from cleanlab.multilabel_classification import rank as ml_rank
+
+    names = _check_class_names(class_names)
+    k = len(names)
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iuf":
+        raise QCInputError(
+            "labels: expected one list of class indices per item (multi-label), got a flat "
+            "array; use single_annotator_issues for one class per item"
+        )
+    rows: list[list[int]] = []
+    for i, row in enumerate(labels):
+        if isinstance(row, str | bytes) or not isinstance(row, Sequence | np.ndarray):
+            raise QCInputError(f"labels: item {i} is not a list of class indices")
+        clean = []
+        for c in row:
+            if isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= c < k:
+                raise QCInputError(f"labels: item {i} has {c!r}, not a class index in 0..{k - 1}")
+            clean.append(int(c))
+        if len(set(clean)) != len(clean):
+            raise QCInputError(f"labels: item {i} lists a class twice: {clean}")
+        rows.append(sorted(clean))
+    n = len(rows)
+    if n == 0:
+        raise QCInputError("labels: no labelled items")
+    if n == 1:
+        raise QCInputError("labels: a single labelled item; need at least 2 to score labels")
+    try:
+        pp = np.ascontiguousarray(pred_probs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise QCInputError(f"pred_probs: not a numeric matrix ({exc})") from exc
+    if pp.shape != (n, k):
+        raise QCInputError(
+            f"pred_probs: expected shape ({n}, {k}) (n_items, n_classes), got {pp.shape}"
+        )
+    bad = ~np.isfinite(pp).all(axis=1) | ((pp < 0) | (pp > 1)).any(axis=1)
+    if bad.any():
+        r = np.flatnonzero(bad)[0]
+        raise QCInputError(f"pred_probs: row {r} holds NaN or a value outside [0, 1]")
+    onehot = np.zeros((n, k), dtype=bool)
+    for i, row in enumerate(rows):
+        onehot[i, row] = True
+    counts = onehot.sum(axis=0)
+    const = np.flatnonzero((counts == 0) | (counts == n))
+    if const.size:
+        c = const[0]
+        how = "no item" if counts[c] == 0 else "every item"
+        raise QCInputError(
+            f"labels: class {names[c]!r} is given to {how}; cleanlab needs both positive "
+            "and negative examples of every class (leave the class out)"
+        )
+    try:
+        with _quiet():
+            is_issue = ml_filter.find_label_issues(rows, pp, n_jobs=1)
+            quality = ml_rank.get_label_quality_scores(rows, pp)
+            per_class = ml_rank.get_label_quality_scores_per_class(rows, pp)
+    except ValueError as exc:
+        raise QCInputError(f"cleanlab could not score these labels: {exc}") from exc
+    is_issue = np.asarray(is_issue, dtype=bool)
+    quality = np.asarray(quality, dtype=np.float64)
+    suggested = [np.flatnonzero(pp[i] >= threshold).tolist() for i in range(n)]
+    ranked = np.flatnonzero(is_issue)
+    ranked = ranked[np.argsort(quality[ranked], kind="stable")]
+    reasons = []
+    for i in range(n):
+        given = "{" + ", ".join(_fmt(names, c) for c in rows[i]) + "}"
+        adds = [c for c in suggested[i] if not onehot[i, c]]
+        drops = [c for c in rows[i] if pp[i, c] < threshold]
+        parts = [f"adds {_fmt(names, c)} ({pp[i, c]:.2f})" for c in adds]
+        parts += [f"drops {_fmt(names, c)} ({pp[i, c]:.2f})" for c in drops]
+        reasons.append(f"labelled {given}; model " + (", ".join(parts) if parts else "agrees"))
+    return {
+        "is_label_issue": is_issue,
+        "label_quality": quality,
+        "per_class_quality": np.asarray(per_class, dtype=np.float64),
+        "suggested_labels": suggested,
+        "ranked_issues": ranked,
+        "n_issues": int(is_issue.sum()),
+        "reasons": reasons,
+        "class_names": names,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# outliers and near duplicates
+# ---------------------------------------------------------------------------------------------
+def _check_knn_features(features: Any) -> Any:
+    if sp.issparse(features):
+        X = sp.csr_matrix(features, dtype=np.float64)
+        if not np.isfinite(X.data).all():
+            raise QCInputError("features: NaN or infinity in the feature matrix")
+    else:
+        try:
+            X = np.asarray(features, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise QCInputError(f"features: not a numeric matrix ({exc})") from exc
+        if X.ndim != 2:
+            raise QCInputError(f"features: expected a 2-D matrix, got shape {X.shape}")
+        bad = ~np.isfinite(X).all(axis=1)
+        if bad.any():
+            raise QCInputError(f"features: row {np.flatnonzero(bad)[0]} holds NaN or infinity")
+    if X.shape[0] < 3 or X.shape[1] == 0:
+        raise QCInputError(
+            f"features: need at least 3 items with at least 1 feature, got shape {X.shape}"
+        )
+    return X
+
+
+def knn_graph(
+    features: Any,
+    *,
+    k: int = 10,
+    metric: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of every item among the other items.
+
+    The same graph serves :func:`outlier_issues` and :func:`near_duplicate_issues`, so it
+    is computed once. Exact duplicates are neighbours at distance 0.
+
+    Parameters
+    ----------
+    features : np.ndarray or scipy.sparse matrix, shape (n_items, n_features)
+        Features (see :mod:`quality.features`).
+    k : int, default 10
+        Number of neighbours (reduced to ``n_items - 1`` for tiny data).
+    metric : str, optional
+        Distance, ``"euclidean"`` or ``"cosine"``. By default cosine for sparse features
+        (TF-IDF) and euclidean otherwise.
+
+    Returns
+    -------
+    distances : np.ndarray
+        Shape ``(n_items, k)``, ascending per row.
+    indices : np.ndarray
+        Shape ``(n_items, k)``, the neighbours' row indices.
+
+    Raises
+    ------
+    QCInputError
+        Fewer than 3 items, NaN or infinite features, or an invalid `k`.
+    """
+    from sklearn import config_context
+    from sklearn.neighbors import NearestNeighbors
+
+    X = _check_knn_features(features)
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise QCInputError(f"k must be a positive integer, got {k!r}")
+    k = int(min(k, X.shape[0] - 1))
+    if metric is None:
+        metric = "cosine" if sp.issparse(X) else "euclidean"
+    if metric not in ("euclidean", "cosine"):
+        raise QCInputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    if not sp.issparse(X):
+        X = X.astype(np.float32)
+    # keep sklearn's pairwise chunks small: bounded memory at 100k items
+    with config_context(working_memory=128):
+        nn = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute", n_jobs=1)
+        nn.fit(X)
+        dist, idx = nn.kneighbors(None)  # None: neighbours exclude the item itself
+    dist = np.maximum(np.asarray(dist, dtype=np.float64), 0.0)
+    return dist, np.asarray(idx, dtype=np.int64)
+
+
+def outlier_issues(
+    *,
+    features: Any = None,
+    pred_probs: Any = None,
+    labels: Any = None,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
+    k: int = 10,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """Outliers: items unlike the rest of the data (an issue kind separate from labels).
+
+    From features (or a precomputed :func:`knn_graph`), as cleanlab's Datalab does: the
+    score is ``exp(-d / median(d))`` of the average distance ``d`` to the `k` nearest
+    neighbours, and an item is an outlier when ``d > Q3 + (1 / threshold - 1) * IQR``
+    (default threshold 0.37037, i.e. Q3 + 1.7 IQR). From `pred_probs` alone, with
+    :class:`cleanlab.outlier.OutOfDistribution` (entropy-based, adjusted by class
+    thresholds when `labels` are given); an item is an outlier when its score is below
+    ``threshold * median(score)`` (default 0.13).
+
+    Parameters
+    ----------
+    features : np.ndarray or scipy.sparse matrix, optional
+        Features, shape ``(n_items, n_features)``.
+    pred_probs : array-like, shape (n_items, n_classes), optional
+        Used only when neither `features` nor `knn` is given.
+    labels : array-like of int, optional
+        Given labels, to adjust `pred_probs` scores by per-class thresholds.
+    knn : tuple (distances, indices), optional
+        Output of :func:`knn_graph`, to avoid computing it twice.
+    k : int, default 10
+        Number of neighbours averaged over.
+    threshold : float, optional
+        See above; defaults to Datalab's values.
+
+    Returns
+    -------
+    result : dict
+        ``is_outlier`` (bool, n_items), ``outlier_score`` (in [0, 1], low = more unusual),
+        ``ranked_issues`` (flagged items, most unusual first), ``n_issues``, ``method``
+        (``"features"`` or ``"pred_probs"``), ``issue_threshold`` and ``reasons``.
+
+    Raises
+    ------
+    QCInputError
+        If neither features, `knn` nor `pred_probs` is given, or on invalid input.
+    """
+    if knn is None and features is not None:
+        knn = knn_graph(features, k=k)
+    if knn is not None:
+        dist = np.asarray(knn[0], dtype=np.float64)
+        if dist.ndim != 2 or dist.shape[0] < 3 or not np.isfinite(dist).all():
+            raise QCInputError("knn: expected finite distances of shape (n_items, k)")
+        t = 0.37037 if threshold is None else float(threshold)
+        if not 0 < t <= 1:
+            raise QCInputError(f"threshold must be in (0, 1] for feature outliers, got {t}")
+        avg = dist[:, : min(k, dist.shape[1])].mean(axis=1)
+        q1, q3 = np.percentile(avg, [25, 75])
+        issue_threshold = float(q3 + (1.0 / t - 1.0) * (q3 - q1))
+        scale = max(float(np.median(avg)), 100 * np.finfo(np.float64).eps)
+        scores = np.exp(-avg / scale)
+        is_outlier = avg > issue_threshold
+        method = "features"
+        rel = avg / scale
+        reasons = [
+            f"{rel[i]:.1f}x the typical distance to its {dist.shape[1]} nearest items"
+            for i in range(avg.size)
+        ]
+    elif pred_probs is not None:
+        from cleanlab.outlier import OutOfDistribution
+
+        arr = np.asarray(pred_probs, dtype=np.float64)
+        if arr.ndim != 2:
+            raise QCInputError(f"pred_probs: expected a 2-D matrix, got shape {arr.shape}")
+        pp = validate_pred_probs(arr, n_items=arr.shape[0], n_classes=arr.shape[1])
+        if pp.shape[0] < 3 or pp.shape[1] < 2:
+            raise QCInputError("pred_probs: need at least 3 items and 2 classes")
+        y = None
+        if labels is not None:
+            names = [str(c) for c in range(pp.shape[1])]
+            y = _check_single_labels(labels, names, min_class_count=1)
+            if y.size != pp.shape[0]:
+                raise QCInputError(f"labels: {y.size} labels for {pp.shape[0]} pred_probs rows")
+        t = 0.13 if threshold is None else float(threshold)
+        if t < 0:
+            raise QCInputError(f"threshold must be non-negative, got {t}")
+        try:
+            with _quiet():
+                ood = OutOfDistribution(params={"adjust_pred_probs": y is not None})
+                scores = ood.fit_score(pred_probs=pp, labels=y, verbose=False)
+        except ValueError as exc:
+            raise QCInputError(f"cleanlab could not score these pred_probs: {exc}") from exc
+        scores = np.asarray(scores, dtype=np.float64)
+        issue_threshold = float(t * np.median(scores))
+        is_outlier = scores < issue_threshold
+        method = "pred_probs"
+        reasons = [f"model is unsure which class this is (score {s:.2f})" for s in scores]
+    else:
+        raise QCInputError("outlier_issues: pass features, knn or pred_probs")
+    ranked = np.flatnonzero(is_outlier)
+    ranked = ranked[np.argsort(scores[ranked], kind="stable")]
+    return {
+        "is_outlier": is_outlier,
+        "outlier_score": scores,
+        "ranked_issues": ranked,
+        "n_issues": int(is_outlier.sum()),
+        "method": method,
+        "issue_threshold": issue_threshold,
+        "reasons": reasons,
+    }
+
+
+def near_duplicate_issues(
+    *,
+    features: Any = None,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
+    k: int = 10,
+    threshold: float = 0.13,
+) -> dict[str, Any]:
+    """Near duplicates: items (almost) identical to another item (a separate issue kind).
+
+    As cleanlab's Datalab does: two items are near duplicates when their distance is below
+    ``threshold`` times the median distance from an item to its nearest neighbour; the
+    relation is symmetric. Exact duplicates are always near duplicates.
+
+    Parameters
+    ----------
+    features : np.ndarray or scipy.sparse matrix, optional
+        Features, shape ``(n_items, n_features)``.
+    knn : tuple (distances, indices), optional
+        Output of :func:`knn_graph`, instead of `features`.
+    k : int, default 10
+        Number of neighbours searched (a set can hold at most ``k + 1`` items).
+    threshold : float, default 0.13
+        Relative distance below which items are near duplicates.
+
+    Returns
+    -------
+    result : dict
+        ``is_near_duplicate`` (bool, n_items), ``near_duplicate_score`` (in [0, 1], low =
+        closer to its nearest neighbour), ``near_duplicate_sets`` (per item, sorted array of
+        the other items it nearly duplicates), ``groups`` (connected groups of near
+        duplicates, each a sorted list, largest first), ``nearest_distance``, ``n_issues``
+        and ``reasons``.
+
+    Raises
+    ------
+    QCInputError
+        If neither features nor `knn` is given, or on invalid input.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    if knn is None:
+        if features is None:
+            raise QCInputError("near_duplicate_issues: pass features or knn")
+        knn = knn_graph(features, k=k)
+    dist = np.asarray(knn[0], dtype=np.float64)
+    idx = np.asarray(knn[1], dtype=np.int64)
+    if dist.shape != idx.shape or dist.ndim != 2 or dist.shape[0] < 3:
+        raise QCInputError("knn: expected distances and indices of the same shape (n_items, k)")
+    if threshold < 0:
+        raise QCInputError(f"threshold must be non-negative, got {threshold}")
+    n = dist.shape[0]
+    nearest = dist[:, 0]
+    median = max(float(np.median(nearest)), 1e-12)
+    close = dist < threshold * median
+    rows = np.repeat(np.arange(n), dist.shape[1])[close.ravel()]
+    cols = idx.ravel()[close.ravel()]
+    adj = sp.coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n)).tocsr()
+    adj = ((adj + adj.T) > 0).tocsr()
+    sets = [np.sort(adj.indices[adj.indptr[i] : adj.indptr[i + 1]]) for i in range(n)]
+    is_dup = np.diff(adj.indptr) > 0
+    _, comp = connected_components(adj, directed=False)
+    groups: dict[int, list[int]] = {}
+    for i in np.flatnonzero(is_dup):
+        groups.setdefault(int(comp[i]), []).append(int(i))
+    group_list = sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+    scores = 1.0 - np.exp(-nearest / median)
+    reasons = [
+        (
+            f"near duplicate of item(s) {', '.join(str(j) for j in sets[i][:5])}"
+            + (" ..." if sets[i].size > 5 else "")
+        )
+        if is_dup[i]
+        else ""
+        for i in range(n)
+    ]
+    return {
+        "is_near_duplicate": is_dup,
+        "near_duplicate_score": scores,
+        "near_duplicate_sets": sets,
+        "groups": group_list,
+        "nearest_distance": nearest,
+        "n_issues": int(is_dup.sum()),
+        "reasons": reasons,
+    }
