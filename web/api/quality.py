@@ -1,0 +1,67 @@
+"""QC over REST: start a run, list runs, read a run's label issues.
+
+``POST /api/projects/ID/qc`` -> 202 ``{"job": {...}}`` (the running job if one is already
+queued or running); ``GET /api/projects/ID/qc/runs``; ``GET /api/projects/ID/qc/runs/RID``
+(with annotator scores); ``GET /api/projects/ID/label-issues`` (the newest successful run, or
+``?run=RID``; ``?kind=label|outlier|near_duplicate``; ``?all=1`` includes items that are not
+issues; ``?page=&page_size=``), worst first. The job itself: ``GET /api/jobs/ID``.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from labeling import jobs
+from labeling.errors import Invalid, NotFound
+from quality import qc
+from web.api import api_user, bp
+
+
+def _int_arg(name: str, default: int | None) -> int | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{name} must be a whole number, got {value!r}",
+                      [{"row": None, "field": name, "detail": "not a number"}]) from None
+
+
+@bp.post("/projects/<int:project_id>/qc")
+def start_qc(project_id: int):
+    body = request.get_json(silent=True) if request.content_length else None
+    if body is not None and not isinstance(body, dict):
+        raise Invalid("send a JSON object (or nothing)", [{"row": None, "field": None, "detail": "not an object"}])
+    job, created = qc.start_qc(api_user().user, project_id, options=body or {})
+    response = jsonify({"job": jobs.job_view(job), "created": created})
+    response.status_code = 202
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return response
+
+
+@bp.get("/projects/<int:project_id>/qc/runs")
+def qc_runs(project_id: int):
+    limit = _int_arg("limit", 50)
+    return jsonify([qc.run_view(r) for r in qc.list_runs(api_user().user, project_id, limit=limit)])
+
+
+@bp.get("/projects/<int:project_id>/qc/runs/<int:run_id>")
+def qc_run(project_id: int, run_id: int):
+    run, annotators = qc.get_run(api_user().user, project_id, run_id)
+    if run is None:
+        raise NotFound(f"QC run {run_id} not found")
+    return jsonify(qc.run_view(run, annotators=annotators))
+
+
+@bp.get("/projects/<int:project_id>/label-issues")
+def label_issues(project_id: int):
+    include_all = (request.args.get("all") or "").strip().lower() in ("1", "true", "yes")
+    run, rows, total = qc.label_issues(
+        api_user().user, project_id, run_id=_int_arg("run", None), kind=request.args.get("kind") or None,
+        include_all=include_all, page=_int_arg("page", 1), page_size=_int_arg("page_size", 100))
+    response = jsonify([qc.issue_view(r) for r in rows])
+    response.headers["X-Total-Count"] = str(total)
+    if run is not None:
+        response.headers["X-QC-Run"] = str(run.id)
+    return response
