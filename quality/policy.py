@@ -1,0 +1,529 @@
+"""QC policy: which tasks a QC run makes suspects, where they go, and which pass (DESIGN.md,
+"Item life cycle": ``labeled -> QC -> accepted | suspect -> review / relabel``).
+
+The policy of a project is stored in ``Project.qc_policy`` (only what differs from
+:data:`DEFAULTS`); :func:`get_policy` and :func:`set_policy` read and change it.
+
+What makes a suspect (``suspect``), among the labeled tasks a run scored, by their label issues
+of the kinds in ``kinds`` (a task's score is the lowest of its issues; low is bad):
+
+``flagged``
+    cleanlab flagged it (``LabelIssue.is_issue``): confident learning for one label per item,
+    CROWDLAB consensus for several.
+``threshold``
+    its score is below ``threshold``.
+``worst_share``
+    it is among the ``worst_share`` (a share, e.g. 0.1) of the run's labeled tasks with the
+    lowest scores.
+``budget``
+    it is among the ``budget`` tasks with the lowest scores (a review budget in items).
+
+Where a suspect goes (``route``): ``review`` (the review queue, :mod:`labeling.review`) or
+``relabel``: ``relabel_k`` more annotators who have not labeled it, first in their queue
+(``Task.requeued``; ``target_overlap += relabel_k``, back to ``open``); when they are done the
+task is ``labeled`` again and the next QC run judges it on the new consensus. A suspect that
+would need more than ``Project.max_overlap`` annotators goes to review instead.
+
+Dynamic overlap (``dynamic_overlap``), checked first: a task whose annotators agree less than
+``min_agreement`` (the share agreeing with the consensus) gets one more annotator instead of a
+verdict, while its overlap is below ``Project.max_overlap``; the next run judges it again. The
+router serves these by ``Task.priority`` (the ActiveLab score QC writes, raised here to
+``1 - score`` of the task's label issue: the less sure the consensus, the sooner).
+
+Every other labeled task the run scored passes: ``accepted``, with its final label
+(:func:`labeling.aggregation.final_label`: QC's consensus, or the single annotator's label) and
+its source recorded. A QC run never changes a label: a suspect keeps its annotations and waits
+for a person (or for more annotators).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from labeling.access import require_project
+from labeling.aggregation import final_label
+from labeling.db import read_session, utcnow, write_session
+from labeling.errors import Invalid, NotFound
+from labeling.label_config import LabelSchema, result_labels
+from labeling.models import (
+    Annotation,
+    LabelIssue,
+    Project,
+    QualityRun,
+    Task,
+    TaskEvent,
+    TaskState,
+    User,
+)
+from labeling.review import as_result
+
+__all__ = [
+    "DEFAULTS",
+    "ROUTES",
+    "SUSPECT_MODES",
+    "apply_policy",
+    "check_policy",
+    "get_policy",
+    "policy_of",
+    "set_policy",
+]
+
+SUSPECT_MODES = ("flagged", "threshold", "worst_share", "budget")
+ROUTES = ("review", "relabel")
+ISSUE_KINDS = ("label", "outlier", "near_duplicate", "multilabel", "ner", "detection")
+
+DEFAULTS: dict[str, Any] = {
+    "suspect": "flagged",  # flagged | threshold | worst_share | budget
+    "threshold": 0.5,  # suspect="threshold": label quality score below this
+    "worst_share": 0.1,  # suspect="worst_share": this share of the run's labeled tasks, worst first
+    "budget": 100,  # suspect="budget": at most this many tasks per run, worst first
+    "kinds": ["label"],  # which issue kinds count
+    "route": "review",  # review | relabel
+    "relabel_k": 2,  # route="relabel": this many more annotators
+    "dynamic_overlap": True,  # low agreement: one more annotator, up to Project.max_overlap
+    "min_agreement": 0.6,  # share of a task's annotators agreeing with the consensus
+}
+
+#: name -> (type, minimum, maximum) of the numeric settings.
+_NUMBERS: dict[str, tuple[type, float, float | None]] = {
+    "threshold": (float, 0.0, 1.0),
+    "worst_share": (float, 0.0, 1.0),
+    "budget": (int, 0, None),
+    "relabel_k": (int, 1, 50),
+    "min_agreement": (float, 0.0, 1.0),
+}
+
+_T = Task.__table__
+_A = Annotation.__table__
+_LI = LabelIssue.__table__
+_E = TaskEvent.__table__
+
+
+def _err(field: str, detail: str) -> dict:
+    return {"row": None, "field": field, "detail": detail}
+
+
+def check_policy(values: Any, *, base: dict | None = None) -> dict:
+    """Validate policy settings over ``base`` (default :data:`DEFAULTS`); returns the full policy.
+
+    Raises
+    ------
+    Invalid
+        An unknown setting or a bad value, each named with its field.
+    """
+    if not isinstance(values, dict):
+        raise Invalid("the QC policy must be a JSON object", [_err("policy", "not an object")])
+    policy = dict(base or DEFAULTS)
+    errors = []
+    for name, value in values.items():
+        if name not in DEFAULTS:
+            errors.append(
+                _err(name, f"unknown setting {name!r}; settings are {', '.join(DEFAULTS)}")
+            )
+        elif name == "suspect":
+            if value not in SUSPECT_MODES:
+                errors.append(_err(name, f"suspect must be one of {', '.join(SUSPECT_MODES)}"))
+            else:
+                policy[name] = value
+        elif name == "route":
+            if value not in ROUTES:
+                errors.append(_err(name, f"route must be one of {', '.join(ROUTES)}"))
+            else:
+                policy[name] = value
+        elif name == "dynamic_overlap":
+            if not isinstance(value, bool):
+                errors.append(_err(name, "dynamic_overlap must be true or false"))
+            else:
+                policy[name] = value
+        elif name == "kinds":
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(k, str) for k in value)
+            ):
+                errors.append(_err(name, "kinds must be a non-empty list of issue kinds"))
+            elif bad := [k for k in value if k not in ISSUE_KINDS]:
+                errors.append(
+                    _err(name, f"unknown issue kinds {bad}; kinds are {', '.join(ISSUE_KINDS)}")
+                )
+            else:
+                policy[name] = list(dict.fromkeys(value))
+        else:
+            kind, low, high = _NUMBERS[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (kind is int and value != int(value))
+            ):
+                errors.append(
+                    _err(name, f"{name} must be a {'whole number' if kind is int else 'number'}")
+                )
+            elif not math.isfinite(value) or value < low or (high is not None and value > high):
+                errors.append(
+                    _err(
+                        name,
+                        f"{name} must be between {low} and {high}"
+                        if high is not None
+                        else f"{name} must be at least {low}",
+                    )
+                )
+            else:
+                policy[name] = kind(value)
+    if errors:
+        raise Invalid("invalid QC policy: " + "; ".join(e["detail"] for e in errors), errors)
+    return policy
+
+
+def policy_of(project: Project) -> dict:
+    """The project's effective policy: :data:`DEFAULTS` with its stored settings over them
+    (a stored setting that is no longer valid is ignored, with the default in its place)."""
+    policy = dict(DEFAULTS)
+    for name, value in (project.qc_policy or {}).items():
+        try:
+            policy = check_policy({name: value}, base=policy)
+        except Invalid:
+            continue
+    return policy
+
+
+def get_policy(project_id: int, user: User) -> dict:
+    """The project's QC policy (anyone who may review in it may read it)."""
+    with read_session() as s:
+        return policy_of(require_project(s, user, project_id, "review"))
+
+
+def set_policy(project_id: int, user: User, values: dict) -> dict:
+    """Change some settings of a project's QC policy (leads); returns the whole policy.
+
+    Only settings that differ from :data:`DEFAULTS` are stored, so a later change of a default
+    reaches projects that never set it.
+    """
+    with write_session() as s:
+        project = require_project(s, user, project_id, "manage")
+        policy = check_policy(values, base=policy_of(project))
+        project.qc_policy = {k: v for k, v in policy.items() if v != DEFAULTS[k]}
+        s.add(project)
+        return policy
+
+
+# --------------------------------------------------------------------------- applying a run
+
+
+def _agreement(schema: LabelSchema, results: list[list], consensus: list | None) -> float | None:
+    """Share of the annotators whose primary labels equal the consensus (else the most common
+    labels); None for one annotation or a primary control without labels."""
+    if len(results) < 2:
+        return None
+    control = schema.primary_control
+    if control.type != "choices":
+        return None
+    keys = [tuple(sorted(result_labels(schema, r).get(control.name) or [])) for r in results]
+    if consensus is not None:
+        target = tuple(sorted(result_labels(schema, consensus).get(control.name) or []))
+    else:
+        target = Counter(keys).most_common(1)[0][0]
+    return sum(k == target for k in keys) / len(keys)
+
+
+def _suspects(policy: dict, scored: dict[int, tuple[float, bool]]) -> set[int]:
+    """Task ids that the policy makes suspects, from ``{task id: (score, flagged)}``."""
+    mode = policy["suspect"]
+    if mode == "flagged":
+        return {tid for tid, (_, flagged) in scored.items() if flagged}
+    if mode == "threshold":
+        return {tid for tid, (score, _) in scored.items() if score < policy["threshold"]}
+    ranked = sorted(scored, key=lambda tid: (scored[tid][0], tid))
+    n = (
+        math.ceil(policy["worst_share"] * len(ranked) - 1e-9)
+        if mode == "worst_share"
+        else policy["budget"]
+    )
+    return set(ranked[:n])
+
+
+def apply_policy(project_id: int, run_id: int, *, session: Session | None = None) -> dict:
+    """Act on a finished QC run: suspects to review or relabel, low agreement to one more
+    annotator, the rest of the labeled tasks it scored to ``accepted`` with their final label.
+
+    Only tasks still ``labeled`` (and not gold) are touched, so calling it twice, or for an
+    older run, changes nothing already decided.
+
+    Parameters
+    ----------
+    project_id : int
+    run_id : int
+        A QualityRun of the project; its ``label_issue`` rows (one or more per task it scored,
+        flagged or not) are what the policy judges.
+    session : Session, optional
+        Run inside this transaction: the QC run stores its results, applies the policy and ends
+        its job in one commit, so nobody sees a finished run whose tasks are not judged yet.
+        Without it, in a transaction of its own.
+
+    Returns
+    -------
+    dict
+        Counts: ``scored`` (labeled tasks the run scored), ``accepted``, ``review``,
+        ``relabel``, ``more_annotators``; and the ``policy`` applied.
+    """
+    if session is None:
+        with write_session() as s:
+            return _apply(s, project_id, run_id)
+    return _apply(session, project_id, run_id)
+
+
+def _apply(s: Session, project_id: int, run_id: int) -> dict:
+    now = utcnow()
+    counts = {"scored": 0, "accepted": 0, "review": 0, "relabel": 0, "more_annotators": 0}
+    project = s.get(Project, project_id)
+    run = s.get(QualityRun, run_id)
+    if project is None or run is None or run.project_id != project_id:
+        raise NotFound(f"QC run {run_id} of project {project_id} not found")
+    policy = policy_of(project)
+    if run.status != "done":
+        return {**counts, "policy": policy}
+    schema = LabelSchema.model_validate(project.label_schema)
+    issues = _run_issues(s, run_id)
+    tasks = _labeled_tasks(s, project_id, set(issues))
+    if not tasks:
+        return {**counts, "policy": policy}
+    kinds = set(policy["kinds"])
+    scored = {}
+    for tid in tasks:
+        counted = [i for i in issues[tid] if i.kind in kinds]
+        scored[tid] = (
+            min((i.score for i in counted), default=1.0),
+            any(i.is_issue for i in counted),
+        )
+    suspects = _suspects(policy, scored)
+    results = _results(s, project_id, set(tasks))
+    updates, events = [], []
+    for tid, task in tasks.items():
+        worst = min(issues[tid], key=lambda i: (i.kind not in kinds, i.kind != "label", i.score))
+        consensus = next(
+            (as_result(schema, i.consensus) for i in issues[tid] if i.consensus is not None), None
+        )
+        head = f"QC run {run_id}"
+        agreement = _agreement(schema, results.get(tid, []), consensus)
+        if (
+            policy["dynamic_overlap"]
+            and agreement is not None
+            and agreement < policy["min_agreement"]
+            and task.target_overlap < project.max_overlap
+        ):
+            # served by priority among the open tasks: the less sure the consensus, the sooner
+            priority = max(task.priority, round(1.0 - worst.score, 6))
+            updates.append(
+                _change(
+                    tid, TaskState.open, task.target_overlap + 1, requeued=False, priority=priority
+                )
+            )
+            events.append(
+                (
+                    tid,
+                    TaskState.labeled,
+                    TaskState.open,
+                    f"{head}: annotators agree {agreement:.0%}; one more annotator "
+                    f"(overlap {task.target_overlap} -> {task.target_overlap + 1})",
+                )
+            )
+            counts["more_annotators"] += 1
+            continue
+        if tid in suspects:
+            why = f"{head}: {worst.reason or worst.kind + ' issue'} (score {worst.score:.3f})"
+            events.append((tid, TaskState.labeled, TaskState.suspect, why))
+            k = policy["relabel_k"]
+            if policy["route"] == "relabel" and task.target_overlap + k <= project.max_overlap:
+                updates.append(
+                    _change(
+                        tid,
+                        TaskState.open,
+                        task.target_overlap + k,
+                        requeued=True,
+                        priority=task.priority,
+                    )
+                )
+                events.append(
+                    (
+                        tid,
+                        TaskState.suspect,
+                        TaskState.open,
+                        f"relabel: {k} more annotators (overlap {task.target_overlap} -> "
+                        f"{task.target_overlap + k})",
+                    )
+                )
+                counts["relabel"] += 1
+            else:
+                full = (
+                    " (the project's maximum overlap is reached)"
+                    if policy["route"] == "relabel"
+                    else ""
+                )
+                updates.append(
+                    _change(
+                        tid,
+                        TaskState.review,
+                        task.target_overlap,
+                        requeued=False,
+                        priority=task.priority,
+                    )
+                )
+                events.append(
+                    (tid, TaskState.suspect, TaskState.review, "to the review queue" + full)
+                )
+                counts["review"] += 1
+            continue
+        label, source = final_label(schema, results.get(tid, []), consensus=consensus)
+        if label is None:
+            continue  # nothing to release (no submitted annotation): leave it for people
+        updates.append(
+            _change(
+                tid,
+                TaskState.accepted,
+                task.target_overlap,
+                requeued=False,
+                priority=task.priority,
+                final=label,
+                source=source,
+            )
+        )
+        events.append(
+            (
+                tid,
+                TaskState.labeled,
+                TaskState.accepted,
+                f"{head}: passed (score {worst.score:.3f}); final label from {source}",
+            )
+        )
+        counts["accepted"] += 1
+    counts["scored"] = len(tasks)
+    if updates:
+        _write(s.connection(), project_id, updates, events, now)
+    return {**counts, "policy": policy}
+
+
+def _write(conn: Any, project_id: int, updates: list[dict], events: list[tuple], now: Any) -> None:
+    """Store the verdicts: tasks with equal new values (most accepted tasks of a class share
+    their final label) in one ``UPDATE ... WHERE id IN (...)`` per 500 ids, the rest row by
+    row; the events in multi-row INSERTs. Only tasks still ``labeled`` change."""
+    final_type = sa.JSON(none_as_null=True)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for u in updates:
+        key = json.dumps([u[k] for k in ("v_state", "v_target", "v_requeued", "v_priority", "v_final", "v_source")],
+                         sort_keys=True)
+        groups[key].append(u)
+    single = []
+    for rows in groups.values():
+        if len(rows) == 1:
+            single.extend(rows)
+            continue
+        first = rows[0]
+        values = {"state": first["v_state"], "target_overlap": first["v_target"], "requeued": first["v_requeued"],
+                  "priority": first["v_priority"],
+                  "final_label": first["v_final"] if first["v_final"] is not None else sa.null(),
+                  "final_source": first["v_source"], "updated_at": now}
+        ids = sorted(u["tid"] for u in rows)
+        for i in range(0, len(ids), 500):
+            conn.execute(sa.update(_T).where(_T.c.id.in_(ids[i:i + 500]), _T.c.state == TaskState.labeled)
+                         .values(**values))
+    if single:
+        conn.execute(
+            sa.update(_T).where(_T.c.id == sa.bindparam("tid"), _T.c.state == TaskState.labeled)
+            .values(state=sa.bindparam("v_state"), target_overlap=sa.bindparam("v_target"),
+                    requeued=sa.bindparam("v_requeued"), priority=sa.bindparam("v_priority"),
+                    final_label=sa.bindparam("v_final", type_=final_type), final_source=sa.bindparam("v_source"),
+                    updated_at=now),
+            single)
+    rows = [{"task_id": tid, "project_id": project_id, "user_id": None, "from_state": str(a), "to_state": str(b),
+             "reason": why[:2000], "created_at": now} for tid, a, b, why in events]
+    for i in range(0, len(rows), 500):
+        conn.execute(sa.insert(_E).values(rows[i:i + 500]))
+
+
+def _change(
+    tid: int,
+    state: str,
+    target: int,
+    *,
+    requeued: bool,
+    priority: float,
+    final: list | None = None,
+    source: str | None = None,
+) -> dict:
+    return {
+        "tid": tid,
+        "v_state": state,
+        "v_target": target,
+        "v_requeued": requeued,
+        "v_priority": priority,
+        "v_final": final,
+        "v_source": source,
+    }
+
+
+class _Issue:
+    __slots__ = ("kind", "score", "is_issue", "reason", "consensus")
+
+    def __init__(self, kind: str, score: float, is_issue: bool, reason: str, consensus: Any):
+        self.kind, self.score, self.is_issue, self.reason, self.consensus = (
+            kind,
+            score,
+            is_issue,
+            reason,
+            consensus,
+        )
+
+
+def _run_issues(s: Session, run_id: int) -> dict[int, list[_Issue]]:
+    """The run's issue rows, by task."""
+    out: dict[int, list[_Issue]] = defaultdict(list)
+    q = sa.select(
+        _LI.c.task_id, _LI.c.kind, _LI.c.score, _LI.c.is_issue, _LI.c.reason, _LI.c.consensus
+    ).where(_LI.c.run_id == run_id)
+    for tid, kind, score, is_issue, reason, consensus in s.execute(q):
+        out[tid].append(
+            _Issue(
+                kind,
+                float(score if score is not None else 1.0),
+                bool(is_issue),
+                reason or "",
+                consensus,
+            )
+        )
+    return out
+
+
+class _Row:
+    __slots__ = ("target_overlap", "priority")
+
+    def __init__(self, target_overlap: int, priority: float):
+        self.target_overlap, self.priority = target_overlap, priority
+
+
+def _labeled_tasks(s: Session, project_id: int, task_ids: set[int]) -> dict[int, _Row]:
+    """Of ``task_ids``, those still ``labeled`` and not gold, locked (PostgreSQL) until the commit.
+
+    One query over the project's labeled tasks (``ix_task_route``), not one per chunk of ids.
+    """
+    q = (sa.select(_T.c.id, _T.c.target_overlap, _T.c.priority)
+         .where(_T.c.project_id == project_id, _T.c.state == TaskState.labeled, _T.c.is_gold == sa.false())
+         .order_by(_T.c.id).with_for_update())
+    return {tid: _Row(target, float(priority or 0.0)) for tid, target, priority in s.execute(q) if tid in task_ids}
+
+
+def _results(s: Session, project_id: int, task_ids: set[int]) -> dict[int, list[list]]:
+    """Submitted annotation results per task (of ``task_ids``), earliest first."""
+    out: dict[int, list[list]] = defaultdict(list)
+    q = (sa.select(_A.c.task_id, _A.c.result)
+         .select_from(_A.join(_T, _T.c.id == _A.c.task_id))
+         .where(_T.c.project_id == project_id, _T.c.state == TaskState.labeled, _A.c.was_cancelled == sa.false())
+         .order_by(_A.c.task_id, _A.c.id))
+    for tid, result in s.execute(q):
+        if tid in task_ids:
+            out[tid].append(result)
+    return out

@@ -1,0 +1,189 @@
+"""QC policy: settings and their checks, what becomes a suspect, where it goes, dynamic overlap,
+acceptance with the final label; and the loop with the real QC job end to end."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+import quality.worker  # noqa: F401  (registers the qc job's handler)
+from labeling import annotations, importer, jobs, projects, router
+from labeling.db import read_session, write_session
+from labeling.errors import Forbidden, Invalid
+from labeling.models import LabelIssue, Role, Task, TaskEvent
+from quality import policy
+from quality.qc import start_qc
+from tests.conftest import wait_for
+from tests.labeling.test_review import annotate_all, label, make_project, qc_run, task
+
+
+def states(ids: list[int]) -> list[str]:
+    return [task(i).state for i in ids]
+
+
+def test_policy_defaults_validation_and_storage(lead, make_user):
+    project = make_project(lead.user)
+    assert policy.get_policy(project.id, lead.user) == policy.DEFAULTS
+    with pytest.raises(Invalid) as bad:
+        policy.set_policy(project.id, lead.user, {"suspect": "random", "threshold": 2, "budget": 1.5,
+                                                  "kinds": ["label", "typo"], "colour": "red", "route": 3,
+                                                  "dynamic_overlap": "yes", "relabel_k": 0})
+    fields = [e["field"] for e in bad.value.errors]
+    assert fields == ["suspect", "threshold", "budget", "kinds", "colour", "route", "dynamic_overlap", "relabel_k"]
+    changed = policy.set_policy(project.id, lead.user, {"suspect": "threshold", "threshold": 0.3, "route": "relabel"})
+    assert changed["suspect"] == "threshold" and changed["kinds"] == ["label"]
+    with read_session() as s:
+        stored = s.get(type(project), project.id).qc_policy
+    assert stored == {"suspect": "threshold", "threshold": 0.3, "route": "relabel"}  # only what differs
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    assert policy.get_policy(project.id, reviewer.user)["threshold"] == 0.3
+    with pytest.raises(Forbidden):
+        policy.set_policy(project.id, reviewer.user, {"threshold": 0.2})
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"suspect": "flagged"}, {1, 3}),
+    ({"suspect": "threshold", "threshold": 0.25}, {1, 2}),
+    ({"suspect": "worst_share", "worst_share": 0.4}, {1, 2}),
+    ({"suspect": "budget", "budget": 3}, {1, 2, 3}),
+    ({"suspect": "budget", "budget": 0}, set()),
+    ({"suspect": "flagged", "kinds": ["outlier"]}, {4}),
+])
+def test_what_makes_a_suspect(lead, annotator, settings, expected):
+    project = make_project(lead.user)
+    ids = annotate_all(project, annotator, ["pos"] * 5)
+    run = qc_run(project.id, {
+        ids[0]: {"score": 0.9}, ids[1]: {"score": 0.1, "is_issue": True}, ids[2]: {"score": 0.2},
+        ids[3]: {"score": 0.3, "is_issue": True}, ids[4]: {"score": 0.8}})
+    with write_session() as s:  # an outlier row for the last task, in the same run
+        s.add(LabelIssue(run_id=run, project_id=project.id, task_id=ids[4], kind="outlier", is_issue=True,
+                         score=0.05, reason="far from every other item"))
+    policy.set_policy(project.id, lead.user, settings)
+    counts = policy.apply_policy(project.id, run)
+    got = {i for i, tid in enumerate(ids) if task(tid).state == "review"}
+    assert got == expected
+    assert counts["review"] == len(expected) and counts["accepted"] == 5 - len(expected)
+
+
+def test_passing_tasks_are_accepted_with_final_label_and_events_and_suspects_keep_their_labels(lead, annotator):
+    project = make_project(lead.user)
+    ids = annotate_all(project, annotator, ["pos", "neg"])
+    run = qc_run(project.id, {ids[0]: {"score": 0.95}, ids[1]: {"score": 0.02, "is_issue": True,
+                                                                "suggested": "pos", "reason": "model says 'pos'"}})
+    counts = policy.apply_policy(project.id, run)
+    assert counts == {**counts, "scored": 2, "accepted": 1, "review": 1}
+    ok, bad = task(ids[0]), task(ids[1])
+    assert (ok.state, ok.final_label, ok.final_source) == ("accepted", label("pos"), "single")
+    assert (bad.state, bad.final_label) == ("review", None)
+    assert [a.result for a in annotations.task_annotations(ids[1], annotator.user)] == [label("neg")]
+    with read_session() as s:
+        ev = s.exec(select(TaskEvent).where(TaskEvent.task_id == ids[1]).order_by(TaskEvent.id)).all()
+    assert [(e.from_state, e.to_state) for e in ev][-2:] == [("labeled", "suspect"), ("suspect", "review")]
+    assert "model says 'pos'" in ev[-2].reason
+    # applying the run again changes nothing
+    assert policy.apply_policy(project.id, run)["scored"] == 0
+
+
+def test_relabel_sends_suspects_to_k_new_annotators_first_then_judges_them_again(lead, make_user):
+    project = make_project(lead.user, overlap=1, max_overlap=3)
+    first, second, third = (make_user(f"a{i}@example.com") for i in range(3))
+    ids = annotate_all(project, first, ["pos", "neg", "neu"])
+    with write_session() as s:
+        s.add(Task(project_id=project.id, data={"text": "fresh"}, target_overlap=1, priority=5.0))
+    policy.set_policy(project.id, lead.user, {"route": "relabel", "relabel_k": 2})
+    run = qc_run(project.id, {ids[0]: {"score": 0.9}, ids[1]: {"score": 0.1, "is_issue": True},
+                              ids[2]: {"score": 0.9}})
+    assert policy.apply_policy(project.id, run)["relabel"] == 1
+    t = task(ids[1])
+    assert (t.state, t.target_overlap, t.requeued) == ("open", 3, True)
+    assert router.next_task(project.id, first.user).id != ids[1]  # never to an earlier annotator
+    for person, name in ((second, "pos"), (third, "pos")):
+        served = router.next_task(project.id, person.user)
+        assert served.id == ids[1]  # first in their queue, before a task of higher priority
+        annotations.submit(served.id, person.user, result=label(name))
+    t = task(ids[1])
+    assert (t.state, t.n_annotations, t.requeued) == ("labeled", 3, False)
+    # the next run has a consensus of three; it passes and is released with the consensus
+    run2 = qc_run(project.id, {ids[1]: {"score": 0.8, "consensus": "pos"}})
+    assert policy.apply_policy(project.id, run2)["accepted"] == 1
+    t = task(ids[1])
+    assert (t.state, t.final_label, t.final_source) == ("accepted", label("pos"), "consensus")
+
+
+def test_relabel_beyond_the_maximum_overlap_goes_to_review(lead, annotator):
+    project = make_project(lead.user, overlap=1, max_overlap=2)
+    ids = annotate_all(project, annotator, ["pos"])
+    policy.set_policy(project.id, lead.user, {"route": "relabel", "relabel_k": 2})
+    run = qc_run(project.id, {ids[0]: {"score": 0.1, "is_issue": True}})
+    assert policy.apply_policy(project.id, run)["review"] == 1
+    assert task(ids[0]).state == "review"
+
+
+def test_low_agreement_gets_one_more_annotator_up_to_the_maximum(lead, make_user):
+    project = make_project(lead.user, overlap=3, max_overlap=4)
+    people = [make_user(f"a{i}@example.com") for i in range(4)]
+    ids = annotate_all(project, people[0], ["pos", "pos"])
+    for person, names in ((people[1], ["neg", "pos"]), (people[2], ["neu", "pos"])):
+        for tid, name in zip(ids, names, strict=True):
+            assert router.next_task(project.id, person.user).id == tid
+            annotations.submit(tid, person.user, result=label(name))
+    run = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "pos", "is_issue": True},
+                              ids[1]: {"score": 0.9, "consensus": "pos"}})
+    counts = policy.apply_policy(project.id, run)
+    assert counts["more_annotators"] == 1 and counts["accepted"] == 1
+    t = task(ids[0])
+    assert (t.state, t.target_overlap, t.requeued, t.priority) == ("open", 4, False, pytest.approx(0.7))
+    served = router.next_task(project.id, people[3].user)
+    assert served.id == ids[0]
+    annotations.submit(ids[0], people[3].user, result=label("neg"))
+    # at the maximum overlap: judged by the policy (flagged -> review), no more annotators
+    run2 = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "pos", "is_issue": True}})
+    counts = policy.apply_policy(project.id, run2)
+    assert counts["review"] == 1 and task(ids[0]).state == "review"
+
+
+def test_gold_and_unscored_tasks_are_left_alone(lead, annotator):
+    project = make_project(lead.user)
+    ids = annotate_all(project, annotator, ["pos", "neg"])
+    with write_session() as s:
+        gold = s.get(Task, ids[1])
+        gold.is_gold, gold.gold_answer = True, label("neg")
+        s.add(gold)
+    run = qc_run(project.id, {ids[1]: {"score": 0.1, "is_issue": True}})
+    assert policy.apply_policy(project.id, run)["scored"] == 0
+    assert states(ids) == ["labeled", "labeled"]
+
+
+def test_the_real_qc_job_applies_the_policy(lead, annotator, worker):
+    """End to end: labeled tasks -> the QC job (cleanlab) -> the policy -> review and accepted."""
+    project = projects.create_project(lead.user, title="qc", label_config=(
+        '<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
+        '<Choice value="sport"/><Choice value="food"/></Choices></View>'))
+    sport = ["football match goal striker", "tennis serve racket court", "runner marathon finish line",
+             "basketball dunk hoop court", "swimmer pool lap medal", "cyclist race mountain stage"]
+    food = ["pasta tomato basil sauce", "bread oven flour yeast", "soup carrot onion broth",
+            "cheese wine grapes dinner", "salad lettuce olive oil", "cake sugar butter eggs"]
+    rows = []
+    for i in range(5):
+        for j, text in enumerate(sport):
+            rows.append({"text": f"{text} {i}", "label": "food" if (i, j) == (0, 0) else "sport"})
+        for text in food:
+            rows.append({"text": f"{text} {i}", "label": "food"})
+    body = [{"data": {"text": r["text"]},
+             "annotations": [{"result": label_of(r["label"]), "completed_by": annotator.email}]} for r in rows]
+    importer.import_data(lead.user, project.id, body=body)
+    job_id = start_qc(lead.user, project.id)[0].id
+    job = wait_for(lambda: (j := jobs.get_job(job_id)) and j.status in ("done", "failed") and j, timeout=120)
+    assert job.status == "done", job.message
+    assert job.result["policy"]["scored"] == 60
+    with read_session() as s:
+        tasks = s.exec(select(Task).where(Task.project_id == project.id).order_by(Task.id)).all()
+    by_state = {t.state for t in tasks}
+    assert by_state <= {"accepted", "review"}
+    assert tasks[0].state == "review"  # the flipped label ("food" on a football text) is a suspect
+    accepted = [t for t in tasks if t.state == "accepted"]
+    assert len(accepted) >= 50 and all(t.final_source == "single" and t.final_label for t in accepted)
+
+
+def label_of(name: str) -> list[dict]:
+    return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [name]}}]

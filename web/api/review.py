@@ -1,0 +1,177 @@
+"""The QC queue over REST: review, undo, audit, gold, annotator quality and the QC policy.
+
+``GET /api/projects/ID/review/next``
+    The next suspect (leased to the caller): data, every annotator's label, the given/consensus
+    and suggested labels, the reason and the score; 404 when the queue holds none.
+``POST /api/tasks/ID/review``
+    ``{"decision": "keep"|"relabel"|"exclude", "result": [...], "reason": "..."}``.
+``POST /api/tasks/ID/review/undo`` and ``POST /api/projects/ID/review/undo``
+    Take back the caller's last decision on that task / in that project.
+``GET /api/projects/ID/review/decisions?task=&reviewer=&limit=``
+    The record of decisions (who, when, before, after).
+``GET /api/projects/ID/audit?reviewer=UID&sample=N&seed=S&all=1``
+    Level-1 decisions for a lead to audit (a random sample, or all of one reviewer).
+``POST /api/review-decisions/ID/audit``
+    ``{"decision": "confirm"|"keep"|"relabel"|"exclude", "result": [...], "reason": "..."}``.
+``POST /api/tasks/ID/gold`` ``{"answer": [...]}`` / ``DELETE /api/tasks/ID/gold``
+    Make a task gold with its answer / an ordinary task again.
+``GET /api/projects/ID/annotators``
+    Annotator quality (leads).
+``POST /api/projects/ID/annotators/UID/resume``
+    Resume a paused annotator (leads).
+``GET/PUT /api/projects/ID/qc-policy``
+    The project's QC policy (PUT changes the settings given; PATCH too).
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from labeling import review
+from labeling.errors import Invalid, NotFound
+from quality import policy
+from web.api import api_user, bp
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("send a JSON object", [{"row": None, "field": None, "detail": "the body must be a JSON object"}])
+    return body
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be a whole number, got {raw!r}",
+                      [{"row": None, "field": name, "detail": "not a number"}]) from None
+
+
+def _text(body: dict, name: str) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a string", [{"row": None, "field": name, "detail": "not a string"}])
+    return value
+
+
+# --------------------------------------------------------------------------- review
+
+
+@bp.get("/projects/<int:project_id>/review/next")
+def review_next(project_id: int):
+    item = review.next_suspect(project_id, api_user().user)
+    if item is None:
+        raise NotFound(f"no suspects left to review in project {project_id}")
+    return jsonify(item)
+
+
+@bp.post("/tasks/<int:task_id>/review")
+def review_decide(task_id: int):
+    body = _body()
+    decision = body.get("decision")
+    if not isinstance(decision, str):
+        raise Invalid("decision is required: keep, relabel or exclude",
+                      [{"row": task_id, "field": "decision", "detail": "required"}])
+    row = review.decide(task_id, api_user().user, decision=decision, result=body.get("result"),
+                        reason=_text(body, "reason"))
+    return jsonify(review.decision_view(row)), 201
+
+
+@bp.post("/tasks/<int:task_id>/review/undo")
+def review_undo_task(task_id: int):
+    return jsonify(review.decision_view(review.undo(api_user().user, task_id=task_id)))
+
+
+@bp.post("/projects/<int:project_id>/review/undo")
+def review_undo_last(project_id: int):
+    return jsonify(review.decision_view(review.undo(api_user().user, project_id=project_id)))
+
+
+@bp.get("/projects/<int:project_id>/review/decisions")
+def review_decisions(project_id: int):
+    limit = _int_arg("limit")
+    return jsonify(review.list_decisions(project_id, api_user().user, task_id=_int_arg("task"),
+                                         reviewer_id=_int_arg("reviewer"), limit=100 if limit is None else limit))
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@bp.get("/projects/<int:project_id>/audit")
+def audit_queue(project_id: int):
+    """``?reviewer=UID`` one reviewer's decisions (all of them unless ``sample`` is given);
+    otherwise a random ``sample`` (default 20, ``seed`` to repeat a draw); ``all=1`` includes
+    decisions already audited."""
+    reviewer = _int_arg("reviewer")
+    sample = _int_arg("sample")
+    if sample is None and reviewer is None:
+        sample = 20
+    found = review.audit_queue(project_id, api_user().user, reviewer_id=reviewer, sample=sample,
+                               seed=_int_arg("seed"),
+                               include_audited=(request.args.get("all") or "").lower() in {"1", "true", "yes"})
+    return jsonify(found)
+
+
+@bp.post("/review-decisions/<int:decision_id>/audit")
+def audit_decision(decision_id: int):
+    body = _body()
+    verdict = body.get("decision", body.get("verdict"))
+    if not isinstance(verdict, str):
+        raise Invalid("decision is required: confirm, keep, relabel or exclude",
+                      [{"row": decision_id, "field": "decision", "detail": "required"}])
+    row = review.audit(decision_id, api_user().user, verdict=verdict, result=body.get("result"),
+                       reason=_text(body, "reason"))
+    return jsonify(review.decision_view(row)), 201
+
+
+# --------------------------------------------------------------------------- gold
+
+
+@bp.post("/tasks/<int:task_id>/gold")
+def gold_mark(task_id: int):
+    body = _body()
+    if "answer" not in body:
+        raise Invalid("answer is required: the gold label as Label Studio result items",
+                      [{"row": task_id, "field": "answer", "detail": "required"}])
+    row = review.mark_gold(task_id, api_user().user, answer=body["answer"])
+    return jsonify(review.decision_view(row)), 201
+
+
+@bp.delete("/tasks/<int:task_id>/gold")
+def gold_unmark(task_id: int):
+    task = review.unmark_gold(task_id, api_user().user)
+    return jsonify({"task": task.id, "state": task.state, "is_gold": task.is_gold})
+
+
+# --------------------------------------------------------------------------- annotators
+
+
+@bp.get("/projects/<int:project_id>/annotators")
+def annotators(project_id: int):
+    return jsonify(review.annotator_quality(project_id, api_user().user))
+
+
+@bp.post("/projects/<int:project_id>/annotators/<int:user_id>/resume")
+def annotator_resume(project_id: int, user_id: int):
+    membership = review.resume(project_id, api_user().user, user_id)
+    return jsonify({"user": membership.user_id, "project": project_id, "paused": False,
+                    "resumed_at": membership.resumed_at.isoformat()})
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@bp.get("/projects/<int:project_id>/qc-policy")
+def qc_policy(project_id: int):
+    return jsonify(policy.get_policy(project_id, api_user().user))
+
+
+@bp.route("/projects/<int:project_id>/qc-policy", methods=["PUT", "PATCH"])
+def qc_policy_set(project_id: int):
+    return jsonify(policy.set_policy(project_id, api_user().user, _body()))
