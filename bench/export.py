@@ -1,0 +1,304 @@
+"""Export speed, measured end to end; prints one JSON line of figures last.
+
+1. 1,000,000 annotated text tasks: imported with ``labelfab import`` (Label Studio JSON Lines with
+   one annotation each, so they arrive ``labeled``), then accepted with their final label
+   stored, as QC and review do (a bulk SQL update with a TaskEvent per task stands in for them:
+   running Cleanlab over a million items is another benchmark). A real ``labelfab serve``
+   (gunicorn) on that DATA_DIR (SQLite, or LABELFAB_BENCH_DATABASE_URL) answers
+   ``GET /api/projects/ID/export?exportType=JSONL`` and ``...=PARQUET``; the client streams the
+   body and checks it (1,000,000 lines / rows). Reported: seconds and tasks/s of each, the
+   server's peak RSS (VmHWM of the gunicorn master and worker) over the whole run, and, before
+   the accept step, the same JSONL export with labels derived from the annotations
+   (``state=labeled``: :func:`labeling.aggregation.final_label` per task). Targets: <= 10 s
+   each, peak RSS <= 500 MB.
+2. Label Studio 1.23.2 on this machine, in the same run (``../shared/peers/label-studio.sh``, with
+   its own LS_HOME so that other benchmarks' servers are left alone): 10,000 tasks with one
+   annotation each are imported, and its ``GET /api/projects/ID/export?exportType=JSON`` is
+   timed; the ratio of tasks/s is reported. If Label Studio cannot be started, the line says so.
+
+Usage: python bench/export.py [--tasks N] [--ls-tasks N] [--no-ls]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PEERS = Path(os.environ.get("LABELFAB_PEERS", ROOT.parent / "shared" / "peers"))
+CONFIG = """<View><Text name="text" value="$text"/>
+<Choices name="label" toName="text" choice="single"><Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>"""
+LABELS = ("pos", "neg", "neu")
+
+ACCEPT = """
+import sys
+import sqlalchemy as sa
+from labeling.db import get_engine, utcnow
+pid = int(sys.argv[1])
+now = utcnow()
+engine = get_engine()
+ts = now.replace(tzinfo=None) if engine.dialect.name == "sqlite" else now
+with engine.begin() as conn:
+    conn.execute(sa.text(
+        "INSERT INTO task_event (task_id, project_id, user_id, from_state, to_state, reason, created_at) "
+        "SELECT id, project_id, NULL, state, 'accepted', 'bench: accepted (stands in for QC and review)', :ts "
+        "FROM task WHERE project_id = :pid AND state = 'labeled'"), {"pid": pid, "ts": ts})
+    n = conn.execute(sa.text(
+        "UPDATE task SET state = 'accepted', final_source = 'single', updated_at = :ts, final_label = "
+        "(SELECT a.result FROM annotation a WHERE a.task_id = task.id AND a.was_cancelled = :f ORDER BY a.id LIMIT 1) "
+        "WHERE project_id = :pid AND state = 'labeled'"), {"pid": pid, "ts": ts, "f": False}).rowcount
+print(n)
+"""
+
+LS_EXPORT = r"""
+import json, sys, time
+import requests
+url, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+config = sys.argv[4]
+s = requests.Session()
+s.headers["Authorization"] = f"Token {token}"
+p = s.post(f"{url}/api/projects", json={"title": f"export bench {time.time()}", "label_config": config}).json()
+labels = ["pos", "neg", "neu"]
+tasks = [{"data": {"text": f"item {i} some text to label"},
+          "annotations": [{"result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                       "value": {"choices": [labels[i % 3]]}}]}]} for i in range(n)]
+r = s.post(f"{url}/api/projects/{p['id']}/import", json=tasks)
+r.raise_for_status()
+t0 = time.perf_counter()
+r = s.get(f"{url}/api/projects/{p['id']}/export", params={"exportType": "JSON"}, stream=True)
+r.raise_for_status()
+body = b"".join(r.iter_content(1 << 20))
+seconds = time.perf_counter() - t0
+exported = len(json.loads(body))
+print(json.dumps({"tasks": n, "exported": exported, "export_s": round(seconds, 3), "bytes": len(body)}))
+"""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(env: dict, *args: str) -> str:
+    out = subprocess.run([str(BIN / "labelfab"), *args], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"labelfab {' '.join(args[:2])} failed: {out.stderr[-2000:]}")
+    return out.stdout
+
+
+def hwm_kib(pid: int) -> int:
+    """Peak resident set size (VmHWM) of a process, in KiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def write_tasks(path: Path, n: int) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            result = [{"from_name": "label", "to_name": "text", "type": "choices",
+                       "value": {"choices": [LABELS[i % 3]]}}]
+            fh.write(json.dumps({"data": {"text": f"item {i} some text to label"},
+                                 "annotations": [{"result": result}]}) + "\n")
+
+
+def timed_export(s: requests.Session, url: str, pid: int, query: str, pids: list[int]) -> tuple[float, bytes, float]:
+    """(seconds, body, server CPU seconds) of one streamed export."""
+    cpu0 = cpu_seconds(pids)
+    t0 = time.perf_counter()
+    r = s.get(f"{url}/api/projects/{pid}/export?{query}", stream=True, timeout=600)
+    if r.status_code != 200:
+        raise RuntimeError(f"export {query} failed: {r.status_code} {r.text[:500]}")
+    body = b"".join(r.iter_content(1 << 20))
+    return time.perf_counter() - t0, body, cpu_seconds(pids) - cpu0
+
+
+def bench_labelfab(n_tasks: int) -> dict:
+    import pyarrow.parquet as pq
+
+    tmp = Path(tempfile.mkdtemp(prefix="labelfab-bench-export-"))
+    env = dict(os.environ, LABELFAB_DATA_DIR=str(tmp / "data"), LABELFAB_BROKER_URL="stub://")
+    env.pop("LABELFAB_DATABASE_URL", None)
+    if os.environ.get("LABELFAB_BENCH_DATABASE_URL"):
+        env["LABELFAB_DATABASE_URL"] = os.environ["LABELFAB_BENCH_DATABASE_URL"]
+    out: dict = {"database": "postgresql" if "LABELFAB_DATABASE_URL" in env else "sqlite", "tasks": n_tasks}
+    server = None
+    server_log = open(tmp / "server.log", "w")  # noqa: SIM115
+    try:
+        run(env, "init")
+        run(env, "user", "create", "bench@example.com", "--role", "lead", "--password", "bench-password")
+        token = run(env, "token", "create", "bench@example.com").strip().splitlines()[-1]
+        (tmp / "config.xml").write_text(CONFIG)
+        pid = int(run(env, "project", "create", "--title", "export bench", "--config", str(tmp / "config.xml"),
+                      "--as", "bench@example.com").strip().splitlines()[-1])
+        write_tasks(tmp / "tasks.jsonl", n_tasks)
+        log(f"labelfab: importing {n_tasks} annotated tasks with labelfab import")
+        t0 = time.perf_counter()
+        run(env, "import", str(pid), str(tmp / "tasks.jsonl"), "--as", "bench@example.com")
+        out["setup_import_s"] = round(time.perf_counter() - t0, 1)
+        (tmp / "tasks.jsonl").unlink()
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([str(BIN / "labelfab"), "serve", "--port", str(port), "--workers", "1",
+                                   "--threads", "4"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
+        for _ in range(600):
+            try:
+                if requests.get(url + "/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("labelfab serve did not start: " + (tmp / "server.log").read_text()[-2000:])
+        s = requests.Session()
+        s.headers["Authorization"] = f"Token {token}"
+        pids = [server.pid, *children(server.pid)]
+
+        log("labelfab: JSONL export of the labeled tasks, labels derived from the annotations")
+        seconds, body, cpu = timed_export(s, url, pid, "exportType=JSONL&state=labeled", pids)
+        assert body.count(b"\n") == n_tasks, body.count(b"\n")
+        out.update({"jsonl_derived_s": round(seconds, 2), "jsonl_derived_tasks_per_s": round(n_tasks / seconds)})
+        del body
+
+        log("labelfab: accepting every task with its final label (stand-in for QC and review)")
+        t0 = time.perf_counter()
+        accepted = subprocess.run([sys.executable, "-c", ACCEPT, str(pid)], env=env, capture_output=True, text=True)
+        if accepted.returncode != 0:
+            raise RuntimeError(accepted.stderr[-2000:])
+        assert int(accepted.stdout.strip()) == n_tasks
+        out["setup_accept_s"] = round(time.perf_counter() - t0, 1)
+
+        for fmt in ("JSONL", "PARQUET"):
+            load = round(os.getloadavg()[0], 2)
+            log(f"labelfab: {fmt} export of {n_tasks} accepted tasks (load average {load})")
+            seconds, body, cpu = timed_export(s, url, pid, f"exportType={fmt}", pids)
+            if fmt == "JSONL":
+                lines = body.splitlines()
+                assert len(lines) == n_tasks and json.loads(lines[-1])["label_source"] == "single"
+                del lines
+            else:
+                table = pq.read_table(io.BytesIO(body))
+                assert table.num_rows == n_tasks and table.column_names[:3] == ["id", "data", "label"]
+                del table
+            key = fmt.lower()
+            out.update({f"{key}_s": round(seconds, 2), f"{key}_tasks_per_s": round(n_tasks / seconds),
+                        f"{key}_mb": round(len(body) / 1e6, 1), f"{key}_server_cpu_s": round(cpu, 2),
+                        f"{key}_load_average_before": load})
+            log(f"labelfab: {fmt} {seconds:.2f} s ({n_tasks / seconds:,.0f} tasks/s, {len(body) / 1e6:.0f} MB)")
+            del body
+        workers = children(server.pid)
+        out["server_peak_rss_mb"] = round(max(hwm_kib(p) for p in [server.pid, *workers]) / 1024, 1)
+        log(f"labelfab: server peak RSS {out['server_peak_rss_mb']} MB")
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        server_log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def bench_label_studio(n_tasks: int) -> dict:
+    script = PEERS / "label-studio.sh"
+    if not script.exists():
+        return {"ls_error": f"{script} not found"}
+    shared = Path.home() / ".cache" / "label-studio-peer"
+    ls_home = Path(os.environ.get("LS_HOME", Path.home() / ".cache" / "labelfab-bench-export-ls"))
+    ls_home.mkdir(parents=True, exist_ok=True)
+    if not (ls_home / "venv").exists() and (shared / "venv" / "bin" / "label-studio").exists():
+        (ls_home / "venv").symlink_to(shared / "venv")  # reuse the installed Label Studio
+    port = free_port()
+    log(f"label studio: starting on port {port}")
+    pid_file = ls_home / "server.pid"
+    try:
+        started = subprocess.run(["bash", str(script), str(port), "1"], capture_output=True, text=True,
+                                 timeout=1800, env=dict(os.environ, LS_HOME=str(ls_home)))
+        if started.returncode != 0:
+            return {"ls_error": f"label-studio.sh failed: {(started.stderr or started.stdout)[-500:]}"}
+        ls_url = started.stdout.strip().splitlines()[-1]
+        token = (ls_home / "admin.token").read_text().strip()
+        log(f"label studio: importing {n_tasks} annotated tasks, then timing its JSON export")
+        load = round(os.getloadavg()[0], 2)
+        bench = subprocess.run([str(ls_home / "venv" / "bin" / "python"), "-c", LS_EXPORT, ls_url, token,
+                                str(n_tasks), CONFIG], capture_output=True, text=True, timeout=3600)
+        if bench.returncode != 0:
+            return {"ls_error": f"Label Studio export bench failed: {bench.stderr[-500:]}"}
+        figures = json.loads(bench.stdout.strip().splitlines()[-1])
+        assert figures["exported"] == n_tasks, figures
+        log(f"label studio: JSON export {figures['export_s']} s")
+        return {"ls_version": "1.23.2", "ls_tasks": n_tasks, "ls_export_json_s": figures["export_s"],
+                "ls_export_tasks_per_s": round(n_tasks / figures["export_s"]), "ls_load_average_before": load}
+    except subprocess.TimeoutExpired:
+        return {"ls_error": "Label Studio timed out"}
+    finally:
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
+            pid_file.unlink(missing_ok=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=1_000_000)
+    ap.add_argument("--ls-tasks", type=int, default=10_000)
+    ap.add_argument("--no-ls", action="store_true", help="skip Label Studio")
+    args = ap.parse_args()
+    figures: dict = {"bench": "export"}
+    figures.update(bench_labelfab(args.tasks))
+    if not args.no_ls:
+        figures.update(bench_label_studio(args.ls_tasks))
+        if "ls_export_tasks_per_s" in figures:
+            for key in ("jsonl", "parquet"):
+                figures[f"ratio_{key}_tasks_per_s_vs_ls"] = round(
+                    figures[f"{key}_tasks_per_s"] / figures["ls_export_tasks_per_s"], 1)
+    figures["target_10s_met"] = figures["jsonl_s"] <= 10 and figures["parquet_s"] <= 10
+    figures["target_rss_met"] = figures["server_peak_rss_mb"] <= 500
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

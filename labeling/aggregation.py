@@ -1,0 +1,162 @@
+"""The final label of a task, derived from its annotations (DESIGN.md, item life cycle).
+
+One pure function, :func:`final_label`, used by the review/QC-policy code when it accepts a task
+(it stores the answer in ``Task.final_label`` / ``Task.final_source``) and by the exports for
+tasks that have no stored final label. Precedence:
+
+1. a reviewer's decision                      -> source ``"reviewer"``
+2. a QC consensus (CROWDLAB, Dawid-Skene, ...) -> source ``"consensus"``
+3. the only annotator's label                  -> source ``"single"``
+4. a majority vote over the annotators         -> source ``"majority"``
+
+The majority vote is per label for classification (the most chosen class; ties go to the class
+listed first in the label config) and multi-label (every label chosen by more than half of the
+annotators). For spans, boxes and other results it is the most frequent whole result (results
+compared item by item, ignoring item ids and order); ties go to the earliest annotation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from labeling.label_config import LabelSchema, result_labels
+
+__all__ = ["LABEL_SOURCES", "final_label", "label_value", "label_names"]
+
+#: Every value ``Task.final_source`` (and an export's ``label_source``) may take.
+LABEL_SOURCES = ("reviewer", "consensus", "single", "majority")
+
+Result = list[dict[str, Any]]
+
+
+def final_label(
+    schema: LabelSchema,
+    annotations: list[Result],
+    *,
+    reviewer_result: Result | None = None,
+    consensus: Result | None = None,
+) -> tuple[Result | None, str | None]:
+    """The final label of one task, and where it comes from.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+        The project's label schema.
+    annotations : list of list of dict
+        The results of the task's submitted annotations (skips left out), earliest first.
+    reviewer_result : list of dict, optional
+        The result a reviewer decided on (keep or relabel); wins over everything else.
+    consensus : list of dict, optional
+        A consensus result computed by QC; wins over the annotators' own labels.
+
+    Returns
+    -------
+    result : list of dict or None
+        A Label Studio result; None when there is nothing to derive a label from.
+    source : {"reviewer", "consensus", "single", "majority"} or None
+        None exactly when ``result`` is None.
+
+    Examples
+    --------
+    >>> final_label(schema, [cat, cat, dog])     # doctest: +SKIP
+    ([{... "choices": ["cat"]}], "majority")
+    """
+    if reviewer_result is not None:
+        return list(reviewer_result), "reviewer"
+    if consensus is not None:
+        return list(consensus), "consensus"
+    results = [r for r in annotations if r is not None]
+    if not results:
+        return None, None
+    if len(results) == 1:
+        return list(results[0]), "single"
+    kind = schema.kind
+    if kind == "classification":
+        return _majority_class(schema, results), "majority"
+    if kind == "multilabel":
+        return _majority_multilabel(schema, results), "majority"
+    return _most_frequent_result(results), "majority"
+
+
+def _choice_item(schema: LabelSchema, names: list[str]) -> Result:
+    control = schema.primary_control
+    if not names:
+        return []
+    return [{"from_name": control.name, "to_name": control.to_name, "type": control.type,
+             "value": {control.type: names}}]
+
+
+def _majority_class(schema: LabelSchema, results: list[Result]) -> Result:
+    primary = schema.primary_control.name
+    votes: Counter[str] = Counter()
+    for result in results:
+        names = result_labels(schema, result).get(primary) or []
+        if names:
+            votes[names[0]] += 1
+    if not votes:
+        return _most_frequent_result(results)
+    order = {name: i for i, name in enumerate(schema.primary_control.labels)}
+    winner = max(votes, key=lambda name: (votes[name], -order.get(name, len(order))))
+    return _choice_item(schema, [winner])
+
+
+def _majority_multilabel(schema: LabelSchema, results: list[Result]) -> Result:
+    primary = schema.primary_control.name
+    votes: Counter[str] = Counter()
+    for result in results:
+        votes.update(set(result_labels(schema, result).get(primary) or []))
+    chosen = [name for name in schema.primary_control.labels if votes[name] * 2 > len(results)]
+    return _choice_item(schema, chosen)
+
+
+def _canonical(result: Result) -> str:
+    items = []
+    for item in result:
+        if isinstance(item, dict):
+            item = {k: v for k, v in item.items() if k not in ("id", "origin", "score")}
+        items.append(json.dumps(item, sort_keys=True, separators=(",", ":")))
+    return "\n".join(sorted(items))
+
+
+def _most_frequent_result(results: list[Result]) -> Result:
+    keys = [_canonical(r) for r in results]
+    counts = Counter(keys)
+    best = max(counts.values())
+    for key, result in zip(keys, results, strict=True):
+        if counts[key] == best:
+            return list(result)
+    raise AssertionError("unreachable: results is not empty")
+
+
+def label_names(schema: LabelSchema, result: Result | None) -> list[str]:
+    """Label names of the primary control in ``result``, each once, in order of appearance."""
+    if not result:
+        return []
+    return result_labels(schema, result).get(schema.primary_control.name, [])
+
+
+def label_value(schema: LabelSchema, result: Result | None) -> Any:
+    """The ``label`` column of an export: what a training pipeline reads.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+    result : list of dict or None
+
+    Returns
+    -------
+    str, list of str, list of dict or None
+        The class name for classification (None if the result has no choice); the list of
+        names for multi-label; the Label Studio result items for spans, boxes and other kinds.
+    """
+    if result is None:
+        return None
+    kind = schema.kind
+    if kind == "classification":
+        names = label_names(schema, result)
+        return names[0] if names else None
+    if kind == "multilabel":
+        return label_names(schema, result)
+    return result

@@ -1,0 +1,621 @@
+"""Dataset versions: immutable, content-hashed releases of a project's clean export.
+
+:func:`publish` (the lead's button, ``POST /api/projects/ID/datasets``, ``labelfab dataset
+publish``) reads the accepted tasks with their final labels in one consistent read
+(:mod:`labeling.exports`), with deterministic stratified train/validation/test splits from a
+seed, and writes, under ``DATA_DIR/datasets/<project>/<number>/``:
+
+- ``dataset.jsonl``: one line per task, ``id``, ``data``, ``label``, ``label_source``,
+  ``split``, in id order, JSON with sorted keys. **Its sha256 is the version's sha256**: the
+  same content (tasks, data, labels, splits) gives the same hash, whoever publishes it, when;
+- ``dataset.parquet``, ``dataset.csv``, ``dataset.json`` (Label Studio JSON), and where the
+  labels fit, ``dataset-coco.zip``, ``dataset-yolo.zip``, ``dataset-voc.zip`` or
+  ``dataset.conll`` (``label_studio_sdk.converter``);
+- ``media.zip`` for projects with images: ``images/<sha256>.<ext>``, the paths the data use;
+- ``README.md``, the dataset card, and ``manifest.json``: the files and their hashes, counts
+  per label and per split, the label schema, the QC summary (the latest quality run's noise
+  estimate for what is released, items reviewed, excluded), who published it, when, the note.
+
+A version never changes: its files are written once (to a staging folder, then moved in place,
+read-only) and the row is never updated. Publishing content identical to the latest version
+returns that version instead of a copy. :func:`diff` compares two versions (added, removed,
+relabeled tasks) by merging their ``dataset.jsonl`` files, which are in id order.
+
+Pulling (:func:`list_versions`, :func:`get_version`, :func:`version_file`) is the ``pull``
+action: admins and leads, or any user who can view the project through a read-only token.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from labeling.access import require_project
+from labeling.db import read_session, utcnow, write_session
+from labeling.errors import Conflict, Invalid, NotFound
+from labeling.exports import (
+    EXPORT_FORMATS,
+    Batch,
+    CsvWriter,
+    Filters,
+    JsonlWriter,
+    LsJsonWriter,
+    ParquetWriter,
+    Splits,
+    _DataMap,
+    file_chunks,
+    fits,
+    media_entries,
+    run_converter,
+    start,
+    state_counts,
+    write_batches,
+    zip_stream,
+)
+from labeling.label_config import LabelSchema
+from labeling.models import (
+    DatasetVersion,
+    LabelIssue,
+    Project,
+    QualityRun,
+    ReviewDecision,
+    Task,
+    TaskState,
+    TokenScope,
+    User,
+)
+from labeling.settings import get_settings
+
+__all__ = [
+    "VERSION_FORMATS",
+    "VersionFile",
+    "card_markdown",
+    "diff",
+    "get_version",
+    "list_versions",
+    "publish",
+    "version_file",
+    "version_view",
+]
+
+#: Download formats of a version -> (file name, media type, what it is).
+VERSION_FORMATS: dict[str, tuple[str, str, str]] = {
+    "jsonl": ("dataset.jsonl", "application/x-ndjson", "JSON Lines: id, data, label, label_source, split"),
+    "parquet": ("dataset.parquet", "application/vnd.apache.parquet", "Parquet: the same columns"),
+    "csv": ("dataset.csv", "text/csv", "CSV: id, data fields, one column per control, label_source, split"),
+    "json": ("dataset.json", "application/json", "Label Studio JSON, the final label as the annotation"),
+    "coco": ("dataset-coco.zip", "application/zip", "COCO (label_studio_sdk.converter)"),
+    "yolo": ("dataset-yolo.zip", "application/zip", "YOLO (label_studio_sdk.converter)"),
+    "voc": ("dataset-voc.zip", "application/zip", "Pascal VOC (label_studio_sdk.converter)"),
+    "conll2003": ("dataset.conll", "text/plain", "CoNLL 2003 (label_studio_sdk.converter)"),
+    "media": ("media.zip", "application/zip", "the images, as images/<sha256>.<ext>"),
+    "card": ("README.md", "text/markdown", "the dataset card"),
+}
+_CONVERTED = {"coco": "COCO", "yolo": "YOLO", "voc": "VOC", "conll2003": "CONLL2003"}
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def datasets_root(project_id: int) -> Path:
+    return get_settings().data_dir / "datasets" / str(project_id)
+
+
+# --------------------------------------------------------------------------- QC summary
+
+
+def _member(ids: array, value: int) -> bool:
+    i = bisect.bisect_left(ids, value)
+    return i < len(ids) and ids[i] == value
+
+
+def qc_summary(project_id: int, released: array, *, states: tuple[str, ...] = (TaskState.accepted.value,)
+               ) -> dict[str, Any]:
+    """How clean the released tasks are.
+
+    Parameters
+    ----------
+    project_id : int
+    released : array of int
+        The released task ids, sorted.
+    states : tuple of str
+        The states released tasks were taken from.
+
+    Returns
+    -------
+    dict
+        ``quality_run``: the latest finished QC run (its id, date, model and noise rate over
+        everything it scored), or None; ``estimated_noise_rate``: the share of released tasks
+        that run flagged as probably mislabeled and that no reviewer has decided on since (None
+        without a run); ``flagged_released`` and ``flagged_resolved``; ``items_reviewed``:
+        released tasks with a review decision; ``excluded``: tasks reviewers excluded;
+        ``gold_left_out``; ``not_released``: the tasks of other states, per state.
+    """
+    n = len(released)
+    with read_session() as s:
+        run = s.exec(select(QualityRun).where(QualityRun.project_id == project_id, QualityRun.status == "done")
+                     .order_by(QualityRun.created_at.desc(), QualityRun.id.desc()).limit(1)).first()
+        decisions = s.execute(sa.select(ReviewDecision.task_id, ReviewDecision.created_at)
+                              .where(ReviewDecision.project_id == project_id,
+                                     ReviewDecision.undone_at.is_(None))).all()
+        gold = s.execute(sa.select(sa.func.count()).select_from(Task)
+                         .where(Task.project_id == project_id, Task.is_gold == sa.true())).scalar_one()
+        flagged: list[int] = []
+        if run is not None:
+            flagged = list(s.execute(sa.select(LabelIssue.task_id).where(
+                LabelIssue.run_id == run.id, LabelIssue.is_issue == sa.true(),
+                LabelIssue.kind == "label")).scalars())
+    counts = state_counts(project_id)
+    reviewed = {tid for tid, _ in decisions if _member(released, tid)}
+    out: dict[str, Any] = {
+        "quality_run": None,
+        "estimated_noise_rate": None,
+        "flagged_released": 0,
+        "flagged_resolved": 0,
+        "items_reviewed": len(reviewed),
+        "excluded": counts.get(TaskState.excluded.value, 0),
+        "gold_left_out": gold,
+        "not_released": {k: v for k, v in sorted(counts.items()) if k not in states and v},
+    }
+    if run is not None:
+        since = run.created_at
+        decided_after = {tid for tid, when in decisions if when is not None and when >= since}
+        flagged_released = {tid for tid in flagged if _member(released, tid)}
+        unresolved = flagged_released - decided_after
+        out.update({
+            "quality_run": {"id": run.id, "created_at": run.created_at.isoformat(), "model": run.model_name,
+                            "n_items": run.n_items, "n_issues": run.n_issues, "noise_rate": run.noise_rate,
+                            "cv_accuracy": run.cv_accuracy},
+            "estimated_noise_rate": round(len(unresolved) / n, 6) if n else None,
+            "flagged_released": len(flagged_released),
+            "flagged_resolved": len(flagged_released) - len(unresolved),
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- publish
+
+
+class _Hashing:
+    """A file being written, with its sha256 and size."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh = open(path, "wb")  # noqa: SIM115
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        if chunk:
+            self.fh.write(chunk)
+            self.sha.update(chunk)
+            self.size += len(chunk)
+
+    def close(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    for chunk in file_chunks(path):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_stream(path: Path, chunks: Iterable[bytes]) -> None:
+    out = _Hashing(path)
+    try:
+        for chunk in chunks:
+            out.write(chunk)
+    finally:
+        out.close()
+
+
+def _collect_ids(batches: Iterator[Batch], ids: array) -> Iterator[Batch]:
+    for batch in batches:
+        ids.extend(batch.id)
+        yield batch
+
+
+def _file_entry(staging: Path, fmt: str) -> dict[str, Any]:
+    name, media_type, _ = VERSION_FORMATS[fmt]
+    path = staging / name
+    return {"name": name, "format": fmt, "media_type": media_type, "size": path.stat().st_size,
+            "sha256": _sha256_file(path)}
+
+
+def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Filters,
+           splits: Splits) -> tuple[str, dict[str, Any], array, list[dict]]:
+    """Write the data files into ``staging``; returns (content sha256, stats, released ids, files)."""
+    has_images = any(o.tag == "Image" for o in schema.objects.values())
+    canon = _DataMap(schema, media="files" if has_images else "urls", canonical=True)
+    converted = [fmt for fmt, name in _CONVERTED.items() if fits(EXPORT_FORMATS[name], schema)]
+    selection, batches = start(project, canon, filters=filters, splits=splits, with_meta=True)
+    ids = array("q")
+    try:
+        writers = {"jsonl": JsonlWriter(schema), "parquet": ParquetWriter(schema), "csv": CsvWriter(schema),
+                   "json": LsJsonWriter(schema)}
+        outputs = {fmt: _Hashing(staging / VERSION_FORMATS[fmt][0]) for fmt in writers}
+        tmp = Path(tempfile.mkdtemp(prefix="labelfab-publish-"))
+        if converted:
+            writers["converter"] = LsJsonWriter(schema, _DataMap(schema, media="local"))
+            outputs["converter"] = _Hashing(tmp / "tasks.json")
+        try:
+            order = list(writers)
+            for parts in write_batches(_collect_ids(batches, ids), [writers[k] for k in order]):
+                for key, chunk in zip(order, parts, strict=True):
+                    outputs[key].write(chunk)
+        finally:
+            for out in outputs.values():
+                out.close()
+        stats = selection.stats.as_dict()
+        content = outputs["jsonl"].sha.hexdigest()
+        for fmt in converted:
+            out_dir = tmp / fmt
+            made = run_converter(EXPORT_FORMATS[_CONVERTED[fmt]], project.label_config, tmp / "tasks.json",
+                                 out_dir, media="relative", base_url="", project_id=project.id)
+            target = staging / VERSION_FORMATS[fmt][0]
+            if fmt == "conll2003":
+                shutil.copyfile(out_dir / "result.conll", target)
+            else:
+                _write_stream(target, zip_stream((name, file_chunks(path), True) for name, path in made))
+        shutil.rmtree(tmp, ignore_errors=True)
+        if canon.used:
+            _write_stream(staging / "media.zip", zip_stream(media_entries(canon.used)))
+    finally:
+        selection.close()
+    fmts = [*writers.keys() - {"converter"}, *converted, *(["media"] if canon.used else [])]
+    order = [f for f in VERSION_FORMATS if f in fmts]
+    files = [_file_entry(staging, fmt) for fmt in order]
+    return content, stats, ids, files
+
+
+def publish(project_id: int, user: User, *, note: str = "", splits: Splits | None = None,
+            filters: Filters | None = None) -> tuple[DatasetVersion, bool]:
+    """Publish the project's accepted tasks as a new immutable dataset version.
+
+    Parameters
+    ----------
+    project_id : int
+    user : User
+        Needs the ``export`` right (admins and the project's leads).
+    note : str
+        Shown on the dataset card.
+    splits : Splits, optional
+        Seed and train/validation/test shares (default: seed 42, 80/10/10).
+    filters : Filters, optional
+        Which tasks (default: accepted, gold never).
+
+    Returns
+    -------
+    (DatasetVersion, bool)
+        The version, and False when the content equals the latest version's (which is
+        returned, nothing new is written).
+
+    Raises
+    ------
+    NotFound, Forbidden
+        No such project, or no right to publish.
+    Conflict
+        No accepted task with a label.
+    Invalid
+        A note longer than 10,000 characters.
+    """
+    note = (note or "").strip()
+    if len(note) > 10_000:
+        raise Invalid("the note is longer than 10,000 characters", [{"row": None, "field": "note",
+                                                                      "detail": "too long"}])
+    with read_session() as s:
+        project = require_project(s, user, project_id, "export")
+    schema = LabelSchema.model_validate(project.label_schema)
+    filters = filters or Filters()
+    splits = splits or Splits()
+    root = datasets_root(project_id)
+    staging = root / f".staging-{secrets.token_hex(8)}"
+    staging.mkdir(parents=True)
+    final: Path | None = None
+    try:
+        content, stats, ids, files = _build(project, schema, staging, filters=filters, splits=splits)
+        qc = qc_summary(project_id, ids, states=filters.states)
+        now = utcnow()
+        with write_session() as s:
+            locked = s.exec(select(Project).where(Project.id == project_id).with_for_update()).first()
+            if locked is None:
+                raise NotFound(f"project {project_id} not found")
+            latest = s.exec(select(DatasetVersion).where(DatasetVersion.project_id == project_id)
+                            .order_by(DatasetVersion.number.desc()).limit(1)).first()
+            if latest is not None and latest.sha256 == content:
+                return latest, False
+            number = (latest.number if latest else 0) + 1
+            manifest = _manifest(project, schema, number=number, content=content, stats=stats, qc=qc,
+                                 files=files, user=user, when=now, note=note, filters=filters, splits=splits)
+            card = card_markdown(manifest)
+            (staging / "README.md").write_text(card, encoding="utf-8")
+            manifest["files"].append(_file_entry(staging, "card"))
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+            final = root / str(number)
+            if final.exists():  # left by a publish that crashed before its commit
+                shutil.rmtree(final)
+            for path in staging.iterdir():
+                path.chmod(_READ_ONLY)
+            os.replace(staging, final)
+            version = DatasetVersion(project_id=project_id, number=number, sha256=content, note=note,
+                                     manifest=manifest, n_items=stats["n_items"],
+                                     noise_rate=qc["estimated_noise_rate"],
+                                     path=str(Path("datasets") / str(project_id) / str(number)),
+                                     created_by=user.id, created_at=now)
+            s.add(version)
+            s.flush()
+        final = None
+        return version, True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if final is not None and final.exists():  # the commit failed: no half-published version
+            shutil.rmtree(final, ignore_errors=True)
+
+
+def _manifest(project: Project, schema: LabelSchema, *, number: int, content: str, stats: dict,
+              qc: dict, files: list[dict], user: User, when: datetime, note: str, filters: Filters,
+              splits: Splits) -> dict[str, Any]:
+    primary = schema.primary_control
+    return {
+        "format_version": 1,
+        "project": {"id": project.id, "title": project.title},
+        "version": number,
+        "sha256": content,
+        "sha256_of": "dataset.jsonl",
+        "published_by": {"id": user.id, "email": user.email},
+        "published_at": when.isoformat(),
+        "note": note,
+        "n_items": stats["n_items"],
+        "splits": stats["splits"],
+        "split": splits.as_dict() | {"method": "stratified by label, blocks shuffled by the seed"},
+        "label_counts": stats["labels"],
+        "label_split_counts": stats["label_splits"],
+        "label_sources": stats["label_sources"],
+        "unlabeled_left_out": stats["unlabeled_left_out"],
+        "label_schema": {"kind": schema.kind, "control": primary.name, "labels": list(primary.labels),
+                         "data_keys": sorted(schema.data_keys), "label_config": project.label_config},
+        "filters": filters.as_dict(),
+        "qc": qc,
+        "files": files,
+    }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _pull_project(s, user: User, project_id: int, scope: str) -> Project:
+    return require_project(s, user, project_id, "pull", scope=scope)
+
+
+def _number(version: str | int) -> int | None:
+    """A version number, or None for ``latest``."""
+    if isinstance(version, int):
+        return version
+    text = str(version).strip().lower()
+    if text in ("latest", ""):
+        return None
+    if text.startswith("v"):
+        text = text[1:]
+    if not text.isdigit():
+        raise Invalid(f"a version is a number or 'latest', got {version!r}",
+                      [{"row": None, "field": "version", "detail": "not a version number"}])
+    return int(text)
+
+
+def list_versions(project_id: int, user: User, *, scope: str = TokenScope.full) -> list[DatasetVersion]:
+    """The project's dataset versions, newest first."""
+    with read_session() as s:
+        _pull_project(s, user, project_id, scope)
+        return list(s.exec(select(DatasetVersion).where(DatasetVersion.project_id == project_id)
+                           .order_by(DatasetVersion.number.desc())))
+
+
+def get_version(project_id: int, user: User, version: str | int, *, scope: str = TokenScope.full) -> DatasetVersion:
+    """One version (``latest`` for the newest).
+
+    Raises
+    ------
+    NotFound
+        No such project or version (the message lists the versions there are).
+    Invalid
+        A version that is neither a number nor ``latest``.
+    """
+    number = _number(version)
+    with read_session() as s:
+        _pull_project(s, user, project_id, scope)
+        q = select(DatasetVersion).where(DatasetVersion.project_id == project_id)
+        q = q.where(DatasetVersion.number == number) if number is not None else \
+            q.order_by(DatasetVersion.number.desc()).limit(1)
+        found = s.exec(q).first()
+        if found is None:
+            numbers = list(s.exec(select(DatasetVersion.number).where(DatasetVersion.project_id == project_id)
+                                  .order_by(DatasetVersion.number)))
+            have = f"versions are {', '.join(map(str, numbers))}" if numbers else "none is published yet"
+            what = f"version {number}" if number is not None else "any version"
+            raise NotFound(f"project {project_id} has no {what}; {have}",
+                           [{"row": None, "field": "version", "detail": f"no {what}"}])
+        return found
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """A stored file of a version, to send."""
+
+    path: Path
+    name: str
+    download_name: str
+    media_type: str
+    sha256: str
+    size: int
+
+
+def version_file(project_id: int, user: User, version: str | int, fmt: str | None, *,
+                 scope: str = TokenScope.full) -> VersionFile:
+    """The stored file of a version in format ``fmt`` (``jsonl`` by default).
+
+    Raises
+    ------
+    Invalid
+        A format the version does not have (the message lists those it has).
+    NotFound
+        No such project or version.
+    Conflict
+        The stored file is missing or its size differs from the manifest.
+    """
+    v = get_version(project_id, user, version, scope=scope)
+    key = (fmt or "jsonl").strip().lower().replace("-", "_")
+    key = {"json_lines": "jsonl", "readme": "card", "images": "media", "conll": "conll2003"}.get(key, key)
+    files = {f["format"]: f for f in v.manifest.get("files", [])}
+    if key not in files:
+        raise Invalid(f"version {v.number} has no {fmt!r} file; formats: {', '.join(files)}",
+                      [{"row": None, "field": "format", "detail": f"one of {', '.join(files)}"}])
+    entry = files[key]
+    path = get_settings().data_dir / v.path / entry["name"]
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = -1
+    if size != entry["size"]:
+        raise Conflict(f"the stored file {entry['name']} of version {v.number} is missing or damaged "
+                       f"(size {size}, manifest says {entry['size']}); publish a new version")
+    download = f"project-{project_id}-v{v.number}-{entry['name']}"
+    return VersionFile(path=path, name=entry["name"], download_name=download, media_type=entry["media_type"],
+                       sha256=entry["sha256"], size=size)
+
+
+def version_view(v: DatasetVersion) -> dict[str, Any]:
+    """A version for the API list: number, hash, counts, QC, who, when (the manifest is separate)."""
+    m = v.manifest or {}
+    return {"version": v.number, "sha256": v.sha256, "n_items": v.n_items, "noise_rate": v.noise_rate,
+            "note": v.note, "created_at": v.created_at.isoformat(), "created_by": m.get("published_by"),
+            "splits": m.get("splits"), "label_counts": m.get("label_counts"),
+            "formats": [f["format"] for f in m.get("files", [])]}
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str, str, str]]:
+    """(id, label JSON, data JSON, split) per line of a dataset.jsonl."""
+    dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                yield row["id"], dumps(row.get("label")), dumps(row.get("data")), row.get("split")
+
+
+def diff(project_id: int, user: User, a: str | int, b: str | int, *, scope: str = TokenScope.full,
+         limit: int = 100) -> dict[str, Any]:
+    """What changed from version ``a`` to version ``b``.
+
+    Returns
+    -------
+    dict
+        ``added``, ``removed``, ``relabeled``, ``data_changed``, ``unchanged`` counts, and up
+        to ``limit`` examples of each change (``relabeled`` as ``{"id", "from", "to"}``);
+        ``split_changed``: tasks in both versions whose split differs.
+    """
+    va = get_version(project_id, user, a, scope=scope)
+    vb = get_version(project_id, user, b, scope=scope)
+    root = get_settings().data_dir
+    counts = {"added": 0, "removed": 0, "relabeled": 0, "data_changed": 0, "unchanged": 0, "split_changed": 0}
+    examples: dict[str, list] = {"added": [], "removed": [], "relabeled": [], "data_changed": []}
+
+    def note(kind: str, item: Any) -> None:
+        counts[kind] += 1
+        if len(examples[kind]) < limit:
+            examples[kind].append(item)
+
+    left, right = _lines(root / va.path / "dataset.jsonl"), _lines(root / vb.path / "dataset.jsonl")
+    x, y = next(left, None), next(right, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x[0] < y[0]):
+            note("removed", x[0])
+            x = next(left, None)
+        elif x is None or y[0] < x[0]:
+            note("added", y[0])
+            y = next(right, None)
+        else:
+            if x[3] != y[3]:
+                counts["split_changed"] += 1
+            if x[1] != y[1]:
+                note("relabeled", {"id": x[0], "from": json.loads(x[1]), "to": json.loads(y[1])})
+            elif x[2] != y[2]:
+                note("data_changed", x[0])
+            else:
+                counts["unchanged"] += 1
+            x, y = next(left, None), next(right, None)
+    return {"project": project_id, "from": va.number, "to": vb.number, "from_sha256": va.sha256,
+            "to_sha256": vb.sha256, **counts, "examples": examples}
+
+
+# --------------------------------------------------------------------------- the card
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def card_markdown(manifest: dict[str, Any]) -> str:
+    """The dataset card (README.md of a version): a readable summary of its manifest."""
+    m = manifest
+    qc = m["qc"]
+    run = qc.get("quality_run")
+    lines = [
+        f"# {m['project']['title']} — dataset version {m['version']}",
+        "",
+        f"- sha256 (of `{m['sha256_of']}`): `{m['sha256']}`",
+        f"- published {m['published_at']} by {m['published_by']['email']}",
+        f"- {m['n_items']} items, kind: {m['label_schema']['kind']}, labels from control "
+        f"`{m['label_schema']['control']}`",
+    ]
+    if m.get("note"):
+        lines += ["", "## Note", "", m["note"]]
+    lines += ["", "## Splits", "", f"Seed {m['split']['seed']}, shares "
+              + ", ".join(f"{k} {v:g}" for k, v in m["split"]["ratios"].items()) + ", stratified by label.", "",
+              "| split | items |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in m["splits"].items()]
+    lines += ["", "## Labels", "", "| label | items | train | validation | test |", "|---|---|---|---|---|"]
+    for name, n in m["label_counts"].items():
+        per = m["label_split_counts"].get(name, {})
+        lines.append(f"| {name} | {n} | {per.get('train', 0)} | {per.get('validation', 0)} | {per.get('test', 0)} |")
+    lines += ["", "Label sources: " + ", ".join(f"{k} {v}" for k, v in m["label_sources"].items()) + "."]
+    lines += ["", "## Quality", ""]
+    if run:
+        lines.append(f"- estimated noise rate of the released items: {_pct(qc['estimated_noise_rate'])} "
+                     f"({qc['flagged_released']} flagged by QC run #{run['id']} of {run['created_at']}, "
+                     f"{qc['flagged_resolved']} of them reviewed since)")
+        lines.append(f"- that run's noise rate over everything it scored: {_pct(run['noise_rate'])}")
+    else:
+        lines.append("- no QC run has finished in this project: the noise rate is not estimated")
+    lines += [f"- items reviewed: {qc['items_reviewed']}", f"- excluded by reviewers: {qc['excluded']}",
+              f"- gold tasks left out: {qc['gold_left_out']}"]
+    if qc.get("not_released"):
+        lines.append("- not released (other states): " + ", ".join(f"{k} {v}" for k, v in qc["not_released"].items()))
+    lines += ["", "## Files", "", "| file | bytes | sha256 |", "|---|---|---|"]
+    lines += [f"| {f['name']} | {f['size']} | `{f['sha256']}` |" for f in m["files"]]
+    lines += ["", "## Pull", "", "```",
+              f"labelfab pull URL {m['project']['id']}@{m['version']} --token TOKEN --format jsonl --out data/",
+              "```", "", "```python", "from labeling import client",
+              f"path = client.pull(URL, {m['project']['id']}, {m['version']}, token=TOKEN, out_dir='data')",
+              "df = client.dataframe(path)", "```", ""]
+    return "\n".join(lines)

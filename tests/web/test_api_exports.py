@@ -1,0 +1,316 @@
+"""Exports and dataset versions over REST, in the browser, and pulled with labeling.client and
+``labelfab pull`` from a live server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from labeling import client, datasets, users
+from labeling.models import Role
+from labeling.settings import get_settings
+from tests.conftest import login
+from tests.labeling.test_exports import accept, make_project, task_ids, text_task
+
+
+@pytest.fixture(autouse=True)
+def no_stored_versions():
+    yield
+    shutil.rmtree(get_settings().data_dir / "datasets", ignore_errors=True)
+
+
+@pytest.fixture
+def project(lead):
+    pid = make_project(lead.user, [text_task(i, ["pos", "neg", "neu"][i % 3]) for i in range(12)])
+    accept(pid, task_ids(pid)[:9])
+    return pid
+
+
+@pytest.fixture
+def pipeline(make_user):
+    """A training pipeline: an annotator account with a read-only token."""
+    actor = make_user("pipeline@example.com", Role.annotator)
+    actor.read_token = users.create_token(actor.id, name="pipeline", scope="read")
+    actor.read_headers = {"Authorization": f"Token {actor.read_token}"}
+    return actor
+
+
+def publish(client_, lead, project, **body):
+    response = client_.post(f"/api/projects/{project}/datasets", json=body or {"note": "v"}, headers=lead.headers)
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_export_jsonl_and_parquet_streamed(client, lead, project):
+    r = client.get(f"/api/projects/{project}/export?exportType=JSONL", headers=lead.headers)
+    assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
+    assert r.headers["Content-Disposition"] == f'attachment; filename="project-{project}-jsonl.jsonl"'
+    lines = [json.loads(x) for x in r.get_data().splitlines()]
+    assert [x["id"] for x in lines] == task_ids(project)[:9]
+    r = client.get(f"/api/projects/{project}/export/?exportType=PARQUET&label=neg&seed=3", headers=lead.headers)
+    table = pq.read_table(io.BytesIO(r.get_data()))
+    assert table.column("label").to_pylist() == ["neg"] * 3
+
+
+def test_label_studio_json_export_is_unchanged(client, lead, project):
+    """Called as Label Studio's clients do, exportType=JSON lists every annotated task."""
+    r = client.get(f"/api/projects/{project}/export?exportType=JSON", headers=lead.headers)
+    tasks = r.get_json()
+    assert len(tasks) == 12 and tasks[0]["annotations"][0]["result"][0]["value"]["choices"] == ["pos"]
+    clean = client.get(f"/api/projects/{project}/export?exportType=JSON&state=accepted", headers=lead.headers)
+    assert len(clean.get_json()) == 9 and clean.get_json()[0]["label_source"] == "single"
+
+
+def test_export_formats_list(client, lead, project):
+    formats = {f["name"]: f for f in client.get(f"/api/projects/{project}/export/formats", headers=lead.headers).get_json()}
+    assert not formats["JSONL"]["disabled"] and formats["COCO"]["disabled"]
+
+
+@pytest.mark.parametrize("query, status, field", [
+    ("exportType=XLSX", 422, "exportType"),
+    ("exportType=COCO", 422, "exportType"),
+    ("exportType=JSONL&state=bogus", 422, "state"),
+    ("exportType=JSONL&since=soon", 422, "since"),
+    ("exportType=JSONL&label=cat", 422, "label"),
+    ("exportType=JSONL&ids=1", 422, "ids"),
+    ("exportType=JSONL&state=review", 409, "state"),
+])
+def test_export_bad_input(client, lead, project, query, status, field):
+    r = client.get(f"/api/projects/{project}/export?{query}", headers=lead.headers)
+    assert r.status_code == status
+    body = r.get_json()
+    assert body["detail"] and body["errors"][0]["field"] == field
+
+
+def test_export_needs_the_export_right(client, annotator, pipeline, project):
+    assert client.get(f"/api/projects/{project}/export?exportType=JSONL", headers=annotator.headers).status_code == 403
+    r = client.get(f"/api/projects/{project}/export?exportType=JSONL", headers=pipeline.read_headers)
+    assert r.status_code == 403  # a read token pulls published versions, it does not export the live project
+    assert client.get(f"/api/projects/{project}/export?exportType=JSONL").status_code == 401
+
+
+# --------------------------------------------------------------------------- dataset versions
+
+
+def test_publish_list_manifest_and_diff(client, lead, project, pipeline):
+    r = client.post(f"/api/projects/{project}/datasets", json={"note": "first", "seed": 5, "split": [70, 20, 10]},
+                    headers=lead.headers)
+    assert r.status_code == 201
+    m = r.get_json()
+    assert m["version"] == 1 and m["note"] == "first" and m["split"]["seed"] == 5
+    assert m["split"]["ratios"] == {"train": 0.7, "validation": 0.2, "test": 0.1}
+    again = client.post(f"/api/projects/{project}/datasets", json={"seed": 5, "split": "70,20,10"}, headers=lead.headers)
+    assert again.status_code == 200 and again.get_json()["sha256"] == m["sha256"]
+    listed = client.get(f"/api/projects/{project}/datasets/", headers=pipeline.read_headers).get_json()
+    assert [(v["version"], v["sha256"], v["n_items"]) for v in listed] == [(1, m["sha256"], 9)]
+    assert client.get(f"/api/projects/{project}/datasets/latest", headers=pipeline.read_headers).get_json() == m
+    accept(project, task_ids(project)[9:])
+    publish(client, lead, project)
+    d = client.get(f"/api/projects/{project}/datasets/diff?from=1&to=2", headers=pipeline.read_headers).get_json()
+    assert (d["added"], d["removed"], d["relabeled"]) == (3, 0, 0)
+
+
+def test_publish_bad_input(client, lead, pipeline, project, annotator):
+    r = client.post(f"/api/projects/{project}/datasets", json={"split": "50,50"}, headers=lead.headers)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "split"
+    r = client.post(f"/api/projects/{project}/datasets", data="[1]", content_type="application/json",
+                    headers=lead.headers)
+    assert r.status_code == 422
+    r = client.post(f"/api/projects/{project}/datasets", json={}, headers=pipeline.read_headers)
+    assert r.status_code == 403 and "read-only" in r.get_json()["detail"]
+    assert client.post(f"/api/projects/{project}/datasets", json={}, headers=annotator.headers).status_code == 403
+    empty = make_project(lead.user, [text_task(0, "pos")])
+    r = client.post(f"/api/projects/{empty}/datasets", json={}, headers=lead.headers)
+    assert r.status_code == 409 and "no accepted tasks" in r.get_json()["detail"]
+
+
+def test_download_etag_304_and_range(client, lead, project, pipeline):
+    m = publish(client, lead, project)
+    entry = {f["format"]: f for f in m["files"]}["jsonl"]
+    url = f"/api/projects/{project}/datasets/1/download?format=jsonl"
+    r = client.get(url, headers=pipeline.read_headers)
+    body = r.get_data()
+    assert r.status_code == 200 and hashlib.sha256(body).hexdigest() == entry["sha256"] == m["sha256"]
+    assert r.headers["ETag"] == f'"{entry["sha256"]}"' and r.headers["Accept-Ranges"] == "bytes"
+    assert r.headers["X-Content-SHA256"] == entry["sha256"]
+    r = client.get(url, headers={**pipeline.read_headers, "If-None-Match": f'"{entry["sha256"]}"'})
+    assert r.status_code == 304 and r.get_data() == b""
+    r = client.get(url, headers={**pipeline.read_headers, "Range": "bytes=100-"})
+    assert r.status_code == 206 and r.get_data() == body[100:]
+    assert r.headers["Content-Range"] == f"bytes 100-{len(body) - 1}/{len(body)}"
+    parquet = client.get(f"/api/projects/{project}/datasets/latest/download?format=PARQUET", headers=lead.headers)
+    assert pq.read_table(io.BytesIO(parquet.get_data())).num_rows == 9
+
+
+@pytest.mark.parametrize("path, status, words", [
+    ("datasets/9", 404, "no version 9; versions are 1"),
+    ("datasets/nine", 422, "a version is a number"),
+    ("datasets/9/download?format=jsonl", 404, "no version 9"),
+    ("datasets/1/download?format=xlsx", 422, "has no 'xlsx' file"),
+    ("datasets/diff?from=1", 422, "give two versions"),
+])
+def test_versions_bad_input(client, lead, project, path, status, words):
+    publish(client, lead, project)
+    r = client.get(f"/api/projects/{project}/{path}", headers=lead.headers)
+    assert r.status_code == status and words in r.get_json()["detail"]
+
+
+def test_tokens_without_access(client, lead, project, annotator, make_user):
+    publish(client, lead, project)
+    url = f"/api/projects/{project}/datasets/1/download?format=jsonl"
+    r = client.get(url, headers=annotator.headers)  # a full token of an annotator: no pull right
+    assert r.status_code == 403 and "may not pull" in r.get_json()["detail"]
+    assert client.get(url, headers={"Authorization": "Token not-a-token"}).status_code == 401
+    revoked = make_user("gone@example.com", Role.annotator)
+    key = users.create_token(revoked.id, scope="read")
+    users.revoke_token(users.list_tokens(revoked.id)[-1].id)
+    assert client.get(url, headers={"Authorization": f"Token {key}"}).status_code == 401
+    outsider = make_user("outsider@example.com", Role.annotator)
+    client.patch(f"/api/projects/{project}", json={"restricted": True}, headers=lead.headers)
+    key = users.create_token(outsider.id, scope="read")
+    r = client.get(url, headers={"Authorization": f"Token {key}"})
+    assert r.status_code == 404 and r.get_json()["detail"] == f"project {project} not found"
+
+
+# --------------------------------------------------------------------------- browser pages
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_browser_versions_publish_card_diff(client, lead, project):
+    login(client, lead.email)
+    page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+    assert "No version is published yet" in page and "Publish</button>" in page
+    r = client.post(f"/projects/{project}/datasets", data={"csrf_token": csrf(page), "note": "<b>hi</b>",
+                                                          "seed": "42", "split": "80,10,10"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/projects/{project}/datasets/1")
+    card = client.get(f"/projects/{project}/datasets/1").get_data(as_text=True)
+    v = datasets.get_version(project, lead.user, 1)
+    assert v.sha256 in card and "&lt;b&gt;hi&lt;/b&gt;" in card and "<b>hi</b>" not in card
+    assert f"/api/projects/{project}/datasets/1/download?format=parquet" in card
+    accept(project, task_ids(project)[9:])
+    page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+    client.post(f"/projects/{project}/datasets", data={"csrf_token": csrf(page), "seed": "42", "split": "80,10,10"})
+    diff = client.get(f"/projects/{project}/datasets/diff").get_data(as_text=True)
+    assert "v1 → v2" in diff and "3 added" in diff
+    r = client.post(f"/projects/{project}/datasets", data={"seed": "42"})
+    assert r.status_code == 400  # no CSRF token
+
+
+def test_browser_publish_errors_and_rights(client, lead, annotator):
+    empty = make_project(lead.user, [text_task(0, "pos")])
+    login(client, lead.email)
+    page = client.get(f"/projects/{empty}/datasets").get_data(as_text=True)
+    r = client.post(f"/projects/{empty}/datasets", data={"csrf_token": csrf(page), "seed": "x", "split": "1,1,1"})
+    assert r.status_code == 400 and "a whole number" in r.get_data(as_text=True)
+    r = client.post(f"/projects/{empty}/datasets", data={"csrf_token": csrf(page), "seed": "1", "split": "1,1,1"})
+    assert r.status_code == 409 and "no accepted tasks" in r.get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf(page)})
+    login(client, annotator.email)
+    assert client.get(f"/projects/{empty}/datasets").status_code == 403
+
+
+def test_browser_export_form_downloads(client, lead, project):
+    login(client, lead.email)
+    page = client.get(f"/projects/{project}/export")
+    assert page.status_code == 200 and 'value="PARQUET"' in page.get_data(as_text=True)
+    assert 'value="COCO"' not in page.get_data(as_text=True)
+    r = client.get(f"/projects/{project}/export?exportType=CSV&state=accepted&label=pos&seed=1&split=80,10,10&media=urls")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.get_data(as_text=True).splitlines()[0] == "id,text,label,label_source,split"
+    assert len(r.get_data(as_text=True).splitlines()) == 4
+    r = client.get(f"/projects/{project}/export?exportType=JSONL&state=review&seed=1&split=80,10,10")
+    assert r.status_code == 409 and "no review tasks" in r.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- pulling from a live server
+
+
+def test_client_imports_neither_flask_nor_the_database():
+    code = ("import sys, labeling.client; bad = [m for m in ('flask', 'sqlmodel', 'sqlalchemy', 'pydantic', "
+            "'labeling.db', 'labeling.models', 'numpy') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_pull_verifies_and_resumes(live_server, lead, project, pipeline, tmp_path: Path):
+    v, _ = datasets.publish(project, lead.user, note="for the pipeline")
+    seen = []
+    path = client.pull(live_server.url, project, token=pipeline.read_token, format="parquet", out_dir=tmp_path,
+                       progress=lambda done, total: seen.append((done, total)))
+    assert path == tmp_path / f"project-{project}" / "v1" / "dataset.parquet"
+    assert seen[-1][0] == seen[-1][1] == path.stat().st_size
+    assert json.loads((path.parent / "manifest.json").read_text())["sha256"] == v.sha256
+    df = client.dataframe(path)
+    assert len(df) == 9 and set(df["split"]) <= {"train", "validation", "test"} and df["data"][0] == {"text": "text number 0"}
+    rows = list(client.records(client.pull(live_server.url, project, 1, token=pipeline.read_token, out_dir=tmp_path)))
+    assert [r["label"] for r in rows] == list(df["label"])
+
+    # an interrupted download: the first bytes are there; the pull fetches the rest (Range)
+    full = path.read_bytes()
+    path.unlink()
+
+    def stop(done: int, total: int) -> None:
+        if done < total:
+            raise KeyboardInterrupt  # the pipeline is stopped half-way
+    with pytest.raises(KeyboardInterrupt):
+        client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet", out_dir=tmp_path,
+                    chunk_size=1000, progress=stop)
+    part = path.with_name(path.name + ".part")
+    assert part.read_bytes() == full[:1000] and not path.exists()
+    assert client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet",
+                       out_dir=tmp_path).read_bytes() == full
+    # a corrupt partial file: caught by the hash check, deleted, and the next pull is right
+    path.unlink()
+    part.write_bytes(b"x" * 1000)
+    with pytest.raises(client.HashMismatch) as err:
+        client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet", out_dir=tmp_path)
+    assert "corrupt" in str(err.value) and not part.exists() and not path.exists()
+    assert client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet",
+                       out_dir=tmp_path).read_bytes() == full
+
+
+def test_pull_errors_and_the_pull_command(live_server, runner, lead, project, pipeline, annotator, tmp_path: Path):
+    """(One live server for these, to keep the suite fast.)"""
+    with pytest.raises(client.ClientError) as err:
+        client.pull(live_server.url, project, token=pipeline.read_token, out_dir=tmp_path)
+    assert err.value.status == 404 and "none is published yet" in str(err.value)
+    v, _ = datasets.publish(project, lead.user)
+    with pytest.raises(client.ClientError) as err:
+        client.pull(live_server.url, project, 5, token=pipeline.read_token, out_dir=tmp_path)
+    assert err.value.status == 404 and "no version 5" in str(err.value)
+    with pytest.raises(client.ClientError) as err:
+        client.pull(live_server.url, project, token=annotator.token, out_dir=tmp_path)
+    assert err.value.status == 403
+    with pytest.raises(client.ClientError) as err:
+        client.pull(live_server.url, project, token="wrong", out_dir=tmp_path)
+    assert err.value.status == 401
+    with pytest.raises(client.ClientError) as err:
+        client.pull(live_server.url, project, token=pipeline.read_token, format="coco", out_dir=tmp_path)
+    assert "has no 'coco' file" in str(err.value)
+
+    result = runner.invoke(args=["pull", live_server.url, f"{project}@1", "--token", pipeline.read_token,
+                                 "--format", "csv", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip().splitlines()[-1])
+    assert path.name == "dataset.csv" and "sha256 verified" in result.output
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == {f["format"]: f for f in v.manifest["files"]}["csv"]["sha256"]
+    result = runner.invoke(args=["pull", live_server.url, f"{project}@3", "--token", pipeline.read_token,
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "no version 3" in result.output
+    result = runner.invoke(args=["pull", live_server.url, "abc", "--token", "t"])
+    assert result.exit_code == 1 and "PROJECT@VERSION" in result.output

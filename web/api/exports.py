@@ -1,0 +1,141 @@
+"""Exports and dataset versions over REST.
+
+``GET /api/projects/ID/export?exportType=F`` streams a project's tasks with their final labels
+(:func:`labeling.exports.export`): Label Studio's names (JSON, JSON_MIN, CSV, TSV, COCO, YOLO,
+VOC, CONLL2003, COCO_WITH_IMAGES, YOLO_WITH_IMAGES) plus JSONL and PARQUET; filters ``state``
+(default accepted; ``all``), ``label``, ``annotator``, ``since``, ``until``; ``seed`` and
+``split`` (80,10,10) for the split column; ``media=urls|files``. Called exactly as Label Studio
+is (``exportType=JSON`` with none of those filters, or with ``download_all_tasks``/``ids``), it
+answers as Label Studio does: every annotated task with all its annotations
+(:func:`labeling.exports.iter_ls_json`). ``GET /api/projects/ID/export/formats`` lists formats.
+
+Dataset versions (:mod:`labeling.datasets`): ``POST /api/projects/ID/datasets`` publishes
+(``{"note", "seed", "split"}``; 201, or 200 with the latest version when nothing changed),
+``GET /api/projects/ID/datasets`` lists, ``GET .../datasets/VERSION`` (a number or ``latest``)
+is the manifest, ``GET .../datasets/VERSION/download?format=jsonl|parquet|csv|json|coco|yolo|
+voc|conll2003|media|card`` sends the stored file with its sha256 as ETag (``If-None-Match`` ->
+304) and byte ranges (``Range`` -> 206, for resuming), and ``GET .../datasets/diff?from=1&to=2``
+compares two versions. Listing and downloading is the ``pull`` right: leads and admins, or any
+user who can view the project through a read-only token (``labelfab token create --scope read``).
+"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request, send_file
+
+from labeling import datasets, exports
+from labeling.errors import Invalid
+from web.api import api_user, bp
+
+TRUE = {"1", "true", "yes", "on"}
+#: Query arguments of labelfab's clean export; without any, exportType=JSON answers as Label Studio.
+CLEAN_ARGS = ("state", "label", "annotator", "since", "until", "seed", "split", "media")
+LS_ARGS = ("download_all_tasks", "ids", "ids[]")
+
+
+def _ids() -> list[int] | None:
+    values = [v for item in request.args.getlist("ids[]") + request.args.getlist("ids")
+              for v in str(item).split(",") if v.strip()]
+    if not values:
+        return None
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise Invalid("ids must be task ids", [{"row": None, "field": "ids", "detail": "not a number"}]) from None
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "X-Accel-Buffering": "no"}
+
+
+@bp.get("/projects/<int:project_id>/export")
+def export(project_id: int):
+    """A project's tasks with their final labels, streamed (Label Studio's export URL)."""
+    kind = request.args.get("exportType") or request.args.get("export_type") or "JSON"
+    args = request.args
+    clean = any(args.get(name) not in (None, "") for name in CLEAN_ARGS)
+    if kind.strip().upper() == "JSON" and not clean:
+        chunks = exports.iter_ls_json(project_id, api_user().user,
+                                      download_all_tasks=(args.get("download_all_tasks") or "").lower() in TRUE,
+                                      ids=_ids())
+        return Response(chunks, mimetype="application/json", headers=_attachment(f"project-{project_id}.json"))
+    if any(args.get(name) not in (None, "") for name in LS_ARGS):
+        raise Invalid("download_all_tasks and ids go with Label Studio's JSON export only; use state, label, "
+                      "annotator, since and until to choose tasks",
+                      [{"row": None, "field": name, "detail": "not with these filters"}
+                       for name in LS_ARGS if args.get(name)])
+    filters = exports.parse_filters(state=args.getlist("state") or None, label=args.getlist("label") or None,
+                                    annotator=args.get("annotator"), since=args.get("since"), until=args.get("until"))
+    splits = exports.parse_splits(seed=args.get("seed"), split=args.get("split"))
+    result = exports.export(project_id, api_user().user, format=kind, filters=filters, splits=splits,
+                            media=args.get("media"), base_url=request.host_url, scope=api_user().scope)
+    return Response(result, mimetype=result.mimetype, headers=_attachment(result.filename))
+
+
+@bp.get("/projects/<int:project_id>/export/formats")
+def export_formats(project_id: int):
+    """The export formats and whether each fits the project, as Label Studio lists them."""
+    project = exports.export_project(project_id, api_user().user, scope=api_user().scope)
+    return jsonify(exports.available_formats(project))
+
+
+# --------------------------------------------------------------------------- dataset versions
+
+
+def _body() -> dict:
+    if not request.data:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("send a JSON object", [{"row": None, "field": None, "detail": "the body must be a JSON object"}])
+    return body
+
+
+@bp.post("/projects/<int:project_id>/datasets")
+def publish_dataset(project_id: int):
+    """Publish a dataset version; 201 with its manifest, 200 if it equals the latest version."""
+    body = _body()
+    note = body.get("note") or ""
+    if not isinstance(note, str):
+        raise Invalid("note must be a string", [{"row": None, "field": "note", "detail": "not a string"}])
+    split = body.get("split")
+    if isinstance(split, list):
+        split = ",".join(str(x) for x in split)
+    splits = exports.parse_splits(seed=body.get("seed"), split=split)
+    version, created = datasets.publish(project_id, api_user().user, note=note, splits=splits)
+    return jsonify(version.manifest), 201 if created else 200
+
+
+@bp.get("/projects/<int:project_id>/datasets")
+def list_datasets(project_id: int):
+    found = datasets.list_versions(project_id, api_user().user, scope=api_user().scope)
+    return jsonify([datasets.version_view(v) for v in found])
+
+
+@bp.get("/projects/<int:project_id>/datasets/diff")
+def diff_datasets(project_id: int):
+    """``?from=A&to=B``: added, removed and relabeled tasks (and examples of each)."""
+    a, b = request.args.get("from"), request.args.get("to")
+    if not a or not b:
+        raise Invalid("give two versions: ?from=1&to=2",
+                      [{"row": None, "field": name, "detail": "required"} for name, v in (("from", a), ("to", b))
+                       if not v])
+    return jsonify(datasets.diff(project_id, api_user().user, a, b, scope=api_user().scope))
+
+
+@bp.get("/projects/<int:project_id>/datasets/<version>")
+def get_dataset(project_id: int, version: str):
+    """A version's manifest: files and hashes, counts, splits, schema, QC summary, who, when."""
+    return jsonify(datasets.get_version(project_id, api_user().user, version, scope=api_user().scope).manifest)
+
+
+@bp.get("/projects/<int:project_id>/datasets/<version>/download")
+def download_dataset(project_id: int, version: str):
+    """A stored file of a version: ETag = its sha256, If-None-Match -> 304, Range -> 206."""
+    found = datasets.version_file(project_id, api_user().user, version, request.args.get("format"),
+                                  scope=api_user().scope)
+    response = send_file(found.path, mimetype=found.media_type, as_attachment=True,
+                         download_name=found.download_name, conditional=True, etag=found.sha256, max_age=0)
+    response.headers["X-Content-SHA256"] = found.sha256
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

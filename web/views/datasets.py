@@ -1,0 +1,135 @@
+"""Dataset pages: the versions of a project (with the Publish button for leads), a version's
+dataset card, the diff of two versions, and the export form (a download of the clean export)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional, Regexp
+
+from labeling import datasets, exports, projects
+from labeling.errors import DomainError
+from labeling.models import TaskState
+
+bp = Blueprint("datasets", __name__)
+
+
+class PublishForm(FlaskForm):
+    note = TextAreaField("Note (shown on the dataset card)", validators=[Optional(), Length(max=10_000)])
+    seed = StringField("Split seed", default="42", validators=[Regexp(r"^-?\d{1,18}$", message="a whole number")])
+    split = StringField("Train, validation, test shares", default="80,10,10",
+                        validators=[Regexp(r"^\s*[\d.]+\s*,\s*[\d.]+\s*,\s*[\d.]+\s*$", message="three numbers: 80,10,10")])
+
+
+class ExportForm(FlaskForm):
+    """The export form; it is sent with GET (a download), so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    exportType = SelectField("Format", default="JSONL")  # noqa: N815 (Label Studio's parameter name)
+    state = SelectMultipleField("Task states", default=[TaskState.accepted.value],
+                                choices=[(s.value, s.value) for s in TaskState])
+    label = SelectMultipleField("Only tasks with these labels (none: all)", choices=[])
+    annotator = StringField("Only tasks this annotator labeled (email or id)", validators=[Optional()])
+    since = StringField("Last change on or after (YYYY-MM-DD)", validators=[Optional()])
+    until = StringField("Last change before (YYYY-MM-DD)", validators=[Optional()])
+    media = SelectField("Images", choices=[("urls", "as URLs"), ("files", "as files (zip)")], default="urls")
+    seed = StringField("Split seed", default="42")
+    split = StringField("Train, validation, test shares", default="80,10,10")
+
+
+def _user():
+    return current_user.user
+
+
+def _project(project_id: int):
+    project, _ = projects.get_project_for(_user(), project_id, "view")
+    return project
+
+
+def _list_page(project_id: int, form: PublishForm, status: int = 200):
+    project = _project(project_id)
+    versions = datasets.list_versions(project_id, _user())
+    counts = exports.state_counts(project_id)
+    return render_template("datasets/list.html", project=project, versions=versions, form=form, counts=counts), status
+
+
+@bp.get("/projects/<int:project_id>/datasets")
+@login_required
+def index(project_id: int):
+    return _list_page(project_id, PublishForm())
+
+
+@bp.post("/projects/<int:project_id>/datasets")
+@login_required
+def publish(project_id: int):
+    form = PublishForm()
+    if not form.validate_on_submit():
+        return _list_page(project_id, form, 400)
+    try:
+        version, created = datasets.publish(project_id, _user(), note=form.note.data or "",
+                                            splits=exports.parse_splits(seed=form.seed.data, split=form.split.data))
+    except DomainError as exc:
+        flash(exc.detail, "error")
+        return _list_page(project_id, form, exc.status)
+    if created:
+        flash(f"Published version {version.number}: {version.n_items} items.", "success")
+    else:
+        flash(f"Nothing changed since version {version.number}; no new version was made.", "info")
+    return redirect(url_for("datasets.card", project_id=project_id, number=version.number))
+
+
+@bp.get("/projects/<int:project_id>/datasets/<int:number>")
+@login_required
+def card(project_id: int, number: int):
+    project = _project(project_id)
+    version = datasets.get_version(project_id, _user(), number)
+    return render_template("datasets/card.html", project=project, version=version, m=version.manifest,
+                           formats=datasets.VERSION_FORMATS)
+
+
+@bp.get("/projects/<int:project_id>/datasets/diff")
+@login_required
+def diff(project_id: int):
+    project = _project(project_id)
+    versions = datasets.list_versions(project_id, _user())
+    a, b = request.args.get("from"), request.args.get("to")
+    if (not a or not b) and len(versions) >= 2:
+        a, b = str(versions[1].number), str(versions[0].number)
+    result = datasets.diff(project_id, _user(), a, b) if a and b else None
+    return render_template("datasets/diff.html", project=project, versions=versions, result=result, a=a, b=b)
+
+
+@bp.get("/projects/<int:project_id>/export")
+@login_required
+def export(project_id: int):
+    """The export form; submitted (it has exportType), the download itself."""
+    project = exports.export_project(project_id, _user())
+    schema = projects.schema_of(project)
+    form = ExportForm(request.args)
+    form.exportType.choices = [(f["name"], f["title"]) for f in exports.available_formats(project)
+                               if not f["disabled"]]
+    form.label.choices = [(name, name) for c in schema.controls for name in c.labels]
+    if "exportType" in request.args and form.validate():
+        try:
+            filters = exports.parse_filters(state=form.state.data or None, label=form.label.data or None,
+                                            annotator=form.annotator.data, since=form.since.data,
+                                            until=form.until.data)
+            splits = exports.parse_splits(seed=form.seed.data, split=form.split.data)
+            media = form.media.data if any(o.tag == "Image" for o in schema.objects.values()) else None
+            result = exports.export(project_id, _user(), format=form.exportType.data, filters=filters,
+                                    splits=splits, media=media, base_url=request.host_url)
+        except DomainError as exc:
+            flash(exc.detail, "error")
+            status = exc.status
+        else:
+            return Response(result, mimetype=result.mimetype,
+                            headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
+    else:
+        status = 200 if "exportType" not in request.args else 400
+    has_images = any(o.tag == "Image" for o in schema.objects.values())
+    return render_template("datasets/export.html", project=project, form=form, has_images=has_images,
+                           counts=exports.state_counts(project_id)), status
