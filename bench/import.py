@@ -82,6 +82,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def ls_pid(port: int) -> int | None:
+    """The pid of the Label Studio server listening on ``port`` (from its command line)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"label-studio") for a in args) and b"start" in args and b"--port" in args \
+                and args[args.index(b"--port") + 1] == str(port).encode():
+            return int(proc.name)
+    return None
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -216,6 +231,9 @@ def bench_label_studio(n_tasks: int) -> dict:
     except subprocess.TimeoutExpired:
         return {"ls_error": "label-studio.sh timed out"}
     pid_file = ls_home / "server.pid"
+    # Other sessions may start their own Label Studio with the same script (and pid file): find
+    # the server this run started by its port, and stop only that one.
+    our_pid = ls_pid(port)
     try:
         if started.returncode != 0:
             return {"ls_error": f"label-studio.sh failed: {(started.stderr or started.stdout)[-500:]}"}
@@ -232,12 +250,13 @@ def bench_label_studio(n_tasks: int) -> dict:
         return {"ls_version": "1.23.2", "ls_tasks": figures["tasks"], "ls_import_s": figures["import_s"],
                 "ls_tasks_per_s": figures["import_tasks_per_s"], "ls_load_average_before": load0}
     finally:
-        if pid_file.exists():
+        if our_pid is not None:
             try:
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
+                os.kill(our_pid, signal.SIGTERM)
+            except ProcessLookupError:
                 pass
-            pid_file.unlink(missing_ok=True)
+            if pid_file.exists() and pid_file.read_text().strip() == str(our_pid):
+                pid_file.unlink()
 
 
 def main() -> None:

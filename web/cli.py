@@ -223,9 +223,12 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
     from labeling import importer
 
     user = _operator(as_email)
-    bar = tqdm(unit=" rows", desc="importing", dynamic_ncols=True, file=sys.stderr)
+    bars: list = []  # the progress bar, made once the files are read and checking starts
 
     def progress(done: int, total: int | None, message: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit=" rows", desc="importing", dynamic_ncols=True, file=sys.stderr))
+        bar = bars[0]
         if total and bar.total != total:
             bar.total = total
         bar.set_postfix_str(message, refresh=False)
@@ -235,9 +238,11 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
         result = importer.import_data(user, project_id, paths=list(paths), skip_invalid=skip_invalid,
                                       dedupe=dedupe, progress=progress)
     except DomainError as exc:
-        bar.close()
+        for bar in bars:
+            bar.close()
         fail(importer.import_error_summary(exc))
-    bar.close()
+    for bar in bars:
+        bar.close()
     click.echo(f"import #{result.import_id}: {result.task_count} tasks, {result.annotation_count} annotations, "
                f"{result.prediction_count} predictions in {result.duration:.2f} s"
                + (f"; {result.skipped_duplicates} duplicates skipped" if result.skipped_duplicates else "")

@@ -74,14 +74,18 @@ def _form_errors(form: FlaskForm, exc: DomainError) -> None:
 @login_required
 def index():
     rows = projects.list_projects(_user(), include_archived=request.args.get("archived") == "1")
-    return render_template("projects/list.html", rows=rows, archived=request.args.get("archived") == "1")
+    return render_template("projects/list.html", rows=_with_kind(rows), archived=request.args.get("archived") == "1")
 
 
 @bp.get("/projects/_list")
 @login_required
 def list_partial():
     """The project list the front page loads with htmx."""
-    return render_template("projects/_list.html", rows=projects.list_projects(_user()))
+    return render_template("projects/_list.html", rows=_with_kind(projects.list_projects(_user())))
+
+
+def _with_kind(rows):
+    return [(p, c, projects.schema_of(p).kind) for p, c in rows]
 
 
 # --------------------------------------------------------------------------- create
