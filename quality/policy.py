@@ -18,8 +18,9 @@ of the kinds in ``kinds`` (a task's score is the lowest of its issues; low is ba
 ``budget``
     it is among the ``budget`` tasks with the lowest scores (a review budget in items).
 
-Where a suspect goes (``route``): ``review`` (the review queue, :mod:`labeling.review`) or
-``relabel``: ``relabel_k`` more annotators who have not labeled it, first in their queue
+A suspect moves ``labeled -> suspect`` (the event carries QC's reason and score) and on at once
+to where the policy sends it (``route``): ``review`` (state ``review``: the review queue of
+:mod:`labeling.review`) or ``relabel``: ``relabel_k`` more annotators who have not labeled it, first in their queue
 (``Task.requeued``; ``target_overlap += relabel_k``, back to ``open``); when they are done the
 task is ``labeled`` again and the next QC run judges it on the new consensus. A suspect that
 would need more than ``Project.max_overlap`` annotators goes to review instead.
@@ -410,7 +411,7 @@ def _apply(s: Session, project_id: int, run_id: int) -> dict:
 def _write(conn: Any, project_id: int, updates: list[dict], events: list[tuple], now: Any) -> None:
     """Store the verdicts: tasks with equal new values (most accepted tasks of a class share
     their final label) in one ``UPDATE ... WHERE id IN (...)`` per 500 ids, the rest row by
-    row; the events in multi-row INSERTs. Only tasks still ``labeled`` change."""
+    row; the events in batched INSERTs. Only tasks still ``labeled`` change."""
     final_type = sa.JSON(none_as_null=True)
     groups: dict[str, list[dict]] = defaultdict(list)
     for u in updates:
@@ -441,8 +442,8 @@ def _write(conn: Any, project_id: int, updates: list[dict], events: list[tuple],
             single)
     rows = [{"task_id": tid, "project_id": project_id, "user_id": None, "from_state": str(a), "to_state": str(b),
              "reason": why[:2000], "created_at": now} for tid, a, b, why in events]
-    for i in range(0, len(rows), 500):
-        conn.execute(sa.insert(_E).values(rows[i:i + 500]))
+    if rows:  # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues")
+        conn.execute(sa.insert(_E).returning(_E.c.id), rows)
 
 
 def _change(
