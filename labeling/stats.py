@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from labeling.access import ACTIONS, require_project
+from labeling.access import ACTIONS, project_role, require_project
 from labeling.db import read_session, utcnow
 from labeling.errors import Forbidden, Invalid
 from labeling.label_config import LabelSchema
@@ -108,8 +108,10 @@ STATES = [TaskState.open, TaskState.labeled, TaskState.suspect, TaskState.review
           TaskState.excluded]
 #: States in which annotation is finished (the task has all the labels it asked for).
 ANNOTATED = {TaskState.labeled, TaskState.suspect, TaskState.review, TaskState.accepted, TaskState.excluded}
-#: The states whose arrivals the progress panel counts.
+#: The states whose arrivals the progress panel counts ...
 PROGRESS_STATES = ["labeled", "suspect", "accepted", "excluded"]
+#: ... and the task events summed per hour for it.
+EVENT_SUMS = [*PROGRESS_STATES, "annotated_in", "annotated_out", "final_in", "final_out"]
 #: Time-series buckets: hours for the first days of a project, then days.
 HOURLY_UP_TO = timedelta(days=3)
 #: The window the finish date is extrapolated from.
@@ -463,18 +465,22 @@ def _annotation_sums(ctx: _Ctx) -> Sums:
 
 
 def _event_sums(ctx: _Ctx) -> dict[str, list[int]]:
-    """``{"YYYY-MM-DD HH": [labeled, suspect, accepted, excluded]}``: the project's task events
-    by hour and state reached, additive (see :func:`_incremental`)."""
-    keys = PROGRESS_STATES
+    """``{"YYYY-MM-DD HH": [n for each of EVENT_SUMS]}``: the project's task events by hour:
+    arrivals in each state of :data:`PROGRESS_STATES`, and tasks entering and leaving the
+    annotated states and the final ones (accepted, excluded). Additive (see :func:`_incremental`)."""
+    annotated = ", ".join(f"'{s.value}'" for s in sorted(ANNOTATED))
+    final = "'accepted', 'excluded'"
+    columns = [f"sum(CASE WHEN to_state = '{s}' THEN 1 ELSE 0 END)" for s in PROGRESS_STATES]
+    for group in (annotated, final):
+        columns.append(f"sum(CASE WHEN to_state IN ({group}) AND (from_state IS NULL OR from_state NOT IN ({group})) "
+                       f"THEN 1 ELSE 0 END)")
+        columns.append(f"sum(CASE WHEN from_state IN ({group}) AND to_state NOT IN ({group}) THEN 1 ELSE 0 END)")
 
     def compute(ids: str, params: dict[str, int], source: str = "task_event") -> Sums:
-        hours: dict[str, list[int]] = {}
-        for h, state, n in ctx.rows(sa.text(
-                f"SELECT {_hour_sql(ctx, 'created_at')} AS h, to_state, count(*) FROM task_event "
-                f"WHERE task_event.project_id = :p AND {ids} AND to_state IN ('labeled', 'suspect', 'accepted', "
-                f"'excluded') GROUP BY h, to_state"), **params):
-            hours.setdefault(h, [0] * len(keys))[keys.index(state)] += n
-        return {"hours": hours}
+        rows = ctx.rows(sa.text(
+            f"SELECT {_hour_sql(ctx, 'created_at')} AS h, {', '.join(columns)} FROM {source} "
+            f"WHERE task_event.project_id = :p AND {ids} GROUP BY h"), **params)
+        return {"hours": {h: [int(n or 0) for n in ns] for h, *ns in rows}}
 
     return ctx.memo("events", lambda: _incremental(ctx, "events", _E, compute))[1]["hours"]
 
@@ -524,29 +530,32 @@ def _states(ctx: _Ctx) -> dict:
 
 
 def _progress(ctx: _Ctx, states: dict) -> dict:
-    keys = PROGRESS_STATES
+    """Tasks reaching each state per period, and the annotated and final tasks over time (net:
+    tasks sent back to be labeled again, by QC or a new overlap, leave the count)."""
     hours = _event_sums(ctx)
-    unit, rows = _series(hours, keys)
-    totals = dict.fromkeys(keys, 0)
+    unit, rows = _series(hours, EVENT_SUMS)
+    annotated = final = 0
     for row in rows:
-        for k in keys:
-            totals[k] += row[k]
-            row[f"{k}_total"] = totals[k]
-    # The finish date: tasks still open, at the rate tasks became labeled over the last days
-    # (over at least a day: an hour's work is no daily rate, nobody labels 24 hours a day).
+        annotated += row.pop("annotated_in") - row.pop("annotated_out")
+        final += row.pop("final_in") - row.pop("final_out")
+        row["annotated_total"], row["final_total"] = annotated, final
+    # The finish date: the open tasks, at the pace tasks became annotated (net) over the last
+    # days; over at least a day: an hour's work is no daily pace, nobody labels 24 hours a day.
     since = (ctx.now - RATE_WINDOW).strftime("%Y-%m-%d %H")
-    recent = {h: v[0] for h, v in hours.items() if h >= since and v[0]}
+    i_in, i_out = EVENT_SUMS.index("annotated_in"), EVENT_SUMS.index("annotated_out")
+    recent = {h: v[i_in] - v[i_out] for h, v in hours.items() if h >= since and (v[i_in] or v[i_out])}
+    net = sum(recent.values())
     rate = None
-    if recent:
+    if recent and net > 0:
         span = max(ctx.now - _hour(min(recent)), timedelta(days=1))
-        rate = sum(recent.values()) / (span.total_seconds() / 86400)
+        rate = net / (span.total_seconds() / 86400)
     remaining = states["remaining"]
     eta = None
     if remaining == 0 and states["total"]:
         eta = ctx.now
     elif rate:
         eta = ctx.now + timedelta(days=remaining / rate)
-    return _panel("progress", ["period", *keys, *(f"{k}_total" for k in keys)], rows, unit=unit,
+    return _panel("progress", ["period", *PROGRESS_STATES, "annotated_total", "final_total"], rows, unit=unit,
                   rate_per_day=_r(rate, 1), remaining=remaining, tasks=states["total"], eta=_iso(eta),
                   rate_window_days=RATE_WINDOW.days)
 
@@ -1139,11 +1148,10 @@ def panel_csv(panel: dict) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
-    text = value if isinstance(value, str) else value
     # Spreadsheets run cells that start with = + - @ as formulas: quote them as text.
-    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 # --------------------------------------------------------------------------- overview
@@ -1181,8 +1189,6 @@ def overview(user: User) -> dict:
 
 
 def _may_manage(s: Session, user: User, project: Project) -> bool:
-    from labeling.access import project_role
-
     return project_role(s, user, project) in ACTIONS["manage"]
 
 
@@ -1206,11 +1212,18 @@ def _overview_fill(s: Session, ids: list[int], per: dict[int, dict], now: dateti
             .where(_A.c.project_id.in_(ids), _A.c.created_at >= since, _A.c.was_cancelled.is_(False))
             .group_by(_A.c.project_id)):
         per[pid]["annotations_24h"] = n
-    for pid, n, first in s.execute(
-            sa.select(_E.c.project_id, sa.func.count(), sa.func.min(_E.c.created_at))
-            .where(_E.c.project_id.in_(ids), _E.c.created_at >= now - RATE_WINDOW,
-                   _E.c.to_state == TaskState.labeled).group_by(_E.c.project_id)):
-        rate = n / (max(now - first, timedelta(days=1)).total_seconds() / 86400)
+    # the pace as on the dashboard: tasks entering the annotated states less those leaving them
+    annotated = [s_.value for s_ in ANNOTATED]
+    entering = sa.and_(_E.c.to_state.in_(annotated),
+                       sa.or_(_E.c.from_state.is_(None), _E.c.from_state.not_in(annotated)))
+    leaving = sa.and_(_E.c.from_state.in_(annotated), _E.c.to_state.not_in(annotated))
+    for pid, net, first in s.execute(
+            sa.select(_E.c.project_id, sa.func.sum(sa.case((entering, 1), else_=-1)), sa.func.min(_E.c.created_at))
+            .where(_E.c.project_id.in_(ids), _E.c.created_at >= now - RATE_WINDOW, sa.or_(entering, leaving))
+            .group_by(_E.c.project_id)):
+        if not net or net <= 0:
+            continue
+        rate = net / (max(now - first, timedelta(days=1)).total_seconds() / 86400)
         r = per[pid]
         r["rate_per_day"] = _r(rate, 1)
         r["eta"] = _iso(now + timedelta(days=r["open"] / rate))
@@ -1257,13 +1270,14 @@ def items(user: User, project_id: int, *, annotator: int | None = None, given: s
             total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
             found = conn.execute(base.order_by(_A.c.created_at.desc(), _A.c.id.desc())
                                  .limit(page_size).offset((page - 1) * page_size)).all()
-            email = _emails_s(conn, [annotator]).get(annotator, str(annotator))
+            email = conn.execute(sa.select(_U.c.email).where(_U.c.id == annotator)).scalar() or str(annotator)
             rows = [{"task_id": r.task_id, "state": r.state, "gold": r.is_gold,
                      "label": "(skipped)" if r.was_cancelled else _label_value_text(r.result),
                      "seconds": _r(r.lead_time, 1), "created_at": _iso(r.created_at)} for r in found]
             return {"what": f"items labeled by {email}", "total": total, "page": page, "page_size": page_size,
                     "columns": ["task_id", "state", "gold", "label", "seconds", "created_at"], "rows": rows}
-        run = run_id or (_latest_run(conn, project_id).id if _latest_run(conn, project_id) else None)
+        latest = _latest_run(conn, project_id) if run_id is None else None
+        run = run_id if run_id is not None else (latest.id if latest is not None else None)
         if run is None:
             return {"what": "no QC run yet", "total": 0, "page": page, "page_size": page_size, "columns": [],
                     "rows": []}
@@ -1284,8 +1298,3 @@ def items(user: User, project_id: int, *, annotator: int | None = None, given: s
             what += f" that QC suggests are {_label_text(suggested)!r}"
         return {"what": f"{what} (QC run {run})", "total": total, "page": page, "page_size": page_size,
                 "columns": ["task_id", "state", "kind", "given", "suggested", "score", "reason"], "rows": rows}
-
-
-def _emails_s(conn: Connection, ids: list[int]) -> dict[int, str]:
-    return dict(conn.execute(sa.select(_U.c.id, _U.c.email).where(_U.c.id.in_(ids))).all())
-

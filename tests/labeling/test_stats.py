@@ -83,13 +83,15 @@ class World:
             ("t8", a3, "bird", 9.0, noon(3)),
         ]
         self.add_annotations(self.annotations)
-        events = [("t1", "labeled", noon(5)), ("t1", "accepted", noon(4)), ("t2", "labeled", noon(5)),
-                  ("t2", "accepted", noon(1)), ("t3", "labeled", noon(2)), ("t4", "labeled", noon(2)),
-                  ("t4", "suspect", noon(1)), ("t8", "labeled", noon(3)), ("t8", "excluded", noon(1))]
+        events = [("t1", "open", "labeled", noon(5)), ("t1", "labeled", "accepted", noon(4)),
+                  ("t2", "open", "labeled", noon(5)), ("t2", "labeled", "accepted", noon(1)),
+                  ("t3", "open", "labeled", noon(2)), ("t4", "open", "labeled", noon(2)),
+                  ("t4", "labeled", "suspect", noon(1)), ("t8", "open", "labeled", noon(3)),
+                  ("t8", "labeled", "excluded", noon(1))]
         with write_session() as s:
             s.execute(sa.insert(TaskEvent.__table__), [
-                {"task_id": self.t[t], "project_id": self.pid, "from_state": None, "to_state": to, "reason": "",
-                 "created_at": when} for t, to, when in events])
+                {"task_id": self.t[t], "project_id": self.pid, "from_state": old, "to_state": to, "reason": "",
+                 "created_at": when} for t, old, to, when in events])
 
     def add_annotations(self, rows):
         with write_session() as s:
@@ -128,16 +130,37 @@ def test_progress_per_day_cumulative_and_finish_date(world):
     assert days[noon(5).strftime("%Y-%m-%d")]["labeled"] == 2
     assert days[noon(4).strftime("%Y-%m-%d")] == {
         "period": noon(4).strftime("%Y-%m-%d"), "labeled": 0, "suspect": 0, "accepted": 1, "excluded": 0,
-        "labeled_total": 2, "suspect_total": 0, "accepted_total": 1, "excluded_total": 0}
+        "annotated_total": 2, "final_total": 1}
     last = p["rows"][-1]
     assert (last["accepted"], last["suspect"], last["excluded"]) == (1, 1, 1)
-    assert (last["labeled_total"], last["accepted_total"], last["excluded_total"]) == (5, 2, 1)
-    # 5 tasks labeled since noon five days ago: the rate; 2 tasks still open.
+    # net over time; at the end as many as the states say: 5 annotated, 3 final
+    assert [r["annotated_total"] for r in p["rows"]] == [2, 2, 3, 5, 5]
+    assert [r["final_total"] for r in p["rows"]] == [0, 1, 1, 1, 3]
+    # 5 tasks annotated since noon five days ago: the pace; 2 tasks still open.
     span_days = (before - noon(5)).total_seconds() / 86400
     assert p["rate_per_day"] == pytest.approx(5 / span_days, abs=0.1)
     eta = utcnow().fromisoformat(p["eta"])
     assert abs((eta - (before + timedelta(days=2 / (5 / span_days)))).total_seconds()) < 120
     assert (p["remaining"], p["tasks"]) == (2, 7)
+
+
+def test_progress_counts_tasks_sent_back_once(lead):
+    """Labeled, sent back for more labels (QC, or a higher overlap), labeled again: one task."""
+    project = projects.create_project(lead.user, title="back", label_config=CONFIG)
+    with write_session() as s:
+        task = Task(project_id=project.id, data={"text": "x"}, state="accepted")
+        s.add(task)
+        s.flush()
+        s.execute(sa.insert(TaskEvent.__table__), [
+            {"task_id": task.id, "project_id": project.id, "from_state": old, "to_state": new, "reason": "",
+             "created_at": noon(days)}
+            for old, new, days in (("open", "labeled", 6), ("labeled", "suspect", 5), ("suspect", "open", 5),
+                                   ("open", "labeled", 4), ("labeled", "accepted", 2))])
+    p = stats.project_stats(lead.user, project.id, ["progress"])["panels"]["progress"]
+    assert [r["annotated_total"] for r in p["rows"]] == [1, 0, 1, 1, 1]
+    assert [r["final_total"] for r in p["rows"]] == [0, 0, 0, 0, 1]
+    assert [r["labeled"] for r in p["rows"]] == [1, 0, 1, 0, 0]
+    assert p["eta"] is not None  # nothing left open
 
 
 def test_progress_is_hourly_for_a_young_project(lead, annotator):
@@ -461,15 +484,16 @@ def test_cached_sums_follow_new_rows(world):
     """Every figure summed over annotations and events is cached and brought up to date with
     the rows added since: the second load sees the new annotation and the new event."""
     first = world.panels("throughput", "progress", "annotators")
-    assert first["throughput"]["total"] == 12 and first["progress"]["rows"][-1]["accepted_total"] == 2
+    assert first["throughput"]["total"] == 12 and first["progress"]["rows"][-1]["final_total"] == 3
     world.add_annotations([("t5", world.a2.id, "dog", 30.0, noon(1)), ("t6", world.a3.id, None, 1.0, noon(1))])
     with write_session() as s:
-        s.add(TaskEvent(task_id=world.t["t3"], project_id=world.pid, to_state="accepted", created_at=noon(1)))
+        s.add(TaskEvent(task_id=world.t["t3"], project_id=world.pid, from_state="labeled", to_state="accepted",
+                        created_at=noon(1)))
     again = world.panels("throughput", "progress", "annotators")
     assert (again["throughput"]["total"], again["throughput"]["skips"]) == (13, 2)
     day = {r["period"]: r for r in again["throughput"]["rows"]}[noon(1).strftime("%Y-%m-%d")]
     assert (day["annotations"], day["skips"]) == (1, 1)
-    assert again["progress"]["rows"][-1]["accepted_total"] == 3
+    assert again["progress"]["rows"][-1]["final_total"] == 4
     items = {r["email"]: (r["items"], r["skips"]) for r in again["annotators"]["rows"]}
     assert items["a2@example.com"] == (5, 0) and items["a3@example.com"] == (4, 1)
     stats.clear_cache()  # computed afresh in full: the same numbers

@@ -47,9 +47,10 @@ def chart_for(panel: dict) -> dict[str, Any] | None:
         return None
     periods = [r.get("period") for r in rows]
     if name == "progress":
-        datasets = [{"label": f"{k} so far", "data": [r[f"{k}_total"] for r in rows], "borderColor": COLORS[k],
-                     "backgroundColor": COLORS[k], "pointRadius": 0, "borderWidth": 2}
-                    for k in ("labeled", "accepted", "excluded")]
+        datasets = [{"label": label, "data": [r[f"{k}_total"] for r in rows], "borderColor": color,
+                     "backgroundColor": color, "pointRadius": 0, "borderWidth": 2}
+                    for k, label, color in (("annotated", "annotated", COLORS["labeled"]),
+                                            ("final", "accepted or excluded", COLORS["accepted"]))]
         datasets.append({"label": "all tasks", "data": [panel["tasks"]] * len(rows), "borderColor": COLORS["total"],
                          "backgroundColor": COLORS["total"], "pointRadius": 0, "borderWidth": 1, "borderDash": [6, 4]})
         if len(rows) < 3:  # a line needs a few periods: bars until then
