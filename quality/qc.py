@@ -24,6 +24,7 @@ project too large, ...) ends the run ``failed`` with a clear message, never a tr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -42,7 +43,7 @@ from threadpoolctl import threadpool_limits
 from labeling import jobs
 from labeling.access import require_project
 from labeling.db import read_session, utcnow, write_session
-from labeling.errors import NotFound
+from labeling.errors import Conflict, Invalid, NotFound
 from labeling.label_config import ControlSpec, LabelSchema, result_from_labels
 from labeling.media import MediaError, media_path
 from labeling.models import (
@@ -57,7 +58,7 @@ from labeling.models import (
     TaskState,
     User,
 )
-from labeling.qc_trigger import QC_JOB_KIND, active_qc_job, enqueue_qc
+from labeling.qc_trigger import QC_JOB_KIND, enqueue_qc
 from labeling.settings import get_settings
 from quality import QCInputError
 from quality.policy import apply_policy
@@ -73,7 +74,6 @@ __all__ = [
     "get_run",
     "issue_view",
     "label_issues",
-    "latest_job",
     "list_runs",
     "run_qc",
     "run_view",
@@ -142,8 +142,6 @@ def start_qc(user: User, project_id: int, *, options: dict | None = None) -> tup
     with write_session() as s:
         project = require_project(s, user, project_id, "manage")
         if project.archived_at is not None:
-            from labeling.errors import Conflict
-
             raise Conflict(f"project {project_id} is archived; unarchive it to run QC")
         job_id, created = enqueue_qc(
             s.connection(), project_id, created_by=user.id, payload=payload
@@ -153,8 +151,6 @@ def start_qc(user: User, project_id: int, *, options: dict | None = None) -> tup
 
 
 def _clean_options(options: dict) -> dict:
-    from labeling.errors import Invalid
-
     out: dict[str, Any] = {}
     for key, value in options.items():
         if key == "predict_unlabeled":
@@ -1396,7 +1392,7 @@ def _score_multilabel(data: _Data, options: dict, progress: ProgressFn) -> tuple
         np.zeros(n, dtype=np.int64),
         options=options,
         progress=progress,
-        multilabel_targets=Ys if True else None,
+        multilabel_targets=Ys,
     )
     pp = probs.pred_probs
     if pp.shape[1] == k and usable.size != k:  # imported probabilities name every class
@@ -1628,7 +1624,7 @@ def _score_ner(data: _Data, options: dict, progress: ProgressFn) -> tuple[_Score
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flagged = find_label_issues(labels_list, pp_list)
+        flagged = find_label_issues(labels_list, pp_list, n_jobs=1)  # no fork in a threaded process
         sent_scores, token_scores = get_label_quality_scores(labels_list, pp_list)
     by_sentence: dict[int, list[int]] = {}
     for si, ti in flagged:
@@ -1732,6 +1728,37 @@ def _imported_priorities(data: _Data, scored: _Scored, preds: dict) -> None:
             scored.priorities[tid] = round(1.0 - conf, 6)
 
 
+class _SerialPool:
+    """What cleanlab's object detection uses of ``multiprocessing.Pool``, run in this thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        pass
+
+    def starmap(self, fn: Callable, iterable: Any) -> list:
+        return [fn(*args) for args in iterable]
+
+    def close(self) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serial_pool() -> Iterator[None]:
+    """cleanlab.object_detection forks a process Pool even for one process; forking a threaded
+    server or worker process can deadlock, so its Pool runs serially here (QC runs hold
+    ``quality.jobs.QC_LOCK``, one at a time per process, so the swap is not raced)."""
+    import cleanlab.object_detection.filter as od_filter
+
+    original = od_filter.Pool
+    od_filter.Pool = _SerialPool
+    try:
+        yield
+    finally:
+        od_filter.Pool = original
+
+
 def _score_detection(data: _Data, options: dict, progress: ProgressFn) -> tuple[_Scored, _Probs]:
     from cleanlab.object_detection.filter import find_label_issues
     from cleanlab.object_detection.rank import get_label_quality_scores
@@ -1801,7 +1828,7 @@ def _score_detection(data: _Data, options: dict, progress: ProgressFn) -> tuple[
     progress(0.6, f"scoring the boxes of {len(used):,} images")
     import warnings
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _serial_pool():
         warnings.simplefilter("ignore")
         try:
             is_issue = np.asarray(
@@ -2313,8 +2340,6 @@ def label_issues(
     (QualityRun or None, list of LabelIssue, int)
         The run, one page of issues, and how many there are in all.
     """
-    from labeling.errors import Invalid
-
     kinds = ("label", "outlier", "near_duplicate")
     if kind is not None and kind not in kinds:
         raise Invalid(
@@ -2346,24 +2371,6 @@ def label_issues(
             )
         )
     return run, rows, total
-
-
-def latest_job(user: User, project_id: int) -> Job | None:
-    """The project's newest QC job (for the progress shown on the QC page)."""
-    with read_session() as s:
-        require_project(s, user, project_id, "see_all")
-        return s.exec(
-            select(Job)
-            .where(Job.project_id == project_id, Job.kind == QC_JOB_KIND)
-            .order_by(Job.id.desc())
-            .limit(1)
-        ).first()
-
-
-def active_job(project_id: int) -> Job | None:
-    with read_session() as s:
-        job_id = active_qc_job(s.connection(), project_id)
-        return s.get(Job, job_id) if job_id else None
 
 
 # --------------------------------------------------------------------------- the QC page
@@ -2415,8 +2422,6 @@ def overview(user: User, project_id: int, *, run_id: int | None = None, kind: st
         (history, newest first), ``job`` (the newest QC job) and ``labeled_since_qc``.
     """
     from labeling.access import can
-    from labeling.errors import Invalid
-
     if kind not in (None, "label", "outlier", "near_duplicate"):
         raise Invalid(f"unknown issue kind {kind!r}", [{"row": None, "field": "kind", "detail": "unknown kind"}])
     page = max(int(page), 1)
