@@ -556,34 +556,50 @@ def _missing(text: str | None) -> bool:
 
 def _fallback_labels(conn: Connection, schema: LabelSchema, task_ids: list[int]) -> dict[int, tuple[str, str]]:
     """Final labels of tasks that have none stored: the latest reviewer result, else
-    :func:`labeling.aggregation.final_label` over the submitted annotations."""
+    :func:`labeling.aggregation.final_label` over the submitted annotations.
+
+    ``task_ids`` are ascending; annotations and decisions are read by id range (index scans),
+    and a task's only annotation is passed on as its JSON text, without decoding it."""
     a, r = Annotation.__table__, ReviewDecision.__table__
-    anns: dict[int, list[list]] = {}
-    reviewed: dict[int, list] = {}
-    parsed: dict[str, list] = {}
+    texts: dict[int, list[str]] = {}
+    reviewed: dict[int, str] = {}
+    wanted = set(task_ids)
     for i in range(0, len(task_ids), 1000):
-        part = task_ids[i:i + 1000]
+        lo, hi = task_ids[i], task_ids[min(i + 1000, len(task_ids)) - 1]
         q = (sa.select(a.c.task_id, sa.cast(a.c.result, sa.Text))
-             .where(a.c.task_id.in_(part), a.c.was_cancelled == sa.false()).order_by(a.c.task_id, a.c.id))
+             .where(a.c.task_id >= lo, a.c.task_id <= hi, a.c.was_cancelled == sa.false())
+             .order_by(a.c.task_id, a.c.id))
         for tid, text in conn.execute(q):
-            if _missing(text):
-                continue
-            if text not in parsed:
-                if len(parsed) > 10_000:
-                    parsed.clear()
-                parsed[text] = json.loads(text)
-            anns.setdefault(tid, []).append(parsed[text])
+            if tid in wanted and not _missing(text):
+                texts.setdefault(tid, []).append(text)
         q = (sa.select(r.c.task_id, sa.cast(r.c.result, sa.Text))
-             .where(r.c.task_id.in_(part), r.c.undone_at.is_(None), r.c.decision.not_in(("exclude", "gold")))
+             .where(r.c.task_id >= lo, r.c.task_id <= hi, r.c.undone_at.is_(None),
+                    r.c.decision.not_in(("exclude", "gold")))
              .order_by(r.c.id))
         for tid, text in conn.execute(q):
-            if not _missing(text):
-                reviewed[tid] = json.loads(text)
+            if tid in wanted and not _missing(text):
+                reviewed[tid] = text
+    parsed: dict[str, list] = {}
+
+    def load(text: str) -> list:
+        value = parsed.get(text)
+        if value is None:
+            if len(parsed) > 10_000:
+                parsed.clear()
+            value = parsed[text] = json.loads(text)
+        return value
+
     out = {}
     for tid in task_ids:
-        result, source = final_label(schema, anns.get(tid, []), reviewer_result=reviewed.get(tid))
-        if result is not None:
-            out[tid] = (_dumps(result), source)
+        review, mine = reviewed.get(tid), texts.get(tid, [])
+        if review is not None:
+            out[tid] = (review, "reviewer")
+        elif len(mine) == 1:
+            out[tid] = (mine[0], "single")  # final_label(schema, [one]) is that one
+        elif mine:
+            result, source = final_label(schema, [load(t) for t in mine])
+            if result is not None:
+                out[tid] = (_dumps(result), source)
     return out
 
 

@@ -22,7 +22,8 @@ A claim is one transaction. On SQLite it runs in ``BEGIN IMMEDIATE`` (one writer
 inside a server process the writers also queue on a lock, which hands over at once instead of
 sleeping in SQLite's busy handler). On PostgreSQL candidate rows are taken with
 ``FOR UPDATE SKIP LOCKED`` and re-checked against their newest version, and every counter
-changes while its row is locked. Lock order is always lease rows before task rows.
+changes while its row is locked. Lock order is always task rows before lease rows, so that a
+submit, a release and a sweep of the same lease cannot deadlock.
 
 Speed
 -----
@@ -123,7 +124,7 @@ def hot_transaction() -> Iterator[Connection]:
 
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    """A write transaction (:func:`labeling.db.write_session`) for the annotation hot path.
+    """:func:`labeling.db.write_session` taking its turn with :func:`hot_transaction`.
 
     On SQLite the writers of this process take turns on a lock before ``BEGIN IMMEDIATE``:
     SQLite's busy handler sleeps in steps of up to 100 ms, a lock hands over at once.
@@ -209,13 +210,20 @@ def _annotator_project(conn: Connection, user: User, project_id: int, now: datet
 
 # --------------------------------------------------------------------------- leases
 
+# Sweeping takes the tasks of expired leases first (skipping those another transaction holds),
+# then deletes those leases: task rows before lease rows, like every other writer.
 _L2 = _L.alias("expired")
+_SWEPT_TASKS = (
+    sa.select(_T.c.id)
+    .where(_T.c.id.in_(sa.select(_L2.c.task_id).where(_L2.c.project_id == _p("pid"), _L2.c.expires_at < _p("now"))))
+    .with_for_update(skip_locked=True)
+    .cte("swept_tasks")
+)
 _SWEEP = (
     sa.delete(_L)
-    .where(_L.c.id.in_(
-        sa.select(_L2.c.id).where(_L2.c.project_id == _p("pid"), _L2.c.expires_at < _p("now"))
-        .with_for_update(skip_locked=True)))
+    .where(_L.c.project_id == _p("pid"), _L.c.expires_at < _p("now"), _L.c.task_id.in_(sa.select(_SWEPT_TASKS.c.id)))
     .returning(_L.c.task_id)
+    .add_cte(_SWEPT_TASKS)
 )
 _ADD_LEASES = sa.update(_T).where(_T.c.id == _p("tid")).values(n_leases=_T.c.n_leases + _p("n"))
 _INSERT_LEASE = sa.insert(_L)
@@ -235,7 +243,7 @@ def _add_leases(conn: Connection, counts: dict[int, int]) -> None:
 def _sweep(conn: Connection, project_id: int, now: datetime) -> int:
     """Delete the project's expired leases and give their places back; returns how many.
 
-    On PostgreSQL leases another transaction is sweeping are skipped, not waited for.
+    On PostgreSQL the leases of tasks another transaction holds are left for a later sweep.
     """
     task_ids = conn.execute(_SWEEP, {"pid": project_id, "now": now}).scalars().all()
     if task_ids:
@@ -250,9 +258,9 @@ def _lease(conn: Connection, task_id: int, project_id: int, user_id: int, now: d
 
 
 def take_lease(conn: Connection, task_id: int, user_id: int) -> datetime | None:
-    """Inside a unit of work: delete the user's lease on a task and return when it was created
-    (None: they held none). The caller gives the place back (``n_leases - 1``) in its own
-    update of the task row, which it must lock after this (lease rows before task rows)."""
+    """Inside a transaction that holds the task row: delete the user's lease on it and return
+    when it was created (None: they held none). The caller gives the place back
+    (``n_leases - 1``) in its own update of the task row."""
     row = conn.execute(_DROP_LEASE, {"tid": task_id, "uid": user_id}).first()
     return None if row is None else row[0]
 
@@ -338,6 +346,7 @@ _GOLD_DONE = (sa.select(sa.func.count()).select_from(_T.join(_A, _A.c.task_id ==
               .where(_T.c.project_id == _p("pid"), _T.c.state == OPEN, _T.c.is_gold == sa.true(),
                      _A.c.user_id == _p("uid"), _A.c.was_cancelled == sa.false()))
 _TASK = sa.select(_T).where(_T.c.id == _p("tid"))
+_TASK_FOR_UPDATE = _TASK.with_for_update()
 _PREDICTIONS = sa.select(_PR).where(_PR.c.task_id == _p("tid")).order_by(_PR.c.id)
 
 
@@ -353,8 +362,9 @@ def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime) -> t
     """The task the user holds a lease on, with the lease renewed; None if there is none."""
     task = conn.execute(_TASK, {"tid": project.own_task}).first()
     if task is None or task.state != OPEN:
-        # QC or a lead took the task meanwhile: drop the lease.
-        if conn.execute(_DROP_LEASE, {"tid": project.own_task, "uid": user_id}).first() is not None:
+        # QC or a lead took the task meanwhile: drop the lease (task row first, then lease)
+        if conn.execute(_TASK_FOR_UPDATE, {"tid": project.own_task}).first() is not None and \
+                take_lease(conn, project.own_task, user_id) is not None:
             _add_leases(conn, {project.own_task: -1})
         return None
     expires = now + timedelta(seconds=project.lease_seconds)
@@ -442,7 +452,6 @@ def serve_next(project_id: int, user: User) -> dict | None:
 
 # --------------------------------------------------------------------------- leases by hand
 
-_TASK_FOR_UPDATE = _TASK.with_for_update()
 _MINE = sa.select(_A.c.id).where(_A.c.task_id == _p("tid"), _A.c.user_id == _p("uid"))
 
 
@@ -474,11 +483,10 @@ def renew_lease(task_id: int, user: User) -> datetime:
 
 def release(task_id: int, user: User) -> bool:
     """Give back the user's lease on a task (they leave it unlabeled); True if they held one."""
-    with unit_of_work() as s:
-        conn = s.connection()
+    with hot_transaction() as conn:
+        if conn.execute(_TASK_FOR_UPDATE, {"tid": task_id}).first() is None:
+            raise NotFound(f"task {task_id} not found")
         if take_lease(conn, task_id, user.id) is None:
-            if conn.execute(sa.select(_T.c.id).where(_T.c.id == task_id)).first() is None:
-                raise NotFound(f"task {task_id} not found")
             return False
         _add_leases(conn, {task_id: -1})
         return True

@@ -393,3 +393,43 @@ def test_the_choice_reads_ix_task_route_without_sorting(lead, annotators):
         assert "Index Scan Backward using ix_task_route on task tier" in plan, plan
         assert "Index Scan using ix_task_route on task task_1" in plan, plan  # not pk_task in id order
     assert router.next_task(project.id, annotators[0].user).priority == 2.0
+
+
+def test_submit_racing_the_sweep_of_its_own_expired_lease(lead, annotators):
+    """A late submit and another annotator's request that sweeps the same expired lease touch
+    the same task and lease rows; whatever the interleaving, both finish and the counters hold."""
+    import threading
+
+    project = make_project(lead.user, overlap=1)
+    ids = add_tasks(project, 20)
+    a, b = annotators[0].user, annotators[1].user
+    outcomes = []
+    for _ in range(10):
+        task = router.next_task(project.id, a)
+        expire_all_leases(project.id)
+        results: dict[str, object] = {}
+
+        def late_submit(task_id=task.id, results=results):
+            try:
+                results["submit"] = annotations.submit(task_id, a, result=label())[1]
+            except Conflict as exc:  # the place went to b first: a correct answer
+                results["submit"] = exc
+
+        def sweep_by_next(results=results):
+            results["next"] = router.next_task(project.id, b)
+
+        threads = [threading.Thread(target=late_submit), threading.Thread(target=sweep_by_next)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        outcomes.append(results["submit"] is True)
+        if results["next"] is not None:
+            annotations.submit(results["next"].id, b, result=label())
+    with read_session() as s:
+        tasks = s.exec(select(Task).where(Task.id.in_(ids))).all()
+        n_leases = s.execute(sa.select(sa.func.count()).select_from(Lease)).scalar()
+        per_task = dict(s.execute(sa.select(Annotation.task_id, sa.func.count()).group_by(Annotation.task_id)).all())
+    assert n_leases == 0 and all(t.n_leases == 0 for t in tasks)
+    assert all(t.n_annotations == per_task.get(t.id, 0) <= 1 for t in tasks)
+    assert any(outcomes)  # at least some late submits got in

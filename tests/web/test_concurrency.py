@@ -107,7 +107,7 @@ def _people(n: int, prefix: str) -> list[str]:
     return tokens
 
 
-@pytest.mark.parametrize("overlap,n_tasks", [(1, 150), (3, 60)])
+@pytest.mark.parametrize("overlap,n_tasks", [(1, 120), (3, 50)])
 def test_fifty_annotators_hammering_a_live_server(server, lead, overlap, n_tasks):
     project = projects.create_project(lead.user, title=f"hammer {overlap}", label_config=CONFIG, overlap=overlap)
     now = utcnow()

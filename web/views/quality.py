@@ -67,7 +67,7 @@ def run(project_id: int):
 def job(project_id: int, job_id: int):
     """The job's progress, polled by htmx; the page reloads once the job has finished."""
     found = qc.qc_job(current_user.user, project_id, job_id)
-    response = render_template("quality/_job.html", job=found, project_id=project_id, created=False,
+    response = render_template("quality/_job.html", job=found, project_id=project_id, created=None,
                                active_statuses=(JobStatus.queued, JobStatus.running))
     headers = {}
     if request.headers.get("HX-Request") and found.status not in (JobStatus.queued, JobStatus.running):
