@@ -98,7 +98,7 @@ def test_archive_from_the_settings_page(client, lead, project):
     r = client.post(f"/projects/{project.id}/archive", data={"csrf_token": csrf(page), "archived": "1"})
     assert r.status_code == 302
     assert projects.get_project(project.id).archived_at is not None
-    link = f'href="/projects/{project.id}"'
+    link = f'href="/projects/{project.id}/dashboard"'  # a lead lands on the project's dashboard
     assert link not in client.get("/projects").get_data(as_text=True)
     assert link in client.get("/projects?archived=1").get_data(as_text=True)
     assert client.post(f"/projects/{project.id}/archive", data={"archived": "0"}).status_code == 400  # no CSRF
