@@ -12,7 +12,9 @@ from labeling.settings import SettingsError, load_settings
 LABELFAB = str(Path(sys.executable).parent / "labelfab")
 
 
-def test_defaults_and_secret_key_persisted(tmp_path):
+def test_defaults_and_secret_key_persisted(tmp_path, monkeypatch):
+    for name in ("LABELFAB_BROKER_URL", "LABELFAB_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)  # the suite may run on Redis / PostgreSQL
     settings = load_settings(data_dir=tmp_path)
     assert settings.broker_url == "stub://"
     assert settings.sqlalchemy_url == f"sqlite:///{(tmp_path / 'labelfab.db').resolve()}"
