@@ -150,8 +150,8 @@ def test_background_import_failure_is_reported(client, lead, project_id, worker)
     tasks = [{"text": "fine"}, {"data": {"nope": 1}}]
     r = client.post(f"/api/projects/{project_id}/import?background=true", json=tasks, headers=lead.headers)
     url = r.get_json()["url"]
-    status = wait_for(lambda: (s := client.get(url, headers=lead.headers).get_json())["status"] == "failed" and s,
-                      timeout=90)
+    status = wait_for(lambda: (s := client.get(url, headers=lead.headers).get_json())["status"] == "failed"
+                      and s["job"]["status"] == "failed" and s, timeout=90)  # the job ends just after the import
     assert status["errors"][0]["row"] == 2 and status["task_count"] == 0
     assert "nothing was imported" in status["job"]["message"]
     assert client.get(f"/api/tasks?project={project_id}", headers=lead.headers).get_json()["total"] == 0
