@@ -50,7 +50,7 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed before the rest of the suite forks processes
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
@@ -92,7 +92,7 @@ def shot():
     return save_shot
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed before the rest of the suite forks processes
 def browser_server(database):
     server = LiveServer()
     yield server

@@ -477,8 +477,8 @@ def test_a_lost_lease_is_told_to_the_annotator(page, shot, lead, annotator, make
     assert router.next_task(project.id, make_user("fast@example.com").user).id == task_id
     page.allow_console(r"status of 409")
     page.keyboard.press("1")  # back at the keyboard: the page tries to renew and learns the news
-    expect(page.locator('[data-anno="alert"]')).to_contain_text("no longer reserved for you")
-    expect(page.locator('[data-anno="lease"]')).to_have_text("Task no longer reserved for you")
+    expect(page.locator('[data-anno="alert"]')).to_contain_text("no longer reserved for you", timeout=20_000)
+    expect(page.locator('[data-anno="lease"]')).to_have_text("Task no longer reserved for you", timeout=20_000)
     shot(page, "annotate-lease-lost")
     page.keyboard.press("Enter")
     expect(page.locator('[data-anno="alert"]')).to_contain_text(f"Task {task_id} was not saved")

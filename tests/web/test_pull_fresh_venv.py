@@ -75,6 +75,7 @@ def _fresh_venv(tmp: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # builds a virtualenv and installs four packages into it
 def test_a_fresh_venv_pulls_a_version_and_trains_a_model(live_server, lead, make_user, tmp_path: Path):
     tasks = []
     for i in range(150):
