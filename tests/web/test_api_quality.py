@@ -180,7 +180,7 @@ def test_qc_page_access(client, lead, annotator):
 # --------------------------------------------------------------------------- labelfab qc
 
 
-def test_cli_qc_run_wait(runner, admin, lead):
+def test_cli_qc_run_wait(runner, admin, lead, worker):
     pid, ids, flipped = labelled_project(lead)
     result = runner.invoke(args=["qc", "run", str(pid), "--wait"])
     assert result.exit_code == 0, result.output
@@ -194,7 +194,7 @@ def test_cli_qc_run_wait(runner, admin, lead):
     assert {int(line.split("\t")[0]) for line in shown.output.splitlines()[1:]} == {ids[i] for i in flipped}
 
 
-def test_cli_qc_run_failure_exits_non_zero(runner, admin, lead):
+def test_cli_qc_run_failure_exits_non_zero(runner, admin, lead, worker):
     pid = make_project(lead)
     X, _ = blobs(4)
     import_rows(lead, pid, embedding_rows(X, np.zeros(12, dtype=int)))
