@@ -176,8 +176,10 @@ def _p(name: str, type_: Any = None) -> sa.BindParameter:
 
 
 def _own_lease_subquery(project_col: Any) -> Any:
+    # the user's first lease other than the one they are on while they ask for a task ahead
     return (sa.select(_L.c.task_id)
-            .where(_L.c.project_id == project_col, _L.c.user_id == _p("uid"), _L.c.kind == ANNOTATE)
+            .where(_L.c.project_id == project_col, _L.c.user_id == _p("uid"), _L.c.kind == ANNOTATE,
+                   _L.c.task_id != _p("ahead"))
             .order_by(_L.c.id).limit(sa.literal_column("1")).scalar_subquery())
 
 
@@ -196,8 +198,8 @@ _ACCESS = (
 )
 
 
-def _annotator_project(conn: Connection, user: User, project_id: int, now: datetime) -> Row:
-    row = conn.execute(_ACCESS, {"pid": project_id, "uid": user.id, "now": now}).first()
+def _annotator_project(conn: Connection, user: User, project_id: int, now: datetime, ahead_of: int = 0) -> Row:
+    row = conn.execute(_ACCESS, {"pid": project_id, "uid": user.id, "now": now, "ahead": ahead_of}).first()
     if row is None:
         raise NotFound(f"project {project_id} not found")
     role = project_role(user, member_role=row.member_role, created_by=row.created_by, restricted=row.restricted)
@@ -372,10 +374,14 @@ def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime) -> t
     return (task, expires) if renewed else None  # 0: swept by someone else just now
 
 
-def _claim(conn: Connection, user: User, project_id: int) -> tuple[Row, Row, datetime] | None:
-    """(project row, task row, lease expiry) for the user's next task, or None."""
+def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None = None) -> tuple[Row, Row, datetime] | None:
+    """(project row, task row, lease expiry) for the user's next task, or None.
+
+    With ``ahead_of`` (the task the user is on) the lease on that task is left aside: the user
+    gets their other lease, or a new one, so that they hold at most two.
+    """
     now = utcnow()
-    project = _annotator_project(conn, user, project_id, now)
+    project = _annotator_project(conn, user, project_id, now, ahead_of or 0)
     if project.archived_at is not None:
         return None
     if project.own_task is not None:
@@ -400,7 +406,7 @@ def _claim(conn: Connection, user: User, project_id: int) -> tuple[Row, Row, dat
     return project, task, expires
 
 
-def next_task(project_id: int, user: User) -> Task | None:
+def next_task(project_id: int, user: User, *, ahead_of: int | None = None) -> Task | None:
     """Lease the next task of ``project_id`` to ``user`` and return it (None: nothing left).
 
     Parameters
@@ -408,6 +414,10 @@ def next_task(project_id: int, user: User) -> Task | None:
     project_id : int
     user : User
         Needs the ``annotate`` right in the project.
+    ahead_of : int, optional
+        The task the user is working on: lease the task after it ahead of time (the labeling
+        page prefetches it). The lease on ``ahead_of`` stays; a user holds at most two leases
+        in a project, and asking again returns the same task ahead.
 
     Returns
     -------
@@ -423,11 +433,11 @@ def next_task(project_id: int, user: User) -> Task | None:
         The user's membership is paused.
     """
     with hot_transaction() as conn:
-        claimed = _claim(conn, user, project_id)
+        claimed = _claim(conn, user, project_id, ahead_of)
     return Task(**claimed[1]._asdict()) if claimed else None
 
 
-def serve_next(project_id: int, user: User) -> dict | None:
+def serve_next(project_id: int, user: User, *, ahead_of: int | None = None) -> dict | None:
     """:func:`next_task` answered as Label Studio's ``GET /api/projects/ID/next`` does.
 
     Returns
@@ -437,7 +447,7 @@ def serve_next(project_id: int, user: User) -> dict | None:
         ``lease_expires_at`` and ``lease_seconds``; None when no task is open to this user.
     """
     with hot_transaction() as conn:
-        claimed = _claim(conn, user, project_id)
+        claimed = _claim(conn, user, project_id, ahead_of)
         if claimed is None:
             return None
         project, task, expires = claimed

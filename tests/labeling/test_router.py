@@ -112,6 +112,27 @@ def test_same_user_gets_the_same_task_back_and_others_do_not(lead, annotators):
     assert len(lease_rows(project.id)) == 2
 
 
+def test_a_task_ahead_is_leased_besides_the_current_one_and_at_most_two(lead, annotators):
+    project = make_project(lead.user, overlap=1)
+    ids = add_tasks(project, 4)
+    me, other = annotators[0].user, annotators[1].user
+    current = router.next_task(project.id, me)
+    ahead = router.next_task(project.id, me, ahead_of=current.id)
+    assert (current.id, ahead.id) == (ids[0], ids[1])
+    # asking again, with either task on screen, hands out no third lease
+    assert router.next_task(project.id, me, ahead_of=current.id).id == ahead.id
+    assert router.next_task(project.id, me, ahead_of=ahead.id).id == current.id
+    assert router.next_task(project.id, me).id == current.id
+    assert sorted(lease.task_id for lease in lease_rows(project.id)) == ids[:2]
+    assert router.next_task(project.id, other).id == ids[2]  # both places are taken (overlap 1)
+    # after the current one is submitted the task ahead is the next one, and a new one is ahead of it
+    annotations.submit(current.id, me, result=label())
+    assert router.next_task(project.id, me).id == ahead.id
+    assert router.next_task(project.id, me, ahead_of=ahead.id).id == ids[3]
+    assert router.next_task(project.id, other, ahead_of=ids[2]) is None
+    assert [task_row(t).n_leases for t in ids] == [0, 1, 1, 1]
+
+
 def test_expired_lease_returns_the_task_to_the_pool(lead, annotators):
     project = make_project(lead.user, overlap=1)
     (tid,) = add_tasks(project, 1)

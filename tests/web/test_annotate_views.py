@@ -96,6 +96,19 @@ def test_next_counters_and_previous_over_the_page_api(client, lead, annotator):
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "since"
 
 
+def test_the_page_api_leases_the_next_task_ahead(client, lead, annotator, make_user):
+    project = make_project(lead, XML["text_classification"], [{"text": "a"}, {"text": "b"}, {"text": "c"}])
+    url = f"/api/annotate/{project.id}/next"
+    first = client.get(url, headers=annotator.headers).get_json()
+    assert first["prefetch"] is True
+    ahead = client.get(f"{url}?exclude={first['task']['id']}", headers=annotator.headers).get_json()
+    assert ahead["task"]["data"] == {"text": "b"} and ahead["lease"]["expires_at"]
+    other = make_user("other@example.com", Role.annotator)
+    assert client.get(url, headers=other.headers).get_json()["task"]["data"] == {"text": "c"}
+    bad = client.get(f"{url}?exclude=first", headers=annotator.headers)
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "exclude"
+
+
 def test_preview_renders_posted_xml_for_leads_only(client, lead, annotator):
     login(client, annotator.email)
     assert client.get("/projects/preview").status_code == 403

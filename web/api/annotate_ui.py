@@ -1,10 +1,13 @@
 """Small endpoints of the labeling page (``web/static/annotate.js``), over the router's and the
 annotations' domain functions.
 
-``GET /api/annotate/ID/next``
-    The next task as ``{"task": <Label Studio task> | null, "lease": {...}, "counters": {...}}``.
-    Unlike Label Studio's ``/api/projects/ID/next`` it answers 200 with ``"task": null`` when
-    nothing is left, so an empty queue is not an error in the browser console.
+``GET /api/annotate/ID/next[?exclude=TASK_ID]``
+    The next task as ``{"task": <Label Studio task> | null, "lease": {...}, "counters": {...},
+    "prefetch": true}``. Unlike Label Studio's ``/api/projects/ID/next`` it answers 200 with
+    ``"task": null`` when nothing is left, so an empty queue is not an error in the browser
+    console. With ``exclude`` (the task on screen) it leases the task after it ahead of time
+    (:func:`labeling.router.serve_next`'s ``ahead_of``); ``"prefetch": true`` tells the page
+    that it may.
 ``GET /api/annotate/ID/previous?before=ANNOTATION_ID``
     The caller's own most recent annotation in the project (before the given one) with its
     task, for going back to fix it: ``{"annotation": {...} | null, "task": {...}}``.
@@ -53,11 +56,11 @@ def _counters(project_id: int) -> dict:
 
 @bp.get("/annotate/<int:project_id>/next")
 def annotate_next(project_id: int):
-    task = router.serve_next(project_id, api_user().user)
+    task = router.serve_next(project_id, api_user().user, ahead_of=_int_arg("exclude"))
     lease = None
     if task is not None:
         lease = {"expires_at": task.get("lease_expires_at"), "seconds": task.get("lease_seconds")}
-    return jsonify({"task": task, "lease": lease, "counters": _counters(project_id)})
+    return jsonify({"task": task, "lease": lease, "counters": _counters(project_id), "prefetch": True})
 
 
 @bp.get("/annotate/<int:project_id>/stats")
