@@ -11,6 +11,7 @@
   const input = document.getElementById("files");
   const list = document.getElementById("file-list");
   const button = document.getElementById("upload-button");
+  const clearButton = document.getElementById("clear-files");
   const progressBox = document.getElementById("upload-progress");
   const bar = document.getElementById("progress-bar");
   const progressText = document.getElementById("progress-text");
@@ -52,7 +53,13 @@
       list.appendChild(el("li", chosen.length + " file(s), " + human(total), "muted"));
     }
     button.disabled = chosen.length === 0;
+    clearButton.hidden = chosen.length === 0;
   }
+
+  clearButton.addEventListener("click", () => {
+    chosen = [];
+    render();
+  });
 
   // Folders dropped in Chromium and Firefox: walk them, keeping each file's relative path so
   // that an ImageFolder layout (cat/1.png) gives its labels.
@@ -163,7 +170,8 @@
         showResult(false, (imp.job && imp.job.message) || "The import failed.", imp.errors);
         return;
       }
-      const message = imp.job && imp.job.message ? imp.job.message : imp.status;
+      const words = { created: "waiting for a worker", in_progress: "running" };
+      const message = imp.job && imp.job.message ? imp.job.message : (words[imp.status] || imp.status);
       showProgress(imp.progress || 0, "Importing in the background: " + Math.round(100 * (imp.progress || 0)) + "% · " + message);
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -52,6 +52,11 @@ def _user():
     return current_user.user
 
 
+def _text(field) -> str:
+    """A textarea's value as typed: browsers send line breaks as CRLF, the domain keeps LF."""
+    return (field.data or "").replace("\r\n", "\n")
+
+
 def _form_errors(form: FlaskForm, exc: DomainError) -> None:
     """Show a domain error on the form: under the field it names, else at the top."""
     placed = False
@@ -105,9 +110,9 @@ def create():
     if form.validate_on_submit():
         try:
             project = projects.create_project(_user(), title=form.title.data,
-                                              label_config=form.label_config.data.replace("\r\n", "\n"),
-                                              description=form.description.data or "",
-                                              instructions=form.instructions.data or "", overlap=form.overlap.data)
+                                              label_config=_text(form.label_config),
+                                              description=_text(form.description),
+                                              instructions=_text(form.instructions), overlap=form.overlap.data)
         except DomainError as exc:
             _form_errors(form, exc)
             status = exc.status
@@ -150,8 +155,8 @@ def settings(project_id: int):
     if form.validate_on_submit():
         try:
             projects.update_project(
-                _user(), project_id, title=form.title.data, label_config=form.label_config.data.replace("\r\n", "\n"),
-                description=form.description.data or "", instructions=form.instructions.data or "",
+                _user(), project_id, title=form.title.data, label_config=_text(form.label_config),
+                description=_text(form.description), instructions=_text(form.instructions),
                 overlap=form.overlap.data, max_overlap=max(form.max_overlap.data, form.overlap.data),
                 lease_seconds=form.lease_seconds.data, restricted=form.restricted.data,
                 show_predictions=form.show_predictions.data)
