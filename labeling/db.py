@@ -11,13 +11,14 @@ PostgreSQL is used as it is. Domain functions open one unit of work per operatio
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlmodel import Session
 
 from labeling.settings import SettingsError, get_settings
@@ -51,6 +52,38 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _server_engine(url: str) -> Engine:
+    """A PostgreSQL engine whose pool tests a connection that sat idle before handing it out.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, the hot path's most
+    frequent statement. A connection in steady use is known to be alive, so only one idle for
+    ``PING_AFTER_IDLE_SECONDS`` is pinged; one found dead is replaced (the pool's pessimistic
+    disconnect handling), and a connection that breaks in use invalidates the whole pool.
+    """
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+
+    return engine
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: the configured database)."""
     settings = get_settings()
@@ -67,7 +100,7 @@ def get_engine(url: str | None = None) -> Engine:
                     settings.data_dir.mkdir(parents=True, exist_ok=True)
                 engine = _sqlite_engine(url)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                engine = _server_engine(url)
             _engines[url] = engine
         return engine
 
