@@ -3,7 +3,8 @@
 Accepted inputs
 ---------------
 - Label Studio JSON task lists: ``[{"data": {...}, "annotations": [...], "predictions":
-  [...], "meta": {...}}]``; a list of flat objects ``[{"text": "..."}]`` (each becomes the
+  [...], "meta": {...}}]`` (plus labelfab's ``"is_gold"`` and ``"gold_answer"``, which the
+  importer checks: a gold task and its answer); a list of flat objects ``[{"text": "..."}]`` (each becomes the
   ``data`` of a task); a single object with a ``"data"`` key (one task).
 - JSON Lines (``.jsonl``, ``.ndjson``, or a ``.json`` file holding one object per line) of
   flat objects or tasks.
@@ -208,6 +209,9 @@ class RawItem:
         The image of an image item (one of them), else ``None``.
     label : str or None
         Existing label from an ImageFolder layout (the class folder's name).
+    is_gold, gold_answer
+        A Label Studio task's ``"is_gold"`` and ``"gold_answer"`` keys, as given (``None`` when
+        absent); the importer checks them (a gold task and its answer, issue 8).
     """
 
     row: int
@@ -220,6 +224,8 @@ class RawItem:
     image_bytes: bytes | None = None
     image_path: Path | None = None
     label: str | None = None
+    is_gold: Any = None
+    gold_answer: Any = None
 
     @property
     def is_image(self) -> bool:
@@ -317,7 +323,8 @@ def _items_from_objects(
             continue
         if annotations is None or predictions is None:
             continue
-        append(RawItem(row, file, data, annotations, predictions, meta, file_name))
+        append(RawItem(row, file, data, annotations, predictions, meta, file_name,
+                       is_gold=obj.get("is_gold"), gold_answer=obj.get("gold_answer")))
     return items
 
 

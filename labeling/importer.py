@@ -17,6 +17,18 @@ or paths on disk (:mod:`labeling.import_formats` turns them into :class:`RawItem
    :class:`ImportBatch`, new users, media, tasks, annotations, predictions and the task events
    of tasks that arrive labeled. A crash before the commit leaves nothing behind.
 
+Gold (honeypot) tasks come in the Label Studio task form with ``"is_gold": true`` and their
+answer: ``"gold_answer": [result items]``, or, without it, the task's one annotation, which is
+then stored as the answer and not as an annotation (so it counts toward nothing). The answer is
+checked against the label config exactly like an imported annotation (row and field named in
+the errors, all or nothing). A gold task stays ``open`` on its own track: the router
+interleaves it at ``Project.gold_rate``, each annotator's answers to it count for their gold
+accuracy (:func:`labeling.review.gold_accuracy`), and exports never contain it. Annotations
+given besides a ``gold_answer`` are imported as annotators' answers to the gold task.
+``"gold_answer"`` without ``"is_gold": true`` is refused; ``"is_gold": false`` (as a labelfab
+export with workflow fields has it) is an ordinary task. Flat rows (CSV, TSV, TXT, flat JSON
+objects) carry no gold flag: every column is task data.
+
 Existing labels count toward overlap: a task with as many imported annotations as the
 project's overlap arrives ``labeled`` (with a TaskEvent). Labels that come without an
 annotator (ImageFolder folder names, Label Studio annotations without ``completed_by``) are
@@ -145,6 +157,7 @@ class ImportResult:
     files: list[str] = field(default_factory=list)
     thumbnail_job_id: int | None = None
     new_users: int = 0
+    gold_count: int = 0
 
     def as_dict(self) -> dict:
         """Label Studio's import response fields, plus labelfab's own."""
@@ -162,6 +175,7 @@ class ImportResult:
             "skipped_invalid": self.skipped_invalid,
             "errors": self.errors,
             "new_users": self.new_users,
+            "gold_count": self.gold_count,
             "thumbnail_job": self.thumbnail_job_id,
         }
         if self.task_ids is not None:
@@ -613,6 +627,7 @@ class _Extra:
     file: str
     annotations: list[tuple[_Owner, dict, str]] = field(default_factory=list)  # owner, row dict, field
     predictions: list[dict] = field(default_factory=list)
+    gold_answer: list | None = None  # set: a gold task with this (checked) answer
 
 
 class _Checker:
@@ -733,6 +748,52 @@ class _Checker:
         extra.annotations.append((owner, {"result": result, "was_cancelled": cancelled,
                                           "lead_time": float(lead_time) if lead_time is not None else None},
                                   f"{where}.completed_by"))
+
+    # ---- gold
+    def gold(self, index: int, item: RawItem, data: dict, image_size: tuple[int, int] | None,
+             extra: _Extra) -> bool:
+        """Check a row's ``is_gold`` / ``gold_answer`` and record the answer on ``extra``.
+
+        Returns True when the row's one annotation is (meant as) its gold answer: it is then not
+        checked or imported as an annotation.
+        """
+        flag = item.is_gold
+        if flag is None:
+            flag = False
+        if type(flag) is not bool:
+            self.fail(index, item, "is_gold", f"must be true or false, got {flag!r}")
+            return False
+        answer = item.gold_answer
+        if not flag:
+            if answer is not None:
+                self.fail(index, item, "gold_answer", 'is given, but the task is not marked gold; add "is_gold": true '
+                          "(or leave gold_answer out)")
+            return False
+        from_annotation = answer is None
+        if from_annotation:
+            if len(item.annotations) != 1:
+                self.fail(index, item, "gold_answer", "a gold task needs its answer: give gold_answer (a list of "
+                          f"result items), or exactly one annotation to take it from (the task has "
+                          f"{len(item.annotations)})")
+                return False
+            ann = item.annotations[0]
+            if ann.get("was_cancelled", False) is not False:
+                self.fail(index, item, "annotations[0].was_cancelled",
+                          "a skipped annotation cannot be a gold answer; give gold_answer")
+                return True
+            answer, fld = ann.get("result"), "annotations[0].result"
+        else:
+            fld = "gold_answer"
+        if type(answer) is not list or not answer:
+            self.fail(index, item, fld, f"a gold answer must be a non-empty list of result items, got {answer!r}"[:300])
+            return from_annotation
+        problems = validate_result(self.schema, answer, data, image_size=image_size)
+        if problems:
+            for problem in problems:
+                self.fail(index, item, fld, problem)
+            return from_annotation
+        extra.gold_answer = answer
+        return from_annotation
 
     # ---- predictions
     def check_probs(self, probs: Any) -> str | None:
@@ -939,8 +1000,9 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         for index, (item, stored) in enumerate(_with_images(items, pool, new_files)):
             data = item.data
             # The fast path: a text row without labels, predictions or embedding.
+            gold = item.gold_answer is not None or (item.is_gold is not None and item.is_gold is not False)
             if (simple_keys is not None and stored is None and not item.annotations and not item.predictions
-                    and item.label is None and "embedding" not in data
+                    and item.label is None and not gold and "embedding" not in data
                     and not (single_text_key and item.file_name)):
                 for key in simple_keys:
                     if type(data.get(key)) is not str:
@@ -980,9 +1042,10 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
                 data = {single_text_key: data["text"]}  # a TXT line goes to the config's text field
             if data or not item.is_image:
                 check.check_data(index, item, data)
-            if item.annotations or item.predictions or item.label is not None:
+            if item.annotations or item.predictions or item.label is not None or gold:
                 extra = _Extra(index, item.row, item.file)
-                for i, ann in enumerate(item.annotations):
+                answered = gold and check.gold(index, item, data, image_size, extra)
+                for i, ann in enumerate(() if answered else item.annotations):
                     check.annotation(index, item, data, ann, i, image_size, extra)
                 for i, pred in enumerate(item.predictions):
                     check.prediction(index, item, data, pred, i, image_size, extra)
@@ -1347,18 +1410,20 @@ def _write(s: Session, result: ImportResult, user: User, project: Project, *, ro
     reason = f"import #{batch_id}: labeled by imported annotations"
     state_open = TaskState.open.value
     consts = {"project_id": pid, "priority": 0.0, "requeued": false, "target_overlap": overlap, "n_leases": 0,
-              "is_gold": false, "gold_answer": null, "final_label": null, "final_source": None,
-              "import_id": batch_id, "created_at": ts, "updated_at": ts}
+              "final_label": null, "final_source": None, "import_id": batch_id, "created_at": ts, "updated_at": ts}
     plain = not extra_of and not any(r.meta_json != "{}" or r.file_name or r.media_sha for r in rows)
     if plain:  # the common bulk case: only id, data and hash differ from row to row
-        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=None, media_id=None)
+        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=None, media_id=None,
+                      is_gold=false, gold_answer=null)
         columns: tuple[str, ...] = ("id", "data", "content_hash")
         _write_plain(bulk, rows, ids, keep, columns, consts)
     else:
-        columns = ("id", "data", "meta", "state", "n_annotations", "n_skips", "content_hash", "file_name", "media_id")
+        columns = ("id", "data", "meta", "state", "n_annotations", "n_skips", "content_hash", "file_name", "media_id",
+                   "is_gold", "gold_answer")
+    n_gold = 0
     for task_id, i in zip(ids, keep, strict=True) if not plain else ():
         r = rows[i]
-        state, n_done, n_skips = state_open, 0, 0
+        state, n_done, n_skips, is_gold, gold_answer = state_open, 0, 0, false, null
         e = extra_of.get(i) if extra_of else None
         if e is not None:
             for owner, a, _ in e.annotations:
@@ -1371,14 +1436,17 @@ def _write(s: Session, result: ImportResult, user: User, project: Project, *, ro
             for p in e.predictions:
                 pred_rows.append((task_id, pid, _encode(p["result"]), p["score"],
                                   _encode(p["probs"]) if p["probs"] is not None else null, p["model_version"], ts))
-            if n_done >= overlap:
+            if e.gold_answer is not None:  # a gold task: its own track, open whatever it has
+                is_gold, gold_answer = bulk.flag(True), _encode(e.gold_answer)
+                n_gold += 1
+            elif n_done >= overlap:
                 state = TaskState.labeled.value
                 event_rows.append((task_id, pid, user.id, TaskState.open.value, state, reason, ts))
         if r.data_json is None:
             r.data_json = _encode(r.data)
             r.content_hash = _content_hash(r.data_json)
         task_rows.append((task_id, r.data_json, r.meta_json, state, n_done, n_skips, r.content_hash, r.file_name,
-                          media_ids[r.media_sha] if r.media_sha else None))
+                          media_ids[r.media_sha] if r.media_sha else None, is_gold, gold_answer))
     if not plain:
         bulk.insert("task", columns, task_rows, consts)
     bulk.insert("annotation", _ANNOTATION_COLUMNS, ann_rows)
@@ -1390,6 +1458,7 @@ def _write(s: Session, result: ImportResult, user: User, project: Project, *, ro
     result.task_count = len(ids)
     result.annotation_count = len(ann_rows)
     result.prediction_count = len(pred_rows)
+    result.gold_count = n_gold
     if return_task_ids:
         result.task_ids = list(ids)
     s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(

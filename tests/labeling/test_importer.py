@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import zipfile
 from pathlib import Path
@@ -407,3 +408,111 @@ def test_data_that_is_not_json_is_refused(lead, text_project):
         importer.import_data(lead.user, text_project.id, body=many, background=False)
     assert err.value.errors[0]["row"] == 12_001
     nothing_stored()
+
+
+# --------------------------------------------------------------------------- gold tasks (issue 8)
+
+
+def test_gold_tasks_come_with_their_answer(lead, annotator, text_project):
+    body = [
+        {"data": {"text": "gold given"}, "is_gold": True, "gold_answer": choice("pos")},
+        {"data": {"text": "gold from its annotation"}, "is_gold": True,
+         "annotations": [{"result": choice("neg"), "completed_by": annotator.id}]},
+        {"data": {"text": "gold with an answer already"}, "is_gold": True, "gold_answer": choice("neu"),
+         "annotations": [{"result": choice("pos"), "completed_by": annotator.id}]},
+        {"data": {"text": "ordinary"}, "is_gold": False, "gold_answer": None,
+         "annotations": [{"result": choice("pos"), "completed_by": annotator.id}]},
+    ]
+    result = importer.import_data(lead.user, text_project.id, body=body)
+    assert (result.task_count, result.annotation_count, result.gold_count) == (4, 2, 3)
+    assert result.as_dict()["gold_count"] == 3
+    with read_session() as s:
+        tasks = {t.data["text"]: t for t in s.exec(select(Task))}
+        rows = {k: (t.is_gold, t.gold_answer, t.state, t.n_annotations) for k, t in tasks.items()}
+        answered = {t for (t,) in s.execute(select(Annotation.task_id))}
+        events = {e.task_id for e in s.exec(select(TaskEvent))}
+    assert rows == {
+        "gold given": (True, choice("pos"), "open", 0),
+        # the one annotation became the answer, not an annotation counting toward overlap
+        "gold from its annotation": (True, choice("neg"), "open", 0),
+        # annotations besides a gold_answer are an annotator's answers to the gold task: own track, still open
+        "gold with an answer already": (True, choice("neu"), "open", 1),
+        "ordinary": (False, None, "labeled", 1),
+    }
+    assert answered == {tasks["gold with an answer already"].id, tasks["ordinary"].id}
+    assert events == {tasks["ordinary"].id}
+
+
+@pytest.mark.parametrize("row, fld, message", [
+    ({"is_gold": True}, "gold_answer", "a gold task needs its answer"),
+    ({"is_gold": True, "annotations": [{"result": choice("pos"), "completed_by": "x@example.com"},
+                                       {"result": choice("neg"), "completed_by": "y@example.com"}]},
+     "gold_answer", "the task has 2"),
+    ({"is_gold": True, "annotations": [{"result": [], "was_cancelled": True}]},
+     "annotations[0].was_cancelled", "a skipped annotation cannot be a gold answer"),
+    ({"is_gold": True, "gold_answer": choice("maybe")}, "gold_answer", "maybe"),
+    ({"is_gold": True, "gold_answer": []}, "gold_answer", "non-empty list of result items"),
+    ({"is_gold": True, "annotations": [{"result": choice("maybe")}]}, "annotations[0].result", "maybe"),
+    ({"is_gold": "yes", "gold_answer": choice("pos")}, "is_gold", "must be true or false"),
+    ({"gold_answer": choice("pos")}, "gold_answer", "not marked gold"),
+])
+def test_bad_gold_rows_refuse_the_whole_import(lead, text_project, row, fld, message):
+    body = [{"data": {"text": "fine"}}, {"data": {"text": "the gold one"}, **row}]
+    with pytest.raises(Invalid) as err:
+        importer.import_data(lead.user, text_project.id, body=body)
+    problems = err.value.errors
+    assert [(p["row"], p["field"]) for p in problems] == [(2, fld)]
+    assert message in problems[0]["detail"]
+    nothing_stored()
+    assert count(User) == 1  # the lead only: no labels user was made for the refused answer
+
+
+def test_gold_in_json_lines_and_a_flat_is_gold_column_is_only_data(lead, text_project):
+    lines = (b'{"data": {"text": "g"}, "is_gold": true, "gold_answer": [{"from_name": "label", "to_name": "text", '
+             b'"type": "choices", "value": {"choices": ["pos"]}}]}\n{"data": {"text": "plain"}}\n')
+    result = importer.import_data(lead.user, text_project.id, files=[ImportFile("tasks.jsonl", lines)])
+    assert (result.task_count, result.gold_count) == (2, 1)
+    other = projects.create_project(lead.user, title="csv", label_config=TEXT)
+    csv_file = ImportFile("tasks.csv", b"text,is_gold\nhello,true\n")
+    assert importer.import_data(lead.user, other.id, files=[csv_file]).gold_count == 0
+    with read_session() as s:
+        t = s.exec(select(Task).where(Task.project_id == other.id)).one()
+    assert (t.is_gold, t.data) == (False, {"text": "hello", "is_gold": "true"})
+
+
+def test_imported_gold_is_served_at_the_gold_rate_and_scores_annotators(lead, make_user):
+    from labeling import annotations, exports, review, router
+
+    project = projects.create_project(lead.user, title="gold", label_config=TEXT, overlap=1, gold_rate=0.25,
+                                      gold_threshold=0.75, gold_min_items=2)
+    body = [{"data": {"text": "gold pos"}, "is_gold": True, "gold_answer": choice("pos")},
+            {"data": {"text": "gold neg"}, "is_gold": True,
+             "annotations": [{"result": choice("neg"), "completed_by": "someone@example.com"}]},
+            *({"data": {"text": f"item {i}"}} for i in range(12))]
+    importer.import_data(lead.user, project.id, body=body)
+    good, bad = make_user("good@example.com"), make_user("bad@example.com")
+    served: dict[str, list[str]] = {}
+    for person in (good, bad):
+        served[person.email] = []
+        for _ in range(8):
+            task = router.next_task(project.id, person.user)
+            text = task.data["text"]
+            served[person.email].append(text)
+            if text.startswith("gold"):  # the good one answers gold right, the bad one wrong
+                answer = text.split()[1] if person is good else "neu"
+            else:
+                answer = "pos"
+            annotations.submit(task.id, person.user, result=choice(answer))
+    for texts in served.values():  # every fourth task served is gold
+        assert [t.startswith("gold") for t in texts] == [False, False, False, True] * 2
+    with read_session() as s:
+        scores = review.gold_accuracy(s, project.id)
+    assert scores == {good.id: (2, 2), bad.id: (2, 0)}
+    table = {r["email"]: r for r in review.annotator_quality(project.id, lead.user)}
+    assert table["good@example.com"]["gold_accuracy"] == 1.0 and not table["good@example.com"]["paused"]
+    assert table["bad@example.com"]["paused"] and table["bad@example.com"]["gold_accuracy"] == 0.0
+    with pytest.raises(router.Paused):
+        router.next_task(project.id, bad.user)
+    assert "someone@example.com" not in table  # the annotation that gave the answer made no user
+    exported = json.loads(b"".join(exports.iter_ls_json(project.id, lead.user, download_all_tasks=True)))
+    assert len(exported) == 12 and not any(t["data"]["text"].startswith("gold") for t in exported)
