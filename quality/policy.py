@@ -27,9 +27,15 @@ would need more than ``Project.max_overlap`` annotators goes to review instead.
 
 Dynamic overlap (``dynamic_overlap``), checked first: a task whose annotators agree less than
 ``min_agreement`` (the share agreeing with the consensus) gets one more annotator instead of a
-verdict, while its overlap is below ``Project.max_overlap``; the next run judges it again. The
-router serves these by ``Task.priority`` (the ActiveLab score QC writes, raised here to
-``1 - score`` of the task's label issue: the less sure the consensus, the sooner).
+verdict, while its overlap is below ``Project.max_overlap``; the next run judges it again.
+
+Tasks sent back to annotators (dynamic overlap and ``relabel``) are served by ``Task.priority``
+(the router takes the highest first; relabelled tasks before all others). The QC run computes
+it with :func:`activelab_priorities`: ``1 - `` the task's ActiveLab score
+(:func:`cleanlab.multiannotator.get_active_learning_scores`, from the annotators' labels and
+the run's out-of-sample ``pred_probs``), so the task another label helps most (split votes, a
+label the model doubts) is served first. Where a run has no ActiveLab score for a task
+(multi-label, spans, boxes), ``1 - `` the QC score of its worst label issue stands in.
 
 Every other labeled task the run scored passes: ``accepted``, with its final label
 (:func:`labeling.aggregation.final_label`: QC's consensus, or the single annotator's label) and
@@ -42,6 +48,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,7 +75,9 @@ __all__ = [
     "DEFAULTS",
     "ROUTES",
     "SUSPECT_MODES",
+    "activelab_priorities",
     "apply_policy",
+    "sends_back",
     "check_policy",
     "get_policy",
     "policy_of",
@@ -213,6 +222,67 @@ def set_policy(project_id: int, user: User, values: dict) -> dict:
         return policy
 
 
+# --------------------------------------------------------------------------- ActiveLab order
+
+
+def sends_back(policy: dict) -> bool:
+    """Whether a policy may send labeled tasks back to annotators (so QC should compute their
+    ActiveLab priorities): dynamic overlap, or the ``relabel`` route."""
+    return bool(policy["dynamic_overlap"]) or policy["route"] == "relabel"
+
+
+def activelab_priorities(
+    labels_matrix: Any,
+    pred_probs: Any,
+    *,
+    class_names: list[str],
+    pred_probs_unlabeled: Any = None,
+) -> tuple[Any, Any]:
+    """Serving priorities of tasks from their ActiveLab scores: ``1 - score``, rounded to 6 places.
+
+    ActiveLab (:func:`cleanlab.multiannotator.get_active_learning_scores`, through
+    :func:`quality.scoring.active_learning_scores`) scores each item by how little another
+    label would add: an item whose annotators agree with each other and with the model scores
+    high; split votes, or a label the model doubts, score low. The router serves the highest
+    priority first, so the lowest ActiveLab score comes first.
+
+    Parameters
+    ----------
+    labels_matrix : array-like, shape (n_items, n_annotators)
+        Class indices of the annotators' labels, NaN where an annotator did not label the item
+        (one column for one label per item).
+    pred_probs : array-like, shape (n_items, n_classes)
+        Out-of-sample predicted probabilities of the labelled items (the QC run's).
+    class_names : list of str
+        Names of the classes, in column order.
+    pred_probs_unlabeled : array-like, shape (n_unlabeled, n_classes), optional
+        Predicted probabilities of items without labels, scored on the same scale.
+
+    Returns
+    -------
+    priorities : np.ndarray
+        Per labelled item, in [0, 1]; higher means serve sooner.
+    priorities_unlabeled : np.ndarray or None
+        Per unlabelled item (None without `pred_probs_unlabeled`).
+
+    Raises
+    ------
+    quality.scoring.QCInputError
+        On invalid input (see :func:`quality.scoring.active_learning_scores`).
+    """
+    import numpy as np
+
+    from quality.scoring import active_learning_scores
+
+    scores, scores_u = active_learning_scores(
+        labels_matrix, pred_probs, class_names=class_names, pred_probs_unlabeled=pred_probs_unlabeled
+    )
+    priorities = np.round(1.0 - np.asarray(scores, dtype=np.float64), 6)
+    if scores_u is None:
+        return priorities, None
+    return priorities, np.round(1.0 - np.asarray(scores_u, dtype=np.float64), 6)
+
+
 # --------------------------------------------------------------------------- applying a run
 
 
@@ -248,7 +318,13 @@ def _suspects(policy: dict, scored: dict[int, tuple[float, bool]]) -> set[int]:
     return set(ranked[:n])
 
 
-def apply_policy(project_id: int, run_id: int, *, session: Session | None = None) -> dict:
+def apply_policy(
+    project_id: int,
+    run_id: int,
+    *,
+    session: Session | None = None,
+    priorities: Mapping[int, float] | None = None,
+) -> dict:
     """Act on a finished QC run: suspects to review or relabel, low agreement to one more
     annotator, the rest of the labeled tasks it scored to ``accepted`` with their final label.
 
@@ -265,6 +341,10 @@ def apply_policy(project_id: int, run_id: int, *, session: Session | None = None
         Run inside this transaction: the QC run stores its results, applies the policy and ends
         its job in one commit, so nobody sees a finished run whose tasks are not judged yet.
         Without it, in a transaction of its own.
+    priorities : mapping of int to float, optional
+        ``{task id: priority}`` for tasks sent back to annotators (dynamic overlap, relabel):
+        the run's :func:`activelab_priorities`. A task without one gets ``1 -`` its worst QC
+        score.
 
     Returns
     -------
@@ -274,11 +354,11 @@ def apply_policy(project_id: int, run_id: int, *, session: Session | None = None
     """
     if session is None:
         with write_session() as s:
-            return _apply(s, project_id, run_id)
-    return _apply(session, project_id, run_id)
+            return _apply(s, project_id, run_id, priorities or {})
+    return _apply(session, project_id, run_id, priorities or {})
 
 
-def _apply(s: Session, project_id: int, run_id: int) -> dict:
+def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, float]) -> dict:
     now = utcnow()
     counts = {"scored": 0, "accepted": 0, "review": 0, "relabel": 0, "more_annotators": 0}
     project = s.get(Project, project_id)
@@ -310,6 +390,9 @@ def _apply(s: Session, project_id: int, run_id: int) -> dict:
             (as_result(schema, i.consensus) for i in issues[tid] if i.consensus is not None), None
         )
         head = f"QC run {run_id}"
+        # where it goes back to annotators: ActiveLab first (lowest score, highest priority)
+        back = priorities.get(tid)
+        back = float(back) if back is not None else max(task.priority, round(1.0 - worst.score, 6))
         agreement = _agreement(schema, results.get(tid, []), consensus)
         if (
             policy["dynamic_overlap"]
@@ -317,12 +400,8 @@ def _apply(s: Session, project_id: int, run_id: int) -> dict:
             and agreement < policy["min_agreement"]
             and task.target_overlap < project.max_overlap
         ):
-            # served by priority among the open tasks: the less sure the consensus, the sooner
-            priority = max(task.priority, round(1.0 - worst.score, 6))
             updates.append(
-                _change(
-                    tid, TaskState.open, task.target_overlap + 1, requeued=False, priority=priority
-                )
+                _change(tid, TaskState.open, task.target_overlap + 1, requeued=False, priority=back)
             )
             events.append(
                 (
@@ -346,7 +425,7 @@ def _apply(s: Session, project_id: int, run_id: int) -> dict:
                         TaskState.open,
                         task.target_overlap + k,
                         requeued=True,
-                        priority=task.priority,
+                        priority=back,
                     )
                 )
                 events.append(

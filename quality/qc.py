@@ -61,7 +61,7 @@ from labeling.models import (
 from labeling.qc_trigger import QC_JOB_KIND, enqueue_qc
 from labeling.settings import get_settings
 from quality import QCInputError
-from quality.policy import apply_policy
+from quality.policy import activelab_priorities, apply_policy, policy_of, sends_back
 
 log = logging.getLogger(__name__)
 
@@ -877,6 +877,8 @@ class _Scored:
         default_factory=list
     )  # Prediction rows (task_id, result, score, probs)
     priorities: dict[int, float] = field(default_factory=dict)  # task id -> priority
+    # labeled task id -> ActiveLab priority, should the policy send it back to annotators
+    back_priorities: dict[int, float] = field(default_factory=dict)
     labels: _LabelColumns | None = None  # the label rows of every item (classification)
 
     def rows(self) -> Iterator[dict]:
@@ -890,6 +892,7 @@ class _Scored:
         self.issues = []
         self.predictions = []
         self.priorities = {}
+        self.back_priorities = {}
 
 
 def _name(names: list[str], c: int) -> str:
@@ -1312,9 +1315,9 @@ def _feed_back(
     quality: np.ndarray,
     model_conf: np.ndarray,
 ) -> None:
-    """Pre-annotations for tasks still needing labels, and ActiveLab priorities."""
-    from quality.scoring import active_learning_scores
-
+    """Pre-annotations for tasks still needing labels, and ActiveLab priorities: of the open
+    tasks (``uncertain_first``), and of the labeled tasks the policy may send back to
+    annotators (:func:`quality.policy.activelab_priorities`, on one scale)."""
     ppu = probs.unlabeled_probs
     unl = data.unlabeled_ids
     if ppu is not None and ppu.shape[0] != unl.size:  # defensive: the two must line up
@@ -1333,27 +1336,38 @@ def _feed_back(
                 if row:
                     scored.predictions.append(row)
     scored.summary["n_predictions"] = len(scored.predictions)
-    if not data.project.uncertain_first or (
-        open_items.size == 0 and (ppu is None or not ppu.shape[0])
-    ):
+    for_open = bool(data.project.uncertain_first) and (
+        open_items.size > 0 or (ppu is not None and ppu.shape[0] > 0)
+    )
+    back = ~data.open_mask  # labeled tasks: the policy may send them back to annotators
+    for_back = sends_back(policy_of(data.project)) and bool(back.any())
+    if not (for_open or for_back):
         return
     lm = matrix if matrix is not None else y[:, None].astype(np.float64)
     try:
-        scores, scores_u = active_learning_scores(
+        prio, prio_u = activelab_priorities(
             lm,
             probs.pred_probs,
             class_names=names,
-            pred_probs_unlabeled=ppu if ppu is not None and ppu.shape[0] else None,
+            pred_probs_unlabeled=ppu if for_open and ppu is not None and ppu.shape[0] else None,
         )
     except QCInputError as exc:
         data.notes.append(f"ActiveLab skipped: {exc}")
         return
-    for i in open_items:
-        scored.priorities[int(data.task_ids[i])] = round(1.0 - float(scores[i]), 6)
-    if scores_u is not None:
-        for j, tid in enumerate(unl.tolist()):
-            scored.priorities[tid] = round(1.0 - float(scores_u[j]), 6)
-    scored.summary["activelab"] = {"n_prioritized": len(scored.priorities)}
+    if for_open:
+        for i in open_items:
+            scored.priorities[int(data.task_ids[i])] = float(prio[i])
+        if prio_u is not None:
+            for j, tid in enumerate(unl.tolist()):
+                scored.priorities[tid] = float(prio_u[j])
+    if for_back:
+        scored.back_priorities = {
+            int(t): float(p) for t, p in zip(data.task_ids[back], prio[back], strict=True)
+        }
+    scored.summary["activelab"] = {
+        "n_prioritized": len(scored.priorities),
+        "n_scored_labeled": len(scored.back_priorities),
+    }
 
 
 def _score_multilabel(data: _Data, options: dict, progress: ProgressFn) -> tuple[_Scored, _Probs]:
@@ -2111,6 +2125,7 @@ def _store(
             "seconds": round(time.perf_counter() - t0, 3),
         }
         s.add(run)
+        back_priorities = scored.back_priorities
         scored.release()  # the policy below works in the same process: give it the memory
         probs.features = probs.pred_probs = probs.unlabeled_probs = None
         data.ann_value = []
@@ -2127,7 +2142,7 @@ def _store(
             "seconds": round(time.perf_counter() - t0, 3),
         }
         result["policy"] = apply_policy(
-            project_id, run_id, session=s
+            project_id, run_id, session=s, priorities=back_priorities
         )  # issue 8: the QC policy judges the run
         if ctx is not None:
             ctx.complete(s, result, message=message[:4000])

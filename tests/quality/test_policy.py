@@ -10,7 +10,7 @@ import quality.worker  # noqa: F401  (registers the qc job's handler)
 from labeling import annotations, importer, jobs, projects, router
 from labeling.db import read_session, write_session
 from labeling.errors import Forbidden, Invalid
-from labeling.models import LabelIssue, Role, Task, TaskEvent
+from labeling.models import LabelIssue, QualityRun, Role, Task, TaskEvent
 from quality import policy
 from quality.qc import start_qc
 from tests.conftest import wait_for
@@ -187,3 +187,107 @@ def test_the_real_qc_job_applies_the_policy(lead, annotator, worker):
 
 def label_of(name: str) -> list[dict]:
     return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [name]}}]
+
+
+# --------------------------------------------------------------------------- ActiveLab order
+
+
+def test_activelab_priorities_follow_cleanlab_split_votes_first():
+    import numpy as np
+    import pandas as pd
+    from cleanlab.multiannotator import get_active_learning_scores
+
+    nan = np.nan
+    labels = np.array([  # three annotators, class indices; NaN: did not label it
+        [0, 0, 0], [1, 1, 1], [2, 2, 2], [0, 0, nan], [1, 1, 1], [2, 2, nan],
+        [0, 1, 2],  # split votes
+        [0, 0, 1],  # one dissent
+        [0, 0, 0], [1, 1, nan], [2, 2, 2], [0, 0, 0],
+    ])
+    pred_probs = np.full((len(labels), 3), 0.05)
+    majority = [0, 1, 2, 0, 1, 2, 0, 0, 0, 1, 2, 0]
+    pred_probs[np.arange(len(labels)), majority] = 0.9
+    pred_probs[6] = [0.4, 0.35, 0.25]  # the model is unsure where the annotators are split
+    prio, prio_u = policy.activelab_priorities(labels, pred_probs, class_names=["pos", "neg", "neu"])
+    assert prio_u is None and prio.shape == (len(labels),)
+    expected, _ = get_active_learning_scores(pd.DataFrame(labels), pred_probs)
+    np.testing.assert_allclose(prio, np.round(1.0 - expected, 6))
+    order = list(np.argsort(-prio, kind="stable"))  # the router serves the highest priority first
+    assert order == list(np.argsort(expected, kind="stable"))  # = lowest ActiveLab score first
+    assert order[0] == 6 and order.index(6) < order.index(7) < order.index(0)  # split < dissent < unanimous
+    unl = np.array([[0.34, 0.33, 0.33], [0.98, 0.01, 0.01]])
+    _, prio_u = policy.activelab_priorities(labels, pred_probs, class_names=["pos", "neg", "neu"],
+                                            pred_probs_unlabeled=unl)
+    assert prio_u[0] > prio_u[1]  # an unlabelled item the model cannot place comes before a sure one
+
+
+def test_tasks_sent_back_are_served_in_activelab_order(lead, make_user):
+    project = make_project(lead.user, overlap=1, max_overlap=3)
+    first, second = make_user("a0@example.com"), make_user("a1@example.com")
+    ids = annotate_all(project, first, ["pos", "neg", "neu", "pos"])
+    policy.set_policy(project.id, lead.user, {"route": "relabel", "relabel_k": 1, "suspect": "threshold",
+                                              "threshold": 0.5})
+    # QC scores: ids[0] is the worst by label quality, but ActiveLab wants ids[2] relabelled most
+    run = qc_run(project.id, {ids[0]: {"score": 0.1}, ids[1]: {"score": 0.2}, ids[2]: {"score": 0.3},
+                              ids[3]: {"score": 0.9}})
+    counts = policy.apply_policy(project.id, run, priorities={ids[0]: 0.2, ids[1]: 0.5, ids[2]: 0.8, ids[3]: 0.1})
+    assert counts["relabel"] == 3 and counts["accepted"] == 1
+    assert [task(i).priority for i in ids[:3]] == [0.2, 0.5, 0.8]
+    served = []
+    for _ in range(3):
+        t = router.next_task(project.id, second.user)
+        served.append(t.id)
+        annotations.submit(t.id, second.user, result=label("pos"))
+    assert served == [ids[2], ids[1], ids[0]]  # lowest ActiveLab score (highest priority) first
+
+
+def test_without_activelab_the_qc_score_orders_tasks_sent_back(lead, annotator):
+    project = make_project(lead.user, overlap=1, max_overlap=3)
+    ids = annotate_all(project, annotator, ["pos", "neg"])
+    policy.set_policy(project.id, lead.user, {"route": "relabel", "relabel_k": 1})
+    run = qc_run(project.id, {ids[0]: {"score": 0.4, "is_issue": True}, ids[1]: {"score": 0.1, "is_issue": True}})
+    assert policy.apply_policy(project.id, run)["relabel"] == 2
+    assert [task(i).priority for i in ids] == [pytest.approx(0.6), pytest.approx(0.9)]
+
+
+def test_the_real_qc_job_orders_relabelled_tasks_by_activelab(lead, make_user, worker):
+    project = projects.create_project(lead.user, title="qc", overlap=1, max_overlap=3, label_config=(
+        '<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
+        '<Choice value="sport"/><Choice value="food"/></Choices></View>'))
+    policy.set_policy(project.id, lead.user, {"route": "relabel", "relabel_k": 1, "suspect": "worst_share",
+                                              "worst_share": 0.1})
+    sport = ["football match goal striker", "tennis serve racket court", "runner marathon finish line",
+             "basketball dunk hoop court", "swimmer pool lap medal", "cyclist race mountain stage"]
+    food = ["pasta tomato basil sauce", "bread oven flour yeast", "soup carrot onion broth",
+            "cheese wine grapes dinner", "salad lettuce olive oil", "cake sugar butter eggs"]
+    annotator = make_user("one@example.com")
+    body = []
+    for i in range(5):
+        for j, text in enumerate(sport):
+            body.append((f"{text} {i}", "food" if (i, j) in ((0, 0), (1, 1)) else "sport"))
+        for text in food:
+            body.append((f"{text} {i}", "food"))
+    importer.import_data(lead.user, project.id, body=[
+        {"data": {"text": t}, "annotations": [{"result": label_of(name), "completed_by": annotator.email}]}
+        for t, name in body])
+    job_id = start_qc(lead.user, project.id)[0].id
+    job = wait_for(lambda: (j := jobs.get_job(job_id)) and j.status in ("done", "failed") and j, timeout=120)
+    assert job.status == "done", job.message
+    assert job.result["policy"]["relabel"] == 6
+    with read_session() as s:
+        run = s.exec(select(QualityRun).where(QualityRun.project_id == project.id)).one()
+        back = s.exec(select(Task).where(Task.project_id == project.id, Task.requeued.is_(True))).all()
+        worst = {i.task_id: i.score for i in s.exec(select(LabelIssue).where(LabelIssue.run_id == run.id,
+                                                                           LabelIssue.kind == "label"))}
+    assert run.summary["activelab"]["n_scored_labeled"] == 60
+    assert len(back) == 6 and all(0.0 <= t.priority <= 1.0 for t in back)
+    # the priorities are ActiveLab's, not 1 - the QC score
+    assert any(abs(t.priority - round(1.0 - worst[t.id], 6)) > 1e-6 for t in back)
+    order = sorted(back, key=lambda t: (-t.priority, t.id))
+    second = make_user("two@example.com")
+    served = []
+    for _ in range(len(back)):
+        t = router.next_task(project.id, second.user)
+        served.append(t.id)
+        annotations.submit(t.id, second.user, result=label_of("sport"))
+    assert served == [t.id for t in order]
