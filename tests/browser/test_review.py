@@ -38,7 +38,6 @@ def test_review_queue_with_the_keyboard(page, shot, lead, annotator, make_user):
         t = s.get(Task, a)
         t.data = {"text": HOSTILE}
         s.add(t)
-    page.allow_console(r"status of 404")  # GET .../review/next answers 404 when the queue is empty
     login(page, reviewer.email)
     page.goto(f"/review/{project.id}")
     wait_for_task(page, a)
@@ -97,6 +96,20 @@ def test_review_queue_with_the_keyboard(page, shot, lead, annotator, make_user):
     expect(page.locator("#review-empty")).to_be_visible()
     assert task(d).state == "accepted"
     assert page.title() != "pwned"
+
+
+def test_an_empty_queue_is_no_console_error(page, shot, lead, make_user):
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = make_project(lead.user)
+    login(page, reviewer.email)
+    with page.expect_response(lambda r: r.url.endswith(f"/api/review/{project.id}/next")) as answer:
+        page.goto(f"/review/{project.id}")
+    assert answer.value.status == 200 and answer.value.json()["item"] is None
+    expect(page.locator("#review-empty")).to_be_visible()
+    expect(page.locator("#review")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#review-status")).to_have_text("No suspects left.")
+    assert page.console.errors == []  # the fixture fails the test on any console error, too
+    shot(page, "review-empty")
 
 
 def test_an_annotator_failing_gold_is_paused_and_a_lead_resumes_them(page, browser, live_server, lead, make_user):

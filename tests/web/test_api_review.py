@@ -63,6 +63,24 @@ def test_review_next_decide_and_undo(client, queue, reviewer):
     assert sum(d["undone_at"] is not None for d in decisions) == 2
 
 
+def test_the_review_pages_next_answers_200_with_no_item_when_the_queue_is_empty(client, queue, reviewer, annotator):
+    project, ids = queue
+    h = reviewer.headers
+    r = client.get(f"/api/review/{project.id}/next", headers=h)
+    assert r.status_code == 200
+    body = r.get_json()
+    rest = client.get(f"/api/projects/{project.id}/review/next", headers=h).get_json()
+    assert body["project"] == project.id and body["item"]["task"]["id"] == ids[1] == rest["task"]["id"]
+    assert body["item"]["suggested"]["label"] == "pos" and body["item"]["remaining"] == 2
+    for tid in (ids[1], ids[2]):
+        assert client.post(f"/api/tasks/{tid}/review", json={"decision": "keep"}, headers=h).status_code == 201
+    r = client.get(f"/api/review/{project.id}/next", headers=h)
+    assert r.status_code == 200 and r.get_json() == {"item": None, "project": project.id}
+    assert client.get(f"/api/projects/{project.id}/review/next", headers=h).status_code == 404  # REST keeps its 404
+    assert client.get(f"/api/review/{project.id}/next").status_code == 401
+    assert client.get(f"/api/review/{project.id}/next", headers=annotator.headers).status_code == 403
+
+
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({"decision": "approve"}, 422, "decision"),
     ({}, 422, "decision"),

@@ -86,4 +86,4 @@ def get_job(job_id: int):
 # The routes live in one module per area (microblog style); importing them registers them on bp.
 # 'annotations' is also the name bound by 'from __future__ import annotations': import it by path.
 import web.api.annotations  # noqa: E402,F401
-from web.api import accounts, annotate_ui, exports, projects, quality, review, stats  # noqa: E402,F401
+from web.api import accounts, annotate_ui, exports, projects, quality, review, review_ui, stats  # noqa: E402,F401

@@ -114,13 +114,14 @@
 
   async function loadNext() {
     root.setAttribute("aria-busy", "true");
+    // the page's own endpoint: 200 with item null when the queue is empty (REST's review/next says 404)
     const res = await api("GET", cfg.urls.next);
-    if (res.status === 404) return showEmpty();
     if (!res.ok) {
       root.setAttribute("aria-busy", "false");
       return say(`Could not load the next suspect: ${res.data && res.data.detail}`, true);
     }
-    render(res.data);
+    if (!res.data || !res.data.item) return showEmpty();
+    render(res.data.item);
   }
 
   // ------------------------------------------------------------------ picker

@@ -79,7 +79,7 @@ def page(project_id: int):
         "control": {"name": control.name, "to_name": control.to_name, "type": control.type, "tag": control.tag,
                     "labels": control.labels, "choice": control.choice},
         "keys": label_keys(schema) if control.tag == "Choices" else {},
-        "urls": {"next": f"/api/projects/{project.id}/review/next", "decide": "/api/tasks/{task}/review",
+        "urls": {"next": f"/api/review/{project.id}/next", "decide": "/api/tasks/{task}/review",
                  "undo_task": "/api/tasks/{task}/review/undo", "undo_last": f"/api/projects/{project.id}/review/undo",
                  "gold": "/api/tasks/{task}/gold"},
     }
