@@ -25,7 +25,7 @@ and confirms or overturns each (:func:`audit`): a level-2 :class:`ReviewDecision
 Gold
 ----
 :func:`mark_gold` makes a task a gold (honeypot) task with its answer (from the review page or
-the API); the router interleaves gold tasks at ``Project.gold_rate`` and exports never contain
+the API; tasks can also arrive gold with their answer on import, :mod:`labeling.importer`); the router interleaves gold tasks at ``Project.gold_rate`` and exports never contain
 them. After an annotator submits a gold task, :func:`check_gold` computes their accuracy on
 gold since they were last resumed; below ``Project.gold_threshold`` over at least
 ``Project.gold_min_items`` answers they are paused (``Membership.paused_at``) and their open
@@ -454,7 +454,8 @@ def _outcome(s: Session, project: Project, task: Task, decision: str, result: An
                   [{"row": task.id, "field": "decision", "detail": f"one of {', '.join(DECISIONS)}"}])
 
 
-def decide(task_id: int, user: User, *, decision: str, result: Any = None, reason: str = "") -> ReviewDecision:
+def decide(task_id: int, user: User, *, decision: str, result: Any = None, reason: str = "",
+           labels: str | list[str] | None = None) -> ReviewDecision:
     """Record a reviewer's decision on a suspect task and release it.
 
     Parameters
@@ -468,6 +469,9 @@ def decide(task_id: int, user: User, *, decision: str, result: Any = None, reaso
         The right label (Label Studio result items), for ``relabel``; checked against the schema.
     reason : str
         Why; required for ``exclude``.
+    labels : str or list of str, optional
+        Instead of ``result``: the right label by name(s) of the primary ``<Choices>`` control
+        (what ``labelfab review decide --label`` gives).
 
     Returns
     -------
@@ -490,7 +494,16 @@ def decide(task_id: int, user: User, *, decision: str, result: Any = None, reaso
         task = _lock_task(s, task_id)
         project = require_project(s, user, task.project_id, "review")
         _reviewable(s, task, user, now)
-        state, final, source, stored, reason = _outcome(s, project, task, decision, result, reason)
+        field = "result"
+        if labels is not None:
+            if result is not None:
+                raise Invalid("give the right label as result or as labels, not both",
+                              [{"row": task.id, "field": "label", "detail": "result given too"}])
+            try:
+                result, field = result_from_labels(schema_of(project), labels), "label"
+            except ValueError as exc:
+                raise Invalid(str(exc), [{"row": task.id, "field": "label", "detail": str(exc)}]) from None
+        state, final, source, stored, reason = _outcome(s, project, task, decision, result, reason, field)
         issue = current_issue(s, task.id)
         before = _task_snapshot(task)
         task.final_label, task.final_source = final, source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -518,8 +519,150 @@ def qc_issues(project_id: int, run_id: int | None, kind: str | None, limit: int,
                    f"{v['score']:.3f}\t{v['reason']}")
 
 
+@click.group("review")
+def review_group():
+    """The QC review queue: take the next suspect, decide on it (keep, relabel, exclude)."""
+
+
+def _shown(value) -> str:
+    """Task data for a terminal: JSON, so control characters come out escaped, never raw."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+@review_group.command("next")
+@click.argument("project_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print the suspect as JSON (null when none is left)")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def review_next(project_id: int, as_json: bool, as_email: str | None):
+    """Lease the next suspect of a project's review queue to you and show it: the data, every
+    annotator's label, the given, consensus and suggested labels, the reason and the score.
+
+    Asking again shows the same suspect (and renews its lease) until you decide on it.
+    """
+    from labeling import review
+
+    try:
+        item = review.next_suspect(project_id, _operator(as_email))
+    except DomainError as exc:
+        _domain_fail(exc)
+    if as_json:
+        click.echo(json.dumps(item, ensure_ascii=False))
+        return
+    if item is None:
+        click.echo(f"no suspects left to review in project {project_id}")
+        return
+    task = item["task"]
+    key = item["object"]["key"]
+    data = task["data"].get(key) if key and isinstance(task["data"], dict) and key in task["data"] else task["data"]
+    given = item["given"]
+    click.echo(f"task {task['id']} ({item['remaining']} in the queue; leased to you until {item['lease_expires_at']})")
+    click.echo(f"data:      {_shown(data)}")
+    click.echo(f"given:     {given['label'] or '(none)'}" + (f" ({given['source']})" if given["source"] else ""))
+    click.echo(f"consensus: {item['consensus']['label'] if item['consensus'] else '-'}")
+    click.echo(f"suggested: {item['suggested']['label'] if item['suggested'] else '-'}")
+    score = f"{item['score']:.3f}" if isinstance(item["score"], int | float) else "-"
+    click.echo(f"score:     {score}" + (f" ({item['issue']['kind']} issue)" if item["issue"] else ""))
+    click.echo(f"reason:    {_shown(item['reason'] or '-')}")
+    click.echo(f"annotators ({len(item['annotations'])}):")
+    for a in item["annotations"]:
+        seconds = f"{a['lead_time']:.1f}s" if isinstance(a["lead_time"], int | float) else "-"
+        click.echo(f"  {a['email'] or 'user ' + str(a['user'])}\t{a['label']}\t{seconds}")
+    click.echo(f"decide with: labelfab review decide {task['id']} keep|relabel|exclude [--label L] [--reason R]")
+
+
+@review_group.command("decide")
+@click.argument("task_id", type=int)
+@click.argument("decision", type=click.Choice(["keep", "relabel", "exclude"]))
+@click.option("--label", "labels", multiple=True,
+              help="relabel: the right label (a name of the config's choices; repeat for multiple choice)")
+@click.option("--result", "result_json", help="relabel: the right label as Label Studio result items (JSON)")
+@click.option("--reason", default="", help="why (required for exclude)")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def review_decide(task_id: int, decision: str, labels: tuple[str, ...], result_json: str | None, reason: str,
+                  as_email: str | None):
+    """Decide on a suspect of the review queue: keep its label, relabel it, or exclude it."""
+    from labeling import projects, review
+
+    user = _operator(as_email)
+    result = None
+    if result_json is not None:
+        try:
+            result = json.loads(result_json)
+        except ValueError as exc:
+            fail(f"--result is not valid JSON: {exc}")
+    if decision != "relabel" and (labels or result is not None):
+        fail("--label and --result go with relabel only")
+    if decision == "relabel" and not labels and result is None:
+        fail("relabel needs the right label: --label L (or --result JSON)")
+    try:
+        row = review.decide(task_id, user, decision=decision, result=result, reason=reason,
+                            labels=(labels[0] if len(labels) == 1 else list(labels)) if labels else None)
+        project, _ = projects.get_project_for(user, row.project_id)
+    except DomainError as exc:
+        _domain_fail(exc)
+    view = review.decision_view(row, schema=projects.schema_of(project))
+    after = view["after"] or {}
+    label = f", final label {view['after_label']}" if view["after_label"] else ""
+    click.echo(f"task {task_id}: {decision} -> {after.get('state')}{label} (decision {row.id})")
+
+
+@click.group("policy")
+def policy_group():
+    """A project's QC policy: what makes a suspect, and where it goes."""
+
+
+def _echo_policy(values: dict) -> None:
+    for name, value in values.items():
+        click.echo(f"{name}={json.dumps(value)}")
+
+
+@policy_group.command("show")
+@click.argument("project_id", type=int)
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def policy_show(project_id: int, as_email: str | None):
+    """Print a project's QC policy, one key=value a line (values as JSON)."""
+    from quality import policy
+
+    try:
+        values = policy.get_policy(project_id, _operator(as_email))
+    except DomainError as exc:
+        _domain_fail(exc)
+    _echo_policy(values)
+
+
+@policy_group.command("set")
+@click.argument("project_id", type=int)
+@click.argument("settings", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def policy_set(project_id: int, settings: tuple[str, ...], as_email: str | None):
+    """Change settings of a project's QC policy (leads), e.g. ``suspect=threshold threshold=0.3
+    route=relabel relabel_k=2 dynamic_overlap=false kinds=label,outlier``; prints the whole policy.
+
+    A value is read as JSON when it is JSON (numbers, true/false, lists), else as text; ``kinds``
+    also takes a comma-separated list.
+    """
+    from quality import policy
+
+    values: dict = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"settings are KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        if key.strip() == "kinds" and isinstance(value, str):
+            value = [k.strip() for k in value.split(",") if k.strip()]
+        values[key.strip()] = value
+    try:
+        _echo_policy(policy.set_policy(project_id, _operator(as_email), values))
+    except DomainError as exc:
+        _domain_fail(exc)
+
+
 COMMANDS = [init_command, serve_command, worker_command, user_group, token_group, project_group, import_command, demo_command,
-            export_command, dataset_group, pull_command, qc_group]
+            export_command, dataset_group, pull_command, qc_group, review_group, policy_group]
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,138 @@
+"""The review and policy commands: ``labelfab review next|decide`` and ``labelfab policy show|set``,
+thin wrappers over labeling.review and quality.policy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labeling.models import Role
+from tests.labeling.test_review import label, make_project, suspects_in_review, task
+
+HOSTILE = "bell \x07 and escape \x1b[31m red"
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("rev@example.com", Role.reviewer)
+
+
+@pytest.fixture
+def queue(lead, annotator):
+    project = make_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["pos", "neg", "neu", "neg"],
+                             truth=["pos", "pos", "neg", "pos"])
+    return project, ids
+
+
+def run(runner, *args: str):
+    return runner.invoke(args=[str(a) for a in args])
+
+
+def test_review_next_shows_the_suspect_and_decide_keeps_relabels_and_excludes(runner, queue, reviewer):
+    project, ids = queue
+    out = run(runner, "review", "next", project.id, "--as", reviewer.email)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith(f"task {ids[1]} (3 in the queue; leased to you until ")
+    assert 'data:      "item 1"' in lines and "given:     neg (single)" in lines
+    assert "suggested: pos" in lines and "score:     0.060 (label issue)" in lines
+    assert "reason:    \"labelled 'neg'; model says 'pos' (0.9)\"" in lines
+    assert any(line.startswith("  ann@example.com\tneg\t") for line in lines)
+    # asking again gives the same suspect (its lease renewed), as JSON for scripts
+    again = json.loads(run(runner, "review", "next", project.id, "--json", "--as", reviewer.email).output)
+    assert again["task"]["id"] == ids[1] and again["suggested"]["label"] == "pos"
+
+    out = run(runner, "review", "decide", ids[1], "relabel", "--label", "pos", "--as", reviewer.email)
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith(f"task {ids[1]}: relabel -> accepted, final label pos (decision ")
+    t = task(ids[1])
+    assert (t.state, t.final_label, t.final_source) == ("accepted", label("pos"), "reviewer")
+
+    out = run(runner, "review", "decide", ids[2], "keep", "--as", reviewer.email)
+    assert out.exit_code == 0 and "keep -> accepted, final label neu" in out.output
+    out = run(runner, "review", "decide", ids[3], "exclude", "--reason", "cut off", "--as", reviewer.email)
+    assert out.exit_code == 0 and f"task {ids[3]}: exclude -> excluded" in out.output
+    assert task(ids[3]).state == "excluded"
+
+    empty = run(runner, "review", "next", project.id, "--as", reviewer.email)
+    assert empty.exit_code == 0 and empty.output == f"no suspects left to review in project {project.id}\n"
+    assert run(runner, "review", "next", project.id, "--json", "--as", reviewer.email).output == "null\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["relabel"], "relabel needs the right label"),
+    (["relabel", "--label", "maybe"], "unknown"),
+    (["relabel", "--result", "[nope"], "--result is not valid JSON"),
+    (["relabel", "--result", "[]"], "empty"),
+    (["exclude"], "say why the item is excluded"),
+    (["keep", "--label", "pos"], "--label and --result go with relabel only"),
+])
+def test_bad_decisions_fail_and_change_nothing(runner, queue, reviewer, args, message):
+    _, ids = queue
+    out = run(runner, "review", "decide", ids[1], *args, "--as", reviewer.email)
+    assert out.exit_code == 1 and message in out.output
+    assert task(ids[1]).state == "review"
+
+
+def test_review_result_as_json_and_access(runner, queue, reviewer, annotator):
+    project, ids = queue
+    out = run(runner, "review", "next", project.id, "--as", annotator.email)
+    assert out.exit_code == 1 and "error:" in out.output
+    out = run(runner, "review", "decide", ids[1], "keep", "--as", annotator.email)
+    assert out.exit_code == 1 and task(ids[1]).state == "review"
+    out = run(runner, "review", "decide", ids[0], "keep", "--as", reviewer.email)  # accepted, not a suspect
+    assert out.exit_code == 1 and "not in the review queue" in out.output
+    out = run(runner, "review", "decide", ids[1], "relabel", "--result", json.dumps(label("neu")),
+              "--as", reviewer.email)
+    assert out.exit_code == 0, out.output
+    assert task(ids[1]).final_label == label("neu")
+    assert run(runner, "review", "decide", ids[2], "keep", "--as", "ghost@example.com").exit_code == 1
+
+
+def test_task_data_is_printed_escaped(runner, lead, annotator, reviewer):
+    from labeling.db import write_session
+    from labeling.models import Task
+
+    project = make_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg"], truth=["pos"])
+    with write_session() as s:
+        t = s.get(Task, ids[0])
+        t.data = {"text": HOSTILE}
+        s.add(t)
+    out = run(runner, "review", "next", project.id, "--as", reviewer.email)
+    assert out.exit_code == 0 and "\x1b" not in out.output and "\x07" not in out.output
+    assert 'data:      "bell \\u0007 and escape \\u001b[31m red"' in out.output.splitlines()
+
+
+def test_policy_show_and_set(runner, lead, reviewer):
+    project = make_project(lead.user)
+    out = run(runner, "policy", "show", project.id, "--as", reviewer.email)
+    assert out.exit_code == 0, out.output
+    shown = dict(line.split("=", 1) for line in out.output.splitlines())
+    assert shown["suspect"] == '"flagged"' and shown["kinds"] == '["label"]' and shown["dynamic_overlap"] == "true"
+
+    out = run(runner, "policy", "set", project.id, "suspect=threshold", "threshold=0.3", "route=relabel",
+              "relabel_k=3", "dynamic_overlap=false", "kinds=label,outlier", "--as", lead.email)
+    assert out.exit_code == 0, out.output
+    values = {k: json.loads(v) for k, v in (line.split("=", 1) for line in out.output.splitlines())}
+    assert values == {**values, "suspect": "threshold", "threshold": 0.3, "route": "relabel", "relabel_k": 3,
+                      "dynamic_overlap": False, "kinds": ["label", "outlier"]}
+    from quality import policy
+
+    assert policy.get_policy(project.id, lead.user) == values
+
+    bad = run(runner, "policy", "set", project.id, "threshold=2", "colour=red", "--as", lead.email)
+    assert bad.exit_code == 1 and "threshold must be between 0.0 and 1.0" in bad.output and "colour" in bad.output
+    assert run(runner, "policy", "set", project.id, "threshold", "--as", lead.email).exit_code == 1
+    denied = run(runner, "policy", "set", project.id, "threshold=0.2", "--as", reviewer.email)
+    assert denied.exit_code == 1
+    assert policy.get_policy(project.id, lead.user)["threshold"] == 0.3  # nothing changed
+
+
+@pytest.mark.parametrize("command", [["review"], ["review", "next"], ["review", "decide"], ["policy"],
+                                     ["policy", "show"], ["policy", "set"]])
+def test_help(runner, command):
+    out = runner.invoke(args=[*command, "--help"])
+    assert out.exit_code == 0 and "Usage:" in out.output
