@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -90,7 +91,8 @@ def update_user(user_id: int, *, role: str | None = None, is_active: bool | None
         if is_active is not None:
             user.is_active = is_active
         s.add(user)
-        return user
+    forget_tokens()
+    return user
 
 
 def _login_delay(failures: int) -> int:
@@ -146,6 +148,7 @@ def create_token(user_id: int, *, name: str = "", scope: str = TokenScope.full) 
 def revoke_token(token_id: int) -> None:
     with write_session() as s:
         s.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=utcnow()))
+    forget_tokens()
 
 
 def list_tokens(user_id: int | None = None) -> list[ApiToken]:
@@ -166,17 +169,43 @@ _TOKEN_USER = (
 )
 
 
+# Every API request needs its token's user: a process remembers an answer for a few seconds
+# (annotators send a request every few seconds, and the lookup was a fifth of a routing cycle).
+# Revoking a token, or changing or deactivating a user, forgets them in this process at once and
+# in the other server processes within TOKEN_CACHE_SECONDS. Unknown tokens are not remembered.
+TOKEN_CACHE_SECONDS = 5.0
+_token_cache: dict[str, tuple[float, dict, str]] = {}
+_TOKEN_CACHE_MAX = 10_000
+
+
+def forget_tokens() -> None:
+    """Drop this process's remembered token lookups (after a token or user changed)."""
+    _token_cache.clear()
+
+
 def user_for_token(key: str) -> tuple[User, str] | None:
-    """The active user and token scope for an API key, or None if unknown, revoked or inactive."""
+    """The active user and token scope for an API key, or None if unknown, revoked or inactive.
+
+    Answers are remembered for ``TOKEN_CACHE_SECONDS`` (see above).
+    """
+    token_hash = hash_token(key)
+    now = time.monotonic()
+    cached = _token_cache.get(token_hash)
+    if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
+        return User(**cached[1]), cached[2]
     engine = get_engine()
     if engine.dialect.name == "sqlite":  # its connections are set up by labeling.db; leave them so
         with read_session() as s:
-            row = s.connection().execute(_TOKEN_USER, {"token_hash": hash_token(key)}).first()
+            row = s.connection().execute(_TOKEN_USER, {"token_hash": token_hash}).first()
     else:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_TOKEN_USER, {"token_hash": hash_token(key)}).first()
+            row = conn.execute(_TOKEN_USER, {"token_hash": token_hash}).first()
     if row is None:
+        _token_cache.pop(token_hash, None)
         return None
     values = row._asdict()
     scope = values.pop("token_scope")
+    if len(_token_cache) >= _TOKEN_CACHE_MAX:
+        forget_tokens()
+    _token_cache[token_hash] = (now, values, scope)
     return User(**values), scope

@@ -2,8 +2,11 @@
 
 import re
 
+import sqlalchemy as sa
+
 from labeling import users
-from labeling.models import Role, TokenScope
+from labeling.db import utcnow, write_session
+from labeling.models import ApiToken, Role, TokenScope
 from tests.conftest import PASSWORD, login
 
 
@@ -71,6 +74,26 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(client, annotator):
     [token] = users.list_tokens(annotator.id)
     assert token.token_hash != annotator.token and len(token.token_hash) == 64
     users.revoke_token(token.id)
+    assert client.get("/api/me", headers=annotator.headers).status_code == 401
+
+
+def test_token_lookups_are_remembered_briefly_and_forgotten_on_change(client, annotator, monkeypatch):
+    [token] = users.list_tokens(annotator.id)
+    assert client.get("/api/me", headers=annotator.headers).status_code == 200
+    # another server process revokes the token: this one goes on remembering it for a moment
+    with write_session() as s:
+        s.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(revoked_at=utcnow()))
+    assert client.get("/api/me", headers=annotator.headers).status_code == 200
+    monkeypatch.setattr(users, "TOKEN_CACHE_SECONDS", 0.0)  # ... and then no longer
+    assert client.get("/api/me", headers=annotator.headers).status_code == 401
+
+
+def test_a_deactivated_user_is_refused_at_once(client, annotator, make_user):
+    admin = make_user("root@example.com", Role.admin)
+    assert client.get("/api/me", headers=annotator.headers).get_json()["role"] == Role.annotator
+    users.update_user(annotator.id, role=Role.reviewer)
+    assert client.get("/api/me", headers=annotator.headers).get_json()["role"] == Role.reviewer
+    client.patch(f"/api/users/{annotator.id}", headers=admin.headers, json={"is_active": False})
     assert client.get("/api/me", headers=annotator.headers).status_code == 401
 
 
