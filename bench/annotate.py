@@ -105,6 +105,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo.extend(int(c) for c in task.read_text().split())
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants."""
+    ticks = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time (all cores, not idle or waiting for I/O) the whole machine has used so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def quantile(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
@@ -162,6 +191,7 @@ def _client_process(port: int, tokens: list[str], pid: int, start_at: float, sec
         t.start()
     for t in threads:
         t.join()
+    outs[0]["client_cpu"] = time.process_time()
     conn.send(outs)
     conn.close()
 
@@ -271,7 +301,10 @@ def bench_setup(name: str, args: argparse.Namespace) -> dict:
     setup = _py(env, SETUP_CODE, str(args.annotators), str(n_tasks), str(args.overlap), CONFIG)
     server = Server(env, workers, args.threads)
     try:
+        cpu_before, machine_before = cpu_seconds(server.proc.pid), machine_cpu_seconds()
         outs, seconds = run_clients(server.port, setup["tokens"], setup["project"], args.seconds, args.client_processes)
+        server_cpu = cpu_seconds(server.proc.pid) - cpu_before
+        machine_cpu = machine_cpu_seconds() - machine_before
         paced, paced_outs = None, []
         if args.think_ms:
             paced_outs, _ = run_clients(server.port, setup["tokens"], setup["project"], args.seconds,
@@ -310,6 +343,11 @@ def bench_setup(name: str, args: argparse.Namespace) -> dict:
         "duplicate_assignments": over + per_user_twice + check["per_user_duplicates"],
         "lost_tasks": failures + check["inconsistent_tasks"],
         "failed_submits": failures, "annotations_stored": check["annotations_stored"],
+        # CPU the labelfab server processes spent per cycle: robust to a busy machine, unlike cycles/s
+        "server_cpu_ms_per_cycle": round(server_cpu * 1000 / max(1, len(served)), 2),
+        "client_cpu_ms_per_cycle": round(sum(o.get("client_cpu", 0) for o in outs) * 1000 / max(1, len(served)), 2),
+        # and the whole machine (server, database, the bench's clients, anything else running)
+        "machine_cpu_ms_per_cycle": round(machine_cpu * 1000 / max(1, len(served)), 2),
         "stopped_early": sum(1 for o in outs if o.get("next_status")),
     }
     if paced is not None:
