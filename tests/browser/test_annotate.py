@@ -363,6 +363,9 @@ def test_skip_with_a_reason(page, shot, lead, annotator):
     shot(page, "annotate-skip-dialog")
     page.keyboard.press("Enter")
     wait_for_task(page, not_id=first)
+    expect(page.locator('[data-anno="save"]')).to_contain_text(f"Saved (task {first} skipped)")
+    expect(page.locator('[data-anno="done-today"]')).to_have_text("0")  # a skip is not done
+    expect(page.locator('[data-anno="remaining"]')).to_have_text("1")
     saved = annotations_of(annotator.id, project.id)
     assert len(saved) == 1
     assert saved[0].task_id == first and saved[0].was_cancelled and saved[0].skip_reason == "gibberish"
@@ -424,7 +427,9 @@ def test_submit_survives_a_flaky_network_and_arrives_once(page, shot, lead, anno
     page.keyboard.press("Enter")
     expect(page.locator('[data-anno="save"]')).to_contain_text("retrying")
     shot(page, "annotate-retrying")
-    wait_for_task(page, not_id=first)
+    wait_for_task(page, not_id=first)  # the next task was leased ahead: it does not wait for the save
+    expect(page.locator('[data-anno="save"]')).to_contain_text(f"Saved (task {first} submitted)", timeout=20_000)
+    expect(page.locator('[data-anno="done-today"]')).to_have_text("1")
     assert len(attempts) == 3
     assert len(set(attempts)) == 1  # the very same request each time
     saved = annotations_of(annotator.id, project.id)
@@ -444,7 +449,9 @@ def test_submit_waits_through_a_logout_and_is_sent_after_logging_in_again(page, 
     other = page.context.new_page()  # logging in again in another tab makes a new session
     login(other, annotator.email)
     other.close()
-    wait_for_task(page, not_id=first)  # the waiting submit went out with a fresh CSRF token
+    wait_for_task(page, not_id=first)  # shown from the task leased ahead
+    # the waiting submit goes out with a fresh CSRF token
+    expect(page.locator('[data-anno="save"]')).to_contain_text(f"Saved (task {first} submitted)", timeout=20_000)
     (saved,) = annotations_of(annotator.id, project.id)
     assert saved.task_id == first and saved.result[0]["value"]["choices"] == ["neutral"]
 

@@ -165,7 +165,11 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       this.pointer = -1;
       this.current = null; // {task, lease, shownAt, prediction}
       this.editing = null; // {annotation, task, editable, shownAt} while fixing a previous annotation
-      this.prefetched = null;
+      this.prefetched = null; // the next answer, leased ahead
+      this.prefetching = null; // the request ahead while it is on its way
+      this.doneIds = new Set(); // tasks submitted or skipped on this page
+      this.seq = { pushed: 0, savedNew: 0, savedAny: 0 }; // submits queued and saved (counters)
+      this.span = null; // keyboard span selection: {obj, anchor, focus, layer} while on
       this.regionTimer = null;
       this.muted = false;
       this.lastActivity = Date.now();
@@ -225,6 +229,16 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         this.listen(button, "click", () => this.zoom(obj, button.dataset.zoom));
       });
       this.root.querySelectorAll(".anno-image-view").forEach((view) => this.bindPan(view));
+      // span mode ends when focus leaves the text (Tab, a click elsewhere) or the mouse is used;
+      // a dialog (the key list) keeps it: focus comes back when the dialog closes
+      this.listen(this.root, "focusout", (e) => {
+        if (!this.span) return;
+        const pane = this.span.obj.node.closest(".anno-text");
+        const to = e.relatedTarget;
+        if (e.target === pane && !(to && (pane.contains(to) || to.closest("dialog")))) this.leaveSpanMode(false);
+      });
+      this.listen(this.root, "pointerdown", () => this.leaveSpanMode(false), true);
+      this.listen(window, "resize", () => this.drawSpan(false));
     }
 
     // ---------------------------------------------------------------- task loading
@@ -249,21 +263,31 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       this.root.classList.toggle("is-loading", Boolean(text));
     }
 
+    // The next task from the server. The answer's counters are only trusted (``stamp.reliable``)
+    // when no submit was on its way while it was made: the server may or may not have counted
+    // such a submit yet, and its "saved" event moves the counters on the page by itself.
     async fetchNext(exclude) {
       const midnight = new Date();
       midnight.setHours(0, 0, 0, 0); // "done today" counts from the annotator's local midnight
       let url = `${this.cfg.urls.next}?since=${encodeURIComponent(midnight.toISOString())}`;
       if (exclude) url += `&exclude=${encodeURIComponent(exclude)}`;
       for (let attempt = 0; ; attempt += 1) {
+        const quiet = this.outbox.size === 0, pushed = this.seq.pushed;
         const res = await call("GET", url);
         if (this.destroyed) return null;
-        if (res.ok) return res.data;
+        if (res.ok) {
+          const data = res.data || { task: null };
+          data.stamp = { reliable: quiet && pushed === this.seq.pushed, savedNew: this.seq.savedNew, savedAny: this.seq.savedAny };
+          return data;
+        }
         if (!RETRY_STATUSES.has(res.status)) {
           const detail = res.data && res.data.detail ? res.data.detail : `error ${res.status}`;
           if (exclude) return null;
           return { task: null, detail: `No task for you right now: ${detail}.` };
         }
-        if (!exclude) this.setLoading(`The server cannot be reached; trying again (attempt ${attempt + 1})…`);
+        if (!exclude || this.root.classList.contains("is-loading")) {
+          this.setLoading(`The server cannot be reached; trying again (attempt ${attempt + 1})…`);
+        }
         await sleep(Math.min(1000 * 2 ** attempt, 10000));
       }
     }
@@ -271,11 +295,20 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     async loadNext() {
       this.setLoading("Loading the next task…");
       this.q("empty").hidden = true;
-      let next = this.prefetched;
-      this.prefetched = null;
-      if (!next || !next.task) next = await this.fetchNext(null);
+      let next = await this.takePrefetched();
+      if (!next) {
+        if (this.outbox.size) {
+          // the router hands out the next task once the last one is stored (until then it
+          // would hand the same task back)
+          this.setLoading("Saving…");
+          await this.outbox.drained();
+          if (this.destroyed || this.editing) return;
+          this.setLoading("Loading the next task…");
+        }
+        next = await this.fetchNext(null);
+      }
       if (!next) return;
-      this.updateCounters(next.counters);
+      this.updateCounters(next);
       if (!next.task) {
         this.current = null;
         this.showEmpty(next);
@@ -285,21 +318,36 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       if (next.prefetch) this.prefetch();
     }
 
-    // Lease the task after this one ahead of time, where the router allows a second lease
-    // (the answer says so with "prefetch": true); otherwise the next task is asked for as soon
-    // as the submit is stored.
-    async prefetch() {
-      if (this.preview || !this.current || this.prefetching) return;
-      this.prefetching = true;
-      try {
-        const next = await this.fetchNext(this.current.task.id);
-        if (next && next.task && this.current && next.task.id !== this.current.task.id) {
-          this.prefetched = next;
-          this.warmImages(next.task);
-        }
-      } finally {
-        this.prefetching = false;
-      }
+    // The task leased ahead, if it is still good to show: waits for a request ahead that is on
+    // its way rather than asking twice.
+    async takePrefetched() {
+      if (this.prefetching) await this.prefetching;
+      const next = this.prefetched;
+      this.prefetched = null;
+      if (!next || !next.task || this.doneIds.has(next.task.id)) return null;
+      const expires = next.lease && next.lease.expires_at ? Date.parse(next.lease.expires_at) : NaN;
+      if (expires <= Date.now() + 2000) return null; // ran out while the annotator was away: ask again
+      return next;
+    }
+
+    // Lease the task after this one ahead of time (the router allows a second lease and says
+    // so with "prefetch": true), so that the next task is on screen right after a submit.
+    // It waits until earlier submits are stored: until then the router would hand one of
+    // those tasks back as the task ahead.
+    prefetch() {
+      if (this.preview || !this.current || this.prefetching || this.prefetched) return;
+      const task = this.current.task;
+      const run = (async () => {
+        if (this.outbox.size) await this.outbox.drained();
+        if (this.destroyed || !this.current || this.current.task !== task) return;
+        const next = await this.fetchNext(task.id);
+        if (!next || !next.task || next.task.id === task.id || this.doneIds.has(next.task.id)
+            || this.outbox.has(next.task.id)) return;
+        this.prefetched = next;
+        this.warmImages(next.task);
+      })();
+      const pending = run.finally(() => { if (this.prefetching === pending) this.prefetching = null; });
+      this.prefetching = pending;
     }
 
     warmImages(task) {
@@ -388,6 +436,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
     // ---------------------------------------------------------------- rendering task data
     teardownObjects() {
+      this.leaveSpanMode(false);
       clearTimeout(this.regionTimer);
       this.regionTimer = null;
       for (const obj of Object.values(this.objects)) {
@@ -931,6 +980,235 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       input.dispatchEvent(new Event("input"));
     }
 
+    // ---------------------------------------------------------------- keyboard span selection
+    // "Span mode" marks spans without a mouse: → (or an arrow key in the focused text) puts a
+    // caret on a word; ←/→ move word by word, ↑/↓ line by line, Home/End to the first/last word,
+    // Shift extends the selection; a label key (or 1–9, the nth label) makes the span through
+    // the text annotator's API; Delete removes the spans under the caret; Esc leaves. Offsets
+    // are the same UTF-16 offsets the mouse path gives the text annotator, so submits carry the
+    // same code-point offsets.
+    textObjects() {
+      return Object.values(this.objects).filter((o) => o.kind === "text" && o.annotator);
+    }
+
+    wordsOf(text) {
+      const words = [];
+      if (window.Intl && Intl.Segmenter) {
+        for (const seg of new Intl.Segmenter(undefined, { granularity: "word" }).segment(text)) {
+          if (seg.isWordLike) words.push({ start: seg.index, end: seg.index + seg.segment.length });
+        }
+      } else {
+        for (const m of text.matchAll(/[\p{L}\p{N}\p{M}]+(?:['’][\p{L}\p{N}\p{M}]+)*/gu)) {
+          words.push({ start: m.index, end: m.index + m[0].length });
+        }
+      }
+      return words;
+    }
+
+    enterSpanMode(obj) {
+      if (!obj || this.span) return;
+      if (!obj.words) obj.words = this.wordsOf(obj.text);
+      if (!obj.words.length) { this.notice("This text has no words to select."); return; }
+      const caret = Math.min(obj.spanCaret || 0, obj.words.length - 1);
+      const layer = el("div", { class: "anno-span-caret-layer", "aria-hidden": "true" });
+      obj.node.append(layer);
+      this.span = { obj, anchor: caret, focus: caret, layer };
+      if (obj.annotator.cancelSelected) obj.annotator.cancelSelected();
+      const pane = obj.node.closest(".anno-text");
+      this.root.classList.add("is-span-mode");
+      pane.classList.add("is-span-mode");
+      if (document.activeElement !== pane) pane.focus({ preventScroll: true });
+      this.drawSpan(true);
+    }
+
+    leaveSpanMode(blur = true) {
+      const span = this.span;
+      if (!span) return;
+      this.span = null;
+      span.obj.spanCaret = span.focus;
+      span.layer.remove();
+      const pane = span.obj.node.closest(".anno-text");
+      if (pane) pane.classList.remove("is-span-mode");
+      this.root.classList.remove("is-span-mode");
+      const status = span.obj.wrap.querySelector("[data-span-status]");
+      if (status) { status.hidden = true; status.textContent = ""; }
+      if (blur && pane && document.activeElement === pane) pane.blur();
+    }
+
+    spanBounds() {
+      const { obj, anchor, focus } = this.span;
+      const first = obj.words[Math.min(anchor, focus)], last = obj.words[Math.max(anchor, focus)];
+      return { start: first.start, end: last.end };
+    }
+
+    // A DOM range over UTF-16 offsets of the object's text (its text nodes, in order).
+    textRange(obj, start, end) {
+      const walker = document.createTreeWalker(obj.node, NodeFilter.SHOW_TEXT);
+      const range = document.createRange();
+      let seen = 0, node, started = false;
+      while ((node = walker.nextNode())) {
+        const len = node.data.length;
+        if (!started && start <= seen + len) { range.setStart(node, start - seen); started = true; }
+        if (started && end <= seen + len) { range.setEnd(node, end - seen); return range; }
+        seen += len;
+      }
+      return null;
+    }
+
+    wordRect(obj, index) {
+      const w = obj.words[index];
+      const range = w && this.textRange(obj, w.start, w.end);
+      const rects = range ? range.getClientRects() : [];
+      return rects.length ? rects[0] : null;
+    }
+
+    setSpanFocus(index, extend) {
+      const span = this.span;
+      span.focus = Math.max(0, Math.min(index, span.obj.words.length - 1));
+      if (!extend) span.anchor = span.focus;
+      this.drawSpan(true);
+    }
+
+    moveSpanLine(dir, extend) {
+      const { obj, focus } = this.span;
+      const cur = this.wordRect(obj, focus);
+      if (!cur) return;
+      const mid = (r) => (r.top + r.bottom) / 2;
+      const cx = cur.left + cur.width / 2;
+      let best = -1, line = null, bestDx = Infinity;
+      for (let i = focus + dir; i >= 0 && i < obj.words.length; i += dir) {
+        const r = this.wordRect(obj, i);
+        if (!r) continue;
+        if (line === null) {
+          if (Math.abs(mid(r) - mid(cur)) < cur.height / 2) continue; // still on the caret's line
+          line = mid(r);
+        } else if (Math.abs(mid(r) - line) >= cur.height / 2) {
+          break; // past the next line
+        }
+        const dx = Math.abs(r.left + r.width / 2 - cx);
+        if (dx < bestDx) { bestDx = dx; best = i; }
+      }
+      if (best >= 0) this.setSpanFocus(best, extend);
+    }
+
+    drawSpan(scroll) {
+      const span = this.span;
+      if (!span) return;
+      const { obj, layer } = span;
+      const { start, end } = this.spanBounds();
+      const range = this.textRange(obj, start, end);
+      layer.replaceChildren();
+      const origin = obj.node.getBoundingClientRect();
+      for (const r of range ? range.getClientRects() : []) {
+        if (!r.width) continue;
+        const box = el("div", { class: "anno-span-caret" + (span.anchor === span.focus ? " is-word" : "") });
+        box.style.left = `${r.left - origin.left - 2}px`;
+        box.style.top = `${r.top - origin.top - 1}px`;
+        box.style.width = `${r.width + 4}px`;
+        box.style.height = `${r.height + 2}px`;
+        layer.append(box);
+      }
+      if (scroll) {
+        const pane = obj.node.closest(".anno-text");
+        const focusRect = this.wordRect(obj, span.focus);
+        if (pane && focusRect) {
+          const view = pane.getBoundingClientRect();
+          if (focusRect.top < view.top + 8) pane.scrollTop -= view.top + 8 - focusRect.top;
+          else if (focusRect.bottom > view.bottom - 8) pane.scrollTop += focusRect.bottom - view.bottom + 8;
+        }
+      }
+      const quote = obj.text.slice(start, end);
+      const shown = quote.length > 80 ? `${quote.slice(0, 77)}…` : quote;
+      const under = this.spansAt(obj, start, end).map((a) => (this.regionLabel(a) || {}).label || "no label");
+      const status = obj.wrap.querySelector("[data-span-status]");
+      if (status) {
+        status.hidden = false;
+        status.textContent = `Selecting with the keyboard: “${shown}”`
+          + (under.length ? ` (marked ${under.join(", ")})` : "")
+          + " · press a label key to mark it · Shift+←/→ extend · Delete unmark · Esc leave";
+      }
+    }
+
+    // The text annotator's annotations of ``obj`` that overlap [start, end) (UTF-16 offsets).
+    spansAt(obj, start, end) {
+      return obj.annotator.getAnnotations().filter((a) => (a.target.selector || [])
+        .some((s) => s.start < end && s.end > start));
+    }
+
+    // The control and label that a key marks a span with in span mode: a hotkey of one of the
+    // object's Labels controls, else 1–9 for the nth label of its first Labels control.
+    spanKeyLabel(obj, lower) {
+      const controls = this.controlsFor(obj.name, "labels");
+      const hit = this.keyIndex.get(lower);
+      if (hit && controls.includes(hit.control)) return hit;
+      if (/^[1-9]$/.test(lower) && controls.length) {
+        const label = controls[0].labels[Number(lower) - 1];
+        if (label !== undefined) return { control: controls[0], label };
+      }
+      return null;
+    }
+
+    markSpan(control, label) {
+      const { obj } = this.span;
+      const { start, end } = this.spanBounds();
+      const same = obj.annotator.getAnnotations().find((a) => {
+        const sel = a.target.selector || [];
+        return sel.length === 1 && sel[0].start === start && sel[0].end === end;
+      });
+      if (same) {
+        this.tagRegion(obj, same, control.name, label);
+      } else {
+        const id = uuid();
+        obj.annotator.addAnnotation({
+          id,
+          bodies: [{ id: uuid(), annotation: id, purpose: "tagging", value: label, control: control.name }],
+          target: { annotation: id, selector: [{ start, end, quote: obj.text.slice(start, end) }] },
+        });
+      }
+      // the label stays picked for the next span, as with the mouse
+      const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
+      const input = fieldset && [...fieldset.querySelectorAll("input")].find((i) => i.value === label);
+      if (input) input.checked = true;
+      this.renderRegions();
+      this.changed();
+      this.notice(`Marked “${obj.text.slice(start, end).slice(0, 60)}” as ${label}.`);
+      const after = Math.max(this.span.anchor, this.span.focus) + 1;
+      this.setSpanFocus(after < obj.words.length ? after : Math.max(this.span.anchor, this.span.focus), false);
+    }
+
+    unmarkSpan() {
+      const { obj } = this.span;
+      const { start, end } = this.spanBounds();
+      const hits = this.spansAt(obj, start, end);
+      if (!hits.length) { this.notice("No span under the caret to remove."); return; }
+      for (const a of hits) obj.annotator.removeAnnotation(a.id);
+      this.renderRegions();
+      this.changed();
+      this.notice(`Removed ${hits.length} span${hits.length > 1 ? "s" : ""}.`);
+      this.drawSpan(false);
+    }
+
+    // Keys while in span mode; true when the key was used.
+    onSpanKey(e, lower) {
+      const key = e.key;
+      const extend = e.shiftKey;
+      const span = this.span;
+      const stop = () => { e.preventDefault(); e.stopPropagation(); return true; };
+      if (key === "ArrowRight" || key === "ArrowLeft") {
+        this.setSpanFocus(span.focus + (key === "ArrowRight" ? 1 : -1), extend);
+        return stop();
+      }
+      if (key === "ArrowDown" || key === "ArrowUp") { this.moveSpanLine(key === "ArrowDown" ? 1 : -1, extend); return stop(); }
+      if (key === "Home" || key === "End") { this.setSpanFocus(key === "Home" ? 0 : span.obj.words.length - 1, extend); return stop(); }
+      if (key === "Escape") { this.leaveSpanMode(); return stop(); }
+      if (key === "Delete" || key === "Backspace") { this.unmarkSpan(); return stop(); }
+      if (key === "Enter") { this.leaveSpanMode(); return false; } // submits as usual
+      if (e.ctrlKey || e.metaKey || e.altKey) return false;
+      const hit = this.spanKeyLabel(span.obj, lower);
+      if (hit) { this.markSpan(hit.control, hit.label); return stop(); }
+      return false;
+    }
+
     // ---------------------------------------------------------------- keyboard
     onKey(e) {
       if (this.destroyed || !this.root.isConnected) return;
@@ -957,8 +1235,23 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         }
         return;
       }
+      const lower = key.toLowerCase();
+      if (this.span) {
+        if (this.onSpanKey(e, lower)) return;
+      } else if (!e.ctrlKey && !e.metaKey && !e.altKey && key.startsWith("Arrow")) {
+        const pane = target.closest(".anno-text");
+        const bare = target === document.body || target === document.documentElement
+          || (this.root.contains(target) && !target.closest("input, button, select, textarea, a, summary, label, .anno-image-view"));
+        const obj = pane ? this.textObjects().find((o) => pane.contains(o.node))
+          : (key === "ArrowRight" && bare ? this.textObjects()[0] : null);
+        if (obj && !this.root.classList.contains("is-loading")) {
+          e.preventDefault();
+          e.stopPropagation();
+          this.enterSpanMode(obj);
+          return;
+        }
+      }
       if (e.ctrlKey || e.metaKey || e.altKey) return;
-      const lower = key.length === 1 ? key.toLowerCase() : key.toLowerCase();
       if (key === "Enter") {
         if (target.matches("button:not([type=submit]), a, summary")) return; // let it activate
         e.preventDefault();
@@ -1080,23 +1373,23 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       this.send(this.current.task, body, "skipped");
     }
 
-    async send(task, body, what) {
+    // The submit goes to the outbox (retried until stored); the next task comes from the
+    // answer leased ahead if there is one, without waiting for the submit.
+    send(task, body, what) {
       this.submittedAt = performance.now();
+      this.doneIds.add(task.id);
       this.outbox.push({ method: "POST", url: fmt(this.cfg.urls.submit, { task: task.id }), body: JSON.stringify(body),
         taskId: task.id, what, isNew: true, skipped: Boolean(body.was_cancelled) });
       this.current = null;
-      if (this.prefetched && this.prefetched.task) { this.loadNext(); return; }
-      this.setLoading("Saving…");
-      await this.outbox.drained(); // the router hands out the next task once this one is stored
-      if (!this.destroyed && !this.editing) this.loadNext();
+      this.loadNext();
     }
 
     onOutbox(evt) {
       const save = this.q("save");
       if (evt.type === "saved") {
         storage.remove(this.draftKey(evt.item.taskId));
-        if (evt.item.isNew && !evt.item.skipped) this.bumpCounter("done-today", 1);
-        if (evt.item.isNew) this.bumpCounter("remaining", -1);
+        if (evt.item.isNew && !evt.item.skipped) { this.seq.savedNew += 1; this.bumpCounter("done-today", 1); }
+        if (evt.item.isNew) { this.seq.savedAny += 1; this.bumpCounter("remaining", -1); }
         save.classList.remove("is-bad");
         save.textContent = this.outbox.size ? `Saving ${this.outbox.size}…` : `Saved (task ${evt.item.taskId} ${evt.item.what})`;
       } else if (evt.type === "retry") {
@@ -1111,6 +1404,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         const lease = evt.res.status === 409 ? " Your hold on it had probably expired and the task went to someone else." : "";
         this.showAlert(`Task ${evt.item.taskId} was not saved: ${detail}.${lease}`, true);
       } else if (evt.type === "queued") {
+        this.seq.pushed += 1;
         save.classList.remove("is-bad");
         save.textContent = "Saving…";
       }
@@ -1183,12 +1477,17 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
     // ---------------------------------------------------------------- leases and counters
     tickLease() {
+      const total = this.cfg.project.lease_seconds || 600;
+      const active = Date.now() - this.lastActivity < 60000;
+      // the task leased ahead is kept like the one on screen, while the annotator is at work
+      if (this.prefetched && this.prefetched.lease && this.prefetched.lease.expires_at && !this.renewingNext) {
+        const nextLeft = (Date.parse(this.prefetched.lease.expires_at) - Date.now()) / 1000;
+        if (active && nextLeft < total * 0.6) this.renewPrefetched();
+      }
       const node = this.q("lease");
       if (!this.current || !this.current.lease || !this.current.lease.expires_at) { node.textContent = ""; return; }
       const lease = this.current.lease;
       const left = Math.round((Date.parse(lease.expires_at) - Date.now()) / 1000);
-      const total = this.cfg.project.lease_seconds || 600;
-      const active = Date.now() - this.lastActivity < 60000;
       if (lease.lost) {
         node.textContent = "Task no longer reserved for you";
         node.className = "anno-lease is-bad";
@@ -1203,10 +1502,6 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         node.className = "anno-lease" + (left < 60 ? " is-warn" : "");
       }
       if (active && !this.renewing && left < total * 0.6) this.renewLease(this.current);
-      if (this.prefetched && this.prefetched.lease && !this.renewingNext) {
-        const nextLeft = (Date.parse(this.prefetched.lease.expires_at) - Date.now()) / 1000;
-        if (active && nextLeft < total * 0.6) this.renewPrefetched();
-      }
     }
 
     async renewLease(current) {
@@ -1237,13 +1532,19 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       }
     }
 
-    updateCounters(counters) {
-      if (!counters) return;
-      if (typeof counters.done_today === "number") this.q("done-today").textContent = String(counters.done_today + this.pendingNew());
-      if (typeof counters.remaining === "number") this.q("remaining").textContent = String(Math.max(counters.remaining, 0));
+    // Counters from a server answer, moved on by what was saved since the answer was made;
+    // an answer made while a submit was on its way is left out (see fetchNext).
+    updateCounters(next) {
+      const counters = next && next.counters;
+      const stamp = next && next.stamp;
+      if (!counters || !stamp || !stamp.reliable) return;
+      if (typeof counters.done_today === "number") {
+        this.q("done-today").textContent = String(counters.done_today + this.seq.savedNew - stamp.savedNew);
+      }
+      if (typeof counters.remaining === "number") {
+        this.q("remaining").textContent = String(Math.max(counters.remaining - (this.seq.savedAny - stamp.savedAny), 0));
+      }
     }
-
-    pendingNew() { return this.outbox.items.filter((i) => i.isNew && !i.skipped).length; }
 
     bumpCounter(name, delta) {
       const node = this.q(name);
