@@ -22,7 +22,8 @@ A claim is one transaction. On SQLite it runs in ``BEGIN IMMEDIATE`` (one writer
 inside a server process the writers also queue on a lock, which hands over at once instead of
 sleeping in SQLite's busy handler). On PostgreSQL candidate rows are taken with
 ``FOR UPDATE SKIP LOCKED`` and re-checked against their newest version, and every counter
-changes while its row is locked. Lock order is always task rows before lease rows, so that a
+changes while its row is locked; the usual claim is one statement (choose, lease, count), so it
+runs in autocommit mode, and only a sweep, a gold task or a dropped lease opens a transaction. Lock order is always task rows before lease rows, so that a
 submit, a release and a sweep of the same lease cannot deadlock.
 
 Speed
@@ -360,10 +361,16 @@ def _gold_due(conn: Connection, project: Row, user_id: int) -> bool:
     return gold_done < math.floor((done + 1) * project.gold_rate + 1e-9)
 
 
-def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime) -> tuple[Row, datetime] | None:
+_TRANSACTION_NEEDED = "transaction needed"  # _claim's answer where its writes must be one transaction
+
+
+def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime,
+               single_statements: bool) -> tuple[Row, datetime] | None | str:
     """The task the user holds a lease on, with the lease renewed; None if there is none."""
     task = conn.execute(_TASK, {"tid": project.own_task}).first()
     if task is None or task.state != OPEN:
+        if single_statements:
+            return _TRANSACTION_NEEDED
         # QC or a lead took the task meanwhile: drop the lease (task row first, then lease)
         if conn.execute(_TASK_FOR_UPDATE, {"tid": project.own_task}).first() is not None and \
                 take_lease(conn, project.own_task, user_id) is not None:
@@ -374,20 +381,29 @@ def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime) -> t
     return (task, expires) if renewed else None  # 0: swept by someone else just now
 
 
-def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None = None) -> tuple[Row, Row, datetime] | None:
+def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None = None, *,
+           single_statements: bool = False) -> tuple[Row, Row, datetime] | None | str:
     """(project row, task row, lease expiry) for the user's next task, or None.
 
     With ``ahead_of`` (the task the user is on) the lease on that task is left aside: the user
     gets their other lease, or a new one, so that they hold at most two.
+
+    With ``single_statements`` (PostgreSQL, on a connection in autocommit mode) only the paths
+    whose every write is one atomic statement run: the usual ones, a new claim or a renewed
+    lease. Where a sweep of expired leases, a gold task or a dropped lease needs a transaction
+    it answers ``_TRANSACTION_NEEDED`` having written nothing, and the caller runs it again in
+    one. This saves the BEGIN and COMMIT round trips of most requests.
     """
     now = utcnow()
     project = _annotator_project(conn, user, project_id, now, ahead_of or 0)
     if project.archived_at is not None:
         return None
     if project.own_task is not None:
-        held = _own_lease(conn, project, user.id, now)
+        held = _own_lease(conn, project, user.id, now, single_statements)
         if held is not None:
-            return project, held[0], held[1]
+            return held if held is _TRANSACTION_NEEDED else (project, held[0], held[1])
+    if single_statements and (project.has_expired or project.gold_rate > 0):
+        return _TRANSACTION_NEEDED
     if project.has_expired:
         _sweep(conn, project_id, now)
     expires = now + timedelta(seconds=project.lease_seconds)
@@ -404,6 +420,24 @@ def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None =
         return None
     _lease(conn, task.id, project_id, user.id, now, expires)
     return project, task, expires
+
+
+@contextmanager
+def _claimed(user: User, project_id: int, ahead_of: int | None) -> Iterator[tuple[Connection, Any]]:
+    """Run :func:`_claim`; yields the connection (still open, for reading more) and its answer.
+
+    On PostgreSQL the claim first runs in autocommit mode (one round trip per statement, no
+    BEGIN or COMMIT), and again in a transaction only where it has to.
+    """
+    engine = get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            claimed = _claim(conn, user, project_id, ahead_of, single_statements=True)
+            if claimed is not _TRANSACTION_NEEDED:
+                yield conn, claimed
+                return
+    with hot_transaction() as conn:
+        yield conn, _claim(conn, user, project_id, ahead_of)
 
 
 def next_task(project_id: int, user: User, *, ahead_of: int | None = None) -> Task | None:
@@ -432,8 +466,8 @@ def next_task(project_id: int, user: User, *, ahead_of: int | None = None) -> Ta
     Paused
         The user's membership is paused.
     """
-    with hot_transaction() as conn:
-        claimed = _claim(conn, user, project_id, ahead_of)
+    with _claimed(user, project_id, ahead_of) as (_conn, claimed):
+        pass
     return Task(**claimed[1]._asdict()) if claimed else None
 
 
@@ -446,8 +480,7 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None) -> d
         The task in Label Studio's format with its predictions (if the project shows them),
         ``lease_expires_at`` and ``lease_seconds``; None when no task is open to this user.
     """
-    with hot_transaction() as conn:
-        claimed = _claim(conn, user, project_id, ahead_of)
+    with _claimed(user, project_id, ahead_of) as (conn, claimed):
         if claimed is None:
             return None
         project, task, expires = claimed
