@@ -36,7 +36,6 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,9 +43,17 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-BIN = Path(sys.executable).parent
+from common import (
+    Server,
+    bench_env,
+    cpu_seconds,
+    labelfab,
+    machine_cpu_seconds,
+    process_tree,
+    python_json,
+    reset_schema,
+)
+
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
           '<Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>')
 RESULT = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
@@ -99,41 +106,6 @@ print(json.dumps({"inconsistent_tasks": bad_counts, "per_user_duplicates": per_u
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (Linux /proc)."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*/children"):
-            todo.extend(int(c) for c in task.read_text().split())
-    return pids
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its descendants."""
-    ticks = 0
-    for p in _tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float:
-    """CPU time (all cores, not idle or waiting for I/O) the whole machine has used so far."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def quantile(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
@@ -150,6 +122,8 @@ def _annotator(port: int, token: str, pid: int, stop_at: float, out: dict, think
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     body = json.dumps({"result": RESULT}).encode()
     lat_next, lat_submit, served, failures = [], [], [], 0
+    if think:  # paced annotators start one by one, as people do, not all in the same millisecond
+        time.sleep(rng.uniform(0, 2 * think))
     while time.perf_counter() < stop_at:
         a = time.perf_counter()
         conn.request("GET", f"/api/projects/{pid}/next", headers=headers)
@@ -218,47 +192,6 @@ def run_clients(port: int, tokens: list[str], pid: int, seconds: float, processe
     return outs, seconds
 
 
-# --------------------------------------------------------------------------- a server
-
-
-class Server:
-    def __init__(self, env: dict, workers: int, threads: int):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(Path(env["LABELFAB_DATA_DIR"]) / f"serve-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(BIN / "labelfab"), "serve", "--port", str(self.port), "--workers", str(workers),
-             "--threads", str(threads)], env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(self.log.name).read_text()[-2000:]}")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                c.request("GET", "/health")
-                if c.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
-def _py(env: dict, code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, cwd=REPO)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def run_peer_bench(script: str, url: str, token: str, tokens: list[str], n_tasks: int, n_ann: int,
                    seconds: float, python: str = sys.executable) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
@@ -286,24 +219,19 @@ def _summary(outs: list[dict], seconds: float) -> dict:
 
 def bench_setup(name: str, args: argparse.Namespace) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"labelfab-bench-{name}-"))
-    env = {**os.environ, "LABELFAB_DATA_DIR": str(data_dir), "LABELFAB_BROKER_URL": "stub://"}
-    env.pop("LABELFAB_DATABASE_URL", None)
-    workers = 1
-    if name == "postgres":
-        env["LABELFAB_DATABASE_URL"] = args.pg_url
-        workers = args.workers
-        subprocess.run([sys.executable, "-c",
-                        "from labeling.db import get_engine\n"
-                        "with get_engine().begin() as c: c.exec_driver_sql('DROP SCHEMA public CASCADE; CREATE SCHEMA public')"],
-                       env=env, check=True, cwd=REPO)
-    subprocess.run([str(BIN / "labelfab"), "init"], env=env, check=True, capture_output=True, cwd=REPO)
+    postgres = name == "postgres"
+    env = bench_env(data_dir, args.pg_url if postgres else None)
+    workers = args.workers if postgres else 1
+    if postgres:
+        reset_schema(env)
+    labelfab(env, "init")
     n_tasks = args.tasks or max(20_000, int(args.seconds * 1500))
-    setup = _py(env, SETUP_CODE, str(args.annotators), str(n_tasks), str(args.overlap), CONFIG)
-    server = Server(env, workers, args.threads)
+    setup = python_json(env, SETUP_CODE, str(args.annotators), str(n_tasks), str(args.overlap), CONFIG)
+    server = Server(env, workers=workers, threads=args.threads)
     try:
-        cpu_before, machine_before = cpu_seconds(server.proc.pid), machine_cpu_seconds()
+        cpu_before, machine_before = cpu_seconds(process_tree(server.pid)), machine_cpu_seconds()
         outs, seconds = run_clients(server.port, setup["tokens"], setup["project"], args.seconds, args.client_processes)
-        server_cpu = cpu_seconds(server.proc.pid) - cpu_before
+        server_cpu = cpu_seconds(process_tree(server.pid)) - cpu_before
         machine_cpu = machine_cpu_seconds() - machine_before
         paced, paced_outs = None, []
         if args.think_ms:
@@ -317,7 +245,7 @@ def bench_setup(name: str, args: argparse.Namespace) -> dict:
                                   args.peer_tasks, args.peer_annotators or args.annotators, args.peer_seconds)
     finally:
         server.stop()
-    check = _py(env, CHECK_CODE, str(setup["project"]))
+    check = python_json(env, CHECK_CODE, str(setup["project"]))
     lat_next = [x for o in outs for x in o.get("next", [])]
     lat_submit = [x for o in outs for x in o.get("submit", [])]
     served = [t for o in outs for t in o.get("served", [])]
@@ -367,8 +295,8 @@ def main() -> None:
     ap.add_argument("--setups", default="", help="embedded,postgres (default: embedded, and postgres with --pg-url)")
     ap.add_argument("--pg-url", default=os.environ.get("LABELFAB_BENCH_PG_URL", ""),
                     help="a scratch PostgreSQL database; its tables are dropped")
-    ap.add_argument("--workers", type=int, default=4, help="server processes for the postgres set-up")
-    ap.add_argument("--threads", type=int, default=16, help="threads per server process")
+    ap.add_argument("--workers", type=int, default=3, help="server processes for the postgres set-up")
+    ap.add_argument("--threads", type=int, default=8, help="threads per server process")
     ap.add_argument("--client-processes", type=int, default=4)
     ap.add_argument("--think-ms", type=float, default=0,
                     help="also run with annotators that take this long (mean) to label a task, and report "

@@ -17,27 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from common import Server
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 PASSWORD = "bench password 1"
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text">'
           '<Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/></Choices></View>')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(items: int) -> int:
@@ -61,18 +52,9 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="labelfab-bench-ui-")
     os.environ.update(LABELFAB_DATA_DIR=data_dir, LABELFAB_BROKER_URL="stub://", LABELFAB_DATABASE_URL="")
     project_id = setup(args.items)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(Path(data_dir) / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen([str(BIN / "labelfab"), "serve", "--port", str(port)], stdout=log,
-                              stderr=subprocess.STDOUT, env=os.environ.copy())
+    server = Server(os.environ.copy(), log_path=Path(data_dir) / "server.log")
+    url = server.url
     try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(url + "/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
@@ -103,9 +85,7 @@ def main() -> None:
             switch = page.evaluate("window.labelfabAnnotate.workspace.switchTimes")
             browser.close()
     finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+        server.stop()
     switch.sort()
     print(json.dumps({
         "items": args.items,

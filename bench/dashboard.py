@@ -31,16 +31,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
+from common import Server, bench_env, reset_schema
+
 N_CLASSES = 10
 CLASSES = [str(d) for d in range(N_CLASSES)]
 CONFIG = ('<View><Image name="image" value="$image"/><Choices name="label" toName="image" choice="single">'
@@ -270,12 +268,6 @@ def _agreement_like(rng, annotators: list[int]) -> dict:
             "kappa_by_annotator": {str(a): round(float(rng.uniform(0.4, 0.9)), 4) for a in annotators}}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     pos = q * (len(values) - 1)
@@ -316,11 +308,7 @@ def main() -> None:
 
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="labelfab-bench-dash-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LABELFAB_DATA_DIR": str(data_dir), "LABELFAB_BROKER_URL": "stub://"}
-    if args.pg_url:
-        env["LABELFAB_DATABASE_URL"] = args.pg_url
-    else:
-        env.pop("LABELFAB_DATABASE_URL", None)
+    env = bench_env(data_dir, args.pg_url)
     os.environ.clear()
     os.environ.update(env)
     info_file = data_dir / "bench-info.json"
@@ -329,12 +317,7 @@ def main() -> None:
         info = json.loads(info_file.read_text())
     else:
         if args.pg_url:
-            import sqlalchemy as sa
-
-            engine = sa.create_engine(args.pg_url)
-            with engine.begin() as conn:
-                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
+            reset_schema(env)
         from labeling import migrate
 
         migrate.upgrade()
@@ -348,24 +331,11 @@ def main() -> None:
     from labeling.db import dispose_engines
 
     dispose_engines()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(data_dir / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen([str(BIN / "labelfab"), "serve", "--port", str(port)], stdout=log,
-                              stderr=subprocess.STDOUT, env=env)
+    server = Server(env, log_path=data_dir / "server.log")
     try:
         session = requests.Session()
         session.headers["Authorization"] = f"Token {info['lead_token']}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if session.get(url + "/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        url = server.url
         stats_url = f"{url}/api/projects/{info['project']}/stats"
         first, _, body = _timed_loads(session, stats_url, 1)  # cold: every cache of the process empty
         empty = [name for name, p in body["panels"].items() if not p["rows"]]
@@ -380,9 +350,7 @@ def main() -> None:
         page = session.get(f"{url}/api/projects/{info['project']}/stats/annotators.csv", timeout=60)
         page.raise_for_status()
     finally:
-        server.terminate()
-        server.wait(15)
-        log.close()
+        server.stop()
     try:
         load = round(os.getloadavg()[0], 1)
     except OSError:

@@ -26,19 +26,28 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
+from common import (
+    LEAD_EMAIL,
+    LabelStudioError,
+    Server,
+    bench_env,
+    children,
+    cpu_seconds,
+    init_with_lead,
+    label_studio,
+    labelfab,
+    load_average,
+    log,
+    peak_rss_mb,
+    python_json,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-PEERS = Path(os.environ.get("LABELFAB_PEERS", ROOT.parent / "shared" / "peers"))
 CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text" choice="single"><Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>"""
 LABELS = ("pos", "neg", "neu")
@@ -87,50 +96,6 @@ print(json.dumps({"tasks": n, "exported": exported, "export_s": round(seconds, 3
 """
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(env: dict, *args: str) -> str:
-    out = subprocess.run([str(BIN / "labelfab"), *args], env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"labelfab {' '.join(args[:2])} failed: {out.stderr[-2000:]}")
-    return out.stdout
-
-
-def hwm_kib(pid: int) -> int:
-    """Peak resident set size (VmHWM) of a process, in KiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return 0
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (FileNotFoundError, IndexError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
-
-
 def write_tasks(path: Path, n: int) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
@@ -155,40 +120,23 @@ def bench_labelfab(n_tasks: int) -> dict:
     import pyarrow.parquet as pq
 
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-bench-export-"))
-    env = dict(os.environ, LABELFAB_DATA_DIR=str(tmp / "data"), LABELFAB_BROKER_URL="stub://")
-    env.pop("LABELFAB_DATABASE_URL", None)
-    if os.environ.get("LABELFAB_BENCH_DATABASE_URL"):
-        env["LABELFAB_DATABASE_URL"] = os.environ["LABELFAB_BENCH_DATABASE_URL"]
+    env = bench_env(tmp / "data", os.environ.get("LABELFAB_BENCH_DATABASE_URL"))
     out: dict = {"database": "postgresql" if "LABELFAB_DATABASE_URL" in env else "sqlite", "tasks": n_tasks}
     server = None
-    server_log = open(tmp / "server.log", "w")  # noqa: SIM115
     try:
-        run(env, "init")
-        run(env, "user", "create", "bench@example.com", "--role", "lead", "--password", "bench-password")
-        token = run(env, "token", "create", "bench@example.com").strip().splitlines()[-1]
+        token = init_with_lead(env)
         (tmp / "config.xml").write_text(CONFIG)
-        pid = int(run(env, "project", "create", "--title", "export bench", "--config", str(tmp / "config.xml"),
-                      "--as", "bench@example.com").strip().splitlines()[-1])
+        pid = int(labelfab(env, "project", "create", "--title", "export bench", "--config", str(tmp / "config.xml"),
+                           "--as", LEAD_EMAIL).strip().splitlines()[-1])
         write_tasks(tmp / "tasks.jsonl", n_tasks)
         log(f"labelfab: importing {n_tasks} annotated tasks with labelfab import")
         t0 = time.perf_counter()
-        run(env, "import", str(pid), str(tmp / "tasks.jsonl"), "--as", "bench@example.com")
+        labelfab(env, "import", str(pid), str(tmp / "tasks.jsonl"), "--as", LEAD_EMAIL)
         out["setup_import_s"] = round(time.perf_counter() - t0, 1)
         (tmp / "tasks.jsonl").unlink()
 
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([str(BIN / "labelfab"), "serve", "--port", str(port), "--workers", "1",
-                                   "--threads", "4"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
-        for _ in range(600):
-            try:
-                if requests.get(url + "/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("labelfab serve did not start: " + (tmp / "server.log").read_text()[-2000:])
+        server = Server(env, workers=1, threads=4, log_path=tmp / "server.log", timeout=120)
+        url = server.url
         s = requests.Session()
         s.headers["Authorization"] = f"Token {token}"
         pids = [server.pid, *children(server.pid)]
@@ -201,14 +149,12 @@ def bench_labelfab(n_tasks: int) -> dict:
 
         log("labelfab: accepting every task with its final label (stand-in for QC and review)")
         t0 = time.perf_counter()
-        accepted = subprocess.run([sys.executable, "-c", ACCEPT, str(pid)], env=env, capture_output=True, text=True)
-        if accepted.returncode != 0:
-            raise RuntimeError(accepted.stderr[-2000:])
-        assert int(accepted.stdout.strip()) == n_tasks
+        accepted = python_json(env, ACCEPT, str(pid))
+        assert accepted == n_tasks, accepted
         out["setup_accept_s"] = round(time.perf_counter() - t0, 1)
 
         for fmt in ("JSONL", "PARQUET"):
-            load = round(os.getloadavg()[0], 2)
+            load = load_average()
             log(f"labelfab: {fmt} export of {n_tasks} accepted tasks (load average {load})")
             seconds, body, cpu = timed_export(s, url, pid, f"exportType={fmt}", pids)
             if fmt == "JSONL":
@@ -225,60 +171,38 @@ def bench_labelfab(n_tasks: int) -> dict:
                         f"{key}_load_average_before": load})
             log(f"labelfab: {fmt} {seconds:.2f} s ({n_tasks / seconds:,.0f} tasks/s, {len(body) / 1e6:.0f} MB)")
             del body
-        workers = children(server.pid)
-        out["server_peak_rss_mb"] = round(max(hwm_kib(p) for p in [server.pid, *workers]) / 1024, 1)
+        out["server_peak_rss_mb"] = peak_rss_mb(server.pid)
         log(f"labelfab: server peak RSS {out['server_peak_rss_mb']} MB")
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        server_log.close()
+            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
 def bench_label_studio(n_tasks: int) -> dict:
-    script = PEERS / "label-studio.sh"
-    if not script.exists():
-        return {"ls_error": f"{script} not found"}
     shared = Path.home() / ".cache" / "label-studio-peer"
     ls_home = Path(os.environ.get("LS_HOME", Path.home() / ".cache" / "labelfab-bench-export-ls"))
     ls_home.mkdir(parents=True, exist_ok=True)
     if not (ls_home / "venv").exists() and (shared / "venv" / "bin" / "label-studio").exists():
         (ls_home / "venv").symlink_to(shared / "venv")  # reuse the installed Label Studio
-    port = free_port()
-    log(f"label studio: starting on port {port}")
-    pid_file = ls_home / "server.pid"
     try:
-        started = subprocess.run(["bash", str(script), str(port), "1"], capture_output=True, text=True,
-                                 timeout=1800, env=dict(os.environ, LS_HOME=str(ls_home)))
-        if started.returncode != 0:
-            return {"ls_error": f"label-studio.sh failed: {(started.stderr or started.stdout)[-500:]}"}
-        ls_url = started.stdout.strip().splitlines()[-1]
-        token = (ls_home / "admin.token").read_text().strip()
-        log(f"label studio: importing {n_tasks} annotated tasks, then timing its JSON export")
-        load = round(os.getloadavg()[0], 2)
-        bench = subprocess.run([str(ls_home / "venv" / "bin" / "python"), "-c", LS_EXPORT, ls_url, token,
-                                str(n_tasks), CONFIG], capture_output=True, text=True, timeout=3600)
-        if bench.returncode != 0:
-            return {"ls_error": f"Label Studio export bench failed: {bench.stderr[-500:]}"}
-        figures = json.loads(bench.stdout.strip().splitlines()[-1])
-        assert figures["exported"] == n_tasks, figures
-        log(f"label studio: JSON export {figures['export_s']} s")
-        return {"ls_version": "1.23.2", "ls_tasks": n_tasks, "ls_export_json_s": figures["export_s"],
-                "ls_export_tasks_per_s": round(n_tasks / figures["export_s"]), "ls_load_average_before": load}
+        with label_studio(ls_home) as (ls_url, token):
+            log(f"label studio: importing {n_tasks} annotated tasks, then timing its JSON export")
+            load = load_average()
+            bench = subprocess.run([str(ls_home / "venv" / "bin" / "python"), "-c", LS_EXPORT, ls_url, token,
+                                    str(n_tasks), CONFIG], capture_output=True, text=True, timeout=3600)
+    except LabelStudioError as e:
+        return {"ls_error": str(e)}
     except subprocess.TimeoutExpired:
         return {"ls_error": "Label Studio timed out"}
-    finally:
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
-            pid_file.unlink(missing_ok=True)
+    if bench.returncode != 0:
+        return {"ls_error": f"Label Studio export bench failed: {bench.stderr[-500:]}"}
+    figures = json.loads(bench.stdout.strip().splitlines()[-1])
+    assert figures["exported"] == n_tasks, figures
+    log(f"label studio: JSON export {figures['export_s']} s")
+    return {"ls_version": "1.23.2", "ls_tasks": n_tasks, "ls_export_json_s": figures["export_s"],
+            "ls_export_tasks_per_s": round(n_tasks / figures["export_s"]), "ls_load_average_before": load}
 
 
 def main() -> None:

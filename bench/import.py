@@ -22,88 +22,35 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import requests
+from common import (
+    BIN,
+    LEAD_EMAIL,
+    PEERS,
+    LabelStudioError,
+    Server,
+    bench_env,
+    children,
+    cpu_seconds,
+    init_with_lead,
+    label_studio,
+    load_average,
+    log,
+    peak_rss_mb,
+)
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-PEERS = Path(os.environ.get("LABELFAB_PEERS", ROOT.parent / "shared" / "peers"))
 CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text" choice="single"><Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>"""
 IMAGE_CONFIG = """<View><Image name="image" value="$image"/>
 <Choices name="label" toName="image" choice="single">""" + "".join(
     f'<Choice value="c{i}"/>' for i in range(10)) + "</Choices></View>"
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(env: dict, *args: str) -> str:
-    out = subprocess.run([str(BIN / "labelfab"), *args], env=env, check=True, capture_output=True, text=True)
-    return out.stdout
-
-
-def hwm_kib(pid: int) -> int:
-    """Peak resident set size (VmHWM) of a process, in KiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return 0
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by processes (from /proc/PID/stat)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (FileNotFoundError, IndexError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def ls_pid(port: int) -> int | None:
-    """The pid of the Label Studio server listening on ``port`` (from its command line)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(a.endswith(b"label-studio") for a in args) and b"start" in args and b"--port" in args \
-                and args[args.index(b"--port") + 1] == str(port).encode():
-            return int(proc.name)
-    return None
-
-
-def load_average() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
 
 
 def make_images(folder: Path, n: int) -> int:
@@ -123,30 +70,14 @@ def make_images(folder: Path, n: int) -> int:
 
 def bench_labelfab(n_tasks: int, n_images: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-bench-"))
-    env = dict(os.environ, LABELFAB_DATA_DIR=str(tmp / "data"), LABELFAB_BROKER_URL="stub://")
-    env.pop("LABELFAB_DATABASE_URL", None)
-    if os.environ.get("LABELFAB_BENCH_DATABASE_URL"):
-        env["LABELFAB_DATABASE_URL"] = os.environ["LABELFAB_BENCH_DATABASE_URL"]
+    env = bench_env(tmp / "data", os.environ.get("LABELFAB_BENCH_DATABASE_URL"))
     out: dict = {"database": "postgresql" if "LABELFAB_DATABASE_URL" in env else "sqlite"}
-    run(env, "init")
-    run(env, "user", "create", "bench@example.com", "--role", "lead", "--password", "bench-password")
-    token = run(env, "token", "create", "bench@example.com").strip().splitlines()[-1]
+    token = init_with_lead(env)
     headers = {"Authorization": f"Token {token}"}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server_log = open(tmp / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen([str(BIN / "labelfab"), "serve", "--port", str(port), "--workers", "1"],
-                              env=env, stdout=server_log, stderr=subprocess.STDOUT)
+    server = None
     try:
-        for _ in range(300):
-            try:
-                if requests.get(url + "/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("labelfab serve did not start: " + (tmp / "server.log").read_text()[-2000:])
+        server = Server(env, workers=1, log_path=tmp / "server.log")
+        url = server.url
         s = requests.Session()
         s.headers.update(headers)
         pid = s.post(url + "/api/projects", json={"title": "bench text", "label_config": CONFIG,
@@ -176,13 +107,12 @@ def bench_labelfab(n_tasks: int, n_images: int) -> dict:
             count = r.json()["task_count"]
         assert count == n_tasks, (count, n_tasks)
         cpu = cpu_seconds(server_pids) - cpu0
-        workers = children(server.pid)
         out.update({
             "text_tasks": n_tasks, "text_import_s": round(t_import, 3),
             "text_tasks_per_s": round(n_tasks / t_import), "text_answer_status": r.status_code,
             "text_answer_s": round(t_answer, 3), "request_mb": round(len(body) / 1e6, 1),
             "server_cpu_s": round(cpu, 2), "load_average_before": load0,
-            "server_peak_rss_mb": round(max([hwm_kib(p) for p in [server.pid, *workers]]) / 1024, 1),
+            "server_peak_rss_mb": peak_rss_mb(server.pid),
         })
         log(f"labelfab: {out['text_tasks_per_s']} tasks/s, peak RSS {out['server_peak_rss_mb']} MB")
 
@@ -193,7 +123,7 @@ def bench_labelfab(n_tasks: int, n_images: int) -> dict:
             log(f"labelfab: importing {n_images} images ({size / 1e6:.1f} MB) with the CLI")
             t0 = time.perf_counter()
             proc = subprocess.run([str(BIN / "labelfab"), "import", str(pid_img), str(folder), "--as",
-                                   "bench@example.com"], env=env, capture_output=True, text=True)
+                                   LEAD_EMAIL], env=env, capture_output=True, text=True)
             t_wall = time.perf_counter() - t0
             if proc.returncode != 0:
                 raise RuntimeError(f"labelfab import failed: {proc.stderr[-2000:]}")
@@ -208,55 +138,28 @@ def bench_labelfab(n_tasks: int, n_images: int) -> dict:
             })
             log(f"labelfab: {out['images_per_s']} images/s; thumbnails done after {t_wall:.1f} s")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        server_log.close()
+        if server is not None:
+            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
 def bench_label_studio(n_tasks: int) -> dict:
-    script = PEERS / "label-studio.sh"
-    if not script.exists():
-        return {"ls_error": f"{script} not found"}
     ls_home = Path(os.environ.get("LS_HOME", Path.home() / ".cache" / "label-studio-peer"))
-    port = free_port()
-    log(f"label studio: starting on port {port} (installs 1.23.2 on first use)")
     try:
-        started = subprocess.run(["bash", str(script), str(port), "1"], capture_output=True, text=True,
-                                 timeout=1800, env=dict(os.environ, LS_HOME=str(ls_home)))
-    except subprocess.TimeoutExpired:
-        return {"ls_error": "label-studio.sh timed out"}
-    pid_file = ls_home / "server.pid"
-    # Other sessions may start their own Label Studio with the same script (and pid file): find
-    # the server this run started by its port, and stop only that one.
-    our_pid = ls_pid(port)
-    try:
-        if started.returncode != 0:
-            return {"ls_error": f"label-studio.sh failed: {(started.stderr or started.stdout)[-500:]}"}
-        ls_url = started.stdout.strip().splitlines()[-1]
-        token = (ls_home / "admin.token").read_text().strip()
-        log(f"label studio: importing {n_tasks} tasks with ls_bench.py")
-        load0 = load_average()
-        bench = subprocess.run([str(ls_home / "venv" / "bin" / "python"), str(PEERS / "ls_bench.py"), ls_url, token,
-                                str(n_tasks), "1", "1"], capture_output=True, text=True, timeout=3600)
-        if bench.returncode != 0:
-            return {"ls_error": f"ls_bench.py failed: {bench.stderr[-500:]}"}
-        figures = json.loads(bench.stdout.strip().splitlines()[-1])
-        log(f"label studio: {figures['import_tasks_per_s']} tasks/s")
-        return {"ls_version": "1.23.2", "ls_tasks": figures["tasks"], "ls_import_s": figures["import_s"],
-                "ls_tasks_per_s": figures["import_tasks_per_s"], "ls_load_average_before": load0}
-    finally:
-        if our_pid is not None:
-            try:
-                os.kill(our_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            if pid_file.exists() and pid_file.read_text().strip() == str(our_pid):
-                pid_file.unlink()
+        with label_studio(ls_home, " (installs 1.23.2 on first use)") as (ls_url, token):
+            log(f"label studio: importing {n_tasks} tasks with ls_bench.py")
+            load0 = load_average()
+            bench = subprocess.run([str(ls_home / "venv" / "bin" / "python"), str(PEERS / "ls_bench.py"), ls_url,
+                                    token, str(n_tasks), "1", "1"], capture_output=True, text=True, timeout=3600)
+    except LabelStudioError as e:
+        return {"ls_error": str(e)}
+    if bench.returncode != 0:
+        return {"ls_error": f"ls_bench.py failed: {bench.stderr[-500:]}"}
+    figures = json.loads(bench.stdout.strip().splitlines()[-1])
+    log(f"label studio: {figures['import_tasks_per_s']} tasks/s")
+    return {"ls_version": "1.23.2", "ls_tasks": figures["tasks"], "ls_import_s": figures["import_s"],
+            "ls_tasks_per_s": figures["import_tasks_per_s"], "ls_load_average_before": load0}
 
 
 def main() -> None:

@@ -44,9 +44,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import ANNOTATOR_ACCURACY as ANNOTATORS
+from common import BIN, ROOT, flip_labels, log, save_digit_png
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 TMP = Path(tempfile.mkdtemp(prefix="labelfab-bench-qc-"))
 os.environ["LABELFAB_DATA_DIR"] = str(TMP / "data")
 os.environ["LABELFAB_DATABASE_URL"] = os.environ.get("LABELFAB_BENCH_DATABASE_URL", "")
@@ -63,7 +63,6 @@ from labeling.db import get_engine, read_session  # noqa: E402
 from labeling.models import AnnotatorScore, LabelIssue, QualityRun, Role, Task, User  # noqa: E402
 from quality import qc  # noqa: E402
 
-ANNOTATORS = (0.95, 0.85, 0.75, 0.60, 0.50)
 DIGITS = ("<View><Image name=\"image\" value=\"$image\"/><Choices name=\"digit\" toName=\"image\">"
           + "".join(f'<Choice value="{d}"/>' for d in range(10)) + "</Choices></View>")
 TOPICS = ("sport", "cooking", "finance", "travel")
@@ -73,23 +72,11 @@ EMBED = ("<View><Text name=\"text\" value=\"$text\"/><Choices name=\"label\" toN
          + "".join(f'<Choice value="c{k}"/>' for k in range(10)) + "</Choices></View>")
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def prf(flagged: set[int], truth: set[int]) -> tuple[float, float, float]:
     tp = len(flagged & truth)
     p = tp / len(flagged) if flagged else 0.0
     r = tp / len(truth) if truth else 1.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
-def flip(y: np.ndarray, rate: float, k: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(y.size, int(round(rate * y.size)), replace=False)
-    out = y.copy()
-    out[idx] = (y[idx] + rng.integers(1, k, idx.size)) % k
-    return out
 
 
 def run_job(admin: User, project_id: int) -> tuple[dict, QualityRun, float]:
@@ -120,15 +107,13 @@ def task_files(project_id: int) -> dict[int, str]:
 def render_digits(folder: Path, labels: np.ndarray | None) -> np.ndarray:
     """The digits as 32x32 PNG files (ink bright on dark, as bench/qc_core.py renders them), in
     ``folder/<label>/`` when labels are given (ImageFolder), else flat; returns the true labels."""
-    from PIL import Image
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     for i, im in enumerate(digits.images):
-        a = np.clip(im / 16.0 * 255.0, 0, 255).astype(np.uint8)
         target = folder / str(int(labels[i])) if labels is not None else folder
         target.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(a).resize((32, 32), Image.Resampling.BICUBIC).save(target / f"digit_{i:04d}.png")
+        save_digit_png(im, target / f"digit_{i:04d}.png")
     return digits.target.astype(np.int64)
 
 
@@ -146,7 +131,7 @@ def label_errors_digits(admin: User, seed: int) -> dict:
     out: dict = {}
     for rate in (0.10, 0.20):
         tag = int(rate * 100)
-        noisy = flip(y, rate, 10, seed)
+        noisy = flip_labels(y, rate, 10, seed)
         truth = set(np.flatnonzero(noisy != y).tolist())
         folder = TMP / f"digits{tag}"
         render_digits(folder, noisy)
@@ -203,7 +188,7 @@ def make_texts(n_per_topic: int, seed: int) -> tuple[list[str], np.ndarray]:
 
 def label_errors_text(admin: User, seed: int) -> dict:
     texts, y = make_texts(400, seed)
-    noisy = flip(y, 0.10, 4, seed)
+    noisy = flip_labels(y, 0.10, 4, seed)
     truth = set(np.flatnonzero(noisy != y).tolist())
     pid = projects.create_project(admin, title="topics 10% flipped", label_config=TEXT).id
     rows = [{"data": {"text": t, "n": i}, "annotations": [{"result": [
@@ -303,7 +288,7 @@ def scale(admin: User, n: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
     X = ((rng.normal(size=(k, d)) * 0.5)[y] + rng.normal(size=(n, d))).astype(np.float32)
-    noisy = flip(y, 0.10, k, seed)
+    noisy = flip_labels(y, 0.10, k, seed)
     pid = projects.create_project(admin, title=f"scale {n} embeddings", label_config=EMBED).id
     t = time.perf_counter()
     rows = [{"data": {"text": f"item {i}", "embedding": [round(float(v), 4) for v in X[i]]},

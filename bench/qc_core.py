@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from common import ANNOTATOR_ACCURACY, flip_labels, log, save_digit_png  # noqa: E402
+
 from quality.agreement import dawid_skene, majority_vote  # noqa: E402
 from quality.features import embedding_features, image_features  # noqa: E402
 from quality.pred_probs import cross_val_pred_probs  # noqa: E402
@@ -58,38 +60,21 @@ from quality.scoring import (  # noqa: E402
     single_annotator_issues,
 )
 
-ANNOTATOR_ACCURACY = (0.95, 0.85, 0.75, 0.60, 0.50)
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:
     tp = int(np.sum(flagged & truth))
     return 2.0 * tp / max(int(flagged.sum() + truth.sum()), 1)
 
 
-def flip_labels(y: np.ndarray, rate: float, n_classes: int, seed: int) -> np.ndarray:
-    """Flip round(rate * n) labels, chosen at random, to a random *other* class."""
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(y.size, int(round(rate * y.size)), replace=False)
-    noisy = y.copy()
-    noisy[idx] = (y[idx] + rng.integers(1, n_classes, idx.size)) % n_classes
-    return noisy
-
-
 def render_digits(directory: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
     """sklearn digits as 32x32 grayscale PNG files; returns paths, labels and raw pixels."""
-    from PIL import Image
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     paths = []
     for i, im in enumerate(digits.images):
-        a = np.clip(im / 16.0 * 255.0, 0, 255).astype(np.uint8)
         p = directory / f"digit_{i:04d}.png"
-        Image.fromarray(a).resize((32, 32), Image.Resampling.BICUBIC).save(p)
+        save_digit_png(im, p)
         paths.append(p)
     return paths, digits.target.astype(np.int64), digits.data
 

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,10 +38,9 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-BIN = Path(sys.executable).parent
-ACCURACIES = (0.95, 0.85, 0.75, 0.60, 0.50)
+from common import ANNOTATOR_ACCURACY as ACCURACIES
+from common import BIN, ROOT, Server
+
 CONFIG = ('<View><Image name="image" value="$image"/><Choices name="label" toName="image" choice="single">'
           + "".join(f'<Choice value="{d}"/>' for d in range(10)) + "</Choices></View>")
 
@@ -85,43 +83,6 @@ def render_digits(folder: Path, *, n: int, flip: float, seed: int, labeled: bool
 
 
 # --------------------------------------------------------------------------- server and client
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env: dict):
-        import requests
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(Path(env["LABELFAB_DATA_DIR"]) / "serve.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen([str(BIN / "labelfab"), "serve", "--port", str(self.port), "--threads", "8"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(self.log.name).read_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 class Client:
@@ -359,7 +320,7 @@ def main() -> None:
     os.environ.update(env)
     for k in [k for k in os.environ if k.startswith("LABELFAB_") and k not in env]:
         del os.environ[k]
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(ROOT))
     from labeling import migrate, users
     from labeling.models import Role
 
@@ -369,7 +330,7 @@ def main() -> None:
               "reviewer": users.create_token(users.create_user("reviewer@bench.local", role=Role.reviewer).id),
               "annotators": [users.create_token(users.create_user(f"annotator{k}-acc{a:.2f}@bench.local").id)
                              for k, a in enumerate(ACCURACIES)]}
-    server = Server(env)
+    server = Server(env, threads=8, log_path=tmp / "data" / "serve.log")
     out: dict = {"bench": "review", "items": args.items, "seed": args.seed}
     t0 = time.perf_counter()
     try:
