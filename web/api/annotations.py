@@ -9,56 +9,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from labeling import annotations, router
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.exports import annotation_json, prediction_json
 from web.api import api_user, bp
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("send a JSON object", [{"row": None, "field": None, "detail": "the body must be a JSON object"}])
-    return body
-
-
-def _number(body: dict, name: str) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise Invalid(f"{name} must be a number of seconds >= 0", [{"row": None, "field": name, "detail": "not a number"}])
-    return float(value)
-
-
-def _flag(body: dict, name: str) -> bool | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise Invalid(f"{name} must be true or false", [{"row": None, "field": name, "detail": "not a boolean"}])
-    return value
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number, got {raw!r}",
-                      [{"row": None, "field": name, "detail": "not a number"}]) from None
-
-
-def _skip_reason(body: dict) -> str | None:
-    value = body.get("skip_reason", body.get("comment"))
-    if value is not None and not isinstance(value, str):
-        raise Invalid("skip_reason must be a string", [{"row": None, "field": "skip_reason", "detail": "not a string"}])
-    return value
-
+from web.api.params import flag_field, int_arg, json_body, seconds_field, string_field
 
 # --------------------------------------------------------------------------- routing
 
@@ -92,10 +49,10 @@ def release_lease(task_id: int):
 @bp.post("/tasks/<int:task_id>/annotations")
 def create_annotation(task_id: int):
     """Submit (or skip, with ``was_cancelled: true``); a repeated submit returns the same one."""
-    body = _body()
+    body = json_body()
     annotation, created = annotations.submit(
-        task_id, api_user().user, result=body.get("result"), was_cancelled=bool(_flag(body, "was_cancelled")),
-        skip_reason=_skip_reason(body) or "", lead_time=_number(body, "lead_time"),
+        task_id, api_user().user, result=body.get("result"), was_cancelled=bool(flag_field(body, "was_cancelled")),
+        skip_reason=string_field(body, "skip_reason", "comment") or "", lead_time=seconds_field(body, "lead_time"),
         source="ui" if body.get("source") == "ui" else "api")
     return jsonify(annotation_json(annotation)), 201 if created else 200
 
@@ -112,10 +69,10 @@ def get_annotation(annotation_id: int):
 
 @bp.route("/annotations/<int:annotation_id>", methods=["PATCH", "PUT"])
 def update_annotation(annotation_id: int):
-    body = _body()
+    body = json_body()
     annotation = annotations.update_annotation(
-        annotation_id, api_user().user, result=body.get("result"), was_cancelled=_flag(body, "was_cancelled"),
-        skip_reason=_skip_reason(body), lead_time=_number(body, "lead_time"))
+        annotation_id, api_user().user, result=body.get("result"), was_cancelled=flag_field(body, "was_cancelled"),
+        skip_reason=string_field(body, "skip_reason", "comment"), lead_time=seconds_field(body, "lead_time"))
     return jsonify(annotation_json(annotation))
 
 
@@ -128,9 +85,8 @@ def delete_annotation(annotation_id: int):
 @bp.get("/projects/<int:project_id>/my-annotations")
 def my_annotations(project_id: int):
     """The caller's own annotations, newest first: ``?before=ANNOTATION_ID&limit=N`` pages back."""
-    limit = _int_arg("limit")
-    found = annotations.my_annotations(project_id, api_user().user, before=_int_arg("before"),
-                                       limit=1 if limit is None else limit)
+    limit = int_arg("limit", 1)
+    found = annotations.my_annotations(project_id, api_user().user, before=int_arg("before"), limit=limit)
     return jsonify(found)
 
 
@@ -139,7 +95,7 @@ def my_annotations(project_id: int):
 
 @bp.post("/predictions")
 def create_prediction():
-    body = _body()
+    body = json_body()
     task_id = body.get("task")
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise Invalid("a prediction needs \"task\": the task id", [{"row": None, "field": "task", "detail": "required"}])
@@ -151,7 +107,7 @@ def create_prediction():
 
 @bp.get("/predictions")
 def list_predictions():
-    found = annotations.list_predictions(api_user().user, task_id=_int_arg("task"), project_id=_int_arg("project"))
+    found = annotations.list_predictions(api_user().user, task_id=int_arg("task"), project_id=int_arg("project"))
     return jsonify([prediction_json(p) for p in found])
 
 

@@ -31,34 +31,7 @@ from labeling import review
 from labeling.errors import Invalid, NotFound
 from quality import policy
 from web.api import api_user, bp
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("send a JSON object", [{"row": None, "field": None, "detail": "the body must be a JSON object"}])
-    return body
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number, got {raw!r}",
-                      [{"row": None, "field": name, "detail": "not a number"}]) from None
-
-
-def _text(body: dict, name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(f"{name} must be a string", [{"row": None, "field": name, "detail": "not a string"}])
-    return value
-
+from web.api.params import int_arg, json_body, string_field
 
 # --------------------------------------------------------------------------- review
 
@@ -73,13 +46,13 @@ def review_next(project_id: int):
 
 @bp.post("/tasks/<int:task_id>/review")
 def review_decide(task_id: int):
-    body = _body()
+    body = json_body()
     decision = body.get("decision")
     if not isinstance(decision, str):
         raise Invalid("decision is required: keep, relabel or exclude",
                       [{"row": task_id, "field": "decision", "detail": "required"}])
     row = review.decide(task_id, api_user().user, decision=decision, result=body.get("result"),
-                        reason=_text(body, "reason"))
+                        reason=string_field(body, "reason") or "")
     return jsonify(review.decision_view(row)), 201
 
 
@@ -95,9 +68,9 @@ def review_undo_last(project_id: int):
 
 @bp.get("/projects/<int:project_id>/review/decisions")
 def review_decisions(project_id: int):
-    limit = _int_arg("limit")
-    return jsonify(review.list_decisions(project_id, api_user().user, task_id=_int_arg("task"),
-                                         reviewer_id=_int_arg("reviewer"), limit=100 if limit is None else limit))
+    limit = int_arg("limit", 100)
+    return jsonify(review.list_decisions(project_id, api_user().user, task_id=int_arg("task"),
+                                         reviewer_id=int_arg("reviewer"), limit=limit))
 
 
 # --------------------------------------------------------------------------- audit
@@ -108,25 +81,25 @@ def audit_queue(project_id: int):
     """``?reviewer=UID`` one reviewer's decisions (all of them unless ``sample`` is given);
     otherwise a random ``sample`` (default 20, ``seed`` to repeat a draw); ``all=1`` includes
     decisions already audited."""
-    reviewer = _int_arg("reviewer")
-    sample = _int_arg("sample")
+    reviewer = int_arg("reviewer")
+    sample = int_arg("sample")
     if sample is None and reviewer is None:
         sample = 20
     found = review.audit_queue(project_id, api_user().user, reviewer_id=reviewer, sample=sample,
-                               seed=_int_arg("seed"),
+                               seed=int_arg("seed"),
                                include_audited=(request.args.get("all") or "").lower() in {"1", "true", "yes"})
     return jsonify(found)
 
 
 @bp.post("/review-decisions/<int:decision_id>/audit")
 def audit_decision(decision_id: int):
-    body = _body()
+    body = json_body()
     verdict = body.get("decision", body.get("verdict"))
     if not isinstance(verdict, str):
         raise Invalid("decision is required: confirm, keep, relabel or exclude",
                       [{"row": decision_id, "field": "decision", "detail": "required"}])
     row = review.audit(decision_id, api_user().user, verdict=verdict, result=body.get("result"),
-                       reason=_text(body, "reason"))
+                       reason=string_field(body, "reason") or "")
     return jsonify(review.decision_view(row)), 201
 
 
@@ -135,7 +108,7 @@ def audit_decision(decision_id: int):
 
 @bp.post("/tasks/<int:task_id>/gold")
 def gold_mark(task_id: int):
-    body = _body()
+    body = json_body()
     if "answer" not in body:
         raise Invalid("answer is required: the gold label as Label Studio result items",
                       [{"row": task_id, "field": "answer", "detail": "required"}])
@@ -174,4 +147,4 @@ def qc_policy(project_id: int):
 
 @bp.route("/projects/<int:project_id>/qc-policy", methods=["PUT", "PATCH"])
 def qc_policy_set(project_id: int):
-    return jsonify(policy.set_policy(project_id, api_user().user, _body()))
+    return jsonify(policy.set_policy(project_id, api_user().user, json_body()))
