@@ -95,6 +95,22 @@ def _counts(values: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(rows * k + lab, minlength=n * k).reshape(n, k)
 
 
+def _multi_counts(
+    labels_matrix: Any, n_classes: int | None, who: str, hint: str = ""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate; per-item class counts, labels per item, and the mask of items with >= 2 labels.
+
+    Raises QCInputError naming the metric ``who`` (then ``hint``) if no item has two labels.
+    """
+    values, k = _check_matrix(labels_matrix, n_classes)
+    counts = _counts(values, k)
+    m = counts.sum(axis=1)
+    multi = m >= 2
+    if not multi.any():
+        raise QCInputError(f"{who}: no item has labels from 2 annotators{hint}")
+    return counts, m, multi
+
+
 def _alpha_from_counts(counts: np.ndarray) -> float:
     """Nominal Krippendorff's alpha from per-item value counts; NaN if undefined."""
     m = counts.sum(axis=1)
@@ -139,13 +155,9 @@ def krippendorff_alpha(labels_matrix: Any, *, n_classes: int | None = None) -> f
         If no item has two labels, or every label is the same class (alpha is undefined:
         there is no variation to agree on), or on an invalid matrix.
     """
-    values, k = _check_matrix(labels_matrix, n_classes)
-    counts = _counts(values, k)
-    m = counts.sum(axis=1)
-    if not (m >= 2).any():
-        raise QCInputError(
-            "krippendorff_alpha: no item has labels from 2 annotators; alpha needs overlap"
-        )
+    counts, _, _ = _multi_counts(
+        labels_matrix, n_classes, "krippendorff_alpha", "; alpha needs overlap"
+    )
     alpha = _alpha_from_counts(counts)
     if np.isnan(alpha):
         raise QCInputError(
@@ -179,15 +191,9 @@ def krippendorff_alpha_per_class(labels_matrix: Any, *, n_classes: int | None = 
     QCInputError
         If no item has two labels, or on an invalid matrix.
     """
-    values, k = _check_matrix(labels_matrix, n_classes)
-    counts = _counts(values, k)
-    m = counts.sum(axis=1)
-    keep = m >= 2
-    if not keep.any():
-        raise QCInputError(
-            "krippendorff_alpha_per_class: no item has labels from 2 annotators; "
-            "alpha needs overlap"
-        )
+    counts, m, keep = _multi_counts(
+        labels_matrix, n_classes, "krippendorff_alpha_per_class", "; alpha needs overlap"
+    )
     c = counts[keep].astype(np.float64)
     mk = m[keep].astype(np.float64)
     w = 1.0 / (mk - 1.0)
@@ -280,12 +286,7 @@ def unanimous_share(labels_matrix: Any) -> float:
     QCInputError
         If no item has two labels, or on an invalid matrix.
     """
-    values, k = _check_matrix(labels_matrix, None)
-    counts = _counts(values, k)
-    m = counts.sum(axis=1)
-    multi = m >= 2
-    if not multi.any():
-        raise QCInputError("unanimous_share: no item has labels from 2 annotators")
+    counts, m, multi = _multi_counts(labels_matrix, None, "unanimous_share")
     return float(np.mean(counts[multi].max(axis=1) == m[multi]))
 
 

@@ -1155,6 +1155,21 @@ def _other_issues(
     n = data.n
     X = probs.features
     label_of = (lambda i: names[y[i]]) if y is not None else (lambda i: None)
+
+    def flag(i: int, kind: str, score: float, reason: str) -> None:
+        scored.issues.append(
+            {
+                "task_id": int(data.task_ids[i]),
+                "kind": kind,
+                "is_issue": True,
+                "given": label_of(i),
+                "suggested": None,
+                "consensus": None,
+                "score": score,
+                "reason": reason,
+            }
+        )
+
     knn = None
     if X is not None and 3 <= n <= KNN_LIMIT:
         try:
@@ -1166,32 +1181,11 @@ def _other_issues(
         dup = near_duplicate_issues(knn=knn)
         scored.summary["outlier_method"] = "features"
         for i in out["ranked_issues"]:
-            scored.issues.append(
-                {
-                    "task_id": int(data.task_ids[i]),
-                    "kind": "outlier",
-                    "is_issue": True,
-                    "given": label_of(i),
-                    "suggested": None,
-                    "consensus": None,
-                    "score": float(out["outlier_score"][i]),
-                    "reason": "unlike the other items: " + out["reasons"][i],
-                }
-            )
+            reason = "unlike the other items: " + out["reasons"][i]
+            flag(i, "outlier", float(out["outlier_score"][i]), reason)
         for i in np.flatnonzero(dup["is_near_duplicate"]):
-            others = dup["near_duplicate_sets"][i]
-            scored.issues.append(
-                {
-                    "task_id": int(data.task_ids[i]),
-                    "kind": "near_duplicate",
-                    "is_issue": True,
-                    "given": label_of(i),
-                    "suggested": None,
-                    "consensus": None,
-                    "score": float(dup["near_duplicate_score"][i]),
-                    "reason": _dup_reason(data, others, y, names, i),
-                }
-            )
+            reason = _dup_reason(data, dup["near_duplicate_sets"][i], y, names, i)
+            flag(i, "near_duplicate", float(dup["near_duplicate_score"][i]), reason)
         scored.summary.update(
             {"n_outliers": int(out["n_issues"]), "n_near_duplicates": int(dup["n_issues"])}
         )
@@ -1209,18 +1203,7 @@ def _other_issues(
             scored.summary["outlier_method"] = "pred_probs"
             n_out = int(out["n_issues"])
             for i in out["ranked_issues"]:
-                scored.issues.append(
-                    {
-                        "task_id": int(data.task_ids[i]),
-                        "kind": "outlier",
-                        "is_issue": True,
-                        "given": label_of(i),
-                        "suggested": None,
-                        "consensus": None,
-                        "score": float(out["outlier_score"][i]),
-                        "reason": out["reasons"][i],
-                    }
-                )
+                flag(i, "outlier", float(out["outlier_score"][i]), out["reasons"][i])
     groups: dict[Any, list[int]] = {}
     for i, h in enumerate(data.content_hash):
         if h is not None:
@@ -1238,18 +1221,8 @@ def _other_issues(
             for i in members:
                 dup_sets.setdefault(i, set()).update(m for m in members if m != i)
     for i, others in sorted(dup_sets.items()):
-        scored.issues.append(
-            {
-                "task_id": int(data.task_ids[i]),
-                "kind": "near_duplicate",
-                "is_issue": True,
-                "given": label_of(i),
-                "suggested": None,
-                "consensus": None,
-                "score": 0.0,
-                "reason": "exact " + _dup_reason(data, np.asarray(sorted(others)), y, names, i),
-            }
-        )
+        reason = "exact " + _dup_reason(data, np.asarray(sorted(others)), y, names, i)
+        flag(i, "near_duplicate", 0.0, reason)
     scored.summary.update(
         {
             "n_outliers": n_out,
