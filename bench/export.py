@@ -4,10 +4,10 @@
    one annotation each, so they arrive ``labeled``), then accepted with their final label
    stored, as QC and review do (a bulk SQL update with a TaskEvent per task stands in for them:
    running Cleanlab over a million items is another benchmark). A real ``labelfab serve``
-   (gunicorn) on that DATA_DIR (SQLite, or LABELFAB_BENCH_DATABASE_URL) answers
+   (Granian) on that DATA_DIR (SQLite, or LABELFAB_BENCH_DATABASE_URL) answers
    ``GET /api/projects/ID/export?exportType=JSONL`` and ``...=PARQUET``; the client streams the
    body and checks it (1,000,000 lines / rows). Reported: seconds and tasks/s of each, the
-   server's peak RSS (VmHWM of the gunicorn master and worker) over the whole run, and, before
+   server's peak RSS (VmHWM of the server's main and worker processes) over the whole run, and, before
    the accept step, the same JSONL export with labels derived from the annotations
    (``state=labeled``: :func:`labeling.aggregation.final_label` per task). Targets: <= 10 s
    each, peak RSS <= 500 MB.

@@ -1,10 +1,10 @@
 """Import speed, measured end to end; prints one JSON line of figures last.
 
-1. 100,000 text tasks in ONE JSON request to a running ``labelfab serve`` (a real gunicorn
+1. 100,000 text tasks in ONE JSON request to a running ``labelfab serve`` (the real
    server on a fresh SQLite DATA_DIR, or on LABELFAB_BENCH_DATABASE_URL): seconds from sending
    the request until the import is stored (a large import runs as a job: the answer is 202 and
    the import is polled until it is completed), tasks/s, and the server's peak RSS (VmHWM of
-   the gunicorn master and worker). Target: >= 50,000 tasks/s, peak RSS < 1 GB.
+   the server's main and worker processes). Target: >= 50,000 tasks/s, peak RSS < 1 GB.
 2. 10,000 images (PNG, ImageFolder layout, 10 classes) from a folder through ``labelfab
    import``: images/s of the import, and seconds until the thumbnails are done (the CLI makes
    them in-process with the stub broker) measured from the start of the command.

@@ -40,9 +40,9 @@ def init_command():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="server processes")
-@click.option("--threads", default=16, show_default=True, type=int, help="threads per process")
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
 def serve_command(host: str, port: int, workers: int, threads: int):
-    """Serve the app with gunicorn (threaded); with the stub broker, jobs run in-process."""
+    """Serve the app with Granian (processes x threads); with the stub broker, jobs run in-process."""
     from web.server import serve
 
     admin = next((u for u in users.list_users() if u.role == Role.admin), None)

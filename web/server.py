@@ -1,10 +1,15 @@
-"""Running the WSGI app: gunicorn with threads, and the in-process job worker for the stub broker."""
+"""Running the WSGI app: Granian (a Rust HTTP server) with worker processes and threads, and the
+in-process job worker for the stub broker.
+
+Granian parses HTTP in Rust and calls the Flask app from a pool of Python threads per worker
+process; it streams request bodies to the app (an upload over the limit is refused without being
+read). Each worker process imports :mod:`web.wsgi`, which makes the app and starts the
+background work of that process (:func:`start_background`).
+"""
 
 from __future__ import annotations
 
 import logging
-
-from gunicorn.app.base import BaseApplication
 
 log = logging.getLogger(__name__)
 
@@ -26,36 +31,20 @@ def start_background() -> object | None:
     return worker
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict):
-        self.options = options
-        super().__init__()
-
-    def load_config(self):
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        from web import create_app
-
-        return create_app()
-
-
-def _post_worker_init(_worker) -> None:
-    start_background()
-
-
 def serve(*, host: str, port: int, workers: int, threads: int) -> None:
-    _Gunicorn({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "timeout": 120,
-        "graceful_timeout": 10,
-        "keepalive": 30,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "post_worker_init": _post_worker_init,
-    }).run()
+    """Serve ``web.wsgi:app`` until SIGINT/SIGTERM; a worker process that dies is started again."""
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    Granian(
+        "web.wsgi:app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        log_level=LogLevels.warning,
+        respawn_failed_workers=True,
+        workers_kill_timeout=10,
+    ).serve()

@@ -112,7 +112,7 @@ def _start_worker_process() -> object:
 
 
 def _kill9(runner) -> None:
-    """kill -9 of the whole process group: gunicorn's master and worker, or dramatiq's."""
+    """kill -9 of the whole process group: the server's main and worker processes, or dramatiq's."""
     if isinstance(runner, LiveServer):
         runner.kill()
     else:
