@@ -24,6 +24,7 @@ from sqlmodel import Session
 from labeling.settings import SettingsError, get_settings
 
 _engines: dict[str, Engine] = {}
+_default: tuple[object, Engine] | None = None  # (the settings it was made for, the default engine)
 _lock = threading.Lock()
 
 
@@ -86,7 +87,11 @@ def _server_engine(url: str) -> Engine:
 
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: the configured database)."""
+    global _default
     settings = get_settings()
+    if url is None and _default is not None and _default[0] is settings:
+        return _default[1]  # the hot path: every request asks (building the URL resolves a path)
+    default = url is None
     url = url or settings.sqlalchemy_url
     with _lock:
         engine = _engines.get(url)
@@ -102,15 +107,19 @@ def get_engine(url: str | None = None) -> Engine:
             else:
                 engine = _server_engine(url)
             _engines[url] = engine
+        if default:
+            _default = (settings, engine)
         return engine
 
 
 def dispose_engines() -> None:
     """Close every pooled connection (after fork, and in tests)."""
+    global _default
     with _lock:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _default = None
 
 
 def is_sqlite(engine: Engine | None = None) -> bool:

@@ -25,9 +25,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         WTF_CSRF_TIME_LIMIT=None,
-        JSON_SORT_KEYS=False,
         LABELFAB=settings,
     )
+    app.json.sort_keys = False  # answers keep the order they are built in (and sorting costs time)
     app.url_map.strict_slashes = False
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
