@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     import quality.worker  # noqa: F401  (registers every job handler, for enqueueing and in-process work)
-    from web.extensions import csrf, login_manager
+    from web.extensions import SessionInterface, csrf, login_manager
 
+    app.session_interface = SessionInterface()
     login_manager.init_app(app)
     csrf.init_app(app)
 
