@@ -31,7 +31,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -85,8 +85,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _get(row: Any, name: str) -> Any:
-    """An attribute of an ORM object or a column of a Core row mapping."""
-    return row[name] if isinstance(row, dict) or hasattr(row, "keys") else getattr(row, name)
+    """An attribute of an ORM object (or Core row) or a column of a mapping (a dict, a Core row
+    mapping). No hasattr: on an ORM object a missing attribute costs an exception."""
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
 def annotation_json(a: Any) -> dict[str, Any]:
