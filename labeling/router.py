@@ -23,8 +23,9 @@ inside a server process the writers also queue on a lock, which hands over at on
 sleeping in SQLite's busy handler). On PostgreSQL candidate rows are taken with
 ``FOR UPDATE SKIP LOCKED`` and re-checked against their newest version, and every counter
 changes while its row is locked; the usual claim is one statement (choose, lease, count), so it
-runs in autocommit mode, and only a sweep, a gold task or a dropped lease opens a transaction. Lock order is always task rows before lease rows, so that a
-submit, a release and a sweep of the same lease cannot deadlock.
+runs in autocommit mode, and only a sweep, a gold task or a dropped lease opens a transaction.
+Lock order is always task rows before lease rows, so that a submit, a release and a sweep of
+the same lease cannot deadlock.
 
 Speed
 -----
