@@ -54,6 +54,8 @@ from common import (
     reset_schema,
 )
 
+from web.server import default_threads
+
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
           '<Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>')
 RESULT = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
@@ -263,7 +265,7 @@ def bench_setup(name: str, args: argparse.Namespace) -> dict:
     failures = sum(o.get("failures", 0) for o in outs + paced_outs)
     result = {
         "setup": name, "database": "postgresql" if name == "postgres" else "sqlite", "server_workers": workers,
-        "server_threads": args.threads, "annotators": args.annotators, "overlap": args.overlap,
+        "server_threads": args.threads or default_threads(), "annotators": args.annotators, "overlap": args.overlap,
         "tasks": n_tasks, "seconds": seconds, "cycles": len(served),
         "cycles_per_s": round(len(served) / seconds, 1),
         "next_p50_ms": quantile(lat_next, 0.5), "next_p99_ms": quantile(lat_next, 0.99),
@@ -296,7 +298,8 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("LABELFAB_BENCH_PG_URL", ""),
                     help="a scratch PostgreSQL database; its tables are dropped")
     ap.add_argument("--workers", type=int, default=3, help="server processes for the postgres set-up")
-    ap.add_argument("--threads", type=int, default=8, help="threads per server process")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads per server process (default: labelfab serve's)")
     ap.add_argument("--client-processes", type=int, default=4)
     ap.add_argument("--think-ms", type=float, default=0,
                     help="also run with annotators that take this long (mean) to label a task, and report "

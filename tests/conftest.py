@@ -188,7 +188,7 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
 class LiveServer:
     """``labelfab serve`` in a subprocess, on this test run's database."""
 
-    def __init__(self, workers: int = 1, threads: int = 8, wait: bool = True):
+    def __init__(self, workers: int = 1, threads: int = 4, wait: bool = True):
         import requests
 
         self.port = free_port()

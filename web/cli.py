@@ -14,6 +14,7 @@ from labeling import users
 from labeling.errors import DomainError
 from labeling.models import Role, TokenScope
 from labeling.settings import SettingsError
+from web.server import default_threads
 
 
 def fail(message: str) -> None:
@@ -40,7 +41,7 @@ def init_command():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="server processes")
-@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
+@click.option("--threads", default=default_threads(), show_default=True, type=int, help="threads per process")
 def serve_command(host: str, port: int, workers: int, threads: int):
     """Serve the app with Granian (processes x threads); with the stub broker, jobs run in-process."""
     from web.server import serve

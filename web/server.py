@@ -10,8 +10,15 @@ background work of that process (:func:`start_background`).
 from __future__ import annotations
 
 import logging
+import os
 
 log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    """Threads per serving process: 8, or Granian's advice of 2 x cores + 1 where that is fewer
+    (requests mostly wait on the database, so more threads than cores keep the CPU busy)."""
+    return min(8, 2 * (os.cpu_count() or 1) + 1)
 
 
 def start_background() -> object | None:
