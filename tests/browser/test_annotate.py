@@ -150,6 +150,8 @@ def test_label_20_text_items_with_the_keyboard_only(page, shot, lead, annotator)
             current = wait_for_task(page, not_id=current)
     expect(page.locator('[data-anno="empty"]')).to_be_visible()
     expect(page.locator('[data-anno="done-today"]')).to_have_text("20")
+    page.keyboard.press("1")  # with nothing to label a label key ticks nothing
+    expect(page.locator('[data-control] input:checked')).to_have_count(0)
     shot(page, "annotate-queue-empty")
 
     saved = annotations_of(annotator.id, project.id)

@@ -1282,7 +1282,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       const hit = this.keyIndex.get(lower);
       if (hit) {
         e.preventDefault();
-        this.pick(hit.control, hit.label);
+        if (this.current || this.editing) this.pick(hit.control, hit.label); // nothing to label: keys do nothing
         return;
       }
       if (lower === "s") { e.preventDefault(); this.openSkip(); return; }
