@@ -72,6 +72,7 @@ from labeling.import_formats import (
     ImportFile,
     ImportFormatError,
     RawItem,
+    format_error,
     parse_json_tasks,
     parse_path,
     parse_upload,
@@ -1076,7 +1077,7 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
             n_bad = len(check.bad)
             detail = (f"{check.errors.total} problem(s) in {n_bad} of {len(rows)} row(s); nothing was imported"
                       + (" (the first 100 are listed)" if check.errors.total > MAX_ERRORS else "")
-                      + ". First: " + describe_error(check.errors.items[0]))
+                      + ". First: " + format_error(check.errors.items[0]))
             raise Invalid(detail, check.errors.items)
         if progress is not None:
             progress(len(rows), total or len(rows), "saving")
@@ -1105,16 +1106,6 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
     if progress is not None:
         progress(len(rows), total or len(rows), "done")
     return result
-
-
-def describe_error(error: dict) -> str:
-    """One problem as a sentence: ``file, row 3, field 'data': reason``."""
-    where = [str(error["file"])] if error.get("file") else []
-    if error.get("row") is not None:
-        where.append(f"row {error['row']}")
-    if error.get("field"):
-        where.append(f"field '{error['field']}'")
-    return f"{', '.join(where)}: {error['detail']}" if where else str(error["detail"])
 
 
 def _check_owners(check: _Checker, extras: list[_Extra]) -> None:
@@ -1470,7 +1461,7 @@ def import_error_summary(exc: ImportFormatError | DomainError) -> str:
     """One line for the CLI: the detail, then up to five problems."""
     lines = [exc.detail]
     for e in exc.errors[:5]:
-        lines.append("  " + describe_error(e))
+        lines.append("  " + format_error(e))
     return "\n".join(lines)
 
 

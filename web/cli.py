@@ -223,6 +223,7 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
     from tqdm import tqdm
 
     from labeling import importer
+    from labeling.import_formats import format_error
 
     user = _operator(as_email)
     bars: list = []  # the progress bar, made once the files are read and checking starts
@@ -250,7 +251,7 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
                + (f"; {result.skipped_duplicates} duplicates skipped" if result.skipped_duplicates else "")
                + (f"; {result.skipped_invalid} invalid rows skipped" if result.skipped_invalid else ""))
     for e in result.errors[:10]:
-        click.echo(f"  skipped: {importer.describe_error(e)}")
+        click.echo(f"  skipped: {format_error(e)}")
     _run_thumbnails(result.thumbnail_job_id)
 
 

@@ -16,6 +16,7 @@ from labeling.errors import Invalid
 from labeling.import_formats import ImportFile
 from labeling.label_config import gallery
 from web.api import api_user, bp
+from web.api.params import int_arg, json_body
 
 # Label Studio's names for labelfab's settings.
 LS_NAMES = {"maximum_annotations": "overlap", "expert_instruction": "instructions"}
@@ -34,26 +35,9 @@ LS_IGNORED = {
 TRUE = {"1", "true", "yes", "on"}
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("send a JSON object", [{"field": None, "detail": "the body must be a JSON object"}])
-    return body
-
-
 def _flag(name: str, default: bool = False) -> bool:
     value = request.args.get(name)
     return default if value is None else value.strip().lower() in TRUE
-
-
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number, got {value!r}", [{"field": name, "detail": "not a number"}]) from None
 
 
 def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
@@ -86,7 +70,7 @@ def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
 
 @bp.get("/projects")
 def list_projects():
-    page, page_size = _int_arg("page", 1), min(max(_int_arg("page_size", 100), 1), 1000)
+    page, page_size = int_arg("page", 1), min(max(int_arg("page_size", 100), 1), 1000)
     rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"))
     start = (max(page, 1) - 1) * page_size
     chunk = rows[start:start + page_size]
@@ -99,7 +83,7 @@ def list_projects():
 
 @bp.post("/projects")
 def create_project():
-    main, settings = _project_fields(_body(), creating=True)
+    main, settings = _project_fields(json_body(), creating=True)
     if "label_config" not in main:
         raise Invalid("a project needs a label_config (Label Studio XML)",
                       [{"field": "label_config", "detail": "required"}])
@@ -111,7 +95,7 @@ def create_project():
 @bp.post("/projects/validate")
 def validate_config():
     """Check a label config without saving it (the create page's live check; Label Studio's route)."""
-    body = _body()
+    body = json_body()
     config = body.get("label_config")
     if not isinstance(config, str) or not config.strip():
         raise Invalid("send {\"label_config\": \"<View>...</View>\"}", [{"field": "label_config", "detail": "required"}])
@@ -135,7 +119,7 @@ def get_project(project_id: int):
 
 @bp.route("/projects/<int:project_id>", methods=["PATCH", "PUT"])
 def update_project(project_id: int):
-    main, settings = _project_fields(_body(), creating=False)
+    main, settings = _project_fields(json_body(), creating=False)
     user = api_user().user
     archived = main.pop("is_archived", None)
     if main or settings:
@@ -199,7 +183,7 @@ def get_import(project_id: int, import_id: int):
 def _task_page(project_id: int) -> projects.TaskPage:
     return projects.list_tasks(api_user().user, project_id, state=request.args.get("state"),
                                search=request.args.get("search") or request.args.get("q"),
-                               page=_int_arg("page", 1), page_size=_int_arg("page_size", 100),
+                               page=int_arg("page", 1), page_size=int_arg("page_size", 100),
                                with_results=request.args.get("fields") == "all")
 
 
@@ -217,7 +201,7 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
 @bp.get("/tasks")
 def list_tasks():
     """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``)."""
-    project_id = _int_arg("project", 0)
+    project_id = int_arg("project", 0)
     if not project_id:
         raise Invalid("give the project: /api/tasks?project=ID", [{"field": "project", "detail": "required"}])
     page = _task_page(project_id)
@@ -239,7 +223,7 @@ def get_task(task_id: int):
 
 @bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])
 def update_task(task_id: int):
-    body = _body()
+    body = json_body()
     unknown = sorted(set(body) - {"data", "meta", "priority", "project", "id"})
     if unknown:
         raise Invalid(f"unknown task field(s): {', '.join(unknown)} (data, meta and priority can change)",
@@ -265,7 +249,7 @@ def list_members(project_id: int):
 
 @bp.route("/projects/<int:project_id>/members", methods=["POST", "PATCH"])
 def set_member(project_id: int):
-    body = _body()
+    body = json_body()
     who = body.get("user", body.get("user_id", body.get("email")))
     role = body.get("role", "annotator")
     if not isinstance(role, str):

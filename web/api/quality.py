@@ -15,17 +15,7 @@ from labeling import jobs
 from labeling.errors import Invalid, NotFound
 from quality import qc
 from web.api import api_user, bp
-
-
-def _int_arg(name: str, default: int | None) -> int | None:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number, got {value!r}",
-                      [{"row": None, "field": name, "detail": "not a number"}]) from None
+from web.api.params import int_arg
 
 
 @bp.post("/projects/<int:project_id>/qc")
@@ -42,7 +32,7 @@ def start_qc(project_id: int):
 
 @bp.get("/projects/<int:project_id>/qc/runs")
 def qc_runs(project_id: int):
-    limit = _int_arg("limit", 50)
+    limit = int_arg("limit", 50)
     return jsonify([qc.run_view(r) for r in qc.list_runs(api_user().user, project_id, limit=limit)])
 
 
@@ -58,8 +48,8 @@ def qc_run(project_id: int, run_id: int):
 def label_issues(project_id: int):
     include_all = (request.args.get("all") or "").strip().lower() in ("1", "true", "yes")
     run, rows, total = qc.label_issues(
-        api_user().user, project_id, run_id=_int_arg("run", None), kind=request.args.get("kind") or None,
-        include_all=include_all, page=_int_arg("page", 1), page_size=_int_arg("page_size", 100))
+        api_user().user, project_id, run_id=int_arg("run", None), kind=request.args.get("kind") or None,
+        include_all=include_all, page=int_arg("page", 1), page_size=int_arg("page_size", 100))
     response = jsonify([qc.issue_view(r) for r in rows])
     response.headers["X-Total-Count"] = str(total)
     if run is not None:
