@@ -173,8 +173,9 @@ _TOKEN_USER = (
 # (annotators send a request every few seconds, and the lookup was a fifth of a routing cycle).
 # Revoking a token, or changing or deactivating a user, forgets them in this process at once and
 # in the other server processes within TOKEN_CACHE_SECONDS. Unknown tokens are not remembered.
+# The remembered User is shared by the requests of those seconds: callers read it, never change it.
 TOKEN_CACHE_SECONDS = 5.0
-_token_cache: dict[str, tuple[float, dict, str]] = {}
+_token_cache: dict[str, tuple[float, User, str]] = {}
 _TOKEN_CACHE_MAX = 10_000
 
 
@@ -192,7 +193,7 @@ def user_for_token(key: str) -> tuple[User, str] | None:
     now = time.monotonic()
     cached = _token_cache.get(token_hash)
     if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
-        return User(**cached[1]), cached[2]
+        return cached[1], cached[2]
     engine = get_engine()
     if engine.dialect.name == "sqlite":  # its connections are set up by labeling.db; leave them so
         with read_session() as s:
@@ -205,7 +206,8 @@ def user_for_token(key: str) -> tuple[User, str] | None:
         return None
     values = row._asdict()
     scope = values.pop("token_scope")
+    user = User(**values)
     if len(_token_cache) >= _TOKEN_CACHE_MAX:
         forget_tokens()
-    _token_cache[token_hash] = (now, values, scope)
-    return User(**values), scope
+    _token_cache[token_hash] = (now, user, scope)
+    return user, scope
