@@ -28,9 +28,11 @@
   let lastTask = null; // the task of this page's last decision, for undo
   let busy = false;
 
-  function say(message, bad) {
+  // quiet: for screen readers only (what the page shows says it already)
+  function say(message, bad, quiet) {
     el.status.textContent = message;
     el.status.classList.toggle("bad", !!bad);
+    el.status.classList.toggle("sr-only", !!quiet);
   }
 
   function url(template, task) {
@@ -109,7 +111,7 @@
     root.setAttribute("aria-busy", "false");
     el.item.hidden = true;
     el.empty.hidden = false;
-    say("No suspects left.");
+    say("No suspects left.", false, true);  // the empty panel says so on screen
   }
 
   async function loadNext() {
