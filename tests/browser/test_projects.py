@@ -207,6 +207,9 @@ def test_upload_by_drag_and_drop_json_with_annotations_and_csv(page, shot, lead)
     expect(page.locator("#progress-text")).to_have_text("Done.")
     expect(page.locator("#file-list li")).to_have_count(0)
     expect(page.locator("#upload-button")).to_be_disabled()
+    # the first import of the project appears under "Recent imports" without a reload
+    expect(page.locator("#recent-imports table.imports tbody tr")).to_have_count(1)
+    expect(page.locator("#recent-imports")).to_contain_text("reviews.json, more.csv")
     shot(page, "projects-upload-done")
 
     with read_session() as s:
@@ -218,7 +221,7 @@ def test_upload_by_drag_and_drop_json_with_annotations_and_csv(page, shot, lead)
                          .where(Annotation.project_id == project.id).order_by(Annotation.id)).all()
         assert authors == ["old.hand@example.com", lead.email]
 
-    # the page's link leads to the tasks just imported; the import is listed on a reload
+    # the page's link leads to the tasks just imported; the import is still listed on a reload
     page.locator("#result-summary").get_by_role("link", name="See the tasks").click()
     expect(page.locator("table.tasks tbody tr")).to_have_count(5)
     page.goto(f"/projects/{project.id}/import")
@@ -356,6 +359,8 @@ def test_a_large_import_runs_as_a_job_and_the_page_shows_its_progress(browser, s
         seen = page.evaluate("window.progressSeen")
         assert any(s.startswith("Importing in the background") for s in seen)
         assert seen[-1] == "Done."
+        expect(page.locator("#recent-imports table.imports tbody tr")).to_have_count(1)
+        expect(page.locator("#recent-imports .badge")).to_have_text("done")
         shot(page, "projects-upload-job-done")
     finally:
         context.close()

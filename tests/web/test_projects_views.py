@@ -57,6 +57,7 @@ def test_annotator_sees_projects_but_not_the_lead_pages(client, annotator, proje
     assert client.get("/projects/new").status_code == 403
     assert client.get(f"/projects/{project.id}/tasks").status_code == 403
     assert client.get(f"/projects/{project.id}/settings").status_code == 403
+    assert client.get(f"/projects/{project.id}/import/_recent").status_code == 403
     assert client.get(f"/projects/{project.id}").status_code == 200
 
 
@@ -126,6 +127,10 @@ def test_upload_page(client, lead, project):
     assert 'id="dropzone"' in page and "upload.js" in page
     assert f'data-import-url="/api/projects/{project.id}/import"' in page
     assert "<code>$text</code>" in page and "<script>" not in page.split("<main")[1].split("</main>")[0]
+    # the "Recent imports" section htmx reloads when an upload ends
+    section = client.get(f"/projects/{project.id}/import/_recent").get_data(as_text=True)
+    assert section.strip().startswith("<section") and 'id="recent-imports"' in section
+    assert section.count("<tr>") == 2  # the header and the fixture's import
 
 
 def test_task_list_filters_and_search(client, lead, project):

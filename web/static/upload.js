@@ -139,6 +139,8 @@
       summary.appendChild(link);
     }
     showErrors(errors);
+    // every upload ends here: the page's "Recent imports" reloads itself (htmx) on this event
+    document.body.dispatchEvent(new CustomEvent("labelfab:imported"));
   }
 
   function describe(r) {
