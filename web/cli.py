@@ -261,13 +261,26 @@ def demo_command(as_email: str | None):
     """Load the demo projects (handwritten digits with some wrong labels; short texts). Idempotent."""
     from labeling import demo
 
+    user = _operator(as_email)
     try:
-        done = demo.load_demo(_operator(as_email))
+        done = demo.load_demo(user)
     except DomainError as exc:
         fail(exc.detail)
     for item in done:
         click.echo(f"{item['status']}: project {item['id']} {item['title']!r} ({item['tasks']} tasks)")
         _run_thumbnails(item.get("thumbnail_job"))
+        if item["status"] == "created" and item["title"] == demo.DIGITS_TITLE:
+            _queue_demo_qc(user, item["id"])
+
+
+def _queue_demo_qc(user, project_id: int) -> None:
+    """A first QC run of the demo digits, so that their wrong labels wait on the review page."""
+    from labeling import broker
+    from quality.qc import start_qc
+
+    job, _created = start_qc(user, project_id)
+    where = "when 'labelfab serve' starts" if broker.is_stub() else "on the workers"
+    click.echo(f"QC: run queued as job {job.id}; it runs {where}, and its suspects appear on the review page")
 
 
 def _domain_fail(exc: DomainError) -> None:

@@ -224,3 +224,19 @@ def test_cli_project_create_refuses_a_bad_config(runner, admin, tmp_path):
     config.write_text("<View><Text name='t' value='$t'/><Video name='v' value='$v'/></View>")
     result = runner.invoke(args=["project", "create", "--title", "x", "--config", str(config)])
     assert result.exit_code == 1 and "<Video> on line 1 is not supported yet" in result.output
+
+
+def test_cli_demo_queues_a_first_qc_run_whose_suspects_wait_for_review(runner, admin, worker):
+    from labeling import demo, jobs, review
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "QC: run queued as job" in result.output
+    job_id = int(re.search(r"QC: run queued as job (\d+)", result.output).group(1))
+    job = wait_for(lambda: (j := jobs.get_job(job_id)).status in ("done", "failed") and j, timeout=120)
+    assert job.status == "done", job.message
+    digits = next(p for p in projects.list_projects(admin.user) if p[0].title == demo.DIGITS_TITLE)[0]
+    suspect = review.next_suspect(digits.id, admin.user)
+    assert suspect is not None and suspect["task"]["id"]
+    again = runner.invoke(args=["demo"])  # the projects exist: no second run
+    assert again.exit_code == 0 and "QC:" not in again.output
