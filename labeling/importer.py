@@ -1476,10 +1476,10 @@ def thumbnail_for(url: Any) -> str | None:
     return thumbnail_url(int(m.group(1)), m.group(2)) if m else None
 
 
-def list_imports(user: User, project_id: int, *, limit: int = 20) -> list[ImportBatch]:
-    """The latest imports of a project, newest first."""
+def list_imports(user: User, project_id: int, *, limit: int = 20, action: str = "view") -> list[ImportBatch]:
+    """The latest imports of a project, newest first, for a user who may ``action`` in it."""
     with read_session() as s:
-        require_project(s, user, project_id, "view")
+        require_project(s, user, project_id, action)
         return list(s.exec(select(ImportBatch).where(ImportBatch.project_id == project_id)
                            .order_by(ImportBatch.id.desc()).limit(limit)))
 

@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup
 
 from labeling import users
 from labeling.errors import DomainError
-from labeling.models import Role, TokenScope
+from labeling.models import Role, TokenScope, User
 from labeling.settings import SettingsError
 from web.server import default_threads
 
@@ -273,7 +273,7 @@ def demo_command(as_email: str | None):
             _queue_demo_qc(user, item["id"])
 
 
-def _queue_demo_qc(user, project_id: int) -> None:
+def _queue_demo_qc(user: User, project_id: int) -> None:
     """A first QC run of the demo digits, so that their wrong labels wait on the review page."""
     from labeling import broker
     from quality.qc import start_qc

@@ -223,16 +223,15 @@ def upload(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id, "manage")
     schema = projects.schema_of(project)
     return render_template("projects/import.html", project=project, counts=counts, schema=schema,
-                           imports=importer.list_imports(_user(), project_id, limit=10))
+                           project_id=project_id, imports=importer.list_imports(_user(), project_id, limit=10))
 
 
 @bp.get("/projects/<int:project_id>/import/_recent")
 @login_required
 def recent_imports(project_id: int):
     """The import page's "Recent imports" section, which htmx reloads when an import ends."""
-    project, _counts = projects.get_project_for(_user(), project_id, "manage")
-    return render_template("projects/_recent_imports.html", project=project,
-                           imports=importer.list_imports(_user(), project_id, limit=10))
+    return render_template("projects/_recent_imports.html", project_id=project_id,
+                           imports=importer.list_imports(_user(), project_id, limit=10, action="manage"))
 
 
 @bp.get("/projects/<int:project_id>/tasks")
