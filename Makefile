@@ -15,7 +15,7 @@ install: $(VENV)/.installed vendor
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,postgres,redis,rabbitmq]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -46,8 +46,8 @@ run: demo
 test: install
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
 
-lint: install
-	$(BIN)/ruff check labeling quality web tests bench
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -6,6 +6,7 @@ with safe defaults. A bad value stops start-up with a one-line message (see ``Se
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class SettingsError(RuntimeError):
     """A configuration value is unusable; the message is one line meant for the operator."""
+
+
+def _require(module: str, extra: str, what: str) -> None:
+    """Refuse a URL whose driver is not installed: it comes with an extra (the embedded default,
+    SQLite and the stub broker, needs none; docs/ARCHITECTURE.md, Running it)."""
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"{what} needs the {module!r} package, not installed: pip install 'labelfab[{extra}]'")
 
 
 class Settings(BaseSettings):
@@ -46,6 +54,8 @@ class Settings(BaseSettings):
             value = "postgresql://" + value.removeprefix("postgres://")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if value.startswith("postgresql+psycopg://"):
+            _require("psycopg", "postgres", "a PostgreSQL database")
         return value
 
     @field_validator("broker_url")
@@ -53,6 +63,10 @@ class Settings(BaseSettings):
     def _check_broker_url(cls, value: str) -> str:
         if not value.startswith(("stub://", "redis://", "rediss://", "amqp://", "amqps://")):
             raise ValueError(f"unsupported broker {value!r} (use stub://, redis://... or amqp://...)")
+        if value.startswith(("redis://", "rediss://")):
+            _require("redis", "redis", "a Redis broker")
+        elif value.startswith(("amqp://", "amqps://")):
+            _require("pika", "rabbitmq", "a RabbitMQ broker")
         return value
 
     @property

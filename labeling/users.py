@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -174,14 +175,17 @@ _TOKEN_USER = (
 # Revoking a token, or changing or deactivating a user, forgets them in this process at once and
 # in the other server processes within TOKEN_CACHE_SECONDS. Unknown tokens are not remembered.
 # The remembered User is shared by the requests of those seconds: callers read it, never change it.
+# cachetools' caches are not thread-safe: the server's threads share this one under a lock.
 TOKEN_CACHE_SECONDS = 5.0
-_token_cache: dict[str, tuple[float, User, str]] = {}
 _TOKEN_CACHE_MAX = 10_000
+_token_cache: TTLCache[str, tuple[User, str]] = TTLCache(maxsize=_TOKEN_CACHE_MAX, ttl=TOKEN_CACHE_SECONDS)
+_token_lock = threading.Lock()
 
 
 def forget_tokens() -> None:
     """Drop this process's remembered token lookups (after a token or user changed)."""
-    _token_cache.clear()
+    with _token_lock:
+        _token_cache.clear()
 
 
 def user_for_token(key: str) -> tuple[User, str] | None:
@@ -190,10 +194,10 @@ def user_for_token(key: str) -> tuple[User, str] | None:
     Answers are remembered for ``TOKEN_CACHE_SECONDS`` (see above).
     """
     token_hash = hash_token(key)
-    now = time.monotonic()
-    cached = _token_cache.get(token_hash)
-    if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
-        return cached[1], cached[2]
+    with _token_lock:
+        cached = _token_cache.get(token_hash)
+    if cached is not None:
+        return cached
     engine = get_engine()
     if engine.dialect.name == "sqlite":  # its connections are set up by labeling.db; leave them so
         with read_session() as s:
@@ -202,12 +206,10 @@ def user_for_token(key: str) -> tuple[User, str] | None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             row = conn.execute(_TOKEN_USER, {"token_hash": token_hash}).first()
     if row is None:
-        _token_cache.pop(token_hash, None)
         return None
     values = row._asdict()
     scope = values.pop("token_scope")
-    user = User(**values)
-    if len(_token_cache) >= _TOKEN_CACHE_MAX:
-        forget_tokens()
-    _token_cache[token_hash] = (now, user, scope)
-    return user, scope
+    answer = User(**values), scope
+    with _token_lock:
+        _token_cache[token_hash] = answer
+    return answer

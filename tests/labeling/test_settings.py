@@ -46,3 +46,28 @@ def test_bad_database_url_is_one_line_at_start_up(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "LABELFAB_DATABASE_URL" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("setting, url, module, extra", [
+    ("database_url", "postgresql://u@h/db", "psycopg", "postgres"),
+    ("broker_url", "redis://127.0.0.1:6379/0", "redis", "redis"),
+    ("broker_url", "amqp://guest:guest@127.0.0.1:5672/", "pika", "rabbitmq"),
+])
+def test_a_url_whose_driver_is_missing_names_the_extra(setting, url, module, extra, monkeypatch):
+    assert getattr(load_settings(**{setting: url}), setting)  # the suite installs every extra
+    monkeypatch.setitem(sys.modules, module, None)  # an install without the extra: the import fails
+    with pytest.raises(SettingsError) as err:
+        load_settings(**{setting: url})
+    message = str(err.value)
+    assert f"LABELFAB_{setting.upper()}" in message and f"pip install 'labelfab[{extra}]'" in message
+    assert f"{module!r} package" in message and "\n" not in message
+
+
+def test_a_missing_extra_is_one_line_at_start_up(tmp_path):
+    env = {**os.environ, "LABELFAB_DATA_DIR": str(tmp_path), "LABELFAB_BROKER_URL": "redis://127.0.0.1:6379/0"}
+    code = "import sys; sys.modules['redis'] = None; sys.argv = ['labelfab', 'init']; from web.cli import main; main()"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "LABELFAB_BROKER_URL" in lines[0] and "labelfab[redis]" in lines[0]

@@ -77,14 +77,15 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(client, annotator):
     assert client.get("/api/me", headers=annotator.headers).status_code == 401
 
 
-def test_token_lookups_are_remembered_briefly_and_forgotten_on_change(client, annotator, monkeypatch):
+def test_token_lookups_are_remembered_briefly_and_forgotten_on_change(client, annotator):
     [token] = users.list_tokens(annotator.id)
     assert client.get("/api/me", headers=annotator.headers).status_code == 200
     # another server process revokes the token: this one goes on remembering it for a moment
     with write_session() as s:
         s.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(revoked_at=utcnow()))
     assert client.get("/api/me", headers=annotator.headers).status_code == 200
-    monkeypatch.setattr(users, "TOKEN_CACHE_SECONDS", 0.0)  # ... and then no longer
+    cache = users._token_cache  # ... and TOKEN_CACHE_SECONDS later no longer
+    cache.expire(cache.timer() + users.TOKEN_CACHE_SECONDS)
     assert client.get("/api/me", headers=annotator.headers).status_code == 401
 
 

@@ -11,7 +11,7 @@ from wtforms import ValidationError
 from labeling import jobs, users
 from labeling.access import require_project
 from labeling.db import read_session
-from labeling.errors import Forbidden, NotFound
+from labeling.errors import NotFound
 from web.auth import AuthUser
 from web.errors import error_response
 
@@ -58,11 +58,6 @@ def project_for(project_id: int, action: str = "view"):
     """The project if the caller may ``action`` in it (404/403 otherwise), detached."""
     with read_session() as s:
         return require_project(s, api_user().user, project_id, action)
-
-
-def require_lead() -> None:
-    if not api_user().is_lead:
-        raise Forbidden("only leads and admins may do this")
 
 
 @bp.get("/me")
