@@ -12,10 +12,10 @@ VENDOR := web/static/vendor
 
 install: $(VENV)/.installed vendor
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,postgres,redis,rabbitmq]'
+	$(BIN)/pip install -q --disable-pip-version-check -e clients/python -e '.[dev,postgres,redis,rabbitmq]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

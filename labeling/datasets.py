@@ -615,7 +615,7 @@ def card_markdown(manifest: dict[str, Any]) -> str:
     lines += [f"| {f['name']} | {f['size']} | `{f['sha256']}` |" for f in m["files"]]
     lines += ["", "## Pull", "", "```",
               f"labelfab pull URL {m['project']['id']}@{m['version']} --token TOKEN --format jsonl --out data/",
-              "```", "", "```python", "from labeling import client",
-              f"path = client.pull(URL, {m['project']['id']}, {m['version']}, token=TOKEN, out_dir='data')",
-              "df = client.dataframe(path)", "```", ""]
+              "```", "", "```python", "import labelfab_client as lf  # pip install 'labelfab-client[pandas]'",
+              f"path = lf.pull(URL, {m['project']['id']}, {m['version']}, token=TOKEN, out_dir='data')",
+              "df = lf.dataframe(path)", "```", ""]
     return "\n".join(lines)

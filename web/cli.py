@@ -401,41 +401,13 @@ def dataset_diff(project_id: int, from_version: str, to_version: str, as_email: 
         click.echo(f"  task {item['id']}: {item['from']} -> {item['to']}")
 
 
-@click.command("pull")
-@click.argument("url")
-@click.argument("target", metavar="PROJECT[@VERSION]")
-@click.option("--token", envvar="LABELFAB_TOKEN", required=True, help="an API token (read-only is enough); "
-              "or set LABELFAB_TOKEN")
-@click.option("--format", "fmt", default="jsonl", show_default=True,
-              help="jsonl, parquet, csv, json, coco, yolo, voc, conll2003, media, card")
-@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="files go to OUT/project-P/vN/")
-@click.option("--media", is_flag=True, help="also download and unpack the images")
-def pull_command(url: str, target: str, token: str, fmt: str, out_dir: str, media: bool):
+@click.command("pull", add_help_option=False, context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def pull_command(args: tuple[str, ...]):
     """Download a published dataset version from a labelfab server and verify its sha256."""
-    from tqdm import tqdm
+    from labelfab_client.cli import run  # labelfab-client's command (ARCHITECTURE.md, Clients)
 
-    from labeling import client
-
-    project, _, version = target.partition("@")
-    if not project.isdigit() or (version and not (version.isdigit() or version == "latest")):
-        fail(f"give the project as PROJECT or PROJECT@VERSION (numbers), got {target!r}")
-    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="pulling", dynamic_ncols=True, file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        path = client.pull(url, int(project), version or None, token=token, format=fmt, out_dir=out_dir,
-                           media=media, progress=progress)
-    except client.ClientError as exc:
-        bar.close()
-        fail(str(exc))
-    bar.close()
-    click.echo(f"sha256 verified: {path}")
-    click.echo(path)
+    raise SystemExit(run(["pull", *args]))
 
 
 @click.group("qc")

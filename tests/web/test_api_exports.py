@@ -1,5 +1,5 @@
-"""Exports and dataset versions over REST, in the browser, and pulled with labeling.client and
-``labelfab pull`` from a live server."""
+"""Exports and dataset versions over REST and in the browser (pulling them with labelfab-client:
+tests/clients)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import io
 import json
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from labeling import client, datasets, users
+from labeling import datasets, users
 from labeling.models import Role
 from labeling.settings import get_settings
 from tests.conftest import login
@@ -235,82 +232,3 @@ def test_browser_export_form_downloads(client, lead, project):
     assert len(r.get_data(as_text=True).splitlines()) == 4
     r = client.get(f"/projects/{project}/export?exportType=JSONL&state=review&seed=1&split=80,10,10")
     assert r.status_code == 409 and "no review tasks" in r.get_data(as_text=True)
-
-
-# --------------------------------------------------------------------------- pulling from a live server
-
-
-def test_client_imports_neither_flask_nor_the_database():
-    code = ("import sys, labeling.client; bad = [m for m in ('flask', 'sqlmodel', 'sqlalchemy', 'pydantic', "
-            "'labeling.db', 'labeling.models', 'numpy') if m in sys.modules]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_pull_verifies_and_resumes(live_server, lead, project, pipeline, tmp_path: Path):
-    v, _ = datasets.publish(project, lead.user, note="for the pipeline")
-    seen = []
-    path = client.pull(live_server.url, project, token=pipeline.read_token, format="parquet", out_dir=tmp_path,
-                       progress=lambda done, total: seen.append((done, total)))
-    assert path == tmp_path / f"project-{project}" / "v1" / "dataset.parquet"
-    assert seen[-1][0] == seen[-1][1] == path.stat().st_size
-    assert json.loads((path.parent / "manifest.json").read_text())["sha256"] == v.sha256
-    df = client.dataframe(path)
-    assert len(df) == 9 and set(df["split"]) <= {"train", "validation", "test"} and df["data"][0] == {"text": "text number 0"}
-    rows = list(client.records(client.pull(live_server.url, project, 1, token=pipeline.read_token, out_dir=tmp_path)))
-    assert [r["label"] for r in rows] == list(df["label"])
-
-    # an interrupted download: the first bytes are there; the pull fetches the rest (Range)
-    full = path.read_bytes()
-    path.unlink()
-
-    def stop(done: int, total: int) -> None:
-        if done < total:
-            raise KeyboardInterrupt  # the pipeline is stopped half-way
-    with pytest.raises(KeyboardInterrupt):
-        client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet", out_dir=tmp_path,
-                    chunk_size=1000, progress=stop)
-    part = path.with_name(path.name + ".part")
-    assert part.read_bytes() == full[:1000] and not path.exists()
-    assert client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet",
-                       out_dir=tmp_path).read_bytes() == full
-    # a corrupt partial file: caught by the hash check, deleted, and the next pull is right
-    path.unlink()
-    part.write_bytes(b"x" * 1000)
-    with pytest.raises(client.HashMismatch) as err:
-        client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet", out_dir=tmp_path)
-    assert "corrupt" in str(err.value) and not part.exists() and not path.exists()
-    assert client.pull(live_server.url, project, 1, token=pipeline.read_token, format="parquet",
-                       out_dir=tmp_path).read_bytes() == full
-
-
-def test_pull_errors_and_the_pull_command(live_server, runner, lead, project, pipeline, annotator, tmp_path: Path):
-    """(One live server for these, to keep the suite fast.)"""
-    with pytest.raises(client.ClientError) as err:
-        client.pull(live_server.url, project, token=pipeline.read_token, out_dir=tmp_path)
-    assert err.value.status == 404 and "none is published yet" in str(err.value)
-    v, _ = datasets.publish(project, lead.user)
-    with pytest.raises(client.ClientError) as err:
-        client.pull(live_server.url, project, 5, token=pipeline.read_token, out_dir=tmp_path)
-    assert err.value.status == 404 and "no version 5" in str(err.value)
-    with pytest.raises(client.ClientError) as err:
-        client.pull(live_server.url, project, token=annotator.token, out_dir=tmp_path)
-    assert err.value.status == 403
-    with pytest.raises(client.ClientError) as err:
-        client.pull(live_server.url, project, token="wrong", out_dir=tmp_path)
-    assert err.value.status == 401
-    with pytest.raises(client.ClientError) as err:
-        client.pull(live_server.url, project, token=pipeline.read_token, format="coco", out_dir=tmp_path)
-    assert "has no 'coco' file" in str(err.value)
-
-    result = runner.invoke(args=["pull", live_server.url, f"{project}@1", "--token", pipeline.read_token,
-                                 "--format", "csv", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    path = Path(result.output.strip().splitlines()[-1])
-    assert path.name == "dataset.csv" and "sha256 verified" in result.output
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == {f["format"]: f for f in v.manifest["files"]}["csv"]["sha256"]
-    result = runner.invoke(args=["pull", live_server.url, f"{project}@3", "--token", pipeline.read_token,
-                                 "--out", str(tmp_path)])
-    assert result.exit_code == 1 and "no version 3" in result.output
-    result = runner.invoke(args=["pull", live_server.url, "abc", "--token", "t"])
-    assert result.exit_code == 1 and "PROJECT@VERSION" in result.output

@@ -1,52 +1,21 @@
-"""Pull published labelfab datasets into a training pipeline.
-
-This module stands alone: it needs only the standard library and ``requests`` (``pandas`` and
-``pyarrow`` are used when they are installed, by :func:`dataframe` and for Parquet files). Copy
-it into any environment, or use it from an installed labelfab::
-
-    from labeling import client
-
-    path = client.pull("https://labelfab.example.com", 3, token=TOKEN, format="parquet", out_dir="data")
-    df = client.dataframe(path)            # id, data, label, label_source, split
-    train = df[df.split == "train"]
-
-:func:`pull` downloads one file of a version (the latest by default) into
-``out_dir/project-P/vN/``, next to the version's ``manifest.json``, and checks its sha256
-against the manifest. An interrupted download is resumed (an HTTP ``Range`` request, guarded by
-``If-Range`` with the file's ETag) the next time; a file whose hash does not match is deleted
-and :class:`HashMismatch` raised. A file already there with the right hash is not downloaded
-again.
-"""
+"""Download a published dataset version: its manifest, then one file, resumed and verified."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
-__all__ = ["ClientError", "HashMismatch", "dataframe", "manifest", "pull", "records", "verify"]
+from labelfab_client.errors import ClientError, HashMismatch
 
 CHUNK = 1 << 20
 ProgressFn = Callable[[int, int], None]
-
-
-class ClientError(Exception):
-    """The server refused (``status`` and its ``detail``), or a download went wrong."""
-
-    def __init__(self, message: str, *, status: int | None = None, errors: list | None = None):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors or []
-
-
-class HashMismatch(ClientError):
-    """A downloaded file's sha256 differs from the manifest's; the file was deleted."""
 
 
 def _session(token: str, session: requests.Session | None) -> requests.Session:
@@ -62,16 +31,40 @@ def _fail(response: requests.Response, what: str) -> ClientError:
         detail, errors = body.get("detail") or response.reason, body.get("errors") or []
     except ValueError:
         detail, errors = (response.text or response.reason or "").strip()[:300], []
-    return ClientError(f"{what}: HTTP {response.status_code}: {detail}", status=response.status_code, errors=errors)
+    return ClientError(f"{what}: HTTP {response.status_code}: {detail}", status=response.status_code,
+                       errors=errors)
 
 
 def _version_url(url: str, project: int | str, version: int | str | None) -> str:
-    return f"{url.rstrip('/')}/api/projects/{project}/datasets/{version if version is not None else 'latest'}"
+    number = version if version is not None else "latest"
+    return f"{url.rstrip('/')}/api/projects/{project}/datasets/{number}"
 
 
 def manifest(url: str, project: int | str, version: int | str | None = None, *, token: str,
              session: requests.Session | None = None, timeout: float = 60) -> dict[str, Any]:
-    """The manifest of a version (the latest if ``version`` is None): files, hashes, counts, QC."""
+    """The manifest of a version (the latest if ``version`` is None): files, hashes, counts, QC.
+
+    Parameters
+    ----------
+    url : str
+        The labelfab server, ``https://host[:port]``.
+    project : int
+        The project id.
+    version : int or str, optional
+        A version number; the latest when None.
+    token : str
+        An API token (a read-only one is enough).
+
+    Returns
+    -------
+    dict
+        The manifest, as ``GET /api/projects/P/datasets/V`` answers it.
+
+    Raises
+    ------
+    ClientError
+        The server refused, or could not be reached.
+    """
     s = _session(token, session)
     try:
         response = s.get(_version_url(url, project, version), timeout=timeout)
@@ -96,13 +89,14 @@ def verify(path: str | Path, sha256: str) -> None:
     actual = _sha256(path)
     if actual != sha256:
         path.unlink(missing_ok=True)
-        raise HashMismatch(f"{path.name}: sha256 is {actual}, the manifest says {sha256}; the file is corrupt "
-                           f"and was deleted, pull again")
+        raise HashMismatch(f"{path.name}: sha256 is {actual}, the manifest says {sha256}; the file "
+                           f"is corrupt and was deleted, pull again")
 
 
-def pull(url: str, project: int | str, version: int | str | None = None, *, token: str, format: str = "jsonl",
-         out_dir: str | Path = ".", media: bool = False, progress: ProgressFn | None = None,
-         session: requests.Session | None = None, timeout: float = 60, chunk_size: int = CHUNK) -> Path:
+def pull(url: str, project: int | str, version: int | str | None = None, *, token: str,
+         format: str = "jsonl", out_dir: str | Path = ".", media: bool = False,
+         progress: ProgressFn | None = None, session: requests.Session | None = None,
+         timeout: float = 60, chunk_size: int = CHUNK) -> Path:
     """Download one file of a published dataset version and check its sha256.
 
     Parameters
@@ -145,14 +139,14 @@ def pull(url: str, project: int | str, version: int | str | None = None, *, toke
     folder = Path(out_dir) / f"project-{m['project']['id']}" / f"v{m['version']}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifest.json").write_text(json.dumps(m, indent=2, ensure_ascii=False), encoding="utf-8")
-    path = _download(s, url, m, format, folder, progress=progress, timeout=timeout, chunk_size=chunk_size)
+    path = _download(s, url, m, format, folder, progress=progress, timeout=timeout,
+                     chunk_size=chunk_size)
     if media:
         files = {f["format"] for f in m.get("files", [])}
         if "media" not in files:
             raise ClientError(f"version {m['version']} has no media (the project has no stored images)")
-        archive = _download(s, url, m, "media", folder, progress=progress, timeout=timeout, chunk_size=chunk_size)
-        import zipfile
-
+        archive = _download(s, url, m, "media", folder, progress=progress, timeout=timeout,
+                            chunk_size=chunk_size)
         with zipfile.ZipFile(archive) as zf:
             for name in zf.namelist():
                 target = (folder / name).resolve()
@@ -185,7 +179,8 @@ def _download(s: requests.Session, url: str, m: dict, fmt: str, folder: Path, *,
     download = f"{_version_url(url, m['project']['id'], m['version'])}/download"
     if done < entry["size"]:
         try:
-            with s.get(download, params={"format": key}, headers=headers, stream=True, timeout=timeout) as response:
+            with s.get(download, params={"format": key}, headers=headers, stream=True,
+                       timeout=timeout) as response:
                 if response.status_code == 200:
                     done = 0  # the server sent the whole file (no range, or the file changed)
                 elif response.status_code != 206:
@@ -197,67 +192,11 @@ def _download(s: requests.Session, url: str, m: dict, fmt: str, folder: Path, *,
                         if progress:
                             progress(done, entry["size"])
         except requests.RequestException as exc:
-            raise ClientError(f"download of {entry['name']} was interrupted after {done} bytes ({exc}); "
-                              f"pull again to resume") from exc
+            raise ClientError(f"download of {entry['name']} was interrupted after {done} bytes "
+                              f"({exc}); pull again to resume") from exc
     if part.stat().st_size != entry["size"]:
-        raise ClientError(f"download of {entry['name']} stopped at {part.stat().st_size} of {entry['size']} "
-                          f"bytes; pull again to resume")
+        raise ClientError(f"download of {entry['name']} stopped at {part.stat().st_size} of "
+                          f"{entry['size']} bytes; pull again to resume")
     verify(part, entry["sha256"])
     os.replace(part, target)
     return target
-
-
-def records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The rows of a pulled file (JSON Lines, Parquet, CSV or Label Studio JSON) as dicts.
-
-    In CSV and Parquet files ``data`` is JSON text; it is decoded, as is a JSON ``label`` of
-    spans or boxes, so every format gives the same rows.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        parquet = pq.ParquetFile(path)
-        meta = parquet.schema_arrow.metadata or {}
-        structured = meta.get(b"labelfab.kind", b"").decode() not in ("classification", "multilabel")
-        for batch in parquet.iter_batches():
-            for row in batch.to_pylist():
-                yield _decoded(row, structured)
-    elif suffix == ".csv":
-        with open(path, encoding="utf-8", newline="") as fh:
-            yield from csv.DictReader(fh)
-    elif suffix == ".json":
-        with open(path, encoding="utf-8") as fh:
-            yield from json.load(fh)
-    else:
-        raise ClientError(f"records() reads .jsonl, .parquet, .csv and .json files, not {path.name}")
-
-
-def _decoded(row: dict[str, Any], structured: bool) -> dict[str, Any]:
-    """Decode the JSON text columns of a Parquet row (``label`` too for spans and boxes)."""
-    if isinstance(row.get("data"), str):
-        row["data"] = json.loads(row["data"])
-    if structured and isinstance(row.get("label"), str):
-        row["label"] = json.loads(row["label"])
-    return row
-
-
-def dataframe(path: str | Path):
-    """A pandas DataFrame of a pulled file; ``data`` holds dicts. Needs pandas (and pyarrow for
-    Parquet)."""
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ClientError("dataframe() needs pandas: pip install pandas pyarrow") from exc
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        df = pd.read_parquet(path)
-        df["data"] = df["data"].map(json.loads)
-        return df
-    return pd.DataFrame.from_records(list(records(path)))

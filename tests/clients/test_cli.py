@@ -1,0 +1,51 @@
+"""The ``labelfab`` command of labelfab-client without a server: what it refuses, and its
+progress line."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from labelfab_client.cli import Progress, run
+
+
+def test_a_server_command_is_refused_with_what_the_client_has(capsys):
+    assert run(["serve", "--port", "8000"]) == 2
+    err = capsys.readouterr().err
+    assert "'serve' is a command of the labelfab server" in err and "'pull' only" in err
+
+
+def test_pull_needs_a_token_and_a_project_number(capsys, monkeypatch):
+    monkeypatch.delenv("LABELFAB_TOKEN", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        run(["pull", "http://127.0.0.1:9", "1"])
+    assert exit_.value.code == 2 and "--token, or set LABELFAB_TOKEN" in capsys.readouterr().err
+    assert run(["pull", "http://127.0.0.1:9", "1@v2", "--token", "t"]) == 1
+    assert "PROJECT@VERSION (numbers), got '1@v2'" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_one_error_line(capsys):
+    assert run(["pull", "http://127.0.0.1:9", "1", "--token", "t"]) == 1  # port 9: nothing listens
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot reach http://127.0.0.1:9")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_line_rewritten_on_a_terminal_and_nothing_elsewhere():
+    screen = Terminal()
+    progress = Progress(screen)
+    progress(0, 3 * 1024 * 1024)
+    progress(1024, 3 * 1024 * 1024)  # within a tenth of a second of the last: not shown
+    progress(3 * 1024 * 1024, 3 * 1024 * 1024)  # the end is always shown
+    progress.close()
+    assert screen.getvalue().split("\r")[1:] == ["pulling: 0 B of 3.0 MiB (0%)   ",
+                                                  "pulling: 3.0 MiB of 3.0 MiB (100%)   \n"]
+    log = io.StringIO()
+    quiet = Progress(log)
+    quiet(5, 10)
+    quiet.close()
+    assert log.getvalue() == ""
