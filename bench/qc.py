@@ -57,7 +57,6 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-import quality.worker  # noqa: E402,F401  (registers the qc job, as a worker does)
 from labeling import annotations, importer, jobs, migrate, projects, users  # noqa: E402
 from labeling.db import get_engine, read_session  # noqa: E402
 from labeling.models import AnnotatorScore, LabelIssue, QualityRun, Role, Task, User  # noqa: E402

@@ -36,6 +36,7 @@ from labeling.access import ACTIONS, can, require_project
 from labeling.db import read_session, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.exports import task_json
+from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.label_config import LabelSchema, validate_result
 from labeling.models import (
     Annotation,
@@ -50,7 +51,6 @@ from labeling.models import (
     TaskState,
     User,
 )
-from labeling.qc_trigger import tasks_labeled
 from labeling.router import (
     ANNOTATE,
     check_role,

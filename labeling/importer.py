@@ -65,7 +65,6 @@ from sqlmodel import Session, select
 
 from labeling import jobs
 from labeling.access import require_project
-from labeling.broker import is_stub
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, DomainError, Invalid, NotFound
 from labeling.import_formats import (
@@ -77,6 +76,8 @@ from labeling.import_formats import (
     parse_path,
     parse_upload,
 )
+from labeling.jobs.broker import is_stub
+from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.label_config import (
     LabelSchema,
     result_from_labels,
@@ -94,7 +95,6 @@ from labeling.models import (
     TaskState,
     User,
 )
-from labeling.qc_trigger import tasks_labeled
 from labeling.settings import get_settings
 from labeling.users import UserError, normalize_email
 
@@ -492,28 +492,26 @@ def _with_folder_labels(items: Iterator[RawItem], names: list[str]) -> Iterator[
 
 def _enqueue(user: User, project: Project, payload: dict, names: list[str], staging: Path, *,
              skip_invalid: bool, dedupe: bool, return_task_ids: bool) -> ImportResult:
-    with write_session() as s:
-        batch = ImportBatch(project_id=project.id, user_id=user.id, status="queued", files=names)
-        s.add(batch)
-        s.flush()
-        batch_id = batch.id
-    payload = dict(payload, batch_id=batch_id, user_id=user.id, staging=staging.name,
-                   skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+    """The batch and its ``import`` job, in one transaction (the job is sent after it commits)."""
     try:
-        job_id = jobs.enqueue("import", project_id=project.id, payload=payload, created_by=user.id)
-    except Exception:
-        shutil.rmtree(staging, ignore_errors=True)
         with write_session() as s:
-            s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(status="failed"))
+            batch = ImportBatch(project_id=project.id, user_id=user.id, status="queued", files=names)
+            s.add(batch)
+            s.flush()
+            batch_id = batch.id
+            payload = dict(payload, batch_id=batch_id, user_id=user.id, staging=staging.name,
+                           skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+            job_id = jobs.enqueue("import", project_id=project.id, payload=payload, created_by=user.id, session=s)
+            batch.job_id = job_id
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
-    with write_session() as s:
-        s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(job_id=job_id))
     return ImportResult(import_id=batch_id, job_id=job_id, status="queued", files=names)
 
 
-@jobs.handler("import")
 def run_import_job(ctx: jobs.JobContext) -> dict:
-    """Run a staged import; its results and the job's end are written in one transaction."""
+    """Run a staged import (the ``import`` job's handler, listed in :mod:`labeling.jobs.registry`);
+    its results and the job's end are written in one transaction."""
     p = ctx.payload
     staging = _staging_root() / p["staging"]
     batch_id = p["batch_id"]
@@ -1090,6 +1088,10 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
             result.duration = time.perf_counter() - t0
             s.execute(sa.update(ImportBatch).where(ImportBatch.id == result.import_id)
                       .values(duration=result.duration, errors=result.errors))
+            if media and result.task_count:
+                from labeling.thumbnails import enqueue_thumbnails
+
+                result.thumbnail_job_id = enqueue_thumbnails(project_id=project_id, created_by=user_id, session=s)
             if on_commit is not None:
                 on_commit(s, result)
     except BaseException:
@@ -1099,10 +1101,6 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
     pool.shutdown(wait=True)
     if check.bad:
         _remove_unreferenced(new_files)
-    if media and result.task_count:
-        from labeling.thumbnails import enqueue_thumbnails
-
-        result.thumbnail_job_id = enqueue_thumbnails(project_id=project_id, created_by=user_id)
     if progress is not None:
         progress(len(rows), total or len(rows), "done")
     return result

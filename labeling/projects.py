@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, select
 from labeling.access import can, can_create_projects, project_role, require_project
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
+from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.label_config import (
     LabelConfigError,
     LabelSchema,
@@ -40,7 +41,6 @@ from labeling.models import (
     User,
     UTCDateTime,
 )
-from labeling.qc_trigger import tasks_labeled
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
 

@@ -1,4 +1,7 @@
-"""The ``thumbnails`` job: previews for imported images, made in the background."""
+"""The ``thumbnails`` job: previews for imported images, made in the background.
+
+Its kind is listed in :mod:`labeling.jobs.registry`; :func:`run_thumbnails` is its handler.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from sqlmodel import select
 
 from labeling import jobs
@@ -24,12 +28,15 @@ def thumbnail_path(media_root: Path, sha256: str) -> Path:
     return Path(media_root) / "thumbs" / sha256[:2] / f"{sha256}.jpg"
 
 
-def enqueue_thumbnails(*, project_id: int | None = None, created_by: int | None = None) -> int:
-    """Start a job that makes every missing thumbnail; returns the job id."""
-    return jobs.enqueue("thumbnails", project_id=project_id, created_by=created_by)
+def enqueue_thumbnails(*, project_id: int | None = None, created_by: int | None = None,
+                       session: Session | None = None) -> int:
+    """Start a job that makes every missing thumbnail; returns the job id.
+
+    With ``session`` the job joins that transaction (and is sent after it commits).
+    """
+    return jobs.enqueue("thumbnails", project_id=project_id, created_by=created_by, session=session)
 
 
-@jobs.handler("thumbnails")
 def run_thumbnails(ctx: jobs.JobContext) -> dict:
     """Make the thumbnails of all media that have none, in batches, reporting progress.
 

@@ -1,4 +1,5 @@
-"""The ``qc`` job: a QC run on the ``quality`` queue.
+"""The ``qc`` job's handler: a QC run on the ``quality`` queue (its kind is listed in
+:mod:`labeling.jobs.registry`).
 
 cleanlab and scikit-learn work runs one job at a time per process (DESIGN.md): a process-wide
 lock serializes the runs of the worker threads, so two runs never compete for the same cores and
@@ -11,7 +12,6 @@ from __future__ import annotations
 import threading
 
 from labeling import jobs
-from labeling.qc_trigger import QC_JOB_KIND, QC_QUEUE
 from quality.qc import run_qc
 
 __all__ = ["QC_LOCK", "run_qc_job"]
@@ -20,7 +20,6 @@ __all__ = ["QC_LOCK", "run_qc_job"]
 QC_LOCK = threading.Lock()
 
 
-@jobs.handler(QC_JOB_KIND, queue=QC_QUEUE)
 def run_qc_job(ctx: jobs.JobContext) -> dict:
     """Run QC on the job's project; the results and the job's end are written together."""
     if ctx.project_id is None:

@@ -158,12 +158,11 @@ def login(client, email: str, password: str = PASSWORD):
 
 @pytest.fixture
 def worker():
-    """dramatiq worker threads in this process, on whatever broker is configured."""
-    import dramatiq
+    """dramatiq worker threads in this process, on whatever broker is configured: the worker entry
+    point of ``labelfab serve`` (which loads every job kind of the registry)."""
+    from labeling.jobs.worker import InProcessWorker
 
-    from labeling.broker import broker
-
-    w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    w = InProcessWorker(2)
     w.start()
     yield w
     w.stop()

@@ -31,7 +31,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    import quality.worker  # noqa: F401  (registers every job handler, for enqueueing and in-process work)
     from web.extensions import SessionInterface, csrf, login_manager
 
     app.session_interface = SessionInterface()

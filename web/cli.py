@@ -58,14 +58,18 @@ def serve_command(host: str, port: int, workers: int, threads: int):
 @click.option("--processes", default=2, show_default=True, type=int)
 @click.option("--threads", default=2, show_default=True, type=int)
 def worker_command(processes: int, threads: int):
-    """Run dramatiq worker processes (Redis or RabbitMQ broker) for the default and quality queues."""
-    from labeling import broker, jobs
+    """Run dramatiq worker processes (Redis or RabbitMQ broker) for every queue of the job registry.
+
+    Each process imports the worker entry point, labeling.jobs.worker, which loads the handler
+    of every job kind (and stops the process if one cannot be imported)."""
+    from labeling import jobs
+    from labeling.jobs import broker, registry
 
     if broker.is_stub():
         fail("the stub broker runs jobs inside 'labelfab serve'; set LABELFAB_BROKER_URL to redis:// or amqp://")
     click.echo(f"re-sent {jobs.recover()} unfinished job(s)")
-    args = [sys.executable, "-m", "dramatiq", "quality.worker", "--processes", str(processes),
-            "--threads", str(threads), "--queues", "default", "quality"]
+    args = [sys.executable, "-m", "dramatiq", "labeling.jobs.worker", "--processes", str(processes),
+            "--threads", str(threads), "--queues", *registry.QUEUES]
     sys.stdout.flush()
     os.execv(sys.executable, args)
 
@@ -154,7 +158,8 @@ def _operator(email: str | None):
 
 def _run_thumbnails(job_id: int | None) -> None:
     """With the stub broker nothing else would run the job: make the thumbnails here."""
-    from labeling import broker, jobs
+    from labeling import jobs
+    from labeling.jobs import broker
 
     if job_id is None:
         return
@@ -275,7 +280,7 @@ def demo_command(as_email: str | None):
 
 def _queue_demo_qc(user: User, project_id: int) -> None:
     """A first QC run of the demo digits, so that their wrong labels wait on the review page."""
-    from labeling import broker
+    from labeling.jobs import broker
     from quality.qc import start_qc
 
     job, _created = start_qc(user, project_id)
@@ -430,7 +435,8 @@ def qc_run(project_id: int, wait: bool, as_email: str | None):
 
     from tqdm import tqdm
 
-    from labeling import broker, jobs
+    from labeling import jobs
+    from labeling.jobs import broker
     from labeling.models import JobStatus
     from quality import qc
 

@@ -22,15 +22,19 @@ def default_threads() -> int:
 
 
 def start_background() -> object | None:
-    """In a serving process: with the stub broker start worker threads; re-send unfinished jobs."""
-    from labeling import broker, jobs
+    """In a serving process: with the stub broker start worker threads (the worker entry point,
+    which loads every job kind of the registry); re-send unfinished jobs."""
+    from labeling import jobs
     from labeling.db import dispose_engines
+    from labeling.jobs.broker import is_stub
     from labeling.settings import get_settings
 
     dispose_engines()  # connections must not cross a fork
     worker = None
-    if broker.is_stub():
-        worker = broker.InProcessWorker(get_settings().worker_threads)
+    if is_stub():
+        from labeling.jobs.worker import InProcessWorker
+
+        worker = InProcessWorker(get_settings().worker_threads)
         worker.start()
         n = jobs.recover()
         if n:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-import quality.worker  # noqa: F401  (registers the qc job's handler)
 from labeling import annotations, importer, jobs, projects, router
 from labeling.db import read_session, write_session
 from labeling.errors import Forbidden, Invalid

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 from sqlmodel import select
 
-import quality.jobs  # noqa: F401  (registers the qc job handler, as the workers do)
 from labeling import annotations, importer, jobs, projects, router
 from labeling.db import read_session, utcnow, write_session
 from labeling.models import (
@@ -601,7 +600,7 @@ def test_projects_without_auto_qc_are_not_counted(lead, annotator):
 
 
 def test_a_rolled_back_transaction_starts_nothing(lead):
-    from labeling.qc_trigger import tasks_labeled
+    from labeling.jobs.qc_trigger import tasks_labeled
 
     pid = make_project(lead, qc_every=1)
     with pytest.raises(RuntimeError), write_session() as s:

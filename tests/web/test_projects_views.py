@@ -11,9 +11,9 @@ from PIL import Image
 from sqlmodel import select
 
 from labeling import importer, projects
-from labeling.broker import is_stub
 from labeling.db import read_session
 from labeling.import_formats import ImportFile
+from labeling.jobs.broker import is_stub
 from labeling.models import Media, Task
 from tests.conftest import login, wait_for
 

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template
 from flask_login import login_required
 
-from labeling.broker import broker_status
 from labeling.db import get_engine
+from labeling.jobs.broker import broker_status
 
 bp = Blueprint("main", __name__)
 

@@ -1,9 +1,9 @@
-"""The dramatiq broker, chosen from ``LABELFAB_BROKER_URL``.
+"""The dramatiq broker, chosen from ``LABELFAB_BROKER_URL`` (ARCHITECTURE.md, Jobs).
 
 ``stub://`` (the embedded default) is dramatiq's StubBroker; ``labelfab serve`` runs an
 in-process worker on it. ``redis://...`` and ``amqp://...`` are for ``labelfab worker``
 processes on any number of machines. The broker is set when this module is first imported,
-before any actor is declared.
+before any actor is declared; it declares every queue of the registry.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from labeling.jobs.registry import QUEUES
 from labeling.settings import get_settings
-
-QUEUES = ("default", "quality")
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -41,6 +40,7 @@ dramatiq.set_broker(broker)
 
 
 def is_stub() -> bool:
+    """True for the embedded default, whose jobs run inside ``labelfab serve``."""
     return isinstance(broker, StubBroker)
 
 
@@ -58,15 +58,3 @@ def broker_status() -> tuple[bool, str]:
     except Exception as exc:  # any connection failure is reported, not raised
         return False, f"{name}: {exc.__class__.__name__}: {exc}"
 
-
-class InProcessWorker:
-    """dramatiq worker threads inside the web process, for the stub broker."""
-
-    def __init__(self, threads: int):
-        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
-
-    def start(self) -> None:
-        self.worker.start()
-
-    def stop(self) -> None:
-        self.worker.stop()

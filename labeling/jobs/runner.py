@@ -1,12 +1,12 @@
-"""Background jobs: the ``job`` table is the source of truth, dramatiq only carries job ids.
+"""Running a job: claim, heartbeat, finish; the same wrapper for every kind (ARCHITECTURE.md, Jobs).
 
-A job is created and committed first, then its id is sent to the actor of its queue. The actor
-claims the job atomically (a redelivered message finds it taken and does nothing), runs the
-handler registered for the job's kind with a heartbeat, and ends it ``done`` or ``failed``.
-A handler that writes results should do so with :meth:`JobContext.complete` in the same
-transaction, so that a job re-run after a crash writes its result exactly once.
-At start-up :func:`recover` sends again jobs left queued or running; a running one is re-run
-once its heartbeat is stale.
+The ``job`` table is the source of truth; a dramatiq message carries only a job id. The actor
+of a queue calls :func:`execute`, which claims the job atomically (a redelivered message finds it
+taken and does nothing), runs the handler the registry lists for the job's kind while a thread
+beats its heartbeat, and ends it ``done`` or ``failed``. A handler that writes results should do
+so with :meth:`JobContext.complete` in the same transaction, so that a job re-run after a crash
+writes its result exactly once. At start-up :func:`recover` sends again jobs left queued or
+running; a running one is re-run once its heartbeat is stale.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import logging
 import secrets
 import threading
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,8 +23,9 @@ import dramatiq
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from labeling.broker import broker
 from labeling.db import read_session, utcnow, write_session
+from labeling.jobs import registry
+from labeling.jobs.broker import broker
 from labeling.models import Job, JobStatus
 from labeling.settings import get_settings
 
@@ -38,26 +38,6 @@ class JobError(Exception):
 
 class JobLost(Exception):
     """This worker no longer owns the job (it was re-claimed after a stale heartbeat)."""
-
-
-@dataclass(frozen=True)
-class Handler:
-    kind: str
-    queue: str
-    fn: Callable[[JobContext], dict | None]
-
-
-_handlers: dict[str, Handler] = {}
-
-
-def handler(kind: str, *, queue: str = "default") -> Callable:
-    """Register ``fn(ctx) -> dict | None`` as the code that runs jobs of ``kind``."""
-
-    def register(fn: Callable[[JobContext], dict | None]):
-        _handlers[kind] = Handler(kind, queue, fn)
-        return fn
-
-    return register
 
 
 @dataclass
@@ -103,26 +83,13 @@ class JobContext:
             raise JobLost(f"job {self.job_id} is no longer owned by this worker")
 
 
-def enqueue(kind: str, *, project_id: int | None = None, payload: dict | None = None,
-            created_by: int | None = None) -> int:
-    """Create a job, commit it, then send its id to its queue. Returns the job id."""
-    spec = _handlers.get(kind)
-    if spec is None:
-        raise KeyError(f"no handler registered for job kind {kind!r}")
-    with write_session() as s:
-        job = Job(kind=kind, queue=spec.queue, project_id=project_id, payload=payload or {}, created_by=created_by)
-        s.add(job)
-        s.flush()
-        job_id = job.id
-    send(job_id, spec.queue)
-    return job_id
-
-
 def send(job_id: int, queue: str, *, delay_ms: int | None = None) -> None:
+    """Send a job's id to the actor of its queue (the outbox calls this after the job's commit)."""
     _actors[queue].send_with_options(args=(job_id,), delay=delay_ms)
 
 
 def get_job(job_id: int) -> Job | None:
+    """The job row, or None."""
     with read_session() as s:
         return s.get(Job, job_id)
 
@@ -167,15 +134,16 @@ def execute(job_id: int) -> None:
             # Someone else holds it; look again once its heartbeat could have gone stale.
             send(job_id, job.queue, delay_ms=get_settings().job_stale_seconds * 1000)
         return
-    spec = _handlers.get(ctx.kind)
-    if spec is None:
-        _fail(ctx, f"no handler for job kind {ctx.kind!r} in this worker")
+    try:
+        fn = registry.handler(ctx.kind)
+    except (registry.UnknownKind, registry.RegistryError) as exc:
+        _fail(ctx, str(exc.args[0]))
         return
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat_loop, args=(ctx, stop), daemon=True)
     beat.start()
     try:
-        result = spec.fn(ctx)
+        result = fn(ctx)
         if not ctx.completed:
             with write_session() as s:
                 ctx.complete(s, result)
@@ -227,10 +195,10 @@ def job_view(job: Job) -> dict:
     }
 
 
-# One actor per queue; both run any registered kind. Retries are off: the job table and
+# One actor per queue of the registry; each runs any kind. Retries are off: the job table and
 # recover() decide what runs again, not dramatiq's retry middleware.
 _actors = {
     queue: dramatiq.actor(execute, actor_name=f"labelfab_{queue}", queue_name=queue, broker=broker,
                           max_retries=0, time_limit=6 * 3600 * 1000)
-    for queue in ("default", "quality")
+    for queue in registry.QUEUES
 }

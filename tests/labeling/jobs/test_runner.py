@@ -1,4 +1,5 @@
-"""The job system on the configured broker (stub by default; CI repeats it on Redis and RabbitMQ).
+"""The job runner (labeling.jobs.runner): claim, heartbeat, finish, on the configured broker
+(stub by default; CI repeats it on Redis and RabbitMQ).
 
 The job table is the source of truth: a job is committed, then sent; an actor claims it
 atomically; a re-delivered message is harmless; a worker killed mid-job leaves a job that is
@@ -18,8 +19,8 @@ from PIL import Image
 from sqlmodel import select
 
 from labeling import jobs
-from labeling.broker import broker, is_stub
 from labeling.db import read_session, write_session
+from labeling.jobs.broker import broker, is_stub
 from labeling.media import store_media
 from labeling.models import Job, JobStatus, Media
 from labeling.settings import get_settings
@@ -50,11 +51,6 @@ def wait_job(job_id: int, timeout: float = 60) -> Job:
     return wait_for(lambda: (j := jobs.get_job(job_id)) and j.status in ("done", "failed") and j, timeout=timeout)
 
 
-@jobs.handler("test_fails")
-def _fails(ctx):
-    raise jobs.JobError("the input has no labels")
-
-
 def test_thumbnail_job_runs_to_done(worker):
     media = add_images(5)
     job_id = jobs.enqueue("thumbnails")
@@ -69,9 +65,9 @@ def test_thumbnail_job_runs_to_done(worker):
 
 
 def test_failing_job_ends_failed_with_message(worker):
-    job = wait_job(jobs.enqueue("test_fails"))
+    job = wait_job(jobs.enqueue("qc"))  # an expected failure (JobError) of a registered kind
     assert job.status == JobStatus.failed
-    assert job.message == "the input has no labels"
+    assert job.message == "a qc job needs a project"
 
 
 def test_a_redelivered_message_is_harmless(worker):
