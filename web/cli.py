@@ -157,9 +157,13 @@ def _operator(email: str | None):
 
 
 def _run_thumbnails(job_id: int | None) -> None:
-    """With the stub broker nothing else would run the job: make the thumbnails here."""
+    """With the stub broker nothing else would run the job: make the thumbnails here (or wait for
+    the worker thread of this process that took its message first)."""
+    import time
+
     from labeling import jobs
     from labeling.jobs import broker
+    from labeling.models import JobStatus
 
     if job_id is None:
         return
@@ -168,6 +172,9 @@ def _run_thumbnails(job_id: int | None) -> None:
         return
     jobs.execute(job_id)
     job = jobs.get_job(job_id)
+    while job is not None and job.status == JobStatus.running:
+        time.sleep(0.1)
+        job = jobs.get_job(job_id)
     if job is not None and job.status == "done" and job.result:
         click.echo(f"thumbnails: {job.result.get('thumbnails', 0)} made, {job.result.get('n_failed', 0)} failed")
     else:
