@@ -213,7 +213,7 @@ class Task(SQLModel, table=True):
 
 class TaskEvent(SQLModel, table=True):
     __tablename__ = "task_event"
-    # Dashboards (labeling/stats.py): state changes per period, counted by index range.
+    # Dashboards (insights/): state changes per period, counted by index range.
     __table_args__ = (sa.Index("ix_task_event_stats", "project_id", "to_state", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id", index=True)
@@ -229,7 +229,7 @@ class Annotation(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("task_id", "user_id"),
         sa.Index("ix_annotation_project_user", "project_id", "user_id", "created_at"),
-        # Dashboards (labeling/stats.py): counts per period, per annotator, and time-per-item
+        # Dashboards (insights/): counts per period, per annotator, and time-per-item
         # percentiles read in index order (covering indexes).
         sa.Index("ix_annotation_stats_time", "project_id", "was_cancelled", "created_at", "user_id"),
         sa.Index("ix_annotation_stats_user", "project_id", "user_id", "was_cancelled", "lead_time"),

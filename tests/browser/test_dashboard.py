@@ -9,7 +9,8 @@ import random
 import pytest
 from playwright.sync_api import expect
 
-from labeling import annotations, datasets, demo, projects, router, stats
+from insights.context import PANELS
+from labeling import annotations, datasets, demo, projects, router
 from labeling.models import Role
 from quality import qc
 from tests.browser.conftest import login
@@ -52,7 +53,7 @@ def test_dashboard_of_the_demo_project(page, shot, make_user):
     page.wait_for_function(CHARTS_DRAWN)
 
     # every panel is there and has data
-    for name, title in stats.PANELS.items():
+    for name, title in PANELS.items():
         panel = page.locator(f"#panel-{name}")
         expect(panel).to_be_visible()
         expect(panel.get_by_role("heading", name=title)).to_be_visible()
@@ -97,7 +98,7 @@ def test_dashboard_of_the_demo_project(page, shot, make_user):
     page.wait_for_function(CHARTS_DRAWN)
     assert page.evaluate("window.__notReloaded === true")
     expect(page.locator("#t-annotators th").nth(7)).to_have_attribute("aria-sort", "descending")
-    assert page.locator("#panel-summary").count() == 1 and page.locator(".panel").count() == len(stats.PANELS)
+    assert page.locator("#panel-summary").count() == 1 and page.locator(".panel").count() == len(PANELS)
 
 
 def test_overview_lists_the_projects_of_a_lead(page, make_user):

@@ -10,7 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from labeling import projects, stats
+from insights import cache
+from insights.context import PANELS
+from labeling import projects
 from labeling.db import utcnow, write_session
 from labeling.models import Annotation, LabelIssue, QualityRun, Role, Task, TaskEvent
 from tests.conftest import login
@@ -25,9 +27,9 @@ def res(label: str) -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    stats.clear_cache()
+    cache.clear_cache()
     yield
-    stats.clear_cache()
+    cache.clear_cache()
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def test_all_panels_in_one_call(client, lead, project):
     r = client.get(f"/api/projects/{project.id}/stats", headers=lead.headers)
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body["panels"]) == set(stats.PANELS)
+    assert set(body["panels"]) == set(PANELS)
     assert body["project"] == {"id": project.id, "title": "Cats & <dogs>", "kind": "classification"}
     assert body["panels"]["states"]["rows"][1] == {"state": "labeled", "tasks": 4, "share": 1.0}
     assert body["panels"]["throughput"]["total"] == 8
@@ -91,7 +93,7 @@ def test_one_panel_as_json_and_csv(client, lead, project):
 
 
 def test_every_panel_has_json_and_csv(client, lead, project):
-    for name in stats.PANELS:
+    for name in PANELS:
         r = client.get(f"/api/projects/{project.id}/stats/{name}", headers=lead.headers)
         assert r.status_code == 200, name
         columns = r.get_json()["columns"]
@@ -138,7 +140,7 @@ def test_dashboard_page_renders_every_panel(client, lead, project):
     r = client.get(f"/projects/{project.id}/dashboard")
     assert r.status_code == 200
     page = r.get_data(as_text=True)
-    for name in stats.PANELS:
+    for name in PANELS:
         assert f'id="panel-{name}"' in page, name
         assert f'/api/projects/{project.id}/stats/{name}.csv' in page
         assert f'hx-get="/projects/{project.id}/dashboard/panel/{name}"' in page

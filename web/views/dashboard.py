@@ -1,4 +1,4 @@
-"""Dashboards for leads: ``/projects/<id>/dashboard`` (every panel of :mod:`labeling.stats`,
+"""Dashboards for leads: ``/projects/<id>/dashboard`` (every panel of :mod:`insights.dashboard`,
 each refreshed by htmx every 30 s), the tasks behind a figure, and ``/overview`` across
 projects. Charts are drawn by ``static/dashboard.js`` with Chart.js from the chart specs built
 here (``data-chart`` attributes); tables sort in the browser."""
@@ -11,8 +11,9 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from labeling import stats
-from web.api.stats import agreement_calculator
+from insights import agreement, dashboard
+from insights import items as figure_items
+from insights import overview as projects_overview
 
 bp = Blueprint("dashboard", __name__)
 
@@ -111,7 +112,7 @@ def _render_panel(project_id: int, panel: dict, width: int) -> Markup:
 @bp.get("/projects/<int:project_id>/dashboard")
 @login_required
 def page(project_id: int):
-    data = stats.project_stats(_user(), project_id, agreement=agreement_calculator)
+    data = dashboard.project_stats(_user(), project_id, agreement=agreement.calculate)
     panels = [_render_panel(project_id, data["panels"][name], width) for name, width in LAYOUT]
     return render_template("dashboard/page.html", data=data, project=data["project"], project_id=project_id,
                            p=data["panels"], panels=panels, refresh=REFRESH)
@@ -122,22 +123,22 @@ def page(project_id: int):
 def panel(project_id: int, name: str):
     """One panel (htmx refresh); ``summary`` is the row of headline figures."""
     if name == "summary":
-        data = stats.project_stats(_user(), project_id, SUMMARY_PANELS, agreement=agreement_calculator)
+        data = dashboard.project_stats(_user(), project_id, SUMMARY_PANELS, agreement=agreement.calculate)
         return render_template("dashboard/_summary.html", p=data["panels"], project_id=project_id, refresh=REFRESH,
                                data=data)
     width = dict(LAYOUT).get(name)
     if width is None:
         abort(404)
-    data = stats.project_stats(_user(), project_id, [name], agreement=agreement_calculator)
+    data = dashboard.project_stats(_user(), project_id, [name], agreement=agreement.calculate)
     return _render_panel(project_id, data["panels"][name], width)
 
 
 @bp.get("/projects/<int:project_id>/dashboard/items")
 @login_required
 def items(project_id: int):
-    data = stats.items(_user(), project_id, annotator=request.args.get("annotator", type=int),
-                       given=request.args.get("given"), suggested=request.args.get("suggested"),
-                       run_id=request.args.get("run", type=int), page=request.args.get("page", 1, type=int))
+    data = figure_items.items(_user(), project_id, annotator=request.args.get("annotator", type=int),
+                              given=request.args.get("given"), suggested=request.args.get("suggested"),
+                              run_id=request.args.get("run", type=int), page=request.args.get("page", 1, type=int))
     pages = max((data["total"] + data["page_size"] - 1) // data["page_size"], 1)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("dashboard/items.html", data=data, project_id=project_id, pages=pages, args=args)
@@ -146,11 +147,11 @@ def items(project_id: int):
 @bp.get("/overview")
 @login_required
 def overview():
-    data = stats.overview(_user())
+    data = projects_overview.overview(_user())
     return render_template("dashboard/overview.html", data=data, refresh=REFRESH)
 
 
 @bp.get("/overview/_table")
 @login_required
 def overview_table():
-    return render_template("dashboard/_overview_table.html", data=stats.overview(_user()), refresh=REFRESH)
+    return render_template("dashboard/_overview_table.html", data=projects_overview.overview(_user()), refresh=REFRESH)
