@@ -4,7 +4,8 @@ Every function takes a *labels matrix* of shape ``(n_items, n_annotators)``: the
 each annotator gave each item, NaN where the annotator did not label the item (the layout
 of cleanlab's ``labels_multiannotator``). No database, no jobs.
 
-* :func:`krippendorff_alpha` -- Krippendorff's alpha (nominal) for a whole project, and
+* :func:`krippendorff_alpha` -- Krippendorff's alpha for a whole project (nominal for labels,
+  ordinal for ratings; the ``krippendorff`` package computes it), and
   :func:`krippendorff_alpha_per_class` -- one alpha per class (that class vs. the rest).
 * :func:`pairwise_cohen_kappa` -- Cohen's kappa of every pair of annotators on shared items.
 * :func:`unanimous_share` -- share of multiply-labelled items on which all annotators agree.
@@ -14,14 +15,15 @@ of cleanlab's ``labels_multiannotator``). No database, no jobs.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+import krippendorff
 import numpy as np
 
 from quality import QCInputError
 
 __all__ = [
+    "LEVELS",
     "dawid_skene",
     "krippendorff_alpha",
     "krippendorff_alpha_per_class",
@@ -111,32 +113,35 @@ def _multi_counts(
     return counts, m, multi
 
 
-def _alpha_from_counts(counts: np.ndarray) -> float:
-    """Nominal Krippendorff's alpha from per-item value counts; NaN if undefined."""
-    m = counts.sum(axis=1)
-    keep = m >= 2
-    if not keep.any():
-        return float("nan")
-    c = counts[keep].astype(np.float64)
-    w = 1.0 / (m[keep] - 1.0)
-    # coincidence matrix o[c, k] = sum_u (n_uc n_uk - [c = k] n_uc) / (m_u - 1)
-    o = (c * w[:, None]).T @ c
-    o[np.diag_indices_from(o)] -= (c * w[:, None]).sum(axis=0)
-    n_c = o.sum(axis=1)
-    n = n_c.sum()
-    expected = n * n - np.sum(n_c * n_c)
-    if expected <= 0:
-        return float("nan")
-    return float(1.0 - (n - 1.0) * (n - np.trace(o)) / expected)
+#: Krippendorff's levels of measurement: ``nominal`` for labels, ``ordinal`` for ratings (class
+#: indices in rating order), ``interval`` and ``ratio`` for numbers (the class indices).
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
-def krippendorff_alpha(labels_matrix: Any, *, n_classes: int | None = None) -> float:
-    """Krippendorff's alpha for nominal labels, over a whole project.
+def _alpha_from_counts(counts: np.ndarray, level: str = "nominal") -> float:
+    """Krippendorff's alpha (the ``krippendorff`` package) from per-item value counts; NaN if
+    undefined (no item with two labels, or a single value used on them).
+
+    Items with fewer than two labels and values nobody used change no level's alpha, so they
+    are left out before the package builds its coincidences: its memory grows with items x
+    values squared.
+    """
+    multi = counts[counts.sum(axis=1) >= 2]
+    used = multi.sum(axis=0) > 0
+    if not multi.shape[0] or used.sum() < 2:
+        return float("nan")
+    return float(krippendorff.alpha(value_counts=multi[:, used], value_domain=np.flatnonzero(used),
+                                    level_of_measurement=level))
+
+
+def krippendorff_alpha(
+    labels_matrix: Any, *, n_classes: int | None = None, level_of_measurement: str = "nominal"
+) -> float:
+    """Krippendorff's alpha over a whole project, computed by the ``krippendorff`` package.
 
     1 is perfect agreement, 0 is agreement at chance level, negative is systematic
-    disagreement. Items with fewer than two labels do not count. Computed from the
-    coincidence matrix in one pass; agrees with ``krippendorff.alpha(...,
-    level_of_measurement="nominal")`` (which takes the transposed matrix).
+    disagreement. Items with fewer than two labels do not count. Nominal for labels; ordinal
+    for ratings, whose class indices are in rating order.
 
     Parameters
     ----------
@@ -144,6 +149,8 @@ def krippendorff_alpha(labels_matrix: Any, *, n_classes: int | None = None) -> f
         Class indices, NaN where missing.
     n_classes : int, optional
         Number of classes (default: largest index + 1). Unused classes do not change alpha.
+    level_of_measurement : {"nominal", "ordinal", "interval", "ratio"}, default "nominal"
+        How far apart two classes are (:data:`LEVELS`).
 
     Returns
     -------
@@ -153,12 +160,15 @@ def krippendorff_alpha(labels_matrix: Any, *, n_classes: int | None = None) -> f
     ------
     QCInputError
         If no item has two labels, or every label is the same class (alpha is undefined:
-        there is no variation to agree on), or on an invalid matrix.
+        there is no variation to agree on), on an unknown level, or on an invalid matrix.
     """
+    if level_of_measurement not in LEVELS:
+        raise QCInputError(f"level_of_measurement must be one of {', '.join(LEVELS)}, "
+                           f"got {level_of_measurement!r}")
     counts, _, _ = _multi_counts(
         labels_matrix, n_classes, "krippendorff_alpha", "; alpha needs overlap"
     )
-    alpha = _alpha_from_counts(counts)
+    alpha = _alpha_from_counts(counts, level_of_measurement)
     if np.isnan(alpha):
         raise QCInputError(
             "krippendorff_alpha: every label on multiply-labelled items is the same class; "
@@ -171,7 +181,8 @@ def krippendorff_alpha_per_class(labels_matrix: Any, *, n_classes: int | None = 
     """Krippendorff's alpha of each class against all others (binary nominal alpha).
 
     Shows which labels annotators agree on and which they confuse: for class ``c`` every
-    label is recoded as "``c``" or "not ``c``" and the nominal alpha computed.
+    label is recoded as "``c``" or "not ``c``" and the nominal alpha computed by the
+    ``krippendorff`` package.
 
     Parameters
     ----------
@@ -194,21 +205,10 @@ def krippendorff_alpha_per_class(labels_matrix: Any, *, n_classes: int | None = 
     counts, m, keep = _multi_counts(
         labels_matrix, n_classes, "krippendorff_alpha_per_class", "; alpha needs overlap"
     )
-    c = counts[keep].astype(np.float64)
-    mk = m[keep].astype(np.float64)
-    w = 1.0 / (mk - 1.0)
-    # binary coincidences, vectorised over classes: pairs (c, c), (c, other), (other, other)
-    same_c = (w[:, None] * c * (c - 1.0)).sum(axis=0)
-    rest = mk[:, None] - c
-    same_rest = (w[:, None] * rest * (rest - 1.0)).sum(axis=0)
-    n = mk.sum()
-    n_c = c.sum(axis=0)
-    n_rest = n - n_c
-    expected = n * n - n_c**2 - n_rest**2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        alpha = 1.0 - (n - 1.0) * (n - same_c - same_rest) / expected
-    alpha[expected <= 0] = np.nan
-    return alpha
+    c = counts[keep]
+    mk = m[keep]
+    return np.array([_alpha_from_counts(np.column_stack([c[:, k], mk - c[:, k]]))
+                     for k in range(counts.shape[1])])
 
 
 def pairwise_cohen_kappa(
@@ -219,7 +219,10 @@ def pairwise_cohen_kappa(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cohen's kappa of every pair of annotators, on the items both labelled.
 
-    Uses :func:`sklearn.metrics.cohen_kappa_score` per pair.
+    All pairs at once, as sparse products: for annotators ``a`` and ``b`` sharing ``n``
+    items, ``A`` of which they gave the same class, and ``r_c``, ``s_c`` the times each gave
+    class ``c`` on those items, kappa = ``(n A - sum_c r_c s_c) / (n^2 - sum_c r_c s_c)`` in
+    integers; the same figure as :func:`sklearn.metrics.cohen_kappa_score` of the pair.
 
     Parameters
     ----------
@@ -244,28 +247,31 @@ def pairwise_cohen_kappa(
     QCInputError
         On an invalid matrix.
     """
-    from sklearn.metrics import cohen_kappa_score
+    from scipy import sparse
 
     values, k = _check_matrix(labels_matrix, n_classes)
-    given = ~np.isnan(values)
-    g = given.astype(np.int64)
-    shared = g.T @ g
-    m = values.shape[1]
+    n, m = values.shape
+    item, annot = np.nonzero(~np.isnan(values))
+    lab = values[item, annot].astype(np.int64)
+    ones = np.ones(item.size, dtype=np.int64)
+    given = sparse.csc_matrix((ones, (item, annot)), shape=(n, m))
+    shared = np.asarray((given.T @ given).todense(), dtype=np.int64)
+    # by_class[:, a * k + c]: the items annotator a gave class c
+    by_class = sparse.csc_matrix((ones, (item, annot * k + lab)), shape=(n, m * k))
+    # given_class[a, c, b]: items annotator a gave class c that annotator b labelled too
+    given_class = np.asarray((by_class.T @ given).todense(), dtype=np.int64).reshape(m, k, m)
+    chance = np.einsum("acb,bca->ab", given_class, given_class)  # sum_c r_c s_c of each pair
+    same = np.zeros((m, m), dtype=np.int64)
+    for c in range(k):
+        of_c = by_class[:, c::k]  # (n, m): who gave class c to which item
+        same += np.asarray((of_c.T @ of_c).todense(), dtype=np.int64)
+    numerator = shared * same - chance
+    denominator = shared * shared - chance
     kappa = np.full((m, m), np.nan)
-    classes = np.arange(k)
-    for a in range(m):
-        if shared[a, a] > 0:
-            kappa[a, a] = 1.0
-        for b in range(a + 1, m):
-            if shared[a, b] < max(min_shared, 1):
-                continue
-            both = given[:, a] & given[:, b]
-            ya = values[both, a].astype(np.int64)
-            yb = values[both, b].astype(np.int64)
-            with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-                warnings.simplefilter("ignore", RuntimeWarning)
-                value = cohen_kappa_score(ya, yb, labels=classes)
-            kappa[a, b] = kappa[b, a] = float(value)
+    ok = (shared >= max(min_shared, 1)) & (denominator != 0)
+    kappa[ok] = numerator[ok] / denominator[ok]
+    labelled = np.diag(shared) > 0
+    kappa[np.diag_indices(m)] = np.where(labelled, 1.0, np.nan)
     return kappa, shared
 
 

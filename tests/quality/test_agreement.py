@@ -165,3 +165,43 @@ def test_dawid_skene_errors():
         dawid_skene([[0, 1]], max_iter=0)
     with pytest.raises(QCInputError, match="smoothing must be non-negative"):
         dawid_skene([[0, 1]], smoothing=-1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_ordinal_alpha_for_ratings_matches_the_package(seed):
+    L = _random_matrix(seed, k=5)
+    expected = krippendorff.alpha(reliability_data=L.T, value_domain=range(5), level_of_measurement="ordinal")
+    assert krippendorff_alpha(L, n_classes=5, level_of_measurement="ordinal") == pytest.approx(expected, abs=1e-12)
+    # ratings 0..4: a near miss (3 vs 4) costs ordinal alpha less than a far one (0 vs 4)
+    near = [[3, 4], [4, 4], [0, 0], [2, 2], [1, 1]]
+    far = [[0, 4], [4, 4], [0, 0], [2, 2], [1, 1]]
+    assert krippendorff_alpha(near, level_of_measurement="ordinal") > krippendorff_alpha(
+        far, level_of_measurement="ordinal")
+    with pytest.raises(QCInputError, match="level_of_measurement must be one of"):
+        krippendorff_alpha(near, level_of_measurement="cardinal")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_pairwise_kappa_of_many_annotators_matches_sklearn(seed):
+    """Every pair at once (sparse products) gives sklearn's kappa of each pair, NaN where it is
+    undefined (two annotators who gave one and the same class to every shared item)."""
+    L = _random_matrix(seed, n=150, m=9, k=5, missing=0.6)
+    L[:, 8] = np.where(np.isnan(L[:, 8]), nan, 2.0)
+    L[:, 7] = np.where(np.isnan(L[:, 7]) | np.isnan(L[:, 8]), L[:, 7], 2.0)
+    kappa, shared = pairwise_cohen_kappa(L, n_classes=5, min_shared=3)
+    for a in range(9):
+        for b in range(9):
+            both = ~np.isnan(L[:, a]) & ~np.isnan(L[:, b])
+            assert shared[a, b] == both.sum()
+            if a == b:
+                assert kappa[a, a] == 1.0
+                continue
+            if both.sum() < 3:
+                assert np.isnan(kappa[a, b])
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                expected = cohen_kappa_score(L[both, a], L[both, b], labels=range(5))
+            if np.isnan(expected):
+                assert np.isnan(kappa[a, b]), (a, b)
+            else:
+                assert kappa[a, b] == pytest.approx(expected, abs=1e-12), (a, b)
