@@ -12,8 +12,10 @@ annotations (and the task events of the tasks they complete) committed before ev
 annotators working meanwhile would; the figures of both are reported, and the first (cold)
 load, when every cache of the server process is empty, on its own.
 
-``--agreement run`` (default) stores agreement in the latest QC run, as the QC engine does;
-``--agreement computed`` leaves it out, so it is computed from the annotations and cached.
+``--agreement run`` (default) stores agreement in the latest QC run, as the QC engine does (the
+pairs of annotators come from the agreement job, which the first load queues); ``--agreement
+computed`` leaves it out, so all of it comes from the agreement job (stored, never computed in a
+request).
 
 Usage::
 
@@ -261,7 +263,7 @@ class Annotators:
 def _agreement_like(rng, annotators: list[int]) -> dict:
     """Agreement as the QC engine stores it (quality.qc): alpha, per class, unanimity, each
     annotator's mean kappa (the figures are made up; the shape is what matters). Pairs of
-    annotators are not stored: the dashboard computes them (cached)."""
+    annotators are not stored: the agreement job computes and stores them."""
     return {"n_items_multi": 90_000, "krippendorff_alpha": 0.71, "unanimous_share": 0.55,
             "krippendorff_alpha_per_class": {c: round(float(rng.uniform(0.6, 0.85)), 4) for c in CLASSES},
             "mean_pairwise_kappa": 0.66,

@@ -1,47 +1,61 @@
 """Agreement between annotators: Krippendorff's alpha (for the project and per label), the share
-of unanimous items and Cohen's kappa of every pair of annotators.
+of unanimous items and Cohen's kappa of every pair of annotators (ARCHITECTURE.md, insights).
 
-The figures come from the latest QC run (``QualityRun.agreement``, written by the QC engine);
-what the run lacks (the pairs of annotators) is computed from the annotations by
-:func:`calculate` with :mod:`quality.agreement`, and cached per project (recomputed at most
-every :data:`AGREEMENT_REFRESH` seconds while annotations change).
+The figures come from the latest QC run (``QualityRun.agreement``, written by the QC engine).
+What the run lacks (the pairs of annotators, or everything before the first run) is computed
+from the annotations by the ``agreement`` job (:func:`run_agreement_job`, with
+:func:`calculate` and :mod:`quality.agreement`) and stored in ``project_agreement``, one row per
+project. A dashboard load never computes it: it reads the stored figures, and when the
+annotations changed since they were computed (new, edited or deleted annotations) it queues the
+job, at most every :data:`AGREEMENT_REFRESH` seconds, and shows the stored figures meanwhile.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import multiprocessing
-import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from insights.cache import annotation_key, cache_get, cache_put, cache_put_slot, slot
-from insights.context import AgreementCalculator, Ctx, R, iso, panel, rounded, user_emails
+from insights.cache import annotation_key
+from insights.context import A, Ctx, R, V, iso, panel, rounded, user_emails
 from insights.sql import label_params, labels_sql, primary, set_agg
-from labeling.db import read_session, utcnow
+from labeling import jobs
+from labeling.db import read_session, utcnow, write_session
 from labeling.label_config import LabelSchema
-from labeling.models import Project
+from labeling.models import Job, JobStatus, Project, ProjectAgreement
 from quality import QCInputError
 from quality import agreement as measures
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "AGREEMENT_JOB",
+    "agreement_data",
+    "agreement_inputs",
+    "agreement_panel",
+    "calculate",
+    "kappa_panel",
+    "normalise_agreement",
+    "queue_agreement",
+    "run_agreement_job",
+]
 
+#: The job kind that computes a project's agreement from its annotations and stores it (listed
+#: in labeling/jobs/registry.py; ARCHITECTURE.md, Jobs).
+AGREEMENT_JOB = "agreement"
 #: Pairs of annotators sharing fewer items get no kappa (too few to say anything).
 KAPPA_MIN_SHARED = 5
-#: Agreement is not additive: while annotations keep coming it is computed again at most this
-#: often (seconds), and shown with the time it was computed.
+#: Agreement is not additive: while annotations keep coming the job computes it again at most
+#: this often (seconds); the dashboard shows the stored figures with the time they were computed.
 AGREEMENT_REFRESH = 300.0
-#: Agreement computed from up to this many annotations is computed in the request; above, in
-#: the background (pairwise kappa of many annotators over many items takes a while).
-SYNC_AGREEMENT_UP_TO = 20_000
-_running: set[tuple] = set()  # agreement computations under way (cache slots)
-_running_lock = threading.Lock()
+#: Agreement is measured for these kinds of project (one label, or a set of labels, per item).
+MEASURED_KINDS = ("classification", "multilabel")
+
+_P = ProjectAgreement.__table__
+_J = Job.__table__
+_ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
 
 def calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> dict[str, Any]:
@@ -66,12 +80,14 @@ def calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> di
     names = list(class_names)
     names += sorted({t[2] for t in triples} - set(names))
     code = {n: i for i, n in enumerate(names)}
-    items = {t: i for i, t in enumerate(sorted({t[0] for t in triples}))}
-    users = sorted({t[1] for t in triples})
-    column = {u: j for j, u in enumerate(users)}
-    matrix = np.full((len(items), len(users)), np.nan)
-    for item, user, label in triples:
-        matrix[items[item], column[user]] = code[label]
+    item_ids = np.fromiter((t[0] for t in triples), dtype=np.int64, count=len(triples))
+    user_ids = np.fromiter((t[1] for t in triples), dtype=np.int64, count=len(triples))
+    labels = np.fromiter((code[t[2]] for t in triples), dtype=np.float64, count=len(triples))
+    _, row = np.unique(item_ids, return_inverse=True)
+    users, column = np.unique(user_ids, return_inverse=True)
+    users = [int(u) for u in users]
+    matrix = np.full((int(row.max()) + 1 if len(triples) else 0, len(users)), np.nan)
+    matrix[row, column] = labels
     per_item = (~np.isnan(matrix)).sum(axis=1)
     out: dict[str, Any] = {"n_items": int((per_item >= 2).sum()), "n_annotators": len(users)}
     if out["n_items"] == 0:
@@ -143,77 +159,141 @@ def normalise_agreement(raw: dict) -> dict:
     }
 
 
-def _agreement_now(conn: Connection, project: Project, calculator: AgreementCalculator) -> dict:
-    triples, names = agreement_inputs(conn, project)
-    return {**normalise_agreement(calculator(triples, names)), "computed_at": utcnow().isoformat()}
+def _measured(schema: LabelSchema) -> bool:
+    return primary(schema) is not None and schema.kind in MEASURED_KINDS
 
 
-def _agreement_job(project_id: int, calculator: AgreementCalculator) -> dict:
-    """In a child process: the agreement of a project (its own read session)."""
-    with read_session() as s:
-        project = s.get(Project, project_id)
-        if project is None:
-            return {"note": f"project {project_id} no longer exists"}
-        return _agreement_now(s.connection(), project, calculator)
+def _annotations_now(conn: Connection, project_id: int) -> dict[str, int]:
+    """What the project's annotations are now: their count, and the newest annotation and
+    annotation version ids (all projects: primary-key seeks)."""
+    return {
+        "n_annotations": conn.execute(sa.select(sa.func.count()).select_from(A)
+                                      .where(A.c.project_id == project_id)).scalar_one(),
+        "last_annotation_id": conn.execute(sa.select(sa.func.max(A.c.id))).scalar() or 0,
+        "last_version_id": conn.execute(sa.select(sa.func.max(V.c.id))).scalar() or 0,
+    }
 
 
-def _agreement_done(where: tuple, key: tuple, project_id: int, future: Future) -> None:
-    try:
-        data = future.result()
-    except Exception as exc:  # noqa: BLE001  (reported in the panel and the log, not lost with the process)
-        logger.error("agreement of project %s failed: %r", project_id, exc)
-        data = {"note": f"agreement could not be computed: {exc}", "computed_at": utcnow().isoformat()}
-    finally:
-        with _running_lock:
-            _running.discard(where)
-    cache_put_slot(where, key, data)
+def _changed_since(ctx: Ctx, stored: Any) -> bool:
+    """Whether the project's annotations changed since ``stored`` figures were computed: a
+    count that differs (added or deleted), an annotation added after, or one edited after
+    (every edit copies the earlier version into ``annotation_version``)."""
+    if annotation_key(ctx)[0] != stored.n_annotations:
+        return True
+    added = ctx.conn.execute(sa.select(A.c.id).where(A.c.id > stored.last_annotation_id,
+                                                     A.c.project_id == ctx.pid).limit(1)).first()
+    if added is not None:
+        return True
+    edited = ctx.conn.execute(
+        sa.select(V.c.id).join(A, A.c.id == V.c.annotation_id)
+        .where(V.c.id > stored.last_version_id, A.c.project_id == ctx.pid).limit(1)).first()
+    return edited is not None
 
 
-def _start_agreement(where: tuple, key: tuple, project_id: int, calculator: AgreementCalculator) -> None:
-    """Compute a large project's agreement in a child process: the heavy numerical work (pairwise
-    kappa of many annotators) then holds neither this request nor the web process's GIL. The
-    process ends when it is done; its result lands in the cache."""
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = executor.submit(_agreement_job, project_id, calculator)
-    future.add_done_callback(functools.partial(_agreement_done, where, key, project_id))
-    executor.shutdown(wait=False)
+def _pending_job(conn: Connection, project_id: int) -> int | None:
+    """Id of the project's agreement job that is queued or running, if any."""
+    return conn.execute(
+        sa.select(_J.c.id).where(_J.c.project_id == project_id, _J.c.kind == AGREEMENT_JOB,
+                                 _J.c.status.in_(_ACTIVE)).order_by(_J.c.id).limit(1)).scalar()
 
 
-def _computed_agreement(ctx: Ctx) -> dict:
-    """Agreement computed by the caller's calculator from the annotations, cached per project
-    (recomputed when annotations changed, at most every :data:`AGREEMENT_REFRESH` seconds).
+def queue_agreement(project_id: int) -> int:
+    """Queue the ``agreement`` job of a project, unless one is queued or running already.
 
-    Up to :data:`SYNC_AGREEMENT_UP_TO` annotations it is computed in the request; above, in a
-    child process (:func:`_start_agreement`), and until it is there the panel says so
-    (``pending``) and shows the previous figures if there are any: a page never waits for it.
+    Returns
+    -------
+    int
+        The id of the job that will compute the project's agreement.
     """
-    key = annotation_key(ctx)
-    entry = cache_get("agreement", ctx)
-    if entry is not None and (entry[0] == key or time.monotonic() - entry[1] < AGREEMENT_REFRESH):
-        return {**entry[2], "source": "annotations (cached)"}
-    if key[0] <= SYNC_AGREEMENT_UP_TO:
-        data = _agreement_now(ctx.conn, ctx.project, ctx.agreement)
-        cache_put("agreement", ctx, key, data)
-        return {**data, "source": "annotations"}
-    where = slot("agreement", ctx)
-    with _running_lock:
-        start = where not in _running
-        _running.add(where)
-    if start:
-        _start_agreement(where, key, ctx.pid, ctx.agreement)
-    if entry is not None:
-        return {**entry[2], "source": "annotations (being brought up to date)", "pending": True}
-    return {"note": "agreement is being computed from the annotations; it shows here in a moment",
-            "pending": True, "kappa": None}
+    with write_session() as s:
+        pending = _pending_job(s.connection(), project_id)
+        if pending is not None:
+            return pending
+        return jobs.enqueue(AGREEMENT_JOB, project_id=project_id, session=s)
+
+
+def run_agreement_job(ctx: jobs.JobContext) -> dict:
+    """The ``agreement`` job: compute a project's agreement from its annotations and store it
+    (``project_agreement``), together with what the annotations were when it was read.
+
+    A calculation that fails is stored as the figures' note ("agreement could not be computed:
+    ...") so that the dashboard shows it and does not queue the job again until the annotations
+    change; the job then ends ``failed`` with the same message.
+
+    Raises
+    ------
+    JobError
+        Without a project, for a project that no longer exists, or when the calculation fails.
+    """
+    if ctx.project_id is None:
+        raise jobs.JobError("an agreement job needs a project")
+    ctx.progress(0.0, "reading the annotations")
+    with read_session() as s:
+        project = s.get(Project, ctx.project_id)
+        if project is None:
+            raise jobs.JobError(f"project {ctx.project_id} no longer exists")
+        conn = s.connection()
+        state = _annotations_now(conn, project.id)  # before the labels: a later change shows as one
+        schema = LabelSchema.model_validate(project.label_schema)
+        measured = _measured(schema)
+        triples, names = agreement_inputs(conn, project) if measured else ([], [])
+    ctx.progress(0.3, f"computing agreement over {len(triples):,} labels")
+    started = time.perf_counter()
+    failure = None
+    if not measured:
+        figures = {"note": f"agreement is measured for classification projects (this one is {schema.kind})"}
+    else:
+        try:
+            figures = normalise_agreement(calculate(triples, names))
+        except Exception as exc:  # noqa: BLE001  (stored for the dashboard, and the job ends failed)
+            failure = f"agreement could not be computed: {exc}"
+            figures = {"note": failure}
+    seconds = round(time.perf_counter() - started, 3)
+    result = {"labels": len(triples), "alpha": figures.get("alpha"), "seconds": seconds}
+    with write_session() as s:
+        s.execute(sa.delete(_P).where(_P.c.project_id == ctx.project_id))
+        s.execute(sa.insert(_P).values(project_id=ctx.project_id, figures=figures, seconds=seconds,
+                                       computed_at=utcnow(), **state))
+        if failure is None:
+            ctx.complete(s, result, message=f"agreement of {len(triples):,} labels")
+    if failure is not None:
+        raise jobs.JobError(failure)
+    return result
+
+
+def _stored_agreement(ctx: Ctx) -> dict:
+    """The figures the ``agreement`` job stored, queueing it when they are missing or stale.
+
+    Stale figures are shown until the job has brought them up to date (``pending``); the job is
+    queued again at most every :data:`AGREEMENT_REFRESH` seconds while annotations keep coming.
+    """
+    stored = ctx.conn.execute(
+        sa.select(_P.c.figures, _P.c.n_annotations, _P.c.last_annotation_id, _P.c.last_version_id,
+                  _P.c.computed_at).where(_P.c.project_id == ctx.pid)).first()
+    if stored is not None and not _changed_since(ctx, stored):
+        return {**stored.figures, "source": "annotations", "computed_at": iso(stored.computed_at)}
+    if stored is None and annotation_key(ctx)[0] == 0:
+        return {"note": "no item has labels from two annotators yet", "n_items": 0, "kappa": None}
+    pending = _pending_job(ctx.conn, ctx.pid)
+    due = stored is None or ctx.now - stored.computed_at >= timedelta(seconds=AGREEMENT_REFRESH)
+    if pending is None and due:
+        pending = queue_agreement(ctx.pid)
+    if stored is None:
+        return {"note": "agreement is being computed from the annotations; it shows here in a moment",
+                "pending": True, "kappa": None}
+    if pending is None:
+        return {**stored.figures, "source": "annotations (cached)", "computed_at": iso(stored.computed_at)}
+    return {**stored.figures, "source": "annotations (being brought up to date)", "pending": True,
+            "computed_at": iso(stored.computed_at)}
 
 
 def agreement_data(ctx: Ctx, *, pairs: bool) -> dict:
-    """Agreement from the latest QC run that measured it, else computed from the annotations.
+    """Agreement from the latest QC run that measured it, else as the ``agreement`` job stored it.
 
     A QC run stores each annotator's mean kappa but not every pair; with ``pairs`` (the kappa
-    panel) the pairs come from the computed (cached) agreement.
+    panel) the pairs come from the stored agreement.
     """
-    if primary(ctx.schema) is None or ctx.schema.kind not in ("classification", "multilabel"):
+    if not _measured(ctx.schema):
         return {"note": f"agreement is measured for classification projects (this one is {ctx.schema.kind})"}
     data: dict[str, Any] = {}
     for r in ctx.conn.execute(
@@ -226,9 +306,7 @@ def agreement_data(ctx: Ctx, *, pairs: bool) -> dict:
             break
     if data and (data["kappa"] is not None or not pairs):
         return data
-    if ctx.agreement is None:
-        return data or {"note": "no QC run has measured agreement yet"}
-    computed = _computed_agreement(ctx)
+    computed = _stored_agreement(ctx)
     if not data:
         return computed
     return {**data, "kappa": computed.get("kappa"), "kappa_source": computed.get("source"),

@@ -55,12 +55,6 @@ STATES = [TaskState.open, TaskState.labeled, TaskState.suspect, TaskState.review
 #: States in which annotation is finished (the task has all the labels it asked for).
 ANNOTATED = {TaskState.labeled, TaskState.suspect, TaskState.review, TaskState.accepted, TaskState.excluded}
 
-#: ``calculator(labels, class_names) -> dict``: ``labels`` is a list of ``(item, annotator,
-#: label)`` triples; the result has ``alpha``, ``per_label`` ({label: alpha}), ``unanimous``,
-#: ``n_items``, ``n_annotators``, ``kappa`` ([{"a", "b", "kappa", "n"}], annotators by user id)
-#: and, when a figure is undefined, ``note``.
-AgreementCalculator = Callable[[list[tuple[int, int, str]], list[str]], dict]
-
 A = Annotation.__table__
 T = Task.__table__
 E = TaskEvent.__table__
@@ -82,7 +76,6 @@ class Ctx:
     now: datetime
     dialect: str
     run: Any  # the latest finished QC run (a row), or None
-    agreement: AgreementCalculator | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from insights.agreement import agreement_data, agreement_panel, kappa_panel
 from insights.annotators import annotators_panel
-from insights.context import PANELS, AgreementCalculator, Ctx, latest_run
+from insights.context import PANELS, Ctx, latest_run
 from insights.labels import confused_pairs_panel, confusion_panel, labels_panel, noise_panel
 from insights.progress import (
     datasets_panel,
@@ -68,8 +68,7 @@ def _check_panels(panels: Iterable[str] | None) -> list[str]:
     return wanted
 
 
-def project_stats(user: User, project_id: int, panels: Iterable[str] | None = None, *,
-                  agreement: AgreementCalculator | None = None) -> dict:
+def project_stats(user: User, project_id: int, panels: Iterable[str] | None = None) -> dict:
     """The dashboard figures of one project: ``{"project": {...}, "generated_at", "panels": {name: panel}}``.
 
     Parameters
@@ -79,9 +78,6 @@ def project_stats(user: User, project_id: int, panels: Iterable[str] | None = No
     project_id : int
     panels : iterable of str, optional
         Names from :data:`PANELS`; all of them by default.
-    agreement : callable, optional
-        ``calculator(triples, class_names) -> dict`` used when no QC run has measured agreement
-        yet (its result is cached until the project's annotations change).
 
     Raises
     ------
@@ -95,7 +91,7 @@ def project_stats(user: User, project_id: int, panels: Iterable[str] | None = No
         project = require_project(s, user, project_id, "manage")
         conn = s.connection()
         ctx = Ctx(conn, project, LabelSchema.model_validate(project.label_schema), utcnow(), conn.dialect.name,
-                   latest_run(conn, project_id), agreement)
+                   latest_run(conn, project_id))
         started = time.perf_counter()
         panels_out = _compute(ctx, wanted)
         return {"project": {"id": project.id, "title": project.title, "kind": ctx.schema.kind},

@@ -329,6 +329,26 @@ class QualityRun(SQLModel, table=True):
     finished_at: datetime | None = _ts_opt()
 
 
+class ProjectAgreement(SQLModel, table=True):
+    """Agreement between a project's annotators as the ``agreement`` job computed it from the
+    annotations (insights; ARCHITECTURE.md, insights): one row per project, replaced by each run.
+
+    ``n_annotations``, ``last_annotation_id`` and ``last_version_id`` are what the annotations
+    were when it was computed (the project's rows, the newest annotation and annotation version
+    ids): the dashboard compares them with the annotations now to tell a stale figure.
+    """
+
+    __tablename__ = "project_agreement"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", unique=True)
+    figures: dict = _json()
+    n_annotations: int = 0
+    last_annotation_id: int = 0
+    last_version_id: int = 0
+    seconds: float = 0.0
+    computed_at: datetime = _ts()
+
+
 class LabelIssue(SQLModel, table=True):
     __tablename__ = "label_issue"
     __table_args__ = (sa.Index("ix_label_issue_run_score", "run_id", "is_issue", "score"),)

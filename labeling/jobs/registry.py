@@ -44,6 +44,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "a large import, read from its staged upload"),
     Kind("thumbnails", "default", "labeling.thumbnails.run_thumbnails",
          "previews of every stored image that has none"),
+    Kind("agreement", "default", "insights.agreement.run_agreement_job",
+         "a project's agreement between annotators from its annotations, stored for the dashboards"),
     Kind("qc", "quality", "quality.jobs.run_qc_job",
          "a QC run of a project (cleanlab and scikit-learn, one run at a time per process)"),
 )}

@@ -51,6 +51,10 @@ def test_dashboard_of_the_demo_project(page, shot, make_user):
     page.goto(f"/projects/{pid}/dashboard")
     expect(page.get_by_role("heading", name=demo.DIGITS_TITLE)).to_be_visible()
     page.wait_for_function(CHARTS_DRAWN)
+    # the pairs of annotators (which the QC run does not store) come from the agreement job that
+    # the first load queued: the kappa panel asks again every 3 s until the job has stored them
+    page.wait_for_function("() => Number(document.querySelector('#panel-kappa').dataset.rows) > 0",
+                           timeout=60_000)
 
     # every panel is there and has data
     for name, title in PANELS.items():

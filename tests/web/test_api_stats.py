@@ -15,7 +15,7 @@ from insights.context import PANELS
 from labeling import projects
 from labeling.db import utcnow, write_session
 from labeling.models import Annotation, LabelIssue, QualityRun, Role, Task, TaskEvent
-from tests.conftest import login
+from tests.conftest import login, wait_for
 
 CONFIG = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text" choice="single"><Choice value="cat"/><Choice value="dog"/></Choices></View>"""
@@ -135,8 +135,12 @@ def test_overview_json_and_csv(client, lead, admin, annotator, project):
     assert client.get("/api/stats/nope", headers=lead.headers).status_code == 422
 
 
-def test_dashboard_page_renders_every_panel(client, lead, project):
+def test_dashboard_page_renders_every_panel(client, lead, project, worker):
     login(client, lead.email)
+    first = client.get(f"/projects/{project.id}/dashboard").get_data(as_text=True)
+    # the agreement job was queued by that load: its panels ask again soon, until it is stored
+    assert 'hx-trigger="every 3s"' in first and "being computed" in first
+    stored_agreement(client, lead, project.id)
     r = client.get(f"/projects/{project.id}/dashboard")
     assert r.status_code == 200
     page = r.get_data(as_text=True)
@@ -186,9 +190,16 @@ def test_overview_page(client, lead, project, make_user):
     assert client.get("/overview/_table").status_code == 200
 
 
-def test_agreement_matches_the_krippendorff_package_and_sklearn(client, lead, make_user):
-    """Labels given through the database, agreement computed on demand: the same numbers as
-    ``krippendorff.alpha`` and ``sklearn.metrics.cohen_kappa_score`` on the same labels."""
+def stored_agreement(client, lead, project_id: int) -> dict:
+    """The agreement and kappa panels once the agreement job has stored up-to-date figures."""
+    url = f"/api/projects/{project_id}/stats?panels=agreement,kappa"
+    return wait_for(lambda: (b := client.get(url, headers=lead.headers).get_json())["panels"]["agreement"]["source"]
+                    == "annotations" and b["panels"], timeout=60)
+
+
+def test_agreement_matches_the_krippendorff_package_and_sklearn(client, lead, make_user, worker):
+    """Labels given through the database, agreement computed by the agreement job: the same
+    numbers as ``krippendorff.alpha`` and ``sklearn.metrics.cohen_kappa_score`` on the same labels."""
     import krippendorff
     import numpy as np
     from sklearn.metrics import cohen_kappa_score
@@ -209,9 +220,10 @@ def test_agreement_matches_the_krippendorff_package_and_sklearn(client, lead, ma
                 label = truth[i] if rng.random() < 0.6 + 0.1 * j else rng.integers(0, 3)
                 matrix[i, j] = label
                 s.add(Annotation(task_id=task.id, project_id=p.id, user_id=users[j].id, result=res(names[label])))
-    body = client.get(f"/api/projects/{p.id}/stats?panels=agreement,kappa", headers=lead.headers).get_json()
-    agreement, kappa = body["panels"]["agreement"], body["panels"]["kappa"]
-    assert agreement["source"] == "annotations"
+    first = client.get(f"/api/projects/{p.id}/stats?panels=agreement,kappa", headers=lead.headers).get_json()
+    assert first["panels"]["agreement"]["pending"] is True  # queued, not computed in the request
+    panels = stored_agreement(client, lead, p.id)
+    agreement, kappa = panels["agreement"], panels["kappa"]
     expected = krippendorff.alpha(reliability_data=matrix.T, level_of_measurement="nominal")
     assert agreement["alpha"] == pytest.approx(expected, abs=1e-4)
     for row in agreement["rows"]:
@@ -230,12 +242,13 @@ def test_agreement_matches_the_krippendorff_package_and_sklearn(client, lead, ma
         assert row["items"] == both.sum() >= 5
         expected = cohen_kappa_score(matrix[both, a], matrix[both, b], labels=[0, 1, 2])
         assert row["kappa"] == pytest.approx(expected, abs=1e-4)
-    # the second load is served from the cache
+    # the next load reads the stored figures
     again = client.get(f"/api/projects/{p.id}/stats/agreement", headers=lead.headers).get_json()
-    assert again["source"] == "annotations (cached)" and again["alpha"] == agreement["alpha"]
+    assert again["source"] == "annotations" and again["alpha"] == agreement["alpha"]
+    assert again["computed_at"] == agreement["computed_at"]
 
 
-def test_agreement_hand_computed(client, lead, make_user):
+def test_agreement_hand_computed(client, lead, make_user, worker):
     """Two annotators, eight items: twice (cat, cat), (dog, dog), (cat, dog), (dog, dog).
 
     Coincidences: cat-cat 4, dog-dog 8, cat-dog 4 (both orders); n = 16, n_cat = 6, n_dog = 10.
@@ -252,8 +265,9 @@ def test_agreement_hand_computed(client, lead, make_user):
             s.flush()
             s.add(Annotation(task_id=task.id, project_id=p.id, user_id=a1.id, result=res(l1)))
             s.add(Annotation(task_id=task.id, project_id=p.id, user_id=a2.id, result=res(l2)))
-    body = client.get(f"/api/projects/{p.id}/stats?panels=agreement,kappa", headers=lead.headers).get_json()
-    agreement, kappa = body["panels"]["agreement"], body["panels"]["kappa"]
+    client.get(f"/api/projects/{p.id}/stats?panels=agreement,kappa", headers=lead.headers)
+    panels = stored_agreement(client, lead, p.id)
+    agreement, kappa = panels["agreement"], panels["kappa"]
     assert agreement["alpha"] == 0.5
     assert (agreement["unanimous"], agreement["n_items"], agreement["n_annotators"]) == (0.75, 8, 2)
     # per label with two classes: "cat vs the rest" is the project's own split

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from insights import agreement, csv, dashboard
+from insights import csv, dashboard
 from insights import items as figure_items
 from insights import overview as projects_overview
 from labeling.errors import Invalid
@@ -47,8 +47,7 @@ def csv_response(panel: dict, filename: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/stats")
 def project_stats(project_id: int):
-    return jsonify(dashboard.project_stats(api_user().user, project_id, _panels_arg(),
-                                           agreement=agreement.calculate))
+    return jsonify(dashboard.project_stats(api_user().user, project_id, _panels_arg()))
 
 
 @bp.get("/projects/<int:project_id>/stats/items")
@@ -63,7 +62,7 @@ def stats_items(project_id: int):
 @bp.get("/projects/<int:project_id>/stats/<string:panel>")
 def project_panel(project_id: int, panel: str):
     name, fmt = _format(panel)
-    data = dashboard.project_stats(api_user().user, project_id, [name], agreement=agreement.calculate)
+    data = dashboard.project_stats(api_user().user, project_id, [name])
     body = data["panels"][name]
     if fmt == "csv":
         return csv_response(body, f"project-{project_id}-{name}")

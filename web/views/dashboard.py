@@ -11,7 +11,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from insights import agreement, dashboard
+from insights import dashboard
 from insights import items as figure_items
 from insights import overview as projects_overview
 
@@ -112,7 +112,7 @@ def _render_panel(project_id: int, panel: dict, width: int) -> Markup:
 @bp.get("/projects/<int:project_id>/dashboard")
 @login_required
 def page(project_id: int):
-    data = dashboard.project_stats(_user(), project_id, agreement=agreement.calculate)
+    data = dashboard.project_stats(_user(), project_id)
     panels = [_render_panel(project_id, data["panels"][name], width) for name, width in LAYOUT]
     return render_template("dashboard/page.html", data=data, project=data["project"], project_id=project_id,
                            p=data["panels"], panels=panels, refresh=REFRESH)
@@ -123,13 +123,13 @@ def page(project_id: int):
 def panel(project_id: int, name: str):
     """One panel (htmx refresh); ``summary`` is the row of headline figures."""
     if name == "summary":
-        data = dashboard.project_stats(_user(), project_id, SUMMARY_PANELS, agreement=agreement.calculate)
+        data = dashboard.project_stats(_user(), project_id, SUMMARY_PANELS)
         return render_template("dashboard/_summary.html", p=data["panels"], project_id=project_id, refresh=REFRESH,
                                data=data)
     width = dict(LAYOUT).get(name)
     if width is None:
         abort(404)
-    data = dashboard.project_stats(_user(), project_id, [name], agreement=agreement.calculate)
+    data = dashboard.project_stats(_user(), project_id, [name])
     return _render_panel(project_id, data["panels"][name], width)
 
 
