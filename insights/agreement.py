@@ -77,16 +77,16 @@ def calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> di
         :data:`KAPPA_MIN_SHARED` items (``kappa``: ``[{"a", "b", "kappa", "n"}]``, annotators by
         user id) and, when a figure is undefined, ``note``.
     """
+    item_ids, user_ids, given = (np.array(c) for c in zip(*triples, strict=True)) if triples else ([], [], [])
+    found, label_of = np.unique(np.asarray(given, dtype=str), return_inverse=True)
     names = list(class_names)
-    names += sorted({t[2] for t in triples} - set(names))
+    names += sorted(set(found.tolist()) - set(names))
     code = {n: i for i, n in enumerate(names)}
-    item_ids = np.fromiter((t[0] for t in triples), dtype=np.int64, count=len(triples))
-    user_ids = np.fromiter((t[1] for t in triples), dtype=np.int64, count=len(triples))
-    labels = np.fromiter((code[t[2]] for t in triples), dtype=np.float64, count=len(triples))
-    _, row = np.unique(item_ids, return_inverse=True)
-    users, column = np.unique(user_ids, return_inverse=True)
+    labels = np.array([code[n] for n in found.tolist()], dtype=np.float64)[label_of]
+    _, row = np.unique(np.asarray(item_ids, dtype=np.int64), return_inverse=True)
+    users, column = np.unique(np.asarray(user_ids, dtype=np.int64), return_inverse=True)
     users = [int(u) for u in users]
-    matrix = np.full((int(row.max()) + 1 if len(triples) else 0, len(users)), np.nan)
+    matrix = np.full((int(row.max()) + 1 if triples else 0, len(users)), np.nan)
     matrix[row, column] = labels
     per_item = (~np.isnan(matrix)).sum(axis=1)
     out: dict[str, Any] = {"n_items": int((per_item >= 2).sum()), "n_annotators": len(users)}
