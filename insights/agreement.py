@@ -267,14 +267,26 @@ def _stored_agreement(ctx: Ctx) -> dict:
     Stale figures are shown until the job has brought them up to date (``pending``); the job is
     queued again at most every :data:`AGREEMENT_REFRESH` seconds while annotations keep coming.
     """
-    stored = ctx.conn.execute(
-        sa.select(_P.c.figures, _P.c.n_annotations, _P.c.last_annotation_id, _P.c.last_version_id,
-                  _P.c.computed_at).where(_P.c.project_id == ctx.pid)).first()
-    if stored is not None and not _changed_since(ctx, stored):
+    def read() -> Any:
+        return ctx.conn.execute(
+            sa.select(_P.c.figures, _P.c.n_annotations, _P.c.last_annotation_id, _P.c.last_version_id,
+                      _P.c.computed_at).where(_P.c.project_id == ctx.pid)).first()
+
+    def fresh(row: Any) -> bool:
+        return row is not None and not _changed_since(ctx, row)
+
+    stored = read()
+    if fresh(stored):
         return {**stored.figures, "source": "annotations", "computed_at": iso(stored.computed_at)}
     if stored is None and annotation_key(ctx)[0] == 0:
         return {"note": "no item has labels from two annotators yet", "n_items": 0, "kappa": None}
     pending = _pending_job(ctx.conn, ctx.pid)
+    if pending is None:
+        # Read again: a job that ended between the two reads (each statement sees the latest
+        # commit on PostgreSQL) stored its figures in the transaction that ended it.
+        stored = read()
+        if fresh(stored):
+            return {**stored.figures, "source": "annotations", "computed_at": iso(stored.computed_at)}
     due = stored is None or ctx.now - stored.computed_at >= timedelta(seconds=AGREEMENT_REFRESH)
     if pending is None and due:
         pending = queue_agreement(ctx.pid)
