@@ -25,8 +25,8 @@ from insights.context import A, Ctx, R, V, iso, panel, rounded, user_emails
 from insights.sql import label_params, labels_sql, primary, set_agg
 from labeling import jobs
 from labeling.db import read_session, utcnow, write_session
-from labeling.label_config import LabelSchema
 from labeling.models import Job, JobStatus, Project, ProjectAgreement
+from labeling.schema import LabelSchema
 from quality import QCInputError
 from quality import agreement as measures
 

@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from labeling.label_config import LabelSchema
 from labeling.models import (
     Annotation,
     AnnotationVersion,
@@ -31,6 +30,7 @@ from labeling.models import (
     TaskState,
     User,
 )
+from labeling.schema import LabelSchema
 
 #: Panels in the order the dashboard shows them, with their titles.
 PANELS: dict[str, str] = {

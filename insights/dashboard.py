@@ -20,8 +20,8 @@ from insights.progress import (
 from labeling.access import require_project
 from labeling.db import read_session, utcnow
 from labeling.errors import Invalid
-from labeling.label_config import LabelSchema
 from labeling.models import User
+from labeling.schema import LabelSchema
 
 
 def _compute(ctx: Ctx, wanted: list[str]) -> dict[str, dict]:

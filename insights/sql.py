@@ -4,7 +4,7 @@ results in SQL (``json_each`` on SQLite, ``json_array_elements`` on PostgreSQL).
 from __future__ import annotations
 
 from insights.context import Ctx
-from labeling.label_config import LabelSchema
+from labeling.schema import LabelSchema
 
 #: Result field holding the label names, by Label Studio result type.
 LABEL_FIELD = {"choices": "choices", "labels": "labels", "rectanglelabels": "rectanglelabels"}

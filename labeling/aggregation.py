@@ -21,7 +21,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from labeling.label_config import LabelSchema, result_labels
+from labeling.schema import LabelSchema, result_labels
 
 __all__ = ["LABEL_SOURCES", "final_label", "label_value", "label_names"]
 

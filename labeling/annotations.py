@@ -3,7 +3,7 @@
 Rules
 -----
 - A result is checked against the project's label schema
-  (:func:`labeling.label_config.validate_result`: labels exist, choice counts, span offsets
+  (:func:`labeling.schema.validate_result`: labels exist, choice counts, span offsets
   and text, boxes inside the image, whose size comes from its ``Media`` row).
 - One annotation per (task, user), enforced by a unique constraint: a retried submit returns
   the annotation already stored (a different result is an edit), never a second one.
@@ -21,9 +21,6 @@ Rules
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +34,6 @@ from labeling.db import read_session, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.exports import task_json
 from labeling.jobs.qc_trigger import tasks_labeled
-from labeling.label_config import LabelSchema, validate_result
 from labeling.models import (
     Annotation,
     AnnotationVersion,
@@ -59,6 +55,7 @@ from labeling.router import (
     take_lease,
     unit_of_work,
 )
+from labeling.schema import LabelSchema, cached_schema, schema_of, validate_result
 
 __all__ = [
     "EDITABLE_STATES",
@@ -70,7 +67,6 @@ __all__ = [
     "list_predictions",
     "my_annotations",
     "previous_own_annotation",
-    "schema_for",
     "submit",
     "task_annotations",
     "update_annotation",
@@ -84,32 +80,10 @@ _A = Annotation.__table__
 _P = Project.__table__
 _M = Membership.__table__
 _L = Lease.__table__
-_SCHEMA_CACHE: OrderedDict[tuple[int, datetime], LabelSchema] = OrderedDict()
-_SCHEMA_CACHE_SIZE = 256
-_schema_lock = threading.Lock()
 
 
 def _p(name: str) -> sa.BindParameter:
     return sa.bindparam(name)
-
-
-def _cached_schema(project_id: int, updated_at: datetime, load: Callable[[], dict]) -> LabelSchema:
-    key = (project_id, updated_at)
-    schema = _SCHEMA_CACHE.get(key)
-    if schema is not None:
-        return schema
-    schema = LabelSchema.model_validate(load())
-    with _schema_lock:
-        _SCHEMA_CACHE[key] = schema
-        while len(_SCHEMA_CACHE) > _SCHEMA_CACHE_SIZE:
-            _SCHEMA_CACHE.popitem(last=False)
-    return schema
-
-
-def schema_for(project: Project) -> LabelSchema:
-    """The project's parsed label schema, cached by project id and ``updated_at`` (which every
-    change of the label config moves)."""
-    return _cached_schema(project.id, project.updated_at, lambda: project.label_schema)
 
 
 _SCHEMA = sa.select(_P.c.label_schema).where(_P.c.id == _p("pid"))
@@ -196,8 +170,8 @@ def _task_context(conn: Connection, user: User, task_id: int, action: str, *,
 
 
 def _schema_of(conn: Connection, ctx: Any) -> LabelSchema:
-    return _cached_schema(ctx.project_id, ctx.p_updated_at,
-                          lambda: conn.execute(_SCHEMA, {"pid": ctx.project_id}).scalar_one())
+    return cached_schema(ctx.project_id, ctx.p_updated_at,
+                         lambda: conn.execute(_SCHEMA, {"pid": ctx.project_id}).scalar_one())
 
 
 def _next_state(task: Any, d_annotations: int) -> tuple[str, bool]:
@@ -534,9 +508,9 @@ def create_prediction(user: User, *, task_id: int, result: Any, score: float | N
         if task is None:
             raise NotFound(f"task {task_id} not found")
         project = require_project(s, user, task.project_id, "manage")
-        _check_result(s.connection(), schema_for(project), task, result, what="prediction")
+        _check_result(s.connection(), schema_of(project), task, result, what="prediction")
         if probs:
-            labels = set(schema_for(project).label_names())
+            labels = set(schema_of(project).label_names())
             unknown = sorted(set(probs) - labels)
             if unknown:
                 raise Invalid(f"probs name unknown labels {unknown}; labels are {sorted(labels)}",

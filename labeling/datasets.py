@@ -67,7 +67,6 @@ from labeling.exports import (
     write_batches,
     zip_stream,
 )
-from labeling.label_config import LabelSchema
 from labeling.models import (
     DatasetVersion,
     LabelIssue,
@@ -79,6 +78,7 @@ from labeling.models import (
     TokenScope,
     User,
 )
+from labeling.schema import LabelSchema, schema_of
 from labeling.settings import get_settings
 
 __all__ = [
@@ -322,7 +322,7 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
                                                                       "detail": "too long"}])
     with read_session() as s:
         project = require_project(s, user, project_id, "export")
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     filters = filters or Filters()
     splits = splits or Splits()
     root = datasets_root(project_id)

@@ -44,7 +44,6 @@ from labeling.access import require_project
 from labeling.aggregation import final_label, label_names, label_value
 from labeling.db import get_engine, read_session
 from labeling.errors import Conflict, Invalid
-from labeling.label_config import LabelSchema
 from labeling.models import (
     Annotation,
     Prediction,
@@ -55,6 +54,7 @@ from labeling.models import (
     TokenScope,
     User,
 )
+from labeling.schema import LabelSchema
 from labeling.settings import get_settings
 
 log = logging.getLogger(__name__)

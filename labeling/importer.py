@@ -78,12 +78,6 @@ from labeling.import_formats import (
 )
 from labeling.jobs.broker import is_stub
 from labeling.jobs.qc_trigger import tasks_labeled
-from labeling.label_config import (
-    LabelSchema,
-    result_from_labels,
-    validate_result,
-    validate_task_data,
-)
 from labeling.media import MediaError, media_path, store_media
 from labeling.models import (
     ImportBatch,
@@ -94,6 +88,12 @@ from labeling.models import (
     Task,
     TaskState,
     User,
+)
+from labeling.schema import (
+    LabelSchema,
+    result_from_labels,
+    validate_result,
+    validate_task_data,
 )
 from labeling.settings import get_settings
 from labeling.users import UserError, normalize_email

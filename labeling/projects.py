@@ -1,7 +1,7 @@
 """Projects: create, edit, list, archive; members; a project's tasks.
 
 A project holds a Label Studio XML label config and its parsed label schema
-(:mod:`labeling.label_config`), the routing settings (overlap, lease time, gold rate) and the
+(:mod:`labeling.schema`), the routing settings (overlap, lease time, gold rate) and the
 QC policy. Views, the REST API and the CLI all call these functions.
 """
 
@@ -20,14 +20,6 @@ from labeling.access import can, can_create_projects, project_role, require_proj
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
-from labeling.label_config import (
-    LabelConfigError,
-    LabelSchema,
-    check_config_change,
-    collect_used_labels,
-    parse_label_config,
-    validate_task_data,
-)
 from labeling.models import (
     Annotation,
     Lease,
@@ -40,6 +32,15 @@ from labeling.models import (
     TaskState,
     User,
     UTCDateTime,
+)
+from labeling.schema import (
+    LabelConfigError,
+    LabelSchema,
+    check_config_change,
+    collect_used_labels,
+    parse_label_config,
+    schema_of,
+    validate_task_data,
 )
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
@@ -121,10 +122,6 @@ def get_project(project_id: int) -> Project:
         return project
 
 
-def schema_of(project: Project) -> LabelSchema:
-    return LabelSchema.model_validate(project.label_schema)
-
-
 def visible_projects(session: Session, user: User, *, include_archived: bool = False) -> list[Project]:
     q = select(Project).order_by(Project.id.desc())
     if not include_archived:
@@ -184,7 +181,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "uncertain_first": project.uncertain_first,
         "qc_every": project.qc_every,
         "qc_policy": project.qc_policy,
-        "kind": LabelSchema.model_validate(project.label_schema).kind,
+        "kind": schema_of(project).kind,
         "task_number": counts.get("task_number", 0),
         "total_annotations_number": counts.get("total_annotations_number", 0),
         "num_tasks_with_annotations": sum(n for st, n in states.items() if st not in ("open", "imported")),

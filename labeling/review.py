@@ -51,7 +51,6 @@ from labeling.annotations import (
 )
 from labeling.db import read_session, utcnow
 from labeling.errors import Conflict, Invalid, NotFound
-from labeling.label_config import LabelSchema, result_from_labels
 from labeling.models import (
     Annotation,
     AnnotatorScore,
@@ -67,6 +66,7 @@ from labeling.models import (
     User,
 )
 from labeling.router import unit_of_work
+from labeling.schema import LabelSchema, label_text, result_from_labels, schema_of
 
 __all__ = [
     "DECISIONS",
@@ -80,7 +80,6 @@ __all__ = [
     "decide",
     "decision_view",
     "gold_accuracy",
-    "label_text",
     "list_decisions",
     "mark_gold",
     "next_suspect",
@@ -107,47 +106,6 @@ _A = Annotation.__table__
 
 
 # --------------------------------------------------------------------------- labels
-
-
-def schema_of(project: Project) -> LabelSchema:
-    return LabelSchema.model_validate(project.label_schema)
-
-
-def label_text(schema: LabelSchema, result: Any) -> str:
-    """A short human reading of a result (or of a label value QC stored), for pages and lists.
-
-    Choices give their names (``"cat"``, ``"cat, dog"``), spans ``PER 'Ada'``, boxes their labels,
-    text areas their text, ratings ``4/5``. A plain string or list of strings is shown as is.
-    """
-    if result is None:
-        return ""
-    if isinstance(result, str):
-        return result
-    if isinstance(result, int | float) and not isinstance(result, bool):
-        return str(result)
-    if isinstance(result, list) and all(isinstance(x, str) for x in result):
-        return ", ".join(result)
-    if not isinstance(result, list):
-        return str(result)
-    parts = []
-    for item in result:
-        value = item.get("value") if isinstance(item, dict) else None
-        if not isinstance(value, dict):
-            continue
-        kind = str(item.get("type", "")).lower()
-        if kind == "choices":
-            parts.append(", ".join(map(str, value.get("choices") or [])))
-        elif kind == "labels":
-            text = value.get("text")
-            span = f" '{text}'" if isinstance(text, str) else f" [{value.get('start')}:{value.get('end')}]"
-            parts.append(" ".join(map(str, value.get("labels") or [])) + span)
-        elif kind == "rectanglelabels":
-            parts.append(" ".join(map(str, value.get("rectanglelabels") or [])) + " (box)")
-        elif kind == "textarea":
-            parts.append(" / ".join(map(str, value.get("text") or [])))
-        elif kind == "rating":
-            parts.append(f"{value.get('rating')} stars")
-    return "; ".join(p for p in parts if p)
 
 
 def _iou(a: dict, b: dict) -> float:
@@ -337,14 +295,14 @@ def review_item(s: Session, project: Project, task: Task) -> dict:
         "control": {"name": primary.name, "type": primary.type, "to_name": primary.to_name,
                     "labels": primary.labels, "choice": primary.choice},
         "annotations": [{"id": a.id, "user": u.id, "email": u.email, "result": a.result,
-                         "label": label_text(schema, a.result), "lead_time": a.lead_time,
+                         "label": label_text(a.result), "lead_time": a.lead_time,
                          "created_at": a.created_at.isoformat()} for a, u in pairs],
-        "given": {"result": given, "label": label_text(schema, given), "source": given_source,
+        "given": {"result": given, "label": label_text(given), "source": given_source,
                   "qc": issue.given if issue is not None else None},
         "consensus": None if issue is None or issue.consensus is None else {
-            "value": issue.consensus, "label": label_text(schema, issue.consensus)},
+            "value": issue.consensus, "label": label_text(issue.consensus)},
         "suggested": None if suggested is None else {
-            "value": suggested, "label": label_text(schema, suggested),
+            "value": suggested, "label": label_text(suggested),
             "result": as_result(schema, suggested)},
         "issue": None if issue is None else {"id": issue.id, "run": issue.run_id, "kind": issue.kind,
                                              "is_issue": issue.is_issue},
@@ -588,8 +546,8 @@ def decision_view(d: ReviewDecision, *, reviewer: User | None = None, task: Task
     }
     if schema is not None:
         before, after = d.before or {}, d.after or {}
-        out["before_label"] = label_text(schema, before.get("final_label")) if before.get("final_label") else ""
-        out["after_label"] = label_text(schema, after.get("final_label") or after.get("gold_answer"))
+        out["before_label"] = label_text(before.get("final_label")) if before.get("final_label") else ""
+        out["after_label"] = label_text(after.get("final_label") or after.get("gold_answer"))
     if task is not None:
         out["data"] = task.data
         out["state"] = task.state
@@ -737,7 +695,7 @@ def mark_gold(task_id: int, user: User, *, answer: Any) -> ReviewDecision:
         before = {**_task_snapshot(task), "n_annotations": task.n_annotations}
         task.is_gold, task.gold_answer = True, answer
         task.final_label, task.final_source = None, None
-        _set_state(s, task, TaskState.open, user.id, "marked gold: " + label_text(schema_of(project), answer), now)
+        _set_state(s, task, TaskState.open, user.id, "marked gold: " + label_text(answer), now)
         issue = current_issue(s, task.id)
         row = ReviewDecision(task_id=task.id, project_id=task.project_id, reviewer_id=user.id,
                              label_issue_id=issue.id if issue is not None else None, level=1, decision="gold",

@@ -58,7 +58,6 @@ from labeling.access import require_project
 from labeling.aggregation import final_label
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Invalid, NotFound
-from labeling.label_config import LabelSchema, result_labels
 from labeling.models import (
     Annotation,
     LabelIssue,
@@ -70,6 +69,7 @@ from labeling.models import (
     User,
 )
 from labeling.review import as_result
+from labeling.schema import LabelSchema, result_labels, schema_of
 
 __all__ = [
     "DEFAULTS",
@@ -368,7 +368,7 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
     policy = policy_of(project)
     if run.status != "done":
         return {**counts, "policy": policy}
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     issues = _run_issues(s, run_id)
     tasks = _labeled_tasks(s, project_id, set(issues))
     if not tasks:

@@ -45,7 +45,6 @@ from labeling.access import require_project
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Invalid, NotFound
 from labeling.jobs.qc_trigger import QC_JOB_KIND, enqueue_qc
-from labeling.label_config import ControlSpec, LabelSchema, result_from_labels
 from labeling.media import MediaError, media_path
 from labeling.models import (
     AnnotatorScore,
@@ -59,6 +58,7 @@ from labeling.models import (
     TaskState,
     User,
 )
+from labeling.schema import ControlSpec, LabelSchema, result_from_labels
 from labeling.settings import get_settings
 from quality import QCInputError
 from quality.policy import activelab_priorities, apply_policy, policy_of, sends_back

@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup
 from labeling import users
 from labeling.errors import DomainError
 from labeling.models import Role, TokenScope, User
+from labeling.schema import schema_of
 from labeling.settings import SettingsError
 from web.server import default_threads
 
@@ -204,7 +205,7 @@ def project_create(title: str, config: str, overlap: int, description: str, as_e
                                           description=description)
     except DomainError as exc:
         fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" for e in exc.errors[:10]]))
-    click.echo(f"created project {project.title!r} ({projects.schema_of(project).kind})")
+    click.echo(f"created project {project.title!r} ({schema_of(project).kind})")
     click.echo(project.id)
 
 
@@ -600,7 +601,7 @@ def review_decide(task_id: int, decision: str, labels: tuple[str, ...], result_j
         project, _ = projects.get_project_for(user, row.project_id)
     except DomainError as exc:
         _domain_fail(exc)
-    view = review.decision_view(row, schema=projects.schema_of(project))
+    view = review.decision_view(row, schema=schema_of(project))
     after = view["after"] or {}
     label = f", final label {view['after_label']}" if view["after_label"] else ""
     click.echo(f"task {task_id}: {decision} -> {after.get('state')}{label} (decision {row.id})")

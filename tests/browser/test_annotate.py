@@ -17,8 +17,8 @@ from sqlmodel import select
 from labeling import importer, projects, router
 from labeling.db import read_session, utcnow, write_session
 from labeling.import_formats import ImportFile
-from labeling.label_config import gallery
 from labeling.models import Annotation, Lease
+from labeling.schema import gallery
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.browser

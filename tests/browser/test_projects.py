@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from labeling import importer, projects
 from labeling.db import get_engine, read_session
-from labeling.label_config import gallery
 from labeling.models import Annotation, ImportBatch, Project, Task, User
+from labeling.schema import gallery, schema_of
 from labeling.settings import get_settings
 from tests.browser.conftest import login, save_shot
 from tests.conftest import LiveServer
@@ -104,7 +104,7 @@ def test_a_lead_creates_edits_and_archives_a_project_from_the_gallery(page, shot
         project = s.exec(select(Project).where(Project.title == "Review sentiment")).one()
     assert (project.overlap, project.description, project.instructions) == (2, "Customer reviews, 2024",
                                                                           "Pick the overall tone.")
-    assert projects.schema_of(project).kind == "classification"
+    assert schema_of(project).kind == "classification"
 
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_label("Title")).to_have_value("Review sentiment")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labeling.aggregation import final_label, label_value
-from labeling.label_config import parse_label_config
+from labeling.schema import parse_label_config
 
 TEXT = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text" choice="single"><Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices>

@@ -11,6 +11,7 @@ from labeling import importer, projects
 from labeling.db import read_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import Annotation, ImportBatch, Prediction, Task, TaskEvent
+from labeling.schema import schema_of
 
 TEXT = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
@@ -64,7 +65,7 @@ def test_update_settings_title_and_instructions(lead, project):
 def test_label_config_may_grow_but_not_lose_used_labels(lead, project):
     labeled(lead, project)
     grown = TEXT.replace('<Choice value="neg"/>', '<Choice value="neg"/><Choice value="neu"/>')
-    assert projects.schema_of(projects.update_project(lead.user, project.id, label_config=grown)).label_names() == [
+    assert schema_of(projects.update_project(lead.user, project.id, label_config=grown)).label_names() == [
         "pos", "neg", "neu"]
     shrunk = TEXT.replace('<Choice value="pos"/>', "")
     with pytest.raises(Invalid) as err:
@@ -85,7 +86,7 @@ def test_unused_label_can_go_and_probabilities_count_as_use(lead, project):
     other = projects.create_project(lead.user, title="empty", label_config=TEXT)
     importer.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
     changed = projects.update_project(lead.user, other.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
-    assert projects.schema_of(changed).label_names() == ["pos"]
+    assert schema_of(changed).label_names() == ["pos"]
 
 
 def test_new_config_may_only_read_fields_every_task_has(lead, project):

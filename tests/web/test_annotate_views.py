@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from labeling import annotations, importer, projects, router
-from labeling.label_config import gallery, parse_label_config
 from labeling.models import Role
+from labeling.schema import gallery, parse_label_config
 from tests.conftest import login
 from web.views.annotate import keymap, result_view
 

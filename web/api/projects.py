@@ -14,7 +14,7 @@ from flask import jsonify, request, url_for
 from labeling import importer, projects
 from labeling.errors import Invalid
 from labeling.import_formats import ImportFile
-from labeling.label_config import gallery
+from labeling.schema import gallery
 from web.api import api_user, bp
 from web.api.params import int_arg, json_body
 

@@ -30,7 +30,7 @@ from labeling import annotations, projects, users
 from labeling.access import can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
-from labeling.label_config import LabelSchema, gallery
+from labeling.schema import LabelSchema, gallery, schema_of
 
 bp = Blueprint("annotate", __name__)
 
@@ -140,7 +140,7 @@ def page_config(schema: LabelSchema, *, mode: str, project: Any = None, sample: 
 def annotate(project_id: int):
     with read_session() as s:
         project = require_project(s, current_user.user, project_id, "annotate")
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     config = page_config(schema, mode="annotate", project=project)
     return render_template("annotate/page.html", project=project,
                            **workspace_context(schema, config, project.instructions))
@@ -253,7 +253,7 @@ def task_view(project_id: int, task_id: int):
     task = projects.get_task(user, task_id)
     if task["project"] != project_id:
         raise NotFound(f"task {task_id} not found in project {project_id}")
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     authors: dict[int, str] = {}
     columns = []
     for ann in annotations.task_annotations(task_id, user):

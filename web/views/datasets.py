@@ -12,6 +12,7 @@ from wtforms.validators import Length, Optional, Regexp
 from labeling import datasets, exports, projects
 from labeling.errors import DomainError
 from labeling.models import TaskState
+from labeling.schema import schema_of
 
 bp = Blueprint("datasets", __name__)
 
@@ -108,7 +109,7 @@ def diff(project_id: int):
 def export(project_id: int):
     """The export form; submitted (it has exportType), the download itself."""
     project = exports.export_project(project_id, _user())
-    schema = projects.schema_of(project)
+    schema = schema_of(project)
     form = ExportForm(request.args)
     form.exportType.choices = [(f["name"], f["title"]) for f in exports.available_formats(project)
                                if not f["disabled"]]

@@ -13,8 +13,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from labeling import importer, projects, users
 from labeling.errors import DomainError
-from labeling.label_config import gallery
 from labeling.models import TaskState
+from labeling.schema import gallery, schema_of
 from web.extensions import login_manager
 
 bp = Blueprint("projects", __name__)
@@ -90,7 +90,7 @@ def list_partial():
 
 
 def _with_kind(rows):
-    return [(p, c, projects.schema_of(p).kind) for p, c in rows]
+    return [(p, c, schema_of(p).kind) for p, c in rows]
 
 
 # --------------------------------------------------------------------------- create
@@ -132,7 +132,7 @@ def create():
 def detail(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id)
     imports = importer.list_imports(_user(), project_id, limit=10)
-    kind = projects.schema_of(project).kind
+    kind = schema_of(project).kind
     return render_template("projects/detail.html", project=project, counts=counts, imports=imports, kind=kind,
                            states=list(TaskState), can_manage=_can(project_id, "manage"),
                            can_see_all=_can(project_id, "see_all"))
@@ -221,7 +221,7 @@ def remove_member(project_id: int, user_id: int):
 @login_required
 def upload(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id, "manage")
-    schema = projects.schema_of(project)
+    schema = schema_of(project)
     return render_template("projects/import.html", project=project, counts=counts, schema=schema,
                            project_id=project_id, imports=importer.list_imports(_user(), project_id, limit=10))
 
@@ -246,7 +246,7 @@ def tasks(project_id: int):
         page_no = 1
     page = projects.list_tasks(_user(), project_id, state=state, search=search, page=page_no,
                                page_size=TASKS_PER_PAGE)
-    schema = projects.schema_of(project)
+    schema = schema_of(project)
     pages = max(math.ceil(page.total / TASKS_PER_PAGE), 1)
     return render_template("projects/tasks.html", project=project, counts=counts, page=page, pages=pages,
                            state=state or "", q=search, states=[*TaskState, "gold"], schema=schema,

@@ -25,7 +25,7 @@ from labeling import review
 from labeling.access import can, require_project
 from labeling.db import read_session
 from labeling.errors import DomainError, Invalid
-from labeling.label_config import LabelSchema, result_from_labels
+from labeling.schema import LabelSchema, result_from_labels, schema_of
 from quality import policy
 
 bp = Blueprint("review", __name__)
@@ -72,7 +72,7 @@ def label_keys(schema: LabelSchema) -> dict[str, str]:
 @login_required
 def page(project_id: int):
     project, is_lead = _project(project_id, "review")
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     control = schema.primary_control
     config = {
         "project": {"id": project.id, "title": project.title},
@@ -115,7 +115,7 @@ def _labels_result(schema: LabelSchema, names: list[str]) -> list | None:
 @login_required
 def audit(project_id: int):
     project, _ = _project(project_id, "manage")
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     if request.method == "POST":
         form = ActionForm()
         if not form.validate_on_submit():

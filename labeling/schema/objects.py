@@ -1,0 +1,39 @@
+"""Object tags: the task data a config shows (``<Text>``, ``<Image>``).
+
+Each object tag is one :class:`~labeling.schema.tags.ObjectTag`: which of its attributes
+labelfab refuses, and what task data it can show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labeling.schema.tags import ObjectTag, attr
+
+__all__ = ["IMAGE", "OBJECT_TAGS", "TEXT"]
+
+
+def _text_attrs(el: Any) -> list[str]:
+    value_type = attr(el, "valueType")
+    if (value_type or "text").lower() != "text":
+        return [f'uses valueType="{value_type}", which is not supported yet']
+    return []
+
+
+def _text_data(key: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"data field {key!r} must be a string (text), got {type(value).__name__}"
+    return None
+
+
+def _image_data(key: str, value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return f"data field {key!r} must be an image URL or path, got {value!r}"
+    return None
+
+
+TEXT = ObjectTag(name="Text", check_data=_text_data, check_attrs=_text_attrs)
+IMAGE = ObjectTag(name="Image", check_data=_image_data)
+
+#: Every object tag, in the order the supported-tags hint names them.
+OBJECT_TAGS = (TEXT, IMAGE)

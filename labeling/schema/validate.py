@@ -1,0 +1,145 @@
+"""Checking annotation results and task data against a :class:`~labeling.schema.model.LabelSchema`.
+
+The checks every result item gets (its control, ``to_name``, ``type``, one item per task for
+classifications, known label names) live here; what is particular to a tag family (span
+offsets, boxes inside the image, ratings in range) is its descriptor's ``check_item``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labeling.schema.model import ControlSpec, LabelSchema
+from labeling.schema.registry import CONTROLS, OBJECTS
+
+__all__ = ["validate_result", "validate_task_data"]
+
+
+def _check_labels(control: ControlSpec, names: Any, field: str, where: str) -> list[str]:
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return [f"{where}: value.{field} must be a non-empty list of label names"]
+    problems = []
+    unknown = [n for n in names if n not in control.labels]
+    if unknown:
+        problems.append(
+            f"{where}: unknown label(s) {unknown} for control {control.name!r}; "
+            f"labels are {control.labels}"
+        )
+    if len(set(names)) != len(names):
+        problems.append(f"{where}: value.{field} repeats a label: {names}")
+    if control.choice == "single" and len(names) > 1:
+        problems.append(
+            f"{where}: control {control.name!r} takes a single label, got {len(names)}: {names}"
+        )
+    return problems
+
+
+
+
+def validate_result(
+    schema: LabelSchema,
+    result: list[dict[str, Any]],
+    data: dict[str, Any],
+    *,
+    image_size: tuple[int, int] | None = None,
+) -> list[str]:
+    """Check a Label Studio annotation (or prediction) result against the schema.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+        The project's schema.
+    result : list of dict
+        Result items ``{"from_name", "to_name", "type", "value": {...}}``.
+    data : dict
+        The task's data, for span offsets and span text.
+    image_size : tuple of int, optional
+        ``(width, height)`` of the task image in pixels; checks rotated boxes and the items'
+        ``original_width``/``original_height``.
+
+    Returns
+    -------
+    list of str
+        Human-readable problems, each naming the item (``result[i]``), the field and the
+        reason; empty if the result is valid.
+    """
+    if not isinstance(result, list):
+        return [f"result must be a list of result items, got {type(result).__name__}"]
+    controls = {c.name: c for c in schema.controls}
+    problems: list[str] = []
+    per_task_seen: dict[str, int] = {}
+    present: set[str] = set()
+    for i, item in enumerate(result):
+        where = f"result[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: must be an object, got {type(item).__name__}")
+            continue
+        from_name = item.get("from_name")
+        control = controls.get(from_name) if isinstance(from_name, str) else None
+        if control is None:
+            problems.append(
+                f"{where}: from_name {from_name!r} is not a control of the label config; "
+                f"controls are {sorted(controls)}"
+            )
+            continue
+        where = f"result[{i}] ({control.name})"
+        present.add(control.name)
+        if item.get("to_name") != control.to_name:
+            problems.append(
+                f"{where}: to_name is {item.get('to_name')!r}, but control {control.name!r} "
+                f"annotates {control.to_name!r}"
+            )
+        item_type = item.get("type")
+        if not isinstance(item_type, str) or item_type.lower() != control.type:
+            problems.append(f"{where}: type is {item_type!r}, expected {control.type!r}")
+            continue
+        value = item.get("value")
+        if not isinstance(value, dict):
+            problems.append(f"{where}: value must be an object")
+            continue
+        tag = CONTROLS[control.tag]
+        if tag.per_task:
+            per_task_seen[control.name] = per_task_seen.get(control.name, 0) + 1
+            if per_task_seen[control.name] == 2:
+                problems.append(
+                    f"{where}: control {control.name!r} takes one result item per task, found more"
+                )
+        if tag.label_field is not None:
+            problems += _check_labels(control, value.get(tag.label_field), tag.label_field, where)
+        problems += tag.check_item(control, item, value, data=data, image_size=image_size, where=where)
+    for control in schema.controls:
+        if control.required and control.name not in present:
+            problems.append(
+                f"control {control.name!r} is required, but the result has no item for it"
+            )
+    return problems
+
+
+def validate_task_data(schema: LabelSchema, data: dict[str, Any]) -> list[str]:
+    """Check a task's ``data`` against the schema.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+    data : dict
+        The task's data (Label Studio task format ``"data"``).
+
+    Returns
+    -------
+    list of str
+        Problems, each naming the field: a data field the config refers to is missing, a Text
+        field is not a string, an Image field is not a non-empty string (URL or path). Empty if
+        the data is valid.
+    """
+    if not isinstance(data, dict):
+        return [f"task data must be an object, got {type(data).__name__}"]
+    problems = []
+    for name, obj in schema.objects.items():
+        key = obj.value_key
+        if key not in data:
+            problems.append(f"data field {key!r} (shown by <{obj.tag}> {name!r}) is missing")
+            continue
+        problem = OBJECTS[obj.tag].check_data(key, data[key])
+        if problem is not None:
+            problems.append(problem)
+    return problems
