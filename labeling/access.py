@@ -27,22 +27,52 @@ ACTIONS: dict[str, set[str]] = {
 READ_TOKEN_ACTIONS = {"pull"}
 
 
+def role_from(user: User, *, member_role: str | None, created_by: int | None, restricted: bool) -> str | None:
+    """The user's role in a project from facts already read: their membership role (None
+    without one), the project's creator and whether it is restricted to its members.
+
+    The one rule set; :func:`project_role` reads the facts, the router and the annotation hot
+    path read them within their own single query.
+    """
+    if not user.is_active:
+        return None
+    if user.role == Role.admin:
+        return Role.admin
+    if member_role is not None:
+        return member_role
+    if created_by == user.id:
+        return Role.lead
+    if restricted:
+        return None
+    return user.role
+
+
 def project_role(session: Session, user: User, project: Project) -> str | None:
     """The user's role in ``project``, or None if they have no access."""
     if not user.is_active:
         return None
     if user.role == Role.admin:
         return Role.admin
-    membership = session.exec(
-        select(Membership).where(Membership.project_id == project.id, Membership.user_id == user.id)
+    member_role = session.exec(
+        select(Membership.role).where(Membership.project_id == project.id, Membership.user_id == user.id)
     ).first()
-    if membership is not None:
-        return membership.role
-    if project.created_by == user.id:
-        return Role.lead
-    if project.restricted:
-        return None
-    return user.role
+    return role_from(user, member_role=member_role, created_by=project.created_by, restricted=project.restricted)
+
+
+def check_role(user: User, project_id: int, role: str | None, action: str, *, scope: str = TokenScope.full) -> None:
+    """Refuse ``action`` to a user whose role in the project is ``role``.
+
+    Raises
+    ------
+    NotFound
+        No role at all: a project the user cannot even view is not found, so ids are not probed.
+    Forbidden
+        The role may not do ``action`` (a read token may still do the READ_TOKEN_ACTIONS).
+    """
+    if role is None:
+        raise NotFound(f"project {project_id} not found")
+    if role not in ACTIONS[action] and not (scope == TokenScope.read and action in READ_TOKEN_ACTIONS):
+        raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
 
 
 def can(session: Session, user: User, project: Project, action: str) -> bool:
@@ -60,11 +90,7 @@ def require_project(session: Session, user: User, project_id: int, action: str =
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound(f"project {project_id} not found")
-    role = project_role(session, user, project)
-    if role is None:
-        raise NotFound(f"project {project_id} not found")
-    if role not in ACTIONS[action] and not (scope == TokenScope.read and action in READ_TOKEN_ACTIONS):
-        raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
+    check_role(user, project_id, project_role(session, user, project), action, scope=scope)
     return project
 
 

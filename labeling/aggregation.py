@@ -17,10 +17,10 @@ compared item by item, ignoring item ids and order); ties go to the earliest ann
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
+from labeling.canonical import result_key
 from labeling.schema import LabelSchema, result_labels
 
 __all__ = ["LABEL_SOURCES", "final_label", "label_value", "label_names"]
@@ -111,17 +111,8 @@ def _majority_multilabel(schema: LabelSchema, results: list[Result]) -> Result:
     return _choice_item(schema, chosen)
 
 
-def _canonical(result: Result) -> str:
-    items = []
-    for item in result:
-        if isinstance(item, dict):
-            item = {k: v for k, v in item.items() if k not in ("id", "origin", "score")}
-        items.append(json.dumps(item, sort_keys=True, separators=(",", ":")))
-    return "\n".join(sorted(items))
-
-
 def _most_frequent_result(results: list[Result]) -> Result:
-    keys = [_canonical(r) for r in results]
+    keys = [result_key(r) for r in results]
     counts = Counter(keys)
     best = max(counts.values())
     for key, result in zip(keys, results, strict=True):

@@ -3,8 +3,9 @@
 Rules
 -----
 - A result is checked against the project's label schema
-  (:func:`labeling.schema.validate_result`: labels exist, choice counts, span offsets
-  and text, boxes inside the image, whose size comes from its ``Media`` row).
+  (:func:`labeling.validation.check_result` over :func:`labeling.schema.validate_result`:
+  labels exist, choice counts, span offsets and text, boxes inside the image, whose size
+  comes from its ``Media`` row).
 - One annotation per (task, user), enforced by a unique constraint: a retried submit returns
   the annotation already stored (a different result is an edit), never a second one.
 - A skip (Label Studio's ``was_cancelled``, with an optional reason) is the user's annotation
@@ -14,13 +15,13 @@ Rules
   has taken it); every change first copies the earlier version into ``AnnotationVersion``.
 - The task's counters and state change in the same transaction as the annotation:
   ``open -> labeled`` when ``n_annotations`` reaches ``target_overlap`` (and back when an
-  annotation is withdrawn), with a ``TaskEvent``. Gold tasks keep their state.
+  annotation is withdrawn), with its ``TaskEvent``, by the rules of :mod:`labeling.lifecycle`.
+  Gold tasks keep their state.
 - Annotators see only their own annotations (blind labeling); leads and reviewers see all.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -29,33 +30,27 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from labeling.access import ACTIONS, can, require_project
-from labeling.db import read_session, utcnow
+from labeling import lifecycle
+from labeling.access import ACTIONS, can, check_role, require_project, role_from
+from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.exports import task_json
+from labeling.gold import check_gold
 from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.models import (
     Annotation,
     AnnotationVersion,
     Lease,
-    Media,
     Membership,
     Prediction,
     Project,
     Task,
-    TaskEvent,
     TaskState,
     User,
 )
-from labeling.router import (
-    ANNOTATE,
-    check_role,
-    hot_transaction,
-    project_role,
-    take_lease,
-    unit_of_work,
-)
-from labeling.schema import LabelSchema, cached_schema, schema_of, validate_result
+from labeling.router import ANNOTATE, take_lease
+from labeling.schema import LabelSchema, cached_schema, schema_of
+from labeling.validation import check_result
 
 __all__ = [
     "EDITABLE_STATES",
@@ -78,6 +73,7 @@ EDITABLE_STATES = (TaskState.open, TaskState.labeled)
 _T = Task.__table__
 _A = Annotation.__table__
 _P = Project.__table__
+_COUNTED = lifecycle.Cause.annotation
 _M = Membership.__table__
 _L = Lease.__table__
 
@@ -87,34 +83,6 @@ def _p(name: str) -> sa.BindParameter:
 
 
 _SCHEMA = sa.select(_P.c.label_schema).where(_P.c.id == _p("pid"))
-_MEDIA_SIZE = sa.select(Media.width, Media.height).where(Media.id == _p("mid"))
-_WHERE = re.compile(r"^(result\[\d+\])")
-
-
-def _check_result(conn: Connection, schema: LabelSchema, task: Any, result: Any, *, what: str = "annotation") -> list:
-    """Raise Invalid unless ``result`` fits the project's label schema (boxes: the Media size)."""
-    if not isinstance(result, list):
-        raise Invalid(f"{what} result must be a list of result items, got {type(result).__name__}",
-                      [{"row": task.id, "field": "result", "detail": "must be a list"}])
-    if not result:
-        raise Invalid(f"an empty {what} result for task {task.id}; label something, or skip the task "
-                      "(was_cancelled: true)", [{"row": task.id, "field": "result", "detail": "empty"}])
-    image_size = None
-    if task.media_id is not None and any(c.type == "rectanglelabels" for c in schema.controls):
-        size = conn.execute(_MEDIA_SIZE, {"mid": task.media_id}).first()
-        if size is not None and size.width and size.height:
-            image_size = (size.width, size.height)
-    problems = validate_result(schema, result, task.data, image_size=image_size)
-    if problems:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        errors = []
-        for p in problems:
-            m = _WHERE.match(p)
-            errors.append({"row": task.id, "field": m.group(1) if m else "result", "detail": p})
-        raise Invalid(f"{what} result refused for task {task.id}: {problems[0]}{more}", errors)
-    return result
-
-
 # The task (locked), what the access rules need of its project and membership, and the id of
 # the caller's annotation of it: one query.
 def _context_columns(t: Any) -> list[Any]:
@@ -164,7 +132,7 @@ def _task_context(conn: Connection, user: User, task_id: int, action: str, *,
         ctx = conn.execute(_CTX, params).first()
     if ctx is None:
         raise NotFound(f"task {task_id} not found")
-    role = project_role(user, member_role=ctx.member_role, created_by=ctx.p_created_by, restricted=ctx.p_restricted)
+    role = role_from(user, member_role=ctx.member_role, created_by=ctx.p_created_by, restricted=ctx.p_restricted)
     check_role(user, ctx.project_id, role, action)
     return ctx, role, leased_at
 
@@ -174,26 +142,16 @@ def _schema_of(conn: Connection, ctx: Any) -> LabelSchema:
                          lambda: conn.execute(_SCHEMA, {"pid": ctx.project_id}).scalar_one())
 
 
-def _next_state(task: Any, d_annotations: int) -> tuple[str, bool]:
-    """(state, requeued) of a task whose annotation count changes by ``d_annotations``."""
-    n = task.n_annotations + d_annotations
-    state, requeued = task.state, task.requeued
-    if not task.is_gold:
-        if state == TaskState.open and n >= task.target_overlap:
-            state, requeued = TaskState.labeled.value, False
-        elif state == TaskState.labeled and n < task.target_overlap:
-            state = TaskState.open.value
-    return state, requeued
-
-
 def _task_values(task: Any, user_id: int, now: datetime, *, d_annotations: int, d_skips: int, d_leases: int,
                  reason: str) -> dict:
-    state, requeued = _next_state(task, d_annotations)
+    """Parameters of the task's counter update and (when its state changes) its event."""
     n = task.n_annotations + d_annotations
+    state, requeued = lifecycle.counted_state(task.state, n, task.target_overlap, task.is_gold, task.requeued)
     return {"tid": task.id, "v_ann": n, "v_skips": task.n_skips + d_skips, "v_leases": task.n_leases + d_leases,
             "v_state": state, "v_requeued": requeued, "v_now": now,
-            "e_pid": task.project_id, "e_uid": user_id, "e_from": task.state, "e_to": state,
-            "e_reason": reason or f"{n} of {task.target_overlap} annotations", "e_now": now}
+            **lifecycle.event_params(_COUNTED, task_id=task.id, project_id=task.project_id,
+                                     user_id=user_id, from_state=task.state, to_state=state,
+                                     reason=reason or f"{n} of {task.target_overlap} annotations", now=now)}
 
 
 _SET_TASK = (
@@ -201,15 +159,12 @@ _SET_TASK = (
     .values(n_annotations=_p("v_ann"), n_skips=_p("v_skips"), n_leases=_p("v_leases"), state=_p("v_state"),
             requeued=_p("v_requeued"), updated_at=_p("v_now"))
 )
-_INSERT_EVENT = sa.insert(TaskEvent.__table__).values(
-    task_id=_p("tid"), project_id=_p("e_pid"), user_id=_p("e_uid"), from_state=_p("e_from"), to_state=_p("e_to"),
-    reason=_p("e_reason"), created_at=_p("e_now"))
 _ANN_COLUMNS = ("task_id", "project_id", "user_id", "result", "was_cancelled", "skip_reason", "lead_time", "source",
                 "version", "created_at", "updated_at")
 _INSERT_ANNOTATION = sa.insert(_A).values({c: _p(f"a_{c}") for c in _ANN_COLUMNS}).returning(_A.c.id)
 # PostgreSQL: the annotation, the task's counters and state (and its event) in one round trip.
 _SUBMIT_PG = sa.select(_INSERT_ANNOTATION.cte("ins").c.id).add_cte(_SET_TASK.cte("counted"))
-_SUBMIT_EVENT_PG = _SUBMIT_PG.add_cte(_INSERT_EVENT.cte("event"))
+_SUBMIT_EVENT_PG = _SUBMIT_PG.add_cte(lifecycle.INSERT_EVENT.cte("event"))
 
 
 def _set_task(conn: Connection, task: Any, user_id: int, *, d_annotations: int = 0, d_skips: int = 0,
@@ -221,7 +176,7 @@ def _set_task(conn: Connection, task: Any, user_id: int, *, d_annotations: int =
                           d_leases=d_leases, reason=reason)
     conn.execute(_SET_TASK, values)
     if values["e_to"] != task.state:
-        conn.execute(_INSERT_EVENT, values)
+        conn.execute(lifecycle.INSERT_EVENT, values)
         if task.p_qc_every > 0 and values["e_to"] == TaskState.labeled:
             tasks_labeled(conn, task.project_id, 1)
 
@@ -240,7 +195,7 @@ def _insert_annotation(conn: Connection, task: Any, user_id: int, annotation: di
     ann_id = conn.execute(_INSERT_ANNOTATION, values).scalar_one()
     conn.execute(_SET_TASK, values)
     if changed:
-        conn.execute(_INSERT_EVENT, values)
+        conn.execute(lifecycle.INSERT_EVENT, values)
     return ann_id
 
 
@@ -316,15 +271,14 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
                     raise Conflict(
                         f"task {task_id} has {task.n_annotations} of {task.target_overlap} annotations and its "
                         "other places are leased to other annotators; ask for the next task")
-            _check_result(conn, _schema_of(conn, task), task, result)
+            check_result(conn, _schema_of(conn, task), task, result)
         if lead_time is None and leased_at is not None:
             lead_time = round((now - leased_at).total_seconds(), 3)
         values = {"task_id": task_id, "project_id": task.project_id, "user_id": user.id, "result": result,
                   "was_cancelled": was_cancelled, "skip_reason": (skip_reason or "")[:2000] if was_cancelled else "",
                   "lead_time": lead_time, "source": source, "version": 1, "created_at": now, "updated_at": now}
         ann_id = _insert_annotation(conn, task, user.id, values, d_leases=d_leases)
-    if task.is_gold and not was_cancelled:  # issue 8: pause an annotator whose gold accuracy is too low
-        from labeling.review import check_gold  # here: labeling.review imports this module
+    if task.is_gold and not was_cancelled:  # pause an annotator whose gold accuracy is too low
         check_gold(task.project_id, user.id)
     return Annotation(id=ann_id, **values), True
 
@@ -357,7 +311,7 @@ def _edit(conn: Connection, task: Any, ann: Any, user: User, *, result: Any = No
     if task.state not in EDITABLE_STATES:
         raise Conflict(f"QC has taken task {task.id} (it is {task.state}); its annotations can no longer be changed")
     if not cancel:
-        _check_result(conn, _schema_of(conn, task), task, result)
+        check_result(conn, _schema_of(conn, task), task, result)
     d_ann = (0 if cancel else 1) - (0 if ann.was_cancelled else 1)
     if d_ann > 0 and not task.is_gold and (
         task.state != TaskState.open or task.n_annotations + task.n_leases + d_leases >= task.target_overlap
@@ -508,7 +462,7 @@ def create_prediction(user: User, *, task_id: int, result: Any, score: float | N
         if task is None:
             raise NotFound(f"task {task_id} not found")
         project = require_project(s, user, task.project_id, "manage")
-        _check_result(s.connection(), schema_of(project), task, result, what="prediction")
+        check_result(s.connection(), schema_of(project), task, result, what="prediction")
         if probs:
             labels = set(schema_of(project).label_names())
             unknown = sorted(set(probs) - labels)

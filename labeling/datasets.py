@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from labeling.access import require_project
+from labeling.canonical import dumps
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Invalid, NotFound
 from labeling.exports import (
@@ -515,7 +516,6 @@ def version_view(v: DatasetVersion) -> dict[str, Any]:
 
 def _lines(path: Path) -> Iterator[tuple[int, str, str, str]]:
     """(id, label JSON, data JSON, split) per line of a dataset.jsonl."""
-    dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():

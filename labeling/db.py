@@ -1,10 +1,12 @@
-"""Database engine and units of work.
+"""Database engines, sessions and transactions, and the SQLite writer lock.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout; every write session opens
-with ``BEGIN IMMEDIATE`` so that concurrent writers queue up instead of failing half-way.
-PostgreSQL is used as it is. Domain functions open one unit of work per operation::
+SQLite (the embedded default) runs in WAL mode with a busy timeout; every write transaction
+opens with ``BEGIN IMMEDIATE`` so that concurrent writers queue up instead of failing half-way,
+and inside one process the writers of :func:`unit_of_work` and :func:`hot_transaction` first
+take turns on a lock (docs/ARCHITECTURE.md, "labeling/ — the domain": ``db``). PostgreSQL is
+used as it is. Domain functions open one unit of work per operation::
 
-    with write_session() as s:   # one transaction: committed on success, rolled back on error
+    with unit_of_work() as s:   # one transaction: committed on success, rolled back on error
         ...
 """
 
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlmodel import Session
 
@@ -26,6 +28,10 @@ from labeling.settings import SettingsError, get_settings
 _engines: dict[str, Engine] = {}
 _default: tuple[object, Engine] | None = None  # (the settings it was made for, the default engine)
 _lock = threading.Lock()
+#: The writers of this process take turns here before ``BEGIN IMMEDIATE`` on SQLite: SQLite's
+#: busy handler sleeps in steps of up to 100 ms, a lock hands over at once.
+_sqlite_writer = threading.Lock()
+_immediate_engine: tuple[Engine | None, Engine | None] = (None, None)
 
 
 def utcnow() -> datetime:
@@ -137,7 +143,7 @@ def read_session() -> Iterator[Session]:
 def write_session() -> Iterator[Session]:
     """One write transaction (``BEGIN IMMEDIATE`` on SQLite): commit on success, rollback on error."""
     engine = get_engine()
-    bind = engine.execution_options(immediate=True) if engine.dialect.name == "sqlite" else engine
+    bind = _immediate(engine) if engine.dialect.name == "sqlite" else engine
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
@@ -145,3 +151,41 @@ def write_session() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def _immediate(engine: Engine) -> Engine:
+    """``engine`` with the option that makes labeling.db begin with ``BEGIN IMMEDIATE`` (cached)."""
+    global _immediate_engine
+    if _immediate_engine[0] is not engine:
+        _immediate_engine = (engine, engine.execution_options(immediate=True))
+    return _immediate_engine[1]
+
+
+@contextmanager
+def hot_transaction() -> Iterator[Connection]:
+    """One write transaction on a plain connection, for the two requests of every annotation
+    cycle (next, submit): the rules of :func:`write_session` (``BEGIN IMMEDIATE``
+    on SQLite, commit on success, rollback on error) without an ORM session around it."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        with _sqlite_writer, _immediate(engine).begin() as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """:func:`write_session` taking its turn with :func:`hot_transaction`: what domain
+    functions that write open.
+
+    On SQLite the writers of this process take turns on a lock before ``BEGIN IMMEDIATE``:
+    SQLite's busy handler sleeps in steps of up to 100 ms, a lock hands over at once.
+    """
+    if is_sqlite():
+        with _sqlite_writer, write_session() as s:
+            yield s
+    else:
+        with write_session() as s:
+            yield s

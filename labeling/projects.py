@@ -7,8 +7,6 @@ QC policy. Views, the REST API and the CLI all call these functions.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from labeling import lifecycle
 from labeling.access import can, can_create_projects, project_role, require_project
+from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
@@ -28,10 +28,8 @@ from labeling.models import (
     Project,
     Role,
     Task,
-    TaskEvent,
     TaskState,
     User,
-    UTCDateTime,
 )
 from labeling.schema import (
     LabelConfigError,
@@ -261,13 +259,9 @@ def _apply_overlap(s: Session, user: User, project: Project, old: int, new: int)
         (TaskState.labeled, TaskState.open, Task.n_annotations < new),
         (TaskState.open, TaskState.labeled, Task.n_annotations >= new),
     ):
-        moving = select(Task.id, sa.literal(project.id), sa.literal(user.id), sa.literal(from_state.value),
-                        sa.literal(to_state.value), sa.literal(reason), sa.literal(now, UTCDateTime())).where(
-            *base, Task.state == from_state, cond)
-        s.execute(sa.insert(TaskEvent).from_select(
-            ["task_id", "project_id", "user_id", "from_state", "to_state", "reason", "created_at"], moving))
-        moved = s.execute(sa.update(Task).where(*base, Task.state == from_state, cond)
-                          .values(state=to_state, updated_at=now, target_overlap=new)).rowcount
+        moved = lifecycle.move_where(s, where=(*base, cond), from_state=from_state, to_state=to_state,
+                                     cause=lifecycle.Cause.overlap, project_id=project.id, user_id=user.id,
+                                     reason=reason, now=now, values={"target_overlap": new})
         if to_state == TaskState.labeled and moved:
             tasks_labeled(s.connection(), project.id, moved)  # counts toward automatic QC
     s.execute(sa.update(Task).where(*base).values(target_overlap=new))
@@ -584,8 +578,7 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
                 raise Conflict(f"task {task_id} has annotations; its field(s) {changed} that the label config "
                                "shows cannot change")
             task.data = data
-            task.content_hash = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
-                                                          separators=(",", ":")).encode("utf-8")).hexdigest()
+            task.content_hash = content_hash(data)
         if meta is not None:
             if not isinstance(meta, dict):
                 raise Invalid("meta must be an object", [{"field": "meta", "detail": "must be an object"}])

@@ -41,7 +41,6 @@ by this user), so a request costs O(log n + in-flight) whatever the project size
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,11 +48,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, Row
-from sqlmodel import Session
+from sqlalchemy.engine import Connection, Row
 
-from labeling.access import ACTIONS
-from labeling.db import get_engine, is_sqlite, utcnow, write_session
+from labeling.access import check_role, role_from
+from labeling.db import get_engine, hot_transaction, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, NotFound
 from labeling.exports import task_json
 from labeling.models import (
@@ -71,15 +69,11 @@ from labeling.models import (
 
 __all__ = [
     "Paused",
-    "expire_leases",
-    "hot_transaction",
     "next_task",
-    "project_role",
     "release",
     "renew_lease",
     "serve_next",
     "take_lease",
-    "unit_of_work",
 ]
 
 ANNOTATE = "annotate"  # Lease.kind of the annotation router
@@ -92,81 +86,8 @@ _P = Project.__table__
 _M = Membership.__table__
 _PR = Prediction.__table__
 
-_sqlite_writer = threading.Lock()
-
-
 class Paused(Forbidden):
     """The user is paused in the project (``Membership.paused_at``) and gets no tasks."""
-
-
-_immediate_engine: tuple[Engine | None, Engine | None] = (None, None)
-
-
-def _immediate(engine: Engine) -> Engine:
-    """``engine`` with the option that makes labeling.db begin with ``BEGIN IMMEDIATE`` (cached)."""
-    global _immediate_engine
-    if _immediate_engine[0] is not engine:
-        _immediate_engine = (engine, engine.execution_options(immediate=True))
-    return _immediate_engine[1]
-
-
-@contextmanager
-def hot_transaction() -> Iterator[Connection]:
-    """One write transaction on a plain connection, for the two requests of every annotation
-    cycle (next, submit): the rules of :func:`labeling.db.write_session` (``BEGIN IMMEDIATE``
-    on SQLite, commit on success, rollback on error) without an ORM session around it."""
-    engine = get_engine()
-    if engine.dialect.name == "sqlite":
-        with _sqlite_writer, _immediate(engine).begin() as conn:
-            yield conn
-    else:
-        with engine.begin() as conn:
-            yield conn
-
-
-@contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """:func:`labeling.db.write_session` taking its turn with :func:`hot_transaction`.
-
-    On SQLite the writers of this process take turns on a lock before ``BEGIN IMMEDIATE``:
-    SQLite's busy handler sleeps in steps of up to 100 ms, a lock hands over at once.
-    """
-    if is_sqlite():
-        with _sqlite_writer, write_session() as s:
-            yield s
-    else:
-        with write_session() as s:
-            yield s
-
-
-# --------------------------------------------------------------------------- access
-
-
-def project_role(user: User, *, member_role: str | None, created_by: int | None, restricted: bool) -> str | None:
-    """:func:`labeling.access.project_role` from an already fetched membership row.
-
-    The router reads the project, the membership and its probes in one query; this applies the
-    same rules (a test keeps the two in step).
-    """
-    if not user.is_active:
-        return None
-    if user.role == Role.admin:
-        return Role.admin
-    if member_role is not None:
-        return member_role
-    if created_by == user.id:
-        return Role.lead
-    if restricted:
-        return None
-    return user.role
-
-
-def check_role(user: User, project_id: int, role: str | None, action: str) -> None:
-    """NotFound / Forbidden exactly as :func:`labeling.access.require_project` raises them."""
-    if role is None:
-        raise NotFound(f"project {project_id} not found")
-    if role not in ACTIONS[action]:
-        raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
 
 
 _ONE = sa.literal_column("1")  # literal LIMIT/OFFSET values, so that generic (prepared) plans know them
@@ -204,7 +125,7 @@ def _annotator_project(conn: Connection, user: User, project_id: int, now: datet
     row = conn.execute(_ACCESS, {"pid": project_id, "uid": user.id, "now": now, "ahead": ahead_of}).first()
     if row is None:
         raise NotFound(f"project {project_id} not found")
-    role = project_role(user, member_role=row.member_role, created_by=row.created_by, restricted=row.restricted)
+    role = role_from(user, member_role=row.member_role, created_by=row.created_by, restricted=row.restricted)
     check_role(user, project_id, role, "annotate")
     if row.paused_at is not None and user.role != Role.admin:
         why = f": {row.paused_reason}" if row.paused_reason else ""
@@ -267,15 +188,6 @@ def take_lease(conn: Connection, task_id: int, user_id: int) -> datetime | None:
     (``n_leases - 1``) in its own update of the task row."""
     row = conn.execute(_DROP_LEASE, {"tid": task_id, "uid": user_id}).first()
     return None if row is None else row[0]
-
-
-def expire_leases(project_id: int) -> int:
-    """Return the places of a project's expired leases to the pool; returns how many.
-
-    The router does this whenever a request finds expired leases; this is for maintenance.
-    """
-    with unit_of_work() as s:
-        return _sweep(s.connection(), project_id, utcnow())
 
 
 # --------------------------------------------------------------------------- choosing

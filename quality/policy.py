@@ -45,7 +45,6 @@ for a person (or for more annotators).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -54,6 +53,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from labeling import lifecycle
 from labeling.access import require_project
 from labeling.aggregation import final_label
 from labeling.db import read_session, utcnow, write_session
@@ -64,7 +64,6 @@ from labeling.models import (
     Project,
     QualityRun,
     Task,
-    TaskEvent,
     TaskState,
     User,
 )
@@ -112,7 +111,6 @@ _NUMBERS: dict[str, tuple[type, float, float | None]] = {
 _T = Task.__table__
 _A = Annotation.__table__
 _LI = LabelIssue.__table__
-_E = TaskEvent.__table__
 
 
 def _err(field: str, detail: str) -> dict:
@@ -383,7 +381,7 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
         )
     suspects = _suspects(policy, scored)
     results = _results(s, project_id, set(tasks))
-    updates, events = [], []
+    moves: list[lifecycle.Move] = []
     for tid, task in tasks.items():
         worst = min(issues[tid], key=lambda i: (i.kind not in kinds, i.kind != "label", i.score))
         consensus = next(
@@ -400,41 +398,41 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
             and agreement < policy["min_agreement"]
             and task.target_overlap < project.max_overlap
         ):
-            updates.append(
-                _change(tid, TaskState.open, task.target_overlap + 1, requeued=False, priority=back)
-            )
-            events.append(
-                (
+            moves.append(
+                _change(
                     tid,
-                    TaskState.labeled,
-                    TaskState.open,
-                    f"{head}: annotators agree {agreement:.0%}; one more annotator "
-                    f"(overlap {task.target_overlap} -> {task.target_overlap + 1})",
+                    [
+                        (
+                            TaskState.open,
+                            f"{head}: annotators agree {agreement:.0%}; one more annotator "
+                            f"(overlap {task.target_overlap} -> {task.target_overlap + 1})",
+                        )
+                    ],
+                    task.target_overlap + 1,
+                    requeued=False,
+                    priority=back,
                 )
             )
             counts["more_annotators"] += 1
             continue
         if tid in suspects:
             why = f"{head}: {worst.reason or worst.kind + ' issue'} (score {worst.score:.3f})"
-            events.append((tid, TaskState.labeled, TaskState.suspect, why))
             k = policy["relabel_k"]
             if policy["route"] == "relabel" and task.target_overlap + k <= project.max_overlap:
-                updates.append(
+                moves.append(
                     _change(
                         tid,
-                        TaskState.open,
+                        [
+                            (TaskState.suspect, why),
+                            (
+                                TaskState.open,
+                                f"relabel: {k} more annotators (overlap {task.target_overlap} -> "
+                                f"{task.target_overlap + k})",
+                            ),
+                        ],
                         task.target_overlap + k,
                         requeued=True,
                         priority=back,
-                    )
-                )
-                events.append(
-                    (
-                        tid,
-                        TaskState.suspect,
-                        TaskState.open,
-                        f"relabel: {k} more annotators (overlap {task.target_overlap} -> "
-                        f"{task.target_overlap + k})",
                     )
                 )
                 counts["relabel"] += 1
@@ -444,27 +442,29 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
                     if policy["route"] == "relabel"
                     else ""
                 )
-                updates.append(
+                moves.append(
                     _change(
                         tid,
-                        TaskState.review,
+                        [(TaskState.suspect, why), (TaskState.review, "to the review queue" + full)],
                         task.target_overlap,
                         requeued=False,
                         priority=task.priority,
                     )
-                )
-                events.append(
-                    (tid, TaskState.suspect, TaskState.review, "to the review queue" + full)
                 )
                 counts["review"] += 1
             continue
         label, source = final_label(schema, results.get(tid, []), consensus=consensus)
         if label is None:
             continue  # nothing to release (no submitted annotation): leave it for people
-        updates.append(
+        moves.append(
             _change(
                 tid,
-                TaskState.accepted,
+                [
+                    (
+                        TaskState.accepted,
+                        f"{head}: passed (score {worst.score:.3f}); final label from {source}",
+                    )
+                ],
                 task.target_overlap,
                 requeued=False,
                 priority=task.priority,
@@ -472,78 +472,30 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
                 source=source,
             )
         )
-        events.append(
-            (
-                tid,
-                TaskState.labeled,
-                TaskState.accepted,
-                f"{head}: passed (score {worst.score:.3f}); final label from {source}",
-            )
-        )
         counts["accepted"] += 1
     counts["scored"] = len(tasks)
-    if updates:
-        _write(s.connection(), project_id, updates, events, now)
+    if moves:
+        # tasks with equal new values (most accepted tasks of a class share their final label)
+        # change in one UPDATE each; only tasks still labeled change
+        lifecycle.move_many(s.connection(), moves, cause=lifecycle.Cause.qc, project_id=project_id,
+                            from_state=TaskState.labeled, user_id=None, now=now,
+                            column_types={"final_label": sa.JSON(none_as_null=True)})
     return {**counts, "policy": policy}
-
-
-def _write(conn: Any, project_id: int, updates: list[dict], events: list[tuple], now: Any) -> None:
-    """Store the verdicts: tasks with equal new values (most accepted tasks of a class share
-    their final label) in one ``UPDATE ... WHERE id IN (...)`` per 500 ids, the rest row by
-    row; the events in batched INSERTs. Only tasks still ``labeled`` change."""
-    final_type = sa.JSON(none_as_null=True)
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for u in updates:
-        key = json.dumps([u[k] for k in ("v_state", "v_target", "v_requeued", "v_priority", "v_final", "v_source")],
-                         sort_keys=True)
-        groups[key].append(u)
-    single = []
-    for rows in groups.values():
-        if len(rows) == 1:
-            single.extend(rows)
-            continue
-        first = rows[0]
-        values = {"state": first["v_state"], "target_overlap": first["v_target"], "requeued": first["v_requeued"],
-                  "priority": first["v_priority"],
-                  "final_label": first["v_final"] if first["v_final"] is not None else sa.null(),
-                  "final_source": first["v_source"], "updated_at": now}
-        ids = sorted(u["tid"] for u in rows)
-        for i in range(0, len(ids), 500):
-            conn.execute(sa.update(_T).where(_T.c.id.in_(ids[i:i + 500]), _T.c.state == TaskState.labeled)
-                         .values(**values))
-    if single:
-        conn.execute(
-            sa.update(_T).where(_T.c.id == sa.bindparam("tid"), _T.c.state == TaskState.labeled)
-            .values(state=sa.bindparam("v_state"), target_overlap=sa.bindparam("v_target"),
-                    requeued=sa.bindparam("v_requeued"), priority=sa.bindparam("v_priority"),
-                    final_label=sa.bindparam("v_final", type_=final_type), final_source=sa.bindparam("v_source"),
-                    updated_at=now),
-            single)
-    rows = [{"task_id": tid, "project_id": project_id, "user_id": None, "from_state": str(a), "to_state": str(b),
-             "reason": why[:2000], "created_at": now} for tid, a, b, why in events]
-    if rows:  # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues")
-        conn.execute(sa.insert(_E).returning(_E.c.id), rows)
 
 
 def _change(
     tid: int,
-    state: str,
+    path: list[tuple[TaskState, str]],
     target: int,
     *,
     requeued: bool,
     priority: float,
     final: list | None = None,
     source: str | None = None,
-) -> dict:
-    return {
-        "tid": tid,
-        "v_state": state,
-        "v_target": target,
-        "v_requeued": requeued,
-        "v_priority": priority,
-        "v_final": final,
-        "v_source": source,
-    }
+) -> lifecycle.Move:
+    values = {"target_overlap": target, "requeued": requeued, "priority": priority, "final_label": final,
+              "final_source": source}
+    return lifecycle.Move(tid, path, values)
 
 
 class _Issue:

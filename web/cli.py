@@ -582,7 +582,7 @@ def review_next(project_id: int, as_json: bool, as_email: str | None):
 def review_decide(task_id: int, decision: str, labels: tuple[str, ...], result_json: str | None, reason: str,
                   as_email: str | None):
     """Decide on a suspect of the review queue: keep its label, relabel it, or exclude it."""
-    from labeling import projects, review
+    from labeling import audit, projects, review
 
     user = _operator(as_email)
     result = None
@@ -601,7 +601,7 @@ def review_decide(task_id: int, decision: str, labels: tuple[str, ...], result_j
         project, _ = projects.get_project_for(user, row.project_id)
     except DomainError as exc:
         _domain_fail(exc)
-    view = review.decision_view(row, schema=schema_of(project))
+    view = audit.decision_view(row, schema=schema_of(project))
     after = view["after"] or {}
     label = f", final label {view['after_label']}" if view["after_label"] else ""
     click.echo(f"task {task_id}: {decision} -> {after.get('state')}{label} (decision {row.id})")

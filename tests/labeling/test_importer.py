@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import select
 
-from labeling import importer, jobs, projects
+from labeling import gold, importer, jobs, projects
 from labeling.db import read_session
 from labeling.errors import Conflict, Forbidden, Invalid
 from labeling.import_formats import ImportFile
@@ -481,7 +481,7 @@ def test_gold_in_json_lines_and_a_flat_is_gold_column_is_only_data(lead, text_pr
 
 
 def test_imported_gold_is_served_at_the_gold_rate_and_scores_annotators(lead, make_user):
-    from labeling import annotations, exports, review, router
+    from labeling import annotations, exports, router
 
     project = projects.create_project(lead.user, title="gold", label_config=TEXT, overlap=1, gold_rate=0.25,
                                       gold_threshold=0.75, gold_min_items=2)
@@ -506,9 +506,9 @@ def test_imported_gold_is_served_at_the_gold_rate_and_scores_annotators(lead, ma
     for texts in served.values():  # every fourth task served is gold
         assert [t.startswith("gold") for t in texts] == [False, False, False, True] * 2
     with read_session() as s:
-        scores = review.gold_accuracy(s, project.id)
+        scores = gold.gold_accuracy(s, project.id)
     assert scores == {good.id: (2, 2), bad.id: (2, 0)}
-    table = {r["email"]: r for r in review.annotator_quality(project.id, lead.user)}
+    table = {r["email"]: r for r in gold.annotator_quality(project.id, lead.user)}
     assert table["good@example.com"]["gold_accuracy"] == 1.0 and not table["good@example.com"]["paused"]
     assert table["bad@example.com"]["paused"] and table["bad@example.com"]["gold_accuracy"] == 0.0
     with pytest.raises(router.Paused):

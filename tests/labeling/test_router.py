@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import access, annotations, projects, router, users
+from labeling import annotations, projects, router, users
 from labeling.db import get_engine, read_session, utcnow, write_session
 from labeling.errors import Conflict, NotFound
 from labeling.models import (
@@ -301,27 +301,6 @@ def test_serve_next_shows_predictions_and_hides_gold_flags(lead, annotators):
     assert [p["model_version"] for p in view["predictions"]] == ["m1"]
     assert view["lease_seconds"] == project.lease_seconds
     assert "is_gold" not in view and "gold_answer" not in view
-
-
-def test_project_role_mirrors_access_rules(lead):
-    """The router evaluates roles from its one-query read; it must agree with labeling.access."""
-    project = make_project(lead.user)
-    people = [Person("x-admin@example.com", Role.admin), Person("x-rev@example.com", Role.reviewer),
-              Person("x-ann@example.com", Role.annotator), Person("x-mem@example.com", Role.annotator), lead]
-    with write_session() as s:
-        s.add(Membership(project_id=project.id, user_id=people[3].id, role=Role.reviewer))
-    for restricted in (False, True):
-        with write_session() as s:
-            s.execute(sa.update(Project).where(Project.id == project.id).values(restricted=restricted))
-        with read_session() as s:
-            p = s.get(Project, project.id)
-            for person in people:
-                member = s.exec(select(Membership.role).where(Membership.project_id == p.id,
-                                                              Membership.user_id == person.id)).first()
-                expected = access.project_role(s, person.user, p)
-                got = router.project_role(person.user, member_role=member, created_by=p.created_by,
-                                          restricted=p.restricted)
-                assert got == expected, (person.email, restricted)
 
 
 def test_reader_without_annotate_right_is_refused(lead):

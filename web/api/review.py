@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from labeling import review
+from labeling import audit, gold, review
 from labeling.errors import Invalid, NotFound
 from quality import policy
 from web.api import api_user, bp
@@ -53,23 +53,23 @@ def review_decide(task_id: int):
                       [{"row": task_id, "field": "decision", "detail": "required"}])
     row = review.decide(task_id, api_user().user, decision=decision, result=body.get("result"),
                         reason=string_field(body, "reason") or "")
-    return jsonify(review.decision_view(row)), 201
+    return jsonify(audit.decision_view(row)), 201
 
 
 @bp.post("/tasks/<int:task_id>/review/undo")
 def review_undo_task(task_id: int):
-    return jsonify(review.decision_view(review.undo(api_user().user, task_id=task_id)))
+    return jsonify(audit.decision_view(review.undo(api_user().user, task_id=task_id)))
 
 
 @bp.post("/projects/<int:project_id>/review/undo")
 def review_undo_last(project_id: int):
-    return jsonify(review.decision_view(review.undo(api_user().user, project_id=project_id)))
+    return jsonify(audit.decision_view(review.undo(api_user().user, project_id=project_id)))
 
 
 @bp.get("/projects/<int:project_id>/review/decisions")
 def review_decisions(project_id: int):
     limit = int_arg("limit", 100)
-    return jsonify(review.list_decisions(project_id, api_user().user, task_id=int_arg("task"),
+    return jsonify(audit.list_decisions(project_id, api_user().user, task_id=int_arg("task"),
                                          reviewer_id=int_arg("reviewer"), limit=limit))
 
 
@@ -85,7 +85,7 @@ def audit_queue(project_id: int):
     sample = int_arg("sample")
     if sample is None and reviewer is None:
         sample = 20
-    found = review.audit_queue(project_id, api_user().user, reviewer_id=reviewer, sample=sample,
+    found = audit.audit_queue(project_id, api_user().user, reviewer_id=reviewer, sample=sample,
                                seed=int_arg("seed"),
                                include_audited=(request.args.get("all") or "").lower() in {"1", "true", "yes"})
     return jsonify(found)
@@ -98,9 +98,9 @@ def audit_decision(decision_id: int):
     if not isinstance(verdict, str):
         raise Invalid("decision is required: confirm, keep, relabel or exclude",
                       [{"row": decision_id, "field": "decision", "detail": "required"}])
-    row = review.audit(decision_id, api_user().user, verdict=verdict, result=body.get("result"),
+    row = audit.audit(decision_id, api_user().user, verdict=verdict, result=body.get("result"),
                        reason=string_field(body, "reason") or "")
-    return jsonify(review.decision_view(row)), 201
+    return jsonify(audit.decision_view(row)), 201
 
 
 # --------------------------------------------------------------------------- gold
@@ -112,13 +112,13 @@ def gold_mark(task_id: int):
     if "answer" not in body:
         raise Invalid("answer is required: the gold label as Label Studio result items",
                       [{"row": task_id, "field": "answer", "detail": "required"}])
-    row = review.mark_gold(task_id, api_user().user, answer=body["answer"])
-    return jsonify(review.decision_view(row)), 201
+    row = gold.mark_gold(task_id, api_user().user, answer=body["answer"])
+    return jsonify(audit.decision_view(row)), 201
 
 
 @bp.delete("/tasks/<int:task_id>/gold")
 def gold_unmark(task_id: int):
-    task = review.unmark_gold(task_id, api_user().user)
+    task = gold.unmark_gold(task_id, api_user().user)
     return jsonify({"task": task.id, "state": task.state, "is_gold": task.is_gold})
 
 
@@ -127,12 +127,12 @@ def gold_unmark(task_id: int):
 
 @bp.get("/projects/<int:project_id>/annotators")
 def annotators(project_id: int):
-    return jsonify(review.annotator_quality(project_id, api_user().user))
+    return jsonify(gold.annotator_quality(project_id, api_user().user))
 
 
 @bp.post("/projects/<int:project_id>/annotators/<int:user_id>/resume")
 def annotator_resume(project_id: int, user_id: int):
-    membership = review.resume(project_id, api_user().user, user_id)
+    membership = gold.resume(project_id, api_user().user, user_id)
     return jsonify({"user": membership.user_id, "project": project_id, "paused": False,
                     "resumed_at": membership.resumed_at.isoformat()})
 

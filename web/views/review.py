@@ -21,7 +21,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import NumberRange, Optional
 
-from labeling import review
+from labeling import audit as audits
+from labeling import gold
 from labeling.access import can, require_project
 from labeling.db import read_session
 from labeling.errors import DomainError, Invalid
@@ -129,7 +130,7 @@ def audit(project_id: int):
                 decision_id = 0
             try:
                 result = _labels_result(schema, names) if verdict == "relabel" else None
-                row = review.audit(decision_id, _user(), verdict=verdict, result=result,
+                row = audits.audit(decision_id, _user(), verdict=verdict, result=result,
                                    reason=request.form.get("reason", ""))
                 flash(f"Decision {row.overturns_id} {'confirmed' if verdict == 'confirm' else 'overturned: ' + verdict}.",
                       "success")
@@ -137,7 +138,7 @@ def audit(project_id: int):
                 flash(exc.detail, "error")
         return redirect(url_for("review.audit", project_id=project_id, **request.args))
     reviewers = {d["reviewer"]: d["reviewer_email"]
-                 for d in review.list_decisions(project_id, _user(), limit=1000) if d["level"] == 1}
+                 for d in audits.list_decisions(project_id, _user(), limit=1000) if d["level"] == 1}
     filters = AuditFilterForm(request.args)
     filters.reviewer.choices = [("", "any reviewer (random sample)")] + [
         (str(uid), email or str(uid)) for uid, email in sorted(reviewers.items(), key=lambda x: x[1] or "")]
@@ -145,7 +146,7 @@ def audit(project_id: int):
     sample = request.args.get("sample", type=int)
     if reviewer_id is None and not sample:
         sample = 20
-    decisions = review.audit_queue(project_id, _user(), reviewer_id=reviewer_id, sample=sample or None,
+    decisions = audits.audit_queue(project_id, _user(), reviewer_id=reviewer_id, sample=sample or None,
                                    seed=request.args.get("seed", type=int))
     return render_template("review/audit.html", project=project, decisions=decisions, filters=filters,
                            action_form=ActionForm(), labels=schema.primary_control.labels,
@@ -160,7 +161,7 @@ def audit(project_id: int):
 @login_required
 def annotators(project_id: int):
     project, _ = _project(project_id, "manage")
-    rows = review.annotator_quality(project_id, _user())
+    rows = gold.annotator_quality(project_id, _user())
     return render_template("review/annotators.html", project=project, rows=rows, action_form=ActionForm(),
                            is_lead=True, active="annotators")
 
@@ -173,7 +174,7 @@ def resume(project_id: int, user_id: int):
         flash("The form expired; reload the page and try again.", "error")
     else:
         try:
-            review.resume(project_id, _user(), user_id)
+            gold.resume(project_id, _user(), user_id)
             flash("Resumed: the annotator gets tasks again.", "success")
         except DomainError as exc:
             flash(exc.detail, "error")

@@ -1,0 +1,115 @@
+"""Canonical JSON and result comparison: one encoding for content hashes, diffs and equality.
+
+Canonical JSON is sorted keys, compact separators, UTF-8 text (not ``\\u`` escapes) and no NaN
+or infinity; a task's content hash is the sha256 of its data in canonical JSON, which is also
+how imports store it, so the same data always hash alike (docs/ARCHITECTURE.md, "labeling/ —
+the domain": ``canonical``). Results are compared as people read them: :func:`result_key` for
+exact equality up to item ids and scores, :func:`results_match` with boxes paired by overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from typing import Any
+
+__all__ = ["content_hash", "dumps", "result_key", "results_match", "sha256_text"]
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} cannot be stored as JSON")
+
+
+# The C encoder of the json module, made once: json.dumps (and JSONEncoder.encode) build a new
+# one on every call, which costs more than encoding a small task. Values here are parsed JSON or
+# built from it: no cycles to look for.
+_iterencode = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", True, False, False)
+# The same for comparing results, which take stored JSON as it is (NaN included).
+_iterencode_any = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", True, False, True)
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON of ``value``.
+
+    Raises
+    ------
+    ValueError
+        NaN or infinity.
+    TypeError
+        A value JSON cannot hold.
+    """
+    return "".join(_iterencode(value, 0))
+
+
+def sha256_text(text: str) -> str:
+    """Hex sha256 of ``text`` encoded as UTF-8 (of canonical JSON already made)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(data: Any) -> str:
+    """A task's content hash: hex sha256 of its data in canonical JSON."""
+    return sha256_text(dumps(data))
+
+
+_NOT_COMPARED = ("id", "origin", "score")
+
+
+def result_key(result: list[Any]) -> str:
+    """A key equal for two results that hold the same items in any order, whatever their
+    ``id``, ``origin`` and ``score``."""
+    items = []
+    for item in result:
+        if isinstance(item, dict):
+            item = {k: v for k, v in item.items() if k not in _NOT_COMPARED}
+        items.append("".join(_iterencode_any(item, 0)))
+    return "\n".join(sorted(items))
+
+
+def _iou(a: dict, b: dict) -> float:
+    ax, ay, aw, ah = (float(a.get(k, 0)) for k in ("x", "y", "width", "height"))
+    bx, by, bw, bh = (float(b.get(k, 0)) for k in ("x", "y", "width", "height"))
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _keys(result: Any) -> tuple[list, list]:
+    """(sorted hashable keys of the non-box items, box items) of a result."""
+    keys, boxes = [], []
+    for item in result if isinstance(result, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+            continue
+        kind = str(item.get("type", "")).lower()
+        value = item["value"]
+        name = item.get("from_name")
+        if kind == "rectanglelabels":
+            boxes.append((name, tuple(sorted(map(str, value.get("rectanglelabels") or []))), value))
+        elif kind == "choices":
+            keys.append((name, kind, tuple(sorted(map(str, value.get("choices") or [])))))
+        elif kind == "labels":
+            keys.append((name, kind, value.get("start"), value.get("end"),
+                         tuple(sorted(map(str, value.get("labels") or [])))))
+        elif kind == "textarea":
+            keys.append((name, kind, tuple(str(t).strip() for t in value.get("text") or [])))
+        elif kind == "rating":
+            keys.append((name, kind, value.get("rating")))
+    return sorted(keys, key=repr), boxes
+
+
+def results_match(a: Any, b: Any, *, iou: float = 0.5) -> bool:
+    """True when two results say the same: equal choices, spans (offsets and labels), text and
+    ratings; boxes paired one to one with equal labels and an overlap (IoU) of at least ``iou``."""
+    keys_a, boxes_a = _keys(a)
+    keys_b, boxes_b = _keys(b)
+    if keys_a != keys_b or len(boxes_a) != len(boxes_b):
+        return False
+    free = list(boxes_b)
+    for name, labels, value in boxes_a:
+        best = max((j for j, other in enumerate(free) if other[0] == name and other[1] == labels),
+                   key=lambda j: _iou(value, free[j][2]), default=None)
+        if best is None or _iou(value, free[best][2]) < iou:
+            return False
+        free.pop(best)
+    return True

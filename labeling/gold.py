@@ -1,0 +1,245 @@
+"""Gold (honeypot) tasks and annotator quality (docs/ARCHITECTURE.md, "Item life cycle").
+
+:func:`mark_gold` makes a task a gold task with its answer (from the review page or the API;
+tasks can also arrive gold with their answer on import); the router interleaves gold tasks at
+``Project.gold_rate`` and exports never contain them. After an annotator submits a gold task,
+:func:`check_gold` computes their accuracy on gold since they were last resumed; below
+``Project.gold_threshold`` over at least ``Project.gold_min_items`` answers they are paused
+(``Membership.paused_at``) and their open leases released. Leads see who is paused, with each
+annotator's accuracy and speed (:func:`annotator_quality`), and :func:`resume` them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from labeling import lifecycle
+from labeling.access import require_project
+from labeling.canonical import results_match
+from labeling.db import read_session, unit_of_work, utcnow
+from labeling.errors import Conflict
+from labeling.models import (
+    Annotation,
+    AnnotatorScore,
+    Lease,
+    Membership,
+    Project,
+    ReviewDecision,
+    Role,
+    Task,
+    TaskState,
+    User,
+)
+from labeling.review import MAX_REASON, REVIEW, current_issue, drop_leases, lock_task, task_snapshot
+from labeling.schema import label_text
+from labeling.validation import check_answer
+
+__all__ = ["annotator_quality", "check_gold", "gold_accuracy", "mark_gold", "pause", "resume", "unmark_gold"]
+
+#: Roles a membership row created for pausing may carry (a user's global role, if it is one).
+_MEMBER_ROLES = {Role.annotator, Role.reviewer, Role.lead}
+
+_T = Task.__table__
+_L = Lease.__table__
+_A = Annotation.__table__
+
+
+def mark_gold(task_id: int, user: User, *, answer: Any) -> ReviewDecision:
+    """Make a task a gold task with its ``answer`` (checked against the schema); again: new answer.
+
+    The task leaves the line (state ``open``, ``is_gold``, no final label, never exported) and
+    the router interleaves it at the project's gold rate. Reviewers and leads may do it; the
+    act is recorded as a ``gold`` decision (the reviewer can undo it).
+    """
+    now = utcnow()
+    with unit_of_work() as s:
+        drop_leases(s, task_id=task_id, kind=REVIEW, expired_before=now)  # lease rows before the task row
+        drop_leases(s, task_id=task_id, kind=REVIEW, user_id=user.id)
+        task = lock_task(s, task_id)
+        project = require_project(s, user, task.project_id, "review")
+        answer = check_answer(s, project, task, answer, "answer")
+        other = s.execute(sa.select(_L.c.user_id).where(_L.c.task_id == task.id, _L.c.kind == REVIEW)).first()
+        if other is not None:
+            raise Conflict(f"task {task.id} is being reviewed by another reviewer")
+        before = {**task_snapshot(task), "n_annotations": task.n_annotations}
+        task.is_gold, task.gold_answer = True, answer
+        task.final_label, task.final_source = None, None
+        lifecycle.move(s, task, TaskState.open, cause=lifecycle.Cause.gold, user_id=user.id,
+                       reason="marked gold: " + label_text(answer), now=now)
+        issue = current_issue(s, task.id)
+        row = ReviewDecision(task_id=task.id, project_id=task.project_id, reviewer_id=user.id,
+                             label_issue_id=issue.id if issue is not None else None, level=1, decision="gold",
+                             result=answer, reason="marked gold", before=before, after=task_snapshot(task),
+                             created_at=now)
+        s.add(row)
+        s.flush()
+        return row
+
+
+def unmark_gold(task_id: int, user: User) -> Task:
+    """A lead turns a gold task back into an ordinary one: ``labeled`` if it has the annotations
+    its overlap wants (QC judges it at the next run), ``open`` otherwise."""
+    now = utcnow()
+    with unit_of_work() as s:
+        task = lock_task(s, task_id)
+        require_project(s, user, task.project_id, "manage")
+        if not task.is_gold:
+            raise Conflict(f"task {task_id} is not a gold task")
+        task.is_gold, task.gold_answer = False, None
+        state = TaskState.labeled if task.n_annotations >= task.target_overlap else TaskState.open
+        lifecycle.move(s, task, state, cause=lifecycle.Cause.ungold, user_id=user.id, reason="no longer gold",
+                       now=now)
+        s.flush()
+        return task
+
+
+def gold_accuracy(s: Session, project_id: int, *, user_id: int | None = None,
+                  since: dict[int, datetime] | None = None) -> dict[int, tuple[int, int]]:
+    """``{user id: (gold answers, correct)}`` in a project (answers after ``since[user]`` only)."""
+    q = (sa.select(_A.c.user_id, _A.c.result, _A.c.created_at, _T.c.gold_answer)
+         .select_from(_A.join(_T, _T.c.id == _A.c.task_id))
+         .where(_T.c.project_id == project_id, _T.c.is_gold == sa.true(), _T.c.gold_answer.is_not(None),
+                _A.c.was_cancelled == sa.false()))
+    if user_id is not None:
+        q = q.where(_A.c.user_id == user_id)
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for uid, result, created_at, answer in s.execute(q):
+        start = (since or {}).get(uid)
+        if start is not None and created_at < start:
+            continue
+        out[uid][0] += 1
+        out[uid][1] += int(results_match(result, answer))
+    return {uid: (n, ok) for uid, (n, ok) in out.items()}
+
+
+def pause(s: Session, project_id: int, user_id: int, reason: str, now: datetime | None = None) -> Membership:
+    """Inside a unit of work: pause a user in a project (creating their membership row with their
+    global role if they have none) and release their open leases."""
+    now = now or utcnow()
+    membership = s.exec(select(Membership).where(Membership.project_id == project_id,
+                                                  Membership.user_id == user_id).with_for_update()).first()
+    if membership is None:
+        target = s.get(User, user_id)
+        role = target.role if target is not None and target.role in _MEMBER_ROLES else Role.annotator
+        membership = Membership(project_id=project_id, user_id=user_id, role=role, created_at=now)
+    membership.paused_at = now
+    membership.paused_reason = reason[:MAX_REASON]
+    s.add(membership)
+    drop_leases(s, project_id=project_id, user_id=user_id)
+    s.flush()
+    return membership
+
+
+def check_gold(project_id: int, user_id: int) -> bool:
+    """After ``user_id`` submitted a gold task: pause them if their gold accuracy (since they were
+    last resumed) is below ``Project.gold_threshold`` over at least ``Project.gold_min_items``
+    answers. Returns True if they were paused now."""
+    with unit_of_work() as s:
+        project = s.get(Project, project_id)
+        user = s.get(User, user_id)
+        if project is None or user is None or project.gold_threshold <= 0 or user.role == Role.admin:
+            return False
+        membership = s.exec(select(Membership).where(Membership.project_id == project_id,
+                                                     Membership.user_id == user_id)).first()
+        if membership is not None and membership.paused_at is not None:
+            return False
+        since = {user_id: membership.resumed_at} if membership is not None and membership.resumed_at else None
+        n, ok = gold_accuracy(s, project_id, user_id=user_id, since=since).get(user_id, (0, 0))
+        if n < max(1, project.gold_min_items) or ok / n >= project.gold_threshold:
+            return False
+        pause(s, project_id, user_id, f"gold accuracy {ok / n:.0%} ({ok} of {n}) is below the project's "
+                                      f"threshold of {project.gold_threshold:.0%}")
+        return True
+
+
+def resume(project_id: int, user: User, member_user_id: int) -> Membership:
+    """A lead resumes a paused annotator; gold answers before now no longer count toward pausing."""
+    with unit_of_work() as s:
+        require_project(s, user, project_id, "manage")
+        membership = s.exec(select(Membership).where(Membership.project_id == project_id,
+                                                     Membership.user_id == member_user_id)).first()
+        if membership is None or membership.paused_at is None:
+            raise Conflict(f"user {member_user_id} is not paused in project {project_id}")
+        membership.paused_at = None
+        membership.paused_reason = ""
+        membership.resumed_at = utcnow()
+        s.add(membership)
+        s.flush()
+        return membership
+
+
+# --------------------------------------------------------------------------- annotator quality
+
+
+def _median_times(s: Session, project_id: int) -> dict[int, float]:
+    """Median ``lead_time`` per annotator (submitted, non-gold work), in SQL on both databases."""
+    ranked = (sa.select(_A.c.user_id, _A.c.lead_time,
+                        sa.func.row_number().over(partition_by=_A.c.user_id, order_by=_A.c.lead_time).label("rn"),
+                        sa.func.count().over(partition_by=_A.c.user_id).label("cnt"))
+              .select_from(_A.join(_T, _T.c.id == _A.c.task_id))
+              .where(_A.c.project_id == project_id, _A.c.was_cancelled == sa.false(), _A.c.lead_time.is_not(None),
+                     _T.c.is_gold == sa.false())
+              .subquery())
+    middle = sa.or_(ranked.c.rn == (ranked.c.cnt + 1) / 2, ranked.c.rn == (ranked.c.cnt + 2) / 2)
+    q = sa.select(ranked.c.user_id, sa.func.avg(ranked.c.lead_time)).where(middle).group_by(ranked.c.user_id)
+    return {uid: float(v) for uid, v in s.execute(q)}
+
+
+def annotator_quality(project_id: int, user: User) -> list[dict]:
+    """Per annotator of a project (leads): gold accuracy, agreement with consensus and CROWDLAB
+    quality (from the newest QC run that scored annotators), items labeled, median seconds per
+    item, and whether they are paused (and why).
+
+    Returns
+    -------
+    list of dict
+        ``user``, ``email``, ``role``, ``items``, ``skips``, ``median_seconds``, ``gold_items``,
+        ``gold_correct``, ``gold_accuracy``, ``agreement``, ``quality``, ``qc_run``, ``paused``,
+        ``paused_at``, ``paused_reason``; most items first.
+    """
+    with read_session() as s:
+        project = require_project(s, user, project_id, "manage")
+        counts = s.execute(
+            sa.select(_A.c.user_id,
+                      sa.func.sum(sa.case((sa.and_(_A.c.was_cancelled == sa.false(), _T.c.is_gold == sa.false()), 1),
+                                          else_=0)),
+                      sa.func.sum(sa.case((_A.c.was_cancelled == sa.true(), 1), else_=0)))
+            .select_from(_A.join(_T, _T.c.id == _A.c.task_id))
+            .where(_A.c.project_id == project_id).group_by(_A.c.user_id)).all()
+        items = {uid: (int(n or 0), int(k or 0)) for uid, n, k in counts}
+        members = {m.user_id: m for m in s.exec(select(Membership).where(Membership.project_id == project_id))}
+        run_id = s.execute(sa.select(sa.func.max(AnnotatorScore.run_id))
+                           .where(AnnotatorScore.project_id == project_id)).scalar_one_or_none()
+        scores = {} if run_id is None else {a.user_id: a for a in s.exec(
+            select(AnnotatorScore).where(AnnotatorScore.run_id == run_id))}
+        gold = gold_accuracy(s, project_id)
+        medians = _median_times(s, project_id)
+        ids = set(items) | {uid for uid, m in members.items() if m.paused_at is not None} | set(scores)
+        users = {u.id: u for u in s.exec(select(User).where(User.id.in_(ids)))} if ids else {}
+    out = []
+    for uid in ids:
+        u, m, sc = users.get(uid), members.get(uid), scores.get(uid)
+        n_gold, ok = gold.get(uid, (0, 0))
+        out.append({
+            "user": uid, "email": u.email if u else None, "name": u.name if u else "",
+            "role": m.role if m is not None else (u.role if u else None),
+            "active": bool(u and u.is_active),
+            "items": items.get(uid, (0, 0))[0], "skips": items.get(uid, (0, 0))[1],
+            "median_seconds": medians.get(uid),
+            "gold_items": n_gold, "gold_correct": ok, "gold_accuracy": ok / n_gold if n_gold else None,
+            "agreement": sc.agreement if sc is not None else None,
+            "quality": sc.quality if sc is not None else None,
+            "qc_run": run_id if sc is not None else None,
+            "paused": m is not None and m.paused_at is not None,
+            "paused_at": m.paused_at.isoformat() if m is not None and m.paused_at else None,
+            "paused_reason": m.paused_reason if m is not None else "",
+            "below_gold_threshold": bool(n_gold and project.gold_threshold > 0
+                                         and ok / n_gold < project.gold_threshold),
+        })
+    out.sort(key=lambda r: (-r["items"], r["email"] or ""))
+    return out

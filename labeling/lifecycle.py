@@ -1,0 +1,287 @@
+"""The task life cycle: the allowed state transitions, and the one way a task changes state.
+
+A task's state lives in one column (``task.state``) and changes only through this module, which
+checks each move against :data:`TRANSITIONS` and writes its :class:`~labeling.models.TaskEvent`
+row (who, when, from, to, why) in the caller's transaction (docs/ARCHITECTURE.md, "Item life
+cycle")::
+
+    imported -> open -> (overlap reached) -> labeled -> QC -> accepted ------------> exported
+                    ^                                    \\-> suspect -> review -> accepted | excluded
+                     \\------------ relabel (more annotators, not the earlier ones) <-/
+
+Every move has a :class:`Cause`; the table lists, per cause, the ``(from, to)`` pairs it may
+make. A move to the state a task already has is no move: it writes no event. The forms:
+
+- :func:`move`: one task held by an ORM session (review, audit, gold);
+- :func:`event_params` with :data:`INSERT_EVENT`: one task on the annotation hot path, whose
+  statements (annotation, counters, event) go to the database in one round trip;
+- :func:`move_where`: every task matching a condition, ``INSERT ... SELECT`` of the events and
+  one ``UPDATE`` (a project's overlap changes);
+- :func:`move_many`: many tasks with their own paths and column values (QC's verdicts);
+- :func:`event_row`: the event of a task created in a state other than its first (imports).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from labeling import canonical
+from labeling.errors import Conflict
+from labeling.models import Task, TaskEvent, TaskState, UTCDateTime
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "INSERT_EVENT",
+    "TRANSITIONS",
+    "Cause",
+    "IllegalTransition",
+    "Move",
+    "allowed",
+    "check",
+    "counted_state",
+    "event_params",
+    "event_row",
+    "move",
+    "move_many",
+    "move_where",
+]
+
+MAX_REASON = 2000
+
+S = TaskState
+
+
+class Cause(StrEnum):
+    """Why a task changes state."""
+
+    annotation = "annotation"  # annotations counted (submit, skip, edit, delete): open <-> labeled
+    overlap = "overlap"  # the project's overlap changed: open <-> labeled
+    imported = "import"  # imported annotations reach the overlap: open -> labeled
+    qc = "qc"  # QC's verdict on a labeled task
+    review = "review"  # a reviewer's decision on a suspect
+    audit = "audit"  # a lead overturns a reviewer's decision
+    undo = "undo"  # a reviewer takes a decision back
+    gold = "gold"  # the task becomes a gold (honeypot) task
+    ungold = "ungold"  # a gold task becomes an ordinary one
+
+
+_OUT_OF_GOLD = (S.labeled, S.review, S.accepted, S.excluded)
+
+#: Cause -> the ``(from, to)`` moves it may make; everything else is refused.
+TRANSITIONS: dict[Cause, frozenset[tuple[TaskState, TaskState]]] = {
+    Cause.annotation: frozenset({(S.open, S.labeled), (S.labeled, S.open)}),
+    Cause.overlap: frozenset({(S.open, S.labeled), (S.labeled, S.open)}),
+    Cause.imported: frozenset({(S.open, S.labeled)}),
+    Cause.qc: frozenset({
+        (S.labeled, S.accepted),  # passed: the final label is released
+        (S.labeled, S.open),  # annotators disagree: one more annotator
+        (S.labeled, S.suspect),  # a suspect, which goes on at once to:
+        (S.suspect, S.open),  # relabel by more annotators
+        (S.suspect, S.review),  # the review queue
+    }),
+    Cause.review: frozenset({(S.review, S.accepted), (S.review, S.excluded)}),
+    Cause.audit: frozenset({(S.accepted, S.excluded), (S.excluded, S.accepted)}),
+    # a decision taken back returns the task to the queue; a gold mark taken back returns it
+    # to the state it had
+    Cause.undo: frozenset({(S.accepted, S.review), (S.excluded, S.review)}
+                          | {(S.open, s) for s in _OUT_OF_GOLD}),
+    Cause.gold: frozenset((s, S.open) for s in _OUT_OF_GOLD),
+    Cause.ungold: frozenset({(S.open, S.labeled)}),
+}
+
+#: Columns of a ``task_event`` row, in :func:`event_row` order.
+EVENT_COLUMNS = ("task_id", "project_id", "user_id", "from_state", "to_state", "reason", "created_at")
+
+_T = Task.__table__
+_E = TaskEvent.__table__
+
+
+class IllegalTransition(Conflict):
+    """A state change the life cycle does not allow."""
+
+
+def allowed(cause: Cause, from_state: str, to_state: str) -> bool:
+    """True if ``cause`` may move a task from ``from_state`` to ``to_state`` (or it stays)."""
+    return from_state == to_state or (from_state, to_state) in TRANSITIONS[cause]
+
+
+def check(cause: Cause, from_state: str, to_state: str, *, task_id: int | None = None) -> None:
+    """Raise :class:`IllegalTransition` unless :func:`allowed`."""
+    if not (from_state == to_state or (from_state, to_state) in TRANSITIONS[cause]):
+        which = f"task {task_id}" if task_id is not None else "a task"
+        raise IllegalTransition(f"{which} cannot go from {from_state} to {to_state} ({cause.value})",
+                                [{"row": task_id, "field": "state", "detail": f"{from_state} -> {to_state}"}])
+
+
+# plain strings: the annotation hot path compares and returns them (reading an enum member
+# goes through a descriptor, which costs more than the whole rule)
+_OPEN, _LABELED = S.open.value, S.labeled.value
+
+
+def counted_state(state: str, n_annotations: int, target_overlap: int, is_gold: bool,
+                  requeued: bool) -> tuple[str, bool]:
+    """``(state, requeued)`` of a task that now has ``n_annotations``: ``open`` becomes
+    ``labeled`` when the count reaches ``target_overlap``, ``labeled`` becomes ``open`` when it
+    falls below (an annotation withdrawn, the overlap raised); gold tasks keep their state."""
+    if not is_gold:
+        if state == _OPEN and n_annotations >= target_overlap:
+            return _LABELED, False
+        if state == _LABELED and n_annotations < target_overlap:
+            return _OPEN, requeued
+    return state, requeued
+
+
+# --------------------------------------------------------------------------- one task, Core
+
+def _p(name: str) -> sa.BindParameter:
+    return sa.bindparam(name)
+
+
+#: One event row; parameters ``tid`` and those of :func:`event_params`. The annotation hot
+#: path sends it with its other statements (as a CTE on PostgreSQL).
+INSERT_EVENT = sa.insert(_E).values(
+    task_id=_p("tid"), project_id=_p("e_pid"), user_id=_p("e_uid"), from_state=_p("e_from"), to_state=_p("e_to"),
+    reason=_p("e_reason"), created_at=_p("e_now"))
+
+
+def event_params(cause: Cause, *, task_id: int, project_id: int, user_id: int | None, from_state: str,
+                 to_state: str, reason: str, now: datetime) -> dict[str, Any]:
+    """The parameters of :data:`INSERT_EVENT` for one move, checked against the table.
+
+    Returns
+    -------
+    dict
+        ``e_pid``, ``e_uid``, ``e_from``, ``e_to``, ``e_reason``, ``e_now`` (the caller binds
+        ``tid``); send :data:`INSERT_EVENT` only when ``e_from != e_to``.
+    """
+    if from_state != to_state and (from_state, to_state) not in TRANSITIONS[cause]:
+        check(cause, from_state, to_state, task_id=task_id)
+    return {"e_pid": project_id, "e_uid": user_id, "e_from": from_state, "e_to": to_state,
+            "e_reason": reason[:MAX_REASON], "e_now": now}
+
+
+# --------------------------------------------------------------------------- one task, ORM
+
+def move(s: Session, task: Task, to_state: str, *, cause: Cause, user_id: int | None, reason: str,
+         now: datetime) -> bool:
+    """Move a (locked) task to ``to_state`` with its event; returns True if its state changed.
+
+    The task is added to ``s`` with ``updated_at = now`` either way.
+    """
+    changed = to_state != task.state
+    if changed:
+        check(cause, task.state, to_state, task_id=task.id)
+        s.add(TaskEvent(task_id=task.id, project_id=task.project_id, user_id=user_id, from_state=task.state,
+                        to_state=to_state, reason=reason[:MAX_REASON], created_at=now))
+        task.state = to_state
+    task.updated_at = now
+    s.add(task)
+    return changed
+
+
+# --------------------------------------------------------------------------- many tasks
+
+def move_where(conn: Connection | Session, *, where: Iterable[Any], from_state: TaskState, to_state: TaskState,
+               cause: Cause, project_id: int, user_id: int | None, reason: str, now: datetime,
+               values: Mapping[str, Any] | None = None) -> int:
+    """Move every task in ``from_state`` that matches ``where`` to ``to_state``: the events by
+    ``INSERT ... SELECT``, then one ``UPDATE`` (also setting ``values``); returns how many moved.
+
+    The caller holds the tasks' rows still (a write transaction on their project) between the
+    two statements.
+    """
+    check(cause, from_state, to_state)
+    conds = (*where, _T.c.state == from_state)
+    moving = sa.select(_T.c.id, sa.literal(project_id), sa.literal(user_id), sa.literal(from_state.value),
+                       sa.literal(to_state.value), sa.literal(reason[:MAX_REASON]),
+                       sa.literal(now, UTCDateTime())).where(*conds)
+    conn.execute(sa.insert(_E).from_select(list(EVENT_COLUMNS), moving))
+    return conn.execute(sa.update(_T).where(*conds)
+                        .values(state=to_state, updated_at=now, **(values or {}))).rowcount
+
+
+@dataclass
+class Move:
+    """One task's moves in :func:`move_many`.
+
+    Attributes
+    ----------
+    task_id : int
+    path : list of (state, reason)
+        The states it goes through, in order, each with its event's reason
+        (``[(suspect, why), (review, "to the review queue")]``); the last is where it stays.
+    values : dict
+        Other task columns to set with the state.
+    """
+
+    task_id: int
+    path: list[tuple[TaskState, str]]
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def move_many(conn: Connection, moves: list[Move], *, cause: Cause, project_id: int, from_state: TaskState,
+              user_id: int | None, now: datetime, column_types: Mapping[str, Any] | None = None) -> None:
+    """Move many tasks that are all in ``from_state``, each along its own path, with their events.
+
+    Tasks with the same final state and ``values`` change in one ``UPDATE ... WHERE id IN (...)``
+    per 500 ids, the rest with one executemany; only tasks still in ``from_state`` change. The
+    events go in batched multi-row INSERTs.
+
+    Parameters
+    ----------
+    column_types : dict, optional
+        SQL types of ``values`` columns that need one to be bound (JSON that may be None).
+    """
+    events, groups = [], defaultdict(list)
+    for m in moves:
+        before = from_state
+        for to_state, reason in m.path:
+            check(cause, before, to_state, task_id=m.task_id)
+            events.append({"task_id": m.task_id, "project_id": project_id, "user_id": user_id,
+                           "from_state": str(before), "to_state": str(to_state), "reason": reason[:MAX_REASON],
+                           "created_at": now})
+            before = to_state
+        key = (str(before), canonical.dumps(m.values))
+        groups[key].append((m, before))
+    single = []
+    for rows in groups.values():
+        if len(rows) == 1:
+            single.extend(rows)
+            continue
+        first, state = rows[0]
+        values = {k: (sa.null() if v is None else v) for k, v in first.values.items()}
+        ids = sorted(m.task_id for m, _ in rows)
+        for i in range(0, len(ids), 500):
+            conn.execute(sa.update(_T).where(_T.c.id.in_(ids[i:i + 500]), _T.c.state == from_state)
+                         .values(state=state, updated_at=now, **values))
+    by_columns = defaultdict(list)
+    for m, state in single:
+        by_columns[tuple(sorted(m.values))].append((m, state))
+    types = column_types or {}
+    for names, rows in by_columns.items():
+        conn.execute(
+            sa.update(_T).where(_T.c.id == sa.bindparam("m_tid"), _T.c.state == from_state)
+            .values(state=sa.bindparam("m_state"), updated_at=now,
+                    **{k: sa.bindparam(f"m_{k}", type_=types.get(k)) for k in names}),
+            [{"m_tid": m.task_id, "m_state": str(state), **{f"m_{k}": m.values[k] for k in names}}
+             for m, state in rows])
+    if events:  # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues")
+        conn.execute(sa.insert(_E).returning(_E.c.id), events)
+
+
+def event_row(cause: Cause, *, task_id: int, project_id: int, user_id: int | None, from_state: TaskState,
+              to_state: TaskState, reason: str, now: datetime) -> tuple:
+    """The event of a task written in bulk in a state other than ``from_state`` (an imported
+    task whose imported annotations reach its overlap), as a tuple in :data:`EVENT_COLUMNS`
+    order, checked against the table."""
+    check(cause, from_state, to_state, task_id=task_id)
+    return (task_id, project_id, user_id, from_state.value, to_state.value, reason[:MAX_REASON], now)
