@@ -18,13 +18,13 @@ make. A move to the state a task already has is no move: it writes no event. The
 - :func:`move_where`: every task matching a condition, ``INSERT ... SELECT`` of the events and
   one ``UPDATE`` (a project's overlap changes);
 - :func:`move_many`: many tasks with their own paths and column values (QC's verdicts);
-- :func:`event_row`: the event of a task created in a state other than its first (imports).
+- :func:`event_row`: the events of tasks created in a state other than their first (imports).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -278,10 +278,16 @@ def move_many(conn: Connection, moves: list[Move], *, cause: Cause, project_id: 
         conn.execute(sa.insert(_E).returning(_E.c.id), events)
 
 
-def event_row(cause: Cause, *, task_id: int, project_id: int, user_id: int | None, from_state: TaskState,
-              to_state: TaskState, reason: str, now: datetime) -> tuple:
-    """The event of a task written in bulk in a state other than ``from_state`` (an imported
-    task whose imported annotations reach its overlap), as a tuple in :data:`EVENT_COLUMNS`
-    order, checked against the table."""
-    check(cause, from_state, to_state, task_id=task_id)
-    return (task_id, project_id, user_id, from_state.value, to_state.value, reason[:MAX_REASON], now)
+def event_row(cause: Cause, *, project_id: int, user_id: int | None, from_state: TaskState, to_state: TaskState,
+              reason: str, now: datetime) -> Callable[[int], tuple]:
+    """Events of tasks written in bulk in a state other than ``from_state`` (imported tasks whose
+    imported annotations reach their overlap): the move is checked against the table once, and
+    the returned ``row(task_id)`` makes each task's event as a tuple in :data:`EVENT_COLUMNS`
+    order."""
+    check(cause, from_state, to_state)
+    head = (project_id, user_id, from_state.value, to_state.value, reason[:MAX_REASON], now)
+
+    def row(task_id: int) -> tuple:
+        return (task_id, *head)
+
+    return row

@@ -66,8 +66,8 @@ def test_walk_the_table_every_allowed_move_works_every_other_is_refused(project,
                     lifecycle.event_params(cause, task_id=task.id, project_id=project.id, user_id=None,
                                            from_state=a, to_state=b, reason="no", now=now)
                 with pytest.raises(IllegalTransition):
-                    lifecycle.event_row(cause, task_id=task.id, project_id=project.id, user_id=None,
-                                        from_state=a, to_state=b, reason="no", now=now)
+                    lifecycle.event_row(cause, project_id=project.id, user_id=None, from_state=a, to_state=b,
+                                        reason="no", now=now)
                 assert task.state == a
                 refused += 1
             s.flush()
@@ -144,3 +144,12 @@ def test_move_many_follows_each_path_groups_equal_values_and_skips_moved_tasks(p
     assert rows[a].final_label == final and rows[c].final_label is None and rows[d].final_source is None
     assert events == [(a, "labeled", "accepted"), (b, "labeled", "accepted"), (c, "labeled", "suspect"),
                       (c, "suspect", "review"), (d, "labeled", "accepted")]
+
+
+def test_event_row_makes_checked_rows_in_column_order(project, lead):
+    now = utcnow()
+    row = lifecycle.event_row(Cause.imported, project_id=project.id, user_id=lead.id, from_state=TaskState.open,
+                              to_state=TaskState.labeled, reason="import #1", now=now)
+    assert dict(zip(lifecycle.EVENT_COLUMNS, row(7), strict=True)) == {
+        "task_id": 7, "project_id": project.id, "user_id": lead.id, "from_state": "open", "to_state": "labeled",
+        "reason": "import #1", "created_at": now}
