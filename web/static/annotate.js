@@ -127,7 +127,9 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
           if (!res.ok && (RETRY_STATUSES.has(res.status) || res.status === 401)) {
             item.attempts += 1;
             storage.set(this.key, this.items);
-            const wait = Math.min(500 * 2 ** Math.min(item.attempts - 1, 6), 15000);
+            // logged out: check again every few seconds, so a login in another tab is noticed soon
+            const cap = res.status === 401 ? 4000 : 15000;
+            const wait = Math.min(500 * 2 ** Math.min(item.attempts - 1, 6), cap);
             this.onChange({ type: "retry", item, res, wait });
             await sleep(wait);
             continue;

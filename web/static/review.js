@@ -217,6 +217,10 @@
   }
 
   function closeModes() {
+    // a focused field inside a panel being hidden would keep taking the keys meant for the page
+    if (el.picker.contains(document.activeElement) || el.exclude.contains(document.activeElement)) {
+      document.activeElement.blur();
+    }
     mode = null;
     el.picker.hidden = true;
     el.exclude.hidden = true;
