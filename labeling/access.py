@@ -1,7 +1,10 @@
 """Who may do what in a project. One rule set, used by views, the REST API and the CLI.
 
-A user's role in a project is their membership role; without a membership, their global role,
-unless the project is restricted to its members. Admins may do everything everywhere.
+A user's role in a project is their membership role (the project's creator is its lead). Without a
+membership, a project open to everyone (not restricted to its members, as Label Studio Community's
+projects are) lets annotators annotate and reviewers and leads review; managing it (settings,
+members, import, export, QC, datasets, delete) needs a lead membership. Admins may do everything
+everywhere. A read token (a training pipeline's) never changes anything: it may only read.
 """
 
 from __future__ import annotations
@@ -22,9 +25,21 @@ ACTIONS: dict[str, set[str]] = {
     "pull": {Role.admin, Role.lead},  # list and download published dataset versions
 }
 
-# Actions a read-only token (scope "read", made by an admin for a training pipeline) may perform
-# in any project its user can view, whatever that user's role: pulling published datasets.
-READ_TOKEN_ACTIONS = {"pull"}
+# Actions a read-only token (scope "read", made by a lead or an admin for a training pipeline)
+# may perform, each only where the token's user may: reading and pulling published datasets (not
+# exporting the live project).
+READ_TOKEN_ACTIONS = {"view", "see_all", "pull"}
+
+
+class Paused(Forbidden):
+    """The user is paused in the project (``Membership.paused_at``): no tasks, no annotations."""
+
+
+def check_not_paused(user: User, project_id: int, paused_at: object, reason: str | None) -> None:
+    """Refuse annotating to a member paused in the project (admins are never paused)."""
+    if paused_at is not None and user.role != Role.admin:
+        why = f": {reason}" if reason else ""
+        raise Paused(f"you are paused in project {project_id}{why}; a lead can resume you")
 
 
 def role_from(user: User, *, member_role: str | None, created_by: int | None, restricted: bool) -> str | None:
@@ -44,7 +59,8 @@ def role_from(user: User, *, member_role: str | None, created_by: int | None, re
         return Role.lead
     if restricted:
         return None
-    return user.role
+    # not a member of an open project: annotate, or review, but never manage it
+    return Role.annotator if user.role == Role.annotator else Role.reviewer
 
 
 def project_role(session: Session, user: User, project: Project) -> str | None:
@@ -67,12 +83,15 @@ def check_role(user: User, project_id: int, role: str | None, action: str, *, sc
     NotFound
         No role at all: a project the user cannot even view is not found, so ids are not probed.
     Forbidden
-        The role may not do ``action`` (a read token may still do the READ_TOKEN_ACTIONS).
+        The role may not do ``action``, or the caller's token is a read token and ``action``
+        is not one of the READ_TOKEN_ACTIONS.
     """
     if role is None:
         raise NotFound(f"project {project_id} not found")
-    if role not in ACTIONS[action] and not (scope == TokenScope.read and action in READ_TOKEN_ACTIONS):
+    if role not in ACTIONS[action]:
         raise Forbidden(f"your role in project {project_id} ({role}) may not {action.replace('_', ' ')}")
+    if scope == TokenScope.read and action not in READ_TOKEN_ACTIONS:
+        raise Forbidden(f"a read token may not {action.replace('_', ' ')}")
 
 
 def can(session: Session, user: User, project: Project, action: str) -> bool:
@@ -85,7 +104,7 @@ def require_project(session: Session, user: User, project_id: int, action: str =
     """The project, if ``user`` may perform ``action`` in it; NotFound / Forbidden otherwise.
 
     A project the user cannot even view answers NotFound, so that ids are not probed. ``scope``
-    is the caller's token scope: a read token may also do the READ_TOKEN_ACTIONS.
+    is the caller's token scope: a read token may only do the READ_TOKEN_ACTIONS.
     """
     project = session.get(Project, project_id)
     if project is None:

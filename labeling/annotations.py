@@ -28,10 +28,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from labeling import lifecycle
-from labeling.access import ACTIONS, can, check_role, require_project, role_from
+from labeling.access import ACTIONS, can, check_not_paused, check_role, require_project, role_from
 from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.exports import task_json
@@ -89,6 +89,7 @@ def _context_columns(t: Any) -> list[Any]:
     return [
         *t.c, _P.c.updated_at.label("p_updated_at"), _P.c.created_by.label("p_created_by"),
         _P.c.restricted.label("p_restricted"), _P.c.qc_every.label("p_qc_every"), _M.c.role.label("member_role"),
+        _M.c.paused_at.label("m_paused_at"), _M.c.paused_reason.label("m_paused_reason"),
         sa.select(_A.c.id).where(_A.c.task_id == t.c.id, _A.c.user_id == _p("uid")).scalar_subquery().label("mine"),
     ]
 
@@ -134,6 +135,8 @@ def _task_context(conn: Connection, user: User, task_id: int, action: str, *,
         raise NotFound(f"task {task_id} not found")
     role = role_from(user, member_role=ctx.member_role, created_by=ctx.p_created_by, restricted=ctx.p_restricted)
     check_role(user, ctx.project_id, role, action)
+    if action == "annotate":
+        check_not_paused(user, ctx.project_id, ctx.m_paused_at, ctx.m_paused_reason)
     return ctx, role, leased_at
 
 
@@ -477,12 +480,19 @@ def create_prediction(user: User, *, task_id: int, result: Any, score: float | N
         return prediction
 
 
+def _require_predictions(s: Session, user: User, project_id: int) -> None:
+    """Predictions are read by leads and reviewers, and by annotators where the project shows them."""
+    project = require_project(s, user, project_id, "view")
+    if not project.show_predictions and not can(s, user, project, "see_all"):
+        raise Forbidden(f"predictions are not shown to annotators in project {project_id}")
+
+
 def get_prediction(prediction_id: int, user: User) -> Prediction:
     with read_session() as s:
         prediction = s.get(Prediction, prediction_id)
         if prediction is None:
             raise NotFound(f"prediction {prediction_id} not found")
-        require_project(s, user, prediction.project_id, "view")
+        _require_predictions(s, user, prediction.project_id)
         return prediction
 
 
@@ -498,7 +508,7 @@ def list_predictions(user: User, *, task_id: int | None = None, project_id: int 
             if project_id is not None and project_id != pid:
                 return []
             project_id = pid
-        require_project(s, user, project_id, "view")
+        _require_predictions(s, user, project_id)
         q = select(Prediction).where(Prediction.project_id == project_id).order_by(Prediction.id)
         if task_id is not None:
             q = q.where(Prediction.task_id == task_id)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from labeling import lifecycle
-from labeling.access import require_project
+from labeling.access import require_project, role_from
 from labeling.canonical import results_match
 from labeling.db import read_session, unit_of_work, utcnow
 from labeling.errors import Conflict
@@ -123,9 +123,12 @@ def pause(s: Session, project_id: int, user_id: int, reason: str, now: datetime 
     now = now or utcnow()
     membership = s.exec(select(Membership).where(Membership.project_id == project_id,
                                                   Membership.user_id == user_id).with_for_update()).first()
-    if membership is None:
+    if membership is None:  # the role they had in the project without one (never more)
         target = s.get(User, user_id)
-        role = target.role if target is not None and target.role in _MEMBER_ROLES else Role.annotator
+        project = s.get(Project, project_id)
+        role = (role_from(target, member_role=None, created_by=project.created_by, restricted=False)
+                if target is not None and project is not None else None)
+        role = role if role in _MEMBER_ROLES else Role.annotator
         membership = Membership(project_id=project_id, user_id=user_id, role=role, created_at=now)
     membership.paused_at = now
     membership.paused_reason = reason[:MAX_REASON]

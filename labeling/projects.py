@@ -395,6 +395,10 @@ def set_member(user: User, project_id: int, *, member: int | str, role: str = Ro
         target = _find_user(s, member)
         membership = s.exec(select(Membership).where(Membership.project_id == project_id,
                                                      Membership.user_id == target.id)).first()
+        by_id = not (isinstance(member, str) and not member.strip().isdigit())
+        if membership is None and by_id and user.role != Role.admin and target.id != user.id:
+            # a lead adds people by the email they know; an id would tell them anyone's email
+            raise NotFound(f"no user {member}", [{"field": "user", "detail": "add a new member by email"}])
         if membership is None:
             membership = Membership(project_id=project_id, user_id=target.id, role=role)
         else:

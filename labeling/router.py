@@ -50,9 +50,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from labeling.access import check_role, role_from
+from labeling.access import Paused, check_not_paused, check_role, role_from
 from labeling.db import get_engine, hot_transaction, unit_of_work, utcnow
-from labeling.errors import Conflict, Forbidden, NotFound
+from labeling.errors import Conflict, NotFound
 from labeling.exports import task_json
 from labeling.models import (
     Annotation,
@@ -60,7 +60,6 @@ from labeling.models import (
     Membership,
     Prediction,
     Project,
-    Role,
     Task,
     TaskState,
     User,
@@ -85,10 +84,6 @@ _A = Annotation.__table__
 _P = Project.__table__
 _M = Membership.__table__
 _PR = Prediction.__table__
-
-class Paused(Forbidden):
-    """The user is paused in the project (``Membership.paused_at``) and gets no tasks."""
-
 
 _ONE = sa.literal_column("1")  # literal LIMIT/OFFSET values, so that generic (prepared) plans know them
 _ZERO = sa.literal_column("0")
@@ -127,9 +122,7 @@ def _annotator_project(conn: Connection, user: User, project_id: int, now: datet
         raise NotFound(f"project {project_id} not found")
     role = role_from(user, member_role=row.member_role, created_by=row.created_by, restricted=row.restricted)
     check_role(user, project_id, role, "annotate")
-    if row.paused_at is not None and user.role != Role.admin:
-        why = f": {row.paused_reason}" if row.paused_reason else ""
-        raise Paused(f"you are paused in project {project_id}{why}; a lead can resume you")
+    check_not_paused(user, project_id, row.paused_at, row.paused_reason)
     return row
 
 
@@ -438,10 +431,13 @@ def renew_lease(task_id: int, user: User) -> datetime:
 
 
 def release(task_id: int, user: User) -> bool:
-    """Give back the user's lease on a task (they leave it unlabeled); True if they held one."""
+    """Give back the user's lease on a task (they leave it unlabeled); True if they held one.
+
+    Holding none answers the same whether the task exists or not (ids are not probed).
+    """
     with hot_transaction() as conn:
-        if conn.execute(_TASK_FOR_UPDATE, {"tid": task_id}).first() is None:
-            raise NotFound(f"task {task_id} not found")
+        if conn.execute(_TASK_FOR_UPDATE, {"tid": task_id}).first() is None:  # task row before lease row
+            return False
         if take_lease(conn, task_id, user.id) is None:
             return False
         _add_leases(conn, {task_id: -1})

@@ -14,6 +14,7 @@ from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from labeling.db import get_engine, read_session, utcnow, write_session
+from labeling.errors import Forbidden
 from labeling.models import ApiToken, Role, TokenScope, User
 from labeling.settings import get_settings
 
@@ -85,12 +86,19 @@ def update_user(user_id: int, *, role: str | None = None, is_active: bool | None
         user = s.get(User, user_id)
         if user is None:
             raise UserError(f"no user {user_id}")
+        was_admin = user.role == Role.admin and user.is_active
         if role is not None:
             if role not in Role.__members__:
                 raise UserError(f"unknown role {role!r}")
             user.role = role
         if is_active is not None:
             user.is_active = is_active
+        if was_admin and not (user.role == Role.admin and user.is_active):
+            # the admins' rows are locked, so two admins demoting each other cannot both succeed
+            admins = s.exec(select(User.id).where(User.role == Role.admin, User.is_active, User.id != user.id)
+                            .with_for_update()).all()
+            if not admins:
+                raise UserError("the last active admin cannot be demoted or deactivated: make another admin first")
         s.add(user)
     forget_tokens()
     return user
@@ -135,13 +143,20 @@ def hash_token(key: str) -> str:
 
 
 def create_token(user_id: int, *, name: str = "", scope: str = TokenScope.full) -> str:
-    """Create an API token and return its key (only its hash is stored)."""
+    """Create an API token and return its key (only its hash is stored).
+
+    Read tokens (a training pipeline's) are made by leads and admins only: a read token pulls
+    the datasets of the projects its user leads.
+    """
     if scope not in TokenScope.__members__:
         raise UserError(f"unknown token scope {scope!r} (choose from {', '.join(TokenScope)})")
     key = secrets.token_hex(20)  # 40 hex characters, like Label Studio's keys
     with write_session() as s:
-        if s.get(User, user_id) is None:
+        user = s.get(User, user_id)
+        if user is None:
             raise UserError(f"no user {user_id}")
+        if scope == TokenScope.read and user.role not in (Role.admin, Role.lead):
+            raise Forbidden("read tokens are made by leads and admins, for pulling the datasets of their projects")
         s.add(ApiToken(user_id=user_id, name=name, token_hash=hash_token(key), prefix=key[:8], scope=scope))
     return key
 

@@ -47,5 +47,9 @@ def test_check_role_refuses_as_require_project_does(lead):
         access.check_role(lead.user, project.id, None, "view")
     with pytest.raises(Forbidden, match=r"\(annotator\) may not manage"):
         access.check_role(lead.user, project.id, Role.annotator, "manage")
-    access.check_role(lead.user, project.id, Role.annotator, "pull", scope="read")
+    with pytest.raises(Forbidden, match=r"\(annotator\) may not pull"):
+        access.check_role(lead.user, project.id, Role.annotator, "pull", scope="read")
+    access.check_role(lead.user, project.id, Role.lead, "pull", scope="read")
+    with pytest.raises(Forbidden, match="a read token may not annotate"):
+        access.check_role(lead.user, project.id, Role.lead, "annotate", scope="read")
     access.check_role(lead.user, project.id, Role.lead, "manage")

@@ -134,7 +134,7 @@ def test_only_admins_delete_for_good_and_everything_goes(lead, admin, project):
 def test_members_and_their_roles(lead, annotator, make_user, project):
     reviewer = make_user("rev@example.com", "annotator")
     projects.set_member(lead.user, project.id, member=reviewer.email, role="reviewer")
-    projects.set_member(lead.user, project.id, member=annotator.id, role="annotator")
+    projects.set_member(lead.user, project.id, member=annotator.email, role="annotator")
     projects.set_member(lead.user, project.id, member=str(annotator.id), role="lead")  # a role change
     rows = {u.email: m.role for m, u in projects.list_members(lead.user, project.id)}
     assert rows == {"rev@example.com": "reviewer", "ann@example.com": "lead"}
@@ -158,7 +158,7 @@ def test_restricted_project_is_invisible_to_non_members(lead, annotator, project
     assert projects.list_projects(annotator.user) == []
     with pytest.raises(NotFound):
         projects.get_project_for(annotator.user, project.id)
-    projects.set_member(lead.user, project.id, member=annotator.id)
+    projects.set_member(lead.user, project.id, member=annotator.email)
     assert [p.id for p, _ in projects.list_projects(annotator.user)] == [project.id]
 
 

@@ -173,7 +173,7 @@ def test_read_only_token_cannot_annotate(client, lead, annotator):
     from labeling import users
 
     pid, ids = make_project(lead, 1)
-    key = users.create_token(annotator.id, scope="read")
+    key = users.create_token(lead.id, scope="read")
     h = {"Authorization": f"Token {key}"}
     assert client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=h).status_code == 403
     assert client.get(f"/api/projects/{pid}/next", headers=h).status_code == 403  # a GET that leases

@@ -12,7 +12,8 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from labeling import datasets, users
+from labeling import datasets, projects, users
+from labeling.errors import Forbidden
 from labeling.models import Role
 from labeling.settings import get_settings
 from tests.conftest import login
@@ -33,9 +34,10 @@ def project(lead):
 
 
 @pytest.fixture
-def pipeline(make_user):
-    """A training pipeline: an annotator account with a read-only token."""
-    actor = make_user("pipeline@example.com", Role.annotator)
+def pipeline(make_user, lead, project):
+    """A training pipeline: a lead of the project with a read-only token."""
+    actor = make_user("pipeline@example.com", Role.lead)
+    projects.set_member(lead.user, project, member=actor.email, role=Role.lead)
     actor.read_token = users.create_token(actor.id, name="pipeline", scope="read")
     actor.read_headers = {"Authorization": f"Token {actor.read_token}"}
     return actor
@@ -170,13 +172,17 @@ def test_tokens_without_access(client, lead, project, annotator, make_user):
     r = client.get(url, headers=annotator.headers)  # a full token of an annotator: no pull right
     assert r.status_code == 403 and "may not pull" in r.get_json()["detail"]
     assert client.get(url, headers={"Authorization": "Token not-a-token"}).status_code == 401
-    revoked = make_user("gone@example.com", Role.annotator)
+    with pytest.raises(Forbidden, match="read tokens are made by leads and admins"):
+        users.create_token(annotator.id, scope="read")
+    revoked = make_user("gone@example.com", Role.lead)
     key = users.create_token(revoked.id, scope="read")
     users.revoke_token(users.list_tokens(revoked.id)[-1].id)
     assert client.get(url, headers={"Authorization": f"Token {key}"}).status_code == 401
-    outsider = make_user("outsider@example.com", Role.annotator)
-    client.patch(f"/api/projects/{project}", json={"restricted": True}, headers=lead.headers)
+    outsider = make_user("outsider@example.com", Role.lead)  # a lead, not a member of this project
     key = users.create_token(outsider.id, scope="read")
+    r = client.get(url, headers={"Authorization": f"Token {key}"})
+    assert r.status_code == 403 and "(reviewer) may not pull" in r.get_json()["detail"]
+    client.patch(f"/api/projects/{project}", json={"restricted": True}, headers=lead.headers)
     r = client.get(url, headers={"Authorization": f"Token {key}"})
     assert r.status_code == 404 and r.get_json()["detail"] == f"project {project} not found"
 

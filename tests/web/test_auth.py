@@ -98,8 +98,8 @@ def test_a_deactivated_user_is_refused_at_once(client, annotator, make_user):
     assert client.get("/api/me", headers=annotator.headers).status_code == 401
 
 
-def test_read_only_token_cannot_write(client, annotator):
-    key = users.create_token(annotator.id, scope=TokenScope.read)
+def test_read_only_token_cannot_write(client, lead):
+    key = users.create_token(lead.id, scope=TokenScope.read)
     response = client.post("/api/tokens", json={}, headers={"Authorization": f"Token {key}"})
     assert response.status_code == 403
     assert response.get_json()["detail"] == "this token is read-only"

@@ -3,7 +3,7 @@ browser session (then CSRF is checked on writes), JSON errors, Label Studio fiel
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
@@ -45,9 +45,32 @@ def authenticate():
         g.user = current_user
     else:
         return error_response(401, "authentication required: send 'Authorization: Token <key>'")
-    if g.user.scope == "read" and request.method not in SAFE_METHODS:
-        return error_response(403, "this token is read-only")
+    view = current_app.view_functions.get(request.endpoint)
+    if g.user.scope == "read":
+        if request.method not in SAFE_METHODS:
+            return error_response(403, "this token is read-only")
+        if not getattr(view, "readable", False):
+            return error_response(403, "a read token reads projects, tasks, QC results and datasets: "
+                                       "this request needs a full token")
+    if getattr(view, "changes_state", False):
+        dest = request.headers.get("Sec-Fetch-Dest", "empty")
+        if dest != "empty":  # an <img>, a frame or a page: a link in task data, never the app's scripts
+            return error_response(403, f"this request leases a task: it is not loaded as a {dest}")
     return None
+
+
+def changes_state(view):
+    """Mark a GET that changes state (it leases a task, as Label Studio's ``next`` does): a
+    browser loading it as an image, a frame or a page is refused (read tokens are: not readable)."""
+    view.changes_state = True
+    return view
+
+
+def readable(view):
+    """Mark a GET that a read token (a training pipeline's) may call: it reads, and the
+    caller's role in the project still decides what it sees. Every other route refuses them."""
+    view.readable = True
+    return view
 
 
 def api_user() -> AuthUser:
@@ -57,16 +80,18 @@ def api_user() -> AuthUser:
 def project_for(project_id: int, action: str = "view"):
     """The project if the caller may ``action`` in it (404/403 otherwise), detached."""
     with read_session() as s:
-        return require_project(s, api_user().user, project_id, action)
+        return require_project(s, api_user().user, project_id, action, scope=api_user().scope)
 
 
 @bp.get("/me")
+@readable
 def me():
     u = api_user()
     return jsonify({"id": u.id, "email": u.email, "username": u.email, "role": u.role, "token_scope": u.scope})
 
 
 @bp.get("/jobs/<int:job_id>")
+@readable
 def get_job(job_id: int):
     job = jobs.get_job(job_id)
     if job is None:

@@ -27,7 +27,7 @@ from flask_wtf.csrf import generate_csrf
 
 from labeling import annotations, router
 from labeling.errors import Invalid
-from web.api import api_user, bp
+from web.api import api_user, bp, changes_state
 
 
 def _since() -> datetime | None:
@@ -55,6 +55,7 @@ def _counters(project_id: int) -> dict:
 
 
 @bp.get("/annotate/<int:project_id>/next")
+@changes_state
 def annotate_next(project_id: int):
     task = router.serve_next(project_id, api_user().user, ahead_of=_int_arg("exclude"))
     lease = None

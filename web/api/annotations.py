@@ -12,19 +12,18 @@ from __future__ import annotations
 from flask import jsonify
 
 from labeling import annotations, router
-from labeling.errors import Forbidden, Invalid, NotFound
+from labeling.errors import Invalid, NotFound
 from labeling.exports import annotation_json, prediction_json
-from web.api import api_user, bp
+from web.api import api_user, bp, changes_state, readable
 from web.api.params import flag_field, int_arg, json_body, seconds_field, string_field
 
 # --------------------------------------------------------------------------- routing
 
 
 @bp.get("/projects/<int:project_id>/next")
+@changes_state
 def next_task(project_id: int):
     """The caller's next task (leased to them), or 404 when none is left for them."""
-    if api_user().scope == "read":
-        raise Forbidden("this token is read-only, and taking the next task leases it")
     task = router.serve_next(project_id, api_user().user)
     if task is None:
         raise NotFound(f"no more tasks for you in project {project_id}")
@@ -58,11 +57,13 @@ def create_annotation(task_id: int):
 
 
 @bp.get("/tasks/<int:task_id>/annotations")
+@readable
 def list_annotations(task_id: int):
     return jsonify([annotation_json(a) for a in annotations.task_annotations(task_id, api_user().user)])
 
 
 @bp.get("/annotations/<int:annotation_id>")
+@readable
 def get_annotation(annotation_id: int):
     return jsonify(annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
 
@@ -106,11 +107,13 @@ def create_prediction():
 
 
 @bp.get("/predictions")
+@readable
 def list_predictions():
     found = annotations.list_predictions(api_user().user, task_id=int_arg("task"), project_id=int_arg("project"))
     return jsonify([prediction_json(p) for p in found])
 
 
 @bp.get("/predictions/<int:prediction_id>")
+@readable
 def get_prediction(prediction_id: int):
     return jsonify(prediction_json(annotations.get_prediction(prediction_id, api_user().user)))

@@ -25,7 +25,7 @@ from flask import Response, jsonify, request, send_file
 
 from labeling import datasets, exports
 from labeling.errors import Invalid
-from web.api import api_user, bp
+from web.api import api_user, bp, readable
 
 TRUE = {"1", "true", "yes", "on"}
 #: Query arguments of labelfab's clean export; without any, exportType=JSON answers as Label Studio.
@@ -107,12 +107,14 @@ def publish_dataset(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/datasets")
+@readable
 def list_datasets(project_id: int):
     found = datasets.list_versions(project_id, api_user().user, scope=api_user().scope)
     return jsonify([datasets.version_view(v) for v in found])
 
 
 @bp.get("/projects/<int:project_id>/datasets/diff")
+@readable
 def diff_datasets(project_id: int):
     """``?from=A&to=B``: added, removed and relabeled tasks (and examples of each)."""
     a, b = request.args.get("from"), request.args.get("to")
@@ -124,12 +126,14 @@ def diff_datasets(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/datasets/<version>")
+@readable
 def get_dataset(project_id: int, version: str):
     """A version's manifest: files and hashes, counts, splits, schema, QC summary, who, when."""
     return jsonify(datasets.get_version(project_id, api_user().user, version, scope=api_user().scope).manifest)
 
 
 @bp.get("/projects/<int:project_id>/datasets/<version>/download")
+@readable
 def download_dataset(project_id: int, version: str):
     """A stored file of a version: ETag = its sha256, If-None-Match -> 304, Range -> 206."""
     found = datasets.version_file(project_id, api_user().user, version, request.args.get("format"),

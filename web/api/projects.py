@@ -15,7 +15,7 @@ from labeling import importer, projects
 from labeling.errors import Invalid
 from labeling.import_formats import ImportFile
 from labeling.schema import gallery
-from web.api import api_user, bp
+from web.api import api_user, bp, readable
 from web.api.params import int_arg, json_body
 
 # Label Studio's names for labelfab's settings.
@@ -69,6 +69,7 @@ def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
 
 
 @bp.get("/projects")
+@readable
 def list_projects():
     page, page_size = int_arg("page", 1), min(max(int_arg("page_size", 100), 1), 1000)
     rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"))
@@ -106,12 +107,14 @@ def validate_config():
 
 
 @bp.get("/label-configs")
+@readable
 def label_configs():
     """The gallery of ready label configs."""
     return jsonify(gallery())
 
 
 @bp.get("/projects/<int:project_id>")
+@readable
 def get_project(project_id: int):
     project, counts = projects.get_project_for(api_user().user, project_id)
     return jsonify(projects.project_view(project, counts))
@@ -199,6 +202,7 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
 
 
 @bp.get("/tasks")
+@readable
 def list_tasks():
     """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``)."""
     project_id = int_arg("project", 0)
@@ -211,12 +215,14 @@ def list_tasks():
 
 
 @bp.get("/projects/<int:project_id>/tasks")
+@readable
 def list_project_tasks(project_id: int):
     """Label Studio's older list form: a plain JSON list of one page of tasks."""
     return jsonify(_task_list_views(_task_page(project_id)))
 
 
 @bp.get("/tasks/<int:task_id>")
+@readable
 def get_task(task_id: int):
     return jsonify(projects.get_task(api_user().user, task_id))
 

@@ -14,7 +14,7 @@ from flask import jsonify, request
 from labeling import jobs
 from labeling.errors import Invalid, NotFound
 from quality import qc
-from web.api import api_user, bp
+from web.api import api_user, bp, readable
 from web.api.params import int_arg
 
 
@@ -31,12 +31,14 @@ def start_qc(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/qc/runs")
+@readable
 def qc_runs(project_id: int):
     limit = int_arg("limit", 50)
     return jsonify([qc.run_view(r) for r in qc.list_runs(api_user().user, project_id, limit=limit)])
 
 
 @bp.get("/projects/<int:project_id>/qc/runs/<int:run_id>")
+@readable
 def qc_run(project_id: int, run_id: int):
     run, annotators = qc.get_run(api_user().user, project_id, run_id)
     if run is None:
@@ -45,6 +47,7 @@ def qc_run(project_id: int, run_id: int):
 
 
 @bp.get("/projects/<int:project_id>/label-issues")
+@readable
 def label_issues(project_id: int):
     include_all = (request.args.get("all") or "").strip().lower() in ("1", "true", "yes")
     run, rows, total = qc.label_issues(

@@ -30,13 +30,14 @@ from flask import jsonify, request
 from labeling import audit, gold, review
 from labeling.errors import Invalid, NotFound
 from quality import policy
-from web.api import api_user, bp
+from web.api import api_user, bp, changes_state
 from web.api.params import int_arg, json_body, string_field
 
 # --------------------------------------------------------------------------- review
 
 
 @bp.get("/projects/<int:project_id>/review/next")
+@changes_state
 def review_next(project_id: int):
     item = review.next_suspect(project_id, api_user().user)
     if item is None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from flask import jsonify
 
 from labeling import review
-from web.api import api_user, bp
+from web.api import api_user, bp, changes_state
 
 
 @bp.get("/review/<int:project_id>/next")
+@changes_state
 def review_ui_next(project_id: int):
     return jsonify({"item": review.next_suspect(project_id, api_user().user), "project": project_id})

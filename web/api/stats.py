@@ -18,7 +18,7 @@ from insights import csv, dashboard
 from insights import items as figure_items
 from insights import overview as projects_overview
 from labeling.errors import Invalid
-from web.api import api_user, bp
+from web.api import api_user, bp, readable
 
 
 def _panels_arg() -> list[str] | None:
@@ -46,11 +46,13 @@ def csv_response(panel: dict, filename: str) -> Response:
 
 
 @bp.get("/projects/<int:project_id>/stats")
+@readable
 def project_stats(project_id: int):
     return jsonify(dashboard.project_stats(api_user().user, project_id, _panels_arg()))
 
 
 @bp.get("/projects/<int:project_id>/stats/items")
+@readable
 def stats_items(project_id: int):
     annotator = request.args.get("annotator", type=int)
     page = request.args.get("page", 1, type=int)
@@ -60,6 +62,7 @@ def stats_items(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/stats/<string:panel>")
+@readable
 def project_panel(project_id: int, panel: str):
     name, fmt = _format(panel)
     data = dashboard.project_stats(api_user().user, project_id, [name])
@@ -70,6 +73,7 @@ def project_panel(project_id: int, panel: str):
 
 
 @bp.get("/stats/<string:name>")
+@readable
 def overview(name: str):
     name, fmt = _format(name)
     if name != "overview":
