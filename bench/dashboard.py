@@ -261,7 +261,7 @@ class Annotators:
 
 
 def _agreement_like(rng, annotators: list[int]) -> dict:
-    """Agreement as the QC engine stores it (quality.qc): alpha, per class, unanimity, each
+    """Agreement as the QC engine stores it (quality.run.classification): alpha, per class, unanimity, each
     annotator's mean kappa (the figures are made up; the shape is what matters). Pairs of
     annotators are not stored: the agreement job computes and stores them."""
     return {"n_items_multi": 90_000, "krippendorff_alpha": 0.71, "unanimous_share": 0.55,

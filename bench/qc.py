@@ -3,7 +3,7 @@
 Everything goes through the product: projects are created with :mod:`labeling.projects`,
 data come in through :func:`labeling.importer.import_data` (an ImageFolder of PNG files, a JSON
 body), annotators label through :func:`labeling.annotations.submit`, and every QC run is a
-``qc`` job (:func:`quality.qc.start_qc` + the job system), whose stored results
+``qc`` job (:func:`quality.run.skeleton.start_qc` + the job system), whose stored results
 (``LabelIssue``, ``AnnotatorScore``, ``QualityRun``) are what is measured.
 
 1. Label errors on images: scikit-learn's digits (1,797) rendered as 32x32 PNG files, imported
@@ -60,7 +60,7 @@ from sqlmodel import select  # noqa: E402
 from labeling import annotations, importer, jobs, migrate, projects, users  # noqa: E402
 from labeling.db import get_engine, read_session  # noqa: E402
 from labeling.models import AnnotatorScore, LabelIssue, QualityRun, Role, Task, User  # noqa: E402
-from quality import qc  # noqa: E402
+from quality.run.skeleton import start_qc  # noqa: E402
 
 DIGITS = ("<View><Image name=\"image\" value=\"$image\"/><Choices name=\"digit\" toName=\"image\">"
           + "".join(f'<Choice value="{d}"/>' for d in range(10)) + "</Choices></View>")
@@ -81,7 +81,7 @@ def prf(flagged: set[int], truth: set[int]) -> tuple[float, float, float]:
 def run_job(admin: User, project_id: int) -> tuple[dict, QualityRun, float]:
     """A QC run through the job system (the stub broker's job, executed here)."""
     t = time.perf_counter()
-    job, _ = qc.start_qc(admin, project_id)
+    job, _ = start_qc(admin, project_id)
     jobs.execute(job.id)
     seconds = time.perf_counter() - t
     done = jobs.get_job(job.id)

@@ -129,7 +129,7 @@ def agreement_inputs(conn: Connection, project: Project) -> tuple[list[tuple[int
 
 
 def normalise_agreement(raw: dict) -> dict:
-    """The agreement dict of a QC run (``quality.qc``: ``krippendorff_alpha``,
+    """The agreement dict of a QC run (``quality.run.classification``: ``krippendorff_alpha``,
     ``krippendorff_alpha_per_class``, ``unanimous_share``, ``n_items_multi``,
     ``kappa_by_annotator``, ``mean_pairwise_kappa``) or of a calculator (``alpha``, ``per_label``,
     ``unanimous``, ``n_items``, ``kappa`` pairs) with the keys the dashboard shows."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from labeling import jobs
-from quality.qc import run_qc
+from quality.run.skeleton import run_qc
 
 __all__ = ["QC_LOCK", "run_qc_job"]
 

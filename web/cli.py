@@ -289,7 +289,7 @@ def demo_command(as_email: str | None):
 def _queue_demo_qc(user: User, project_id: int) -> None:
     """A first QC run of the demo digits, so that their wrong labels wait on the review page."""
     from labeling.jobs import broker
-    from quality.qc import start_qc
+    from quality.run.skeleton import start_qc
 
     job, _created = start_qc(user, project_id)
     where = "when 'labelfab serve' starts" if broker.is_stub() else "on the workers"
@@ -446,10 +446,10 @@ def qc_run(project_id: int, wait: bool, as_email: str | None):
     from labeling import jobs
     from labeling.jobs import broker
     from labeling.models import JobStatus
-    from quality import qc
+    from quality.run.skeleton import start_qc
 
     try:
-        job, created = qc.start_qc(_operator(as_email), project_id)
+        job, created = start_qc(_operator(as_email), project_id)
     except DomainError as exc:
         fail(exc.detail)
     click.echo(f"QC job {job.id} {'started' if created else 'was already under way'} for project {project_id}")
@@ -483,10 +483,10 @@ def qc_run(project_id: int, wait: bool, as_email: str | None):
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def qc_runs(project_id: int, as_email: str | None):
     """List a project's QC runs, newest first."""
-    from quality import qc
+    from quality import results
 
     try:
-        runs = qc.list_runs(_operator(as_email), project_id)
+        runs = results.list_runs(_operator(as_email), project_id)
     except DomainError as exc:
         fail(exc.detail)
     for r in runs:
@@ -504,19 +504,19 @@ def qc_runs(project_id: int, as_email: str | None):
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def qc_issues(project_id: int, run_id: int | None, kind: str | None, limit: int, as_email: str | None):
     """List the suspect items of a QC run, worst first (task, kind, given, suggested, score, reason)."""
-    from quality import qc
+    from quality import results
 
     try:
-        run, rows, total = qc.label_issues(_operator(as_email), project_id, run_id=run_id, kind=kind,
-                                           page_size=max(1, min(limit, 1000)))
+        run, rows, total = results.label_issues(_operator(as_email), project_id, run_id=run_id, kind=kind,
+                                                page_size=max(1, min(limit, 1000)))
     except DomainError as exc:
         fail(exc.detail)
     if run is None:
         fail(f"project {project_id} has no successful QC run yet; start one with 'labelfab qc run {project_id}'")
     click.echo(f"run {run.id}: {total} suspect item(s)")
     for r in rows:
-        v = qc.issue_view(r)
-        click.echo(f"{v['task']}\t{v['kind']}\t{qc.shown(v['given'])}\t{qc.shown(v['suggested'])}\t"
+        v = results.issue_view(r)
+        click.echo(f"{v['task']}\t{v['kind']}\t{results.shown(v['given'])}\t{results.shown(v['suggested'])}\t"
                    f"{v['score']:.3f}\t{v['reason']}")
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from insights.context import PANELS
 from labeling import annotations, datasets, demo, projects, router
 from labeling.models import Role
-from quality import qc
+from quality.run.skeleton import run_qc
 from tests.browser.conftest import login
 from tests.conftest import ARTIFACTS
 
@@ -39,7 +39,7 @@ def demo_after_work(lead, annotators) -> int:
             annotations.submit(task.id, annotator.user, lead_time=rng.uniform(2, 12), source="ui",
                                result=[{"from_name": "label", "to_name": "image", "type": "choices",
                                         "value": {"choices": [label]}}])
-    assert qc.run_qc(pid)["status"] == "done"
+    assert run_qc(pid)["status"] == "done"
     datasets.publish(pid, lead.user, note="first release")
     return pid
 

@@ -127,7 +127,7 @@ def test_stale_figures_are_shown_while_the_job_brings_them_up_to_date(world, mon
 
 
 def test_agreement_as_the_qc_engine_stores_it_with_pairs_computed(world, worker, monkeypatch):
-    """quality.qc stores alpha, per class alpha, unanimity and each annotator's mean kappa, not the
+    """quality.run.classification stores alpha, per class alpha, unanimity and each annotator's mean kappa, not the
     pairs: the agreement panel shows the run's figures, the kappa panel the pairs the job stored."""
     monkeypatch.setattr(agreement, "KAPPA_MIN_SHARED", 2)
     qc_run(world, agreement={"n_items_multi": 4, "krippendorff_alpha": 0.3, "unanimous_share": 0.5,

@@ -11,7 +11,7 @@ from labeling.db import read_session, write_session
 from labeling.errors import Forbidden, Invalid
 from labeling.models import LabelIssue, QualityRun, Role, Task, TaskEvent
 from quality import policy
-from quality.qc import start_qc
+from quality.run.skeleton import start_qc
 from tests.conftest import wait_for
 from tests.labeling.test_review import annotate_all, label, make_project, qc_run, task
 

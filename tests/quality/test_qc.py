@@ -26,7 +26,8 @@ from labeling.models import (
     QualityRun,
     Task,
 )
-from quality import qc
+from quality import results
+from quality.run.skeleton import run_qc, start_qc
 
 LABELS = ("ant", "bee", "cow")
 FAST = {"models": ["logreg"]}
@@ -110,7 +111,7 @@ def test_embedding_source_finds_the_flipped_labels(lead):
     pid = make_project(lead)
     ids = import_rows(lead, pid, embedding_rows(X, given))
     steps = []
-    out = qc.run_qc(pid, options=FAST, progress=lambda f, m: steps.append((f, m)))
+    out = run_qc(pid, options=FAST, progress=lambda f, m: steps.append((f, m)))
     assert out["status"] == "done", out
     run = get_run(out["run"])
     assert run.pred_probs_source == "embedding"
@@ -151,7 +152,7 @@ def test_imported_probabilities_come_first(lead):
         row["predictions"] = [{"model_version": "resnet-7", "probs": probs, "result": choice(LABELS[y[i]])}]
     pid = make_project(lead)
     ids = import_rows(lead, pid, rows)
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
     assert run.pred_probs_source == "imported" and run.model_name == "imported: resnet-7"
     assert flagged_rows(run.id, ids) == flipped
@@ -175,7 +176,7 @@ def test_text_features_when_there_is_no_embedding(lead):
     pid = make_project(lead)
     ids = import_rows(lead, pid, [{"data": {"text": t}, "annotations": [{"result": choice(LABELS[g])}]}
                                   for t, g in zip(texts, given, strict=True)])
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
     assert run.pred_probs_source == "features" and run.summary["features"] == "TF-IDF"
     assert "imported probabilities: no imported predictions with probabilities" in run.summary["not_used"][0]
@@ -211,7 +212,7 @@ def test_image_features_from_the_stored_files(lead, tmp_path):
         truth[f"img{i:02d}.png"] = vertical
     pid = make_project(lead, IMAGE_CONFIG)
     importer.import_data(lead.user, pid, paths=[folder])
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
     assert run.pred_probs_source == "features" and run.summary["features"] == "image pixels"
     with read_session() as s:
@@ -233,7 +234,7 @@ def test_crowdlab_consensus_and_annotator_ranking(lead):
         rows.append({"data": {"text": f"item {i}", "embedding": [float(v) for v in X[i]]}, "annotations": anns})
     pid = make_project(lead, overlap=3)
     ids = import_rows(lead, pid, rows)
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
     assert run.summary["mode"] == "multi_annotator" and run.summary["n_annotators"] == 3
     rows_ = issues(run.id)
@@ -277,7 +278,7 @@ def test_multilabel_issues(lead):
              "annotations": [{"result": choice(*[LABELS[c] for c in range(3) if given[i, c]])}]} for i in kept]
     pid = make_project(lead, text_config(multiple=True))
     ids = import_rows(lead, pid, rows)
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     run = get_run(out["run"])
     assert run.summary["mode"] == "multilabel" and run.pred_probs_source == "embedding"
     assert run.model_name == "logreg (one-vs-rest)"
@@ -312,7 +313,7 @@ def test_ner_scored_from_imported_spans_with_scores(lead):
                      "predictions": [{"result": pred, "score": 0.95, "model_version": "spacy"}]})
     pid = make_project(lead, NER_CONFIG)
     ids = import_rows(lead, pid, rows)
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "done", out
     run = get_run(out["run"])
     assert run.summary["mode"] == "ner" and run.class_names == ["O", "PER", "LOC"]
@@ -327,7 +328,7 @@ def test_ner_without_predictions_says_what_it_needs(lead):
     import_rows(lead, pid, [{"data": {"text": "Ada in Oslo"}, "annotations": [{"result": [
         {"from_name": "ner", "to_name": "text", "type": "labels",
          "value": {"start": 0, "end": 3, "text": "Ada", "labels": ["PER"]}}]}]}])
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "failed"
     assert "needs imported predictions" in out["message"]
 
@@ -352,7 +353,7 @@ def test_detection_scored_from_imported_boxes(lead, tmp_path):
                      "predictions": [{"result": pred, "model_version": "yolo"}]})
     pid = make_project(lead, BOX_CONFIG)
     ids = import_rows(lead, pid, rows)
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "done", out
     run = get_run(out["run"])
     assert run.summary["mode"] == "detection" and run.model_name == "imported: yolo"
@@ -367,7 +368,7 @@ def test_detection_scored_from_imported_boxes(lead, tmp_path):
 def test_no_labeled_tasks(lead):
     pid = make_project(lead)
     import_rows(lead, pid, [{"text": "a"}, {"text": "b"}])
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "failed" and "no labeled tasks" in out["message"]
     run = get_run(out["run"])
     assert run.status == "failed" and run.message == out["message"]
@@ -376,7 +377,7 @@ def test_no_labeled_tasks(lead):
 def test_fewer_than_two_classes_in_the_config(lead):
     pid = make_project(lead, text_config(("only",)))
     import_rows(lead, pid, [{"data": {"text": "a"}, "annotations": [{"result": choice("only")}]}])
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "failed" and "single label ('only')" in out["message"]
 
 
@@ -384,7 +385,7 @@ def test_every_label_the_same(lead):
     X, _ = blobs(10)
     pid = make_project(lead)
     import_rows(lead, pid, embedding_rows(X, np.zeros(30, dtype=int)))
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "failed"
     assert "every one of the 30 labeled tasks has the label 'ant'" in out["message"]
 
@@ -392,7 +393,7 @@ def test_every_label_the_same(lead):
 def test_a_single_item(lead):
     pid = make_project(lead)
     import_rows(lead, pid, [{"data": {"text": "x", "embedding": [1.0, 2.0]}, "annotations": [{"result": choice("bee")}]}])
-    out = qc.run_qc(pid)
+    out = run_qc(pid)
     assert out["status"] == "failed" and "only 1 labeled task" in out["message"]
 
 
@@ -403,7 +404,7 @@ def test_a_class_with_one_example_is_not_judged(lead):
     y[0] = 2
     pid = make_project(lead)
     ids = import_rows(lead, pid, embedding_rows(X, y))
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     assert out["status"] == "done"
     assert "have a single labeled task" in out["message"] and "'cow'" in out["message"]
     lone = next(li for li in issues(out["run"]) if li.task_id == ids[0])
@@ -417,7 +418,7 @@ def test_constant_embeddings_fall_back_to_own_features(lead):
              "annotations": [{"result": choice(LABELS[c])}]} for c in y]
     pid = make_project(lead)
     import_rows(lead, pid, rows)
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
     assert run.pred_probs_source == "features"
     assert any("embedding" in n and "constant" in n for n in run.summary["not_used"])
@@ -436,7 +437,7 @@ def test_nan_embeddings_and_constant_images_end_with_a_message(lead, tmp_path):
         for task in s.exec(select(Task).where(Task.project_id == pid)):
             task.data = {**task.data, "embedding": ["NaN", 1.0]}
             s.add(task)
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     assert out["status"] == "failed"
     assert "NaN or infinity" in out["message"] and "constant" in out["message"]
 
@@ -453,7 +454,7 @@ def test_too_many_items_is_refused_before_loading(lead):
     X, y = blobs(4)
     pid = make_project(lead)
     import_rows(lead, pid, embedding_rows(X, y))
-    out = qc.run_qc(pid, max_items=10)
+    out = run_qc(pid, max_items=10)
     assert out["status"] == "failed"
     assert "12 labeled tasks; a QC run scores at most 10" in out["message"]
 
@@ -470,7 +471,7 @@ def test_predictions_for_unlabeled_tasks_and_uncertain_first(lead, annotator):
     between = (centers[0] + centers[2]) / 2  # the model cannot tell ant from cow here
     unl = import_rows(lead, pid, [{"text": "clear", "embedding": clear.tolist()},
                                   {"text": "between", "embedding": between.tolist()}])
-    out = qc.run_qc(pid, options=FAST)
+    out = run_qc(pid, options=FAST)
     assert out["status"] == "done"
     with read_session() as s:
         preds = {p.task_id: p for p in s.exec(select(Prediction).where(Prediction.project_id == pid))}
@@ -485,7 +486,7 @@ def test_predictions_for_unlabeled_tasks_and_uncertain_first(lead, annotator):
     assert view["id"] == unl[1]
     assert view["predictions"] and view["predictions"][0]["model_version"].startswith("labelfab-qc #")
     # a second run replaces the QC predictions instead of piling them up
-    qc.run_qc(pid, options=FAST)
+    run_qc(pid, options=FAST)
     with read_session() as s:
         n = s.execute(sa.select(sa.func.count()).select_from(Prediction).where(Prediction.project_id == pid)).scalar()
     assert n == 2
@@ -496,15 +497,15 @@ def test_runs_keep_history_and_latest_issues_are_listed_worst_first(lead):
     given, _ = flip(y, 3, 3)
     pid = make_project(lead)
     import_rows(lead, pid, embedding_rows(X, given))
-    first = qc.run_qc(pid, options=FAST)["run"]
-    second = qc.run_qc(pid, options=FAST)["run"]
-    runs = qc.list_runs(lead.user, pid)
+    first = run_qc(pid, options=FAST)["run"]
+    second = run_qc(pid, options=FAST)["run"]
+    runs = results.list_runs(lead.user, pid)
     assert [r.id for r in runs] == [second, first]
-    run, rows, total = qc.label_issues(lead.user, pid, kind="label")
+    run, rows, total = results.label_issues(lead.user, pid, kind="label")
     assert run.id == second and total == 3
-    run, rows, total = qc.label_issues(lead.user, pid)  # every kind, worst first
+    run, rows, total = results.label_issues(lead.user, pid)  # every kind, worst first
     assert [r.score for r in rows] == sorted(r.score for r in rows) and total >= 3
-    run, rows, total = qc.label_issues(lead.user, pid, run_id=first, kind="label", include_all=True, page_size=10)
+    run, rows, total = results.label_issues(lead.user, pid, run_id=first, kind="label", include_all=True, page_size=10)
     assert run.id == first and total == 45 and len(rows) == 10
 
 
@@ -515,7 +516,7 @@ def test_qc_job_runs_through_the_worker_and_writes_once(lead, worker):
     X, y = blobs(15)
     pid = make_project(lead)
     import_rows(lead, pid, embedding_rows(X, y))
-    job, created = qc.start_qc(lead.user, pid, options=FAST)
+    job, created = start_qc(lead.user, pid, options=FAST)
     assert created
     from tests.conftest import wait_for
 
@@ -532,8 +533,8 @@ def test_a_job_rerun_after_a_crash_stores_its_results_once(lead):
     X, y = blobs(15)
     pid = make_project(lead)
     import_rows(lead, pid, embedding_rows(X, y))
-    job, _ = qc.start_qc(lead.user, pid, options=FAST)
-    again, created_again = qc.start_qc(lead.user, pid)
+    job, _ = start_qc(lead.user, pid, options=FAST)
+    again, created_again = start_qc(lead.user, pid)
     assert not created_again and again.id == job.id  # one run at a time per project
     # the first attempt died: its job is left running, with a stale heartbeat
     with write_session() as s:
@@ -552,7 +553,7 @@ def test_a_job_rerun_after_a_crash_stores_its_results_once(lead):
 def test_failed_job_carries_the_message(lead):
     pid = make_project(lead)
     import_rows(lead, pid, [{"text": "nothing labeled"}])
-    job, _ = qc.start_qc(lead.user, pid)
+    job, _ = start_qc(lead.user, pid)
     jobs.execute(job.id)
     row = jobs.get_job(job.id)
     assert row.status == "failed" and row.message.startswith("QC could not run: the project has no labeled tasks")
@@ -616,5 +617,5 @@ def test_progress_fractions_are_finite(lead):
     pid = make_project(lead)
     import_rows(lead, pid, embedding_rows(X, y))
     seen = []
-    qc.run_qc(pid, options=FAST, progress=lambda f, m: seen.append(f))
+    run_qc(pid, options=FAST, progress=lambda f, m: seen.append(f))
     assert all(math.isfinite(f) and 0 <= f <= 1 for f in seen)

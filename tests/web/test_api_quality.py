@@ -57,11 +57,11 @@ def test_start_qc_and_read_the_issues(client, lead, worker):
 
 
 def test_label_issues_of_a_given_run(client, lead):
-    from quality import qc
+    from quality.run.skeleton import run_qc
 
     pid, _, _ = labelled_project(lead)
-    first = qc.run_qc(pid, options={"models": ["logreg"]})["run"]
-    second = qc.run_qc(pid, options={"models": ["logreg"]})["run"]
+    first = run_qc(pid, options={"models": ["logreg"]})["run"]
+    second = run_qc(pid, options={"models": ["logreg"]})["run"]
     res = client.get(f"/api/projects/{pid}/label-issues?run={first}", headers=lead.headers)
     assert res.headers["X-QC-Run"] == str(first)
     res = client.get(f"/api/projects/{pid}/label-issues", headers=lead.headers)

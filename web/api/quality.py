@@ -13,7 +13,8 @@ from flask import jsonify, request
 
 from labeling import jobs
 from labeling.errors import Invalid, NotFound
-from quality import qc
+from quality import results
+from quality.run import skeleton
 from web.api import api_user, bp, readable
 from web.api.params import int_arg
 
@@ -23,7 +24,7 @@ def start_qc(project_id: int):
     body = request.get_json(silent=True) if request.content_length else None
     if body is not None and not isinstance(body, dict):
         raise Invalid("send a JSON object (or nothing)", [{"row": None, "field": None, "detail": "not an object"}])
-    job, created = qc.start_qc(api_user().user, project_id, options=body or {})
+    job, created = skeleton.start_qc(api_user().user, project_id, options=body or {})
     response = jsonify({"job": jobs.job_view(job), "created": created})
     response.status_code = 202
     response.headers["Location"] = f"/api/jobs/{job.id}"
@@ -34,26 +35,26 @@ def start_qc(project_id: int):
 @readable
 def qc_runs(project_id: int):
     limit = int_arg("limit", 50)
-    return jsonify([qc.run_view(r) for r in qc.list_runs(api_user().user, project_id, limit=limit)])
+    return jsonify([results.run_view(r) for r in results.list_runs(api_user().user, project_id, limit=limit)])
 
 
 @bp.get("/projects/<int:project_id>/qc/runs/<int:run_id>")
 @readable
 def qc_run(project_id: int, run_id: int):
-    run, annotators = qc.get_run(api_user().user, project_id, run_id)
+    run, annotators = results.get_run(api_user().user, project_id, run_id)
     if run is None:
         raise NotFound(f"QC run {run_id} not found")
-    return jsonify(qc.run_view(run, annotators=annotators))
+    return jsonify(results.run_view(run, annotators=annotators))
 
 
 @bp.get("/projects/<int:project_id>/label-issues")
 @readable
 def label_issues(project_id: int):
     include_all = (request.args.get("all") or "").strip().lower() in ("1", "true", "yes")
-    run, rows, total = qc.label_issues(
+    run, rows, total = results.label_issues(
         api_user().user, project_id, run_id=int_arg("run", None), kind=request.args.get("kind") or None,
         include_all=include_all, page=int_arg("page", 1), page_size=int_arg("page_size", 100))
-    response = jsonify([qc.issue_view(r) for r in rows])
+    response = jsonify([results.issue_view(r) for r in rows])
     response.headers["X-Total-Count"] = str(total)
     if run is not None:
         response.headers["X-QC-Run"] = str(run.id)

@@ -14,7 +14,8 @@ from wtforms.validators import NumberRange
 from labeling import projects
 from labeling.errors import DomainError
 from labeling.models import JobStatus
-from quality import qc
+from quality import results
+from quality.run.skeleton import start_qc
 
 bp = Blueprint("quality", __name__)
 
@@ -41,8 +42,8 @@ def _int(name: str, default: int | None) -> int | None:
 @bp.get("/projects/<int:project_id>/quality")
 @login_required
 def page(project_id: int):
-    view = qc.overview(current_user.user, project_id, run_id=_int("run", None), kind=request.args.get("kind") or None,
-                       page=_int("page", 1), page_size=ISSUES_PER_PAGE)
+    view = results.overview(current_user.user, project_id, run_id=_int("run", None),
+                            kind=request.args.get("kind") or None, page=_int("page", 1), page_size=ISSUES_PER_PAGE)
     settings_form = QCSettingsForm(data={"qc_every": view["project"].qc_every,
                                          "uncertain_first": view["project"].uncertain_first})
     return render_template("quality/page.html", **view, run_form=RunForm(), settings_form=settings_form,
@@ -54,7 +55,7 @@ def page(project_id: int):
 def run(project_id: int):
     if not RunForm().validate_on_submit():
         abort(400)
-    job, created = qc.start_qc(current_user.user, project_id)
+    job, created = start_qc(current_user.user, project_id)
     if request.headers.get("HX-Request"):
         return render_template("quality/_job.html", job=job, project_id=project_id, created=created,
                                active_statuses=(JobStatus.queued, JobStatus.running))
@@ -66,7 +67,7 @@ def run(project_id: int):
 @login_required
 def job(project_id: int, job_id: int):
     """The job's progress, polled by htmx; the page reloads once the job has finished."""
-    found = qc.qc_job(current_user.user, project_id, job_id)
+    found = results.qc_job(current_user.user, project_id, job_id)
     response = render_template("quality/_job.html", job=found, project_id=project_id, created=None,
                                active_statuses=(JobStatus.queued, JobStatus.running))
     headers = {}
