@@ -35,9 +35,9 @@ MAX_MATRIX_CELLS = 20_000_000
 MAX_KAPPA_ANNOTATORS = 100
 
 
-def score(
-    data: Data, options: dict, progress: ProgressFn
-) -> tuple[Scored, Probs]:
+def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Probs]:
+    """Score a classification project: label issues, consensus and annotator quality (see the
+    module docstring); ``(Scored, Probs)`` of the run, or :class:`QCRunError` saying why not."""
     from quality.scoring import multiannotator, single_annotator_issues
 
     names = data.class_names

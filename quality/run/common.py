@@ -129,6 +129,8 @@ class Scored:
 
 
 def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as JSON values (non-finite floats as None, floats
+    rounded to 6 places)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -144,12 +146,15 @@ def jsonable(value: Any) -> Any:
 
 
 def region_labels(region: dict, fld: str) -> list[str]:
+    """The labels (``value[fld]``) of a Label Studio region, the strings only."""
     value = region.get("value")
     names = value.get(fld) if isinstance(value, dict) else None
     return [x for x in names if isinstance(x, str)] if isinstance(names, list) else []
 
 
 def region_score(region: dict, fallback: float | None) -> float | None:
+    """A region's score (else ``fallback``) clipped into (0, 1); None when neither is a finite
+    number."""
     s = region.get("score", fallback)
     if isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s):
         return float(min(max(s, 1e-3), 1 - 1e-3))

@@ -50,6 +50,8 @@ def _serial_pool() -> Iterator[None]:
 
 
 def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Probs]:
+    """Score an object-detection project: box label issues against imported predictions;
+    ``(Scored, Probs)`` of the run, or :class:`QCRunError` saying why not."""
     from cleanlab.object_detection.filter import find_label_issues
     from cleanlab.object_detection.rank import get_label_quality_scores
 

@@ -17,6 +17,8 @@ __all__ = ["feed_back", "imported_priorities", "prediction_row"]
 def prediction_row(
     data: Data, task_id: int, probs: np.ndarray, names: list[str], *, multilabel: bool
 ) -> dict | None:
+    """A Prediction row (the Label Studio result of the likeliest class, or of every class at
+    0.5 or more when ``multilabel``) for ``task_id``; None if no result can be made."""
     if multilabel:
         chosen = [names[c] for c in np.flatnonzero(probs >= 0.5)]
         if not chosen:

@@ -95,6 +95,8 @@ def _choices(result: Any, name: str, fld: str) -> list[str]:
 
 
 def load(project_id: int, *, max_items: int, max_predict: int, progress: ProgressFn) -> Data:
+    """The labeled tasks of a project and their annotations of the primary control, and the
+    tasks still needing labels; :class:`QCRunError` when there is nothing QC can score."""
     with read_session() as s:
         project = s.get(Project, project_id)
         if project is None:

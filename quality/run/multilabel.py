@@ -17,6 +17,8 @@ __all__ = ["score"]
 
 
 def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Probs]:
+    """Score a multi-label project: multi-label issues of the agreed label sets; ``(Scored,
+    Probs)`` of the run, or :class:`QCRunError` saying why not."""
     from quality.scoring import multilabel_issues
 
     names = data.class_names

@@ -28,6 +28,8 @@ _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
 def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Probs]:
+    """Score an NER project: token label issues against imported predictions; ``(Scored,
+    Probs)`` of the run, or :class:`QCRunError` saying why not."""
     from cleanlab.token_classification.filter import find_label_issues
     from cleanlab.token_classification.rank import get_label_quality_scores
 

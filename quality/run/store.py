@@ -55,6 +55,7 @@ def store_failed(
     data: Data | None,
     t0: float,
 ) -> dict:
+    """Store a run that could not score, with its message; a job's run ends the job failed."""
     seconds = round(time.perf_counter() - t0, 3)
     with write_session() as s:
         if s.get(Project, project_id) is None:
@@ -89,6 +90,8 @@ def store_run(
     probs: Probs,
     t0: float,
 ) -> dict:
+    """Store a scored run, its rows and the QC policy's verdicts in one transaction (ending the
+    job, if any, in it); returns the run's summary."""
     message = _message(data, scored, probs)
     summary = dict(scored.summary)
     summary.update(probs.details)
