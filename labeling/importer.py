@@ -573,9 +573,9 @@ def _job_result(r: ImportResult) -> dict:
 
 
 def get_import(user: User, project_id: int, import_id: int) -> tuple[ImportBatch, dict | None]:
-    """An import of a project (and its job's view), for whoever may view the project."""
+    """An import of a project (and its job's view), for the project's leads and admins."""
     with read_session() as s:
-        require_project(s, user, project_id, "view")
+        require_project(s, user, project_id, "manage")
         batch = s.get(ImportBatch, import_id)
         if batch is None or batch.project_id != project_id:
             raise NotFound(f"import {import_id} not found in project {project_id}")

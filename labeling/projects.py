@@ -363,9 +363,9 @@ def member_view(membership: Membership, user: User) -> dict:
 
 
 def list_members(user: User, project_id: int) -> list[tuple[Membership, User]]:
-    """Members of a project and their roles (anyone who may see others' work in it)."""
+    """Members of a project and their roles (its leads and admins see them)."""
     with read_session() as s:
-        require_project(s, user, project_id, "see_all")
+        require_project(s, user, project_id, "manage")
         return [tuple(r) for r in s.execute(
             select(Membership, User).join(User, User.id == Membership.user_id)
             .where(Membership.project_id == project_id).order_by(Membership.id))]

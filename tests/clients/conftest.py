@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from labeling import users
+from labeling import projects, users
 from labeling.models import Role
 from labeling.settings import get_settings
 from tests.labeling.test_exports import accept, make_project, task_ids, text_task
@@ -28,9 +28,10 @@ def project(lead):
 
 
 @pytest.fixture
-def pipeline(make_user):
-    """A training pipeline: an annotator account with a read-only token."""
-    actor = make_user("pipeline@example.com", Role.annotator)
+def pipeline(make_user, lead, project):
+    """A training pipeline: a lead of the project with a read-only token."""
+    actor = make_user("pipeline@example.com", Role.lead)
+    projects.set_member(lead.user, project, member=actor.email, role=Role.lead)
     actor.read_token = users.create_token(actor.id, name="pipeline", scope="read")
     actor.read_headers = {"Authorization": f"Token {actor.read_token}"}
     return actor

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from labeling import datasets, users
-from labeling.models import Role
 from tests.labeling.test_exports import accept, make_project, task_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +87,7 @@ def _fresh_venv(tmp: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # builds a virtualenv and installs the client, pandas and scikit-learn into it
-def test_a_fresh_venv_with_the_client_alone_pulls_a_version_and_trains_a_model(live_server, lead, make_user,
+def test_a_fresh_venv_with_the_client_alone_pulls_a_version_and_trains_a_model(live_server, lead,
                                                                                  tmp_path: Path):
     tasks = []
     for i in range(150):
@@ -100,8 +99,7 @@ def test_a_fresh_venv_with_the_client_alone_pulls_a_version_and_trains_a_model(l
     project = make_project(lead.user, tasks)
     accept(project, task_ids(project))
     version, _ = datasets.publish(project, lead.user, note="for the fresh venv")
-    pipeline = make_user("trainer@example.com", Role.annotator)
-    token = users.create_token(pipeline.id, name="trainer", scope="read")
+    token = users.create_token(lead.id, name="trainer", scope="read")  # the lead's token for the pipeline
 
     python = _fresh_venv(tmp_path)
     work = tmp_path / "work"

@@ -199,20 +199,23 @@ def test_a_damaged_stored_file_is_refused(owner, project):
 
 def test_who_may_pull(owner, project, annotator, make_user):
     datasets.publish(project, owner)
-    with pytest.raises(Forbidden):
-        datasets.list_versions(project, annotator.user)
-    assert len(datasets.list_versions(project, annotator.user, scope=TokenScope.read)) == 1
-    assert datasets.version_file(project, annotator.user, 1, "parquet", scope=TokenScope.read).name == "dataset.parquet"
+    for scope in (TokenScope.full, TokenScope.read):  # an annotator never pulls, whatever the token
+        with pytest.raises(Forbidden, match=r"\(annotator\) may not pull"):
+            datasets.list_versions(project, annotator.user, scope=scope)
+    assert len(datasets.list_versions(project, owner, scope=TokenScope.read)) == 1
+    assert datasets.version_file(project, owner, 1, "parquet", scope=TokenScope.read).name == "dataset.parquet"
     with pytest.raises(Forbidden):
         datasets.publish(project, annotator.user)
-    outsider = make_user("out@example.com", Role.annotator)
+    other_lead = make_user("other-lead@example.com", Role.lead)  # leads another project, not this one
+    with pytest.raises(Forbidden, match=r"\(reviewer\) may not pull"):
+        datasets.list_versions(project, other_lead.user, scope=TokenScope.read)
     with write_session() as s:
         s.execute(sa.text("UPDATE project SET restricted = :t WHERE id = :id"), {"t": True, "id": project})
     with pytest.raises(NotFound):
-        datasets.list_versions(project, outsider.user, scope=TokenScope.read)
-    users.update_user(annotator.id, is_active=False)
+        datasets.list_versions(project, other_lead.user, scope=TokenScope.read)
+    users.update_user(owner.id, is_active=False)
     with pytest.raises(NotFound):
-        datasets.list_versions(project, users.get_user(annotator.id), scope=TokenScope.read)
+        datasets.list_versions(project, users.get_user(owner.id), scope=TokenScope.read)
 
 
 def test_publish_from_the_cli(runner, admin, project):

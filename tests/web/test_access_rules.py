@@ -58,7 +58,7 @@ def test_a_read_token_or_an_image_never_leases(client, lead, path):
     read = {"Authorization": f"Token {users.create_token(lead.id, scope='read')}"}
     url = path.format(pid=pid)
     r = client.get(url, headers=read)
-    assert r.status_code == 403 and "read-only" in r.get_json()["detail"]
+    assert r.status_code == 403 and "needs a full token" in r.get_json()["detail"]
     r = client.get(url, headers={**lead.headers, "Sec-Fetch-Dest": "image"})  # <img src=...> in task data
     assert r.status_code == 403 and "image" in r.get_json()["detail"]
     assert client.get(url, headers={**lead.headers, "Sec-Fetch-Dest": "empty"}).status_code in (200, 404)

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from insights import dashboard
 from insights import items as figure_items
 from insights import overview as projects_overview
+from web.views import project_access
 
 bp = Blueprint("dashboard", __name__)
 
@@ -135,6 +136,7 @@ def panel(project_id: int, name: str):
 
 @bp.get("/projects/<int:project_id>/dashboard/items")
 @login_required
+@project_access("manage")
 def items(project_id: int):
     data = figure_items.items(_user(), project_id, annotator=request.args.get("annotator", type=int),
                               given=request.args.get("given"), suggested=request.args.get("suggested"),

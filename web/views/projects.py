@@ -16,6 +16,7 @@ from labeling.errors import DomainError
 from labeling.models import TaskState
 from labeling.schema import gallery, schema_of
 from web.extensions import login_manager
+from web.views import project_access
 
 bp = Blueprint("projects", __name__)
 
@@ -186,6 +187,7 @@ def archive(project_id: int):
 
 @bp.route("/projects/<int:project_id>/members", methods=["GET", "POST"])
 @login_required
+@project_access("manage")
 def members(project_id: int):
     project, _ = projects.get_project_for(_user(), project_id, "see_all")
     form = MemberForm()
@@ -209,6 +211,7 @@ def members(project_id: int):
 
 @bp.post("/projects/<int:project_id>/members/<int:user_id>/remove")
 @login_required
+@project_access("manage")
 def remove_member(project_id: int, user_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)

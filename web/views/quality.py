@@ -16,6 +16,7 @@ from labeling.errors import DomainError
 from labeling.models import JobStatus
 from quality import results
 from quality.run.skeleton import start_qc
+from web.views import project_access
 
 bp = Blueprint("quality", __name__)
 
@@ -78,6 +79,7 @@ def job(project_id: int, job_id: int):
 
 @bp.post("/projects/<int:project_id>/quality/settings")
 @login_required
+@project_access("manage")
 def settings(project_id: int):
     form = QCSettingsForm()
     if not form.validate_on_submit():

@@ -28,6 +28,7 @@ from labeling.db import read_session
 from labeling.errors import DomainError, Invalid
 from labeling.schema import LabelSchema, result_from_labels, schema_of
 from quality import policy
+from web.views import project_access
 
 bp = Blueprint("review", __name__)
 
@@ -168,6 +169,7 @@ def annotators(project_id: int):
 
 @bp.post("/review/<int:project_id>/annotators/<int:user_id>/resume")
 @login_required
+@project_access("manage")
 def resume(project_id: int, user_id: int):
     form = ActionForm()
     if not form.validate_on_submit():
