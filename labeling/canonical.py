@@ -24,21 +24,27 @@ def _not_json(value: Any) -> Any:
 # one on every call, which costs more than encoding a small task. Values here are parsed JSON or
 # built from it: no cycles to look for.
 _iterencode = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", True, False, False)
-# The same for comparing results, which take stored JSON as it is (NaN included).
+# The same for stored JSON taken as it is (NaN included): comparing results, exports.
 _iterencode_any = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", True, False, True)
 
 
-def dumps(value: Any) -> str:
+def dumps(value: Any, *, allow_nan: bool = False) -> str:
     """Canonical JSON of ``value``.
+
+    Parameters
+    ----------
+    allow_nan : bool
+        Write NaN and infinity as ``NaN`` / ``Infinity`` (JSON read back from storage, as it
+        is) instead of refusing them.
 
     Raises
     ------
     ValueError
-        NaN or infinity.
+        NaN or infinity, unless ``allow_nan``.
     TypeError
         A value JSON cannot hold.
     """
-    return "".join(_iterencode(value, 0))
+    return "".join((_iterencode_any if allow_nan else _iterencode)(value, 0))
 
 
 def sha256_text(text: str) -> str:

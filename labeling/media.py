@@ -6,6 +6,9 @@ of the accepted formats (PNG, JPEG, WebP, GIF, TIFF, BMP), refuses images over a
 corrupt files) and applies the EXIF orientation. :func:`store_media` writes the bytes to
 ``media_root/ab/cd/<sha256>.<ext>`` atomically; :func:`make_thumbnail` writes a small JPEG or
 WebP preview; :func:`safe_zip_members` decides which members of an uploaded zip may be read.
+The URLs at which the app serves stored images and their thumbnails (``/media/P/<sha>.<ext>``,
+``/media/P/thumbs/<sha>.jpg``) are made and read here too (:func:`media_url`,
+:func:`thumbnail_url`, :func:`parse_media_url`, :func:`thumbnail_for`, :func:`public_url`).
 """
 
 from __future__ import annotations
@@ -46,10 +49,16 @@ __all__ = [
     "load_image",
     "make_thumbnail",
     "media_path",
+    "media_url",
+    "parse_media_url",
+    "public_url",
     "safe_zip_members",
     "sniff_image_format",
     "looks_like_svg",
     "store_media",
+    "thumbnail_for",
+    "thumbnail_path",
+    "thumbnail_url",
 ]
 
 
@@ -316,6 +325,48 @@ def media_path(media_root: Path, sha256: str, ext: str) -> Path:
     if ext not in _STORED_EXTENSIONS:
         raise MediaError(f"unknown media extension: {ext!r}")
     return Path(media_root) / sha256[:2] / sha256[2:4] / f"{sha256}.{ext}"
+
+
+def thumbnail_path(media_root: Path, sha256: str) -> Path:
+    """Where the preview of a stored image lives: ``media_root/thumbs/ab/<sha256>.jpg``."""
+    media_path(media_root, sha256, "jpg")  # validates the digest
+    return Path(media_root) / "thumbs" / sha256[:2] / f"{sha256}.jpg"
+
+
+# --------------------------------------------------------------------------- URLs
+
+# An image URL this app serves: /media/<project>/<sha256>.<ext>
+_MEDIA_URL = re.compile(r"^/media/(\d+)/([0-9a-f]{64})\.([a-z0-9]{2,5})$")
+
+
+def media_url(project_id: int, sha256: str, ext: str) -> str:
+    """URL at which the app serves a stored image to the users of ``project_id``."""
+    return f"/media/{project_id}/{sha256}.{ext}"
+
+
+def thumbnail_url(project_id: int, sha256: str) -> str:
+    """URL of an image's thumbnail (made by the ``thumbnails`` job)."""
+    return f"/media/{project_id}/thumbs/{sha256}.jpg"
+
+
+def public_url(project_id: int, name: str, base_url: str = "") -> str:
+    """The URL of a stored image named ``<sha256>.<ext>`` (absolute with ``base_url``)."""
+    url = f"/media/{project_id}/{name}"
+    return f"{base_url.rstrip('/')}{url}" if base_url else url
+
+
+def parse_media_url(url: Any) -> tuple[int, str, str] | None:
+    """``(project_id, sha256, ext)`` of an image URL this app serves (:func:`media_url`), else None."""
+    if not isinstance(url, str):
+        return None
+    m = _MEDIA_URL.match(url)
+    return (int(m.group(1)), m.group(2), m.group(3)) if m else None
+
+
+def thumbnail_for(url: Any) -> str | None:
+    """The thumbnail URL of an image URL this app serves (``/media/P/<sha>.png``), else None."""
+    parsed = parse_media_url(url)
+    return thumbnail_url(parsed[0], parsed[1]) if parsed else None
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:

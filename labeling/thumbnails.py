@@ -1,6 +1,8 @@
-"""The ``thumbnails`` job: previews for imported images, made in the background.
+"""Stored images for the pages: the ``thumbnails`` job and the files the app serves.
 
-Its kind is listed in :mod:`labeling.jobs.registry`; :func:`run_thumbnails` is its handler.
+The ``thumbnails`` job makes previews of imported images in the background; its kind is listed
+in :mod:`labeling.jobs.registry`, :func:`run_thumbnails` is its handler. :func:`media_file`
+finds the file of an image (or of its thumbnail) for a user of a project that uses it.
 """
 
 from __future__ import annotations
@@ -13,19 +15,15 @@ from sqlalchemy.orm import Session
 from sqlmodel import select
 
 from labeling import jobs
+from labeling.access import require_project
 from labeling.db import read_session, write_session
-from labeling.media import make_thumbnail, media_path
-from labeling.models import Media
+from labeling.errors import NotFound
+from labeling.media import make_thumbnail, media_path, thumbnail_path
+from labeling.models import Media, Task, User
 from labeling.settings import get_settings
 
 THUMB_SIZE = 256
 THREADS = 4
-
-
-def thumbnail_path(media_root: Path, sha256: str) -> Path:
-    """Where the preview of a stored image lives: ``media_root/thumbs/ab/<sha256>.jpg``."""
-    media_path(media_root, sha256, "jpg")  # validates the digest
-    return Path(media_root) / "thumbs" / sha256[:2] / f"{sha256}.jpg"
 
 
 def enqueue_thumbnails(*, project_id: int | None = None, created_by: int | None = None,
@@ -83,3 +81,32 @@ def _mark_ready(done_ids: list[int]) -> None:
     if done_ids:
         with write_session() as s:
             s.execute(sa.update(Media).where(Media.id.in_(done_ids)).values(thumbnail_ready=True))
+
+
+def media_file(user: User, project_id: int, sha256: str, ext: str, *, thumbnail: bool = False) -> tuple[Path, str, bool]:
+    """The file of a stored image (or its thumbnail) for a user of a project that uses it.
+
+    Returns ``(path, mime type, final)``: ``final`` is False when the thumbnail is not made yet
+    and the original is served in its place (not to be cached for good).
+    """
+    with read_session() as s:
+        require_project(s, user, project_id, "view")
+        media = s.exec(select(Media).where(Media.sha256 == sha256)).first()
+        if media is None or (not thumbnail and media.ext != ext):
+            raise NotFound("no such image")
+        used = s.execute(select(Task.id).where(Task.project_id == project_id, Task.media_id == media.id)
+                         .limit(1)).first()
+        if used is None:
+            raise NotFound("no such image")
+    root = get_settings().media_root
+    original = media_path(root, media.sha256, media.ext)
+    if thumbnail:
+        thumb = thumbnail_path(root, media.sha256)
+        if thumb.is_file():
+            return thumb, "image/jpeg", True
+        if not original.is_file():
+            raise NotFound("no such image")
+        return original, media.mime, False
+    if not original.is_file():
+        raise NotFound("the image file is missing from the media store")
+    return original, media.mime, True
