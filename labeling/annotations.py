@@ -34,7 +34,7 @@ from labeling import lifecycle
 from labeling.access import ACTIONS, can, check_not_paused, check_role, require_project, role_from
 from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
-from labeling.exports import task_json
+from labeling.exports.writers import task_json
 from labeling.gold import check_gold
 from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.models import (

@@ -49,22 +49,19 @@ from labeling.access import require_project
 from labeling.canonical import dumps
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Invalid, NotFound
-from labeling.exports import (
+from labeling.exports.converter import run_converter
+from labeling.exports.selection import Batch, Filters, Splits, state_counts
+from labeling.exports.selection import DataMap as _DataMap
+from labeling.exports.service import start
+from labeling.exports.writers import (
     EXPORT_FORMATS,
-    Batch,
     CsvWriter,
-    Filters,
     JsonlWriter,
     LsJsonWriter,
     ParquetWriter,
-    Splits,
-    _DataMap,
     file_chunks,
     fits,
     media_entries,
-    run_converter,
-    start,
-    state_counts,
     write_batches,
     zip_stream,
 )

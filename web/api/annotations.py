@@ -13,7 +13,7 @@ from flask import jsonify
 
 from labeling import annotations, router
 from labeling.errors import Invalid, NotFound
-from labeling.exports import annotation_json, prediction_json
+from labeling.exports.writers import annotation_json, prediction_json
 from web.api import api_user, bp, changes_state, readable
 from web.api.params import flag_field, int_arg, json_body, seconds_field, string_field
 

@@ -1,0 +1,47 @@
+"""Exports (ARCHITECTURE.md, "labeling/ — the domain"): a project's tasks with their final labels.
+
+- :mod:`~labeling.exports.selection`: which tasks and annotations (filters, splits, final labels,
+  one read transaction);
+- :mod:`~labeling.exports.writers`: Label Studio's JSON shapes, the formats and their writers
+  (JSON, JSON_MIN, CSV, TSV, JSONL, Parquet), zips;
+- :mod:`~labeling.exports.converter`: the formats of ``label_studio_sdk.converter`` (COCO, YOLO,
+  VOC, CONLL2003);
+- :mod:`~labeling.exports.service`: the export operations (:func:`export`, :func:`iter_ls_json`).
+
+What the pages, the REST API and the CLI use is importable from the package itself.
+"""
+
+from labeling.exports.selection import (
+    Filters,
+    SplitAssigner,
+    Splits,
+    parse_filters,
+    parse_splits,
+    state_counts,
+)
+from labeling.exports.service import Export, export, export_project, iter_ls_json
+from labeling.exports.writers import (
+    EXPORT_FORMATS,
+    annotation_json,
+    available_formats,
+    prediction_json,
+    task_json,
+)
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "Export",
+    "Filters",
+    "SplitAssigner",
+    "Splits",
+    "annotation_json",
+    "available_formats",
+    "export",
+    "export_project",
+    "iter_ls_json",
+    "parse_filters",
+    "parse_splits",
+    "prediction_json",
+    "state_counts",
+    "task_json",
+]

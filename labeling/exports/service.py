@@ -1,0 +1,298 @@
+"""Exports: a project's tasks with their final labels, streamed, in Label Studio's formats and more.
+
+Two exports, each one domain function behind the browser, the REST API and the CLI:
+
+- :func:`iter_ls_json`: Label Studio's own ``GET /api/projects/ID/export?exportType=JSON`` (every
+  annotated task with all its annotations), for clients written for Label Studio.
+- :func:`export`: the *clean* export a training pipeline wants: one row per task with its final
+  label, accepted tasks only unless asked otherwise (filters: state, label, annotator, date),
+  gold tasks never (:mod:`~labeling.exports.selection`), in ``JSON``, ``JSON_MIN``, ``CSV``,
+  ``TSV``, ``JSONL``, ``PARQUET`` (:mod:`~labeling.exports.writers`), and, through
+  ``label_studio_sdk.converter``, ``COCO``, ``YOLO``, ``VOC`` and ``CONLL2003``
+  (:mod:`~labeling.exports.converter`). Images are referenced by URL or included as files (a
+  zip). It streams as it reads: memory stays flat whatever the size.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from labeling.access import require_project
+from labeling.db import read_session
+from labeling.errors import Invalid
+from labeling.exports.converter import converted_entries
+from labeling.exports.selection import (
+    BATCH,
+    Batch,
+    DataMap,
+    Filters,
+    Selection,
+    Splits,
+    check_filters,
+    no_items_error,
+    state_counts,
+)
+from labeling.exports.writers import (
+    EXPORT_FORMATS,
+    ExportFormat,
+    fits,
+    make_writer,
+    media_entries,
+    resolve_format,
+    task_json,
+    write_batches,
+    zip_stream,
+)
+from labeling.models import Annotation, Prediction, Project, Task, TokenScope, User
+from labeling.schema import schema_of
+
+__all__ = ["EXPORT_BATCH", "Export", "export", "export_project", "iter_ls_json", "start"]
+
+#: Tasks per database round trip of Label Studio's export.
+EXPORT_BATCH = 1000
+
+
+def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = False,
+                 ids: list[int] | None = None, batch_size: int = EXPORT_BATCH) -> Iterator[bytes]:
+    """Stream a project's tasks as one Label Studio JSON array, ``batch_size`` tasks at a time.
+
+    Parameters
+    ----------
+    project_id : int
+    user : User
+        Needs the ``export`` right in the project (checked now, before anything is streamed).
+    download_all_tasks : bool
+        False (Label Studio's default): only tasks with at least one annotation or skip.
+    ids : list of int, optional
+        Only these tasks.
+    batch_size : int
+        Tasks per query; each batch is read in its own short transaction.
+
+    Returns
+    -------
+    iterator of bytes
+        Chunks that concatenate to a JSON array. Gold tasks are never exported.
+    """
+    with read_session() as s:
+        require_project(s, user, project_id, "export")
+    wanted = sorted(set(ids)) if ids else None
+    return _stream(project_id, download_all_tasks=download_all_tasks, ids=wanted, batch_size=batch_size)
+
+
+def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
+            batch_size: int) -> Iterator[bytes]:
+    t, a, p = Task.__table__, Annotation.__table__, Prediction.__table__
+    yield b"["
+    first, last_id = True, 0
+    while True:
+        q = (sa.select(t).where(t.c.project_id == project_id, t.c.id > last_id, t.c.is_gold == sa.false())
+             .order_by(t.c.id).limit(batch_size))
+        if not download_all_tasks:
+            q = q.where((t.c.n_annotations > 0) | (t.c.n_skips > 0))
+        if ids is not None:
+            q = q.where(t.c.id.in_(ids))
+        with read_session() as s:
+            tasks = s.execute(q).mappings().all()
+            if not tasks:
+                break
+            task_ids = [row["id"] for row in tasks]
+            by_task: dict[int, tuple[list, list]] = {tid: ([], []) for tid in task_ids}
+            for row in s.execute(sa.select(a).where(a.c.task_id.in_(task_ids)).order_by(a.c.id)).mappings():
+                by_task[row["task_id"]][0].append(row)
+            for row in s.execute(sa.select(p).where(p.c.task_id.in_(task_ids)).order_by(p.c.id)).mappings():
+                by_task[row["task_id"]][1].append(row)
+        parts = []
+        for row in tasks:
+            anns, preds = by_task[row["id"]]
+            item = task_json(row, annotations=anns, predictions=preds)
+            parts.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        chunk = ",".join(parts)
+        yield (chunk if first else "," + chunk).encode()
+        first = False
+        last_id = task_ids[-1]
+        if len(tasks) < batch_size:
+            break
+    yield b"]"
+
+
+# --------------------------------------------------------------------------- the clean export
+
+
+def start(project: Project, data_map: DataMap | None, *, filters: Filters, splits: Splits,
+          batch_size: int = BATCH, with_meta: bool = False) -> tuple[Selection, Iterator[Batch]]:
+    """Open the selection and read its first batch now, so that an empty export is an error
+    before anything is streamed.
+
+    Returns
+    -------
+    (Selection, iterator of Batch)
+        Close the selection when done (the iterator closes it when exhausted).
+
+    Raises
+    ------
+    Conflict
+        No task in the chosen states (and filters) has a label.
+    """
+    schema = schema_of(project)
+    check_filters(schema, filters)
+    selection = Selection(project, filters=filters, splits=splits, batch_size=batch_size)
+    try:
+        batches = selection.records(data_map or DataMap(schema), with_meta=with_meta)
+        first = next(batches, None)
+    except BaseException:
+        selection.close()
+        raise
+    if first is None:
+        selection.close()
+        raise no_items_error(project.id, filters.states, state_counts(project.id))
+
+    def all_batches() -> Iterator[Batch]:
+        try:
+            yield first
+            yield from batches
+        finally:
+            selection.close()
+
+    return selection, all_batches()
+
+
+class Export:
+    """A streamed export: iterate for the bytes; ``close()`` ends its read transaction early.
+
+    Attributes
+    ----------
+    filename, mimetype : str
+        For ``Content-Disposition`` and ``Content-Type``.
+    stats : Stats
+        What was exported, complete once the bytes are consumed.
+    """
+
+    def __init__(self, project: Project, fmt: ExportFormat, *, filters: Filters, splits: Splits,
+                 media: str, base_url: str, batch_size: int):
+        self.fmt = fmt
+        self.project = project
+        schema = schema_of(project)
+        zipped = (fmt.converter and fmt.name != "CONLL2003") or media == "files"
+        self.filename = f"project-{project.id}-{fmt.name.lower()}.{'zip' if zipped else fmt.ext}"
+        self.mimetype = "application/zip" if zipped else fmt.mimetype
+        self._tmp: Path | None = None
+        if fmt.converter:
+            self.selection, batches = start(project, DataMap(schema), filters=filters, splits=splits,
+                                            batch_size=batch_size, with_meta=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix="labelfab-export-"))
+            entries = converted_entries(fmt, project, batches, self._tmp, media=media, base_url=base_url)
+            if fmt.name == "CONLL2003":
+                chunks = self._conll(entries)
+            else:
+                chunks = zip_stream(entries)
+        else:
+            data_map = DataMap(schema, media=media, base_url=base_url)
+            writer = make_writer(fmt, schema)
+            self.selection, batches = start(project, data_map, filters=filters, splits=splits,
+                                            batch_size=batch_size, with_meta=writer.needs_meta)
+            body = (parts[0] for parts in write_batches(batches, [writer]))
+            if zipped:
+                inner = f"project-{project.id}.{fmt.ext}"
+
+                def entries() -> Iterator[tuple[str, Iterable[bytes], bool]]:
+                    yield inner, body, fmt.name != "PARQUET"
+                    yield from media_entries(data_map.used)
+
+                chunks = zip_stream(entries())
+            else:
+                chunks = body
+        self.stats = self.selection.stats
+        self._chunks = chunks
+
+    @staticmethod
+    def _conll(entries: Iterator[tuple[str, Iterable[bytes], bool]]) -> Iterator[bytes]:
+        for name, chunks, _ in entries:
+            if name.endswith(".conll"):
+                yield from chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._chunks:
+                if chunk:
+                    yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        self.selection.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+
+def export_project(project_id: int, user: User, *, scope: str = TokenScope.full) -> Project:
+    """The project, if ``user`` may export it (NotFound / Forbidden otherwise)."""
+    with read_session() as s:
+        return require_project(s, user, project_id, "export", scope=scope)
+
+
+def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filters | None = None,
+           splits: Splits | None = None, media: str | None = None, base_url: str = "",
+           scope: str = TokenScope.full, batch_size: int = BATCH) -> Export:
+    """Export a project's tasks with their final labels (the function behind the browser form,
+    ``GET /api/projects/ID/export`` and ``labelfab export``).
+
+    Parameters
+    ----------
+    project_id : int
+    user : User
+        Needs the ``export`` right (admins and the project's leads).
+    format : str
+        One of :data:`EXPORT_FORMATS` (Label Studio's names; ``COCO_WITH_IMAGES`` and
+        ``YOLO_WITH_IMAGES`` mean media as files).
+    filters : Filters, optional
+        Accepted tasks by default; gold tasks are never exported.
+    splits : Splits, optional
+        Seed and shares of the train/validation/test split column.
+    media : {"urls", "files"}, optional
+        Images as URLs (made absolute with ``base_url``) or as files in a zip.
+    base_url : str
+        The server's address, for absolute image URLs.
+    scope : str
+        The caller's token scope.
+    batch_size : int
+        Tasks read per query.
+
+    Returns
+    -------
+    Export
+        Checked now (rights, format, filters, that something is exported); the bytes come as
+        it is iterated, and its read transaction ends with the last byte or ``close()``.
+
+    Raises
+    ------
+    Invalid
+        An unknown format, media mode, label or annotator; a format that does not fit the
+        project's labels (COCO for text classification...).
+    NotFound, Forbidden
+        No such project, or no right to export it.
+    Conflict
+        Nothing to export: no task in the chosen states has a label.
+    """
+    fmt, media = resolve_format(format, media)
+    project = export_project(project_id, user, scope=scope)
+    schema = schema_of(project)
+    if not fits(fmt, schema):
+        usable = [f.name for f in EXPORT_FORMATS.values() if fits(f, schema)]
+        raise Invalid(f"{fmt.name} does not fit this project's labels ({schema.kind}); use one of "
+                      f"{', '.join(usable)}", [{"row": None, "field": "exportType",
+                                                "detail": f"{fmt.name} needs {' or '.join(fmt.kinds or ())}"}])
+    if media == "files" and not any(o.tag == "Image" for o in schema.objects.values()):
+        raise Invalid("media=files applies to projects with images; this project has none",
+                      [{"row": None, "field": "media", "detail": "no images in this project"}])
+    return Export(project, fmt, filters=filters or Filters(), splits=splits or Splits(), media=media,
+                  base_url=base_url, batch_size=batch_size)
