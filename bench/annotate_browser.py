@@ -33,7 +33,7 @@ CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="
 
 def setup(items: int) -> int:
     """Schema, an annotator, a lead and a project of ``items`` texts; returns the project id."""
-    from labeling import importer, migrate, projects, users
+    from labeling import imports, migrate, projects, users
     from labeling.models import Role
 
     migrate.upgrade()
@@ -41,7 +41,7 @@ def setup(items: int) -> int:
     users.create_user("ann@bench.local", role=Role.annotator, password=PASSWORD)
     project = projects.create_project(lead, title="bench", label_config=CONFIG)
     body = [{"text": f"Item {i}: the delivery was {('fast', 'late', 'on time')[i % 3]}."} for i in range(items)]
-    importer.import_data(lead, project.id, body=body, background=False)
+    imports.import_data(lead, project.id, body=body, background=False)
     return project.id
 
 

@@ -1,7 +1,7 @@
 """The QC engine end to end, as a data lead uses it; prints one JSON line of figures last.
 
 Everything goes through the product: projects are created with :mod:`labeling.projects`,
-data come in through :func:`labeling.importer.import_data` (an ImageFolder of PNG files, a JSON
+data come in through :func:`labeling.imports.import_data` (an ImageFolder of PNG files, a JSON
 body), annotators label through :func:`labeling.annotations.submit`, and every QC run is a
 ``qc`` job (:func:`quality.run.skeleton.start_qc` + the job system), whose stored results
 (``LabelIssue``, ``AnnotatorScore``, ``QualityRun``) are what is measured.
@@ -57,7 +57,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from labeling import annotations, importer, jobs, migrate, projects, users  # noqa: E402
+from labeling import annotations, imports, jobs, migrate, projects, users  # noqa: E402
 from labeling.db import get_engine, read_session  # noqa: E402
 from labeling.models import AnnotatorScore, LabelIssue, QualityRun, Role, Task, User  # noqa: E402
 from quality.run.skeleton import start_qc  # noqa: E402
@@ -136,7 +136,7 @@ def label_errors_digits(admin: User, seed: int) -> dict:
         render_digits(folder, noisy)
         pid = projects.create_project(admin, title=f"digits {tag}% flipped", label_config=DIGITS).id
         t = time.perf_counter()
-        result = importer.import_data(admin, pid, paths=[folder])
+        result = imports.import_data(admin, pid, paths=[folder])
         import_s = time.perf_counter() - t
         res, run, seconds = run_job(admin, pid)
         files = task_files(pid)
@@ -193,7 +193,7 @@ def label_errors_text(admin: User, seed: int) -> dict:
     rows = [{"data": {"text": t, "n": i}, "annotations": [{"result": [
         {"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": [TOPICS[noisy[i]]]}}]}]}
         for i, t in enumerate(texts)]
-    result = importer.import_data(admin, pid, body=rows, return_task_ids=True, background=False)
+    result = imports.import_data(admin, pid, body=rows, return_task_ids=True, background=False)
     position = {tid: i for i, tid in enumerate(result.task_ids)}
     res, run, seconds = run_job(admin, pid)
     flagged = {position[tid] for tid, li in flagged_tasks(run.id).items() if li.is_issue}
@@ -214,7 +214,7 @@ def consensus(admin: User, seed: int) -> dict:
     folder = TMP / "digits-unlabeled"
     y = render_digits(folder, None)
     pid = projects.create_project(admin, title="digits, five annotators", label_config=DIGITS, overlap=3).id
-    importer.import_data(admin, pid, paths=[folder])
+    imports.import_data(admin, pid, paths=[folder])
     files = task_files(pid)
     task_of = {digit_index(name): tid for tid, name in files.items()}
     people = [users.create_user(f"annotator{j}@bench.local", role=Role.annotator) for j in range(len(ANNOTATORS))]
@@ -293,7 +293,7 @@ def scale(admin: User, n: int, seed: int) -> dict:
     rows = [{"data": {"text": f"item {i}", "embedding": [round(float(v), 4) for v in X[i]]},
              "annotations": [{"result": [{"from_name": "label", "to_name": "text", "type": "choices",
                                           "value": {"choices": [f"c{noisy[i]}"]}}]}]} for i in range(n)]
-    result = importer.import_data(admin, pid, body=rows, return_task_ids=True, background=False)
+    result = imports.import_data(admin, pid, body=rows, return_task_ids=True, background=False)
     del rows
     ids = result.task_ids
     log(f"scale: imported {n:,} labeled items with {d}-dim embeddings in {time.perf_counter() - t:.1f}s")

@@ -6,7 +6,7 @@
   find. :func:`digits_truth` gives the true label of every file.
 - "Demo: short reviews": three dozen short texts to classify by sentiment, unlabeled.
 
-Both go through :func:`labeling.importer.import_data`, like any import. Loading is idempotent:
+Both go through :func:`labeling.imports.import_data`, like any import. Loading is idempotent:
 a demo project that exists already (by title) is left as it is.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 from sqlmodel import select
 
-from labeling import importer, projects
+from labeling import imports, projects
 from labeling.db import read_session
 from labeling.models import Project, User
 
@@ -151,7 +151,7 @@ def load_demo(user: User) -> list[dict]:
         with tempfile.TemporaryDirectory(prefix="labelfab-demo-") as tmp:
             folder = Path(tmp) / "digits"
             _write_digits(folder)
-            result = importer.import_data(user, project.id, paths=[folder])
+            result = imports.import_data(user, project.id, paths=[folder])
         done.append({"status": "created", "id": project.id, "title": project.title, "tasks": result.task_count,
                      "thumbnail_job": result.thumbnail_job_id})
     else:
@@ -163,7 +163,7 @@ def load_demo(user: User) -> list[dict]:
             description="Short product and service reviews to classify by sentiment.",
             instructions="Choose the sentiment the writer expresses: positive, negative or neutral "
                          "(facts without an opinion are neutral). Keys 1-3 choose.")
-        result = importer.import_data(user, project.id, body=[{"text": t} for t in TEXTS])
+        result = imports.import_data(user, project.id, body=[{"text": t} for t in TEXTS])
         done.append({"status": "created", "id": project.id, "title": project.title, "tasks": result.task_count})
     else:
         done.append({"status": "exists", "id": project.id, "title": project.title, "tasks": _count(project.id)})

@@ -199,7 +199,7 @@ def shown(value: Any) -> str:
 
 def _previews(s: Session, schema: LabelSchema, task_ids: list[int]) -> dict[int, dict]:
     """What the QC page shows of each task: its first text (cut) and its image's thumbnail."""
-    from labeling.importer import thumbnail_for
+    from labeling.media import thumbnail_for
 
     out: dict[int, dict] = {}
     if not task_ids:

@@ -235,8 +235,7 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
     """
     from tqdm import tqdm
 
-    from labeling import importer
-    from labeling.import_formats import format_error
+    from labeling import imports
 
     user = _operator(as_email)
     bars: list = []  # the progress bar, made once the files are read and checking starts
@@ -251,12 +250,12 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
         bar.update(done - bar.n)
 
     try:
-        result = importer.import_data(user, project_id, paths=list(paths), skip_invalid=skip_invalid,
+        result = imports.import_data(user, project_id, paths=list(paths), skip_invalid=skip_invalid,
                                       dedupe=dedupe, progress=progress)
     except DomainError as exc:
         for bar in bars:
             bar.close()
-        fail(importer.import_error_summary(exc))
+        fail(imports.import_error_summary(exc))
     for bar in bars:
         bar.close()
     click.echo(f"import #{result.import_id}: {result.task_count} tasks, {result.annotation_count} annotations, "
@@ -264,7 +263,7 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
                + (f"; {result.skipped_duplicates} duplicates skipped" if result.skipped_duplicates else "")
                + (f"; {result.skipped_invalid} invalid rows skipped" if result.skipped_invalid else ""))
     for e in result.errors[:10]:
-        click.echo(f"  skipped: {format_error(e)}")
+        click.echo(f"  skipped: {imports.format_error(e)}")
     _run_thumbnails(result.thumbnail_job_id)
 
 

@@ -40,7 +40,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("import", "default", "labeling.importer.run_import_job",
+    Kind("import", "default", "labeling.imports.service.run_import_job",
          "a large import, read from its staged upload"),
     Kind("thumbnails", "default", "labeling.thumbnails.run_thumbnails",
          "previews of every stored image that has none"),

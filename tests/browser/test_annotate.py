@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from labeling import importer, projects, router
+from labeling import imports, projects, router
 from labeling.db import read_session, utcnow, write_session
-from labeling.import_formats import ImportFile
+from labeling.imports import ImportFile
 from labeling.models import Annotation, Lease
 from labeling.schema import gallery
 from tests.browser.conftest import login
@@ -29,7 +29,7 @@ SENTIMENT = ["positive", "negative", "neutral"]
 
 def make_project(lead, xml: str, tasks: list[dict] | None, title: str = "Product reviews", files=None, **settings):
     project = projects.create_project(lead.user, title=title, label_config=xml, **settings)
-    importer.import_data(lead.user, project.id, body=tasks, files=files, background=False)
+    imports.import_data(lead.user, project.id, body=tasks, files=files, background=False)
     return project
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from labeling import importer, projects
+from labeling import imports, projects
 from labeling.db import get_engine, read_session
 from labeling.models import Annotation, ImportBatch, Project, Task, User
 from labeling.schema import gallery, schema_of
@@ -231,7 +231,7 @@ def test_upload_by_drag_and_drop_json_with_annotations_and_csv(page, shot, lead)
 
 def test_an_invalid_file_shows_its_problems_by_row_and_field_and_stores_nothing(page, shot, lead):
     project = projects.create_project(lead.user, title="Reviews", label_config=XML["text_classification"])
-    importer.import_data(lead.user, project.id, body=[{"text": "already here"}], background=False)
+    imports.import_data(lead.user, project.id, body=[{"text": "already here"}], background=False)
     bad = [
         {"data": {"text": "fine"}},
         {"data": {"body": "no text field"}},
@@ -403,7 +403,7 @@ def test_a_zip_in_imagefolder_layout_imports_class_names_as_labels_with_thumbnai
 
 def test_the_task_list_filters_by_state_and_searches_in_data(page, shot, lead):
     project = projects.create_project(lead.user, title="Reviews", label_config=XML["text_classification"])
-    importer.import_data(lead.user, project.id, background=False, body=[
+    imports.import_data(lead.user, project.id, background=False, body=[
         {"data": {"text": "The blue kettle is great"}, "annotations": [{"result": choice("positive")}]},
         {"data": {"text": "A blue chair, wobbly"}},
         {"data": {"text": "Red lamp, bright"}},

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from labeling import annotations, exports, importer, projects
+from labeling import annotations, exports, imports, projects
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import Role, Task, TaskEvent, TaskState
@@ -49,7 +49,7 @@ def text_task(i: int, *labels: str, by: str | None = None) -> dict:
 
 def make_project(owner, tasks: list[dict], *, config: str = TEXT, overlap: int = 1) -> int:
     project = projects.create_project(owner, title="export test", label_config=config, overlap=overlap)
-    importer.import_data(owner, project.id, body=tasks, background=False)
+    imports.import_data(owner, project.id, body=tasks, background=False)
     return project.id
 
 
@@ -231,7 +231,7 @@ def boxes(owner, annotator, tmp_path):
     for i, colour in enumerate(("red", "green")):
         Image.new("RGB", (40, 20), colour).save(folder / f"img{i}.png")
     project = projects.create_project(owner, title="boxes", label_config=BOXES)
-    importer.import_data(owner, project.id, paths=[folder], background=False)
+    imports.import_data(owner, project.id, paths=[folder], background=False)
     for tid in task_ids(project.id):
         box = [{"from_name": "label", "to_name": "image", "type": "rectanglelabels", "original_width": 40,
                 "original_height": 20, "value": {"x": 10, "y": 10, "width": 50, "height": 50,

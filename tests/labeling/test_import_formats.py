@@ -1,4 +1,4 @@
-"""labeling.import_formats: uploads and folders to raw task rows, with row-level errors."""
+"""labeling.imports.formats and .sources: uploads and folders to raw task rows, with row-level errors."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from labeling.import_formats import (
+from labeling.imports.formats import (
     MAX_ERRORS,
     ImportFile,
     ImportFormatError,
     RawItem,
     TooLargeError,
     format_error,
-    parse_import_file,
     parse_json_tasks,
-    parse_path,
-    parse_upload,
 )
+from labeling.imports.sources import parse_import_file, parse_path, parse_upload
 
 MB = 1 << 20
 

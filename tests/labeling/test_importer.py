@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import select
 
-from labeling import gold, importer, jobs, projects
+from labeling import gold, imports, jobs, projects, thumbnails
 from labeling.db import read_session
 from labeling.errors import Conflict, Forbidden, Invalid
-from labeling.import_formats import ImportFile
+from labeling.imports import ImportFile
+from labeling.media import thumbnail_for
 from labeling.models import (
     Annotation,
     ImportBatch,
@@ -84,7 +85,7 @@ def test_label_studio_tasks_with_annotations_and_predictions(lead, annotator, te
         {"data": {"text": "bad"}, "annotations": [{"result": choice("neg"), "completed_by": "New.Person@Example.com"}]},
         {"data": {"text": "plain"}},
     ]
-    result = importer.import_data(lead.user, text_project.id, body=body, return_task_ids=True)
+    result = imports.import_data(lead.user, text_project.id, body=body, return_task_ids=True)
     assert (result.task_count, result.annotation_count, result.prediction_count) == (3, 2, 1)
     assert result.new_users == 1 and result.status == "done" and len(result.task_ids) == 3
     with read_session() as s:
@@ -114,7 +115,7 @@ def test_imported_labels_count_toward_overlap(lead, make_user):
             {"data": {"text": "two labels"}, "annotations": [{"result": choice("pos"), "completed_by": a.id},
                                                              {"result": choice("neg"), "completed_by": b.email}]},
             {"data": {"text": "one skip"}, "annotations": [{"result": [], "was_cancelled": True, "completed_by": a.id}]}]
-    importer.import_data(lead.user, project.id, body=body)
+    imports.import_data(lead.user, project.id, body=body)
     with read_session() as s:
         rows = {t.data["text"]: (t.state, t.n_annotations, t.n_skips, t.target_overlap) for t in s.exec(select(Task))}
     assert rows == {"one label": ("open", 1, 0, 2), "two labels": ("labeled", 2, 0, 2), "one skip": ("open", 0, 1, 2)}
@@ -126,7 +127,7 @@ def test_one_bad_row_refuses_everything_with_row_and_field(lead, text_project):
             {"data": {"txt": "field missing"}},
             {"data": {"text": "bad label"}, "annotations": [{"result": choice("maybe"), "completed_by": "x@example.com"}]}]
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, body=body)
+        imports.import_data(lead.user, text_project.id, body=body)
     problems = {(e["row"], e["field"]) for e in err.value.errors}
     assert problems == {(2, "data"), (3, "annotations[0].result")}
     assert "nothing was imported" in err.value.detail
@@ -137,7 +138,7 @@ def test_one_bad_row_refuses_everything_with_row_and_field(lead, text_project):
 
 def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(lead, text_project):
     body = [{"data": {"text": "ok 1"}}, {"data": {"text": 5}}, {"data": {"text": "ok 2"}}]
-    result = importer.import_data(lead.user, text_project.id, body=body, skip_invalid=True)
+    result = imports.import_data(lead.user, text_project.id, body=body, skip_invalid=True)
     assert (result.task_count, result.skipped_invalid) == (2, 1)
     assert result.errors[0]["row"] == 2 and "must be a string" in result.errors[0]["detail"]
     assert count(Task) == 2
@@ -146,18 +147,18 @@ def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(lead, text_pro
 def test_only_the_first_100_problems_are_listed(lead, text_project):
     body = [{"data": {"other": i}} for i in range(250)]
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, body=body)
+        imports.import_data(lead.user, text_project.id, body=body)
     assert len(err.value.errors) == 100
     assert err.value.detail.startswith("250 problem(s) in 250 of 250 row(s)")
     assert err.value.errors[0]["row"] == 1 and err.value.errors[-1]["row"] == 100
 
 
 def test_dedupe_skips_tasks_already_there_and_repeats(lead, text_project):
-    importer.import_data(lead.user, text_project.id, body=[{"text": "a"}, {"text": "b"}])
-    result = importer.import_data(lead.user, text_project.id, dedupe=True,
+    imports.import_data(lead.user, text_project.id, body=[{"text": "a"}, {"text": "b"}])
+    result = imports.import_data(lead.user, text_project.id, dedupe=True,
                                   body=[{"data": {"text": "b"}}, {"text": "c"}, {"text": "c"}])
     assert (result.task_count, result.skipped_duplicates) == (1, 2)
-    again = importer.import_data(lead.user, text_project.id, body=[{"text": "a"}])  # without dedupe: kept
+    again = imports.import_data(lead.user, text_project.id, body=[{"text": "a"}])  # without dedupe: kept
     assert again.task_count == 1 and count(Task) == 4
 
 
@@ -171,7 +172,7 @@ def test_dedupe_skips_tasks_already_there_and_repeats(lead, text_project):
 def test_bad_probabilities_are_refused(lead, text_project, probs, message):
     body = [{"data": {"text": "t"}, "predictions": [{"result": choice("pos"), "probs": probs}]}]
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, body=body)
+        imports.import_data(lead.user, text_project.id, body=body)
     assert err.value.errors[0]["field"] == "predictions[0].probs"
     assert message in err.value.errors[0]["detail"]
     nothing_stored()
@@ -179,20 +180,20 @@ def test_bad_probabilities_are_refused(lead, text_project, probs, message):
 
 def test_probabilities_alone_make_the_prediction_result(lead, text_project):
     body = [{"data": {"text": "t"}, "predictions": [{"probs": {"pos": 0.2, "neg": 0.7, "neu": 0.1}}]}]
-    importer.import_data(lead.user, text_project.id, body=body)
+    imports.import_data(lead.user, text_project.id, body=body)
     with read_session() as s:
         pred = s.exec(select(Prediction)).one()
     assert pred.result == choice("neg") and pred.score == 0.7
 
 
 def test_embeddings_are_checked_across_the_project(lead, text_project):
-    importer.import_data(lead.user, text_project.id, body=[{"text": "a", "embedding": [0.1, 0.2, 0.3]}])
+    imports.import_data(lead.user, text_project.id, body=[{"text": "a", "embedding": [0.1, 0.2, 0.3]}])
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, body=[{"text": "b", "embedding": [0.1, 0.2]}])
+        imports.import_data(lead.user, text_project.id, body=[{"text": "b", "embedding": [0.1, 0.2]}])
     assert err.value.errors[0]["field"] == "data.embedding"
     assert "has 2 values, but the embeddings of the project's tasks have 3" in err.value.errors[0]["detail"]
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id,
+        imports.import_data(lead.user, text_project.id,
                              body=[{"text": "c", "embedding": [0.1, "x", 0.3]}, {"text": "d", "embedding": [1, 2, math.inf]}])
     assert [e["row"] for e in err.value.errors] == [1, 2]
     assert count(Task) == 1
@@ -200,7 +201,7 @@ def test_embeddings_are_checked_across_the_project(lead, text_project):
 
 def test_embedding_lengths_must_agree_within_an_import(lead, text_project):
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id,
+        imports.import_data(lead.user, text_project.id,
                              body=[{"text": "a", "embedding": [1.0, 2.0]}, {"text": "b", "embedding": [1.0]}])
     assert "the embeddings of row 1 have 2" in err.value.errors[0]["detail"]
 
@@ -211,7 +212,7 @@ def test_completed_by_must_be_a_known_id_and_one_annotation_per_annotator(lead, 
                                                     {"result": choice("neg"), "completed_by": annotator.email}]},
             {"data": {"text": "c"}, "annotations": [{"result": choice("pos"), "completed_by": "not an email"}]}]
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, body=body)
+        imports.import_data(lead.user, text_project.id, body=body)
     details = {e["row"]: e["detail"] for e in err.value.errors}
     assert "no user with id 9999" in details[1]
     assert "more than one annotation" in details[2]
@@ -223,18 +224,18 @@ def test_ner_spans_are_checked_against_the_text(lead):
     project = projects.create_project(lead.user, title="ner", label_config=NER)
     span = {"from_name": "ner", "to_name": "text", "type": "labels",
             "value": {"start": 0, "end": 5, "text": "Alice", "labels": ["PER"]}}
-    ok = importer.import_data(lead.user, project.id, body=[{"data": {"text": "Alice works"},
+    ok = imports.import_data(lead.user, project.id, body=[{"data": {"text": "Alice works"},
                                                             "annotations": [{"result": [span]}]}])
     assert ok.annotation_count == 1
     bad = dict(span, value=dict(span["value"], end=50))
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, project.id, body=[{"data": {"text": "Bob"}, "annotations": [{"result": [bad]}]}])
+        imports.import_data(lead.user, project.id, body=[{"data": {"text": "Bob"}, "annotations": [{"result": [bad]}]}])
     assert "outside the text" in err.value.errors[0]["detail"]
 
 
 def test_labels_without_an_annotator_go_to_a_per_import_labels_user(lead, text_project):
-    first = importer.import_data(lead.user, text_project.id, body=[{"data": {"text": "a"}, "annotations": [{"result": choice("pos")}]}])
-    second = importer.import_data(lead.user, text_project.id, body=[{"data": {"text": "b"}, "annotations": [{"result": choice("neg")}]}])
+    first = imports.import_data(lead.user, text_project.id, body=[{"data": {"text": "a"}, "annotations": [{"result": choice("pos")}]}])
+    second = imports.import_data(lead.user, text_project.id, body=[{"data": {"text": "b"}, "annotations": [{"result": choice("neg")}]}])
     with read_session() as s:
         owners = {a.task_id: s.get(User, a.user_id) for a in s.exec(select(Annotation))}
     users = {u.email for u in owners.values()}
@@ -253,7 +254,7 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
 def test_image_folder_zip_imports_images_with_their_folder_labels(lead, image_project):
     archive = zip_bytes({"pets/cat/c1.png": png((255, 0, 0)), "pets/cat/c2.png": png((0, 255, 0)),
                          "pets/dog/d1.png": png((0, 0, 255))})
-    result = importer.import_data(lead.user, image_project.id, files=[ImportFile("pets.zip", archive)],
+    result = imports.import_data(lead.user, image_project.id, files=[ImportFile("pets.zip", archive)],
                                   background=False)
     assert (result.task_count, result.annotation_count) == (3, 3)
     assert result.thumbnail_job_id is not None
@@ -277,18 +278,18 @@ def test_image_folder_on_disk_and_unknown_folder_label(lead, image_project, tmp_
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(png(color))
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, image_project.id, paths=[tmp_path])
+        imports.import_data(lead.user, image_project.id, paths=[tmp_path])
     assert err.value.errors[0]["field"] == "label" and "folder 'horse' is not a label" in err.value.errors[0]["detail"]
     nothing_stored()
     assert not any(stored(png(c)) for c in ((1, 2, 3), (4, 5, 6), (7, 8, 9)))  # files removed again
-    result = importer.import_data(lead.user, image_project.id, paths=[tmp_path], skip_invalid=True)
+    result = imports.import_data(lead.user, image_project.id, paths=[tmp_path], skip_invalid=True)
     assert (result.task_count, result.skipped_invalid) == (2, 1)
     assert [stored(png(c)) for c in ((1, 2, 3), (4, 5, 6), (7, 8, 9))] == [True, True, False]
 
 
 def test_images_cannot_go_into_a_text_project(lead, text_project):
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, files=[ImportFile("a.png", png())])
+        imports.import_data(lead.user, text_project.id, files=[ImportFile("a.png", png())])
     assert "has no <Image>" in err.value.errors[0]["detail"]
     nothing_stored()
 
@@ -296,7 +297,7 @@ def test_images_cannot_go_into_a_text_project(lead, text_project):
 def test_txt_lines_go_to_the_configs_text_field(lead):
     config = TEXT.replace("$text", "$review")
     project = projects.create_project(lead.user, title="reviews", label_config=config)
-    result = importer.import_data(lead.user, project.id, files=[ImportFile("reviews.txt", b"nice\n\nawful\n")])
+    result = imports.import_data(lead.user, project.id, files=[ImportFile("reviews.txt", b"nice\n\nawful\n")])
     assert result.task_count == 2
     with read_session() as s:
         assert sorted((t.data["review"], t.file_name) for t in s.exec(select(Task))) == [
@@ -312,7 +313,7 @@ def test_an_interrupted_import_leaves_nothing(lead, image_project):
             raise KeyboardInterrupt  # the operator pressed Ctrl-C half-way
 
     with pytest.raises(KeyboardInterrupt):
-        importer.import_data(lead.user, image_project.id, files=[ImportFile("cats.zip", archive)],
+        imports.import_data(lead.user, image_project.id, files=[ImportFile("cats.zip", archive)],
                              background=False, progress=interrupt)
     nothing_stored()
     assert not any(stored(data) for data in images)
@@ -320,10 +321,10 @@ def test_an_interrupted_import_leaves_nothing(lead, image_project):
 
 def test_rights_and_archived_projects(lead, annotator, text_project):
     with pytest.raises(Forbidden):
-        importer.import_data(annotator.user, text_project.id, body=[{"text": "x"}])
+        imports.import_data(annotator.user, text_project.id, body=[{"text": "x"}])
     projects.archive_project(lead.user, text_project.id)
     with pytest.raises(Conflict):
-        importer.import_data(lead.user, text_project.id, body=[{"text": "x"}])
+        imports.import_data(lead.user, text_project.id, body=[{"text": "x"}])
     nothing_stored()
 
 
@@ -332,7 +333,7 @@ def test_large_import_runs_as_a_job_with_progress(lead, text_project, worker, mo
     get_settings.cache_clear()
     try:
         raw = b"[" + b",".join(b'{"text": "t%d"}' % i for i in range(25)) + b"]"
-        result = importer.import_data(lead.user, text_project.id, body=raw)
+        result = imports.import_data(lead.user, text_project.id, body=raw)
     finally:
         monkeypatch.delenv("LABELFAB_IMPORT_JOB_THRESHOLD")
         get_settings.cache_clear()
@@ -343,28 +344,28 @@ def test_large_import_runs_as_a_job_with_progress(lead, text_project, worker, mo
     job = wait_for(lambda: (j := jobs.get_job(result.job_id)) and j.status in ("done", "failed") and j, timeout=90)
     assert job.status == "done", job.message
     assert job.result["task_count"] == 25 and job.progress == 1.0
-    batch, _ = importer.get_import(lead.user, text_project.id, result.import_id)
+    batch, _ = imports.get_import(lead.user, text_project.id, result.import_id)
     assert (batch.status, batch.task_count, batch.job_id) == ("done", 25, result.job_id)
     assert count(Task) == 25
     assert not any((get_settings().data_dir / "imports").iterdir())  # the staged body is gone
 
 
 def test_media_file_is_served_only_within_its_project(lead, make_user, image_project):
-    importer.import_data(lead.user, image_project.id, files=[ImportFile("one.png", png())])
+    imports.import_data(lead.user, image_project.id, files=[ImportFile("one.png", png())])
     other = projects.create_project(lead.user, title="other", label_config=IMAGE)
     with read_session() as s:
         media = s.exec(select(Media)).one()
-    path, mime, final = importer.media_file(lead.user, image_project.id, media.sha256, "png")
+    path, mime, final = thumbnails.media_file(lead.user, image_project.id, media.sha256, "png")
     assert path.read_bytes() == png() and mime == "image/png" and final
-    thumb, _, final = importer.media_file(lead.user, image_project.id, media.sha256, "jpg", thumbnail=True)
+    thumb, _, final = thumbnails.media_file(lead.user, image_project.id, media.sha256, "jpg", thumbnail=True)
     assert thumb == path and not final  # no thumbnail yet: the original stands in
     from labeling.errors import NotFound
 
     with pytest.raises(NotFound):
-        importer.media_file(lead.user, other.id, media.sha256, "png")
-    assert importer.thumbnail_for(f"/media/{image_project.id}/{media.sha256}.png") == \
+        thumbnails.media_file(lead.user, other.id, media.sha256, "png")
+    assert thumbnail_for(f"/media/{image_project.id}/{media.sha256}.png") == \
         f"/media/{image_project.id}/thumbs/{media.sha256}.jpg"
-    assert importer.thumbnail_for("https://example.com/a.png") is None
+    assert thumbnail_for("https://example.com/a.png") is None
 
 
 def test_demo_is_idempotent(admin):
@@ -386,7 +387,7 @@ def test_demo_is_idempotent(admin):
 
 def test_a_large_plain_import_is_written_in_order(lead, text_project):
     n = 25_000  # more than one chunk of the pipelined writer
-    result = importer.import_data(lead.user, text_project.id, body=[{"text": f"row {i}"} for i in range(n)],
+    result = imports.import_data(lead.user, text_project.id, body=[{"text": f"row {i}"} for i in range(n)],
                                   return_task_ids=True, background=False)
     assert result.task_count == n and result.task_ids == list(range(result.task_ids[0], result.task_ids[0] + n))
     with read_session() as s:
@@ -395,17 +396,17 @@ def test_a_large_plain_import_is_written_in_order(lead, text_project):
             assert task.data == {"text": f"row {position}"} and task.state == "open" and task.meta == {}
             assert task.content_hash == hashlib.sha256(f'{{"text":"row {position}"}}'.encode()).hexdigest()
             assert task.created_at.tzinfo is not None and task.gold_answer is None and task.target_overlap == 1
-    again = importer.import_data(lead.user, text_project.id, body=[{"text": "row 5"}, {"text": "new"}], dedupe=True)
+    again = imports.import_data(lead.user, text_project.id, body=[{"text": "row 5"}, {"text": "new"}], dedupe=True)
     assert (again.task_count, again.skipped_duplicates) == (1, 1)
 
 
 def test_data_that_is_not_json_is_refused(lead, text_project):
     with pytest.raises(Invalid) as err:  # possible only from Python: JSON input cannot carry NaN
-        importer.import_data(lead.user, text_project.id, body=[{"text": "a", "score": math.nan}])
+        imports.import_data(lead.user, text_project.id, body=[{"text": "a", "score": math.nan}])
     assert err.value.errors[0]["field"] == "data" and "not JSON compliant" in err.value.errors[0]["detail"]
     many = [{"text": f"t{i}"} for i in range(12_000)] + [{"text": "last", "when": object()}]
     with pytest.raises(Invalid) as err:  # found while writing the pipelined chunks: rolled back
-        importer.import_data(lead.user, text_project.id, body=many, background=False)
+        imports.import_data(lead.user, text_project.id, body=many, background=False)
     assert err.value.errors[0]["row"] == 12_001
     nothing_stored()
 
@@ -423,7 +424,7 @@ def test_gold_tasks_come_with_their_answer(lead, annotator, text_project):
         {"data": {"text": "ordinary"}, "is_gold": False, "gold_answer": None,
          "annotations": [{"result": choice("pos"), "completed_by": annotator.id}]},
     ]
-    result = importer.import_data(lead.user, text_project.id, body=body)
+    result = imports.import_data(lead.user, text_project.id, body=body)
     assert (result.task_count, result.annotation_count, result.gold_count) == (4, 2, 3)
     assert result.as_dict()["gold_count"] == 3
     with read_session() as s:
@@ -459,7 +460,7 @@ def test_gold_tasks_come_with_their_answer(lead, annotator, text_project):
 def test_bad_gold_rows_refuse_the_whole_import(lead, text_project, row, fld, message):
     body = [{"data": {"text": "fine"}}, {"data": {"text": "the gold one"}, **row}]
     with pytest.raises(Invalid) as err:
-        importer.import_data(lead.user, text_project.id, body=body)
+        imports.import_data(lead.user, text_project.id, body=body)
     problems = err.value.errors
     assert [(p["row"], p["field"]) for p in problems] == [(2, fld)]
     assert message in problems[0]["detail"]
@@ -470,11 +471,11 @@ def test_bad_gold_rows_refuse_the_whole_import(lead, text_project, row, fld, mes
 def test_gold_in_json_lines_and_a_flat_is_gold_column_is_only_data(lead, text_project):
     lines = (b'{"data": {"text": "g"}, "is_gold": true, "gold_answer": [{"from_name": "label", "to_name": "text", '
              b'"type": "choices", "value": {"choices": ["pos"]}}]}\n{"data": {"text": "plain"}}\n')
-    result = importer.import_data(lead.user, text_project.id, files=[ImportFile("tasks.jsonl", lines)])
+    result = imports.import_data(lead.user, text_project.id, files=[ImportFile("tasks.jsonl", lines)])
     assert (result.task_count, result.gold_count) == (2, 1)
     other = projects.create_project(lead.user, title="csv", label_config=TEXT)
     csv_file = ImportFile("tasks.csv", b"text,is_gold\nhello,true\n")
-    assert importer.import_data(lead.user, other.id, files=[csv_file]).gold_count == 0
+    assert imports.import_data(lead.user, other.id, files=[csv_file]).gold_count == 0
     with read_session() as s:
         t = s.exec(select(Task).where(Task.project_id == other.id)).one()
     assert (t.is_gold, t.data) == (False, {"text": "hello", "is_gold": "true"})
@@ -489,7 +490,7 @@ def test_imported_gold_is_served_at_the_gold_rate_and_scores_annotators(lead, ma
             {"data": {"text": "gold neg"}, "is_gold": True,
              "annotations": [{"result": choice("neg"), "completed_by": "someone@example.com"}]},
             *({"data": {"text": f"item {i}"}} for i in range(12))]
-    importer.import_data(lead.user, project.id, body=body)
+    imports.import_data(lead.user, project.id, body=body)
     good, bad = make_user("good@example.com"), make_user("bad@example.com")
     served: dict[str, list[str]] = {}
     for person in (good, bad):

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import importer, projects
+from labeling import imports, projects
 from labeling.db import read_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import Annotation, ImportBatch, Prediction, Task, TaskEvent
@@ -34,7 +34,7 @@ def project(lead):
 def labeled(lead, project, annotator_email="ann@example.com", n=2):
     body = [{"data": {"text": f"text {i}"}, "annotations": [{"result": choice("pos"), "completed_by": annotator_email}],
              "predictions": [{"probs": {"pos": 0.8, "neg": 0.2}}]} for i in range(n)]
-    return importer.import_data(lead.user, project.id, body=body)
+    return imports.import_data(lead.user, project.id, body=body)
 
 
 def test_create_checks_title_config_settings_and_role(lead, annotator):
@@ -79,18 +79,18 @@ def test_label_config_may_grow_but_not_lose_used_labels(lead, project):
 
 
 def test_unused_label_can_go_and_probabilities_count_as_use(lead, project):
-    importer.import_data(lead.user, project.id, body=[{"data": {"text": "t"},
+    imports.import_data(lead.user, project.id, body=[{"data": {"text": "t"},
                                                         "predictions": [{"probs": {"pos": 0.4, "neg": 0.6}}]}])
     with pytest.raises(Invalid, match="'neg'"):
         projects.update_project(lead.user, project.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
     other = projects.create_project(lead.user, title="empty", label_config=TEXT)
-    importer.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
+    imports.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
     changed = projects.update_project(lead.user, other.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
     assert schema_of(changed).label_names() == ["pos"]
 
 
 def test_new_config_may_only_read_fields_every_task_has(lead, project):
-    importer.import_data(lead.user, project.id, body=[{"text": "a", "title": "A"}, {"text": "b"}])
+    imports.import_data(lead.user, project.id, body=[{"text": "a", "title": "A"}, {"text": "b"}])
     two_objects = TEXT.replace('<Text name="text" value="$text"/>',
                                '<Text name="text" value="$text"/><Text name="title" value="$title"/>')
     with pytest.raises(Invalid, match="'title'"):
@@ -164,7 +164,7 @@ def test_restricted_project_is_invisible_to_non_members(lead, annotator, project
 
 def test_list_tasks_filters_by_state_and_search(lead, project):
     labeled(lead, project, n=2)
-    importer.import_data(lead.user, project.id, body=[{"text": "Another Café review"}, {"text": "100% fine_print"}])
+    imports.import_data(lead.user, project.id, body=[{"text": "Another Café review"}, {"text": "100% fine_print"}])
     page = projects.list_tasks(lead.user, project.id, page_size=3)
     assert (page.total, len(page.tasks), page.total_annotations) == (4, 3, 2)
     assert projects.list_tasks(lead.user, project.id, page=2, page_size=3).tasks[0].data["text"] == "100% fine_print"
@@ -201,7 +201,7 @@ def test_task_view_follows_roles(lead, annotator, make_user, project):
 
 def test_update_task_checks_data_and_protects_annotated_fields(lead, project):
     labeled(lead, project, n=1)
-    importer.import_data(lead.user, project.id, body=[{"text": "free"}])
+    imports.import_data(lead.user, project.id, body=[{"text": "free"}])
     with read_session() as s:
         done, free = sorted(s.exec(select(Task)), key=lambda t: t.id)
     view = projects.update_task(lead.user, free.id, data={"text": "changed"}, meta={"note": 1}, priority=2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from labeling import annotations, importer, jobs, projects, router
+from labeling import annotations, imports, jobs, projects, router
 from labeling.db import read_session, write_session
 from labeling.errors import Forbidden, Invalid
 from labeling.models import LabelIssue, QualityRun, Role, Task, TaskEvent
@@ -170,7 +170,7 @@ def test_the_real_qc_job_applies_the_policy(lead, annotator, worker):
             rows.append({"text": f"{text} {i}", "label": "food"})
     body = [{"data": {"text": r["text"]},
              "annotations": [{"result": label_of(r["label"]), "completed_by": annotator.email}]} for r in rows]
-    importer.import_data(lead.user, project.id, body=body)
+    imports.import_data(lead.user, project.id, body=body)
     job_id = start_qc(lead.user, project.id)[0].id
     job = wait_for(lambda: (j := jobs.get_job(job_id)) and j.status in ("done", "failed") and j, timeout=120)
     assert job.status == "done", job.message
@@ -266,7 +266,7 @@ def test_the_real_qc_job_orders_relabelled_tasks_by_activelab(lead, make_user, w
             body.append((f"{text} {i}", "food" if (i, j) in ((0, 0), (1, 1)) else "sport"))
         for text in food:
             body.append((f"{text} {i}", "food"))
-    importer.import_data(lead.user, project.id, body=[
+    imports.import_data(lead.user, project.id, body=[
         {"data": {"text": t}, "annotations": [{"result": label_of(name), "completed_by": annotator.email}]}
         for t, name in body])
     job_id = start_qc(lead.user, project.id)[0].id

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 from sqlmodel import select
 
-from labeling import annotations, importer, jobs, projects, router
+from labeling import annotations, imports, jobs, projects, router
 from labeling.db import read_session, utcnow, write_session
 from labeling.models import (
     AnnotatorScore,
@@ -76,7 +76,7 @@ def make_project(lead, config: str = None, **settings) -> int:
 
 
 def import_rows(lead, project_id: int, rows: list[dict]) -> list[int]:
-    result = importer.import_data(lead.user, project_id, body=rows, return_task_ids=True, background=False)
+    result = imports.import_data(lead.user, project_id, body=rows, return_task_ids=True, background=False)
     return result.task_ids
 
 
@@ -211,7 +211,7 @@ def test_image_features_from_the_stored_files(lead, tmp_path):
         stripes(folder / label / f"img{i:02d}.png", vertical, i)
         truth[f"img{i:02d}.png"] = vertical
     pid = make_project(lead, IMAGE_CONFIG)
-    importer.import_data(lead.user, pid, paths=[folder])
+    imports.import_data(lead.user, pid, paths=[folder])
     out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
     assert run.pred_probs_source == "features" and run.summary["features"] == "image pixels"
@@ -432,7 +432,7 @@ def test_nan_embeddings_and_constant_images_end_with_a_message(lead, tmp_path):
             img = Image.new("L", (16, 16), 200)
             img.save(folder / label / f"{i}.png", pnginfo=_info(f"{label}{i}"))
     pid = make_project(lead, IMAGE_CONFIG)
-    importer.import_data(lead.user, pid, paths=[folder])
+    imports.import_data(lead.user, pid, paths=[folder])
     with write_session() as s:  # embeddings that went bad after the import (NaN)
         for task in s.exec(select(Task).where(Task.project_id == pid)):
             task.data = {**task.data, "embedding": ["NaN", 1.0]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from labeling import annotations, importer, projects, router
+from labeling import annotations, imports, projects, router
 from labeling.models import Role
 from labeling.schema import gallery, parse_label_config
 from tests.conftest import login
@@ -20,7 +20,7 @@ def csrf(client, path: str = "/") -> str:
 
 def make_project(lead, xml: str, tasks: list[dict], **settings):
     project = projects.create_project(lead.user, title="T", label_config=xml, **settings)
-    importer.import_data(lead.user, project.id, body=tasks, background=False)
+    imports.import_data(lead.user, project.id, body=tasks, background=False)
     return project
 
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
-from labeling import importer, projects
+from labeling import imports, projects
 from labeling.db import read_session
-from labeling.import_formats import ImportFile
+from labeling.imports import ImportFile
 from labeling.jobs.broker import is_stub
 from labeling.models import Media, Task
 from tests.conftest import login, wait_for
@@ -36,7 +36,7 @@ def png(color=(9, 99, 199)) -> bytes:
 @pytest.fixture
 def project(lead):
     p = projects.create_project(lead.user, title="Reviews <b>bold</b>", label_config=TEXT, description="Short reviews")
-    importer.import_data(lead.user, p.id, body=[{"text": "great <script>alert(1)</script>"}, {"text": "awful"}])
+    imports.import_data(lead.user, p.id, body=[{"text": "great <script>alert(1)</script>"}, {"text": "awful"}])
     return p
 
 
@@ -88,7 +88,7 @@ def test_settings_page_saves_and_refuses_with_reason(client, lead, project):
     p = projects.get_project(project.id)
     assert (p.title, p.instructions, p.overlap, p.max_overlap, p.lease_seconds, p.restricted, p.show_predictions) == (
         "Renamed", "Be quick.", 2, 4, 90, False, True)
-    importer.import_data(lead.user, project.id, body=[{"data": {"text": "x"}, "annotations": [
+    imports.import_data(lead.user, project.id, body=[{"data": {"text": "x"}, "annotations": [
         {"result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["neg"]}}]}]}])
     r = client.post(f"/projects/{project.id}/settings", data=dict(form, label_config=TEXT.replace('<Choice value="neg"/>', "")))
     assert r.status_code == 422 and "label &#39;neg&#39; is used by existing annotations" in r.get_data(as_text=True)
@@ -146,7 +146,7 @@ def test_task_list_filters_and_search(client, lead, project):
 
 def test_media_route_serves_project_users_with_caching(client, lead, make_user):
     project = projects.create_project(lead.user, title="images", label_config=IMAGE)
-    importer.import_data(lead.user, project.id, files=[ImportFile("one.png", png())])
+    imports.import_data(lead.user, project.id, files=[ImportFile("one.png", png())])
     with read_session() as s:
         media = s.exec(select(Media)).one()
         task = s.exec(select(Task)).one()
@@ -177,7 +177,7 @@ def test_thumbnail_after_the_job(client, lead, worker):
     from tests.conftest import wait_for
 
     project = projects.create_project(lead.user, title="images", label_config=IMAGE)
-    result = importer.import_data(lead.user, project.id, files=[ImportFile("one.png", png((1, 2, 3)))])
+    result = imports.import_data(lead.user, project.id, files=[ImportFile("one.png", png((1, 2, 3)))])
     wait_for(lambda: jobs.get_job(result.thumbnail_job_id).status == "done", timeout=90)
     with read_session() as s:
         media = s.exec(select(Media)).one()

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from labeling import importer, projects
+from labeling import imports, projects
 from labeling.errors import Invalid
-from labeling.import_formats import ImportFile
 from labeling.schema import gallery
 from web.api import api_user, bp, readable
 from web.api.params import int_arg, json_body
@@ -161,11 +160,11 @@ def import_tasks(project_id: int):
                    background=None if background is None else background.strip().lower() in TRUE)
     user = api_user().user
     if request.mimetype == "multipart/form-data" or request.files:
-        files = [ImportFile(name=f.filename or key, data=f.read()) for key, f in request.files.items(multi=True)]
-        result = importer.import_data(user, project_id, files=files, **options)
+        files = [imports.ImportFile(name=f.filename or key, data=f.read()) for key, f in request.files.items(multi=True)]
+        result = imports.import_data(user, project_id, files=files, **options)
     else:
         # the bytes as received: parsed once, and kept as they are if the import runs as a job
-        result = importer.import_data(user, project_id, body=request.get_data(cache=False), **options)
+        result = imports.import_data(user, project_id, body=request.get_data(cache=False), **options)
     response = result.as_dict()
     if result.status == "queued":
         response["url"] = url_for("api.get_import", project_id=project_id, import_id=result.import_id)
@@ -175,9 +174,9 @@ def import_tasks(project_id: int):
 
 @bp.get("/projects/<int:project_id>/imports/<int:import_id>")
 def get_import(project_id: int, import_id: int):
-    batch, job = importer.get_import(api_user().user, project_id, import_id)
-    task_ids = importer.import_task_ids(import_id) if batch.status == "done" and _flag("return_task_ids", True) else None
-    return jsonify(importer.import_view(batch, job, task_ids=task_ids))
+    batch, job = imports.get_import(api_user().user, project_id, import_id)
+    task_ids = imports.import_task_ids(import_id) if batch.status == "done" and _flag("return_task_ids", True) else None
+    return jsonify(imports.import_view(batch, job, task_ids=task_ids))
 
 
 # --------------------------------------------------------------------------- tasks

@@ -11,10 +11,13 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from labeling import importer, projects, users
+from labeling import projects, users
 from labeling.errors import DomainError
+from labeling.imports import list_imports
+from labeling.media import thumbnail_for
 from labeling.models import TaskState
 from labeling.schema import gallery, schema_of
+from labeling.thumbnails import media_file
 from web.extensions import login_manager
 from web.views import project_access
 
@@ -132,7 +135,7 @@ def create():
 @login_required
 def detail(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id)
-    imports = importer.list_imports(_user(), project_id, limit=10)
+    imports = list_imports(_user(), project_id, limit=10)
     kind = schema_of(project).kind
     return render_template("projects/detail.html", project=project, counts=counts, imports=imports, kind=kind,
                            states=list(TaskState), can_manage=_can(project_id, "manage"),
@@ -226,7 +229,7 @@ def upload(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id, "manage")
     schema = schema_of(project)
     return render_template("projects/import.html", project=project, counts=counts, schema=schema,
-                           project_id=project_id, imports=importer.list_imports(_user(), project_id, limit=10))
+                           project_id=project_id, imports=list_imports(_user(), project_id, limit=10))
 
 
 @bp.get("/projects/<int:project_id>/import/_recent")
@@ -234,7 +237,7 @@ def upload(project_id: int):
 def recent_imports(project_id: int):
     """The import page's "Recent imports" section, which htmx reloads when an import ends."""
     return render_template("projects/_recent_imports.html", project_id=project_id,
-                           imports=importer.list_imports(_user(), project_id, limit=10, action="manage"))
+                           imports=list_imports(_user(), project_id, limit=10, action="manage"))
 
 
 @bp.get("/projects/<int:project_id>/tasks")
@@ -253,7 +256,7 @@ def tasks(project_id: int):
     pages = max(math.ceil(page.total / TASKS_PER_PAGE), 1)
     return render_template("projects/tasks.html", project=project, counts=counts, page=page, pages=pages,
                            state=state or "", q=search, states=[*TaskState, "gold"], schema=schema,
-                           preview=_preview, thumbnail_for=importer.thumbnail_for)
+                           preview=_preview, thumbnail_for=thumbnail_for)
 
 
 def _preview(task, schema) -> dict:
@@ -264,7 +267,7 @@ def _preview(task, schema) -> dict:
         if obj.tag == "Text" and out["text"] is None and isinstance(value, str):
             out["text"] = value if len(value) <= 160 else value[:157] + "…"
         elif obj.tag == "Image" and out["image"] is None and isinstance(value, str):
-            out["image"] = importer.thumbnail_for(value) or value
+            out["image"] = thumbnail_for(value) or value
     return out
 
 
@@ -292,7 +295,7 @@ def media(project_id: int, sha256: str, ext: str):
     user = _media_user()
     if user is None:
         return login_manager.unauthorized()
-    path, mime, _ = importer.media_file(user, project_id, sha256.lower(), ext.lower())
+    path, mime, _ = media_file(user, project_id, sha256.lower(), ext.lower())
     return _send(path, mime, sha256, final=True)
 
 
@@ -301,7 +304,7 @@ def thumbnail(project_id: int, sha256: str):
     user = _media_user()
     if user is None:
         return login_manager.unauthorized()
-    path, mime, final = importer.media_file(user, project_id, sha256.lower(), "jpg", thumbnail=True)
+    path, mime, final = media_file(user, project_id, sha256.lower(), "jpg", thumbnail=True)
     return _send(path, mime, f"{sha256}-t" if final else f"{sha256}-o", final=final)
 
 

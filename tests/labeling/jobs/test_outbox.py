@@ -8,7 +8,7 @@ import dramatiq
 import pytest
 import sqlalchemy as sa
 
-from labeling import importer, jobs, projects
+from labeling import imports, jobs, projects
 from labeling.db import read_session, write_session
 from labeling.jobs.broker import broker
 from labeling.models import ImportBatch, Job, JobStatus
@@ -81,7 +81,7 @@ def test_jobs_of_several_kinds_in_one_transaction_are_sent_together_after_it(sen
 
 def test_a_background_import_writes_its_batch_and_job_in_one_transaction(sent, lead):
     project = projects.create_project(lead.user, title="outbox import", label_config=TEXT)
-    result = importer.import_data(lead.user, project.id, body=[{"text": "a"}, {"text": "b"}], background=True)
+    result = imports.import_data(lead.user, project.id, body=[{"text": "a"}, {"text": "b"}], background=True)
     assert result.status == "queued" and sent == [result.job_id]
     with read_session() as s:
         batch = s.get(ImportBatch, result.import_id)

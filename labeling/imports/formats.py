@@ -1,4 +1,4 @@
-"""Turn uploaded files into raw task rows (pure: no database, no Flask).
+"""Reading what one file holds: JSON, JSON Lines, CSV, TSV, TXT, an image (pure: no database).
 
 Accepted inputs
 ---------------
@@ -11,9 +11,9 @@ Accepted inputs
 - CSV / TSV with a header row, UTF-8 (a BOM is allowed); every value is a string.
 - TXT: one text per non-blank line, as ``{"text": line}``.
 - Single images (PNG, JPEG, WebP, GIF, TIFF, BMP): an item carrying the bytes.
-- ``.zip`` archives of any of the above (checked with :func:`labeling.media.safe_zip_members`)
-  and folders (:func:`parse_path`), where the ImageFolder layout ``cat/1.png`` gives the image
-  the existing label ``"cat"``.
+
+Uploads, zip archives and folders are opened by :mod:`labeling.imports.sources`, which hands
+each file to :func:`parse_text` (or makes an image item).
 
 Everything is checked before the first item is produced: a malformed file raises
 :class:`ImportFormatError` listing ``{"row", "file", "field", "detail"}`` entries, so a caller
@@ -34,33 +34,32 @@ import gc
 import io
 import json
 import os
-import re
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeling.errors import Invalid, TooLarge
-from labeling.media import (
-    IMAGE_EXTENSIONS,
-    ZipSafetyError,
-    looks_like_svg,
-    safe_zip_members,
-    sniff_image_format,
-)
+from labeling.errors import DomainError, Invalid, TooLarge
+from labeling.media import IMAGE_EXTENSIONS, looks_like_svg, sniff_image_format
 
 __all__ = [
+    "MAX_ERRORS",
+    "TEXT_EXTENSIONS",
     "ImportFile",
     "ImportFormatError",
     "RawItem",
-    "TEXT_EXTENSIONS",
+    "RowErrors",
     "TooLargeError",
+    "check_image_head",
+    "error_entry",
+    "file_error",
+    "file_kind",
     "format_error",
-    "parse_import_file",
+    "parse_body",
     "parse_json_tasks",
-    "parse_path",
-    "parse_upload",
+    "parse_text",
+    "too_large",
+    "unsupported",
 ]
 
 #: At most this many errors are listed; the message gives the total.
@@ -76,7 +75,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # --------------------------------------------------------------------------- errors
 
 
-def _err(row: int | None, file: str | None, fld: str | None, detail: str) -> dict[str, Any]:
+def error_entry(row: int | None, file: str | None, fld: str | None, detail: str) -> dict[str, Any]:
     return {"row": row, "file": file, "field": fld, "detail": detail}
 
 
@@ -120,7 +119,7 @@ class TooLargeError(ImportFormatError, TooLarge):
     status = 413
 
 
-class _Errors:
+class RowErrors:
     """Collects row errors, keeping the first :data:`MAX_ERRORS`."""
 
     __slots__ = ("items", "total")
@@ -132,7 +131,7 @@ class _Errors:
     def add(self, row: int | None, file: str | None, fld: str | None, detail: str) -> None:
         self.total += 1
         if len(self.items) < MAX_ERRORS:
-            self.items.append(_err(row, file, fld, detail))
+            self.items.append(error_entry(row, file, fld, detail))
 
     def extend(self, exc: ImportFormatError) -> None:
         self.total += exc.total
@@ -144,8 +143,8 @@ class _Errors:
             raise ImportFormatError(errors=self.items, total=self.total)
 
 
-def _file_error(file: str, detail: str, message: str | None = None) -> ImportFormatError:
-    return ImportFormatError(message or f"{file}: {detail}", [_err(None, file, None, detail)])
+def file_error(file: str, detail: str, message: str | None = None) -> ImportFormatError:
+    return ImportFormatError(message or f"{file}: {detail}", [error_entry(None, file, None, detail)])
 
 
 def _jtype(value: Any) -> str:
@@ -267,7 +266,7 @@ def _all_objects(values: list[Any]) -> bool:
 
 
 def _list_field(
-    task: dict[str, Any], key: str, row: int, file: str, errors: _Errors
+    task: dict[str, Any], key: str, row: int, file: str, errors: RowErrors
 ) -> list[Any] | None:
     value = task.get(key)
     if value is None:
@@ -283,7 +282,7 @@ def _list_field(
 
 
 def _items_from_objects(
-    objs: Iterable[tuple[int, Any]], file: str, file_name: str, errors: _Errors
+    objs: Iterable[tuple[int, Any]], file: str, file_name: str, errors: RowErrors
 ) -> list[RawItem]:
     """Tasks (``{"data": ...}``) or flat objects, each with its row number, to RawItems."""
     items: list[RawItem] = []
@@ -358,7 +357,7 @@ def parse_json_tasks(
     if type(obj) is dict:
         if "data" not in obj:
             keys = ", ".join(repr(k) for k in list(obj)[:5])
-            raise _file_error(
+            raise file_error(
                 file,
                 'expected a list of tasks (or one task with a "data" object), got an '
                 f"object with keys {keys}"
@@ -367,10 +366,10 @@ def parse_json_tasks(
             )
         obj = [obj]
     elif type(obj) is not list:
-        raise _file_error(file, f"expected a list of tasks, got {_jtype(obj)}")
+        raise file_error(file, f"expected a list of tasks, got {_jtype(obj)}")
     if not obj:
-        raise _file_error(file, "contains no tasks", f"{file} contains no tasks")
-    errors = _Errors()
+        raise file_error(file, "contains no tasks", f"{file} contains no tasks")
+    errors = RowErrors()
     with _gc_paused():
         items = _items_from_objects(enumerate(obj, 1), file, file_name or file, errors)
     errors.raise_if_any()
@@ -396,11 +395,11 @@ def _parse_json(name: str, text: str, file_name: str) -> list[RawItem]:
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and _first_line_is_object(text):
             return _parse_jsonl(name, text, file_name)  # JSON Lines saved as .json
-        raise _file_error(name, _json_error_detail(exc)) from exc
+        raise file_error(name, _json_error_detail(exc)) from exc
     except ValueError as exc:  # NaN / Infinity
-        raise _file_error(name, f"invalid JSON: {exc}") from exc
+        raise file_error(name, f"invalid JSON: {exc}") from exc
     except RecursionError as exc:
-        raise _file_error(name, "invalid JSON: nested too deeply") from exc
+        raise file_error(name, "invalid JSON: nested too deeply") from exc
     return parse_json_tasks(obj, file=name, file_name=file_name)
 
 
@@ -413,7 +412,7 @@ def _first_line_is_object(text: str) -> bool:
 
 
 def _parse_jsonl(name: str, text: str, file_name: str) -> list[RawItem]:
-    errors = _Errors()
+    errors = RowErrors()
     objs: list[tuple[int, Any]] = []
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
@@ -429,7 +428,7 @@ def _parse_jsonl(name: str, text: str, file_name: str) -> list[RawItem]:
     items = _items_from_objects(objs, name, file_name, errors)
     errors.raise_if_any()
     if not items:
-        raise _file_error(name, "contains no tasks", f"{name} contains no tasks")
+        raise file_error(name, "contains no tasks", f"{name} contains no tasks")
     return items
 
 
@@ -447,7 +446,7 @@ def _decode_utf8(name: str, data: bytes) -> str:
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             detail += "; it looks like UTF-16, save it as UTF-8"
         raise ImportFormatError(
-            f"{name}: {detail} on line {line}", [_err(line, name, None, detail)]
+            f"{name}: {detail} on line {line}", [error_entry(line, name, None, detail)]
         ) from exc
 
 
@@ -458,20 +457,20 @@ def _parse_txt(name: str, text: str, file_name: str) -> list[RawItem]:
         if line.strip()
     ]
     if not items:
-        raise _file_error(name, "contains no tasks", f"{name} contains no tasks")
+        raise file_error(name, "contains no tasks", f"{name} contains no tasks")
     return items
 
 
 def _parse_csv(name: str, text: str, file_name: str, *, delimiter: str) -> list[RawItem]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    errors = _Errors()
+    errors = RowErrors()
     items: list[RawItem] = []
     try:
         header = next(reader, None)
         while header is not None and not header:  # blank lines before the header
             header = next(reader, None)
         if header is None:
-            raise _file_error(name, "contains no tasks", f"{name} contains no tasks")
+            raise file_error(name, "contains no tasks", f"{name} contains no tasks")
         columns = [c.strip() for c in header]
         header_line = reader.line_num
         for i, col in enumerate(columns, 1):
@@ -509,7 +508,7 @@ def _parse_csv(name: str, text: str, file_name: str, *, delimiter: str) -> list[
         errors.add(reader.line_num, name, None, f"malformed CSV: {exc}")
     errors.raise_if_any()
     if not items:
-        raise _file_error(name, "contains no tasks", f"{name} contains no tasks")
+        raise file_error(name, "contains no tasks", f"{name} contains no tasks")
     return items
 
 
@@ -520,7 +519,7 @@ def _ext(name: str) -> str:
     return os.path.splitext(name)[1].lower()
 
 
-def _kind(name: str, head: bytes) -> str:
+def file_kind(name: str, head: bytes) -> str:
     """``"json" | "jsonl" | "csv" | "tsv" | "txt" | "image" | "zip" | "svg" | "unknown"``."""
     ext = _ext(name)
     if ext in (".svg", ".svgz"):
@@ -545,7 +544,7 @@ def _kind(name: str, head: bytes) -> str:
     return "unknown"
 
 
-def _unsupported(name: str, kind: str) -> str:
+def unsupported(name: str, kind: str) -> str:
     if kind == "svg":
         return "SVG is not accepted"
     ext = _ext(name)
@@ -553,9 +552,9 @@ def _unsupported(name: str, kind: str) -> str:
     return f"unsupported {what}; accepted: {_ACCEPTED_TEXT}"
 
 
-def _parse_text_kind(name: str, kind: str, data: bytes, file_name: str) -> list[RawItem]:
+def parse_text(name: str, kind: str, data: bytes, file_name: str) -> list[RawItem]:
     if not data or data.isspace():
-        raise _file_error(name, "is empty", f"{name} is empty")
+        raise file_error(name, "is empty", f"{name} is empty")
     text = _decode_utf8(name, data)
     with _gc_paused():
         if kind == "json":
@@ -569,324 +568,35 @@ def _parse_text_kind(name: str, kind: str, data: bytes, file_name: str) -> list[
         return _parse_txt(name, text, file_name)
 
 
-def _check_image_head(name: str, head: bytes) -> None:
+def check_image_head(name: str, head: bytes) -> None:
     if sniff_image_format(head) is None:
         detail = "SVG is not accepted" if looks_like_svg(head, name) else "not an image"
-        raise _file_error(name, detail)
+        raise file_error(name, detail)
 
 
-def _too_large(name: str, size: int, max_bytes: int) -> TooLargeError:
+def too_large(name: str, size: int, max_bytes: int) -> TooLargeError:
     detail = f"{size} bytes exceeds the limit of {max_bytes} bytes"
-    return TooLargeError(f"{name}: {detail}", [_err(None, name, None, detail)])
+    return TooLargeError(f"{name}: {detail}", [error_entry(None, name, None, detail)])
 
 
-def parse_upload(
-    name: str,
-    data: bytes,
-    *,
-    max_bytes: int,
-    max_unpacked_bytes: int | None = None,
-    max_files: int = 100_000,
-    max_ratio: float = 100,
-) -> Iterator[RawItem]:
-    """Raw tasks from one uploaded file, dispatched on its extension (or content).
-
-    Parameters
-    ----------
-    name : str
-        The upload's file name (its extension chooses the format; without a known extension
-        the content is sniffed: zip, image, JSON).
-    data : bytes
-        The file's content.
-    max_bytes : int
-        Largest accepted upload; a larger one raises :class:`TooLargeError`.
-    max_unpacked_bytes : int, optional
-        Largest total uncompressed size of a zip's members (default ``10 * max_bytes``).
-    max_files : int, optional
-        Most files taken from a zip.
-    max_ratio : float, optional
-        Largest compression ratio of a zip member (zip bombs).
-
-    Returns
-    -------
-    Iterator of RawItem
-        Every check runs before this returns; images of a zip are read one at a time as the
-        iterator advances.
-
-    Raises
-    ------
-    TooLargeError
-        The upload, or a zip's unpacked content, is over its limit (HTTP 413).
-    ImportFormatError
-        Empty file, unsupported type, not UTF-8, malformed JSON/CSV, bad rows (all listed),
-        an unsafe zip, or an image file that is not an image.
-    """
-    if len(data) > max_bytes:
-        raise _too_large(name, len(data), max_bytes)
-    if not data:
-        raise _file_error(name, "is empty", f"{name} is empty")
-    kind = _kind(name, data[:1024])
-    if kind == "zip":
-        try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
-            raise _file_error(name, f"not a valid zip archive ({exc})") from exc
-        limit = max_unpacked_bytes if max_unpacked_bytes is not None else 10 * max_bytes
-        return _parse_zip(
-            zf, name, max_unpacked_bytes=limit, max_files=max_files, max_ratio=max_ratio
-        )
-    if kind == "image":
-        _check_image_head(name, data[:64])
-        return iter([RawItem(1, name, {}, [], [], {}, name, image_bytes=data)])
-    if kind in ("svg", "unknown"):
-        raise _file_error(name, _unsupported(name, kind))
-    return iter(_parse_text_kind(name, kind, data, name))
+# --------------------------------------------------------------------------- request bodies
 
 
-def parse_import_file(f: ImportFile, **limits: Any) -> Iterator[RawItem]:
-    """:func:`parse_upload` for an :class:`ImportFile` held in memory, else :func:`parse_path`."""
-    if f.data is not None:
-        return parse_upload(f.name, f.data, **limits)
-    return parse_path(Path(f.path), **limits)  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- archives
-
-
-def _image_folder_labels(paths: list[str]) -> dict[str, str | None]:
-    """ImageFolder labels of image paths inside an archive.
-
-    The folder common to all images is the root (so ``dataset/cat/1.png`` and
-    ``cat/1.png`` both give ``"cat"``); an image in a sub-folder of the root gets that
-    sub-folder's name, one directly in the root gets none. A single class folder is
-    therefore taken as the root, with no labels.
-    """
-    split = {p: p.split("/") for p in paths}
-    dirs = [parts[:-1] for parts in split.values()]
-    common = 0
-    if dirs:
-        shortest = min(len(d) for d in dirs)
-        while common < shortest and len({d[common] for d in dirs}) == 1:
-            common += 1
-    return {p: (parts[common] if len(parts) - 1 > common else None) for p, parts in split.items()}
-
-
-def _parse_zip(
-    zf: zipfile.ZipFile, name: str, *, max_unpacked_bytes: int, max_files: int, max_ratio: float
-) -> Iterator[RawItem]:
+def parse_body(raw: bytes) -> Any:
+    """Decode a JSON request body strictly (no NaN/Infinity); DomainError (400) names the place."""
+    if not raw or not raw.strip():
+        raise DomainError("the request body is empty; send a JSON list of tasks",
+                          [{"row": None, "file": "request body", "field": None, "detail": "empty body"}])
     try:
-        members = safe_zip_members(
-            zf,
-            max_total_bytes=max_unpacked_bytes,
-            max_ratio=max_ratio,
-            max_files=max_files,
-            name=name,
-        )
-        errors = _Errors()
-        plan: list[tuple[zipfile.ZipInfo, str, str, list[RawItem] | None]] = []
-        for info in members:
-            member = "/".join(p for p in re.split(r"[/\\]", info.filename) if p not in ("", "."))
-            shown = f"{name}/{member}"
-            with zf.open(info) as fh:
-                head = fh.read(1024)
-            kind = _kind(member, head)
-            if kind == "image":
-                if sniff_image_format(head) is None:
-                    errors.add(
-                        None,
-                        shown,
-                        None,
-                        "SVG is not accepted" if looks_like_svg(head, member) else "not an image",
-                    )
-                    continue
-                plan.append((info, member, shown, None))
-            elif kind in ("json", "jsonl", "csv", "tsv", "txt"):
-                try:
-                    items = _parse_text_kind(shown, kind, zf.read(info), member)
-                except ImportFormatError as exc:
-                    errors.extend(exc)
-                    continue
-                plan.append((info, member, shown, items))
-            elif kind == "zip":
-                errors.add(None, shown, None, "archives inside archives are not accepted")
-            else:
-                errors.add(None, shown, None, _unsupported(member, kind))
-        errors.raise_if_any()
-        if not plan:
-            raise _file_error(
-                name, "contains no files to import", f"{name} contains no files to import"
-            )
-    except ZipSafetyError as exc:
-        zf.close()
-        cls = TooLargeError if exc.reason == "size" else ImportFormatError
-        raise cls(str(exc), [_err(None, name, None, str(exc))]) from exc
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-        zf.close()
-        raise _file_error(name, f"unreadable zip archive ({exc})") from exc
-    except BaseException:
-        zf.close()
-        raise
-    labels = _image_folder_labels([m for _, m, _, items in plan if items is None])
-    return _iter_zip(zf, name, plan, labels)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DomainError(f"the request body is not UTF-8 (byte at position {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        detail = f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise DomainError(detail, [{"row": None, "file": "request body", "field": None, "detail": detail}]) from None
+    except (ValueError, RecursionError) as exc:
+        detail = f"malformed JSON: {exc}"
+        raise DomainError(detail, [{"row": None, "file": "request body", "field": None, "detail": detail}]) from None
 
-
-def _iter_zip(
-    zf: zipfile.ZipFile,
-    name: str,
-    plan: list[tuple[zipfile.ZipInfo, str, str, list[RawItem] | None]],
-    labels: dict[str, str | None],
-) -> Iterator[RawItem]:
-    with zf:
-        for position, (info, member, shown, items) in enumerate(plan, 1):
-            if items is not None:
-                yield from items
-                continue
-            try:
-                data = zf.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise _file_error(shown, f"unreadable zip member ({exc})") from exc
-            yield RawItem(
-                position, shown, {}, [], [], {}, member, image_bytes=data, label=labels[member]
-            )
-
-
-def _walk_files(root: Path) -> list[str]:
-    """Relative POSIX paths of the files under ``root``, sorted, skipping dotfiles."""
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
-        rel_dir = Path(dirpath).relative_to(root)
-        for fname in sorted(filenames):
-            if fname.startswith(".") or fname.lower() in ("thumbs.db", "desktop.ini"):
-                continue
-            found.append((rel_dir / fname).as_posix())
-    return found
-
-
-def _read_head(path: Path, n: int = 1024) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(n)
-
-
-def parse_path(
-    path: Path,
-    *,
-    max_bytes: int = 1 << 30,
-    max_unpacked_bytes: int | None = None,
-    max_files: int = 1_000_000,
-    max_ratio: float = 100,
-) -> Iterator[RawItem]:
-    """Raw tasks from a file or a folder on disk (the CLI's ``labelfab import``).
-
-    A folder is read recursively (sorted, dotfiles and ``__MACOSX`` skipped); an image in a
-    sub-folder gets the name of the first sub-folder under ``path`` as its label (ImageFolder
-    layout: ``path/cat/1.png`` -> ``"cat"``), one directly in ``path`` gets none. Images are
-    not read: their items carry ``image_path``. Text files are parsed (and every file checked)
-    before this returns, so a bad file refuses the whole import up front.
-
-    Parameters
-    ----------
-    path : Path
-        A file of any format :func:`parse_upload` accepts, or a folder of them.
-    max_bytes : int, optional
-        Largest text file read into memory (a zip is read from disk member by member).
-    max_unpacked_bytes, max_files, max_ratio
-        Zip limits, as in :func:`parse_upload`; ``max_files`` also bounds a folder.
-
-    Returns
-    -------
-    Iterator of RawItem
-
-    Raises
-    ------
-    TooLargeError, ImportFormatError
-        As :func:`parse_upload`; also for a path that does not exist.
-    """
-    path = Path(path)
-    unpacked = max_unpacked_bytes if max_unpacked_bytes is not None else 10 * max_bytes
-    if path.is_dir():
-        return _parse_folder(path, max_bytes=max_bytes, max_files=max_files)
-    if not path.is_file():
-        raise _file_error(str(path), "no such file or folder")
-    name = path.name
-    size = path.stat().st_size
-    if size == 0:
-        raise _file_error(name, "is empty", f"{name} is empty")
-    head = _read_head(path)
-    kind = _kind(name, head)
-    if kind == "zip":
-        try:
-            zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
-            raise _file_error(name, f"not a valid zip archive ({exc})") from exc
-        return _parse_zip(
-            zf, name, max_unpacked_bytes=unpacked, max_files=max_files, max_ratio=max_ratio
-        )
-    if kind == "image":
-        _check_image_head(name, head)
-        return iter([RawItem(1, name, {}, [], [], {}, name, image_path=path)])
-    if kind in ("svg", "unknown"):
-        raise _file_error(name, _unsupported(name, kind))
-    if size > max_bytes:
-        raise _too_large(name, size, max_bytes)
-    return iter(_parse_text_kind(name, kind, path.read_bytes(), name))
-
-
-def _parse_folder(root: Path, *, max_bytes: int, max_files: int) -> Iterator[RawItem]:
-    rels = _walk_files(root)
-    if len(rels) > max_files:
-        raise _file_error(root.name, f"more than {max_files} files (the limit)")
-    if not rels:
-        raise _file_error(
-            root.name, "contains no files to import", f"{root.name} contains no files to import"
-        )
-    errors = _Errors()
-    plan: list[tuple[str, Path, list[RawItem] | None]] = []
-    for rel in rels:
-        full = root / rel
-        shown = f"{root.name}/{rel}"
-        head = _read_head(full)
-        kind = _kind(rel, head)
-        if kind == "image":
-            if sniff_image_format(head) is None:
-                errors.add(
-                    None,
-                    shown,
-                    None,
-                    "SVG is not accepted" if looks_like_svg(head, rel) else "not an image",
-                )
-                continue
-            plan.append((rel, full, None))
-        elif kind in ("json", "jsonl", "csv", "tsv", "txt"):
-            size = full.stat().st_size
-            if size > max_bytes:
-                raise _too_large(shown, size, max_bytes)
-            try:
-                plan.append((rel, full, _parse_text_kind(shown, kind, full.read_bytes(), rel)))
-            except ImportFormatError as exc:
-                errors.extend(exc)
-        elif kind == "zip":
-            errors.add(
-                None,
-                shown,
-                None,
-                "archives inside folders are not accepted; import the archive on its own",
-            )
-        else:
-            errors.add(None, shown, None, _unsupported(rel, kind))
-    errors.raise_if_any()
-    return _iter_folder(root, plan)
-
-
-def _iter_folder(
-    root: Path, plan: list[tuple[str, Path, list[RawItem] | None]]
-) -> Iterator[RawItem]:
-    for position, (rel, full, items) in enumerate(plan, 1):
-        if items is not None:
-            yield from items
-            continue
-        parts = rel.split("/")
-        label = parts[0] if len(parts) > 1 else None
-        yield RawItem(
-            position, f"{root.name}/{rel}", {}, [], [], {}, rel, image_path=full, label=label
-        )

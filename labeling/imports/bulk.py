@@ -1,0 +1,446 @@
+"""Bulk writing of an import: images to the media store, then every row in one transaction.
+
+Images are verified and stored by content (:func:`labeling.media.store_media`), a few dozen at
+a time in a thread pool (:func:`with_images`); files an import wrote that end up unreferenced
+(a rollback, refused rows) are removed again (:func:`remove_unreferenced`). :func:`write` puts
+everything of one import in the caller's transaction with bulk inserts straight through the
+driver (executemany on SQLite, COPY on PostgreSQL; no per-row ORM objects): the
+:class:`~labeling.models.ImportBatch`, new users, media, tasks, annotations, predictions and the
+task events of tasks that arrive labeled (:func:`labeling.lifecycle.event_row`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from labeling.canonical import dumps, sha256_text
+from labeling.db import read_session, utcnow
+from labeling.errors import Conflict, Invalid, NotFound
+from labeling.imports.formats import RawItem
+from labeling.imports.rows import Extra, Owner, chunks
+from labeling.jobs.qc_trigger import tasks_labeled
+from labeling.lifecycle import EVENT_COLUMNS, Cause, event_row
+from labeling.media import MediaError, media_path, store_media
+from labeling.models import ImportBatch, Media, Project, Role, Task, TaskState, User
+from labeling.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Row", "Stored", "Written", "remove_unreferenced", "with_images", "write"]
+
+_CHUNK = 2000  # rows per executemany batch
+_IMAGE_BATCH = 32  # images validated and stored concurrently
+
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass
+class Stored:
+    sha256: str
+    ext: str
+    mime: str
+    width: int
+    height: int
+    size: int
+    new_file: bool
+
+
+def _store_image(item: RawItem, written: set[tuple[str, str]]) -> Stored | MediaError:
+    st = get_settings()
+    try:
+        data = item.read_image()
+    except OSError as exc:
+        return MediaError(f"{item.file}: cannot be read ({exc})")
+    sha = hashlib.sha256(data).hexdigest()
+    existed = any(media_path(st.media_root, sha, ext).exists() for ext in ("png", "jpg", "webp", "gif", "tiff", "bmp"))
+    try:
+        info = store_media(data, media_root=st.media_root, name=item.file_name or item.file,
+                           max_pixels=st.max_image_pixels)
+    except MediaError as exc:
+        return exc
+    if not existed:
+        written.add((info.sha256, info.ext))  # set.add is atomic: safe from the pool's threads
+    return Stored(info.sha256, info.ext, info.mime, info.width, info.height, info.size, not existed)
+
+
+def with_images(items: Iterable[RawItem], pool: ThreadPoolExecutor,
+                 written: set[tuple[str, str]]) -> Iterator[tuple[RawItem, Any]]:
+    """Items paired with their stored image (or the MediaError); images are stored in parallel,
+    a few dozen at a time, and items come out in their order."""
+    batch: list[RawItem] = []
+
+    def flush():
+        futures = [pool.submit(_store_image, it, written) if it.is_image else None for it in batch]
+        for it, fut in zip(batch, futures, strict=True):
+            yield it, (fut.result() if fut is not None else None)
+            it.image_bytes = None  # free the bytes as soon as the image is stored
+
+    for item in items:
+        if not batch and item.image_bytes is None and item.image_path is None:
+            yield item, None  # the common case of text rows: no batching
+            continue
+        batch.append(item)
+        if len(batch) >= _IMAGE_BATCH:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
+
+
+@dataclass(slots=True)
+class Row:
+    """A task to insert: its data as canonical JSON (stored as is) and its content hash.
+
+    For plain text rows of an import without ``dedupe`` both are computed later, while the
+    rows before them are being written (see :func:`_write_plain`); ``data`` holds the dict.
+    """
+
+    data_json: str | None
+    meta_json: str
+    file_name: str | None
+    content_hash: str | None
+    media_sha: str | None = None
+    data: dict | None = None
+
+
+def remove_unreferenced(files: set[tuple[str, str]]) -> None:
+    """Delete image files this import wrote that no Media row refers to (after a rollback)."""
+    if not files:
+        return
+    root = get_settings().media_root
+    try:
+        with read_session() as s:
+            known: set[str] = set()
+            for chunk in chunks(sorted(sha for sha, _ in files), 500):
+                known.update(s.exec(select(Media.sha256).where(Media.sha256.in_(chunk))))
+    except sa.exc.SQLAlchemyError:
+        log.exception("could not check which imported images to remove")
+        return
+    for sha, ext in files:
+        if sha not in known:
+            try:
+                media_path(root, sha, ext).unlink()
+            except FileNotFoundError:
+                pass
+
+
+# --------------------------------------------------------------------------- the transaction
+
+
+class _Bulk:
+    """Bulk inserts straight through the driver: executemany on SQLite, COPY on PostgreSQL.
+
+    Values are given ready for the database (JSON as text, timestamps converted once), so no
+    per-row ORM object or SQLAlchemy type processing is involved; ids are allocated up front
+    so that annotations can point at their tasks without RETURNING.
+    """
+
+    def __init__(self, s: Session):
+        self.s = s
+        self.pg = s.get_bind().dialect.name == "postgresql"
+        self.conn = s.connection()  # the transaction's connection, also used by a writer thread
+        if not self.pg:
+            self.conn.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory
+
+    def close(self) -> None:
+        """Give the pooled connection its default page cache back (the big one is freed)."""
+        if not self.pg:
+            self.conn.exec_driver_sql("PRAGMA cache_size=-2000")
+
+    def ts(self, value):
+        if self.pg:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    def flag(self, value: bool):
+        return value if self.pg else int(value)
+
+    def next_ids(self, table: str, n: int) -> list[int]:
+        if n == 0:
+            return []
+        conn = self.conn
+        if self.pg:
+            seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}).scalar()
+            return list(conn.execute(sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                                     {"seq": seq, "n": n}).scalars())
+        # SQLite: the write transaction (BEGIN IMMEDIATE) holds the database's write lock.
+        top = conn.exec_driver_sql(f'SELECT coalesce(max(id), 0) FROM "{table}"').scalar()
+        return list(range(top + 1, top + n + 1))
+
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], consts: dict[str, Any] | None = None) -> None:
+        """Insert ``rows`` (values of ``columns``); ``consts`` are columns with one value for all rows.
+
+        On SQLite the constants go into the statement as literals (binding fewer parameters
+        per row is a third faster); COPY on PostgreSQL gets them appended to every row.
+        """
+        if not rows:
+            return
+        consts = consts or {}
+        conn = self.conn
+        if self.pg:
+            names = (*columns, *consts)
+            tail = tuple(consts.values())
+            cols = ", ".join(f'"{c}"' for c in names)
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+                write = copy.write_row
+                if tail:
+                    for row in rows:
+                        write(row + tail)
+                else:
+                    for row in rows:
+                        write(row)
+            return
+        cols = ", ".join(f'"{c}"' for c in (*columns, *consts))
+        values = ", ".join(["?"] * len(columns) + [_sql_literal(v) for v in consts.values()])
+        sql = f'INSERT INTO "{table}" ({cols}) VALUES ({values})'
+        for chunk in chunks(rows, 20_000):
+            conn.exec_driver_sql(sql, chunk)
+
+
+_PIPELINE_CHUNK = 10_000
+
+
+def _write_plain(bulk: _Bulk, rows: list[Row], ids: list[int], keep, columns: tuple[str, ...],
+                 consts: dict[str, Any]) -> None:
+    """Insert plain text rows, encoding chunk k+1 while a writer thread inserts chunk k.
+
+    The database driver lets go of the GIL while SQLite (or the network to PostgreSQL) works,
+    so the JSON encoding and hashing of the next chunk runs meanwhile on the other core. One
+    thread at a time uses the connection: a chunk is handed over only when the last is in.
+    """
+    encode, digest = dumps, sha256_text
+
+    def build(pairs) -> list[tuple]:
+        out = []
+        for task_id, i in pairs:
+            r = rows[i]
+            if r.data_json is None:
+                try:
+                    r.data_json = encode(r.data)
+                except (ValueError, TypeError) as exc:  # NaN or a non-JSON value given from Python
+                    raise Invalid(f"task {i + 1}: its data cannot be stored as JSON ({exc})",
+                                  [{"row": i + 1, "file": None, "field": "data", "detail": str(exc)}]) from None
+                r.content_hash = digest(r.data_json)
+            out.append((task_id, r.data_json, r.content_hash))
+        return out
+
+    pairs = list(zip(ids, keep, strict=True))
+    if len(pairs) <= _PIPELINE_CHUNK:
+        bulk.insert("task", columns, build(pairs), consts)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+        pending = None
+        for chunk in chunks(pairs, _PIPELINE_CHUNK):
+            built = build(chunk)
+            if pending is not None:
+                pending.result()  # raises the writer's error, if any
+            pending = writer.submit(bulk.insert, "task", columns, built, consts)
+        pending.result()
+
+
+def _sql_literal(value: Any) -> str:
+    """An SQL literal of one of the importer's own constants (never of user data)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def _insert_media(s: Session, media: dict[str, Stored]) -> dict[str, int]:
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    now = utcnow()
+    rows = [{"sha256": m.sha256, "ext": m.ext, "mime": m.mime, "width": m.width, "height": m.height,
+             "size": m.size, "thumbnail_ready": False, "created_at": now} for m in media.values()]
+    stmt = dialect_insert(Media.__table__).on_conflict_do_nothing(index_elements=["sha256"])
+    for chunk in chunks(rows, _CHUNK):
+        s.execute(stmt, chunk)
+    ids: dict[str, int] = {}
+    for chunk in chunks(list(media), 500):
+        ids.update(s.execute(select(Media.sha256, Media.id).where(Media.sha256.in_(chunk))).all())
+    return ids
+
+
+def _labels_user(s: Session, batch_id: int, files: list[str]) -> int:
+    source = ", ".join(os.path.basename(str(f)) for f in files[:3]) or "request body"
+    user = User(email=f"imported-labels-{batch_id}@labelfab.local",
+                name=f"imported labels #{batch_id} ({source})"[:255], role=Role.annotator, is_active=False)
+    s.add(user)
+    s.flush()
+    return user.id
+
+
+_ANNOTATION_COLUMNS = ("task_id", "project_id", "user_id", "result", "was_cancelled", "skip_reason", "lead_time",
+                       "source", "version", "created_at", "updated_at")
+_PREDICTION_COLUMNS = ("task_id", "project_id", "result", "score", "probs", "model_version", "created_at")
+
+
+@dataclass
+class Written:
+    """What :func:`write` wrote (the counts of an import's result)."""
+
+    import_id: int
+    task_count: int = 0
+    annotation_count: int = 0
+    prediction_count: int = 0
+    skipped_duplicates: int = 0
+    new_users: int = 0
+    gold_count: int = 0
+    task_ids: list[int] | None = None
+
+
+def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: list[Extra], bad: set[int],
+          media: dict[str, Stored], dedupe: bool, batch_id: int | None, files: list[str],
+          return_task_ids: bool) -> Written:
+    """Everything of one import, inside the caller's transaction; returns what was written."""
+    current = s.get(Project, project.id)
+    if current is None:
+        raise NotFound(f"project {project.id} not found")
+    if current.archived_at is not None:
+        raise Conflict(f"project {project.id} is archived; unarchive it to import data")
+    if current.label_config != project.label_config:
+        raise Conflict("the project's label config changed during the import; import again")
+    if batch_id is None:
+        batch = ImportBatch(project_id=project.id, user_id=user.id, status="running", files=[str(f) for f in files])
+        s.add(batch)
+        s.flush()
+        batch_id = batch.id
+    result = Written(import_id=batch_id)
+    bulk = _Bulk(s)
+
+    # which rows go in
+    keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
+    if dedupe:
+        seen: set[str] = set()
+        for chunk in chunks(sorted({rows[i].content_hash for i in keep if rows[i].content_hash}), 500):
+            seen.update(s.exec(select(Task.content_hash).where(Task.project_id == project.id,
+                                                                Task.content_hash.in_(chunk))))
+        kept = []
+        for i in keep:
+            h = rows[i].content_hash
+            if h is not None and h in seen:
+                result.skipped_duplicates += 1
+                continue
+            if h is not None:
+                seen.add(h)
+            kept.append(i)
+        keep = kept
+
+    used_media = {rows[i].media_sha for i in keep if rows[i].media_sha}
+    media_ids = _insert_media(s, {sha: media[sha] for sha in used_media}) if used_media else {}
+    extra_of = {e.index: e for e in extras}
+
+    # users: the import's labels user, and unknown emails as inactive annotators
+    owner_ids: dict[tuple, int] = {}
+    needs = [o for i in keep if i in extra_of for o, _, _ in extra_of[i].annotations]
+    if needs:
+        emails = sorted({o.value for o in needs if o.kind == "email"})
+        existing: dict[str, int] = {}
+        for chunk in chunks(emails, 500):
+            existing.update(s.execute(select(User.email, User.id).where(User.email.in_(chunk))).all())
+        for email in emails:
+            if email not in existing:
+                u = User(email=email, name=email.split("@")[0], role=Role.annotator, is_active=False)
+                s.add(u)
+                s.flush()
+                existing[email] = u.id
+                result.new_users += 1
+        for email, uid in existing.items():
+            owner_ids[("email", email)] = uid
+        if any(o.kind == "labels" for o in needs):
+            owner_ids[("labels", None)] = _labels_user(s, batch_id, files)
+
+    def owner_id(o: Owner) -> int:
+        return o.value if o.kind == "id" else owner_ids[(o.kind, o.value if o.kind == "email" else None)]
+
+    # task rows, with counters and state from the imported annotations
+    now = utcnow()
+    ts = bulk.ts(now)
+    false, pid, overlap = bulk.flag(False), project.id, project.overlap
+    null = "null"
+    ids = bulk.next_ids("task", len(keep))
+    task_rows: list[tuple] = []
+    ann_rows: list[tuple] = []
+    pred_rows: list[tuple] = []
+    event_rows: list[tuple] = []
+    # the tasks whose imported annotations reach the overlap arrive labeled, with their event
+    labeled_event = event_row(Cause.imported, project_id=pid, user_id=user.id, from_state=TaskState.open,
+                              to_state=TaskState.labeled, reason=f"import #{batch_id}: labeled by imported annotations",
+                              now=ts)
+    state_open = TaskState.open.value
+    consts = {"project_id": pid, "priority": 0.0, "requeued": false, "target_overlap": overlap, "n_leases": 0,
+              "final_label": null, "final_source": None, "import_id": batch_id, "created_at": ts, "updated_at": ts}
+    plain = not extra_of and not any(r.meta_json != "{}" or r.file_name or r.media_sha for r in rows)
+    if plain:  # the common bulk case: only id, data and hash differ from row to row
+        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=None, media_id=None,
+                      is_gold=false, gold_answer=null)
+        columns: tuple[str, ...] = ("id", "data", "content_hash")
+        _write_plain(bulk, rows, ids, keep, columns, consts)
+    else:
+        columns = ("id", "data", "meta", "state", "n_annotations", "n_skips", "content_hash", "file_name", "media_id",
+                   "is_gold", "gold_answer")
+    n_gold = 0
+    for task_id, i in zip(ids, keep, strict=True) if not plain else ():
+        r = rows[i]
+        state, n_done, n_skips, is_gold, gold_answer = state_open, 0, 0, false, null
+        e = extra_of.get(i) if extra_of else None
+        if e is not None:
+            for owner, a, _ in e.annotations:
+                if a["was_cancelled"]:
+                    n_skips += 1
+                else:
+                    n_done += 1
+                ann_rows.append((task_id, pid, owner_id(owner), dumps(a["result"]), bulk.flag(a["was_cancelled"]),
+                                 "", a["lead_time"], "import", 1, ts, ts))
+            for p in e.predictions:
+                pred_rows.append((task_id, pid, dumps(p["result"]), p["score"],
+                                  dumps(p["probs"]) if p["probs"] is not None else null, p["model_version"], ts))
+            if e.gold_answer is not None:  # a gold task: its own track, open whatever it has
+                is_gold, gold_answer = bulk.flag(True), dumps(e.gold_answer)
+                n_gold += 1
+            elif n_done >= overlap:
+                state = TaskState.labeled.value
+                event_rows.append(labeled_event(task_id))
+        if r.data_json is None:
+            r.data_json = dumps(r.data)
+            r.content_hash = sha256_text(r.data_json)
+        task_rows.append((task_id, r.data_json, r.meta_json, state, n_done, n_skips, r.content_hash, r.file_name,
+                          media_ids[r.media_sha] if r.media_sha else None, is_gold, gold_answer))
+    if not plain:
+        bulk.insert("task", columns, task_rows, consts)
+    bulk.insert("annotation", _ANNOTATION_COLUMNS, ann_rows)
+    bulk.insert("prediction", _PREDICTION_COLUMNS, pred_rows)
+    bulk.insert("task_event", EVENT_COLUMNS, event_rows)
+    tasks_labeled(s.connection(), pid, len(event_rows))
+    bulk.close()
+
+    result.task_count = len(ids)
+    result.annotation_count = len(ann_rows)
+    result.prediction_count = len(pred_rows)
+    result.gold_count = n_gold
+    if return_task_ids:
+        result.task_ids = list(ids)
+    s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(
+        status="done", task_count=result.task_count, annotation_count=result.annotation_count,
+        prediction_count=result.prediction_count, skipped_duplicates=result.skipped_duplicates))
+    return result

@@ -1,0 +1,553 @@
+"""Import: tasks, existing labels, predictions and images into a project, all or nothing.
+
+One domain function, :func:`import_data`, serves the upload page, ``POST
+/api/projects/ID/import`` and ``labelfab import``. It takes a decoded JSON body, uploaded files
+or paths on disk (:mod:`labeling.imports.sources` and :mod:`labeling.imports.formats` turn
+them into :class:`~labeling.imports.formats.RawItem` rows) and:
+
+1. checks every row against the project's label config: the data fields the config reads,
+   annotation and prediction results (existing labels, valid spans and boxes), ``completed_by``
+   (a user id or an email; an unknown email becomes an inactive annotator), prediction
+   ``probs`` (finite, labels of the config, summing to 1) and ``data.embedding`` (finite
+   numbers, one length across the project); images are verified and stored by content
+   (:func:`labeling.media.store_media`) and the task's image field set to the URL the app
+   serves them at;
+2. refuses the whole import if any row is invalid, listing the first 100 problems by row and
+   field (``skip_invalid=True`` imports the valid rows and reports the others);
+3. writes everything in ONE transaction with bulk inserts (no per-row ORM objects): the
+   :class:`ImportBatch`, new users, media, tasks, annotations, predictions and the task events
+   of tasks that arrive labeled. A crash before the commit leaves nothing behind.
+
+Gold (honeypot) tasks come in the Label Studio task form with ``"is_gold": true`` and their
+answer: ``"gold_answer": [result items]``, or, without it, the task's one annotation, which is
+then stored as the answer and not as an annotation (so it counts toward nothing). The answer is
+checked against the label config exactly like an imported annotation (row and field named in
+the errors, all or nothing). A gold task stays ``open`` on its own track: the router
+interleaves it at ``Project.gold_rate``, each annotator's answers to it count for their gold
+accuracy (:func:`labeling.review.gold_accuracy`), and exports never contain it. Annotations
+given besides a ``gold_answer`` are imported as annotators' answers to the gold task.
+``"gold_answer"`` without ``"is_gold": true`` is refused; ``"is_gold": false`` (as a labelfab
+export with workflow fields has it) is an ordinary task. Flat rows (CSV, TSV, TXT, flat JSON
+objects) carry no gold flag: every column is task data.
+
+Existing labels count toward overlap: a task with as many imported annotations as the
+project's overlap arrives ``labeled`` (with a TaskEvent). Labels that come without an
+annotator (ImageFolder folder names, Label Studio annotations without ``completed_by``) are
+attributed to a per-import, inactive "imported labels" user, so that later per-annotator QC
+judges each labelled source on its own and never mixes it with the uploader's own work.
+
+Large imports (more than ``settings.import_job_threshold`` rows, or uploads with many images
+or a zip) run as an ``import`` job whose progress the browser shows; the uploaded bytes wait in
+``DATA_DIR/imports/`` until the job has run (:func:`run_import_job`, its handler, is listed in
+:mod:`labeling.jobs.registry`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from labeling import jobs
+from labeling.access import require_project
+from labeling.canonical import dumps, sha256_text
+from labeling.db import read_session, write_session
+from labeling.errors import Conflict, DomainError, Invalid, NotFound
+from labeling.imports.bulk import Row, Stored, remove_unreferenced, with_images, write
+from labeling.imports.formats import (
+    MAX_ERRORS,
+    ImportFile,
+    ImportFormatError,
+    RawItem,
+    format_error,
+    parse_body,
+    parse_json_tasks,
+)
+from labeling.imports.rows import Checker, Extra, Owner, check_owners
+from labeling.imports.sources import (
+    chain,
+    open_paths,
+    parse_files,
+    stage_body,
+    stage_files,
+    staged_files,
+    staging_root,
+    with_folder_labels,
+)
+from labeling.jobs.broker import is_stub
+from labeling.media import MediaError, media_url
+from labeling.models import ImportBatch, Job, Project, Task, User
+from labeling.schema import result_from_labels, schema_of
+from labeling.settings import get_settings
+
+__all__ = [
+    "JOB_IMAGE_THRESHOLD",
+    "ImportResult",
+    "get_import",
+    "import_data",
+    "import_error_summary",
+    "import_task_ids",
+    "import_view",
+    "list_imports",
+    "run_import_job",
+]
+
+#: Uploads with more image files than this (or any zip) run as a job.
+JOB_IMAGE_THRESHOLD = 50
+_PROGRESS_EVERY = 5000
+
+ProgressFn = Callable[[int, int | None, str], None]
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a background import, where to follow it)."""
+
+    import_id: int | None = None
+    job_id: int | None = None
+    status: str = "done"  # done | queued | failed
+    task_count: int = 0
+    annotation_count: int = 0
+    prediction_count: int = 0
+    skipped_duplicates: int = 0
+    skipped_invalid: int = 0
+    errors: list[dict] = field(default_factory=list)
+    duration: float = 0.0
+    task_ids: list[int] | None = None
+    files: list[str] = field(default_factory=list)
+    thumbnail_job_id: int | None = None
+    new_users: int = 0
+    gold_count: int = 0
+
+    def as_dict(self) -> dict:
+        """Label Studio's import response fields, plus labelfab's own."""
+        body = {
+            "task_count": self.task_count,
+            "annotation_count": self.annotation_count,
+            "prediction_count": self.prediction_count,
+            "duration": round(self.duration, 4),
+            "file_upload_ids": [],
+            "found_formats": sorted({os.path.splitext(f)[1].lower() for f in self.files if "." in f}),
+            "import": self.import_id,
+            "job": self.job_id,
+            "status": self.status,
+            "skipped_duplicates": self.skipped_duplicates,
+            "skipped_invalid": self.skipped_invalid,
+            "errors": self.errors,
+            "new_users": self.new_users,
+            "gold_count": self.gold_count,
+            "thumbnail_job": self.thumbnail_job_id,
+        }
+        if self.task_ids is not None:
+            body["task_ids"] = self.task_ids
+        return body
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+def import_data(
+    user: User,
+    project_id: int,
+    *,
+    body: Any = None,
+    files: list[ImportFile] | None = None,
+    paths: list[Path | str] | None = None,
+    skip_invalid: bool = False,
+    dedupe: bool = False,
+    return_task_ids: bool = False,
+    background: bool | None = None,
+    progress: ProgressFn | None = None,
+) -> ImportResult:
+    """Import tasks into a project (the one function behind the browser, REST and the CLI).
+
+    Parameters
+    ----------
+    user : User
+        Who imports; needs the ``manage`` right on the project.
+    project_id : int
+    body : Any, optional
+        A JSON body (bytes as received, or decoded): a list of Label Studio tasks or of flat
+        objects, or one task.
+    files : list of ImportFile, optional
+        Uploaded files (JSON, JSON Lines, CSV, TSV, TXT, images, zip archives).
+    paths : list of path, optional
+        Files or folders on disk (the CLI); a folder in ImageFolder layout gives labels.
+    skip_invalid : bool
+        Import the valid rows and report the invalid ones, instead of refusing everything.
+    dedupe : bool
+        Skip rows whose data equal (by content hash) a task of the project or an earlier row.
+    return_task_ids : bool
+        Put the new tasks' ids in the result.
+    background : bool, optional
+        Run as an ``import`` job (True), in this call (False), or decide by size (None:
+        more than ``settings.import_job_threshold`` rows, more than 50 images, or a zip).
+    progress : callable, optional
+        ``progress(done, total_or_None, message)``, called now and then by an in-call import.
+
+    Returns
+    -------
+    ImportResult
+        Counts and the import's id; for a background import ``status="queued"`` and the job id.
+
+    Raises
+    ------
+    Invalid
+        Any invalid row (unless ``skip_invalid``), listing the first 100 problems.
+    DomainError, TooLarge
+        Malformed or over-size input. Nothing is stored in any of these cases.
+    NotFound, Forbidden, Conflict
+        No such project, no right to manage it, or the project is archived.
+    """
+    given = [x is not None for x in (body, files, paths)]
+    if sum(given) != 1:
+        raise Invalid("give exactly one of body, files or paths to import")
+    project = _check_project(user, project_id)
+    st = get_settings()
+    if body is not None:
+        raw = None
+        if isinstance(body, bytes | bytearray):
+            raw, body = bytes(body), parse_body(body)
+        items = parse_json_tasks(body, file="request body")
+        for item in items:
+            item.file_name = None  # tasks sent in a body were not made from a file
+        if background is None:
+            background = len(items) > st.import_job_threshold
+        if background:
+            staging = stage_body(body, raw)
+            if is_stub():  # the job runs in this process: hand it the parsed rows as well
+                with _parsed_lock:
+                    while len(_parsed) >= _PARSED_MAX:  # jobs not run here read the staged file
+                        _parsed.pop(next(iter(_parsed)))
+                    _parsed[staging.name] = items
+            return _enqueue(user, project, {"kind": "body"}, [], staging,
+                            skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+        return _run(user.id, project_id, items, total=len(items), files=[], skip_invalid=skip_invalid,
+                    dedupe=dedupe, return_task_ids=return_task_ids, progress=progress)
+    if files is not None:
+        if not files:
+            raise Invalid("no files were uploaded", [{"row": None, "file": None, "field": "file", "detail": "no files"}])
+        parsed, total, n_images, has_zip = parse_files(files)
+        n_text = (total or 0) - n_images
+        if background is None:
+            background = has_zip or n_images > JOB_IMAGE_THRESHOLD or n_text > st.import_job_threshold
+        names = [f.name for f in files]
+        if background:
+            for it in parsed:  # close archives opened for the checks
+                if hasattr(it, "close"):
+                    it.close()
+            return _enqueue(user, project, {"kind": "files"}, names, stage_files(files),
+                            skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+        return _run(user.id, project_id, with_folder_labels(chain(parsed), names), total=total, files=names,
+                    skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress)
+    # paths (the CLI and the import job)
+    sources, total = open_paths([Path(p) for p in paths or []])
+    if background:
+        raise Invalid("imports of paths on disk run in the calling process")
+    return _run(user.id, project_id, chain(sources), total=total, files=[str(p) for p in paths or []],
+                skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress)
+
+
+def _check_project(user: User, project_id: int) -> Project:
+    with read_session() as s:
+        project = require_project(s, user, project_id, "manage")
+    if project.archived_at is not None:
+        raise Conflict(f"project {project_id} is archived; unarchive it to import data")
+    return project
+
+
+# --------------------------------------------------------------------------- background imports
+
+
+# Rows of a staged JSON body, parsed by the request, for its job when it runs in this process
+# (stub broker); any other worker reads the staged file.
+_parsed: dict[str, list[RawItem]] = {}
+_parsed_lock = threading.Lock()
+_PARSED_MAX = 4
+
+
+def _enqueue(user: User, project: Project, payload: dict, names: list[str], staging: Path, *,
+             skip_invalid: bool, dedupe: bool, return_task_ids: bool) -> ImportResult:
+    """The batch and its ``import`` job, in one transaction (the job is sent after it commits)."""
+    try:
+        with write_session() as s:
+            batch = ImportBatch(project_id=project.id, user_id=user.id, status="queued", files=names)
+            s.add(batch)
+            s.flush()
+            batch_id = batch.id
+            payload = dict(payload, batch_id=batch_id, user_id=user.id, staging=staging.name,
+                           skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+            job_id = jobs.enqueue("import", project_id=project.id, payload=payload, created_by=user.id, session=s)
+            batch.job_id = job_id
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ImportResult(import_id=batch_id, job_id=job_id, status="queued", files=names)
+
+
+def run_import_job(ctx: jobs.JobContext) -> dict:
+    """Run a staged import (the ``import`` job's handler, listed in :mod:`labeling.jobs.registry`);
+    its results and the job's end are written in one transaction."""
+    p = ctx.payload
+    staging = staging_root() / p["staging"]
+    batch_id = p["batch_id"]
+    finished = False
+    try:
+        with read_session() as s:
+            user = s.get(User, p["user_id"])
+        if user is None:
+            raise NotFound(f"user {p['user_id']} no longer exists")
+        with write_session() as s:
+            s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(status="running"))
+        if p["kind"] == "body":
+            with _parsed_lock:
+                items: Any = _parsed.pop(p["staging"], None)
+            if items is None:
+                body = parse_body((staging / "body.json").read_bytes())
+                items = parse_json_tasks(body, file="request body")
+                for item in items:
+                    item.file_name = None
+            total, names = len(items), []
+        else:
+            files = staged_files(staging)
+            names = [f.name for f in files]
+            sources, total, _, _ = parse_files(files)
+            items = with_folder_labels(chain(sources), names)
+
+        def report(done: int, n: int | None, message: str) -> None:
+            if ctx.completed:  # the import's transaction has ended the job already
+                return
+            ctx.progress(0.95 * done / n if n else 0.5, message)
+
+        result = _run(user.id, ctx.project_id, items, total=total, files=names, skip_invalid=p["skip_invalid"],
+                      dedupe=p["dedupe"], return_task_ids=p.get("return_task_ids", False), progress=report,
+                      batch_id=batch_id, on_commit=lambda s, r: ctx.complete(s, _job_result(r)))
+        finished = True
+        return _job_result(result)
+    except DomainError as exc:
+        with write_session() as s:
+            s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id)
+                      .values(status="failed", errors=exc.errors[:MAX_ERRORS] or [{"row": None, "file": None, "field": None, "detail": exc.detail}]))
+        finished = True
+        raise jobs.JobError(exc.detail) from None
+    except jobs.JobLost:
+        raise
+    except Exception:
+        with write_session() as s:
+            s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(status="failed"))
+        finished = True
+        raise
+    finally:
+        if finished:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _job_result(r: ImportResult) -> dict:
+    out = r.as_dict()
+    out["errors"] = r.errors[:20]
+    return out
+
+
+def get_import(user: User, project_id: int, import_id: int) -> tuple[ImportBatch, dict | None]:
+    """An import of a project (and its job's view), for the project's leads and admins."""
+    with read_session() as s:
+        require_project(s, user, project_id, "manage")
+        batch = s.get(ImportBatch, import_id)
+        if batch is None or batch.project_id != project_id:
+            raise NotFound(f"import {import_id} not found in project {project_id}")
+        job = jobs.job_view(s.get(Job, batch.job_id)) if batch.job_id else None
+        return batch, job
+
+
+_LS_STATUS = {"queued": "created", "running": "in_progress", "done": "completed", "failed": "failed"}
+
+
+def import_view(batch: ImportBatch, job: dict | None = None, *, task_ids: list[int] | None = None) -> dict:
+    """An import as ``GET /api/projects/ID/imports/IID`` shows it (Label Studio's status names)."""
+    body = {
+        "id": batch.id, "project": batch.project_id, "status": _LS_STATUS.get(batch.status, batch.status),
+        "task_count": batch.task_count, "annotation_count": batch.annotation_count,
+        "prediction_count": batch.prediction_count, "skipped_duplicates": batch.skipped_duplicates,
+        "duration": batch.duration, "files": batch.files, "errors": batch.errors,
+        "created_at": batch.created_at.isoformat(), "job": job,
+        "progress": job["progress"] if job else (1.0 if batch.status == "done" else 0.0),
+    }
+    if task_ids is not None:
+        body["task_ids"] = task_ids
+    return body
+
+
+def import_task_ids(import_id: int) -> list[int]:
+    with read_session() as s:
+        return list(s.exec(select(Task.id).where(Task.import_id == import_id).order_by(Task.id)))
+
+
+# --------------------------------------------------------------------------- the import itself
+
+
+def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int | None, files: list[str],
+         skip_invalid: bool, dedupe: bool, return_task_ids: bool, progress: ProgressFn | None,
+         batch_id: int | None = None, on_commit: Callable[[Session, ImportResult], None] | None = None) -> ImportResult:
+    t0 = time.perf_counter()
+    with read_session() as s:
+        user = s.get(User, user_id)
+        project = require_project(s, user, project_id, "manage")
+    if project.archived_at is not None:
+        raise Conflict(f"project {project_id} is archived; unarchive it to import data")
+    schema = schema_of(project)
+    check = Checker(project, schema)
+    rows: list[Row] = []
+    extras: list[Extra] = []
+    media: dict[str, Stored] = {}
+    new_files: set[tuple[str, str]] = set()
+    single_text_key = check.data_keys[0] if len(check.data_keys) == 1 and check.text_keys else None
+    empty_meta = "{}"
+    every = _PROGRESS_EVERY
+    append = rows.append
+
+    def encode(value: Any, index: int = -1, item: RawItem | None = None, fld: str = "data") -> str:
+        try:
+            return dumps(value)
+        except (ValueError, TypeError) as exc:  # NaN or a non-JSON value handed over from Python
+            check.fail(index, item, fld, f"cannot be stored as JSON ({exc})")
+            return "null"
+
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="import-images")
+    try:
+        simple_keys = check.text_keys if check.simple else None
+        for index, (item, stored) in enumerate(with_images(items, pool, new_files)):
+            data = item.data
+            # The fast path: a text row without labels, predictions or embedding.
+            gold = item.gold_answer is not None or (item.is_gold is not None and item.is_gold is not False)
+            if (simple_keys is not None and stored is None and not item.annotations and not item.predictions
+                    and item.label is None and not gold and "embedding" not in data
+                    and not (single_text_key and item.file_name)):
+                for key in simple_keys:
+                    if type(data.get(key)) is not str:
+                        check.check_data(index, item, data)
+                        break
+                meta = item.meta
+                file_name = item.file_name
+                if dedupe:  # the hashes are needed before anything is written
+                    data_json = encode(data, index, item)
+                    append(Row(data_json, encode(meta, index, item, "meta") if meta else empty_meta,
+                                file_name[:1024] if file_name else None, sha256_text(data_json), None))
+                else:
+                    append(Row(None, encode(meta, index, item, "meta") if meta else empty_meta,
+                                file_name[:1024] if file_name else None, None, None, data))
+                if progress is not None and (index + 1) % every == 0:
+                    progress(index + 1, total, f"checked {index + 1} rows")
+                continue
+            image_size = None
+            sha = None
+            if item.is_image:
+                every = 20
+                if isinstance(stored, MediaError):
+                    check.fail(index, item, "image", stored.detail)
+                    data = {}
+                elif check.image_key is None:
+                    check.fail(index, item, "image", "the label config has no <Image>, so images cannot be "
+                               "imported into this project")
+                    data = {}
+                else:
+                    media[stored.sha256] = stored
+                    sha = stored.sha256
+                    data = dict(data)
+                    data[check.image_key] = media_url(project_id, stored.sha256, stored.ext)
+                    image_size = (stored.width, stored.height)
+            elif (single_text_key and single_text_key != "text" and item.file_name
+                  and item.file_name.lower().endswith(".txt") and list(data) == ["text"]):
+                data = {single_text_key: data["text"]}  # a TXT line goes to the config's text field
+            if data or not item.is_image:
+                check.check_data(index, item, data)
+            if item.annotations or item.predictions or item.label is not None or gold:
+                extra = Extra(index, item.row, item.file)
+                answered = gold and check.gold(index, item, data, image_size, extra)
+                for i, ann in enumerate(() if answered else item.annotations):
+                    check.annotation(index, item, data, ann, i, image_size, extra)
+                for i, pred in enumerate(item.predictions):
+                    check.prediction(index, item, data, pred, i, image_size, extra)
+                if item.label is not None:
+                    if not check.is_choices:
+                        check.fail(index, item, "label", f"folder '{item.label}' gives a label, but the primary "
+                                   f"control {check.primary.name!r} is <{check.primary.tag}>, not <Choices>")
+                    elif item.label not in check.primary_labels:
+                        check.fail(index, item, "label", f"folder '{item.label}' is not a label of control "
+                                   f"{check.primary.name!r}; labels are {check.primary.labels}")
+                    else:
+                        extra.annotations.append((Owner("labels"), {
+                            "result": result_from_labels(schema, item.label), "was_cancelled": False,
+                            "lead_time": None}, "label"))
+                extras.append(extra)
+            data_json = encode(data, index, item) if index not in check.bad else "null"  # bad: never stored
+            meta = item.meta
+            file_name = item.file_name
+            append(Row(data_json, encode(meta, index, item, "meta") if meta else empty_meta,
+                        file_name[:1024] if file_name else None,
+                        sha256_text(data_json) if data else None, sha))
+            if progress is not None and (index + 1) % every == 0:
+                progress(index + 1, total, f"checked {index + 1} rows")
+        if not rows:
+            raise Invalid("there is nothing to import", [{"row": None, "file": None, "field": None, "detail": "no rows"}])
+        check_owners(check, extras)
+        if check.errors.total and not skip_invalid:
+            n_bad = len(check.bad)
+            detail = (f"{check.errors.total} problem(s) in {n_bad} of {len(rows)} row(s); nothing was imported"
+                      + (" (the first 100 are listed)" if check.errors.total > MAX_ERRORS else "")
+                      + ". First: " + format_error(check.errors.items[0]))
+            raise Invalid(detail, check.errors.items)
+        if progress is not None:
+            progress(len(rows), total or len(rows), "saving")
+        with write_session() as s:
+            written = write(s, user, project, rows=rows, extras=extras, bad=check.bad, media=media,
+                            dedupe=dedupe, batch_id=batch_id, files=files, return_task_ids=return_task_ids)
+            result = ImportResult(files=files, **vars(written))
+            result.skipped_invalid = len(check.bad)
+            result.errors = check.errors.items
+            result.duration = time.perf_counter() - t0
+            s.execute(sa.update(ImportBatch).where(ImportBatch.id == result.import_id)
+                      .values(duration=result.duration, errors=result.errors))
+            if media and result.task_count:
+                from labeling.thumbnails import enqueue_thumbnails
+
+                result.thumbnail_job_id = enqueue_thumbnails(project_id=project_id, created_by=user_id, session=s)
+            if on_commit is not None:
+                on_commit(s, result)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        remove_unreferenced(new_files)
+        raise
+    pool.shutdown(wait=True)
+    if check.bad:
+        remove_unreferenced(new_files)
+    if progress is not None:
+        progress(len(rows), total or len(rows), "done")
+    return result
+
+
+def import_error_summary(exc: ImportFormatError | DomainError) -> str:
+    """One line for the CLI: the detail, then up to five problems."""
+    lines = [exc.detail]
+    for e in exc.errors[:5]:
+        lines.append("  " + format_error(e))
+    return "\n".join(lines)
+
+
+def list_imports(user: User, project_id: int, *, limit: int = 20, action: str = "view") -> list[ImportBatch]:
+    """The latest imports of a project, newest first, for a user who may ``action`` in it."""
+    with read_session() as s:
+        require_project(s, user, project_id, action)
+        return list(s.exec(select(ImportBatch).where(ImportBatch.project_id == project_id)
+                           .order_by(ImportBatch.id.desc()).limit(limit)))
