@@ -42,6 +42,15 @@ def test_dumps_is_sorted_compact_utf8_and_refuses_nan():
         dumps({1, 2})
 
 
+def test_dumps_allow_nan_writes_stored_json_as_it_is():
+    value = {"b": float("nan"), "a": [float("inf"), -float("inf"), 1.5, "é"]}
+    assert dumps(value, allow_nan=True) == '{"a":[Infinity,-Infinity,1.5,"é"],"b":NaN}'
+    assert dumps(value, allow_nan=True) == json.dumps(value, sort_keys=True, ensure_ascii=False,
+                                                      separators=(",", ":"))
+    with pytest.raises(TypeError, match="set cannot be stored"):
+        dumps({1, 2}, allow_nan=True)
+
+
 def test_result_key_ignores_order_ids_and_scores():
     a = [{"id": "1", "score": 0.3, **label("pos")[0]}, {"id": "2", **label("neg")[0]}]
     b = [label("neg")[0], {"origin": "manual", **label("pos")[0]}]

@@ -21,9 +21,15 @@ from labeling.media import (
     load_image,
     make_thumbnail,
     media_path,
+    media_url,
+    parse_media_url,
+    public_url,
     safe_zip_members,
     sniff_image_format,
     store_media,
+    thumbnail_for,
+    thumbnail_path,
+    thumbnail_url,
 )
 
 MIMES = {
@@ -245,6 +251,25 @@ def test_store_media_refused_image_writes_nothing(tmp_path):
 def test_media_path_rejects_unsafe_parts(tmp_path, sha, ext, message):
     with pytest.raises(MediaError, match=message):
         media_path(tmp_path, sha, ext)
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def test_media_urls_are_made_and_read_in_one_place(tmp_path):
+    sha = "ab" * 32
+    url = media_url(7, sha, "png")
+    assert url == f"/media/7/{sha}.png"
+    assert parse_media_url(url) == (7, sha, "png")
+    assert thumbnail_url(7, sha) == thumbnail_for(url) == f"/media/7/thumbs/{sha}.jpg"
+    assert public_url(7, f"{sha}.png") == url
+    assert public_url(7, f"{sha}.png", "https://labels.example.com/") == f"https://labels.example.com{url}"
+    for other in ("https://example.com/a.png", f"/media/7/{sha}", f"/media/x/{sha}.png", f"/media/7/{sha[:-1]}.png",
+                  f"/media/7/thumbs/{sha}.jpg", None, 3):
+        assert parse_media_url(other) is None and thumbnail_for(other) is None
+    assert thumbnail_path(tmp_path, sha) == tmp_path / "thumbs" / "ab" / f"{sha}.jpg"
+    with pytest.raises(MediaError):
+        thumbnail_path(tmp_path, "../x")
 
 
 # --------------------------------------------------------------------------- thumbnails
