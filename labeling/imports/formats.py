@@ -210,7 +210,7 @@ class RawItem:
         Existing label from an ImageFolder layout (the class folder's name).
     is_gold, gold_answer
         A Label Studio task's ``"is_gold"`` and ``"gold_answer"`` keys, as given (``None`` when
-        absent); the importer checks them (a gold task and its answer, issue 8).
+        absent); the importer checks them (a gold task and its answer: :meth:`labeling.imports.rows.Checker.gold`).
     """
 
     row: int
