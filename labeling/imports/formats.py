@@ -512,7 +512,7 @@ def _parse_csv(name: str, text: str, file_name: str, *, delimiter: str) -> list[
     return items
 
 
-# --------------------------------------------------------------------------- dispatch
+# --------------------------------------------------------------------------- file kinds
 
 
 def _ext(name: str) -> str:
