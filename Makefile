@@ -32,6 +32,8 @@ $(VENDOR)/.copied: node_modules/.installed
 	cp node_modules/@annotorious/annotorious/dist/annotorious.css $(VENDOR)/
 	cp node_modules/@recogito/text-annotator/dist/text-annotator.umd.js $(VENDOR)/
 	cp node_modules/@recogito/text-annotator/dist/text-annotator.css $(VENDOR)/
+	mkdir -p $(VENDOR)/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
 	touch $@
 
 migrate: install

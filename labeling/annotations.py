@@ -34,7 +34,6 @@ from labeling import lifecycle
 from labeling.access import ACTIONS, can, check_not_paused, check_role, require_project, role_from
 from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
-from labeling.exports.writers import task_json
 from labeling.gold import check_gold
 from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.models import (
@@ -51,6 +50,7 @@ from labeling.models import (
 from labeling.router import ANNOTATE, take_lease
 from labeling.schema import LabelSchema, cached_schema, schema_of
 from labeling.validation import check_result
+from labeling.wire import task_json
 
 __all__ = [
     "EDITABLE_STATES",

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from labeling import lifecycle
+from labeling import lifecycle, wire
 from labeling.access import can, can_create_projects, project_role, require_project
 from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
@@ -485,44 +485,10 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
             results = {i: ([], []) for i in ids}
             if ids:
                 for a in s.exec(select(Annotation).where(Annotation.task_id.in_(ids)).order_by(Annotation.id)):
-                    results[a.task_id][0].append(annotation_view(a))
+                    results[a.task_id][0].append(wire.annotation_json(a))
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
-                    results[p.task_id][1].append(prediction_view(p))
+                    results[p.task_id][1].append(wire.prediction_json(p))
         return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results)
-
-
-def annotation_view(a: Annotation) -> dict:
-    return {"id": a.id, "task": a.task_id, "project": a.project_id, "completed_by": a.user_id, "result": a.result,
-            "was_cancelled": a.was_cancelled, "lead_time": a.lead_time, "source": a.source, "version": a.version,
-            "ground_truth": False, "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat()}
-
-
-def prediction_view(p: Prediction) -> dict:
-    return {"id": p.id, "task": p.task_id, "project": p.project_id, "result": p.result, "score": p.score,
-            "probs": p.probs, "model_version": p.model_version, "created_at": p.created_at.isoformat()}
-
-
-def task_view(task: Task, *, annotations: list | None = None, predictions: list | None = None,
-              n_predictions: int | None = None, privileged: bool = True) -> dict:
-    """A task in Label Studio's shape (``data``, ``meta``, ``annotations``, ``predictions``, counts)."""
-    body = {
-        "id": task.id, "project": task.project_id, "data": task.data, "meta": task.meta, "state": task.state,
-        "is_labeled": task.state not in (TaskState.open, TaskState.imported),
-        "overlap": task.target_overlap, "total_annotations": task.n_annotations,
-        "cancelled_annotations": task.n_skips,
-        "total_predictions": n_predictions if n_predictions is not None else len(predictions or []),
-        "file_upload": task.file_name, "file_name": task.file_name, "inner_id": task.id,
-        "created_at": task.created_at.isoformat(), "updated_at": task.updated_at.isoformat(),
-    }
-    if privileged:
-        body.update({"priority": task.priority, "is_gold": task.is_gold, "gold_answer": task.gold_answer,
-                     "final_label": task.final_label, "final_source": task.final_source,
-                     "import": task.import_id, "content_hash": task.content_hash})
-    if annotations is not None:
-        body["annotations"] = [a if isinstance(a, dict) else annotation_view(a) for a in annotations]
-    if predictions is not None:
-        body["predictions"] = [p if isinstance(p, dict) else prediction_view(p) for p in predictions]
-    return body
 
 
 def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
@@ -556,7 +522,7 @@ def get_task(user: User, task_id: int) -> dict:
         annotations = list(s.exec(q))
         predictions = list(s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id))) \
             if privileged or project.show_predictions else []
-        return task_view(task, annotations=annotations, predictions=predictions, privileged=privileged)
+        return wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged)
 
 
 def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dict | None = None,
@@ -594,7 +560,7 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
         task.updated_at = utcnow()
         s.add(task)
         s.flush()
-        return task_view(task)
+        return wire.task_json(task, annotations=None, predictions=None, private=True)
 
 
 def delete_task(user: User, task_id: int) -> None:

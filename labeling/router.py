@@ -53,7 +53,6 @@ from sqlalchemy.engine import Connection, Row
 from labeling.access import Paused, check_not_paused, check_role, role_from
 from labeling.db import get_engine, hot_transaction, unit_of_work, utcnow
 from labeling.errors import Conflict, NotFound
-from labeling.exports.writers import task_json
 from labeling.models import (
     Annotation,
     Lease,
@@ -65,6 +64,7 @@ from labeling.models import (
     User,
     UTCDateTime,
 )
+from labeling.wire import task_json
 
 __all__ = [
     "Paused",

@@ -19,9 +19,8 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from labeling.media import media_path
 from labeling.models import Project
 from labeling.schema import LabelSchema, schema_of
 from labeling.settings import get_settings
+from labeling.wire import annotation_json, prediction_json, task_json
 
 log = logging.getLogger(__name__)
 
@@ -61,102 +61,6 @@ __all__ = [
 ]
 
 _dumps = partial(canonical.dumps, allow_nan=True)
-
-
-# --------------------------------------------------------------------------- Label Studio's JSON shapes
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _get(row: Any, name: str) -> Any:
-    """An attribute of an ORM object (or Core row) or a column of a mapping (a dict, a Core row
-    mapping). No hasattr: on an ORM object a missing attribute costs an exception."""
-    return row[name] if isinstance(row, Mapping) else getattr(row, name)
-
-
-def annotation_json(a: Any) -> dict[str, Any]:
-    """An annotation (ORM object or row mapping) as Label Studio shows it."""
-    cancelled = bool(_get(a, "was_cancelled"))
-    version = _get(a, "version")
-    return {
-        "id": _get(a, "id"),
-        "result": _get(a, "result"),
-        "task": _get(a, "task_id"),
-        "project": _get(a, "project_id"),
-        "completed_by": _get(a, "user_id"),
-        "updated_by": _get(a, "user_id"),
-        "was_cancelled": cancelled,
-        "skip_reason": _get(a, "skip_reason"),
-        "ground_truth": False,
-        "lead_time": _get(a, "lead_time"),
-        "version": version,
-        "source": _get(a, "source"),
-        "last_action": "skipped" if cancelled else ("updated" if version > 1 else "submitted"),
-        "created_at": _iso(_get(a, "created_at")),
-        "updated_at": _iso(_get(a, "updated_at")),
-    }
-
-
-def prediction_json(p: Any) -> dict[str, Any]:
-    """A prediction (ORM object or row mapping) as Label Studio shows it (plus ``probs``)."""
-    return {
-        "id": _get(p, "id"),
-        "result": _get(p, "result"),
-        "score": _get(p, "score"),
-        "probs": _get(p, "probs"),
-        "model_version": _get(p, "model_version"),
-        "task": _get(p, "task_id"),
-        "project": _get(p, "project_id"),
-        "created_at": _iso(_get(p, "created_at")),
-        "updated_at": _iso(_get(p, "created_at")),
-    }
-
-
-def task_json(task: Any, *, annotations: Iterable[Any] = (), predictions: Iterable[Any] = (),
-              private: bool = False) -> dict[str, Any]:
-    """A task (ORM object or row mapping) in Label Studio's task format.
-
-    Parameters
-    ----------
-    task : Task or row mapping
-    annotations, predictions : iterable
-        ORM objects or row mappings to embed (the caller decides who may see which).
-    private : bool
-        Add labelfab's workflow fields (state, priority, gold flag, final label); for leads and
-        reviewers only, since an annotator must not learn which tasks are gold.
-    """
-    preds = [prediction_json(p) for p in predictions]
-    n_annotations = _get(task, "n_annotations")
-    out = {
-        "id": _get(task, "id"),
-        "data": _get(task, "data"),
-        "meta": _get(task, "meta"),
-        "project": _get(task, "project_id"),
-        "inner_id": _get(task, "id"),
-        "file_upload": _get(task, "file_name"),
-        "is_labeled": n_annotations >= _get(task, "target_overlap"),
-        "overlap": _get(task, "target_overlap"),
-        "total_annotations": n_annotations,
-        "cancelled_annotations": _get(task, "n_skips"),
-        "total_predictions": len(preds),
-        "annotations": [annotation_json(a) for a in annotations],
-        "predictions": preds,
-        "drafts": [],
-        "created_at": _iso(_get(task, "created_at")),
-        "updated_at": _iso(_get(task, "updated_at")),
-    }
-    if private:
-        out.update({
-            "state": _get(task, "state"),
-            "priority": _get(task, "priority"),
-            "requeued": _get(task, "requeued"),
-            "is_gold": _get(task, "is_gold"),
-            "final_label": _get(task, "final_label"),
-            "final_source": _get(task, "final_source"),
-        })
-    return out
 
 
 # --------------------------------------------------------------------------- formats

@@ -12,6 +12,8 @@ from labeling import jobs, users
 from labeling.access import require_project
 from labeling.db import read_session
 from labeling.errors import NotFound
+from web.api.describe import doc
+from web.api.schemas import Job, Me
 from web.auth import AuthUser
 from web.errors import error_response
 
@@ -30,6 +32,9 @@ def _token_from_header() -> str | None:
 
 @bp.before_request
 def authenticate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(getattr(view, "_openapi", None), "public", False):
+        return None  # the API's own description (web.api.openapi)
     key = _token_from_header()
     if key is not None:
         found = users.user_for_token(key)
@@ -45,7 +50,6 @@ def authenticate():
         g.user = current_user
     else:
         return error_response(401, "authentication required: send 'Authorization: Token <key>'")
-    view = current_app.view_functions.get(request.endpoint)
     if g.user.scope == "read":
         if request.method not in SAFE_METHODS:
             return error_response(403, "this token is read-only")
@@ -85,14 +89,18 @@ def project_for(project_id: int, action: str = "view"):
 
 @bp.get("/me")
 @readable
+@doc(responses={200: Me}, tags=("users",))
 def me():
+    """The caller: user, role and the token's scope."""
     u = api_user()
     return jsonify({"id": u.id, "email": u.email, "username": u.email, "role": u.role, "token_scope": u.scope})
 
 
 @bp.get("/jobs/<int:job_id>")
 @readable
+@doc(responses={200: Job}, tags=("jobs",))
 def get_job(job_id: int):
+    """A background job: status and progress (imports, QC, ...)."""
     job = jobs.get_job(job_id)
     if job is None:
         raise NotFound(f"job {job_id} not found")
@@ -106,4 +114,14 @@ def get_job(job_id: int):
 # The routes live in one module per area (microblog style); importing them registers them on bp.
 # 'annotations' is also the name bound by 'from __future__ import annotations': import it by path.
 import web.api.annotations  # noqa: E402,F401
-from web.api import accounts, annotate_ui, exports, projects, quality, review, review_ui, stats  # noqa: E402,F401
+from web.api import (  # noqa: E402,F401
+    accounts,
+    annotate_ui,
+    exports,
+    openapi,
+    projects,
+    quality,
+    review,
+    review_ui,
+    stats,
+)

@@ -8,6 +8,8 @@ from labeling import users
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import Role, User
 from web.api import api_user, bp
+from web.api import schemas as s
+from web.api.describe import doc
 
 
 def user_view(user: User) -> dict:
@@ -22,12 +24,14 @@ def _require_admin() -> None:
 
 
 @bp.get("/users")
+@doc(responses={200: list[s.User]}, tags=('users',))
 def list_users():
     _require_admin()
     return jsonify([user_view(u) for u in users.list_users()])
 
 
 @bp.post("/users")
+@doc(body=s.UserBody, responses={201: s.User}, tags=('users',))
 def create_user():
     _require_admin()
     body = request.get_json(silent=True)
@@ -42,6 +46,7 @@ def create_user():
 
 
 @bp.patch("/users/<int:user_id>")
+@doc(body=s.UserPatch, responses={200: s.User}, tags=('users',))
 def update_user(user_id: int):
     _require_admin()
     body = request.get_json(silent=True) or {}
@@ -53,6 +58,7 @@ def update_user(user_id: int):
 
 
 @bp.post("/tokens")
+@doc(body=s.TokenBody, responses={201: s.NewToken}, tags=('users',))
 def create_token():
     """A new token for the caller (``{"scope": "read"}`` for a pipeline); the key is shown once."""
     body = request.get_json(silent=True) or {}

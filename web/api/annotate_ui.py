@@ -28,6 +28,8 @@ from flask_wtf.csrf import generate_csrf
 from labeling import annotations, router
 from labeling.errors import Invalid
 from web.api import api_user, bp, changes_state
+from web.api import schemas as s
+from web.api.describe import doc
 
 
 def _since() -> datetime | None:
@@ -56,6 +58,7 @@ def _counters(project_id: int) -> dict:
 
 @bp.get("/annotate/<int:project_id>/next")
 @changes_state
+@doc(query=s.AnnotateNextQuery, responses={200: s.AnnotateNext}, tags=('labeling page',))
 def annotate_next(project_id: int):
     task = router.serve_next(project_id, api_user().user, ahead_of=_int_arg("exclude"))
     lease = None
@@ -65,16 +68,19 @@ def annotate_next(project_id: int):
 
 
 @bp.get("/annotate/<int:project_id>/stats")
+@doc(query=s.AnnotateStatsQuery, responses={200: s.Counters}, tags=('labeling page',))
 def annotate_stats(project_id: int):
     return jsonify(_counters(project_id))
 
 
 @bp.get("/annotate/<int:project_id>/previous")
+@doc(query=s.AnnotatePreviousQuery, responses={200: s.Previous}, tags=('labeling page',))
 def annotate_previous(project_id: int):
     found = annotations.previous_own_annotation(api_user().user, project_id, before=_int_arg("before"))
     return jsonify(found or {"annotation": None, "task": None})
 
 
 @bp.get("/annotate/csrf")
+@doc(responses={200: s.CsrfToken}, tags=('labeling page',))
 def annotate_csrf():
     return jsonify({"csrf_token": generate_csrf()})

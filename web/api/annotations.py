@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from labeling import annotations, router
+from labeling import annotations, router, wire
 from labeling.errors import Invalid, NotFound
-from labeling.exports.writers import annotation_json, prediction_json
 from web.api import api_user, bp, changes_state, readable
+from web.api import schemas as s
+from web.api.describe import doc
 from web.api.params import flag_field, int_arg, json_body, seconds_field, string_field
 
 # --------------------------------------------------------------------------- routing
@@ -22,6 +23,7 @@ from web.api.params import flag_field, int_arg, json_body, seconds_field, string
 
 @bp.get("/projects/<int:project_id>/next")
 @changes_state
+@doc(responses={200: wire.Task}, tags=('annotating',))
 def next_task(project_id: int):
     """The caller's next task (leased to them), or 404 when none is left for them."""
     task = router.serve_next(project_id, api_user().user)
@@ -31,12 +33,14 @@ def next_task(project_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/lease")
+@doc(responses={200: s.Lease}, tags=('annotating',))
 def renew_lease(task_id: int):
     expires = router.renew_lease(task_id, api_user().user)
     return jsonify({"task": task_id, "expires_at": expires.isoformat()})
 
 
 @bp.delete("/tasks/<int:task_id>/lease")
+@doc(responses={204: None}, tags=('annotating',))
 def release_lease(task_id: int):
     router.release(task_id, api_user().user)
     return "", 204
@@ -46,6 +50,7 @@ def release_lease(task_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/annotations")
+@doc(body=s.AnnotationBody, responses={200: wire.Annotation, 201: wire.Annotation}, tags=('annotations',))
 def create_annotation(task_id: int):
     """Submit (or skip, with ``was_cancelled: true``); a repeated submit returns the same one."""
     body = json_body()
@@ -53,37 +58,42 @@ def create_annotation(task_id: int):
         task_id, api_user().user, result=body.get("result"), was_cancelled=bool(flag_field(body, "was_cancelled")),
         skip_reason=string_field(body, "skip_reason", "comment") or "", lead_time=seconds_field(body, "lead_time"),
         source="ui" if body.get("source") == "ui" else "api")
-    return jsonify(annotation_json(annotation)), 201 if created else 200
+    return jsonify(wire.annotation_json(annotation)), 201 if created else 200
 
 
 @bp.get("/tasks/<int:task_id>/annotations")
 @readable
+@doc(responses={200: list[wire.Annotation]}, tags=('annotations',))
 def list_annotations(task_id: int):
-    return jsonify([annotation_json(a) for a in annotations.task_annotations(task_id, api_user().user)])
+    return jsonify([wire.annotation_json(a) for a in annotations.task_annotations(task_id, api_user().user)])
 
 
 @bp.get("/annotations/<int:annotation_id>")
 @readable
+@doc(responses={200: wire.Annotation}, tags=('annotations',))
 def get_annotation(annotation_id: int):
-    return jsonify(annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
+    return jsonify(wire.annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
 
 
 @bp.route("/annotations/<int:annotation_id>", methods=["PATCH", "PUT"])
+@doc(body=s.AnnotationBody, responses={200: wire.Annotation}, tags=('annotations',))
 def update_annotation(annotation_id: int):
     body = json_body()
     annotation = annotations.update_annotation(
         annotation_id, api_user().user, result=body.get("result"), was_cancelled=flag_field(body, "was_cancelled"),
         skip_reason=string_field(body, "skip_reason", "comment"), lead_time=seconds_field(body, "lead_time"))
-    return jsonify(annotation_json(annotation))
+    return jsonify(wire.annotation_json(annotation))
 
 
 @bp.delete("/annotations/<int:annotation_id>")
+@doc(responses={204: None}, tags=('annotations',))
 def delete_annotation(annotation_id: int):
     annotations.delete_annotation(annotation_id, api_user().user)
     return "", 204
 
 
 @bp.get("/projects/<int:project_id>/my-annotations")
+@doc(query=s.MyAnnotationsQuery, responses={200: list[wire.Task]}, tags=('annotations',))
 def my_annotations(project_id: int):
     """The caller's own annotations, newest first: ``?before=ANNOTATION_ID&limit=N`` pages back."""
     limit = int_arg("limit", 1)
@@ -95,6 +105,7 @@ def my_annotations(project_id: int):
 
 
 @bp.post("/predictions")
+@doc(body=s.PredictionBody, responses={201: wire.Prediction}, tags=('predictions',))
 def create_prediction():
     body = json_body()
     task_id = body.get("task")
@@ -103,17 +114,19 @@ def create_prediction():
     prediction = annotations.create_prediction(
         api_user().user, task_id=task_id, result=body.get("result"), score=body.get("score"),
         model_version=body.get("model_version") or "", probs=body.get("probs"))
-    return jsonify(prediction_json(prediction)), 201
+    return jsonify(wire.prediction_json(prediction)), 201
 
 
 @bp.get("/predictions")
 @readable
+@doc(query=s.PredictionsQuery, responses={200: list[wire.Prediction]}, tags=('predictions',))
 def list_predictions():
     found = annotations.list_predictions(api_user().user, task_id=int_arg("task"), project_id=int_arg("project"))
-    return jsonify([prediction_json(p) for p in found])
+    return jsonify([wire.prediction_json(p) for p in found])
 
 
 @bp.get("/predictions/<int:prediction_id>")
 @readable
+@doc(responses={200: wire.Prediction}, tags=('predictions',))
 def get_prediction(prediction_id: int):
-    return jsonify(prediction_json(annotations.get_prediction(prediction_id, api_user().user)))
+    return jsonify(wire.prediction_json(annotations.get_prediction(prediction_id, api_user().user)))

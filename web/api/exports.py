@@ -21,11 +21,15 @@ user who can view the project through a read-only token (``labelfab token create
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify, request, send_file
 
-from labeling import datasets, exports
+from labeling import datasets, exports, wire
 from labeling.errors import Invalid
 from web.api import api_user, bp, readable
+from web.api import schemas as s
+from web.api.describe import File, doc
 
 TRUE = {"1", "true", "yes", "on"}
 #: Query arguments of labelfab's clean export; without any, exportType=JSON answers as Label Studio.
@@ -49,6 +53,7 @@ def _attachment(name: str) -> dict[str, str]:
 
 
 @bp.get("/projects/<int:project_id>/export")
+@doc(query=s.ExportQuery, responses={200: (list[wire.ExportTask], File(('text/csv', 'text/tab-separated-values', 'application/x-ndjson', 'application/vnd.apache.parquet', 'application/zip', 'text/plain'), 'the export in the format asked'))}, tags=('export',))
 def export(project_id: int):
     """A project's tasks with their final labels, streamed (Label Studio's export URL)."""
     kind = request.args.get("exportType") or request.args.get("export_type") or "JSON"
@@ -73,6 +78,7 @@ def export(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/export/formats")
+@doc(responses={200: list[dict[str, Any]]}, tags=('export',))
 def export_formats(project_id: int):
     """The export formats and whether each fits the project, as Label Studio lists them."""
     project = exports.export_project(project_id, api_user().user, scope=api_user().scope)
@@ -92,6 +98,7 @@ def _body() -> dict:
 
 
 @bp.post("/projects/<int:project_id>/datasets")
+@doc(body=s.PublishBody, responses={200: dict[str, Any], 201: dict[str, Any]}, tags=('datasets',))
 def publish_dataset(project_id: int):
     """Publish a dataset version; 201 with its manifest, 200 if it equals the latest version."""
     body = _body()
@@ -108,6 +115,7 @@ def publish_dataset(project_id: int):
 
 @bp.get("/projects/<int:project_id>/datasets")
 @readable
+@doc(responses={200: list[s.DatasetVersion]}, tags=('datasets',))
 def list_datasets(project_id: int):
     found = datasets.list_versions(project_id, api_user().user, scope=api_user().scope)
     return jsonify([datasets.version_view(v) for v in found])
@@ -115,6 +123,7 @@ def list_datasets(project_id: int):
 
 @bp.get("/projects/<int:project_id>/datasets/diff")
 @readable
+@doc(query=s.DiffQuery, responses={200: dict[str, Any]}, tags=('datasets',))
 def diff_datasets(project_id: int):
     """``?from=A&to=B``: added, removed and relabeled tasks (and examples of each)."""
     a, b = request.args.get("from"), request.args.get("to")
@@ -127,6 +136,7 @@ def diff_datasets(project_id: int):
 
 @bp.get("/projects/<int:project_id>/datasets/<version>")
 @readable
+@doc(responses={200: dict[str, Any]}, tags=('datasets',))
 def get_dataset(project_id: int, version: str):
     """A version's manifest: files and hashes, counts, splits, schema, QC summary, who, when."""
     return jsonify(datasets.get_version(project_id, api_user().user, version, scope=api_user().scope).manifest)
@@ -134,6 +144,7 @@ def get_dataset(project_id: int, version: str):
 
 @bp.get("/projects/<int:project_id>/datasets/<version>/download")
 @readable
+@doc(query=s.DownloadQuery, responses={200: File(), 206: File(), 304: None}, tags=('datasets',))
 def download_dataset(project_id: int, version: str):
     """A stored file of a version: ETag = its sha256, If-None-Match -> 304, Range -> 206."""
     found = datasets.version_file(project_id, api_user().user, version, request.args.get("format"),

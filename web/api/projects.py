@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify, request, url_for
 
-from labeling import imports, projects
+from labeling import imports, projects, wire
 from labeling.errors import Invalid
 from labeling.schema import gallery
 from web.api import api_user, bp, readable
+from web.api import schemas as s
+from web.api.describe import File, doc
 from web.api.params import int_arg, json_body
 
 # Label Studio's names for labelfab's settings.
@@ -69,6 +73,7 @@ def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
 
 @bp.get("/projects")
 @readable
+@doc(query=s.ProjectsQuery, responses={200: wire.ProjectList}, tags=('projects',))
 def list_projects():
     page, page_size = int_arg("page", 1), min(max(int_arg("page_size", 100), 1), 1000)
     rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"))
@@ -82,6 +87,7 @@ def list_projects():
 
 
 @bp.post("/projects")
+@doc(body=s.ProjectBody, responses={201: wire.Project}, tags=('projects',))
 def create_project():
     main, settings = _project_fields(json_body(), creating=True)
     if "label_config" not in main:
@@ -93,6 +99,7 @@ def create_project():
 
 
 @bp.post("/projects/validate")
+@doc(body=s.LabelConfigBody, responses={200: s.ConfigCheck}, tags=('projects',))
 def validate_config():
     """Check a label config without saving it (the create page's live check; Label Studio's route)."""
     body = json_body()
@@ -107,6 +114,7 @@ def validate_config():
 
 @bp.get("/label-configs")
 @readable
+@doc(responses={200: list[dict[str, Any]]}, tags=('projects',))
 def label_configs():
     """The gallery of ready label configs."""
     return jsonify(gallery())
@@ -114,12 +122,14 @@ def label_configs():
 
 @bp.get("/projects/<int:project_id>")
 @readable
+@doc(responses={200: wire.Project}, tags=('projects',))
 def get_project(project_id: int):
     project, counts = projects.get_project_for(api_user().user, project_id)
     return jsonify(projects.project_view(project, counts))
 
 
 @bp.route("/projects/<int:project_id>", methods=["PATCH", "PUT"])
+@doc(body=s.ProjectBody, responses={200: wire.Project}, tags=('projects',))
 def update_project(project_id: int):
     main, settings = _project_fields(json_body(), creating=False)
     user = api_user().user
@@ -135,6 +145,7 @@ def update_project(project_id: int):
 
 
 @bp.delete("/projects/<int:project_id>")
+@doc(query=s.DeleteProjectQuery, responses={204: None}, tags=('projects',))
 def delete_project(project_id: int):
     """Archive the project; ``?permanent=true`` (admins) deletes it and everything in it."""
     if _flag("permanent"):
@@ -148,6 +159,7 @@ def delete_project(project_id: int):
 
 
 @bp.post("/projects/<int:project_id>/import")
+@doc(query=s.ImportQuery, body=(list[s.ImportTask], File(('multipart/form-data',), 'files: JSON, CSV, TSV, JSONL, Parquet, images, zip')), responses={201: wire.ImportReport, 202: wire.ImportReport}, tags=('import',))
 def import_tasks(project_id: int):
     """Import tasks: a JSON body (Label Studio tasks, or flat objects) or multipart files.
 
@@ -173,6 +185,7 @@ def import_tasks(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/imports/<int:import_id>")
+@doc(query=s.ImportStatusQuery, responses={200: wire.ProjectImport}, tags=('import',))
 def get_import(project_id: int, import_id: int):
     batch, job = imports.get_import(api_user().user, project_id, import_id)
     task_ids = imports.import_task_ids(import_id) if batch.status == "done" and _flag("return_task_ids", True) else None
@@ -192,16 +205,15 @@ def _task_page(project_id: int) -> projects.TaskPage:
 def _task_list_views(page: projects.TaskPage) -> list[dict]:
     out = []
     for t in page.tasks:
-        extra = {}
-        if page.results is not None:
-            anns, preds = page.results.get(t.id, ([], []))
-            extra = {"annotations": anns, "predictions": preds}
-        out.append(projects.task_view(t, n_predictions=(page.predictions or {}).get(t.id, 0), **extra))
+        anns, preds = page.results.get(t.id, ([], [])) if page.results is not None else (None, None)
+        out.append(wire.task_json(t, annotations=anns, predictions=preds,
+                                  n_predictions=(page.predictions or {}).get(t.id, 0), private=True))
     return out
 
 
 @bp.get("/tasks")
 @readable
+@doc(query=s.TasksQuery, responses={200: wire.TaskList}, tags=('tasks',))
 def list_tasks():
     """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``)."""
     project_id = int_arg("project", 0)
@@ -215,6 +227,7 @@ def list_tasks():
 
 @bp.get("/projects/<int:project_id>/tasks")
 @readable
+@doc(query=s.ProjectTasksQuery, responses={200: list[wire.Task]}, tags=('tasks',))
 def list_project_tasks(project_id: int):
     """Label Studio's older list form: a plain JSON list of one page of tasks."""
     return jsonify(_task_list_views(_task_page(project_id)))
@@ -222,11 +235,13 @@ def list_project_tasks(project_id: int):
 
 @bp.get("/tasks/<int:task_id>")
 @readable
+@doc(responses={200: wire.Task}, tags=('tasks',))
 def get_task(task_id: int):
     return jsonify(projects.get_task(api_user().user, task_id))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])
+@doc(body=s.TaskBody, responses={200: wire.Task}, tags=('tasks',))
 def update_task(task_id: int):
     body = json_body()
     unknown = sorted(set(body) - {"data", "meta", "priority", "project", "id"})
@@ -239,6 +254,7 @@ def update_task(task_id: int):
 
 
 @bp.delete("/tasks/<int:task_id>")
+@doc(responses={204: None}, tags=('tasks',))
 def delete_task(task_id: int):
     projects.delete_task(api_user().user, task_id)
     return "", 204
@@ -248,11 +264,13 @@ def delete_task(task_id: int):
 
 
 @bp.get("/projects/<int:project_id>/members")
+@doc(responses={200: list[s.Member]}, tags=('projects',))
 def list_members(project_id: int):
     return jsonify([projects.member_view(m, u) for m, u in projects.list_members(api_user().user, project_id)])
 
 
 @bp.route("/projects/<int:project_id>/members", methods=["POST", "PATCH"])
+@doc(body=s.MemberBody, responses={200: s.Member, 201: s.Member}, tags=('projects',))
 def set_member(project_id: int):
     body = json_body()
     who = body.get("user", body.get("user_id", body.get("email")))
@@ -264,6 +282,7 @@ def set_member(project_id: int):
 
 
 @bp.delete("/projects/<int:project_id>/members/<int:user_id>")
+@doc(responses={204: None}, tags=('projects',))
 def remove_member(project_id: int, user_id: int):
     projects.remove_member(api_user().user, project_id, user_id)
     return "", 204

@@ -9,6 +9,8 @@ issues; ``?page=&page_size=``), worst first. The job itself: ``GET /api/jobs/ID`
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify, request
 
 from labeling import jobs
@@ -16,10 +18,13 @@ from labeling.errors import Invalid, NotFound
 from quality import results
 from quality.run import skeleton
 from web.api import api_user, bp, readable
+from web.api import schemas as s
+from web.api.describe import doc
 from web.api.params import int_arg
 
 
 @bp.post("/projects/<int:project_id>/qc")
+@doc(body=dict[str, Any], responses={202: s.QcStarted}, tags=('quality',))
 def start_qc(project_id: int):
     body = request.get_json(silent=True) if request.content_length else None
     if body is not None and not isinstance(body, dict):
@@ -33,6 +38,7 @@ def start_qc(project_id: int):
 
 @bp.get("/projects/<int:project_id>/qc/runs")
 @readable
+@doc(query=s.QcRunsQuery, responses={200: list[s.QcRun]}, tags=('quality',))
 def qc_runs(project_id: int):
     limit = int_arg("limit", 50)
     return jsonify([results.run_view(r) for r in results.list_runs(api_user().user, project_id, limit=limit)])
@@ -40,6 +46,7 @@ def qc_runs(project_id: int):
 
 @bp.get("/projects/<int:project_id>/qc/runs/<int:run_id>")
 @readable
+@doc(responses={200: s.QcRun}, tags=('quality',))
 def qc_run(project_id: int, run_id: int):
     run, annotators = results.get_run(api_user().user, project_id, run_id)
     if run is None:
@@ -49,6 +56,7 @@ def qc_run(project_id: int, run_id: int):
 
 @bp.get("/projects/<int:project_id>/label-issues")
 @readable
+@doc(query=s.LabelIssuesQuery, responses={200: list[s.LabelIssue]}, tags=('quality',))
 def label_issues(project_id: int):
     include_all = (request.args.get("all") or "").strip().lower() in ("1", "true", "yes")
     run, rows, total = results.label_issues(

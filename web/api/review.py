@@ -25,12 +25,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify, request
 
 from labeling import audit, gold, review
 from labeling.errors import Invalid, NotFound
 from quality import policy
 from web.api import api_user, bp, changes_state
+from web.api import schemas as s
+from web.api.describe import doc
 from web.api.params import int_arg, json_body, string_field
 
 # --------------------------------------------------------------------------- review
@@ -38,6 +42,7 @@ from web.api.params import int_arg, json_body, string_field
 
 @bp.get("/projects/<int:project_id>/review/next")
 @changes_state
+@doc(responses={200: s.ReviewItem}, tags=('review',))
 def review_next(project_id: int):
     item = review.next_suspect(project_id, api_user().user)
     if item is None:
@@ -46,6 +51,7 @@ def review_next(project_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/review")
+@doc(body=s.DecisionBody, responses={201: s.Decision}, tags=('review',))
 def review_decide(task_id: int):
     body = json_body()
     decision = body.get("decision")
@@ -58,16 +64,19 @@ def review_decide(task_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/review/undo")
+@doc(responses={200: s.Decision}, tags=('review',))
 def review_undo_task(task_id: int):
     return jsonify(audit.decision_view(review.undo(api_user().user, task_id=task_id)))
 
 
 @bp.post("/projects/<int:project_id>/review/undo")
+@doc(responses={200: s.Decision}, tags=('review',))
 def review_undo_last(project_id: int):
     return jsonify(audit.decision_view(review.undo(api_user().user, project_id=project_id)))
 
 
 @bp.get("/projects/<int:project_id>/review/decisions")
+@doc(query=s.DecisionsQuery, responses={200: list[s.Decision]}, tags=('review',))
 def review_decisions(project_id: int):
     limit = int_arg("limit", 100)
     return jsonify(audit.list_decisions(project_id, api_user().user, task_id=int_arg("task"),
@@ -78,6 +87,7 @@ def review_decisions(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/audit")
+@doc(query=s.AuditQuery, responses={200: list[s.Decision]}, tags=('review',))
 def audit_queue(project_id: int):
     """``?reviewer=UID`` one reviewer's decisions (all of them unless ``sample`` is given);
     otherwise a random ``sample`` (default 20, ``seed`` to repeat a draw); ``all=1`` includes
@@ -93,6 +103,7 @@ def audit_queue(project_id: int):
 
 
 @bp.post("/review-decisions/<int:decision_id>/audit")
+@doc(body=s.AuditBody, responses={201: s.Decision}, tags=('review',))
 def audit_decision(decision_id: int):
     body = json_body()
     verdict = body.get("decision", body.get("verdict"))
@@ -108,6 +119,7 @@ def audit_decision(decision_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/gold")
+@doc(body=s.GoldBody, responses={201: s.Decision}, tags=('gold',))
 def gold_mark(task_id: int):
     body = json_body()
     if "answer" not in body:
@@ -118,6 +130,7 @@ def gold_mark(task_id: int):
 
 
 @bp.delete("/tasks/<int:task_id>/gold")
+@doc(responses={200: s.GoldOff}, tags=('gold',))
 def gold_unmark(task_id: int):
     task = gold.unmark_gold(task_id, api_user().user)
     return jsonify({"task": task.id, "state": task.state, "is_gold": task.is_gold})
@@ -127,11 +140,13 @@ def gold_unmark(task_id: int):
 
 
 @bp.get("/projects/<int:project_id>/annotators")
+@doc(responses={200: dict[str, Any]}, tags=('gold',))
 def annotators(project_id: int):
     return jsonify(gold.annotator_quality(project_id, api_user().user))
 
 
 @bp.post("/projects/<int:project_id>/annotators/<int:user_id>/resume")
+@doc(responses={200: s.Resumed}, tags=('gold',))
 def annotator_resume(project_id: int, user_id: int):
     membership = gold.resume(project_id, api_user().user, user_id)
     return jsonify({"user": membership.user_id, "project": project_id, "paused": False,
@@ -142,10 +157,12 @@ def annotator_resume(project_id: int, user_id: int):
 
 
 @bp.get("/projects/<int:project_id>/qc-policy")
+@doc(responses={200: dict[str, Any]}, tags=('quality',))
 def qc_policy(project_id: int):
     return jsonify(policy.get_policy(project_id, api_user().user))
 
 
 @bp.route("/projects/<int:project_id>/qc-policy", methods=["PUT", "PATCH"])
+@doc(body=dict[str, Any], responses={200: dict[str, Any]}, tags=('quality',))
 def qc_policy_set(project_id: int):
     return jsonify(policy.set_policy(project_id, api_user().user, json_body()))

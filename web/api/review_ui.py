@@ -14,9 +14,12 @@ from flask import jsonify
 
 from labeling import review
 from web.api import api_user, bp, changes_state
+from web.api import schemas as s
+from web.api.describe import doc
 
 
 @bp.get("/review/<int:project_id>/next")
 @changes_state
+@doc(responses={200: s.ReviewUiNext}, tags=('review page',))
 def review_ui_next(project_id: int):
     return jsonify({"item": review.next_suspect(project_id, api_user().user), "project": project_id})

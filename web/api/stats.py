@@ -12,6 +12,8 @@ Each calls one domain function of :mod:`insights`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify, request
 
 from insights import csv, dashboard
@@ -19,6 +21,8 @@ from insights import items as figure_items
 from insights import overview as projects_overview
 from labeling.errors import Invalid
 from web.api import api_user, bp, readable
+from web.api import schemas as s
+from web.api.describe import File, doc
 
 
 def _panels_arg() -> list[str] | None:
@@ -47,12 +51,14 @@ def csv_response(panel: dict, filename: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/stats")
 @readable
+@doc(query=s.StatsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
 def project_stats(project_id: int):
     return jsonify(dashboard.project_stats(api_user().user, project_id, _panels_arg()))
 
 
 @bp.get("/projects/<int:project_id>/stats/items")
 @readable
+@doc(query=s.ItemsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
 def stats_items(project_id: int):
     annotator = request.args.get("annotator", type=int)
     page = request.args.get("page", 1, type=int)
@@ -63,6 +69,7 @@ def stats_items(project_id: int):
 
 @bp.get("/projects/<int:project_id>/stats/<string:panel>")
 @readable
+@doc(query=s.PanelQuery, responses={200: (dict[str, Any], File(('text/csv',), 'the panel as CSV'))}, tags=('statistics',))
 def project_panel(project_id: int, panel: str):
     name, fmt = _format(panel)
     data = dashboard.project_stats(api_user().user, project_id, [name])
@@ -74,6 +81,7 @@ def project_panel(project_id: int, panel: str):
 
 @bp.get("/stats/<string:name>")
 @readable
+@doc(query=s.PanelQuery, responses={200: (dict[str, Any], File(('text/csv',), 'the overview as CSV'))}, tags=('statistics',))
 def overview(name: str):
     name, fmt = _format(name)
     if name != "overview":

@@ -1,0 +1,15 @@
+// The API reference page (/api/docs): Swagger UI over the generated /api/openapi.json.
+// A separate file, not an inline script: the Content-Security-Policy allows scripts from 'self' only.
+(function () {
+  "use strict";
+  var root = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({
+    url: root.dataset.specUrl,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    docExpansion: "list",
+    defaultModelsExpandDepth: 0,
+    // the browser's session cookie authenticates "Try it out"; writes also need the CSRF header
+    withCredentials: true,
+  });
+})();
