@@ -114,7 +114,7 @@ def _path_parameters(rule: Rule) -> list[dict]:
 
 
 def _operation(view: Callable, doc_: Doc, rule: Rule, method: str, schemas: _Schemas) -> dict:
-    lines = (view.__doc__ or "").strip().splitlines()
+    lines = (view.__doc__ or "").replace("``", "`").strip().splitlines()  # reStructuredText -> Markdown
     summary = doc_.summary or (lines[0].rstrip(".") if lines else view.__name__.replace("_", " "))
     op: dict[str, Any] = {"operationId": f"{rule.endpoint.removeprefix('api.')}_{method.lower()}",
                           "summary": summary,

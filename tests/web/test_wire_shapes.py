@@ -1,0 +1,113 @@
+"""One task shape everywhere: /api/tasks, /api/tasks/ID, /api/projects/ID/next, the labeling page's
+next task and the JSON export rows are built by labeling.wire and validate against its models."""
+
+from __future__ import annotations
+
+import json
+
+from labeling import projects, wire
+from labeling.db import write_session
+from labeling.models import Task
+
+CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
+          '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
+RESULT = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
+LEASE_KEYS = {"lease_expires_at", "lease_seconds"}
+
+
+def make_project(lead, n: int = 3, **settings) -> tuple[int, list[int]]:
+    project = projects.create_project(lead.user, title="wire", label_config=CONFIG, **settings)
+    with write_session() as s:
+        tasks = [Task(project_id=project.id, data={"text": f"item {i}"}, target_overlap=project.overlap)
+                 for i in range(n)]
+        s.add_all(tasks)
+        s.flush()
+        return project.id, [t.id for t in tasks]
+
+
+def declared(model) -> set[str]:
+    return {f.alias or name for name, f in model.model_fields.items()}
+
+
+def strict(model, body: dict):
+    """``body`` validated by ``model``, with no key the model does not declare."""
+    assert set(body) <= declared(model), set(body) - declared(model)
+    return model.model_validate(body)
+
+
+def test_next_and_get_task_answer_the_same_task_shape(client, lead, annotator):
+    pid, ids = make_project(lead, show_predictions=True)
+    nxt = client.get(f"/api/projects/{pid}/next", headers=annotator.headers).get_json()
+    got = client.get(f"/api/tasks/{nxt['id']}", headers=annotator.headers).get_json()
+    a, b = strict(wire.Task, nxt), strict(wire.Task, got)
+    assert set(nxt) - LEASE_KEYS == set(got)
+    assert a.model_dump(exclude=LEASE_KEYS) == b.model_dump(exclude=LEASE_KEYS)
+    assert nxt["lease_seconds"] > 0 and not nxt["is_labeled"] and nxt["annotations"] == []
+    assert not set(wire.PRIVATE_TASK_KEYS) & set(nxt)  # an annotator never sees the gold flag
+    # the labeling page's next task is the same shape too
+    page = client.get(f"/api/annotate/{pid}/next?exclude={nxt['id']}", headers=annotator.headers).get_json()
+    assert set(strict(wire.Task, page["task"]).model_dump(exclude_unset=True)) == set(nxt)
+
+
+def test_a_lead_sees_one_shape_in_the_list_and_alone(client, lead, annotator):
+    pid, ids = make_project(lead)
+    client.get(f"/api/projects/{pid}/next", headers=annotator.headers)
+    client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=annotator.headers)
+    listed = client.get(f"/api/tasks?project={pid}&fields=all", headers=lead.headers).get_json()
+    page = strict(wire.TaskList, listed)
+    alone = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
+    first = listed["tasks"][0]
+    assert first["id"] == ids[0] and set(first) == set(alone) and first == alone
+    assert set(wire.PRIVATE_TASK_KEYS) <= set(alone)
+    strict(wire.Task, alone)
+    for annotation in alone["annotations"]:
+        strict(wire.Annotation, annotation)
+    assert page.total == 3 and page.total_annotations == 1
+    # without fields=all a listed task leaves out annotations and predictions, and nothing else
+    short = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]
+    assert set(alone) - set(short) == {"annotations", "predictions"}
+
+
+def test_is_labeled_agrees_everywhere(client, lead, annotator, make_user):
+    pid, ids = make_project(lead, 1)  # overlap 1
+    client.get(f"/api/projects/{pid}/next", headers=annotator.headers)
+    before = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
+    assert before["is_labeled"] is False
+    client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=annotator.headers)
+    alone = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
+    listed = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]
+    mine = client.get(f"/api/projects/{pid}/my-annotations", headers=annotator.headers).get_json()[0]
+    export = json.loads(client.get(f"/api/projects/{pid}/export?exportType=JSON", headers=lead.headers).data)
+    assert alone["is_labeled"] is listed["is_labeled"] is mine["is_labeled"] is export[0]["is_labeled"] is True
+    assert alone["total_annotations"] == alone["overlap"] == 1
+
+
+def test_json_export_rows_are_export_tasks_with_the_api_annotations(client, lead, annotator):
+    pid, ids = make_project(lead, 2)
+    client.get(f"/api/projects/{pid}/next", headers=annotator.headers)
+    ann = client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT, "lead_time": 3.5},
+                      headers=annotator.headers).get_json()
+    rows = json.loads(client.get(f"/api/projects/{pid}/export?exportType=JSON", headers=lead.headers).data)
+    assert [r["id"] for r in rows] == [ids[0]]  # Label Studio's default: annotated tasks only
+    row = strict(wire.ExportTask, rows[0])
+    assert rows[0]["annotations"] == [ann]  # the API's annotation, key for key
+    assert row.drafts == [] and row.predictions == []
+    everything = json.loads(client.get(f"/api/projects/{pid}/export?exportType=JSON&download_all_tasks=true",
+                                       headers=lead.headers).data)
+    assert [r["id"] for r in everything] == ids
+    assert all(set(r) == set(rows[0]) for r in everything)
+
+
+def test_project_and_import_answers_follow_their_models(client, lead):
+    created = client.post("/api/projects", json={"title": "w", "label_config": CONFIG, "maximum_annotations": 2},
+                          headers=lead.headers)
+    project = strict(wire.Project, created.get_json())
+    assert project.maximum_annotations == 2 == project.overlap
+    report = client.post(f"/api/projects/{project.id}/import", json=[{"text": "x"}], headers=lead.headers)
+    assert report.status_code == 201
+    done = strict(wire.ImportReport, report.get_json())
+    assert done.task_count == 1 and done.import_id is not None
+    status = client.get(f"/api/projects/{project.id}/imports/{done.import_id}", headers=lead.headers).get_json()
+    assert strict(wire.ProjectImport, status).task_ids and status["status"] == "completed"
+    listed = client.get("/api/projects", headers=lead.headers).get_json()
+    assert strict(wire.ProjectList, listed).results[0].task_number == 1
