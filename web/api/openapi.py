@@ -21,7 +21,6 @@ from typing import Any
 
 from apispec import APISpec
 from apispec_pydantic_plugin import PydanticPlugin
-from apispec_pydantic_plugin.registry import Registry
 from flask import Flask, current_app, jsonify, render_template
 from pydantic import BaseModel
 from werkzeug.routing import Rule
@@ -32,11 +31,10 @@ from web.api.schemas import Error
 
 OPENAPI_VERSION = "3.1.0"
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
-#: Werkzeug converters as OpenAPI schemas.
-CONVERTERS = {"IntegerConverter": {"type": "integer"}, "FloatConverter": {"type": "number"},
-              "UnicodeConverter": {"type": "string"}, "PathConverter": {"type": "string"},
-              "UUIDConverter": {"type": "string", "format": "uuid"}}
-_RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+#: Werkzeug's converters (by their name in a rule) as OpenAPI schemas; string by default.
+CONVERTERS = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": {"type": "string", "format": "uuid"}}
+# <converter(args):name> or <name> in a Flask rule
+_RULE_ARG = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
 # --------------------------------------------------------------------------- schemas
@@ -47,12 +45,13 @@ class _Schemas:
 
     def __init__(self, spec: APISpec):
         self.spec = spec
+        self.models: dict[str, type[BaseModel]] = {}
 
     def model_ref(self, model: type[BaseModel]) -> dict:
         name = model.__name__
+        if self.models.setdefault(name, model) is not model:
+            raise TypeError(f"two models are called {name}: {model.__module__} and {self.models[name].__module__}")
         if name not in self.spec.components.schemas:  # (nested models arrive with their parent)
-            if name not in Registry.registered:
-                Registry.register(model)
             self.spec.components.schema(name, model=model)
         return {"$ref": f"#/components/schemas/{name}"}
 
@@ -104,13 +103,13 @@ class _Schemas:
 
 def openapi_path(rule: Rule) -> str:
     """``/api/tasks/<int:task_id>`` -> ``/api/tasks/{task_id}``."""
-    return _RULE_ARG.sub(r"{\1}", rule.rule)
+    return _RULE_ARG.sub(r"{\2}", rule.rule)
 
 
 def _path_parameters(rule: Rule) -> list[dict]:
     return [{"in": "path", "name": name, "required": True,
-             "schema": dict(CONVERTERS.get(type(converter).__name__, {"type": "string"}))}
-            for name, converter in rule._converters.items()]
+             "schema": dict(CONVERTERS.get(converter, {"type": "string"}))}
+            for converter, name in _RULE_ARG.findall(rule.rule)]
 
 
 def _operation(view: Callable, doc_: Doc, rule: Rule, method: str, schemas: _Schemas) -> dict:
