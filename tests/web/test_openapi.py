@@ -157,3 +157,23 @@ def test_answers_validate_against_the_document(client, document, lead, annotator
     a.check("/api/projects/{project_id}/qc/runs", "get", client.get(f"/api/projects/{pid}/qc/runs", headers=hl))
     refused = client.get("/api/projects/999999", headers=hl)
     a.check("/api/projects/{project_id}", "get", refused)  # 4XX: the error shape
+
+
+def test_review_answers_validate_against_the_document(client, document, lead, annotator, make_user):
+    from labeling.models import Role
+    from tests.labeling.test_review import make_project as review_project
+    from tests.labeling.test_review import suspects_in_review
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = review_project(lead.user)
+    suspects_in_review(project, annotator, given=["pos", "neg", "neu"], truth=["pos", "pos", "neg"])
+    a, h, pid = Answers(document), reviewer.headers, project.id
+    a.check("/api/review/{project_id}/next", "get", client.get(f"/api/review/{pid}/next", headers=h))
+    item = a.check("/api/projects/{project_id}/review/next", "get",
+                   client.get(f"/api/projects/{pid}/review/next", headers=h))
+    a.check("/api/tasks/{task_id}/review", "post",
+            client.post(f"/api/tasks/{item['task']['id']}/review", json={"decision": "keep"}, headers=h))
+    a.check("/api/projects/{project_id}/review/decisions", "get",
+            client.get(f"/api/projects/{pid}/review/decisions", headers=lead.headers))
+    a.check("/api/projects/{project_id}/review/undo", "post",
+            client.post(f"/api/projects/{pid}/review/undo", headers=h))

@@ -215,6 +215,7 @@ class Lease(Schema):
 
 class AnnotateNextQuery(Schema):
     exclude: int | None = Field(None, description="the task on screen: lease the one after it ahead of time")
+    since: datetime | None = Field(None, description="the start of the annotator's day, for the counters")
 
 
 class AnnotatePreviousQuery(Schema):
@@ -398,6 +399,19 @@ class Resumed(Schema):
 
 class ReviewItem(Schema):
     """A suspect task for review: the data, every annotator's label, consensus and suggestion."""
+
+    task: dict[str, Any] = Field(description="id, data, meta, state, is_gold, file_upload")
+    object: dict[str, Any] = Field(description="the object tag shown and its data key")
+    control: dict[str, Any] = Field(description="the control reviewed: name, type, to_name, labels")
+    annotations: list[dict[str, Any]] = Field(description="every annotator's result and label")
+    given: dict[str, Any]
+    consensus: dict[str, Any] | None
+    suggested: dict[str, Any] | None
+    issue: dict[str, Any] | None
+    reason: str
+    score: float | None
+    lease_expires_at: datetime
+    remaining: int = Field(description="tasks in the review queue, this one included")
 
 
 class ReviewUiNext(Schema):
