@@ -24,7 +24,7 @@ node_modules/.installed: package.json package-lock.json
 
 vendor: $(VENDOR)/.copied
 
-$(VENDOR)/.copied: node_modules/.installed
+$(VENDOR)/.copied: node_modules/.installed Makefile
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.min.js
