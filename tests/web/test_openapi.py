@@ -49,6 +49,7 @@ def test_every_api_rule_and_method_is_in_the_document_with_its_path_parameters(a
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == set(rule.arguments), f"{method} {rule.rule}: path parameters {declared}"
             assert op["responses"] and "default" not in op["responses"], f"{method} {rule.rule} has no answers"
+            assert op["summary"] != rule.endpoint.split(".")[-1].replace("_", " "), f"{rule.rule}: say what it does"
             assert any(code.startswith("2") or code == "304" for code in op["responses"])
             if method in ("POST", "PUT", "PATCH") and rule.endpoint not in BODYLESS:
                 assert "requestBody" in op, f"{method} {rule.rule} declares no request body"

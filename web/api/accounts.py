@@ -24,14 +24,14 @@ def _require_admin() -> None:
 
 
 @bp.get("/users")
-@doc(responses={200: list[s.User]}, tags=('users',))
+@doc(summary="Every user (admins)", responses={200: list[s.User]}, tags=('users',))
 def list_users():
     _require_admin()
     return jsonify([user_view(u) for u in users.list_users()])
 
 
 @bp.post("/users")
-@doc(body=s.UserBody, responses={201: s.User}, tags=('users',))
+@doc(summary="Create a user (admins)", body=s.UserBody, responses={201: s.User}, tags=('users',))
 def create_user():
     _require_admin()
     body = request.get_json(silent=True)
@@ -46,7 +46,7 @@ def create_user():
 
 
 @bp.patch("/users/<int:user_id>")
-@doc(body=s.UserPatch, responses={200: s.User}, tags=('users',))
+@doc(summary="Change a user's role or deactivate them (admins)", body=s.UserPatch, responses={200: s.User}, tags=('users',))
 def update_user(user_id: int):
     _require_admin()
     body = request.get_json(silent=True) or {}

@@ -58,7 +58,7 @@ def _counters(project_id: int) -> dict:
 
 @bp.get("/annotate/<int:project_id>/next")
 @changes_state
-@doc(query=s.AnnotateNextQuery, responses={200: s.AnnotateNext}, tags=('labeling page',))
+@doc(summary="The labeling page's next task, 200 with task null when none is left", query=s.AnnotateNextQuery, responses={200: s.AnnotateNext}, tags=('labeling page',))
 def annotate_next(project_id: int):
     task = router.serve_next(project_id, api_user().user, ahead_of=_int_arg("exclude"))
     lease = None
@@ -68,19 +68,19 @@ def annotate_next(project_id: int):
 
 
 @bp.get("/annotate/<int:project_id>/stats")
-@doc(query=s.AnnotateStatsQuery, responses={200: s.Counters}, tags=('labeling page',))
+@doc(summary="The labeling page's counters: done today, remaining", query=s.AnnotateStatsQuery, responses={200: s.Counters}, tags=('labeling page',))
 def annotate_stats(project_id: int):
     return jsonify(_counters(project_id))
 
 
 @bp.get("/annotate/<int:project_id>/previous")
-@doc(query=s.AnnotatePreviousQuery, responses={200: s.Previous}, tags=('labeling page',))
+@doc(summary="The caller's previous annotation in the project, to go back and fix it", query=s.AnnotatePreviousQuery, responses={200: s.Previous}, tags=('labeling page',))
 def annotate_previous(project_id: int):
     found = annotations.previous_own_annotation(api_user().user, project_id, before=_int_arg("before"))
     return jsonify(found or {"annotation": None, "task": None})
 
 
 @bp.get("/annotate/csrf")
-@doc(responses={200: s.CsrfToken}, tags=('labeling page',))
+@doc(summary="A fresh CSRF token for the browser session", responses={200: s.CsrfToken}, tags=('labeling page',))
 def annotate_csrf():
     return jsonify({"csrf_token": generate_csrf()})

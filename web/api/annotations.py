@@ -33,14 +33,14 @@ def next_task(project_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/lease")
-@doc(responses={200: s.Lease}, tags=('annotating',))
+@doc(summary="Extend the caller's lease on a task", responses={200: s.Lease}, tags=('annotating',))
 def renew_lease(task_id: int):
     expires = router.renew_lease(task_id, api_user().user)
     return jsonify({"task": task_id, "expires_at": expires.isoformat()})
 
 
 @bp.delete("/tasks/<int:task_id>/lease")
-@doc(responses={204: None}, tags=('annotating',))
+@doc(summary="Give a leased task back", responses={204: None}, tags=('annotating',))
 def release_lease(task_id: int):
     router.release(task_id, api_user().user)
     return "", 204
@@ -63,20 +63,20 @@ def create_annotation(task_id: int):
 
 @bp.get("/tasks/<int:task_id>/annotations")
 @readable
-@doc(responses={200: list[wire.Annotation]}, tags=('annotations',))
+@doc(summary="A task's annotations (an annotator sees their own)", responses={200: list[wire.Annotation]}, tags=('annotations',))
 def list_annotations(task_id: int):
     return jsonify([wire.annotation_json(a) for a in annotations.task_annotations(task_id, api_user().user)])
 
 
 @bp.get("/annotations/<int:annotation_id>")
 @readable
-@doc(responses={200: wire.Annotation}, tags=('annotations',))
+@doc(summary="One annotation", responses={200: wire.Annotation}, tags=('annotations',))
 def get_annotation(annotation_id: int):
     return jsonify(wire.annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
 
 
 @bp.route("/annotations/<int:annotation_id>", methods=["PATCH", "PUT"])
-@doc(body=s.AnnotationBody, responses={200: wire.Annotation}, tags=('annotations',))
+@doc(summary="Edit an annotation (its author, while the task allows it)", body=s.AnnotationBody, responses={200: wire.Annotation}, tags=('annotations',))
 def update_annotation(annotation_id: int):
     body = json_body()
     annotation = annotations.update_annotation(
@@ -86,7 +86,7 @@ def update_annotation(annotation_id: int):
 
 
 @bp.delete("/annotations/<int:annotation_id>")
-@doc(responses={204: None}, tags=('annotations',))
+@doc(summary="Delete an annotation", responses={204: None}, tags=('annotations',))
 def delete_annotation(annotation_id: int):
     annotations.delete_annotation(annotation_id, api_user().user)
     return "", 204
@@ -105,7 +105,7 @@ def my_annotations(project_id: int):
 
 
 @bp.post("/predictions")
-@doc(body=s.PredictionBody, responses={201: wire.Prediction}, tags=('predictions',))
+@doc(summary="Store a model's prediction for a task (leads)", body=s.PredictionBody, responses={201: wire.Prediction}, tags=('predictions',))
 def create_prediction():
     body = json_body()
     task_id = body.get("task")
@@ -119,7 +119,7 @@ def create_prediction():
 
 @bp.get("/predictions")
 @readable
-@doc(query=s.PredictionsQuery, responses={200: list[wire.Prediction]}, tags=('predictions',))
+@doc(summary="Predictions of a task or a project", query=s.PredictionsQuery, responses={200: list[wire.Prediction]}, tags=('predictions',))
 def list_predictions():
     found = annotations.list_predictions(api_user().user, task_id=int_arg("task"), project_id=int_arg("project"))
     return jsonify([wire.prediction_json(p) for p in found])
@@ -127,6 +127,6 @@ def list_predictions():
 
 @bp.get("/predictions/<int:prediction_id>")
 @readable
-@doc(responses={200: wire.Prediction}, tags=('predictions',))
+@doc(summary="One prediction", responses={200: wire.Prediction}, tags=('predictions',))
 def get_prediction(prediction_id: int):
     return jsonify(wire.prediction_json(annotations.get_prediction(prediction_id, api_user().user)))

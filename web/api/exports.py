@@ -115,7 +115,7 @@ def publish_dataset(project_id: int):
 
 @bp.get("/projects/<int:project_id>/datasets")
 @readable
-@doc(responses={200: list[s.DatasetVersion]}, tags=('datasets',))
+@doc(summary="The project's published dataset versions", responses={200: list[s.DatasetVersion]}, tags=('datasets',))
 def list_datasets(project_id: int):
     found = datasets.list_versions(project_id, api_user().user, scope=api_user().scope)
     return jsonify([datasets.version_view(v) for v in found])

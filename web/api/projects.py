@@ -73,7 +73,7 @@ def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
 
 @bp.get("/projects")
 @readable
-@doc(query=s.ProjectsQuery, responses={200: wire.ProjectList}, tags=('projects',))
+@doc(summary="Projects the caller can see, paginated", query=s.ProjectsQuery, responses={200: wire.ProjectList}, tags=('projects',))
 def list_projects():
     page, page_size = int_arg("page", 1), min(max(int_arg("page_size", 100), 1), 1000)
     rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"))
@@ -87,7 +87,7 @@ def list_projects():
 
 
 @bp.post("/projects")
-@doc(body=s.ProjectBody, responses={201: wire.Project}, tags=('projects',))
+@doc(summary="Create a project from a Label Studio label config", body=s.ProjectBody, responses={201: wire.Project}, tags=('projects',))
 def create_project():
     main, settings = _project_fields(json_body(), creating=True)
     if "label_config" not in main:
@@ -122,14 +122,14 @@ def label_configs():
 
 @bp.get("/projects/<int:project_id>")
 @readable
-@doc(responses={200: wire.Project}, tags=('projects',))
+@doc(summary="One project with its counts", responses={200: wire.Project}, tags=('projects',))
 def get_project(project_id: int):
     project, counts = projects.get_project_for(api_user().user, project_id)
     return jsonify(projects.project_view(project, counts))
 
 
 @bp.route("/projects/<int:project_id>", methods=["PATCH", "PUT"])
-@doc(body=s.ProjectBody, responses={200: wire.Project}, tags=('projects',))
+@doc(summary="Change a project's settings, label config, or archive it", body=s.ProjectBody, responses={200: wire.Project}, tags=('projects',))
 def update_project(project_id: int):
     main, settings = _project_fields(json_body(), creating=False)
     user = api_user().user
@@ -185,7 +185,7 @@ def import_tasks(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/imports/<int:import_id>")
-@doc(query=s.ImportStatusQuery, responses={200: wire.ProjectImport}, tags=('import',))
+@doc(summary="An import's status, counts and errors (and its job)", query=s.ImportStatusQuery, responses={200: wire.ProjectImport}, tags=('import',))
 def get_import(project_id: int, import_id: int):
     batch, job = imports.get_import(api_user().user, project_id, import_id)
     task_ids = imports.import_task_ids(import_id) if batch.status == "done" and _flag("return_task_ids", True) else None
@@ -235,13 +235,13 @@ def list_project_tasks(project_id: int):
 
 @bp.get("/tasks/<int:task_id>")
 @readable
-@doc(responses={200: wire.Task}, tags=('tasks',))
+@doc(summary="One task with the annotations and predictions the caller may see", responses={200: wire.Task}, tags=('tasks',))
 def get_task(task_id: int):
     return jsonify(projects.get_task(api_user().user, task_id))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])
-@doc(body=s.TaskBody, responses={200: wire.Task}, tags=('tasks',))
+@doc(summary="Change a task's data, meta or priority (leads)", body=s.TaskBody, responses={200: wire.Task}, tags=('tasks',))
 def update_task(task_id: int):
     body = json_body()
     unknown = sorted(set(body) - {"data", "meta", "priority", "project", "id"})
@@ -254,7 +254,7 @@ def update_task(task_id: int):
 
 
 @bp.delete("/tasks/<int:task_id>")
-@doc(responses={204: None}, tags=('tasks',))
+@doc(summary="Delete a task and what hangs on it (leads)", responses={204: None}, tags=('tasks',))
 def delete_task(task_id: int):
     projects.delete_task(api_user().user, task_id)
     return "", 204
@@ -264,13 +264,13 @@ def delete_task(task_id: int):
 
 
 @bp.get("/projects/<int:project_id>/members")
-@doc(responses={200: list[s.Member]}, tags=('projects',))
+@doc(summary="A project's members and their roles", responses={200: list[s.Member]}, tags=('projects',))
 def list_members(project_id: int):
     return jsonify([projects.member_view(m, u) for m, u in projects.list_members(api_user().user, project_id)])
 
 
 @bp.route("/projects/<int:project_id>/members", methods=["POST", "PATCH"])
-@doc(body=s.MemberBody, responses={200: s.Member, 201: s.Member}, tags=('projects',))
+@doc(summary="Add a member or change their role", body=s.MemberBody, responses={200: s.Member, 201: s.Member}, tags=('projects',))
 def set_member(project_id: int):
     body = json_body()
     who = body.get("user", body.get("user_id", body.get("email")))
@@ -282,7 +282,7 @@ def set_member(project_id: int):
 
 
 @bp.delete("/projects/<int:project_id>/members/<int:user_id>")
-@doc(responses={204: None}, tags=('projects',))
+@doc(summary="Remove a member from a project", responses={204: None}, tags=('projects',))
 def remove_member(project_id: int, user_id: int):
     projects.remove_member(api_user().user, project_id, user_id)
     return "", 204

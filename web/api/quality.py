@@ -24,7 +24,7 @@ from web.api.params import int_arg
 
 
 @bp.post("/projects/<int:project_id>/qc")
-@doc(body=dict[str, Any], responses={202: s.QcStarted}, tags=('quality',))
+@doc(summary="Start a QC run (a job); the running one if one is queued or running", body=dict[str, Any], responses={202: s.QcStarted}, tags=('quality',))
 def start_qc(project_id: int):
     body = request.get_json(silent=True) if request.content_length else None
     if body is not None and not isinstance(body, dict):
@@ -38,7 +38,7 @@ def start_qc(project_id: int):
 
 @bp.get("/projects/<int:project_id>/qc/runs")
 @readable
-@doc(query=s.QcRunsQuery, responses={200: list[s.QcRun]}, tags=('quality',))
+@doc(summary="The project's QC runs, newest first", query=s.QcRunsQuery, responses={200: list[s.QcRun]}, tags=('quality',))
 def qc_runs(project_id: int):
     limit = int_arg("limit", 50)
     return jsonify([results.run_view(r) for r in results.list_runs(api_user().user, project_id, limit=limit)])
@@ -46,7 +46,7 @@ def qc_runs(project_id: int):
 
 @bp.get("/projects/<int:project_id>/qc/runs/<int:run_id>")
 @readable
-@doc(responses={200: s.QcRun}, tags=('quality',))
+@doc(summary="One QC run with annotator scores", responses={200: s.QcRun}, tags=('quality',))
 def qc_run(project_id: int, run_id: int):
     run, annotators = results.get_run(api_user().user, project_id, run_id)
     if run is None:
@@ -56,7 +56,7 @@ def qc_run(project_id: int, run_id: int):
 
 @bp.get("/projects/<int:project_id>/label-issues")
 @readable
-@doc(query=s.LabelIssuesQuery, responses={200: list[s.LabelIssue]}, tags=('quality',))
+@doc(summary="Label issues of a QC run, worst first", query=s.LabelIssuesQuery, responses={200: list[s.LabelIssue]}, tags=('quality',))
 def label_issues(project_id: int):
     include_all = (request.args.get("all") or "").strip().lower() in ("1", "true", "yes")
     run, rows, total = results.label_issues(

@@ -42,7 +42,7 @@ from web.api.params import int_arg, json_body, string_field
 
 @bp.get("/projects/<int:project_id>/review/next")
 @changes_state
-@doc(responses={200: s.ReviewItem}, tags=('review',))
+@doc(summary="The next suspect to review, leased to the caller (404 when none)", responses={200: s.ReviewItem}, tags=('review',))
 def review_next(project_id: int):
     item = review.next_suspect(project_id, api_user().user)
     if item is None:
@@ -51,7 +51,7 @@ def review_next(project_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/review")
-@doc(body=s.DecisionBody, responses={201: s.Decision}, tags=('review',))
+@doc(summary="Decide on a suspect: keep, relabel or exclude", body=s.DecisionBody, responses={201: s.Decision}, tags=('review',))
 def review_decide(task_id: int):
     body = json_body()
     decision = body.get("decision")
@@ -64,19 +64,19 @@ def review_decide(task_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/review/undo")
-@doc(responses={200: s.Decision}, tags=('review',))
+@doc(summary="Take back the caller's last decision on this task", responses={200: s.Decision}, tags=('review',))
 def review_undo_task(task_id: int):
     return jsonify(audit.decision_view(review.undo(api_user().user, task_id=task_id)))
 
 
 @bp.post("/projects/<int:project_id>/review/undo")
-@doc(responses={200: s.Decision}, tags=('review',))
+@doc(summary="Take back the caller's last decision in the project", responses={200: s.Decision}, tags=('review',))
 def review_undo_last(project_id: int):
     return jsonify(audit.decision_view(review.undo(api_user().user, project_id=project_id)))
 
 
 @bp.get("/projects/<int:project_id>/review/decisions")
-@doc(query=s.DecisionsQuery, responses={200: list[s.Decision]}, tags=('review',))
+@doc(summary="The record of review decisions", query=s.DecisionsQuery, responses={200: list[s.Decision]}, tags=('review',))
 def review_decisions(project_id: int):
     limit = int_arg("limit", 100)
     return jsonify(audit.list_decisions(project_id, api_user().user, task_id=int_arg("task"),
@@ -103,7 +103,7 @@ def audit_queue(project_id: int):
 
 
 @bp.post("/review-decisions/<int:decision_id>/audit")
-@doc(body=s.AuditBody, responses={201: s.Decision}, tags=('review',))
+@doc(summary="Audit a review decision: confirm or overturn it", body=s.AuditBody, responses={201: s.Decision}, tags=('review',))
 def audit_decision(decision_id: int):
     body = json_body()
     verdict = body.get("decision", body.get("verdict"))
@@ -119,7 +119,7 @@ def audit_decision(decision_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/gold")
-@doc(body=s.GoldBody, responses={201: s.Decision}, tags=('gold',))
+@doc(summary="Make a task gold with its answer", body=s.GoldBody, responses={201: s.Decision}, tags=('gold',))
 def gold_mark(task_id: int):
     body = json_body()
     if "answer" not in body:
@@ -130,7 +130,7 @@ def gold_mark(task_id: int):
 
 
 @bp.delete("/tasks/<int:task_id>/gold")
-@doc(responses={200: s.GoldOff}, tags=('gold',))
+@doc(summary="Make a gold task an ordinary task again", responses={200: s.GoldOff}, tags=('gold',))
 def gold_unmark(task_id: int):
     task = gold.unmark_gold(task_id, api_user().user)
     return jsonify({"task": task.id, "state": task.state, "is_gold": task.is_gold})
@@ -140,13 +140,13 @@ def gold_unmark(task_id: int):
 
 
 @bp.get("/projects/<int:project_id>/annotators")
-@doc(responses={200: dict[str, Any]}, tags=('gold',))
+@doc(summary="Annotator quality: gold accuracy, agreement, pauses (leads)", responses={200: dict[str, Any]}, tags=('gold',))
 def annotators(project_id: int):
     return jsonify(gold.annotator_quality(project_id, api_user().user))
 
 
 @bp.post("/projects/<int:project_id>/annotators/<int:user_id>/resume")
-@doc(responses={200: s.Resumed}, tags=('gold',))
+@doc(summary="Resume a paused annotator (leads)", responses={200: s.Resumed}, tags=('gold',))
 def annotator_resume(project_id: int, user_id: int):
     membership = gold.resume(project_id, api_user().user, user_id)
     return jsonify({"user": membership.user_id, "project": project_id, "paused": False,
@@ -157,12 +157,12 @@ def annotator_resume(project_id: int, user_id: int):
 
 
 @bp.get("/projects/<int:project_id>/qc-policy")
-@doc(responses={200: dict[str, Any]}, tags=('quality',))
+@doc(summary="The project's QC policy", responses={200: dict[str, Any]}, tags=('quality',))
 def qc_policy(project_id: int):
     return jsonify(policy.get_policy(project_id, api_user().user))
 
 
 @bp.route("/projects/<int:project_id>/qc-policy", methods=["PUT", "PATCH"])
-@doc(body=dict[str, Any], responses={200: dict[str, Any]}, tags=('quality',))
+@doc(summary="Change the project's QC policy", body=dict[str, Any], responses={200: dict[str, Any]}, tags=('quality',))
 def qc_policy_set(project_id: int):
     return jsonify(policy.set_policy(project_id, api_user().user, json_body()))

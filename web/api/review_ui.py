@@ -20,6 +20,6 @@ from web.api.describe import doc
 
 @bp.get("/review/<int:project_id>/next")
 @changes_state
-@doc(responses={200: s.ReviewUiNext}, tags=('review page',))
+@doc(summary="The review page's next suspect, 200 with item null when none is left", responses={200: s.ReviewUiNext}, tags=('review page',))
 def review_ui_next(project_id: int):
     return jsonify({"item": review.next_suspect(project_id, api_user().user), "project": project_id})

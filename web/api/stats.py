@@ -51,14 +51,14 @@ def csv_response(panel: dict, filename: str) -> Response:
 
 @bp.get("/projects/<int:project_id>/stats")
 @readable
-@doc(query=s.StatsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
+@doc(summary="Every dashboard panel of a project (or those asked for)", query=s.StatsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
 def project_stats(project_id: int):
     return jsonify(dashboard.project_stats(api_user().user, project_id, _panels_arg()))
 
 
 @bp.get("/projects/<int:project_id>/stats/items")
 @readable
-@doc(query=s.ItemsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
+@doc(summary="The tasks behind a dashboard figure", query=s.ItemsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
 def stats_items(project_id: int):
     annotator = request.args.get("annotator", type=int)
     page = request.args.get("page", 1, type=int)
@@ -69,7 +69,7 @@ def stats_items(project_id: int):
 
 @bp.get("/projects/<int:project_id>/stats/<string:panel>")
 @readable
-@doc(query=s.PanelQuery, responses={200: (dict[str, Any], File(('text/csv',), 'the panel as CSV'))}, tags=('statistics',))
+@doc(summary="One dashboard panel, JSON or CSV", query=s.PanelQuery, responses={200: (dict[str, Any], File(('text/csv',), 'the panel as CSV'))}, tags=('statistics',))
 def project_panel(project_id: int, panel: str):
     name, fmt = _format(panel)
     data = dashboard.project_stats(api_user().user, project_id, [name])
@@ -81,7 +81,7 @@ def project_panel(project_id: int, panel: str):
 
 @bp.get("/stats/<string:name>")
 @readable
-@doc(query=s.PanelQuery, responses={200: (dict[str, Any], File(('text/csv',), 'the overview as CSV'))}, tags=('statistics',))
+@doc(summary="One line per project the caller leads, JSON or CSV", query=s.PanelQuery, responses={200: (dict[str, Any], File(('text/csv',), 'the overview as CSV'))}, tags=('statistics',))
 def overview(name: str):
     name, fmt = _format(name)
     if name != "overview":
