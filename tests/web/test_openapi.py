@@ -51,6 +51,8 @@ def test_every_api_rule_and_method_is_in_the_document_with_its_path_parameters(a
             assert op["responses"] and "default" not in op["responses"], f"{method} {rule.rule} has no answers"
             assert op["summary"] != rule.endpoint.split(".")[-1].replace("_", " "), f"{rule.rule}: say what it does"
             assert any(code.startswith("2") or code == "304" for code in op["responses"])
+            view = app.view_functions[rule.endpoint]
+            assert op.get("x-read-token", False) is getattr(view, "readable", False)
             if method in ("POST", "PUT", "PATCH") and rule.endpoint not in BODYLESS:
                 assert "requestBody" in op, f"{method} {rule.rule} declares no request body"
             seen += 1

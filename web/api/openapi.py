@@ -136,6 +136,10 @@ def _operation(view: Callable, doc_: Doc, rule: Rule, method: str, schemas: _Sch
     op["responses"] = responses
     if doc_.public:
         op["security"] = []
+    if getattr(view, "readable", False):  # web.api.readable: a read token may call it
+        op["x-read-token"] = True
+    if getattr(view, "changes_state", False):  # web.api.changes_state: a GET that leases a task
+        op["x-changes-state"] = True
     return op
 
 
@@ -149,7 +153,8 @@ def build_spec(app: Flask) -> dict:
                    plugins=[PydanticPlugin(by_alias=True)],
                    info={"description": "Label Studio's REST API subset (the same keys, `Authorization: Token "
                                         "<key>`) and labelfab's own endpoints. Generated from the routes and "
-                                        "their pydantic models."})
+                                        "their pydantic models. `x-read-token`: a read-only token may call "
+                                        "the operation; `x-changes-state`: a GET that leases a task."})
     spec.components.security_scheme("Token", {"type": "apiKey", "in": "header", "name": "Authorization",
                                               "description": "`Token <key>` (or `Bearer <key>`)"})
     spec.components.security_scheme("Session", {"type": "apiKey", "in": "cookie", "name": "session",
