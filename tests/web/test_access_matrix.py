@@ -40,6 +40,8 @@ PUBLIC = {ANON} | USERS
 # (endpoint, method) -> who may (READ in the set: a read token may too; it never writes)
 TABLE: dict[tuple[str, str], set[str]] = {
     # the REST API
+    ("api.openapi_document", "GET"): PUBLIC | {READ},  # the API's description, as Label Studio's is
+    ("api.openapi_page", "GET"): PUBLIC | {READ},
     ("api.me", "GET"): USERS | {READ},
     ("api.create_token", "POST"): USERS,
     ("api.list_users", "GET"): ADMINS,
