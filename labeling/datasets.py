@@ -45,13 +45,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
+from labeling import splits as placing
 from labeling.access import require_project
 from labeling.canonical import dumps
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Invalid, NotFound
 from labeling.exports.converter import run_converter
-from labeling.exports.selection import Batch, Filters, Splits, state_counts
-from labeling.exports.selection import DataMap as _DataMap
+from labeling.exports.selection import (
+    SPLIT_NAMES,
+    Batch,
+    DataMap,
+    Filters,
+    Splits,
+    Stats,
+    state_counts,
+)
 from labeling.exports.service import start
 from labeling.exports.writers import (
     EXPORT_FORMATS,
@@ -84,8 +92,10 @@ __all__ = [
     "VersionFile",
     "card_markdown",
     "diff",
+    "diff_csv",
     "get_version",
     "list_versions",
+    "split_text",
     "publish",
     "version_file",
     "version_view",
@@ -230,6 +240,21 @@ def _collect_ids(batches: Iterator[Batch], ids: array) -> Iterator[Batch]:
         yield batch
 
 
+def _placed(batches: Iterator[Batch], place: placing.Placement, labeler, stats: Stats) -> Iterator[Batch]:
+    """The batches with each task's split from ``place`` (stored, or placed now), counted in ``stats``."""
+    counts, cache = stats.counts, labeler.cache
+    for batch in batches:
+        out = []
+        for tid, result, source in zip(batch.id, batch.result, batch.source, strict=True):
+            labels = cache.get(result) or labeler(result)
+            code = place(tid, labels[4])
+            key = (labels[3], code, source)
+            counts[key] = counts.get(key, 0) + 1
+            out.append(SPLIT_NAMES[code])
+        batch.split = out
+        yield batch
+
+
 def _file_entry(staging: Path, fmt: str) -> dict[str, Any]:
     name, media_type, _ = VERSION_FORMATS[fmt]
     path = staging / name
@@ -238,12 +263,15 @@ def _file_entry(staging: Path, fmt: str) -> dict[str, Any]:
 
 
 def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Filters,
-           splits: Splits) -> tuple[str, dict[str, Any], array, list[dict]]:
-    """Write the data files into ``staging``; returns (content sha256, stats, released ids, files)."""
+           place: placing.Placement) -> tuple[str, dict[str, Any], array, list[dict]]:
+    """Write the data files into ``staging``; returns (content sha256, stats, released ids, files).
+    Each task's split comes from ``place`` (ARCHITECTURE.md, Datasets)."""
     has_images = any(o.tag == "Image" for o in schema.objects.values())
-    canon = _DataMap(schema, media="files" if has_images else "urls", canonical=True)
+    canon = DataMap(schema, media="files" if has_images else "urls", canonical=True)
     converted = [fmt for fmt, name in _CONVERTED.items() if fits(EXPORT_FORMATS[name], schema)]
-    selection, batches = start(project, canon, filters=filters, splits=splits, with_meta=True)
+    selection, batches = start(project, canon, filters=filters, splits=place.splits, with_meta=True)
+    counted = Stats()
+    batches = _placed(batches, place, selection.labeler, counted)
     ids = array("q")
     try:
         writers = {"jsonl": JsonlWriter(schema), "parquet": ParquetWriter(schema), "csv": CsvWriter(schema),
@@ -251,7 +279,7 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
         outputs = {fmt: _Hashing(staging / VERSION_FORMATS[fmt][0]) for fmt in writers}
         tmp = Path(tempfile.mkdtemp(prefix="labelfab-publish-"))
         if converted:
-            writers["converter"] = LsJsonWriter(schema, _DataMap(schema, media="local"))
+            writers["converter"] = LsJsonWriter(schema, DataMap(schema, media="local"))
             outputs["converter"] = _Hashing(tmp / "tasks.json")
         try:
             order = list(writers)
@@ -261,7 +289,8 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
         finally:
             for out in outputs.values():
                 out.close()
-        stats = selection.stats.as_dict()
+        counted.unlabeled = selection.stats.unlabeled
+        stats = counted.as_dict()
         content = outputs["jsonl"].sha.hexdigest()
         for fmt in converted:
             out_dir = tmp / fmt
@@ -295,7 +324,9 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
     note : str
         Shown on the dataset card.
     splits : Splits, optional
-        Seed and train/validation/test shares (default: seed 42, 80/10/10).
+        Seed and train/validation/test shares of the project's first split generation (default:
+        seed 42, 80/10/10). Tasks released before keep their split; later, only the same seed and
+        shares are accepted (other ones need :func:`labeling.splits.resplit`).
     filters : Filters, optional
         Which tasks (default: accepted, gold never).
 
@@ -310,7 +341,8 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
     NotFound, Forbidden
         No such project, or no right to publish.
     Conflict
-        No accepted task with a label.
+        No accepted task with a label; splits that differ from the current split generation;
+        a re-split or another publish while this one was being built.
     Invalid
         A note longer than 10,000 characters.
     """
@@ -322,13 +354,14 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
         project = require_project(s, user, project_id, "export")
     schema = schema_of(project)
     filters = filters or Filters()
-    splits = splits or Splits()
+    with read_session() as s:
+        place = placing.placement(s, project_id, splits)
     root = datasets_root(project_id)
     staging = root / f".staging-{secrets.token_hex(8)}"
     staging.mkdir(parents=True)
     final: Path | None = None
     try:
-        content, stats, ids, files = _build(project, schema, staging, filters=filters, splits=splits)
+        content, stats, ids, files = _build(project, schema, staging, filters=filters, place=place)
         qc = qc_summary(project_id, ids, states=filters.states)
         now = utcnow()
         with write_session() as s:
@@ -340,8 +373,10 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
             if latest is not None and latest.sha256 == content:
                 return latest, False
             number = (latest.number if latest else 0) + 1
+            placing.store(s, project_id, place, version=number, user=user, now=now)
+            split = _split_entry(s, project_id, place)
             manifest = _manifest(project, schema, number=number, content=content, stats=stats, qc=qc,
-                                 files=files, user=user, when=now, note=note, filters=filters, splits=splits)
+                                 files=files, user=user, when=now, note=note, filters=filters, split=split)
             card = card_markdown(manifest)
             (staging / "README.md").write_text(card, encoding="utf-8")
             manifest["files"].append(_file_entry(staging, "card"))
@@ -368,9 +403,21 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
             shutil.rmtree(final, ignore_errors=True)
 
 
+def _split_entry(s, project_id: int, place: placing.Placement) -> dict[str, Any]:
+    """The manifest's ``split``: the generation (seed, shares, who started it, when, why) and
+    how many released tasks kept their split and how many were placed by this version."""
+    gen = placing.current_generation(s, project_id)
+    who = s.get(User, gen.created_by) if gen is not None and gen.created_by is not None else None
+    view = placing.generation_view(gen, email=who.email if who else None) or {}
+    return {"seed": place.splits.seed, "ratios": dict(zip(SPLIT_NAMES, place.splits.ratios, strict=True)),
+            "method": "stratified by label when first released, blocks shuffled by the seed; kept in later "
+                      "versions", **{k: v for k, v in view.items() if k not in ("seed", "ratios")},
+            "kept": place.kept, "placed": len(place.new)}
+
+
 def _manifest(project: Project, schema: LabelSchema, *, number: int, content: str, stats: dict,
               qc: dict, files: list[dict], user: User, when: datetime, note: str, filters: Filters,
-              splits: Splits) -> dict[str, Any]:
+              split: dict) -> dict[str, Any]:
     primary = schema.primary_control
     return {
         "format_version": 1,
@@ -383,7 +430,7 @@ def _manifest(project: Project, schema: LabelSchema, *, number: int, content: st
         "note": note,
         "n_items": stats["n_items"],
         "splits": stats["splits"],
-        "split": splits.as_dict() | {"method": "stratified by label, blocks shuffled by the seed"},
+        "split": split,
         "label_counts": stats["labels"],
         "label_split_counts": stats["label_splits"],
         "label_sources": stats["label_sources"],
@@ -520,6 +567,43 @@ def _lines(path: Path) -> Iterator[tuple[int, str, str, str]]:
                 yield row["id"], dumps(row.get("label")), dumps(row.get("data")), row.get("split")
 
 
+def _changes(path_a: Path, path_b: Path) -> Iterator[tuple[str, int, Any, Any]]:
+    """(change, id, from, to) for every task of two ``dataset.jsonl`` files (in id order), merged:
+    change is ``added``, ``removed``, ``unchanged``, or one row each of ``relabeled`` (from/to
+    the labels), ``moved`` (from/to the splits) and ``data_changed`` for a task in both."""
+    left, right = _lines(path_a), _lines(path_b)
+    x, y = next(left, None), next(right, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x[0] < y[0]):
+            yield "removed", x[0], x[3], None
+            x = next(left, None)
+        elif x is None or y[0] < x[0]:
+            yield "added", y[0], None, y[3]
+            y = next(right, None)
+        else:
+            same = True
+            if x[1] != y[1]:
+                same = False
+                yield "relabeled", x[0], json.loads(x[1]), json.loads(y[1])
+            elif x[2] != y[2]:
+                same = False
+                yield "data_changed", x[0], None, None
+            if x[3] != y[3]:
+                same = False
+                yield "moved", x[0], x[3], y[3]
+            if same:
+                yield "unchanged", x[0], None, None
+            x, y = next(left, None), next(right, None)
+
+
+def _diff_paths(project_id: int, user: User, a: str | int, b: str | int, scope: str
+                ) -> tuple[DatasetVersion, DatasetVersion, Path, Path]:
+    va = get_version(project_id, user, a, scope=scope)
+    vb = get_version(project_id, user, b, scope=scope)
+    root = get_settings().data_dir
+    return va, vb, root / va.path / "dataset.jsonl", root / vb.path / "dataset.jsonl"
+
+
 def diff(project_id: int, user: User, a: str | int, b: str | int, *, scope: str = TokenScope.full,
          limit: int = 100) -> dict[str, Any]:
     """What changed from version ``a`` to version ``b``.
@@ -527,42 +611,42 @@ def diff(project_id: int, user: User, a: str | int, b: str | int, *, scope: str 
     Returns
     -------
     dict
-        ``added``, ``removed``, ``relabeled``, ``data_changed``, ``unchanged`` counts, and up
-        to ``limit`` examples of each change (``relabeled`` as ``{"id", "from", "to"}``);
-        ``split_changed``: tasks in both versions whose split differs.
+        ``added``, ``removed``, ``relabeled``, ``moved``, ``data_changed``, ``unchanged``
+        counts, and up to ``limit`` examples of each change (``relabeled`` as ``{"id", "from",
+        "to"}`` labels, ``moved`` as ``{"id", "from", "to"}`` splits). ``moved`` (also given as
+        ``split_changed``) is 0 unless a lead re-split between the two versions; every id is in
+        :func:`diff_csv`.
     """
-    va = get_version(project_id, user, a, scope=scope)
-    vb = get_version(project_id, user, b, scope=scope)
-    root = get_settings().data_dir
-    counts = {"added": 0, "removed": 0, "relabeled": 0, "data_changed": 0, "unchanged": 0, "split_changed": 0}
-    examples: dict[str, list] = {"added": [], "removed": [], "relabeled": [], "data_changed": []}
-
-    def note(kind: str, item: Any) -> None:
+    va, vb, pa, pb = _diff_paths(project_id, user, a, b, scope)
+    counts = dict.fromkeys(("added", "removed", "relabeled", "moved", "data_changed", "unchanged"), 0)
+    examples: dict[str, list] = {"added": [], "removed": [], "relabeled": [], "moved": [], "data_changed": []}
+    for kind, tid, old, new in _changes(pa, pb):
         counts[kind] += 1
-        if len(examples[kind]) < limit:
-            examples[kind].append(item)
-
-    left, right = _lines(root / va.path / "dataset.jsonl"), _lines(root / vb.path / "dataset.jsonl")
-    x, y = next(left, None), next(right, None)
-    while x is not None or y is not None:
-        if y is None or (x is not None and x[0] < y[0]):
-            note("removed", x[0])
-            x = next(left, None)
-        elif x is None or y[0] < x[0]:
-            note("added", y[0])
-            y = next(right, None)
-        else:
-            if x[3] != y[3]:
-                counts["split_changed"] += 1
-            if x[1] != y[1]:
-                note("relabeled", {"id": x[0], "from": json.loads(x[1]), "to": json.loads(y[1])})
-            elif x[2] != y[2]:
-                note("data_changed", x[0])
-            else:
-                counts["unchanged"] += 1
-            x, y = next(left, None), next(right, None)
+        if kind != "unchanged" and len(examples[kind]) < limit:
+            examples[kind].append({"id": tid, "from": old, "to": new} if kind in ("relabeled", "moved") else tid)
     return {"project": project_id, "from": va.number, "to": vb.number, "from_sha256": va.sha256,
-            "to_sha256": vb.sha256, **counts, "examples": examples}
+            "to_sha256": vb.sha256, **counts, "split_changed": counts["moved"], "examples": examples}
+
+
+def diff_csv(project_id: int, user: User, a: str | int, b: str | int, *, scope: str = TokenScope.full
+             ) -> tuple[str, Iterator[str]]:
+    """Every changed task of :func:`diff`, as CSV lines ``id,change,from,to`` (labels as JSON
+    text, splits by name); returns (file name, lines). Unchanged tasks are left out."""
+    va, vb, pa, pb = _diff_paths(project_id, user, a, b, scope)
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else value if isinstance(value, str) else dumps(value)
+        if text[:1] in ("=", "+", "-", "@"):  # a spreadsheet would run it as a formula
+            text = "'" + text
+        return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
+
+    def lines() -> Iterator[str]:
+        yield "id,change,from,to\n"
+        for kind, tid, old, new in _changes(pa, pb):
+            if kind != "unchanged":
+                yield f"{tid},{kind},{cell(old)},{cell(new)}\n"
+
+    return f"project-{project_id}-v{va.number}-v{vb.number}-diff.csv", lines()
 
 
 # --------------------------------------------------------------------------- the card
@@ -570,6 +654,24 @@ def diff(project_id: int, user: User, a: str | int, b: str | int, *, scope: str 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def split_text(split: dict[str, Any]) -> str:
+    """The card's sentence on the splits: the generation, its rule, who started it, what moved."""
+    shares = ", ".join(f"{k} {v:g}" for k, v in split["ratios"].items())
+    text = f"Seed {split['seed']}, shares {shares}, stratified by label."
+    if "generation" not in split:  # a version published before splits were kept
+        return text
+    gen = split["generation"]
+    if split.get("resplit"):
+        who = f" by {split['started_by']}" if split.get("started_by") else ""
+        why = f" ({split['reason']})" if split.get("reason") and split["reason"] != "re-split" else ""
+        head = f"Split generation {gen}: re-split{who} on {split['started_at'][:10]}{why}."
+    else:
+        head = f"Split generation {gen}, started by the first publish."
+    return (f"{head} {text} A task's split is decided when a version first releases it and kept in "
+            f"every later version of the generation: {split['kept']} items kept their split, "
+            f"{split['placed']} were placed by this version.")
 
 
 def card_markdown(manifest: dict[str, Any]) -> str:
@@ -587,9 +689,7 @@ def card_markdown(manifest: dict[str, Any]) -> str:
     ]
     if m.get("note"):
         lines += ["", "## Note", "", m["note"]]
-    lines += ["", "## Splits", "", f"Seed {m['split']['seed']}, shares "
-              + ", ".join(f"{k} {v:g}" for k, v in m["split"]["ratios"].items()) + ", stratified by label.", "",
-              "| split | items |", "|---|---|"]
+    lines += ["", "## Splits", "", split_text(m["split"]), "", "| split | items |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in m["splits"].items()]
     lines += ["", "## Labels", "", "| label | items | train | validation | test |", "|---|---|---|---|---|"]
     for name, n in m["label_counts"].items():

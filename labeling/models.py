@@ -409,3 +409,34 @@ class DatasetVersion(SQLModel, table=True):
     path: str = Field(default="", sa_type=sa.String(1024))
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _ts()
+
+
+class SplitGeneration(SQLModel, table=True):
+    """A project's train/validation/test split rule: the seed and shares that placed its items.
+    The first publish starts generation 1; only a lead's re-split starts another."""
+
+    __tablename__ = "split_generation"
+    __table_args__ = (sa.UniqueConstraint("project_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    number: int
+    seed: int = Field(sa_type=sa.BigInteger)
+    ratios: list = _json(list)
+    reason: str = Field(default="", sa_type=sa.Text)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+
+
+class TaskSplit(SQLModel, table=True):
+    """The split of one task in one split generation, decided when a version first released it
+    and never changed (``stratum``: the labels it was stratified by then)."""
+
+    __tablename__ = "task_split"
+    __table_args__ = (sa.UniqueConstraint("project_id", "generation", "task_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    generation: int
+    task_id: int = Field(foreign_key="task.id", index=True)
+    split: str = Field(sa_type=sa.String(10))
+    stratum: str = Field(default="", sa_type=sa.Text)
+    version: int  # the dataset version that placed it

@@ -355,17 +355,20 @@ def dataset_group():
 @dataset_group.command("publish")
 @click.argument("project_id", type=int)
 @click.option("--note", default="", help="shown on the dataset card")
-@click.option("--seed", default="42", show_default=True, help="seed of the train/validation/test split")
-@click.option("--split", default="80,10,10", show_default=True, help="train,validation,test shares")
+@click.option("--seed", default=None, help="seed of the train/validation/test split (first publish: 42; "
+              "later ones keep the project's splits)")
+@click.option("--split", default=None, help="train,validation,test shares (first publish: 80,10,10)")
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def dataset_publish(project_id: int, note: str, seed: str, split: str, as_email: str | None):
-    """Publish the accepted tasks as an immutable dataset version; prints its number last."""
+def dataset_publish(project_id: int, note: str, seed: str | None, split: str | None, as_email: str | None):
+    """Publish the accepted tasks as an immutable dataset version; prints its number last.
+
+    Tasks released before keep their split; new ones are placed by the project's split rule."""
     from labeling import datasets, exports
 
     user = _operator(as_email)
     try:
-        version, created = datasets.publish(project_id, user, note=note,
-                                            splits=exports.parse_splits(seed=seed, split=split))
+        given = exports.parse_splits(seed=seed, split=split) if seed is not None or split is not None else None
+        version, created = datasets.publish(project_id, user, note=note, splits=given)
     except DomainError as exc:
         _domain_fail(exc)
     m = version.manifest
@@ -375,6 +378,25 @@ def dataset_publish(project_id: int, note: str, seed: str, split: str, as_email:
     else:
         click.echo(f"nothing changed since version {version.number} (sha256 {version.sha256}); no new version")
     click.echo(version.number)
+
+
+@dataset_group.command("resplit")
+@click.argument("project_id", type=int)
+@click.option("--seed", required=True, help="seed of the new train/validation/test split")
+@click.option("--split", default="80,10,10", show_default=True, help="train,validation,test shares")
+@click.option("--reason", default="", help="why (shown on the next dataset card)")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def dataset_resplit(project_id: int, seed: str, split: str, reason: str, as_email: str | None):
+    """Start a new split generation: the next version places every task again (items move)."""
+    from labeling import exports, splits
+
+    try:
+        gen = splits.resplit(project_id, _operator(as_email), splits=exports.parse_splits(seed=seed, split=split),
+                             reason=reason)
+    except DomainError as exc:
+        _domain_fail(exc)
+    click.echo(f"split generation {gen.number} of project {project_id} started (seed {gen.seed}); "
+               "the next published version places every task again")
 
 
 @dataset_group.command("list")
@@ -398,17 +420,25 @@ def dataset_list(project_id: int, as_email: str | None):
 @click.argument("project_id", type=int)
 @click.argument("from_version")
 @click.argument("to_version")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True),
+              help="write every changed id to this CSV file (id,change,from,to)")
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def dataset_diff(project_id: int, from_version: str, to_version: str, as_email: str | None):
-    """What changed between two versions: added, removed and relabeled tasks."""
+def dataset_diff(project_id: int, from_version: str, to_version: str, csv_path: str | None, as_email: str | None):
+    """What changed between two versions: added, removed, relabeled and moved tasks."""
     from labeling import datasets
 
     try:
-        d = datasets.diff(project_id, _operator(as_email), from_version, to_version, limit=10)
+        user = _operator(as_email)
+        d = datasets.diff(project_id, user, from_version, to_version, limit=10)
+        if csv_path:
+            _, lines = datasets.diff_csv(project_id, user, from_version, to_version)
+            with open(csv_path, "w", encoding="utf-8", newline="") as fh:
+                fh.writelines(lines)
     except DomainError as exc:
         _domain_fail(exc)
     click.echo(f"v{d['from']} -> v{d['to']}: {d['added']} added, {d['removed']} removed, {d['relabeled']} "
-               f"relabeled, {d['data_changed']} with changed data, {d['unchanged']} unchanged")
+               f"relabeled, {d['moved']} moved to another split, {d['data_changed']} with changed data, "
+               f"{d['unchanged']} unchanged")
     for item in d["examples"]["relabeled"]:
         click.echo(f"  task {item['id']}: {item['from']} -> {item['to']}")
 

@@ -3,6 +3,7 @@ with the QC summary, diff, who may pull, and the clear errors."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from labeling import datasets, exports, users
+from labeling import datasets, exports, splits, users
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import (
@@ -101,13 +102,73 @@ def test_same_content_gives_the_same_hash(owner, admin, project):
     assert [v.number for v in datasets.list_versions(project, owner)] == [3, 2, 1]
 
 
-def test_splits_come_from_the_seed(owner, project):
+def test_splits_come_from_the_seed_and_another_seed_needs_a_resplit(owner, project):
     v1, _ = datasets.publish(project, owner, splits=exports.Splits(seed=1))
+    with pytest.raises(Conflict) as err:
+        datasets.publish(project, owner, splits=exports.Splits(seed=2))
+    assert "re-split first" in err.value.detail
+    gen = splits.resplit(project, owner, splits=exports.Splits(seed=2), reason="new seed")
+    assert gen.number == 2
     v2, created = datasets.publish(project, owner, splits=exports.Splits(seed=2))
     assert created and v1.sha256 != v2.sha256
     for v in (v1, v2):
         per_label = v.manifest["label_split_counts"]
         assert all(counts["train"] >= 4 for counts in per_label.values())
+    assert v2.manifest["split"]["generation"] == 2 and v2.manifest["split"]["resplit"] is True
+
+
+def _splits_of(v: DatasetVersion) -> dict[int, str]:
+    return {row["id"]: row["split"] for row in map(json.loads, (folder(v) / "dataset.jsonl").read_text().splitlines())}
+
+
+def test_splits_never_move_between_versions(owner, project):
+    ids = task_ids(project)
+    late = [ids[2], ids[5], ids[8]]
+    with write_session() as s:  # three of the first twenty are still under review
+        s.execute(sa.update(Task).where(Task.id.in_(late)).values(state=TaskState.review))
+    v1, _ = datasets.publish(project, owner, splits=exports.Splits(seed=3))
+    before = _splits_of(v1)
+    assert len(before) == 17 and v1.manifest["split"]["placed"] == 17
+    accept(project, late + ids[20:30])
+    with write_session() as s:  # and one released item is relabeled
+        s.execute(sa.update(Task).where(Task.id == ids[0]).values(final_label=choice("neu"), final_source="reviewer"))
+    v2, created = datasets.publish(project, owner)  # no seed given: the generation's
+    after = _splits_of(v2)
+    assert created and len(after) == 30
+    assert {tid: after[tid] for tid in before} == before
+    assert (v2.manifest["split"]["kept"], v2.manifest["split"]["placed"]) == (17, 13)
+    assert sum(v2.manifest["splits"].values()) == 30
+    assert [after[t] for t in after].count("train") >= 22  # still stratified near 80/10/10
+    d = datasets.diff(project, owner, 1, 2)
+    assert (d["added"], d["removed"], d["relabeled"], d["moved"]) == (13, 0, 1, 0)
+    card = (folder(v2) / "README.md").read_text()
+    assert "Split generation 1, started by the first publish" in card and "17 items kept their split" in card
+    # the same seed again changes nothing; only a lead's re-split moves items
+    v3, created = datasets.publish(project, owner, splits=exports.Splits(seed=3))
+    assert not created and v3.number == 2
+    splits.resplit(project, owner, splits=exports.Splits(seed=11), reason="leak audit")
+    v3, created = datasets.publish(project, owner)
+    assert created and v3.manifest["split"]["generation"] == 2
+    moved = datasets.diff(project, owner, 2, 3)
+    assert moved["moved"] > 0 and moved["relabeled"] == 0 and moved["unchanged"] == 30 - moved["moved"]
+    assert all(item["from"] != item["to"] for item in moved["examples"]["moved"])
+    card = (folder(v3) / "README.md").read_text()
+    assert f"Split generation 2: re-split by {owner.email}" in card and "(leak audit)" in card
+    name, lines = datasets.diff_csv(project, owner, 2, 3)
+    rows = list(csv.reader(io.StringIO("".join(lines))))
+    assert name == f"project-{project}-v2-v3-diff.csv" and rows[0] == ["id", "change", "from", "to"]
+    assert sorted(int(r[0]) for r in rows[1:] if r[1] == "moved") == sorted(i["id"] for i in moved["examples"]["moved"])
+
+
+def test_a_stale_placement_is_refused(owner, project):
+    """A re-split between reading the splits and writing the version: nothing half-written."""
+    from labeling.db import read_session as rs
+
+    with rs() as s:
+        place = splits.placement(s, project, None)
+    splits.resplit(project, owner, splits=exports.Splits(seed=5))
+    with write_session() as s, pytest.raises(Conflict):
+        splits.store(s, project, place, version=1, user=owner, now=utcnow())
 
 
 def test_diff_added_removed_relabeled(owner, project):
@@ -227,7 +288,17 @@ def test_publish_from_the_cli(runner, admin, project):
     result = runner.invoke(args=["dataset", "list", str(project)])
     assert result.output.startswith("v1\t")
     result = runner.invoke(args=["dataset", "diff", str(project), "1", "1"])
-    assert "0 added, 0 removed, 0 relabeled" in result.output
+    assert "0 added, 0 removed, 0 relabeled, 0 moved to another split" in result.output
+    result = runner.invoke(args=["dataset", "publish", str(project), "--seed", "7"])
+    assert result.exit_code == 1 and "re-split first" in result.output
+    result = runner.invoke(args=["dataset", "resplit", str(project), "--seed", "7", "--reason", "new seed"])
+    assert result.exit_code == 0 and "split generation 2" in result.output, result.output
+    result = runner.invoke(args=["dataset", "publish", str(project), "--seed", "7"])
+    assert result.exit_code == 0 and result.output.strip().splitlines()[-1] == "2", result.output
+    out = get_settings().data_dir / "diff.csv"
+    result = runner.invoke(args=["dataset", "diff", str(project), "1", "2", "--csv", str(out)])
+    moved = int(result.output.split(" moved")[0].rsplit(" ", 1)[1])
+    assert moved > 0 and len(out.read_text().splitlines()) == 1 + moved
     result = runner.invoke(args=["dataset", "publish", "999"])
     assert result.exit_code == 1 and "project 999 not found" in result.output
 

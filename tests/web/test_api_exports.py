@@ -121,6 +121,31 @@ def test_publish_list_manifest_and_diff(client, lead, project, pipeline):
     assert (d["added"], d["removed"], d["relabeled"]) == (3, 0, 0)
 
 
+def test_resplit_and_the_diff_of_moved_ids_over_rest(client, lead, project, pipeline, annotator):
+    first = publish(client, lead, project, seed=5)
+    assert first["split"]["generation"] == 1 and first["split"]["placed"] == 9
+    r = client.post(f"/api/projects/{project}/datasets", json={"seed": 6}, headers=lead.headers)
+    assert r.status_code == 409 and "re-split first" in r.get_json()["detail"]
+    r = client.post(f"/api/projects/{project}/datasets/resplit", json={"seed": 6}, headers=annotator.headers)
+    assert r.status_code == 403
+    r = client.post(f"/api/projects/{project}/datasets/resplit", json={"seed": 6}, headers=pipeline.read_headers)
+    assert r.status_code == 403
+    r = client.post(f"/api/projects/{project}/datasets/resplit", json={"seed": 6, "split": [60, 20, 20],
+                                                                       "reason": "too few test items"},
+                    headers=lead.headers)
+    assert r.status_code == 201 and r.get_json()["generation"] == 2 and r.get_json()["seed"] == 6
+    second = publish(client, lead, project)
+    assert second["split"]["generation"] == 2 and second["split"]["ratios"]["test"] == 0.2
+    d = client.get(f"/api/projects/{project}/datasets/diff?from=1&to=2", headers=pipeline.read_headers).get_json()
+    assert d["moved"] > 0 and d["added"] == d["removed"] == d["relabeled"] == 0
+    r = client.get(f"/api/projects/{project}/datasets/diff?from=1&to=2&format=csv", headers=pipeline.read_headers)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.headers["Content-Disposition"] == f'attachment; filename="project-{project}-v1-v2-diff.csv"'
+    rows = r.get_data(as_text=True).splitlines()
+    assert rows[0] == "id,change,from,to" and len(rows) == 1 + d["moved"]
+    assert {row.split(",")[1] for row in rows[1:]} == {"moved"}
+
+
 def test_publish_bad_input(client, lead, pipeline, project, annotator):
     r = client.post(f"/api/projects/{project}/datasets", json={"split": "50,50"}, headers=lead.headers)
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "split"
@@ -209,7 +234,22 @@ def test_browser_versions_publish_card_diff(client, lead, project):
     page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
     client.post(f"/projects/{project}/datasets", data={"csrf_token": csrf(page), "seed": "42", "split": "80,10,10"})
     diff = client.get(f"/projects/{project}/datasets/diff").get_data(as_text=True)
-    assert "v1 → v2" in diff and "3 added" in diff
+    assert "v1 → v2" in diff and "3 added" in diff and "0 moved to another split" in diff
+    assert "Download every changed id (CSV)" in diff
+    ids = client.get(f"/projects/{project}/datasets/diff?from=1&to=2&format=csv").get_data(as_text=True)
+    rows = [line.split(",") for line in ids.splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == task_ids(project)[9:] and {r[1] for r in rows} == {"added"}
+    assert all(r[2] == "" and r[3] in ("train", "validation", "test") for r in rows)
+    page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+    assert "Splits: generation 1, seed 42" in page and 'name="seed"' in page  # the re-split form's seed
+    r = client.post(f"/projects/{project}/datasets/resplit", data={"csrf_token": csrf(page), "seed": "9",
+                                                                  "split": "80,10,10", "reason": "audit"})
+    assert r.status_code == 302
+    assert "Split generation 2 started" in client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+    page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+    client.post(f"/projects/{project}/datasets", data={"csrf_token": csrf(page), "note": "re-split"})
+    card = client.get(f"/projects/{project}/datasets/3").get_data(as_text=True)
+    assert f"Split generation 2: re-split by {lead.email}" in card and "(audit)" in card
     r = client.post(f"/projects/{project}/datasets", data={"seed": "42"})
     assert r.status_code == 400  # no CSRF token
 

@@ -15,7 +15,9 @@ Dataset versions (:mod:`labeling.datasets`): ``POST /api/projects/ID/datasets`` 
 is the manifest, ``GET .../datasets/VERSION/download?format=jsonl|parquet|csv|json|coco|yolo|
 voc|conll2003|media|card`` sends the stored file with its sha256 as ETag (``If-None-Match`` ->
 304) and byte ranges (``Range`` -> 206, for resuming), and ``GET .../datasets/diff?from=1&to=2``
-compares two versions. Listing and downloading is the ``pull`` right: leads and admins, or any
+compares two versions (``&format=csv``: every changed id). A task keeps its split from version to
+version; ``POST .../datasets/resplit`` (``{"seed", "split", "reason"}``) starts a new split
+generation (:mod:`labeling.splits`), and ``seed``/``split`` on a publish must then match it. Listing and downloading is the ``pull`` right: leads and admins, or any
 user who can view the project through a read-only token (``labelfab token create --scope read``).
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 
 from flask import Response, jsonify, request, send_file
 
-from labeling import datasets, exports, wire
+from labeling import datasets, exports, splits, wire
 from labeling.errors import Invalid
 from web.api import api_user, bp, readable
 from web.api import schemas as s
@@ -105,12 +107,30 @@ def publish_dataset(project_id: int):
     note = body.get("note") or ""
     if not isinstance(note, str):
         raise Invalid("note must be a string", [{"row": None, "field": "note", "detail": "not a string"}])
+    version, created = datasets.publish(project_id, api_user().user, note=note, splits=_splits(body))
+    return jsonify(version.manifest), 201 if created else 200
+
+
+def _splits(body: dict) -> exports.Splits | None:
+    """The seed and shares of a body, or None when it gives neither."""
+    if body.get("seed") in (None, "") and body.get("split") in (None, ""):
+        return None
     split = body.get("split")
     if isinstance(split, list):
         split = ",".join(str(x) for x in split)
-    splits = exports.parse_splits(seed=body.get("seed"), split=split)
-    version, created = datasets.publish(project_id, api_user().user, note=note, splits=splits)
-    return jsonify(version.manifest), 201 if created else 200
+    return exports.parse_splits(seed=body.get("seed"), split=split)
+
+
+@bp.post("/projects/<int:project_id>/datasets/resplit")
+def resplit_datasets(project_id: int):
+    """Start a new split generation (``seed``, ``split``, ``reason``): the next version places
+    every task again; 201 with the generation."""
+    body = _body()
+    reason = body.get("reason") or ""
+    if not isinstance(reason, str):
+        raise Invalid("reason must be a string", [{"row": None, "field": "reason", "detail": "not a string"}])
+    gen = splits.resplit(project_id, api_user().user, splits=_splits(body) or exports.Splits(), reason=reason)
+    return jsonify(splits.generation_view(gen, email=api_user().user.email)), 201
 
 
 @bp.get("/projects/<int:project_id>/datasets")
@@ -125,12 +145,17 @@ def list_datasets(project_id: int):
 @readable
 @doc(query=s.DiffQuery, responses={200: dict[str, Any]}, tags=('datasets',))
 def diff_datasets(project_id: int):
-    """``?from=A&to=B``: added, removed and relabeled tasks (and examples of each)."""
+    """``?from=A&to=B``: added, removed, relabeled and moved tasks (and examples of each);
+    ``&format=csv``: every changed id, as a CSV download."""
     a, b = request.args.get("from"), request.args.get("to")
     if not a or not b:
         raise Invalid("give two versions: ?from=1&to=2",
                       [{"row": None, "field": name, "detail": "required"} for name, v in (("from", a), ("to", b))
                        if not v])
+    if (request.args.get("format") or "json").lower() == "csv":
+        name, lines = datasets.diff_csv(project_id, api_user().user, a, b, scope=api_user().scope)
+        return Response(lines, mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return jsonify(datasets.diff(project_id, api_user().user, a, b, scope=api_user().scope))
 
 

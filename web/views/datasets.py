@@ -1,5 +1,6 @@
-"""Dataset pages: the versions of a project (with the Publish button for leads), a version's
-dataset card, the diff of two versions, and the export form (a download of the clean export)."""
+"""Dataset pages: the versions of a project (with the Publish and Re-split buttons for leads), a
+version's dataset card, the diff of two versions (its ids as a CSV download), and the export form
+(a download of the clean export)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp
 
-from labeling import datasets, exports, projects
+from labeling import datasets, exports, projects, splits
+from labeling.db import read_session
 from labeling.errors import DomainError
 from labeling.models import TaskState
 from labeling.schema import schema_of
@@ -22,6 +24,13 @@ class PublishForm(FlaskForm):
     seed = StringField("Split seed", default="42", validators=[Regexp(r"^-?\d{1,18}$", message="a whole number")])
     split = StringField("Train, validation, test shares", default="80,10,10",
                         validators=[Regexp(r"^\s*[\d.]+\s*,\s*[\d.]+\s*,\s*[\d.]+\s*$", message="three numbers: 80,10,10")])
+
+
+class ResplitForm(FlaskForm):
+    seed = StringField("New split seed", validators=[Regexp(r"^-?\d{1,18}$", message="a whole number")])
+    split = StringField("Train, validation, test shares", default="80,10,10",
+                        validators=[Regexp(r"^\s*[\d.]+\s*,\s*[\d.]+\s*,\s*[\d.]+\s*$", message="three numbers: 80,10,10")])
+    reason = StringField("Why (shown on the next dataset card)", validators=[Optional(), Length(max=2000)])
 
 
 class ExportForm(FlaskForm):
@@ -51,11 +60,17 @@ def _project(project_id: int):
     return project
 
 
-def _list_page(project_id: int, form: PublishForm, status: int = 200):
+def _generation(project_id: int) -> dict | None:
+    with read_session() as s:
+        return splits.generation_view(splits.current_generation(s, project_id))
+
+
+def _list_page(project_id: int, form: PublishForm, status: int = 200, resplit_form: ResplitForm | None = None):
     project = _project(project_id)
     versions = datasets.list_versions(project_id, _user())
     counts = exports.state_counts(project_id)
-    return render_template("datasets/list.html", project=project, versions=versions, form=form, counts=counts), status
+    return render_template("datasets/list.html", project=project, versions=versions, form=form, counts=counts,
+                           generation=_generation(project_id), resplit_form=resplit_form or ResplitForm()), status
 
 
 @bp.get("/projects/<int:project_id>/datasets")
@@ -71,8 +86,10 @@ def publish(project_id: int):
     if not form.validate_on_submit():
         return _list_page(project_id, form, 400)
     try:
-        version, created = datasets.publish(project_id, _user(), note=form.note.data or "",
-                                            splits=exports.parse_splits(seed=form.seed.data, split=form.split.data))
+        # once a project has splits, its tasks keep them: the seed and shares apply to the first
+        # publish only (then to a re-split)
+        given = None if _generation(project_id) else exports.parse_splits(seed=form.seed.data, split=form.split.data)
+        version, created = datasets.publish(project_id, _user(), note=form.note.data or "", splits=given)
     except DomainError as exc:
         flash(exc.detail, "error")
         return _list_page(project_id, form, exc.status)
@@ -83,13 +100,29 @@ def publish(project_id: int):
     return redirect(url_for("datasets.card", project_id=project_id, number=version.number))
 
 
+@bp.post("/projects/<int:project_id>/datasets/resplit")
+@login_required
+def resplit(project_id: int):
+    form = ResplitForm()
+    if not form.validate_on_submit():
+        return _list_page(project_id, PublishForm(), 400, resplit_form=form)
+    try:
+        gen = splits.resplit(project_id, _user(), splits=exports.parse_splits(seed=form.seed.data, split=form.split.data),
+                             reason=form.reason.data or "")
+    except DomainError as exc:
+        flash(exc.detail, "error")
+        return _list_page(project_id, PublishForm(), exc.status, resplit_form=form)
+    flash(f"Split generation {gen.number} started: the next version places every item again.", "success")
+    return redirect(url_for("datasets.index", project_id=project_id))
+
+
 @bp.get("/projects/<int:project_id>/datasets/<int:number>")
 @login_required
 def card(project_id: int, number: int):
     project = _project(project_id)
     version = datasets.get_version(project_id, _user(), number)
     return render_template("datasets/card.html", project=project, version=version, m=version.manifest,
-                           formats=datasets.VERSION_FORMATS)
+                           formats=datasets.VERSION_FORMATS, split_text=datasets.split_text(version.manifest["split"]))
 
 
 @bp.get("/projects/<int:project_id>/datasets/diff")
@@ -100,6 +133,9 @@ def diff(project_id: int):
     a, b = request.args.get("from"), request.args.get("to")
     if (not a or not b) and len(versions) >= 2:
         a, b = str(versions[1].number), str(versions[0].number)
+    if a and b and request.args.get("format") == "csv":
+        name, lines = datasets.diff_csv(project_id, _user(), a, b)
+        return Response(lines, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
     result = datasets.diff(project_id, _user(), a, b) if a and b else None
     return render_template("datasets/diff.html", project=project, versions=versions, result=result, a=a, b=b)
 
