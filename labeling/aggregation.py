@@ -23,7 +23,7 @@ from typing import Any
 from labeling.canonical import result_key
 from labeling.schema import LabelSchema, result_labels
 
-__all__ = ["LABEL_SOURCES", "final_label", "label_value", "label_names"]
+__all__ = ["LABEL_SOURCES", "final_label", "label_value", "label_names", "people_label"]
 
 #: Every value ``Task.final_source`` (and an export's ``label_source``) may take.
 LABEL_SOURCES = ("reviewer", "consensus", "single", "majority")
@@ -78,6 +78,73 @@ def final_label(
     if kind == "multilabel":
         return _majority_multilabel(schema, results), "majority"
     return _most_frequent_result(results), "majority"
+
+
+def people_label(schema: LabelSchema, annotations: list[Result]) -> tuple[Result | None, str | None, list[Result]]:
+    """The label the people gave a task: the only annotator's, or their majority, with no tie
+    broken and nothing from a model.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+    annotations : list of list of dict
+        The results of the task's submitted annotations, earliest first.
+
+    Returns
+    -------
+    result : list of dict or None
+        None when there is no annotation, or when the annotators are tied.
+    source : {"single", "majority"} or None
+    tied : list of list of dict
+        When the annotators are tied: one result per tied answer (in label-config order for
+        classification, else in order of first appearance); else empty. Classification: two or
+        more classes share the most votes. Multi-label: a label chosen by exactly half of the
+        annotators. Other kinds: two or more whole results share the most votes.
+
+    Examples
+    --------
+    >>> people_label(schema, [one, eight])     # doctest: +SKIP
+    (None, None, [[... "1" ...], [... "8" ...]])
+    """
+    results = [r for r in annotations if r is not None]
+    if not results:
+        return None, None, []
+    if len(results) == 1:
+        return list(results[0]), "single", []
+    kind = schema.kind
+    primary = schema.primary_control
+    if kind == "classification":
+        votes: Counter[str] = Counter()
+        for result in results:
+            names = result_labels(schema, result).get(primary.name) or []
+            if names:
+                votes[names[0]] += 1
+        if votes:
+            best = max(votes.values())
+            top = [name for name in primary.labels if votes[name] == best]
+            top += [name for name in votes if votes[name] == best and name not in top]
+            if len(top) > 1:
+                return None, None, [_choice_item(schema, [name]) for name in top]
+            return _choice_item(schema, top), "majority", []
+    elif kind == "multilabel":
+        votes = Counter()
+        for result in results:
+            votes.update(set(result_labels(schema, result).get(primary.name) or []))
+        if any(votes[name] * 2 == len(results) for name in votes):
+            sure = [name for name in primary.labels if votes[name] * 2 > len(results)]
+            half = [name for name in primary.labels if votes[name] * 2 == len(results)]
+            return None, None, [_choice_item(schema, sure), _choice_item(schema, sure + half)]
+        return _majority_multilabel(schema, results), "majority", []
+    keys = [result_key(r) for r in results]
+    counts = Counter(keys)
+    best = max(counts.values())
+    firsts: dict[str, Result] = {}
+    for key, result in zip(keys, results, strict=True):
+        if counts[key] == best:
+            firsts.setdefault(key, list(result))
+    if len(firsts) > 1:
+        return None, None, list(firsts.values())
+    return next(iter(firsts.values())), "majority", []
 
 
 def _choice_item(schema: LabelSchema, names: list[str]) -> Result:

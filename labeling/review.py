@@ -5,11 +5,15 @@ asks for the next one (:func:`next_suspect`): the worst-scored task of the queue
 else holds is leased to them (``Lease.kind == "review"``, for ``Project.lease_seconds``; asking
 again returns the same task and renews the lease). They decide (:func:`decide`):
 
-- ``keep``: the given (or consensus) label is right -> ``accepted``;
+- ``keep``: the label the people gave (the only annotator's, or their majority) is right ->
+  ``accepted``; refused when the annotators are tied (the reviewer picks with ``relabel``);
 - ``relabel``: the right label is ``result`` (checked against the label schema) -> ``accepted``;
+  a relabel to the people's label is recorded as a keep;
 - ``exclude``: the item is broken or ambiguous (a reason is required) -> ``excluded``.
 
-The final label (``Task.final_label``) is recorded with the source ``reviewer``. Every decision
+The final label (``Task.final_label``) is recorded with the source ``reviewer``; it is always a
+label a person gave or chose: QC's model-weighted consensus and its suggestion are shown to the
+reviewer, named as the model's, and never kept without the reviewer picking them. Every decision
 is a :class:`ReviewDecision` row with who, when, the state and label before and after, and the
 label issue it answered; :func:`undo` takes back the reviewer's last decision (the task returns
 to the queue, leased to them again). Leads audit decisions (:mod:`labeling.audit`); gold tasks
@@ -30,7 +34,8 @@ from sqlmodel import Session, select
 
 from labeling import lifecycle
 from labeling.access import require_project
-from labeling.aggregation import final_label
+from labeling.aggregation import people_label
+from labeling.canonical import result_key
 from labeling.db import unit_of_work, utcnow
 from labeling.errors import Conflict, Invalid, NotFound
 from labeling.models import (
@@ -162,11 +167,10 @@ def as_result(schema: LabelSchema, value: Any) -> list | None:
     return None
 
 
-def given_label(schema: LabelSchema, annotations: list[Annotation], issue: LabelIssue | None) -> tuple[list | None, str | None]:
-    """The label the task carries now, as the release would record it: QC's consensus of the
-    annotators, else one annotator's label or their majority (:func:`labeling.aggregation.final_label`)."""
-    consensus = as_result(schema, issue.consensus) if issue is not None else None
-    return final_label(schema, [a.result for a in annotations], consensus=consensus)
+def given_label(schema: LabelSchema, annotations: list[Annotation]) -> tuple[list | None, str | None, list[list]]:
+    """The label the people gave: the only annotator's, or their majority, and the tied answers
+    when there is no majority (:func:`labeling.aggregation.people_label`). Never a model's."""
+    return people_label(schema, [a.result for a in annotations])
 
 
 def review_item(s: Session, project: Project, task: Task) -> dict:
@@ -175,7 +179,7 @@ def review_item(s: Session, project: Project, task: Task) -> dict:
     issue = current_issue(s, task.id)
     pairs = _annotations(s, task.id)
     anns = [a for a, _ in pairs]
-    given, given_source = given_label(schema, anns, issue)
+    given, given_source, tied = given_label(schema, anns)
     suggested = issue.suggested if issue is not None else None
     primary = schema.primary_control
     obj = next((o for o in schema.objects.values() if o.value_key == primary.data_key), None)
@@ -188,10 +192,14 @@ def review_item(s: Session, project: Project, task: Task) -> dict:
         "annotations": [{"id": a.id, "user": u.id, "email": u.email, "result": a.result,
                          "label": label_text(a.result), "lead_time": a.lead_time,
                          "created_at": a.created_at.isoformat()} for a, u in pairs],
-        "given": {"result": given, "label": label_text(given), "source": given_source,
+        # what people gave; a tie leaves result None and lists the tied answers
+        "given": {"result": given, "label": label_text(given), "source": given_source, "by": "people",
+                  "tied": [{"result": r, "label": label_text(r)} for r in tied],
                   "qc": issue.given if issue is not None else None},
+        # QC's consensus weighs the annotators with its model: shown apart, never kept by itself
         "consensus": None if issue is None or issue.consensus is None else {
-            "value": issue.consensus, "label": label_text(issue.consensus)},
+            "value": issue.consensus, "label": label_text(issue.consensus), "by": "model",
+            "name": "QC consensus (weighted by the QC model)"},
         "suggested": None if suggested is None else {
             "value": suggested, "label": label_text(suggested),
             "result": as_result(schema, suggested)},
@@ -280,6 +288,27 @@ def _reviewable(s: Session, task: Task, user: User, now: datetime) -> None:
         raise Conflict(f"task {task.id} is being reviewed by another reviewer; ask for the next suspect")
 
 
+def _keepable(s: Session, project: Project, task: Task) -> list:
+    """The people's label of ``task``, which a keep keeps; refused when there is none or a tie."""
+    pairs = _annotations(s, task.id)
+    schema = schema_of(project)
+    given, _, tied = given_label(schema, [a for a, _ in pairs])
+    if tied:
+        who = ", ".join(f"{u.email}: {label_text(a.result) or '(none)'}" for a, u in pairs)
+        raise Conflict(f"the annotators of task {task.id} are tied ({who}): there is no one label to keep; "
+                       "pick the right label (relabel)",
+                       [{"row": task.id, "field": "decision", "detail": "annotators tied: relabel to pick"}])
+    if not given:
+        raise Conflict(f"task {task.id} has no label to keep; relabel or exclude it")
+    return given
+
+
+def _people_gave(s: Session, project: Project, task: Task, result: list) -> bool:
+    """Whether ``result`` is the label the people gave (a relabel to it is a keep)."""
+    given, _, _ = given_label(schema_of(project), [a for a, _ in _annotations(s, task.id)])
+    return given is not None and result_key(given) == result_key(result)
+
+
 def outcome(s: Session, project: Project, task: Task, decision: str, result: Any, reason: str,
              field: str = "result") -> tuple[str, list | None, str | None, list | None, str]:
     """(state, final label, final source, stored result, reason) of a keep/relabel/exclude."""
@@ -287,10 +316,7 @@ def outcome(s: Session, project: Project, task: Task, decision: str, result: Any
     if reason is None:
         raise Invalid("reason must be a string", [{"row": task.id, "field": "reason", "detail": "not a string"}])
     if decision == "keep":
-        issue = current_issue(s, task.id)
-        given, _ = given_label(schema_of(project), [a for a, _ in _annotations(s, task.id)], issue)
-        if not given:
-            raise Conflict(f"task {task.id} has no label to keep; relabel or exclude it")
+        given = _keepable(s, project, task)
         return TaskState.accepted, given, "reviewer", None, reason
     if decision == "relabel":
         result = check_answer(s, project, task, result, field)
@@ -314,6 +340,8 @@ def decide(task_id: int, user: User, *, decision: str, result: Any = None, reaso
     user : User
         Needs the ``review`` right; another reviewer must not hold a live lease on the task.
     decision : {"keep", "relabel", "exclude"}
+        ``keep`` keeps the people's label (refused when the annotators are tied); a ``relabel``
+        to the people's label is recorded as ``keep``.
     result : list of dict, optional
         The right label (Label Studio result items), for ``relabel``; checked against the schema.
     reason : str
@@ -353,6 +381,8 @@ def decide(task_id: int, user: User, *, decision: str, result: Any = None, reaso
             except ValueError as exc:
                 raise Invalid(str(exc), [{"row": task.id, "field": "label", "detail": str(exc)}]) from None
         state, final, source, stored, reason = outcome(s, project, task, decision, result, reason, field)
+        if decision == "relabel" and _people_gave(s, project, task, final):
+            decision, stored = "keep", None  # the label already given: a keep
         issue = current_issue(s, task.id)
         before = task_snapshot(task)
         task.final_label, task.final_source = final, source

@@ -587,9 +587,14 @@ def review_next(project_id: int, as_json: bool, as_email: str | None):
     given = item["given"]
     click.echo(f"task {task['id']} ({item['remaining']} in the queue; leased to you until {item['lease_expires_at']})")
     click.echo(f"data:      {_shown(data)}")
-    click.echo(f"given:     {given['label'] or '(none)'}" + (f" ({given['source']})" if given["source"] else ""))
-    click.echo(f"consensus: {item['consensus']['label'] if item['consensus'] else '-'}")
-    click.echo(f"suggested: {item['suggested']['label'] if item['suggested'] else '-'}")
+    if given["tied"]:
+        click.echo("given:     annotators tied (" + " / ".join(x["label"] or "(none)" for x in given["tied"])
+                   + "): keep is refused; relabel to pick one")
+    else:
+        click.echo(f"given:     {given['label'] or '(none)'}" + (f" ({given['source']}, by the annotators)"
+                                                                  if given["source"] else ""))
+    click.echo(f"consensus: {item['consensus']['label'] + ' (QC model-weighted, not a person)' if item['consensus'] else '-'}")
+    click.echo(f"suggested: {item['suggested']['label'] + ' (QC model)' if item['suggested'] else '-'}")
     score = f"{item['score']:.3f}" if isinstance(item["score"], int | float) else "-"
     click.echo(f"score:     {score}" + (f" ({item['issue']['kind']} issue)" if item["issue"] else ""))
     click.echo(f"reason:    {_shown(item['reason'] or '-')}")
@@ -633,7 +638,8 @@ def review_decide(task_id: int, decision: str, labels: tuple[str, ...], result_j
     view = audit.decision_view(row, schema=schema_of(project))
     after = view["after"] or {}
     label = f", final label {view['after_label']}" if view["after_label"] else ""
-    click.echo(f"task {task_id}: {decision} -> {after.get('state')}{label} (decision {row.id})")
+    said = "" if row.decision == decision else f" (recorded as {row.decision}: the label the annotators gave)"
+    click.echo(f"task {task_id}: {decision}{said} -> {after.get('state')}{label} (decision {row.id})")
 
 
 @click.group("policy")

@@ -10,7 +10,7 @@ from labeling import annotations, router
 from labeling.db import read_session, write_session
 from labeling.models import Membership, Role, Task
 from tests.browser.conftest import login, save_shot
-from tests.labeling.test_review import label, make_project, suspects_in_review, task
+from tests.labeling.test_review import label, make_project, suspects_in_review, task, tied_suspects
 
 pytestmark = pytest.mark.browser
 
@@ -147,3 +147,30 @@ def test_an_annotator_failing_gold_is_paused_and_a_lead_resumes_them(page, brows
     with read_session() as s:
         assert s.exec(select(Membership).where(Membership.user_id == weak.id)).one().paused_at is None
     assert router.next_task(project.id, weak.user) is not None
+
+
+def test_keep_keeps_what_the_annotators_gave_and_a_tie_makes_the_reviewer_pick(page, lead, make_user):
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, (tie, both) = tied_suspects(lead, make_user)
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, tie)
+    # the people's answers, and the model's consensus shown apart and named as such
+    expect(page.locator("#review-given")).to_have_text("tied: pos / neg")
+    expect(page.locator("#review-consensus")).to_have_text("neu")
+    expect(page.locator(".review-labels")).to_contain_text("QC consensus (weighted by the QC model)")
+    expect(page.locator('[data-action="keep"]')).to_be_disabled()
+    page.keyboard.press("k")
+    expect(page.locator("#review-status")).to_contain_text("The annotators are tied")
+    assert task(tie).state == "review" and task(tie).final_label is None
+    page.keyboard.press("r")
+    expect(page.locator("#review-picker")).to_be_visible()
+    page.keyboard.press("2")  # "neg"
+    page.keyboard.press("Enter")
+    wait_for_task(page, both)
+    assert (task(tie).state, task(tie).final_label) == ("accepted", label("neg"))
+    expect(page.locator("#review-given")).to_have_text("neu")
+    expect(page.locator("#review-given-source")).to_have_text("(majority)")
+    page.keyboard.press("k")
+    expect(page.locator("#review-empty")).to_be_visible()
+    assert (task(both).state, task(both).final_label) == ("accepted", label("neu"))

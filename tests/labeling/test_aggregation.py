@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.aggregation import final_label, label_value
+from labeling.aggregation import final_label, label_value, people_label
 from labeling.schema import parse_label_config
 
 TEXT = """<View><Text name="text" value="$text"/>
@@ -75,3 +75,23 @@ def test_spans_take_the_most_frequent_whole_result_ignoring_item_ids():
     assert source == "majority"
     assert result == a  # the first of the two equal results
     assert label_value(schema, result) == a  # spans are exported as result items
+
+
+def test_people_label_never_breaks_a_tie(text):
+    assert people_label(text, []) == (None, None, [])
+    assert people_label(text, [choice("neu")]) == (choice("neu"), "single", [])
+    assert people_label(text, [choice("neg"), choice("neg"), choice("pos")]) == (choice("neg"), "majority", [])
+    # final_label gives the tie to the first class of the config; people_label gives none
+    assert final_label(text, [choice("neg"), choice("pos")])[0] == choice("pos")
+    assert people_label(text, [choice("neg"), choice("pos")]) == (None, None, [choice("pos"), choice("neg")])
+
+
+def test_people_label_of_multilabel_and_spans():
+    multi, ner = parse_label_config(MULTI), parse_label_config(NER)
+    picks = [choice("a", "b", control="topic"), choice("a", control="topic")]
+    assert people_label(multi, picks) == (None, None, [choice("a", control="topic"), choice("a", "b", control="topic")])
+    three = [*picks, choice("a", "b", control="topic")]
+    assert people_label(multi, three) == (choice("a", "b", control="topic"), "majority", [])
+    assert people_label(ner, [span(0, 4, "PER"), span(0, 4, "ORG")])[2] == [span(0, 4, "PER"), span(0, 4, "ORG")]
+    assert people_label(ner, [span(0, 4, "PER", "1"), span(0, 4, "PER", "2"), span(0, 4, "ORG")])[:2] == \
+        (span(0, 4, "PER", "1"), "majority")

@@ -27,7 +27,7 @@ from labeling.models import (
     Task,
     TaskEvent,
 )
-from quality.policy import apply_policy
+from quality.policy import apply_policy, set_policy
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
           '<Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>')
@@ -216,3 +216,57 @@ def test_concurrent_reviewers_never_get_the_same_suspect(lead, annotator, make_u
     assert len(set(got)) == 6
     with read_session() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(ReviewDecision)).scalar_one() == 0
+
+
+# --------------------------------------------------------------------------- people's labels, not the model's
+
+
+def test_keep_keeps_the_label_people_gave_not_the_model_consensus(lead, annotator, reviewer):
+    """One annotator said pos; QC's model-weighted consensus says neg: Keep keeps pos."""
+    project = make_project(lead.user)
+    ids = annotate_all(project, annotator, ["pos"])
+    run_id = qc_run(project.id, {ids[0]: {"is_issue": True, "score": 0.05, "given": "neg", "suggested": "neg",
+                                          "consensus": "neg", "reason": "labelled 'pos'; model says 'neg'"}})
+    apply_policy(project.id, run_id)
+    item = review.next_suspect(project.id, reviewer.user)
+    assert item["given"]["label"] == "pos" and item["given"]["source"] == "single"
+    assert item["given"]["by"] == "people" and item["given"]["tied"] == []
+    assert item["consensus"]["label"] == "neg" and item["consensus"]["by"] == "model"
+    assert "QC model" in item["consensus"]["name"]
+    kept = review.decide(ids[0], reviewer.user, decision="keep")
+    assert kept.decision == "keep" and kept.after["final_label"] == label("pos")
+    assert task(ids[0]).final_label == label("pos")
+
+
+def tied_suspects(lead, make_user) -> tuple[Project, list[int]]:
+    """Two suspects of two annotators each, with QC's consensus 'neu': one@ said pos and two@
+    said neg (a tie), then both said neu."""
+    project = make_project(lead.user, overlap=2)
+    set_policy(project.id, lead.user, {"dynamic_overlap": False})  # disagreement goes to review
+    one, two = make_user("one@example.com"), make_user("two@example.com")
+    ids = annotate_all(project, one, ["pos", "neu"])
+    for tid, name in zip(ids, ["neg", "neu"], strict=True):
+        assert router.next_task(project.id, two.user).id == tid
+        annotations.submit(tid, two.user, result=label(name))
+    run_id = qc_run(project.id, {tid: {"is_issue": True, "score": 0.05 + i / 100, "suggested": "neu",
+                                       "consensus": "neu", "reason": "model says neu"}
+                                 for i, tid in enumerate(ids)})
+    apply_policy(project.id, run_id)
+    return project, ids
+
+
+def test_a_tie_makes_the_reviewer_pick_and_a_relabel_to_the_given_label_is_a_keep(lead, reviewer, make_user):
+    project, ids = tied_suspects(lead, make_user)
+    item = review.next_suspect(project.id, reviewer.user)
+    assert item["task"]["id"] == ids[0]
+    assert item["given"]["result"] is None and [x["label"] for x in item["given"]["tied"]] == ["pos", "neg"]
+    with pytest.raises(Conflict) as err:
+        review.decide(ids[0], reviewer.user, decision="keep")
+    assert "tied" in err.value.detail and "one@example.com: pos" in err.value.detail
+    assert task(ids[0]).state == "review"  # nothing stored
+    picked = review.decide(ids[0], reviewer.user, decision="relabel", result=label("neg"))
+    assert picked.decision == "relabel" and task(ids[0]).final_label == label("neg")
+    # both said neu: a relabel to neu is the label already given, recorded as a keep
+    review.next_suspect(project.id, reviewer.user)
+    same = review.decide(ids[1], reviewer.user, decision="relabel", result=label("neu"))
+    assert same.decision == "keep" and same.result is None and task(ids[1]).final_label == label("neu")

@@ -11,7 +11,7 @@ from labeling import router
 from labeling.db import write_session
 from labeling.models import Role, Task
 from tests.conftest import login
-from tests.labeling.test_review import label, make_project, suspects_in_review, task
+from tests.labeling.test_review import label, make_project, suspects_in_review, task, tied_suspects
 
 
 @pytest.fixture
@@ -232,3 +232,18 @@ def test_task_data_is_rendered_as_text_on_the_audit_page(client, lead, annotator
     login(client, lead.email)
     html = client.get(f"/review/{project.id}/audit").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_keep_over_rest_refuses_a_tie_and_never_keeps_the_model_consensus(client, lead, reviewer, make_user):
+    project, ids = tied_suspects(lead, make_user)
+    h = reviewer.headers
+    item = client.get(f"/api/projects/{project.id}/review/next", headers=h).get_json()
+    assert item["given"]["result"] is None and item["consensus"]["by"] == "model"
+    r = client.post(f"/api/tasks/{ids[0]}/review", json={"decision": "keep"}, headers=h)
+    assert r.status_code == 409 and "tied" in r.get_json()["detail"]
+    assert r.get_json()["errors"][0]["field"] == "decision" and task(ids[0]).final_label is None
+    r = client.post(f"/api/tasks/{ids[0]}/review", json={"decision": "relabel", "result": label("pos")}, headers=h)
+    assert r.status_code == 201 and task(ids[0]).final_label == label("pos")
+    client.get(f"/api/projects/{project.id}/review/next", headers=h)
+    r = client.post(f"/api/tasks/{ids[1]}/review", json={"decision": "relabel", "result": label("neu")}, headers=h)
+    assert r.status_code == 201 and r.get_json()["decision"] == "keep"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from labeling.models import Role
-from tests.labeling.test_review import label, make_project, suspects_in_review, task
+from tests.labeling.test_review import label, make_project, suspects_in_review, task, tied_suspects
 
 HOSTILE = "bell \x07 and escape \x1b[31m red"
 
@@ -36,8 +36,8 @@ def test_review_next_shows_the_suspect_and_decide_keeps_relabels_and_excludes(ru
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0].startswith(f"task {ids[1]} (3 in the queue; leased to you until ")
-    assert 'data:      "item 1"' in lines and "given:     neg (single)" in lines
-    assert "suggested: pos" in lines and "score:     0.060 (label issue)" in lines
+    assert 'data:      "item 1"' in lines and "given:     neg (single, by the annotators)" in lines
+    assert "suggested: pos (QC model)" in lines and "score:     0.060 (label issue)" in lines
     assert "reason:    \"labelled 'neg'; model says 'pos' (0.9)\"" in lines
     assert any(line.startswith("  ann@example.com\tneg\t") for line in lines)
     # asking again gives the same suspect (its lease renewed), as JSON for scripts
@@ -136,3 +136,17 @@ def test_policy_show_and_set(runner, lead, reviewer):
 def test_help(runner, command):
     out = runner.invoke(args=[*command, "--help"])
     assert out.exit_code == 0 and "Usage:" in out.output
+
+
+def test_decide_keep_refuses_a_tie_and_a_relabel_to_the_given_label_is_a_keep(runner, lead, reviewer, make_user):
+    project, ids = tied_suspects(lead, make_user)
+    out = run(runner, "review", "next", project.id, "--as", reviewer.email)
+    assert "given:     annotators tied (pos / neg): keep is refused; relabel to pick one" in out.output
+    assert "consensus: neu (QC model-weighted, not a person)" in out.output
+    out = run(runner, "review", "decide", ids[0], "keep", "--as", reviewer.email)
+    assert out.exit_code == 1 and "tied" in out.output and task(ids[0]).state == "review"
+    out = run(runner, "review", "decide", ids[0], "relabel", "--label", "neg", "--as", reviewer.email)
+    assert out.exit_code == 0 and task(ids[0]).final_label == label("neg")
+    run(runner, "review", "next", project.id, "--as", reviewer.email)
+    out = run(runner, "review", "decide", ids[1], "relabel", "--label", "neu", "--as", reviewer.email)
+    assert out.exit_code == 0 and "relabel (recorded as keep: the label the annotators gave)" in out.output

@@ -1,10 +1,14 @@
 """The QC queue over REST: review, undo, audit, gold, annotator quality and the QC policy.
 
 ``GET /api/projects/ID/review/next``
-    The next suspect (leased to the caller): data, every annotator's label, the given/consensus
-    and suggested labels, the reason and the score; 404 when the queue holds none.
+    The next suspect (leased to the caller): data, every annotator's label, ``given`` (what the
+    annotators gave: one's label or their majority, ``tied`` answers when there is none), QC's
+    model-weighted ``consensus`` and ``suggested`` label (the model's, named so), the reason and
+    the score; 404 when the queue holds none.
 ``POST /api/tasks/ID/review``
-    ``{"decision": "keep"|"relabel"|"exclude", "result": [...], "reason": "..."}``.
+    ``{"decision": "keep"|"relabel"|"exclude", "result": [...], "reason": "..."}``. Keep keeps
+    the annotators' label (409 when they are tied: relabel to pick); a relabel to that label is
+    recorded as a keep.
 ``POST /api/tasks/ID/review/undo`` and ``POST /api/projects/ID/review/undo``
     Take back the caller's last decision on that task / in that project.
 ``GET /api/projects/ID/review/decisions?task=&reviewer=&limit=``

@@ -1,4 +1,7 @@
 // The review page (/review/<project>): one suspect at a time, decided with one key.
+// "Given" is what the annotators gave (one's label, or their majority); QC's model-weighted
+// consensus and its suggestion are shown apart, and K keeps the annotators' label only: with the
+// annotators tied there is none, and the page asks the reviewer to pick one (R).
 // K keep · R relabel (picker pre-filled with the suggestion; number keys; Enter) · X exclude
 // (reason; Enter) · G mark gold (picker; Enter) · U or Ctrl+Z undo · Esc cancels.
 // Every piece of task data is shown as text (textContent), never as HTML.
@@ -19,6 +22,7 @@
     options: $("review-options"), confirm: $("review-confirm"), exclude: $("review-exclude"),
     excludeReason: $("review-exclude-reason"),
   };
+  const keepButton = root.querySelector('[data-action="keep"]');
   const choices = cfg.control.tag === "Choices";
   const multiple = cfg.control.choice === "multiple";
   let item = null; // the suspect shown
@@ -89,8 +93,13 @@
       el.image.removeAttribute("src");
       el.text.textContent = typeof value === "string" ? value : JSON.stringify(task.data, null, 2);
     }
-    el.given.textContent = data.given.label || "(none)";
-    el.givenSource.textContent = data.given.source ? `(${data.given.source})` : "";
+    const tied = data.given.tied || [];
+    el.given.textContent = tied.length ? `tied: ${tied.map((x) => x.label || "(none)").join(" / ")}`
+      : (data.given.label || "(none)");
+    el.givenSource.textContent = tied.length ? "(no majority: press R to pick the right label)"
+      : (data.given.source ? `(${data.given.source})` : "");
+    keepButton.disabled = tied.length > 0;
+    keepButton.title = tied.length ? "The annotators are tied: there is no one label to keep" : "";
     el.consensus.textContent = data.consensus ? data.consensus.label : "–";
     el.suggested.textContent = data.suggested ? data.suggested.label : "–";
     el.score.textContent = typeof data.score === "number" ? data.score.toFixed(3) : "–";
@@ -103,6 +112,14 @@
       return tr;
     }));
     say(`Task #${task.id}: K keep, R relabel, X exclude, G gold.`);
+  }
+
+  function keep() {
+    if (!item) return;
+    if ((item.given.tied || []).length) {
+      return say("The annotators are tied: there is no one label to keep. Press R and pick the right label.", true);
+    }
+    decide("keep");
   }
 
   function showEmpty() {
@@ -284,7 +301,7 @@
     });
   }
 
-  const actions = { keep: () => decide("keep"), relabel: () => openPicker("relabel"), exclude: openExclude,
+  const actions = { keep, relabel: () => openPicker("relabel"), exclude: openExclude,
     gold: () => openPicker("gold"), undo };
   root.querySelectorAll("[data-action]").forEach((b) => {
     b.addEventListener("click", () => actions[b.dataset.action]());
