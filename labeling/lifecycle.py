@@ -87,6 +87,7 @@ TRANSITIONS: dict[Cause, frozenset[tuple[TaskState, TaskState]]] = {
         (S.labeled, S.suspect),  # a suspect, which goes on at once to:
         (S.suspect, S.open),  # relabel by more annotators
         (S.suspect, S.review),  # the review queue
+        (S.review, S.accepted),  # a later run clears a suspect nobody holds
     }),
     Cause.review: frozenset({(S.review, S.accepted), (S.review, S.excluded)}),
     Cause.audit: frozenset({(S.accepted, S.excluded), (S.excluded, S.accepted)}),

@@ -207,6 +207,9 @@ class Task(SQLModel, table=True):
     file_name: str | None = Field(default=None, sa_type=sa.String(1024))
     media_id: int | None = Field(default=None, foreign_key="media.id", index=True)
     import_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    # the QC finding (label_issue.id) that sent the task to the review queue; no foreign key:
+    # label_issue already points at task, and a project is deleted table by table
+    review_issue_id: int | None = Field(default=None)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -56,6 +56,7 @@ __all__ = [
     "DECISIONS",
     "REVIEW",
     "as_result",
+    "cleared_by",
     "current_issue",
     "decide",
     "drop_leases",
@@ -63,6 +64,7 @@ __all__ = [
     "lock_task",
     "next_suspect",
     "outcome",
+    "release_cleared",
     "review_item",
     "task_snapshot",
     "undo",
@@ -137,14 +139,75 @@ def task_snapshot(task: Task) -> dict:
 
 
 def current_issue(s: Session, task_id: int) -> LabelIssue | None:
-    """The issue that made a task a suspect: of the newest QC run that scored it, the ``label``
-    issue if there is one, else the lowest-scored one."""
-    run_id = s.execute(sa.select(sa.func.max(_LI.c.run_id)).where(_LI.c.task_id == task_id)).scalar_one_or_none()
+    """The QC finding that made a task a suspect: the one the policy recorded when it queued the
+    task (``Task.review_issue_id``), whatever later runs said; for a task queued before that was
+    recorded, of the newest QC run that flagged it (else that scored it), the ``label`` issue if
+    there is one, else the lowest-scored one."""
+    queued = s.execute(sa.select(_T.c.review_issue_id).where(_T.c.id == task_id)).scalar_one_or_none()
+    if queued is not None:
+        found = s.get(LabelIssue, queued)
+        if found is not None:
+            return found
+    run_id = s.execute(sa.select(sa.func.max(_LI.c.run_id))
+                       .where(_LI.c.task_id == task_id, _LI.c.is_issue == sa.true())).scalar_one_or_none()
+    if run_id is None:
+        run_id = s.execute(sa.select(sa.func.max(_LI.c.run_id)).where(_LI.c.task_id == task_id)).scalar_one_or_none()
     if run_id is None:
         return None
     rows = s.exec(select(LabelIssue).where(LabelIssue.task_id == task_id, LabelIssue.run_id == run_id)
                   .order_by(LabelIssue.score, LabelIssue.id)).all()
     return next((r for r in rows if r.kind == "label"), rows[0] if rows else None)
+
+
+def cleared_by(s: Session, task_id: int, issue: LabelIssue | None) -> dict | None:
+    """A QC run newer than ``issue``'s that scored the task and flagged nothing: its id and the
+    task's lowest score in it (None when there is none). Such a run takes the suspect out of the
+    queue (:func:`release_cleared`) unless a reviewer holds it; the review page tells them."""
+    if issue is None:
+        return None
+    newer = s.execute(sa.select(_LI.c.run_id, sa.func.max(sa.case((_LI.c.is_issue == sa.true(), 1), else_=0)),
+                                sa.func.min(_LI.c.score))
+                      .where(_LI.c.task_id == task_id, _LI.c.run_id > issue.run_id)
+                      .group_by(_LI.c.run_id).order_by(_LI.c.run_id.desc()).limit(1)).first()
+    if newer is None or newer[1]:
+        return None
+    return {"run": newer[0], "score": newer[2]}
+
+
+def release_cleared(s: Session, project_id: int, run_id: int, task_ids: set[int], *, now: datetime) -> list[int]:
+    """Take suspects that QC run ``run_id`` cleared out of the review queue: each goes to
+    ``accepted`` with the label its annotators gave (source ``single`` or ``majority``), unless a
+    reviewer holds it (the review page says that the run cleared it) or the annotators are tied
+    (a person picks). Called by the QC policy in the run's transaction; returns the ids moved."""
+    if not task_ids:
+        return []
+    project = s.get(Project, project_id)
+    schema = schema_of(project)
+    ids = sorted(task_ids)
+    held = set(s.execute(sa.select(_L.c.task_id).where(_L.c.project_id == project_id, _L.c.kind == REVIEW,
+                                                       _L.c.expires_at >= now)).scalars())
+    results: dict[int, list] = defaultdict(list)
+    a = Annotation.__table__
+    for i in range(0, len(ids), 500):
+        for tid, result in s.execute(sa.select(a.c.task_id, a.c.result)
+                                     .where(a.c.task_id.in_(ids[i:i + 500]), a.c.was_cancelled == sa.false())
+                                     .order_by(a.c.task_id, a.c.id)):
+            results[tid].append(result)
+    moves = []
+    for tid in ids:
+        if tid in held:
+            continue
+        label, source, _ = people_label(schema, results.get(tid, []))
+        if label is None:
+            continue
+        moves.append(lifecycle.Move(tid, [(TaskState.accepted, f"QC run {run_id} no longer flags it: out of the "
+                                           f"review queue, the annotators' label kept ({source})")],
+                                    {"final_label": label, "final_source": source}))
+    if moves:
+        lifecycle.move_many(s.connection(), moves, cause=lifecycle.Cause.qc, project_id=project_id,
+                            from_state=TaskState.review, user_id=None, now=now,
+                            column_types={"final_label": sa.JSON(none_as_null=True)})
+    return [m.task_id for m in moves]
 
 
 def _annotations(s: Session, task_id: int) -> list[tuple[Annotation, User]]:
@@ -207,6 +270,8 @@ def review_item(s: Session, project: Project, task: Task) -> dict:
                                              "is_issue": issue.is_issue},
         "reason": issue.reason if issue is not None else "",
         "score": issue.score if issue is not None else None,
+        # a later run that no longer flags it: the reviewer holding it is told
+        "cleared": cleared_by(s, task.id, issue),
     }
 
 

@@ -67,7 +67,7 @@ from labeling.models import (
     TaskState,
     User,
 )
-from labeling.review import as_result
+from labeling.review import as_result, release_cleared
 from labeling.schema import LabelSchema, result_labels, schema_of
 
 __all__ = [
@@ -326,8 +326,10 @@ def apply_policy(
     """Act on a finished QC run: suspects to review or relabel, low agreement to one more
     annotator, the rest of the labeled tasks it scored to ``accepted`` with their final label.
 
-    Only tasks still ``labeled`` (and not gold) are touched, so calling it twice, or for an
-    older run, changes nothing already decided.
+    Only tasks still ``labeled`` (and not gold) are judged, and suspects in the review queue
+    that an older run queued are let go when this run clears them; so calling it twice, or for
+    an older run, changes nothing already decided. A task sent to review records the finding
+    that sent it (``Task.review_issue_id``), which the reviewer is shown whatever later runs say.
 
     Parameters
     ----------
@@ -348,7 +350,9 @@ def apply_policy(
     -------
     dict
         Counts: ``scored`` (labeled tasks the run scored), ``accepted``, ``review``,
-        ``relabel``, ``more_annotators``; and the ``policy`` applied.
+        ``relabel``, ``more_annotators``, ``cleared`` (suspects an earlier run queued that this
+        run would not make suspects, out of the review queue unless a reviewer holds them or
+        their annotators are tied); and the ``policy`` applied.
     """
     if session is None:
         with write_session() as s:
@@ -358,7 +362,7 @@ def apply_policy(
 
 def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, float]) -> dict:
     now = utcnow()
-    counts = {"scored": 0, "accepted": 0, "review": 0, "relabel": 0, "more_annotators": 0}
+    counts = {"scored": 0, "accepted": 0, "review": 0, "relabel": 0, "more_annotators": 0, "cleared": 0}
     project = s.get(Project, project_id)
     run = s.get(QualityRun, run_id)
     if project is None or run is None or run.project_id != project_id:
@@ -369,9 +373,10 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
     schema = schema_of(project)
     issues = _run_issues(s, run_id)
     tasks = _labeled_tasks(s, project_id, set(issues))
-    if not tasks:
-        return {**counts, "policy": policy}
     kinds = set(policy["kinds"])
+    if not tasks:
+        counts["cleared"] = len(_clear_queue(s, project_id, run_id, issues, {}, policy, kinds, now))
+        return {**counts, "policy": policy}
     scored = {}
     for tid in tasks:
         counted = [i for i in issues[tid] if i.kind in kinds]
@@ -442,15 +447,15 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
                     if policy["route"] == "relabel"
                     else ""
                 )
-                moves.append(
-                    _change(
-                        tid,
-                        [(TaskState.suspect, why), (TaskState.review, "to the review queue" + full)],
-                        task.target_overlap,
-                        requeued=False,
-                        priority=task.priority,
-                    )
+                queued = _change(
+                    tid,
+                    [(TaskState.suspect, why), (TaskState.review, "to the review queue" + full)],
+                    task.target_overlap,
+                    requeued=False,
+                    priority=task.priority,
                 )
+                queued.values["review_issue_id"] = worst.id  # the finding the reviewer is shown
+                moves.append(queued)
                 counts["review"] += 1
             continue
         label, source = final_label(schema, results.get(tid, []), consensus=consensus)
@@ -480,7 +485,25 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
         lifecycle.move_many(s.connection(), moves, cause=lifecycle.Cause.qc, project_id=project_id,
                             from_state=TaskState.labeled, user_id=None, now=now,
                             column_types={"final_label": sa.JSON(none_as_null=True)})
+    counts["cleared"] = len(_clear_queue(s, project_id, run_id, issues, scored, policy, kinds, now))
     return {**counts, "policy": policy}
+
+
+def _clear_queue(s: Session, project_id: int, run_id: int, issues: dict[int, list[_Issue]],
+                 scored: dict[int, tuple[float, bool]], policy: dict, kinds: set[str], now) -> list[int]:
+    """Suspects queued by an earlier run that this run scored and would not make suspects
+    leave the review queue (:func:`labeling.review.release_cleared`)."""
+    # only suspects an older run queued (applying an old run again clears nothing newer)
+    q = (sa.select(_T.c.id).join(_LI, _LI.c.id == _T.c.review_issue_id)
+         .where(_T.c.project_id == project_id, _T.c.state == TaskState.review, _T.c.is_gold == sa.false(),
+                _LI.c.run_id < run_id))
+    queued = [tid for tid in s.execute(q).scalars() if tid in issues]
+    if not queued:
+        return []
+    again = {tid: (min((i.score for i in issues[tid] if i.kind in kinds), default=1.0),
+                   any(i.is_issue for i in issues[tid] if i.kind in kinds)) for tid in queued}
+    still = _suspects(policy, {**scored, **again})
+    return release_cleared(s, project_id, run_id, {tid for tid in queued if tid not in still}, now=now)
 
 
 def _change(
@@ -499,10 +522,11 @@ def _change(
 
 
 class _Issue:
-    __slots__ = ("kind", "score", "is_issue", "reason", "consensus")
+    __slots__ = ("id", "kind", "score", "is_issue", "reason", "consensus")
 
-    def __init__(self, kind: str, score: float, is_issue: bool, reason: str, consensus: Any):
-        self.kind, self.score, self.is_issue, self.reason, self.consensus = (
+    def __init__(self, id: int, kind: str, score: float, is_issue: bool, reason: str, consensus: Any):  # noqa: A002
+        self.id, self.kind, self.score, self.is_issue, self.reason, self.consensus = (
+            id,
             kind,
             score,
             is_issue,
@@ -515,11 +539,12 @@ def _run_issues(s: Session, run_id: int) -> dict[int, list[_Issue]]:
     """The run's issue rows, by task."""
     out: dict[int, list[_Issue]] = defaultdict(list)
     q = sa.select(
-        _LI.c.task_id, _LI.c.kind, _LI.c.score, _LI.c.is_issue, _LI.c.reason, _LI.c.consensus
+        _LI.c.id, _LI.c.task_id, _LI.c.kind, _LI.c.score, _LI.c.is_issue, _LI.c.reason, _LI.c.consensus
     ).where(_LI.c.run_id == run_id)
-    for tid, kind, score, is_issue, reason, consensus in s.execute(q):
+    for iid, tid, kind, score, is_issue, reason, consensus in s.execute(q):
         out[tid].append(
             _Issue(
+                iid,
                 kind,
                 float(score if score is not None else 1.0),
                 bool(is_issue),

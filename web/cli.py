@@ -598,6 +598,11 @@ def review_next(project_id: int, as_json: bool, as_email: str | None):
     score = f"{item['score']:.3f}" if isinstance(item["score"], int | float) else "-"
     click.echo(f"score:     {score}" + (f" ({item['issue']['kind']} issue)" if item["issue"] else ""))
     click.echo(f"reason:    {_shown(item['reason'] or '-')}")
+    if item["issue"]:
+        click.echo(f"queued by: QC run {item['issue']['run']}")
+    if item.get("cleared"):
+        click.echo(f"cleared:   QC run {item['cleared']['run']} no longer flags it (it would leave the queue; "
+                   "you hold it)")
     click.echo(f"annotators ({len(item['annotations'])}):")
     for a in item["annotations"]:
         seconds = f"{a['lead_time']:.1f}s" if isinstance(a["lead_time"], int | float) else "-"

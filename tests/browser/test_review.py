@@ -174,3 +174,24 @@ def test_keep_keeps_what_the_annotators_gave_and_a_tie_makes_the_reviewer_pick(p
     page.keyboard.press("k")
     expect(page.locator("#review-empty")).to_be_visible()
     assert (task(both).state, task(both).final_label) == ("accepted", label("neu"))
+
+
+def test_the_page_shows_the_run_that_queued_a_suspect_and_a_run_that_cleared_it(page, lead, annotator, make_user):
+    from quality.policy import apply_policy
+    from tests.labeling.test_review import qc_run
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = make_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg"], truth=["pos"])
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, ids[0])
+    expect(page.locator("#review-run")).to_have_text("QC run #1")
+    expect(page.locator("#review-cleared")).to_be_hidden()
+    run2 = qc_run(project.id, {ids[0]: {"is_issue": False, "score": 0.9, "given": "neg"}})
+    apply_policy(project.id, run2)  # the reviewer holds it: it stays
+    page.reload()
+    wait_for_task(page, ids[0])
+    expect(page.locator("#review-run")).to_have_text("QC run #1")
+    expect(page.locator("#review-reason")).to_contain_text("model says 'pos'")
+    expect(page.locator("#review-cleared")).to_contain_text(f"QC run #{run2} no longer flags this item")

@@ -270,3 +270,35 @@ def test_a_tie_makes_the_reviewer_pick_and_a_relabel_to_the_given_label_is_a_kee
     review.next_suspect(project.id, reviewer.user)
     same = review.decide(ids[1], reviewer.user, decision="relabel", result=label("neu"))
     assert same.decision == "keep" and same.result is None and task(ids[1]).final_label == label("neu")
+
+
+# --------------------------------------------------------------------------- the finding that queued a suspect
+
+
+def test_a_suspect_keeps_the_run_and_reason_that_queued_it_and_a_later_run_clearing_it_lets_it_go(
+        lead, annotator, reviewer, make_user):
+    project = make_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg", "neg"], truth=["pos", "pos"])
+    first = task(ids[0]).review_issue_id
+    with read_session() as s:
+        run1 = s.get(LabelIssue, first).run_id
+    # run 2 scores both again, differently: the reviewer still sees run 1's finding
+    run2 = qc_run(project.id, {tid: {"is_issue": True, "score": 0.3, "suggested": "neu", "given": "neg",
+                                     "reason": "run 2 says neu"} for tid in ids})
+    assert apply_policy(project.id, run2)["cleared"] == 0
+    item = review.next_suspect(project.id, reviewer.user)
+    assert item["task"]["id"] == ids[0] and item["issue"]["run"] == run1 and item["issue"]["id"] == first
+    assert item["reason"] == "labelled 'neg'; model says 'pos' (0.9)" and item["score"] == pytest.approx(0.05)
+    assert item["suggested"]["label"] == "pos" and item["cleared"] is None
+    # run 3 clears both: the one nobody holds leaves the queue with the annotator's label
+    run3 = qc_run(project.id, {tid: {"is_issue": False, "score": 0.97, "given": "neg"} for tid in ids})
+    assert apply_policy(project.id, run3)["cleared"] == 1
+    t = task(ids[1])
+    assert (t.state, t.final_label, t.final_source) == ("accepted", label("neg"), "single")
+    assert events(ids[1])[-1] == ("review", "accepted")
+    # the one a reviewer holds stays, and the reviewer is told
+    held = review.next_suspect(project.id, reviewer.user)
+    assert held["task"]["id"] == ids[0] and held["cleared"] == {"run": run3, "score": pytest.approx(0.97)}
+    assert held["issue"]["run"] == run1 and held["remaining"] == 1
+    # applying an old run again clears nothing
+    assert apply_policy(project.id, run1)["cleared"] == 0

@@ -20,7 +20,7 @@
     suggested: $("review-suggested"), score: $("review-score"), kind: $("review-kind"), reason: $("review-reason"),
     annotations: $("review-annotations"), picker: $("review-picker"), pickerTitle: $("review-picker-title"),
     options: $("review-options"), confirm: $("review-confirm"), exclude: $("review-exclude"),
-    excludeReason: $("review-exclude-reason"),
+    excludeReason: $("review-exclude-reason"), run: $("review-run"), cleared: $("review-cleared"),
   };
   const keepButton = root.querySelector('[data-action="keep"]');
   const choices = cfg.control.tag === "Choices";
@@ -105,6 +105,13 @@
     el.score.textContent = typeof data.score === "number" ? data.score.toFixed(3) : "–";
     el.kind.textContent = data.issue ? data.issue.kind : "";
     el.reason.textContent = data.reason || "–";
+    // the finding that queued it (kept whatever later runs say), and a later run that cleared it
+    el.run.textContent = data.issue ? `QC run #${data.issue.run}` : "–";
+    el.cleared.hidden = !data.cleared;
+    el.cleared.textContent = data.cleared
+      ? `QC run #${data.cleared.run} no longer flags this item (score ${Number(data.cleared.score).toFixed(3)}): ` +
+        "it would leave the queue; you hold it, so decide on it or let it go."
+      : "";
     el.annotations.replaceChildren(...data.annotations.map((a) => {
       const tr = document.createElement("tr");
       tr.append(cell(a.email || `user ${a.user}`), cell(a.label, "review-label"),
