@@ -698,10 +698,11 @@ def card_markdown(manifest: dict[str, Any]) -> str:
     lines += ["", "Label sources: " + ", ".join(f"{k} {v}" for k, v in m["label_sources"].items()) + "."]
     lines += ["", "## Quality", ""]
     if run:
-        lines.append(f"- estimated noise rate of the released items: {_pct(qc['estimated_noise_rate'])} "
-                     f"({qc['flagged_released']} flagged by QC run #{run['id']} of {run['created_at']}, "
-                     f"{qc['flagged_resolved']} of them reviewed since)")
-        lines.append(f"- that run's noise rate over everything it scored: {_pct(run['noise_rate'])}")
+        lines.append(f"- released items flagged by QC run #{run['id']} and not reviewed since: "
+                     f"{_pct(qc['estimated_noise_rate'])} ({qc['flagged_released']} flagged, "
+                     f"{qc['flagged_resolved']} of them reviewed since; run of {run['created_at']})")
+        lines.append(f"- label noise that QC run #{run['id']} estimated over the {run['n_items']} items it "
+                     f"scored (before review, released or not): {_pct(run['noise_rate'])}")
     else:
         lines.append("- no QC run has finished in this project: the noise rate is not estimated")
     lines += [f"- items reviewed: {qc['items_reviewed']}", f"- excluded by reviewers: {qc['excluded']}",

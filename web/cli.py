@@ -718,7 +718,12 @@ def _create_app() -> Flask:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. ``labelfab pull`` is the client's and runs without the app:
+    loading it would create server files (``DATA_DIR/secret_key``) where a training job runs."""
+    if sys.argv[1:2] == ["pull"]:
+        from labelfab_client.cli import run
+
+        raise SystemExit(run(sys.argv[1:]))
     group = FlaskGroup(create_app=_create_app, add_default_commands=False, add_version_option=False,
                        load_dotenv=False, set_debug_flag=False,
                        help="labelfab: data labeling with quality control built in.")

@@ -49,3 +49,11 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_nothing_elsewhere():
     quiet(5, 10)
     quiet.close()
     assert log.getvalue() == ""
+
+
+def test_the_readme_says_how_to_get_the_images():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    client = readme[readme.index("A training pipeline pulls"):readme.index("## Production")]
+    assert "media=True" in client and "--media" in client and "media.zip" in client

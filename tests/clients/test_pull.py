@@ -118,3 +118,14 @@ def test_pull_errors_and_the_pull_command(live_server, runner, lead, project, pi
     path = Path(out.stdout.strip().splitlines()[-1])
     assert path == tmp_path / "script" / f"project-{project}" / "v1" / "dataset.jsonl"
     assert len(list(lf.records(path))) == 9
+
+
+def test_the_pull_command_writes_no_server_file_where_it_runs(tmp_path: Path):
+    """A client never creates server files: no .data/secret_key (nor a database) in its folder."""
+    work = tmp_path / "training-job"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELFAB_")}
+    out = subprocess.run([LABELFAB, "pull", "http://127.0.0.1:9", "1", "--token", "t", "--out", "data"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "cannot reach http://127.0.0.1:9" in out.stderr
+    assert sorted(p.name for p in work.rglob("*")) == []

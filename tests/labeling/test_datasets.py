@@ -208,7 +208,12 @@ def test_qc_summary_estimates_the_noise_of_what_is_released(owner, project, make
     assert (qc["flagged_released"], qc["flagged_resolved"], qc["items_reviewed"]) == (2, 1, 1)
     assert qc["estimated_noise_rate"] == pytest.approx(1 / 20)
     assert v.noise_rate == pytest.approx(0.05)
-    assert "estimated noise rate of the released items: 5.0%" in (folder(v) / "README.md").read_text()
+    card = (folder(v) / "README.md").read_text()
+    # each figure says what it measures: the share still flagged, and the run's own noise estimate
+    assert "released items flagged by QC run #1 and not reviewed since: 5.0% (2 flagged, 1 of them" in card
+    assert "label noise that QC run #1 estimated over the 30 items it scored (before review, released or not): " \
+        "10.0%" in card
+    assert "estimated noise rate of the released items" not in card
 
 
 def test_detection_versions_hold_converter_formats_and_the_images(owner, boxes):  # noqa: F811

@@ -278,3 +278,22 @@ def test_browser_export_form_downloads(client, lead, project):
     assert len(r.get_data(as_text=True).splitlines()) == 4
     r = client.get(f"/projects/{project}/export?exportType=JSONL&state=review&seed=1&split=80,10,10")
     assert r.status_code == 409 and "no review tasks" in r.get_data(as_text=True)
+
+
+def test_the_card_page_says_what_each_noise_figure_measures(client, lead, project):
+    from labeling.db import write_session
+    from labeling.models import LabelIssue, QualityRun
+
+    with write_session() as s:
+        run = QualityRun(project_id=project, status="done", n_items=12, n_issues=1, noise_rate=0.093)
+        s.add(run)
+        s.flush()
+        s.add(LabelIssue(run_id=run.id, project_id=project, task_id=task_ids(project)[11], is_issue=True, score=0.1))
+    publish(client, lead, project)
+    login(client, lead.email)
+    card = client.get(f"/projects/{project}/datasets/1").get_data(as_text=True)
+    assert "estimated noise of what is released" not in card
+    assert re.search(r"0\.0% <span[^>]*>of the released items are flagged by QC run #\d+ and not reviewed since", card)
+    assert re.search(r"9\.3% <span[^>]*>label noise that QC run #\d+ estimated over the 12 items it scored", card)
+    page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+    assert "Flagged, unreviewed" in page and "Noise (est.)" not in page
