@@ -36,7 +36,7 @@ import shutil
 import stat
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -313,7 +313,8 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
 
 
 def publish(project_id: int, user: User, *, note: str = "", splits: Splits | None = None,
-            filters: Filters | None = None) -> tuple[DatasetVersion, bool]:
+            filters: Filters | None = None, on_write: Callable[[Any, DatasetVersion, bool], None] | None = None
+            ) -> tuple[DatasetVersion, bool]:
     """Publish the project's accepted tasks as a new immutable dataset version.
 
     Parameters
@@ -329,6 +330,9 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
         shares are accepted (other ones need :func:`labeling.splits.resplit`).
     filters : Filters, optional
         Which tasks (default: accepted, gold never).
+    on_write : callable, optional
+        ``on_write(session, version, created)``, called in the transaction that writes the
+        version (or finds the latest one equal): the publish job ends itself there.
 
     Returns
     -------
@@ -371,6 +375,8 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
             latest = s.exec(select(DatasetVersion).where(DatasetVersion.project_id == project_id)
                             .order_by(DatasetVersion.number.desc()).limit(1)).first()
             if latest is not None and latest.sha256 == content:
+                if on_write is not None:
+                    on_write(s, latest, False)
                 return latest, False
             number = (latest.number if latest else 0) + 1
             placing.store(s, project_id, place, version=number, user=user, now=now)
@@ -395,6 +401,8 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
                                      created_by=user.id, created_at=now)
             s.add(version)
             s.flush()
+            if on_write is not None:
+                on_write(s, version, True)
         final = None
         return version, True
     finally:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     zip_max_ratio: int = Field(default=100, ge=1, description="Largest compression ratio of a zip member")
     zip_max_total_mb: int = Field(default=4096, ge=1, description="Largest total uncompressed size of a zip, in MiB")
     import_job_threshold: int = Field(default=20_000, ge=1, description="Imports with more items than this run as a job")
+    publish_job_threshold: int = Field(default=20_000, ge=1,
+                                       description="Dataset versions of projects with more accepted tasks than this "
+                                                   "are published by a job")
     worker_threads: int = Field(default=2, ge=1, description="Threads of the in-process worker (stub broker)")
     job_stale_seconds: int = Field(default=120, ge=5, description="A running job whose heartbeat is older is re-run")
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins before an account is slowed down")

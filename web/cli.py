@@ -363,12 +363,14 @@ def dataset_publish(project_id: int, note: str, seed: str | None, split: str | N
     """Publish the accepted tasks as an immutable dataset version; prints its number last.
 
     Tasks released before keep their split; new ones are placed by the project's split rule."""
-    from labeling import datasets, exports
+    from labeling import exports, publish_job
 
     user = _operator(as_email)
     try:
         given = exports.parse_splits(seed=seed, split=split) if seed is not None or split is not None else None
-        version, created = datasets.publish(project_id, user, note=note, splits=given)
+        # the command is the operator's own process: it publishes here, whatever the project's size
+        done = publish_job.request_publish(project_id, user, note=note, splits=given, background=False)
+        version, created = done.version, done.created
     except DomainError as exc:
         _domain_fail(exc)
     m = version.manifest

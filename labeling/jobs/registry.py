@@ -46,6 +46,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "previews of every stored image that has none"),
     Kind("agreement", "default", "insights.agreement.run_agreement_job",
          "a project's agreement between annotators from its annotations, stored for the dashboards"),
+    Kind("publish", "default", "labeling.publish_job.run_publish_job",
+         "a dataset version of a large project, published"),
     Kind("qc", "quality", "quality.jobs.run_qc_job",
          "a QC run of a project (cleanlab and scikit-learn, one run at a time per process)"),
 )}

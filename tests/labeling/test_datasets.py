@@ -314,3 +314,28 @@ def test_parquet_of_a_version_reads_back_as_in_jsonl(owner, project):
     table = pq.read_table(io.BytesIO((folder(v) / "dataset.parquet").read_bytes()))
     assert [json.loads(d) for d in table.column("data").to_pylist()] == [x["data"] for x in lines]
     assert table.column("split").to_pylist() == [x["split"] for x in lines]
+
+
+def test_a_large_project_is_published_by_a_job(owner, project, worker, monkeypatch):
+    from labeling import jobs, publish_job
+    from tests.conftest import wait_for
+
+    monkeypatch.setenv("LABELFAB_PUBLISH_JOB_THRESHOLD", "10")  # the project has 20 accepted tasks
+    get_settings.cache_clear()
+    try:
+        done = publish_job.request_publish(project, owner, note="big", splits=exports.Splits(seed=4))
+        assert done.queued and done.version is None
+        job = wait_for(lambda: (j := jobs.get_job(done.job_id)) and j.status in ("done", "failed") and j,
+                       timeout=90)
+        small = publish_job.request_publish(project, owner, background=False)
+    finally:
+        monkeypatch.delenv("LABELFAB_PUBLISH_JOB_THRESHOLD")
+        get_settings.cache_clear()
+    assert (job.kind, job.status, job.progress) == ("publish", "done", 1.0), job.message
+    v = datasets.get_version(project, owner, "latest")
+    assert job.result == {"version": 1, "created": True, "sha256": v.sha256, "n_items": 20}
+    assert v.note == "big" and v.manifest["split"]["seed"] == 4
+    # a second (synchronous) publish of the same content made nothing new
+    assert not small.queued and not small.created and small.version.number == 1
+    with pytest.raises(Conflict):  # refused before any job is queued
+        publish_job.request_publish(project, owner, splits=exports.Splits(seed=5), background=True)

@@ -297,3 +297,37 @@ def test_the_card_page_says_what_each_noise_figure_measures(client, lead, projec
     assert re.search(r"9\.3% <span[^>]*>label noise that QC run #\d+ estimated over the 12 items it scored", card)
     page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
     assert "Flagged, unreviewed" in page and "Noise (est.)" not in page
+
+
+def test_a_large_publish_answers_202_with_the_job_and_the_page_follows_it(client, lead, project, worker, monkeypatch):
+    from labeling import jobs
+    from tests.conftest import wait_for
+
+    monkeypatch.setenv("LABELFAB_PUBLISH_JOB_THRESHOLD", "5")  # the project has 9 accepted tasks
+    get_settings.cache_clear()
+    try:
+        r = client.post(f"/api/projects/{project}/datasets", json={"note": "big"}, headers=lead.headers)
+        assert r.status_code == 202 and r.headers["Location"] == f"/api/jobs/{r.get_json()['job']}"
+        body = r.get_json()
+        assert body["status"] == "queued" and body["job_status"]["kind"] == "publish"
+        wait_for(lambda: jobs.get_job(body["job"]).status in ("done", "failed"), timeout=90)
+        job = client.get(body["url"], headers=lead.headers).get_json()
+        assert (job["status"], job["result"]["version"], job["result"]["n_items"]) == ("done", 1, 9)
+        r = client.post(f"/api/projects/{project}/datasets", json={"background": "yes"}, headers=lead.headers)
+        assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "background"
+        # the page: Publish redirects to the list, which shows the job until it ends
+        login(client, lead.email)
+        accept(project, task_ids(project)[9:])
+        page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
+        r = client.post(f"/projects/{project}/datasets", data={"csrf_token": csrf(page), "note": "page"})
+        assert r.status_code == 302 and "?job=" in r.headers["Location"]
+        job_id = int(r.headers["Location"].rsplit("=", 1)[1])
+        shown = client.get(r.headers["Location"]).get_data(as_text=True)
+        assert f"Publish job #{job_id}" in shown and "Publishing in the background" in shown
+        wait_for(lambda: jobs.get_job(job_id).status in ("done", "failed"), timeout=90)
+        part = client.get(f"/projects/{project}/datasets/jobs/{job_id}").get_data(as_text=True)
+        assert "published version 2" in part and f"/projects/{project}/datasets/2" in part and "hx-get" not in part
+        assert client.get(f"/projects/{project}/datasets/jobs/{body['job'] + 99}").status_code == 404
+    finally:
+        monkeypatch.delenv("LABELFAB_PUBLISH_JOB_THRESHOLD")
+        get_settings.cache_clear()

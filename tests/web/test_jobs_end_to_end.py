@@ -3,7 +3,8 @@ separate ``labelfab worker`` process (dramatiq, started as in production) runs t
 
 The worker's only knowledge of the job kinds is what its entry point loads from the registry:
 a background import read from its staged body, the thumbnails job the worker's own import
-starts (sent by the outbox after that import commits) and a QC run must all end ``done``. Runs in CI's Redis stage (and its RabbitMQ stage); skipped with the stub broker,
+starts (sent by the outbox after that import commits), a QC run and the dataset publish of the
+QC'd project (more accepted tasks than the publish threshold) must all end ``done``. Runs in CI's Redis stage (and its RabbitMQ stage); skipped with the stub broker,
 whose jobs only run inside ``labelfab serve``.
 """
 
@@ -36,12 +37,14 @@ TEXTS = ('<View><Text name="text" value="$text"/><Choices name="topic" toName="t
 IMAGES = ('<View><Image name="image" value="$image"/><Choices name="animal" toName="image">'
           '<Choice value="cat"/><Choice value="dog"/></Choices></View>')
 IMPORT_THRESHOLD = 100
+PUBLISH_THRESHOLD = 10
 
 
 @pytest.fixture
 def worker_process(monkeypatch, tmp_path):
     """``labelfab worker`` on this run's database and broker; a small import threshold for the API."""
     monkeypatch.setenv("LABELFAB_IMPORT_JOB_THRESHOLD", str(IMPORT_THRESHOLD))
+    monkeypatch.setenv("LABELFAB_PUBLISH_JOB_THRESHOLD", str(PUBLISH_THRESHOLD))
     get_settings.cache_clear()
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
     labelfab = Path(sys.executable).parent / "labelfab"
@@ -56,6 +59,7 @@ def worker_process(monkeypatch, tmp_path):
         proc.wait()
     log.close()
     monkeypatch.delenv("LABELFAB_IMPORT_JOB_THRESHOLD")
+    monkeypatch.delenv("LABELFAB_PUBLISH_JOB_THRESHOLD")
     get_settings.cache_clear()
 
 
@@ -115,3 +119,11 @@ def test_a_separate_worker_process_runs_every_kind_of_job(client, lead, worker_p
     assert (job["kind"], job["status"], job["attempts"]) == ("qc", "done", 1), job["message"]
     assert job["result"]["run"]
 
+    # a dataset publish of the QC'd project (more accepted tasks than the threshold): a job
+    r = client.post(f"/api/projects/{texts['id']}/datasets", json={"note": "e2e"}, headers=h)
+    assert r.status_code == 202, r.get_json()
+    job = wait_job(client, h, r.get_json()["job"], worker_process)
+    assert (job["kind"], job["status"], job["attempts"]) == ("publish", "done", 1), job["message"]
+    m = client.get(f"/api/projects/{texts['id']}/datasets/{job['result']['version']}", headers=h).get_json()
+    assert m["n_items"] == job["result"]["n_items"] > PUBLISH_THRESHOLD and m["note"] == "e2e"
+    assert m["sha256"] == job["result"]["sha256"]

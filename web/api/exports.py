@@ -10,7 +10,9 @@ answers as Label Studio does: every annotated task with all its annotations
 (:func:`labeling.exports.iter_ls_json`). ``GET /api/projects/ID/export/formats`` lists formats.
 
 Dataset versions (:mod:`labeling.datasets`): ``POST /api/projects/ID/datasets`` publishes
-(``{"note", "seed", "split"}``; 201, or 200 with the latest version when nothing changed),
+(``{"note", "seed", "split", "background"}``; 201, or 200 with the latest version when nothing
+changed; a project above ``LABELFAB_PUBLISH_JOB_THRESHOLD`` accepted tasks, or ``background:
+true``, is published by a job: 202 with the job, followed at ``GET /api/jobs/ID``),
 ``GET /api/projects/ID/datasets`` lists, ``GET .../datasets/VERSION`` (a number or ``latest``)
 is the manifest, ``GET .../datasets/VERSION/download?format=jsonl|parquet|csv|json|coco|yolo|
 voc|conll2003|media|card`` sends the stored file with its sha256 as ETag (``If-None-Match`` ->
@@ -27,7 +29,7 @@ from typing import Any
 
 from flask import Response, jsonify, request, send_file
 
-from labeling import datasets, exports, splits, wire
+from labeling import datasets, exports, jobs, publish_job, splits, wire
 from labeling.errors import Invalid
 from web.api import api_user, bp, readable
 from web.api import schemas as s
@@ -107,8 +109,19 @@ def publish_dataset(project_id: int):
     note = body.get("note") or ""
     if not isinstance(note, str):
         raise Invalid("note must be a string", [{"row": None, "field": "note", "detail": "not a string"}])
-    version, created = datasets.publish(project_id, api_user().user, note=note, splits=_splits(body))
-    return jsonify(version.manifest), 201 if created else 200
+    background = body.get("background")
+    if background is not None and not isinstance(background, bool):
+        raise Invalid("background must be true or false", [{"row": None, "field": "background",
+                                                             "detail": "not a boolean"}])
+    done = publish_job.request_publish(project_id, api_user().user, note=note, splits=_splits(body),
+                                       background=background)
+    if done.queued:  # a large project: the job publishes it (as imports do)
+        job = jobs.get_job(done.job_id)
+        response = jsonify({"status": "queued", "job": done.job_id, "url": f"/api/jobs/{done.job_id}",
+                            "job_status": jobs.job_view(job) if job else None})
+        response.headers["Location"] = f"/api/jobs/{done.job_id}"
+        return response, 202
+    return jsonify(done.version.manifest), 201 if done.created else 200
 
 
 def _splits(body: dict) -> exports.Splits | None:

@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp
 
-from labeling import datasets, exports, projects, splits
+from labeling import datasets, exports, jobs, projects, publish_job, splits
 from labeling.db import read_session
-from labeling.errors import DomainError
+from labeling.errors import DomainError, NotFound
 from labeling.models import TaskState
 from labeling.schema import schema_of
 
@@ -69,8 +69,31 @@ def _list_page(project_id: int, form: PublishForm, status: int = 200, resplit_fo
     project = _project(project_id)
     versions = datasets.list_versions(project_id, _user())
     counts = exports.state_counts(project_id)
+    job = _publish_job(project_id, request.args.get("job", type=int))
     return render_template("datasets/list.html", project=project, versions=versions, form=form, counts=counts,
-                           generation=_generation(project_id), resplit_form=resplit_form or ResplitForm()), status
+                           generation=_generation(project_id), resplit_form=resplit_form or ResplitForm(),
+                           job=job), status
+
+
+def _publish_job(project_id: int, job_id: int | None) -> dict | None:
+    """The project's publish job ``job_id`` as :func:`labeling.jobs.job_view` shows it (or None)."""
+    if job_id is None:
+        return None
+    job = jobs.get_job(job_id)
+    if job is None or job.project_id != project_id or job.kind != "publish":
+        return None
+    return jobs.job_view(job)
+
+
+@bp.get("/projects/<int:project_id>/datasets/jobs/<int:job_id>")
+@login_required
+def publish_progress(project_id: int, job_id: int):
+    """The publish job's progress (htmx polls it while the job runs)."""
+    project = _project(project_id)
+    job = _publish_job(project_id, job_id)
+    if job is None:
+        raise NotFound(f"no publish job {job_id} in project {project_id}")
+    return render_template("datasets/_publish_job.html", project=project, job=job)
 
 
 @bp.get("/projects/<int:project_id>/datasets")
@@ -89,10 +112,14 @@ def publish(project_id: int):
         # once a project has splits, its tasks keep them: the seed and shares apply to the first
         # publish only (then to a re-split)
         given = None if _generation(project_id) else exports.parse_splits(seed=form.seed.data, split=form.split.data)
-        version, created = datasets.publish(project_id, _user(), note=form.note.data or "", splits=given)
+        done = publish_job.request_publish(project_id, _user(), note=form.note.data or "", splits=given)
     except DomainError as exc:
         flash(exc.detail, "error")
         return _list_page(project_id, form, exc.status)
+    if done.queued:  # a large project: the page follows the job
+        flash("Publishing in the background: this page shows the progress.", "info")
+        return redirect(url_for("datasets.index", project_id=project_id, job=done.job_id))
+    version, created = done.version, done.created
     if created:
         flash(f"Published version {version.number}: {version.n_items} items.", "success")
     else:
