@@ -65,6 +65,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.export", "GET"): MANAGE,
     ("api.export_formats", "GET"): MANAGE,
     ("api.publish_dataset", "POST"): MANAGE,
+    ("api.resplit_datasets", "POST"): MANAGE,
     ("api.list_datasets", "GET"): MANAGE | {READ},
     ("api.get_dataset", "GET"): MANAGE | {READ},
     ("api.download_dataset", "GET"): MANAGE | {READ},
@@ -149,6 +150,8 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("dashboard.panel", "GET"): MANAGE,
     ("datasets.index", "GET"): MANAGE,
     ("datasets.publish", "POST"): MANAGE,
+    ("datasets.resplit", "POST"): MANAGE,
+    ("datasets.publish_progress", "GET"): MANAGE,
     ("datasets.card", "GET"): MANAGE,
     ("datasets.diff", "GET"): MANAGE,
     ("datasets.export", "GET"): MANAGE,
@@ -166,8 +169,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
 }
 
 # Routes where an allowed caller may be told that the thing asked for is missing: the media file
-# named here is no real image, a queue may be empty, a lease may not be held.
+# named here is no real image, a queue may be empty, a lease may not be held, the job named is a
+# QC job, not a publish job.
 MAY_BE_MISSING = {"projects.media", "projects.thumbnail", "api.annotate_previous", "static", "api.review_undo_task",
+                  "datasets.publish_progress",
                   "api.remove_member", "projects.remove_member"}
 
 
@@ -284,6 +289,7 @@ def _body(endpoint: str, world: World) -> object:
         "api.set_member": {"user": ann_email, "role": "reviewer"},
         "api.import_tasks": [{"text": "more"}],
         "api.publish_dataset": {"note": "v2"},
+        "api.resplit_datasets": {"seed": 7, "reason": "new test set"},
         "api.update_task": {"data": {"text": "changed"}},
         "api.create_annotation": {"result": label("pos")},
         "api.update_annotation": {"result": label("neu")},
@@ -299,6 +305,7 @@ def _body(endpoint: str, world: World) -> object:
         "review.policy_settings": {"threshold": "0.4"},
         "review.audit": {"verdict": "confirm", "decision": str(world.decision)},
         "datasets.publish": {"note": "v2"},
+        "datasets.resplit": {"seed": "7", "reason": "new test set"},
         "annotate.preview": {"label_config": CONFIG, "data": '{"text": "x"}'},
     }.get(endpoint, {})
 

@@ -102,9 +102,11 @@ def _body() -> dict:
 
 
 @bp.post("/projects/<int:project_id>/datasets")
-@doc(body=s.PublishBody, responses={200: dict[str, Any], 201: dict[str, Any]}, tags=('datasets',))
+@doc(body=s.PublishBody, responses={200: dict[str, Any], 201: dict[str, Any], 202: dict[str, Any]},
+     tags=('datasets',))
 def publish_dataset(project_id: int):
-    """Publish a dataset version; 201 with its manifest, 200 if it equals the latest version."""
+    """Publish a dataset version; 201 with its manifest, 200 if it equals the latest version, 202
+    with the publish job for a large project."""
     body = _body()
     note = body.get("note") or ""
     if not isinstance(note, str):
@@ -135,6 +137,7 @@ def _splits(body: dict) -> exports.Splits | None:
 
 
 @bp.post("/projects/<int:project_id>/datasets/resplit")
+@doc(body=s.ResplitBody, responses={201: dict[str, Any]}, tags=('datasets',))
 def resplit_datasets(project_id: int):
     """Start a new split generation (``seed``, ``split``, ``reason``): the next version places
     every task again; 201 with the generation."""

@@ -271,6 +271,13 @@ class PublishBody(Schema):
     note: str | None = None
     seed: int | None = None
     split: str | list[float] | None = None
+    background: bool | None = None
+
+
+class ResplitBody(Schema):
+    seed: int | None = None
+    split: str | list[float] | None = None
+    reason: str | None = None
 
 
 class DatasetVersion(Schema):
