@@ -7,7 +7,11 @@ database or the job queue.
 
 from __future__ import annotations
 
-__all__ = ["QCInputError"]
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["QCInputError", "quiet"]
 
 
 class QCInputError(ValueError):
@@ -18,3 +22,13 @@ class QCInputError(ValueError):
     predicted probabilities of the wrong shape. It subclasses :class:`ValueError`, so callers
     that already catch ``ValueError`` keep working.
     """
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence cleanlab's advisory warnings (the scoring modules validate their input first)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield

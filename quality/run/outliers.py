@@ -23,7 +23,7 @@ def other_issues(
     data: Data, scored: Scored, probs: Probs, y: np.ndarray | None, names: list[str]
 ) -> None:
     """Outliers and near duplicates, their own issue kinds (only flagged items are stored)."""
-    from quality.scoring import knn_graph, near_duplicate_issues, outlier_issues
+    from quality.outlier import knn_graph, near_duplicate_issues, outlier_issues
 
     n = data.n
     X = probs.features

@@ -7,14 +7,12 @@ import pytest
 
 from quality import QCInputError
 from quality.agreement import majority_vote
+from quality.outlier import knn_graph, near_duplicate_issues, outlier_issues
 from quality.pred_probs import cross_val_pred_probs
 from quality.scoring import (
     active_learning_scores,
-    knn_graph,
     multiannotator,
     multilabel_issues,
-    near_duplicate_issues,
-    outlier_issues,
     single_annotator_issues,
 )
 
