@@ -3,7 +3,7 @@
 ``GET /api/review/ID/next``
     The next suspect, leased to the caller, as ``{"item": <review item> | null, "project": ID}``
     (the item as ``GET /api/projects/ID/review/next`` gives it). Unlike that REST endpoint, which
-    answers 404 when the queue holds nothing (as issue 8 asks), it answers 200 with
+    answers 404 when the queue holds nothing (as Label Studio's next does), it answers 200 with
     ``"item": null``, so that an empty queue is not an error in the browser console (the
     annotation page does the same, :mod:`web.api.annotate_ui`).
 """
