@@ -9,13 +9,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from labeling import projects
-from labeling.db import write_session
-from labeling.models import Task
-
-CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
-          '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
-RESULT = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
+from tests.web.test_api_annotations import CONFIG, RESULT
 
 
 @pytest.fixture
@@ -112,15 +106,6 @@ class Answers:
         assert not errors, f"{method} {path}: {[e.message for e in errors[:3]]}"
         return body
 
-
-def make_project(lead, n: int = 2) -> tuple[int, list[int]]:
-    project = projects.create_project(lead.user, title="doc", label_config=CONFIG)
-    with write_session() as s:
-        tasks = [Task(project_id=project.id, data={"text": f"item {i}"}, target_overlap=project.overlap)
-                 for i in range(n)]
-        s.add_all(tasks)
-        s.flush()
-        return project.id, [t.id for t in tasks]
 
 
 def test_answers_validate_against_the_document(client, document, lead, annotator):

@@ -5,24 +5,11 @@ from __future__ import annotations
 
 import json
 
-from labeling import projects, wire
-from labeling.db import write_session
-from labeling.models import Task
+from labeling import wire
+from tests.web.test_api_annotations import CONFIG, RESULT, make_project
 
-CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
-          '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
-RESULT = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
 LEASE_KEYS = {"lease_expires_at", "lease_seconds"}
 
-
-def make_project(lead, n: int = 3, **settings) -> tuple[int, list[int]]:
-    project = projects.create_project(lead.user, title="wire", label_config=CONFIG, **settings)
-    with write_session() as s:
-        tasks = [Task(project_id=project.id, data={"text": f"item {i}"}, target_overlap=project.overlap)
-                 for i in range(n)]
-        s.add_all(tasks)
-        s.flush()
-        return project.id, [t.id for t in tasks]
 
 
 def declared(model) -> set[str]:
