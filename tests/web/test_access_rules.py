@@ -120,3 +120,21 @@ def test_a_lead_adds_members_by_email_not_by_guessing_ids(client, lead, annotato
     assert r.status_code in (200, 201)
     r = client.post(f"/api/projects/{pid}/members", json={"user": lead.id + 100}, headers=admin.headers)
     assert r.status_code == 404
+
+
+def test_pages_link_only_to_what_the_user_may_open(client, lead, other_lead):
+    from tests.conftest import login
+
+    pid, _ = make_project(lead, 1)
+    login(client, other_lead.email)
+    listing = client.get("/projects/_list").get_data(as_text=True)
+    assert f'href="/projects/{pid}"' in listing and f"/projects/{pid}/settings" not in listing
+    page = client.get(f"/projects/{pid}").get_data(as_text=True)
+    for path in ("settings", "members", "dashboard", "datasets", "import"):
+        assert f"/projects/{pid}/{path}" not in page, path
+        assert client.get(f"/projects/{pid}/{path}").status_code == 403, path
+    assert f"/review/{pid}" in page  # a lead who is no member may review, as the matrix says
+    client = client.application.test_client()
+    login(client, lead.email)
+    page = client.get(f"/projects/{pid}").get_data(as_text=True)
+    assert all(f"/projects/{pid}/{path}" in page for path in ("settings", "members", "dashboard", "datasets"))

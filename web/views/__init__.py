@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import wraps
 
+from flask import g
 from flask_login import current_user
 
-from labeling.access import require_project
+from labeling.access import ACTIONS, project_role, require_project
 from labeling.db import read_session
+from labeling.models import Project
 
 
 def project_access(action: str):
@@ -22,3 +24,16 @@ def project_access(action: str):
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def can(project_id: int, action: str) -> bool:
+    """In templates: may the signed-in user ``action`` in the project? (Its role is read once
+    per request and project.) Links to pages they may not open are not shown."""
+    if not current_user.is_authenticated:
+        return False
+    roles = g.setdefault("project_roles", {})
+    if project_id not in roles:
+        with read_session() as s:
+            project = s.get(Project, project_id)
+            roles[project_id] = project_role(s, current_user.user, project) if project is not None else None
+    return roles[project_id] in ACTIONS[action]
