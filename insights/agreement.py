@@ -26,7 +26,7 @@ from insights.sql import label_params, labels_sql, primary, set_agg
 from labeling import jobs
 from labeling.db import read_session, utcnow, write_session
 from labeling.models import Job, JobStatus, Project, ProjectAgreement
-from labeling.schema import LabelSchema
+from labeling.schema import LabelSchema, schema_of
 from quality import QCInputError
 from quality import agreement as measures
 
@@ -115,7 +115,7 @@ def agreement_inputs(conn: Connection, project: Project) -> tuple[list[tuple[int
     The label is the primary control's label; with several (multiple choice), their sorted
     ``|``-joined set. Gold tasks are left out. The rows come from one SQL query.
     """
-    schema = LabelSchema.model_validate(project.label_schema)
+    schema = schema_of(project)
     ctx = Ctx(conn, project, schema, utcnow(), conn.dialect.name, None)
     params = label_params(ctx)
     where = ("annotation.project_id = :p AND annotation.was_cancelled = :no AND annotation.task_id NOT IN "
@@ -234,7 +234,7 @@ def run_agreement_job(ctx: jobs.JobContext) -> dict:
             raise jobs.JobError(f"project {ctx.project_id} no longer exists")
         conn = s.connection()
         state = _annotations_now(conn, project.id)  # before the labels: a later change shows as one
-        schema = LabelSchema.model_validate(project.label_schema)
+        schema = schema_of(project)
         measured = _measured(schema)
         triples, names = agreement_inputs(conn, project) if measured else ([], [])
     ctx.progress(0.3, f"computing agreement over {len(triples):,} labels")

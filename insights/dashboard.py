@@ -21,7 +21,7 @@ from labeling.access import require_project
 from labeling.db import read_session, utcnow
 from labeling.errors import Invalid
 from labeling.models import User
-from labeling.schema import LabelSchema
+from labeling.schema import schema_of
 
 
 def _compute(ctx: Ctx, wanted: list[str]) -> dict[str, dict]:
@@ -90,7 +90,7 @@ def project_stats(user: User, project_id: int, panels: Iterable[str] | None = No
     with read_session() as s:
         project = require_project(s, user, project_id, "manage")
         conn = s.connection()
-        ctx = Ctx(conn, project, LabelSchema.model_validate(project.label_schema), utcnow(), conn.dialect.name,
+        ctx = Ctx(conn, project, schema_of(project), utcnow(), conn.dialect.name,
                    latest_run(conn, project_id))
         started = time.perf_counter()
         panels_out = _compute(ctx, wanted)

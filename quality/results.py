@@ -17,7 +17,7 @@ from labeling.db import read_session
 from labeling.errors import Invalid, NotFound
 from labeling.jobs.qc_trigger import QC_JOB_KIND
 from labeling.models import AnnotatorScore, Job, LabelIssue, QualityRun, Task, User
-from labeling.schema import LabelSchema
+from labeling.schema import LabelSchema, schema_of
 
 __all__ = [
     "get_run",
@@ -254,7 +254,7 @@ def overview(user: User, project_id: int, *, run_id: int | None = None, kind: st
             total = sum(v for k, v in kinds.items() if kind in (None, k))
             rows = list(s.exec(select(LabelIssue).where(*where).order_by(LabelIssue.score, LabelIssue.id)
                                .offset((page - 1) * page_size).limit(page_size)))
-            previews = _previews(s, LabelSchema.model_validate(project.label_schema), [r.task_id for r in rows])
+            previews = _previews(s, schema_of(project), [r.task_id for r in rows])
             issues = [{**issue_view(r), "given_text": shown(r.given), "suggested_text": shown(r.suggested),
                        "consensus_text": shown(r.consensus), "preview": previews.get(r.task_id, {})}
                       for r in rows]

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from labeling.db import read_session
 from labeling.media import MediaError, media_path
 from labeling.models import Media, Project, TaskState
-from labeling.schema import ControlSpec, LabelSchema
+from labeling.schema import ControlSpec, LabelSchema, schema_of
 from labeling.settings import get_settings
 from quality import QCInputError
 from quality.run.common import (
@@ -101,7 +101,7 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
         project = s.get(Project, project_id)
         if project is None:
             raise QCRunError(f"project {project_id} not found")
-        schema = LabelSchema.model_validate(project.label_schema)
+        schema = schema_of(project)
         control = schema.primary_control
         kind = schema.kind
         if kind == "other" or not control.labels:
