@@ -45,6 +45,16 @@ class Settings(BaseSettings):
                                                    "are published by a job")
     worker_threads: int = Field(default=2, ge=1, description="Threads of the in-process worker (stub broker)")
     job_stale_seconds: int = Field(default=120, ge=5, description="A running job whose heartbeat is older is re-run")
+    max_request_mb: int = Field(default=16, ge=1, description="Largest request body, in MiB, except uploads (imports)")
+    max_json_depth: int = Field(default=64, ge=2, le=500, description="Deepest nesting of objects and lists in JSON sent")
+    max_label_config_kb: int = Field(default=1024, ge=1, description="Largest label config, in KiB")
+    max_labels_per_control: int = Field(default=10_000, ge=1, description="Most labels (choices) in one control tag")
+    max_title_chars: int = Field(default=255, ge=1, le=255, description="Longest project title, in characters")
+    max_description_chars: int = Field(default=65_536, ge=1, description="Longest project description, in characters")
+    max_instructions_chars: int = Field(default=1_048_576, ge=1, description="Longest project instructions, in characters")
+    max_task_fields: int = Field(default=2000, ge=1, description="Most fields in one task's data")
+    max_task_data_kb: int = Field(default=5120, ge=1, description="Largest task data (its text), in KiB per task")
+    max_search_chars: int = Field(default=1000, ge=1, description="Longest text searched for in task lists")
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins before an account is slowed down")
     session_cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only")
 
@@ -87,6 +97,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_request_bytes(self) -> int:
+        return self.max_request_mb * 1024 * 1024
 
     def resolved_secret_key(self) -> str:
         """The configured secret key, or one generated on first use and persisted in DATA_DIR."""
