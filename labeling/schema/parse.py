@@ -18,6 +18,7 @@ from lxml import etree
 from labeling.schema.model import ControlSpec, LabelConfigError, LabelSchema, ObjectSpec
 from labeling.schema.registry import CANONICAL, CONTROLS, LAYOUT_TAGS, OBJECTS, SUPPORTED_HINT
 from labeling.schema.tags import attr as _attr
+from labeling.settings import get_settings
 
 __all__ = ["parse_label_config"]
 
@@ -49,6 +50,21 @@ def _canonical(el: Any) -> str | None:
 def _parse_xml(xml: str) -> Any:
     if not isinstance(xml, str):
         raise TypeError(f"label config must be a str, not {type(xml).__name__}")
+    limit = get_settings().max_label_config_kb
+    try:
+        size = len(xml.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        line = xml.count("\n", 0, exc.start) + 1
+        raise LabelConfigError(
+            [{"line": line, "tag": None,
+              "detail": f"line {line} holds a lone surrogate (like \\ud800), which is not text"}]
+        ) from None
+    if size > limit * 1024:
+        raise LabelConfigError(
+            [{"line": None, "tag": None,
+              "detail": f"the label config is {size / 1024:,.0f} KiB; the limit is {limit:,} KiB "
+                        "(LABELFAB_MAX_LABEL_CONFIG_KB)"}]
+        )
     # lxml refuses str input with an encoding declaration; drop it but keep line numbers.
     decl = _XML_DECL.match(xml)
     if decl:
@@ -85,7 +101,8 @@ class _Walk:
         self.named: dict[str, Any] = {}  # name -> element (objects and controls)
         self.objects: list[Any] = []
         self.controls: list[Any] = []
-        self.labels: dict[Any, list[tuple[str, Any]]] = {}  # control el -> [(label name, el)]
+        self.labels: dict[Any, dict[str, Any]] = {}  # control el -> {label name: el}, in order
+        self.max_labels = get_settings().max_labels_per_control
         self.hotkeys: dict[str, Any] = {}
         self.refused: set[str] = set()  # names of refused tags, already reported
         self.root = root
@@ -189,7 +206,13 @@ class _Walk:
                 _err(el, f'has choice="{choice}"; use "single", "single-radio" or "multiple"')
             )
             ok = False
-        self.labels[el] = []
+        self.labels[el] = {}
+        if len(el) > self.max_labels:
+            self.errors.append(
+                _err(el, f"has {len(el):,} tags inside it; the limit is {self.max_labels:,} labels "
+                         "per control (LABELFAB_MAX_LABELS_PER_CONTROL)")
+            )
+            return
         self._visit(el, el)
         child = CONTROLS[el.tag].label_tag
         if child is not None and not self.labels[el]:
@@ -226,12 +249,10 @@ class _Walk:
         if label is None:
             self.errors.append(_err(el, 'has no value="..." attribute'))
             return
-        for other_label, other in self.labels[control]:
-            if other_label == label:
-                self.errors.append(
-                    _err(el, f"repeats the label {label!r} of line {other.sourceline}")
-                )
-                return
+        other = self.labels[control].get(label)
+        if other is not None:
+            self.errors.append(_err(el, f"repeats the label {label!r} of line {other.sourceline}"))
+            return
         hotkey = _attr(el, "hotkey")
         if hotkey is not None:
             if hotkey in self.hotkeys:
@@ -243,7 +264,7 @@ class _Walk:
                 )
                 return
             self.hotkeys[hotkey] = el
-        self.labels[control].append((label, el))
+        self.labels[control][label] = el
 
     def check_targets(self) -> None:
         if not self.controls and not self.errors:
@@ -279,6 +300,51 @@ class _Walk:
                     )
                 )
                 self.controls.remove(el)
+
+
+def _text_kind(text: str) -> str | None:
+    """The JSON type Label Studio's schema check sees for a tag's text, as its XML-to-JSON
+    reading (``xmljson`` badgerfish) converts it: none, boolean, number or string."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.lower() in ("true", "false"):
+        return "boolean"
+    for number in (int, float):
+        try:
+            number(text)
+            return "number"
+        except ValueError:
+            pass
+    return "string"
+
+
+def _shape(el: Any) -> tuple:
+    """What Label Studio's JSON-schema check sees of a label tag: its attribute names, the
+    type of its text and whether it holds tags."""
+    return tuple(sorted(el.attrib)), _text_kind(el.text or ""), len(el)
+
+
+def _schema_check(root: Any, walk: _Walk, full: LabelInterface) -> LabelInterface:
+    """A LabelInterface to validate: the config with, per control, one label of each shape.
+
+    Label Studio's check (``LabelInterface.validate``) runs a JSON schema over every tag, which
+    takes a millisecond per label: a taxonomy of thousands would hold a request for seconds.
+    Labels of one shape pass or fail it alike, so it runs on one of each shape (two at least,
+    as a single label reads as an object, not a list); the config is otherwise unchanged.
+    Called once ``full`` is built from the whole config: the labels dropped leave ``root``.
+    """
+    dropped = False
+    for el, labels in walk.labels.items():
+        seen: set[tuple] = set()
+        for n, label_el in enumerate(labels.values()):
+            shape = _shape(label_el)
+            if n < 2 or shape not in seen:
+                seen.add(shape)
+            else:
+                el.remove(label_el)
+                dropped = True
+    return LabelInterface(etree.tostring(root, encoding="unicode")) if dropped else full
 
 
 def parse_label_config(xml: str) -> LabelSchema:
@@ -324,7 +390,7 @@ def parse_label_config(xml: str) -> LabelSchema:
     root_line = root.sourceline
     li = LabelInterface(canonical_xml)
     try:
-        li.validate()
+        _schema_check(root, walk, li).validate()
     # The SDK's public API documents only ``Exception`` here (its own exception classes live in
     # its private ``_legacy`` module): caught around this one call, reported as a refusal.
     except Exception as exc:
@@ -347,7 +413,7 @@ def parse_label_config(xml: str) -> LabelSchema:
     for el in walk.controls:
         ctrl = li.get_control(el.get("name"))
         labels = list(ctrl.labels or [])
-        walked = [label for label, _ in walk.labels[el]]
+        walked = list(walk.labels[el])
         if labels != walked:  # LabelInterface read the children differently
             raise LabelConfigError(
                 [_err(el, f"has labels {walked}, but Label Studio reads them as {labels}")]
