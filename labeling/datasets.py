@@ -73,6 +73,7 @@ from labeling.exports.writers import (
     write_batches,
     zip_stream,
 )
+from labeling.limits import bounded_int
 from labeling.models import (
     DatasetVersion,
     LabelIssue,
@@ -461,16 +462,16 @@ def _pull_project(s, user: User, project_id: int, scope: str) -> Project:
 def _number(version: str | int) -> int | None:
     """A version number, or None for ``latest``."""
     if isinstance(version, int):
-        return version
+        return bounded_int(str(version), "version", minimum=0)
     text = str(version).strip().lower()
     if text in ("latest", ""):
         return None
     if text.startswith("v"):
         text = text[1:]
-    if not text.isdigit():
-        raise Invalid(f"a version is a number or 'latest', got {version!r}",
+    if not (text.isascii() and text.isdigit()):
+        raise Invalid(f"a version is a number or 'latest', got {str(version)[:40]!r}",
                       [{"row": None, "field": "version", "detail": "not a version number"}])
-    return int(text)
+    return bounded_int(text, "version", minimum=0)
 
 
 def list_versions(project_id: int, user: User, *, scope: str = TokenScope.full) -> list[DatasetVersion]:

@@ -20,6 +20,7 @@ from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
+from labeling.limits import MAX_INT, check_text, has_lone_surrogate
 from labeling.models import (
     Annotation,
     Lease,
@@ -40,23 +41,25 @@ from labeling.schema import (
     schema_of,
     validate_task_data,
 )
+from labeling.settings import get_settings
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
 
-# Project settings a lead may set, with their checks: name -> (type, minimum).
-SETTINGS: dict[str, tuple[type, float | None]] = {
-    "description": (str, None),
-    "instructions": (str, None),
-    "overlap": (int, 1),
-    "max_overlap": (int, 1),
-    "lease_seconds": (int, 10),
-    "gold_rate": (float, 0),
-    "gold_min_items": (int, 0),
-    "gold_threshold": (float, 0),
-    "restricted": (bool, None),
-    "show_predictions": (bool, None),
-    "uncertain_first": (bool, None),
-    "qc_every": (int, 0),
+# Project settings a lead may set, with their checks: name -> (type, minimum, maximum). Every
+# number is bounded, so that no value can break a project for the others working in it.
+SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
+    "description": (str, None, None),  # lengths: settings.max_description_chars
+    "instructions": (str, None, None),  # and max_instructions_chars
+    "overlap": (int, 1, 100),  # as the settings page's form
+    "max_overlap": (int, 1, 100),
+    "lease_seconds": (int, 10, 7 * 24 * 3600),
+    "gold_rate": (float, 0, 1),
+    "gold_min_items": (int, 0, 1_000_000),
+    "gold_threshold": (float, 0, 1),
+    "restricted": (bool, None, None),
+    "show_predictions": (bool, None, None),
+    "uncertain_first": (bool, None, None),
+    "qc_every": (int, 0, 1_000_000_000),
 }
 
 
@@ -68,6 +71,29 @@ def parse_config(label_config: str) -> LabelSchema:
         raise Invalid(f"label config refused: {exc}", exc.errors) from None
 
 
+def _shown(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else f"{bound}"
+
+
+def _text_limit(name: str) -> int:
+    st = get_settings()
+    return st.max_description_chars if name == "description" else st.max_instructions_chars
+
+
+def check_title(title: str | None) -> str | None:
+    """A title stripped, refused (Invalid) when empty, too long or not text; None passes."""
+    if title is None:
+        return None
+    limit = get_settings().max_title_chars
+    title = check_text(title, "title").strip()
+    if not title:
+        raise Invalid("a project needs a title", [{"field": "title", "detail": "required"}])
+    if len(title) > limit:
+        raise Invalid(f"the title is {len(title):,} characters long; the limit is {limit:,}",
+                      [{"field": "title", "detail": f"longer than {limit:,} characters"}])
+    return title
+
+
 def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     """Validate project settings; Invalid names each bad field."""
     clean, errors = {}, []
@@ -75,17 +101,26 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
         if name not in SETTINGS:
             errors.append({"field": name, "detail": f"unknown setting {name!r}"})
             continue
-        kind, minimum = SETTINGS[name]
+        kind, minimum, maximum = SETTINGS[name]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            value = float(value) if abs(value) < 2**53 else math.inf
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             errors.append({"field": name, "detail": f"{name} must be {kind.__name__}, got {type(value).__name__}"})
             continue
-        if minimum is not None and value < minimum:
-            errors.append({"field": name, "detail": f"{name} must be at least {minimum}"})
+        if kind is str:
+            limit = _text_limit(name)
+            if has_lone_surrogate(value):
+                errors.append({"field": name, "detail": f"{name} holds a lone surrogate (like \\ud800), which is not text"})
+                continue
+            if len(value) > limit:
+                errors.append({"field": name, "detail": f"{name} is {len(value):,} characters long; the limit is "
+                                                        f"{limit:,} (LABELFAB_MAX_{name.upper()}_CHARS)"})
+                continue
+        if kind is float and not math.isfinite(value):
+            errors.append({"field": name, "detail": f"{name} must be a finite number"})
             continue
-        if name in ("gold_rate", "gold_threshold") and value > 1:
-            errors.append({"field": name, "detail": f"{name} must be between 0 and 1"})
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            errors.append({"field": name, "detail": f"{name} must be between {_shown(minimum)} and {_shown(maximum)}"})
             continue
         clean[name] = value
     if errors:
@@ -99,13 +134,11 @@ def create_project(user: User, *, title: str, label_config: str, **settings: Any
     """Create a project owned by ``user`` (a lead or admin)."""
     if not can_create_projects(user):
         raise Forbidden("only leads and admins may create projects")
-    title = (title or "").strip()
-    if not title:
-        raise Invalid("a project needs a title", [{"field": "title", "detail": "required"}])
+    title = check_title(title or "")
     schema = parse_config(label_config)
     clean = check_settings(settings)
     with write_session() as s:
-        project = Project(title=title[:255], label_config=label_config, label_schema=schema.model_dump(),
+        project = Project(title=title, label_config=label_config, label_schema=schema.model_dump(),
                           created_by=user.id, **clean)
         s.add(project)
         s.flush()
@@ -277,10 +310,7 @@ def update_project(user: User, project_id: int, *, title: str | None = None, lab
     """
     clean = check_settings(settings)
     new_schema = parse_config(label_config) if label_config is not None else None
-    if title is not None:
-        title = title.strip()
-        if not title:
-            raise Invalid("a project needs a title", [{"field": "title", "detail": "required"}])
+    title = check_title(title)
     with write_session() as s:
         project = require_project(s, user, project_id, "manage")
         if new_schema is not None and label_config != project.label_config:
@@ -297,7 +327,7 @@ def update_project(user: User, project_id: int, *, title: str | None = None, lab
             project.label_config = label_config
             project.label_schema = new_schema.model_dump()
         if title is not None:
-            project.title = title[:255]
+            project.title = title
         if "overlap" in clean and "max_overlap" not in settings:
             clean["max_overlap"] = max(clean["overlap"], project.max_overlap)
         if clean.get("max_overlap", project.max_overlap) < clean.get("overlap", project.overlap):
@@ -438,6 +468,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) <= MAX_INT
+
+
 def task_filters(project_id: int, *, state: str | None = None, search: str | None = None) -> list:
     conds: list = [Task.project_id == project_id]
     if state:
@@ -445,14 +479,14 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
             raise Invalid(f"unknown task state {state!r} (choose from {', '.join(TaskState)}, gold)",
                           [{"field": "state", "detail": "unknown state"}])
         conds.append(Task.is_gold.is_(True) if state == "gold" else Task.state == state)
-    search = (search or "").strip()
-    if search.startswith("#") and search[1:].isdigit():  # "#123": the task with that id
+    search = check_text((search or "").strip(), "search", max_chars=get_settings().max_search_chars)
+    if search.startswith("#") and _is_id(search[1:]):  # "#123": the task with that id
         conds.append(Task.id == int(search[1:]))
     elif search:
         pattern = f"%{_escape_like(search.lower())}%"
         alternatives = [sa.func.lower(sa.cast(Task.data, sa.Text)).like(pattern, escape="\\"),
                         sa.func.lower(Task.file_name).like(pattern, escape="\\")]
-        if search.isdigit():
+        if _is_id(search):
             alternatives.append(Task.id == int(search))
         conds.append(sa.or_(*alternatives))
     return conds
@@ -468,6 +502,8 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
     if page < 1 or page_size < 1:
         raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
     page_size = min(page_size, TASK_PAGE_MAX)
+    if (page - 1) * page_size > MAX_INT:
+        raise Invalid(f"page {page} is out of range", [{"field": "page", "detail": "out of range"}])
     with read_session() as s:
         require_project(s, user, project_id, "see_all")
         conds = task_filters(project_id, state=state, search=search)

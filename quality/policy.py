@@ -103,7 +103,7 @@ DEFAULTS: dict[str, Any] = {
 _NUMBERS: dict[str, tuple[type, float, float | None]] = {
     "threshold": (float, 0.0, 1.0),
     "worst_share": (float, 0.0, 1.0),
-    "budget": (int, 0, None),
+    "budget": (int, 0, 1_000_000_000),
     "relabel_k": (int, 1, 50),
     "min_agreement": (float, 0.0, 1.0),
 }
@@ -167,7 +167,7 @@ def check_policy(values: Any, *, base: dict | None = None) -> dict:
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
-                or (kind is int and value != int(value))
+                or (kind is int and (not math.isfinite(value) or value != int(value)))
             ):
                 errors.append(
                     _err(name, f"{name} must be a {'whole number' if kind is int else 'number'}")
