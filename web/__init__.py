@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from labeling.settings import Settings, get_settings
@@ -21,19 +21,31 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,  # a form field (a label config, instructions)
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         WTF_CSRF_TIME_LIMIT=None,
         LABELFAB=settings,
     )
-    app.json.sort_keys = False  # answers keep the order they are built in (and sorting costs time)
     app.url_map.strict_slashes = False
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from web.extensions import SessionInterface, csrf, login_manager
+    from web.extensions import JSONProvider, SessionInterface, csrf, login_manager
 
+    app.json = JSONProvider(app)
     app.session_interface = SessionInterface()
+
+    @app.before_request
+    def bound_request_body():
+        """Every route but an upload takes a body of at most LABELFAB_MAX_REQUEST_MB (before
+        anything reads it: registered ahead of the CSRF check, which reads forms)."""
+        view = app.view_functions.get(request.endpoint)
+        if not getattr(view, "accepts_uploads", False):
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            request.max_content_length = settings.max_request_bytes if limit is None else \
+                min(settings.max_request_bytes, limit)
+
     login_manager.init_app(app)
     csrf.init_app(app)
 

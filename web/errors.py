@@ -21,6 +21,17 @@ def error_response(status: int, detail: str, errors: list | None = None, title: 
     return render_template("error.html", status=status, title=title or "Error", detail=detail, errors=errors or []), status
 
 
+def _too_large(app: Flask) -> str:
+    """What a 413 says: the limit that applied to this request, and the setting that sets it."""
+    view = app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "accepts_uploads", False):
+        limit = app.config["MAX_CONTENT_LENGTH"] or 0
+        return f"the upload is larger than the limit of {limit / (1024 * 1024):g} MiB (LABELFAB_MAX_UPLOAD_MB)"
+    limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"] or 0
+    return (f"the request body is larger than the limit of {limit / (1024 * 1024):g} MiB "
+            "(LABELFAB_MAX_REQUEST_MB; imports take up to LABELFAB_MAX_UPLOAD_MB)")
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
@@ -33,8 +44,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-            return error_response(413, f"the upload is larger than the limit of {limit} MiB", title=exc.name)
+            return error_response(413, _too_large(app), title=exc.name)
         return error_response(exc.code or 500, exc.description or exc.name, title=exc.name)
 
     @app.errorhandler(Exception)

@@ -1,8 +1,11 @@
 """Flask extensions, created once and initialised in ``create_app``."""
 
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+
+from labeling import limits
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -26,3 +29,14 @@ class SessionInterface(SecureCookieSessionInterface):
             cached = (keys, super().get_signing_serializer(app))
             app.extensions["labelfab.session_serializer"] = cached
         return cached[1]
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading request bodies strictly (:func:`labeling.limits.loads`): nesting
+    bounded, no NaN or Infinity, no lone surrogates. Every ``request.get_json()`` of the API
+    and the pages parses through here, so each gets a 422 naming the place, never a 500."""
+
+    sort_keys = False  # answers keep the order they are built in (and sorting costs time)
+
+    def loads(self, s, **kwargs):
+        return limits.loads(s)

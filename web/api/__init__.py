@@ -77,6 +77,13 @@ def readable(view):
     return view
 
 
+def accepts_uploads(view):
+    """Mark a route that takes uploads (an import): its body may reach LABELFAB_MAX_UPLOAD_MB,
+    where every other route's stops at LABELFAB_MAX_REQUEST_MB (``create_app``)."""
+    view.accepts_uploads = True
+    return view
+
+
 def api_user() -> AuthUser:
     return g.user
 

@@ -30,6 +30,7 @@ from labeling.errors import Invalid
 from web.api import api_user, bp, changes_state
 from web.api import schemas as s
 from web.api.describe import doc
+from web.api.params import int_arg
 
 
 def _since() -> datetime | None:
@@ -44,12 +45,7 @@ def _since() -> datetime | None:
 
 
 def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit():
-        raise Invalid(f"{name} must be a whole number", [{"field": name, "detail": "not a number"}])
-    return int(raw)
+    return int_arg(name, minimum=0)
 
 
 def _counters(project_id: int) -> dict:

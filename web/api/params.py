@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import request
 
 from labeling.errors import Invalid
+from labeling.limits import MAX_INT, bounded_int
 
 
 def _invalid(message: str, field: str | None, detail: str) -> Invalid:
@@ -63,12 +64,14 @@ def string_field(body: dict, name: str, *aliases: str) -> str | None:
     return value
 
 
-def int_arg(name: str, default: int | None = None) -> int | None:
-    """The query argument ``name`` as an int (``default`` when absent or empty); 422 otherwise."""
+#: The largest page number (or count) a query argument may give: its offsets stay in BIGINT.
+PAGE_MAX = 10**12
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = -MAX_INT, maximum: int = MAX_INT) -> int | None:
+    """The query argument ``name`` as an int (``default`` when absent or empty) between
+    ``minimum`` and ``maximum`` (by default what SQL stores); 422 otherwise."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _invalid(f"{name} must be a whole number, got {raw!r}", name, "not a number") from None
+    return bounded_int(raw, name, minimum=minimum, maximum=maximum)

@@ -14,9 +14,10 @@ from typing import Any
 from flask import jsonify, request, url_for
 
 from labeling import imports, projects, wire
-from labeling.errors import Invalid
+from labeling.access import can_create_projects
+from labeling.errors import Forbidden, Invalid
 from labeling.schema import gallery
-from web.api import api_user, bp, readable
+from web.api import accepts_uploads, api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import File, doc
 from web.api.params import int_arg, json_body
@@ -101,7 +102,10 @@ def create_project():
 @bp.post("/projects/validate")
 @doc(body=s.LabelConfigBody, responses={200: s.ConfigCheck}, tags=('projects',))
 def validate_config():
-    """Check a label config without saving it (the create page's live check; Label Studio's route)."""
+    """Check a label config without saving it (the create page's live check; Label Studio's route):
+    for those who may create projects."""
+    if not can_create_projects(api_user().user):
+        raise Forbidden("only leads and admins may validate label configs")
     body = json_body()
     config = body.get("label_config")
     if not isinstance(config, str) or not config.strip():
@@ -160,6 +164,7 @@ def delete_project(project_id: int):
 
 @bp.post("/projects/<int:project_id>/import")
 @doc(query=s.ImportQuery, body=(list[s.ImportTask], File(('multipart/form-data',), 'files: JSON, CSV, TSV, JSONL, Parquet, images, zip')), responses={201: wire.ImportReport, 202: wire.ImportReport}, tags=('import',))
+@accepts_uploads
 def import_tasks(project_id: int):
     """Import tasks: a JSON body (Label Studio tasks, or flat objects) or multipart files.
 

@@ -23,6 +23,7 @@ from labeling.errors import Invalid
 from web.api import api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import File, doc
+from web.api.params import PAGE_MAX, int_arg
 
 
 def _panels_arg() -> list[str] | None:
@@ -60,11 +61,11 @@ def project_stats(project_id: int):
 @readable
 @doc(summary="The tasks behind a dashboard figure", query=s.ItemsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
 def stats_items(project_id: int):
-    annotator = request.args.get("annotator", type=int)
-    page = request.args.get("page", 1, type=int)
+    annotator = int_arg("annotator")
+    page = int_arg("page", 1, minimum=1, maximum=PAGE_MAX)
     return jsonify(figure_items.items(api_user().user, project_id, annotator=annotator,
                                       given=request.args.get("given"), suggested=request.args.get("suggested"),
-                                      run_id=request.args.get("run", type=int), page=page))
+                                      run_id=int_arg("run"), page=page))
 
 
 @bp.get("/projects/<int:project_id>/stats/<string:panel>")

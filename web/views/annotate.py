@@ -26,7 +26,7 @@ from urllib.parse import quote
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
-from labeling import annotations, projects, users
+from labeling import annotations, limits, projects, users
 from labeling.access import can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
@@ -152,7 +152,7 @@ def _preview_input() -> tuple[str, dict | None]:
     if not raw:
         return xml, None
     try:
-        data = json.loads(raw)
+        data = limits.loads(raw, what="sample task data", field="data")
     except json.JSONDecodeError as exc:
         raise Invalid(f"sample task data is not JSON: {exc}",
                       [{"field": "data", "detail": f"not JSON: {exc}"}]) from None

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from insights import dashboard
 from insights import items as figure_items
 from insights import overview as projects_overview
+from web.api.params import PAGE_MAX, int_arg
 from web.views import project_access
 
 bp = Blueprint("dashboard", __name__)
@@ -138,9 +139,9 @@ def panel(project_id: int, name: str):
 @login_required
 @project_access("manage")
 def items(project_id: int):
-    data = figure_items.items(_user(), project_id, annotator=request.args.get("annotator", type=int),
+    data = figure_items.items(_user(), project_id, annotator=int_arg("annotator"),
                               given=request.args.get("given"), suggested=request.args.get("suggested"),
-                              run_id=request.args.get("run", type=int), page=request.args.get("page", 1, type=int))
+                              run_id=int_arg("run"), page=int_arg("page", 1, minimum=1, maximum=PAGE_MAX))
     pages = max((data["total"] + data["page_size"] - 1) // data["page_size"], 1)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("dashboard/items.html", data=data, project_id=project_id, pages=pages, args=args)

@@ -26,8 +26,10 @@ from labeling import gold
 from labeling.access import can, require_project
 from labeling.db import read_session
 from labeling.errors import DomainError, Invalid
+from labeling.limits import bounded_int
 from labeling.schema import LabelSchema, result_from_labels, schema_of
 from quality import policy
+from web.api.params import PAGE_MAX, int_arg
 from web.views import project_access
 
 bp = Blueprint("review", __name__)
@@ -126,8 +128,8 @@ def audit(project_id: int):
             verdict = request.form.get("verdict", "")
             names = [n for n in request.form.getlist("label") if n]
             try:
-                decision_id = int(request.form.get("decision", ""))
-            except ValueError:
+                decision_id = bounded_int(request.form.get("decision", ""), "decision", minimum=0)
+            except Invalid:
                 decision_id = 0
             try:
                 result = _labels_result(schema, names) if verdict == "relabel" else None
@@ -143,12 +145,12 @@ def audit(project_id: int):
     filters = AuditFilterForm(request.args)
     filters.reviewer.choices = [("", "any reviewer (random sample)")] + [
         (str(uid), email or str(uid)) for uid, email in sorted(reviewers.items(), key=lambda x: x[1] or "")]
-    reviewer_id = int(request.args["reviewer"]) if request.args.get("reviewer", "").isdigit() else None
-    sample = request.args.get("sample", type=int)
+    reviewer_id = int_arg("reviewer", minimum=0)
+    sample = int_arg("sample", minimum=0, maximum=PAGE_MAX)
     if reviewer_id is None and not sample:
         sample = 20
     decisions = audits.audit_queue(project_id, _user(), reviewer_id=reviewer_id, sample=sample or None,
-                                   seed=request.args.get("seed", type=int))
+                                   seed=int_arg("seed"))
     return render_template("review/audit.html", project=project, decisions=decisions, filters=filters,
                            action_form=ActionForm(), labels=schema.primary_control.labels,
                            choices=schema.primary_control.tag == "Choices",
