@@ -208,7 +208,7 @@ def check_import_row(item: Any, fail: Any, index: int) -> dict:
 
     Parameters
     ----------
-    item : labeling.import_formats.RawItem
+    item : labeling.imports.formats.RawItem
         The row. A part refused for its depth or a lone surrogate is replaced in place (data by
         a shallow copy with U+FFFD for surrogates, the others by an empty value), so that the
         row's other checks, which report its other problems, can run.

@@ -57,7 +57,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from labeling import jobs
+from labeling import jobs, limits
 from labeling.access import require_project
 from labeling.canonical import dumps, sha256_text
 from labeling.db import read_session, write_session
@@ -428,7 +428,7 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
     try:
         simple_keys = check.text_keys if check.simple else None
         for index, (item, stored) in enumerate(with_images(items, pool, new_files)):
-            data = item.data
+            data = limits.check_import_row(item, check.fail, index)
             # The fast path: a text row without labels, predictions or embedding.
             gold = item.gold_answer is not None or (item.is_gold is not None and item.is_gold is not False)
             if (simple_keys is not None and stored is None and not item.annotations and not item.predictions
