@@ -1,0 +1,421 @@
+"""The bad-input corpus: every input here gets a clear 4xx in the JSON error shape (HTML under
+the pages), never a 500, and none of it can break a project for the others working in it.
+
+Label configs far past the limits, JSON nested 100,000 deep, lone surrogates in every text field,
+whole numbers above 2**63 in query arguments, a 60,000-character search, unbounded settings,
+oversized titles, descriptions, task rows and request bodies. Run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from labeling import projects
+from labeling.db import read_session
+from labeling.models import ImportBatch, Project, Task
+from labeling.settings import load_settings
+from tests.conftest import login
+
+TEXT = """<View><Text name="text" value="$text"/>
+<Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
+HUGE = 2**64
+SURROGATE = "\\ud800"  # as JSON text: a lone surrogate once parsed
+
+
+def choices_config(n: int, *, extra: str = "") -> str:
+    labels = "".join(f'<Choice value="label {i:06d}"/>\n' for i in range(n))
+    return f'<View><Text name="text" value="$text"/>\n<Choices name="label" toName="text">\n{labels}{extra}</Choices></View>'
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def assert_error_shape(response, status: int | tuple[int, ...], *words: str) -> dict:
+    statuses = (status,) if isinstance(status, int) else status
+    assert response.status_code in statuses, (response.status_code, response.get_data(as_text=True)[:500])
+    body = response.get_json()
+    assert set(body) == {"detail", "errors"}, body
+    text = body["detail"] + " " + " ".join(str(e.get("detail")) for e in body["errors"])
+    for word in words:
+        assert word in text, text
+    return body
+
+
+def send(client, method: str, url: str, raw: str, actor):
+    return client.open(url, method=method, data=raw.encode("utf-8"), headers=actor.headers,
+                       content_type="application/json")
+
+
+@pytest.fixture
+def project(lead):
+    return projects.create_project(lead.user, title="texts", label_config=TEXT)
+
+
+@pytest.fixture
+def task_ids(client, lead, project):
+    r = client.post(f"/api/projects/{project.id}/import?return_task_ids=true", headers=lead.headers,
+                    json=[{"text": f"item {i}"} for i in range(3)])
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["task_ids"]
+
+
+def stored_projects() -> list[tuple[str, str]]:
+    with read_session() as s:
+        return [(p.title, p.description) for p in s.exec(select(Project).order_by(Project.id))]
+
+
+# --------------------------------------------------------------------------- point 9: label configs
+
+
+def test_a_config_of_100000_choices_is_refused_by_its_size(client, lead):
+    config = choices_config(100_000)
+    assert len(config) > 2_500_000
+    for url in ("/api/projects/validate", "/api/projects"):
+        r = client.post(url, json={"title": "huge", "label_config": config}, headers=lead.headers)
+        assert_error_shape(r, 422, "KiB", "LABELFAB_MAX_LABEL_CONFIG_KB")
+    assert stored_projects() == []
+
+
+def test_labels_per_control_are_bounded(client, lead):
+    config = choices_config(10_001)
+    assert len(config.encode()) < 1024 * 1024  # under the size limit: the count refuses it
+    r = client.post("/api/projects/validate", json={"label_config": config}, headers=lead.headers)
+    assert_error_shape(r, 422, "10,001", "limit is 10,000 labels per control")
+
+
+def test_a_large_taxonomy_is_accepted_and_its_duplicates_named(client, lead):
+    r = client.post("/api/projects/validate", json={"label_config": choices_config(10_000)}, headers=lead.headers)
+    assert r.status_code == 200, r.get_json()
+    assert len(r.get_json()["controls"][0]["labels"]) == 10_000
+    repeated = choices_config(9_999, extra='<Choice value="label 000017"/>\n')
+    r = client.post("/api/projects/validate", json={"label_config": repeated}, headers=lead.headers)
+    body = assert_error_shape(r, 422, "repeats the label 'label 000017' of line 20")
+    assert len(body["errors"]) == 1 and body["errors"][0]["line"] == 3 + 9_999
+
+
+def test_validating_configs_is_for_those_who_create_projects(client, lead, admin, annotator, make_user):
+    reviewer = make_user("rev@example.com", "reviewer")
+    for actor, status in ((annotator, 403), (reviewer, 403), (lead, 200), (admin, 200)):
+        r = client.post("/api/projects/validate", json={"label_config": TEXT}, headers=actor.headers)
+        assert r.status_code == status, (actor.email, r.get_json())
+    assert_error_shape(client.post("/api/projects/validate", json={"label_config": TEXT},
+                                   headers=annotator.headers), 403, "leads and admins")
+
+
+# --------------------------------------------------------------------------- point 10: deep JSON
+
+
+def deep_body_requests(project, task_ids, annotation_id, admin_id):
+    """(method, url, a JSON text with a 100,000-deep value inside) for every JSON-taking route."""
+    inner = deep(100_000)
+    return [
+        ("PATCH", f"/api/projects/{project.id}", '{"description": ' + inner + "}"),
+        ("POST", "/api/projects", inner),
+        ("POST", "/api/projects/validate", '{"label_config": ' + inner + "}"),
+        ("PATCH", f"/api/tasks/{task_ids[0]}", '{"meta": ' + inner + "}"),
+        ("POST", f"/api/tasks/{task_ids[1]}/annotations", '{"result": ' + inner + "}"),
+        ("PATCH", f"/api/annotations/{annotation_id}", '{"result": ' + inner + "}"),
+        ("POST", f"/api/projects/{project.id}/members", '{"user": ' + inner + "}"),
+        ("POST", "/api/users", '{"email": ' + inner + "}"),
+        ("PATCH", f"/api/users/{admin_id}", '{"role": ' + inner + "}"),
+        ("POST", "/api/tokens", inner),
+        ("POST", f"/api/projects/{project.id}/qc", '{"models": ' + inner + "}"),
+        ("PUT", f"/api/projects/{project.id}/qc-policy", '{"threshold": ' + inner + "}"),
+        ("POST", f"/api/projects/{project.id}/datasets", '{"note": ' + inner + "}"),
+        ("POST", "/api/predictions", '{"task": 1, "result": ' + inner + "}"),
+        ("POST", f"/api/tasks/{task_ids[2]}/review", '{"action": ' + inner + "}"),
+    ]
+
+
+@pytest.fixture
+def annotation_id(client, lead, task_ids):
+    r = client.post(f"/api/tasks/{task_ids[0]}/annotations", headers=lead.headers,
+                    json={"result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                      "value": {"choices": ["pos"]}}]})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def test_json_nested_100000_deep_is_422_on_every_route(client, admin, project, task_ids, annotation_id):
+    for method, url, raw in deep_body_requests(project, task_ids, annotation_id, admin.id):
+        r = send(client, method, url, raw, admin)
+        assert_error_shape(r, 422, "nested more than 64 levels deep")
+
+
+def test_json_depth_is_bounded_below_the_recursion_limit(client, lead, project):
+    r = send(client, "PATCH", f"/api/projects/{project.id}", '{"description": ' + deep(65) + "}", lead)
+    body = assert_error_shape(r, 422, "description", "nested more than 64 levels deep")
+    assert body["detail"].startswith("the request body")
+    r = send(client, "PATCH", f"/api/projects/{project.id}", '{"description": ' + deep(20) + "}", lead)
+    assert_error_shape(r, 422, "description must be str")  # parsed, then refused as usual
+
+
+def test_nan_and_infinity_are_not_json(client, lead, project):
+    for raw in ('{"gold_rate": NaN}', '{"gold_threshold": Infinity}', '{"gold_rate": -Infinity}'):
+        r = send(client, "PATCH", f"/api/projects/{project.id}", raw, lead)
+        assert_error_shape(r, 422, "is not valid JSON")
+    r = send(client, "PUT", f"/api/projects/{project.id}/qc-policy", '{"budget": Infinity}', lead)
+    assert_error_shape(r, 422, "Infinity is not valid JSON")
+
+
+def test_deep_json_in_a_page_form_is_refused(client, lead):
+    login(client, lead.email)
+    page = client.get("/projects/preview").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    for raw, reason in ((deep(100_000), "nested more than 64 levels"),
+                        ('{"text": "' + SURROGATE + '"}', "lone surrogate")):
+        r = client.post("/projects/preview", data={"csrf_token": token, "label_config": TEXT, "data": raw})
+        assert r.status_code == 422, r.get_data(as_text=True)[:300]
+        assert reason in r.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- point 10: lone surrogates
+
+
+def test_lone_surrogates_in_text_fields_are_422(client, lead, admin, project, task_ids, annotation_id):
+    s = SURROGATE
+    cases = [
+        ("POST", "/api/projects", '{"title": "a' + s + '", "label_config": ' + json.dumps(TEXT) + "}"),
+        ("POST", "/api/projects", '{"title": "t", "label_config": "<View>' + s + '</View>"}'),
+        ("POST", "/api/projects/validate", '{"label_config": "<View>' + s + '</View>"}'),
+        ("PATCH", f"/api/projects/{project.id}", '{"title": "' + s + '"}'),
+        ("PATCH", f"/api/projects/{project.id}", '{"description": "x' + s + '"}'),
+        ("PATCH", f"/api/projects/{project.id}", '{"expert_instruction": "' + s + '"}'),
+        ("PATCH", f"/api/projects/{project.id}", '{"' + s + '": 1}'),
+        ("POST", f"/api/tasks/{task_ids[1]}/annotations", '{"was_cancelled": true, "skip_reason": "' + s + '"}'),
+        ("PATCH", f"/api/annotations/{annotation_id}", '{"skip_reason": "' + s + '"}'),
+        ("POST", f"/api/projects/{project.id}/members", '{"email": "' + s + '@example.com"}'),
+        ("POST", "/api/users", '{"email": "x' + s + '@example.com", "role": "annotator"}'),
+        ("POST", "/api/predictions", '{"task": ' + str(task_ids[2]) + ', "model_version": "' + s + '", "result": []}'),
+        ("PATCH", f"/api/tasks/{task_ids[2]}", '{"data": {"text": "' + s + '"}}'),
+        ("POST", f"/api/projects/{project.id}/datasets", '{"note": "' + s + '"}'),
+    ]
+    for method, url, raw in cases:
+        r = send(client, method, url, raw, admin)
+        assert_error_shape(r, 422, "lone surrogate")
+    assert stored_projects() == [("texts", "")]
+
+
+def test_lone_surrogates_in_imports_are_refused_by_row(client, lead, project):
+    s = SURROGATE
+    cases = {
+        "data": '[{"text": "fine"}, {"text": "bad' + s + '"}]',
+        "a data key": '[{"text": "fine", "' + s + '": 1}]',
+        "an annotation's author": '[{"data": {"text": "a"}, "annotations": [{"completed_by": "' + s
+                                  + '@x.org", "result": []}]}]',
+        "a prediction's model_version": '[{"data": {"text": "a"}, "predictions": [{"model_version": "' + s
+                                        + '", "result": []}]}]',
+        "meta": '[{"data": {"text": "a"}, "meta": {"note": "' + s + '"}}]',
+    }
+    for case, raw in cases.items():
+        for query in ("", "?dedupe=true"):
+            r = client.post(f"/api/projects/{project.id}/import{query}", data=raw.encode(), headers=lead.headers,
+                            content_type="application/json")
+            body = assert_error_shape(r, 422, "lone surrogate")
+            assert body["errors"][0]["row"] in (1, 2), (case, body)
+    with read_session() as s_:
+        assert s_.execute(select(sa.func.count()).select_from(Task)).scalar_one() == 0
+        assert s_.execute(select(sa.func.count()).select_from(ImportBatch)).scalar_one() == 0
+
+
+def test_lone_surrogates_from_the_domain_and_cli(lead, project, runner):
+    """What the CLI hands over (command-line bytes that are not UTF-8 arrive as surrogates)."""
+    from labeling.errors import Invalid
+
+    with pytest.raises(Invalid, match="lone surrogate"):
+        projects.create_project(lead.user, title="bad \udcff", label_config=TEXT)
+    with pytest.raises(Invalid, match="lone surrogate"):
+        projects.update_project(lead.user, project.id, description="\udcff")
+    with pytest.raises(Invalid, match="lone surrogate"):
+        projects.list_tasks(lead.user, project.id, search="\ud800")
+    assert stored_projects() == [("texts", "")]
+
+
+# --------------------------------------------------------------------------- point 10: big numbers
+
+
+def test_whole_numbers_past_2_63_in_query_arguments(client, lead, project, task_ids, annotation_id):
+    pid = project.id
+    urls = [
+        f"/api/tasks?project={pid}&page={HUGE}",
+        f"/api/tasks?project={HUGE}",
+        f"/api/tasks?project={pid}&page={10**17}",  # small enough, but its offset is not
+        f"/api/projects/{pid}/tasks?page={HUGE}",
+        f"/api/projects?page={HUGE}",
+        f"/api/annotate/{pid}/next?exclude={HUGE}",
+        f"/api/annotate/{pid}/previous?before={HUGE}",
+        f"/api/projects/{pid}/my-annotations?before={HUGE}",
+        f"/api/projects/{pid}/my-annotations?limit={HUGE}",
+        f"/api/predictions?task={HUGE}",
+        f"/api/projects/{pid}/datasets/{HUGE}",
+        f"/api/projects/{pid}/datasets/v{HUGE}",
+        f"/api/projects/{pid}/datasets/{HUGE}/download?format=jsonl",
+        f"/api/projects/{pid}/datasets/diff?from={HUGE}&to=1",
+        f"/api/projects/{pid}/datasets/diff?from={'9' * 5000}&to=1",
+        f"/api/projects/{pid}/label-issues?page={HUGE}",
+        f"/api/projects/{pid}/label-issues?run={HUGE}",
+        f"/api/projects/{pid}/qc/runs?limit={HUGE}",
+        f"/api/projects/{pid}/review/decisions?task={HUGE}",
+        f"/api/projects/{pid}/review/decisions?limit={HUGE}",
+        f"/api/projects/{pid}/audit?sample={HUGE}",
+        f"/api/projects/{pid}/audit?reviewer={HUGE}&seed={HUGE}",
+        f"/api/projects/{pid}/stats/items?page={HUGE}&annotator={HUGE}",
+    ]
+    for url in urls:
+        r = client.get(url, headers=lead.headers)
+        assert_error_shape(r, 422, "out of range")
+
+
+def test_the_largest_whole_numbers_taken_never_break_a_request(client, lead, project, task_ids, annotation_id):
+    pid, top = project.id, 2**63 - 1
+    for name, url in (("page", f"/api/tasks?project={pid}"), ("page_size", f"/api/tasks?project={pid}"),
+                      ("page", "/api/projects"), ("before", f"/api/projects/{pid}/my-annotations"),
+                      ("limit", f"/api/projects/{pid}/my-annotations"), ("exclude", f"/api/annotate/{pid}/next"),
+                      ("before", f"/api/annotate/{pid}/previous"), ("limit", f"/api/projects/{pid}/qc/runs"),
+                      ("page", f"/api/projects/{pid}/label-issues"), ("limit", f"/api/projects/{pid}/review/decisions"),
+                      ("sample", f"/api/projects/{pid}/audit"), ("seed", f"/api/projects/{pid}/audit"),
+                      ("page", f"/api/projects/{pid}/stats/items")):
+        sep = "&" if "?" in url else "?"
+        r = client.get(f"{url}{sep}{name}={top}", headers=lead.headers)
+        assert r.status_code in (200, 404, 422), (url, name, r.status_code, r.get_data(as_text=True)[:300])
+        if r.status_code != 200:
+            assert_error_shape(r, (404, 422))
+
+
+def test_odd_digits_are_not_numbers(client, lead, project):
+    for value in ("²", "١٢", "1e3", "0x10", " "):
+        r = client.get(f"/api/annotate/{project.id}/next", query_string={"exclude": value}, headers=lead.headers)
+        assert r.status_code in (200, 422), (value, r.get_data(as_text=True))
+        if value.strip():
+            assert_error_shape(r, 422, "exclude must be a whole number")
+
+
+def test_big_numbers_in_page_query_arguments(client, lead, project, task_ids):
+    login(client, lead.email)
+    for url in (f"/projects/{project.id}/tasks?page={HUGE}", f"/projects/{project.id}/tasks?page={10**17}",
+                f"/projects/{project.id}/quality?page={HUGE}", f"/projects/{project.id}/datasets/{HUGE}",
+                f"/projects/{project.id}/datasets/diff?from={HUGE}&to=1",
+                f"/projects/{project.id}/dashboard/items?page={HUGE}&annotator={HUGE}"):
+        r = client.get(url)
+        assert r.status_code < 500, (url, r.status_code)
+        assert r.status_code in (200, 404, 422), (url, r.status_code)
+
+
+# --------------------------------------------------------------------------- point 10: search
+
+
+def test_a_60000_character_search_is_422(client, lead, project, task_ids):
+    r = client.get(f"/api/tasks?project={project.id}&search={'a' * 60_000}", headers=lead.headers)
+    assert_error_shape(r, 422, "search is 60,000 characters long; the limit is 1,000")
+    r = client.get(f"/api/tasks?project={project.id}&search={'%_' * 500}", headers=lead.headers)
+    assert r.status_code == 200 and r.get_json()["total"] == 0
+    login(client, lead.email)
+    r = client.get(f"/projects/{project.id}/tasks?q={'a' * 60_000}")
+    assert r.status_code == 422 and "limit is 1,000" in r.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- point 10: settings
+
+
+BAD_SETTINGS = [
+    {"lease_seconds": 1e18}, {"lease_seconds": 10**18}, {"lease_seconds": 7 * 24 * 3600 + 1},
+    {"lease_seconds": 9}, {"maximum_annotations": 10**12}, {"overlap": 101}, {"max_overlap": 2**63},
+    {"gold_rate": 1.5}, {"gold_rate": 10**400 // 10**300}, {"gold_threshold": -0.1},
+    {"gold_min_items": 10**9}, {"qc_every": 2**64}, {"qc_every": -1},
+]
+
+
+@pytest.mark.parametrize("values", BAD_SETTINGS, ids=[json.dumps(v)[:40] for v in BAD_SETTINGS])
+def test_every_numeric_setting_is_bounded(client, lead, annotator, project, task_ids, values):
+    r = client.patch(f"/api/projects/{project.id}", json=values, headers=lead.headers)
+    assert_error_shape(r, 422, next(iter(values)).replace("maximum_annotations", "overlap"))
+    # nothing changed: the project still hands out work
+    r = client.get(f"/api/annotate/{project.id}/next", headers=annotator.headers)
+    assert r.status_code == 200 and r.get_json()["task"] is not None
+
+
+def test_qc_policy_numbers_are_bounded(client, lead, project):
+    for values in ({"budget": 10**30}, {"budget": 2**63}, {"relabel_k": 10**20}, {"threshold": 1e308}):
+        r = client.put(f"/api/projects/{project.id}/qc-policy", json=values, headers=lead.headers)
+        assert_error_shape(r, 422, next(iter(values)))
+
+
+def test_the_largest_settings_still_work(client, lead, annotator, project, task_ids):
+    r = client.patch(f"/api/projects/{project.id}", headers=lead.headers,
+                     json={"lease_seconds": 7 * 24 * 3600, "maximum_annotations": 100, "gold_min_items": 1_000_000,
+                           "qc_every": 1_000_000_000})
+    assert r.status_code == 200, r.get_json()
+    r = client.get(f"/api/annotate/{project.id}/next", headers=annotator.headers)
+    assert r.status_code == 200 and r.get_json()["lease"]["seconds"] == 7 * 24 * 3600
+
+
+# --------------------------------------------------------------------------- point 11: sizes
+
+
+def test_title_and_description_sizes(client, lead, project):
+    r = client.patch(f"/api/projects/{project.id}", json={"title": "t" * 256}, headers=lead.headers)
+    assert_error_shape(r, 422, "title is 256 characters long; the limit is 255")
+    r = client.patch(f"/api/projects/{project.id}", json={"description": "d" * 65_537}, headers=lead.headers)
+    assert_error_shape(r, 422, "description is 65,537 characters long", "LABELFAB_MAX_DESCRIPTION_CHARS")
+    r = client.post("/api/projects", json={"title": "x" * 300, "label_config": TEXT}, headers=lead.headers)
+    assert_error_shape(r, 422, "limit is 255")
+    r = client.patch(f"/api/projects/{project.id}", json={"description": "d" * 65_536, "title": "t" * 255},
+                     headers=lead.headers)
+    assert r.status_code == 200
+    assert stored_projects() == [("t" * 255, "d" * 65_536)]
+
+
+def test_a_30_mb_description_is_413(client, lead, project):
+    r = client.patch(f"/api/projects/{project.id}", json={"description": "d" * (30 << 20)}, headers=lead.headers)
+    assert_error_shape(r, 413, "larger than the limit of 16 MiB", "LABELFAB_MAX_REQUEST_MB")
+    assert stored_projects() == [("texts", "")]
+
+
+def test_request_bodies_are_bounded_but_imports_take_uploads(lead, project):
+    from web import create_app
+
+    app = create_app(load_settings(max_request_mb=1, max_upload_mb=4))
+    client = app.test_client()
+    big = [{"text": "y" * 1000} for _ in range(1500)]  # 1.5 MB
+    r = client.post("/api/tasks/1/annotations", json={"result": big}, headers=lead.headers)
+    assert_error_shape(r, 413, "larger than the limit of 1 MiB")
+    r = client.post(f"/api/projects/{project.id}/import", json=big, headers=lead.headers)
+    assert r.status_code == 201, r.get_json()
+    r = client.post(f"/api/projects/{project.id}/import", json=big * 3, headers=lead.headers)
+    assert_error_shape(r, 413, "the upload is larger than the limit of 4 MiB")
+
+
+def test_a_csv_row_with_a_million_columns_is_refused(client, lead, project):
+    n = 1_000_000
+    header = "text," + ",".join(f"c{i}" for i in range(n - 1))
+    row = "hello," + ",".join("1" for _ in range(n - 1))
+    data = {"file": [(io.BytesIO(f"{header}\n{row}\n".encode()), "wide.csv")]}
+    r = client.post(f"/api/projects/{project.id}/import", data=data, headers=lead.headers,
+                    content_type="multipart/form-data")
+    body = assert_error_shape(r, 422, "has 1,000,000 fields; the limit is 2,000")
+    assert body["errors"][0]["row"] == 2  # the header is line 1
+    with read_session() as s:
+        assert s.execute(select(sa.func.count()).select_from(Task)).scalar_one() == 0
+
+
+def test_task_data_size_and_depth_are_bounded(client, lead, project, task_ids):
+    too_big = [{"text": "x" * (5 * 1024 * 1024 + 1)}]
+    r = client.post(f"/api/projects/{project.id}/import", json=too_big, headers=lead.headers)
+    assert_error_shape(r, 422, "larger than the limit of 5,120 KiB", "LABELFAB_MAX_TASK_DATA_KB")
+    nested = '[{"text": "a", "extra": ' + deep(100) + "}]"
+    r = client.post(f"/api/projects/{project.id}/import", data=nested.encode(), headers=lead.headers,
+                    content_type="application/json")
+    assert_error_shape(r, 422, "extra", "nested more than 64 levels deep")
+    wide = [{"text": "a", **{f"c{i}": i for i in range(2001)}}]
+    r = client.post(f"/api/projects/{project.id}/import", json=wide, headers=lead.headers)
+    assert_error_shape(r, 422, "has 2,002 fields")
+    with read_session() as s:
+        assert s.execute(select(sa.func.count()).select_from(Task)).scalar_one() == len(task_ids)
