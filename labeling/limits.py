@@ -18,6 +18,7 @@ from labeling.errors import Invalid
 from labeling.settings import get_settings
 
 __all__ = [
+    "MAX_ID",
     "MAX_INT",
     "bounded_int",
     "check_import_row",
@@ -28,8 +29,10 @@ __all__ = [
     "task_data_problem",
 ]
 
-#: The largest whole number SQL stores (BIGINT); ids, pages and versions are bounded by it.
+#: The largest whole number SQL stores (BIGINT): offsets of pages stay below it.
 MAX_INT = 2**63 - 1
+#: The largest id (and version number): the columns are SQL INTEGER, 32 bits on PostgreSQL.
+MAX_ID = 2**31 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SCALARS = (int, float, bool, type(None))
 
@@ -164,9 +167,10 @@ def check_text(value: str | None, field: str, *, max_chars: int | None = None) -
     return value
 
 
-def bounded_int(raw: str, name: str, *, minimum: int = -MAX_INT, maximum: int = MAX_INT) -> int:
+def bounded_int(raw: str, name: str, *, minimum: int = -MAX_ID, maximum: int = MAX_ID) -> int:
     """The whole number ``raw`` (ASCII digits, an optional sign), between ``minimum`` and
-    ``maximum``; 422 naming ``name`` otherwise. The text is bounded before it is converted."""
+    ``maximum`` (by default what an id column holds); 422 naming ``name`` otherwise. The text
+    is bounded before it is converted."""
     text = raw.strip()
     sign = "-" if text[:1] == "-" else ""
     digits = text[1:] if text[:1] in ("+", "-") else text

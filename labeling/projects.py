@@ -20,7 +20,7 @@ from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
-from labeling.limits import MAX_INT, check_text, has_lone_surrogate
+from labeling.limits import MAX_ID, MAX_INT, check_text, has_lone_surrogate
 from labeling.models import (
     Annotation,
     Lease,
@@ -469,7 +469,7 @@ def _escape_like(text: str) -> str:
 
 
 def _is_id(text: str) -> bool:
-    return text.isascii() and text.isdigit() and int(text) <= MAX_INT
+    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID
 
 
 def task_filters(project_id: int, *, state: str | None = None, search: str | None = None) -> list:

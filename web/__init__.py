@@ -31,8 +31,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from web.extensions import JSONProvider, SessionInterface, csrf, login_manager
+    from web.extensions import IdConverter, JSONProvider, SessionInterface, csrf, login_manager
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.json = JSONProvider(app)
     app.session_interface = SessionInterface()
 

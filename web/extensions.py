@@ -4,6 +4,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from labeling import limits
 
@@ -29,6 +30,15 @@ class SessionInterface(SecureCookieSessionInterface):
             cached = (keys, super().get_signing_serializer(app))
             app.extensions["labelfab.session_serializer"] = cached
         return cached[1]
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` of every route, bounded by what an id column holds: a larger number in a
+    path matches no route (404) instead of reaching the database."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", limits.MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -275,7 +275,7 @@ def test_whole_numbers_past_2_63_in_query_arguments(client, lead, project, task_
 
 
 def test_the_largest_whole_numbers_taken_never_break_a_request(client, lead, project, task_ids, annotation_id):
-    pid, top = project.id, 2**63 - 1
+    pid, top = project.id, 2**31 - 1
     for name, url in (("page", f"/api/tasks?project={pid}"), ("page_size", f"/api/tasks?project={pid}"),
                       ("page", "/api/projects"), ("before", f"/api/projects/{pid}/my-annotations"),
                       ("limit", f"/api/projects/{pid}/my-annotations"), ("exclude", f"/api/annotate/{pid}/next"),
@@ -288,6 +288,14 @@ def test_the_largest_whole_numbers_taken_never_break_a_request(client, lead, pro
         assert r.status_code in (200, 404, 422), (url, name, r.status_code, r.get_data(as_text=True)[:300])
         if r.status_code != 200:
             assert_error_shape(r, (404, 422))
+
+
+def test_ids_in_paths_past_what_a_column_holds_match_no_route(client, lead, project, task_ids):
+    for url in (f"/api/projects/{2**31}", f"/api/tasks/{HUGE}", f"/api/tasks/{2**31}/annotations",
+                f"/api/annotations/{HUGE}", f"/api/jobs/{2**40}", f"/api/projects/{project.id}/qc/runs/{HUGE}"):
+        assert_error_shape(client.get(url, headers=lead.headers), (404, 405))  # 405: a rule of another method matched first
+    r = client.get(f"/api/tasks?project={project.id}&search=%23{2**31}", headers=lead.headers)
+    assert r.status_code == 200 and r.get_json()["total"] == 0
 
 
 def test_odd_digits_are_not_numbers(client, lead, project):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import request
 
 from labeling.errors import Invalid
-from labeling.limits import MAX_INT, bounded_int
+from labeling.limits import MAX_ID, bounded_int
 
 
 def _invalid(message: str, field: str | None, detail: str) -> Invalid:
@@ -64,13 +64,10 @@ def string_field(body: dict, name: str, *aliases: str) -> str | None:
     return value
 
 
-#: The largest page number (or count) a query argument may give: its offsets stay in BIGINT.
-PAGE_MAX = 10**12
-
-
-def int_arg(name: str, default: int | None = None, *, minimum: int = -MAX_INT, maximum: int = MAX_INT) -> int | None:
+def int_arg(name: str, default: int | None = None, *, minimum: int = -MAX_ID, maximum: int = MAX_ID) -> int | None:
     """The query argument ``name`` as an int (``default`` when absent or empty) between
-    ``minimum`` and ``maximum`` (by default what SQL stores); 422 otherwise."""
+    ``minimum`` and ``maximum`` (by default what an id column holds, which also keeps pages'
+    offsets and limits in range); 422 otherwise."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default

@@ -23,7 +23,7 @@ from labeling.errors import Invalid
 from web.api import api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import File, doc
-from web.api.params import PAGE_MAX, int_arg
+from web.api.params import int_arg
 
 
 def _panels_arg() -> list[str] | None:
@@ -62,7 +62,7 @@ def project_stats(project_id: int):
 @doc(summary="The tasks behind a dashboard figure", query=s.ItemsQuery, responses={200: dict[str, Any]}, tags=('statistics',))
 def stats_items(project_id: int):
     annotator = int_arg("annotator")
-    page = int_arg("page", 1, minimum=1, maximum=PAGE_MAX)
+    page = int_arg("page", 1, minimum=1)
     return jsonify(figure_items.items(api_user().user, project_id, annotator=annotator,
                                       given=request.args.get("given"), suggested=request.args.get("suggested"),
                                       run_id=int_arg("run"), page=page))

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from insights import dashboard
 from insights import items as figure_items
 from insights import overview as projects_overview
-from web.api.params import PAGE_MAX, int_arg
+from web.api.params import int_arg
 from web.views import project_access
 
 bp = Blueprint("dashboard", __name__)
@@ -141,7 +141,7 @@ def panel(project_id: int, name: str):
 def items(project_id: int):
     data = figure_items.items(_user(), project_id, annotator=int_arg("annotator"),
                               given=request.args.get("given"), suggested=request.args.get("suggested"),
-                              run_id=int_arg("run"), page=int_arg("page", 1, minimum=1, maximum=PAGE_MAX))
+                              run_id=int_arg("run"), page=int_arg("page", 1, minimum=1))
     pages = max((data["total"] + data["page_size"] - 1) // data["page_size"], 1)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("dashboard/items.html", data=data, project_id=project_id, pages=pages, args=args)

@@ -16,7 +16,7 @@ from labeling.errors import DomainError
 from labeling.models import JobStatus
 from quality import results
 from quality.run.skeleton import start_qc
-from web.api.params import PAGE_MAX, int_arg
+from web.api.params import int_arg
 from web.views import project_access
 
 bp = Blueprint("quality", __name__)
@@ -35,7 +35,7 @@ class QCSettingsForm(FlaskForm):
 
 
 def _int(name: str, default: int | None) -> int | None:
-    return int_arg(name, default, maximum=PAGE_MAX)
+    return int_arg(name, default)
 
 
 @bp.get("/projects/<int:project_id>/quality")

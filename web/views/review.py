@@ -29,7 +29,7 @@ from labeling.errors import DomainError, Invalid
 from labeling.limits import bounded_int
 from labeling.schema import LabelSchema, result_from_labels, schema_of
 from quality import policy
-from web.api.params import PAGE_MAX, int_arg
+from web.api.params import int_arg
 from web.views import project_access
 
 bp = Blueprint("review", __name__)
@@ -146,7 +146,7 @@ def audit(project_id: int):
     filters.reviewer.choices = [("", "any reviewer (random sample)")] + [
         (str(uid), email or str(uid)) for uid, email in sorted(reviewers.items(), key=lambda x: x[1] or "")]
     reviewer_id = int_arg("reviewer", minimum=0)
-    sample = int_arg("sample", minimum=0, maximum=PAGE_MAX)
+    sample = int_arg("sample", minimum=0)
     if reviewer_id is None and not sample:
         sample = 20
     decisions = audits.audit_queue(project_id, _user(), reviewer_id=reviewer_id, sample=sample or None,
