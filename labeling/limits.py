@@ -11,6 +11,7 @@ PostgreSQL can store: text that holds one is refused wherever it comes in.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "check_import_row",
     "check_text",
     "has_lone_surrogate",
+    "is_id",
     "json_problem",
     "loads",
     "task_data_problem",
@@ -44,6 +46,16 @@ def _err(field: str | None, detail: str) -> list[dict[str, Any]]:
 def has_lone_surrogate(text: str) -> bool:
     """True when ``text`` holds a surrogate code point (which no UTF-8 text can)."""
     return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _number_problem(value: Any) -> str | None:
+    """Why a JSON number cannot be taken: a whole number past BIGINT (no field takes one, and
+    it would fail later, made a float or bound to a column), or a float that overflowed."""
+    if type(value) is int and not -MAX_INT <= value <= MAX_INT:
+        return f"is out of range (whole numbers go up to {MAX_INT})"
+    if type(value) is float and not math.isfinite(value):
+        return "is out of range (too large for a number)"
+    return None
 
 
 def _path(parts: tuple) -> str:
@@ -70,7 +82,8 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
     Returns
     -------
     str or None
-        A sentence naming the place (``data.text``): too deep, too large, a lone surrogate.
+        A sentence naming the place (``data.text``): too deep, too large, a lone surrogate, a
+        number out of range.
     """
     if max_depth is None:
         max_depth = get_settings().max_json_depth
@@ -90,6 +103,8 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
             items = enumerate(node)
         else:
             size += 8
+            if (problem := _number_problem(node)) is not None:
+                return f"{_path(path)} {problem}"
             continue
         depth += 1
         if depth > max_depth:
@@ -105,6 +120,8 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
                     return f"{_path((path, key))} holds a lone surrogate (like \\ud800), which is not text"
             elif isinstance(child, _SCALARS):
                 size += 8
+                if (problem := _number_problem(child)) is not None:
+                    return f"{_path((path, key))} {problem}"
             else:
                 stack.append((child, depth, (path, key)))
         if max_chars is not None and size > max_chars:
@@ -116,6 +133,11 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def is_id(text: str) -> bool:
+    """``text`` is an id: ASCII digits, at most :data:`MAX_ID` (``"²".isdigit()`` is true)."""
+    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID
 
 
 def loads(text: str | bytes, *, what: str = "the request body", field: str | None = None) -> Any:

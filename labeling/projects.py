@@ -20,7 +20,7 @@ from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
-from labeling.limits import MAX_ID, MAX_INT, check_text, has_lone_surrogate
+from labeling.limits import MAX_INT, check_text, has_lone_surrogate, is_id
 from labeling.models import (
     Annotation,
     Lease,
@@ -405,7 +405,7 @@ def _find_user(s: Session, who: int | str) -> User:
     if isinstance(who, bool):
         who = None
     if isinstance(who, int) or (isinstance(who, str) and who.strip().isdigit()):
-        found = s.get(User, int(who))
+        found = s.get(User, int(who)) if is_id(str(who).strip()) else None
     elif isinstance(who, str) and who.strip():
         found = s.exec(select(User).where(User.email == who.strip().lower())).first()
     else:
@@ -468,10 +468,6 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _is_id(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID
-
-
 def task_filters(project_id: int, *, state: str | None = None, search: str | None = None) -> list:
     conds: list = [Task.project_id == project_id]
     if state:
@@ -480,13 +476,13 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
                           [{"field": "state", "detail": "unknown state"}])
         conds.append(Task.is_gold.is_(True) if state == "gold" else Task.state == state)
     search = check_text((search or "").strip(), "search", max_chars=get_settings().max_search_chars)
-    if search.startswith("#") and _is_id(search[1:]):  # "#123": the task with that id
+    if search.startswith("#") and is_id(search[1:]):  # "#123": the task with that id
         conds.append(Task.id == int(search[1:]))
     elif search:
         pattern = f"%{_escape_like(search.lower())}%"
         alternatives = [sa.func.lower(sa.cast(Task.data, sa.Text)).like(pattern, escape="\\"),
                         sa.func.lower(Task.file_name).like(pattern, escape="\\")]
-        if _is_id(search):
+        if is_id(search):
             alternatives.append(Task.id == int(search))
         conds.append(sa.or_(*alternatives))
     return conds

@@ -88,7 +88,7 @@ def update_user(user_id: int, *, role: str | None = None, is_active: bool | None
             raise UserError(f"no user {user_id}")
         was_admin = user.role == Role.admin and user.is_active
         if role is not None:
-            if role not in Role.__members__:
+            if not isinstance(role, str) or role not in Role.__members__:
                 raise UserError(f"unknown role {role!r}")
             user.role = role
         if is_active is not None:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from labeling import canonical
+from labeling import canonical, limits
 from labeling.aggregation import final_label, label_names, label_value
 from labeling.db import get_engine, read_session
 from labeling.errors import Conflict, Invalid
@@ -108,7 +108,9 @@ def _when(value: str | None, name: str) -> datetime | None:
             parsed = datetime.combine(date.fromisoformat(text), time(0, 0))
         else:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo:
+            parsed.astimezone(UTC)  # OverflowError when out of range once in UTC
+    except (ValueError, OverflowError):
         raise Invalid(f"{name} must be a date (2025-01-31) or an ISO date and time, got {text!r}",
                       [{"row": None, "field": name, "detail": "not a date"}]) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -495,7 +497,7 @@ class Selection:
         if who is None:
             return None
         u = User.__table__
-        q = sa.select(u.c.id).where(u.c.id == int(who)) if who.isdigit() else \
+        q = sa.select(u.c.id).where(u.c.id == int(who)) if limits.is_id(who) else \
             sa.select(u.c.id).where(sa.func.lower(u.c.email) == who.lower())
         found = self.conn.execute(q).scalar()
         if found is None:

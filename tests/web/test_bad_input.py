@@ -317,6 +317,29 @@ def test_big_numbers_in_page_query_arguments(client, lead, project, task_ids):
         assert r.status_code in (200, 404, 422), (url, r.status_code)
 
 
+def test_numbers_and_dates_out_of_range_in_bodies_and_arguments(client, admin, project, task_ids):
+    res = '[{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]'
+    for method, url, raw in (
+        ("POST", f"/api/tasks/{task_ids[0]}/annotations", '{"result": ' + res + ', "lead_time": 1' + "0" * 400 + "}"),
+        ("POST", f"/api/tasks/{task_ids[0]}/annotations", '{"result": ' + res + ', "lead_time": 1e400}'),
+        ("PATCH", f"/api/tasks/{task_ids[1]}", '{"priority": ' + str(10**400) + "}"),
+        ("POST", "/api/predictions", '{"task": ' + str(task_ids[2]) + ', "result": ' + res + ', "score": 1e999}'),
+        ("POST", "/api/predictions", '{"task": ' + str(10**30) + ', "result": ' + res + "}"),
+        ("POST", "/api/predictions", '{"task": ' + str(2**40) + ', "result": ' + res + "}"),
+        ("POST", f"/api/projects/{project.id}/members", '{"user": ' + str(10**30) + "}"),
+        ("PATCH", f"/api/users/{admin.id}", '{"role": ["admin"]}'),
+    ):
+        assert_error_shape(send(client, method, url, raw, admin), 422)
+    for who in (str(10**30), str(2**40), "²"):
+        r = client.post(f"/api/projects/{project.id}/members", json={"user": who}, headers=admin.headers)
+        assert_error_shape(r, 404, "no user")
+    for url, reason in ((f"/api/annotate/{project.id}/stats?since=9999-12-31T23:59:59-23:59", "not an ISO date-time"),
+                        (f"/api/projects/{project.id}/export?exportType=CSV&state=all&until=0001-01-01T00:00:00%2B14:00",
+                         "until must be a date"),
+                        (f"/api/projects/{project.id}/export?exportType=CSV&state=all&annotator={10**30}", "no such user")):
+        assert_error_shape(client.get(url, headers=admin.headers), 422, reason)
+
+
 # --------------------------------------------------------------------------- point 10: search
 
 

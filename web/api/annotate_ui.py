@@ -39,7 +39,9 @@ def _since() -> datetime | None:
         return None
     try:
         since = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if since.tzinfo:
+            since.astimezone(UTC)  # OverflowError when out of range once in UTC
+    except (ValueError, OverflowError):
         raise Invalid(f"since={raw!r} is not an ISO date-time", [{"field": "since", "detail": "not ISO 8601"}]) from None
     return since if since.tzinfo else since.replace(tzinfo=UTC)
 

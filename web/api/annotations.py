@@ -13,6 +13,7 @@ from flask import jsonify
 
 from labeling import annotations, router, wire
 from labeling.errors import Invalid, NotFound
+from labeling.limits import MAX_ID
 from web.api import api_user, bp, changes_state, readable
 from web.api import schemas as s
 from web.api.describe import doc
@@ -109,7 +110,7 @@ def my_annotations(project_id: int):
 def create_prediction():
     body = json_body()
     task_id = body.get("task")
-    if isinstance(task_id, bool) or not isinstance(task_id, int):
+    if isinstance(task_id, bool) or not isinstance(task_id, int) or not 0 < task_id <= MAX_ID:
         raise Invalid("a prediction needs \"task\": the task id", [{"row": None, "field": "task", "detail": "required"}])
     prediction = annotations.create_prediction(
         api_user().user, task_id=task_id, result=body.get("result"), score=body.get("score"),
