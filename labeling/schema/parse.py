@@ -325,26 +325,30 @@ def _shape(el: Any) -> tuple:
     return tuple(sorted(el.attrib)), _text_kind(el.text or ""), len(el)
 
 
-def _schema_check(root: Any, walk: _Walk, full: LabelInterface) -> LabelInterface:
-    """A LabelInterface to validate: the config with, per control, one label of each shape.
+def _label_interface(root: Any, walk: _Walk) -> LabelInterface:
+    """Label Studio's reading of the config, with, per control, one label of each shape.
 
-    Label Studio's check (``LabelInterface.validate``) runs a JSON schema over every tag, which
-    takes a millisecond per label: a taxonomy of thousands would hold a request for seconds.
-    Labels of one shape pass or fail it alike, so it runs on one of each shape (two at least,
-    as a single label reads as an object, not a list); the config is otherwise unchanged.
-    Called once ``full`` is built from the whole config: the labels dropped leave ``root``.
+    Label Studio's check (``LabelInterface.validate``) runs a JSON schema over every tag, and
+    its parse builds an object per label: a millisecond and more per label, so a taxonomy of
+    thousands held a request for seconds. Labels of one shape pass or fail the check alike, so
+    Label Studio reads one of each shape (and the first two, as a single label reads as an
+    object, not a list); the config is otherwise unchanged, and every label is still read as
+    Label Studio reads it (:func:`_ls_label`). The labels left out leave ``root``.
     """
-    dropped = False
-    for el, labels in walk.labels.items():
+    for labels in walk.labels.values():
         seen: set[tuple] = set()
         for n, label_el in enumerate(labels.values()):
             shape = _shape(label_el)
             if n < 2 or shape not in seen:
                 seen.add(shape)
             else:
-                el.remove(label_el)
-                dropped = True
-    return LabelInterface(etree.tostring(root, encoding="unicode")) if dropped else full
+                label_el.getparent().remove(label_el)
+    return LabelInterface(etree.tostring(root, encoding="unicode"))
+
+
+def _ls_label(el: Any) -> str | None:
+    """A label tag's name as Label Studio reads it (``LabelTag.parse_node``: alias, else value)."""
+    return el.get("alias") or el.get("value")
 
 
 def parse_label_config(xml: str) -> LabelSchema:
@@ -386,11 +390,10 @@ def parse_label_config(xml: str) -> LabelSchema:
         walk.errors.sort(key=lambda e: e["line"] or 0)
         raise LabelConfigError(walk.errors)
 
-    canonical_xml = etree.tostring(root, encoding="unicode")
     root_line = root.sourceline
-    li = LabelInterface(canonical_xml)
+    li = _label_interface(root, walk)
     try:
-        _schema_check(root, walk, li).validate()
+        li.validate()
     # The SDK's public API documents only ``Exception`` here (its own exception classes live in
     # its private ``_legacy`` module): caught around this one call, reported as a refusal.
     except Exception as exc:
@@ -412,15 +415,17 @@ def parse_label_config(xml: str) -> LabelSchema:
     controls: list[ControlSpec] = []
     for el in walk.controls:
         ctrl = li.get_control(el.get("name"))
-        labels = list(ctrl.labels or [])
-        walked = list(walk.labels[el])
-        if labels != walked:  # LabelInterface read the children differently
+        walked = walk.labels[el]  # label -> its tag, every one (Label Studio read some of them)
+        labels = list(walked)
+        read = [_ls_label(label_el) for label_el in walked.values()]
+        kept = [label for label, label_el in walked.items() if label_el.getparent() is not None]
+        if read != labels or list(ctrl.labels or []) != kept:  # Label Studio reads them otherwise
             raise LabelConfigError(
-                [_err(el, f"has labels {walked}, but Label Studio reads them as {labels}")]
+                [_err(el, f"has labels {labels}, but Label Studio reads them as {read}")]
             )
-        attrs = {label: ctrl.labels_attrs[label] for label in labels}
-        hotkeys = {k: v.get_attr("hotkey") for k, v in attrs.items() if v.get_attr("hotkey")}
-        colors = {k: v.get_attr("background") for k, v in attrs.items() if v.get_attr("background")}
+        # the attributes as Label Studio's get_attr reads them (exact name, else lower-case)
+        hotkeys = {k: v for k, label_el in walked.items() if (v := _attr(label_el, "hotkey"))}
+        colors = {k: v for k, label_el in walked.items() if (v := _attr(label_el, "background"))}
         tag = CONTROLS[el.tag]
         if isinstance(ctrl, ChoicesTag):
             multiple = ctrl.is_multiple_choice
