@@ -48,7 +48,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.create_user", "POST"): ADMINS,
     ("api.update_user", "PATCH"): ADMINS,
     ("api.label_configs", "GET"): USERS | {READ},
-    ("api.validate_config", "POST"): USERS,
+    ("api.validate_config", "POST"): CREATE,  # checking configs is part of creating projects
     ("api.list_projects", "GET"): USERS | {READ},
     ("api.create_project", "POST"): CREATE,
     ("api.get_project", "GET"): USERS | {READ},
