@@ -67,7 +67,8 @@ def _path(parts: tuple) -> str:
     return "".join(reversed(keys)).lstrip(".") or "(top level)"
 
 
-def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | None = None) -> str | None:
+def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | None = None,
+                 numbers: bool = True) -> str | None:
     """The first reason parsed JSON cannot be taken, or None.
 
     Parameters
@@ -78,6 +79,9 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
         Most nesting of objects and lists (default: the ``max_json_depth`` setting).
     max_chars : int, optional
         Most characters of text (keys and strings; a number or constant counts as 8).
+    numbers : bool
+        Check numbers too (whole numbers within BIGINT, floats finite); the importer checks
+        its numbers itself, with messages of its own.
 
     Returns
     -------
@@ -103,7 +107,7 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
             items = enumerate(node)
         else:
             size += 8
-            if (problem := _number_problem(node)) is not None:
+            if numbers and (problem := _number_problem(node)) is not None:
                 return f"{_path(path)} {problem}"
             continue
         depth += 1
@@ -120,7 +124,7 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
                     return f"{_path((path, key))} holds a lone surrogate (like \\ud800), which is not text"
             elif isinstance(child, _SCALARS):
                 size += 8
-                if (problem := _number_problem(child)) is not None:
+                if numbers and (problem := _number_problem(child)) is not None:
                     return f"{_path((path, key))} {problem}"
             else:
                 stack.append((child, depth, (path, key)))
@@ -222,7 +226,7 @@ def task_data_problem(data: dict) -> str | None:
     else:
         if size <= limit:
             return None
-    problem = json_problem(data, max_chars=limit)
+    problem = json_problem(data, max_chars=limit, numbers=False)
     if problem is not None and "larger than the limit" in problem:
         return (f"is larger than the limit of {st.max_task_data_kb:,} KiB of text per task "
                 "(LABELFAB_MAX_TASK_DATA_KB)")
@@ -256,7 +260,7 @@ def check_import_row(item: Any, fail: Any, index: int) -> dict:
             item.data = {_SURROGATE.sub("\ufffd", k): _shallow(v) for k, v in item.data.items()}
     for name in ("meta", "annotations", "predictions", "gold_answer"):
         value = getattr(item, name)
-        other = json_problem(value) if value else None
+        other = json_problem(value, numbers=False) if value else None
         if other is not None:
             fail(index, item, name, f"{name}: {other}")
             setattr(item, name, type(value)() if isinstance(value, dict | list) else None)
@@ -267,4 +271,4 @@ def _shallow(value: Any) -> Any:
     """A value of task data that the importer's other checks can read without harm."""
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
-    return value if json_problem(value) is None else None
+    return value if json_problem(value, numbers=False) is None else None
