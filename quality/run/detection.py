@@ -84,10 +84,11 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
         )
 
     labels, predictions, used = [], [], []
-    no_score = 0
+    no_score = no_prediction = 0
     for i, regions in zip(items.tolist(), values, strict=True):
         tid = int(data.task_ids[i])
-        if tid not in preds:
+        if tid not in preds:  # unknown, never "no boxes": the image is not scored
+            no_prediction += 1
             continue
         b, lab, _ = boxes(regions, None, False)
         pregions, pscore, _ = preds[tid]
@@ -114,6 +115,11 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
     if no_score:
         data.notes.append(
             f"{no_score} labeled image(s) have predicted boxes without a score and were left out"
+        )
+    if no_prediction:
+        data.notes.append(
+            f"{no_prediction} of {len(items)} labeled image(s) have no imported prediction and were "
+            "not scored (labelfab trains no detector)"
         )
     if len(used) < 2:
         raise QCRunError("only 1 labeled image has predictions; QC needs at least 2")
@@ -196,6 +202,7 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
         summary={
             "mode": "detection",
             "n_images": len(used),
+            "n_images_without_predictions": no_prediction,
             "noise_rate_method": "share of images flagged",
             "n_annotations": int(data.ann_item.size),
         },

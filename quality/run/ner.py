@@ -1,6 +1,7 @@
 """QC of named entities (``<Labels>`` on text): cleanlab's token classification on the spans of
-the first annotation of each text against imported predictions with scores; labelfab trains no
-token model itself (ARCHITECTURE.md, quality/)."""
+the first annotation of each text, against imported predictions with scores when they cover
+every labeled text, else against the project's own token model (``quality.token_probs``,
+cross-validated by text) (ARCHITECTURE.md, quality/)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,60 @@ __all__ = ["score"]
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
+def _imported_token_probs(
+    used_tids: list[int], spans_of: list[list[tuple[int, int]]], preds: dict, idx: dict, k: int
+) -> list[np.ndarray] | str:
+    """Token probabilities from the imported predictions, when they cover every scored text
+    (a prediction with a score on each); else why not. A text without a prediction is unknown,
+    never "O": then the imported predictions are not the QC model at all (ARCHITECTURE.md,
+    quality/)."""
+    n = len(used_tids)
+    have = [tid for tid in used_tids if tid in preds]
+    if len(have) < n:
+        return f"imported predictions cover {len(have):,} of {n:,} labeled texts"
+    pp_list = []
+    no_score = 0
+    for tid, tokens in zip(used_tids, spans_of, strict=True):
+        pregions, pscore, _ = preds[tid]
+        base = region_score({}, pscore)
+        scores_r = [region_score(r, pscore) for r in pregions]
+        if base is None:
+            known = [s for s in scores_r if s is not None]
+            base = float(np.mean(known)) if known else None
+        if base is None:
+            no_score += 1
+            continue
+        # within a text the model predicted, a token outside its spans is its "O"
+        P = np.full((len(tokens), k), (1 - base) / (k - 1))
+        P[:, 0] = base
+        for r, sc in zip(pregions, scores_r, strict=True):
+            v = r.get("value") or {}
+            lab = region_labels(r, "labels")
+            if not lab or lab[0] not in idx or not isinstance(v.get("start"), int):
+                continue
+            sc = base if sc is None else sc
+            for t, (a, b) in enumerate(tokens):
+                if a < v.get("end", -1) and b > v["start"]:
+                    P[t, :] = (1 - sc) / (k - 1)
+                    P[t, idx[lab[0]]] = sc
+        pp_list.append(P)
+    if no_score:
+        return (
+            f"the imported predictions of {no_score:,} of {n:,} labeled texts carry no score (per "
+            "span or per prediction)"
+        )
+    return pp_list
+
+
 def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Probs]:
-    """Score an NER project: token label issues against imported predictions; ``(Scored,
-    Probs)`` of the run, or :class:`QCRunError` saying why not."""
+    """Score an NER project: token label issues against imported predictions when they cover
+    every labeled text, else against the project's own token model (cross-validated by text);
+    ``(Scored, Probs)`` of the run, or :class:`QCRunError` saying why not."""
     from cleanlab.token_classification.filter import find_label_issues
     from cleanlab.token_classification.rank import get_label_quality_scores
+
+    from quality import QCInputError
+    from quality.token_probs import MIN_TEXTS, cross_val_token_probs
 
     names = data.class_names  # "O" first
     k = len(names)
@@ -40,22 +90,9 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
     items, values = first_annotations(data)
     texts = task_values(data.project.id, data.task_ids, TASK.c.data[key].as_string())
     preds = latest_predictions(data, data.task_ids)
-    have = [
-        i
-        for i in items.tolist()
-        if int(data.task_ids[i]) in preds and preds[int(data.task_ids[i])][0] is not None
-    ]
-    if not have:
-        raise QCRunError(
-            "QC of an NER project needs imported predictions (spans with a score) for the labeled "
-            "tasks; labelfab trains no token model itself. Import predictions, then run QC"
-        )
-    progress(0.3, f"token labels of {len(have):,} texts")
-    labels_list, pp_list, token_list, used, spans_of = [], [], [], [], []
-    missing_score = 0
+    labels_list, token_list, used, spans_of = [], [], [], []
     for i, regions in zip(items.tolist(), values, strict=True):
-        tid = int(data.task_ids[i])
-        if tid not in preds or not isinstance(texts[i], str):
+        if not isinstance(texts[i], str):
             continue
         text = texts[i]
         tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
@@ -70,40 +107,32 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
             for t, (a, b) in enumerate(tokens):
                 if a < v.get("end", -1) and b > v["start"]:
                     given[t] = idx[lab[0]]
-        pregions, pscore, _ = preds[tid]
-        base = region_score({}, pscore)
-        scores_r = [region_score(r, pscore) for r in pregions]
-        if base is None:
-            known = [s for s in scores_r if s is not None]
-            base = float(np.mean(known)) if known else None
-        if base is None:
-            missing_score += 1
-            continue
-        P = np.full((len(tokens), k), (1 - base) / (k - 1))
-        P[:, 0] = base
-        for r, sc in zip(pregions, scores_r, strict=True):
-            v = r.get("value") or {}
-            lab = region_labels(r, "labels")
-            if not lab or lab[0] not in idx or not isinstance(v.get("start"), int):
-                continue
-            sc = base if sc is None else sc
-            for t, (a, b) in enumerate(tokens):
-                if a < v.get("end", -1) and b > v["start"]:
-                    P[t, :] = (1 - sc) / (k - 1)
-                    P[t, idx[lab[0]]] = sc
         labels_list.append(given)
-        pp_list.append(P)
         token_list.append([text[a:b] for a, b in tokens])
         spans_of.append(tokens)
         used.append(i)
     if not used:
-        raise QCRunError(
-            "the imported predictions of the labeled NER tasks carry no score (per span or per "
-            "prediction); QC needs probabilities to judge the labels"
-        )
-    if missing_score:
+        raise QCRunError(f"none of the labeled tasks has text in data.{key}; QC has nothing to check")
+    used_tids = [int(data.task_ids[i]) for i in used]
+    progress(0.3, f"token labels of {len(used):,} texts")
+    imported = _imported_token_probs(used_tids, spans_of, preds, idx, k)
+    if isinstance(imported, list):
+        pp_list = imported
+        source = None
+    else:
+        progress(0.4, f"cross-validating a token model on {len(used):,} texts ({imported})")
+        try:
+            pp_list, _ = cross_val_token_probs(token_list, labels_list, n_classes=k)
+        except QCInputError as exc:
+            raise QCRunError(
+                "QC of an NER project needs imported predictions (spans with a score) on every "
+                f"labeled task, or at least {MIN_TEXTS} labeled texts of 2 labels for its own token "
+                f"model: {imported}; own model: {exc}. Import predictions, or label more, then run QC"
+            ) from None
+        source = imported
         data.notes.append(
-            f"{missing_score} labeled text(s) have predictions without a score and were left out"
+            f"imported predictions were not used as the QC model ({imported}); the project's "
+            "own token model was, cross-validated by text"
         )
     all_labels = np.concatenate(labels_list)
     if np.unique(all_labels).size < 2:
@@ -161,11 +190,16 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
         m = all_labels == c
         per_class[names[c]] = round(float(flags[m].mean()), 6) if m.any() else None
     n_issue = sum(1 for x in issues if x["is_issue"])
-    versions = Counter(preds[int(data.task_ids[i])][2] for i in used)
     acc = float(np.mean(all_pp.argmax(axis=1) == all_labels))
-    probs = Probs(
-        all_pp, "imported", f"imported: {versions.most_common(1)[0][0] or 'predictions'}"[:100], acc
-    )
+    if source is None:
+        versions = Counter(preds[tid][2] for tid in used_tids)
+        model = f"imported: {versions.most_common(1)[0][0] or 'predictions'}"[:100]
+        probs = Probs(all_pp, "imported", model, acc)
+    else:
+        probs = Probs(
+            all_pp, "features", "token logreg (cross-validated by text)", acc,
+            details={"features": "token words and their neighbours", "not_used": [source]},
+        )
     annotators = []
     for u in np.unique(data.ann_user):
         mine = [
