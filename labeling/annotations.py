@@ -18,6 +18,9 @@ Rules
   annotation is withdrawn), with its ``TaskEvent``, by the rules of :mod:`labeling.lifecycle`.
   Gold tasks keep their state.
 - Annotators see only their own annotations (blind labeling); leads and reviewers see all.
+- An annotation made from a pre-label records the prediction (``parent_prediction``, Label
+  Studio's key), checked to be one of the task's; QC tells such annotations apart
+  (ARCHITECTURE.md, Pre-labels).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from labeling.models import (
     Task,
     TaskState,
     User,
+    prelabels_on,
 )
 from labeling.router import ANNOTATE, take_lease
 from labeling.schema import LabelSchema, cached_schema, schema_of
@@ -163,6 +167,7 @@ _SET_TASK = (
             requeued=_p("v_requeued"), updated_at=_p("v_now"))
 )
 _ANN_COLUMNS = ("task_id", "project_id", "user_id", "result", "was_cancelled", "skip_reason", "lead_time", "source",
+                "parent_prediction",
                 "version", "created_at", "updated_at")
 _INSERT_ANNOTATION = sa.insert(_A).values({c: _p(f"a_{c}") for c in _ANN_COLUMNS}).returning(_A.c.id)
 # PostgreSQL: the annotation, the task's counters and state (and its event) in one round trip.
@@ -203,7 +208,8 @@ def _insert_annotation(conn: Connection, task: Any, user_id: int, annotation: di
 
 
 def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool = False,
-           skip_reason: str = "", lead_time: float | None = None, source: str = "api") -> tuple[Annotation, bool]:
+           skip_reason: str = "", lead_time: float | None = None, source: str = "api",
+           parent_prediction: int | None = None) -> tuple[Annotation, bool]:
     """Store the user's annotation (or skip) of a task.
 
     Parameters
@@ -219,6 +225,9 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
         Seconds spent; by default the time since the task was leased to the user.
     source : str
         ``ui`` or ``api``.
+    parent_prediction : int, optional
+        The prediction of this task the annotation started from (a pre-label; Label Studio's
+        key): the annotation is marked as not independent (ARCHITECTURE.md, Pre-labels).
 
     Returns
     -------
@@ -237,7 +246,8 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
     for attempt in (1, 2):
         try:
             return _submit(task_id, user, result=result, was_cancelled=bool(was_cancelled),
-                           skip_reason=skip_reason, lead_time=lead_time, source=source)
+                           skip_reason=skip_reason, lead_time=lead_time, source=source,
+                           parent_prediction=parent_prediction)
         except IntegrityError:
             # A concurrent submit of the same (task, user) won the unique constraint: the
             # second attempt finds its annotation.
@@ -247,7 +257,7 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
 
 
 def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_reason: str,
-            lead_time: float | None, source: str) -> tuple[Annotation, bool]:
+            lead_time: float | None, source: str, parent_prediction: int | None) -> tuple[Annotation, bool]:
     now = utcnow()
     with hot_transaction() as conn:
         task, _role, leased_at = _task_context(conn, user, task_id, "annotate", drop_lease=True)
@@ -275,11 +285,18 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
                         f"task {task_id} has {task.n_annotations} of {task.target_overlap} annotations and its "
                         "other places are leased to other annotators; ask for the next task")
             check_result(conn, _schema_of(conn, task), task, result)
+            if parent_prediction is not None and conn.execute(
+                    _TASK_PREDICTION, {"prid": parent_prediction, "tid": task_id}).first() is None:
+                raise Invalid(f"prediction {parent_prediction} is not a prediction of task {task_id}",
+                              [{"row": None, "field": "parent_prediction", "detail": "not a prediction of this task"}])
+        if was_cancelled:
+            parent_prediction = None
         if lead_time is None and leased_at is not None:
             lead_time = round((now - leased_at).total_seconds(), 3)
         values = {"task_id": task_id, "project_id": task.project_id, "user_id": user.id, "result": result,
                   "was_cancelled": was_cancelled, "skip_reason": (skip_reason or "")[:2000] if was_cancelled else "",
-                  "lead_time": lead_time, "source": source, "version": 1, "created_at": now, "updated_at": now}
+                  "lead_time": lead_time, "source": source, "parent_prediction": parent_prediction, "version": 1,
+                  "created_at": now, "updated_at": now}
         ann_id = _insert_annotation(conn, task, user.id, values, d_leases=d_leases)
     if task.is_gold and not was_cancelled:  # pause an annotator whose gold accuracy is too low
         check_gold(task.project_id, user.id)
@@ -287,6 +304,8 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
 
 
 _ANNOTATION = sa.select(_A).where(_A.c.id == _p("aid"))
+_TASK_PREDICTION = sa.select(Prediction.__table__.c.id).where(
+    Prediction.__table__.c.id == _p("prid"), Prediction.__table__.c.task_id == _p("tid"))
 _MINE = sa.select(_A.c.id).where(_A.c.task_id == _p("tid"), _A.c.user_id == _p("uid"))
 _ANNOTATION_FOR_UPDATE = _ANNOTATION.with_for_update()
 _INSERT_VERSION = sa.insert(AnnotationVersion.__table__)
@@ -483,7 +502,7 @@ def create_prediction(user: User, *, task_id: int, result: Any, score: float | N
 def _require_predictions(s: Session, user: User, project_id: int) -> None:
     """Predictions are read by leads and reviewers, and by annotators where the project shows them."""
     project = require_project(s, user, project_id, "view")
-    if not project.show_predictions and not can(s, user, project, "see_all"):
+    if not prelabels_on(project.show_predictions, project.overlap) and not can(s, user, project, "see_all"):
         raise Forbidden(f"predictions are not shown to annotators in project {project_id}")
 
 

@@ -116,6 +116,13 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts_opt()
 
 
+def prelabels_on(show_predictions: bool | None, overlap: int) -> bool:
+    """Whether a project pre-fills predictions for annotators (to a task's first annotator only):
+    the lead's choice, else on with overlap 1 and off above, where labels must be independent
+    (ARCHITECTURE.md, Pre-labels)."""
+    return overlap <= 1 if show_predictions is None else bool(show_predictions)
+
+
 class Project(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(sa_type=sa.String(255))
@@ -130,7 +137,9 @@ class Project(SQLModel, table=True):
     gold_min_items: int = Field(default=10)
     gold_threshold: float = Field(default=0.0)  # pause annotators under this gold accuracy
     restricted: bool = Field(default=False)  # True: only members get tasks
-    show_predictions: bool = Field(default=True)
+    # pre-labels (predictions pre-filled for annotators, Label Studio's show_collab_predictions);
+    # None: the default, on with overlap 1 and off above (ARCHITECTURE.md, Pre-labels)
+    show_predictions: bool | None = Field(default=None, nullable=True)
     uncertain_first: bool = Field(default=False)
     qc_every: int = Field(default=0)  # start a QC run after this many newly labeled tasks (0: off)
     qc_policy: dict = _json()
@@ -248,6 +257,9 @@ class Annotation(SQLModel, table=True):
     lead_time: float | None = None  # seconds the annotator spent
     source: str = Field(default="ui", sa_type=sa.String(20))  # ui|api|import|review
     version: int = Field(default=1)
+    # the prediction it started from (Label Studio's parent_prediction): a pre-label, not an
+    # independent label; kept when that prediction is deleted (ARCHITECTURE.md, Pre-labels)
+    parent_prediction: int | None = Field(default=None, nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

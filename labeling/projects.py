@@ -31,6 +31,7 @@ from labeling.models import (
     Task,
     TaskState,
     User,
+    prelabels_on,
 )
 from labeling.schema import (
     LabelConfigError,
@@ -57,7 +58,7 @@ SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "gold_min_items": (int, 0, 1_000_000),
     "gold_threshold": (float, 0, 1),
     "restricted": (bool, None, None),
-    "show_predictions": (bool, None, None),
+    "show_predictions": (bool, None, None),  # null: the default by overlap (models.prelabels_on)
     "uncertain_first": (bool, None, None),
     "qc_every": (int, 0, 1_000_000_000),
 }
@@ -100,6 +101,9 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if name not in SETTINGS:
             errors.append({"field": name, "detail": f"unknown setting {name!r}"})
+            continue
+        if value is None and name == "show_predictions":
+            clean[name] = None
             continue
         kind, minimum, maximum = SETTINGS[name]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -209,6 +213,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "gold_threshold": project.gold_threshold,
         "restricted": project.restricted,
         "show_predictions": project.show_predictions,
+        "show_collab_predictions": prelabels_on(project.show_predictions, project.overlap),
         "uncertain_first": project.uncertain_first,
         "qc_every": project.qc_every,
         "qc_policy": project.qc_policy,
@@ -544,7 +549,8 @@ def get_task(user: User, task_id: int) -> dict:
     """One task with its annotations and predictions, as the caller may see them.
 
     Leads and reviewers see every annotation; an annotator sees a task they hold or labeled,
-    with their own annotation only, and predictions when the project shows them.
+    with their own annotation only, and predictions when the project shows them and no one else
+    has labelled the task (ARCHITECTURE.md, Pre-labels).
     """
     with read_session() as s:
         task, project, privileged = _task_for(s, user, task_id, "view")
@@ -552,8 +558,11 @@ def get_task(user: User, task_id: int) -> dict:
         if not privileged:
             q = q.where(Annotation.user_id == user.id)
         annotations = list(s.exec(q))
+        shown = privileged or (prelabels_on(project.show_predictions, project.overlap) and s.exec(
+            select(Annotation.id).where(Annotation.task_id == task_id, Annotation.user_id != user.id,
+                                        Annotation.was_cancelled == sa.false()).limit(1)).first() is None)
         predictions = list(s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id))) \
-            if privileged or project.show_predictions else []
+            if shown else []
         return wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged)
 
 

@@ -15,6 +15,9 @@ Rules
 - Gold tasks (``is_gold``) are answered by every annotator once, interleaved so that a share
   ``Project.gold_rate`` of a user's submissions are gold; they never count toward overlap and
   never change state. Paused members (``Membership.paused_at``) get nothing (:class:`Paused`).
+- Pre-labels: a task's predictions go with it only where the project shows them
+  (``models.prelabels_on``: by default with overlap 1 only) and only to its first annotator
+  (ARCHITECTURE.md, Pre-labels).
 
 Concurrency
 -----------
@@ -63,6 +66,7 @@ from labeling.models import (
     TaskState,
     User,
     UTCDateTime,
+    prelabels_on,
 )
 from labeling.wire import task_json
 
@@ -106,7 +110,7 @@ def _own_lease_subquery(project_col: Any) -> Any:
 _ACCESS = (
     sa.select(
         _P.c.id, _P.c.created_by, _P.c.restricted, _P.c.archived_at, _P.c.lease_seconds, _P.c.gold_rate,
-        _P.c.show_predictions, _M.c.role.label("member_role"), _M.c.paused_at, _M.c.paused_reason,
+        _P.c.show_predictions, _P.c.overlap, _M.c.role.label("member_role"), _M.c.paused_at, _M.c.paused_reason,
         _own_lease_subquery(_P.c.id).label("own_task"),
         sa.exists().where(_L.c.project_id == _P.c.id, _L.c.expires_at < _p("now")).label("has_expired"),
         sa.exists().where(_PR.c.project_id == _P.c.id).label("has_predictions"),
@@ -257,6 +261,12 @@ _GOLD_DONE = (sa.select(sa.func.count()).select_from(_T.join(_A, _A.c.task_id ==
 _TASK = sa.select(_T).where(_T.c.id == _p("tid"))
 _TASK_FOR_UPDATE = _TASK.with_for_update()
 _PREDICTIONS = sa.select(_PR).where(_PR.c.task_id == _p("tid")).order_by(_PR.c.id)
+# Someone else has labelled the task or holds a place on it: the caller is not its first
+# annotator, and pre-labels would cost the task its independent labels.
+_NOT_FIRST = sa.select(sa.or_(
+    sa.exists().where(_A.c.task_id == _p("tid"), _A.c.user_id != _p("uid"), _A.c.was_cancelled == sa.false()),
+    sa.exists().where(_L.c.task_id == _p("tid"), _L.c.user_id != _p("uid"), _L.c.kind == ANNOTATE),
+))
 
 
 def _gold_due(conn: Connection, project: Row, user_id: int) -> bool:
@@ -383,7 +393,8 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None) -> d
     Returns
     -------
     dict or None
-        The task in Label Studio's format with its predictions (if the project shows them),
+        The task in Label Studio's format with its predictions as pre-labels (if the project
+        shows them, and only to the task's first annotator: ARCHITECTURE.md, Pre-labels),
         ``lease_expires_at`` and ``lease_seconds``; None when no task is open to this user.
     """
     with _claimed(user, project_id, ahead_of) as (conn, claimed):
@@ -391,7 +402,8 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None) -> d
             return None
         project, task, expires = claimed
         predictions = []
-        if project.show_predictions and project.has_predictions:
+        if (prelabels_on(project.show_predictions, project.overlap) and project.has_predictions
+                and not conn.execute(_NOT_FIRST, {"tid": task.id, "uid": user.id}).scalar()):
             predictions = conn.execute(_PREDICTIONS, {"tid": task.id}).mappings().all()
     view = task_json(task._mapping, predictions=predictions)
     view["lease_expires_at"] = expires.isoformat()

@@ -71,6 +71,8 @@ class Annotation(WireModel):
     skip_reason: str | None = Field(None, description="labelfab: why the task was skipped")
     version: int | None = Field(None, description="labelfab: 1, then one more per edit")
     source: str | None = Field(None, description="labelfab: ui, api or import")
+    parent_prediction: int | None = Field(
+        None, description="the prediction (pre-label) the annotation was made from; null: made independently")
 
 
 class Prediction(WireModel):
@@ -177,7 +179,11 @@ class Project(WireModel):
     gold_min_items: int | None = None
     gold_threshold: float | None = None
     restricted: bool | None = Field(None, description="labelfab: members-only annotating")
-    show_predictions: bool | None = None
+    show_collab_predictions: bool | None = Field(
+        None, description="annotators see predictions (pre-labels), in labelfab to each task's first annotator only")
+    show_predictions: bool | None = Field(
+        None, description="labelfab: the lead's choice of show_collab_predictions; null: the default, on with "
+                          "overlap 1 and off above")
     uncertain_first: bool | None = None
     qc_every: int | None = None
     qc_policy: dict[str, Any] | None = None
@@ -274,6 +280,7 @@ def annotation_json(a: Any) -> dict[str, Any]:
         "lead_time": _get(a, "lead_time"),
         "version": version,
         "source": _get(a, "source"),
+        "parent_prediction": _get(a, "parent_prediction"),
         "last_action": "skipped" if cancelled else ("updated" if version > 1 else "submitted"),
         "created_at": _iso(_get(a, "created_at")),
         "updated_at": _iso(_get(a, "updated_at")),

@@ -47,6 +47,7 @@ ANNOTATION = sa.table(
     sa.column("was_cancelled"),
     sa.column("project_id"),
     sa.column("id"),
+    sa.column("parent_prediction"),
 )
 PREDICTION = Prediction.__table__
 BATCH = 5000

@@ -74,6 +74,8 @@ class Data:
     unlabeled_ids: np.ndarray  # tasks without any annotation, still open (capped at MAX_PREDICT)
     n_unlabeled: int  # before the cap
     n_annotations_other: int = 0  # annotations without a label of the primary control
+    # annotations made from a pre-label left out: their items have an independent label
+    n_prelabel_skipped: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -148,7 +150,8 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
         ]
         index = {name: i for i, name in enumerate(class_names)}
         q = (
-            sa.select(ANNOTATION.c.task_id, ANNOTATION.c.user_id, ANNOTATION.c.result)
+            sa.select(ANNOTATION.c.task_id, ANNOTATION.c.user_id, ANNOTATION.c.result,
+                      ANNOTATION.c.parent_prediction)
             .select_from(ANNOTATION.join(TASK, TASK.c.id == ANNOTATION.c.task_id))
             .where(ANNOTATION.c.project_id == project_id, ANNOTATION.c.was_cancelled == sa.false(), scored)
             .order_by(ANNOTATION.c.task_id, ANNOTATION.c.id)
@@ -156,9 +159,10 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
         ann_task: list[int] = []
         ann_user: list[int] = []
         ann_value: list = []
+        ann_pre: list[bool] = []
         other = 0
         unknown: Counter = Counter()
-        for task_id, user_id, result in conn.execution_options(
+        for task_id, user_id, result, parent_prediction in conn.execution_options(
             stream_results=True, yield_per=BATCH
         ).execute(q):
             if kind == "classification":
@@ -200,6 +204,7 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
             ann_task.append(task_id)
             ann_user.append(user_id)
             ann_value.append(value)
+            ann_pre.append(parent_prediction is not None)
         if not ann_task:
             raise QCRunError(
                 f"none of the annotations of the {n_labeled:,} labeled tasks has a label of control "
@@ -239,7 +244,14 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
     keep = np.isin(ann_task_arr, task_arr)  # a task deleted meanwhile drops out
     item_of = np.searchsorted(task_arr, ann_task_arr[keep])
     values = [v for v, k in zip(ann_value, keep, strict=True) if k] if not keep.all() else ann_value
+    users = np.asarray(ann_user, dtype=np.int64)[keep]
+    item_of, users, values, n_pre = _skip_prelabels(item_of, users, values, np.asarray(ann_pre, dtype=bool)[keep])
     notes = []
+    if n_pre:
+        notes.append(
+            f"{n_pre} annotation(s) made from a pre-label were left out of the consensus and the "
+            "agreement: their tasks have independent labels"
+        )
     if unknown:
         listing = ", ".join(f"{name!r} ({n})" for name, n in unknown.most_common(5))
         notes.append(
@@ -265,13 +277,31 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
         content_hash=hashes,
         media_ids=media_ids,
         ann_item=item_of.astype(np.int64),
-        ann_user=np.asarray(ann_user, dtype=np.int64)[keep],
+        ann_user=users,
         ann_value=values,
         unlabeled_ids=np.asarray(unlabeled, dtype=np.int64),
         n_unlabeled=n_unlabeled,
         n_annotations_other=other,
+        n_prelabel_skipped=n_pre,
         notes=notes,
     )
+
+
+def _skip_prelabels(
+    item_of: np.ndarray, users: np.ndarray, values: list, pre: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list, int]:
+    """Leave out the annotations made from a pre-label (``parent_prediction``) of items that
+    have an independent annotation: they repeat the model, not a person's judgement, so CROWDLAB,
+    the agreement figures and each annotator's scores skip them. An item labelled only from
+    pre-labels keeps them (it has no other label to check). ARCHITECTURE.md, Pre-labels."""
+    if not pre.any():
+        return item_of, users, values, 0
+    independent = np.unique(item_of[~pre])
+    drop = pre & np.isin(item_of, independent)
+    if not drop.any():
+        return item_of, users, values, 0
+    keep = ~drop
+    return item_of[keep], users[keep], [v for v, k in zip(values, keep.tolist(), strict=True) if k], int(drop.sum())
 
 
 # --------------------------------------------------------------------------- features

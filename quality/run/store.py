@@ -98,6 +98,7 @@ def store_run(
     if data.notes:
         summary["notes"] = data.notes
     summary["n_unlabeled"] = data.n_unlabeled
+    summary["n_prelabel_annotations_skipped"] = data.n_prelabel_skipped
     with write_session() as s:
         conn = s.connection()
         if s.get(Project, project_id) is None:

@@ -234,3 +234,35 @@ def test_plain_requests_script(live_server, lead):
     r = s.post(f"{live_server.url}/api/projects/{pid}/import/", data=json.dumps([{"text": "x"}]),
                headers={"Content-Type": "application/json"})
     assert r.status_code == 201 and r.json()["task_count"] == 1
+
+
+def test_prelabels_setting_through_the_api(client, lead, annotator, project_id):
+    """Label Studio's show_collab_predictions and labelfab's show_predictions (null: the default by
+    overlap); a GET body sent back keeps the default (ARCHITECTURE.md, Pre-labels)."""
+    r = client.patch(f"/api/projects/{project_id}", json={"maximum_annotations": 2}, headers=lead.headers)
+    p = r.get_json()
+    assert (p["show_predictions"], p["show_collab_predictions"]) == (None, False)  # off by default with overlap 2
+    r = client.put(f"/api/projects/{project_id}", json=p, headers=lead.headers)
+    assert r.get_json()["show_predictions"] is None
+    r = client.patch(f"/api/projects/{project_id}", json={"show_collab_predictions": True}, headers=lead.headers)
+    assert (r.get_json()["show_predictions"], r.get_json()["show_collab_predictions"]) == (True, True)
+    r = client.patch(f"/api/projects/{project_id}", json={"show_predictions": None}, headers=lead.headers)
+    assert (r.get_json()["show_predictions"], r.get_json()["show_collab_predictions"]) == (None, False)
+    r = client.patch(f"/api/projects/{project_id}", json={"show_predictions": "yes"}, headers=lead.headers)
+    assert r.status_code == 422
+
+
+def test_annotation_made_from_a_prelabel_through_the_api(client, lead, annotator, project_id):
+    client.post(f"/api/projects/{project_id}/import", json=[{"text": "a"}], headers=lead.headers)
+    task_id = client.get(f"/api/projects/{project_id}/tasks", headers=lead.headers).get_json()[0]["id"]
+    r = client.post("/api/predictions", json={"task": task_id, "result": choice("neg"), "score": 0.8},
+                    headers=lead.headers)
+    pred = r.get_json()["id"]
+    nxt = client.get(f"/api/projects/{project_id}/next", headers=annotator.headers).get_json()
+    assert [p["id"] for p in nxt["predictions"]] == [pred]  # overlap 1: shown by default
+    r = client.post(f"/api/tasks/{task_id}/annotations", json={"result": choice("neg"), "parent_prediction": "x"},
+                    headers=annotator.headers)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "parent_prediction"
+    r = client.post(f"/api/tasks/{task_id}/annotations", json={"result": choice("neg"), "parent_prediction": pred},
+                    headers=annotator.headers)
+    assert r.status_code == 201 and r.get_json()["parent_prediction"] == pred

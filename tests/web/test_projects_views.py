@@ -82,12 +82,16 @@ def test_settings_page_saves_and_refuses_with_reason(client, lead, project):
     login(client, lead.email)
     page = client.get(f"/projects/{project.id}/settings").get_data(as_text=True)
     form = {"csrf_token": csrf(page), "title": "Renamed", "description": "", "instructions": "Be quick.",
-            "overlap": 2, "max_overlap": 4, "lease_seconds": 90, "show_predictions": "y", "label_config": TEXT}
+            "overlap": 2, "max_overlap": 4, "lease_seconds": 90, "prelabels": "on", "label_config": TEXT}
     r = client.post(f"/projects/{project.id}/settings", data=form)
     assert r.status_code == 302
     p = projects.get_project(project.id)
     assert (p.title, p.instructions, p.overlap, p.max_overlap, p.lease_seconds, p.restricted, p.show_predictions) == (
         "Renamed", "Be quick.", 2, 4, 90, False, True)
+    # the default choice leaves it to the overlap (off above 1), and the page says it is chosen
+    assert 'selected value="on"' in client.get(f"/projects/{project.id}/settings").get_data(as_text=True)
+    assert client.post(f"/projects/{project.id}/settings", data=dict(form, prelabels="")).status_code == 302
+    assert projects.get_project(project.id).show_predictions is None
     imports.import_data(lead.user, project.id, body=[{"data": {"text": "x"}, "annotations": [
         {"result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["neg"]}}]}]}])
     r = client.post(f"/projects/{project.id}/settings", data=dict(form, label_config=TEXT.replace('<Choice value="neg"/>', "")))

@@ -17,7 +17,7 @@ from labeling.limits import MAX_ID
 from web.api import api_user, bp, changes_state, readable
 from web.api import schemas as s
 from web.api.describe import doc
-from web.api.params import flag_field, int_arg, json_body, seconds_field, string_field
+from web.api.params import flag_field, id_field, int_arg, json_body, seconds_field, string_field
 
 # --------------------------------------------------------------------------- routing
 
@@ -58,7 +58,7 @@ def create_annotation(task_id: int):
     annotation, created = annotations.submit(
         task_id, api_user().user, result=body.get("result"), was_cancelled=bool(flag_field(body, "was_cancelled")),
         skip_reason=string_field(body, "skip_reason", "comment") or "", lead_time=seconds_field(body, "lead_time"),
-        source="ui" if body.get("source") == "ui" else "api")
+        source="ui" if body.get("source") == "ui" else "api", parent_prediction=id_field(body, "parent_prediction"))
     return jsonify(wire.annotation_json(annotation)), 201 if created else 200
 
 

@@ -34,6 +34,16 @@ def seconds_field(body: dict, name: str) -> float | None:
     return float(value)
 
 
+def id_field(body: dict, name: str) -> int | None:
+    """``body[name]`` as an id, a whole number >= 1 (None when absent or null); 422 otherwise."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _invalid(f"{name} must be an id (a whole number >= 1)", name, "not an id")
+    return value
+
+
 def flag_field(body: dict, name: str) -> bool | None:
     """``body[name]`` as true or false (None when absent or null); 422 for anything else."""
     value = body.get(name)

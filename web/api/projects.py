@@ -23,12 +23,13 @@ from web.api.describe import File, doc
 from web.api.params import int_arg, json_body
 
 # Label Studio's names for labelfab's settings.
-LS_NAMES = {"maximum_annotations": "overlap", "expert_instruction": "instructions"}
+LS_NAMES = {"maximum_annotations": "overlap", "expert_instruction": "instructions",
+            "show_collab_predictions": "show_predictions"}
 # Label Studio project fields labelfab accepts and ignores (it has no such setting).
 LS_IGNORED = {
     "sampling", "show_skip_button", "enable_empty_annotation", "show_instruction", "show_annotation_history",
     "color", "is_published", "model_version", "evaluate_predictions_automatically",
-    "reveal_preannotations_interactively", "show_collab_predictions", "min_annotations_to_start_training",
+    "reveal_preannotations_interactively", "min_annotations_to_start_training",
     "control_weights", "organization", "workspace", "is_draft", "created_by", "skip_queue", "pinned_at",
     "show_ground_truth_first", "show_overlap_first", "overlap_cohort_percentage", "task_data_login",
     "task_data_password", "id", "task_number", "created_at", "total_annotations_number",
@@ -51,7 +52,8 @@ def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
         if key in ("title", "label_config"):
             main[key] = value
         elif key in LS_NAMES:
-            settings[LS_NAMES[key]] = value
+            if not (key == "show_collab_predictions" and "show_predictions" in body):  # labelfab's own key wins
+                settings[LS_NAMES[key]] = value
         elif key in projects.SETTINGS:
             settings[key] = value
         elif key == "is_archived" and not creating:

@@ -102,7 +102,9 @@ class ProjectBody(Schema):
     gold_min_items: int | None = Field(None, ge=0)
     gold_threshold: float | None = Field(None, ge=0)
     restricted: bool | None = None
-    show_predictions: bool | None = None
+    show_predictions: bool | None = Field(
+        None, description="pre-labels for each task's first annotator; null: on with overlap 1, off above")
+    show_collab_predictions: bool | None = Field(None, description="Label Studio's name for show_predictions")
     uncertain_first: bool | None = None
     qc_every: int | None = Field(None, ge=0)
 
@@ -188,6 +190,8 @@ class AnnotationBody(Schema):
     skip_reason: str | None = Field(None, description="also 'comment'")
     lead_time: float | None = Field(None, ge=0)
     source: str | None = None
+    parent_prediction: int | None = Field(
+        None, ge=1, description="the task's prediction the annotation was made from (a pre-label); on creation")
 
 
 class PredictionBody(Schema):

@@ -1362,9 +1362,9 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       if (this.preview) { this.showPreviewResult(result, "Submitted (preview: nothing was saved)."); return; }
       const task = this.current.task;
       const body = { result, lead_time: this.leadTime(), was_cancelled: false, source: "ui" };
-      if (this.current.prediction && JSON.stringify(result) === JSON.stringify(this.current.prediction.result)) {
-        body.parent_prediction = this.current.prediction.id;
-      }
+      // made from a pre-label (shown pre-filled), kept or edited: marked as Label Studio marks it,
+      // so that QC tells it from an independent label (ARCHITECTURE.md, Pre-labels)
+      if (this.current.prediction) body.parent_prediction = this.current.prediction.id;
       this.send(task, body, "submitted");
     }
 

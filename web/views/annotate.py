@@ -30,6 +30,7 @@ from labeling import annotations, limits, projects, users
 from labeling.access import can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
+from labeling.models import prelabels_on
 from labeling.schema import LabelSchema, gallery, schema_of
 
 bp = Blueprint("annotate", __name__)
@@ -117,7 +118,7 @@ def page_config(schema: LabelSchema, *, mode: str, project: Any = None, sample: 
         "project": {
             "id": pid,
             "title": project.title if project is not None else "Preview",
-            "show_predictions": bool(project.show_predictions) if project is not None else True,
+            "show_predictions": prelabels_on(project.show_predictions, project.overlap) if project is not None else True,
             "lease_seconds": project.lease_seconds if project is not None else 600,
         },
         "user": {"id": current_user.id, "email": current_user.email},

@@ -40,7 +40,11 @@ class SettingsForm(ProjectForm):
     lease_seconds = IntegerField("Lease time (seconds an annotator holds a task)",
                                  validators=[NumberRange(min=10, max=7 * 24 * 3600)])
     restricted = BooleanField("Only members of the project get tasks")
-    show_predictions = BooleanField("Show predictions to annotators")
+    prelabels = SelectField(
+        "Pre-labels (predictions pre-filled for a task's first annotator)",
+        choices=[("", "Default: on with overlap 1, off with overlap 2 or more"),
+                 ("on", "On: pre-fill predictions for each task's first annotator"),
+                 ("off", "Off: annotators never see predictions")], default="")
 
 
 class MemberForm(FlaskForm):
@@ -150,11 +154,14 @@ def _can(project_id: int, action: str) -> bool:
         return False
 
 
+_PRELABELS = {None: "", True: "on", False: "off"}  # Project.show_predictions as the form's choice
+
+
 @bp.route("/projects/<int:project_id>/settings", methods=["GET", "POST"])
 @login_required
 def settings(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id, "manage")
-    form = SettingsForm(obj=project)
+    form = SettingsForm(obj=project, prelabels=_PRELABELS[project.show_predictions])
     status = 200
     if form.validate_on_submit():
         try:
@@ -163,7 +170,7 @@ def settings(project_id: int):
                 description=_text(form.description), instructions=_text(form.instructions),
                 overlap=form.overlap.data, max_overlap=max(form.max_overlap.data, form.overlap.data),
                 lease_seconds=form.lease_seconds.data, restricted=form.restricted.data,
-                show_predictions=form.show_predictions.data)
+                show_predictions={"": None, "on": True, "off": False}.get(form.prelabels.data))
         except DomainError as exc:
             _form_errors(form, exc)
             status = exc.status
