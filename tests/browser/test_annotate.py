@@ -281,6 +281,33 @@ def test_prediction_is_prefilled_and_enter_accepts_it(page, shot, lead, annotato
     expect(page.locator('[data-anno="empty"]')).to_be_visible()
     (saved,) = annotations_of(annotator.id, project.id)
     assert saved.result[0]["value"]["choices"] == ["positive"]
+    assert saved.parent_prediction is not None  # made from the pre-label: marked as Label Studio marks it
+
+
+def test_second_annotator_of_an_overlap_2_task_sees_no_prefilled_answer(page, shot, lead, annotator, make_user):
+    from labeling import annotations
+
+    tasks = [{"data": {"text": "Not bad at all"},
+              "predictions": [{"model_version": "sentiment-v2", "score": 0.91,
+                               "result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                           "value": {"choices": ["negative"]}}]}]}]
+    # the lead turned pre-labels on: still, only the task's first annotator gets them
+    project = make_project(lead, XML["text_classification"], tasks, overlap=2, show_predictions=True)
+    first = make_user("first@example.com")
+    view = router.serve_next(project.id, first.user)
+    assert [p["model_version"] for p in view["predictions"]] == ["sentiment-v2"]
+    annotations.submit(view["id"], first.user, result=view["predictions"][0]["result"],
+                       parent_prediction=view["predictions"][0]["id"])
+    assert open_annotate(page, annotator, project) == view["id"]
+    expect(page.locator('[data-anno="prediction"]')).to_be_hidden()
+    for value in SENTIMENT:
+        expect(page.locator(f'input[value="{value}"]')).not_to_be_checked()
+    shot(page, "annotate-second-annotator-no-prelabel")
+    page.locator('input[value="positive"]').check()
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    assert saved.result[0]["value"]["choices"] == ["positive"] and saved.parent_prediction is None
 
 
 # --------------------------------------------------------------------------- spans and boxes
