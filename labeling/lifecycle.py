@@ -64,7 +64,7 @@ class Cause(StrEnum):
     """Why a task changes state."""
 
     annotation = "annotation"  # annotations counted (submit, skip, edit, delete): open <-> labeled
-    overlap = "overlap"  # the project's overlap changed: open <-> labeled
+    overlap = "overlap"  # the project's overlap changed: open <-> labeled, accepted -> open
     imported = "import"  # imported annotations reach the overlap: open -> labeled
     qc = "qc"  # QC's verdict on a labeled task
     review = "review"  # a reviewer's decision on a suspect
@@ -79,7 +79,8 @@ _OUT_OF_GOLD = (S.labeled, S.review, S.accepted, S.excluded)
 #: Cause -> the ``(from, to)`` moves it may make; everything else is refused.
 TRANSITIONS: dict[Cause, frozenset[tuple[TaskState, TaskState]]] = {
     Cause.annotation: frozenset({(S.open, S.labeled), (S.labeled, S.open)}),
-    Cause.overlap: frozenset({(S.open, S.labeled), (S.labeled, S.open)}),
+    # a raised overlap reopens tasks below it, also those QC accepted (not a reviewer's)
+    Cause.overlap: frozenset({(S.open, S.labeled), (S.labeled, S.open), (S.accepted, S.open)}),
     Cause.imported: frozenset({(S.open, S.labeled)}),
     Cause.qc: frozenset({
         (S.labeled, S.accepted),  # passed: the final label is released

@@ -282,32 +282,116 @@ def _used_labels(s: Session, project: Project, old: LabelSchema) -> dict[str, se
     return used
 
 
-def _apply_overlap(s: Session, user: User, project: Project, old: int, new: int) -> None:
-    """A new overlap: tasks that wanted the old one now want the new one; their state follows.
+def _overlap_moves(project: Project, old: int, new: int) -> list[tuple[TaskState, TaskState, tuple, dict]]:
+    """The moves a change of overlap from ``old`` to ``new`` makes: ``(from, to, where, values)``.
 
-    Only tasks still in the labeling stage (open, labeled) change state, each with a TaskEvent;
-    tasks whose target was raised by QC keep it.
+    Tasks that wanted the old overlap want the new one (tasks whose target QC raised keep it);
+    gold tasks keep their track. Raised: labeled tasks below it reopen, and so do tasks QC
+    accepted (their final label, the annotators', is dropped until they are labeled again);
+    tasks a reviewer decided, in review or excluded stay. Lowered: open tasks that now have
+    enough annotations are labeled.
     """
     if old == new:
-        return
-    now = utcnow()
+        return []
     base = (Task.project_id == project.id, Task.target_overlap == old, Task.is_gold.is_(False))
+    not_reviewed = sa.or_(Task.final_source.is_(None), Task.final_source != "reviewer")
+    return [
+        (TaskState.labeled, TaskState.open, (*base, Task.n_annotations < new), {}),
+        (TaskState.accepted, TaskState.open, (*base, Task.n_annotations < new, not_reviewed),
+         {"final_label": sa.null(), "final_source": None}),
+        (TaskState.open, TaskState.labeled, (*base, Task.n_annotations >= new), {}),
+    ]
+
+
+@dataclass
+class OverlapChange:
+    """What a change of overlap does: how many tasks reopen, and how many are labeled."""
+
+    old: int
+    new: int
+    reopened: int = 0
+    labeled: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"from_overlap": self.old, "to_overlap": self.new, "reopened": self.reopened, "labeled": self.labeled}
+
+    def text(self) -> str:
+        """One sentence for the settings page."""
+        if self.old == self.new:
+            return f"Overlap stays {self.new}."
+        parts = []
+        if self.reopened or self.new > self.old:
+            parts.append(f"{self.reopened} task{'s' if self.reopened != 1 else ''} "
+                         f"reopen{'s' if self.reopened == 1 else ''} for more annotators")
+        if self.labeled or self.new < self.old:
+            parts.append(f"{self.labeled} task{'s' if self.labeled != 1 else ''} "
+                         f"{'has' if self.labeled == 1 else 'have'} enough annotations and move{'s' if self.labeled == 1 else ''} on")
+        return f"Overlap {self.old} → {self.new}: " + "; ".join(parts) + "."
+
+
+def _count_overlap_change(s: Session, project: Project, new: int) -> OverlapChange:
+    change = OverlapChange(project.overlap, new)
+    for from_state, to_state, where, _ in _overlap_moves(project, project.overlap, new):
+        n = s.execute(select(sa.func.count()).select_from(Task).where(*where, Task.state == from_state)).scalar_one()
+        if to_state == TaskState.open:
+            change.reopened += n
+        else:
+            change.labeled += n
+    return change
+
+
+def preview_overlap(user: User, project_id: int, new: int) -> OverlapChange:
+    """What setting the project's overlap to ``new`` would do, without doing it (the settings
+    page says it before saving)."""
+    check_settings({"overlap": new})
+    with read_session() as s:
+        project = require_project(s, user, project_id, "manage")
+        return _count_overlap_change(s, project, new)
+
+
+def _apply_overlap(s: Session, user: User, project: Project, old: int, new: int) -> OverlapChange:
+    """A new overlap: the moves of :func:`_overlap_moves`, each task with its TaskEvent."""
+    change = OverlapChange(old, new)
+    if old == new:
+        return change
+    now = utcnow()
     reason = f"overlap changed from {old} to {new}"
-    for from_state, to_state, cond in (
-        (TaskState.labeled, TaskState.open, Task.n_annotations < new),
-        (TaskState.open, TaskState.labeled, Task.n_annotations >= new),
-    ):
-        moved = lifecycle.move_where(s, where=(*base, cond), from_state=from_state, to_state=to_state,
+    for from_state, to_state, where, values in _overlap_moves(project, old, new):
+        moved = lifecycle.move_where(s, where=where, from_state=from_state, to_state=to_state,
                                      cause=lifecycle.Cause.overlap, project_id=project.id, user_id=user.id,
-                                     reason=reason, now=now, values={"target_overlap": new})
-        if to_state == TaskState.labeled and moved:
-            tasks_labeled(s.connection(), project.id, moved)  # counts toward automatic QC
-    s.execute(sa.update(Task).where(*base).values(target_overlap=new))
+                                     reason=reason, now=now, values={"target_overlap": new, **values})
+        if to_state == TaskState.labeled:
+            change.labeled += moved
+            if moved:
+                tasks_labeled(s.connection(), project.id, moved)  # counts toward automatic QC
+        else:
+            change.reopened += moved
+    s.execute(sa.update(Task).where(Task.project_id == project.id, Task.target_overlap == old,
+                                    Task.is_gold.is_(False)).values(target_overlap=new))
+    return change
+
+
+@dataclass
+class ProjectEdit:
+    """A changed project and what its new overlap did to its tasks (None: overlap not given)."""
+
+    project: Project
+    overlap_change: OverlapChange | None = None
 
 
 def update_project(user: User, project_id: int, *, title: str | None = None, label_config: str | None = None,
                    **settings: Any) -> Project:
-    """Change a project's title, settings or label config (leads of the project, admins).
+    """:func:`edit_project`, answering the project only."""
+    return edit_project(user, project_id, title=title, label_config=label_config, **settings).project
+
+
+def edit_project(user: User, project_id: int, *, title: str | None = None, label_config: str | None = None,
+                 **settings: Any) -> ProjectEdit:
+    """Change a project's title, settings or label config (leads of the project, admins); the
+    one operation behind the settings page, ``PATCH /api/projects/ID`` and the CLI.
+
+    A new overlap moves the tasks it concerns (:func:`_overlap_moves`), and the answer says how
+    many reopened and how many were labeled.
 
     A new label config is parsed like a new one; if the project has annotations, predictions or
     gold answers, it may only change in ways that keep them valid (adding labels, say), and it
@@ -344,9 +428,8 @@ def update_project(user: User, project_id: int, *, title: str | None = None, lab
         project.updated_at = utcnow()
         s.add(project)
         s.flush()
-        if "overlap" in clean:
-            _apply_overlap(s, user, project, old_overlap, clean["overlap"])
-        return project
+        change = _apply_overlap(s, user, project, old_overlap, clean["overlap"]) if "overlap" in clean else None
+        return ProjectEdit(project, change)
 
 
 def archive_project(user: User, project_id: int, *, archived: bool = True) -> Project:

@@ -156,6 +156,15 @@ class UserRef(WireModel):
     id: int
 
 
+class OverlapChange(WireModel):
+    """labelfab: what a new overlap did, in the answer to ``PATCH /api/projects/ID``."""
+
+    from_overlap: int = Field(description="the overlap before")
+    to_overlap: int = Field(description="the overlap now")
+    reopened: int = Field(description="tasks below the new overlap, back to annotators")
+    labeled: int = Field(description="open tasks that now have enough annotations (moved on to labeled)")
+
+
 class Project(WireModel):
     """A project as Label Studio's ``ProjectSerializer`` answers (a subset), plus labelfab's settings."""
 
@@ -189,6 +198,8 @@ class Project(WireModel):
     qc_policy: dict[str, Any] | None = None
     kind: str | None = Field(None, description="labelfab: the task type its label config makes")
     states: dict[str, int] | None = Field(None, description="labelfab: tasks per state")
+    overlap_change: OverlapChange | None = Field(
+        None, description="labelfab, the answer to a change of overlap: what it did to the tasks")
 
 
 class ProjectList(WireModel):

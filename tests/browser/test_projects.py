@@ -137,6 +137,44 @@ def test_a_lead_creates_edits_and_archives_a_project_from_the_gallery(page, shot
     expect(page.locator(".projects-table tr", has_text="Review tone")).to_contain_text("archived")
 
 
+def test_raising_overlap_on_a_finished_project_says_how_many_reopen_before_saving(page, shot, lead):
+    from labeling import lifecycle
+    from labeling.db import utcnow, write_session
+    from labeling.models import TaskState
+    project = projects.create_project(lead.user, title="Finished", label_config=XML["text_classification"])
+    label = schema_of(project).primary_control
+    result = [{"from_name": label.name, "to_name": label.to_name, "type": "choices",
+               "value": {"choices": [label.labels[0]]}}]
+    key = sorted(schema_of(project).data_keys)[0]
+    imports.import_data(lead.user, project.id, body=[
+        {"data": {key: f"review {i}"}, "annotations": [{"result": result, "completed_by": lead.email}]}
+        for i in range(4)])
+    with write_session() as s:  # QC accepted every task
+        lifecycle.move_where(s, where=(Task.project_id == project.id,), from_state=TaskState.labeled,
+                             to_state=TaskState.accepted, cause=lifecycle.Cause.qc, project_id=project.id,
+                             user_id=None, reason="QC passed", now=utcnow(),
+                             values={"final_label": result, "final_source": "single"})
+    login(page, lead.email)
+    page.goto(f"/projects/{project.id}/settings")
+    page.get_by_label("Annotations per task (overlap)").fill("2")
+    page.get_by_role("button", name="Save settings").click()
+    notice = page.locator(".overlap-change")
+    expect(notice).to_contain_text("Overlap 1 → 2: 4 tasks reopen for more annotators")
+    expect(notice).to_contain_text("Nothing is saved yet")
+    shot(page, "projects-settings-overlap-preview")
+    with read_session() as s:
+        assert s.get(Project, project.id).overlap == 1
+        assert {t.state for t in s.exec(select(Task).where(Task.project_id == project.id))} == {"accepted"}
+    expect(page.get_by_label("Annotations per task (overlap)")).to_have_value("2")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".flash-success")).to_have_text(
+        "Settings saved. Overlap 1 → 2: 4 tasks reopen for more annotators.")
+    with read_session() as s:
+        assert s.get(Project, project.id).overlap == 2
+        assert {(t.state, t.target_overlap) for t in s.exec(select(Task).where(Task.project_id == project.id))} \
+            == {("open", 2)}
+
+
 @pytest.mark.parametrize(("xml", "message"), [
     ('<View>\n  <Text name="text" value="$text"/>\n  <Choices name="label" toName="txt">\n'
      '    <Choice value="a"/>\n  </Choices>\n</View>', 'tag <Choices> on line 3'),

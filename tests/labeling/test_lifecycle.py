@@ -37,6 +37,9 @@ def test_the_table_names_every_cause_and_only_real_states():
         assert moves and all(a != b and a in TaskState and b in TaskState for a, b in moves)
     assert (TaskState.labeled, TaskState.accepted) in TRANSITIONS[Cause.qc]
     assert (TaskState.accepted, TaskState.labeled) not in set().union(*TRANSITIONS.values())
+    # a raised overlap reopens what QC accepted; the review queue and exclusions are people's
+    assert (TaskState.accepted, TaskState.open) in TRANSITIONS[Cause.overlap]
+    assert not {(TaskState.review, TaskState.open), (TaskState.excluded, TaskState.open)} & TRANSITIONS[Cause.overlap]
 
 
 def test_walk_the_table_every_allowed_move_works_every_other_is_refused(project, lead):

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from labeling import imports, projects
 from labeling.db import read_session
+from labeling.db import write_session as write_session_
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import Annotation, ImportBatch, Prediction, Task, TaskEvent
 from labeling.schema import schema_of
@@ -109,6 +110,63 @@ def test_raising_overlap_reopens_labeled_tasks_with_events(lead, project):
     projects.update_project(lead.user, project.id, overlap=1)
     assert count(Task, Task.state == "labeled", Task.target_overlap == 1) == 3
     assert count(TaskEvent) == 3 + 3 + 3  # import, reopen, label again
+
+
+def _finish(project_id: int, source: str = "single") -> None:
+    """Mark every labeled task accepted with a final label, as a QC run that passes them does."""
+    from labeling import lifecycle
+    from labeling.db import utcnow, write_session
+    from labeling.models import TaskState
+    with write_session() as s:
+        lifecycle.move_where(s, where=(Task.project_id == project_id,), from_state=TaskState.labeled,
+                             to_state=TaskState.accepted, cause=lifecycle.Cause.qc, project_id=project_id,
+                             user_id=None, reason="QC run 1: passed", now=utcnow(),
+                             values={"final_label": choice("pos"), "final_source": source})
+
+
+def test_raising_overlap_on_a_finished_project_reopens_accepted_tasks(lead, project):
+    labeled(lead, project, n=3)
+    _finish(project.id)
+    with read_session() as s:
+        decided = s.exec(select(Task).order_by(Task.id)).first()
+    with write_session_() as s:  # a reviewer's decision stays a decision
+        s.execute(sa.update(Task).where(Task.id == decided.id).values(final_source="reviewer"))
+    preview = projects.preview_overlap(lead.user, project.id, 2)
+    assert (preview.reopened, preview.labeled) == (2, 0)
+    assert count(Task, Task.state == "accepted") == 3  # a preview changes nothing
+    edit = projects.edit_project(lead.user, project.id, overlap=2)
+    assert edit.overlap_change.as_dict() == {"from_overlap": 1, "to_overlap": 2, "reopened": 2, "labeled": 0}
+    assert "2 tasks reopen" in edit.overlap_change.text()
+    with read_session() as s:
+        tasks = {t.id: t for t in s.exec(select(Task))}
+        events = list(s.exec(select(TaskEvent).where(TaskEvent.from_state == "accepted")))
+    assert tasks[decided.id].state == "accepted" and tasks[decided.id].final_source == "reviewer"
+    reopened = [t for t in tasks.values() if t.id != decided.id]
+    assert {(t.state, t.target_overlap, t.final_label is None) for t in reopened} == {("open", 2, True)}
+    assert sorted((e.task_id, e.to_state, e.user_id) for e in events) == sorted(
+        (t.id, "open", lead.id) for t in reopened)
+    # lowering it again lets the reopened tasks move on
+    edit = projects.edit_project(lead.user, project.id, overlap=1)
+    assert (edit.overlap_change.reopened, edit.overlap_change.labeled) == (0, 2)
+    assert count(Task, Task.state == "labeled") == 2
+
+
+def test_reopened_tasks_go_to_a_second_annotator_not_the_first(lead, project, make_user):
+    from labeling import router
+    first = make_user("ann@example.com")
+    second = make_user("second@example.com")
+    labeled(lead, project, n=2)
+    _finish(project.id)
+    assert router.serve_next(project.id, second.user) is None  # nothing left to label
+    projects.update_project(lead.user, project.id, overlap=2)
+    assert router.serve_next(project.id, first.user) is None  # not the earlier annotator
+    served = router.serve_next(project.id, second.user)
+    assert served is not None and served["id"] in {t.id for t in _tasks(project.id)}
+
+
+def _tasks(project_id: int) -> list[Task]:
+    with read_session() as s:
+        return list(s.exec(select(Task).where(Task.project_id == project_id)))
 
 
 def test_archive_hides_and_brings_back(lead, project):

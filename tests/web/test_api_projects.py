@@ -87,6 +87,29 @@ def test_list_patch_archive_and_delete(client, lead, admin, project_id):
     assert client.get(f"/api/projects/{project_id}", headers=admin.headers).status_code == 404
 
 
+def test_patch_overlap_reopens_finished_tasks_and_says_how_many(client, lead, project_id):
+    from labeling import lifecycle
+    from labeling.db import utcnow, write_session
+    from labeling.models import Task, TaskState
+    tasks = [{"data": {"text": t}, "annotations": [{"result": choice("pos"), "completed_by": lead.email}]}
+             for t in ("a", "b", "c")]
+    assert client.post(f"/api/projects/{project_id}/import", json=tasks, headers=lead.headers).status_code == 201
+    with write_session() as s:  # QC passed them: a finished project
+        lifecycle.move_where(s, where=(Task.project_id == project_id,), from_state=TaskState.labeled,
+                             to_state=TaskState.accepted, cause=lifecycle.Cause.qc, project_id=project_id,
+                             user_id=None, reason="QC passed", now=utcnow(),
+                             values={"final_label": choice("pos"), "final_source": "single"})
+    r = client.patch(f"/api/projects/{project_id}", json={"maximum_annotations": 2}, headers=lead.headers)
+    body = r.get_json()
+    assert r.status_code == 200 and body["maximum_annotations"] == 2
+    assert body["overlap_change"] == {"from_overlap": 1, "to_overlap": 2, "reopened": 3, "labeled": 0}
+    assert body["states"] == {"open": 3}
+    r = client.patch(f"/api/projects/{project_id}", json={"overlap": 1}, headers=lead.headers)
+    assert r.get_json()["overlap_change"]["labeled"] == 3 and r.get_json()["states"] == {"labeled": 3}
+    r = client.patch(f"/api/projects/{project_id}", json={"title": "no overlap given"}, headers=lead.headers)
+    assert "overlap_change" not in r.get_json()
+
+
 def test_label_config_change_refused_with_the_reason(client, lead, project_id):
     tasks = [{"data": {"text": "a"}, "annotations": [{"result": choice("neg"), "completed_by": lead.email}]}]
     client.post(f"/api/projects/{project_id}/import", json=tasks, headers=lead.headers)

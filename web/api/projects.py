@@ -140,14 +140,18 @@ def update_project(project_id: int):
     main, settings = _project_fields(json_body(), creating=False)
     user = api_user().user
     archived = main.pop("is_archived", None)
+    change = None
     if main or settings:
-        projects.update_project(user, project_id, **main, **settings)
+        change = projects.edit_project(user, project_id, **main, **settings).overlap_change
     if archived is not None:
         if not isinstance(archived, bool):
             raise Invalid("is_archived must be true or false", [{"field": "is_archived", "detail": "must be a boolean"}])
         projects.archive_project(user, project_id, archived=archived)
     project, counts = projects.get_project_for(user, project_id)
-    return jsonify(projects.project_view(project, counts))
+    view = projects.project_view(project, counts)
+    if change is not None:  # maximum_annotations or overlap given: what it did to the tasks
+        view["overlap_change"] = change.as_dict()
+    return jsonify(view)
 
 
 @bp.delete("/projects/<int:project_id>")

@@ -163,24 +163,33 @@ def settings(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id, "manage")
     form = SettingsForm(obj=project, prelabels=_PRELABELS[project.show_predictions])
     status = 200
+    pending = None  # a new overlap that moves tasks: the page says how many before saving
     if form.validate_on_submit():
         try:
-            projects.update_project(
-                _user(), project_id, title=form.title.data, label_config=_text(form.label_config),
-                description=_text(form.description), instructions=_text(form.instructions),
-                overlap=form.overlap.data, max_overlap=max(form.max_overlap.data, form.overlap.data),
-                lease_seconds=form.lease_seconds.data, restricted=form.restricted.data,
-                show_predictions={"": None, "on": True, "off": False}.get(form.prelabels.data))
+            if form.overlap.data != project.overlap:
+                change = projects.preview_overlap(_user(), project_id, form.overlap.data)
+                if (change.reopened or change.labeled) and request.form.get("confirm_overlap") != str(change.new):
+                    pending = change
+            if pending is None:
+                edit = projects.edit_project(
+                    _user(), project_id, title=form.title.data, label_config=_text(form.label_config),
+                    description=_text(form.description), instructions=_text(form.instructions),
+                    overlap=form.overlap.data, max_overlap=max(form.max_overlap.data, form.overlap.data),
+                    lease_seconds=form.lease_seconds.data, restricted=form.restricted.data,
+                    show_predictions={"": None, "on": True, "off": False}.get(form.prelabels.data))
         except DomainError as exc:
             _form_errors(form, exc)
             status = exc.status
         else:
-            flash("Settings saved.", "success")
-            return redirect(url_for("projects.settings", project_id=project_id))
+            if pending is None:
+                moved = edit.overlap_change
+                said = f" {moved.text()}" if moved is not None and (moved.reopened or moved.labeled) else ""
+                flash(f"Settings saved.{said}", "success")
+                return redirect(url_for("projects.settings", project_id=project_id))
     elif request.method == "POST":
         status = 422
     return render_template("projects/settings.html", project=project, counts=counts, form=form,
-                           action_form=ActionForm(), gallery=gallery()), status
+                           action_form=ActionForm(), gallery=gallery(), pending=pending), status
 
 
 @bp.post("/projects/<int:project_id>/archive")
