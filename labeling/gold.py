@@ -22,7 +22,7 @@ from labeling import lifecycle
 from labeling.access import require_project, role_from
 from labeling.canonical import results_match
 from labeling.db import read_session, unit_of_work, utcnow
-from labeling.errors import Conflict
+from labeling.errors import Conflict, Invalid, NotFound
 from labeling.models import (
     Annotation,
     AnnotatorScore,
@@ -39,7 +39,8 @@ from labeling.review import MAX_REASON, REVIEW, current_issue, drop_leases, lock
 from labeling.schema import label_text
 from labeling.validation import check_answer
 
-__all__ = ["annotator_quality", "check_gold", "gold_accuracy", "mark_gold", "pause", "resume", "unmark_gold"]
+__all__ = ["annotator_quality", "check_gold", "gold_accuracy", "is_ground_truth", "mark_gold", "pause", "resume",
+           "set_ground_truth", "unmark_gold"]
 
 #: Roles a membership row created for pausing may carry (a user's global role, if it is one).
 _MEMBER_ROLES = {Role.annotator, Role.reviewer, Role.lead}
@@ -96,6 +97,43 @@ def unmark_gold(task_id: int, user: User) -> Task:
                        now=now)
         s.flush()
         return task
+
+
+def is_ground_truth(result: Any, *, is_gold: bool, gold_answer: Any) -> bool:
+    """Label Studio's ``ground_truth`` of an annotation: its task is gold and it gives the answer."""
+    return bool(is_gold) and gold_answer is not None and result is not None and results_match(result, gold_answer)
+
+
+def set_ground_truth(annotation_id: int, user: User, ground_truth: bool) -> dict | None:
+    """Label Studio's ``PATCH /api/annotations/ID {"ground_truth": true}``: the annotation's
+    result becomes its task's gold answer (:func:`mark_gold`); ``false`` on the annotation that
+    is the answer turns the task back into an ordinary one (:func:`unmark_gold`).
+
+    Returns
+    -------
+    dict or None
+        The annotation as :func:`labeling.wire.annotation_json` shows it, ``ground_truth`` set;
+        None when it already was (or was not) the answer: nothing changed, nothing checked.
+    """
+    from labeling.wire import annotation_json  # wire stays free of the domain's rules
+
+    with read_session() as s:
+        ann = s.get(Annotation, annotation_id)
+        if ann is None:
+            raise NotFound(f"annotation {annotation_id} not found")
+        task = s.get(Task, ann.task_id)
+        was = is_ground_truth(ann.result, is_gold=task.is_gold, gold_answer=task.gold_answer)
+        if was == bool(ground_truth):  # a body sent back as read: nothing to change here
+            return None
+        require_project(s, user, ann.project_id, "review")
+    if ground_truth:
+        if ann.was_cancelled or not ann.result:
+            raise Invalid(f"annotation {annotation_id} is a skip; a skip cannot be a gold answer",
+                          [{"field": "ground_truth", "detail": "a skip has no result"}])
+        mark_gold(task.id, user, answer=ann.result)
+    else:
+        unmark_gold(task.id, user)
+    return {**annotation_json(ann), "ground_truth": bool(ground_truth)}
 
 
 def gold_accuracy(s: Session, project_id: int, *, user_id: int | None = None,

@@ -43,20 +43,41 @@ def generate_password() -> str:
 
 def create_user(email: str, *, role: str = Role.annotator, password: str | None = None,
                 name: str = "", is_active: bool = True) -> User:
-    """Create a user; ``password=None`` leaves an account that cannot log in with a password."""
+    """Create a user; ``password=None`` leaves an account that cannot log in with a password.
+
+    An email an import met first has a placeholder (:func:`is_placeholder`: inactive, no
+    password, no token) holding its imported annotations; creating that email takes the
+    placeholder over (its annotations stay its own) with the role, name and password given.
+    """
     email = normalize_email(email)
     if role not in Role.__members__:
         raise UserError(f"unknown role {role!r} (choose from {', '.join(Role)})")
     if password is not None and len(password) < 8:
         raise UserError("the password must have at least 8 characters")
     with write_session() as s:
-        if s.exec(select(User.id).where(User.email == email)).first() is not None:
+        existing = s.exec(select(User).where(User.email == email)).first()
+        if existing is not None and is_placeholder(s, existing):
+            existing.role, existing.is_active = role, is_active
+            existing.name = name or existing.name or email.split("@")[0]
+            existing.password_hash = generate_password_hash(password) if password else None
+            s.add(existing)
+            s.flush()
+            return existing
+        if existing is not None:
             raise UserError(f"a user with email {email} exists already")
         user = User(email=email, name=name or email.split("@")[0], role=role, is_active=is_active,
                     password_hash=generate_password_hash(password) if password else None)
         s.add(user)
         s.flush()
         return user
+
+
+def is_placeholder(s, user: User) -> bool:
+    """True for an account an import made for an unknown ``completed_by`` email: inactive, no
+    password, never given a token. It cannot log in; an admin creating its email takes it over."""
+    if user.is_active or user.password_hash is not None:
+        return False
+    return s.exec(select(ApiToken.id).where(ApiToken.user_id == user.id).limit(1)).first() is None
 
 
 def get_user(user_id: int) -> User | None:

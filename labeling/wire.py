@@ -232,6 +232,11 @@ class ImportReport(WireModel):
     thumbnail_job: int | None = None
     task_ids: list[int] | None = None
     url: str | None = Field(None, description="labelfab (background import): where to follow it")
+    notes: list[dict[str, Any]] | None = Field(
+        None, description="labelfab: what was read but not imported, by row (predictions given as ids, say)")
+    attribution: list[dict[str, Any]] | None = Field(
+        None, description="labelfab: how each completed_by was attributed (existing user by id or email, a new "
+                          "inactive placeholder, the import's labels user)")
 
 
 class ProjectImport(WireModel):

@@ -226,9 +226,10 @@ def project_list(archived: bool):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--skip-invalid", is_flag=True, help="import the valid rows and report the others")
 @click.option("--dedupe", is_flag=True, help="skip rows whose data the project already has")
+@click.option("--user-map", default=None, help="another instance's user ids as emails: 7=ann@example.com,8=...")
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, dedupe: bool,
-                   as_email: str | None):
+                   user_map: str | None, as_email: str | None):
     """Import files or folders (JSON, JSON Lines, CSV, TSV, TXT, images, zip) into a project.
 
     A folder in ImageFolder layout (class_name/*.png) imports the folder names as labels.
@@ -251,7 +252,7 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
 
     try:
         result = imports.import_data(user, project_id, paths=list(paths), skip_invalid=skip_invalid,
-                                      dedupe=dedupe, progress=progress)
+                                      dedupe=dedupe, progress=progress, user_map=imports.parse_user_map(user_map))
     except DomainError as exc:
         for bar in bars:
             bar.close()
@@ -264,6 +265,12 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
                + (f"; {result.skipped_invalid} invalid rows skipped" if result.skipped_invalid else ""))
     for e in result.errors[:10]:
         click.echo(f"  skipped: {imports.format_error(e)}")
+    for e in result.notes[:10]:
+        click.echo(f"  note: {imports.format_error(e)}")
+    for line in result.attribution:
+        click.echo(f"  completed_by {line['completed_by']!r}: {imports.ATTRIBUTED[line['how']]}"
+                   + (f" ({line['user']})" if line["user"] else "") + f", {line['annotations']} annotation(s)"
+                   + (" [mapped]" if line.get("mapped") else ""))
     _run_thumbnails(result.thumbnail_job_id)
 
 

@@ -20,10 +20,12 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from labeling.access import require_project
+from labeling.canonical import results_match
 from labeling.db import read_session
 from labeling.errors import Invalid
 from labeling.exports.converter import converted_entries
@@ -59,7 +61,8 @@ EXPORT_BATCH = 1000
 
 
 def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = False,
-                 ids: list[int] | None = None, batch_size: int = EXPORT_BATCH) -> Iterator[bytes]:
+                 ids: list[int] | None = None, batch_size: int = EXPORT_BATCH,
+                 include_gold: bool = False) -> Iterator[bytes]:
     """Stream a project's tasks as one Label Studio JSON array, ``batch_size`` tasks at a time.
 
     Parameters
@@ -73,26 +76,32 @@ def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = Fals
         Only these tasks.
     batch_size : int
         Tasks per query; each batch is read in its own short transaction.
+    include_gold : bool
+        Gold tasks too, with ``is_gold`` and ``gold_answer``; the annotation that gives the
+        answer carries ``"ground_truth": true``, as Label Studio writes its ground truth.
 
     Returns
     -------
     iterator of bytes
-        Chunks that concatenate to a JSON array. Gold tasks are never exported.
+        Chunks that concatenate to a JSON array. Gold tasks only when asked.
     """
     with read_session() as s:
         require_project(s, user, project_id, "export")
     wanted = sorted(set(ids)) if ids else None
-    return _stream(project_id, download_all_tasks=download_all_tasks, ids=wanted, batch_size=batch_size)
+    return _stream(project_id, download_all_tasks=download_all_tasks, ids=wanted, batch_size=batch_size,
+                   include_gold=include_gold)
 
 
 def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
-            batch_size: int) -> Iterator[bytes]:
+            batch_size: int, include_gold: bool = False) -> Iterator[bytes]:
     t, a, p = Task.__table__, Annotation.__table__, Prediction.__table__
     yield b"["
     first, last_id = True, 0
     while True:
-        q = (sa.select(t).where(t.c.project_id == project_id, t.c.id > last_id, t.c.is_gold == sa.false())
+        q = (sa.select(t).where(t.c.project_id == project_id, t.c.id > last_id)
              .order_by(t.c.id).limit(batch_size))
+        if not include_gold:
+            q = q.where(t.c.is_gold == sa.false())
         if not download_all_tasks:
             q = q.where((t.c.n_annotations > 0) | (t.c.n_skips > 0))
         if ids is not None:
@@ -111,6 +120,8 @@ def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
         for row in tasks:
             anns, preds = by_task[row["id"]]
             item = task_json(row, annotations=anns, predictions=preds)
+            if row["is_gold"]:
+                _ground_truth(item, row["gold_answer"])
             parts.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
         chunk = ",".join(parts)
         yield (chunk if first else "," + chunk).encode()
@@ -119,6 +130,14 @@ def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
         if len(tasks) < batch_size:
             break
     yield b"]"
+
+
+def _ground_truth(item: dict, answer: Any) -> None:
+    """A gold task as Label Studio writes ground truth: the annotation giving the answer marked
+    ``ground_truth``; the answer itself under labelfab's ``is_gold`` and ``gold_answer``."""
+    item["is_gold"], item["gold_answer"] = True, answer
+    for ann in item.get("annotations", ()):
+        ann["ground_truth"] = answer is not None and not ann["was_cancelled"] and results_match(ann["result"], answer)
 
 
 # --------------------------------------------------------------------------- the clean export

@@ -14,6 +14,7 @@ What the pages, the REST API and the CLI use is importable from the package itse
 """
 
 from labeling.imports.formats import ImportFile, ImportFormatError, format_error, parse_body
+from labeling.imports.rows import ATTRIBUTED
 from labeling.imports.service import (
     ImportResult,
     get_import,
@@ -22,9 +23,11 @@ from labeling.imports.service import (
     import_task_ids,
     import_view,
     list_imports,
+    parse_user_map,
 )
 
 __all__ = [
+    "ATTRIBUTED",
     "ImportFile",
     "ImportFormatError",
     "ImportResult",
@@ -36,4 +39,5 @@ __all__ = [
     "import_view",
     "list_imports",
     "parse_body",
+    "parse_user_map",
 ]

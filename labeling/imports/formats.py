@@ -211,6 +211,9 @@ class RawItem:
     is_gold, gold_answer
         A Label Studio task's ``"is_gold"`` and ``"gold_answer"`` keys, as given (``None`` when
         absent); the importer checks them (a gold task and its answer: :meth:`labeling.imports.rows.Checker.gold`).
+    prediction_ids : list of int or None
+        Predictions given as ids (Label Studio 1.23's export writes ``"predictions": [5]``): ids
+        of another instance, which the import skips and reports.
     """
 
     row: int
@@ -225,6 +228,7 @@ class RawItem:
     label: str | None = None
     is_gold: Any = None
     gold_answer: Any = None
+    prediction_ids: list[int] | None = None
 
     @property
     def is_image(self) -> bool:
@@ -266,8 +270,10 @@ def _all_objects(values: list[Any]) -> bool:
 
 
 def _list_field(
-    task: dict[str, Any], key: str, row: int, file: str, errors: RowErrors
+    task: dict[str, Any], key: str, row: int, file: str, errors: RowErrors, *, ids: bool = False
 ) -> list[Any] | None:
+    """``task[key]`` if it is a list of objects (``ids``: or of whole numbers), else None with
+    the error recorded."""
     value = task.get(key)
     if value is None:
         return []
@@ -275,7 +281,7 @@ def _list_field(
         errors.add(row, file, key, f"expected a list, got {_jtype(value)}")
         return None
     for i, entry in enumerate(value):
-        if type(entry) is not dict:
+        if type(entry) is not dict and not (ids and type(entry) is int):
             errors.add(row, file, f"{key}[{i}]", f"expected an object, got {_jtype(entry)}")
             return None
     return value
@@ -310,10 +316,14 @@ def _items_from_objects(
         elif type(annotations) is not list or (annotations and not _all_objects(annotations)):
             annotations = _list_field(obj, "annotations", row, file, errors)
         predictions = obj.get("predictions")
+        prediction_ids: list[int] = []
         if predictions is None:
             predictions = []
         elif type(predictions) is not list or (predictions and not _all_objects(predictions)):
-            predictions = _list_field(obj, "predictions", row, file, errors)
+            predictions = _list_field(obj, "predictions", row, file, errors, ids=True)
+            if predictions:  # Label Studio 1.23 exports predictions as their ids: skipped, reported
+                prediction_ids = [p for p in predictions if type(p) is int]
+                predictions = [p for p in predictions if type(p) is not int]
         meta = obj.get("meta")
         if meta is None:
             meta = {}
@@ -322,8 +332,11 @@ def _items_from_objects(
             continue
         if annotations is None or predictions is None:
             continue
-        append(RawItem(row, file, data, annotations, predictions, meta, file_name,
-                       is_gold=obj.get("is_gold"), gold_answer=obj.get("gold_answer")))
+        item = RawItem(row, file, data, annotations, predictions, meta, file_name,
+                       is_gold=obj.get("is_gold"), gold_answer=obj.get("gold_answer"))
+        if prediction_ids:
+            item.prediction_ids = prediction_ids
+        append(item)
     return items
 
 

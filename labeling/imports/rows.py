@@ -21,11 +21,11 @@ from sqlmodel import Session, select
 
 from labeling.db import read_session
 from labeling.imports.formats import RawItem, RowErrors
-from labeling.models import Project, User
+from labeling.models import Project, Role, User
 from labeling.schema import LabelSchema, result_from_labels, validate_result, validate_task_data
 from labeling.users import UserError, normalize_email
 
-__all__ = ["PROBS_TOLERANCE", "Checker", "Extra", "Owner", "check_owners", "chunks"]
+__all__ = ["ATTRIBUTED", "PROBS_TOLERANCE", "Checker", "Extra", "Owner", "check_owners", "chunks"]
 
 PROBS_TOLERANCE = 1e-3
 _NUMBER = (int, float)
@@ -45,6 +45,8 @@ class Owner:
 
     kind: str  # id | email | labels
     value: Any = None
+    given: Any = None  # completed_by as the file gives it (for the attribution report)
+    how: str | None = None  # set when the value is not what was given: "mapped", "admin"
 
 
 @dataclass
@@ -62,8 +64,9 @@ class Extra:
 class Checker:
     """Turns raw items into insert rows, collecting problems by row and field."""
 
-    def __init__(self, project: Project, schema: LabelSchema):
+    def __init__(self, project: Project, schema: LabelSchema, *, user_map: dict[int, str] | None = None):
         self.project = project
+        self.user_map = user_map or {}  # another instance's user ids -> emails
         self.schema = schema
         self.embedding_dim: int | None = None
         self.embedding_origin: str | None = None
@@ -130,14 +133,16 @@ class Checker:
             value = value.get("email") or value.get("id")
         if isinstance(value, bool):
             value = None
+        if isinstance(value, str) and _DIGITS.match(value.strip()):
+            value = int(value.strip())
         if isinstance(value, int):
-            return Owner("id", value)
+            if value in self.user_map:  # the import's map: another instance's id -> an email
+                return Owner("email", self.user_map[value], given=value, how="mapped")
+            return Owner("id", value, given=value)
         if isinstance(value, str):
             text = value.strip()
-            if _DIGITS.match(text):
-                return Owner("id", int(text))
             try:
-                return Owner("email", normalize_email(text))
+                return Owner("email", normalize_email(text), given=text)
             except UserError as exc:
                 self.fail(index, item, fld, f"{exc}; completed_by must be a user id or an email")
                 return None
@@ -301,28 +306,73 @@ def _existing_embedding_dim(s: Session, project_id: int) -> int | None:
     return s.execute(expr, {"p": project_id}).scalar()
 
 
-def check_owners(check: Checker, extras: list[Extra]) -> None:
-    """completed_by ids must exist; one annotator annotates a task at most once."""
+#: How an import attributes a ``completed_by`` (the attribution lines of the import report).
+ATTRIBUTED = {
+    "id": "existing user by id",
+    "email": "existing user by email",
+    "placeholder": "new inactive placeholder (no password, cannot log in)",
+    "labels": "the import's labels user (no completed_by)",
+    "admin": "an admin here: never attributed to that account; the import's labels user instead",
+}
+
+
+def check_owners(check: Checker, extras: list[Extra]) -> list[dict]:
+    """completed_by ids must exist; one annotator annotates a task at most once; an import
+    never attributes annotations to an admin (they go to the import's labels user).
+
+    Returns
+    -------
+    list of dict
+        The attribution of every distinct ``completed_by``: ``{"completed_by", "user",
+        "how", "annotations"}``, ``how`` one of :data:`ATTRIBUTED`'s keys (``"mapped"`` is
+        added for an id the import's user map turned into an email).
+    """
     ids = {o.value for e in extras for o, _, _ in e.annotations if o.kind == "id"}
     emails = {o.value for e in extras for o, _, _ in e.annotations if o.kind == "email"}
-    id_email: dict[int, str] = {}
-    email_id: dict[str, int] = {}
+    id_user: dict[int, tuple[str, str]] = {}
+    email_user: dict[str, tuple[int, str]] = {}
     if ids or emails:
         with read_session() as s:
             for chunk in chunks(sorted(ids), 500):
-                id_email.update(s.execute(select(User.id, User.email).where(User.id.in_(chunk))).all())
+                id_user.update((i, (e, r)) for i, e, r in
+                               s.execute(select(User.id, User.email, User.role).where(User.id.in_(chunk))))
             for chunk in chunks(sorted(emails), 500):
-                email_id.update(s.execute(select(User.email, User.id).where(User.email.in_(chunk))).all())
+                email_user.update((e, (i, r)) for e, i, r in
+                                  s.execute(select(User.email, User.id, User.role).where(User.email.in_(chunk))))
+    lines: dict[tuple, dict] = {}
+
+    def attribute(owner: Owner, user: str | None, how: str) -> None:
+        key = (repr(owner.given), how)
+        line = lines.get(key)
+        if line is None:
+            line = lines[key] = {"completed_by": owner.given, "user": user, "how": how, "annotations": 0}
+            if owner.how == "mapped":
+                line["mapped"] = True
+        line["annotations"] += 1
+
     for e in extras:
         seen: set = set()
         for owner, _, fld in e.annotations:
-            if owner.kind == "id" and owner.value not in id_email:
+            if owner.kind == "id" and owner.value not in id_user:
                 check.bad.add(e.index)
                 check.errors.add(e.row, e.file, fld, f"no user with id {owner.value} (give completed_by as an "
-                                 "email to import the labels of someone without an account here)")
+                                 "email, or map the other instance's ids to emails, to import the labels of "
+                                 "someone without an account here)")
                 continue
-            if owner.kind == "email" and owner.value in email_id:
-                key: tuple = ("id", email_id[owner.value])
+            found = (id_user[owner.value][1] if owner.kind == "id"
+                     else email_user[owner.value][1] if owner.kind == "email" and owner.value in email_user else None)
+            if found == Role.admin:
+                shown = owner.value if owner.kind == "email" else id_user[owner.value][0]
+                owner.kind, owner.value, owner.how = "labels", None, "admin"
+                attribute(owner, shown, "admin")
+            elif owner.kind == "id":
+                attribute(owner, id_user[owner.value][0], "id")
+            elif owner.kind == "email":
+                attribute(owner, owner.value, "email" if owner.value in email_user else "placeholder")
+            elif owner.how != "admin":
+                attribute(owner, None, "labels")
+            if owner.kind == "email" and owner.value in email_user:
+                key: tuple = ("id", email_user[owner.value][0])
             else:
                 key = (owner.kind, owner.value)
             if key in seen:
@@ -331,4 +381,4 @@ def check_owners(check: Checker, extras: list[Extra]) -> None:
                 check.errors.add(e.row, e.file, fld, f"{who}: more than one annotation of this task; "
                                  "a task has at most one annotation per annotator")
             seen.add(key)
-
+    return list(lines.values())

@@ -88,6 +88,7 @@ from labeling.media import MediaError, media_url
 from labeling.models import ImportBatch, Job, Project, Task, User
 from labeling.schema import result_from_labels, schema_of
 from labeling.settings import get_settings
+from labeling.users import UserError, normalize_email
 
 __all__ = [
     "JOB_IMAGE_THRESHOLD",
@@ -97,7 +98,9 @@ __all__ = [
     "import_error_summary",
     "import_task_ids",
     "import_view",
+    "check_user_map",
     "list_imports",
+    "parse_user_map",
     "run_import_job",
 ]
 
@@ -130,6 +133,10 @@ class ImportResult:
     thumbnail_job_id: int | None = None
     new_users: int = 0
     gold_count: int = 0
+    #: what was read but not imported, row by row (predictions given as ids, say)
+    notes: list[dict] = field(default_factory=list)
+    #: how every distinct ``completed_by`` was attributed (:func:`labeling.imports.rows.check_owners`)
+    attribution: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Label Studio's import response fields, plus labelfab's own."""
@@ -149,6 +156,8 @@ class ImportResult:
             "new_users": self.new_users,
             "gold_count": self.gold_count,
             "thumbnail_job": self.thumbnail_job_id,
+            "notes": self.notes,
+            "attribution": self.attribution,
         }
         if self.task_ids is not None:
             body["task_ids"] = self.task_ids
@@ -170,6 +179,7 @@ def import_data(
     return_task_ids: bool = False,
     background: bool | None = None,
     progress: ProgressFn | None = None,
+    user_map: dict[int, str] | None = None,
 ) -> ImportResult:
     """Import tasks into a project (the one function behind the browser, REST and the CLI).
 
@@ -196,6 +206,9 @@ def import_data(
         more than ``settings.import_job_threshold`` rows, more than 50 images, or a zip).
     progress : callable, optional
         ``progress(done, total_or_None, message)``, called now and then by an in-call import.
+    user_map : dict, optional
+        Another instance's user ids -> emails: an annotation ``completed_by`` such an id is
+        attributed by that email (an existing user, or a new inactive placeholder).
 
     Returns
     -------
@@ -215,6 +228,7 @@ def import_data(
     if sum(given) != 1:
         raise Invalid("give exactly one of body, files or paths to import")
     project = _check_project(user, project_id)
+    user_map = check_user_map(user_map)
     st = get_settings()
     if body is not None:
         raw = None
@@ -233,9 +247,11 @@ def import_data(
                         _parsed.pop(next(iter(_parsed)))
                     _parsed[staging.name] = items
             return _enqueue(user, project, {"kind": "body"}, [], staging,
-                            skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+                            skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids,
+                            user_map=user_map)
         return _run(user.id, project_id, items, total=len(items), files=[], skip_invalid=skip_invalid,
-                    dedupe=dedupe, return_task_ids=return_task_ids, progress=progress)
+                    dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
+                    user_map=user_map)
     if files is not None:
         if not files:
             raise Invalid("no files were uploaded", [{"row": None, "file": None, "field": "file", "detail": "no files"}])
@@ -249,15 +265,18 @@ def import_data(
                 if hasattr(it, "close"):
                     it.close()
             return _enqueue(user, project, {"kind": "files"}, names, stage_files(files),
-                            skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+                            skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids,
+                            user_map=user_map)
         return _run(user.id, project_id, with_folder_labels(chain(parsed), names), total=total, files=names,
-                    skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress)
+                    skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
+                    user_map=user_map)
     # paths (the CLI and the import job)
     sources, total = open_paths([Path(p) for p in paths or []])
     if background:
         raise Invalid("imports of paths on disk run in the calling process")
     return _run(user.id, project_id, chain(sources), total=total, files=[str(p) for p in paths or []],
-                skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress)
+                skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
+                user_map=user_map)
 
 
 def _check_project(user: User, project_id: int) -> Project:
@@ -279,7 +298,8 @@ _PARSED_MAX = 4
 
 
 def _enqueue(user: User, project: Project, payload: dict, names: list[str], staging: Path, *,
-             skip_invalid: bool, dedupe: bool, return_task_ids: bool) -> ImportResult:
+             skip_invalid: bool, dedupe: bool, return_task_ids: bool,
+             user_map: dict[int, str] | None = None) -> ImportResult:
     """The batch and its ``import`` job, in one transaction (the job is sent after it commits)."""
     try:
         with write_session() as s:
@@ -288,7 +308,8 @@ def _enqueue(user: User, project: Project, payload: dict, names: list[str], stag
             s.flush()
             batch_id = batch.id
             payload = dict(payload, batch_id=batch_id, user_id=user.id, staging=staging.name,
-                           skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids)
+                           skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids,
+                           user_map={str(k): v for k, v in (user_map or {}).items()})
             job_id = jobs.enqueue("import", project_id=project.id, payload=payload, created_by=user.id, session=s)
             batch.job_id = job_id
     except BaseException:
@@ -333,6 +354,7 @@ def run_import_job(ctx: jobs.JobContext) -> dict:
 
         result = _run(user.id, ctx.project_id, items, total=total, files=names, skip_invalid=p["skip_invalid"],
                       dedupe=p["dedupe"], return_task_ids=p.get("return_task_ids", False), progress=report,
+                      user_map={int(k): v for k, v in (p.get("user_map") or {}).items()},
                       batch_id=batch_id, on_commit=lambda s, r: ctx.complete(s, _job_result(r)))
         finished = True
         return _job_result(result)
@@ -399,7 +421,8 @@ def import_task_ids(import_id: int) -> list[int]:
 
 def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int | None, files: list[str],
          skip_invalid: bool, dedupe: bool, return_task_ids: bool, progress: ProgressFn | None,
-         batch_id: int | None = None, on_commit: Callable[[Session, ImportResult], None] | None = None) -> ImportResult:
+         batch_id: int | None = None, on_commit: Callable[[Session, ImportResult], None] | None = None,
+         user_map: dict[int, str] | None = None) -> ImportResult:
     t0 = time.perf_counter()
     with read_session() as s:
         user = s.get(User, user_id)
@@ -407,7 +430,8 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
     if project.archived_at is not None:
         raise Conflict(f"project {project_id} is archived; unarchive it to import data")
     schema = schema_of(project)
-    check = Checker(project, schema)
+    check = Checker(project, schema, user_map=user_map)
+    notes: list[dict] = []
     rows: list[Row] = []
     extras: list[Extra] = []
     media: dict[str, Stored] = {}
@@ -429,6 +453,17 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         simple_keys = check.text_keys if check.simple else None
         for index, (item, stored) in enumerate(with_images(items, pool, new_files)):
             data = limits.check_import_row(item, check.fail, index)
+            if item.prediction_ids:
+                notes.append({"row": item.row, "file": item.file, "field": "predictions",
+                              "detail": f"predictions {item.prediction_ids[:10]} are ids (of the instance that "
+                                        "exported them), not predictions; skipped"})
+            if item.annotations and item.is_gold is None and item.gold_answer is None:
+                truth = _ground_truth(item)
+                if truth is not None:  # Label Studio's ground truth: the task's gold answer
+                    item.is_gold, item.gold_answer = True, truth
+                    notes.append({"row": item.row, "file": item.file, "field": "annotations",
+                                  "detail": "a ground_truth annotation: the task is a gold task with its result "
+                                            "as the answer"})
             # The fast path: a text row without labels, predictions or embedding.
             gold = item.gold_answer is not None or (item.is_gold is not None and item.is_gold is not False)
             if (simple_keys is not None and stored is None and not item.annotations and not item.predictions
@@ -501,7 +536,7 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
                 progress(index + 1, total, f"checked {index + 1} rows")
         if not rows:
             raise Invalid("there is nothing to import", [{"row": None, "file": None, "field": None, "detail": "no rows"}])
-        check_owners(check, extras)
+        attribution = check_owners(check, extras)
         if check.errors.total and not skip_invalid:
             n_bad = len(check.bad)
             detail = (f"{check.errors.total} problem(s) in {n_bad} of {len(rows)} row(s); nothing was imported"
@@ -515,6 +550,7 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
                             dedupe=dedupe, batch_id=batch_id, files=files, return_task_ids=return_task_ids)
             result = ImportResult(files=files, **vars(written))
             result.skipped_invalid = len(check.bad)
+            result.notes, result.attribution = notes, attribution
             result.errors = check.errors.items
             result.duration = time.perf_counter() - t0
             s.execute(sa.update(ImportBatch).where(ImportBatch.id == result.import_id)
@@ -535,6 +571,59 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
     if progress is not None:
         progress(len(rows), total or len(rows), "done")
     return result
+
+
+def _ground_truth(item: RawItem) -> Any:
+    """The result of a task's (last) ``ground_truth: true`` annotation that was not skipped, or None."""
+    found = None
+    for ann in item.annotations:
+        if type(ann) is dict and ann.get("ground_truth") is True and ann.get("was_cancelled") is not True:
+            found = ann.get("result")
+    return found
+
+
+#: The most entries an import's user map may have.
+MAX_USER_MAP = 10_000
+
+
+def check_user_map(user_map: Any) -> dict[int, str] | None:
+    """An import's user map (another instance's user id -> email), checked: ids are whole
+    numbers, emails are emails; Invalid names each bad entry."""
+    if not user_map:
+        return None
+    if not isinstance(user_map, dict) or len(user_map) > MAX_USER_MAP:
+        raise Invalid(f"the user map must be an object of at most {MAX_USER_MAP} ids -> emails",
+                      [{"row": None, "file": None, "field": "user_map", "detail": "not an object of ids -> emails"}])
+    clean, errors = {}, []
+    for key, email in user_map.items():
+        text = str(key).strip()
+        if isinstance(key, bool) or not text.isdigit():
+            errors.append({"row": None, "file": None, "field": "user_map", "detail": f"{key!r} is not a user id"})
+            continue
+        try:
+            clean[int(text)] = normalize_email(email if isinstance(email, str) else "")
+        except UserError as exc:
+            errors.append({"row": None, "file": None, "field": "user_map", "detail": f"{key}: {exc}"})
+    if errors:
+        raise Invalid("the user map is refused: " + "; ".join(e["detail"] for e in errors), errors)
+    return clean
+
+
+def parse_user_map(text: str | None) -> dict[int, str] | None:
+    """``"7=ann@example.com,8=bob@example.com"`` (the API's query and the CLI's option) as a
+    user map, checked by :func:`check_user_map`."""
+    if not text or not text.strip():
+        return None
+    pairs = {}
+    for part in text.split(",")[:MAX_USER_MAP + 1]:
+        if not part.strip():
+            continue
+        key, sep, email = part.partition("=")
+        if not sep:
+            raise Invalid(f"user map entry {part.strip()[:100]!r}: write id=email",
+                          [{"row": None, "file": None, "field": "user_map", "detail": "write id=email"}])
+        pairs[key.strip()] = email.strip()
+    return check_user_map(pairs)
 
 
 def import_error_summary(exc: ImportFormatError | DomainError) -> str:

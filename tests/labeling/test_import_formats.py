@@ -161,7 +161,7 @@ def test_wrong_types_are_all_listed_with_row_and_field():
         {"data": "just text"},
         {"data": {"text": "ok"}, "annotations": {"result": []}},
         "a string",
-        {"data": {"text": "ok"}, "predictions": [{"result": []}, 5]},
+        {"data": {"text": "ok"}, "predictions": [{"result": []}, 5, "five"]},
         {"data": {"text": "ok"}, "meta": []},
         {"data": {}},
         {},
@@ -174,7 +174,7 @@ def test_wrong_types_are_all_listed_with_row_and_field():
         (1, "data", "expected an object, got a string"),
         (2, "annotations", "expected a list, got an object"),
         (3, None, "expected an object, got a string"),
-        (4, "predictions[1]", "expected an object, got a number"),
+        (4, "predictions[2]", "expected an object, got a string"),  # 5: an id, skipped
         (5, "meta", "expected an object, got a list"),
         (6, "data", "empty object"),
         (7, None, "empty object"),

@@ -67,3 +67,39 @@ def test_label_studio_sdk_workflow(sdk_setup):
     assert by_id[ids[0]]["annotations"][0]["result"] == choice("neg")
     assert by_id[ids[1]]["predictions"][0]["score"] == 0.75
     assert by_id[ids[1]]["annotations"][0]["completed_by"] == ann.id
+
+
+def test_a_label_studio_export_comes_back_in_and_ground_truth_round_trips(sdk_setup, live_server):
+    """Label Studio 1.23's export (predictions as ids, a ground-truth annotation, another
+    instance's user ids) imports; annotations.update(ground_truth=True) makes a gold answer; the
+    JSON export asked for gold tasks writes ground_truth back."""
+    ls, _, ann = sdk_setup
+    project = ls.projects.create(title="Back from Label Studio", label_config=CONFIG, maximum_annotations=1)
+    http = ls._client_wrapper.httpx_client
+    exported_elsewhere = [
+        {"id": 90, "data": {"text": "first"}, "predictions": [5],
+         "annotations": [{"id": 1, "result": choice("pos"), "completed_by": 12, "ground_truth": True}]},
+        {"id": 91, "data": {"text": "second"}, "predictions": [6],
+         "annotations": [{"id": 2, "result": choice("neg"), "completed_by": 13, "ground_truth": False}]},
+    ]
+    r = http.request(f"api/projects/{project.id}/import", method="POST", json=exported_elsewhere,
+                     params={"user_map": f"12={ann.email},13=gone@elsewhere.org", "return_task_ids": "true"})
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert (report["task_count"], report["annotation_count"], report["prediction_count"], report["gold_count"]) == (
+        2, 2, 0, 1)
+    assert sorted(n["row"] for n in report["notes"] if n["field"] == "predictions") == [1, 2]
+    assert {(a["completed_by"], a["how"]) for a in report["attribution"]} == {(12, "email"), (13, "placeholder")}
+    first, second = report["task_ids"]
+
+    second_ann = [a.id for a in ls.annotations.list(id=second)]
+    marked = ls.annotations.update(id=second_ann[0], ground_truth=True)
+    assert marked.ground_truth is True
+
+    plain = json.loads(b"".join(ls.projects.exports.download_sync(id=project.id, export_type="JSON")))
+    assert plain == []  # both are gold now: exported only when asked
+    r = http.request(f"api/projects/{project.id}/export", method="GET", params={"exportType": "JSON", "gold": "true"})
+    by_id = {t["id"]: t for t in r.json()}
+    assert by_id[first]["is_gold"] is True and by_id[first]["gold_answer"] == choice("pos")
+    assert [a["ground_truth"] for a in by_id[first]["annotations"]] == [True]
+    assert [a["ground_truth"] for a in by_id[second]["annotations"]] == [True]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from labeling import annotations, router, wire
+from labeling import annotations, gold, router, wire
 from labeling.errors import Invalid, NotFound
 from labeling.limits import MAX_ID
 from web.api import api_user, bp, changes_state, readable
@@ -80,6 +80,14 @@ def get_annotation(annotation_id: int):
 @doc(summary="Edit an annotation (its author, while the task allows it)", body=s.AnnotationBody, responses={200: wire.Annotation}, tags=('annotations',))
 def update_annotation(annotation_id: int):
     body = json_body()
+    truth = flag_field(body, "ground_truth")
+    if truth is not None:  # Label Studio's ground truth: the task's gold answer (reviewers, leads)
+        marked = gold.set_ground_truth(annotation_id, api_user().user, truth)
+        if not any(k in body for k in ("result", "was_cancelled", "skip_reason", "comment", "lead_time")):
+            if marked is None:
+                found = annotations.get_annotation(annotation_id, api_user().user)
+                marked = {**wire.annotation_json(found), "ground_truth": truth}
+            return jsonify(marked)
     annotation = annotations.update_annotation(
         annotation_id, api_user().user, result=body.get("result"), was_cancelled=flag_field(body, "was_cancelled"),
         skip_reason=string_field(body, "skip_reason", "comment"), lead_time=seconds_field(body, "lead_time"))

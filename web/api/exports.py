@@ -7,7 +7,8 @@ VOC, CONLL2003, COCO_WITH_IMAGES, YOLO_WITH_IMAGES) plus JSONL and PARQUET; filt
 ``split`` (80,10,10) for the split column; ``media=urls|files``. Called exactly as Label Studio
 is (``exportType=JSON`` with none of those filters, or with ``download_all_tasks``/``ids``), it
 answers as Label Studio does: every annotated task with all its annotations
-(:func:`labeling.exports.iter_ls_json`). ``GET /api/projects/ID/export/formats`` lists formats.
+(:func:`labeling.exports.iter_ls_json`); ``gold=true`` adds the gold tasks with their answers
+(``ground_truth`` on the annotation that gives it). ``GET /api/projects/ID/export/formats`` lists formats.
 
 Dataset versions (:mod:`labeling.datasets`): ``POST /api/projects/ID/datasets`` publishes
 (``{"note", "seed", "split", "background"}``; 201, or 200 with the latest version when nothing
@@ -38,7 +39,7 @@ from web.api.describe import File, doc
 TRUE = {"1", "true", "yes", "on"}
 #: Query arguments of labelfab's clean export; without any, exportType=JSON answers as Label Studio.
 CLEAN_ARGS = ("state", "label", "annotator", "since", "until", "seed", "split", "media")
-LS_ARGS = ("download_all_tasks", "ids", "ids[]")
+LS_ARGS = ("download_all_tasks", "ids", "ids[]", "gold")
 
 
 def _ids() -> list[int] | None:
@@ -66,10 +67,10 @@ def export(project_id: int):
     if kind.strip().upper() == "JSON" and not clean:
         chunks = exports.iter_ls_json(project_id, api_user().user,
                                       download_all_tasks=(args.get("download_all_tasks") or "").lower() in TRUE,
-                                      ids=_ids())
+                                      ids=_ids(), include_gold=(args.get("gold") or "").lower() in TRUE)
         return Response(chunks, mimetype="application/json", headers=_attachment(f"project-{project_id}.json"))
     if any(args.get(name) not in (None, "") for name in LS_ARGS):
-        raise Invalid("download_all_tasks and ids go with Label Studio's JSON export only; use state, label, "
+        raise Invalid("download_all_tasks, ids and gold go with Label Studio's JSON export only; use state, label, "
                       "annotator, since and until to choose tasks",
                       [{"row": None, "field": name, "detail": "not with these filters"}
                        for name in LS_ARGS if args.get(name)])

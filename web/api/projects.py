@@ -175,12 +175,14 @@ def import_tasks(project_id: int):
     """Import tasks: a JSON body (Label Studio tasks, or flat objects) or multipart files.
 
     Query: ``skip_invalid``, ``dedupe``, ``return_task_ids``, ``background`` (true/false; by
-    default large imports run as a job and answer 202 with the import and job ids).
+    default large imports run as a job and answer 202 with the import and job ids), ``user_map``
+    (``7=ann@example.com,8=...``: another instance's user ids as emails).
     """
     background = request.args.get("background")
     options = dict(skip_invalid=_flag("skip_invalid"), dedupe=_flag("dedupe"),
                    return_task_ids=_flag("return_task_ids"),
-                   background=None if background is None else background.strip().lower() in TRUE)
+                   background=None if background is None else background.strip().lower() in TRUE,
+                   user_map=imports.parse_user_map(request.args.get("user_map")))
     user = api_user().user
     if request.mimetype == "multipart/form-data" or request.files:
         files = [imports.ImportFile(name=f.filename or key, data=f.read()) for key, f in request.files.items(multi=True)]

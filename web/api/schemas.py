@@ -135,6 +135,8 @@ class ImportQuery(Schema):
     dedupe: bool = False
     return_task_ids: bool = False
     background: bool | None = Field(None, description="by default large imports run as a job (202)")
+    user_map: str | None = Field(None, description="another instance's user ids as emails, for completed_by: "
+                                 "7=ann@example.com,8=bob@example.com")
 
 
 class ImportStatusQuery(Schema):
@@ -192,6 +194,8 @@ class AnnotationBody(Schema):
     source: str | None = None
     parent_prediction: int | None = Field(
         None, ge=1, description="the task's prediction the annotation was made from (a pre-label); on creation")
+    ground_truth: bool | None = Field(None, description="true: the result becomes the task's gold answer "
+                                      "(reviewers, leads); false on the answer: the task is ordinary again")
 
 
 class PredictionBody(Schema):
@@ -261,6 +265,8 @@ class ExportQuery(Schema):
     export_type: str | None = None
     download_all_tasks: bool | None = Field(None, description="Label Studio's JSON export: unlabeled tasks too")
     ids: list[int] | None = Field(None, description="Label Studio's JSON export: these tasks (also ids[])")
+    gold: bool | None = Field(None, description="Label Studio's JSON export: gold tasks too, with is_gold, "
+                                                "gold_answer and the answering annotation's ground_truth")
     state: list[str] | None = Field(None, description="clean export: task states (default accepted; all)")
     label: list[str] | None = None
     annotator: str | None = None
