@@ -323,10 +323,13 @@ def _domain_fail(exc: DomainError) -> None:
 @click.option("--base-url", default="", help="the server's address, for absolute image URLs")
 @click.option("--seed", default="42", show_default=True, help="seed of the train/validation/test split")
 @click.option("--split", default="80,10,10", show_default=True, help="train,validation,test shares")
+@click.option("--rows", type=click.Choice(["final", "annotations"]), default="final", show_default=True,
+              help="CSV/TSV/JSONL: final labels, or one row per annotation (Label Studio's columns)")
+@click.option("--gold", is_flag=True, help="gold tasks too, with their answers")
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def export_command(project_id: int, fmt: str, out: str, state: str, label: str | None, annotator: str | None,
                    since: str | None, until: str | None, media: str, base_url: str, seed: str, split: str,
-                   as_email: str | None):
+                   rows: str, gold: bool, as_email: str | None):
     """Export a project's tasks with their final labels (accepted tasks by default) to a file."""
     from pathlib import Path
 
@@ -334,10 +337,11 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
 
     user = _operator(as_email)
     try:
-        filters = exports.parse_filters(state=state, label=label, annotator=annotator, since=since, until=until)
+        filters = exports.parse_filters(state=state, label=label, annotator=annotator, since=since, until=until,
+                                        gold=gold)
         splits = exports.parse_splits(seed=seed, split=split)
         result = exports.export(project_id, user, format=fmt, filters=filters, splits=splits, media=media,
-                                base_url=base_url)
+                                base_url=base_url, rows=rows)
     except DomainError as exc:
         _domain_fail(exc)
     target = Path(out)

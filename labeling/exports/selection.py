@@ -78,6 +78,8 @@ class Filters:
         A user id or email: keep tasks this user annotated (a submitted annotation).
     since, until : datetime or None
         Keep tasks whose last state change (``Task.updated_at``) is in ``[since, until)``.
+    gold : bool
+        Gold tasks too (whatever their state), their answer as the label (source ``gold``).
     """
 
     states: tuple[str, ...] = (TaskState.accepted.value,)
@@ -85,11 +87,12 @@ class Filters:
     annotator: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    gold: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"states": list(self.states), "labels": list(self.labels), "annotator": self.annotator,
                 "since": self.since.isoformat() if self.since else None,
-                "until": self.until.isoformat() if self.until else None}
+                "until": self.until.isoformat() if self.until else None, "gold": self.gold}
 
 
 def _items(value: str | Iterable[str] | None) -> list[str]:
@@ -118,10 +121,11 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 def parse_filters(*, state: str | Iterable[str] | None = None, label: str | Iterable[str] | None = None,
                   annotator: str | int | None = None, since: str | None = None,
-                  until: str | None = None) -> Filters:
+                  until: str | None = None, gold: bool = False) -> Filters:
     """Filters from text (query arguments, CLI options); comma-separated lists allowed.
 
-    ``state="all"`` takes every state (tasks without any label are still left out).
+    ``state="all"`` takes every state (tasks without any label are still left out); ``gold``
+    adds the gold tasks with their answers.
 
     Raises
     ------
@@ -141,7 +145,7 @@ def parse_filters(*, state: str | Iterable[str] | None = None, label: str | Iter
     if start and end and start >= end:
         raise Invalid("since must be before until", [{"row": None, "field": "until", "detail": "before since"}])
     return Filters(states=tuple(dict.fromkeys(states)), labels=tuple(dict.fromkeys(_items(label))),
-                   annotator=who, since=start, until=end)
+                   annotator=who, since=start, until=end, gold=bool(gold))
 
 
 @dataclass(frozen=True)
@@ -511,7 +515,11 @@ class Selection:
         # In the id-range reads the project is compared as "project_id + 0" so that the database
         # walks the primary key (in order) instead of the project's index.
         project = (t.c.project_id + 0) if by_range else t.c.project_id
-        conds = [project == self.project.id, t.c.is_gold == sa.false(), t.c.state.in_(f.states)]
+        if f.gold:  # gold tasks stay open on their own track: taken whatever the states asked
+            conds = [project == self.project.id,
+                     sa.or_(t.c.is_gold == sa.true(), sa.and_(t.c.is_gold == sa.false(), t.c.state.in_(f.states)))]
+        else:
+            conds = [project == self.project.id, t.c.is_gold == sa.false(), t.c.state.in_(f.states)]
         if f.since is not None:
             conds.append(t.c.updated_at >= f.since)
         if f.until is not None:
@@ -532,6 +540,10 @@ class Selection:
             return
         t = Task.__table__
         cols = [t.c.id, sa.cast(t.c.final_label, sa.Text), t.c.final_source, sa.cast(t.c.data, sa.Text)]
+        if self.filters.gold:  # a gold task's label is its answer
+            gold = t.c.is_gold == sa.true()
+            cols[1] = sa.case((gold, sa.cast(t.c.gold_answer, sa.Text)), else_=sa.cast(t.c.final_label, sa.Text))
+            cols[2] = sa.case((gold, sa.literal("gold")), else_=t.c.final_source)
         if with_meta:
             cols.append(sa.cast(t.c.meta, sa.Text))
         q = (sa.select(*cols).where(t.c.id > sa.bindparam("after"), t.c.id <= self.bounds[1],

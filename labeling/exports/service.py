@@ -15,6 +15,8 @@ Two exports, each one domain function behind the browser, the REST API and the C
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import tempfile
@@ -42,7 +44,9 @@ from labeling.exports.selection import (
 )
 from labeling.exports.writers import (
     EXPORT_FORMATS,
+    CsvWriter,
     ExportFormat,
+    by_control,
     fits,
     make_writer,
     media_entries,
@@ -54,7 +58,8 @@ from labeling.exports.writers import (
 from labeling.models import Annotation, Prediction, Project, Task, TokenScope, User
 from labeling.schema import schema_of
 
-__all__ = ["EXPORT_BATCH", "Export", "export", "export_project", "iter_ls_json", "start"]
+__all__ = ["ANNOTATION_COLUMNS", "ANNOTATION_ROW_FORMATS", "EXPORT_BATCH", "ROWS", "Export", "export",
+           "export_project", "iter_ls_json", "start"]
 
 #: Tasks per database round trip of Label Studio's export.
 EXPORT_BATCH = 1000
@@ -181,6 +186,93 @@ def start(project: Project, data_map: DataMap | None, *, filters: Filters, split
     return selection, all_batches()
 
 
+#: What a row of a tabular export is: a task's final label (accepted items, the dataset's
+#: default) or one annotation (Label Studio's CSV: one row per annotation).
+ROWS = ("final", "annotations")
+#: The formats that write one row per annotation; Label Studio JSON always carries them all.
+ANNOTATION_ROW_FORMATS = ("CSV", "TSV", "JSONL")
+#: Label Studio's columns of an annotation row, after the task's data and the labels.
+ANNOTATION_COLUMNS = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
+
+
+def _read_tasks(conn, ids: list[int]) -> tuple[dict[int, Any], dict[int, list], dict[int, list]]:
+    """The task rows, annotations and predictions of ``ids`` (in the selection's transaction)."""
+    t, a, p = Task.__table__, Annotation.__table__, Prediction.__table__
+    rows = {r["id"]: r for r in conn.execute(sa.select(t).where(t.c.id.in_(ids))).mappings()}
+    anns: dict[int, list] = {i: [] for i in ids}
+    preds: dict[int, list] = {i: [] for i in ids}
+    for r in conn.execute(sa.select(a).where(a.c.task_id.in_(ids)).order_by(a.c.id)).mappings():
+        anns[r["task_id"]].append(r)
+    for r in conn.execute(sa.select(p).where(p.c.task_id.in_(ids)).order_by(p.c.id)).mappings():
+        preds[r["task_id"]].append(r)
+    return rows, anns, preds
+
+
+def _ls_json(selection: Selection, batches: Iterator[Batch]) -> Iterator[bytes]:
+    """Label Studio JSON of the selected tasks: every annotation and prediction as Label Studio
+    exports them, the final label (``final_label``), its source (``label_source``) and the
+    ``split`` as extra keys; gold tasks (asked for) with ``ground_truth`` and their answer."""
+    yield b"["
+    first = True
+    for batch in batches:
+        rows, anns, preds = _read_tasks(selection.conn, batch.id)
+        parts = []
+        for tid, data, result, source, split in zip(batch.id, batch.data, batch.result, batch.source, batch.split,
+                                                    strict=True):
+            row = rows[tid]
+            item = task_json(row, annotations=anns[tid], predictions=preds[tid])
+            item["data"] = json.loads(data)  # images as the export maps them
+            if row["is_gold"]:
+                _ground_truth(item, row["gold_answer"])
+            item["final_label"], item["label_source"], item["split"] = json.loads(result), source, split
+            parts.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        chunk = ",".join(parts)
+        if chunk:
+            yield (chunk if first else "," + chunk).encode()
+            first = False
+    yield b"]"
+
+
+def _annotation_rows(fmt: ExportFormat, schema, selection: Selection, batches: Iterator[Batch]) -> Iterator[bytes]:
+    """One row per submitted annotation of the selected tasks, Label Studio's CSV columns: the
+    task id, its data fields, the annotation's labels per control, then
+    :data:`ANNOTATION_COLUMNS` (JSONL: the same keys, ``data`` and ``result`` whole)."""
+    a, u = Annotation.__table__, User.__table__
+    data_keys = sorted(schema.data_keys)
+    controls = [c.name for c in schema.controls if c.name not in data_keys]
+    tabular = fmt.name != "JSONL"
+    if tabular:
+        writer = CsvWriter(schema, delimiter="\t" if fmt.name == "TSV" else ",")
+        buf = io.StringIO()
+        out = csv.writer(buf, delimiter=writer.delimiter, lineterminator="\n")
+        out.writerow(["id", *data_keys, *controls, *ANNOTATION_COLUMNS])
+        yield buf.getvalue().encode()
+    for batch in batches:
+        data_of = dict(zip(batch.id, batch.data, strict=True))
+        q = (sa.select(a.c.id, a.c.task_id, a.c.result, a.c.created_at, a.c.updated_at, a.c.lead_time, u.c.email)
+             .join(u, u.c.id == a.c.user_id)
+             .where(a.c.task_id.in_(batch.id), a.c.was_cancelled == sa.false()).order_by(a.c.task_id, a.c.id))
+        lines = []
+        buf = io.StringIO()
+        out = csv.writer(buf, delimiter=writer.delimiter, lineterminator="\n") if tabular else None
+        for ann_id, tid, result, created, updated, lead_time, email in selection.conn.execute(q):
+            data = json.loads(data_of[tid])
+            when = (created.isoformat() if created else None, updated.isoformat() if updated else None)
+            if tabular:
+                data = data if isinstance(data, dict) else {}
+                labels = by_control(schema, result or [])
+                out.writerow([tid, *[writer._cell(data.get(k)) for k in data_keys],
+                              *[writer._cell(labels.get(c)) for c in controls], email, ann_id, *when, lead_time])
+            else:
+                lines.append(json.dumps({"id": tid, "data": data, "result": result, "annotator": email,
+                                         "annotation_id": ann_id, "created_at": when[0], "updated_at": when[1],
+                                         "lead_time": lead_time}, ensure_ascii=False, separators=(",", ":")))
+        if tabular:
+            yield buf.getvalue().encode()
+        elif lines:
+            yield ("\n".join(lines) + "\n").encode()
+
+
 class Export:
     """A streamed export: iterate for the bytes; ``close()`` ends its read transaction early.
 
@@ -193,7 +285,7 @@ class Export:
     """
 
     def __init__(self, project: Project, fmt: ExportFormat, *, filters: Filters, splits: Splits,
-                 media: str, base_url: str, batch_size: int):
+                 media: str, base_url: str, batch_size: int, rows: str = "final"):
         self.fmt = fmt
         self.project = project
         schema = schema_of(project)
@@ -215,7 +307,12 @@ class Export:
             writer = make_writer(fmt, schema)
             self.selection, batches = start(project, data_map, filters=filters, splits=splits,
                                             batch_size=batch_size, with_meta=writer.needs_meta)
-            body = (parts[0] for parts in write_batches(batches, [writer]))
+            if fmt.name == "JSON":  # Label Studio's JSON carries every annotation
+                body = _ls_json(self.selection, batches)
+            elif rows == "annotations":
+                body = _annotation_rows(fmt, schema, self.selection, batches)
+            else:
+                body = (parts[0] for parts in write_batches(batches, [writer]))
             if zipped:
                 inner = f"project-{project.id}.{fmt.ext}"
 
@@ -261,7 +358,7 @@ def export_project(project_id: int, user: User, *, scope: str = TokenScope.full)
 
 def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filters | None = None,
            splits: Splits | None = None, media: str | None = None, base_url: str = "",
-           scope: str = TokenScope.full, batch_size: int = BATCH) -> Export:
+           scope: str = TokenScope.full, batch_size: int = BATCH, rows: str = "final") -> Export:
     """Export a project's tasks with their final labels (the function behind the browser form,
     ``GET /api/projects/ID/export`` and ``labelfab export``).
 
@@ -285,6 +382,11 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         The caller's token scope.
     batch_size : int
         Tasks read per query.
+    rows : {"final", "annotations"}
+        Tabular formats (CSV, TSV, JSONL): one row per task with its final label (the dataset's
+        default), or one row per annotation with Label Studio's columns
+        (:data:`ANNOTATION_COLUMNS`). ``JSON`` always carries every annotation, the final label
+        and its source as extra keys.
 
     Returns
     -------
@@ -303,6 +405,13 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         Nothing to export: no task in the chosen states has a label.
     """
     fmt, media = resolve_format(format, media)
+    if rows not in ROWS:
+        raise Invalid(f"rows must be one of {', '.join(ROWS)}, got {rows!r}",
+                      [{"row": None, "field": "rows", "detail": "final or annotations"}])
+    if rows == "annotations" and fmt.name not in ANNOTATION_ROW_FORMATS + ("JSON",):
+        raise Invalid(f"one row per annotation goes with {', '.join(ANNOTATION_ROW_FORMATS)} (JSON always "
+                      f"carries every annotation); {fmt.name} writes final labels",
+                      [{"row": None, "field": "rows", "detail": f"not with {fmt.name}"}])
     project = export_project(project_id, user, scope=scope)
     schema = schema_of(project)
     if not fits(fmt, schema):
@@ -314,4 +423,4 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         raise Invalid("media=files applies to projects with images; this project has none",
                       [{"row": None, "field": "media", "detail": "no images in this project"}])
     return Export(project, fmt, filters=filters or Filters(), splits=splits or Splits(), media=media,
-                  base_url=base_url, batch_size=batch_size)
+                  base_url=base_url, batch_size=batch_size, rows=rows)

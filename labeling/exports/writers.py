@@ -5,7 +5,8 @@
 - :data:`EXPORT_FORMATS`: every format of the clean export (Label Studio's names), which
   projects each fits, :func:`resolve_format`, :func:`available_formats`;
 - the writers (:func:`make_writer`) of the formats labelfab writes itself: ``JSON`` (Label
-  Studio tasks whose one annotation is the final label), ``JSON_MIN``, ``CSV``, ``TSV``,
+  Studio tasks whose one annotation is the final label: a dataset version's file and the
+  converter's input; the export's JSON carries every annotation), ``JSON_MIN``, ``CSV``, ``TSV``,
   ``JSONL``, ``PARQUET``; they turn :class:`~labeling.exports.selection.Batch` columns into bytes,
   streamed; the converter formats are in :mod:`labeling.exports.converter`;
 - :func:`zip_stream`, :func:`media_entries`: a zip archive, streamed, and the images of an export
@@ -49,6 +50,7 @@ __all__ = [
     "Writer",
     "annotation_json",
     "available_formats",
+    "by_control",
     "file_chunks",
     "fits",
     "make_writer",
@@ -80,8 +82,8 @@ class ExportFormat:
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
-    ExportFormat("JSON", "JSON", "Label Studio JSON: each task with its final label as its one annotation.",
-                 "json", "application/json"),
+    ExportFormat("JSON", "JSON", "Label Studio JSON: each task with every annotation and prediction, its final "
+                 "label and its source as extra keys.", "json", "application/json"),
     ExportFormat("JSON_MIN", "JSON-MIN", "Label Studio JSON-MIN: task data with one key per control holding the "
                  "final label.", "json", "application/json"),
     ExportFormat("CSV", "CSV", "One row per task: id, the data fields of the label config, one column per "
@@ -323,7 +325,7 @@ def _prettify(values: list[dict]) -> Any:
     return out[0] if tag in ("Choices", "TextArea") and len(out) == 1 else out
 
 
-def _by_control(schema: LabelSchema, result: list[dict]) -> dict[str, Any]:
+def by_control(schema: LabelSchema, result: list[dict]) -> dict[str, Any]:
     """Label Studio's JSON_MIN value per control (``prettify_result``): a class name for a single
     choice, a list of names, or the result values (spans, boxes)."""
     grouped: dict[str, list[dict]] = {}
@@ -354,7 +356,7 @@ class JsonMinWriter(Writer):
             record = json.loads(r.data)
             record = record if isinstance(record, dict) else {"data": record}
             record["id"] = r.id
-            record.update(_by_control(self.schema, json.loads(r.result)))
+            record.update(by_control(self.schema, json.loads(r.result)))
             record["label_source"] = r.source
             record["split"] = r.split
             parts.append(_dumps(record))
@@ -393,7 +395,7 @@ class CsvWriter(Writer):
         for r in batch.records():
             data = json.loads(r.data)
             data = data if isinstance(data, dict) else {}
-            labels = _by_control(self.schema, json.loads(r.result))
+            labels = by_control(self.schema, json.loads(r.result))
             w.writerow([r.id, *[cell(data.get(k)) for k in self.data_keys],
                         *[cell(labels.get(c)) for c in self.controls], r.source, r.split])
         return buf.getvalue().encode()

@@ -206,7 +206,8 @@ def test_csv_tsv_json_min_and_label_studio_json(owner):
     assert minimal[0]["label"] == "pos" and minimal[0]["text"] == "text number 0" and minimal[0]["id"] == ids[0]
     full = json.loads(b"".join(exports.export(pid, owner, format="json")))
     assert [t["annotations"][0]["result"] for t in full] == [choice("pos"), choice("neg")]
-    assert full[0]["annotations"][0]["ground_truth"] is True and full[0]["label_source"] == "single"
+    assert [t["final_label"] for t in full] == [choice("pos"), choice("neg")]
+    assert full[0]["annotations"][0]["ground_truth"] is False and full[0]["label_source"] == "single"
 
 
 def test_conll2003_through_the_converter(owner):

@@ -331,3 +331,39 @@ def test_a_large_publish_answers_202_with_the_job_and_the_page_follows_it(client
     finally:
         monkeypatch.delenv("LABELFAB_PUBLISH_JOB_THRESHOLD")
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("fmt", "page_args", "api_args", "cli_args"), [
+    ("JSON", "", "&state=accepted", []),
+    ("CSV", "&rows=annotations&gold=y", "&rows=annotations&gold=true", ["--rows", "annotations", "--gold"]),
+    ("JSONL", "&gold=y", "&gold=1", ["--gold"]),
+], ids=["label-studio-json", "csv-per-annotation", "jsonl-final-with-gold"])
+def test_page_api_and_cli_give_the_same_file_for_the_same_choices(client, runner, admin, lead, project, tmp_path,
+                                                                 fmt, page_args, api_args, cli_args):
+    from labeling import gold as gold_tasks
+    from tests.labeling.test_exports import choice
+    gold_tasks.mark_gold(task_ids(project)[-1], lead.user, answer=choice("neu"))
+    login(client, lead.email)
+    page = client.get(f"/projects/{project}/export?exportType={fmt}&state=accepted&seed=42&split=80,10,10{page_args}")
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    api = client.get(f"/api/projects/{project}/export?exportType={fmt}{api_args}", headers=lead.headers)
+    assert api.status_code == 200
+    out = tmp_path / "export.out"
+    done = runner.invoke(args=["export", str(project), "--format", fmt, "--out", str(out), *cli_args])
+    assert done.exit_code == 0, done.output
+    assert page.data == api.data == out.read_bytes()
+    assert ("text number 11" in page.get_data(as_text=True)) == ("gold" in page_args)  # the gold task
+
+
+def test_with_nothing_accepted_the_page_offers_one_row_per_annotation(client, lead):
+    pid = make_project(lead.user, [text_task(i, "pos") for i in range(3)])
+    login(client, lead.email)
+    page = client.get(f"/projects/{pid}/export").get_data(as_text=True)
+    assert "Nothing accepted to export as final labels yet" in page
+    assert '<option selected value="annotations">' in page
+    link = re.search(r'<a href="([^"]+)">Download one row per annotation', page).group(1).replace("&amp;", "&")
+    r = client.get(link)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert len(r.get_data(as_text=True).splitlines()) == 4  # the header and one row per annotation
+    r = client.get(f"/projects/{pid}/export?exportType=CSV&state=accepted&rows=final")
+    assert r.status_code == 409 and "Download one row per annotation" in r.get_data(as_text=True)

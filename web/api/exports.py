@@ -8,7 +8,10 @@ VOC, CONLL2003, COCO_WITH_IMAGES, YOLO_WITH_IMAGES) plus JSONL and PARQUET; filt
 is (``exportType=JSON`` with none of those filters, or with ``download_all_tasks``/``ids``), it
 answers as Label Studio does: every annotated task with all its annotations
 (:func:`labeling.exports.iter_ls_json`); ``gold=true`` adds the gold tasks with their answers
-(``ground_truth`` on the annotation that gives it). ``GET /api/projects/ID/export/formats`` lists formats.
+(``ground_truth`` on the annotation that gives it). With any of the clean export's arguments it is
+the same file as the export page's and ``labelfab export``'s for the same choices, ``rows=final|
+annotations`` (tabular formats: final labels of accepted items, or one row per annotation with
+Label Studio's columns) and ``gold=true`` included. ``GET /api/projects/ID/export/formats`` lists formats.
 
 Dataset versions (:mod:`labeling.datasets`): ``POST /api/projects/ID/datasets`` publishes
 (``{"note", "seed", "split", "background"}``; 201, or 200 with the latest version when nothing
@@ -38,8 +41,8 @@ from web.api.describe import File, doc
 
 TRUE = {"1", "true", "yes", "on"}
 #: Query arguments of labelfab's clean export; without any, exportType=JSON answers as Label Studio.
-CLEAN_ARGS = ("state", "label", "annotator", "since", "until", "seed", "split", "media")
-LS_ARGS = ("download_all_tasks", "ids", "ids[]", "gold")
+CLEAN_ARGS = ("state", "label", "annotator", "since", "until", "seed", "split", "media", "rows")
+LS_ARGS = ("download_all_tasks", "ids", "ids[]")
 
 
 def _ids() -> list[int] | None:
@@ -70,15 +73,17 @@ def export(project_id: int):
                                       ids=_ids(), include_gold=(args.get("gold") or "").lower() in TRUE)
         return Response(chunks, mimetype="application/json", headers=_attachment(f"project-{project_id}.json"))
     if any(args.get(name) not in (None, "") for name in LS_ARGS):
-        raise Invalid("download_all_tasks, ids and gold go with Label Studio's JSON export only; use state, label, "
+        raise Invalid("download_all_tasks and ids go with Label Studio's JSON export only; use state, label, "
                       "annotator, since and until to choose tasks",
                       [{"row": None, "field": name, "detail": "not with these filters"}
                        for name in LS_ARGS if args.get(name)])
     filters = exports.parse_filters(state=args.getlist("state") or None, label=args.getlist("label") or None,
-                                    annotator=args.get("annotator"), since=args.get("since"), until=args.get("until"))
+                                    annotator=args.get("annotator"), since=args.get("since"), until=args.get("until"),
+                                    gold=(args.get("gold") or "").lower() in TRUE)
     splits = exports.parse_splits(seed=args.get("seed"), split=args.get("split"))
     result = exports.export(project_id, api_user().user, format=kind, filters=filters, splits=splits,
-                            media=args.get("media"), base_url=request.host_url, scope=api_user().scope)
+                            media=args.get("media"), base_url=request.host_url, scope=api_user().scope,
+                            rows=args.get("rows") or "final")
     return Response(result, mimetype=result.mimetype, headers=_attachment(result.filename))
 
 

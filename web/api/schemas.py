@@ -265,8 +265,8 @@ class ExportQuery(Schema):
     export_type: str | None = None
     download_all_tasks: bool | None = Field(None, description="Label Studio's JSON export: unlabeled tasks too")
     ids: list[int] | None = Field(None, description="Label Studio's JSON export: these tasks (also ids[])")
-    gold: bool | None = Field(None, description="Label Studio's JSON export: gold tasks too, with is_gold, "
-                                                "gold_answer and the answering annotation's ground_truth")
+    gold: bool | None = Field(None, description="gold tasks too, with their answers (Label Studio JSON: is_gold, "
+                                                "gold_answer and the answering annotation's ground_truth)")
     state: list[str] | None = Field(None, description="clean export: task states (default accepted; all)")
     label: list[str] | None = None
     annotator: str | None = None
@@ -275,6 +275,9 @@ class ExportQuery(Schema):
     seed: int | None = None
     split: str | None = Field(None, description="train,validation,test percentages: 80,10,10")
     media: Literal["urls", "files"] | None = None
+    rows: Literal["final", "annotations"] | None = Field(
+        None, description="clean export, CSV/TSV/JSONL: final labels (default) or one row per annotation "
+                          "(annotator, annotation_id, created_at, updated_at, lead_time)")
 
 
 class PublishBody(Schema):

@@ -7,12 +7,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp
 
 from labeling import datasets, exports, jobs, projects, publish_job, splits
 from labeling.db import read_session
-from labeling.errors import DomainError, NotFound
+from labeling.errors import Conflict, DomainError, NotFound
 from labeling.models import TaskState
 from labeling.schema import schema_of
 
@@ -49,6 +49,14 @@ class ExportForm(FlaskForm):
     media = SelectField("Images", choices=[("urls", "as URLs"), ("files", "as files (zip)")], default="urls")
     seed = StringField("Split seed", default="42")
     split = StringField("Train, validation, test shares", default="80,10,10")
+    rows = SelectField("Rows (CSV, TSV, JSON Lines)", default="final",
+                       choices=[("final", "final labels of accepted items"),
+                                ("annotations", "one row per annotation")])
+    gold = BooleanField("Gold tasks too, with their answers")
+
+
+#: The states of tasks with annotations (the states the other choice offers with nothing accepted).
+_ANNOTATED = [TaskState.labeled.value, TaskState.suspect.value, TaskState.review.value, TaskState.accepted.value]
 
 
 def _user():
@@ -170,30 +178,55 @@ def diff(project_id: int):
 @bp.get("/projects/<int:project_id>/export")
 @login_required
 def export(project_id: int):
-    """The export form; submitted (it has exportType), the download itself."""
+    """The export form; submitted (it has exportType), the download itself (the same file as
+    ``GET /api/projects/ID/export`` and ``labelfab export`` give for the same choices)."""
     project = exports.export_project(project_id, _user())
     schema = schema_of(project)
+    counts = exports.state_counts(project_id)
     form = ExportForm(request.args)
     form.exportType.choices = [(f["name"], f["title"]) for f in exports.available_formats(project)
                                if not f["disabled"]]
     form.label.choices = [(name, name) for c in schema.controls for name in c.labels]
+    other = None  # with nothing to export as asked, the choice that has something
     if "exportType" in request.args and form.validate():
         try:
             filters = exports.parse_filters(state=form.state.data or None, label=form.label.data or None,
                                             annotator=form.annotator.data, since=form.since.data,
-                                            until=form.until.data)
+                                            until=form.until.data, gold=form.gold.data)
             splits = exports.parse_splits(seed=form.seed.data, split=form.split.data)
             media = form.media.data if any(o.tag == "Image" for o in schema.objects.values()) else None
             result = exports.export(project_id, _user(), format=form.exportType.data, filters=filters,
-                                    splits=splits, media=media, base_url=request.host_url)
+                                    splits=splits, media=media, base_url=request.host_url, rows=form.rows.data)
         except DomainError as exc:
-            flash(exc.detail, "error")
             status = exc.status
+            if isinstance(exc, Conflict) and any(counts.get(s, 0) for s in _ANNOTATED):
+                other = _other_choice(request.args, form)
+                flash(f"{exc.detail.split(';')[0]}. There are annotated tasks: the choice below exports them.", "info")
+            else:
+                flash(exc.detail, "error")
         else:
             return Response(result, mimetype=result.mimetype,
                             headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
     else:
         status = 200 if "exportType" not in request.args else 400
+        if "exportType" not in request.args and not counts.get(TaskState.accepted.value) \
+                and any(counts.get(s, 0) for s in _ANNOTATED):
+            # nothing accepted yet: the form starts on what can be exported
+            form.rows.data, form.state.data = "annotations", _ANNOTATED
+            other = _other_choice({"exportType": "CSV"}, form)
     has_images = any(o.tag == "Image" for o in schema.objects.values())
     return render_template("datasets/export.html", project=project, form=form, has_images=has_images,
-                           counts=exports.state_counts(project_id)), status
+                           counts=counts, other=other), status
+
+
+def _other_choice(args, form: ExportForm) -> str:
+    """The export URL of the other choice: one row per annotation of every annotated task (a
+    tabular format), or Label Studio's JSON of them."""
+    fmt = args.get("exportType") or "CSV"
+    if fmt.upper() not in ("CSV", "TSV", "JSONL", "JSON"):
+        fmt = "CSV"
+    query = {"exportType": fmt, "rows": "annotations", "state": _ANNOTATED, "seed": form.seed.data or "42",
+             "split": form.split.data or "80,10,10"}
+    if form.gold.data:
+        query["gold"] = "y"
+    return url_for("datasets.export", project_id=request.view_args["project_id"], **query)
