@@ -359,6 +359,9 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
         project = require_project(s, user, project_id, "export")
     schema = schema_of(project)
     filters = filters or Filters()
+    if filters.gold:  # a gold answer is a test of annotators, never a training item
+        raise Invalid("a dataset version never holds gold tasks", [{"row": None, "field": "gold",
+                                                                    "detail": "not in a dataset version"}])
     with read_session() as s:
         place = placing.placement(s, project_id, splits)
     root = datasets_root(project_id)

@@ -53,7 +53,7 @@ _A = Annotation.__table__
 def mark_gold(task_id: int, user: User, *, answer: Any) -> ReviewDecision:
     """Make a task a gold task with its ``answer`` (checked against the schema); again: new answer.
 
-    The task leaves the line (state ``open``, ``is_gold``, no final label, never exported) and
+    The task leaves the line (state ``open``, ``is_gold``, no final label, exported only when asked) and
     the router interleaves it at the project's gold rate. Reviewers and leads may do it; the
     act is recorded as a ``gold`` decision (the reviewer can undo it).
     """

@@ -5,7 +5,7 @@ transaction, :class:`Selection`) in one pass, in id order, ``batch_size`` tasks 
 (keyset pagination on the primary key, task data as stored JSON text, no ORM objects): the
 final label of each task (``Task.final_label``, else the latest reviewer result, else
 :func:`labeling.aggregation.final_label` over the annotations), filtered by state, label,
-annotator and date (:class:`Filters`; gold tasks never), with its split drawn as the tasks go by
+annotator and date (:class:`Filters`; gold tasks only when asked), with its split drawn as the tasks go by
 (:class:`SplitAssigner`: deterministic and stratified by label). The tasks come out as
 :class:`Batch` columns, their data mapped for the output by a :class:`DataMap` (image URLs as
 files, absolute URLs or local paths).
@@ -66,7 +66,7 @@ _dumps = partial(canonical.dumps, allow_nan=True)
 
 @dataclass(frozen=True)
 class Filters:
-    """Which tasks an export takes (gold tasks never).
+    """Which tasks an export takes (gold tasks only when asked).
 
     Attributes
     ----------

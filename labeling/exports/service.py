@@ -4,9 +4,12 @@ Two exports, each one domain function behind the browser, the REST API and the C
 
 - :func:`iter_ls_json`: Label Studio's own ``GET /api/projects/ID/export?exportType=JSON`` (every
   annotated task with all its annotations), for clients written for Label Studio.
-- :func:`export`: the *clean* export a training pipeline wants: one row per task with its final
-  label, accepted tasks only unless asked otherwise (filters: state, label, annotator, date),
-  gold tasks never (:mod:`~labeling.exports.selection`), in ``JSON``, ``JSON_MIN``, ``CSV``,
+- :func:`export`: the *clean* export a training pipeline wants (the export page, the API with
+  any of its arguments and ``labelfab export``: the same choices give the same bytes): one row
+  per task with its final label, or one per annotation (``rows``; ``JSON`` is Label Studio's
+  with every annotation, the final label as extra keys), accepted tasks only unless asked
+  otherwise (filters: state, label, annotator, date),
+  gold tasks only when asked, with their answers (:mod:`~labeling.exports.selection`), in ``JSON``, ``JSON_MIN``, ``CSV``,
   ``TSV``, ``JSONL``, ``PARQUET`` (:mod:`~labeling.exports.writers`), and, through
   ``label_studio_sdk.converter``, ``COCO``, ``YOLO``, ``VOC`` and ``CONLL2003``
   (:mod:`~labeling.exports.converter`). Images are referenced by URL or included as files (a
@@ -371,7 +374,7 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         One of :data:`EXPORT_FORMATS` (Label Studio's names; ``COCO_WITH_IMAGES`` and
         ``YOLO_WITH_IMAGES`` mean media as files).
     filters : Filters, optional
-        Accepted tasks by default; gold tasks are never exported.
+        Accepted tasks by default; gold tasks only with ``Filters.gold``.
     splits : Splits, optional
         Seed and shares of the train/validation/test split column.
     media : {"urls", "files"}, optional

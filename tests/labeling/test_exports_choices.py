@@ -94,3 +94,11 @@ def test_gold_tasks_are_exported_only_when_asked_with_their_answers(owner):
     tasks = {t["id"]: t for t in json.loads(b"".join(exports.export(pid, owner, format="JSON", filters=asked)))}
     assert (tasks[ids[1]]["is_gold"], tasks[ids[1]]["gold_answer"]) == (True, choice("neu"))
     assert [a["ground_truth"] for a in tasks[ids[1]]["annotations"]] == [False]  # its annotation says neg
+
+
+def test_a_dataset_version_never_holds_gold_tasks(owner):
+    from labeling import datasets
+    pid = make_project(owner, [text_task(0, "pos")])
+    accept(pid)
+    with pytest.raises(Invalid, match="never holds gold tasks"):
+        datasets.publish(pid, owner, filters=exports.Filters(gold=True))
