@@ -62,3 +62,24 @@ def test_worker_refuses_the_stub_broker():
     env = {**os.environ, "LABELFAB_BROKER_URL": "stub://"}
     proc = subprocess.run([LABELFAB, "worker"], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 1 and "stub broker" in proc.stderr
+
+
+def test_import_a_label_studio_export_with_a_user_map_then_take_the_placeholder_over(runner, admin, tmp_path):
+    import json
+
+    from labeling import projects
+    config = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text">'
+              '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
+    project = projects.create_project(admin.user, title="from elsewhere", label_config=config)
+    result = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
+    path = tmp_path / "ls-export.json"
+    path.write_text(json.dumps([{"id": 3, "data": {"text": "a"}, "predictions": [9],
+                                 "annotations": [{"id": 4, "result": result, "completed_by": 77}]}]))
+    done = runner.invoke(args=["import", str(project.id), str(path), "--user-map", "77=Moved@Example.org"])
+    assert done.exit_code == 0, done.output
+    assert "note: " in done.output and "[9]" in done.output
+    assert "completed_by 77: new inactive placeholder" in done.output and "moved@example.org" in done.output
+    assert users.authenticate("moved@example.org", "").user is None
+    done = runner.invoke(args=["user", "create", "moved@example.org", "--password", "longenough1"])
+    assert done.exit_code == 0, done.output
+    assert users.authenticate("moved@example.org", "longenough1").user is not None
