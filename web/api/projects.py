@@ -36,6 +36,7 @@ LS_IGNORED = {
     "num_tasks_with_annotations", "kind", "states", "maximum_annotations_per_task", "annotator_evaluation_enabled",
     "custom_script", "comment_classification_config", "description_short", "members", "is_archived_by",
     "qc_policy",  # shown by GET, changed through the QC policy's own endpoint
+    "overlap_change",  # what a PATCH of the overlap did, in its answer
 }
 TRUE = {"1", "true", "yes", "on"}
 
