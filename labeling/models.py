@@ -97,8 +97,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, sa_type=sa.String(255))
     role: str = Field(default=Role.annotator, sa_type=sa.String(20))
     is_active: bool = Field(default=True)
-    failed_logins: int = Field(default=0)
-    last_failed_login_at: datetime | None = _ts_opt()
+    # the generation of the user's browser sessions: a session remembers it at login and is
+    # refused once it changed (log-out, a password change, an admin's "sign out everywhere")
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_login_at: datetime | None = _ts_opt()
     created_at: datetime = _ts()
 
@@ -112,8 +113,21 @@ class ApiToken(SQLModel, table=True):
     prefix: str = Field(sa_type=sa.String(12))
     scope: str = Field(default=TokenScope.full, sa_type=sa.String(10))
     created_at: datetime = _ts()
-    last_used_at: datetime | None = _ts_opt()
+    last_used_at: datetime | None = _ts_opt()  # kept to within users.TOKEN_USE_WRITE_SECONDS
+    expires_at: datetime | None = _ts_opt()
     revoked_at: datetime | None = _ts_opt()
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Recent failed log-ins of one (address, account) pair or of one address (``users.authenticate``).
+
+    ``key`` is a SHA-256 of what is counted, so the emails of unknown accounts are not kept.
+    """
+
+    __tablename__ = "login_throttle"
+    key: str = Field(sa_type=sa.String(64), primary_key=True)
+    failures: int = Field(default=0)
+    last_failed_at: datetime = _ts(index=True)
 
 
 def prelabels_on(show_predictions: bool | None, overlap: int) -> bool:

@@ -55,7 +55,12 @@ class Settings(BaseSettings):
     max_task_fields: int = Field(default=2000, ge=1, description="Most fields in one task's data")
     max_task_data_kb: int = Field(default=5120, ge=1, description="Largest task data (its text), in KiB per task")
     max_search_chars: int = Field(default=1000, ge=1, description="Longest text searched for in task lists")
-    login_max_failures: int = Field(default=5, ge=1, description="Failed logins before an account is slowed down")
+    login_max_failures: int = Field(default=5, ge=1, le=1000,
+                                    description="Failed logins from one address to one account before their "
+                                                "attempts are slowed down (the owner elsewhere is not)")
+    login_max_failures_per_address: int = Field(default=30, ge=1, le=100_000,
+                                                description="Failed logins from one address, to any accounts, "
+                                                            "before its attempts are slowed down")
     session_cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only")
 
     @field_validator("database_url")

@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.views import datasets as datasets_views
     from web.views import quality as quality_views
     from web.views import review as review_views
+    from web.views import tokens as tokens_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(review_views.bp)
     app.register_blueprint(quality_views.bp)
     app.register_blueprint(datasets_views.bp)
+    app.register_blueprint(tokens_views.bp)
     app.register_blueprint(api_bp)
     app.add_template_global(views_can, "can")
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (see web.api)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -52,10 +52,24 @@ class AuthUser:
         return self.user.role in (Role.admin, Role.lead)
 
 
+# The session remembers the user's session generation at log-in; log-out, a password change and
+# an admin's "sign out everywhere" change it, and every session that remembers another is over
+# (signed cookies cannot be taken back; this is how they end).
+SESSION_VERSION_KEY = "_sv"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> AuthUser | None:
     user = users.get_user(int(user_id)) if user_id.isdigit() else None
-    return AuthUser(user) if user is not None and user.is_active else None
+    if user is None or not user.is_active or session.get(SESSION_VERSION_KEY) != user.session_version:
+        return None
+    return AuthUser(user)
+
+
+def start_session(user: User) -> None:
+    """Sign the browser in as ``user`` (Flask-Login), remembering their session generation."""
+    login_user(AuthUser(user))
+    session[SESSION_VERSION_KEY] = user.session_version
 
 
 class LoginForm(FlaskForm):
@@ -76,9 +90,9 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        result = users.authenticate(form.email.data, form.password.data)
+        result = users.authenticate(form.email.data, form.password.data, address=request.remote_addr)
         if result.user is not None:
-            login_user(AuthUser(result.user))
+            start_session(result.user)
             return redirect(_safe_next(request.args.get("next")))
         flash(result.error, "error")
         status = 429 if result.retry_after else 401
@@ -89,7 +103,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """End the session: this one, and (signed cookies being copyable) every other of the user's."""
+    if current_user.is_authenticated:
+        users.end_sessions(current_user.id)
     logout_user()
+    session.pop(SESSION_VERSION_KEY, None)
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 

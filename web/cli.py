@@ -12,9 +12,10 @@ from flask.cli import FlaskGroup
 
 from labeling import users
 from labeling.errors import DomainError
-from labeling.models import Role, TokenScope, User
+from labeling.models import Role, User
 from labeling.schema import schema_of
 from labeling.settings import SettingsError
+from web.cli_accounts import token_group, user_group
 from web.server import default_threads
 
 
@@ -73,75 +74,6 @@ def worker_command(processes: int, threads: int):
             "--threads", str(threads), "--queues", *registry.QUEUES]
     sys.stdout.flush()
     os.execv(sys.executable, args)
-
-
-@click.group("user")
-def user_group():
-    """Manage users."""
-
-
-@user_group.command("create")
-@click.argument("email")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default="annotator", show_default=True)
-@click.option("--password", help="at least 8 characters; generated and printed when left out")
-@click.option("--name", default="")
-def user_create(email: str, role: str, password: str | None, name: str):
-    """Create a user."""
-    generated = password is None
-    password = password or users.generate_password()
-    try:
-        user = users.create_user(email, role=role, password=password, name=name)
-    except DomainError as exc:
-        fail(exc.detail)
-    except users.UserError as exc:
-        fail(str(exc))
-    click.echo(f"created {user.role} {user.email} (id {user.id})")
-    if generated:
-        click.echo(f"password: {password}")
-
-
-@user_group.command("password")
-@click.argument("email")
-@click.option("--password", help="the new password; generated and printed when left out")
-def user_password(email: str, password: str | None):
-    """Set a user's password."""
-    user = users.get_user_by_email(email)
-    if user is None:
-        fail(f"no user {email}")
-    generated = password is None
-    password = password or users.generate_password()
-    try:
-        users.set_password(user.id, password)
-    except users.UserError as exc:
-        fail(str(exc))
-    click.echo(f"password of {user.email} changed" + (f": {password}" if generated else ""))
-
-
-@user_group.command("list")
-def user_list():
-    """List users."""
-    for u in users.list_users():
-        click.echo(f"{u.id}\t{u.email}\t{u.role}\t{'active' if u.is_active else 'inactive'}")
-
-
-@click.group("token")
-def token_group():
-    """Manage API tokens."""
-
-
-@token_group.command("create")
-@click.argument("email")
-@click.option("--scope", type=click.Choice([s.value for s in TokenScope]), default="full", show_default=True,
-              help="read: read-only, for training pipelines")
-@click.option("--name", default="")
-def token_create(email: str, scope: str, name: str):
-    """Create an API token for EMAIL; the key is printed alone on the last line."""
-    user = users.get_user_by_email(email)
-    if user is None:
-        fail(f"no user {email}")
-    key = users.create_token(user.id, name=name, scope=scope)
-    click.echo(f"token for {user.email} ({scope}); it is shown once:")
-    click.echo(key)
 
 
 def _operator(email: str | None):

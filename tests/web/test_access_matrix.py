@@ -21,6 +21,7 @@ from labeling import annotations, projects, review, router, users
 from labeling.db import read_session
 from labeling.models import Annotation, Job, Prediction, ReviewDecision, Role, Task
 from tests.labeling.test_review import CONFIG, label, suspects_in_review
+from web.auth import SESSION_VERSION_KEY
 
 # identities, least privileged first
 ANON, OUTSIDER, ANN, REV, OTHER_LEAD, LEAD, ADMIN, READ = (
@@ -44,6 +45,9 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.openapi_page", "GET"): PUBLIC | {READ},
     ("api.me", "GET"): USERS | {READ},
     ("api.create_token", "POST"): USERS,
+    ("api.list_tokens", "GET"): USERS,  # each sees their own only
+    ("api.revoke_token", "DELETE"): {ANN, ADMIN},  # the token named is the member annotator's
+    ("api.sign_out_user", "POST"): ADMINS,
     ("api.list_users", "GET"): ADMINS,
     ("api.create_user", "POST"): ADMINS,
     ("api.update_user", "PATCH"): ADMINS,
@@ -123,6 +127,9 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("auth.login", "POST"): PUBLIC,
     ("auth.logout", "POST"): USERS,
     ("main.index", "GET"): USERS,
+    ("tokens.page", "GET"): USERS,
+    ("tokens.create", "POST"): USERS,
+    ("tokens.revoke", "POST"): {ANN, ADMIN},  # the token named is the member annotator's
     ("projects.index", "GET"): USERS,
     ("projects.list_partial", "GET"): USERS,
     ("projects.create", "GET"): CREATE,
@@ -207,6 +214,7 @@ class World:
         self.users = {who: users.create_user(email, role=role) for who, (email, role) in make.items()}
         self.tokens = {who: users.create_token(u.id) for who, u in self.users.items()}
         self.tokens[READ] = users.create_token(self.users[LEAD].id, scope="read")
+        self.spare_token = users.new_token(self.users[ANN].id, name="spare")[0].id  # the one routes revoke
         lead = self.users[LEAD]
         project = projects.create_project(lead, title="matrix", label_config=CONFIG)
         projects.create_project(self.users[OTHER_LEAD], title="theirs", label_config=CONFIG)
@@ -239,6 +247,7 @@ class World:
                 sess["_user_id"] = str(self.users[who].id)
                 sess["_fresh"] = True
                 sess["_id"] = identifier
+                sess[SESSION_VERSION_KEY] = self.users[who].session_version
         return client
 
 
@@ -314,6 +323,7 @@ def _url(rule: str, world: World, extras: dict) -> str:
     values = {
         "project_id": world.project, "task_id": world.tasks[-1], "annotation_id": world.annotation,
         "prediction_id": world.prediction, "user_id": world.users[ANN].id, "decision_id": world.decision,
+        "token_id": world.spare_token,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
         "version": "1", "number": 1, "panel": "progress",
         "name": "overview" if rule.startswith("/api/stats/") else "progress",

@@ -1,15 +1,18 @@
-"""Users and tokens over REST (admins), and the caller's own tokens."""
+"""Users over REST (admins: create, change, sign out everywhere), and the caller's own tokens
+(create, list, revoke; admins revoke anyone's)."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 
 from labeling import users
+from labeling.db import utcnow
 from labeling.errors import Forbidden, Invalid, NotFound
-from labeling.models import Role, User
+from labeling.models import ApiToken, Role, User
 from web.api import api_user, bp
 from web.api import schemas as s
 from web.api.describe import doc
+from web.api.params import json_body, string_field
 
 
 def user_view(user: User) -> dict:
@@ -57,13 +60,53 @@ def update_user(user_id: int):
     return jsonify(user_view(user))
 
 
+@bp.post("/users/<int:user_id>/sign-out")
+@doc(summary="Sign a user out everywhere: end all their browser sessions (admins)", responses={204: None},
+     tags=('users',))
+def sign_out_user(user_id: int):
+    _require_admin()
+    try:
+        users.end_sessions(user_id)
+    except users.UserError as exc:
+        raise NotFound(str(exc)) from None
+    return "", 204
+
+
+def token_view(token: ApiToken) -> dict:
+    """A token as its owner sees it (never the key)."""
+    return {"id": token.id, "name": token.name, "prefix": token.prefix, "scope": token.scope,
+            "created_at": token.created_at.isoformat(),
+            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "expired": token.expires_at is not None and token.expires_at <= utcnow(),
+            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
+
+
+@bp.get("/tokens")
+@doc(summary="The caller's tokens (not revoked), oldest first", responses={200: list[s.Token]}, tags=('users',))
+def list_tokens():
+    return jsonify([token_view(t) for t in users.list_tokens(api_user().id, live=True)])
+
+
 @bp.post("/tokens")
 @doc(body=s.TokenBody, responses={201: s.NewToken}, tags=('users',))
 def create_token():
-    """A new token for the caller (``{"scope": "read"}`` for a pipeline); the key is shown once."""
-    body = request.get_json(silent=True) or {}
+    """A new token for the caller (``{"scope": "read"}`` for a pipeline, an optional expiry); the key is shown once."""
+    body = request.get_json(silent=True)
+    body = json_body() if body is not None else {}
+    scope = string_field(body, "scope") or "full"
     try:
-        key = users.create_token(api_user().id, name=body.get("name", ""), scope=body.get("scope", "full"))
+        expires_at = users.token_expiry(expires_in_days=body.get("expires_in_days"), expires_at=body.get("expires_at"))
+        token, key = users.new_token(api_user().id, name=string_field(body, "name") or "", scope=scope,
+                                     expires_at=expires_at)
     except users.UserError as exc:
-        raise Invalid(str(exc)) from None
-    return jsonify({"token": key, "scope": body.get("scope", "full")}), 201
+        field = next((f for f in ("expires_in_days", "expires_at", "name", "scope") if f in str(exc)), None)
+        raise Invalid(str(exc), [{"field": field, "detail": str(exc)}]) from None
+    return jsonify({"token": key, **token_view(token)}), 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@doc(summary="Revoke a token: the caller's own (admins: anyone's)", responses={204: None}, tags=('users',))
+def revoke_token(token_id: int):
+    users.revoke_token(token_id, by=api_user().user)
+    return "", 204

@@ -76,9 +76,22 @@ class Member(Schema):
     created_at: datetime
 
 
-class NewToken(Schema):
-    token: str = Field(description="the key, shown once")
+class Token(Schema):
+    """An API token as its owner sees it: never the key, its first characters (``prefix``)."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="the key's first 8 characters")
     scope: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(None, description="kept to within 5 minutes")
+    expires_at: datetime | None = None
+    expired: bool
+    revoked_at: datetime | None = None
+
+
+class NewToken(Token):
+    token: str = Field(description="the key, shown once")
 
 
 # --------------------------------------------------------------------------- projects and tasks
@@ -471,5 +484,7 @@ class UserPatch(Schema):
 
 
 class TokenBody(Schema):
-    name: str | None = None
+    name: str | None = Field(None, max_length=255)
     scope: Literal["full", "read"] = "full"
+    expires_in_days: int | None = Field(None, ge=1, le=3650, description="the token expires after this many days")
+    expires_at: datetime | None = Field(None, description="or at this moment (ISO 8601 with a time zone)")
