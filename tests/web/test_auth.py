@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from labeling import users
@@ -145,3 +146,156 @@ def test_roles_are_checked(client, make_user):
     assert users.get_user(reviewer.id).role == "reviewer"
     response = client.post("/api/users", json={"email": "x@example.com"}, headers=reviewer.headers)
     assert response.status_code == 403
+
+
+# --------------------------------------------------------------------------- sessions end
+
+
+def _csrf(client) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+
+
+def _copy_session(app, client):
+    """A second browser holding a copy of ``client``'s session cookie (as a thief would)."""
+    other = app.test_client()
+    cookie = client.get_cookie("session")
+    other.set_cookie("session", cookie.value)
+    return other
+
+
+def test_logout_ends_a_copied_session_too(app, client, annotator):
+    login(client, annotator.email)
+    thief = _copy_session(app, client)
+    assert thief.get("/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": _csrf(client)}).status_code == 302
+    assert thief.get("/").status_code == 302
+    assert thief.get("/api/me").status_code == 401
+
+
+def test_a_password_change_ends_every_session(app, client, annotator):
+    login(client, annotator.email)
+    other = _copy_session(app, client)
+    users.set_password(annotator.id, "a brand new passphrase")
+    assert client.get("/").status_code == 302 and other.get("/").status_code == 302
+    assert login(client, annotator.email, "a brand new passphrase").status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_an_admin_signs_a_user_out_everywhere_from_the_api_and_the_cli(app, client, runner, annotator, admin):
+    login(client, annotator.email)
+    assert client.post(f"/api/users/{annotator.id}/sign-out", headers=annotator.headers).status_code == 403
+    assert client.get("/").status_code == 200
+    assert client.post(f"/api/users/{annotator.id}/sign-out", headers=admin.headers).status_code == 204
+    assert client.get("/").status_code == 302
+    assert client.get("/api/me", headers=annotator.headers).status_code == 200  # tokens are revoked one by one
+    assert client.post("/api/users/999999/sign-out", headers=admin.headers).status_code == 404
+    login(client, annotator.email)
+    assert client.get("/").status_code == 200
+    result = runner.invoke(args=["user", "signout", annotator.email])
+    assert result.exit_code == 0, result.output
+    assert client.get("/").status_code == 302
+    assert runner.invoke(args=["user", "signout", "ghost@example.com"]).exit_code == 1
+
+
+def test_a_session_without_a_generation_is_refused(app, annotator):
+    client = app.test_client()
+    with client.session_transaction() as sess:  # signed by the app, but from before generations
+        sess["_user_id"] = str(annotator.id)
+        sess["_fresh"] = True
+    assert client.get("/").status_code == 302
+
+
+# --------------------------------------------------------------------------- log-in slow-downs
+
+
+def _from(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _message(response) -> str:
+    return re.sub(r"\d+ s\.", "N s.", re.search(r'role="alert">([^<]+)<', response.get_data(as_text=True)).group(1))
+
+
+def test_an_unknown_account_is_slowed_down_and_answered_as_a_known_one(app, annotator):
+    known, unknown = _from(app, "10.0.0.1"), _from(app, "10.0.0.2")
+    for _ in range(5):
+        a = login(known, annotator.email, "bad password")
+        b = login(unknown, "nobody@example.com", "bad password")
+        assert (a.status_code, _message(a)) == (b.status_code, _message(b)) == (401, "Wrong email or password.")
+    a = login(known, annotator.email, "bad password")
+    b = login(unknown, "nobody@example.com", "bad password")
+    assert a.status_code == b.status_code == 429
+    assert _message(a) == _message(b) == "Too many failed attempts. Try again in N s."
+
+
+def test_the_owner_is_never_locked_out_from_another_address(app, annotator):
+    attacker = _from(app, "203.0.113.9")
+    for _ in range(8):
+        login(attacker, annotator.email, "bad password")
+    assert login(attacker, annotator.email, PASSWORD).status_code == 429  # the attacker waits
+    owner = _from(app, "198.51.100.7")
+    assert login(owner, annotator.email, PASSWORD).status_code == 302
+    assert owner.get("/").status_code == 200
+
+
+def test_one_address_trying_many_accounts_is_slowed_down(app, annotator, monkeypatch):
+    from labeling.settings import get_settings
+
+    monkeypatch.setenv("LABELFAB_LOGIN_MAX_FAILURES_PER_ADDRESS", "4")
+    get_settings.cache_clear()
+    try:
+        sprayer = _from(app, "192.0.2.50")
+        for k in range(4):
+            assert login(sprayer, f"user{k}@example.com", "Summer2026!").status_code == 401
+        assert login(sprayer, annotator.email, PASSWORD).status_code == 429  # one failure per account, many accounts
+        assert login(_from(app, "192.0.2.51"), annotator.email, PASSWORD).status_code == 302
+    finally:
+        monkeypatch.delenv("LABELFAB_LOGIN_MAX_FAILURES_PER_ADDRESS")
+        get_settings.cache_clear()
+
+
+def test_a_successful_login_takes_its_attempt_back(app, annotator):
+    browser = _from(app, "10.1.1.1")
+    for _ in range(4):
+        login(browser, annotator.email, "bad password")
+    assert login(browser, annotator.email, PASSWORD).status_code == 302
+    browser.post("/logout", data={"csrf_token": _csrf(browser)})
+    for _ in range(4):  # the count started again
+        assert login(browser, annotator.email, "bad password").status_code == 401
+    assert login(browser, annotator.email, PASSWORD).status_code == 302
+
+
+def test_failures_are_counted_without_keeping_the_emails(app, annotator):
+    from labeling.db import read_session
+    from labeling.models import LoginThrottle
+
+    login(_from(app, "10.2.2.2"), "secret-person@example.com", "bad password")
+    with read_session() as s:
+        rows = s.exec(sa.select(LoginThrottle.key, LoginThrottle.failures)).all()
+    assert sorted(f for _, f in rows) == [1, 1]  # the (address, account) pair and the address
+    assert all("example.com" not in k and "10.2.2.2" not in k for k, _ in rows)
+
+
+# --------------------------------------------------------------------------- password policy
+
+
+@pytest.mark.parametrize("password", ["password1", "12345678", "iloveyou", "Qwertyuiop", "short", "EMAIL"])
+def test_the_commonest_short_and_email_passwords_are_refused(client, admin, annotator, password):
+    email = "new@example.com"
+    made = client.post("/api/users", json={"email": email, "password": email if password == "EMAIL" else password},
+                       headers=admin.headers)
+    assert made.status_code == 422, made.get_json()
+    assert users.get_user_by_email(email) is None
+    with pytest.raises(users.UserError):
+        users.set_password(annotator.id, annotator.email if password == "EMAIL" else password)
+    assert login(client, annotator.email).status_code == 302  # the old password still works
+
+
+def test_the_bundled_list_is_the_commonest_thousand():
+    common = users.common_passwords()
+    assert len(common) == 1000
+    assert all(len(p) >= 8 and p == p.lower() for p in common)
+    assert "correct horse battery" not in common
+    users.check_password_policy("correct horse battery")  # a passphrase passes
