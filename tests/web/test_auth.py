@@ -198,10 +198,21 @@ def test_an_admin_signs_a_user_out_everywhere_from_the_api_and_the_cli(app, clie
 
 
 def test_a_session_without_a_generation_is_refused(app, annotator):
+    from flask_login.utils import _create_identifier
+
+    from web.auth import SESSION_VERSION_KEY
+
     client = app.test_client()
-    with client.session_transaction() as sess:  # signed by the app, but from before generations
+    with app.test_request_context(environ_base=client.environ_base):
+        identifier = _create_identifier()
+    with client.session_transaction() as sess:  # signed by the app, as Flask-Login signs in
         sess["_user_id"] = str(annotator.id)
         sess["_fresh"] = True
+        sess["_id"] = identifier
+        sess[SESSION_VERSION_KEY] = 0
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as sess:  # from before session generations
+        del sess[SESSION_VERSION_KEY]
     assert client.get("/").status_code == 302
 
 
