@@ -30,8 +30,8 @@ class ActionForm(FlaskForm):
     """A button that posts (revoke): CSRF only."""
 
 
-def _form() -> TokenForm:
-    form = TokenForm()
+def _form(*, blank: bool = False) -> TokenForm:
+    form = TokenForm(formdata=None) if blank else TokenForm()
     if current_user.is_lead:  # read tokens are the pipelines' of leads and admins
         form.scope.choices = [*form.scope.choices, (TokenScope.read.value, "read: pulls datasets, reads")]
     return form
@@ -65,7 +65,7 @@ def create():
     except users.UserError as exc:
         form.name.errors = [*form.name.errors, str(exc)]
         return _page(form, status=422)
-    return _page(_form(), new=token, key=key, status=201)
+    return _page(_form(blank=True), new=token, key=key, status=201)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
