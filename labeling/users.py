@@ -238,12 +238,16 @@ def authenticate(email: str, password: str, *, address: str | None = None) -> Lo
         _count_failure(s, (pair, alone), now)
     with read_session() as s:
         user = s.exec(select(User).where(User.email == email)).first()
+    table = LoginThrottle.__table__
     if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password or "")  # same cost as a real check
+        ok = False
+    else:
+        ok = check_password_hash(user.password_hash, password or "") and user.is_active
+    if not ok:
+        with write_session() as s:  # the wait runs from the answer, not from before the (slow) check
+            s.execute(sa.update(table).where(table.c.key.in_((pair, alone))).values(last_failed_at=utcnow()))
         return LoginResult(None, generic)
-    if not check_password_hash(user.password_hash, password or "") or not user.is_active:
-        return LoginResult(None, generic)
-    table = LoginThrottle.__table__
     with write_session() as s:
         s.execute(sa.delete(table).where(table.c.key == pair))
         s.execute(sa.update(table).where(table.c.key == alone, table.c.failures > 0)
