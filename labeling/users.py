@@ -16,7 +16,7 @@ from cachetools import TTLCache
 from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from labeling.db import get_engine, read_session, utcnow, write_session
+from labeling.db import get_engine, read_session, unit_of_work, utcnow, write_session
 from labeling.errors import Forbidden, NotFound
 from labeling.models import ApiToken, LoginThrottle, Role, TokenScope, User
 from labeling.settings import get_settings
@@ -182,8 +182,8 @@ FAILURE_MEMORY = timedelta(hours=1)
 
 
 def _throttle_keys(address: str, email: str) -> tuple[str, str]:
-    pair = hashlib.sha256(f"pair\0{address}\0{email}".encode()).hexdigest()
-    alone = hashlib.sha256(f"address\0{address}".encode()).hexdigest()
+    pair = hashlib.sha256(f"pair\0{address}\0{email}".encode(errors="surrogatepass")).hexdigest()
+    alone = hashlib.sha256(f"address\0{address}".encode(errors="surrogatepass")).hexdigest()
     return pair, alone
 
 
@@ -312,6 +312,10 @@ def new_token(user_id: int, *, name: str = "", scope: str = TokenScope.full,
         raise UserError(f"unknown token scope {scope!r} (choose from {', '.join(TokenScope)})")
     if not isinstance(name, str) or len(name) > 255:
         raise UserError("the token's name must be text of at most 255 characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError("the token's name is not valid text (a lone surrogate)") from None
     key = secrets.token_hex(20)  # 40 hex characters, like Label Studio's keys
     with write_session() as s:
         user = s.get(User, user_id)
@@ -400,7 +404,7 @@ def _touch_token(token_id: int, now: datetime) -> None:
     stale = now - timedelta(seconds=TOKEN_USE_WRITE_SECONDS)
     stmt = (sa.update(_T).where(_T.c.id == token_id, sa.or_(_T.c.last_used_at.is_(None), _T.c.last_used_at < stale))
             .values(last_used_at=now))
-    with write_session() as s:
+    with unit_of_work() as s:
         s.execute(stmt)
 
 

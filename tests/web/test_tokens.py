@@ -56,7 +56,7 @@ def test_a_token_with_an_expiry_moment(client, annotator):
     {"expires_in_days": True}, {"expires_in_days": 2 ** 70}, {"expires_at": "tomorrow"},
     {"expires_at": "2020-01-01T00:00:00+00:00"}, {"expires_at": "2099-01-01T00:00:00"},
     {"expires_at": "9999-01-01T00:00:00+00:00"}, {"expires_at": 5},
-    {"expires_in_days": 7, "expires_at": "2099-01-01T00:00:00+00:00"}, {"name": "x" * 256}, {"name": 5},
+    {"expires_in_days": 7, "expires_at": "2099-01-01T00:00:00+00:00"}, {"name": "x" * 256}, {"name": 5}, {"name": "\ud800"},
 ])
 def test_a_bad_expiry_or_name_is_refused_with_422(client, annotator, body):
     response = client.post("/api/tokens", json=body, headers=annotator.headers)
