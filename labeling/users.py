@@ -190,7 +190,7 @@ def _throttle_keys(address: str, email: str) -> tuple[str, str]:
 def _delay(failures: int, allowed: int) -> int:
     """Seconds to wait after ``failures`` recent failures when ``allowed`` go unchecked."""
     over = failures - allowed
-    return 0 if over < 0 else min(2 ** over, 300)
+    return 0 if over < 0 else min(2 ** min(over, 9), 300)
 
 
 def _count_failure(s, keys: tuple[str, ...], now: datetime) -> None:
