@@ -66,6 +66,12 @@ __all__ = [
 # --------------------------------------------------------------------------- one upload
 
 
+def _not_an_image(head: bytes, name: str) -> str | None:
+    """Why a file named as an image is refused (its first bytes), or None when it is one."""
+    if sniff_image_format(head) is not None:
+        return None
+    return "SVG is not accepted" if looks_like_svg(head, name) else "not an image"
+
 def parse_upload(
     name: str,
     data: bytes,
@@ -177,13 +183,9 @@ def _parse_zip(
                 head = fh.read(1024)
             kind = file_kind(member, head)
             if kind == "image":
-                if sniff_image_format(head) is None:
-                    errors.add(
-                        None,
-                        shown,
-                        None,
-                        "SVG is not accepted" if looks_like_svg(head, member) else "not an image",
-                    )
+                refused = _not_an_image(head, member)
+                if refused:
+                    errors.add(None, shown, None, refused)
                     continue
                 plan.append((info, member, shown, None))
             elif kind in ("json", "jsonl", "csv", "tsv", "txt"):
@@ -334,13 +336,9 @@ def _parse_folder(root: Path, *, max_bytes: int, max_files: int) -> Iterator[Raw
         head = read_head(full)
         kind = file_kind(rel, head)
         if kind == "image":
-            if sniff_image_format(head) is None:
-                errors.add(
-                    None,
-                    shown,
-                    None,
-                    "SVG is not accepted" if looks_like_svg(head, rel) else "not an image",
-                )
+            refused = _not_an_image(head, rel)
+            if refused:
+                errors.add(None, shown, None, refused)
                 continue
             plan.append((rel, full, None))
         elif kind in ("json", "jsonl", "csv", "tsv", "txt"):
