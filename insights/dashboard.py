@@ -29,31 +29,22 @@ def _compute(ctx: Ctx, wanted: list[str]) -> dict[str, dict]:
     need = set(wanted)
     states = states_panel(ctx) if need & {"states", "progress", "queues", "labels"} else None
     agreement = agreement_data(ctx, pairs="kappa" in need) if need & {"agreement", "kappa", "annotators"} else {}
+    panels = {
+        "states": lambda: states,
+        "progress": lambda: progress_panel(ctx, states),
+        "throughput": lambda: throughput_panel(ctx),
+        "labels": lambda: labels_panel(ctx, states),
+        "agreement": lambda: agreement_panel(ctx, agreement),
+        "kappa": lambda: kappa_panel(ctx, agreement),
+        "noise": lambda: noise_panel(ctx),
+        "confusion": lambda: confusion_panel(ctx),
+        "confused_pairs": lambda: confused_pairs_panel(ctx),
+        "queues": lambda: queues_panel(ctx, states),
+        "annotators": lambda: annotators_panel(ctx, agreement),
+        "datasets": lambda: datasets_panel(ctx),
+    }
     for name in wanted:
-        if name == "states":
-            out[name] = states
-        elif name == "progress":
-            out[name] = progress_panel(ctx, states)
-        elif name == "throughput":
-            out[name] = throughput_panel(ctx)
-        elif name == "labels":
-            out[name] = labels_panel(ctx, states)
-        elif name == "agreement":
-            out[name] = agreement_panel(ctx, agreement)
-        elif name == "kappa":
-            out[name] = kappa_panel(ctx, agreement)
-        elif name == "noise":
-            out[name] = noise_panel(ctx)
-        elif name == "confusion":
-            out[name] = confusion_panel(ctx)
-        elif name == "confused_pairs":
-            out[name] = confused_pairs_panel(ctx)
-        elif name == "queues":
-            out[name] = queues_panel(ctx, states)
-        elif name == "annotators":
-            out[name] = annotators_panel(ctx, agreement)
-        elif name == "datasets":
-            out[name] = datasets_panel(ctx)
+        out[name] = panels[name]()
     return out
 
 
