@@ -1,8 +1,10 @@
 """The final label of a task, derived from its annotations (DESIGN.md, item life cycle).
 
-One pure function, :func:`final_label`, used by the review/QC-policy code when it accepts a task
-(it stores the answer in ``Task.final_label`` / ``Task.final_source``) and by the exports for
-tasks that have no stored final label. Precedence:
+Two pure functions. :func:`people_label` is what the people gave (the only annotator's label or
+their majority, a tie named and never broken): the review page's "given", and the final label
+the QC policy stores when it accepts a task or lets a cleared suspect go (``Task.final_label`` /
+``Task.final_source``); a model's consensus never becomes a final label by itself.
+:func:`final_label` serves the exports for tasks that have no stored final label. Precedence:
 
 1. a reviewer's decision                      -> source ``"reviewer"``
 2. a QC consensus (CROWDLAB, Dawid-Skene, ...) -> source ``"consensus"``

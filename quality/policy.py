@@ -37,10 +37,14 @@ the run's out-of-sample ``pred_probs``), so the task another label helps most (s
 label the model doubts) is served first. Where a run has no ActiveLab score for a task
 (multi-label, spans, boxes), ``1 - `` the QC score of its worst label issue stands in.
 
-Every other labeled task the run scored passes: ``accepted``, with its final label
-(:func:`labeling.aggregation.final_label`: QC's consensus, or the single annotator's label) and
-its source recorded. A QC run never changes a label: a suspect keeps its annotations and waits
-for a person (or for more annotators).
+Every other labeled task the run scored passes: ``accepted``, with the label its annotators gave
+as its final label (:func:`labeling.aggregation.people_label`: the only annotator's label, source
+``single``, or their majority, source ``majority``) -- the same "given" label the review page
+shows. QC's consensus (CROWDLAB weighs the annotators with its model, and with one annotator it
+leans on the model) is never stored as a final label: nothing a model produced becomes one
+without a person choosing it. A task whose annotators are tied is not accepted: it goes to the
+review queue (``suspect -> review``, counted in ``tied``), where a reviewer picks. A QC run never
+changes a label: a suspect keeps its annotations and waits for a person (or for more annotators).
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ from sqlmodel import Session
 
 from labeling import lifecycle
 from labeling.access import require_project
-from labeling.aggregation import final_label
+from labeling.aggregation import people_label
+from labeling.canonical import result_key
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Invalid, NotFound
 from labeling.models import (
@@ -68,7 +73,7 @@ from labeling.models import (
     User,
 )
 from labeling.review import as_result, release_cleared
-from labeling.schema import LabelSchema, result_labels, schema_of
+from labeling.schema import LabelSchema, label_text, result_labels, schema_of
 
 __all__ = [
     "DEFAULTS",
@@ -324,7 +329,8 @@ def apply_policy(
     priorities: Mapping[int, float] | None = None,
 ) -> dict:
     """Act on a finished QC run: suspects to review or relabel, low agreement to one more
-    annotator, the rest of the labeled tasks it scored to ``accepted`` with their final label.
+    annotator, the rest of the labeled tasks it scored to ``accepted`` with their annotators'
+    label (to review where the annotators are tied).
 
     Only tasks still ``labeled`` (and not gold) are judged, and suspects in the review queue
     that an older run queued are let go when this run clears them; so calling it twice, or for
@@ -349,8 +355,9 @@ def apply_policy(
     Returns
     -------
     dict
-        Counts: ``scored`` (labeled tasks the run scored), ``accepted``, ``review``,
-        ``relabel``, ``more_annotators``, ``cleared`` (suspects an earlier run queued that this
+        Counts: ``scored`` (labeled tasks the run scored), ``accepted`` (with the annotators'
+        label), ``review`` (suspects, and ``tied``: tasks that passed but whose annotators are
+        tied), ``relabel``, ``more_annotators``, ``cleared`` (suspects an earlier run queued that this
         run would not make suspects, out of the review queue unless a reviewer holds them or
         their annotators are tied); and the ``policy`` applied.
     """
@@ -362,7 +369,8 @@ def apply_policy(
 
 def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, float]) -> dict:
     now = utcnow()
-    counts = {"scored": 0, "accepted": 0, "review": 0, "relabel": 0, "more_annotators": 0, "cleared": 0}
+    counts = {"scored": 0, "accepted": 0, "review": 0, "tied": 0, "relabel": 0, "more_annotators": 0,
+              "cleared": 0}
     project = s.get(Project, project_id)
     run = s.get(QualityRun, run_id)
     if project is None or run is None or run.project_id != project_id:
@@ -458,16 +466,40 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
                 moves.append(queued)
                 counts["review"] += 1
             continue
-        label, source = final_label(schema, results.get(tid, []), consensus=consensus)
+        # the final label is the people's (never QC's model-weighted consensus); a tie is
+        # broken by a person in review, not by the model
+        label, source, tied = people_label(schema, results.get(tid, []))
+        if tied:
+            names = ", ".join(label_text(r) or "(nothing)" for r in tied)
+            queued = _change(
+                tid,
+                [(TaskState.suspect, f"{head}: passed (score {worst.score:.3f}) but its annotators are "
+                                     f"tied ({names}); a person picks"),
+                 (TaskState.review, "to the review queue")],
+                task.target_overlap,
+                requeued=False,
+                priority=task.priority,
+            )
+            queued.values["review_issue_id"] = worst.id
+            moves.append(queued)
+            counts["review"] += 1
+            counts["tied"] += 1
+            continue
         if label is None:
             continue  # nothing to release (no submitted annotation): leave it for people
+        apart = (
+            "; QC's consensus differs and is not used"
+            if consensus is not None and result_key(consensus) != result_key(label)
+            else ""
+        )
         moves.append(
             _change(
                 tid,
                 [
                     (
                         TaskState.accepted,
-                        f"{head}: passed (score {worst.score:.3f}); final label from {source}",
+                        f"{head}: passed (score {worst.score:.3f}); final label: the annotators' "
+                        f"({source}){apart}",
                     )
                 ],
                 task.target_overlap,

@@ -102,11 +102,11 @@ def test_relabel_sends_suspects_to_k_new_annotators_first_then_judges_them_again
         annotations.submit(served.id, person.user, result=label(name))
     t = task(ids[1])
     assert (t.state, t.n_annotations, t.requeued) == ("labeled", 3, False)
-    # the next run has a consensus of three; it passes and is released with the consensus
+    # the next run has three labels; it passes and is released with the annotators' majority
     run2 = qc_run(project.id, {ids[1]: {"score": 0.8, "consensus": "pos"}})
     assert policy.apply_policy(project.id, run2)["accepted"] == 1
     t = task(ids[1])
-    assert (t.state, t.final_label, t.final_source) == ("accepted", label("pos"), "consensus")
+    assert (t.state, t.final_label, t.final_source) == ("accepted", label("pos"), "majority")
 
 
 def test_relabel_beyond_the_maximum_overlap_goes_to_review(lead, annotator):
@@ -139,6 +139,96 @@ def test_low_agreement_gets_one_more_annotator_up_to_the_maximum(lead, make_user
     run2 = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "pos", "is_issue": True}})
     counts = policy.apply_policy(project.id, run2)
     assert counts["review"] == 1 and task(ids[0]).state == "review"
+
+
+def test_an_accepted_task_keeps_the_annotators_label_never_the_models_consensus(lead, make_user):
+    """QC's consensus weighs the annotators with its model (with one annotator it leans on the
+    model): a task the policy passes is accepted with what its people gave, the majority where
+    there are several, and the consensus is named in the event as not used."""
+    project = make_project(lead.user, overlap=1, max_overlap=3)
+    first, second, third = (make_user(f"a{i}@example.com") for i in range(3))
+    with write_session() as s:  # one task for one annotator, one for three
+        made = [Task(project_id=project.id, data={"text": f"item {i}"}, target_overlap=k) for i, k in enumerate((1, 3))]
+        s.add_all(made)
+        s.flush()
+        ids = [t.id for t in made]
+    for person, tid, name in ((first, ids[0], "pos"), (first, ids[1], "neg"), (second, ids[1], "neg"),
+                              (third, ids[1], "neu")):
+        assert router.next_task(project.id, person.user).id == tid
+        annotations.submit(tid, person.user, result=label(name))
+    assert task(ids[1]).state == "labeled"
+    run = qc_run(project.id, {ids[0]: {"score": 0.7, "consensus": "neg", "suggested": "neg"},
+                              ids[1]: {"score": 0.7, "consensus": "neu", "suggested": "neu"}})
+    counts = policy.apply_policy(project.id, run)
+    one, many = task(ids[0]), task(ids[1])
+    assert (one.state, one.final_label, one.final_source) == ("accepted", label("pos"), "single")
+    assert (many.state, many.final_label, many.final_source) == ("accepted", label("neg"), "majority")
+    assert (counts["accepted"], counts["review"], counts["tied"]) == (2, 0, 0)
+    with read_session() as s:
+        ev = s.exec(select(TaskEvent).where(TaskEvent.task_id == ids[0]).order_by(TaskEvent.id.desc())).first()
+    assert ev.to_state == "accepted" and "consensus differs and is not used" in ev.reason
+
+
+def test_tied_annotators_are_not_accepted_a_person_picks_in_review(lead, make_user):
+    project = make_project(lead.user, overlap=2, max_overlap=2)
+    first, second = make_user("a0@example.com"), make_user("a1@example.com")
+    ids = annotate_all(project, first, ["pos", "pos"])
+    for tid, name in zip(ids, ["neg", "pos"], strict=True):
+        assert router.next_task(project.id, second.user).id == tid
+        annotations.submit(tid, second.user, result=label(name))
+    run = qc_run(project.id, {ids[0]: {"score": 0.8, "consensus": "neg"}, ids[1]: {"score": 0.9, "consensus": "pos"}})
+    counts = policy.apply_policy(project.id, run)
+    tied = task(ids[0])
+    assert (tied.state, tied.final_label, tied.final_source) == ("review", None, None)
+    assert (counts["accepted"], counts["review"], counts["tied"]) == (1, 1, 1)
+    with read_session() as s:
+        issue = s.exec(select(LabelIssue).where(LabelIssue.run_id == run, LabelIssue.task_id == ids[0])).one()
+        ev = s.exec(select(TaskEvent).where(TaskEvent.task_id == ids[0]).order_by(TaskEvent.id)).all()
+    assert tied.review_issue_id == issue.id
+    assert [(e.from_state, e.to_state) for e in ev][-2:] == [("labeled", "suspect"), ("suspect", "review")]
+    assert "tied (pos, neg)" in ev[-2].reason
+    # a later run that flags nothing does not let a tie go: it stays for a person
+    run2 = qc_run(project.id, {ids[0]: {"score": 0.95, "consensus": "neg"}})
+    assert policy.apply_policy(project.id, run2)["cleared"] == 0
+    assert task(ids[0]).state == "review"
+
+
+def test_the_real_qc_job_never_accepts_a_consensus_that_overrules_a_lone_annotator(lead, make_user, worker):
+    """End to end with cleanlab: one annotator labels a football text "food", the model is sure
+    it is sport, and CROWDLAB's consensus (items here have several annotators, so QC runs in
+    multi-annotator mode) follows the model. A policy that passes every task (a review budget
+    of 0) accepts it with the annotator's "food", never the model's "sport"."""
+    project = projects.create_project(lead.user, title="qc", overlap=1, max_overlap=3, label_config=(
+        '<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
+        '<Choice value="sport"/><Choice value="food"/></Choices></View>'))
+    policy.set_policy(project.id, lead.user, {"suspect": "budget", "budget": 0, "dynamic_overlap": False})
+    people = [make_user(f"p{i}@example.com") for i in range(2)]
+    sport = ["football match goal striker", "tennis serve racket court", "runner marathon finish line",
+             "basketball dunk hoop court", "swimmer pool lap medal", "cyclist race mountain stage"]
+    food = ["pasta tomato basil sauce", "bread oven flour yeast", "soup carrot onion broth",
+            "cheese wine grapes dinner", "salad lettuce olive oil", "cake sugar butter eggs"]
+    body = []
+    for i in range(5):
+        for j, text in enumerate(sport + food):
+            right = "sport" if j < len(sport) else "food"
+            lone = (i, j) == (0, 0)
+            who = people[:1] if lone or (i + j) % 2 else people
+            body.append({"data": {"text": f"{text} {i}"}, "annotations": [
+                {"result": label_of("food" if lone else right), "completed_by": p.email} for p in who]})
+    imports.import_data(lead.user, project.id, body=body)
+    with read_session() as s:
+        first = s.exec(select(Task).where(Task.project_id == project.id).order_by(Task.id)).first()
+    job_id = start_qc(lead.user, project.id)[0].id
+    job = wait_for(lambda: (j := jobs.get_job(job_id)) and j.status in ("done", "failed") and j, timeout=120)
+    assert job.status == "done", job.message
+    with read_session() as s:
+        issue = s.exec(select(LabelIssue).where(LabelIssue.task_id == first.id, LabelIssue.kind == "label")).one()
+        tasks = s.exec(select(Task).where(Task.project_id == project.id)).all()
+    assert issue.consensus == "sport" and issue.given == "food"  # the model's consensus overrules the person
+    lone = task(first.id)
+    assert (lone.state, lone.final_label, lone.final_source) == ("accepted", label_of("food"), "single")
+    assert job.result["policy"]["accepted"] == len(tasks) == 60
+    assert {t.final_source for t in tasks} == {"single", "majority"}
 
 
 def test_gold_and_unscored_tasks_are_left_alone(lead, annotator):
