@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from labeling.access import require_project
@@ -45,7 +46,7 @@ def current_generation(s: Session, project_id: int) -> SplitGeneration | None:
                   .order_by(SplitGeneration.number.desc()).limit(1)).first()
 
 
-def _splits_of(gen: SplitGeneration) -> Splits:
+def _splits_of(gen: SplitGeneration | sa.Row) -> Splits:
     return Splits(seed=int(gen.seed), ratios=tuple(float(x) for x in gen.ratios))
 
 
@@ -96,15 +97,27 @@ class Placement:
         return code
 
 
-def placement(s: Session, project_id: int, splits: Splits | None) -> Placement:
-    """The generation's stored splits, ready to place new tasks.
+def placement(s: Session | Connection, project_id: int, splits: Splits | None) -> Placement:
+    """The generation's stored splits, ready to place new tasks: what the next publish gives
+    (:func:`labeling.datasets.publish`) and what a live export writes in its ``split`` column
+    (read in the export's own transaction, hence a session or a connection).
+
+    Parameters
+    ----------
+    s : Session or Connection
+    project_id : int
+    splits : Splits or None
+        The seed and shares asked for; None: the current generation's (before the first
+        publish, :class:`Splits`' defaults).
 
     Raises
     ------
     Conflict
         ``splits`` differ from the current generation's: splits change only by a re-split.
     """
-    gen = current_generation(s, project_id)
+    g = SplitGeneration.__table__
+    gen = s.execute(sa.select(g.c.number, g.c.seed, g.c.ratios).where(g.c.project_id == project_id)
+                    .order_by(g.c.number.desc()).limit(1)).first()
     if gen is None:
         return Placement(generation=1, splits=splits or Splits(), exists=False)
     rule = _splits_of(gen)

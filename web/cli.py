@@ -253,14 +253,17 @@ def _domain_fail(exc: DomainError) -> None:
 @click.option("--media", type=click.Choice(["urls", "files"]), default="urls", show_default=True,
               help="images as URLs, or as files in a zip")
 @click.option("--base-url", default="", help="the server's address, for absolute image URLs")
-@click.option("--seed", default="42", show_default=True, help="seed of the train/validation/test split")
-@click.option("--split", default="80,10,10", show_default=True, help="train,validation,test shares")
+@click.option("--seed", default=None, help="seed of the train/validation/test split (default: the project's, "
+                                           "kept by its dataset versions; before the first, 42)")
+@click.option("--split", default=None, help="train,validation,test shares (default: the project's; before the "
+                                            "first version, 80,10,10)")
 @click.option("--rows", type=click.Choice(["final", "annotations"]), default="final", show_default=True,
               help="CSV/TSV/JSONL: final labels, or one row per annotation (Label Studio's columns)")
 @click.option("--gold", is_flag=True, help="gold tasks too, with their answers")
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def export_command(project_id: int, fmt: str, out: str, state: str, label: str | None, annotator: str | None,
-                   since: str | None, until: str | None, media: str, base_url: str, seed: str, split: str,
+                   since: str | None, until: str | None, media: str, base_url: str, seed: str | None,
+                   split: str | None,
                    rows: str, gold: bool, as_email: str | None):
     """Export a project's tasks with their final labels (accepted tasks by default) to a file."""
     from pathlib import Path
@@ -271,7 +274,7 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
     try:
         filters = exports.parse_filters(state=state, label=label, annotator=annotator, since=since, until=until,
                                         gold=gold)
-        splits = exports.parse_splits(seed=seed, split=split)
+        splits = exports.parse_splits(seed=seed, split=split) if seed is not None or split is not None else None
         result = exports.export(project_id, user, format=fmt, filters=filters, splits=splits, media=media,
                                 base_url=base_url, rows=rows)
     except DomainError as exc:

@@ -5,8 +5,10 @@ transaction, :class:`Selection`) in one pass, in id order, ``batch_size`` tasks 
 (keyset pagination on the primary key, task data as stored JSON text, no ORM objects): the
 final label of each task (``Task.final_label``, else the latest reviewer result, else
 :func:`labeling.aggregation.final_label` over the annotations), filtered by state, label,
-annotator and date (:class:`Filters`; gold tasks only when asked), with its split drawn as the tasks go by
-(:class:`SplitAssigner`: deterministic and stratified by label). The tasks come out as
+annotator and date (:class:`Filters`; gold tasks only when asked), with its split: the one a
+published version gave it, kept (:mod:`labeling.splits`, :meth:`Selection.keep_splits`), else drawn
+as the tasks go by (:class:`SplitAssigner`: deterministic and stratified by label), as the next
+version will draw it. The tasks come out as
 :class:`Batch` columns, their data mapped for the output by a :class:`DataMap` (image URLs as
 files, absolute URLs or local paths).
 """
@@ -478,6 +480,8 @@ class Selection:
         self.batch_size = max(1, batch_size)
         self.labeler = _Labeler(self.schema)
         self.stats = Stats()
+        self.place: Any = None  # labeling.splits.Placement: the splits the versions keep
+        self._pending: dict[int, int] | None = None  # id -> split of tasks the next version places
         engine = get_engine()
         conn = engine.connect()
         if engine.dialect.name == "postgresql":
@@ -529,6 +533,42 @@ class Selection:
                                            a.c.was_cancelled == sa.false()))
         return conds
 
+    def keep_splits(self, place: Any) -> None:
+        """Write each task's split as the dataset versions keep it (ARCHITECTURE.md, Datasets).
+
+        ``place`` is :func:`labeling.splits.placement` read in this selection's transaction. A
+        task a version released has its stored split; the tasks the next version would release
+        (accepted, not gold, not yet placed) get the splits it will give them (the generation's
+        draws carried on, in id order, whatever this export's filters leave out); any other task
+        exported (another state, a gold task) a draw of the same rule on a stream of its own, so
+        that it moves no other task's split.
+        """
+        self.place = place
+        if self.filters != Filters():  # else the export streams exactly the next version's tasks
+            self._pending = self._next_version(place)
+
+    def _next_version(self, place: Any) -> dict[int, int]:
+        """The splits the next version gives the tasks it would release that no version placed."""
+        t = Task.__table__
+        q = (sa.select(t.c.id, sa.cast(t.c.final_label, sa.Text))
+             .where(t.c.project_id == self.project.id, t.c.is_gold == sa.false(),
+                    t.c.state == TaskState.accepted.value, t.c.id > sa.bindparam("after"))
+             .order_by(t.c.id).limit(self.batch_size))
+        out: dict[int, int] = {}
+        after = -1
+        while rows := self.conn.execute(q, {"after": after}).all():
+            after = rows[-1][0]
+            rows = [r for r in rows if r[0] not in place.stored]
+            missing = [tid for tid, text in rows if _missing(text)]
+            derived = _fallback_labels(self.conn, self.schema, missing) if missing else {}
+            for tid, text in rows:
+                if _missing(text):
+                    text = derived.get(tid, (None, None))[0]
+                    if text is None:
+                        continue  # no label: no version releases it
+                out[tid] = place.assigner((self.labeler.cache.get(text) or self.labeler(text))[4])
+        return out
+
     def _bounds(self) -> tuple[int, int] | None:
         t = Task.__table__
         row = self.conn.execute(sa.select(sa.func.min(t.c.id), sa.func.max(t.c.id))
@@ -566,7 +606,14 @@ class Selection:
         :attr:`stats` counts them as they go."""
         wanted = set(self.filters.labels)
         labeler, cache = self.labeler, self.labeler.cache
-        assign = SplitAssigner(self.splits)
+        place, pending = self.place, self._pending
+        stored: dict[int, int] = place.stored if place is not None else {}
+        if place is None:
+            assign = SplitAssigner(self.splits)  # drawn afresh (a dataset version places its own)
+        elif pending is None:
+            assign = place.assigner  # the tasks of the next version, in its order
+        else:
+            assign = SplitAssigner(place.splits)  # tasks no version releases: a stream of their own
         states, size, shuffled = assign.state, assign.size, assign._shuffled
         counts = self.stats.counts
         names_of = SPLIT_NAMES
@@ -588,17 +635,21 @@ class Selection:
                 labels = cache.get(text) or labeler(text)
                 if wanted and wanted.isdisjoint(labels[3]):
                     continue
-                # SplitAssigner.__call__, inlined (this loop runs once per exported task)
-                stratum = labels[4]
-                st = states.get(stratum)
-                if st is None:
-                    st = states[stratum] = [0, None]
-                k = st[0]
-                st[0] = k + 1
-                pos = k % size
-                if pos == 0:
-                    st[1] = shuffled(stratum, k // size)
-                code = st[1][pos]
+                code = stored.get(row[0]) if stored else None  # released: its version's split
+                if code is None and pending is not None:
+                    code = pending.get(row[0])
+                if code is None:
+                    # SplitAssigner.__call__, inlined (this loop runs once per exported task)
+                    stratum = labels[4]
+                    st = states.get(stratum)
+                    if st is None:
+                        st = states[stratum] = [0, None]
+                    k = st[0]
+                    st[0] = k + 1
+                    pos = k % size
+                    if pos == 0:
+                        st[1] = shuffled(stratum, k // size)
+                    code = st[1][pos]
                 source = source or "unknown"
                 key = (labels[3], code, source)
                 counts[key] = counts.get(key, 0) + 1

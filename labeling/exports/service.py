@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from labeling import splits as placing
 from labeling.access import require_project
 from labeling.canonical import results_match
 from labeling.db import read_session
@@ -151,10 +152,13 @@ def _ground_truth(item: dict, answer: Any) -> None:
 # --------------------------------------------------------------------------- the clean export
 
 
-def start(project: Project, data_map: DataMap | None, *, filters: Filters, splits: Splits,
-          batch_size: int = BATCH, with_meta: bool = False) -> tuple[Selection, Iterator[Batch]]:
+def start(project: Project, data_map: DataMap | None, *, filters: Filters, splits: Splits | None,
+          batch_size: int = BATCH, with_meta: bool = False,
+          keep_splits: bool = False) -> tuple[Selection, Iterator[Batch]]:
     """Open the selection and read its first batch now, so that an empty export is an error
-    before anything is streamed.
+    before anything is streamed. With ``keep_splits`` (the live export), released tasks keep
+    the split their version gave them and new ones get the next version's
+    (:meth:`Selection.keep_splits`); ``splits`` None means the project's.
 
     Returns
     -------
@@ -164,12 +168,15 @@ def start(project: Project, data_map: DataMap | None, *, filters: Filters, split
     Raises
     ------
     Conflict
-        No task in the chosen states (and filters) has a label.
+        No task in the chosen states (and filters) has a label; with ``keep_splits``, ``splits``
+        that differ from the project's split generation.
     """
     schema = schema_of(project)
     check_filters(schema, filters)
-    selection = Selection(project, filters=filters, splits=splits, batch_size=batch_size)
+    selection = Selection(project, filters=filters, splits=splits or Splits(), batch_size=batch_size)
     try:
+        if keep_splits:
+            selection.keep_splits(placing.placement(selection.conn, project.id, splits))
         batches = selection.records(data_map or DataMap(schema), with_meta=with_meta)
         first = next(batches, None)
     except BaseException:
@@ -287,7 +294,7 @@ class Export:
         What was exported, complete once the bytes are consumed.
     """
 
-    def __init__(self, project: Project, fmt: ExportFormat, *, filters: Filters, splits: Splits,
+    def __init__(self, project: Project, fmt: ExportFormat, *, filters: Filters, splits: Splits | None,
                  media: str, base_url: str, batch_size: int, rows: str = "final"):
         self.fmt = fmt
         self.project = project
@@ -298,7 +305,7 @@ class Export:
         self._tmp: Path | None = None
         if fmt.converter:
             self.selection, batches = start(project, DataMap(schema), filters=filters, splits=splits,
-                                            batch_size=batch_size, with_meta=True)
+                                            batch_size=batch_size, with_meta=True, keep_splits=True)
             self._tmp = Path(tempfile.mkdtemp(prefix="labelfab-export-"))
             entries = converted_entries(fmt, project, batches, self._tmp, media=media, base_url=base_url)
             if fmt.name == "CONLL2003":
@@ -309,7 +316,7 @@ class Export:
             data_map = DataMap(schema, media=media, base_url=base_url)
             writer = make_writer(fmt, schema)
             self.selection, batches = start(project, data_map, filters=filters, splits=splits,
-                                            batch_size=batch_size, with_meta=writer.needs_meta)
+                                            batch_size=batch_size, with_meta=writer.needs_meta, keep_splits=True)
             if fmt.name == "JSON":  # Label Studio's JSON carries every annotation
                 body = _ls_json(self.selection, batches)
             elif rows == "annotations":
@@ -376,7 +383,10 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
     filters : Filters, optional
         Accepted tasks by default; gold tasks only with ``Filters.gold``.
     splits : Splits, optional
-        Seed and shares of the train/validation/test split column.
+        Seed and shares of the train/validation/test split column; None: the project's. Once a
+        version is published, the column is the versions' (a released task has its split, a
+        new one the split the next version will give it), and ``splits`` given must be the
+        current split generation's (a re-split changes them).
     media : {"urls", "files"}, optional
         Images as URLs (made absolute with ``base_url``) or as files in a zip.
     base_url : str
@@ -405,7 +415,8 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
     NotFound, Forbidden
         No such project, or no right to export it.
     Conflict
-        Nothing to export: no task in the chosen states has a label.
+        Nothing to export: no task in the chosen states has a label; ``splits`` other than the
+        project's split generation.
     """
     fmt, media = resolve_format(format, media)
     if rows not in ROWS:
@@ -425,5 +436,5 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
     if media == "files" and not any(o.tag == "Image" for o in schema.objects.values()):
         raise Invalid("media=files applies to projects with images; this project has none",
                       [{"row": None, "field": "media", "detail": "no images in this project"}])
-    return Export(project, fmt, filters=filters or Filters(), splits=splits or Splits(), media=media,
+    return Export(project, fmt, filters=filters or Filters(), splits=splits, media=media,
                   base_url=base_url, batch_size=batch_size, rows=rows)

@@ -160,6 +160,43 @@ def test_splits_never_move_between_versions(owner, project):
     assert sorted(int(r[0]) for r in rows[1:] if r[1] == "moved") == sorted(i["id"] for i in moved["examples"]["moved"])
 
 
+def _export_splits(project: int, owner, **options) -> dict[int, str]:
+    rows = b"".join(exports.export(project, owner, format="JSONL", **options)).decode().splitlines()
+    return {row["id"]: row["split"] for row in map(json.loads, rows)}
+
+
+def test_a_live_export_writes_the_splits_the_versions_keep(owner, project):
+    """The live export's split column is the versions': a released task has its split, a task
+    no version released yet the split the next version gives it, whatever the filters."""
+    ids = task_ids(project)
+    late = [ids[2], ids[5], ids[8]]
+    with write_session() as s:  # three of the first twenty are still under review
+        s.execute(sa.update(Task).where(Task.id.in_(late)).values(state=TaskState.review))
+    v1, _ = datasets.publish(project, owner, splits=exports.Splits(seed=3))
+    released = _splits_of(v1)
+    assert _export_splits(project, owner) == released  # the seed and shares of generation 1
+    assert _export_splits(project, owner, splits=exports.Splits(seed=3)) == released
+    with pytest.raises(Conflict) as other:  # another rule is a re-split's, never an export's
+        _export_splits(project, owner, splits=exports.Splits(seed=42))
+    assert "re-split" in other.value.detail
+    accept(project, late + ids[20:21] + ids[22:30])  # ids[21] stays labeled, not accepted
+    live = _export_splits(project, owner)
+    everything = _export_splits(project, owner, filters=exports.parse_filters(state="all"))
+    some = _export_splits(project, owner, filters=exports.parse_filters(label="pos"))
+    assert {tid: live[tid] for tid in released} == released and len(live) == 29
+    v2, _ = datasets.publish(project, owner)
+    assert live == _splits_of(v2)  # the export and the next version agree
+    # other filters change which tasks come, never a task's split
+    assert len(everything) == 30 and {tid: everything[tid] for tid in live} == live
+    assert some == {tid: live[tid] for tid in some} and len(some) == 9
+    # a task no version releases (under review) exported too: a split of its own, moving nobody
+    with write_session() as s:
+        s.add(Task(project_id=project, data={"text": "under review"}, state=TaskState.review,
+                   final_label=choice("pos"), final_source="reviewer"))
+    both = _export_splits(project, owner, filters=exports.parse_filters(state="accepted,review"))
+    assert len(both) == 30 and {tid: both[tid] for tid in live} == live
+
+
 def test_a_stale_placement_is_refused(owner, project):
     """A re-split between reading the splits and writing the version: nothing half-written."""
     from labeling.db import read_session as rs

@@ -280,6 +280,34 @@ def test_browser_export_form_downloads(client, lead, project):
     assert r.status_code == 409 and "no review tasks" in r.get_data(as_text=True)
 
 
+def test_after_a_publish_every_export_writes_the_kept_splits(client, lead, project, runner, tmp_path):
+    """The REST export, the export page and ``labelfab export`` write each released task's split
+    as its version does; a seed other than the project's is refused, not ignored."""
+    publish(client, lead, project, seed=5, split="70,20,10")
+    version = datasets.get_version(project, lead.user, 1)
+    path = get_settings().data_dir / version.path / "dataset.jsonl"
+    kept = {row["id"]: row["split"] for row in map(json.loads, path.read_text().splitlines())}
+
+    def splits_of(body: bytes) -> dict[int, str]:
+        return {row["id"]: row["split"] for row in map(json.loads, body.splitlines())}
+
+    r = client.get(f"/api/projects/{project}/export?exportType=JSONL", headers=lead.headers)
+    assert r.status_code == 200 and splits_of(r.get_data()) == kept
+    r = client.get(f"/api/projects/{project}/export?exportType=JSONL&seed=5&split=70,20,10", headers=lead.headers)
+    assert r.status_code == 200 and splits_of(r.get_data()) == kept
+    r = client.get(f"/api/projects/{project}/export?exportType=JSONL&seed=6", headers=lead.headers)
+    assert r.status_code == 409 and "re-split" in r.get_json()["detail"]
+    out = tmp_path / "data.jsonl"
+    result = runner.invoke(args=["export", str(project), "--format", "JSONL", "--out", str(out), "--as", lead.email])
+    assert result.exit_code == 0, result.output
+    assert splits_of(out.read_bytes()) == kept
+    login(client, lead.email)
+    page = client.get(f"/projects/{project}/export").get_data(as_text=True)
+    assert "Splits are kept from version to version (generation 1: seed 5" in page and 'name="seed"' not in page
+    r = client.get(f"/projects/{project}/export?exportType=JSONL&state=accepted&seed=42&split=80,10,10")
+    assert r.status_code == 200 and splits_of(r.get_data()) == kept
+
+
 def test_the_card_page_says_what_each_noise_figure_measures(client, lead, project):
     from labeling.db import write_session
     from labeling.models import LabelIssue, QualityRun

@@ -80,7 +80,9 @@ def export(project_id: int):
     filters = exports.parse_filters(state=args.getlist("state") or None, label=args.getlist("label") or None,
                                     annotator=args.get("annotator"), since=args.get("since"), until=args.get("until"),
                                     gold=(args.get("gold") or "").lower() in TRUE)
-    splits = exports.parse_splits(seed=args.get("seed"), split=args.get("split"))
+    # without seed and split: the project's splits (those its dataset versions keep)
+    asked = any(args.get(name) not in (None, "") for name in ("seed", "split"))
+    splits = exports.parse_splits(seed=args.get("seed"), split=args.get("split")) if asked else None
     result = exports.export(project_id, api_user().user, format=kind, filters=filters, splits=splits,
                             media=args.get("media"), base_url=request.host_url, scope=api_user().scope,
                             rows=args.get("rows") or "final")

@@ -285,8 +285,11 @@ class ExportQuery(Schema):
     annotator: str | None = None
     since: str | None = None
     until: str | None = None
-    seed: int | None = None
-    split: str | None = Field(None, description="train,validation,test percentages: 80,10,10")
+    seed: int | None = Field(None, description="clean export: seed of the split column (default the project's: "
+                                               "its dataset versions keep every released task's split; given, "
+                                               "it must be the current split generation's)")
+    split: str | None = Field(None, description="train,validation,test percentages: 80,10,10 (default the "
+                                                "project's, as seed)")
     media: Literal["urls", "files"] | None = None
     rows: Literal["final", "annotations"] | None = Field(
         None, description="clean export, CSV/TSV/JSONL: final labels (default) or one row per annotation "

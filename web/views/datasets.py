@@ -188,12 +188,15 @@ def export(project_id: int):
                                if not f["disabled"]]
     form.label.choices = [(name, name) for c in schema.controls for name in c.labels]
     other = None  # with nothing to export as asked, the choice that has something
+    generation = _generation(project_id)
     if "exportType" in request.args and form.validate():
         try:
             filters = exports.parse_filters(state=form.state.data or None, label=form.label.data or None,
                                             annotator=form.annotator.data, since=form.since.data,
                                             until=form.until.data, gold=form.gold.data)
-            splits = exports.parse_splits(seed=form.seed.data, split=form.split.data)
+            # once a version is published its splits are kept: the export writes them (the seed
+            # and shares apply before the first publish; a re-split changes them)
+            splits = None if generation else exports.parse_splits(seed=form.seed.data, split=form.split.data)
             media = form.media.data if any(o.tag == "Image" for o in schema.objects.values()) else None
             result = exports.export(project_id, _user(), format=form.exportType.data, filters=filters,
                                     splits=splits, media=media, base_url=request.host_url, rows=form.rows.data)
@@ -216,7 +219,7 @@ def export(project_id: int):
             other = _other_choice({"exportType": "CSV"}, form)
     has_images = any(o.tag == "Image" for o in schema.objects.values())
     return render_template("datasets/export.html", project=project, form=form, has_images=has_images,
-                           counts=counts, other=other), status
+                           counts=counts, other=other, generation=generation), status
 
 
 def _other_choice(args, form: ExportForm) -> str:
