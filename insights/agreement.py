@@ -1,6 +1,11 @@
 """Agreement between annotators: Krippendorff's alpha (for the project and per label), the share
 of unanimous items and Cohen's kappa of every pair of annotators (ARCHITECTURE.md, insights).
 
+The figures measure independent labels: an annotation made from a pre-label is left out where its
+item has one made without (:func:`quality.agreement.independent_annotations`, the rule of QC's
+CROWDLAB and annotator scores), so annotators accepting the model's guess do not pass for
+annotators agreeing; ``n_prelabel_skipped`` counts what was left out.
+
 The figures come from the latest QC run (``QualityRun.agreement``, written by the QC engine).
 What the run lacks (the pairs of annotators, or everything before the first run) is computed
 from the annotations by the ``agreement`` job (:func:`run_agreement_job`, with
@@ -58,15 +63,19 @@ _J = Job.__table__
 _ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
 
-def calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> dict[str, Any]:
+def calculate(triples: list[tuple[int, int, str]], class_names: list[str],
+              n_prelabel_skipped: int = 0) -> dict[str, Any]:
     """Agreement of ``(item, annotator, label)`` triples, with the metrics of :mod:`quality.agreement`.
 
     Parameters
     ----------
     triples : list of (int, int, str)
-        ``(item, annotator, label)`` of every submitted annotation (:func:`agreement_inputs`).
+        ``(item, annotator, label)`` of the independent annotations (:func:`agreement_inputs`).
     class_names : list of str
         The label config's classes; labels outside it are added after them.
+    n_prelabel_skipped : int
+        How many annotations made from a pre-label :func:`agreement_inputs` left out (reported
+        as ``n_prelabel_skipped`` and in ``note``).
 
     Returns
     -------
@@ -75,8 +84,19 @@ def calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> di
         of unanimous items (``unanimous``), ``n_items`` (items with two labels or more),
         ``n_annotators``, Cohen's kappa of every pair of annotators who share at least
         :data:`KAPPA_MIN_SHARED` items (``kappa``: ``[{"a", "b", "kappa", "n"}]``, annotators by
-        user id) and, when a figure is undefined, ``note``.
+        user id), ``n_prelabel_skipped`` and, when a figure is undefined or annotations were
+        left out, ``note``.
     """
+    skipped = (f"{n_prelabel_skipped:,} annotation(s) made from a pre-label left out (their items have "
+               "independent labels)") if n_prelabel_skipped else None
+    out = _calculate(triples, class_names)
+    out["n_prelabel_skipped"] = int(n_prelabel_skipped)
+    if skipped:
+        out["note"] = f"{out['note']}; {skipped}" if out.get("note") else skipped
+    return out
+
+
+def _calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> dict[str, Any]:
     item_ids, user_ids, given = (np.array(c) for c in zip(*triples, strict=True)) if triples else ([], [], [])
     found, label_of = np.unique(np.asarray(given, dtype=str), return_inverse=True)
     names = list(class_names)
@@ -109,23 +129,35 @@ def calculate(triples: list[tuple[int, int, str]], class_names: list[str]) -> di
     return out
 
 
-def agreement_inputs(conn: Connection, project: Project) -> tuple[list[tuple[int, int, str]], list[str]]:
-    """``(item, annotator, label)`` of every submitted annotation, and the class names.
+def agreement_inputs(conn: Connection,
+                     project: Project) -> tuple[list[tuple[int, int, str]], list[str], int]:
+    """``(item, annotator, label)`` of every independent submitted annotation, the class names,
+    and how many annotations made from a pre-label were left out.
 
     The label is the primary control's label; with several (multiple choice), their sorted
-    ``|``-joined set. Gold tasks are left out. The rows come from one SQL query.
+    ``|``-joined set. Gold tasks are left out, and so are the annotations made from a pre-label
+    (``parent_prediction``) of items that have an independent one: the rule QC applies
+    (:func:`quality.agreement.independent_annotations`), so that annotators accepting the model's
+    guess do not pass for annotators agreeing. The rows come from one SQL query.
     """
     schema = schema_of(project)
     ctx = Ctx(conn, project, schema, utcnow(), conn.dialect.name, None)
     params = label_params(ctx)
     where = ("annotation.project_id = :p AND annotation.was_cancelled = :no AND annotation.task_id NOT IN "
              "(SELECT id FROM task WHERE project_id = :p AND is_gold = :yes)")
-    sql = labels_sql(ctx, "annotation", "annotation.result", "annotation.task_id, annotation.user_id", where)
+    columns = ("annotation.task_id, annotation.user_id, "
+               "CASE WHEN annotation.parent_prediction IS NULL THEN 0 ELSE 1 END AS pre")
+    sql = labels_sql(ctx, "annotation", "annotation.result", columns, where)
     if schema.primary_control.choice == "multiple":
-        sql = (f"SELECT task_id, user_id, {set_agg(ctx)} FROM (SELECT * FROM ({sql}) y ORDER BY lab) x "
-               f"GROUP BY task_id, user_id")
+        sql = (f"SELECT task_id, user_id, pre, {set_agg(ctx)} FROM (SELECT * FROM ({sql}) y ORDER BY lab) x "
+               f"GROUP BY task_id, user_id, pre")
     rows = ctx.rows(sa.text(sql), no=False, yes=True, **params)
-    return [(r[0], r[1], r[2]) for r in rows], list(schema.primary_control.labels)
+    names = list(schema.primary_control.labels)
+    if not rows:
+        return [], names, 0
+    keep = measures.independent_annotations([r[0] for r in rows], [bool(r[2]) for r in rows])
+    triples = [(r[0], r[1], r[3]) for r, k in zip(rows, keep.tolist(), strict=True) if k]
+    return triples, names, len(rows) - len(triples)
 
 
 def normalise_agreement(raw: dict) -> dict:
@@ -155,6 +187,7 @@ def normalise_agreement(raw: dict) -> dict:
         "kappa_by_annotator": {int(k): rounded(v) for k, v in by_annotator.items()} if isinstance(by_annotator, dict)
         else {},
         "mean_kappa": rounded(first("mean_kappa", "mean_pairwise_kappa")),
+        "n_prelabel_skipped": first("n_prelabel_skipped"),
         "note": "; ".join(str(n) for n in notes) or None,
     }
 
@@ -236,7 +269,7 @@ def run_agreement_job(ctx: jobs.JobContext) -> dict:
         state = _annotations_now(conn, project.id)  # before the labels: a later change shows as one
         schema = schema_of(project)
         measured = _measured(schema)
-        triples, names = agreement_inputs(conn, project) if measured else ([], [])
+        triples, names, n_pre = agreement_inputs(conn, project) if measured else ([], [], 0)
     ctx.progress(0.3, f"computing agreement over {len(triples):,} labels")
     started = time.perf_counter()
     failure = None
@@ -244,7 +277,7 @@ def run_agreement_job(ctx: jobs.JobContext) -> dict:
         figures = {"note": f"agreement is measured for classification projects (this one is {schema.kind})"}
     else:
         try:
-            figures = normalise_agreement(calculate(triples, names))
+            figures = normalise_agreement(calculate(triples, names, n_pre))
         except Exception as exc:  # noqa: BLE001  (stored for the dashboard, and the job ends failed)
             failure = f"agreement could not be computed: {exc}"
             figures = {"note": failure}
@@ -309,12 +342,14 @@ def agreement_data(ctx: Ctx, *, pairs: bool) -> dict:
         return {"note": f"agreement is measured for classification projects (this one is {ctx.schema.kind})"}
     data: dict[str, Any] = {}
     for r in ctx.conn.execute(
-            sa.select(R.c.id, R.c.agreement, R.c.finished_at, R.c.created_at)
+            sa.select(R.c.id, R.c.agreement, R.c.summary, R.c.finished_at, R.c.created_at)
             .where(R.c.project_id == ctx.pid, R.c.status == "done").order_by(R.c.id.desc()).limit(5)):
         raw = r.agreement or {}
         if any(raw.get(k) is not None for k in ("alpha", "krippendorff_alpha")):
-            data = {**normalise_agreement(raw), "source": f"QC run {r.id}", "run_id": r.id,
-                    "computed_at": iso(r.finished_at or r.created_at)}
+            # the run measured independent labels only (quality.run.load), as the job does
+            skipped = (r.summary or {}).get("n_prelabel_annotations_skipped")
+            data = {**normalise_agreement({**raw, "n_prelabel_skipped": skipped}), "source": f"QC run {r.id}",
+                    "run_id": r.id, "computed_at": iso(r.finished_at or r.created_at)}
             break
     if data and (data["kappa"] is not None or not pairs):
         return data
@@ -329,7 +364,7 @@ def agreement_data(ctx: Ctx, *, pairs: bool) -> dict:
 def agreement_panel(ctx: Ctx, data: dict) -> dict:
     rows = [{"label": k, "alpha": v} for k, v in (data.get("per_label") or {}).items()]
     summary = {k: data.get(k) for k in ("alpha", "unanimous", "n_items", "n_annotators", "mean_kappa", "source",
-                                        "computed_at", "note")}
+                                        "computed_at", "note", "n_prelabel_skipped")}
     summary["pending"] = bool(data.get("pending"))
     return panel("agreement", ["label", "alpha"], rows, **summary)
 

@@ -11,6 +11,8 @@ of cleanlab's ``labels_multiannotator``). No database, no jobs.
 * :func:`unanimous_share` -- share of multiply-labelled items on which all annotators agree.
 * :func:`majority_vote` and :func:`dawid_skene` -- aggregate labels (for comparison with
   CROWDLAB in :func:`quality.scoring.multiannotator`).
+* :func:`independent_annotations` -- which annotations are independent labels (the rule for
+  annotations made from a pre-label), for QC and the dashboard alike.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from quality import QCInputError
 __all__ = [
     "LEVELS",
     "dawid_skene",
+    "independent_annotations",
     "krippendorff_alpha",
     "krippendorff_alpha_per_class",
     "label_counts",
@@ -32,6 +35,40 @@ __all__ = [
     "pairwise_cohen_kappa",
     "unanimous_share",
 ]
+
+
+def independent_annotations(items: Any, from_prelabel: Any) -> np.ndarray:
+    """Which annotations count as labels of their own, one rule for every measure of people.
+
+    An annotation made from a pre-label (Label Studio's ``parent_prediction``) repeats the model
+    more than it judges; where its item has an annotation made without one, it is left out (of
+    CROWDLAB's consensus, agreement, annotator scores). An item labelled only from pre-labels
+    keeps them: it has no other label to check. ARCHITECTURE.md, Pre-labels.
+
+    Parameters
+    ----------
+    items : array-like, shape (n_annotations,)
+        The item (task id) of each annotation.
+    from_prelabel : array-like of bool, shape (n_annotations,)
+        Whether each annotation was made from a pre-label.
+
+    Returns
+    -------
+    np.ndarray of bool, shape (n_annotations,)
+        True for the annotations to keep.
+
+    Examples
+    --------
+    >>> independent_annotations([1, 1, 2], [True, False, True]).tolist()
+    [False, True, True]
+    """
+    item_of = np.asarray(items)
+    pre = np.asarray(from_prelabel, dtype=bool)
+    if item_of.shape != pre.shape:
+        raise QCInputError(f"items and from_prelabel differ in shape: {item_of.shape} and {pre.shape}")
+    if not pre.any():
+        return np.ones(pre.shape, dtype=bool)
+    return ~(pre & np.isin(item_of, np.unique(item_of[~pre])))
 
 
 def _check_matrix(labels_matrix: Any, n_classes: int | None) -> tuple[np.ndarray, int]:

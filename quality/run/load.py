@@ -27,6 +27,7 @@ from labeling.models import Media, Project, TaskState
 from labeling.schema import ControlSpec, LabelSchema, schema_of
 from labeling.settings import get_settings
 from quality import QCInputError
+from quality.agreement import independent_annotations
 from quality.run.common import (
     ANNOTATION,
     BATCH,
@@ -291,17 +292,14 @@ def _skip_prelabels(
     item_of: np.ndarray, users: np.ndarray, values: list, pre: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list, int]:
     """Leave out the annotations made from a pre-label (``parent_prediction``) of items that
-    have an independent annotation: they repeat the model, not a person's judgement, so CROWDLAB,
-    the agreement figures and each annotator's scores skip them. An item labelled only from
-    pre-labels keeps them (it has no other label to check). ARCHITECTURE.md, Pre-labels."""
-    if not pre.any():
+    have an independent annotation (:func:`quality.agreement.independent_annotations`, the rule
+    the dashboard's agreement uses too): CROWDLAB, the agreement figures and each annotator's
+    scores skip them. ARCHITECTURE.md, Pre-labels."""
+    keep = independent_annotations(item_of, pre)
+    if keep.all():
         return item_of, users, values, 0
-    independent = np.unique(item_of[~pre])
-    drop = pre & np.isin(item_of, independent)
-    if not drop.any():
-        return item_of, users, values, 0
-    keep = ~drop
-    return item_of[keep], users[keep], [v for v, k in zip(values, keep.tolist(), strict=True) if k], int(drop.sum())
+    return (item_of[keep], users[keep], [v for v, k in zip(values, keep.tolist(), strict=True) if k],
+            int((~keep).sum()))
 
 
 # --------------------------------------------------------------------------- features

@@ -71,7 +71,8 @@ def test_agreement_job_measures_every_submitted_annotation_of_non_gold_tasks(wor
     task t7 and the skip of t5 are left out. Kappa of the pairs sharing two items, by sklearn."""
     monkeypatch.setattr(agreement, "KAPPA_MIN_SHARED", 2)
     with read_session() as s:
-        triples, _ = agreement.agreement_inputs(s.connection(), s.get(type(world.project), world.pid))
+        triples, _, skipped = agreement.agreement_inputs(s.connection(), s.get(type(world.project), world.pid))
+    assert skipped == 0
     t, a1, a2, a3 = world.t, world.a1.id, world.a2.id, world.a3.id
     assert sorted(triples) == sorted([(t["t1"], a1, "cat"), (t["t1"], a2, "cat"), (t["t1"], a3, "dog"),
                                       (t["t2"], a1, "dog"), (t["t2"], a2, "dog"), (t["t3"], a1, "bird"),
@@ -157,8 +158,55 @@ def test_agreement_inputs_of_a_multiple_choice_project(lead, annotator):
         s.add(Annotation(task_id=task.id, project_id=project.id, user_id=annotator.id, result=res("c", "a", name="tags")))
         task_id = task.id
     with write_session() as s:
-        triples, names = agreement.agreement_inputs(s.connection(), project)
-    assert (triples, names) == ([(task_id, annotator.id, "a|c")], ["a", "b", "c"])
+        triples, names, skipped = agreement.agreement_inputs(s.connection(), project)
+    assert (triples, names, skipped) == ([(task_id, annotator.id, "a|c")], ["a", "b", "c"], 0)
+
+
+def test_annotations_made_from_a_pre_label_do_not_count_where_people_labelled_independently(
+        lead, make_user, worker):
+    """Two people label four texts independently and agree on two; a third accepts the model's
+    pre-label on each, which happens to be the first person's label. The dashboard's agreement
+    (the job's figures) measures the two people only, as QC does; a text labelled only from
+    pre-labels keeps them."""
+    from insights import dashboard
+    from labeling.models import Prediction
+
+    project = projects.create_project(lead.user, title="pre-labels", label_config=MULTI.replace(
+        'name="tags"', 'name="label"').replace('choice="multiple"', 'choice="single"'), overlap=3)
+    a1, a2, a3 = (make_user(f"p{i}@example.com") for i in range(3))
+    first, second = ["a", "b", "a", "b"], ["b", "a", "a", "b"]
+    with write_session() as s:
+        tasks = [Task(project_id=project.id, data={"text": f"t{i}"}) for i in range(5)]
+        s.add_all(tasks)
+        s.flush()
+        for i, task in enumerate(tasks):
+            guess = Prediction(task_id=task.id, project_id=project.id, result=res(first[i % 4]), score=0.9,
+                               model_version="m")
+            s.add(guess)
+            s.flush()
+            if i < 4:  # people who did not see the guess, and one who took it
+                s.add(Annotation(task_id=task.id, project_id=project.id, user_id=a1.id, result=res(first[i])))
+                s.add(Annotation(task_id=task.id, project_id=project.id, user_id=a2.id, result=res(second[i])))
+                s.add(Annotation(task_id=task.id, project_id=project.id, user_id=a3.id, result=res(first[i]),
+                                 parent_prediction=guess.id))
+            else:  # only from the pre-label: nothing else to measure it by, so it stays
+                for who in (a1, a3):
+                    s.add(Annotation(task_id=task.id, project_id=project.id, user_id=who.id, result=res("a"),
+                                     parent_prediction=guess.id))
+        ids = [t.id for t in tasks]
+    with read_session() as s:
+        triples, names, skipped = agreement.agreement_inputs(s.connection(), s.get(type(project), project.id))
+    people = [(ids[i], a1.id, first[i]) for i in range(4)] + [(ids[i], a2.id, second[i]) for i in range(4)]
+    assert skipped == 4 and sorted(triples) == sorted(people + [(ids[4], a1.id, "a"), (ids[4], a3.id, "a")])
+    dashboard.project_stats(lead.user, project.id, ["agreement"])  # queues the job
+    p = wait_for(lambda: (q := dashboard.project_stats(lead.user, project.id, ["agreement"])["panels"])
+                 ["agreement"]["source"] == "annotations" and q, timeout=60)["agreement"]
+    expected = agreement.calculate(people + [(ids[4], a1.id, "a"), (ids[4], a3.id, "a")], names)
+    with_prelabels = agreement.calculate(people + [(ids[i], a3.id, first[i]) for i in range(4)]
+                                         + [(ids[4], a1.id, "a"), (ids[4], a3.id, "a")], names)
+    assert p["alpha"] == round(expected["alpha"], 4) and p["alpha"] < round(with_prelabels["alpha"], 4)
+    assert (p["n_items"], p["n_annotators"], p["n_prelabel_skipped"]) == (5, 3, 4)
+    assert "4 annotation(s) made from a pre-label left out" in p["note"]
 
 
 def test_agreement_of_an_empty_project_queues_nothing(lead):

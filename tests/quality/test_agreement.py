@@ -12,6 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 from quality import QCInputError
 from quality.agreement import (
     dawid_skene,
+    independent_annotations,
     krippendorff_alpha,
     krippendorff_alpha_per_class,
     label_counts,
@@ -208,3 +209,14 @@ def test_pairwise_kappa_of_many_annotators_matches_sklearn(seed):
                 assert np.isnan(kappa[a, b]), (a, b)
             else:
                 assert kappa[a, b] == pytest.approx(expected, abs=1e-12), (a, b)
+
+
+def test_independent_annotations_leave_out_pre_labels_only_where_a_person_labelled_independently():
+    items = [1, 1, 1, 2, 2, 3]
+    from_prelabel = [True, False, False, True, True, False]
+    keep = independent_annotations(items, from_prelabel)
+    assert keep.tolist() == [False, True, True, True, True, True]  # item 2 has nothing else: kept
+    assert independent_annotations([4, 5], [False, False]).tolist() == [True, True]
+    assert independent_annotations([], []).tolist() == []
+    with pytest.raises(QCInputError):
+        independent_annotations([1, 2], [True])
