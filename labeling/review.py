@@ -8,7 +8,8 @@ again returns the same task and renews the lease). They decide (:func:`decide`):
 - ``keep``: the label the people gave (the only annotator's, or their majority) is right ->
   ``accepted``; refused when the annotators are tied (the reviewer picks with ``relabel``);
 - ``relabel``: the right label is ``result`` (checked against the label schema) -> ``accepted``;
-  a relabel to the people's label is recorded as a keep;
+  a relabel to the people's label is recorded as a keep (spans and boxes compare by offsets,
+  labels and coordinates, whatever the items' ids, order or float noise);
 - ``exclude``: the item is broken or ambiguous (a reason is required) -> ``excluded``.
 
 The final label (``Task.final_label``) is recorded with the source ``reviewer``; it is always a
@@ -60,12 +61,15 @@ __all__ = [
     "current_issue",
     "decide",
     "drop_leases",
+    "finding_text",
     "given_label",
     "lock_task",
     "next_suspect",
     "outcome",
     "release_cleared",
     "review_item",
+    "same_label",
+    "suggested_result",
     "task_snapshot",
     "undo",
 ]
@@ -236,6 +240,120 @@ def given_label(schema: LabelSchema, annotations: list[Annotation]) -> tuple[lis
     return people_label(schema, [a.result for a in annotations])
 
 
+# --------------------------------------------------------------------------- QC findings as words
+
+
+def _span_finding(value: Any) -> dict | None:
+    """A QC finding about one span of text (NER: ``{"token", "start", "end", "label"}``)."""
+    if isinstance(value, dict) and isinstance(value.get("label"), str) \
+            and all(isinstance(value.get(k), int) and not isinstance(value.get(k), bool) for k in ("start", "end")):
+        return value
+    return None
+
+
+def _entity(label: str, schema: LabelSchema) -> str:
+    """A span label as words: a label of the primary control, or no entity (NER's ``O``)."""
+    return label if label in schema.primary_control.labels else f"not an entity ({label})"
+
+
+def finding_text(schema: LabelSchema, value: Any, *, role: str = "suggested") -> str:
+    """A label as QC stores it in a finding, in words for the review page and the API.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+    value : str, list, dict or None
+        What QC gave or suggests: a class name, names, result items, an NER token finding
+        ``{"token", "start", "end", "label"}``, or a detection summary (``"car x2, truck"``).
+    role : {"suggested", "given"}
+        A suggestion reads ``Hawaii → LOC`` (the span's text, then the label QC suggests),
+        what was given ``Hawaii: PER``; a detection summary reads ``model finds: car x2`` or
+        ``boxes labelled: car``.
+
+    Returns
+    -------
+    str
+        Never a raw dict: other mappings read ``key: value; ...``.
+    """
+    if value is None:
+        return ""
+    span = _span_finding(value)
+    if span is not None:
+        token = span.get("token") if isinstance(span.get("token"), str) else span.get("text")
+        where = token if isinstance(token, str) and token else f"characters {span['start']}-{span['end']}"
+        label = _entity(span["label"], schema)
+        return f"{where} → {label}" if role == "suggested" else f"{where}: {label}"
+    if isinstance(value, str) and schema.primary_control.type == "rectanglelabels":
+        return f"model finds: {value}" if role == "suggested" else f"boxes labelled: {value}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {label_text(v) if isinstance(v, list) else v}" for k, v in value.items())
+    return label_text(value)
+
+
+def suggested_result(schema: LabelSchema, given: list | None, suggestion: Any, data: dict) -> list | None:
+    """The people's result with QC's suggestion applied, for the reviewer to start from.
+
+    Classification: the suggested class as result items (:func:`as_result`). Spans: an NER token
+    finding ``{"start", "end", "label"}`` relabels the people's spans that overlap the token (or
+    removes them when QC says it is no entity), or adds a span of the token when none does.
+    None when the suggestion cannot be turned into a result (a tie leaves no people's result to
+    change; a detection summary names no boxes) or would leave nothing labeled.
+    """
+    span = _span_finding(suggestion)
+    if span is None:
+        return as_result(schema, suggestion)
+    control = schema.primary_control
+    text = data.get(control.data_key) if isinstance(data, dict) else None
+    if control.type != "labels" or given is None or not isinstance(text, str):
+        return None
+    start, end, label = span["start"], span["end"], span["label"]
+    if not 0 <= start < end <= len(text):
+        return None
+    items = [dict(item, value=dict(item["value"])) if isinstance(item, dict) and isinstance(item.get("value"), dict)
+             else item for item in given]
+    hits = [i for i, item in enumerate(items)
+            if isinstance(item, dict) and item.get("from_name") == control.name and item.get("type") == "labels"
+            and isinstance(item["value"].get("start"), int) and isinstance(item["value"].get("end"), int)
+            and item["value"]["start"] < end and item["value"]["end"] > start]
+    if label not in control.labels:
+        items = [item for i, item in enumerate(items) if i not in hits]
+    elif hits:
+        for i in hits:
+            items[i]["value"]["labels"] = [label]
+    else:
+        items.append({"id": f"qc-{start}-{end}", "from_name": control.name, "to_name": control.to_name,
+                      "type": "labels", "value": {"start": start, "end": end, "text": text[start:end],
+                                                  "labels": [label]}})
+    return items or None
+
+
+def _region_key(item: Any) -> str:
+    """What a result item says, for :func:`same_label`: no id, origin or score; a span by its
+    offsets and labels; a box by its labels and coordinates rounded to 1/10,000 of a percent."""
+    if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+        return result_key([item])
+    kind = str(item.get("type", "")).lower()
+    value = item["value"]
+    if kind == "labels":
+        said = {"start": value.get("start"), "end": value.get("end"), "labels": sorted(map(str, value.get("labels") or []))}
+    elif kind == "rectanglelabels":
+        said = {k: round(float(value.get(k) or 0), 4) for k in ("x", "y", "width", "height", "rotation")}
+        said["labels"] = sorted(map(str, value.get("rectanglelabels") or []))
+    else:
+        return result_key([item])
+    return result_key([{"from_name": item.get("from_name"), "to_name": item.get("to_name"), "type": kind,
+                        "value": said}])
+
+
+def same_label(a: list | None, b: list | None) -> bool:
+    """Whether two results say the same label: equal items in any order, whatever their ids;
+    spans by offsets and labels (their text follows from the task), boxes by labels and
+    coordinates up to float noise (an editor's pixel round trip)."""
+    if a is None or b is None:
+        return a is b
+    return sorted(map(_region_key, a)) == sorted(map(_region_key, b))
+
+
 def review_item(s: Session, project: Project, task: Task) -> dict:
     """What the review page and ``GET /api/projects/ID/review/next`` show of a suspect task."""
     schema = schema_of(project)
@@ -258,14 +376,17 @@ def review_item(s: Session, project: Project, task: Task) -> dict:
         # what people gave; a tie leaves result None and lists the tied answers
         "given": {"result": given, "label": label_text(given), "source": given_source, "by": "people",
                   "tied": [{"result": r, "label": label_text(r)} for r in tied],
-                  "qc": issue.given if issue is not None else None},
+                  "qc": issue.given if issue is not None else None,
+                  "qc_text": finding_text(schema, issue.given, role="given") if issue is not None else ""},
         # QC's consensus weighs the annotators with its model: shown apart, never kept by itself
         "consensus": None if issue is None or issue.consensus is None else {
-            "value": issue.consensus, "label": label_text(issue.consensus), "by": "model",
+            "value": issue.consensus, "label": finding_text(schema, issue.consensus, role="given"), "by": "model",
             "name": "QC consensus (weighted by the QC model)"},
+        # QC's suggestion in words ("Hawaii → LOC"), and as the result to start from (for spans,
+        # the people's spans with it applied); ``value`` is what QC stored
         "suggested": None if suggested is None else {
-            "value": suggested, "label": label_text(suggested),
-            "result": as_result(schema, suggested)},
+            "value": suggested, "label": finding_text(schema, suggested), "text": finding_text(schema, suggested),
+            "result": suggested_result(schema, given, suggested, task.data)},
         "issue": None if issue is None else {"id": issue.id, "run": issue.run_id, "kind": issue.kind,
                                              "is_issue": issue.is_issue},
         "reason": issue.reason if issue is not None else "",
@@ -368,10 +489,10 @@ def _keepable(s: Session, project: Project, task: Task) -> list:
     return given
 
 
-def _people_gave(s: Session, project: Project, task: Task, result: list) -> bool:
-    """Whether ``result`` is the label the people gave (a relabel to it is a keep)."""
+def _people_gave(s: Session, project: Project, task: Task, result: list) -> list | None:
+    """The label the people gave when ``result`` says the same (a relabel to it is a keep)."""
     given, _, _ = given_label(schema_of(project), [a for a, _ in _annotations(s, task.id)])
-    return given is not None and result_key(given) == result_key(result)
+    return given if given is not None and same_label(given, result) else None
 
 
 def outcome(s: Session, project: Project, task: Task, decision: str, result: Any, reason: str,
@@ -446,8 +567,9 @@ def decide(task_id: int, user: User, *, decision: str, result: Any = None, reaso
             except ValueError as exc:
                 raise Invalid(str(exc), [{"row": task.id, "field": "label", "detail": str(exc)}]) from None
         state, final, source, stored, reason = outcome(s, project, task, decision, result, reason, field)
-        if decision == "relabel" and _people_gave(s, project, task, final):
-            decision, stored = "keep", None  # the label already given: a keep
+        kept = _people_gave(s, project, task, final) if decision == "relabel" else None
+        if kept is not None:
+            decision, final, stored = "keep", kept, None  # the label already given: a keep, of it
         issue = current_issue(s, task.id)
         before = task_snapshot(task)
         task.final_label, task.final_source = final, source
