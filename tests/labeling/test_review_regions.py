@@ -75,8 +75,8 @@ def ner_suspect(owner, annotator, result=None, *, given=None, suggested=None) ->
                           reason="token 'Hawaii' (characters 21-27) labelled 'PER'; model says 'LOC' (0.90)")
 
 
-def box_suspect(owner, annotator) -> tuple[Project, int]:
-    return region_suspect(owner, annotator, config=BOX_CONFIG, data={"image": IMAGE},
+def box_suspect(owner, annotator, image: str = IMAGE) -> tuple[Project, int]:
+    return region_suspect(owner, annotator, config=BOX_CONFIG, data={"image": image},
                           result=copy.deepcopy(PEOPLE_BOXES), given="car", suggested="truck",
                           reason="boxes labelled: car; model finds: truck (quality 0.12)")
 

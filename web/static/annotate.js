@@ -8,6 +8,11 @@
 //   labels: start/end as Unicode code point offsets into the task text (as Python counts them).
 // One representation, the Label Studio result list, is used for drafts (localStorage), undo,
 // predictions, previous annotations and submits.
+// The review page of span and box projects uses the same workspace in mode "review": it calls
+// showForReview(task, result) with the annotators' regions, the reviewer edits them with the same
+// widgets and keys, and the page reads getResult() for its decision. In that mode nothing is
+// saved or skipped here; Enter (submit) sends an "anno:submit" event to the page instead, and
+// the page may set ``suspended`` while its own dialog takes the keys.
 // The text annotator's UMD build still reads process.env.NODE_ENV (from nanostores, see
 // nanostores/nanostores#97); browsers have no `process`. This file is loaded before it.
 if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "production" } };
@@ -153,6 +158,10 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       this.cfg = JSON.parse(root.dataset.annoConfig);
       this.schema = this.cfg.schema;
       this.preview = this.cfg.mode === "preview";
+      this.reviewing = this.cfg.mode === "review";
+      this.suspended = false; // the review page's confirmation has the keys
+      // the element whose keys are the workspace's: the hosting page's (review) or its own
+      this.host = root.closest("[data-anno-host]") || root;
       this.controls = this.schema.controls;
       this.labeled = this.controls.filter((c) => c.labels && c.labels.length);
       this.userKey = `lf:${this.cfg.user.id}:${this.cfg.project.id}`;
@@ -206,18 +215,20 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         this.listen(window, type, () => { this.lastActivity = Date.now(); }, { capture: true, passive: true });
       }
       this.listen(this.q("form"), "submit", (e) => { e.preventDefault(); this.submit(); });
-      this.listen(this.q("skip"), "click", () => this.openSkip());
-      this.listen(this.q("back"), "click", () => this.back());
-      this.listen(this.q("undo"), "click", () => this.undo());
-      this.listen(this.q("keys-button"), "click", () => this.toggleKeys());
-      this.listen(this.q("alert-close"), "click", () => this.hideAlert(true));
-      this.listen(this.q("mode-exit"), "click", () => this.leaveEdit());
-      this.listen(this.q("recheck"), "click", () => this.loadNext());
+      // the review mode has no skip, previous or recheck buttons, nor the skip dialog
+      const on = (name, type, fn) => { const node = this.q(name); if (node) this.listen(node, type, fn); };
+      on("skip", "click", () => this.openSkip());
+      on("back", "click", () => this.back());
+      on("undo", "click", () => this.undo());
+      on("keys-button", "click", () => this.toggleKeys());
+      on("alert-close", "click", () => this.hideAlert(true));
+      on("mode-exit", "click", () => this.leaveEdit());
+      on("recheck", "click", () => this.loadNext());
       const skipDialog = this.q("skip-dialog");
-      this.listen(skipDialog, "close", () => {
+      on("skip-dialog", "close", () => {
         if (skipDialog.returnValue === "skip") this.skip(this.q("skip-reason").value.trim());
       });
-      this.listen(this.q("skip-cancel"), "click", () => skipDialog.close("cancel"));
+      on("skip-cancel", "click", () => skipDialog.close("cancel"));
       this.root.querySelectorAll(".anno-control input").forEach((input) => {
         this.listen(input, "change", () => this.onInputChange(input));
       });
@@ -245,6 +256,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
     // ---------------------------------------------------------------- task loading
     async start() {
+      if (this.reviewing) return; // the review page calls showForReview
       if (this.preview) {
         this.show({ task: this.cfg.sample, lease: null });
         return;
@@ -406,6 +418,41 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         }
         this.focusStart();
       });
+    }
+
+    // The review page: a suspect task with the regions to start from (the annotators' label).
+    // The starting point is the first undo step; the reviewer's edits are not saved here.
+    async showForReview(task, result) {
+      this.root.classList.remove("is-empty");
+      this.current = { task, lease: null, shownAt: Date.now(), prediction: null };
+      await this.renderTask(task, `Task ${task.id}`);
+      if (this.destroyed || !this.current || this.current.task !== task) return;
+      this.setResult(result || []);
+      this.resetHistory();
+      this.setLoading(null);
+    }
+
+    // The review page: nothing to review any more (the queue is empty). The widgets go before
+    // the page hides the workspace: a box editor left on a hidden image draws at scale 0.
+    closeReview() {
+      this.teardownObjects();
+      this.current = null;
+      this.suspended = false;
+      this.resetHistory();
+    }
+
+    // The review page: put a result in the editor as one undoable edit (QC's suggestion, an
+    // annotator's regions).
+    replaceResult(result) {
+      this.flushRegions();
+      this.setResult(result || []);
+      this.changed();
+    }
+
+    // Whether the regions differ from what showForReview put in the editor.
+    isEdited() {
+      this.flushRegions();
+      return this.history.length > 0 && JSON.stringify(this.getResult()) !== this.history[0];
     }
 
     pickPrediction(task) {
@@ -904,7 +951,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     draftKey(taskId) { return `${this.userKey}:draft:${taskId}`; }
 
     saveDraft() {
-      if (this.preview || this.editing || !this.current) return;
+      if (this.preview || this.reviewing || this.editing || !this.current) return;
       storage.set(this.draftKey(this.current.task.id), { result: this.getResult(), shownAt: this.current.shownAt, savedAt: Date.now() });
     }
 
@@ -1213,11 +1260,11 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
     // ---------------------------------------------------------------- keyboard
     onKey(e) {
-      if (this.destroyed || !this.root.isConnected) return;
+      if (this.destroyed || !this.root.isConnected || this.suspended) return;
       const target = e.target instanceof Element ? e.target : document.body;
       if (target.closest("dialog[open]")) return; // the dialog's own form handles its keys
       if (document.querySelector("dialog[open]")) return;
-      const inOurs = this.root.contains(target) || target === document.body || target === document.documentElement;
+      const inOurs = this.host.contains(target) || target === document.body || target === document.documentElement;
       if (!inOurs) return; // e.g. the preview's XML editor
       const key = e.key;
       if ((e.ctrlKey || e.metaKey) && !e.altKey && (key === "z" || key === "Z" || key === "y" || key === "Y")) {
@@ -1243,7 +1290,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       } else if (!e.ctrlKey && !e.metaKey && !e.altKey && key.startsWith("Arrow")) {
         const pane = target.closest(".anno-text");
         const bare = target === document.body || target === document.documentElement
-          || (this.root.contains(target) && !target.closest("input, button, select, textarea, a, summary, label, .anno-image-view"));
+          || (this.host.contains(target) && !target.closest("input, button, select, textarea, a, summary, label, .anno-image-view"));
         const obj = pane ? this.textObjects().find((o) => pane.contains(o.node))
           : (key === "ArrowRight" && bare ? this.textObjects()[0] : null);
         if (obj && !this.root.classList.contains("is-loading")) {
@@ -1324,7 +1371,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     }
 
     openSkip() {
-      if (!this.current || this.editing) return;
+      if (!this.current || this.editing || this.reviewing) return;
       const dialog = this.q("skip-dialog");
       this.q("skip-reason").value = "";
       dialog.returnValue = "";
@@ -1353,6 +1400,10 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
     submit() {
       this.flushRegions();
+      if (this.reviewing) {
+        this.root.dispatchEvent(new CustomEvent("anno:submit", { bubbles: true }));
+        return;
+      }
       if (this.editing) { this.saveEdit(); return; }
       if (!this.current || this.root.classList.contains("is-loading")) return;
       this.root.querySelectorAll("[data-textarea]").forEach((t) => t.blur());
@@ -1413,6 +1464,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     }
 
     async back() {
+      if (this.reviewing) return;
       if (this.preview) { this.notice("The preview keeps no previous annotations."); return; }
       if (!this.current && !this.editing && this.root.classList.contains("is-loading")) return;
       if (this.outbox.size) {
@@ -1588,6 +1640,8 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
   // ------------------------------------------------------------------ start-up
   let active = null;
+  let started = null;
+  const ready = new Promise((resolve) => { started = resolve; }); // the first workspace
   function init(scope) {
     const root = (scope || document).querySelector("[data-anno-config]");
     if (!root || root.dataset.annoReady) return;
@@ -1599,9 +1653,10 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     root.dataset.annoReady = "1";
     active = new Workspace(root);
     window.labelfabAnnotate.workspace = active;
+    started(active);
   }
 
-  window.labelfabAnnotate = { init, workspace: null, utf16ToCodePoint, codePointToUtf16 };
+  window.labelfabAnnotate = { init, workspace: null, ready, utf16ToCodePoint, codePointToUtf16 };
 
   // Preview: choosing an example fills the XML editor.
   document.addEventListener("change", (e) => {

@@ -4,6 +4,11 @@
 // annotators tied there is none, and the page asks the reviewer to pick one (R).
 // K keep · R relabel (picker pre-filled with the suggestion; number keys; Enter) · X exclude
 // (reason; Enter) · G mark gold (picker; Enter) · U or Ctrl+Z undo · Esc cancels.
+// Span and box projects (cfg.regions): the task is shown in the labeling page's workspace
+// (annotate.js, mode "review") with the annotators' regions to edit with its widgets and keys;
+// A applies QC's suggestion, R (or Enter, the labeling page's submit) lists the edits to confirm
+// with Enter and relabels with them, G makes them the gold answer, K keeps the annotators'
+// label, U undoes a decision and Ctrl+Z an edit.
 // Every piece of task data is shown as text (textContent), never as HTML.
 (function () {
   "use strict";
@@ -21,6 +26,7 @@
     annotations: $("review-annotations"), picker: $("review-picker"), pickerTitle: $("review-picker-title"),
     options: $("review-options"), confirm: $("review-confirm"), exclude: $("review-exclude"),
     excludeReason: $("review-exclude-reason"), run: $("review-run"), cleared: $("review-cleared"),
+    apply: $("review-apply"),
   };
   const keepButton = root.querySelector('[data-action="keep"]');
   const choices = cfg.control.tag === "Choices";
@@ -31,6 +37,12 @@
   let selected = new Set(); // chosen label names (choices) or the chosen option index
   let lastTask = null; // the task of this page's last decision, for undo
   let busy = false;
+  // span and box projects: the labeling workspace, the result to confirm, a keep asked twice
+  const regions = !!cfg.regions;
+  const workspace = regions ? window.labelfabAnnotate.ready : null;
+  let ws = null;
+  let pending = null;
+  let keepAsked = false;
 
   // quiet: for screen readers only (what the page shows says it already)
   function say(message, bad, quiet) {
@@ -81,19 +93,21 @@
     const task = data.task;
     el.title.textContent = `Task #${task.id}`;
     el.remaining.textContent = `${data.remaining} in the queue`;
-    const value = task.data ? task.data[data.object.key] : undefined;
-    const src = data.object.tag === "Image" ? safeImageUrl(value) : null;
-    el.image.hidden = !src;
-    el.text.hidden = !!src;
-    if (src) {
-      el.image.src = src;
-      el.image.alt = `task ${task.id}`;
-      el.text.textContent = "";
-    } else {
-      el.image.removeAttribute("src");
-      el.text.textContent = typeof value === "string" ? value : JSON.stringify(task.data, null, 2);
-    }
     const tied = data.given.tied || [];
+    if (!regions) {
+      const value = task.data ? task.data[data.object.key] : undefined;
+      const src = data.object.tag === "Image" ? safeImageUrl(value) : null;
+      el.image.hidden = !src;
+      el.text.hidden = !!src;
+      if (src) {
+        el.image.src = src;
+        el.image.alt = `task ${task.id}`;
+        el.text.textContent = "";
+      } else {
+        el.image.removeAttribute("src");
+        el.text.textContent = typeof value === "string" ? value : JSON.stringify(task.data, null, 2);
+      }
+    }
     el.given.textContent = tied.length ? `tied: ${tied.map((x) => x.label || "(none)").join(" / ")}`
       : (data.given.label || "(none)");
     el.givenSource.textContent = tied.length ? "(no majority: press R to pick the right label)"
@@ -101,7 +115,8 @@
     keepButton.disabled = tied.length > 0;
     keepButton.title = tied.length ? "The annotators are tied: there is no one label to keep" : "";
     el.consensus.textContent = data.consensus ? data.consensus.label : "–";
-    el.suggested.textContent = data.suggested ? data.suggested.label : "–";
+    el.suggested.textContent = data.suggested ? (data.suggested.text || data.suggested.label) : "–";
+    if (el.apply) el.apply.hidden = !(data.suggested && data.suggested.result);
     el.score.textContent = typeof data.score === "number" ? data.score.toFixed(3) : "–";
     el.kind.textContent = data.issue ? data.issue.kind : "";
     el.reason.textContent = data.reason || "–";
@@ -116,9 +131,41 @@
       const tr = document.createElement("tr");
       tr.append(cell(a.email || `user ${a.user}`), cell(a.label, "review-label"),
         cell(typeof a.lead_time === "number" ? a.lead_time.toFixed(1) : "–", "muted"));
+      if (regions) {
+        // start the edit from this annotator's regions instead (one undoable edit)
+        const td = document.createElement("td");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "review-edit-from";
+        b.textContent = "Edit from these";
+        b.addEventListener("click", () => {
+          if (!ws || mode) return;
+          ws.replaceResult(a.result);
+          say(`${a.email || `user ${a.user}`}'s regions are in the editor. Ctrl+Z takes them back.`);
+        });
+        td.append(b);
+        tr.append(td);
+      }
       return tr;
     }));
-    say(`Task #${task.id}: K keep, R relabel, X exclude, G gold.`);
+    if (!regions) {
+      say(`Task #${task.id}: K keep, R relabel, X exclude, G gold.`);
+      return Promise.resolve();
+    }
+    // the annotators' regions in the labeling workspace (with a tie: the first annotator's)
+    keepAsked = false;
+    const start = tied.length ? tied[0].result : data.given.result;
+    const shown = workspace.then((w) => {
+      ws = w;
+      ws.suspended = false;
+      return ws.showForReview(task, start || []);
+    });
+    return shown.then(() => {
+      if (item !== data) return;
+      say(tied.length
+        ? `Task #${task.id}: the annotators are tied; the editor shows the first one's regions. Edit them, then R.`
+        : `Task #${task.id}: edit the regions, then R relabels; K keeps the annotators' label; X excludes; G gold.`);
+    });
   }
 
   function keep() {
@@ -126,12 +173,18 @@
     if ((item.given.tied || []).length) {
       return say("The annotators are tied: there is no one label to keep. Press R and pick the right label.", true);
     }
+    if (regions && ws && ws.isEdited() && !keepAsked) {
+      keepAsked = true;
+      return say("You edited the regions: K keeps the annotators' label and drops your edits. "
+        + "Press K again to keep, or R to relabel with your edits.", true);
+    }
     decide("keep");
   }
 
   function showEmpty() {
     item = null;
     closeModes();
+    if (ws) ws.closeReview();
     root.setAttribute("aria-busy", "false");
     el.item.hidden = true;
     el.empty.hidden = false;
@@ -147,7 +200,7 @@
       return say(`Could not load the next suspect: ${res.data && res.data.detail}`, true);
     }
     if (!res.data || !res.data.item) return showEmpty();
-    render(res.data.item);
+    await render(res.data.item);
   }
 
   // ------------------------------------------------------------------ picker
@@ -217,8 +270,91 @@
     return i === undefined ? null : options[i].result;
   }
 
+  // ------------------------------------------------------------------ edited regions (spans, boxes)
+
+  function regionWords(it) {
+    const v = it.value || {};
+    const labels = (v.labels || v.rectanglelabels || []).join(", ") || "no label";
+    if (it.type === "labels") return { where: `“${v.text || `${v.start}–${v.end}`}”`, labels };
+    const W = it.original_width, H = it.original_height;
+    const px = (p, size) => Math.round((p / 100) * size);
+    const where = W && H
+      ? `box ${px(v.width, W)}×${px(v.height, H)} at (${px(v.x, W)}, ${px(v.y, H)})`
+      : `box at (${Number(v.x).toFixed(1)}%, ${Number(v.y).toFixed(1)}%)`;
+    return { where, labels };
+  }
+
+  // A region's place (a span's offsets, a box's coordinates), to pair the edited regions with
+  // the annotators'.
+  function regionPlace(it) {
+    const v = it.value || {};
+    if (it.type === "labels") return `${it.from_name}|${v.start}|${v.end}`;
+    const r = (n) => Number(n).toFixed(2);
+    return `${it.from_name}|${r(v.x)}|${r(v.y)}|${r(v.width)}|${r(v.height)}`;
+  }
+
+  // The edits as lines of words: "“Hawaii”: PER → LOC", "+ “IBM”: ORG", "− “Ada”: PER".
+  function changes(before, after) {
+    const isRegion = (it) => it && (it.type === "labels" || it.type === "rectanglelabels");
+    const old = new Map();
+    (before || []).filter(isRegion).forEach((it) => old.set(regionPlace(it), it));
+    const lines = [];
+    after.filter(isRegion).forEach((it) => {
+      const place = regionPlace(it);
+      const was = old.get(place);
+      const now = regionWords(it);
+      if (!was) lines.push({ kind: "added", text: `+ ${now.where}: ${now.labels}` });
+      else if (regionWords(was).labels !== now.labels) {
+        lines.push({ kind: "changed", text: `${now.where}: ${regionWords(was).labels} → ${now.labels}` });
+      }
+      old.delete(place);
+    });
+    old.forEach((it) => {
+      const was = regionWords(it);
+      lines.push({ kind: "removed", text: `− ${was.where}: ${was.labels}` });
+    });
+    return lines;
+  }
+
+  function openConfirm(which) {
+    if (!item || !ws) return;
+    const result = ws.getResult();
+    if (!result.length) {
+      return say("Nothing is marked: mark the right regions first (or X to exclude the item).", true);
+    }
+    const problems = ws.problems(result);
+    if (problems.length) return say(`Not yet: ${problems.join("; ")}.`, true);
+    mode = which;
+    pending = result;
+    ws.suspended = true; // Enter and Esc are this panel's now
+    el.exclude.hidden = true;
+    const base = item.given.result;
+    const lines = changes(base, result);
+    const rows = lines.length ? lines : [{ kind: "same", text: base
+      ? "No change from the annotators' label: it is recorded as a keep."
+      : "The regions as shown." }];
+    el.options.replaceChildren(...rows.map((line) => {
+      const li = document.createElement("li");
+      li.className = `review-change ${line.kind}`;
+      li.textContent = line.text;
+      return li;
+    }));
+    el.pickerTitle.textContent = which === "gold"
+      ? "Mark gold with these regions as the answer: Enter confirms (Esc goes back to editing)"
+      : "Relabel with your edits: Enter confirms (Esc goes back to editing)";
+    el.picker.hidden = false;
+    el.confirm.focus();
+  }
+
+  function applySuggestion() {
+    if (!item || !ws || mode || !item.suggested || !item.suggested.result) return;
+    ws.replaceResult(item.suggested.result);
+    say(`QC's suggestion is applied: ${item.suggested.text || item.suggested.label}. Ctrl+Z takes it back.`);
+  }
+
   function openPicker(which) {
     if (!item) return;
+    if (regions) return openConfirm(which);
     mode = which;
     el.exclude.hidden = true;
     const suggestion = item.suggested && item.suggested.result ? labelsOf(item.suggested.result) : [];
@@ -234,6 +370,7 @@
   function openExclude() {
     if (!item) return;
     mode = "exclude";
+    if (ws) ws.suspended = true;
     el.picker.hidden = true;
     el.exclude.hidden = false;
     el.excludeReason.value = "";
@@ -246,6 +383,8 @@
       document.activeElement.blur();
     }
     mode = null;
+    pending = null;
+    if (ws) ws.suspended = false;
     el.picker.hidden = true;
     el.exclude.hidden = true;
   }
@@ -279,7 +418,7 @@
   }
 
   function confirmPicker() {
-    const result = chosenResult();
+    const result = regions ? pending : chosenResult();
     if (!result || !result.length) return say("Pick a label first.", true);
     if (mode === "relabel") {
       decide("relabel", { result });
@@ -314,6 +453,9 @@
     b.addEventListener("click", () => actions[b.dataset.action]());
   });
   el.confirm.addEventListener("click", confirmPicker);
+  if (el.apply) el.apply.addEventListener("click", applySuggestion);
+  // the workspace's submit (Enter, as on the labeling page): relabel with the edits
+  root.addEventListener("anno:submit", () => { if (item && !mode) openPicker("relabel"); });
 
   function pickByKey(key) {
     if (choices) {
@@ -329,10 +471,15 @@
     return true;
   }
 
+  // typing in a field (the exclude reason, a label filter): its keys are its own
+  const TYPING = "textarea, select, input[type=text], input[type=search], input:not([type]), [contenteditable=true]";
+
   document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented) return; // the labeling workspace used it (spans and boxes)
     const key = event.key.toLowerCase();
     if ((event.ctrlKey || event.metaKey) && key === "z") {
-      if (mode !== "exclude") {
+      // spans and boxes: Ctrl+Z undoes an edit (the workspace's), U a decision
+      if (mode !== "exclude" && !regions) {
         event.preventDefault();
         undo();
       }
@@ -345,7 +492,7 @@
       return; // typing the reason
     }
     const target = event.target;
-    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    if (target instanceof Element && target.matches(TYPING)) return;
     if (mode === "relabel" || mode === "gold") {
       if (key === "enter") { event.preventDefault(); confirmPicker(); return; }
       if (key === "escape") { event.preventDefault(); closeModes(); return; }
@@ -357,6 +504,7 @@
     else if (key === "r") { event.preventDefault(); actions.relabel(); }
     else if (key === "x") { event.preventDefault(); actions.exclude(); }
     else if (key === "g") { event.preventDefault(); actions.gold(); }
+    else if (key === "a" && regions && !mode) { event.preventDefault(); applySuggestion(); }
   });
 
   loadNext();

@@ -43,8 +43,11 @@ SAMPLE_TEXT = (
 )
 
 
-def keymap(schema: LabelSchema) -> dict[str, dict[str, str]]:
+def keymap(schema: LabelSchema, reserved: frozenset[str] = frozenset()) -> dict[str, dict[str, str]]:
     """Label keys per control: configured hotkeys first, then 1-9 for the first labeled control.
+
+    ``reserved``: further keys a page keeps for itself (the review page's decisions), on top of
+    the labeling page's own.
 
     Returns
     -------
@@ -56,12 +59,12 @@ def keymap(schema: LabelSchema) -> dict[str, dict[str, str]]:
     for control in schema.controls:
         for label in control.labels:
             key = (control.hotkeys.get(label) or "").strip().lower()
-            if key and key not in used and key not in RESERVED_KEYS:
+            if key and key not in used and key not in RESERVED_KEYS and key not in reserved:
                 keys[control.name][label] = key
                 used.add(key)
     first = next((c for c in schema.controls if c.labels), None)
     if first is not None:
-        digits = iter(d for d in "123456789" if d not in used)
+        digits = iter(d for d in "123456789" if d not in used and d not in reserved)
         for label in first.labels:
             if label in keys[first.name]:
                 continue
@@ -110,8 +113,13 @@ def sample_data(schema: LabelSchema) -> dict[str, Any]:
     return data
 
 
-def page_config(schema: LabelSchema, *, mode: str, project: Any = None, sample: dict | None = None) -> dict:
-    """What annotate.js needs: the schema, keys, URLs, and in preview mode a sample task."""
+def page_config(schema: LabelSchema, *, mode: str, project: Any = None, sample: dict | None = None,
+                reserved: frozenset[str] = frozenset()) -> dict:
+    """What annotate.js needs: the schema, keys, URLs, and in preview mode a sample task.
+
+    ``mode``: ``annotate``, ``preview``, or ``review`` (the review page drives the workspace:
+    it shows a suspect's regions to edit, and nothing is saved by the workspace itself).
+    ``reserved``: keys the hosting page keeps (see :func:`keymap`)."""
     pid = project.id if project is not None else 0
     return {
         "mode": mode,
@@ -123,7 +131,7 @@ def page_config(schema: LabelSchema, *, mode: str, project: Any = None, sample: 
         },
         "user": {"id": current_user.id, "email": current_user.email},
         "schema": schema.model_dump(),
-        "keys": keymap(schema),
+        "keys": keymap(schema, reserved),
         "urls": {
             "next": f"/api/annotate/{pid}/next",
             "previous": f"/api/annotate/{pid}/previous",

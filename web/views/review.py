@@ -5,6 +5,12 @@
     every annotator's label, the given/consensus and suggested labels, the reason and the score.
     Keys: K keep, R relabel (label picker pre-filled with the suggestion, number keys), X
     exclude (with a reason), G mark gold, U or Ctrl+Z undo.
+    Span and box projects (``Labels``, ``RectangleLabels``): the task is shown in the labeling
+    page's workspace (``annotate/_workspace.html``, ``annotate.js`` in mode ``review``) with the
+    annotators' regions in their label colours; the reviewer edits them with the labeling
+    page's widgets and keys (A applies QC's suggestion), R relabels with the edited regions
+    (Enter confirms), G makes them the gold answer, K keeps the annotators' label, U undoes a
+    decision and Ctrl+Z an edit.
 ``/review/<project_id>/audit``
     Leads: a sample of reviewers' decisions (or all of one reviewer) to confirm or overturn.
 ``/review/<project_id>/annotators``
@@ -31,11 +37,16 @@ from labeling.schema import LabelSchema, result_from_labels, schema_of
 from quality import policy
 from web.api.params import int_arg
 from web.views import project_access
+from web.views.annotate import page_config, workspace_context
 
 bp = Blueprint("review", __name__)
 
 #: Keys the review page keeps for its actions; label hotkeys equal to one of these are not used.
 ACTION_KEYS = {"k", "r", "x", "g", "u", "z", "enter", "escape", "?"}
+#: Control types whose suspects are edited in the labeling page's workspace (spans, boxes).
+REGION_TYPES = {"labels", "rectanglelabels"}
+#: ... where the review page also keeps A (apply QC's suggestion) from the label keys.
+WORKSPACE_RESERVED = frozenset(ACTION_KEYS | {"a"})
 
 
 def _user():
@@ -78,7 +89,9 @@ def page(project_id: int):
     project, is_lead = _project(project_id, "review")
     schema = schema_of(project)
     control = schema.primary_control
+    regions = control.type in REGION_TYPES
     config = {
+        "regions": regions,
         "project": {"id": project.id, "title": project.title},
         "control": {"name": control.name, "to_name": control.to_name, "type": control.type, "tag": control.tag,
                     "labels": control.labels, "choice": control.choice},
@@ -87,7 +100,11 @@ def page(project_id: int):
                  "undo_task": "/api/tasks/{task}/review/undo", "undo_last": f"/api/projects/{project.id}/review/undo",
                  "gold": "/api/tasks/{task}/gold"},
     }
-    return render_template("review/page.html", project=project, config=config, is_lead=is_lead, active="queue")
+    workspace = workspace_context(schema, page_config(schema, mode="review", project=project,
+                                                      reserved=WORKSPACE_RESERVED),
+                                  project.instructions) if regions else {}
+    return render_template("review/page.html", project=project, review_config=config, regions=regions,
+                           is_lead=is_lead, active="queue", **workspace)
 
 
 # --------------------------------------------------------------------------- audit

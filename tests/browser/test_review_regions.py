@@ -1,0 +1,164 @@
+"""Reviewing spans and boxes in a real browser: the annotators' regions drawn in their label
+colours in the labeling page's workspace, edited with its keys, and relabeled."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from labeling.db import read_session
+from labeling.models import ReviewDecision, Role
+from tests.browser.conftest import login
+from tests.browser.test_annotate import png_data_url
+from tests.browser.test_review import wait_for_task
+from tests.labeling.test_review import task
+from tests.labeling.test_review_regions import PEOPLE, PEOPLE_BOXES, TEXT, box_suspect, ner_suspect
+
+pytestmark = pytest.mark.browser
+
+PER, LOC, ORG = "rgb(214, 39, 40)", "rgb(44, 160, 44)", "rgb(31, 119, 180)"  # the config's backgrounds
+
+
+def spans(result) -> list[tuple[int, int, str, list[str]]]:
+    return sorted((r["value"]["start"], r["value"]["end"], r["value"]["text"], r["value"]["labels"]) for r in result)
+
+
+COLOURS_JS = """() => {
+    const out = {};
+    const body = document.querySelector('.anno-text-body');
+    const ws = window.labelfabAnnotate.workspace;
+    for (const a of Object.values(ws.objects)[0].annotator.getAnnotations()) {
+        const mark = body.parentNode.querySelector(`.r6o-annotation[data-annotation="${a.id}"]`);
+        out[a.target.selector[0].quote] = mark ? getComputedStyle(mark).borderBottomColor : null;
+    }
+    return out;
+}"""
+
+
+def highlights(page, expected: dict[str, str]) -> None:
+    """Wait until the text annotator's highlights are ``expected``: span text -> the colour of
+    its underline (its label's), as drawn on the page; fail with what is drawn."""
+    try:
+        page.wait_for_function(f"(want) => JSON.stringify(({COLOURS_JS})()) === JSON.stringify(want)",
+                               arg=expected, timeout=5000)
+    except Exception:  # noqa: BLE001  (a timeout: say what is drawn instead)
+        assert page.evaluate(COLOURS_JS) == expected
+
+
+def decisions(task_id: int) -> list[tuple[str, bool]]:
+    with read_session() as s:
+        rows = s.exec(select(ReviewDecision).where(ReviewDecision.task_id == task_id).order_by(ReviewDecision.id))
+        return [(d.decision, d.undone_at is None) for d in rows]
+
+
+def open_review(page, reviewer, project, task_id: int, n_regions: int) -> None:
+    """Log in as ``reviewer``, open the review page, and wait for the suspect's regions."""
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, task_id)
+    expect(page.locator(".anno-region")).to_have_count(n_regions)
+
+
+def test_ner_review_shows_the_spans_in_their_colours_and_relabels_with_keyboard_edits(
+        page, shot, lead, annotator, make_user):
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = ner_suspect(lead.user, annotator)
+    open_review(page, reviewer, project, tid, len(PEOPLE))
+    # the annotators' spans, highlighted in their label colours as on the labeling page
+    expect(page.locator(".r6o-annotation")).to_have_count(2)
+    highlights(page, {"Ada Lovelace": PER, "Hawaii": PER})
+    regions = page.locator(".anno-region")
+    expect(regions.nth(0)).to_contain_text("PER")
+    expect(regions.nth(0)).to_contain_text("Ada Lovelace")
+    # QC's suggestion in words, never a raw dict
+    expect(page.locator("#review-suggested")).to_have_text("Hawaii → LOC")
+    expect(page.locator("#review-apply")).to_be_visible()
+    expect(page.locator("#review-given")).to_have_text("PER 'Ada Lovelace'; PER 'Hawaii'")
+    shot(page, "review-ner")
+
+    # the labeling page's span keys: → caret, → to "Hawaii", 2 (LOC) relabels it; the caret moves
+    # on to "with"; → "IBM", 3 (ORG) adds a span
+    page.keyboard.press("ArrowRight")
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-span-status]")).to_contain_text("“Hawaii” (marked PER)")
+    page.keyboard.press("2")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("3")
+    page.keyboard.press("Escape")
+    expect(regions).to_have_count(3)
+    highlights(page, {"Ada Lovelace": PER, "Hawaii": LOC, "IBM": ORG})
+    assert task(tid).state == "review"  # nothing decided yet
+
+    page.keyboard.press("r")  # relabel: the edits, in words, to confirm
+    changes = page.locator(".review-change")
+    expect(changes).to_have_text(["“Hawaii”: PER → LOC", "+ “IBM”: ORG"])
+    page.keyboard.press("1")  # the confirmation has the keys: no label is changed
+    expect(changes).to_have_count(2)
+    shot(page, "review-ner-relabel")
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-empty")).to_be_visible()
+    t = task(tid)
+    assert (t.state, t.final_source) == ("accepted", "reviewer")
+    assert spans(t.final_label) == [(0, 12, "Ada Lovelace", ["PER"]), (21, 27, "Hawaii", ["LOC"]),
+                                    (33, 36, "IBM", ["ORG"])]
+    assert decisions(tid) == [("relabel", True)]
+
+
+def test_ner_review_applies_the_suggestion_and_keep_keeps_the_annotators_spans(page, lead, annotator, make_user):
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = ner_suspect(lead.user, annotator)
+    open_review(page, reviewer, project, tid, len(PEOPLE))
+    page.keyboard.press("a")  # QC's suggestion applied to the spans
+    expect(page.locator("#review-status")).to_contain_text("Hawaii → LOC")
+    highlights(page, {"Ada Lovelace": PER, "Hawaii": LOC})
+    page.keyboard.press("Control+z")  # an edit is undone with the labeling page's key
+    page.wait_for_function("() => window.labelfabAnnotate.workspace.pointer === 0")
+    highlights(page, {"Ada Lovelace": PER, "Hawaii": PER})
+    assert decisions(tid) == []  # Ctrl+Z took back the edit, not a decision
+    page.keyboard.press("Control+y")
+    page.keyboard.press("Enter")  # the labeling page's submit: relabel, to confirm
+    expect(page.locator(".review-change")).to_have_text(["“Hawaii”: PER → LOC"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-empty")).to_be_visible()
+    assert spans(task(tid).final_label) == [(0, 12, "Ada Lovelace", ["PER"]), (21, 27, "Hawaii", ["LOC"])]
+
+    page.keyboard.press("u")  # undo the decision: the task is back, with the annotators' spans
+    wait_for_task(page, tid)
+    expect(page.locator(".r6o-annotation")).to_have_count(2)
+    highlights(page, {"Ada Lovelace": PER, "Hawaii": PER})
+    page.keyboard.press("a")
+    page.keyboard.press("k")  # edited: K asks again, so that the edits are not dropped by mistake
+    expect(page.locator("#review-status")).to_contain_text("Press K again to keep")
+    assert task(tid).state == "review"
+    page.keyboard.press("k")
+    expect(page.locator("#review-empty")).to_be_visible()
+    assert task(tid).final_label == PEOPLE
+    assert decisions(tid) == [("relabel", False), ("keep", True)]
+    assert TEXT[21:27] == "Hawaii"
+
+
+def test_box_review_draws_the_boxes_and_relabels_one(page, shot, lead, annotator, make_user):
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = box_suspect(lead.user, annotator, image=png_data_url(400, 300))
+    open_review(page, reviewer, project, tid, len(PEOPLE_BOXES))
+    region = page.locator(".anno-region")
+    expect(region).to_contain_text("car")
+    expect(region).to_contain_text("160×120 px at 40, 60")  # 40% x 40% of 400x300 at (10%, 20%)
+    expect(page.locator("#review-suggested")).to_have_text("model finds: truck")
+    expect(page.locator("#review-apply")).to_be_hidden()  # a summary names no box to apply
+    shot(page, "review-boxes")
+    region.locator(".anno-region-name").click()  # select the box, then a label key, as when labeling
+    page.keyboard.press("2")  # truck
+    expect(region).to_contain_text("truck")
+    page.keyboard.press("r")
+    expect(page.locator(".review-change")).to_have_text(["box 160×120 at (40, 60): car → truck"])
+    shot(page, "review-boxes-relabel")
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-empty")).to_be_visible()
+    (item,) = task(tid).final_label
+    assert item["value"]["rectanglelabels"] == ["truck"]
+    for key in ("x", "y", "width", "height"):
+        assert item["value"][key] == pytest.approx(PEOPLE_BOXES[0]["value"][key])
+    assert decisions(tid) == [("relabel", True)]
