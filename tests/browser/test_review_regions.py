@@ -136,7 +136,21 @@ def test_ner_review_applies_the_suggestion_and_keep_keeps_the_annotators_spans(p
     expect(page.locator("#review-empty")).to_be_visible()
     assert task(tid).final_label == PEOPLE
     assert decisions(tid) == [("relabel", False), ("keep", True)]
-    assert TEXT[21:27] == "Hawaii"
+
+    page.keyboard.press("u")  # and once more: G makes the edited spans the gold answer
+    wait_for_task(page, tid)
+    page.keyboard.press("g")
+    expect(page.locator(".review-change")).to_have_text(["The annotators' regions, unchanged, become the gold answer."])
+    page.keyboard.press("Escape")  # back to editing
+    expect(page.locator("#review-picker")).to_be_hidden()
+    page.keyboard.press("a")
+    page.keyboard.press("g")
+    expect(page.locator("#review-picker-title")).to_contain_text("gold")
+    expect(page.locator(".review-change")).to_have_text(["“Hawaii”: PER → LOC"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-empty")).to_be_visible()
+    t = task(tid)
+    assert t.is_gold and spans(t.gold_answer) == [(0, 12, "Ada Lovelace", ["PER"]), (21, 27, TEXT[21:27], ["LOC"])]
 
 
 def test_box_review_draws_the_boxes_and_relabels_one(page, shot, lead, annotator, make_user):
@@ -149,6 +163,13 @@ def test_box_review_draws_the_boxes_and_relabels_one(page, shot, lead, annotator
     expect(page.locator("#review-suggested")).to_have_text("model finds: truck")
     expect(page.locator("#review-apply")).to_be_hidden()  # a summary names no box to apply
     shot(page, "review-boxes")
+    page.keyboard.press("?")  # the labeling page's key list, with the review's keys in it
+    keys = page.locator('[data-anno="keys-dialog"]')
+    expect(keys).to_contain_text("Relabel with your edits")
+    expect(keys).not_to_contain_text("Skip, with an optional reason")
+    shot(page, "review-boxes-keys")
+    page.keyboard.press("Escape")
+    expect(keys).to_be_hidden()
     region.locator(".anno-region-name").click()  # select the box, then a label key, as when labeling
     page.keyboard.press("2")  # truck
     expect(region).to_contain_text("truck")

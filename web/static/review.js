@@ -330,9 +330,12 @@
     el.exclude.hidden = true;
     const base = item.given.result;
     const lines = changes(base, result);
-    const rows = lines.length ? lines : [{ kind: "same", text: base
-      ? "No change from the annotators' label: it is recorded as a keep."
-      : "The regions as shown." }];
+    let same = "The regions as shown.";
+    if (base) {
+      same = which === "gold" ? "The annotators' regions, unchanged, become the gold answer."
+        : "No change from the annotators' label: it is recorded as a keep.";
+    }
+    const rows = lines.length ? lines : [{ kind: "same", text: same }];
     el.options.replaceChildren(...rows.map((line) => {
       const li = document.createElement("li");
       li.className = `review-change ${line.kind}`;
