@@ -330,6 +330,8 @@ class Job(SQLModel, table=True):
     result: dict | None = Field(default=None, sa_type=sa.JSON)
     attempts: int = 0
     claim_token: str | None = Field(default=None, sa_type=sa.String(32))
+    # the process running it (labeling.processes.Owner): on its machine, known dead at once
+    owner: str | None = Field(default=None, sa_type=sa.String(120))
     created_at: datetime = _ts()
     started_at: datetime | None = _ts_opt()
     heartbeat_at: datetime | None = _ts_opt()

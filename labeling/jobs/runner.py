@@ -6,7 +6,8 @@ taken and does nothing), runs the handler the registry lists for the job's kind 
 beats its heartbeat, and ends it ``done`` or ``failed``. A handler that writes results should do
 so with :meth:`JobContext.complete` in the same transaction, so that a job re-run after a crash
 writes its result exactly once. At start-up :func:`recover` sends again jobs left queued or
-running; a running one is re-run once its heartbeat is stale.
+running; a running one is re-run once its heartbeat is stale, or at once when the process that
+claimed it (``job.owner``) ran on this machine and is gone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import dramatiq
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from labeling import processes
 from labeling.db import read_session, utcnow, write_session
 from labeling.jobs import registry
 from labeling.jobs.broker import broker
@@ -95,25 +97,34 @@ def get_job(job_id: int) -> Job | None:
 
 
 def _claim(job_id: int) -> JobContext | None:
+    """Take the job if it is queued, or running for a process that is gone: its heartbeat is
+    stale, or its owner ran on this machine and is known dead (:func:`labeling.processes.alive`),
+    which is taken over at once. A job of a live process, or of another machine with a fresh
+    heartbeat, is left alone."""
     now = utcnow()
     stale = now - timedelta(seconds=get_settings().job_stale_seconds)
+    taken_from = [Job.status == JobStatus.queued, sa.and_(Job.status == JobStatus.running, Job.heartbeat_at < stale)]
+    with read_session() as s:
+        current = s.exec(select(Job.status, Job.owner).where(Job.id == job_id)).first()
+    dead = None
+    if current is not None and current.status == JobStatus.running:
+        owner = processes.Owner.parse(current.owner)
+        if owner is not None and processes.alive(owner) is False:
+            dead = current.owner  # taken only if no one took it meanwhile (the owner is still this)
+            taken_from.append(sa.and_(Job.status == JobStatus.running, Job.owner == dead))
     token = secrets.token_hex(16)
     with write_session() as s:
         res = s.execute(
             sa.update(Job)
-            .where(
-                Job.id == job_id,
-                sa.or_(
-                    Job.status == JobStatus.queued,
-                    sa.and_(Job.status == JobStatus.running, Job.heartbeat_at < stale),
-                ),
-            )
+            .where(Job.id == job_id, sa.or_(*taken_from))
             .values(status=JobStatus.running, attempts=Job.attempts + 1, claim_token=token,
-                    started_at=now, heartbeat_at=now, message="running")
+                    owner=str(processes.me()), started_at=now, heartbeat_at=now, message="running")
         )
         if res.rowcount != 1:
             return None
         job = s.get(Job, job_id)
+        if dead is not None and job.attempts > 1:
+            log.warning("job %s (%s) taken over from %s, a process that is gone", job_id, job.kind, dead)
         return JobContext(job.id, job.kind, job.project_id, dict(job.payload or {}), token)
 
 
@@ -172,9 +183,10 @@ def _heartbeat_loop(ctx: JobContext, stop: threading.Event) -> None:
 def recover() -> int:
     """Send again every unfinished job (at start-up); returns how many.
 
-    Queued jobs run at once. A running job is claimed only once its heartbeat is stale (its
-    worker died); while it is fresh, :func:`execute` looks again later, so a job whose worker
-    is alive elsewhere is never run twice.
+    Queued jobs run at once. A running job is claimed once its heartbeat is stale, or at once
+    when its owner ran on this machine and is gone (a worker restarted after a crash); while its
+    owner is alive, or on another machine with a fresh heartbeat, :func:`execute` looks again
+    later, so a job whose worker is alive is never run twice.
     """
     with read_session() as s:
         rows = s.exec(

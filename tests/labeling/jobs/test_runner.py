@@ -11,15 +11,19 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 from sqlmodel import select
 
-from labeling import jobs
-from labeling.db import read_session, write_session
+from labeling import jobs, processes
+from labeling.db import read_session, utcnow, write_session
+from labeling.jobs import runner
 from labeling.jobs.broker import broker, is_stub
 from labeling.media import store_media
 from labeling.models import Job, JobStatus, Media
@@ -116,7 +120,99 @@ def _kill9(runner) -> None:
         runner.wait()
 
 
-def test_worker_killed_mid_job_is_rerun_and_result_written_once():
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen(["sleep", "60"])
+
+
+def _owner_of(proc: subprocess.Popen) -> processes.Owner:
+    """What a job claimed by ``proc`` records (as processes.me() would in that process)."""
+    return processes.Owner(processes.node(), proc.pid, round(psutil.Process(proc.pid).create_time(), 2))
+
+
+def _gone_owner() -> str:
+    """The owner of a process of this machine that has ended (killed, as by kill -9)."""
+    proc = _sleeper()
+    owner = _owner_of(proc)
+    proc.kill()
+    proc.wait()
+    return str(owner)
+
+
+def _running_job(owner: str, *, heartbeat_age: float = 0.0) -> int:
+    """A thumbnails job left running by ``owner``, its heartbeat ``heartbeat_age`` seconds old."""
+    with write_session() as s:
+        job = Job(kind="thumbnails", queue="default", status=JobStatus.running, attempts=1,
+                  claim_token="f" * 32, owner=owner, heartbeat_at=utcnow() - timedelta(seconds=heartbeat_age))
+        s.add(job)
+        s.flush()
+        return job.id
+
+
+def test_a_job_whose_process_on_this_machine_is_gone_is_taken_over_at_once():
+    add_images(2)
+    gone = _gone_owner()
+    job_id = _running_job(gone)  # its heartbeat is fresh: before, it waited job_stale_seconds
+    started = time.monotonic()
+    jobs.execute(job_id)
+    job = jobs.get_job(job_id)
+    assert job.status == JobStatus.done, job.message
+    assert job.attempts == 2 and job.result["thumbnails"] == 2
+    assert job.owner == str(processes.me()) != gone
+    assert time.monotonic() - started < get_settings().job_stale_seconds
+
+
+def test_a_job_whose_pid_is_now_another_process_is_taken_over():
+    sleeper = _sleeper()
+    try:
+        real = _owner_of(sleeper)
+        before = processes.Owner(real.node, real.pid, real.started - 3600)  # the pid, reused since
+        job_id = _running_job(str(before))
+        assert runner._claim(job_id) is not None
+        assert jobs.get_job(job_id).owner == str(processes.me())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_job_of_a_live_process_is_not_taken():
+    sleeper = _sleeper()
+    alive = str(_owner_of(sleeper))
+    try:
+        for owner in (alive, str(processes.me())):
+            job_id = _running_job(owner)
+            assert runner._claim(job_id) is None
+            job = jobs.get_job(job_id)
+            assert job.status == JobStatus.running and job.attempts == 1 and job.owner == owner
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    job_id = _running_job(alive)
+    assert runner._claim(job_id) is not None  # once it is gone, it is
+
+
+def test_a_job_of_another_machine_waits_for_its_heartbeat():
+    other = str(processes.Owner("0123456789abcdef", 1, 1.0, "elsewhere"))  # pid 1 here says nothing of it
+    job_id = _running_job(other)
+    assert runner._claim(job_id) is None
+    assert jobs.get_job(job_id).attempts == 1
+    stale = get_settings().job_stale_seconds + 1
+    with write_session() as s:
+        s.execute(sa.update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=stale)))
+    assert runner._claim(job_id) is not None
+    assert jobs.get_job(job_id).attempts == 2
+
+
+def test_owners_are_written_and_read_back():
+    me = processes.me()
+    assert processes.Owner.parse(str(me)) == me
+    assert processes.alive(me) is True
+    assert processes.Owner.parse(None) is None and processes.Owner.parse("worker-3") is None
+
+
+def test_worker_killed_mid_job_is_rerun_and_result_written_once(monkeypatch):
+    # The worker processes wait 10 minutes for a stale heartbeat: the re-run below must not wait
+    # for it, the second worker finding the first one's process gone.
+    monkeypatch.setenv("LABELFAB_JOB_STALE_SECONDS", "600")
     n = 1200
     add_images(n, size=128)
     job_id = jobs.enqueue("thumbnails")  # on the stub broker the server picks it up at start-up
@@ -135,7 +231,7 @@ def test_worker_killed_mid_job_is_rerun_and_result_written_once():
     try:
         if not is_stub():
             jobs.recover()
-        job = wait_job(job_id, timeout=120)
+        job = wait_job(job_id, timeout=120)  # far less than the 600 s heartbeat
     finally:
         second.stop() if isinstance(second, LiveServer) else _kill9(second)
     assert job.status == JobStatus.done, job.message
