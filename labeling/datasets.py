@@ -17,7 +17,8 @@ seed, and writes, under ``DATA_DIR/datasets/<project>/<number>/``:
   estimate for what is released, items reviewed, excluded), who published it, when, the note.
 
 A version never changes: its files are written once (to a staging folder, then moved in place,
-read-only) and the row is never updated. Publishing content identical to the latest version
+read-only; each file and folder fsync'd before the commit that records the version, see
+:mod:`labeling.staging`) and the row is never updated. Publishing content identical to the latest version
 returns that version instead of a copy. :func:`diff` compares two versions (added, removed,
 relabeled tasks) by merging their ``dataset.jsonl`` files, which are in id order.
 
@@ -31,7 +32,6 @@ import bisect
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import stat
 import tempfile
@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from labeling import splits as placing
+from labeling import staging as staging_files
 from labeling.access import require_project
 from labeling.canonical import dumps
 from labeling.db import read_session, utcnow, write_session
@@ -121,6 +122,12 @@ _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 def datasets_root(project_id: int) -> Path:
     return get_settings().data_dir / "datasets" / str(project_id)
+
+
+def clean_staging() -> list[Path]:
+    """Remove the staging folders of publishes that crashed (at a process's start; the rule is
+    :mod:`labeling.staging`'s: never a publish still running); returns them."""
+    return staging_files.clean(get_settings().data_dir / "datasets")
 
 
 # --------------------------------------------------------------------------- QC summary
@@ -300,6 +307,7 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
             target = staging / VERSION_FORMATS[fmt][0]
             if fmt == "conll2003":
                 shutil.copyfile(out_dir / "result.conll", target)
+                staging_files.sync_file(target)
             else:
                 _write_stream(target, zip_stream((name, file_chunks(path), True) for name, path in made))
         shutil.rmtree(tmp, ignore_errors=True)
@@ -365,8 +373,7 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
     with read_session() as s:
         place = placing.placement(s, project_id, splits)
     root = datasets_root(project_id)
-    staging = root / f".staging-{secrets.token_hex(8)}"
-    staging.mkdir(parents=True)
+    staging = staging_files.make(root)  # named after this process: clean_staging spares it while it runs
     final: Path | None = None
     try:
         content, stats, ids, files = _build(project, schema, staging, filters=filters, place=place)
@@ -388,16 +395,19 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
             manifest = _manifest(project, schema, number=number, content=content, stats=stats, qc=qc,
                                  files=files, user=user, when=now, note=note, filters=filters, split=split)
             card = card_markdown(manifest)
-            (staging / "README.md").write_text(card, encoding="utf-8")
+            staging_files.write_text(staging / "README.md", card)
             manifest["files"].append(_file_entry(staging, "card"))
-            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
+            staging_files.write_text(staging / "manifest.json",
+                                     json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
             final = root / str(number)
             if final.exists():  # left by a publish that crashed before its commit
                 shutil.rmtree(final)
             for path in staging.iterdir():
                 path.chmod(_READ_ONLY)
             os.replace(staging, final)
+            # every file was fsync'd when written; now the names, before the commit records them
+            for folder in (final, root, root.parent):
+                staging_files.sync_dir(folder)
             version = DatasetVersion(project_id=project_id, number=number, sha256=content, note=note,
                                      manifest=manifest, n_items=stats["n_items"],
                                      noise_rate=qc["estimated_noise_rate"],

@@ -16,7 +16,7 @@ from labeling.models import Role, User
 from labeling.schema import schema_of
 from labeling.settings import SettingsError
 from web.cli_accounts import token_group, user_group
-from web.server import default_threads
+from web.server import default_threads, housekeeping
 
 
 def fail(message: str) -> None:
@@ -63,12 +63,15 @@ def worker_command(processes: int, threads: int):
     """Run dramatiq worker processes (Redis or RabbitMQ broker) for every queue of the job registry.
 
     Each process imports the worker entry point, labeling.jobs.worker, which loads the handler
-    of every job kind (and stops the process if one cannot be imported)."""
+    of every job kind (and stops the process if one cannot be imported). First it cleans up after
+    crashes and re-sends unfinished jobs: those whose process on this machine is gone are taken
+    over at once, others once their heartbeat is stale."""
     from labeling import jobs
     from labeling.jobs import broker, registry
 
     if broker.is_stub():
         fail("the stub broker runs jobs inside 'labelfab serve'; set LABELFAB_BROKER_URL to redis:// or amqp://")
+    housekeeping()
     click.echo(f"re-sent {jobs.recover()} unfinished job(s)")
     args = [sys.executable, "-m", "dramatiq", "labeling.jobs.worker", "--processes", str(processes),
             "--threads", str(threads), "--queues", *registry.QUEUES]

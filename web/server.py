@@ -21,15 +21,25 @@ def default_threads() -> int:
     return min(8, 2 * (os.cpu_count() or 1) + 1)
 
 
+def housekeeping() -> None:
+    """What a process that serves or runs jobs does when it starts: remove the staging folders of
+    publishes that crashed (never one of a publish still running: :mod:`labeling.staging`)."""
+    from labeling.datasets import clean_staging
+
+    clean_staging()
+
+
 def start_background() -> object | None:
-    """In a serving process: with the stub broker start worker threads (the worker entry point,
-    which loads every job kind of the registry); re-send unfinished jobs."""
+    """In a serving process: clean up after crashes (:func:`housekeeping`); with the stub broker
+    start worker threads (the worker entry point, which loads every job kind of the registry) and
+    re-send unfinished jobs (one whose process is gone is taken over at once)."""
     from labeling import jobs
     from labeling.db import dispose_engines
     from labeling.jobs.broker import is_stub
     from labeling.settings import get_settings
 
     dispose_engines()  # connections must not cross a fork
+    housekeeping()
     worker = None
     if is_stub():
         from labeling.jobs.worker import InProcessWorker
