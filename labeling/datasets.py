@@ -117,7 +117,7 @@ VERSION_FORMATS: dict[str, tuple[str, str, str]] = {
     "card": ("README.md", "text/markdown", "the dataset card"),
 }
 _CONVERTED = {"coco": "COCO", "yolo": "YOLO", "voc": "VOC", "conll2003": "CONLL2003"}
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_READ_ONLY = stat.S_IRUSR  # the data directory is this user's alone (settings.ensure_data_dir)
 
 
 def datasets_root(project_id: int) -> Path:

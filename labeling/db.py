@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlmodel import Session
 
-from labeling.settings import SettingsError, get_settings
+from labeling.settings import SettingsError, get_settings, make_private
 
 _engines: dict[str, Engine] = {}
 _default: tuple[object, Engine] | None = None  # (the settings it was made for, the default engine)
@@ -37,6 +38,17 @@ _immediate_engine: tuple[Engine | None, Engine | None] = (None, None)
 def utcnow() -> datetime:
     """Timezone-aware now, in UTC."""
     return datetime.now(UTC)
+
+
+def _private_database(settings, db_file: Path) -> None:
+    """The SQLite file (and its WAL and shared-memory files) readable by this user only: DATA_DIR
+    0700, the file created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the
+    database file's mode), and files of an older install that others could read closed."""
+    settings.ensure_data_dir()
+    db_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(db_file, create_file=True)
+    for suffix in ("-wal", "-shm", "-journal"):
+        make_private(Path(str(db_file) + suffix))
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -107,8 +119,8 @@ def get_engine(url: str | None = None) -> Engine:
             except ArgumentError:
                 raise SettingsError(f"bad configuration: LABELFAB_DATABASE_URL {url!r} is not a database URL") from None
             if parsed.get_backend_name() == "sqlite":
-                if parsed.database:
-                    settings.data_dir.mkdir(parents=True, exist_ok=True)
+                if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+                    _private_database(settings, Path(parsed.database))
                 engine = _sqlite_engine(url)
             else:
                 engine = _server_engine(url)

@@ -7,7 +7,9 @@ with safe defaults. A bad value stops start-up with a one-line message (see ``Se
 from __future__ import annotations
 
 import importlib.util
+import os
 import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +26,21 @@ def _require(module: str, extra: str, what: str) -> None:
     SQLite and the stub broker, needs none; docs/ARCHITECTURE.md, Running it)."""
     if importlib.util.find_spec(module) is None:
         raise ValueError(f"{what} needs the {module!r} package, not installed: pip install 'labelfab[{extra}]'")
+
+
+def make_private(path: Path, *, create_file: bool = False) -> None:
+    """Make ``path`` (a folder: 0700; a file: 0600) this user's alone: created so if missing
+    (a file only when ``create_file``), and one of this user's found open to others closed.
+    Someone else's (a volume mounted as root) is left as it is."""
+    if create_file and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077 and st.st_uid == getattr(os, "getuid", lambda: st.st_uid)():
+        path.chmod(mode & ~0o077)
 
 
 class Settings(BaseSettings):
@@ -61,7 +78,11 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=30, ge=1, le=100_000,
                                                 description="Failed logins from one address, to any accounts, "
                                                             "before its attempts are slowed down")
-    session_cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only")
+    session_cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only, "
+                                                                    "and Strict-Transport-Security on every answer")
+    trusted_proxies: int = Field(default=0, ge=0, le=10,
+                                 description="How many reverse proxies in front of labelfab set X-Forwarded-For, "
+                                             "-Proto and -Host; 0 (the default) trusts no such header")
 
     @field_validator("database_url")
     @classmethod
@@ -95,6 +116,13 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
 
+    def ensure_data_dir(self) -> Path:
+        """DATA_DIR, created readable by this user only (0700; an existing one of this user's that
+        others could read is closed): it holds the database, the secret key, media and datasets."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(self.data_dir)
+        return self.data_dir
+
     @property
     def media_root(self) -> Path:
         return self.data_dir / "media"
@@ -111,13 +139,16 @@ class Settings(BaseSettings):
         """The configured secret key, or one generated on first use and persisted in DATA_DIR."""
         if self.secret_key:
             return self.secret_key
-        path = self.data_dir / "secret_key"
+        path = self.ensure_data_dir() / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+                fh.flush()
+                os.fsync(fh.fileno())
             tmp.replace(path)
+        make_private(path)
         return path.read_text().strip()
 
 

@@ -13,10 +13,13 @@ CSP = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The application factory (flaskr style): config from the environment, blueprints, errors."""
     settings = settings or get_settings()
+    settings.ensure_data_dir()  # the database, secret key, media and datasets: this user's alone
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
@@ -29,7 +32,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         LABELFAB=settings,
     )
     app.url_map.strict_slashes = False
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    if settings.trusted_proxies:
+        # X-Forwarded-For, -Proto and -Host as set by that many proxies (each appends its
+        # client); without proxies anyone could send them: the address of log-in throttling
+        # and the scheme stay the connection's own
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from web.extensions import IdConverter, JSONProvider, SessionInterface, csrf, login_manager
 
@@ -84,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if settings.session_cookie_secure:  # served over HTTPS: browsers must not fall back to HTTP
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     return app

@@ -133,6 +133,8 @@ def test_every_file_and_folder_is_fsynced_before_the_version_is_committed(lead, 
     assert {"dataset.jsonl", "dataset.parquet", "dataset.csv", "dataset.json", "README.md", "manifest.json"} \
         <= set(files)
     assert set(files) <= names, set(files) - names
+    assert all(oct((final / f).stat().st_mode & 0o777) == "0o400" for f in files)  # this user's, read-only
+    assert oct(final.stat().st_mode & 0o777) == "0o700"
     for folder in (final, final.parent, final.parent.parent):
         assert str(folder.resolve()) in before, folder
     # the folder's own fsync comes after its move in place (its path is the final one)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from labeling.db import get_engine
 from labeling.jobs.broker import broker_status
+from labeling.models import Role
 
 bp = Blueprint("main", __name__)
 
@@ -20,7 +21,9 @@ def index():
 
 @bp.get("/health")
 def health():
-    """Database and broker status; 200 when both answer, 503 otherwise."""
+    """200 ``{"status": "ok"}`` when the database and the broker answer, 503 ``{"status":
+    "error"}`` otherwise. Open to anyone (load balancers), so it names no backend: which database
+    and broker, and why one failed, are shown to a logged-in admin only."""
     try:
         with get_engine().connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -29,7 +32,10 @@ def health():
         db_ok, db_detail = False, f"{exc.__class__.__name__}: {exc}".splitlines()[0]
     broker_ok, broker_detail = broker_status()
     ok = db_ok and broker_ok
-    body = {"status": "ok" if ok else "unavailable",
-            "database": {"ok": db_ok, "detail": db_detail},
-            "broker": {"ok": broker_ok, "detail": broker_detail}}
-    return jsonify(body), 200 if ok else 503
+    body: dict = {"status": "ok" if ok else "error"}
+    if current_user.is_authenticated and current_user.role == Role.admin:
+        body["database"] = {"ok": db_ok, "detail": db_detail}
+        body["broker"] = {"ok": broker_ok, "detail": broker_detail}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if ok else 503
