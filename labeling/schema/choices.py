@@ -1,25 +1,20 @@
 """Classification controls: ``<Choices>`` (single, ``single-radio`` or ``multiple``).
 
-One result item per task, ``{"type": "choices", "value": {"choices": [names]}}``.
+One result item per task, ``{"type": "choices", "value": {"choices": [names]}}``. The choices
+are ``<Choice>`` tags, or come from task data (``value="$options"``, read by the parser for
+every control with labels).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from labeling.schema.tags import ControlTag, attr
+from labeling.schema.tags import ControlTag
 
 if TYPE_CHECKING:
     from labeling.schema.model import ControlSpec
 
 __all__ = ["CHOICES", "CONTROL_TAGS"]
-
-
-def _attrs(el: Any) -> list[str]:
-    value = attr(el, "value")
-    if (value or "").startswith("$"):
-        return [f'takes its choices from task data (value="{value}"), which is not supported yet']
-    return []
 
 
 def _text(value: dict) -> str:
@@ -31,6 +26,6 @@ def _kind(control: ControlSpec) -> str:
 
 
 CHOICES = ControlTag(name="Choices", result_type="choices", targets=("Text", "Image"), label_tag="Choice",
-                     per_task=True, check_attrs=_attrs, text=_text, kind=_kind)
+                     per_task=True, text=_text, kind=_kind)
 
 CONTROL_TAGS = (CHOICES,)

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from labeling.schema.registry import CONTROLS, OBJECTS, RESULT_TYPES
 
-__all__ = ["ControlSpec", "Kind", "LabelConfigError", "LabelSchema", "ObjectSpec"]
+__all__ = ["ControlSpec", "Kind", "LabelConfigError", "LabelSchema", "NoteSpec", "ObjectSpec"]
 
 Kind = Literal["classification", "multilabel", "ner", "detection", "other"]
 
@@ -102,6 +102,27 @@ class ControlSpec(BaseModel):
         ``maxRating`` of a Rating (default 5); None for other controls.
     required : bool
         ``required="true"``: every annotation must contain a result for this control.
+    to_names : list of str
+        Every object of a control whose ``toName`` names several (``toName="a,b"``), in
+        config order; ``to_name`` is the first, the one its result items carry. Empty when
+        the control annotates one object.
+    labels_key : str or None
+        ``value="$options"`` on Choices or Labels: the task data field holding the labels
+        (a list of names, or of ``{"value": ..., "alias": ...}`` objects, as Label Studio
+        reads them); ``labels`` is then empty.
+    visible_when : {"choice-selected", "choice-unselected"} or None
+        Label Studio's conditional display: the control is shown (and its answer required
+        and submitted) only while a choice is (or is not) selected ...
+    when_tag_name : str or None
+        ... in this control (``whenTagName``; any Choices control if None) ...
+    when_choice_values : list of str
+        ... and is one of these (``whenChoiceValue``, comma-separated; any choice if empty).
+    min_value, max_value : float or None
+        ``min`` and ``max`` of a Number.
+    step : float or None
+        ``step`` of a Number (Label Studio's default 1).
+    only : list of str
+        ``only`` of a DateTime: ``["date"]``, ``["time"]`` or empty (date and time).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -118,6 +139,46 @@ class ControlSpec(BaseModel):
     colors: dict[str, str] = {}
     max_rating: int | None = None
     required: bool = False
+    to_names: list[str] = []
+    labels_key: str | None = None
+    visible_when: Literal["choice-selected", "choice-unselected"] | None = None
+    when_tag_name: str | None = None
+    when_choice_values: list[str] = []
+    min_value: float | None = None
+    max_value: float | None = None
+    step: float | None = None
+    only: list[str] = []
+
+    @property
+    def targets(self) -> list[str]:
+        """Every object the control annotates (``to_name`` first)."""
+        return list(self.to_names) or [self.to_name]
+
+
+class NoteSpec(BaseModel):
+    """Text a config shows to annotators: a ``<Header>`` or a ``<Text>`` with a literal value.
+
+    Attributes
+    ----------
+    tag : {"Header", "Text"}
+    text : str or None
+        The literal text (``value="Some instruction"``, or a Header's own text).
+    value_key : str or None
+        ``value="$field"`` on a Header: the task data field shown (as text).
+    before : str or None
+        The object or control it comes before in the config (None: after the last one), so
+        the page shows it where the config puts it.
+    size : int or None
+        A Header's ``size`` (1 to 6 become the heading levels; Label Studio's default 4).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tag: Literal["Header", "Text"]
+    text: str | None = None
+    value_key: str | None = None
+    before: str | None = None
+    size: int | None = None
 
 
 class LabelSchema(BaseModel):
@@ -129,12 +190,15 @@ class LabelSchema(BaseModel):
         Object name -> object.
     controls : list of ControlSpec
         Controls in config order.
+    notes : list of NoteSpec
+        Headers and literal texts, in config order.
     """
 
     model_config = ConfigDict(frozen=True)
 
     objects: dict[str, ObjectSpec]
     controls: list[ControlSpec]
+    notes: list[NoteSpec] = []
 
     def control(self, name: str) -> ControlSpec:
         """Return the control called `name`; raise KeyError if there is none."""
@@ -171,5 +235,6 @@ class LabelSchema(BaseModel):
 
     @property
     def data_keys(self) -> set[str]:
-        """Task data fields the config refers to, e.g. ``{"text"}``."""
-        return {obj.value_key for obj in self.objects.values()}
+        """Task data fields the config annotates or takes labels from, e.g. ``{"text"}``."""
+        keys = {obj.value_key for obj in self.objects.values()}
+        return keys | {c.labels_key for c in self.controls if c.labels_key}

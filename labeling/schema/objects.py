@@ -10,7 +10,7 @@ from typing import Any
 
 from labeling.schema.tags import ObjectTag, attr
 
-__all__ = ["IMAGE", "OBJECT_TAGS", "TEXT"]
+__all__ = ["IMAGE", "OBJECT_TAGS", "TEXT", "text_of"]
 
 
 def _text_attrs(el: Any) -> list[str]:
@@ -20,9 +20,21 @@ def _text_attrs(el: Any) -> list[str]:
     return []
 
 
+def text_of(value: Any) -> str | None:
+    """The text a ``<Text>`` shows and span offsets count in: a string as it is; a list of
+    paragraphs (strings) joined with ``","``, as Label Studio's editor makes a string of it
+    (``String(list)``); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, str) for p in value):
+        return ",".join(value)
+    return None
+
+
 def _text_data(key: str, value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"data field {key!r} must be a string (text), got {type(value).__name__}"
+    if text_of(value) is None:
+        return (f"data field {key!r} must be a string (text) or a list of strings (paragraphs), "
+                f"got {type(value).__name__}")
     return None
 
 

@@ -15,7 +15,7 @@ from label_studio_sdk.label_interface import LabelInterface
 from label_studio_sdk.label_interface.control_tags import ChoicesTag
 from lxml import etree
 
-from labeling.schema.model import ControlSpec, LabelConfigError, LabelSchema, ObjectSpec
+from labeling.schema.model import ControlSpec, LabelConfigError, LabelSchema, NoteSpec, ObjectSpec
 from labeling.schema.registry import CANONICAL, CONTROLS, LAYOUT_TAGS, OBJECTS, SUPPORTED_HINT
 from labeling.schema.tags import attr as _attr
 from labeling.settings import get_settings
@@ -24,6 +24,8 @@ __all__ = ["parse_label_config"]
 
 _VARIABLE = re.compile(r"^\$([^, ]+)$")
 _XML_DECL = re.compile(r"\A\s*<\?xml[^>]*\?>")
+#: Control tags Label Studio accepts without ``toName``: they annotate the config's first object.
+_WITHOUT_TO_NAME = {"Rating", "DateTime"}
 #: Control tags that hold label tags (``<Choices>``...).
 _LABELLED = [t.name for t in CONTROLS.values() if t.label_tag is not None]
 
@@ -98,10 +100,14 @@ class _Walk:
 
     def __init__(self, root: Any):
         self.errors: list[dict[str, Any]] = []
-        self.named: dict[str, Any] = {}  # name -> element (objects and controls)
+        self.named: dict[str, Any] = {}  # name -> element (objects, literal texts and controls)
         self.objects: list[Any] = []
+        self.literals: set[Any] = set()  # <Text> elements with a literal value (shown, not annotated)
         self.controls: list[Any] = []
+        self.targets: dict[Any, list[str]] = {}  # control el -> the object names it annotates
         self.labels: dict[Any, dict[str, Any]] = {}  # control el -> {label name: el}, in order
+        self.notes: list[dict[str, Any]] = []  # headers and literal texts, in config order
+        self.pending: list[dict[str, Any]] = []  # notes waiting for the object or control after them
         self.max_labels = get_settings().max_labels_per_control
         self.hotkeys: dict[str, Any] = {}
         self.refused: set[str] = set()  # names of refused tags, already reported
@@ -127,10 +133,19 @@ class _Walk:
         self.named[name] = el
         return name
 
+    def _placed(self, name: str) -> None:
+        """The notes read since the last object or control come before ``name``."""
+        for note in self.pending:
+            note["before"] = name
+        self.pending = []
+
+    def _note(self, el: Any, **note: Any) -> None:
+        note = {"tag": el.tag, "before": None, **note}
+        self.notes.append(note)
+        self.pending.append(note)
+
     def _visit(self, parent: Any, control: Any) -> None:
-        for el in parent:
-            if not isinstance(el.tag, str):  # comments, processing instructions, entities
-                continue
+        for el in _elements(parent):
             tag = _canonical(el)
             if tag is None:
                 self.errors.append(_err(el, f"is not supported yet ({SUPPORTED_HINT})"))
@@ -139,9 +154,11 @@ class _Walk:
                 continue
             el.tag = tag  # LabelInterface matches canonical names only
             if tag in LAYOUT_TAGS:
-                if tag != "View" and len(el):
+                if tag != "View" and _elements(el):
                     self.errors.append(_err(el, "cannot contain other tags"))
                     continue
+                if tag == "Header":
+                    self._header(el, control)
                 self._visit(el, control)
             elif tag in OBJECTS:
                 self._object(el, control)
@@ -150,26 +167,42 @@ class _Walk:
             else:
                 self._label(el, control)
 
+    def _header(self, el: Any, control: Any) -> None:
+        value = _attr(el, "value")
+        text = value if value is not None else (el.text or "").strip() or None
+        if control is not None or text is None:
+            return  # a header inside a control, or an empty one, shows nothing
+        size = _attr(el, "size")
+        variable = _VARIABLE.match(text)
+        self._note(el, text=None if variable else text, value_key=variable.group(1) if variable else None,
+                   size=int(size) if size is not None and size.isdigit() else None)
+
     def _object(self, el: Any, control: Any) -> None:
         if control is not None:
             self.errors.append(
                 _err(el, f"cannot be inside <{control.tag}> on line {control.sourceline}")
             )
             return
-        if len(el):
+        if _elements(el):
             self.errors.append(_err(el, "cannot contain other tags"))
         if _attr(el, "valueList") is not None:
             self.errors.append(_err(el, "uses valueList, which is not supported yet"))
         self.errors += [_err(el, reason) for reason in OBJECTS[el.tag].check_attrs(el)]
         name = self._name(el)
         value = _attr(el, "value")
-        if value is None or not _VARIABLE.match(value):
+        if el.tag == "Text" and value is not None and "$" not in value:
+            # Label Studio shows a literal value as it is: an instruction, not task data
+            if name is not None:
+                self.literals.add(el)
+            self._note(el, text=value)
+        elif value is None or not _VARIABLE.match(value):
             shown = "" if value is None else f' (got value="{value}")'
             self.errors.append(
                 _err(el, f'needs value="$field" naming a task data field, like "$text"{shown}')
             )
         elif name is not None:
             self.objects.append(el)
+            self._placed(name)
 
     def _control(self, el: Any, control: Any) -> None:
         if control is not None:
@@ -180,23 +213,25 @@ class _Walk:
         name = self._name(el)
         ok = name is not None
         to_name = _attr(el, "toName")
-        if to_name is None:
+        targets = [t.strip() for t in (to_name or "").split(",") if t.strip()]
+        if not targets and el.tag not in _WITHOUT_TO_NAME:
             self.errors.append(
                 _err(el, 'has no toName="..." attribute naming the object it annotates')
             )
             ok = False
-        elif "," in to_name:
+        elif len(targets) > 1 and not CONTROLS[el.tag].per_task:
             self.errors.append(
                 _err(
                     el,
-                    f'annotates several objects (toName="{to_name}"), which is not supported yet',
+                    f'marks regions on several objects (toName="{to_name}"), which is not supported yet',
                 )
             )
             ok = False
+        self.targets[el] = targets
         if (_attr(el, "perRegion") or "").lower() == "true":
             self.errors.append(_err(el, 'uses perRegion="true", which is not supported yet'))
             ok = False
-        refused = CONTROLS[el.tag].check_attrs(el)
+        refused = CONTROLS[el.tag].check_attrs(el) + _visibility_problems(el)
         if refused:
             self.errors += [_err(el, reason) for reason in refused]
             ok = False
@@ -207,19 +242,27 @@ class _Walk:
             )
             ok = False
         self.labels[el] = {}
-        if len(el) > self.max_labels:
+        children = _elements(el)
+        if len(children) > self.max_labels:
             self.errors.append(
-                _err(el, f"has {len(el):,} tags inside it; the limit is {self.max_labels:,} labels "
+                _err(el, f"has {len(children):,} tags inside it; the limit is {self.max_labels:,} labels "
                          "per control (LABELFAB_MAX_LABELS_PER_CONTROL)")
             )
             return
         self._visit(el, el)
         child = CONTROLS[el.tag].label_tag
-        if child is not None and not self.labels[el]:
+        value = _attr(el, "value")
+        if child is not None and value is not None and not _VARIABLE.match(value):
+            self.errors.append(
+                _err(el, f'has value="{value}"; labels from task data need value="$field", like "$options"')
+            )
+            ok = False
+        elif child is not None and not self.labels[el] and value is None:
             self.errors.append(_err(el, f'has no labels; add <{child} value="..."/> inside it'))
             ok = False
         if ok:
             self.controls.append(el)
+            self._placed(name)
 
     def _label(self, el: Any, control: Any) -> None:
         if control is None:
@@ -240,7 +283,7 @@ class _Walk:
                 )
             )
             return
-        if len(el):
+        if _elements(el):
             self.errors.append(
                 _err(el, "cannot contain other tags (nested choices are not supported yet)")
             )
@@ -249,9 +292,9 @@ class _Walk:
         if label is None:
             self.errors.append(_err(el, 'has no value="..." attribute'))
             return
-        other = self.labels[control].get(label)
-        if other is not None:
-            self.errors.append(_err(el, f"repeats the label {label!r} of line {other.sourceline}"))
+        if label in self.labels[control]:
+            # Label Studio shows a repeated label twice and stores the same name either way
+            el.getparent().remove(el)
             return
         hotkey = _attr(el, "hotkey")
         if hotkey is not None:
@@ -276,30 +319,80 @@ class _Walk:
                 )
             )
         for el in list(self.controls):
-            to_name = _attr(el, "toName")
-            target = self.named.get(to_name)
-            if target is None and to_name in self.refused:
+            if not self.targets[el]:  # no toName: the first object, as Label Studio's editor takes it
+                if not self.objects:
+                    self.controls.remove(el)
+                    continue
+                self.targets[el] = [self.objects[0].get("name")]
+            for to_name in self.targets[el]:
+                if not self._target_ok(el, to_name):
+                    self.controls.remove(el)
+                    break
+        names = {el.get("name"): el for el in self.controls}
+        for el in list(self.controls):
+            when = _attr(el, "whenTagName")
+            other = names.get(when) if when is not None else None
+            if when is not None and (other is None or other.tag != "Choices"):
+                self.errors.append(_err(el, f'has whenTagName="{when}", but no <Choices> has that name'))
                 self.controls.remove(el)
-            elif target is None or target.tag not in OBJECTS:
-                what = (
-                    f"no {_either(list(OBJECTS))} has that name"
-                    if target is None
-                    else (f"that is <{target.tag}> on line {target.sourceline}, not an object")
+
+    def _target_ok(self, el: Any, to_name: str) -> bool:
+        target = self.named.get(to_name)
+        if target is None and to_name in self.refused:
+            return False
+        if target in self.literals:
+            self.errors.append(
+                _err(el, f'has toName="{to_name}", but <Text> {to_name!r} on line {target.sourceline} '
+                         'shows a literal value; an object to annotate needs value="$field"')
+            )
+            return False
+        if target is None or target.tag not in OBJECTS:
+            what = (
+                f"no {_either(list(OBJECTS))} has that name"
+                if target is None
+                else (f"that is <{target.tag}> on line {target.sourceline}, not an object")
+            )
+            self.errors.append(_err(el, f'has toName="{to_name}", but {what}'))
+            return False
+        if target not in self.objects:
+            return False  # the object's own error is already reported
+        if target.tag not in CONTROLS[el.tag].targets:
+            allowed = _either(list(CONTROLS[el.tag].targets))
+            self.errors.append(
+                _err(
+                    el,
+                    f"cannot annotate <{target.tag}> {to_name!r} "
+                    f"(line {target.sourceline}); it works on {allowed}",
                 )
-                self.errors.append(_err(el, f'has toName="{to_name}", but {what}'))
-                self.controls.remove(el)
-            elif target not in self.objects:
-                self.controls.remove(el)  # the object's own error is already reported
-            elif target.tag not in CONTROLS[el.tag].targets:
-                allowed = _either(list(CONTROLS[el.tag].targets))
-                self.errors.append(
-                    _err(
-                        el,
-                        f"cannot annotate <{target.tag}> {to_name!r} "
-                        f"(line {target.sourceline}); it works on {allowed}",
-                    )
-                )
-                self.controls.remove(el)
+            )
+            return False
+        return True
+
+
+def _elements(el: Any) -> list[Any]:
+    """The element children of ``el`` (comments and processing instructions left out)."""
+    return [child for child in el if isinstance(child.tag, str)]
+
+
+def _visibility_problems(el: Any) -> list[str]:
+    when = _attr(el, "visibleWhen")
+    if when is None:
+        return []
+    if when not in ("choice-selected", "choice-unselected"):
+        return [f'has visibleWhen="{when}", which is not supported yet '
+                '(labelfab supports "choice-selected" and "choice-unselected")']
+    return []
+
+
+class _Attributes:
+    """An element's attributes read as Label Studio's ``get_attr`` reads them."""
+
+    def __init__(self, el: Any):
+        self.el = el
+
+    def get_attr(self, name: str, default: Any = None) -> Any:
+        value = _attr(self.el, name)
+        return default if value is None else value
 
 
 def _text_kind(text: str) -> str | None:
@@ -413,13 +506,16 @@ def parse_label_config(xml: str) -> LabelSchema:
         objects[obj.name] = ObjectSpec(tag=el.tag, value_key=obj.value_name)
 
     controls: list[ControlSpec] = []
+    read_by_sdk = {c.name for c in li.controls}
     for el in walk.controls:
-        ctrl = li.get_control(el.get("name"))
+        name = el.get("name")
+        # Label Studio's SDK leaves out controls without toName; their attributes are read alike
+        ctrl = li.get_control(name) if name in read_by_sdk else _Attributes(el)
         walked = walk.labels[el]  # label -> its tag, every one (Label Studio read some of them)
         labels = list(walked)
         read = [_ls_label(label_el) for label_el in walked.values()]
         kept = [label for label, label_el in walked.items() if label_el.getparent() is not None]
-        if read != labels or list(ctrl.labels or []) != kept:  # Label Studio reads them otherwise
+        if read != labels or list(getattr(ctrl, "labels", kept) or []) != kept:  # Label Studio reads them otherwise
             raise LabelConfigError(
                 [_err(el, f"has labels {labels}, but Label Studio reads them as {read}")]
             )
@@ -431,21 +527,30 @@ def parse_label_config(xml: str) -> LabelSchema:
             multiple = ctrl.is_multiple_choice
         else:
             multiple = ctrl.get_attr("choice") == "multiple"
-        obj = li.get_object(ctrl.to_name[0])
+        targets = walk.targets[el]
+        obj = objects[targets[0]]
+        value = _attr(el, "value") if tag.label_tag is not None else None
+        when_values = _attr(el, "whenChoiceValue")
         controls.append(
             ControlSpec(
-                name=ctrl.name,
+                name=name,
                 tag=el.tag,
                 type=tag.result_type,
-                to_name=obj.name,
-                object_tag=objects[obj.name].tag,
-                data_key=obj.value_name,
+                to_name=targets[0],
+                object_tag=obj.tag,
+                data_key=obj.value_key,
                 labels=labels,
                 choice="multiple" if multiple else "single",
                 hotkeys=hotkeys,
                 colors=colors,
                 required=str(ctrl.get_attr("required", "false")).lower() == "true",
+                to_names=targets if len(targets) > 1 else [],
+                labels_key=value[1:] if value else None,
+                visible_when=_attr(el, "visibleWhen"),
+                when_tag_name=_attr(el, "whenTagName"),
+                when_choice_values=[v.strip() for v in (when_values or "").split(",") if v.strip()],
                 **tag.spec_fields(ctrl),
             )
         )
-    return LabelSchema(objects=objects, controls=controls)
+    notes = [NoteSpec(**note) for note in walk.notes]
+    return LabelSchema(objects=objects, controls=controls, notes=notes)

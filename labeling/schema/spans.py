@@ -1,13 +1,16 @@
 """Span controls: ``<Labels>`` on ``<Text>`` (named entities).
 
 One result item per span, ``{"type": "labels", "value": {"start", "end", "text", "labels"}}``;
-offsets count Unicode code points, as Label Studio's backend does.
+offsets count Unicode code points, as Label Studio's backend does. Text given as a list of
+paragraphs is one string to Label Studio (the paragraphs joined with ``","``), and so are its
+offsets (:func:`labeling.schema.objects.text_of`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from labeling.schema.objects import text_of
 from labeling.schema.tags import ControlTag, is_int
 
 if TYPE_CHECKING:
@@ -27,11 +30,11 @@ def _check_span(control: ControlSpec, item: dict, value: dict, *, data: Any, whe
             f"{where}: value.start and value.end must be whole character offsets, "
             f"got start={start!r}, end={end!r}"
         ]
-    text = data.get(control.data_key) if isinstance(data, dict) else None
-    if not isinstance(text, str):
+    text = text_of(data.get(control.data_key)) if isinstance(data, dict) else None
+    if text is None:
         return [
             f"{where}: cannot check the span: task data {control.data_key!r} is missing "
-            "or not a string"
+            "or not text"
         ]
     given = value.get("text")
     hint = ""

@@ -12,18 +12,31 @@ from typing import Any
 from labeling.schema.model import ControlSpec, LabelSchema
 from labeling.schema.registry import CONTROLS, OBJECTS
 
-__all__ = ["validate_result", "validate_task_data"]
+__all__ = ["data_labels", "hidden_controls", "validate_result", "validate_task_data"]
 
 
-def _check_labels(control: ControlSpec, names: Any, field: str, where: str) -> list[str]:
+def data_labels(control: ControlSpec, data: Any) -> list[str]:
+    """The labels a control takes from task data (``value="$options"``), as Label Studio reads
+    them: a list of names, or of objects whose ``alias`` (else ``value``) is the name."""
+    options = data.get(control.labels_key) if control.labels_key and isinstance(data, dict) else None
+    names: list[str] = []
+    for option in options if isinstance(options, list) else []:
+        name = (option.get("alias") or option.get("value")) if isinstance(option, dict) else option
+        if isinstance(name, str | int | float) and not isinstance(name, bool) and str(name) not in names:
+            names.append(str(name))
+    return names
+
+
+def _check_labels(control: ControlSpec, names: Any, field: str, where: str, data: Any) -> list[str]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         return [f"{where}: value.{field} must be a non-empty list of label names"]
     problems = []
-    unknown = [n for n in names if n not in control.labels]
+    known = control.labels + [n for n in data_labels(control, data) if n not in control.labels]
+    unknown = [n for n in names if n not in known]
     if unknown:
         problems.append(
             f"{where}: unknown label(s) {unknown} for control {control.name!r}; "
-            f"labels are {control.labels}"
+            f"labels are {known}"
         )
     if len(set(names)) != len(names):
         problems.append(f"{where}: value.{field} repeats a label: {names}")
@@ -34,6 +47,33 @@ def _check_labels(control: ControlSpec, names: Any, field: str, where: str) -> l
     return problems
 
 
+
+
+def hidden_controls(schema: LabelSchema, result: list[Any]) -> set[str]:
+    """The controls a result hides (``visibleWhen``): Label Studio neither shows nor submits them.
+
+    ``choice-selected`` shows a control while the Choices ``whenTagName`` (any Choices if not
+    given) has a choice selected, one of ``whenChoiceValue`` if given; ``choice-unselected``
+    is the opposite.
+    """
+    chosen: dict[str, list[str]] = {}
+    for item in result if isinstance(result, list) else []:
+        value = item.get("value") if isinstance(item, dict) else None
+        names = value.get("choices") if isinstance(value, dict) else None
+        if isinstance(item.get("from_name"), str) and isinstance(names, list):
+            chosen.setdefault(item["from_name"], []).extend(n for n in names if isinstance(n, str))
+    hidden = set()
+    for control in schema.controls:
+        if control.visible_when is None:
+            continue
+        if control.when_tag_name is not None:
+            picked = chosen.get(control.when_tag_name, [])
+        else:
+            picked = [n for c in schema.controls if c.tag == "Choices" for n in chosen.get(c.name, [])]
+        selected = any(n in control.when_choice_values for n in picked) if control.when_choice_values else bool(picked)
+        if selected != (control.visible_when == "choice-selected"):
+            hidden.add(control.name)
+    return hidden
 
 
 def validate_result(
@@ -84,10 +124,11 @@ def validate_result(
             continue
         where = f"result[{i}] ({control.name})"
         present.add(control.name)
-        if item.get("to_name") != control.to_name:
+        if item.get("to_name") not in control.targets:
+            annotated = " or ".join(repr(t) for t in control.targets)
             problems.append(
                 f"{where}: to_name is {item.get('to_name')!r}, but control {control.name!r} "
-                f"annotates {control.to_name!r}"
+                f"annotates {annotated}"
             )
         item_type = item.get("type")
         if not isinstance(item_type, str) or item_type.lower() != control.type:
@@ -105,10 +146,11 @@ def validate_result(
                     f"{where}: control {control.name!r} takes one result item per task, found more"
                 )
         if tag.label_field is not None:
-            problems += _check_labels(control, value.get(tag.label_field), tag.label_field, where)
+            problems += _check_labels(control, value.get(tag.label_field), tag.label_field, where, data)
         problems += tag.check_item(control, item, value, data=data, image_size=image_size, where=where)
+    hidden = hidden_controls(schema, result)
     for control in schema.controls:
-        if control.required and control.name not in present:
+        if control.required and control.name not in present and control.name not in hidden:
             problems.append(
                 f"control {control.name!r} is required, but the result has no item for it"
             )
@@ -142,4 +184,14 @@ def validate_task_data(schema: LabelSchema, data: dict[str, Any]) -> list[str]:
         problem = OBJECTS[obj.tag].check_data(key, data[key])
         if problem is not None:
             problems.append(problem)
+    for control in schema.controls:
+        key = control.labels_key
+        if key is None:
+            continue
+        if not isinstance(data.get(key), list):
+            problems.append(f"data field {key!r} (the labels of {control.name!r}) must be a list of labels, "
+                            f"got {type(data.get(key)).__name__ if key in data else 'nothing'}")
+        elif not data_labels(control, data):
+            problems.append(f"data field {key!r} (the labels of {control.name!r}) holds no label: give names, "
+                            'or objects with "value"')
     return problems

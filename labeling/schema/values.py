@@ -1,19 +1,26 @@
-"""Free-form value controls: ``<TextArea>`` (text) and ``<Rating>`` (stars).
+"""Free-form value controls: ``<TextArea>`` (text), ``<Rating>`` (stars), ``<Number>`` and
+``<DateTime>``.
 
-One result item per task: ``{"type": "textarea", "value": {"text": [str, ...]}}`` and
-``{"type": "rating", "value": {"rating": n}}`` with ``1 <= n <= maxRating``.
+One result item per task, as Label Studio's editor stores them:
+``{"type": "textarea", "value": {"text": [str, ...]}}``, ``{"type": "rating", "value":
+{"rating": n}}`` with ``1 <= n <= maxRating``, ``{"type": "number", "value": {"number": x}}``
+within ``min`` and ``max``, and ``{"type": "datetime", "value": {"datetime": s}}`` with ``s``
+in the format Label Studio writes for the control's ``only``: ``2024-03-05T10:30`` (date and
+time, the default), ``2024-03-05`` (``only="date"``) or ``10:30`` (``only="time"``).
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from labeling.schema.tags import ControlTag, attr, is_int
+from labeling.schema.tags import ControlTag, attr, is_int, is_number
 
 if TYPE_CHECKING:
     from labeling.schema.model import ControlSpec
 
-__all__ = ["CONTROL_TAGS", "RATING", "TEXTAREA"]
+__all__ = ["CONTROL_TAGS", "DATETIME", "NUMBER", "RATING", "TEXTAREA"]
 
 
 def _check_text(control: ControlSpec, item: dict, value: dict, *, where: str, **_: Any) -> list[str]:
@@ -52,10 +59,100 @@ def _rating_text(value: dict) -> str:
     return f"{value.get('rating')} stars"
 
 
+def _as_number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value == value and abs(value) != float("inf") else None
+
+
+def _number_attrs(el: Any) -> list[str]:
+    problems = [f'has {name}="{attr(el, name)}"; use a number' for name in ("min", "max", "step")
+                if attr(el, name) is not None and _as_number(attr(el, name)) is None]
+    low, high = _as_number(attr(el, "min")), _as_number(attr(el, "max"))
+    if not problems and low is not None and high is not None and low > high:
+        problems.append(f'has min="{attr(el, "min")}" above max="{attr(el, "max")}"')
+    step = _as_number(attr(el, "step"))
+    if not problems and step is not None and step <= 0:
+        problems.append(f'has step="{attr(el, "step")}"; use a number above 0')
+    return problems
+
+
+def _number_fields(ctrl: Any) -> dict[str, Any]:
+    return {"min_value": _as_number(ctrl.get_attr("min")), "max_value": _as_number(ctrl.get_attr("max")),
+            "step": _as_number(ctrl.get_attr("step"))}
+
+
+def _check_number(control: ControlSpec, item: dict, value: dict, *, where: str, **_: Any) -> list[str]:
+    number = value.get("number")
+    if not is_number(number):
+        return [f"{where}: value.number must be a number, got {number!r}"]
+    if control.min_value is not None and number < control.min_value:
+        return [f"{where}: value.number {number} is below the control's min {control.min_value:g}"]
+    if control.max_value is not None and number > control.max_value:
+        return [f"{where}: value.number {number} is above the control's max {control.max_value:g}"]
+    return []
+
+
+def _number_text(value: dict) -> str:
+    return str(value.get("number"))
+
+
+#: DateTime ``only`` -> (the format Label Studio stores, a sample, the pattern it matches).
+DATETIME_FORMATS = {
+    (): ("%Y-%m-%dT%H:%M", "2024-03-05T10:30", re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")),
+    ("date",): ("%Y-%m-%d", "2024-03-05", re.compile(r"^\d{4}-\d{2}-\d{2}$")),
+    ("time",): ("%H:%M", "10:30", re.compile(r"^\d{2}:\d{2}$")),
+}
+
+
+def _only(text: str | None) -> tuple[str, ...]:
+    parts = tuple(sorted({p.strip() for p in (text or "").split(",") if p.strip()}))
+    return () if parts == ("date", "time") else parts
+
+
+def _datetime_attrs(el: Any) -> list[str]:
+    problems = []
+    only = attr(el, "only")
+    if _only(only) not in DATETIME_FORMATS:
+        problems.append(f'has only="{only}", which is not supported yet (use "date", "time" or leave it out)')
+    if attr(el, "format") is not None:
+        problems.append(f'has format="{attr(el, "format")}", which is not supported yet')
+    return problems
+
+
+def _datetime_fields(ctrl: Any) -> dict[str, Any]:
+    return {"only": list(_only(ctrl.get_attr("only")))}
+
+
+def _check_datetime(control: ControlSpec, item: dict, value: dict, *, where: str, **_: Any) -> list[str]:
+    text = value.get("datetime")
+    fmt, sample, pattern = DATETIME_FORMATS[tuple(control.only)]
+    if isinstance(text, str) and pattern.match(text):
+        try:
+            datetime.strptime(text, fmt)
+            return []
+        except ValueError:
+            pass
+    return [f"{where}: value.datetime must be a date and time written like {sample!r}, got {text!r}"]
+
+
+def _datetime_text(value: dict) -> str:
+    return str(value.get("datetime"))
+
+
 TEXTAREA = ControlTag(name="TextArea", result_type="textarea", targets=("Text", "Image"), per_task=True,
                       check_item=_check_text, text=_textarea_text)
 RATING = ControlTag(name="Rating", result_type="rating", targets=("Text", "Image"), per_task=True,
                     check_attrs=_rating_attrs, spec_fields=_rating_fields, check_item=_check_rating,
                     text=_rating_text)
 
-CONTROL_TAGS = (TEXTAREA, RATING)
+NUMBER = ControlTag(name="Number", result_type="number", targets=("Text", "Image"), per_task=True,
+                    check_attrs=_number_attrs, spec_fields=_number_fields, check_item=_check_number,
+                    text=_number_text)
+DATETIME = ControlTag(name="DateTime", result_type="datetime", targets=("Text", "Image"), per_task=True,
+                      check_attrs=_datetime_attrs, spec_fields=_datetime_fields, check_item=_check_datetime,
+                      text=_datetime_text)
+
+CONTROL_TAGS = (TEXTAREA, RATING, NUMBER, DATETIME)

@@ -84,8 +84,18 @@ def test_text_classification_schema_and_json_round_trip():
                 "colors": {},
                 "max_rating": None,
                 "required": True,
+                "to_names": [],
+                "labels_key": None,
+                "visible_when": None,
+                "when_tag_name": None,
+                "when_choice_values": [],
+                "min_value": None,
+                "max_value": None,
+                "step": None,
+                "only": [],
             }
         ],
+        "notes": [],
     }
     assert LabelSchema.model_validate(schema.model_dump()) == schema
     assert LabelSchema.model_validate_json(schema.model_dump_json()) == schema
@@ -243,12 +253,6 @@ def test_refuses_config_without_controls():
             "reuses the name 't' of <Text> on line 2",
         ),
         (
-            '<View>\n<Text name="t" value="$t"/>\n<Choices name="c" toName="t">\n<Choice value="a"/>\n<Choice value="a"/></Choices></View>',
-            5,
-            "Choice",
-            "repeats the label 'a' of line 4",
-        ),
-        (
             '<View>\n<Text name="t" value="$t"/>\n<Choices name="c" toName="t">\n<Choice value="a" hotkey="1"/>\n<Choice value="b" hotkey="1"/></Choices></View>',
             5,
             "Choice",
@@ -256,6 +260,12 @@ def test_refuses_config_without_controls():
         ),
         (
             '<View>\n<Text name="t" value="hello"/>\n<Choices name="c" toName="t"><Choice value="a"/></Choices></View>',
+            3,
+            "Choices",
+            "<Text> 't' on line 2 shows a literal value; an object to annotate needs value=\"$field\"",
+        ),
+        (
+            '<View>\n<Text name="t" value="Title: $t"/>\n<Choices name="c" toName="t"><Choice value="a"/></Choices></View>',
             2,
             "Text",
             'needs value="$field"',

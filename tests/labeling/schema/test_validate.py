@@ -107,7 +107,7 @@ def test_span_with_unknown_label_and_missing_text_field():
     schema = parse_label_config(NER)
     assert validate_result(schema, [_span(0, 3, "Bob", "XX")], {}) == [
         "result[0] (ner): unknown label(s) ['XX'] for control 'ner'; labels are ['PER', 'ORG']",
-        "result[0] (ner): cannot check the span: task data 'text' is missing or not a string",
+        "result[0] (ner): cannot check the span: task data 'text' is missing or not text",
     ]
 
 
@@ -185,7 +185,7 @@ def test_validate_task_data():
         "data field 'text' (shown by <Text> 'text') is missing"
     ]
     assert validate_task_data(text, {"text": 5}) == [
-        "data field 'text' must be a string (text), got int"
+        "data field 'text' must be a string (text) or a list of strings (paragraphs), got int"
     ]
     image = parse_label_config(DETECTION)
     assert validate_task_data(image, {"image": "/data/media/ab/cd.png"}) == []
