@@ -23,7 +23,8 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
   const SURROGATES = /[\uD800-\uDFFF]/;
   const RETRY_STATUSES = new Set([0, 408, 429, 500, 502, 503, 504]);
-  const TYPING = "textarea, input[type=text], input[type=search], input:not([type]), [contenteditable=true]";
+  const TYPING = "textarea, input[type=text], input[type=search], input:not([type]), [contenteditable=true], [data-value-input]";
+  const C = window.labelfabControls; // annotate_controls.js: values, visibleWhen, labels from data
 
   // ------------------------------------------------------------------ small helpers
   const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
@@ -232,7 +233,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       this.root.querySelectorAll(".anno-control input").forEach((input) => {
         this.listen(input, "change", () => this.onInputChange(input));
       });
-      this.root.querySelectorAll("[data-textarea]").forEach((area) => {
+      this.root.querySelectorAll("[data-textarea], [data-value-input]").forEach((area) => {
         this.listen(area, "change", () => this.changed());
         this.listen(area, "input", () => this.saveDraft());
       });
@@ -503,13 +504,18 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       this.q("task-id").textContent = title;
       const data = task.data || {};
       const loads = [];
+      C.fillNotes(this.root, data);
+      for (const key of this.dataKeys || []) this.keyIndex.delete(key);
+      this.dataKeys = C.renderDataLabels(this.root, this.controls, data, this.keyIndex, (input) => this.onInputChange(input));
       for (const wrap of this.root.querySelectorAll("[data-object]")) {
         const name = wrap.dataset.object;
         const value = data[wrap.dataset.key];
         const obj = { name, tag: wrap.dataset.tag, key: wrap.dataset.key, wrap, annotator: null };
         this.objects[name] = obj;
         if (obj.tag === "Text") {
-          obj.text = typeof value === "string" ? value : (value === undefined ? "" : JSON.stringify(value));
+          const text = C.textOf(value);
+          obj.text = text.shown; // what the page shows and offsets count in
+          obj.resultText = text.text; // what results carry: Label Studio's text, same offsets
           const holder = wrap.querySelector(".anno-text");
           const body = el("div", { class: "anno-text-body" }, obj.text);
           holder.replaceChildren(body);
@@ -768,6 +774,9 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         } else if (control.type === "rating") {
           const picked = fieldset.querySelector("input:checked");
           if (picked) result.push(Object.assign({ id: `${control.name}-rating` }, base, { value: { rating: Number(picked.value) } }));
+        } else if (C.VALUE_TYPES.has(control.type)) {
+          const value = C.readValue(control, fieldset);
+          if (value) result.push(Object.assign({ id: `${control.name}-${control.type}` }, base, { value }));
         }
       }
       for (const obj of Object.values(this.objects)) {
@@ -777,7 +786,9 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
           if (item) result.push(item);
         }
       }
-      return result;
+      // Label Studio submits nothing of a control its visibleWhen hides
+      const hidden = C.hiddenControls(this.controls, result);
+      return hidden.size ? result.filter((r) => !hidden.has(r.from_name)) : result;
     }
 
     spanItem(obj, annotation) {
@@ -792,7 +803,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         value: {
           start: utf16ToCodePoint(obj.text, start16),
           end: utf16ToCodePoint(obj.text, end16),
-          text: obj.text.slice(start16, end16),
+          text: obj.resultText.slice(start16, end16),
           labels: tag ? [tag.label] : [],
         },
       };
@@ -829,7 +840,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       try {
         this.root.querySelectorAll(".anno-control input[name^='c-'], .anno-control input[name^='r-']")
           .forEach((i) => { i.checked = false; });
-        this.root.querySelectorAll("[data-textarea]").forEach((t) => { t.value = ""; });
+        this.root.querySelectorAll("[data-textarea], [data-value-input]").forEach((t) => { t.value = ""; });
         const regions = {};
         for (const item of result || []) {
           const control = this.controls.find((c) => c.name === item.from_name);
@@ -847,6 +858,8 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
             if (input) input.checked = true;
           } else if (item.type === "labels" || item.type === "rectanglelabels") {
             (regions[control.to_name] = regions[control.to_name] || []).push({ control, item });
+          } else if (C.VALUE_TYPES.has(item.type)) {
+            C.writeValue(control, fieldset, item.value);
           }
         }
         for (const obj of Object.values(this.objects)) {
@@ -895,10 +908,23 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     }
 
     syncChoiceStyles() {
+      C.applyVisibility(this.root, this.controls, this.choicesShown());
       this.root.querySelectorAll(".anno-label, .anno-star").forEach((label) => {
         const input = label.querySelector("input");
         label.classList.toggle("is-checked", Boolean(input && input.checked));
       });
+    }
+
+    // The choices picked on the page, hidden controls' included (what visibleWhen looks at).
+    choicesShown() {
+      const result = [];
+      for (const control of this.controls) {
+        if (control.type !== "choices") continue;
+        const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
+        const picked = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
+        if (picked.length) result.push({ from_name: control.name, type: "choices", value: { choices: picked } });
+      }
+      return result;
     }
 
     // ---------------------------------------------------------------- history, drafts
@@ -973,6 +999,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
 
     pick(control, label) {
       const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
+      if (fieldset.hidden) return; // visibleWhen hides it: its keys do nothing
       const input = [...fieldset.querySelectorAll("input")].find((i) => i.value === label);
       if (!input) return;
       if (control.type === "choices") {
@@ -1275,7 +1302,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         return;
       }
       if (target.matches(TYPING)) {
-        if (target.matches("textarea") && key === "Enter" && !e.shiftKey && !e.isComposing) {
+        if (target.matches("textarea, [data-value-input]") && key === "Enter" && !e.shiftKey && !e.isComposing) {
           e.preventDefault();
           target.dispatchEvent(new Event("change"));
           this.submit();
@@ -1341,7 +1368,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         return;
       }
       if (lower === "t") {
-        const area = this.root.querySelector("[data-textarea]");
+        const area = [...this.root.querySelectorAll("[data-textarea], [data-value-input]")].find((n) => !n.closest("[hidden]"));
         if (area) { e.preventDefault(); area.focus(); }
         return;
       }
@@ -1382,8 +1409,9 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     // ---------------------------------------------------------------- submit, skip, back
     problems(result) {
       const problems = [];
+      const hidden = C.hiddenControls(this.controls, this.choicesShown());
       for (const control of this.controls) {
-        if (control.required && !result.some((r) => r.from_name === control.name)) {
+        if (control.required && !hidden.has(control.name) && !result.some((r) => r.from_name === control.name)) {
           problems.push(control.type === "choices" ? `pick a label for “${control.name}”` : `fill in “${control.name}”`);
         }
       }

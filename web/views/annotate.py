@@ -32,6 +32,7 @@ from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import prelabels_on
 from labeling.schema import LabelSchema, gallery, schema_of
+from labeling.schema.objects import text_of
 
 bp = Blueprint("annotate", __name__)
 
@@ -85,10 +86,20 @@ def colors(schema: LabelSchema) -> dict[str, dict[str, str]]:
             for c in schema.controls}
 
 
+def notes_by_place(schema: LabelSchema) -> dict[str | None, list]:
+    """The config's headers and literal texts by the object or control they come before
+    (``None``: after the last one)."""
+    places: dict[str | None, list] = {}
+    for note in schema.notes:
+        places.setdefault(note.before, []).append(note)
+    return places
+
+
 def workspace_context(schema: LabelSchema, config: dict, instructions: str = "") -> dict[str, Any]:
     """Template variables of ``annotate/_workspace.html``."""
     return {"schema": schema, "config": config, "keys": config["keys"], "colors": colors(schema),
-            "has_filter": any(len(c.labels) > 9 for c in schema.controls), "instructions": instructions}
+            "has_filter": any(len(c.labels) > 9 for c in schema.controls), "instructions": instructions,
+            "notes": notes_by_place(schema)}
 
 
 def _sample_image(label: str) -> str:
@@ -110,6 +121,12 @@ def sample_data(schema: LabelSchema) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, obj in schema.objects.items():
         data[obj.value_key] = SAMPLE_TEXT if obj.tag == "Text" else _sample_image(name)
+    for control in schema.controls:
+        if control.labels_key:
+            data[control.labels_key] = ["Option A", "Option B", "Option C"]
+    for note in schema.notes:
+        if note.value_key:
+            data.setdefault(note.value_key, f"Sample {note.value_key}")
     return data
 
 
@@ -190,7 +207,8 @@ def preview():
                            "data_json": json.dumps(data, indent=2, ensure_ascii=False) if data else ""}
     if schema is not None:
         sample = sample_data(schema)
-        sample.update({k: v for k, v in (data or {}).items() if k in schema.data_keys})
+        shown = schema.data_keys | {n.value_key for n in schema.notes if n.value_key}
+        sample.update({k: v for k, v in (data or {}).items() if k in shown})
         ctx.update(workspace_context(schema, page_config(schema, mode="preview", sample=sample),
                                      "Instructions for annotators appear here."))
     # A refused config is a normal answer of the preview (shown in the page), hence 200.
@@ -236,6 +254,8 @@ def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str
             out["texts"].append({"control": name, "text": "\n".join(str(x) for x in value.get("text") or [])})
         elif kind == "rating":
             out["ratings"].append({"control": name, "rating": value.get("rating")})
+        elif kind in ("number", "datetime"):
+            out["texts"].append({"control": name, "text": str(value.get(kind))})
         elif kind == "labels":
             span_items.setdefault(str(item.get("to_name", "")), []).append(item)
         elif kind == "rectanglelabels":
@@ -246,8 +266,8 @@ def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str
             })
     for obj_name, items in span_items.items():
         obj = schema.objects.get(obj_name)
-        text = data.get(obj.value_key) if obj is not None else None
-        if isinstance(text, str):
+        text = text_of(data.get(obj.value_key)) if obj is not None else None
+        if text is not None:
             out["spans"][obj_name] = _span_segments(text, items)
     return out
 
