@@ -143,3 +143,47 @@ def test_task_view_is_for_leads_and_reviewers(client, lead, annotator, make_user
     assert annotator.email in body and "neutral" in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
     assert client.get(f"/projects/{project.id + 1}/tasks/{task.id}").status_code == 404
+
+
+FEATURES = """<View>
+  <Style><!-- theme -->.x {}</Style>
+  <Header value="$title" size="2"/>
+  <Text name="intro" value="Read &lt;all&gt; of it"/>
+  <Text name="doc" value="$doc"/>
+  <Labels name="ner" toName="doc"><Label value="PER"/></Labels>
+  <Choices name="kind" toName="doc" value="$kinds"/>
+  <Number name="n" toName="doc" min="0" max="9"/>
+  <DateTime name="d" toName="doc"/>
+  <Header>The end</Header>
+</View>"""
+
+
+def test_notes_are_text_on_the_page_and_values_round_trip_through_the_api_and_export(client, lead, annotator):
+    data = {"title": "<i>T</i>", "doc": ["Ada met", "Bob."], "kinds": [{"value": "memo"}, "letter"]}
+    project = make_project(lead, FEATURES, [data])
+    login(client, annotator.email)
+    page = client.get(f"/annotate/{project.id}").get_data(as_text=True)
+    assert '<p class="anno-note">Read &lt;all&gt; of it</p>' in page
+    assert '<h2 class="anno-note anno-header" data-note-key="title"></h2>' in page  # filled in as text
+    assert page.index('>The end</h4>') > page.index('data-control="d"')  # where the config puts it
+    assert 'data-value-input="n"' in page and 'type="datetime-local"' in page
+    task = client.get(f"/api/annotate/{project.id}/next", headers=annotator.headers).get_json()["task"]
+    result = [
+        {"id": "s1", "from_name": "ner", "to_name": "doc", "type": "labels",
+         "value": {"start": 4, "end": 11, "text": "met,Bob", "labels": ["PER"]}},
+        {"id": "c1", "from_name": "kind", "to_name": "doc", "type": "choices", "value": {"choices": ["letter"]}},
+        {"id": "n1", "from_name": "n", "to_name": "doc", "type": "number", "value": {"number": 2.5}},
+        {"id": "d1", "from_name": "d", "to_name": "doc", "type": "datetime", "value": {"datetime": "2024-03-05T10:30"}},
+    ]
+    posted = client.post(f"/api/tasks/{task['id']}/annotations", headers=annotator.headers, json={"result": result})
+    assert posted.status_code == 201, posted.get_json()
+    bad = dict(result[2], value={"number": 12})
+    refused = client.post(f"/api/tasks/{task['id']}/annotations", headers=annotator.headers, json={"result": [bad]})
+    assert refused.status_code == 422 and "above the control's max 9" in str(refused.get_json())
+    exported = client.get(f"/api/projects/{project.id}/export?exportType=JSON", headers=lead.headers).get_json()
+    assert exported[0]["annotations"][0]["result"] == result
+    assert exported[0]["data"] == data
+    view = result_view(projects.parse_config(FEATURES), data, result)
+    assert view["texts"] == [{"control": "n", "text": "2.5"}, {"control": "d", "text": "2024-03-05T10:30"}]
+    assert view["spans"]["doc"] == [{"text": "Ada ", "labels": []}, {"text": "met,Bob", "labels": ["PER"]},
+                                    {"text": ".", "labels": []}]

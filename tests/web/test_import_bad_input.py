@@ -109,7 +109,7 @@ JSON_CASES = {
                     422, "expected an object"),
     "task missing the field the config needs": (json.dumps([{"data": {"body": "no text key"}}]).encode(),
                                                 422, "data field 'text'"),
-    "text of the wrong type": (json.dumps([{"text": ["a", "list"]}]).encode(), 422, "must be a string"),
+    "text of the wrong type": (json.dumps([{"text": ["a", 3]}]).encode(), 422, "must be a string (text) or a list of strings"),
     "unknown label in an annotation": (json.dumps([{"data": {"text": "a"}, "annotations": [
         {"result": choice("meh"), "completed_by": "someone@example.com"}]}]).encode(), 422, "unknown label(s) ['meh']"),
     "probabilities that are NaN": (b'[{"data": {"text": "a"}, "predictions": [{"probs": {"pos": NaN, "neg": 0.5}}]}]',
