@@ -21,21 +21,33 @@ Layout (docs/ARCHITECTURE.md, "labeling/ — the domain")
 Supported tags
 --------------
 objects
-    ``<Text value="$key">`` and ``<Image value="$key">``.
+    ``<Text value="$key">`` (a string, or a list of paragraphs that Label Studio reads joined
+    with ``","``) and ``<Image value="$key">``.
 controls
     ``<Choices>`` (single, ``single-radio`` or ``multiple``) on Text or Image; ``<Labels>`` on
-    Text (NER spans); ``<RectangleLabels>`` on Image; ``<TextArea>`` and ``<Rating>`` on either.
+    Text (NER spans); ``<RectangleLabels>`` on Image; ``<TextArea>``, ``<Rating>``,
+    ``<Number>`` and ``<DateTime>`` on either. Labels may come from task data
+    (``value="$options"``); per-task controls may name several objects in ``toName``; Rating
+    and DateTime may go without it; ``visibleWhen`` shows a control on a choice.
 labels
     ``<Choice>`` inside Choices, ``<Label>`` inside Labels and RectangleLabels, with optional
     ``alias``, ``hotkey`` and ``background``.
 layout
-    ``<View>``, ``<Header>``, ``<Style>``.
+    ``<View>``, ``<Header>`` and ``<Text value="literal">`` (shown: :class:`NoteSpec`),
+    ``<Style>``; comments anywhere.
 """
 
 from labeling.schema.cache import cached_schema, schema_of
 from labeling.schema.changes import check_config_change, collect_used_labels
 from labeling.schema.gallery import gallery
-from labeling.schema.model import ControlSpec, Kind, LabelConfigError, LabelSchema, ObjectSpec
+from labeling.schema.model import (
+    ControlSpec,
+    Kind,
+    LabelConfigError,
+    LabelSchema,
+    NoteSpec,
+    ObjectSpec,
+)
 from labeling.schema.parse import parse_label_config
 from labeling.schema.regions import BOX_TOLERANCE
 from labeling.schema.results import label_text, result_from_labels, result_labels
@@ -47,6 +59,7 @@ __all__ = [
     "Kind",
     "LabelConfigError",
     "LabelSchema",
+    "NoteSpec",
     "ObjectSpec",
     "cached_schema",
     "check_config_change",
