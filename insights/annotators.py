@@ -1,6 +1,6 @@
 """The annotators panel: per annotator the items and skips, the last 24 hours, time per item,
-gold accuracy, agreement with consensus and CROWDLAB quality (the latest QC run), mean Cohen's
-kappa, and who is paused."""
+gold accuracy (of the project's annotators only: ``labeling.gold.scored_users``), agreement with
+consensus and CROWDLAB quality (the latest QC run), mean Cohen's kappa, and who is paused."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from insights.cache import annotation_sums
 from insights.context import Ctx, M, S, iso, panel, ratio, rounded, user_emails
 from insights.progress import lead_time_percentiles, recent_activity
+from labeling.gold import scored_users
 from labeling.models import Role
 
 
@@ -28,7 +29,10 @@ def annotators_panel(ctx: Ctx, data: dict) -> dict:
         row(uid).update(last_24h=n, last_active=iso(when))
     for uid, (p50, p90) in lead_time_percentiles(ctx)["users"].items():
         row(uid).update(median_seconds=rounded(p50, 1), p90_seconds=rounded(p90, 1))
+    scored = scored_users(ctx.conn, ctx.pid, sums["gold"])  # gold scores the project's annotators only
     for uid, (n, correct) in sums["gold"].items():
+        if uid not in scored:
+            continue
         row(uid).update(gold_items=n, gold_accuracy=rounded(ratio(correct or 0, n)))
     if ctx.run is not None:
         for uid, agreement, quality in ctx.conn.execute(

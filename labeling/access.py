@@ -20,6 +20,8 @@ ACTIONS: dict[str, set[str]] = {
     "annotate": {Role.admin, Role.lead, Role.reviewer, Role.annotator},
     "review": {Role.admin, Role.lead, Role.reviewer},
     "see_all": {Role.admin, Role.lead, Role.reviewer},  # others' annotations, read-only task view
+    # which tasks are gold and their answers: not reviewers, who answer tasks too (labeling.gold)
+    "see_gold": {Role.admin, Role.lead},
     "manage": {Role.admin, Role.lead},
     "export": {Role.admin, Role.lead},
     "pull": {Role.admin, Role.lead},  # list and download published dataset versions

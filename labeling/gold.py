@@ -7,12 +7,19 @@ tasks can also arrive gold with their answer on import); the router interleaves 
 ``Project.gold_threshold`` over at least ``Project.gold_min_items`` answers they are paused
 (``Membership.paused_at``) and their open leases released. Leads see who is paused, with each
 annotator's accuracy and speed (:func:`annotator_quality`), and :func:`resume` them.
+
+Gold scores the project's annotators only (:func:`scored_users`: whose role in the project is
+annotator). Leads and admins see the gold answers, and reviewers set them (:func:`mark_gold`);
+their answers to gold tasks are kept as annotations but never counted in gold accuracy, and they
+are never paused by it. The router does not hand them gold tasks.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +47,7 @@ from labeling.schema import label_text
 from labeling.validation import check_answer
 
 __all__ = ["annotator_quality", "check_gold", "gold_accuracy", "is_ground_truth", "mark_gold", "pause", "resume",
-           "set_ground_truth", "unmark_gold"]
+           "scored_users", "set_ground_truth", "unmark_gold"]
 
 #: Roles a membership row created for pausing may carry (a user's global role, if it is one).
 _MEMBER_ROLES = {Role.annotator, Role.reviewer, Role.lead}
@@ -48,6 +55,9 @@ _MEMBER_ROLES = {Role.annotator, Role.reviewer, Role.lead}
 _T = Task.__table__
 _L = Lease.__table__
 _A = Annotation.__table__
+_M = Membership.__table__
+_U = User.__table__
+_P = Project.__table__
 
 
 def mark_gold(task_id: int, user: User, *, answer: Any) -> ReviewDecision:
@@ -136,9 +146,46 @@ def set_ground_truth(annotation_id: int, user: User, ground_truth: bool) -> dict
     return {**annotation_json(ann), "ground_truth": bool(ground_truth)}
 
 
+def scored_users(conn: Any, project_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Of ``user_ids``, those whose answers to the project's gold tasks are scored.
+
+    Gold tests the people who label: a user is scored when their role in the project
+    (:func:`labeling.access.role_from`, whether or not their account is active now) is
+    ``annotator``. Admins and the project's leads can read the gold answers, and reviewers mark
+    tasks gold with their answer, so an answer of theirs to a gold task proves nothing: it is
+    kept as an annotation, but it counts toward no one's gold accuracy and pauses no one.
+
+    Parameters
+    ----------
+    conn : Session or Connection
+    project_id : int
+    user_ids : iterable of int
+
+    Returns
+    -------
+    set of int
+    """
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    project = conn.execute(sa.select(_P.c.created_by, _P.c.restricted).where(_P.c.id == project_id)).first()
+    if project is None:
+        return set()
+    members = dict(conn.execute(sa.select(_M.c.user_id, _M.c.role)
+                                .where(_M.c.project_id == project_id, _M.c.user_id.in_(ids))).all())
+    out = set()
+    for uid, role in conn.execute(sa.select(_U.c.id, _U.c.role).where(_U.c.id.in_(ids))):
+        person = SimpleNamespace(id=uid, role=role, is_active=True)
+        if role_from(person, member_role=members.get(uid), created_by=project.created_by,
+                     restricted=project.restricted) == Role.annotator:
+            out.add(uid)
+    return out
+
+
 def gold_accuracy(s: Session, project_id: int, *, user_id: int | None = None,
                   since: dict[int, datetime] | None = None) -> dict[int, tuple[int, int]]:
-    """``{user id: (gold answers, correct)}`` in a project (answers after ``since[user]`` only)."""
+    """``{user id: (gold answers, correct)}`` in a project (answers after ``since[user]`` only),
+    of the users gold scores (:func:`scored_users`: the project's annotators)."""
     q = (sa.select(_A.c.user_id, _A.c.result, _A.c.created_at, _T.c.gold_answer)
          .select_from(_A.join(_T, _T.c.id == _A.c.task_id))
          .where(_T.c.project_id == project_id, _T.c.is_gold == sa.true(), _T.c.gold_answer.is_not(None),
@@ -152,7 +199,8 @@ def gold_accuracy(s: Session, project_id: int, *, user_id: int | None = None,
             continue
         out[uid][0] += 1
         out[uid][1] += int(results_match(result, answer))
-    return {uid: (n, ok) for uid, (n, ok) in out.items()}
+    scored = scored_users(s, project_id, out)
+    return {uid: (n, ok) for uid, (n, ok) in out.items() if uid in scored}
 
 
 def pause(s: Session, project_id: int, user_id: int, reason: str, now: datetime | None = None) -> Membership:
@@ -179,7 +227,8 @@ def pause(s: Session, project_id: int, user_id: int, reason: str, now: datetime 
 def check_gold(project_id: int, user_id: int) -> bool:
     """After ``user_id`` submitted a gold task: pause them if their gold accuracy (since they were
     last resumed) is below ``Project.gold_threshold`` over at least ``Project.gold_min_items``
-    answers. Returns True if they were paused now."""
+    answers. Returns True if they were paused now. Only the project's annotators are scored
+    (:func:`scored_users`); anyone else is never paused by gold."""
     with unit_of_work() as s:
         project = s.get(Project, project_id)
         user = s.get(User, user_id)

@@ -550,6 +550,7 @@ class TaskPage:
     total_predictions: int = 0
     predictions: dict[int, int] | None = None
     results: dict[int, tuple[list[dict], list[dict]]] | None = None  # task id -> (annotations, predictions)
+    gold: bool = False  # the caller may see which tasks are gold and their answers (leads, admins)
 
 
 def _escape_like(text: str) -> str:
@@ -581,7 +582,9 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
     """A page of a project's tasks, oldest first, filtered by state and by text in their data.
 
     ``with_results`` adds every task's annotations and predictions (Label Studio's
-    ``fields=all``), read in two queries for the page.
+    ``fields=all``), read in two queries for the page. Only leads and admins may ask for the
+    gold tasks (``state="gold"``); the page's ``gold`` says whether the caller may see the gold
+    flag and answer of its tasks.
     """
     if page < 1 or page_size < 1:
         raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
@@ -589,7 +592,10 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
     if (page - 1) * page_size > MAX_INT:
         raise Invalid(f"page {page} is out of range", [{"field": "page", "detail": "out of range"}])
     with read_session() as s:
-        require_project(s, user, project_id, "see_all")
+        project = require_project(s, user, project_id, "see_all")
+        sees_gold = can(s, user, project, "see_gold")
+        if state == "gold" and not sees_gold:
+            raise Forbidden(f"only the leads of project {project_id} may list its gold tasks")
         conds = task_filters(project_id, state=state, search=search)
         total = s.execute(select(sa.func.count()).select_from(Task).where(*conds)).scalar_one()
         totals = s.execute(select(sa.func.coalesce(sa.func.sum(Task.n_annotations), 0)).where(*conds)).scalar_one()
@@ -608,7 +614,7 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
                     results[a.task_id][0].append(wire.annotation_json(a))
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
                     results[p.task_id][1].append(wire.prediction_json(p))
-        return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results)
+        return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold)
 
 
 def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
@@ -631,9 +637,10 @@ def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, 
 def get_task(user: User, task_id: int) -> dict:
     """One task with its annotations and predictions, as the caller may see them.
 
-    Leads and reviewers see every annotation; an annotator sees a task they hold or labeled,
-    with their own annotation only, and predictions when the project shows them and no one else
-    has labelled the task (ARCHITECTURE.md, Pre-labels).
+    Leads and reviewers see every annotation and the workflow keys; only leads and admins see
+    whether the task is gold and its answer (``is_gold``, ``gold_answer``). An annotator sees a
+    task they hold or labeled, with their own annotation only, and predictions when the project
+    shows them and no one else has labelled the task (ARCHITECTURE.md, Pre-labels).
     """
     with read_session() as s:
         task, project, privileged = _task_for(s, user, task_id, "view")
@@ -646,7 +653,8 @@ def get_task(user: User, task_id: int) -> dict:
                                         Annotation.was_cancelled == sa.false()).limit(1)).first() is None)
         predictions = list(s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id))) \
             if shown else []
-        return wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged)
+        return wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged,
+                              gold=privileged and can(s, user, project, "see_gold"))
 
 
 def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dict | None = None,
@@ -684,7 +692,7 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
         task.updated_at = utcnow()
         s.add(task)
         s.flush()
-        return wire.task_json(task, annotations=None, predictions=None, private=True)
+        return wire.task_json(task, annotations=None, predictions=None, private=True, gold=True)
 
 
 def delete_task(user: User, task_id: int) -> None:

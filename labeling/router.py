@@ -14,7 +14,8 @@ Rules
   ones, so QC gets complete items early), then import order (``id``).
 - Gold tasks (``is_gold``) are answered by every annotator once, interleaved so that a share
   ``Project.gold_rate`` of a user's submissions are gold; they never count toward overlap and
-  never change state. Paused members (``Membership.paused_at``) get nothing (:class:`Paused`).
+  never change state. Only users whose role in the project is annotator get them: gold scores
+  no one else (``labeling.gold.scored_users``). Paused members (``Membership.paused_at``) get nothing (:class:`Paused`).
 - Pre-labels: a task's predictions go with it only where the project shows them
   (``models.prelabels_on``: by default with overlap 1 only) and only to its first annotator
   (ARCHITECTURE.md, Pre-labels).
@@ -62,6 +63,7 @@ from labeling.models import (
     Membership,
     Prediction,
     Project,
+    Role,
     Task,
     TaskState,
     User,
@@ -318,14 +320,17 @@ def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None =
         held = _own_lease(conn, project, user.id, now, single_statements)
         if held is not None:
             return held if held is _TRANSACTION_NEEDED else (project, held[0], held[1])
-    if single_statements and (project.has_expired or project.gold_rate > 0):
+    # gold scores the project's annotators only (labeling.gold.scored_users): no one else gets it
+    gold_on = project.gold_rate > 0 and role_from(user, member_role=project.member_role, created_by=project.created_by,
+                                                  restricted=project.restricted) == Role.annotator
+    if single_statements and (project.has_expired or gold_on):
         return _TRANSACTION_NEEDED
     if project.has_expired:
         _sweep(conn, project_id, now)
     expires = now + timedelta(seconds=project.lease_seconds)
     params = {"pid": project_id, "uid": user.id, "now": now, "expires": expires}
     task = None
-    if project.gold_rate > 0 and _gold_due(conn, project, user.id):
+    if gold_on and _gold_due(conn, project, user.id):
         task = conn.execute(_PICK_GOLD, params).first()
     if task is None and conn.dialect.name == "postgresql":
         task = conn.execute(_CLAIM_PG, params).first()

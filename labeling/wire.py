@@ -27,6 +27,7 @@ __all__ = [
     "Annotation",
     "ExportTask",
     "ImportReport",
+    "GOLD_TASK_KEYS",
     "LABELFAB_TASK_KEYS",
     "PRIVATE_TASK_KEYS",
     "Prediction",
@@ -121,14 +122,19 @@ class Task(WireModel):
     lease_expires_at: datetime | None = Field(None, description="labelfab (next task): the lease on it ends")
     lease_seconds: int | None = Field(None, description="labelfab (next task): the project's lease time")
     editable: bool | None = Field(None, description="labelfab (own annotations): can still be changed")
-    priority: float | None = Field(None, description="labelfab, leads: routing priority (lower first)")
-    requeued: bool | None = Field(None, description="labelfab, leads: sent back for more labels")
-    is_gold: bool | None = Field(None, description="labelfab, leads: a gold (honeypot) task")
-    gold_answer: list[dict[str, Any]] | None = Field(None, description="labelfab, leads: the gold answer")
-    final_label: Any = Field(None, description="labelfab, leads: the derived final label")
-    final_source: str | None = Field(None, description="labelfab, leads: where the final label comes from")
-    import_id: int | None = Field(None, alias="import", description="labelfab, leads: the import batch")
-    content_hash: str | None = Field(None, description="labelfab, leads: sha256 of the canonical data")
+    priority: float | None = Field(None, description="labelfab, leads and reviewers: routing priority (lower "
+                                                     "first)")
+    requeued: bool | None = Field(None, description="labelfab, leads and reviewers: sent back for more labels")
+    is_gold: bool | None = Field(None, description="labelfab, leads and admins only: a gold (honeypot) task")
+    gold_answer: list[dict[str, Any]] | None = Field(None, description="labelfab, leads and admins only: the gold "
+                                                                       "answer")
+    final_label: Any = Field(None, description="labelfab, leads and reviewers: the derived final label")
+    final_source: str | None = Field(None, description="labelfab, leads and reviewers: where the final label "
+                                                       "comes from")
+    import_id: int | None = Field(None, alias="import", description="labelfab, leads and reviewers: the import "
+                                                                    "batch")
+    content_hash: str | None = Field(None, description="labelfab, leads and reviewers: sha256 of the canonical "
+                                                       "data")
 
 
 class ExportTask(Task):
@@ -260,11 +266,14 @@ class ProjectImport(WireModel):
 
 # --------------------------------------------------------------------------- builders
 
-#: The task keys only leads and reviewers see.
-PRIVATE_TASK_KEYS = ("priority", "requeued", "is_gold", "gold_answer", "final_label", "final_source", "import",
-                     "content_hash")
+#: The workflow keys of a task only leads and reviewers see.
+PRIVATE_TASK_KEYS = ("priority", "requeued", "final_label", "final_source", "import", "content_hash")
+#: The gold flag and answer: leads and admins only. A reviewer may answer tasks, and an annotator
+#: must not learn which tasks are gold, let alone their answers.
+GOLD_TASK_KEYS = ("is_gold", "gold_answer")
 #: labelfab's own task keys (the rest are Label Studio's).
-LABELFAB_TASK_KEYS = ("file_name", "lease_expires_at", "lease_seconds", "editable", *PRIVATE_TASK_KEYS)
+LABELFAB_TASK_KEYS = ("file_name", "lease_expires_at", "lease_seconds", "editable", *PRIVATE_TASK_KEYS,
+                      *GOLD_TASK_KEYS)
 # A task off the labeling pool's track: 'is_labeled' (ARCHITECTURE.md, Item life cycle).
 _POOL_STATES = frozenset({"imported", "open"})
 
@@ -319,7 +328,7 @@ def prediction_json(p: Any) -> dict[str, Any]:
 
 
 def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions: Iterable[Any] | None = (),
-              n_predictions: int | None = None, private: bool = False) -> dict[str, Any]:
+              n_predictions: int | None = None, private: bool = False, gold: bool = False) -> dict[str, Any]:
     """A task (ORM object or row mapping) in Label Studio's task format (:class:`Task`).
 
     Parameters
@@ -331,9 +340,12 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
     n_predictions : int, optional
         ``total_predictions`` when the predictions are not embedded; by default their number.
     private : bool
-        Add labelfab's workflow keys (:data:`PRIVATE_TASK_KEYS`: priority, gold flag and answer,
-        final label, ...): for leads and reviewers only, since an annotator must not learn
-        which tasks are gold.
+        Add labelfab's workflow keys (:data:`PRIVATE_TASK_KEYS`: priority, final label, import,
+        ...): for leads and reviewers only.
+    gold : bool
+        Add the gold flag and answer (:data:`GOLD_TASK_KEYS`): for the project's leads and
+        admins only (``labeling.access``, action ``see_gold``), never for reviewers, who may
+        answer gold tasks, nor annotators, who must not learn which tasks are gold.
 
     Returns
     -------
@@ -370,11 +382,11 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
         out.update({
             "priority": _get(task, "priority"),
             "requeued": _get(task, "requeued"),
-            "is_gold": _get(task, "is_gold"),
-            "gold_answer": _get(task, "gold_answer"),
             "final_label": _get(task, "final_label"),
             "final_source": _get(task, "final_source"),
             "import": _get(task, "import_id"),
             "content_hash": _get(task, "content_hash"),
         })
+    if gold:
+        out.update({"is_gold": _get(task, "is_gold"), "gold_answer": _get(task, "gold_answer")})
     return out

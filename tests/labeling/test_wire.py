@@ -47,8 +47,8 @@ def both_ways(task_id: int, **options) -> tuple[dict, dict]:
 
 def test_orm_objects_and_core_rows_make_the_same_task(lead, annotator):
     tid = stored(lead, annotator)
-    for private in (False, True):
-        orm, core = both_ways(tid, private=private)
+    for private, gold in ((False, False), (True, False), (True, True)):
+        orm, core = both_ways(tid, private=private, gold=gold)
         assert orm == core
         assert set(orm) <= declared(wire.ExportTask)
         wire.ExportTask.model_validate(orm)
@@ -56,6 +56,9 @@ def test_orm_objects_and_core_rows_make_the_same_task(lead, annotator):
         assert set(orm["predictions"][0]) <= declared(wire.Prediction)
         assert (set(wire.PRIVATE_TASK_KEYS) <= set(orm)) is private
         assert not (set(wire.PRIVATE_TASK_KEYS) & set(orm)) or private
+        # the gold flag and answer only when asked (leads, admins), never with the workflow keys alone
+        assert (set(wire.GOLD_TASK_KEYS) <= set(orm)) is gold
+        assert not (set(wire.GOLD_TASK_KEYS) & set(orm)) or gold
     assert orm["total_predictions"] == 1 and orm["annotations"][0]["completed_by"] == annotator.id
 
 

@@ -30,7 +30,7 @@ def test_next_and_get_task_answer_the_same_task_shape(client, lead, annotator):
     assert set(nxt) - LEASE_KEYS == set(got)
     assert a.model_dump(exclude=LEASE_KEYS) == b.model_dump(exclude=LEASE_KEYS)
     assert nxt["lease_seconds"] > 0 and not nxt["is_labeled"] and nxt["annotations"] == []
-    assert not set(wire.PRIVATE_TASK_KEYS) & set(nxt)  # an annotator never sees the gold flag
+    assert not {*wire.PRIVATE_TASK_KEYS, *wire.GOLD_TASK_KEYS} & set(nxt)  # an annotator never sees the gold flag
     # the labeling page's next task is the same shape too
     page = client.get(f"/api/annotate/{pid}/next?exclude={nxt['id']}", headers=annotator.headers).get_json()
     assert set(strict(wire.Task, page["task"]).model_dump(exclude_unset=True)) == set(nxt)
@@ -45,7 +45,7 @@ def test_a_lead_sees_one_shape_in_the_list_and_alone(client, lead, annotator):
     alone = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
     first = listed["tasks"][0]
     assert first["id"] == ids[0] and set(first) == set(alone) and first == alone
-    assert set(wire.PRIVATE_TASK_KEYS) <= set(alone)
+    assert {*wire.PRIVATE_TASK_KEYS, *wire.GOLD_TASK_KEYS} <= set(alone)
     strict(wire.Task, alone)
     for annotation in alone["annotations"]:
         strict(wire.Annotation, annotation)

@@ -221,7 +221,8 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
     for t in page.tasks:
         anns, preds = page.results.get(t.id, ([], [])) if page.results is not None else (None, None)
         out.append(wire.task_json(t, annotations=anns, predictions=preds,
-                                  n_predictions=(page.predictions or {}).get(t.id, 0), private=True))
+                                  n_predictions=(page.predictions or {}).get(t.id, 0), private=True,
+                                  gold=page.gold))
     return out
 
 

@@ -271,8 +271,8 @@ def tasks(project_id: int):
     schema = schema_of(project)
     pages = max(math.ceil(page.total / TASKS_PER_PAGE), 1)
     return render_template("projects/tasks.html", project=project, counts=counts, page=page, pages=pages,
-                           state=state or "", q=search, states=[*TaskState, "gold"], schema=schema,
-                           preview=_preview, thumbnail_for=thumbnail_for)
+                           state=state or "", q=search, states=[*TaskState, *(["gold"] if page.gold else [])],
+                           schema=schema, preview=_preview, thumbnail_for=thumbnail_for)
 
 
 def _preview(task, schema) -> dict:
