@@ -287,7 +287,9 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
         outputs = {fmt: _Hashing(staging / VERSION_FORMATS[fmt][0]) for fmt in writers}
         tmp = Path(tempfile.mkdtemp(prefix="labelfab-publish-"))
         if converted:
-            writers["converter"] = LsJsonWriter(schema, DataMap(schema, media="local"))
+            local = DataMap(schema, media="local")
+            selection.bind(local)  # images of other projects are not handed to the converter
+            writers["converter"] = LsJsonWriter(schema, local)
             outputs["converter"] = _Hashing(tmp / "tasks.json")
         try:
             order = list(writers)
@@ -299,6 +301,7 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
                 out.close()
         counted.unlabeled = selection.stats.unlabeled
         stats = counted.as_dict()
+        stats["media_skipped"] = sorted(canon.skipped)  # named in task data, not the project's: not packed
         content = outputs["jsonl"].sha.hexdigest()
         for fmt in converted:
             out_dir = tmp / fmt
@@ -457,6 +460,7 @@ def _manifest(project: Project, schema: LabelSchema, *, number: int, content: st
         "label_split_counts": stats["label_splits"],
         "label_sources": stats["label_sources"],
         "unlabeled_left_out": stats["unlabeled_left_out"],
+        "media_skipped": stats.get("media_skipped", []),
         "label_schema": {"kind": schema.kind, "control": primary.name, "labels": list(primary.labels),
                          "data_keys": sorted(schema.data_keys), "label_config": project.label_config},
         "filters": filters.as_dict(),

@@ -2,15 +2,19 @@
 
 The ``thumbnails`` job makes previews of imported images in the background; its kind is listed
 in :mod:`labeling.jobs.registry`, :func:`run_thumbnails` is its handler. :func:`media_file`
-finds the file of an image (or of its thumbnail) for a user of a project that uses it.
+finds the file of an image (or of its thumbnail) for a user of a project that uses it;
+:func:`project_media` is that rule (a task of the project was made from the image), which
+exports and dataset versions follow too before they pack an image.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
@@ -24,6 +28,40 @@ from labeling.settings import get_settings
 
 THUMB_SIZE = 256
 THREADS = 4
+_IN_CHUNK = 500  # hashes per IN (...) list
+
+_M = Media.__table__
+_T = Task.__table__
+
+
+def project_media(conn: Session | Connection, project_id: int, sha256s: Iterable[str]) -> set[str]:
+    """Of the stored images ``sha256s``, those that belong to the project: a task of the project
+    was made from the image (``Task.media_id``).
+
+    Images are stored once by content for every project, so a hash says nothing about who may
+    have the bytes: task data can name any ``/media/P/<sha>.<ext>``. Only an image that belongs
+    to the project is served to its users (:func:`media_file`) and packed in its exports and
+    dataset versions.
+
+    Parameters
+    ----------
+    conn : Session or Connection
+        Read in the caller's transaction (an export's snapshot).
+    project_id : int
+    sha256s : iterable of str
+
+    Returns
+    -------
+    set of str
+    """
+    shas = sorted(set(sha256s))
+    out: set[str] = set()
+    for i in range(0, len(shas), _IN_CHUNK):
+        chunk = shas[i:i + _IN_CHUNK]
+        out.update(conn.execute(sa.select(_M.c.sha256).where(
+            _M.c.sha256.in_(chunk),
+            sa.exists().where(_T.c.media_id == _M.c.id, _T.c.project_id == project_id))).scalars())
+    return out
 
 
 def enqueue_thumbnails(*, project_id: int | None = None, created_by: int | None = None,
@@ -92,11 +130,7 @@ def media_file(user: User, project_id: int, sha256: str, ext: str, *, thumbnail:
     with read_session() as s:
         require_project(s, user, project_id, "view")
         media = s.exec(select(Media).where(Media.sha256 == sha256)).first()
-        if media is None or (not thumbnail and media.ext != ext):
-            raise NotFound("no such image")
-        used = s.execute(select(Task.id).where(Task.project_id == project_id, Task.media_id == media.id)
-                         .limit(1)).first()
-        if used is None:
+        if media is None or (not thumbnail and media.ext != ext) or not project_media(s, project_id, [sha256]):
             raise NotFound("no such image")
     root = get_settings().media_root
     original = media_path(root, media.sha256, media.ext)

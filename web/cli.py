@@ -294,6 +294,9 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
         part.unlink(missing_ok=True)
     click.echo(f"exported {result.stats.n_items} tasks of project {project_id} as {fmt.upper()} to {target} "
                f"({target.stat().st_size} bytes)")
+    if result.media_skipped:
+        click.echo(f"left out {len(result.media_skipped)} image(s) that task data names but that are not this "
+                   "project's (listed in media-skipped.txt)", err=True)
 
 
 @click.group("dataset")

@@ -11,12 +11,13 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from labeling.exports.selection import Batch, DataMap
+from labeling.exports.selection import Batch, DataMap, Selection
 from labeling.exports.writers import (
     ExportFormat,
     LsJsonWriter,
     file_chunks,
     media_entries,
+    skipped_entries,
     write_batches,
 )
 from labeling.media import public_url
@@ -69,12 +70,16 @@ def run_converter(fmt: ExportFormat, label_config: str, ls_json: Path, out_dir: 
 
 
 def converted_entries(fmt: ExportFormat, project: Project, batches: Iterable[Batch], tmp: Path, *,
-                      media: str, base_url: str) -> Iterator[tuple[str, Iterable[bytes], bool]]:
+                      media: str, base_url: str, selection: Selection,
+                      skipped: dict[str, tuple[str, str]] | None = None) -> Iterator[tuple[str, Iterable[bytes], bool]]:
     """The zip entries of a converter format: Label Studio JSON (with local image paths) is
     written to ``tmp``, converted, and its files listed; then the images (media as files) or an
-    ``images.txt`` of image names and URLs (media as urls)."""
+    ``images.txt`` of image names and URLs (media as urls). Images named in task data that are
+    not the project's are neither given to the converter nor packed: they are added to
+    ``skipped`` and, media as files, listed in ``media-skipped.txt``."""
     schema = schema_of(project)
     local = DataMap(schema, media="local")
+    selection.bind(local)
     ls_json = tmp / "tasks.json"
     with open(ls_json, "wb") as fh:
         for parts in write_batches(batches, [LsJsonWriter(schema, local)]):
@@ -83,8 +88,11 @@ def converted_entries(fmt: ExportFormat, project: Project, batches: Iterable[Bat
                           project_id=project.id)
     for name, path in files:
         yield name, file_chunks(path), True
+    if skipped is not None:
+        skipped.update(local.skipped)
     if media == "files":
         yield from media_entries(local.used)
+        yield from skipped_entries(local.skipped)
     elif media == "urls" and local.used:
         listing = "".join(f"{name}\t{public_url(project.id, name, base_url)}\n" for name in sorted(local.used))
         yield "images.txt", [listing.encode()], True

@@ -36,6 +36,7 @@ from labeling.media import media_path, parse_media_url
 from labeling.models import Annotation, Project, ReviewDecision, Task, TaskState, User
 from labeling.schema import LabelSchema, schema_of
 from labeling.settings import get_settings
+from labeling.thumbnails import project_media
 
 __all__ = [
     "BATCH",
@@ -382,7 +383,13 @@ class DataMap:
     """Maps a task's data JSON text for the output: image URLs this app serves become
     ``images/<sha>.<ext>`` (media as files), absolute URLs (``base_url``) or local paths (for
     the converter); ``canonical`` re-encodes with sorted keys. Without either: the text as
-    stored, untouched (the fast path)."""
+    stored, untouched (the fast path).
+
+    Media as files or local paths take only the images that belong to the project
+    (:func:`labeling.thumbnails.project_media`), looked up once per image in the selection's
+    transaction (:meth:`Selection.bind`): an image of another project named in task data keeps
+    its URL, is never packed or handed to the converter, and is listed in :attr:`skipped`.
+    """
 
     def __init__(self, schema: LabelSchema, *, media: str = "urls", base_url: str = "",
                  canonical: bool = False):
@@ -391,8 +398,24 @@ class DataMap:
         self.base_url = base_url.rstrip("/")
         self.canonical = canonical
         self.used: dict[str, tuple[str, str]] = {}  # file name -> (sha256, ext)
+        self.skipped: dict[str, tuple[str, str]] = {}  # named, not the project's: left out
         self.media_root = get_settings().media_root
         self.identity = not canonical and (not self.keys or (media == "urls" and not self.base_url))
+        self._conn: Connection | None = None
+        self._project_id: int | None = None
+        self._owned: dict[str, bool] = {}
+
+    def bind(self, conn: Connection, project_id: int) -> None:
+        """Look up whose images are named through ``conn`` (the export's read transaction)."""
+        self._conn, self._project_id = conn, project_id
+
+    def _belongs(self, sha: str) -> bool:
+        owned = self._owned.get(sha)
+        if owned is None:
+            if self._conn is None or self._project_id is None:
+                raise RuntimeError("DataMap.bind() the export's connection before mapping media as files")
+            owned = self._owned[sha] = bool(project_media(self._conn, self._project_id, [sha]))
+        return owned
 
     def _image(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -406,6 +429,9 @@ class DataMap:
             return value
         name = f"{sha}.{ext}"
         if self.media in ("files", "local"):
+            if not self._belongs(sha):
+                self.skipped[name] = (sha, ext)
+                return value
             self.used[name] = (sha, ext)
         if self.media == "files":
             return f"images/{name}"
@@ -499,6 +525,11 @@ class Selection:
         if self.conn is not None:
             conn, self.conn = self.conn, None
             conn.close()
+
+    def bind(self, *maps: DataMap) -> None:
+        """Let data maps applied by writers (not :meth:`records`) look up the project's media."""
+        for data_map in maps:
+            data_map.bind(self.conn, self.project.id)
 
     def _annotator(self) -> int | None:
         who = self.filters.annotator
@@ -617,6 +648,7 @@ class Selection:
         states, size, shuffled = assign.state, assign.size, assign._shuffled
         counts = self.stats.counts
         names_of = SPLIT_NAMES
+        self.bind(data_map)
         dm = None if data_map.identity else data_map
         for rows in self._chunks(with_meta=with_meta):
             missing = [row[0] for row in rows if row[1] is None or row[1] == "null"]

@@ -55,6 +55,7 @@ from labeling.exports.writers import (
     make_writer,
     media_entries,
     resolve_format,
+    skipped_entries,
     task_json,
     write_batches,
     zip_stream,
@@ -303,11 +304,14 @@ class Export:
         self.filename = f"project-{project.id}-{fmt.name.lower()}.{'zip' if zipped else fmt.ext}"
         self.mimetype = "application/zip" if zipped else fmt.mimetype
         self._tmp: Path | None = None
+        #: images named in task data that are not the project's: left out (``media-skipped.txt``)
+        self.media_skipped: dict[str, tuple[str, str]] = {}
         if fmt.converter:
             self.selection, batches = start(project, DataMap(schema), filters=filters, splits=splits,
                                             batch_size=batch_size, with_meta=True, keep_splits=True)
             self._tmp = Path(tempfile.mkdtemp(prefix="labelfab-export-"))
-            entries = converted_entries(fmt, project, batches, self._tmp, media=media, base_url=base_url)
+            entries = converted_entries(fmt, project, batches, self._tmp, media=media, base_url=base_url,
+                                        selection=self.selection, skipped=self.media_skipped)
             if fmt.name == "CONLL2003":
                 chunks = self._conll(entries)
             else:
@@ -329,6 +333,8 @@ class Export:
                 def entries() -> Iterator[tuple[str, Iterable[bytes], bool]]:
                     yield inner, body, fmt.name != "PARQUET"
                     yield from media_entries(data_map.used)
+                    self.media_skipped.update(data_map.skipped)
+                    yield from skipped_entries(self.media_skipped)
 
                 chunks = zip_stream(entries())
             else:

@@ -55,6 +55,7 @@ __all__ = [
     "fits",
     "make_writer",
     "media_entries",
+    "skipped_entries",
     "prediction_json",
     "resolve_format",
     "task_json",
@@ -455,6 +456,20 @@ def zip_stream(entries: Iterable[tuple[str, Iterable[bytes], bool]]) -> Iterator
                         yield out
             yield sink.take()
     yield sink.take()
+
+
+#: The zip entry listing the images an export left out: named in task data, not the project's.
+SKIPPED_MEDIA = "media-skipped.txt"
+
+
+def skipped_entries(skipped: dict[str, tuple[str, str]]) -> Iterator[tuple[str, Iterable[bytes], bool]]:
+    """``media-skipped.txt``, when task data named images that are not the project's
+    (:class:`~labeling.exports.selection.DataMap`): their names, one a line, under a line
+    saying why they are not in the archive."""
+    if skipped:
+        text = ("# images named in task data that do not belong to this project: left out\n"
+                + "".join(f"{name}\n" for name in sorted(skipped)))
+        yield SKIPPED_MEDIA, [text.encode()], True
 
 
 def media_entries(used: dict[str, tuple[str, str]]) -> Iterator[tuple[str, Iterable[bytes], bool]]:
