@@ -88,6 +88,7 @@ from labeling.models import (
 )
 from labeling.schema import LabelSchema, schema_of
 from labeling.settings import get_settings
+from labeling.spreadsheet import csv_cell
 
 __all__ = [
     "VERSION_FORMATS",
@@ -107,7 +108,8 @@ __all__ = [
 VERSION_FORMATS: dict[str, tuple[str, str, str]] = {
     "jsonl": ("dataset.jsonl", "application/x-ndjson", "JSON Lines: id, data, label, label_source, split"),
     "parquet": ("dataset.parquet", "application/vnd.apache.parquet", "Parquet: the same columns"),
-    "csv": ("dataset.csv", "text/csv", "CSV: id, data fields, one column per control, label_source, split"),
+    "csv": ("dataset.csv", "text/csv", "CSV: id, data fields, one column per control, label_source, split "
+            "(text a spreadsheet would run as a formula starts with ')"),
     "json": ("dataset.json", "application/json", "Label Studio JSON, the final label as the annotation"),
     "coco": ("dataset-coco.zip", "application/zip", "COCO (label_studio_sdk.converter)"),
     "yolo": ("dataset-yolo.zip", "application/zip", "YOLO (label_studio_sdk.converter)"),
@@ -661,9 +663,7 @@ def diff_csv(project_id: int, user: User, a: str | int, b: str | int, *, scope: 
     va, vb, pa, pb = _diff_paths(project_id, user, a, b, scope)
 
     def cell(value: Any) -> str:
-        text = "" if value is None else value if isinstance(value, str) else dumps(value)
-        if text[:1] in ("=", "+", "-", "@"):  # a spreadsheet would run it as a formula
-            text = "'" + text
+        text = csv_cell("" if value is None else value if isinstance(value, str) else dumps(value))
         return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
 
     def lines() -> Iterator[str]:

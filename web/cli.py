@@ -263,11 +263,14 @@ def _domain_fail(exc: DomainError) -> None:
 @click.option("--rows", type=click.Choice(["final", "annotations"]), default="final", show_default=True,
               help="CSV/TSV/JSONL: final labels, or one row per annotation (Label Studio's columns)")
 @click.option("--gold", is_flag=True, help="gold tasks too, with their answers")
+@click.option("--csv-raw", "csv_raw", is_flag=True,
+              help="CSV/TSV: every cell as it is (by default text a spreadsheet would run as a formula gets a ' "
+                   "in front)")
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def export_command(project_id: int, fmt: str, out: str, state: str, label: str | None, annotator: str | None,
                    since: str | None, until: str | None, media: str, base_url: str, seed: str | None,
                    split: str | None,
-                   rows: str, gold: bool, as_email: str | None):
+                   rows: str, gold: bool, csv_raw: bool, as_email: str | None):
     """Export a project's tasks with their final labels (accepted tasks by default) to a file."""
     from pathlib import Path
 
@@ -279,7 +282,7 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
                                         gold=gold)
         splits = exports.parse_splits(seed=seed, split=split) if seed is not None or split is not None else None
         result = exports.export(project_id, user, format=fmt, filters=filters, splits=splits, media=media,
-                                base_url=base_url, rows=rows)
+                                base_url=base_url, rows=rows, csv_raw=csv_raw)
     except DomainError as exc:
         _domain_fail(exc)
     target = Path(out)

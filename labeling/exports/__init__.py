@@ -16,6 +16,7 @@ from labeling.exports.selection import (
     SplitAssigner,
     Splits,
     parse_filters,
+    parse_flag,
     parse_splits,
     state_counts,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "export_project",
     "iter_ls_json",
     "parse_filters",
+    "parse_flag",
     "parse_splits",
     "prediction_json",
     "state_counts",

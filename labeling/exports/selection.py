@@ -52,6 +52,7 @@ __all__ = [
     "check_filters",
     "no_items_error",
     "parse_filters",
+    "parse_flag",
     "parse_splits",
     "state_counts",
 ]
@@ -160,6 +161,27 @@ class Splits:
 
     def as_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "ratios": dict(zip(SPLIT_NAMES, self.ratios, strict=True))}
+
+
+_YES, _NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+def parse_flag(value: str | bool | None, name: str) -> bool:
+    """A yes/no export option (``csv_raw``) as the page, the API and the CLI give it: a bool, or
+    text (true/false, 1/0, yes/no, on/off; absent or empty is no).
+
+    Raises
+    ------
+    Invalid
+        Any other text, naming the option.
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _YES or text in _NO:
+        return text in _YES
+    raise Invalid(f"{name} must be true or false, got {str(value)[:40]!r}",
+                  [{"row": None, "field": name, "detail": "true or false"}])
 
 
 def parse_splits(*, seed: str | int | None = None, split: str | None = None) -> Splits:

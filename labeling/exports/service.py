@@ -18,8 +18,6 @@ Two exports, each one domain function behind the browser, the REST API and the C
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 import tempfile
@@ -62,6 +60,7 @@ from labeling.exports.writers import (
 )
 from labeling.models import Annotation, Prediction, Project, Task, TokenScope, User
 from labeling.schema import schema_of
+from labeling.spreadsheet import csv_text
 
 __all__ = ["ANNOTATION_COLUMNS", "ANNOTATION_ROW_FORMATS", "EXPORT_BATCH", "ROWS", "Export", "export",
            "export_project", "iter_ls_json", "start"]
@@ -244,42 +243,41 @@ def _ls_json(selection: Selection, batches: Iterator[Batch]) -> Iterator[bytes]:
     yield b"]"
 
 
-def _annotation_rows(fmt: ExportFormat, schema, selection: Selection, batches: Iterator[Batch]) -> Iterator[bytes]:
+def _annotation_rows(fmt: ExportFormat, schema, selection: Selection, batches: Iterator[Batch], *,
+                     csv_raw: bool = False) -> Iterator[bytes]:
     """One row per submitted annotation of the selected tasks, Label Studio's CSV columns: the
     task id, its data fields, the annotation's labels per control, then
-    :data:`ANNOTATION_COLUMNS` (JSONL: the same keys, ``data`` and ``result`` whole)."""
+    :data:`ANNOTATION_COLUMNS` (JSONL: the same keys, ``data`` and ``result`` whole). CSV and
+    TSV cells are neutralised as :class:`CsvWriter` does, unless ``csv_raw``."""
     a, u = Annotation.__table__, User.__table__
     data_keys = sorted(schema.data_keys)
     controls = [c.name for c in schema.controls if c.name not in data_keys]
     tabular = fmt.name != "JSONL"
     if tabular:
-        writer = CsvWriter(schema, delimiter="\t" if fmt.name == "TSV" else ",")
-        buf = io.StringIO()
-        out = csv.writer(buf, delimiter=writer.delimiter, lineterminator="\n")
-        out.writerow(["id", *data_keys, *controls, *ANNOTATION_COLUMNS])
-        yield buf.getvalue().encode()
+        writer = CsvWriter(schema, delimiter="\t" if fmt.name == "TSV" else ",", raw=csv_raw)
+        yield csv_text([writer.text_row(["id", *data_keys, *controls, *ANNOTATION_COLUMNS])],
+                       delimiter=writer.delimiter).encode()
     for batch in batches:
         data_of = dict(zip(batch.id, batch.data, strict=True))
         q = (sa.select(a.c.id, a.c.task_id, a.c.result, a.c.created_at, a.c.updated_at, a.c.lead_time, u.c.email)
              .join(u, u.c.id == a.c.user_id)
              .where(a.c.task_id.in_(batch.id), a.c.was_cancelled == sa.false()).order_by(a.c.task_id, a.c.id))
         lines = []
-        buf = io.StringIO()
-        out = csv.writer(buf, delimiter=writer.delimiter, lineterminator="\n") if tabular else None
         for ann_id, tid, result, created, updated, lead_time, email in selection.conn.execute(q):
             data = json.loads(data_of[tid])
             when = (created.isoformat() if created else None, updated.isoformat() if updated else None)
             if tabular:
                 data = data if isinstance(data, dict) else {}
                 labels = by_control(schema, result or [])
-                out.writerow([tid, *[writer._cell(data.get(k)) for k in data_keys],
-                              *[writer._cell(labels.get(c)) for c in controls], email, ann_id, *when, lead_time])
+                lines.append([tid, *[writer._cell(data.get(k)) for k in data_keys],
+                              *[writer._cell(labels.get(c)) for c in controls], writer._cell(email), ann_id, *when,
+                              lead_time])
             else:
                 lines.append(json.dumps({"id": tid, "data": data, "result": result, "annotator": email,
                                          "annotation_id": ann_id, "created_at": when[0], "updated_at": when[1],
                                          "lead_time": lead_time}, ensure_ascii=False, separators=(",", ":")))
         if tabular:
-            yield buf.getvalue().encode()
+            yield csv_text(lines, delimiter=writer.delimiter).encode()
         elif lines:
             yield ("\n".join(lines) + "\n").encode()
 
@@ -296,7 +294,7 @@ class Export:
     """
 
     def __init__(self, project: Project, fmt: ExportFormat, *, filters: Filters, splits: Splits | None,
-                 media: str, base_url: str, batch_size: int, rows: str = "final"):
+                 media: str, base_url: str, batch_size: int, rows: str = "final", csv_raw: bool = False):
         self.fmt = fmt
         self.project = project
         schema = schema_of(project)
@@ -318,13 +316,13 @@ class Export:
                 chunks = zip_stream(entries)
         else:
             data_map = DataMap(schema, media=media, base_url=base_url)
-            writer = make_writer(fmt, schema)
+            writer = make_writer(fmt, schema, csv_raw=csv_raw)
             self.selection, batches = start(project, data_map, filters=filters, splits=splits,
                                             batch_size=batch_size, with_meta=writer.needs_meta, keep_splits=True)
             if fmt.name == "JSON":  # Label Studio's JSON carries every annotation
                 body = _ls_json(self.selection, batches)
             elif rows == "annotations":
-                body = _annotation_rows(fmt, schema, self.selection, batches)
+                body = _annotation_rows(fmt, schema, self.selection, batches, csv_raw=csv_raw)
             else:
                 body = (parts[0] for parts in write_batches(batches, [writer]))
             if zipped:
@@ -374,7 +372,8 @@ def export_project(project_id: int, user: User, *, scope: str = TokenScope.full)
 
 def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filters | None = None,
            splits: Splits | None = None, media: str | None = None, base_url: str = "",
-           scope: str = TokenScope.full, batch_size: int = BATCH, rows: str = "final") -> Export:
+           scope: str = TokenScope.full, batch_size: int = BATCH, rows: str = "final",
+           csv_raw: bool = False) -> Export:
     """Export a project's tasks with their final labels (the function behind the browser form,
     ``GET /api/projects/ID/export`` and ``labelfab export``).
 
@@ -406,6 +405,11 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         default), or one row per annotation with Label Studio's columns
         (:data:`ANNOTATION_COLUMNS`). ``JSON`` always carries every annotation, the final label
         and its source as extra keys.
+    csv_raw : bool
+        CSV and TSV: write every cell as it is. By default text that a spreadsheet would run
+        as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a
+        single quote in front (OWASP's rule, :func:`labeling.spreadsheet.csv_cell`); numbers
+        stay numbers. JSON, JSON_MIN, JSON Lines and Parquet are always as stored.
 
     Returns
     -------
@@ -443,4 +447,4 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         raise Invalid("media=files applies to projects with images; this project has none",
                       [{"row": None, "field": "media", "detail": "no images in this project"}])
     return Export(project, fmt, filters=filters or Filters(), splits=splits, media=media,
-                  base_url=base_url, batch_size=batch_size, rows=rows)
+                  base_url=base_url, batch_size=batch_size, rows=rows, csv_raw=csv_raw)

@@ -8,14 +8,14 @@
   Studio tasks whose one annotation is the final label: a dataset version's file and the
   converter's input; the export's JSON carries every annotation), ``JSON_MIN``, ``CSV``, ``TSV``,
   ``JSONL``, ``PARQUET``; they turn :class:`~labeling.exports.selection.Batch` columns into bytes,
-  streamed; the converter formats are in :mod:`labeling.exports.converter`;
-- :func:`zip_stream`, :func:`media_entries`: a zip archive, streamed, and the images of an export
-  as its entries.
+  streamed; the converter formats are in :mod:`labeling.exports.converter`; CSV and TSV cells
+  that a spreadsheet would run as formulas are neutralised unless asked raw (``csv_raw``);
+- :func:`zip_stream`, :func:`media_entries`, :func:`skipped_entries`: a zip archive, streamed,
+  the images of an export as its entries, and the list of those left out.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -33,6 +33,7 @@ from labeling.media import media_path
 from labeling.models import Project
 from labeling.schema import LabelSchema, schema_of
 from labeling.settings import get_settings
+from labeling.spreadsheet import csv_cell, csv_text
 from labeling.wire import annotation_json, prediction_json, task_json
 
 log = logging.getLogger(__name__)
@@ -370,48 +371,59 @@ class JsonMinWriter(Writer):
 
 
 class CsvWriter(Writer):
-    """Label Studio's CSV shape: the data fields of the config, one column per control."""
+    """Label Studio's CSV shape: the data fields of the config, one column per control.
 
-    def __init__(self, schema: LabelSchema, data_map: DataMap | None = None, *, delimiter: str = ","):
+    Text that a spreadsheet would run as a formula is neutralised
+    (:func:`labeling.spreadsheet.csv_cell`, OWASP's rule), in the header too (data keys come
+    from task data); ``raw`` writes every cell as it is, for pipelines.
+    """
+
+    def __init__(self, schema: LabelSchema, data_map: DataMap | None = None, *, delimiter: str = ",",
+                 raw: bool = False):
         super().__init__(schema, data_map)
         self.delimiter = delimiter
+        self.raw = raw
         self.data_keys = sorted(schema.data_keys)
         self.controls = [c.name for c in schema.controls if c.name not in self.data_keys]
-        self.header = ["id", *self.data_keys, *self.controls, "label_source", "split"]
+        self.header = self.text_row(["id", *self.data_keys, *self.controls, "label_source", "split"])
 
     def _cell(self, value: Any) -> Any:
-        if value is None or isinstance(value, str | int | float):
+        """A data or label value as a cell: numbers as they are, objects as JSON text."""
+        if value is None or isinstance(value, int | float):
             return value
-        return _dumps(value)
+        text = value if isinstance(value, str) else _dumps(value)
+        return text if self.raw else csv_cell(text)
+
+    def text_row(self, cells: list[Any]) -> list[Any]:
+        """Cells written as they are given (a header, an email): neutralised unless ``raw``."""
+        return cells if self.raw else [csv_cell(c) for c in cells]
 
     def begin(self) -> bytes:
-        buf = io.StringIO()
-        csv.writer(buf, delimiter=self.delimiter, lineterminator="\n").writerow(self.header)
-        return buf.getvalue().encode()
+        return csv_text([self.header], delimiter=self.delimiter).encode()
 
     def rows(self, batch: Batch) -> bytes:
-        buf = io.StringIO()
-        w = csv.writer(buf, delimiter=self.delimiter, lineterminator="\n")
-        cell = self._cell
+        cell, lines = self._cell, []
         for r in batch.records():
             data = json.loads(r.data)
             data = data if isinstance(data, dict) else {}
             labels = by_control(self.schema, json.loads(r.result))
-            w.writerow([r.id, *[cell(data.get(k)) for k in self.data_keys],
-                        *[cell(labels.get(c)) for c in self.controls], r.source, r.split])
-        return buf.getvalue().encode()
+            lines.append([r.id, *[cell(data.get(k)) for k in self.data_keys],
+                          *[cell(labels.get(c)) for c in self.controls], r.source, r.split])
+        return csv_text(lines, delimiter=self.delimiter).encode()
 
 
-def make_writer(fmt: ExportFormat, schema: LabelSchema, data_map: DataMap | None = None) -> Writer:
-    """The writer of a format that is not made by the converter (JSON for those)."""
+def make_writer(fmt: ExportFormat, schema: LabelSchema, data_map: DataMap | None = None, *,
+                csv_raw: bool = False) -> Writer:
+    """The writer of a format that is not made by the converter (JSON for those); ``csv_raw``:
+    CSV and TSV cells as they are, formulas included (the other formats always are)."""
     if fmt.name == "JSONL":
         return JsonlWriter(schema, data_map)
     if fmt.name == "PARQUET":
         return ParquetWriter(schema, data_map)
     if fmt.name == "CSV":
-        return CsvWriter(schema, data_map)
+        return CsvWriter(schema, data_map, raw=csv_raw)
     if fmt.name == "TSV":
-        return CsvWriter(schema, data_map, delimiter="\t")
+        return CsvWriter(schema, data_map, delimiter="\t", raw=csv_raw)
     if fmt.name == "JSON_MIN":
         return JsonMinWriter(schema, data_map)
     return LsJsonWriter(schema, data_map)  # JSON, and the input of the converter formats

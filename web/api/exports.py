@@ -4,7 +4,9 @@
 (:func:`labeling.exports.export`): Label Studio's names (JSON, JSON_MIN, CSV, TSV, COCO, YOLO,
 VOC, CONLL2003, COCO_WITH_IMAGES, YOLO_WITH_IMAGES) plus JSONL and PARQUET; filters ``state``
 (default accepted; ``all``), ``label``, ``annotator``, ``since``, ``until``; ``seed`` and
-``split`` (80,10,10) for the split column; ``media=urls|files``. Called exactly as Label Studio
+``split`` (80,10,10) for the split column; ``media=urls|files``; ``csv_raw=true`` (CSV and TSV
+cells as they are: by default text a spreadsheet would run as a formula gets a ``'`` in front,
+OWASP's rule; the other formats are always as stored). Called exactly as Label Studio
 is (``exportType=JSON`` with none of those filters, or with ``download_all_tasks``/``ids``), it
 answers as Label Studio does: every annotated task with all its annotations
 (:func:`labeling.exports.iter_ls_json`); ``gold=true`` adds the gold tasks with their answers
@@ -85,7 +87,8 @@ def export(project_id: int):
     splits = exports.parse_splits(seed=args.get("seed"), split=args.get("split")) if asked else None
     result = exports.export(project_id, api_user().user, format=kind, filters=filters, splits=splits,
                             media=args.get("media"), base_url=request.host_url, scope=api_user().scope,
-                            rows=args.get("rows") or "final")
+                            rows=args.get("rows") or "final",
+                            csv_raw=exports.parse_flag(args.get("csv_raw"), "csv_raw"))
     return Response(result, mimetype=result.mimetype, headers=_attachment(result.filename))
 
 

@@ -294,6 +294,11 @@ class ExportQuery(Schema):
     rows: Literal["final", "annotations"] | None = Field(
         None, description="clean export, CSV/TSV/JSONL: final labels (default) or one row per annotation "
                           "(annotator, annotation_id, created_at, updated_at, lead_time)")
+    csv_raw: bool | None = Field(
+        None, description="clean export, CSV/TSV: every cell as it is. By default a text cell that a spreadsheet "
+                          "would run as a formula (starting with =, +, -, @, tab or carriage return) gets a single "
+                          "quote in front (OWASP's rule); numbers stay numbers. JSON, JSON_MIN, JSONL and PARQUET "
+                          "are always as stored")
 
 
 class PublishBody(Schema):

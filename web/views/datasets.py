@@ -53,6 +53,7 @@ class ExportForm(FlaskForm):
                        choices=[("final", "final labels of accepted items"),
                                 ("annotations", "one row per annotation")])
     gold = BooleanField("Gold tasks too, with their answers")
+    csv_raw = BooleanField("CSV/TSV cells as they are (for pipelines: formulas are not neutralised)")
 
 
 #: The states of tasks with annotations (the states the other choice offers with nothing accepted).
@@ -199,7 +200,8 @@ def export(project_id: int):
             splits = None if generation else exports.parse_splits(seed=form.seed.data, split=form.split.data)
             media = form.media.data if any(o.tag == "Image" for o in schema.objects.values()) else None
             result = exports.export(project_id, _user(), format=form.exportType.data, filters=filters,
-                                    splits=splits, media=media, base_url=request.host_url, rows=form.rows.data)
+                                    splits=splits, media=media, base_url=request.host_url, rows=form.rows.data,
+                                    csv_raw=form.csv_raw.data)
         except DomainError as exc:
             status = exc.status
             if isinstance(exc, Conflict) and any(counts.get(s, 0) for s in _ANNOTATED):
@@ -232,4 +234,6 @@ def _other_choice(args, form: ExportForm) -> str:
              "split": form.split.data or "80,10,10"}
     if form.gold.data:
         query["gold"] = "y"
+    if form.csv_raw.data:
+        query["csv_raw"] = "y"
     return url_for("datasets.export", project_id=request.view_args["project_id"], **query)
