@@ -3,7 +3,9 @@ the pages), never a 500, and none of it can break a project for the others worki
 
 Label configs far past the limits, JSON nested 100,000 deep, lone surrogates in every text field,
 whole numbers above 2**63 in query arguments, a 60,000-character search, unbounded settings,
-oversized titles, descriptions, task rows and request bodies. Run on SQLite and PostgreSQL.
+oversized titles, descriptions, task rows and request bodies. Run on SQLite and PostgreSQL. The
+requests themselves are data in ``tests/web/bad_input_corpus.py`` (``bench/security.py`` sends
+them too).
 """
 
 from __future__ import annotations
@@ -20,20 +22,8 @@ from labeling.db import read_session
 from labeling.models import ImportBatch, Project, Task
 from labeling.settings import load_settings
 from tests.conftest import login
-
-TEXT = """<View><Text name="text" value="$text"/>
-<Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
-HUGE = 2**64
-SURROGATE = "\\ud800"  # as JSON text: a lone surrogate once parsed
-
-
-def choices_config(n: int, *, extra: str = "") -> str:
-    labels = "".join(f'<Choice value="label {i:06d}"/>\n' for i in range(n))
-    return f'<View><Text name="text" value="$text"/>\n<Choices name="label" toName="text">\n{labels}{extra}</Choices></View>'
-
-
-def deep(depth: int) -> str:
-    return "[" * depth + "]" * depth
+from tests.web import bad_input_corpus as corpus
+from tests.web.bad_input_corpus import HUGE, SURROGATE, TEXT, Ids, choices_config, deep
 
 
 def assert_error_shape(response, status: int | tuple[int, ...], *words: str) -> dict:
@@ -47,7 +37,9 @@ def assert_error_shape(response, status: int | tuple[int, ...], *words: str) -> 
     return body
 
 
-def send(client, method: str, url: str, raw: str, actor):
+def send(client, method: str, url: str, raw: str | None, actor):
+    if raw is None:
+        return client.open(url, method=method, headers=actor.headers)
     return client.open(url, method=method, data=raw.encode("utf-8"), headers=actor.headers,
                        content_type="application/json")
 
@@ -74,11 +66,9 @@ def stored_projects() -> list[tuple[str, str]]:
 
 
 def test_a_config_of_100000_choices_is_refused_by_its_size(client, lead):
-    config = choices_config(100_000)
-    assert len(config) > 2_500_000
-    for url in ("/api/projects/validate", "/api/projects"):
-        r = client.post(url, json={"title": "huge", "label_config": config}, headers=lead.headers)
-        assert_error_shape(r, 422, "KiB", "LABELFAB_MAX_LABEL_CONFIG_KB")
+    assert len(choices_config(100_000)) > 2_500_000
+    for method, url, raw in corpus.huge_configs():
+        assert_error_shape(send(client, method, url, raw, lead), 422, "KiB", "LABELFAB_MAX_LABEL_CONFIG_KB")
     assert stored_projects() == []
 
 
@@ -114,28 +104,6 @@ def test_validating_configs_is_for_those_who_create_projects(client, lead, admin
 # --------------------------------------------------------------------------- point 10: deep JSON
 
 
-def deep_body_requests(project, task_ids, annotation_id, admin_id):
-    """(method, url, a JSON text with a 100,000-deep value inside) for every JSON-taking route."""
-    inner = deep(100_000)
-    return [
-        ("PATCH", f"/api/projects/{project.id}", '{"description": ' + inner + "}"),
-        ("POST", "/api/projects", inner),
-        ("POST", "/api/projects/validate", '{"label_config": ' + inner + "}"),
-        ("PATCH", f"/api/tasks/{task_ids[0]}", '{"meta": ' + inner + "}"),
-        ("POST", f"/api/tasks/{task_ids[1]}/annotations", '{"result": ' + inner + "}"),
-        ("PATCH", f"/api/annotations/{annotation_id}", '{"result": ' + inner + "}"),
-        ("POST", f"/api/projects/{project.id}/members", '{"user": ' + inner + "}"),
-        ("POST", "/api/users", '{"email": ' + inner + "}"),
-        ("PATCH", f"/api/users/{admin_id}", '{"role": ' + inner + "}"),
-        ("POST", "/api/tokens", inner),
-        ("POST", f"/api/projects/{project.id}/qc", '{"models": ' + inner + "}"),
-        ("PUT", f"/api/projects/{project.id}/qc-policy", '{"threshold": ' + inner + "}"),
-        ("POST", f"/api/projects/{project.id}/datasets", '{"note": ' + inner + "}"),
-        ("POST", "/api/predictions", '{"task": 1, "result": ' + inner + "}"),
-        ("POST", f"/api/tasks/{task_ids[2]}/review", '{"action": ' + inner + "}"),
-    ]
-
-
 @pytest.fixture
 def annotation_id(client, lead, task_ids):
     r = client.post(f"/api/tasks/{task_ids[0]}/annotations", headers=lead.headers,
@@ -145,8 +113,13 @@ def annotation_id(client, lead, task_ids):
     return r.get_json()["id"]
 
 
-def test_json_nested_100000_deep_is_422_on_every_route(client, admin, project, task_ids, annotation_id):
-    for method, url, raw in deep_body_requests(project, task_ids, annotation_id, admin.id):
+@pytest.fixture
+def ids(admin, project, task_ids, annotation_id) -> Ids:
+    return Ids(project=project.id, tasks=tuple(task_ids), annotation=annotation_id, admin=admin.id)
+
+
+def test_json_nested_100000_deep_is_422_on_every_route(client, admin, ids):
+    for method, url, raw in corpus.deep_bodies(ids):
         r = send(client, method, url, raw, admin)
         assert_error_shape(r, 422, "nested more than 64 levels deep")
 
@@ -160,11 +133,11 @@ def test_json_depth_is_bounded_below_the_recursion_limit(client, lead, project):
 
 
 def test_nan_and_infinity_are_not_json(client, lead, project):
-    for raw in ('{"gold_rate": NaN}', '{"gold_threshold": Infinity}', '{"gold_rate": -Infinity}'):
-        r = send(client, "PATCH", f"/api/projects/{project.id}", raw, lead)
-        assert_error_shape(r, 422, "is not valid JSON")
-    r = send(client, "PUT", f"/api/projects/{project.id}/qc-policy", '{"budget": Infinity}', lead)
-    assert_error_shape(r, 422, "Infinity is not valid JSON")
+    requests = corpus.not_json(Ids(project.id, (0, 0, 0), 0, 0))
+    for method, url, raw in requests:
+        assert_error_shape(send(client, method, url, raw, lead), 422, "is not valid JSON")
+    assert requests[-1][2] == '{"budget": Infinity}'
+    assert_error_shape(send(client, *requests[-1], lead), 422, "Infinity is not valid JSON")
 
 
 def test_deep_json_in_a_page_form_is_refused(client, lead):
@@ -183,47 +156,17 @@ def test_deep_json_in_a_page_form_is_refused(client, lead):
 # --------------------------------------------------------------------------- point 10: lone surrogates
 
 
-def test_lone_surrogates_in_text_fields_are_422(client, lead, admin, project, task_ids, annotation_id):
-    s = SURROGATE
-    cases = [
-        ("POST", "/api/projects", '{"title": "a' + s + '", "label_config": ' + json.dumps(TEXT) + "}"),
-        ("POST", "/api/projects", '{"title": "t", "label_config": "<View>' + s + '</View>"}'),
-        ("POST", "/api/projects/validate", '{"label_config": "<View>' + s + '</View>"}'),
-        ("PATCH", f"/api/projects/{project.id}", '{"title": "' + s + '"}'),
-        ("PATCH", f"/api/projects/{project.id}", '{"description": "x' + s + '"}'),
-        ("PATCH", f"/api/projects/{project.id}", '{"expert_instruction": "' + s + '"}'),
-        ("PATCH", f"/api/projects/{project.id}", '{"' + s + '": 1}'),
-        ("POST", f"/api/tasks/{task_ids[1]}/annotations", '{"was_cancelled": true, "skip_reason": "' + s + '"}'),
-        ("PATCH", f"/api/annotations/{annotation_id}", '{"skip_reason": "' + s + '"}'),
-        ("POST", f"/api/projects/{project.id}/members", '{"email": "' + s + '@example.com"}'),
-        ("POST", "/api/users", '{"email": "x' + s + '@example.com", "role": "annotator"}'),
-        ("POST", "/api/predictions", '{"task": ' + str(task_ids[2]) + ', "model_version": "' + s + '", "result": []}'),
-        ("PATCH", f"/api/tasks/{task_ids[2]}", '{"data": {"text": "' + s + '"}}'),
-        ("POST", f"/api/projects/{project.id}/datasets", '{"note": "' + s + '"}'),
-    ]
-    for method, url, raw in cases:
+def test_lone_surrogates_in_text_fields_are_422(client, admin, ids):
+    for method, url, raw in corpus.lone_surrogates(ids):
         r = send(client, method, url, raw, admin)
         assert_error_shape(r, 422, "lone surrogate")
     assert stored_projects() == [("texts", "")]
 
 
 def test_lone_surrogates_in_imports_are_refused_by_row(client, lead, project):
-    s = SURROGATE
-    cases = {
-        "data": '[{"text": "fine"}, {"text": "bad' + s + '"}]',
-        "a data key": '[{"text": "fine", "' + s + '": 1}]',
-        "an annotation's author": '[{"data": {"text": "a"}, "annotations": [{"completed_by": "' + s
-                                  + '@x.org", "result": []}]}]',
-        "a prediction's model_version": '[{"data": {"text": "a"}, "predictions": [{"model_version": "' + s
-                                        + '", "result": []}]}]',
-        "meta": '[{"data": {"text": "a"}, "meta": {"note": "' + s + '"}}]',
-    }
-    for case, raw in cases.items():
-        for query in ("", "?dedupe=true"):
-            r = client.post(f"/api/projects/{project.id}/import{query}", data=raw.encode(), headers=lead.headers,
-                            content_type="application/json")
-            body = assert_error_shape(r, 422, "lone surrogate")
-            assert body["errors"][0]["row"] in (1, 2), (case, body)
+    for method, url, raw in corpus.surrogate_imports(Ids(project.id, (0, 0, 0), 0, 0)):
+        body = assert_error_shape(send(client, method, url, raw, lead), 422, "lone surrogate")
+        assert body["errors"][0]["row"] in (1, 2), (raw, body)
     with read_session() as s_:
         assert s_.execute(select(sa.func.count()).select_from(Task)).scalar_one() == 0
         assert s_.execute(select(sa.func.count()).select_from(ImportBatch)).scalar_one() == 0
@@ -245,36 +188,9 @@ def test_lone_surrogates_from_the_domain_and_cli(lead, project, runner):
 # --------------------------------------------------------------------------- point 10: big numbers
 
 
-def test_whole_numbers_past_2_63_in_query_arguments(client, lead, project, task_ids, annotation_id):
-    pid = project.id
-    urls = [
-        f"/api/tasks?project={pid}&page={HUGE}",
-        f"/api/tasks?project={HUGE}",
-        f"/api/tasks?project={pid}&page={10**17}",  # small enough, but its offset is not
-        f"/api/projects/{pid}/tasks?page={HUGE}",
-        f"/api/projects?page={HUGE}",
-        f"/api/annotate/{pid}/next?exclude={HUGE}",
-        f"/api/annotate/{pid}/previous?before={HUGE}",
-        f"/api/projects/{pid}/my-annotations?before={HUGE}",
-        f"/api/projects/{pid}/my-annotations?limit={HUGE}",
-        f"/api/predictions?task={HUGE}",
-        f"/api/projects/{pid}/datasets/{HUGE}",
-        f"/api/projects/{pid}/datasets/v{HUGE}",
-        f"/api/projects/{pid}/datasets/{HUGE}/download?format=jsonl",
-        f"/api/projects/{pid}/datasets/diff?from={HUGE}&to=1",
-        f"/api/projects/{pid}/datasets/diff?from={'9' * 5000}&to=1",
-        f"/api/projects/{pid}/label-issues?page={HUGE}",
-        f"/api/projects/{pid}/label-issues?run={HUGE}",
-        f"/api/projects/{pid}/qc/runs?limit={HUGE}",
-        f"/api/projects/{pid}/review/decisions?task={HUGE}",
-        f"/api/projects/{pid}/review/decisions?limit={HUGE}",
-        f"/api/projects/{pid}/audit?sample={HUGE}",
-        f"/api/projects/{pid}/audit?reviewer={HUGE}&seed={HUGE}",
-        f"/api/projects/{pid}/stats/items?page={HUGE}&annotator={HUGE}",
-    ]
-    for url in urls:
-        r = client.get(url, headers=lead.headers)
-        assert_error_shape(r, 422, "out of range")
+def test_whole_numbers_past_2_63_in_query_arguments(client, lead, ids):
+    for method, url, raw in corpus.big_query_numbers(ids):
+        assert_error_shape(send(client, method, url, raw, lead), 422, "out of range")
 
 
 def test_the_largest_whole_numbers_taken_never_break_a_request(client, lead, project, task_ids, annotation_id):
@@ -294,9 +210,8 @@ def test_the_largest_whole_numbers_taken_never_break_a_request(client, lead, pro
 
 
 def test_ids_in_paths_past_what_a_column_holds_match_no_route(client, lead, project, task_ids):
-    for url in (f"/api/projects/{2**31}", f"/api/tasks/{HUGE}", f"/api/tasks/{2**31}/annotations",
-                f"/api/annotations/{HUGE}", f"/api/jobs/{2**40}", f"/api/projects/{project.id}/qc/runs/{HUGE}"):
-        assert_error_shape(client.get(url, headers=lead.headers), (404, 405))  # 405: a rule of another method matched first
+    for method, url, raw in corpus.ids_in_paths(Ids(project.id, tuple(task_ids), 0, 0)):
+        assert_error_shape(send(client, method, url, raw, lead), (404, 405))  # 405: a rule of another method matched first
     r = client.get(f"/api/tasks?project={project.id}&search=%23{2**31}", headers=lead.headers)
     assert r.status_code == 200 and r.get_json()["total"] == 0
 
@@ -320,35 +235,21 @@ def test_big_numbers_in_page_query_arguments(client, lead, project, task_ids):
         assert r.status_code in (200, 404, 422), (url, r.status_code)
 
 
-def test_numbers_and_dates_out_of_range_in_bodies_and_arguments(client, admin, project, task_ids):
-    res = '[{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]'
-    for method, url, raw in (
-        ("POST", f"/api/tasks/{task_ids[0]}/annotations", '{"result": ' + res + ', "lead_time": 1' + "0" * 400 + "}"),
-        ("POST", f"/api/tasks/{task_ids[0]}/annotations", '{"result": ' + res + ', "lead_time": 1e400}'),
-        ("PATCH", f"/api/tasks/{task_ids[1]}", '{"priority": ' + str(10**400) + "}"),
-        ("POST", "/api/predictions", '{"task": ' + str(task_ids[2]) + ', "result": ' + res + ', "score": 1e999}'),
-        ("POST", "/api/predictions", '{"task": ' + str(10**30) + ', "result": ' + res + "}"),
-        ("POST", "/api/predictions", '{"task": ' + str(2**40) + ', "result": ' + res + "}"),
-        ("POST", f"/api/projects/{project.id}/members", '{"user": ' + str(10**30) + "}"),
-        ("PATCH", f"/api/users/{admin.id}", '{"role": ["admin"]}'),
-    ):
+def test_numbers_and_dates_out_of_range_in_bodies_and_arguments(client, admin, ids):
+    for method, url, raw in corpus.out_of_range_bodies(ids):
         assert_error_shape(send(client, method, url, raw, admin), 422)
-    for who in (str(10**30), str(2**40), "²"):
-        r = client.post(f"/api/projects/{project.id}/members", json={"user": who}, headers=admin.headers)
-        assert_error_shape(r, 404, "no user")
-    for url, reason in ((f"/api/annotate/{project.id}/stats?since=9999-12-31T23:59:59-23:59", "not an ISO date-time"),
-                        (f"/api/projects/{project.id}/export?exportType=CSV&state=all&until=0001-01-01T00:00:00%2B14:00",
-                         "until must be a date"),
-                        (f"/api/projects/{project.id}/export?exportType=CSV&state=all&annotator={10**30}", "no such user")):
-        assert_error_shape(client.get(url, headers=admin.headers), 422, reason)
+    for method, url, raw in corpus.unknown_members(ids):
+        assert_error_shape(send(client, method, url, raw, admin), 404, "no user")
+    for method, url, raw, reason in corpus.out_of_range_arguments(ids):
+        assert_error_shape(send(client, method, url, raw, admin), 422, reason)
 
 
 # --------------------------------------------------------------------------- point 10: search
 
 
 def test_a_60000_character_search_is_422(client, lead, project, task_ids):
-    r = client.get(f"/api/tasks?project={project.id}&search={'a' * 60_000}", headers=lead.headers)
-    assert_error_shape(r, 422, "search is 60,000 characters long; the limit is 1,000")
+    [(method, url, raw)] = corpus.long_search(Ids(project.id, tuple(task_ids), 0, 0))
+    assert_error_shape(send(client, method, url, raw, lead), 422, "search is 60,000 characters long; the limit is 1,000")
     r = client.get(f"/api/tasks?project={project.id}&search={'%_' * 500}", headers=lead.headers)
     assert r.status_code == 200 and r.get_json()["total"] == 0
     login(client, lead.email)
@@ -359,12 +260,7 @@ def test_a_60000_character_search_is_422(client, lead, project, task_ids):
 # --------------------------------------------------------------------------- point 10: settings
 
 
-BAD_SETTINGS = [
-    {"lease_seconds": 1e18}, {"lease_seconds": 10**18}, {"lease_seconds": 7 * 24 * 3600 + 1},
-    {"lease_seconds": 9}, {"maximum_annotations": 10**12}, {"overlap": 101}, {"max_overlap": 2**63},
-    {"gold_rate": 1.5}, {"gold_rate": 10**400 // 10**300}, {"gold_threshold": -0.1},
-    {"gold_min_items": 10**9}, {"qc_every": 2**64}, {"qc_every": -1},
-]
+BAD_SETTINGS = corpus.BAD_SETTINGS
 
 
 @pytest.mark.parametrize("values", BAD_SETTINGS, ids=[json.dumps(v)[:40] for v in BAD_SETTINGS])
@@ -377,7 +273,7 @@ def test_every_numeric_setting_is_bounded(client, lead, annotator, project, task
 
 
 def test_qc_policy_numbers_are_bounded(client, lead, project):
-    for values in ({"budget": 10**30}, {"budget": 2**63}, {"relabel_k": 10**20}, {"threshold": 1e308}):
+    for values in corpus.BAD_POLICY:
         r = client.put(f"/api/projects/{project.id}/qc-policy", json=values, headers=lead.headers)
         assert_error_shape(r, 422, next(iter(values)))
 
@@ -395,12 +291,11 @@ def test_the_largest_settings_still_work(client, lead, annotator, project, task_
 
 
 def test_title_and_description_sizes(client, lead, project):
-    r = client.patch(f"/api/projects/{project.id}", json={"title": "t" * 256}, headers=lead.headers)
-    assert_error_shape(r, 422, "title is 256 characters long; the limit is 255")
-    r = client.patch(f"/api/projects/{project.id}", json={"description": "d" * 65_537}, headers=lead.headers)
-    assert_error_shape(r, 422, "description is 65,537 characters long", "LABELFAB_MAX_DESCRIPTION_CHARS")
-    r = client.post("/api/projects", json={"title": "x" * 300, "label_config": TEXT}, headers=lead.headers)
-    assert_error_shape(r, 422, "limit is 255")
+    title, description, new_title, _ = corpus.oversized_fields(Ids(project.id, (0, 0, 0), 0, 0))
+    assert_error_shape(send(client, *title, lead), 422, "title is 256 characters long; the limit is 255")
+    assert_error_shape(send(client, *description, lead), 422, "description is 65,537 characters long",
+                       "LABELFAB_MAX_DESCRIPTION_CHARS")
+    assert_error_shape(send(client, *new_title, lead), 422, "limit is 255")
     r = client.patch(f"/api/projects/{project.id}", json={"description": "d" * 65_536, "title": "t" * 255},
                      headers=lead.headers)
     assert r.status_code == 200
@@ -408,8 +303,9 @@ def test_title_and_description_sizes(client, lead, project):
 
 
 def test_a_30_mb_description_is_413(client, lead, project):
-    r = client.patch(f"/api/projects/{project.id}", json={"description": "d" * (30 << 20)}, headers=lead.headers)
-    assert_error_shape(r, 413, "larger than the limit of 16 MiB", "LABELFAB_MAX_REQUEST_MB")
+    *_, thirty_mb = corpus.oversized_fields(Ids(project.id, (0, 0, 0), 0, 0))
+    assert len(thirty_mb[2]) > 30 << 20
+    assert_error_shape(send(client, *thirty_mb, lead), 413, "larger than the limit of 16 MiB", "LABELFAB_MAX_REQUEST_MB")
     assert stored_projects() == [("texts", "")]
 
 
