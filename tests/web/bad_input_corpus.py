@@ -6,7 +6,7 @@ message; ``bench/security.py`` sends :func:`corpus` and counts the server errors
 Label configs far past the limits, JSON nested 100,000 deep, NaN and Infinity, lone surrogates
 in every text field, whole numbers above 2**63 in query arguments, numbers and dates out of
 range in bodies, a 60,000-character search, unbounded settings, oversized titles and
-descriptions.
+descriptions, fields of the wrong JSON type.
 """
 
 from __future__ import annotations
@@ -209,9 +209,24 @@ def oversized_fields(ids: Ids) -> list[Request]:
             ("PATCH", f"/api/projects/{p}", json.dumps({"description": "d" * (30 << 20)}))]
 
 
+def wrong_types(ids: Ids) -> list[Request]:
+    """Fields of the wrong JSON type (a list, an object or a number where text or a flag goes),
+    and bodies that are no object."""
+    return [
+        ("POST", "/api/users", '{"email": [null, null], "role": "annotator"}'),
+        ("POST", "/api/users", '{"email": "typed@example.com", "role": {"admin": true}}'),
+        ("POST", "/api/users", '{"email": "typed@example.com", "password": 12345678901234}'),
+        ("POST", "/api/users", '{"email": "typed@example.com", "name": ["a"]}'),
+        ("PATCH", f"/api/users/{ids.admin}", "[null, null]"),
+        ("PATCH", f"/api/users/{ids.admin}", '"admin"'),
+        ("PATCH", f"/api/users/{ids.admin}", '{"role": {"a": 1}}'),
+        ("PATCH", f"/api/users/{ids.admin}", '{"is_active": "AAA"}'),
+    ]
+
+
 def corpus(ids: Ids) -> list[Request]:
     """Every request of the corpus, in an order that leaves the world as it was (each is refused)."""
     return [*huge_configs(), *deep_bodies(ids), *not_json(ids), *lone_surrogates(ids), *surrogate_imports(ids),
             *big_query_numbers(ids), *ids_in_paths(ids), *out_of_range_bodies(ids), *unknown_members(ids),
             *[(m, u, b) for m, u, b, _ in out_of_range_arguments(ids)], *long_search(ids), *bad_settings(ids),
-            *oversized_fields(ids)]
+            *oversized_fields(ids), *wrong_types(ids)]

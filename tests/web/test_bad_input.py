@@ -3,9 +3,9 @@ the pages), never a 500, and none of it can break a project for the others worki
 
 Label configs far past the limits, JSON nested 100,000 deep, lone surrogates in every text field,
 whole numbers above 2**63 in query arguments, a 60,000-character search, unbounded settings,
-oversized titles, descriptions, task rows and request bodies. Run on SQLite and PostgreSQL. The
-requests themselves are data in ``tests/web/bad_input_corpus.py`` (``bench/security.py`` sends
-them too).
+oversized titles, descriptions, task rows and request bodies, fields of the wrong JSON type. Run
+on SQLite and PostgreSQL. The requests themselves are data in ``tests/web/bad_input_corpus.py``
+(``bench/security.py`` sends them too).
 """
 
 from __future__ import annotations
@@ -349,3 +349,19 @@ def test_task_data_size_and_depth_are_bounded(client, lead, project, task_ids):
     assert_error_shape(r, 422, "has 2,002 fields")
     with read_session() as s:
         assert s.execute(select(sa.func.count()).select_from(Task)).scalar_one() == len(task_ids)
+
+
+# --------------------------------------------------------------------------- wrong types
+
+
+def test_fields_of_the_wrong_json_type_are_422(client, admin, ids):
+    from labeling import users
+
+    before = [(u.email, u.role, u.is_active) for u in users.list_users()]
+    for method, url, raw in corpus.wrong_types(ids):
+        body = assert_error_shape(send(client, method, url, raw, admin), 422)
+        text = body["detail"]
+        assert "must be a string" in text or "must be true or false" in text or "JSON object" in text, (raw, text)
+    assert [(u.email, u.role, u.is_active) for u in users.list_users()] == before
+    r = client.patch(f"/api/users/{admin.id}", headers=admin.headers)  # no body: nothing to change
+    assert r.status_code == 200 and r.get_json()["role"] == "admin"

@@ -12,7 +12,7 @@ from labeling.models import ApiToken, Role, User
 from web.api import api_user, bp
 from web.api import schemas as s
 from web.api.describe import doc
-from web.api.params import json_body, string_field
+from web.api.params import flag_field, json_body, string_field
 
 
 def user_view(user: User) -> dict:
@@ -40,9 +40,10 @@ def create_user():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Invalid("send a JSON object: {\"email\": ..., \"role\": ..., \"password\": ...}")
+    email, role = string_field(body, "email") or "", string_field(body, "role") or Role.annotator
+    password, name = string_field(body, "password"), string_field(body, "name") or ""
     try:
-        user = users.create_user(body.get("email", ""), role=body.get("role", Role.annotator),
-                                 password=body.get("password"), name=body.get("name", ""))
+        user = users.create_user(email, role=role, password=password, name=name)
     except users.UserError as exc:
         raise Invalid(str(exc), [{"field": "email" if "email" in str(exc) else "role", "detail": str(exc)}]) from None
     return jsonify(user_view(user)), 201
@@ -52,9 +53,10 @@ def create_user():
 @doc(summary="Change a user's role or deactivate them (admins)", body=s.UserPatch, responses={200: s.User}, tags=('users',))
 def update_user(user_id: int):
     _require_admin()
-    body = request.get_json(silent=True) or {}
+    body = json_body() if request.get_json(silent=True) is not None else {}
+    role, is_active = string_field(body, "role"), flag_field(body, "is_active")
     try:
-        user = users.update_user(user_id, role=body.get("role"), is_active=body.get("is_active"))
+        user = users.update_user(user_id, role=role, is_active=is_active)
     except users.UserError as exc:
         raise (NotFound if "no user" in str(exc) else Invalid)(str(exc)) from None
     return jsonify(user_view(user))
