@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -45,7 +45,10 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code == 413:
             return error_response(413, _too_large(app), title=exc.name)
-        return error_response(exc.code or 500, exc.description or exc.name, title=exc.name)
+        response = make_response(error_response(exc.code or 500, exc.description or exc.name, title=exc.name))
+        # the exception's own headers (a 405's Allow, RFC 9110), not its HTML Content-Type
+        response.headers.extend([(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -6,7 +6,7 @@ message; ``bench/security.py`` sends :func:`corpus` and counts the server errors
 Label configs far past the limits, JSON nested 100,000 deep, NaN and Infinity, lone surrogates
 in every text field, whole numbers above 2**63 in query arguments, numbers and dates out of
 range in bodies, a 60,000-character search, unbounded settings, oversized titles and
-descriptions, fields of the wrong JSON type.
+descriptions, fields of the wrong JSON type, methods a route does not take.
 """
 
 from __future__ import annotations
@@ -224,9 +224,15 @@ def wrong_types(ids: Ids) -> list[Request]:
     ]
 
 
+def wrong_methods(ids: Ids) -> list[Request]:
+    """Methods a route does not take (405, naming the ones it does in Allow)."""
+    return [("TRACE", "/api/me", None), ("DELETE", "/api/projects/validate", None),
+            ("PUT", f"/api/tasks/{ids.tasks[0]}/annotations", None), ("GET", "/api/users/1/sign-out", None)]
+
+
 def corpus(ids: Ids) -> list[Request]:
     """Every request of the corpus, in an order that leaves the world as it was (each is refused)."""
     return [*huge_configs(), *deep_bodies(ids), *not_json(ids), *lone_surrogates(ids), *surrogate_imports(ids),
             *big_query_numbers(ids), *ids_in_paths(ids), *out_of_range_bodies(ids), *unknown_members(ids),
             *[(m, u, b) for m, u, b, _ in out_of_range_arguments(ids)], *long_search(ids), *bad_settings(ids),
-            *oversized_fields(ids), *wrong_types(ids)]
+            *oversized_fields(ids), *wrong_types(ids), *wrong_methods(ids)]

@@ -3,9 +3,9 @@ the pages), never a 500, and none of it can break a project for the others worki
 
 Label configs far past the limits, JSON nested 100,000 deep, lone surrogates in every text field,
 whole numbers above 2**63 in query arguments, a 60,000-character search, unbounded settings,
-oversized titles, descriptions, task rows and request bodies, fields of the wrong JSON type. Run
-on SQLite and PostgreSQL. The requests themselves are data in ``tests/web/bad_input_corpus.py``
-(``bench/security.py`` sends them too).
+oversized titles, descriptions, task rows and request bodies, fields of the wrong JSON type,
+methods a route does not take. Run on SQLite and PostgreSQL. The requests themselves are data in
+``tests/web/bad_input_corpus.py`` (``bench/security.py`` sends them too).
 """
 
 from __future__ import annotations
@@ -351,7 +351,7 @@ def test_task_data_size_and_depth_are_bounded(client, lead, project, task_ids):
         assert s.execute(select(sa.func.count()).select_from(Task)).scalar_one() == len(task_ids)
 
 
-# --------------------------------------------------------------------------- wrong types
+# --------------------------------------------------------------------------- wrong types, methods
 
 
 def test_fields_of_the_wrong_json_type_are_422(client, admin, ids):
@@ -365,3 +365,14 @@ def test_fields_of_the_wrong_json_type_are_422(client, admin, ids):
     assert [(u.email, u.role, u.is_active) for u in users.list_users()] == before
     r = client.patch(f"/api/users/{admin.id}", headers=admin.headers)  # no body: nothing to change
     assert r.status_code == 200 and r.get_json()["role"] == "admin"
+
+
+def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(client, admin, ids):
+    for method, url, raw in corpus.wrong_methods(ids):
+        r = send(client, method, url, raw, admin)
+        assert_error_shape(r, 405, "method is not allowed")
+        allowed = {m.strip() for m in r.headers["Allow"].split(",")}
+        assert method not in allowed and allowed & {"GET", "POST"}, (method, url, r.headers["Allow"])
+    login(client, admin.email)
+    r = client.open("/projects", method="TRACE")
+    assert r.status_code == 405 and "GET" in r.headers["Allow"] and r.mimetype == "text/html"
