@@ -194,9 +194,16 @@ def get_dataset(project_id: int, version: str):
     return jsonify(datasets.get_version(project_id, api_user().user, version, scope=api_user().scope).manifest)
 
 
+# a version's file as it is stored, in its format's media type (JSON: Label Studio's); a part of it
+_MEDIA_TYPES = sorted({media for _, media, _ in datasets.VERSION_FORMATS.values()})
+_VERSION_FILE = (list[wire.ExportTask], File(tuple(m for m in _MEDIA_TYPES if m != "application/json"),
+                                             "the file in the format asked"))
+_VERSION_PART = File(tuple(_MEDIA_TYPES), "the bytes of the Range asked")
+
+
 @bp.get("/projects/<int:project_id>/datasets/<version>/download")
 @readable
-@doc(query=s.DownloadQuery, responses={200: File(), 206: File(), 304: None}, tags=('datasets',))
+@doc(query=s.DownloadQuery, responses={200: _VERSION_FILE, 206: _VERSION_PART, 304: None}, tags=('datasets',))
 def download_dataset(project_id: int, version: str):
     """A stored file of a version: ETag = its sha256, If-None-Match -> 304, Range -> 206."""
     found = datasets.version_file(project_id, api_user().user, version, request.args.get("format"),

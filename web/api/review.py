@@ -144,7 +144,7 @@ def gold_unmark(task_id: int):
 
 
 @bp.get("/projects/<int:project_id>/annotators")
-@doc(summary="Annotator quality: gold accuracy, agreement, pauses (leads)", responses={200: dict[str, Any]}, tags=('gold',))
+@doc(summary="Annotator quality: gold accuracy, agreement, pauses (leads)", responses={200: list[dict[str, Any]]}, tags=('gold',))
 def annotators(project_id: int):
     return jsonify(gold.annotator_quality(project_id, api_user().user))
 
