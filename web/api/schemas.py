@@ -328,7 +328,8 @@ class DatasetVersion(Schema):
 
 
 class DownloadQuery(Schema):
-    format: str = Field(description="jsonl, parquet, csv, json, coco, yolo, voc, conll2003, media or card")
+    format: str | None = Field(None, description="jsonl (the default), parquet, csv, json, coco, yolo, voc, conll2003, "
+                                                 "media or card")
 
 
 class DiffQuery(Schema):
