@@ -319,8 +319,10 @@ def _body(endpoint: str, world: World) -> object:
     }.get(endpoint, {})
 
 
-def _url(rule: str, world: World, extras: dict) -> str:
-    values = {
+def path_values(world: World, extras: dict, rule: str) -> dict:
+    """A value for every path parameter of the app's routes: the world's things (``rule`` tells
+    the two meanings of ``name`` apart)."""
+    return {
         "project_id": world.project, "task_id": world.tasks[-1], "annotation_id": world.annotation,
         "prediction_id": world.prediction, "user_id": world.users[ANN].id, "decision_id": world.decision,
         "token_id": world.spare_token,
@@ -329,8 +331,11 @@ def _url(rule: str, world: World, extras: dict) -> str:
         "name": "overview" if rule.startswith("/api/stats/") else "progress",
         "sha256": "0" * 64, "ext": "png", "filename": "app.js",
     }
+
+
+def _url(rule: str, world: World, extras: dict) -> str:
     url = rule
-    for key, value in values.items():
+    for key, value in path_values(world, extras, rule).items():
         for conv in ("", "int:", "string:", "path:", "string(length=64):"):
             url = url.replace(f"<{conv}{key}>", str(value))
     assert "<" not in url, f"no value for a parameter of {rule}"
