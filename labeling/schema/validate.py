@@ -58,7 +58,9 @@ def hidden_controls(schema: LabelSchema, result: list[Any]) -> set[str]:
     """
     chosen: dict[str, list[str]] = {}
     for item in result if isinstance(result, list) else []:
-        value = item.get("value") if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            continue  # validate_result names it
+        value = item.get("value")
         names = value.get("choices") if isinstance(value, dict) else None
         if isinstance(item.get("from_name"), str) and isinstance(names, list):
             chosen.setdefault(item["from_name"], []).extend(n for n in names if isinstance(n, str))

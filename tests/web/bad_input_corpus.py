@@ -6,7 +6,8 @@ message; ``bench/security.py`` sends :func:`corpus` and counts the server errors
 Label configs far past the limits, JSON nested 100,000 deep, NaN and Infinity, lone surrogates
 in every text field, whole numbers above 2**63 in query arguments, numbers and dates out of
 range in bodies, a 60,000-character search, unbounded settings, oversized titles and
-descriptions, fields of the wrong JSON type, methods a route does not take.
+descriptions, fields of the wrong JSON type, results whose items are no objects, methods a route
+does not take.
 """
 
 from __future__ import annotations
@@ -224,6 +225,18 @@ def wrong_types(ids: Ids) -> list[Request]:
     ]
 
 
+def results_of_no_objects(ids: Ids) -> list[Request]:
+    """Results (annotations, predictions, gold answers) whose items are no objects."""
+    t = ids.tasks
+    return [
+        ("POST", f"/api/tasks/{t[1]}/annotations", '{"result": [[null, null]]}'),
+        ("PATCH", f"/api/annotations/{ids.annotation}", '{"result": ["pos"]}'),
+        ("POST", "/api/predictions", '{"task": ' + str(t[2]) + ', "result": [1, true]}'),
+        ("POST", f"/api/tasks/{t[2]}/gold", '{"answer": [[null, null]]}'),
+        ("POST", f"/api/tasks/{t[2]}/gold", '{"answer": ["neg"]}'),
+    ]
+
+
 def wrong_methods(ids: Ids) -> list[Request]:
     """Methods a route does not take (405, naming the ones it does in Allow)."""
     return [("TRACE", "/api/me", None), ("DELETE", "/api/projects/validate", None),
@@ -235,4 +248,5 @@ def corpus(ids: Ids) -> list[Request]:
     return [*huge_configs(), *deep_bodies(ids), *not_json(ids), *lone_surrogates(ids), *surrogate_imports(ids),
             *big_query_numbers(ids), *ids_in_paths(ids), *out_of_range_bodies(ids), *unknown_members(ids),
             *[(m, u, b) for m, u, b, _ in out_of_range_arguments(ids)], *long_search(ids), *bad_settings(ids),
-            *oversized_fields(ids), *wrong_types(ids), *wrong_methods(ids)]
+            *oversized_fields(ids), *wrong_types(ids), *results_of_no_objects(ids),
+            *wrong_methods(ids)]

@@ -4,8 +4,9 @@ the pages), never a 500, and none of it can break a project for the others worki
 Label configs far past the limits, JSON nested 100,000 deep, lone surrogates in every text field,
 whole numbers above 2**63 in query arguments, a 60,000-character search, unbounded settings,
 oversized titles, descriptions, task rows and request bodies, fields of the wrong JSON type,
-methods a route does not take. Run on SQLite and PostgreSQL. The requests themselves are data in
-``tests/web/bad_input_corpus.py`` (``bench/security.py`` sends them too).
+results whose items are no objects, methods a route does not take. Run on SQLite and PostgreSQL.
+The requests themselves are data in ``tests/web/bad_input_corpus.py`` (``bench/security.py``
+sends them too).
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def test_validating_configs_is_for_those_who_create_projects(client, lead, admin
 
 
 @pytest.fixture
-def annotation_id(client, lead, task_ids):
-    r = client.post(f"/api/tasks/{task_ids[0]}/annotations", headers=lead.headers,
+def annotation_id(client, admin, task_ids):
+    """The admin's own annotation: the corpus is sent as the admin, who may edit only their own."""
+    r = client.post(f"/api/tasks/{task_ids[0]}/annotations", headers=admin.headers,
                     json={"result": [{"from_name": "label", "to_name": "text", "type": "choices",
                                       "value": {"choices": ["pos"]}}]})
     assert r.status_code == 201, r.get_json()
@@ -365,6 +367,21 @@ def test_fields_of_the_wrong_json_type_are_422(client, admin, ids):
     assert [(u.email, u.role, u.is_active) for u in users.list_users()] == before
     r = client.patch(f"/api/users/{admin.id}", headers=admin.headers)  # no body: nothing to change
     assert r.status_code == 200 and r.get_json()["role"] == "admin"
+
+
+def test_results_whose_items_are_no_objects_are_422(client, admin, ids):
+    from labeling.models import Annotation, Prediction
+
+    with read_session() as s:
+        before = (s.execute(select(sa.func.count()).select_from(Annotation)).scalar_one(),
+                  s.execute(select(sa.func.count()).select_from(Prediction)).scalar_one())
+    for method, url, raw in corpus.results_of_no_objects(ids):
+        body = assert_error_shape(send(client, method, url, raw, admin), 422)
+        assert "must be an object" in " ".join(str(e) for e in body["errors"]) + body["detail"], (url, raw, body)
+    with read_session() as s:
+        assert (s.execute(select(sa.func.count()).select_from(Annotation)).scalar_one(),
+                s.execute(select(sa.func.count()).select_from(Prediction)).scalar_one()) == before
+        assert not any(t.is_gold for t in s.exec(select(Task)))
 
 
 def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(client, admin, ids):
