@@ -1,11 +1,11 @@
 """Security and reliability figures, measured as the tests check them; prints one JSON line last.
 
 1. ``grants``: the access matrix (``tests/web/test_access_matrix.py``: its ``TABLE`` and
-   ``wrong_grants``) over every route of a fresh app x every identity (anonymous, an annotator
-   who is no member, member annotator, member reviewer, the lead of another project, the lead,
-   an admin, a read token), each route in a fresh world, in a child process on the tests' own
-   throwaway database (importing ``tests.conftest`` points it at a temporary DATA_DIR, or at
-   ``LABELFAB_TEST_DATABASE_URL``). Reported: wrong grants (an identity let in that the table
+   ``wrong_grants``) over every route and method of a fresh app x every identity (anonymous, an
+   annotator who is no member, member annotator, member reviewer, the lead of another project,
+   the lead, an admin, a read token), each route in a fresh world, in a child process on the
+   tests' own throwaway database (importing ``tests.conftest`` points it at a temporary
+   DATA_DIR, or at ``LABELFAB_TEST_DATABASE_URL``). Reported: wrong grants (an identity let in that the table
    refuses, one refused that it lets in, a refused request that changed something). Target: 0.
 2. ``corpus``: every request of the bad-input corpus (``tests/web/bad_input_corpus.py``) sent as
    an admin over HTTP to a real ``labelfab serve`` (Granian) on a fresh DATA_DIR (SQLite, the
@@ -49,7 +49,7 @@ def grants_child() -> None:
     """In a child process: the access matrix over every route; prints one JSON line."""
     import tests.conftest as conftest  # the tests' throwaway database (it sets the environment)
     from labeling import users
-    from tests.web.test_access_matrix import _all_routes, wrong_grants
+    from tests.web.test_access_matrix import ANON, ORDER, READ, _all_routes, wrong_grants
     from web import create_app
 
     conftest._reset_database()
@@ -68,7 +68,7 @@ def grants_child() -> None:
             log(f"grants: {i}/{len(routes)} routes, {len(wrong)} wrong so far")
     for line in wrong:
         log(f"wrong grant: {line}")
-    print(json.dumps({"routes": len(routes), "identities": 9, "wrong_grants": len(wrong),
+    print(json.dumps({"routes_x_methods": len(routes), "identities": len([ANON, *ORDER, READ]), "wrong_grants": len(wrong),
                       "grants_s": round(time.monotonic() - started, 1)}))
 
 
