@@ -442,6 +442,26 @@ class DatasetVersion(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class ExportSnapshot(SQLModel, table=True):
+    """A project's export as it was at one moment (Label Studio's export snapshot): its Label
+    Studio JSON written once to ``path`` (under DATA_DIR), with the options that chose it."""
+
+    __tablename__ = "export_snapshot"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    title: str = Field(default="", sa_type=sa.String(2048))
+    status: str = Field(default="created", sa_type=sa.String(20))  # created|in_progress|failed|completed
+    md5: str = Field(default="", sa_type=sa.String(32))
+    counters: dict = _json()
+    task_filter_options: dict = _json()
+    annotation_filter_options: dict = _json()
+    serialization_options: dict = _json()
+    path: str = Field(default="", sa_type=sa.String(1024))
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+    finished_at: datetime | None = _ts_opt()
+
+
 class SplitGeneration(SQLModel, table=True):
     """A project's train/validation/test split rule: the seed and shares that placed its items.
     The first publish starts generation 1; only a lead's re-split starts another."""

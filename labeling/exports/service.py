@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ EXPORT_BATCH = 1000
 
 def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = False,
                  ids: list[int] | None = None, batch_size: int = EXPORT_BATCH,
-                 include_gold: bool = False) -> Iterator[bytes]:
+                 include_gold: bool = False, where: Sequence[Any] = ()) -> Iterator[bytes]:
     """Stream a project's tasks as one Label Studio JSON array, ``batch_size`` tasks at a time.
 
     Parameters
@@ -88,6 +88,8 @@ def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = Fals
     include_gold : bool
         Gold tasks too, with ``is_gold`` and ``gold_answer``; the annotation that gives the
         answer carries ``"ground_truth": true``, as Label Studio writes its ground truth.
+    where : sequence of SQL conditions on the task table
+        Further task filters (an export snapshot's task filter options).
 
     Returns
     -------
@@ -98,11 +100,11 @@ def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = Fals
         require_project(s, user, project_id, "export")
     wanted = sorted(set(ids)) if ids else None
     return _stream(project_id, download_all_tasks=download_all_tasks, ids=wanted, batch_size=batch_size,
-                   include_gold=include_gold)
+                   include_gold=include_gold, where=where)
 
 
 def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
-            batch_size: int, include_gold: bool = False) -> Iterator[bytes]:
+            batch_size: int, include_gold: bool = False, where: Sequence[Any] = ()) -> Iterator[bytes]:
     t, a, p = Task.__table__, Annotation.__table__, Prediction.__table__
     yield b"["
     first, last_id = True, 0
@@ -115,6 +117,8 @@ def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
             q = q.where((t.c.n_annotations > 0) | (t.c.n_skips > 0))
         if ids is not None:
             q = q.where(t.c.id.in_(ids))
+        if where:
+            q = q.where(*where)
         with read_session() as s:
             tasks = s.execute(q).mappings().all()
             if not tasks:

@@ -68,6 +68,11 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.get_job", "GET"): USERS | {READ},
     ("api.export", "GET"): MANAGE,
     ("api.export_formats", "GET"): MANAGE,
+    ("api.create_snapshot", "POST"): MANAGE,
+    ("api.list_snapshots", "GET"): MANAGE,
+    ("api.get_snapshot", "GET"): MANAGE,
+    ("api.delete_snapshot", "DELETE"): MANAGE,
+    ("api.download_snapshot", "GET"): MANAGE,
     ("api.publish_dataset", "POST"): MANAGE,
     ("api.resplit_datasets", "POST"): MANAGE,
     ("api.list_datasets", "GET"): MANAGE | {READ},
@@ -278,10 +283,13 @@ def _world_extras(world: World, client) -> dict:
     assert r.status_code in (200, 201, 202), r.get_json()
     r = client.post(f"/api/projects/{pid}/qc", json={}, headers=h)
     assert r.status_code in (200, 201, 202), r.get_json()
+    r = client.post(f"/api/projects/{pid}/exports", json={"title": "snap"}, headers=h)
+    assert r.status_code == 201, r.get_json()
+    export_id = r.get_json()["id"]
     with read_session() as s:
         batch = s.exec(ImportBatch.__table__.select()).first()
         job = s.exec(Job.__table__.select().where(Job.kind == "qc")).first()
-    return {"import_id": batch.id, "job_id": job.id}
+    return {"import_id": batch.id, "job_id": job.id, "export_id": export_id}
 
 
 # The body each write is sent with: what a caller allowed to make the request would send, so
@@ -303,6 +311,12 @@ def _body(endpoint: str, world: World) -> object:
         "api.create_annotation": {"result": label("pos")},
         "api.update_annotation": {"result": label("neu")},
         "api.create_prediction": {"task": world.tasks[0], "result": label("pos"), "score": 0.4},
+        "api.update_prediction": {"score": 0.9},
+        "api.import_predictions": [{"task": world.tasks[0], "result": label("neg"), "score": 0.3}],
+        "api.create_task": {"project": world.project, "data": {"text": "one more"}},
+        "api.validate_project_config": {"label_config": CONFIG},
+        "api.create_snapshot": {"title": "another"},
+        "projects.delete": {"confirm_title": "not the title"},
         "api.gold_mark": {"answer": label("neg")},
         "api.qc_policy_set": {"threshold": 0.4},
         "api.review_decide": {"decision": "exclude", "reason": "cut off"},
@@ -327,6 +341,7 @@ def path_values(world: World, extras: dict, rule: str) -> dict:
         "prediction_id": world.prediction, "user_id": world.users[ANN].id, "decision_id": world.decision,
         "token_id": world.spare_token,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
+        "export_id": extras["export_id"],
         "version": "1", "number": 1, "panel": "progress",
         "name": "overview" if rule.startswith("/api/stats/") else "progress",
         "sha256": "0" * 64, "ext": "png", "filename": "app.js",

@@ -15,6 +15,9 @@ the same file as the export page's and ``labelfab export``'s for the same choice
 annotations`` (tabular formats: final labels of accepted items, or one row per annotation with
 Label Studio's columns) and ``gold=true`` included. ``GET /api/projects/ID/export/formats`` lists formats.
 
+Export snapshots (:mod:`labeling.exports.snapshots`), Label Studio's: ``POST/GET
+/api/projects/ID/exports``, ``GET/DELETE .../exports/EID``, ``GET .../exports/EID/download?exportType=``.
+
 Dataset versions (:mod:`labeling.datasets`): ``POST /api/projects/ID/datasets`` publishes
 (``{"note", "seed", "split", "background"}``; 201, or 200 with the latest version when nothing
 changed; a project above ``LABELFAB_PUBLISH_JOB_THRESHOLD`` accepted tasks, or ``background:
@@ -37,6 +40,7 @@ from flask import Response, jsonify, request, send_file
 
 from labeling import datasets, exports, jobs, publish_job, splits, wire
 from labeling.errors import Invalid
+from labeling.exports import snapshots
 from web.api import api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import File, doc
@@ -98,6 +102,72 @@ def export_formats(project_id: int):
     """The export formats and whether each fits the project, as Label Studio lists them."""
     project = exports.export_project(project_id, api_user().user, scope=api_user().scope)
     return jsonify(exports.available_formats(project))
+
+
+# --------------------------------------------------------------------------- export snapshots
+
+
+def _snapshot_body() -> dict:
+    body = _body()
+    unknown = sorted(set(body) - SNAPSHOT_BODY_KEYS)
+    if unknown:
+        raise Invalid(f"unknown export field(s): {', '.join(unknown)}",
+                      [{"row": None, "field": k, "detail": "unknown field"} for k in unknown])
+    return body
+
+
+#: Label Studio's export-create body; the read-only keys its serializer ignores are taken and ignored too.
+SNAPSHOT_BODY_KEYS = {"title", "task_filter_options", "annotation_filter_options", "serialization_options",
+                      "id", "status", "md5", "counters", "converted_formats", "created_by", "created_at",
+                      "finished_at"}
+
+
+@bp.post("/projects/<int:project_id>/exports")
+@doc(body=s.SnapshotBody, responses={201: s.Snapshot}, tags=('export',))
+def create_snapshot(project_id: int):
+    """Create an export snapshot (Label Studio's body: ``title``, ``task_filter_options``,
+    ``annotation_filter_options``, ``serialization_options``): the JSON export written now and
+    kept; 201 with the snapshot, ``completed``."""
+    body = _snapshot_body()
+    snap = snapshots.create_snapshot(project_id, api_user().user, title=body.get("title"),
+                                     task_filter_options=body.get("task_filter_options"),
+                                     annotation_filter_options=body.get("annotation_filter_options"),
+                                     serialization_options=body.get("serialization_options"),
+                                     scope=api_user().scope)
+    return jsonify(snapshots.snapshot_view(snap, api_user().user, created=True)), 201
+
+
+@bp.get("/projects/<int:project_id>/exports")
+@doc(summary="The project's export snapshots, newest first", responses={200: list[s.Snapshot]}, tags=('export',))
+def list_snapshots(project_id: int):
+    found = snapshots.list_snapshots(project_id, api_user().user, scope=api_user().scope)
+    return jsonify([snapshots.snapshot_view(snap, creator) for snap, creator in found])
+
+
+@bp.get("/projects/<int:project_id>/exports/<int:export_id>")
+@doc(summary="One export snapshot", responses={200: s.Snapshot}, tags=('export',))
+def get_snapshot(project_id: int, export_id: int):
+    snap, creator = snapshots.get_snapshot(project_id, export_id, api_user().user, scope=api_user().scope)
+    return jsonify(snapshots.snapshot_view(snap, creator))
+
+
+@bp.delete("/projects/<int:project_id>/exports/<int:export_id>")
+@doc(summary="Delete an export snapshot and its file", responses={204: None}, tags=('export',))
+def delete_snapshot(project_id: int, export_id: int):
+    snapshots.delete_snapshot(project_id, export_id, api_user().user, scope=api_user().scope)
+    return "", 204
+
+
+@bp.get("/projects/<int:project_id>/exports/<int:export_id>/download")
+@doc(query=s.SnapshotDownloadQuery, responses={200: File(('application/json', 'text/csv', 'application/zip'),
+                                                          'the snapshot in the format asked')}, tags=('export',))
+def download_snapshot(project_id: int, export_id: int):
+    """A snapshot's file: its stored JSON, or (``exportType``) converted from it by Label Studio's converter."""
+    kind = request.args.get("exportType") or request.args.get("export_type") or "JSON"
+    found = snapshots.snapshot_file(project_id, export_id, api_user().user, export_type=kind, scope=api_user().scope)
+    headers = _attachment(found.filename)
+    headers["filename"] = found.filename  # Label Studio's header
+    return Response(found, mimetype=found.mimetype, headers=headers)
 
 
 # --------------------------------------------------------------------------- dataset versions

@@ -497,3 +497,29 @@ class TokenBody(Schema):
     scope: Literal["full", "read"] = "full"
     expires_in_days: int | None = Field(None, ge=1, le=3650, description="the token expires after this many days")
     expires_at: datetime | None = Field(None, description="or at this moment (ISO 8601 with a time zone)")
+
+
+class SnapshotBody(Schema):
+    """Label Studio's export-create body."""
+    title: str | None = None
+    task_filter_options: dict[str, Any] | None = Field(
+        None, description="only_with_annotations (bool); annotated, finished, skipped: only | exclude")
+    annotation_filter_options: dict[str, Any] | None = Field(None, description="Label Studio's defaults only")
+    serialization_options: dict[str, Any] | None = Field(None, description="Label Studio's defaults only")
+
+
+class Snapshot(Schema):
+    """Label Studio's ``Export``."""
+    id: int
+    title: str
+    created_by: dict[str, Any] | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    status: str
+    md5: str
+    counters: dict[str, Any]
+    converted_formats: list[dict[str, Any]]
+
+
+class SnapshotDownloadQuery(Schema):
+    exportType: str = Field("JSON", description="JSON (as stored), JSON_MIN, CSV, TSV, COCO, YOLO, VOC, CONLL2003")
