@@ -8,6 +8,7 @@ QC policy. Views, the REST API and the CLI all call these functions.
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.limits import MAX_INT, check_text, has_lone_surrogate, is_id
 from labeling.models import (
     Annotation,
+    DatasetVersion,
     Lease,
     Membership,
     Prediction,
@@ -379,6 +381,41 @@ class ProjectEdit:
     overlap_change: OverlapChange | None = None
 
 
+def _check_config_change(s: Session, project: Project, new_schema: LabelSchema) -> None:
+    """A new label config of a project with tasks may only change in ways that keep its
+    annotations, predictions and gold answers valid, and only read fields every task has."""
+    old_schema = schema_of(project)
+    has_tasks = s.execute(select(Task.id).where(Task.project_id == project.id).limit(1)).first() is not None
+    if not has_tasks:
+        return
+    new_keys = new_schema.data_keys - old_schema.data_keys
+    missing = _missing_data_keys(s, project.id, new_keys) if new_keys else set()
+    try:
+        check_config_change(old_schema, new_schema, used_labels=_used_labels(s, project, old_schema),
+                            task_keys=(new_schema.data_keys - missing) if missing else None)
+    except LabelConfigError as exc:
+        raise Invalid(f"label config change refused: {exc}", exc.errors) from None
+
+
+def essential(schema: LabelSchema) -> tuple:
+    """What a label config means for the data and the labels (Label Studio's "essential data"):
+    the data fields read and every control's name, tag, target and labels."""
+    return (sorted(schema.data_keys),
+            sorted((c.name, c.tag, str(c.to_name), tuple(c.labels or ())) for c in schema.controls))
+
+
+def check_label_config(user: User, project_id: int, label_config: str) -> bool:
+    """Check a new label config for a project without saving it (Label Studio's ``POST
+    /api/projects/ID/validate``): Invalid if it does not parse or the project's tasks and labels
+    forbid the change (as :func:`edit_project` would refuse it); else whether its essential data
+    (:func:`essential`) differs from the project's config."""
+    new_schema = parse_config(label_config)
+    with read_session() as s:
+        project = require_project(s, user, project_id, "manage")
+        _check_config_change(s, project, new_schema)
+        return essential(new_schema) != essential(schema_of(project))
+
+
 def update_project(user: User, project_id: int, *, title: str | None = None, label_config: str | None = None,
                    **settings: Any) -> Project:
     """:func:`edit_project`, answering the project only."""
@@ -403,16 +440,7 @@ def edit_project(user: User, project_id: int, *, title: str | None = None, label
     with write_session() as s:
         project = require_project(s, user, project_id, "manage")
         if new_schema is not None and label_config != project.label_config:
-            old_schema = schema_of(project)
-            has_tasks = s.execute(select(Task.id).where(Task.project_id == project.id).limit(1)).first() is not None
-            if has_tasks:
-                new_keys = new_schema.data_keys - old_schema.data_keys
-                missing = _missing_data_keys(s, project.id, new_keys) if new_keys else set()
-                try:
-                    check_config_change(old_schema, new_schema, used_labels=_used_labels(s, project, old_schema),
-                                        task_keys=(new_schema.data_keys - missing) if missing else None)
-                except LabelConfigError as exc:
-                    raise Invalid(f"label config change refused: {exc}", exc.errors) from None
+            _check_config_change(s, project, new_schema)
             project.label_config = label_config
             project.label_schema = new_schema.model_dump()
         if title is not None:
@@ -460,14 +488,30 @@ def _delete_where(s: Session, key: str, ids: list[int], *, keep: set[str] = froz
                 s.execute(sa.delete(table).where(fk.parent.in_(sub)))
 
 
-def delete_project(user: User, project_id: int) -> None:
-    """Delete a project and everything in it for good (admins only; leads archive instead)."""
-    if user.role != Role.admin:
-        raise Forbidden("only admins may delete a project for good; archive it instead")
+def delete_project(user: User, project_id: int, *, force: bool = False) -> None:
+    """Delete a project and everything in it for good, as Label Studio's ``DELETE
+    /api/projects/ID`` does: tasks, annotations, predictions, events, QC runs, members, export
+    snapshots, dataset versions (leads of the project and admins), in one transaction; the files
+    of its dataset versions and snapshots go once it has committed. Stored media stay: they are
+    shared by content with other projects.
+
+    A project with published dataset versions is refused (Conflict) unless ``force``: training
+    pipelines may still pull them. Archiving (:func:`archive_project`) keeps everything.
+    """
     with write_session() as s:
         require_project(s, user, project_id, "manage")
+        published = s.execute(select(DatasetVersion.number).where(DatasetVersion.project_id == project_id)
+                              .order_by(DatasetVersion.number)).scalars().all()
+        if published and not force:
+            shown = ", ".join(f"v{n}" for n in published)
+            raise Conflict(f"project {project_id} has published dataset versions ({shown}) that pipelines may "
+                           "still pull: archive it instead, or delete it with force=true to delete them too",
+                           [{"field": "force", "detail": f"{len(published)} published dataset version(s)"}])
         _delete_where(s, "project_id", [project_id], keep={"project"})
         s.execute(sa.delete(Project).where(Project.id == project_id))
+    root = get_settings().data_dir
+    for folder in (root / "datasets" / str(project_id), root / "exports" / str(project_id)):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- members

@@ -11,7 +11,7 @@ from labeling import imports, projects
 from labeling.db import read_session
 from labeling.db import write_session as write_session_
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
-from labeling.models import Annotation, ImportBatch, Prediction, Task, TaskEvent
+from labeling.models import Annotation, ImportBatch, Membership, Prediction, Task, TaskEvent
 from labeling.schema import schema_of
 
 TEXT = """<View><Text name="text" value="$text"/>
@@ -177,16 +177,45 @@ def test_archive_hides_and_brings_back(lead, project):
     assert [p.id for p, _ in projects.list_projects(lead.user)] == [project.id]
 
 
-def test_only_admins_delete_for_good_and_everything_goes(lead, admin, project):
+def test_leads_of_the_project_and_admins_delete_and_everything_goes(lead, admin, make_user, project):
     labeled(lead, project)
     projects.set_member(lead.user, project.id, member="ann@example.com", role="annotator")
-    with pytest.raises(Forbidden):
-        projects.delete_project(lead.user, project.id)
-    projects.delete_project(admin.user, project.id)
-    for model in (Task, Annotation, Prediction, TaskEvent, ImportBatch):
-        assert count(model) == 0, model.__name__
+    other = make_user("other-lead@example.com", "lead")
+    with pytest.raises((Forbidden, NotFound)):
+        projects.delete_project(other.user, project.id)  # a lead of another project
+    kept = projects.create_project(admin.user, title="kept", label_config=TEXT)
+    labeled(admin, kept, annotator_email="ann2@example.com", n=1)
+    projects.delete_project(lead.user, project.id)
+    with read_session() as s:
+        for model in (Task, Annotation, Prediction, TaskEvent, ImportBatch, Membership):
+            assert s.exec(select(model).where(model.project_id == project.id)).first() is None, model.__name__
+        assert s.exec(select(Task).where(Task.project_id == kept.id)).first() is not None  # others untouched
     with pytest.raises(NotFound):
         projects.get_project(project.id)
+    projects.delete_project(admin.user, kept.id)
+    for model in (Task, Annotation, Prediction, TaskEvent, ImportBatch):
+        assert count(model) == 0, model.__name__
+
+
+def test_a_project_with_published_versions_is_deleted_only_with_force(lead, project):
+    from labeling import publish_job
+    from labeling.models import DatasetVersion
+    from labeling.settings import get_settings
+    from tests.labeling.test_exports import accept
+
+    labeled(lead, project)
+    accept(project.id)
+    done = publish_job.request_publish(project.id, lead.user, note="v1", background=False)
+    assert done.version is not None
+    folder = get_settings().data_dir / "datasets" / str(project.id)
+    assert folder.exists()
+    with pytest.raises(Conflict) as err:
+        projects.delete_project(lead.user, project.id)
+    assert "v1" in err.value.detail and "force" in err.value.detail
+    assert count(DatasetVersion) == 1 and projects.get_project(project.id)  # nothing went
+    projects.delete_project(lead.user, project.id, force=True)
+    assert count(DatasetVersion) == 0 and count(Task) == 0
+    assert not folder.exists()  # the version's files went after the commit
 
 
 def test_members_and_their_roles(lead, annotator, make_user, project):

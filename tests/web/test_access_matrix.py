@@ -58,7 +58,8 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.get_project", "GET"): USERS | {READ},
     ("api.update_project", "PATCH"): MANAGE,
     ("api.update_project", "PUT"): MANAGE,
-    ("api.delete_project", "DELETE"): MANAGE,
+    ("api.delete_project", "DELETE"): MANAGE,  # the world has a published version: 409 unless force
+    ("api.validate_project_config", "POST"): MANAGE,
     ("api.list_members", "GET"): MANAGE,
     ("api.set_member", "POST"): MANAGE,
     ("api.set_member", "PATCH"): MANAGE,
@@ -152,6 +153,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("projects.settings", "GET"): MANAGE,
     ("projects.settings", "POST"): MANAGE,
     ("projects.archive", "POST"): MANAGE,
+    ("projects.delete", "POST"): MANAGE,  # a wrong title typed: nothing is deleted
     ("projects.members", "GET"): MANAGE,
     ("projects.members", "POST"): MANAGE,
     ("projects.remove_member", "POST"): MANAGE,

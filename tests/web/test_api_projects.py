@@ -75,16 +75,18 @@ def test_list_patch_archive_and_delete(client, lead, admin, project_id):
     assert r.status_code == 200 and r.get_json()["description"] == "round trip"  # GET body sent back as is
     listing = client.get("/api/projects", headers=lead.headers).get_json()
     assert listing["count"] == 1 and listing["results"][0]["title"] == "Renamed" and listing["next"] is None
-    assert client.delete(f"/api/projects/{project_id}", headers=lead.headers).status_code == 204
+    # archiving is its own act: PATCH is_archived
+    r = client.patch(f"/api/projects/{project_id}", json={"is_archived": True}, headers=lead.headers)
+    assert r.status_code == 200 and r.get_json()["is_archived"] is True
     assert client.get("/api/projects", headers=lead.headers).get_json()["count"] == 0
-    assert client.get(f"/api/projects/{project_id}", headers=lead.headers).get_json()["is_archived"] is True
     r = client.post(f"/api/projects/{project_id}/import", json=[{"text": "a"}], headers=lead.headers)
     assert r.status_code == 409 and "archived" in r.get_json()["detail"]
     r = client.patch(f"/api/projects/{project_id}", json={"is_archived": False}, headers=lead.headers)
     assert r.get_json()["is_archived"] is False
-    assert client.delete(f"/api/projects/{project_id}?permanent=true", headers=lead.headers).status_code == 403
-    assert client.delete(f"/api/projects/{project_id}?permanent=true", headers=admin.headers).status_code == 204
+    # DELETE deletes, as on Label Studio: the project's lead may
+    assert client.delete(f"/api/projects/{project_id}", headers=lead.headers).status_code == 204
     assert client.get(f"/api/projects/{project_id}", headers=admin.headers).status_code == 404
+    assert client.get("/api/projects?include_archived=true", headers=admin.headers).get_json()["count"] == 0
 
 
 def test_patch_overlap_reopens_finished_tasks_and_says_how_many(client, lead, project_id):

@@ -110,6 +110,22 @@ def test_archive_from_the_settings_page(client, lead, project):
     assert client.post(f"/projects/{project.id}/archive", data={"archived": "0"}).status_code == 400  # no CSRF
 
 
+def test_delete_from_the_settings_page_asks_for_the_title(client, lead, project):
+    login(client, lead.email)
+    page = client.get(f"/projects/{project.id}/settings").get_data(as_text=True)
+    assert "Delete project for good" in page and 'name="confirm_title"' in page and "archive the project" in page
+    r = client.post(f"/projects/{project.id}/delete", data={"csrf_token": csrf(page), "confirm_title": "Reviews"},
+                    follow_redirects=True)
+    assert "Nothing was deleted" in r.get_data(as_text=True)
+    assert projects.get_project(project.id).title == project.title
+    r = client.post(f"/projects/{project.id}/delete", data={"csrf_token": csrf(page), "confirm_title": project.title},
+                    follow_redirects=True)
+    assert r.status_code == 200 and "were deleted" in r.get_data(as_text=True)
+    with read_session() as s:
+        assert s.exec(select(Task).where(Task.project_id == project.id)).first() is None
+    assert client.get(f"/projects/{project.id}/settings").status_code == 404
+
+
 def test_members_page(client, lead, annotator, project):
     login(client, lead.email)
     page = client.get(f"/projects/{project.id}/members").get_data(as_text=True)

@@ -158,12 +158,24 @@ def update_project(project_id: int):
 @bp.delete("/projects/<int:project_id>")
 @doc(query=s.DeleteProjectQuery, responses={204: None}, tags=('projects',))
 def delete_project(project_id: int):
-    """Archive the project; ``?permanent=true`` (admins) deletes it and everything in it."""
-    if _flag("permanent"):
-        projects.delete_project(api_user().user, project_id)
-    else:
-        projects.archive_project(api_user().user, project_id)
+    """Delete the project and everything in it (Label Studio's meaning; leads of the project,
+    admins); 409 while it has published dataset versions, unless ``?force=true``. To keep it
+    but hide it, archive it: ``PATCH {"is_archived": true}``."""
+    projects.delete_project(api_user().user, project_id, force=_flag("force"))
     return "", 204
+
+
+@bp.post("/projects/<int:project_id>/validate")
+@doc(body=s.LabelConfigBody, responses={200: s.ConfigValidation}, tags=('projects',))
+def validate_project_config(project_id: int):
+    """Check a new label config for this project without saving it (Label Studio's route): 400
+    if it is invalid or its tasks and labels forbid the change; else whether its essential
+    data (fields read, controls, labels) changed."""
+    config = json_body().get("label_config")
+    if not isinstance(config, str) or not config.strip():
+        raise Invalid("Label config is not set or is empty", [{"field": "label_config", "detail": "required"}])
+    changed = projects.check_label_config(api_user().user, project_id, config)
+    return jsonify({"config_essential_data_has_changed": changed})
 
 
 # --------------------------------------------------------------------------- import

@@ -140,7 +140,22 @@ class ProjectsQuery(Schema):
 
 
 class DeleteProjectQuery(Schema):
-    permanent: bool = Field(False, description="admins: delete everything instead of archiving")
+    force: bool = Field(False, description="delete its published dataset versions too (else 409 while it has any)")
+
+
+class MemberQuery(Schema):
+    user: int | None = Field(None, description="the member's user id")
+
+
+class ConfigValidation(Schema):
+    """Label Studio's answer to ``POST /api/projects/ID/validate``."""
+    config_essential_data_has_changed: bool
+
+
+class NewTaskBody(Schema):
+    project: int
+    data: dict[str, Any]
+    meta: dict[str, Any] | None = None
 
 
 class ImportQuery(Schema):

@@ -12,7 +12,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from labeling import projects, users
-from labeling.errors import DomainError
+from labeling.errors import Conflict, DomainError
 from labeling.imports import list_imports
 from labeling.media import thumbnail_for
 from labeling.models import TaskState
@@ -190,6 +190,27 @@ def settings(project_id: int):
         status = 422
     return render_template("projects/settings.html", project=project, counts=counts, form=form,
                            action_form=ActionForm(), gallery=gallery(), pending=pending), status
+
+
+@bp.post("/projects/<int:project_id>/delete")
+@login_required
+def delete(project_id: int):
+    """Delete the project for good: the form asks for its title typed again (the confirmation),
+    and for ``force`` when it has published dataset versions."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    project, _ = projects.get_project_for(_user(), project_id, "manage")
+    if request.form.get("confirm_title", "").strip() != project.title.strip():
+        flash("Nothing was deleted: type the project's title exactly to confirm.", "error")
+        return redirect(url_for("projects.settings", project_id=project_id))
+    try:
+        projects.delete_project(_user(), project_id, force=request.form.get("force") == "1")
+    except Conflict as exc:
+        flash(f"Nothing was deleted: {exc.detail}", "error")
+        return redirect(url_for("projects.settings", project_id=project_id))
+    flash(f"Project “{project.title}” and everything in it were deleted.", "success")
+    return redirect(url_for("projects.index"))
 
 
 @bp.post("/projects/<int:project_id>/archive")
