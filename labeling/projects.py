@@ -159,10 +159,15 @@ def get_project(project_id: int) -> Project:
         return project
 
 
-def visible_projects(session: Session, user: User, *, include_archived: bool = False) -> list[Project]:
+def visible_projects(session: Session, user: User, *, include_archived: bool = False, title: str | None = None,
+                     ids: list[int] | None = None) -> list[Project]:
     q = select(Project).order_by(Project.id.desc())
     if not include_archived:
         q = q.where(Project.archived_at.is_(None))
+    if title:
+        q = q.where(sa.func.lower(Project.title).like(f"%{_escape_like(title.lower())}%", escape="\\"))
+    if ids is not None:
+        q = q.where(Project.id.in_(ids))
     return [p for p in session.exec(q) if project_role(session, user, p) is not None]
 
 
@@ -189,9 +194,12 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
     return counts
 
 
-def list_projects(user: User, *, include_archived: bool = False) -> list[tuple[Project, dict]]:
+def list_projects(user: User, *, include_archived: bool = False, title: str | None = None,
+                  ids: list[int] | None = None) -> list[tuple[Project, dict]]:
+    """The projects ``user`` can see, newest first, with their counts; ``title`` keeps those
+    whose title contains it (any case, as Label Studio's ``?title=``), ``ids`` those ids."""
     with read_session() as s:
-        projects = visible_projects(s, user, include_archived=include_archived)
+        projects = visible_projects(s, user, include_archived=include_archived, title=title, ids=ids)
         counts = project_counts(s, [p.id for p in projects])
         return [(p, counts[p.id]) for p in projects]
 

@@ -44,6 +44,9 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.openapi_document", "GET"): PUBLIC | {READ},  # the API's description, as Label Studio's is
     ("api.openapi_page", "GET"): PUBLIC | {READ},
     ("api.me", "GET"): USERS | {READ},
+    ("api.whoami", "GET"): USERS | {READ},
+    ("api.version", "GET"): USERS | {READ},
+    ("api.get_user", "GET"): ADMINS,
     ("api.create_token", "POST"): USERS,
     ("api.list_tokens", "GET"): USERS,  # each sees their own only
     ("api.revoke_token", "DELETE"): {ANN, ADMIN},  # the token named is the member annotator's
@@ -60,10 +63,12 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.update_project", "PUT"): MANAGE,
     ("api.delete_project", "DELETE"): MANAGE,  # the world has a published version: 409 unless force
     ("api.validate_project_config", "POST"): MANAGE,
+    ("api.create_task", "POST"): MANAGE,
     ("api.list_members", "GET"): MANAGE,
     ("api.set_member", "POST"): MANAGE,
     ("api.set_member", "PATCH"): MANAGE,
     ("api.remove_member", "DELETE"): MANAGE,
+    ("api.remove_member_by_query", "DELETE"): MANAGE,
     ("api.import_tasks", "POST"): MANAGE,
     ("api.get_import", "GET"): MANAGE,
     ("api.get_job", "GET"): USERS | {READ},
@@ -103,6 +108,9 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.create_prediction", "POST"): MANAGE,
     ("api.list_predictions", "GET"): USERS | {READ},  # the project shows predictions
     ("api.get_prediction", "GET"): USERS | {READ},
+    ("api.update_prediction", "PATCH"): MANAGE,
+    ("api.delete_prediction", "DELETE"): MANAGE,
+    ("api.import_predictions", "POST"): MANAGE,
     ("api.gold_mark", "POST"): SEE_ALL,
     ("api.gold_unmark", "DELETE"): MANAGE,  # a reviewer undoes their own marking instead
     ("api.start_qc", "POST"): MANAGE,
@@ -187,7 +195,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
 # QC job, not a publish job.
 MAY_BE_MISSING = {"projects.media", "projects.thumbnail", "api.annotate_previous", "static", "api.review_undo_task",
                   "datasets.publish_progress",
-                  "api.remove_member", "projects.remove_member"}
+                  "api.remove_member", "api.remove_member_by_query", "projects.remove_member"}
 
 
 def _routes(app) -> list[tuple[str, str, str]]:
@@ -358,6 +366,7 @@ def _url(rule: str, world: World, extras: dict) -> str:
     assert "<" not in url, f"no value for a parameter of {rule}"
     query = {"/api/tasks": f"?project={world.project}", "/api/predictions": f"?project={world.project}",
              "/api/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
+             "/api/projects/<int:project_id>/members": f"?user={world.users[ANN].id}",
              "/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
              "/api/projects/<int:project_id>/stats/items": f"?annotator={world.users[ANN].id}",
              "/projects/<int:project_id>/dashboard/items": f"?annotator={world.users[ANN].id}"}

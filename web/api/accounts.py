@@ -1,7 +1,11 @@
-"""Users over REST (admins: create, change, sign out everywhere), and the caller's own tokens
-(create, list, revoke; admins revoke anyone's)."""
+"""Users over REST (admins: list, get, create, change, sign out everywhere), the caller
+(``/api/current-user/whoami``), the server's version (``/api/version``) and the caller's own
+tokens (create, list, revoke; admins revoke anyone's). Users answer in Label Studio's user shape
+(its ``UserSerializer`` keys) with labelfab's ``role`` and ``is_active`` added."""
 
 from __future__ import annotations
+
+from importlib import metadata
 
 from flask import jsonify, request
 
@@ -9,16 +13,64 @@ from labeling import users
 from labeling.db import utcnow
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import ApiToken, Role, User
-from web.api import api_user, bp
+from web.api import api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import doc
 from web.api.params import flag_field, json_body, string_field
 
 
+def _initials(user: User) -> str:
+    """Label Studio's initials: first letters of the first and last name, else of the email."""
+    words = [w for w in (user.name or "").split() if w]
+    if words:
+        return "".join(w[0] for w in words[:2]).lower()
+    return user.email[:2].lower()
+
+
 def user_view(user: User) -> dict:
-    return {"id": user.id, "email": user.email, "username": user.email, "first_name": user.name,
-            "role": user.role, "is_active": user.is_active,
-            "last_activity": user.last_login_at.isoformat() if user.last_login_at else None}
+    """A user as Label Studio's ``UserSerializer`` writes one (labelfab has one ``name``: it is
+    the first name), then labelfab's ``role`` and ``is_active``."""
+    return {"id": user.id, "first_name": user.name, "last_name": "", "username": user.email,
+            "email": user.email,
+            "last_activity": user.last_login_at.isoformat() if user.last_login_at else None,
+            "custom_hotkeys": {}, "avatar": None, "initials": _initials(user), "phone": "",
+            "active_organization": None, "active_organization_meta": None, "allow_newsletters": None,
+            "date_joined": user.created_at.isoformat() if user.created_at else None,
+            "role": user.role, "is_active": user.is_active}
+
+
+@bp.get("/current-user/whoami")
+@readable
+@doc(summary="The caller, in Label Studio's user shape", responses={200: s.WhoAmI}, tags=('users',))
+def whoami():
+    return jsonify({**user_view(api_user().user), "token_scope": api_user().scope})
+
+
+@bp.get("/version")
+@readable
+@doc(responses={200: s.Version}, tags=('users',))
+def version():
+    """The server's version in Label Studio's keys (``release``: the Label Studio API it
+    answers as; ``edition``: Community, whose exports are immediate) and labelfab's own."""
+    return jsonify(server_version())
+
+
+def server_version() -> dict:
+    mine = metadata.version("labelfab")
+    sdk = metadata.version("label-studio-sdk")
+    return {"release": LS_RELEASE, "edition": "Community",
+            "label-studio-os-package": {"version": LS_RELEASE, "short_version": LS_RELEASE.rsplit(".", 1)[0],
+                                        "latest_version_from_pypi": None, "latest_version_upload_time": None,
+                                        "current_version_is_outdated": False},
+            "label-studio-os-backend": {"message": f"labelfab {mine}", "commit": None, "date": None,
+                                        "branch": None, "version": mine},
+            "label-studio-frontend": {}, "dm2": {}, "label-studio-converter": {"version": sdk},
+            "backend": {"labelfab": mine}, "lsf": {},
+            "labelfab": {"version": mine, "label_studio_sdk": sdk}}
+
+
+#: The Label Studio release whose API labelfab answers as.
+LS_RELEASE = "1.23.2"
 
 
 def _require_admin() -> None:
@@ -31,6 +83,16 @@ def _require_admin() -> None:
 def list_users():
     _require_admin()
     return jsonify([user_view(u) for u in users.list_users()])
+
+
+@bp.get("/users/<int:user_id>")
+@doc(summary="One user (admins)", responses={200: s.User}, tags=('users',))
+def get_user(user_id: int):
+    _require_admin()
+    user = users.get_user(user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return jsonify(user_view(user))
 
 
 @bp.post("/users")

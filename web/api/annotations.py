@@ -2,14 +2,14 @@
 
 ``GET /api/projects/ID/next``, ``POST/GET /api/tasks/ID/annotations``,
 ``GET/PATCH/DELETE /api/annotations/ID``, ``POST/GET /api/predictions``,
-``GET /api/predictions/ID`` (the export is in :mod:`web.api.exports`); and labelfab's
+``GET/PATCH/DELETE /api/predictions/ID``, ``POST /api/projects/ID/import/predictions`` (the export is in :mod:`web.api.exports`); and labelfab's
 ``POST/DELETE /api/tasks/ID/lease`` (renew / give back) and
 ``GET /api/projects/ID/my-annotations?before=ANNOTATION_ID&limit=N`` (going back).
 """
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 
 from labeling import annotations, gold, router, wire
 from labeling.errors import Invalid, NotFound
@@ -139,3 +139,28 @@ def list_predictions():
 @doc(summary="One prediction", responses={200: wire.Prediction}, tags=('predictions',))
 def get_prediction(prediction_id: int):
     return jsonify(wire.prediction_json(annotations.get_prediction(prediction_id, api_user().user)))
+
+
+@bp.patch("/predictions/<int:prediction_id>")
+@doc(summary="Change a prediction's result, score or model version (leads)", body=s.PredictionPatch,
+     responses={200: wire.Prediction}, tags=('predictions',))
+def update_prediction(prediction_id: int):
+    prediction = annotations.update_prediction(api_user().user, prediction_id, json_body())
+    return jsonify(wire.prediction_json(prediction))
+
+
+@bp.delete("/predictions/<int:prediction_id>")
+@doc(summary="Delete a prediction (leads)", responses={204: None}, tags=('predictions',))
+def delete_prediction(prediction_id: int):
+    annotations.delete_prediction(api_user().user, prediction_id)
+    return "", 204
+
+
+@bp.post("/projects/<int:project_id>/import/predictions")
+@doc(body=list[s.PredictionBody], responses={201: s.PredictionsCreated}, tags=('predictions',))
+def import_predictions(project_id: int):
+    """Store predictions of a project's tasks, all or none (Label Studio's body: a list of
+    ``{"task", "result", "score", "model_version"}``); 201 with ``{"created": N}``."""
+    body = request.get_json(silent=True)
+    created = annotations.import_predictions(api_user().user, project_id, body)
+    return jsonify({"created": created}), 201

@@ -1,6 +1,8 @@
 """Projects, import, tasks and members over REST, answering with Label Studio's field names.
 
-``POST/GET/PATCH/DELETE /api/projects[/ID]``, ``POST /api/projects/validate``,
+``POST/GET/PATCH/DELETE /api/projects[/ID]`` (``?title=`` filters the list; DELETE deletes,
+``PATCH {"is_archived": true}`` archives), ``POST /api/projects/validate`` and
+``/api/projects/ID/validate``, ``POST /api/tasks`` (one task),
 ``POST /api/projects/ID/import`` (a JSON body or multipart files), ``GET
 /api/projects/ID/imports/IID``, ``GET /api/tasks?project=ID``, ``GET/PATCH/DELETE
 /api/tasks/ID``, ``GET/POST /api/projects/ID/members``, ``DELETE
@@ -16,6 +18,7 @@ from flask import jsonify, request, url_for
 from labeling import imports, projects, wire
 from labeling.access import can_create_projects
 from labeling.errors import Forbidden, Invalid
+from labeling.limits import MAX_ID
 from labeling.schema import gallery
 from web.api import accepts_uploads, api_user, bp, readable
 from web.api import schemas as s
@@ -39,6 +42,20 @@ LS_IGNORED = {
     "overlap_change",  # what a PATCH of the overlap did, in its answer
 }
 TRUE = {"1", "true", "yes", "on"}
+TITLE_FILTER_MAX = 255
+IDS_MAX = 1000
+
+
+def _ids_arg(name: str) -> list[int] | None:
+    """``?ids=1,2,3`` (Label Studio's ``BaseInFilter``), bounded."""
+    raw = request.args.get(name)
+    if raw is None or not raw.strip():
+        return None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > IDS_MAX or not all(p.isdigit() and len(p) < 19 for p in parts):
+        raise Invalid(f"{name} must be at most {IDS_MAX} comma-separated ids",
+                      [{"field": name, "detail": "comma-separated ids"}])
+    return [int(p) for p in parts]
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -80,13 +97,20 @@ def _project_fields(body: dict, *, creating: bool) -> tuple[dict, dict]:
 @doc(summary="Projects the caller can see, paginated", query=s.ProjectsQuery, responses={200: wire.ProjectList}, tags=('projects',))
 def list_projects():
     page, page_size = int_arg("page", 1), min(max(int_arg("page_size", 100), 1), 1000)
-    rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"))
+    title = request.args.get("title") or None
+    if title is not None and len(title) > TITLE_FILTER_MAX:
+        raise Invalid(f"title is at most {TITLE_FILTER_MAX} characters",
+                      [{"field": "title", "detail": f"longer than {TITLE_FILTER_MAX} characters"}])
+    ids = _ids_arg("ids")
+    rows = projects.list_projects(api_user().user, include_archived=_flag("include_archived"), title=title, ids=ids)
     start = (max(page, 1) - 1) * page_size
     chunk = rows[start:start + page_size]
     more = start + page_size < len(rows)
+    kept = {k: v for k, v in request.args.items() if k in ("title", "ids", "include_archived")}
     return jsonify({"count": len(rows),
-                    "next": url_for("api.list_projects", page=page + 1, page_size=page_size) if more else None,
-                    "previous": url_for("api.list_projects", page=page - 1, page_size=page_size) if page > 1 else None,
+                    "next": url_for("api.list_projects", page=page + 1, page_size=page_size, **kept) if more else None,
+                    "previous": (url_for("api.list_projects", page=page - 1, page_size=page_size, **kept)
+                                 if page > 1 else None),
                     "results": [projects.project_view(p, c) for p, c in chunk]})
 
 
@@ -252,6 +276,31 @@ def list_tasks():
                     "page": page.page, "page_size": page.page_size})
 
 
+@bp.post("/tasks")
+@doc(summary="Create one task (Label Studio's body: project, data, meta)", body=s.NewTaskBody,
+     responses={201: wire.Task}, tags=('tasks',))
+def create_task():
+    """One task, imported by the importer (the same checks, limits and URL rules as an import):
+    ``{"project": ID, "data": {...}}``; 201 with the task."""
+    body = json_body()
+    unknown = sorted(set(body) - NEW_TASK_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown task field(s): {', '.join(unknown)}",
+                      [{"field": k, "detail": "unknown field"} for k in unknown])
+    project_id = body.get("project")
+    if isinstance(project_id, bool) or not isinstance(project_id, int) or not 0 < project_id <= MAX_ID:
+        raise Invalid("a task needs \"project\": the project id", [{"field": "project", "detail": "required"}])
+    if not isinstance(body.get("data"), dict):
+        raise Invalid("a task needs \"data\": an object of its fields", [{"field": "data", "detail": "required"}])
+    row = {k: v for k, v in body.items() if k != "project"}
+    result = imports.import_data(api_user().user, project_id, body=[row], return_task_ids=True, background=False)
+    return jsonify(projects.get_task(api_user().user, result.task_ids[0])), 201
+
+
+#: The keys of Label Studio's task body that a new task takes.
+NEW_TASK_FIELDS = {"project", "data", "meta", "annotations", "predictions"}
+
+
 @bp.get("/projects/<int:project_id>/tasks")
 @readable
 @doc(query=s.ProjectTasksQuery, responses={200: list[wire.Task]}, tags=('tasks',))
@@ -306,6 +355,21 @@ def set_member(project_id: int):
         raise Invalid("role must be a string", [{"field": "role", "detail": "must be a string"}])
     membership, user = projects.set_member(api_user().user, project_id, member=who, role=role)
     return jsonify(projects.member_view(membership, user)), 201 if request.method == "POST" else 200
+
+
+@bp.delete("/projects/<int:project_id>/members")
+@doc(summary="Remove a member: ?user=UID, or a body {\"user\": UID} (Label Studio's form)", query=s.MemberQuery,
+     responses={204: None}, tags=('projects',))
+def remove_member_by_query(project_id: int):
+    user_id = int_arg("user", None, minimum=1)
+    if user_id is None:
+        body = request.get_json(silent=True)
+        value = body.get("user") if isinstance(body, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+            raise Invalid("give the member: ?user=UID", [{"field": "user", "detail": "required"}])
+        user_id = value
+    projects.remove_member(api_user().user, project_id, user_id)
+    return "", 204
 
 
 @bp.delete("/projects/<int:project_id>/members/<int:user_id>")

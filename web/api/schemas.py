@@ -58,13 +58,34 @@ class Me(Schema):
 
 
 class User(Schema):
+    """Label Studio's user (its ``UserSerializer``), then labelfab's role and is_active."""
     id: int
-    email: str
-    username: str
     first_name: str | None
+    last_name: str | None = None
+    username: str
+    email: str
+    last_activity: datetime | None = None
+    custom_hotkeys: dict[str, Any] | None = None
+    avatar: str | None = None
+    initials: str | None = None
+    phone: str | None = None
+    active_organization: int | None = None
+    active_organization_meta: str | None = None
+    allow_newsletters: bool | None = None
+    date_joined: datetime | None = None
     role: str
     is_active: bool
-    last_activity: datetime | None = None
+
+
+class WhoAmI(User):
+    token_scope: str | None
+
+
+class Version(Schema):
+    """Label Studio's ``/api/version`` keys (``release``, ``edition``, the packages) and ``labelfab``."""
+    release: str
+    edition: str
+    labelfab: dict[str, Any]
 
 
 class Member(Schema):
@@ -137,6 +158,8 @@ class ProjectsQuery(Schema):
     page: int = 1
     page_size: int = Field(100, ge=1, le=1000)
     include_archived: bool = False
+    title: str | None = Field(None, description="projects whose title contains this, any case")
+    ids: str | None = Field(None, description="comma-separated project ids")
 
 
 class DeleteProjectQuery(Schema):
@@ -232,6 +255,17 @@ class PredictionBody(Schema):
     score: float | None = None
     model_version: str | None = None
     probs: dict[str, Any] | None = None
+
+
+class PredictionPatch(Schema):
+    result: list[dict[str, Any]] | None = None
+    score: float | None = None
+    model_version: str | None = None
+    probs: dict[str, Any] | None = None
+
+
+class PredictionsCreated(Schema):
+    created: int
 
 
 class PredictionsQuery(Schema):
