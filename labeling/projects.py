@@ -164,11 +164,11 @@ def visible_projects(session: Session, user: User, *, include_archived: bool = F
     q = select(Project).order_by(Project.id.desc())
     if not include_archived:
         q = q.where(Project.archived_at.is_(None))
-    if title:
-        q = q.where(sa.func.lower(Project.title).like(f"%{_escape_like(title.lower())}%", escape="\\"))
     if ids is not None:
         q = q.where(Project.id.in_(ids))
-    return [p for p in session.exec(q) if project_role(session, user, p) is not None]
+    wanted = title.casefold() if title else None  # any case, any script (SQLite's lower() is ASCII only)
+    return [p for p in session.exec(q)
+            if (wanted is None or wanted in p.title.casefold()) and project_role(session, user, p) is not None]
 
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -77,7 +77,7 @@ def test_users_for_admins_in_label_studio_shape(client, admin, lead, annotator):
 
 
 def test_projects_list_filters_by_title_any_case_and_keeps_it_in_next(client, lead):
-    for title in ("Sentiment A", "sentiment B", "Cats", "100% sure", "under_score"):
+    for title in ("Sentiment A", "sentiment B", "Cats", "100% sure", "under_score", "Über Straße"):
         assert client.post("/api/projects", json={"title": title, "label_config": TEXT},
                            headers=lead.headers).status_code == 201
     found = client.get("/api/projects?title=SENTIMENT", headers=lead.headers).get_json()
@@ -87,6 +87,8 @@ def test_projects_list_filters_by_title_any_case_and_keeps_it_in_next(client, le
         "100% sure"]
     assert [p["title"] for p in client.get("/api/projects?title=_s", headers=lead.headers).get_json()["results"]] == [
         "under_score"]
+    assert [p["title"] for p in client.get("/api/projects?title=%C3%BCBER", headers=lead.headers).get_json()[
+        "results"]] == ["Über Straße"]
     page = client.get("/api/projects?title=sentiment&page_size=1", headers=lead.headers).get_json()
     assert "title=sentiment" in page["next"]
     assert client.get("/api/projects?title=" + "x" * 300, headers=lead.headers).status_code == 422
