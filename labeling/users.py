@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from labeling.db import get_engine, read_session, unit_of_work, utcnow, write_session
 from labeling.errors import Forbidden, NotFound
+from labeling.limits import has_lone_surrogate
 from labeling.models import ApiToken, LoginThrottle, Role, TokenScope, User
 from labeling.settings import get_settings
 
@@ -151,12 +152,17 @@ def end_sessions(user_id: int) -> None:
             raise UserError(f"no user {user_id}")
 
 
-def update_user(user_id: int, *, role: str | None = None, is_active: bool | None = None) -> User:
+def update_user(user_id: int, *, role: str | None = None, is_active: bool | None = None,
+                name: str | None = None) -> User:
+    if name is not None and (not isinstance(name, str) or len(name) > 255 or has_lone_surrogate(name)):
+        raise UserError("name must be text of at most 255 characters")
     with write_session() as s:
         user = s.get(User, user_id)
         if user is None:
             raise UserError(f"no user {user_id}")
         was_admin = user.role == Role.admin and user.is_active
+        if name is not None:
+            user.name = name.strip()
         if role is not None:
             if not isinstance(role, str) or role not in Role.__members__:
                 raise UserError(f"unknown role {role!r}")

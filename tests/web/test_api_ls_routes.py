@@ -73,6 +73,19 @@ def test_users_for_admins_in_label_studio_shape(client, admin, lead, annotator):
     assert client.get(f"/api/users/{annotator.id}", headers=lead.headers).status_code == 403
 
 
+def test_patch_a_user_takes_first_name_and_refuses_what_it_cannot_change(client, admin, annotator):
+    url = f"/api/users/{annotator.id}"
+    r = client.patch(url, json={"first_name": "Ann Smith", "role": "reviewer"}, headers=admin.headers)
+    assert r.status_code == 200 and (r.get_json()["first_name"], r.get_json()["role"]) == ("Ann Smith", "reviewer")
+    assert r.get_json()["initials"] == "as"
+    for body in ({"phone": "123"}, {"last_name": "Smith"}, {"is_active": "no"}, {"id": annotator.id + 1},
+                 {"first_name": "x" * 300}, {"first_name": 5}):
+        r = client.patch(url, json=body, headers=admin.headers)
+        assert r.status_code == 422, body
+    got = client.get(url, headers=admin.headers).get_json()
+    assert (got["first_name"], got["is_active"], got["phone"]) == ("Ann Smith", True, "")
+
+
 # --------------------------------------------------------------------------- projects
 
 

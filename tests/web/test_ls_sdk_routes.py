@@ -71,6 +71,11 @@ def test_users_list_and_get(sdk):
     assert err.value.status_code == 403
 
 
+def test_users_update(sdk):
+    updated = sdk.admin.users.update(id=sdk.ann_user.id, first_name="Ann")
+    assert updated.first_name == "Ann" and sdk.admin.users.get(id=sdk.ann_user.id).first_name == "Ann"
+
+
 def test_tasks_create(sdk, project):
     task = sdk.lead.tasks.create(project=project.id, data={"text": "made by the SDK"})
     assert task.id and task.data == {"text": "made by the SDK"}

@@ -114,14 +114,26 @@ def create_user():
 @bp.patch("/users/<int:user_id>")
 @doc(summary="Change a user's role or deactivate them (admins)", body=s.UserPatch, responses={200: s.User}, tags=('users',))
 def update_user(user_id: int):
+    """Label Studio's ``first_name`` (labelfab keeps one name), and labelfab's ``role`` and
+    ``is_active``; Label Studio's other user keys are refused, never ignored."""
     _require_admin()
     body = json_body() if request.get_json(silent=True) is not None else {}
+    unknown = sorted(set(body) - USER_PATCH_KEYS)
+    if unknown:
+        raise Invalid(f"these user fields cannot change here: {', '.join(unknown)} (first_name, role and "
+                      "is_active can)", [{"field": k, "detail": "cannot change"} for k in unknown])
+    if "id" in body and body["id"] != user_id:
+        raise Invalid("a user's id cannot change", [{"field": "id", "detail": f"this is user {user_id}"}])
     role, is_active = string_field(body, "role"), flag_field(body, "is_active")
     try:
-        user = users.update_user(user_id, role=role, is_active=is_active)
+        user = users.update_user(user_id, role=role, is_active=is_active, name=string_field(body, "first_name"))
     except users.UserError as exc:
         raise (NotFound if "no user" in str(exc) else Invalid)(str(exc)) from None
     return jsonify(user_view(user))
+
+
+#: The keys ``PATCH /api/users/ID`` takes (``id`` only as the user's own).
+USER_PATCH_KEYS = {"first_name", "role", "is_active", "id"}
 
 
 @bp.post("/users/<int:user_id>/sign-out")

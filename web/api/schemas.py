@@ -537,6 +537,7 @@ class UserBody(Schema):
 
 
 class UserPatch(Schema):
+    first_name: str | None = Field(None, description="the user's name (labelfab keeps one)")
     role: str | None = None
     is_active: bool | None = None
 
