@@ -121,6 +121,14 @@ def test_projects_list_by_title(sdk, project):
     assert [p.title for p in sdk.lead.projects.list(title="sdk ROUTES")] == ["SDK routes"]
 
 
+def test_projects_members_add(sdk, project):
+    """An admin adds by user id, as Label Studio does; a lead adds people by email (an id would
+    tell them anyone's email), so the SDK's call by id is for admins."""
+    sdk.admin.projects.members.add(id=project.id, user=sdk.ann_user.id)
+    members = sdk.lead._client_wrapper.httpx_client.request(f"api/projects/{project.id}/members", method="GET").json()
+    assert [m["user"]["id"] for m in members] == [sdk.ann_user.id]
+
+
 def test_projects_members_remove(sdk, project):
     http = sdk.lead._client_wrapper.httpx_client
     r = http.request(f"api/projects/{project.id}/members", method="POST", json={"user": sdk.ann_user.email})
