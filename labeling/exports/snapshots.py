@@ -16,6 +16,7 @@ is a Data Manager ``view``.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import shutil
@@ -38,6 +39,7 @@ from labeling.limits import check_text
 from labeling.models import ExportSnapshot, Project, Task, TokenScope, User
 from labeling.schema import schema_of
 from labeling.settings import get_settings
+from labeling.spreadsheet import csv_cell, csv_text
 
 __all__ = ["SNAPSHOT_FORMATS", "SnapshotFile", "create_snapshot", "delete_snapshot", "get_snapshot",
            "list_snapshots", "snapshot_file", "snapshot_view"]
@@ -275,10 +277,11 @@ class SnapshotFile:
 
 
 def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type: str | None = None,
-                  scope: str = TokenScope.full) -> SnapshotFile:
+                  csv_raw: bool = False, scope: str = TokenScope.full) -> SnapshotFile:
     """A snapshot's file in ``export_type`` (Label Studio's ``exportType``; JSON by default):
     the stored JSON as it is, or Label Studio's converter's output made from it (one file as it
-    is, several as a zip).
+    is, several as a zip). CSV and TSV cells a spreadsheet would run are neutralised unless
+    ``csv_raw``, as in every export.
 
     Raises
     ------
@@ -310,11 +313,38 @@ def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if fmt.name in ("CSV", "TSV") and not csv_raw:
+        files = [(name, _neutralised(path, "\t" if fmt.name == "TSV" else ",")) for name, path in files]
     if len(files) == 1:
         name, path = files[0]
         return SnapshotFile(file_chunks(path), f"{base}{Path(name).suffix or '.' + fmt.ext}", fmt.mimetype, tmp)
     entries = ((name, file_chunks(path), True) for name, path in files)
     return SnapshotFile(zip_stream(entries), f"{base}-{fmt.name.lower()}.zip", "application/zip", tmp)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _neutralised(path: Path, delimiter: str, rows_per_write: int = 1000) -> Path:
+    """The converter's CSV or TSV with every text cell a spreadsheet would run neutralised
+    (:func:`labeling.spreadsheet.csv_cell`; a cell that reads as a number is a number), as every
+    CSV labelfab writes is."""
+    out = path.with_name(path.name + ".safe")
+    with open(path, newline="", encoding="utf-8") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        batch: list[list[str]] = []
+        for row in csv.reader(src, delimiter=delimiter):
+            batch.append([cell if _number(cell) else csv_cell(cell) for cell in row])
+            if len(batch) >= rows_per_write:
+                dst.write(csv_text(batch, delimiter=delimiter))
+                batch = []
+        if batch:
+            dst.write(csv_text(batch, delimiter=delimiter))
+    return out
 
 
 def get_project_row(project_id: int) -> Project:

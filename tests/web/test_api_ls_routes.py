@@ -277,6 +277,24 @@ def test_snapshots_list_get_convert_and_delete(client, lead, annotator, project_
     assert client.get(f"/api/projects/{other['id']}/exports/{second['id']}", headers=lead.headers).status_code == 404
 
 
+def test_snapshot_csv_cells_are_neutralised_unless_raw(client, lead, project_id):
+    _import(client, lead, project_id, [{"data": {"text": "=HYPERLINK(\"http://x\")"},
+                                        "annotations": [{"result": choice("pos")}]}])
+    snap = client.post(f"/api/projects/{project_id}/exports", json={}, headers=lead.headers).get_json()
+    url = f"/api/projects/{project_id}/exports/{snap['id']}/download"
+    import csv
+    import io
+    safe = list(csv.DictReader(io.StringIO(client.get(f"{url}?exportType=CSV", headers=lead.headers).data.decode())))
+    assert safe[0]["text"] == "'=HYPERLINK(\"http://x\")" and safe[0]["label"] == "pos"
+    assert safe[0]["id"].isdigit()  # numbers stay numbers
+    raw = list(csv.DictReader(io.StringIO(client.get(f"{url}?exportType=CSV&csv_raw=true",
+                                                     headers=lead.headers).data.decode())))
+    assert raw[0]["text"] == "=HYPERLINK(\"http://x\")"
+    tsv = list(csv.DictReader(io.StringIO(client.get(f"{url}?exportType=TSV", headers=lead.headers).data.decode()),
+                              delimiter="\t"))
+    assert tsv[0]["text"] == "'=HYPERLINK(\"http://x\")"
+
+
 # --------------------------------------------------------------------------- delete
 
 

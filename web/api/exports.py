@@ -162,9 +162,12 @@ def delete_snapshot(project_id: int, export_id: int):
 @doc(query=s.SnapshotDownloadQuery, responses={200: File(('application/json', 'text/csv', 'application/zip'),
                                                           'the snapshot in the format asked')}, tags=('export',))
 def download_snapshot(project_id: int, export_id: int):
-    """A snapshot's file: its stored JSON, or (``exportType``) converted from it by Label Studio's converter."""
+    """A snapshot's file: its stored JSON, or (``exportType``) converted from it by Label Studio's
+    converter (CSV and TSV cells a spreadsheet would run neutralised unless ``csv_raw=true``)."""
     kind = request.args.get("exportType") or request.args.get("export_type") or "JSON"
-    found = snapshots.snapshot_file(project_id, export_id, api_user().user, export_type=kind, scope=api_user().scope)
+    found = snapshots.snapshot_file(project_id, export_id, api_user().user, export_type=kind,
+                                    csv_raw=exports.parse_flag(request.args.get("csv_raw"), "csv_raw"),
+                                    scope=api_user().scope)
     headers = _attachment(found.filename)
     headers["filename"] = found.filename  # Label Studio's header
     return Response(found, mimetype=found.mimetype, headers=headers)

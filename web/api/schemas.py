@@ -573,3 +573,4 @@ class Snapshot(Schema):
 
 class SnapshotDownloadQuery(Schema):
     exportType: str = Field("JSON", description="JSON (as stored), JSON_MIN, CSV, TSV, COCO, YOLO, VOC, CONLL2003")
+    csv_raw: bool = Field(False, description="CSV and TSV cells as they are (by default neutralised)")
