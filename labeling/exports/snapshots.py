@@ -279,8 +279,8 @@ class SnapshotFile:
 def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type: str | None = None,
                   csv_raw: bool = False, scope: str = TokenScope.full) -> SnapshotFile:
     """A snapshot's file in ``export_type`` (Label Studio's ``exportType``; JSON by default):
-    the stored JSON as it is, or Label Studio's converter's output made from it (one file as it
-    is, several as a zip). CSV and TSV cells a spreadsheet would run are neutralised unless
+    the stored JSON as it is, or Label Studio's converter's output made from it (CSV, TSV,
+    JSON_MIN and CONLL2003 one file, the others a zip, as the direct export sends them). CSV and TSV cells a spreadsheet would run are neutralised unless
     ``csv_raw``, as in every export.
 
     Raises
@@ -315,8 +315,8 @@ def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type:
         raise
     if fmt.name in ("CSV", "TSV") and not csv_raw:
         files = [(name, _neutralised(path, "\t" if fmt.name == "TSV" else ",")) for name, path in files]
-    if len(files) == 1:
-        name, path = files[0]
+    if not fmt.converter or fmt.name == "CONLL2003":  # one file, as the direct export sends these
+        name, path = next(((n, p) for n, p in files if n.endswith(f".{fmt.ext}")), files[0])
         return SnapshotFile(file_chunks(path), f"{base}{Path(name).suffix or '.' + fmt.ext}", fmt.mimetype, tmp)
     entries = ((name, file_chunks(path), True) for name, path in files)
     return SnapshotFile(zip_stream(entries), f"{base}-{fmt.name.lower()}.zip", "application/zip", tmp)
