@@ -159,8 +159,9 @@ def delete_snapshot(project_id: int, export_id: int):
 
 
 @bp.get("/projects/<int:project_id>/exports/<int:export_id>/download")
-@doc(query=s.SnapshotDownloadQuery, responses={200: File(('application/json', 'text/csv', 'application/zip'),
-                                                          'the snapshot in the format asked')}, tags=('export',))
+@doc(query=s.SnapshotDownloadQuery, responses={200: (list[wire.ExportTask], File(
+    ('text/csv', 'text/tab-separated-values', 'application/zip'), 'the snapshot in the format asked'))},
+    tags=('export',))
 def download_snapshot(project_id: int, export_id: int):
     """A snapshot's file: its stored JSON, or (``exportType``) converted from it by Label Studio's
     converter (CSV and TSV cells a spreadsheet would run neutralised unless ``csv_raw=true``)."""
