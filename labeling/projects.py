@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -630,13 +631,15 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
 
 
 def list_tasks(user: User, project_id: int, *, state: str | None = None, search: str | None = None,
-               page: int = 1, page_size: int = 100, with_results: bool = False) -> TaskPage:
+               page: int = 1, page_size: int = 100, with_results: bool = False,
+               where: Sequence[Any] = (), order_by: Sequence[Any] = ()) -> TaskPage:
     """A page of a project's tasks, oldest first, filtered by state and by text in their data.
 
     ``with_results`` adds every task's annotations and predictions (Label Studio's
     ``fields=all``), read in two queries for the page. Only leads and admins may ask for the
     gold tasks (``state="gold"``); the page's ``gold`` says whether the caller may see the gold
-    flag and answer of its tasks.
+    flag and answer of its tasks. ``where`` and ``order_by`` are more clauses over :class:`Task` (a Data
+    Manager query, :mod:`labeling.dm.filters`).
     """
     if page < 1 or page_size < 1:
         raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
@@ -648,16 +651,17 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
         sees_gold = can(s, user, project, "see_gold")
         if state == "gold" and not sees_gold:
             raise Forbidden(f"only the leads of project {project_id} may list its gold tasks")
-        conds = task_filters(project_id, state=state, search=search)
+        conds = [*task_filters(project_id, state=state, search=search), *where]
         total = s.execute(select(sa.func.count()).select_from(Task).where(*conds)).scalar_one()
         totals = s.execute(select(sa.func.coalesce(sa.func.sum(Task.n_annotations), 0)).where(*conds)).scalar_one()
-        tasks = list(s.exec(select(Task).where(*conds).order_by(Task.id)
+        tasks = list(s.exec(select(Task).where(*conds).order_by(*(order_by or [Task.id]))
                             .offset((page - 1) * page_size).limit(page_size)))
         ids = [t.id for t in tasks]
         preds = dict(s.execute(select(Prediction.task_id, sa.func.count()).where(Prediction.task_id.in_(ids))
                                .group_by(Prediction.task_id)).all()) if ids else {}
         n_preds = s.execute(select(sa.func.count()).select_from(Prediction)
-                            .where(Prediction.project_id == project_id)).scalar_one() if not (state or search) else sum(preds.values())
+                            .where(Prediction.project_id == project_id,
+                                   Prediction.task_id.in_(select(Task.id).where(*conds)))).scalar_one()
         results = None
         if with_results:
             results = {i: ([], []) for i in ids}

@@ -1,0 +1,465 @@
+"""Label Studio's Data Manager query (filters, ordering, selected items) as SQLAlchemy clauses.
+
+The JSON is Label Studio's ``PrepareParams`` (``data_manager/prepare_params.py``)::
+
+    {"filters": {"conjunction": "and" | "or",
+                 "items": [{"filter": "filter:tasks:<column>", "operator": ..., "type": ..., "value": ...}]},
+     "ordering": ["-tasks:id"],
+     "selectedItems": {"all": true, "excluded": [...]} | {"all": false, "included": [...]}}
+
+and each filter means what ``apply_filters`` in Label Studio's ``data_manager/managers.py``
+makes of it (the same operator names, value casts and null handling). Where Label Studio would
+skip or misread something (an unknown column, an unknown operator, a value that does not cast),
+this module raises :class:`BadQuery` (HTTP 400) instead: a filter is honoured or refused, never
+ignored. ``data.<field>`` filters read the task's JSON through SQLAlchemy's JSON operators with
+the key as a bound parameter, on SQLite and PostgreSQL alike.
+
+Pure: :func:`parse` turns JSON into :class:`PrepareParams`, :func:`where` and :func:`order_by`
+turn those into clauses over :class:`labeling.models.Task`; nothing here touches a session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from labeling.errors import DomainError
+from labeling.models import Annotation, Prediction, Task
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # Label Studio's, for Datetime filter values
+MAX_ITEMS = 50  # filter items in one query
+MAX_IDS = 10_000  # task ids in selectedItems
+MAX_QUERY_CHARS = 100_000
+
+OPERATORS = ("equal", "not_equal", "less", "greater", "less_or_equal", "greater_or_equal", "in", "not_in",
+             "in_list", "not_in_list", "empty", "contains", "not_contains", "regex")
+TYPES = ("Number", "Datetime", "Boolean", "String", "List", "Unknown")
+
+#: Columns a filter may name (``filter:tasks:<column>``, or ``data.<field>``).
+FILTER_COLUMNS = ("id", "inner_id", "completed_at", "total_annotations", "cancelled_annotations",
+                  "total_predictions", "annotators", "annotations_results", "predictions_score",
+                  "predictions_results", "created_at", "updated_at", "file_upload")
+#: Columns an ordering may name (``tasks:<column>``, ``-tasks:<column>``, or ``tasks:data.<field>``).
+ORDER_COLUMNS = ("id", "inner_id", "completed_at", "total_annotations", "cancelled_annotations",
+                 "total_predictions", "predictions_score", "created_at", "updated_at", "file_upload")
+_POOL_STATES = ("imported", "open")  # a task is_labeled once it has left them (wire.task_json)
+
+
+class BadQuery(DomainError):
+    """A Data Manager query labelfab cannot honour exactly: refused, never ignored."""
+
+    status = 400
+
+
+# --------------------------------------------------------------------------- the JSON
+
+
+class FilterIn(BaseModel):
+    min: StrictInt | StrictFloat | StrictStr
+    max: StrictInt | StrictFloat | StrictStr
+
+
+class Filter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    child_filter: Filter | None = None
+    filter: str
+    operator: str
+    type: str
+    value: StrictInt | StrictFloat | StrictBool | StrictStr | FilterIn | list | None = None
+
+
+class Filters(BaseModel):
+    conjunction: Literal["and", "or"]
+    items: list[Filter]
+
+
+class SelectedItems(BaseModel):
+    all: bool
+    included: list[int] = []
+    excluded: list[int] = []
+
+
+class PrepareParams(BaseModel):
+    """What Label Studio calls the prepare params of a task query."""
+
+    filters: Filters | None = None
+    ordering: list[str] = []
+    selectedItems: SelectedItems | None = None  # noqa: N815 (Label Studio's key)
+    data: dict = {}  # the rest of the query or view data (hiddenColumns, columnsDisplayType...)
+
+
+def _errors(exc: ValidationError) -> list[dict]:
+    return [{"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"]} for e in exc.errors()[:20]]
+
+
+def parse(query: str | dict | None) -> PrepareParams:
+    """A Data Manager query (JSON text or a dict) as :class:`PrepareParams`, checked.
+
+    Raises
+    ------
+    BadQuery
+        Not JSON, a wrong shape, an unknown column, operator or type, too many items.
+    """
+    if query is None or query == "":
+        return PrepareParams()
+    if isinstance(query, str):
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters",
+                           [{"field": "query", "detail": "too long"}])
+        try:
+            query = json.loads(query)
+        except ValueError as exc:
+            raise BadQuery(f"the query is not JSON: {exc}", [{"field": "query", "detail": "not JSON"}]) from None
+    if not isinstance(query, dict):
+        raise BadQuery("the query must be a JSON object with filters, ordering and selectedItems",
+                       [{"field": "query", "detail": "must be an object"}])
+    selected = query.get("selectedItems")
+    if isinstance(selected, str):  # Label Studio takes a JSON string there too
+        try:
+            selected = json.loads(selected)
+        except ValueError:
+            raise BadQuery("selectedItems must be {\"all\": bool, \"included\"|\"excluded\": [task ids]}",
+                           [{"field": "selectedItems", "detail": "not JSON"}]) from None
+    try:
+        params = PrepareParams(filters=query.get("filters"), ordering=query.get("ordering") or [],
+                               selectedItems=selected, data=query)
+    except ValidationError as exc:
+        raise BadQuery("the query is not a Label Studio Data Manager query", _errors(exc)) from None
+    check(params)
+    return params
+
+
+def check(params: PrepareParams) -> None:
+    """Raise :class:`BadQuery` for anything :func:`where` or :func:`order_by` would not honour."""
+    items = params.filters.items if params.filters else []
+    if len(items) > MAX_ITEMS:
+        raise BadQuery(f"at most {MAX_ITEMS} filter items", [{"field": "filters.items", "detail": "too many"}])
+    for i, item in enumerate(items):
+        for f in (item, item.child_filter):
+            if f is not None:
+                _check_filter(f, f"filters.items.{i}")
+    if params.selectedItems is not None:
+        n = len(params.selectedItems.included) + len(params.selectedItems.excluded)
+        if n > MAX_IDS:
+            raise BadQuery(f"at most {MAX_IDS} task ids in selectedItems",
+                           [{"field": "selectedItems", "detail": "too many ids"}])
+    for i, name in enumerate(params.ordering[:1]):  # Label Studio orders by the first only
+        column, _ = field_name(name)
+        if not (column in ORDER_COLUMNS or _data_key(column)):
+            raise BadQuery(f"unknown ordering {name!r} (tasks:<column> or -tasks:<column>, columns: "
+                           f"{', '.join(ORDER_COLUMNS)}, data.<field>)",
+                           [{"field": f"ordering.{i}", "detail": "unknown column"}])
+
+
+def _check_filter(f: Filter, where: str) -> None:
+    column = f.filter.removeprefix("filter:tasks:") if f.filter.startswith("filter:tasks:") else None
+    if column is None or not (column in FILTER_COLUMNS or _data_key(column)):
+        raise BadQuery(f"unknown filter {f.filter!r} (filter:tasks:<column>, columns: "
+                       f"{', '.join(FILTER_COLUMNS)}, data.<field>)",
+                       [{"field": f"{where}.filter", "detail": "unknown column"}])
+    if f.operator not in OPERATORS:
+        raise BadQuery(f"unknown filter operator {f.operator!r} (choose from {', '.join(OPERATORS)})",
+                       [{"field": f"{where}.operator", "detail": "unknown operator"}])
+    if f.type not in TYPES:
+        raise BadQuery(f"unknown filter type {f.type!r} (choose from {', '.join(TYPES)})",
+                       [{"field": f"{where}.type", "detail": "unknown type"}])
+    allowed = _SPECIAL_OPERATORS.get(column)
+    if allowed is not None and f.operator not in allowed:
+        raise BadQuery(f"filter:tasks:{column} takes the operators {', '.join(allowed)}, not {f.operator!r}",
+                       [{"field": f"{where}.operator", "detail": "not supported for this column"}])
+    if f.operator in ("in", "not_in") and f.value is not None and not isinstance(f.value, FilterIn):
+        raise BadQuery(f"operator {f.operator!r} takes a range {{\"min\": ..., \"max\": ...}}",
+                       [{"field": f"{where}.value", "detail": "must be {min, max}"}])
+    if f.operator in ("in_list", "not_in_list") and f.value is not None and not isinstance(f.value, list):
+        raise BadQuery(f"operator {f.operator!r} takes a list of values",
+                       [{"field": f"{where}.value", "detail": "must be a list"}])
+    if f.operator == "regex" and f.value is not None and len(str(f.value)) > 1000:
+        raise BadQuery("a regex filter is at most 1000 characters", [{"field": f"{where}.value", "detail": "too long"}])
+
+
+_RESULT_OPERATORS = ("equal", "not_equal", "contains", "not_contains", "empty")
+_SPECIAL_OPERATORS = {
+    "annotators": ("contains", "not_contains", "empty"),
+    "annotations_results": _RESULT_OPERATORS,
+    "predictions_results": _RESULT_OPERATORS,
+}
+
+
+def field_name(raw: str) -> tuple[str, bool]:
+    """``(column, ascending)`` of a filter or ordering name, as Label Studio's
+    ``preprocess_field_name`` reads it: a leading ``-``, then the prefixes ``filter:`` and
+    ``tasks:`` (only at the start), then ``-`` again unless already descending."""
+    name, ascending = raw, True
+    if name.startswith("-"):
+        ascending, name = False, name[1:]
+    for prefix in ("filter:", "tasks:"):
+        name = name.removeprefix(prefix)
+    if ascending and name.startswith("-"):
+        ascending, name = False, name[1:]
+    return name, ascending
+
+
+def _data_key(column: str) -> str | None:
+    key = column[len("data."):] if column.startswith("data.") else None
+    return key if key and len(key) <= 255 else None
+
+
+# --------------------------------------------------------------------------- SQL pieces
+
+
+class json_number(FunctionElement):  # noqa: N801 (an SQL function's name)
+    """A key of a JSON column as a float: JSON numbers and strings that read as numbers, else
+    NULL (Label Studio casts with ``::float``, which fails on other text; here it never fails)."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "json_number"
+
+
+_NUMBER_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+
+
+@compiles(json_number, "postgresql")
+def _json_number_pg(element, compiler, **kw):
+    column, key = list(element.clauses)
+    c, k = compiler.process(column, **kw), compiler.process(key, **kw)
+    text = f"({c} ->> {k})"
+    pattern = compiler.process(sa.literal(_NUMBER_RE), **kw)
+    return (f"CASE WHEN json_typeof({c} -> {k}) = 'number' THEN CAST({text} AS FLOAT) "
+            f"WHEN json_typeof({c} -> {k}) = 'string' AND {text} ~ {pattern} THEN CAST({text} AS FLOAT) END")
+
+
+@compiles(json_number, "sqlite")
+def _json_number_sqlite(element, compiler, **kw):
+    column, key = list(element.clauses)
+    c = compiler.process(column, **kw)
+    path = compiler.process(sa.literal("$.") + sa.func.json_quote(key), **kw)
+    value, kind = f"json_extract({c}, {path})", f"json_type({c}, {path})"
+    return (f"CASE WHEN {kind} IN ('integer', 'real') THEN CAST({value} AS REAL) "
+            f"WHEN {kind} = 'text' AND trim({value}) != '' AND trim({value}) NOT GLOB '*[^0-9.eE+-]*' "
+            f"AND trim({value}) GLOB '*[0-9]*' THEN CAST(trim({value}) AS REAL) END")
+
+
+class json_equal(FunctionElement):  # noqa: N801
+    """Two JSON documents equal as JSON (Django's ``result=value`` on a JSON field)."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "json_equal"
+
+
+@compiles(json_equal, "postgresql")
+def _json_equal_pg(element, compiler, **kw):
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST({a} AS JSONB) = CAST({b} AS JSONB))"
+
+
+@compiles(json_equal, "sqlite")
+def _json_equal_sqlite(element, compiler, **kw):
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(json({a}) = json({b}))"
+
+
+def _completed_at() -> ColumnElement:
+    newest = (sa.select(Annotation.created_at).where(Annotation.task_id == Task.id)
+              .order_by(Annotation.id.desc()).limit(1).scalar_subquery())
+    return sa.case((Task.state.not_in(_POOL_STATES), newest), else_=None)
+
+
+def _total_predictions() -> ColumnElement:
+    return (sa.select(sa.func.count(Prediction.id)).where(Prediction.task_id == Task.id)
+            .scalar_subquery())
+
+
+def _predictions_score() -> ColumnElement:
+    return sa.select(sa.func.avg(Prediction.score)).where(Prediction.task_id == Task.id).scalar_subquery()
+
+
+def column(name: str, value_type: str = "String") -> tuple[ColumnElement, bool]:
+    """``(expression, is_text)`` of a Data Manager column over :class:`Task`."""
+    key = _data_key(name)
+    if key is not None:
+        return (json_number(Task.data, key), False) if value_type == "Number" else (Task.data[key].as_string(), True)
+    return {
+        "id": (Task.id, False), "inner_id": (Task.id, False),  # labelfab's inner id is the task id
+        "total_annotations": (Task.n_annotations, False), "cancelled_annotations": (Task.n_skips, False),
+        "total_predictions": (_total_predictions(), False), "predictions_score": (_predictions_score(), False),
+        "completed_at": (_completed_at(), False), "created_at": (Task.created_at, False),
+        "updated_at": (Task.updated_at, False), "file_upload": (Task.file_name, True),
+    }[name]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _bool(value: Any) -> bool:
+    """Label Studio's ``cast_bool_from_str``."""
+    if isinstance(value, str):
+        if value.lower() in ("true", "yes", "on", "1"):
+            return True
+        if value.lower() in ("false", "no", "off", "0", ""):
+            return False
+    return bool(value)
+
+
+def _cast(value: Any, value_type: str) -> Any:
+    try:
+        if value_type == "Number":
+            if isinstance(value, bool):
+                raise ValueError("a boolean is no number")
+            return float(value)
+        if value_type == "Datetime":
+            return datetime.strptime(str(value), DATETIME_FORMAT).replace(tzinfo=UTC)
+        if value_type == "Boolean":
+            return _bool(value)
+    except (TypeError, ValueError) as exc:
+        raise BadQuery(f"filter value {value!r} is no {value_type} ({exc})",
+                       [{"field": "filters.items.value", "detail": f"not a {value_type}"}]) from None
+    return value
+
+
+def _negate(cond: ColumnElement, expr: ColumnElement) -> ColumnElement:
+    """Django's ``~Q(field=value)`` on a nullable field: rows where it is NULL are kept."""
+    return sa.or_(sa.not_(cond), expr.is_(None))
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def _annotators(f: Filter) -> ColumnElement:
+    if f.operator == "empty":
+        has = sa.exists().where(Annotation.task_id == Task.id)
+        return ~has if _bool(f.value) else has
+    try:
+        user_id = int(f.value)
+    except (TypeError, ValueError):
+        raise BadQuery(f"filter:tasks:annotators takes a user id, not {f.value!r}",
+                       [{"field": "filters.items.value", "detail": "must be a user id"}]) from None
+    by = sa.exists().where(Annotation.task_id == Task.id, Annotation.user_id == user_id)
+    return by if f.operator == "contains" else ~by
+
+
+def _results(f: Filter, model: type) -> ColumnElement:
+    rows = sa.exists().where(model.task_id == Task.id)
+    if f.operator in ("equal", "not_equal"):
+        try:
+            value = json.loads(f.value) if isinstance(f.value, str) else None
+        except ValueError:
+            value = None
+        if value is None:
+            return sa.false()  # Label Studio answers no task for a value that is no JSON
+        same = rows.where(json_equal(model.result, sa.literal(json.dumps(value), sa.Text)))
+        return same if f.operator == "equal" else ~same
+    if f.operator in ("contains", "not_contains"):
+        hit = rows.where(sa.cast(model.result, sa.Text).contains(str(f.value), autoescape=True))
+        return hit if f.operator == "contains" else ~hit
+    # empty: Label Studio tests the annotations' results for both columns (annotations__result)
+    empty = sa.func.json_array_length(Annotation.result) == 0
+    any_ann = sa.exists().where(Annotation.task_id == Task.id)
+    if _bool(f.value):
+        return sa.or_(~any_ann, any_ann.where(sa.or_(Annotation.result.is_(None), empty)))
+    return any_ann.where(Annotation.result.is_not(None), ~empty)
+
+
+def _regex(expr: ColumnElement, pattern: str) -> ColumnElement:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return sa.false()  # Label Studio answers no task for a pattern that does not compile
+    return sa.cast(expr, sa.Text).regexp_match(pattern)
+
+
+def filter_clause(f: Filter) -> ColumnElement | None:
+    """One filter item as a clause over :class:`Task`; None where Label Studio skips it (no value)."""
+    if f.value is None:
+        return None
+    name = f.filter.removeprefix("filter:tasks:")
+    if name == "annotators":
+        return _annotators(f)
+    if name in ("annotations_results", "predictions_results"):
+        return _results(f, Annotation if name == "annotations_results" else Prediction)
+    op, value = f.operator, f.value
+    if name in ("total_predictions", "total_annotations", "cancelled_annotations") and op == "empty":
+        op, value = ("equal" if _bool(value) else "not_equal"), 0  # 0 is empty for counts
+    expr, is_text = column(name, f.type)
+    if op == "empty":
+        if f.type in ("String", "Unknown"):
+            blank = sa.or_(expr.is_(None), expr == "") if is_text else expr.is_(None)
+            return blank if _bool(value) else sa.not_(blank)
+        return expr.is_(None) if _bool(value) else expr.is_not(None)
+    if op == "regex":
+        return _regex(expr, str(value))
+    if op in ("in", "not_in"):
+        lo, hi = _cast(value.min, f.type), _cast(value.max, f.type)
+        between = sa.and_(expr >= lo, expr <= hi)
+        return between if op == "in" else _negate(between, expr)
+    if op in ("in_list", "not_in_list"):
+        values = [_cast(v, f.type) if f.type != "String" else v for v in value]
+        listed = expr.in_(values)
+        return listed if op == "in_list" else _negate(listed, expr)
+    if op in ("contains", "not_contains"):  # Django's icontains
+        hit = sa.func.lower(sa.cast(expr, sa.Text)).contains(str(value).lower(), autoescape=True)
+        return hit if op == "contains" else _negate(hit, expr)
+    value = _cast(value, f.type)
+    if isinstance(value, (dict, list)):
+        raise BadQuery(f"operator {op!r} takes one value", [{"field": "filters.items.value", "detail": "one value"}])
+    if is_text and not isinstance(value, str):  # a JSON key read as text compares with text
+        value = json.dumps(value) if isinstance(value, bool) else str(value)
+    compare = {"equal": expr == value, "not_equal": expr == value, "less": expr < value, "greater": expr > value,
+               "less_or_equal": expr <= value, "greater_or_equal": expr >= value}[op]
+    return _negate(compare, expr) if op == "not_equal" else compare
+
+
+def where(params: PrepareParams) -> list[ColumnElement]:
+    """The filters and the selection of ``params`` as WHERE clauses over :class:`Task`."""
+    out: list[ColumnElement] = []
+    if params.filters and params.filters.items:
+        lines = []
+        for item in params.filters.items:
+            parts = [c for c in (filter_clause(item), item.child_filter and filter_clause(item.child_filter))
+                     if c is not None]
+            if parts:
+                lines.append(sa.and_(*parts))
+        if lines:
+            out.append(sa.or_(*lines) if params.filters.conjunction == "or" else sa.and_(*lines))
+    sel = params.selectedItems
+    if sel is not None:
+        if sel.all is False and sel.included:
+            out.append(Task.id.in_(sel.included))
+        elif sel.all is True and sel.excluded:
+            out.append(Task.id.not_in(sel.excluded))
+    return out
+
+
+def order_by(params: PrepareParams) -> list[ColumnElement]:
+    """Label Studio's ordering (its first key, nulls last) and then the task id, for stable pages."""
+    if not params.ordering:
+        return [Task.id]
+    name, ascending = field_name(params.ordering[0])
+    key = _data_key(name)
+    numeric = key is not None and (params.data.get("columnsDisplayType") or {}).get(name) == "Number"
+    expr, _ = column(name, "Number" if numeric else "String")
+    ordered = expr.asc() if ascending else expr.desc()
+    return [ordered.nulls_last(), Task.id]
+
+
+def selected_nothing(params: PrepareParams) -> bool:
+    """True for ``{"all": false, "included": []}``: Label Studio's list shows every task then,
+    but an action has nothing to act on."""
+    sel = params.selectedItems
+    return sel is not None and sel.all is False and not sel.included
