@@ -491,3 +491,18 @@ class TaskSplit(SQLModel, table=True):
     split: str = Field(sa_type=sa.String(10))
     stratum: str = Field(default="", sa_type=sa.Text)
     version: int  # the dataset version that placed it
+
+
+class DmView(SQLModel, table=True):
+    """A saved Data Manager tab, as Label Studio keeps it: ``data`` holds its title, filters,
+    ordering, hiddenColumns and whatever else the front end stores (``labeling.dm.views``)."""
+
+    __tablename__ = "dm_view"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    data: dict = _json()
+    order: int | None = Field(default=None, nullable=True)
+    selected_items: dict | None = Field(default=None, sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

@@ -87,6 +87,16 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.diff_datasets", "GET"): MANAGE | {READ},
     ("api.list_tasks", "GET"): SEE_ALL | {READ},
     ("api.list_project_tasks", "GET"): SEE_ALL | {READ},
+    ("api.dm_list_views", "GET"): SEE_ALL | {READ},
+    ("api.dm_get_view", "GET"): SEE_ALL | {READ},
+    ("api.dm_create_view", "POST"): SEE_ALL,  # a reviewer keeps tabs of their own
+    ("api.dm_order_views", "POST"): SEE_ALL,
+    ("api.dm_update_view", "PATCH"): MANAGE,  # the world's view is the lead's: its author or a lead
+    ("api.dm_update_view", "PUT"): MANAGE,
+    ("api.dm_delete_view", "DELETE"): MANAGE,
+    ("api.dm_reset_views", "DELETE"): MANAGE,
+    ("api.dm_list_actions", "GET"): SEE_ALL | {READ},
+    ("api.dm_perform_action", "POST"): MANAGE,
     ("api.get_task", "GET"): OWN | {READ},
     ("api.update_task", "PATCH"): MANAGE,
     ("api.update_task", "PUT"): MANAGE,
@@ -296,10 +306,13 @@ def _world_extras(world: World, client) -> dict:
     r = client.post(f"/api/projects/{pid}/exports", json={"title": "snap"}, headers=h)
     assert r.status_code == 201, r.get_json()
     export_id = r.get_json()["id"]
+    r = client.post("/api/dm/views", json={"project": pid, "data": {"title": "tab"}}, headers=h)
+    assert r.status_code == 201, r.get_json()
+    view_id = r.get_json()["id"]
     with read_session() as s:
         batch = s.exec(ImportBatch.__table__.select()).first()
         job = s.exec(Job.__table__.select().where(Job.kind == "qc")).first()
-    return {"import_id": batch.id, "job_id": job.id, "export_id": export_id}
+    return {"import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id}
 
 
 # The body each write is sent with: what a caller allowed to make the request would send, so
@@ -340,6 +353,9 @@ def _body(endpoint: str, world: World) -> object:
         "datasets.publish": {"note": "v2"},
         "datasets.resplit": {"seed": "7", "reason": "new test set"},
         "annotate.preview": {"label_config": CONFIG, "data": '{"text": "x"}'},
+        "api.dm_create_view": {"project": world.project, "data": {"title": "new"}},
+        "api.dm_order_views": {"project": world.project, "ids": []},
+        "api.dm_update_view": {"data": {"title": "renamed"}},
     }.get(endpoint, {})
 
 
@@ -352,6 +368,7 @@ def path_values(world: World, extras: dict, rule: str) -> dict:
         "token_id": world.spare_token,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
         "export_id": extras["export_id"],
+        "view_id": extras["view_id"],
         "version": "1", "number": 1, "panel": "progress",
         "name": "overview" if rule.startswith("/api/stats/") else "progress",
         "sha256": "0" * 64, "ext": "png", "filename": "app.js",
@@ -365,6 +382,11 @@ def _url(rule: str, world: World, extras: dict) -> str:
             url = url.replace(f"<{conv}{key}>", str(value))
     assert "<" not in url, f"no value for a parameter of {rule}"
     query = {"/api/tasks": f"?project={world.project}", "/api/predictions": f"?project={world.project}",
+             "/api/dm/views": f"?project={world.project}", "/api/dm/views/reset": f"?project={world.project}",
+             # the one action that changes no task: deleting the predictions of a task that has none
+             "/api/dm/actions": f"?project={world.project}&id=delete_tasks_predictions"
+                                f"&query=%7B%22selectedItems%22%3A%7B%22all%22%3Afalse%2C%22included%22%3A%5B"
+                                f"{world.open_tasks[0]}%5D%7D%7D",
              "/api/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
              "/api/projects/<int:project_id>/members": f"?user={world.users[ANN].id}",
              "/projects/<int:project_id>/datasets/diff": "?from=1&to=1",

@@ -124,6 +124,7 @@ import web.api.annotations  # noqa: E402,F401
 from web.api import (  # noqa: E402,F401
     accounts,
     annotate_ui,
+    dm,
     exports,
     openapi,
     projects,

@@ -17,6 +17,8 @@ from flask import jsonify, request, url_for
 
 from labeling import imports, projects, wire
 from labeling.access import can_create_projects
+from labeling.dm import filters as dm_filters
+from labeling.dm import views as dm_views
 from labeling.errors import Forbidden, Invalid
 from labeling.limits import MAX_ID
 from labeling.schema import gallery
@@ -246,10 +248,14 @@ def get_import(project_id: int, import_id: int):
 
 
 def _task_page(project_id: int) -> projects.TaskPage:
-    return projects.list_tasks(api_user().user, project_id, state=request.args.get("state"),
+    user = api_user().user
+    view_id = int_arg("view", 0)
+    query = dm_views.view_params(user, project_id, view_id) if view_id else dm_filters.parse(request.args.get("query"))
+    return projects.list_tasks(user, project_id, state=request.args.get("state"),
                                search=request.args.get("search") or request.args.get("q"),
                                page=int_arg("page", 1), page_size=int_arg("page_size", 100),
-                               with_results=request.args.get("fields") == "all")
+                               with_results=request.args.get("fields") == "all",
+                               where=dm_filters.where(query), order_by=dm_filters.order_by(query))
 
 
 def _task_list_views(page: projects.TaskPage) -> list[dict]:
@@ -266,7 +272,8 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
 @readable
 @doc(query=s.TasksQuery, responses={200: wire.TaskList}, tags=('tasks',))
 def list_tasks():
-    """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``)."""
+    """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``),
+    filtered and ordered by a Data Manager ``query`` or ``view`` as Label Studio does."""
     project_id = int_arg("project", 0)
     if not project_id:
         raise Invalid("give the project: /api/tasks?project=ID", [{"field": "project", "detail": "required"}])

@@ -212,6 +212,9 @@ class TasksQuery(Schema):
     search: str | None = Field(None, description="text in the data or file name; #ID for one task")
     q: str | None = Field(None, description="the same as search")
     fields: Literal["all", "task_only"] | None = Field(None, description="all: with annotations and predictions")
+    query: str | None = Field(None, description="Label Studio's Data Manager query (JSON): filters, ordering, "
+                                                "selectedItems; an unknown filter or operator is a 400")
+    view: int | None = Field(None, description="a Data Manager view whose filters, ordering and selection apply")
 
 
 class ProjectTasksQuery(Schema):
@@ -574,3 +577,60 @@ class Snapshot(Schema):
 class SnapshotDownloadQuery(Schema):
     exportType: str = Field("JSON", description="JSON (as stored), JSON_MIN, CSV, TSV, COCO, YOLO, VOC, CONLL2003")
     csv_raw: bool = Field(False, description="CSV and TSV cells as they are (by default neutralised)")
+
+
+# --------------------------------------------------------------------------- Data Manager
+
+
+class DmProjectQuery(Schema):
+    project: int = Field(description="the project")
+
+
+class DmView(Schema):
+    id: int
+    filter_group: None = None
+    data: dict[str, Any] = Field(description="title, filters, ordering, hiddenColumns... as the front end keeps them")
+    ordering: list[str] | None = None
+    selected_items: dict[str, Any] | None = None
+    user: int | None = None
+    project: int
+    order: int | None = None
+
+
+class DmViewBody(Schema):
+    project: int | None = Field(None, description="the project (required to create)")
+    data: dict[str, Any] | None = None
+    selected_items: dict[str, Any] | None = None
+    order: int | None = None
+
+
+class DmViewOrderBody(Schema):
+    project: int
+    ids: list[int]
+
+
+class DmAction(Schema):
+    id: str
+    title: str
+    order: int
+    permission: str
+    experimental: bool
+    dialog: dict[str, Any] | None = None
+
+
+class DmActionQuery(Schema):
+    id: str = Field(description="the action: delete_tasks, delete_tasks_annotations, delete_tasks_predictions")
+    project: int
+    view: int | None = Field(None, description="a view whose query selects the tasks (before the body's)")
+
+
+class DmActionBody(Schema):
+    filters: dict[str, Any] | None = None
+    ordering: list[str] | None = None
+    selectedItems: dict[str, Any] | None = None  # noqa: N815 (Label Studio's key)
+
+
+class DmActionResult(Schema):
+    processed_items: int
+    detail: str | None = None
+    reload: bool | None = None
