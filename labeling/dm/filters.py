@@ -275,6 +275,44 @@ def _json_equal_sqlite(element, compiler, **kw):
     return f"(json({a}) = json({b}))"
 
 
+class data_may_equal(FunctionElement):  # noqa: N801
+    """A necessary condition for ``data ->> key = value`` that PostgreSQL answers from the GIN
+    index ``ix_task_data_gin`` on ``(data::jsonb) jsonb_path_ops`` (migration 0007): the task's
+    data contains ``{key: c}`` for one of the JSON values ``c`` whose text is ``value`` (the
+    string itself, and the number, boolean, object or array ``value`` reads as). The exact
+    comparison stays beside it; SQLite has no such index and compiles it to true."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "data_may_equal"
+
+
+@compiles(data_may_equal, "postgresql")
+def _data_may_equal_pg(element, compiler, **kw):
+    column, *docs = list(element.clauses)
+    c = compiler.process(column, **kw)
+    return "(" + " OR ".join(f"(CAST({c} AS JSONB) @> CAST({compiler.process(d, **kw)} AS JSONB))"
+                             for d in docs) + ")"
+
+
+@compiles(data_may_equal, "sqlite")
+def _data_may_equal_sqlite(element, compiler, **kw):
+    return "1 = 1"
+
+
+def _text_equal(key: str, value: str) -> ColumnElement:
+    """``data ->> key = value`` with the index-served :class:`data_may_equal` beside it."""
+    candidates = [value]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if parsed is not None and not isinstance(parsed, str):
+        candidates.append(parsed)
+    docs = [sa.literal(json.dumps({key: c}), sa.Text) for c in candidates]
+    return sa.and_(data_may_equal(Task.data, *docs), Task.data[key].as_string() == value)
+
+
 def _completed_at() -> ColumnElement:
     newest = (sa.select(Annotation.created_at).where(Annotation.task_id == Task.id)
               .order_by(Annotation.id.desc()).limit(1).scalar_subquery())
@@ -420,6 +458,9 @@ def filter_clause(f: Filter) -> ColumnElement | None:
         raise BadQuery(f"operator {op!r} takes one value", [{"field": "filters.items.value", "detail": "one value"}])
     if is_text and not isinstance(value, str):  # a JSON key read as text compares with text
         value = json.dumps(value) if isinstance(value, bool) else str(value)
+    key = _data_key(name)
+    if op == "equal" and is_text and key is not None:
+        return _text_equal(key, value)
     compare = {"equal": expr == value, "not_equal": expr == value, "less": expr < value, "greater": expr > value,
                "less_or_equal": expr <= value, "greater_or_equal": expr >= value}[op]
     return _negate(compare, expr) if op == "not_equal" else compare

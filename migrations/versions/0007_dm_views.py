@@ -1,4 +1,5 @@
-"""dm_view: Label Studio's Data Manager views (tabs) with their filters, ordering and columns
+"""dm_view: Label Studio's Data Manager views (tabs) with their filters, ordering and columns;
+on PostgreSQL a GIN index on the tasks' data (jsonb_path_ops) for Data Manager equality filters
 
 Revision ID: 0007_dm_views
 Revises: 0006_tokens_sessions_logins
@@ -35,9 +36,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dm_view', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dm_view_project_id'), ['project_id'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':  # labeling.dm.filters.data_may_equal uses it
+        op.execute('CREATE INDEX ix_task_data_gin ON task USING gin ((CAST(data AS JSONB)) jsonb_path_ops)')
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP INDEX ix_task_data_gin')
     with op.batch_alter_table('dm_view', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dm_view_project_id'))
 

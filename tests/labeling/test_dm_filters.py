@@ -132,6 +132,11 @@ def test_data_fields_as_text(world):
     assert run(world, one("data.text", "contains", "100%", "String")) == [2]  # % and _ are literal
     assert run(world, one("data.text", "contains", "o_b", "String")) == []
     assert run(world, one("data.city", "equal", "Paris", "String")) == [0]
+    # text equality reads numbers as their text, as Label Studio's data ->> key does
+    assert run(world, one("data.n", "equal", "5", "String")) == [0]  # the number 5
+    assert run(world, one("data.n", "equal", "12", "String")) == [1]  # the string "12"
+    assert run(world, one("data.n", "equal", "2.5", "String")) == [2]
+    assert run(world, one("data.n", "equal", 5, "String")) == [0]
     assert run(world, one("data.city", "not_equal", "Paris", "String")) == [1, 2, 3, 4]  # missing ones too
     assert run(world, one("data.city", "empty", True, "String")) == [1, 2]  # "" and missing
     assert run(world, one("data.city", "empty", False, "String")) == [0, 3, 4]
@@ -206,6 +211,30 @@ def test_data_keys_are_bound_parameters(world):
     """A key with quotes and SQL in it is a key, not SQL."""
     key = "x') OR 1=1 --\"'"
     params = filters.parse(one(f"data.{key}", "equal", "1", "String"))
-    compiled = str(sa.select(Task.id).where(*filters.where(params)).compile())
+    from labeling.db import get_engine
+
+    compiled = str(sa.select(Task.id).where(*filters.where(params)).compile(get_engine()))
     assert "OR 1=1" not in compiled
     assert run(world, one(f"data.{key}", "equal", "1", "String")) == []
+
+
+def test_postgresql_has_an_index_for_data_equality(world):
+    """On PostgreSQL a data equality filter carries a containment test the GIN index
+    ix_task_data_gin answers; the plan uses it once the value is selective."""
+    from labeling.db import get_engine
+
+    engine = get_engine()
+    params = filters.parse(one("data.city", "equal", "Rome", "String"))
+    sql = str(sa.select(Task.id).where(*filters.where(params)).compile(engine))
+    if engine.dialect.name != "postgresql":
+        assert "@>" not in sql
+        return
+    assert "AS JSONB) @>" in sql
+    with engine.connect() as conn:
+        indexes = conn.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_task_data_gin'")).scalars().all()
+        assert indexes and "gin" in indexes[0] and "jsonb_path_ops" in indexes[0]
+        conn.execute(sa.text("SET enable_seqscan = off"))
+        plan = "\n".join(conn.execute(sa.text("EXPLAIN " + str(sa.select(Task.id).where(*filters.where(params))
+                                                             .compile(engine, compile_kwargs={"literal_binds": True}))))
+                          .scalars())
+        assert "ix_task_data_gin" in plan
