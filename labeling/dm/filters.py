@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -39,6 +40,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from labeling.errors import DomainError
+from labeling.limits import MAX_INT
 from labeling.models import Annotation, Prediction, Task
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # Label Studio's, for Datetime filter values
@@ -88,10 +90,13 @@ class Filters(BaseModel):
     items: list[Filter]
 
 
+TaskId = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+
+
 class SelectedItems(BaseModel):
     all: bool
-    included: list[int] = []
-    excluded: list[int] = []
+    included: list[TaskId] = []
+    excluded: list[TaskId] = []
 
 
 class PrepareParams(BaseModel):
@@ -231,7 +236,8 @@ class json_number(FunctionElement):  # noqa: N801 (an SQL function's name)
     name = "json_number"
 
 
-_NUMBER_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+# a number PostgreSQL's NUMERIC reads (at most 255 digits a part, a short exponent), as text
+_NUMBER_RE = r"^\s*[-+]?([0-9]{1,255}\.?[0-9]{0,255}|\.[0-9]{1,255})([eE][-+]?[0-9]{1,3})?\s*$"
 
 
 @compiles(json_number, "postgresql")
@@ -240,8 +246,12 @@ def _json_number_pg(element, compiler, **kw):
     c, k = compiler.process(column, **kw), compiler.process(key, **kw)
     text = f"({c} ->> {k})"
     pattern = compiler.process(sa.literal(_NUMBER_RE), **kw)
-    return (f"CASE WHEN json_typeof({c} -> {k}) = 'number' THEN CAST({text} AS FLOAT) "
-            f"WHEN json_typeof({c} -> {k}) = 'string' AND {text} ~ {pattern} THEN CAST({text} AS FLOAT) END")
+    n = f"abs(CAST(trim({text}) AS NUMERIC))"
+    # CASE keeps the order: the casts run only on text that reads as a number, and a float
+    # cast only inside the double's range (PostgreSQL refuses 1e999 and 1e-999 with an error)
+    return (f"CASE WHEN json_typeof({c} -> {k}) IN ('number', 'string') AND {text} ~ {pattern} THEN "
+            f"CASE WHEN {n} < 1e-300 THEN CAST(0 AS FLOAT) "
+            f"WHEN {n} < 1e308 THEN CAST(trim({text}) AS FLOAT) END END")
 
 
 @compiles(json_number, "sqlite")
@@ -326,6 +336,14 @@ def _total_predictions() -> ColumnElement:
 
 def _predictions_score() -> ColumnElement:
     return sa.select(sa.func.avg(Prediction.score)).where(Prediction.task_id == Task.id).scalar_subquery()
+
+
+#: The type a built-in column's values are cast to, whatever the filter's ``type`` says (a
+#: String compared with an integer column would be a database error, never an answer).
+COLUMN_TYPES = {"id": "Number", "inner_id": "Number", "total_annotations": "Number",
+                "cancelled_annotations": "Number", "total_predictions": "Number", "predictions_score": "Number",
+                "completed_at": "Datetime", "created_at": "Datetime", "updated_at": "Datetime",
+                "file_upload": "String"}
 
 
 def column(name: str, value_type: str = "String") -> tuple[ColumnElement, bool]:
@@ -414,11 +432,18 @@ def _results(f: Filter, model: type) -> ColumnElement:
     return any_ann.where(Annotation.result.is_not(None), ~empty)
 
 
+# Python's syntax that PostgreSQL's regular expressions lack: named groups, atomic groups, (?#...)
+_NOT_POSIX = re.compile(r"\(\?(P|<[A-Za-z]|>|#)")
+
+
 def _regex(expr: ColumnElement, pattern: str) -> ColumnElement:
     try:
         re.compile(pattern)
     except re.error:
         return sa.false()  # Label Studio answers no task for a pattern that does not compile
+    if _NOT_POSIX.search(pattern):
+        raise BadQuery("a regex filter takes POSIX regular expressions (no (?P<name>...), (?<name>...), "
+                       "(?>...) or (?#...))", [{"field": "filters.items.value", "detail": "unsupported regex syntax"}])
     return sa.cast(expr, sa.Text).regexp_match(pattern)
 
 
@@ -435,6 +460,7 @@ def filter_clause(f: Filter) -> ColumnElement | None:
     if name in ("total_predictions", "total_annotations", "cancelled_annotations") and op == "empty":
         op, value = ("equal" if _bool(value) else "not_equal"), 0  # 0 is empty for counts
     expr, is_text = column(name, f.type)
+    cast_type = COLUMN_TYPES.get(name, f.type)
     if op == "empty":
         if f.type in ("String", "Unknown"):
             blank = sa.or_(expr.is_(None), expr == "") if is_text else expr.is_(None)
@@ -443,17 +469,19 @@ def filter_clause(f: Filter) -> ColumnElement | None:
     if op == "regex":
         return _regex(expr, str(value))
     if op in ("in", "not_in"):
-        lo, hi = _cast(value.min, f.type), _cast(value.max, f.type)
+        lo, hi = _cast(value.min, cast_type), _cast(value.max, cast_type)
         between = sa.and_(expr >= lo, expr <= hi)
         return between if op == "in" else _negate(between, expr)
     if op in ("in_list", "not_in_list"):
-        values = [_cast(v, f.type) if f.type != "String" else v for v in value]
+        values = [_cast(v, cast_type) if not is_text else v for v in value]
+        if is_text and not all(isinstance(v, str) for v in values):
+            values = [v if isinstance(v, str) else json.dumps(v) if isinstance(v, bool) else str(v) for v in values]
         listed = expr.in_(values)
         return listed if op == "in_list" else _negate(listed, expr)
     if op in ("contains", "not_contains"):  # Django's icontains
         hit = sa.func.lower(sa.cast(expr, sa.Text)).contains(str(value).lower(), autoescape=True)
         return hit if op == "contains" else _negate(hit, expr)
-    value = _cast(value, f.type)
+    value = _cast(value, cast_type)
     if isinstance(value, (dict, list)):
         raise BadQuery(f"operator {op!r} takes one value", [{"field": "filters.items.value", "detail": "one value"}])
     if is_text and not isinstance(value, str):  # a JSON key read as text compares with text

@@ -52,6 +52,12 @@ def _check_selected(selected: Any) -> dict | None:
     return params.selectedItems.model_dump() if params.selectedItems else None
 
 
+def _check_order(order: Any) -> int | None:
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int) or abs(order) > 2**31 - 1):
+        raise Invalid("order must be an integer", [{"field": "order", "detail": "must be a 32-bit integer"}])
+    return order
+
+
 def _get(s: Session, user: User, view_id: int, *, write: bool) -> DmView:
     view = s.get(DmView, view_id)
     if view is None:
@@ -76,7 +82,7 @@ def get_view(user: User, view_id: int) -> DmView:
 
 def create_view(user: User, project_id: int, *, data: Any = None, selected_items: Any = None,
                 order: int | None = None) -> DmView:
-    data, selected = _check_data(data), _check_selected(selected_items)
+    data, selected, order = _check_data(data), _check_selected(selected_items), _check_order(order)
     with unit_of_work() as s:
         require_project(s, user, project_id, "see_all")
         n, top = s.execute(select(sa.func.count(), sa.func.max(DmView.order))
@@ -101,10 +107,7 @@ def update_view(user: User, view_id: int, *, changes: dict[str, Any]) -> DmView:
         if "selected_items" in changes:
             view.selected_items = _check_selected(changes["selected_items"])
         if "order" in changes:
-            order = changes["order"]
-            if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
-                raise Invalid("order must be an integer", [{"field": "order", "detail": "must be an integer"}])
-            view.order = order
+            view.order = _check_order(changes["order"])
         view.updated_at = utcnow()
         s.add(view)
         s.flush()

@@ -214,3 +214,17 @@ def test_action_on_a_view(client, lead, project):
     r = client.post(f"/api/dm/actions?id=delete_tasks&project={pid}&view={view['id']}", json={}, headers=lead.headers)
     assert r.status_code == 200 and r.get_json()["processed_items"] == 2
     assert [t["id"] for t in listed(client, lead, pid)["tasks"]] == [ids[0], ids[2], ids[3], ids[5]]
+
+
+@pytest.mark.parametrize("body", [
+    {"project": 2**70, "data": {}}, {"project": "1", "data": {}}, {"data": {}},
+    {"project": "P", "data": []}, {"project": "P", "data": {"filters": "and"}}, {"project": "P", "data": {"ordering": "x"}},
+    {"project": "P", "data": {}, "order": "first"}, {"project": "P", "data": {}, "order": 2**40},
+    {"project": "P", "data": {}, "selected_items": {"all": False, "included": [2**70]}},
+])
+def test_view_bodies_that_make_no_view(client, lead, project, body):
+    body = {**body, "project": project[0]} if body.get("project") == "P" else body
+    r = client.post("/api/dm/views", json=body, headers=lead.headers)
+    assert r.status_code in (400, 422), r.get_data(as_text=True)
+    assert r.get_json()["detail"]
+    assert client.get(f"/api/dm/views?project={project[0]}", headers=lead.headers).get_json() == []

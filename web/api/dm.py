@@ -12,12 +12,20 @@ from flask import jsonify, request
 
 from labeling.dm import actions, filters, views
 from labeling.errors import Invalid
+from labeling.limits import MAX_INT
 from web.api import api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import doc
 from web.api.params import int_arg, json_body
 
 TAGS = ("data manager",)
+
+
+def _project_field(body: dict) -> int:
+    project_id = body.get("project")
+    if isinstance(project_id, bool) or not isinstance(project_id, int) or not 0 < project_id <= MAX_INT:
+        raise Invalid("give the project", [{"field": "project", "detail": "required, an id"}])
+    return project_id
 
 
 def _project_arg() -> int:
@@ -43,9 +51,7 @@ def dm_list_views():
 def dm_create_view():
     """Save a view: ``data`` with its title, filters, ordering, hiddenColumns..."""
     body = json_body()
-    project_id = body.get("project")
-    if isinstance(project_id, bool) or not isinstance(project_id, int):
-        raise Invalid("give the view's project", [{"field": "project", "detail": "required, an id"}])
+    project_id = _project_field(body)
     view = views.create_view(api_user().user, project_id, data=body.get("data"),
                              selected_items=body.get("selected_items"), order=body.get("order"))
     return jsonify(views.view_json(view)), 201
@@ -64,11 +70,9 @@ def dm_reset_views():
 def dm_order_views():
     """Put a project's views in the order of ``ids``."""
     body = json_body()
-    project_id, ids = body.get("project"), body.get("ids")
-    if isinstance(project_id, bool) or not isinstance(project_id, int):
-        raise Invalid("give the project", [{"field": "project", "detail": "required, an id"}])
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) \
-            or len(ids) > views.MAX_VIEWS:
+    project_id, ids = _project_field(body), body.get("ids")
+    if not isinstance(ids, list) or len(ids) > views.MAX_VIEWS \
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_INT for i in ids):
         raise Invalid("ids must be a list of view ids", [{"field": "ids", "detail": "a list of ids"}])
     views.order_views(api_user().user, project_id, ids)
     return "", 200
