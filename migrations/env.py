@@ -11,7 +11,7 @@ target_metadata = SQLModel.metadata
 
 # Indexes only PostgreSQL has, made by hand in their migrations and not in the models (an
 # expression GIN index has no portable declaration): autogenerate and `alembic check` leave them be.
-POSTGRESQL_ONLY_INDEXES = {"ix_task_data_gin"}  # 0007: labeling.dm.filters.data_may_equal
+POSTGRESQL_ONLY_INDEXES = {"ix_task_data_gin"}  # 0008: labeling.dm.filters.data_may_equal
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -287,7 +287,7 @@ def _json_equal_sqlite(element, compiler, **kw):
 
 class data_may_equal(FunctionElement):  # noqa: N801
     """A necessary condition for ``data ->> key = value`` that PostgreSQL answers from the GIN
-    index ``ix_task_data_gin`` on ``(data::jsonb) jsonb_path_ops`` (migration 0007): the task's
+    index ``ix_task_data_gin`` on ``(data::jsonb) jsonb_path_ops`` (migration 0008): the task's
     data contains ``{key: c}`` for one of the JSON values ``c`` whose text is ``value`` (the
     string itself, and the number, boolean, object or array ``value`` reads as). The exact
     comparison stays beside it; SQLite has no such index and compiles it to true."""
