@@ -112,14 +112,23 @@ def _errors(exc: ValidationError) -> list[dict]:
     return [{"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"]} for e in exc.errors()[:20]]
 
 
-def parse(query: str | dict | None) -> PrepareParams:
+def parse(query: str | dict | None, *, selected_items: str | None = None) -> PrepareParams:
     """A Data Manager query (JSON text or a dict) as :class:`PrepareParams`, checked.
+
+    ``selected_items`` is a ``selectedItems`` given on its own (the SDK's
+    ``tasks.list(selected_items=...)``): it applies unless the query has its own.
 
     Raises
     ------
     BadQuery
         Not JSON, a wrong shape, an unknown column, operator or type, too many items.
     """
+    if selected_items not in (None, ""):
+        base = parse(query)
+        if base.selectedItems is None:
+            base.selectedItems = parse({"selectedItems": selected_items}).selectedItems
+            check(base)
+        return base
     if query is None or query == "":
         return PrepareParams()
     if isinstance(query, str):

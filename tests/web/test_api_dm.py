@@ -60,6 +60,11 @@ def test_tasks_list_applies_the_query(client, lead, project):
     assert [t["id"] for t in listed(client, lead, pid, big)["tasks"]] == [ids[5], ids[4], ids[1]]
     sel = {"selectedItems": {"all": False, "included": [ids[1], ids[3]]}}
     assert [t["id"] for t in listed(client, lead, pid, sel)["tasks"]] == [ids[1], ids[3]]
+    alone = client.get("/api/tasks", query_string={"project": pid, "selectedItems": json.dumps(
+        {"all": True, "excluded": [ids[0], ids[1]]})}, headers=lead.headers).get_json()
+    assert [t["id"] for t in alone["tasks"]] == ids[2:]
+    bad = client.get("/api/tasks", query_string={"project": pid, "selectedItems": "[1]"}, headers=lead.headers)
+    assert bad.status_code == 400
     paged = listed(client, lead, pid, {"filters": one("data.colour", "not_equal", "red")}, page=2, page_size=2)
     assert [t["id"] for t in paged["tasks"]] == [ids[5]] and paged["total"] == 3
     assert listed(client, lead, pid, {"filters": one("total_annotations", "greater", 0, "Number")})["total"] == 2

@@ -51,6 +51,8 @@ def test_tasks_list_with_a_query_returns_only_matching_tasks(sdk):
     recent = Filters.create(Filters.AND, [Filters.item(Column.created_at, Operator.IN, Type.Datetime,
                                                        Filters.value(now - timedelta(hours=1), now + timedelta(hours=1)))])
     assert _ids(ls, pid, {"filters": recent}) == ids
+    picked = ls.tasks.list(project=pid, selected_items=json.dumps({"all": False, "included": [ids[1], ids[4]]}))
+    assert [t.id for t in picked] == [ids[1], ids[4]]
     assert _ids(ls, pid, {"filters": Filters.create(Filters.AND, [
         Filters.item(Column.total_annotations, Operator.GREATER, Type.Number, Filters.value(0))])}) == []
 

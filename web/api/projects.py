@@ -250,7 +250,10 @@ def get_import(project_id: int, import_id: int):
 def _task_page(project_id: int) -> projects.TaskPage:
     user = api_user().user
     view_id = int_arg("view", 0)
-    query = dm_views.view_params(user, project_id, view_id) if view_id else dm_filters.parse(request.args.get("query"))
+    if view_id:
+        query = dm_views.view_params(user, project_id, view_id)
+    else:
+        query = dm_filters.parse(request.args.get("query"), selected_items=request.args.get("selectedItems"))
     return projects.list_tasks(user, project_id, state=request.args.get("state"),
                                search=request.args.get("search") or request.args.get("q"),
                                page=int_arg("page", 1), page_size=int_arg("page_size", 100),

@@ -215,6 +215,8 @@ class TasksQuery(Schema):
     query: str | None = Field(None, description="Label Studio's Data Manager query (JSON): filters, ordering, "
                                                 "selectedItems; an unknown filter or operator is a 400")
     view: int | None = Field(None, description="a Data Manager view whose filters, ordering and selection apply")
+    selectedItems: str | None = Field(None, description='{"all": false, "included": [ids]} or {"all": true, '  # noqa: N815
+                                                        '"excluded": [ids]} (JSON), unless the query has its own')
 
 
 class ProjectTasksQuery(Schema):
