@@ -398,6 +398,22 @@ def _cast(value: Any, value_type: str) -> Any:
     return value
 
 
+def _coerce(value: Any, value_type: str, is_text: bool) -> Any:
+    """A filter value cast by ``value_type``, as text where the column is text (a JSON key read
+    as text, a file name): the database compares like with like, never text with a number."""
+    if isinstance(value, (list, dict, FilterIn)):
+        raise BadQuery("a filter value here is one number, string, boolean or date",
+                       [{"field": "filters.items.value", "detail": "one value"}])
+    value = _cast(value, value_type)
+    if not is_text or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return value.strftime(DATETIME_FORMAT)
+    return str(value)
+
+
 def _negate(cond: ColumnElement, expr: ColumnElement) -> ColumnElement:
     """Django's ``~Q(field=value)`` on a nullable field: rows where it is NULL are kept."""
     return sa.or_(sa.not_(cond), expr.is_(None))
@@ -412,7 +428,9 @@ def _annotators(f: Filter) -> ColumnElement:
         return ~has if _bool(f.value) else has
     try:
         user_id = int(f.value)
-    except (TypeError, ValueError):
+        if abs(user_id) > MAX_INT:
+            raise ValueError("out of range")
+    except (TypeError, ValueError, OverflowError):
         raise BadQuery(f"filter:tasks:annotators takes a user id, not {f.value!r}",
                        [{"field": "filters.items.value", "detail": "must be a user id"}]) from None
     by = sa.exists().where(Annotation.task_id == Task.id, Annotation.user_id == user_id)
@@ -478,23 +496,19 @@ def filter_clause(f: Filter) -> ColumnElement | None:
     if op == "regex":
         return _regex(expr, str(value))
     if op in ("in", "not_in"):
-        lo, hi = _cast(value.min, cast_type), _cast(value.max, cast_type)
+        lo, hi = _coerce(value.min, cast_type, is_text), _coerce(value.max, cast_type, is_text)
         between = sa.and_(expr >= lo, expr <= hi)
         return between if op == "in" else _negate(between, expr)
     if op in ("in_list", "not_in_list"):
-        values = [_cast(v, cast_type) if not is_text else v for v in value]
-        if is_text and not all(isinstance(v, str) for v in values):
-            values = [v if isinstance(v, str) else json.dumps(v) if isinstance(v, bool) else str(v) for v in values]
+        values = [_coerce(v, cast_type, is_text) for v in value[:MAX_IDS]]
         listed = expr.in_(values)
         return listed if op == "in_list" else _negate(listed, expr)
     if op in ("contains", "not_contains"):  # Django's icontains
         hit = sa.func.lower(sa.cast(expr, sa.Text)).contains(str(value).lower(), autoescape=True)
         return hit if op == "contains" else _negate(hit, expr)
-    value = _cast(value, cast_type)
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (FilterIn, list)):
         raise BadQuery(f"operator {op!r} takes one value", [{"field": "filters.items.value", "detail": "one value"}])
-    if is_text and not isinstance(value, str):  # a JSON key read as text compares with text
-        value = json.dumps(value) if isinstance(value, bool) else str(value)
+    value = _coerce(value, cast_type, is_text)
     key = _data_key(name)
     if op == "equal" and is_text and key is not None:
         return _text_equal(key, value)

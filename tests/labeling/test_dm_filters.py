@@ -267,3 +267,30 @@ def test_numbers_out_of_a_double_s_range_never_fail(world, lead):
     assert [v for v in values(one("data.n", "greater", 6)) if v not in ("1e999", "1" * 400)] == [1, "7"]
     assert values(one("data.n", "greater", 4)) [:2] == [0, 1]
     assert values(one("data.n", "equal", 0)) == ["-1e-999"]
+
+
+def test_every_column_operator_type_and_odd_value_answers_or_is_refused(world):
+    """No combination reaches the database as an error: each runs, or is a BadQuery (400)."""
+    from labeling.db import get_engine
+
+    values = [1, "x", "7", True, {"min": 1, "max": "b"}, {"min": "2025-01-01T00:00:00.000000Z",
+              "max": "2026-01-01T00:00:00.000000Z"}, [1, "a"], "2025-01-01T00:00:00.000000Z", "([a", -1e308]
+    columns = [*filters.FILTER_COLUMNS, "data.city", "data.n"]
+    failures, ran = [], 0
+    with get_engine().connect() as conn:
+        for column in columns:
+            for operator in filters.OPERATORS:
+                for type_ in ("Number", "String", "Datetime", "Boolean"):
+                    for value in values:
+                        try:
+                            params = filters.parse(one(column, operator, value, type_))
+                            conn.execute(select(sa.func.count()).select_from(Task)
+                                         .where(Task.project_id == world["project"], *filters.where(params)))
+                            ran += 1
+                        except filters.BadQuery:
+                            pass
+                        except Exception as exc:  # noqa: BLE001 (the test lists what fails)
+                            conn.rollback()
+                            failures.append((column, operator, type_, value, type(exc).__name__, str(exc)[:120]))
+    assert not failures, failures[:10]
+    assert ran > 500  # most combinations are answered, not refused
