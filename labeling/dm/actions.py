@@ -49,15 +49,14 @@ def list_actions(user: User, project_id: int) -> list[dict[str, Any]]:
     return [dict(a) for a in ACTIONS]
 
 
-def _delete_tasks(s: Session, ids: list[int], user: User, now) -> dict:
+def _delete_tasks(s: Session, ids: list[int], user: User, now) -> int:
     from labeling.projects import _delete_where  # the one rule for what hangs on a task
 
     _delete_where(s, "task_id", ids, keep={"task"})
-    s.execute(sa.delete(Task).where(Task.id.in_(ids)))
-    return {"processed_items": len(ids), "reload": True, "detail": f"Deleted {len(ids)} tasks"}
+    return s.execute(sa.delete(Task).where(Task.id.in_(ids))).rowcount
 
 
-def _delete_annotations(s: Session, ids: list[int], user: User, now) -> dict:
+def _delete_annotations(s: Session, ids: list[int], user: User, now) -> int:
     busy = s.execute(select(Task.id, Task.state).where(
         Task.id.in_(ids), Task.state.not_in([TaskState.imported, TaskState.open, TaskState.labeled]),
         sa.exists().where(Annotation.task_id == Task.id)).limit(5)).all()
@@ -77,19 +76,23 @@ def _delete_annotations(s: Session, ids: list[int], user: User, now) -> dict:
                          cause=lifecycle.Cause.annotation, project_id=project_id, user_id=user.id,
                          reason="annotations deleted (Data Manager action)", now=now)
     s.execute(sa.update(Task).where(Task.id.in_(ids)).values(n_annotations=0, n_skips=0, updated_at=now))
-    return {"processed_items": count, "detail": f"Deleted {count} annotations"}
+    return count
 
 
-def _delete_predictions(s: Session, ids: list[int], user: User, now) -> dict:
-    count = s.execute(sa.delete(Prediction).where(Prediction.task_id.in_(ids))).rowcount
-    return {"processed_items": count, "detail": f"Deleted {count} predictions"}
+def _delete_predictions(s: Session, ids: list[int], user: User, now) -> int:
+    return s.execute(sa.delete(Prediction).where(Prediction.task_id.in_(ids))).rowcount
 
 
-_RUN: dict[str, Callable[[Session, list[int], User, Any], dict]] = {
-    "delete_tasks": _delete_tasks,
-    "delete_tasks_annotations": _delete_annotations,
-    "delete_tasks_predictions": _delete_predictions,
+#: action id -> (what it does to a chunk of task ids, returning how many things it processed;
+#: what those things are called in its answer)
+_RUN: dict[str, tuple[Callable[[Session, list[int], User, Any], int], str]] = {
+    "delete_tasks": (_delete_tasks, "tasks"),
+    "delete_tasks_annotations": (_delete_annotations, "annotations"),
+    "delete_tasks_predictions": (_delete_predictions, "predictions"),
 }
+#: Task ids per statement: the selection is read once (before anything changes what its filters
+#: match) and acted on in chunks, within SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 5000
 
 
 def perform(user: User, project_id: int, action_id: str | None, params: filters.PrepareParams) -> dict:
@@ -108,12 +111,15 @@ def perform(user: User, project_id: int, action_id: str | None, params: filters.
         require_project(s, user, project_id, "manage")
         if not action_id:
             raise Invalid(f'No action id "{action_id}", use ?id=<action-id>', [{"field": "id", "detail": "required"}])
-        run = _RUN.get(action_id)
-        if run is None:
+        if action_id not in _RUN:
             raise filters.BadQuery(f"unknown action {action_id!r} (choose from {', '.join(_RUN)})",
                                    [{"field": "id", "detail": "unknown action"}])
         ids = [] if filters.selected_nothing(params) else list(s.execute(
             select(Task.id).where(Task.project_id == project_id, *filters.where(params))).scalars())
         if not ids:
             raise NotFound("No selected items for specified view")
-        return run(s, ids, user, utcnow())
+        run, things = _RUN[action_id]
+        now = utcnow()
+        count = sum(run(s, ids[i:i + CHUNK], user, now) for i in range(0, len(ids), CHUNK))
+        answer = {"processed_items": count, "detail": f"Deleted {count} {things}"}
+        return {**answer, "reload": True} if action_id == "delete_tasks" else answer

@@ -233,3 +233,20 @@ def test_view_bodies_that_make_no_view(client, lead, project, body):
     assert r.status_code in (400, 422), r.get_data(as_text=True)
     assert r.get_json()["detail"]
     assert client.get(f"/api/dm/views?project={project[0]}", headers=lead.headers).get_json() == []
+
+
+def test_actions_read_the_selection_once_and_act_in_chunks(client, lead, project, monkeypatch):
+    """Deleting annotations selected by their annotator: the selection is read before anything is
+    deleted (else the later chunks would match nothing), and every chunk is acted on."""
+    from labeling.dm import actions
+
+    pid, ids = project
+    for i in ids[2:5]:
+        client.post(f"/api/tasks/{i}/annotations", json={"result": choice("neg")}, headers=lead.headers)
+    monkeypatch.setattr(actions, "CHUNK", 2)
+    r = client.post(f"/api/dm/actions?id=delete_tasks_annotations&project={pid}",
+                    json={"filters": one("annotators", "contains", lead.id, "List")}, headers=lead.headers)
+    assert r.get_json() == {"processed_items": 5, "detail": "Deleted 5 annotations"}
+    with read_session() as s:
+        tasks = [s.get(Task, i) for i in ids]
+        assert [(t.state, t.n_annotations) for t in tasks] == [("open", 0)] * 6
