@@ -163,10 +163,15 @@ def check(params: PrepareParams) -> None:
     items = params.filters.items if params.filters else []
     if len(items) > MAX_ITEMS:
         raise BadQuery(f"at most {MAX_ITEMS} filter items", [{"field": "filters.items", "detail": "too many"}])
+    listed = 0
     for i, item in enumerate(items):
         for f in (item, item.child_filter):
             if f is not None:
                 _check_filter(f, f"filters.items.{i}")
+                listed += len(f.value) if isinstance(f.value, list) else 0
+    if listed > MAX_IDS:
+        raise BadQuery(f"at most {MAX_IDS} values in the lists of a query's filters",
+                       [{"field": "filters.items", "detail": "too many values"}])
     if params.selectedItems is not None:
         n = len(params.selectedItems.included) + len(params.selectedItems.excluded)
         if n > MAX_IDS:
@@ -500,7 +505,7 @@ def filter_clause(f: Filter) -> ColumnElement | None:
         between = sa.and_(expr >= lo, expr <= hi)
         return between if op == "in" else _negate(between, expr)
     if op in ("in_list", "not_in_list"):
-        values = [_coerce(v, cast_type, is_text) for v in value[:MAX_IDS]]
+        values = [_coerce(v, cast_type, is_text) for v in value]
         listed = expr.in_(values)
         return listed if op == "in_list" else _negate(listed, expr)
     if op in ("contains", "not_contains"):  # Django's icontains

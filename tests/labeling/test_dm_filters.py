@@ -205,6 +205,8 @@ def test_ordering_and_selected_items(world):
     (one("id", "in_list", ["abc"], "String"), "is no Number"),
     (one("created_at", "equal", 5, "Number"), "is no Datetime"),
     (one("data.city", "regex", "(?P<x>Rome)", "String"), "POSIX"),
+    ({"filters": {"conjunction": "or", "items": [one("id", "in_list", list(range(6000)))["filters"]["items"][0]] * 2}},
+     "at most 10000 values"),
 ])
 def test_refusals_are_400(world, query, says):
     with pytest.raises(filters.BadQuery) as err:
