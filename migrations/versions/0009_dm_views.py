@@ -1,8 +1,8 @@
 """dm_view: Label Studio's Data Manager views (tabs) with their filters, ordering and columns;
 on PostgreSQL a GIN index on the tasks' data (jsonb_path_ops) for Data Manager equality filters
 
-Revision ID: 0008_dm_views
-Revises: 0007_job_owner
+Revision ID: 0009_dm_views
+Revises: 0008_export_snapshots
 Create Date: 2026-12-03 19:00:00
 """
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from alembic import op
 import labeling.models
 
 
-revision: str = '0008_dm_views'
-down_revision: str | None = '0007_job_owner'
+revision: str = '0009_dm_views'
+down_revision: str | None = '0008_export_snapshots'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
