@@ -469,10 +469,9 @@ def _image_paths(data: Data, ids: np.ndarray) -> list[str | None]:
 
 
 def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str:
-    """Features labelfab computes itself: (X labeled, X unlabeled or None, what), or why not."""
-    import scipy.sparse as sp
-
-    from quality.features import image_features, text_features
+    """Features labelfab computes itself, several sets of them (:mod:`quality.zoo`):
+    (``{name: (X labeled, X unlabeled or None)}``, None, what), or why not."""
+    from quality.zoo import image_feature_sets, text_feature_sets
 
     obj = data.schema.objects.get(data.control.to_name)
     if obj is None:
@@ -495,8 +494,8 @@ def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str
             data.unlabeled_ids = ids[keep_unl]
         use = np.concatenate([lab, keep_unl]).astype(np.int64)
         progress(0.12, f"computing image features of {use.size:,} images")
-        X = image_features([paths[i] for i in use])
-        return X[: lab.size], (X[lab.size :] if keep_unl.size else None), "image pixels"
+        sets = image_feature_sets([paths[i] for i in use])
+        return _split_sets(sets, lab.size, keep_unl.size), None, "image features"
     key = obj.value_key
     texts = task_values(data.project.id, ids, TASK.c.data[key].as_string())
     missing = [int(ids[i]) for i in lab if not isinstance(texts[i], str)]
@@ -506,9 +505,13 @@ def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str
     data.unlabeled_ids = ids[keep_unl]
     use = np.concatenate([lab, keep_unl]).astype(np.int64)
     progress(0.12, f"computing TF-IDF features of {use.size:,} texts")
-    X = text_features([texts[i] for i in use])
-    X = sp.csr_matrix(X)
-    return X[: lab.size], (X[lab.size :] if keep_unl.size else None), "TF-IDF"
+    sets = text_feature_sets([texts[i] for i in use])
+    return _split_sets(sets, lab.size, keep_unl.size), None, "TF-IDF"
+
+
+def _split_sets(sets: dict[str, Any], n_lab: int, n_unl: int) -> dict[str, tuple[Any, Any]]:
+    """``name -> (X of labeled items, X of unlabeled items or None)``."""
+    return {name: (X[:n_lab], X[n_lab:] if n_unl else None) for name, X in sets.items()}
 
 
 def imported_probs(

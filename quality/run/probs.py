@@ -53,6 +53,44 @@ def _model_probs(
     return pp, name, acc, details, ppu
 
 
+def _zoo_probs(
+    sets: dict[str, tuple[Any, Any]],
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    predict: bool,
+    progress: ProgressFn,
+) -> tuple[np.ndarray, str, float, dict, np.ndarray | None, Any]:
+    """The featurizer and model zoo (:mod:`quality.zoo`): pred_probs of the candidate chosen by
+    cross-validated log loss; unlabeled tasks predicted by the same choice (averaged for two)."""
+    from quality.pred_probs import fit_predict
+    from quality.zoo import IMAGE_CANDIDATES, TEXT_CANDIDATES, select_pred_probs
+
+    first = next(iter(sets.values()))[0]
+    candidates = TEXT_CANDIDATES if hasattr(first, "tocsr") else IMAGE_CANDIDATES
+    pp, name, acc, details = select_pred_probs(
+        {k: v[0] for k, v in sets.items()},
+        y,
+        n_classes=n_classes,
+        candidates=candidates,
+        progress=lambda f, m: progress(0.2 + 0.35 * f, m),
+    )
+    chosen = [c.split(" + ", 1) for c in details["chosen"]]
+    X = sets[chosen[0][0]][0]
+    ppu = None
+    X_unl = sets[chosen[0][0]][1]
+    if predict and X_unl is not None and X_unl.shape[0]:
+        progress(0.55, f"predicting {X_unl.shape[0]:,} unlabeled tasks with {name}")
+        ppu = np.mean(
+            [
+                fit_predict(sets[f][0], y, sets[f][1], m, n_classes=n_classes)
+                for f, m in chosen
+            ],
+            axis=0,
+        )
+    return pp, name, acc, details, ppu, X
+
+
 def _multilabel_model_probs(
     X: Any, X_unl: Any, Y: np.ndarray, *, predict: bool, progress: ProgressFn
 ) -> tuple[np.ndarray, str, float, np.ndarray | None]:
@@ -117,8 +155,17 @@ def pred_probs_of(
         X, X_unl = got[0], got[1]
         what = got[2] if len(got) > 2 else "data.embedding"
         progress(0.2, f"cross-validating models on {what} of {data.n:,} items")
+        sets = X if isinstance(X, dict) else None
+        if sets is not None:  # several feature sets: the zoo, or labelfab's default set
+            default = next(iter(sets))
+            X, X_unl = sets[default]
+            what = f"{what}: {default}"
         try:
-            if multilabel:
+            if sets is not None and not multilabel and not models:
+                pp, name, acc, details, ppu, X = _zoo_probs(
+                    sets, y, len(data.class_names), predict=predict, progress=progress
+                )
+            elif multilabel:
                 pp, name, acc, ppu = _multilabel_model_probs(
                     X, X_unl, multilabel_targets, predict=predict, progress=progress
                 )
@@ -140,7 +187,23 @@ def pred_probs_of(
         if not predict:
             data.unlabeled_ids = np.zeros(0, dtype=np.int64)
         info = {"features": what, "n_features": int(X.shape[1])}
-        if details:
+        if details and "chosen" in details:
+            info.update(
+                {
+                    "features": f"{what.split(':')[0]}: {', '.join(details['features'])}",
+                    "selection": {
+                        "chosen": details["chosen"],
+                        "by": "cross-validated log loss",
+                        "log_loss_by_candidate": details["log_loss_by_candidate"],
+                        "accuracy_by_candidate": details["accuracy_by_candidate"],
+                        "selected_on": details["selected_on"],
+                        "selection_folds": details["selection_folds"],
+                    },
+                    "n_folds": details["n_folds"],
+                    "prior_rows": int(np.asarray(details["fallback_rows"]).size),
+                }
+            )
+        elif details:
             info.update(
                 {
                     "accuracy_by_model": {

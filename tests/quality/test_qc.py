@@ -178,7 +178,7 @@ def test_text_features_when_there_is_no_embedding(lead):
                                   for t, g in zip(texts, given, strict=True)])
     out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
-    assert run.pred_probs_source == "features" and run.summary["features"] == "TF-IDF"
+    assert run.pred_probs_source == "features" and run.summary["features"] == "TF-IDF: words+chars"
     assert "imported probabilities: no imported predictions with probabilities" in run.summary["not_used"][0]
     # the flipped labels are the five worst; confident learning flags no correct one
     worst = sorted(issues(run.id), key=lambda li: li.score)[:5]
@@ -214,7 +214,7 @@ def test_image_features_from_the_stored_files(lead, tmp_path):
     imports.import_data(lead.user, pid, paths=[folder])
     out = run_qc(pid, options=FAST)
     run = get_run(out["run"])
-    assert run.pred_probs_source == "features" and run.summary["features"] == "image pixels"
+    assert run.pred_probs_source == "features" and run.summary["features"] == "image features: labelfab"
     with read_session() as s:
         names = dict(s.execute(sa.select(Task.id, Task.file_name).where(Task.project_id == pid)).all())
     found = {Path(names[li.task_id]).name for li in issues(run.id) if li.is_issue}

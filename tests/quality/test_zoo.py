@@ -1,0 +1,87 @@
+"""The featurizer and model zoo: feature sets of images and texts, and selection by
+cross-validated log loss (quality/zoo.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from quality import QCInputError
+from quality.zoo import image_feature_sets, select_pred_probs, text_feature_sets
+
+
+def _toy(seed: int = 0):
+    """Two feature sets of 240 items: 'signal' separates the 3 classes, 'noise' is random."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), 80)
+    centres = np.eye(3) * 4.0
+    signal = centres[y] + rng.normal(size=(y.size, 3))
+    noise = rng.normal(size=(y.size, 3))
+    return {"noise": noise, "signal": signal}, y
+
+
+def test_selection_picks_the_better_featurizer_deterministically():
+    sets, y = _toy()
+    candidates = [("noise", "logreg(C=1)"), ("signal", "logreg(C=1)"), ("noise", "svm_rbf(C=1)")]
+    pp, name, acc, details = select_pred_probs(sets, y, n_classes=3, candidates=candidates, ensemble=False)
+    assert name == "signal + logreg(C=1)"
+    assert details["chosen"] == ["signal + logreg(C=1)"] and details["features"] == ["signal"]
+    losses = details["log_loss_by_candidate"]
+    assert losses["signal + logreg(C=1)"] < min(losses["noise + logreg(C=1)"], losses["noise + svm_rbf(C=1)"])
+    assert acc > 0.9 and pp.shape == (240, 3) and np.allclose(pp.sum(axis=1), 1.0)
+    again = select_pred_probs(sets, y, n_classes=3, candidates=candidates, ensemble=False)
+    assert again[1] == name and np.array_equal(again[0], pp)
+
+
+def test_final_pred_probs_come_from_another_split_than_the_choice():
+    sets, y = _toy(1)
+    candidates = [("signal", "logreg(C=1)"), ("noise", "logreg(C=1)")]
+    pp, _, acc, details = select_pred_probs(sets, y, n_classes=3, candidates=candidates, ensemble=False)
+    assert details["selection_folds"] == 3 and details["n_folds"] == 5
+    # the reported accuracy is that of the returned pred_probs, not the selection split's
+    assert acc == pytest.approx(float(np.mean(pp.argmax(axis=1) == y)))
+
+
+def test_ensemble_of_two_only_when_it_lowers_the_loss():
+    sets, y = _toy(2)
+    candidates = [("signal", "logreg(C=1)"), ("noise", "logreg(C=1)")]
+    _, name, _, details = select_pred_probs(sets, y, n_classes=3, candidates=candidates, ensemble=True)
+    assert details["chosen"] == ["signal + logreg(C=1)"], "averaging with noise must not be chosen"
+    assert name == "signal + logreg(C=1)"
+
+
+def test_selection_refuses_candidates_without_their_features():
+    sets, y = _toy()
+    with pytest.raises(QCInputError, match="no candidate has its feature set"):
+        select_pred_probs(sets, y, n_classes=3, candidates=[("hog", "logreg")])
+
+
+def _shape(kind: str, seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (40, 40), tuple(int(v) for v in rng.integers(0, 80, 3)))
+    d = ImageDraw.Draw(img)
+    x, y = rng.integers(4, 10, 2)
+    if kind == "square":
+        d.rectangle([x, y, x + 24, y + 24], fill=(240, 240, 240))
+    else:
+        d.ellipse([x, y, x + 24, y + 24], fill=(240, 240, 240))
+    return img
+
+
+def test_image_feature_sets_shapes_and_names():
+    imgs = [_shape("square" if i % 2 else "circle", i) for i in range(12)]
+    sets = image_feature_sets(imgs, names=["hog", "hog_lbp_colour", "pixels_pca"], pca_components=5)
+    assert list(sets) == ["hog", "hog_lbp_colour", "pixels_pca"]
+    assert all(X.shape[0] == 12 and X.dtype == np.float32 and np.isfinite(X).all() for X in sets.values())
+    assert sets["hog_lbp_colour"].shape[1] > sets["hog"].shape[1] and sets["pixels_pca"].shape[1] == 5
+    with pytest.raises(QCInputError, match="unknown image feature sets"):
+        image_feature_sets(imgs, names=["resnet"])
+
+
+def test_text_feature_sets_differ_in_analyzer():
+    texts = ["billing invoice charged", "login password reset", "parcel delivery late", "app crashes again"]
+    sets = text_feature_sets(texts)
+    assert list(sets) == ["words+chars", "words", "chars"]
+    assert sets["chars"].shape[1] > sets["words"].shape[1]
+    assert np.allclose(np.sqrt(sets["words"].multiply(sets["words"]).sum(axis=1)).A1, 1.0)
