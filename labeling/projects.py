@@ -64,6 +64,7 @@ SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "show_predictions": (bool, None, None),  # null: the default by overlap (models.prelabels_on)
     "uncertain_first": (bool, None, None),
     "qc_every": (int, 0, 1_000_000_000),
+    "qc_target_precision": (float, 0.5, 0.99),  # null: cleanlab's own flags (quality.scoring.precision_flags)
 }
 
 
@@ -105,7 +106,7 @@ def check_settings(values: dict[str, Any]) -> dict[str, Any]:
         if name not in SETTINGS:
             errors.append({"field": name, "detail": f"unknown setting {name!r}"})
             continue
-        if value is None and name == "show_predictions":
+        if value is None and name in ("show_predictions", "qc_target_precision"):
             clean[name] = None
             continue
         kind, minimum, maximum = SETTINGS[name]
@@ -228,6 +229,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "uncertain_first": project.uncertain_first,
         "qc_every": project.qc_every,
         "qc_policy": project.qc_policy,
+        "qc_target_precision": project.qc_target_precision,
         "kind": schema_of(project).kind,
         "task_number": counts.get("task_number", 0),
         "total_annotations_number": counts.get("total_annotations_number", 0),

@@ -60,6 +60,32 @@ def run_view(run: QualityRun, *, annotators: list[dict] | None = None) -> dict:
     return out
 
 
+def model_text(summary: dict | None, cv_accuracy: float | None) -> str | None:
+    """What the model zoo chose and how well it did, in words (None when it did not run), e.g.
+    "hog + svm_rbf(C=10), chosen among 4 candidates by cross-validated log loss (on 900 items);
+    CV accuracy 91.2%"."""
+    choice = (summary or {}).get("selection")
+    if not choice:
+        return None
+    text = (f"{' averaged with '.join(choice['chosen'])}, chosen among {len(choice['log_loss_by_candidate'])} "
+            f"candidates by cross-validated log loss (on {choice['selected_on']:,} items)")
+    if cv_accuracy is not None:
+        text += f"; CV accuracy {cv_accuracy:.1%}"
+    return text
+
+
+def precision_text(summary: dict | None) -> str | None:
+    """The expected precision of the run's label flags, and the target it was set to reach."""
+    s = summary or {}
+    if s.get("expected_precision") is None:
+        return None
+    text = f"expected precision {s['expected_precision']:.0%}, expected recall {s['expected_recall']:.0%}"
+    if s.get("target_precision") is not None:
+        return (f"{text} (target {s['target_precision']:.0%}; cleanlab alone would flag "
+                f"{s.get('n_flagged_by_cleanlab', 0):,})")
+    return f"{text} (cleanlab's own flags; no target set)"
+
+
 def issue_view(issue: Any) -> dict:
     """The JSON shape of a label issue: ``{"task", "kind", "given", "suggested", "score", "reason"}``."""
     return {
@@ -226,7 +252,8 @@ def overview(user: User, project_id: int, *, run_id: int | None = None, kind: st
         ``project``, ``can_manage``, ``run`` (the chosen run or the newest one), ``annotators``,
         ``issues`` (one page, worst first, with ``given_text``, ``suggested_text`` and a
         ``preview``), ``total``, ``page``, ``pages``, ``kind``, ``kinds`` (counts), ``runs``
-        (history, newest first), ``job`` (the newest QC job) and ``labeled_since_qc``.
+        (history, newest first), ``job`` (the newest QC job), ``labeled_since_qc``, and in words
+        ``model_text`` (:func:`model_text`) and ``precision_text`` (:func:`precision_text`).
     """
     from labeling.access import can
     if kind not in (None, "label", "outlier", "near_duplicate"):
@@ -269,7 +296,9 @@ def overview(user: User, project_id: int, *, run_id: int | None = None, kind: st
     return {"project": project, "can_manage": can_manage, "run": run, "annotators": annotators,
             "issues": issues, "total": total, "page": page, "pages": max(math.ceil(total / page_size), 1),
             "kind": kind, "kinds": kinds, "runs": runs, "job": job,
-            "labeled_since_qc": project.labeled_since_qc}
+            "labeled_since_qc": project.labeled_since_qc,
+            "model_text": model_text(run.summary, run.cv_accuracy) if run is not None else None,
+            "precision_text": precision_text(run.summary) if run is not None else None}
 
 
 def qc_job(user: User, project_id: int, job_id: int) -> Job:

@@ -25,11 +25,18 @@ from quality import QCInputError, quiet
 from quality.pred_probs import validate_pred_probs
 
 __all__ = [
+    "PRECISION_BOUNDS",
     "active_learning_scores",
+    "error_posteriors",
+    "expected_precision_of",
     "multiannotator",
     "multilabel_issues",
+    "precision_flags",
     "single_annotator_issues",
 ]
+
+#: The range of a target precision (``Project.qc_target_precision``).
+PRECISION_BOUNDS = (0.5, 0.99)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,6 +278,99 @@ def single_annotator_issues(
         "noise_matrix": np.asarray(noise_matrix),
         "class_names": names,
     }
+
+
+def error_posteriors(labels: Any, pred_probs: Any, noise_matrix: Any) -> np.ndarray:
+    """Each item's estimated probability that its given label is wrong.
+
+    Bayes' rule with cleanlab's estimates. The noise matrix estimated from the calibrated
+    confident joint (``noise[c, j]`` = P(given label c | true class j)) says how labels go wrong;
+    the model learnt the given labels, so its ``pred_probs`` estimate ``noise @ p_true`` and the
+    chance of each true class ``p_true`` is had by solving that (clipped at 0, renormalized).
+    For an item given the label ``c``::
+
+        P(label wrong) = 1 - noise[c, c] * p_true[c] / sum_j noise[c, j] * p_true[j]
+
+    so a label the model doubts is wrong with a probability that grows with the estimated noise
+    of its class, and a class that is rarely mislabelled needs stronger doubt.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n_items,)
+    pred_probs : array-like, shape (n_items, n_classes)
+    noise_matrix : array-like, shape (n_classes, n_classes)
+        As :func:`single_annotator_issues` returns it (columns sum to 1).
+
+    Returns
+    -------
+    np.ndarray
+        Float in [0, 1] per item.
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    pp = np.asarray(pred_probs, dtype=np.float64)
+    nm = np.asarray(noise_matrix, dtype=np.float64)
+    # the model learnt the given (noisy) labels: P(given | x) = noise @ P(true | x); invert it
+    try:
+        true = np.clip(np.linalg.solve(nm, pp.T).T, 0.0, None)
+    except np.linalg.LinAlgError:
+        true = pp
+    sums = true.sum(axis=1, keepdims=True)
+    true = np.where(sums > 0, true / np.where(sums > 0, sums, 1.0), pp)
+    weighted = nm[y] * true  # (n, k): P(given = y_i | true = j) * P(true = j | x_i)
+    total = weighted.sum(axis=1)
+    right = weighted[np.arange(y.size), y]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.where(total > 0, 1.0 - right / total, 0.0)
+    return np.clip(q, 0.0, 1.0)
+
+
+def precision_flags(posteriors: Any, *, target_precision: float) -> tuple[np.ndarray, float, float]:
+    """Flag the most doubtful items for as long as the expected precision stays at the target.
+
+    Items are taken in order of their probability of a wrong label (:func:`error_posteriors`),
+    most likely first; the flags are the longest such prefix whose mean probability -- the
+    expected share of flagged items whose label is really wrong -- is at least
+    `target_precision`. A stricter target flags fewer items, of higher expected precision.
+
+    Parameters
+    ----------
+    posteriors : array-like of float, shape (n_items,)
+    target_precision : float
+        In :data:`PRECISION_BOUNDS`.
+
+    Returns
+    -------
+    flags : np.ndarray of bool
+    expected_precision : float
+        Mean posterior of the flagged items (1.0 when none are flagged).
+    expected_recall : float
+        Their posteriors' sum over all posteriors' sum (the expected share of wrong labels found).
+
+    Raises
+    ------
+    QCInputError
+        If `target_precision` is not a number within :data:`PRECISION_BOUNDS`.
+    """
+    low, high = PRECISION_BOUNDS
+    if isinstance(target_precision, bool) or not isinstance(target_precision, int | float) or not (
+        low <= float(target_precision) <= high
+    ):
+        raise QCInputError(f"target_precision must be a number between {low} and {high}, got {target_precision!r}")
+    q = np.asarray(posteriors, dtype=np.float64)
+    order = np.argsort(-q, kind="stable")
+    running = np.cumsum(q[order]) / np.arange(1, q.size + 1)
+    ok = np.flatnonzero(running >= target_precision - 1e-12)
+    k = int(ok[-1]) + 1 if ok.size else 0
+    flags = np.zeros(q.size, dtype=bool)
+    flags[order[:k]] = True
+    return flags, expected_precision_of(q, flags), (float(q[flags].sum() / q.sum()) if q.sum() > 0 else 1.0)
+
+
+def expected_precision_of(posteriors: Any, flags: Any) -> float:
+    """The expected precision of some flags: the mean posterior of the flagged items."""
+    q = np.asarray(posteriors, dtype=np.float64)
+    f = np.asarray(flags, dtype=bool)
+    return float(q[f].mean()) if f.any() else 1.0
 
 
 def _single_reason(

@@ -76,6 +76,7 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
             + ", ".join(repr(names[c]) for c in singles)
             + " have a single labeled task; QC cannot judge a lone example (it is never flagged)"
         )
+    _precision(data, y, pp, single, summary)
     is_issue = single["is_label_issue"].copy()
     lone = np.isin(y, singles) if singles else np.zeros(y.size, dtype=bool)
     is_issue[lone] = False
@@ -174,6 +175,23 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
     progress(0.82, "active learning")
     feed_back(data, scored, probs, y, matrix, names, consensus_quality, model_conf)
     return scored, probs
+
+
+def _precision(data: Data, y: np.ndarray, pp: np.ndarray, single: dict, summary: dict) -> None:
+    """The expected precision of the flags; with the project's ``qc_target_precision``, the flags
+    become the most doubtful labels for as long as their expected precision holds the target."""
+    from quality.scoring import error_posteriors, expected_precision_of, precision_flags
+
+    q = error_posteriors(y, pp, single["noise_matrix"])
+    target = data.project.qc_target_precision
+    flags = single["is_label_issue"]
+    summary["n_flagged_by_cleanlab"] = int(flags.sum())
+    if target is not None:
+        flags, _, _ = precision_flags(q, target_precision=float(target))
+        single["is_label_issue"] = flags
+    summary["target_precision"] = None if target is None else float(target)
+    summary["expected_precision"] = round(expected_precision_of(q, flags), 4)
+    summary["expected_recall"] = round(float(q[flags].sum() / q.sum()) if q.sum() > 0 else 1.0, 4)
 
 
 def _f(v: Any) -> float | None:

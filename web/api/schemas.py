@@ -141,6 +141,8 @@ class ProjectBody(Schema):
     show_collab_predictions: bool | None = Field(None, description="Label Studio's name for show_predictions")
     uncertain_first: bool | None = None
     qc_every: int | None = Field(None, ge=0)
+    qc_target_precision: float | None = Field(
+        None, ge=0.5, le=0.99, description="the precision QC aims at when it flags wrong labels; null: cleanlab's own")
 
 
 class LabelConfigBody(Schema):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField
-from wtforms.validators import NumberRange
+from wtforms import BooleanField, FloatField, IntegerField
+from wtforms.validators import NumberRange, Optional
 
 from labeling import projects
 from labeling.errors import DomainError
@@ -31,6 +31,9 @@ class RunForm(FlaskForm):
 class QCSettingsForm(FlaskForm):
     qc_every = IntegerField("Run QC automatically after this many newly labeled tasks (0: never)",
                             validators=[NumberRange(min=0, max=10_000_000)])
+    qc_target_precision = FloatField(
+        "Flag wrong labels at this expected precision (0.5-0.99; empty: cleanlab's own flags)",
+        validators=[Optional(), NumberRange(min=0.5, max=0.99)])
     uncertain_first = BooleanField("Serve the tasks the model is least sure about first (ActiveLab)")
 
 
@@ -44,6 +47,7 @@ def page(project_id: int):
     view = results.overview(current_user.user, project_id, run_id=_int("run", None),
                             kind=request.args.get("kind") or None, page=_int("page", 1), page_size=ISSUES_PER_PAGE)
     settings_form = QCSettingsForm(data={"qc_every": view["project"].qc_every,
+                                         "qc_target_precision": view["project"].qc_target_precision,
                                          "uncertain_first": view["project"].uncertain_first})
     return render_template("quality/page.html", **view, run_form=RunForm(), settings_form=settings_form,
                            active_statuses=(JobStatus.queued, JobStatus.running))
@@ -85,6 +89,7 @@ def settings(project_id: int):
         return redirect(url_for("quality.page", project_id=project_id))
     try:
         projects.update_project(current_user.user, project_id, qc_every=form.qc_every.data,
+                                qc_target_precision=form.qc_target_precision.data,
                                 uncertain_first=bool(form.uncertain_first.data))
     except DomainError as exc:
         flash(exc.detail, "error")
