@@ -59,12 +59,12 @@ IMAGE_CANDIDATES: tuple[tuple[str, str], ...] = (
 )
 #: ... and for texts (TF-IDF rows have unit norm: logistic regression needs a large C).
 TEXT_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("words+chars", "logreg(C=1)"),
     ("words+chars", "logreg(C=10)"),
-    ("words+chars", "logreg(C=100)"),
+    ("words", "logreg(C=1)"),
     ("words", "logreg(C=10)"),
-    ("words", "logreg(C=100)"),
+    ("chars", "logreg(C=1)"),
     ("chars", "logreg(C=10)"),
-    ("chars", "logreg(C=100)"),
 )
 
 #: Items on which candidates are compared at most (a stratified subsample above it).
