@@ -8,7 +8,8 @@ out-of-sample ``pred_probs`` and the choice out. No database, no jobs.
   patterns (scikit-image) and colour and intensity histograms, and pixel PCA.
 * :func:`text_feature_sets` -- word n-gram TF-IDF, character n-gram TF-IDF, and both.
 * :func:`select_pred_probs` -- every (feature set, model) candidate is cross-validated on one
-  split; the best by log loss (and, when it helps, the average of the best two) is chosen; its
+  split and calibrated by temperature scaling; the best by log loss (each item's loss capped, so
+  that the labels a good model contradicts -- probably wrong -- do not dominate it) (and, when it helps, the average of the best two) is chosen; its
   ``pred_probs`` are then computed afresh on another split, so the probabilities cleanlab sees
   are not the ones the choice was made on.
 
@@ -36,7 +37,6 @@ from quality import QCInputError
 from quality.features import _load_rgb, _standardize, image_features, text_features
 from quality.pred_probs import (
     _folds,
-    _log_loss,
     _run_cv,
     _stratified_subsample,
     cross_val_pred_probs,
@@ -52,6 +52,7 @@ __all__ = [
 
 #: (feature set, model) candidates for images. SVM C is chosen between two values.
 IMAGE_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("labelfab", "svm_rbf(C=1)"),
     ("labelfab", "svm_rbf(C=10)"),
     ("labelfab", "logreg(C=0.01)"),
     ("hog", "svm_rbf(C=10)"),
@@ -268,11 +269,14 @@ def select_pred_probs(
 
     1. Every candidate is cross-validated on one stratified split (:data:`SELECTION_FOLDS` folds,
        seed ``seed + 1``; on a stratified subsample of `selection_size` items when there are
-       more) and scored by its log loss against the given labels.
+       more), calibrated by temperature scaling (one temperature per candidate, from a fixed
+       grid, so that models whose probabilities are merely over- or under-confident are not
+       penalized for it) and scored by its calibrated log loss against the given labels.
     2. The best candidate, or -- with `ensemble` -- the average of the best two when that
        average's loss on the same split is lower, is chosen.
     3. The chosen model(s) are cross-validated again on all items with `n_folds` folds and seed
-       `seed`: those are the ``pred_probs`` returned, and the CV accuracy is theirs.
+       `seed`, and calibrated with the temperature found in 1: those are the ``pred_probs``
+       returned, and the CV accuracy is theirs.
 
     Parameters
     ----------
@@ -306,7 +310,7 @@ def select_pred_probs(
     details : dict
         ``log_loss_by_candidate``, ``accuracy_by_candidate`` (selection split), ``chosen`` (list
         of candidate names), ``selected_on`` (items), ``selection_folds``, ``n_folds``,
-        ``fallback_rows``, ``features`` (the chosen feature sets).
+        ``fallback_rows``, ``features`` (the chosen feature sets), ``temperature`` (per chosen).
 
     Raises
     ------
@@ -340,6 +344,7 @@ def select_pred_probs(
     losses: dict[str, float] = {}
     accuracy: dict[str, float] = {}
     oof: dict[str, np.ndarray] = {}
+    temps: dict[str, float] = {}
     skipped: dict[str, str] = {}
     for j, (fset, model) in enumerate(usable):
         key = f"{fset} + {model}"
@@ -350,8 +355,9 @@ def select_pred_probs(
         except (QCInputError, ValueError) as exc:
             skipped[key] = str(exc)
             continue
-        oof[key] = pp
-        losses[key] = _log_loss(pp, ys)
+        temps[key] = _temperature(pp, ys)
+        oof[key] = _scaled(pp, temps[key])
+        losses[key] = _log_loss(oof[key], ys)
         accuracy[key] = float(np.mean(pp.argmax(axis=1) == ys))
     if not oof:
         raise QCInputError("no candidate model can run on this data: "
@@ -370,16 +376,45 @@ def select_pred_probs(
         fset, model = key.split(" + ", 1)
         pp, _, _, det = cross_val_pred_probs(feature_sets[fset], y, n_classes=n_classes, candidates=(model,),
                                              n_folds=n_folds, seed=seed, return_details=True)
-        parts.append(pp)
+        parts.append(_scaled(pp, temps[key]))
         fallback = np.union1d(fallback, np.asarray(det["fallback_rows"], dtype=np.int64))
     pred_probs = np.mean(parts, axis=0)
     pred_probs /= pred_probs.sum(axis=1, keepdims=True)
     acc = float(np.mean(pred_probs.argmax(axis=1) == y))
     det = {**det, "fallback_rows": fallback}
     out = _details(losses, accuracy, chosen, sub.size, len(folds), det, [k.split(" + ", 1)[0] for k in chosen])
+    out["temperature"] = {k: round(temps[k], 4) for k in chosen}
     if skipped:
         out["skipped"] = skipped
     return pred_probs, " & ".join(chosen), acc, out
+
+
+_TEMPERATURES = np.geomspace(0.2, 5.0, 33)
+
+#: Each item's loss is capped at ``-log(LOSS_FLOOR)``: a given label the model flatly contradicts
+#: is probably wrong, and a model that points it out must not be charged without bound for it
+#: (plain log loss on noisy labels favours models that hedge, which find label errors worse).
+LOSS_FLOOR = 0.02
+
+
+def _log_loss(pp: np.ndarray, y: np.ndarray) -> float:
+    """Mean log loss of the given labels, each item's capped at ``-log(LOSS_FLOOR)``."""
+    return float(-np.mean(np.log(np.clip(pp[np.arange(y.size), y], LOSS_FLOOR, None))))
+
+
+def _scaled(pp: np.ndarray, t: float) -> np.ndarray:
+    """Probabilities with their log scaled by ``1 / t`` (temperature scaling), rows summing to 1."""
+    if t == 1.0:
+        return pp
+    z = np.log(np.clip(pp, 1e-12, None)) / t
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _temperature(pp: np.ndarray, y: np.ndarray) -> float:
+    """The temperature (one number, from a fixed grid) that minimizes the log loss of `pp`."""
+    return float(min(_TEMPERATURES, key=lambda t: (_log_loss(_scaled(pp, float(t)), y), abs(np.log(t)))))
 
 
 def _details(losses: dict, accuracy: dict, chosen: list[str], selected_on: int, selection_folds: int,
