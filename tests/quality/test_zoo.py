@@ -85,3 +85,26 @@ def test_text_feature_sets_differ_in_analyzer():
     assert list(sets) == ["words+chars", "words", "chars"]
     assert sets["chars"].shape[1] > sets["words"].shape[1]
     assert np.allclose(np.sqrt(sets["words"].multiply(sets["words"]).sum(axis=1)).A1, 1.0)
+
+
+def test_a_sharp_model_is_not_charged_without_bound_for_contradicting_wrong_labels():
+    """On noisy labels, plain log loss prefers a model that hedges; the capped, calibrated loss
+    prefers the one that is right about the true classes (and so contradicts the wrong labels)."""
+    from quality.zoo import LOSS_FLOOR, _log_loss, _scaled, _temperature
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(3), 100)
+    given = truth.copy()
+    wrong = rng.choice(truth.size, 30, replace=False)
+    given[wrong] = (truth[wrong] + 1) % 3
+    sharp = np.full((truth.size, 3), 0.0005)
+    sharp[np.arange(truth.size), truth] = 0.999
+    hedging = np.full((truth.size, 3), 0.2)
+    hedging[np.arange(truth.size), given] = 0.6  # agrees with every given label, wrong ones too
+
+    def plain(pp):
+        return float(-np.mean(np.log(pp[np.arange(given.size), given])))
+
+    assert plain(sharp) > plain(hedging)
+    assert _log_loss(_scaled(sharp, _temperature(sharp, given)), given) < _log_loss(hedging, given)
+    assert _log_loss(sharp, given) <= -np.log(LOSS_FLOOR)
