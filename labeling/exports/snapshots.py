@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
+from labeling import projects
 from labeling.access import require_project
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Invalid, NotFound
@@ -302,7 +303,7 @@ def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type:
     base = f"project-{project_id}-at-{snap.created_at:%Y-%m-%d-%H-%M}-{snap.md5[:8]}"
     if fmt.name == "JSON":
         return SnapshotFile(file_chunks(stored), f"{base}.json", "application/json")
-    project = get_project_row(project_id)
+    project = projects.get_project(project_id)
     if not fits(fmt, schema_of(project)):
         raise Invalid(f"{fmt.name} does not fit this project's labels ({schema_of(project).kind})",
                       [{"row": None, "field": "exportType", "detail": f"{fmt.name} needs {' or '.join(fmt.kinds or ())}"}])
@@ -345,11 +346,3 @@ def _neutralised(path: Path, delimiter: str, rows_per_write: int = 1000) -> Path
         if batch:
             dst.write(csv_text(batch, delimiter=delimiter))
     return out
-
-
-def get_project_row(project_id: int) -> Project:
-    with read_session() as s:
-        project = s.get(Project, project_id)
-        if project is None:
-            raise NotFound(f"project {project_id} not found")
-        return project
