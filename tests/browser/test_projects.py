@@ -86,7 +86,7 @@ def test_a_lead_creates_edits_and_archives_a_project_from_the_gallery(page, shot
     expect(page.locator(".gallery")).to_have_attribute("open", "")
     shot(page, "projects-gallery")
 
-    page.get_by_label("Title").fill("Review sentiment")
+    page.get_by_label("Title", exact=True).fill("Review sentiment")
     page.get_by_label("Description").fill("Customer reviews, 2024")
     page.get_by_label("Instructions shown to annotators").fill("Pick the overall tone.")
     page.get_by_label("Annotations per task (overlap)").fill("2")
@@ -107,14 +107,14 @@ def test_a_lead_creates_edits_and_archives_a_project_from_the_gallery(page, shot
     assert schema_of(project).kind == "classification"
 
     page.get_by_role("link", name="Settings").click()
-    expect(page.get_by_label("Title")).to_have_value("Review sentiment")
-    page.get_by_label("Title").fill("Review tone")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Review sentiment")
+    page.get_by_label("Title", exact=True).fill("Review tone")
     page.get_by_label("Annotations per task (overlap)").fill("3")
     page.get_by_label("Instructions shown to annotators").fill("Pick the overall tone.\nIgnore typos.")
     shot(page, "projects-settings")
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(".flash-success")).to_have_text("Settings saved.")
-    expect(page.get_by_label("Title")).to_have_value("Review tone")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Review tone")
     expect(page.get_by_label("Annotations per task (overlap)")).to_have_value("3")
     with read_session() as s:
         project = s.get(Project, project.id)
@@ -186,7 +186,7 @@ def test_an_invalid_config_is_refused_on_the_form_naming_tag_and_line(page, shot
     page.allow_console(r"status of 422 \([^)]*\) \(http://[^)]*/(api/projects/validate|projects/new)\)")
     login(page, lead.email)
     page.goto("/projects/new")
-    page.get_by_label("Title").fill("Broken")
+    page.get_by_label("Title", exact=True).fill("Broken")
     page.locator("#label_config").fill(xml)
     # the live check says it while typing ...
     expect(page.locator("#config-status")).to_contain_text(message)
@@ -199,7 +199,7 @@ def test_an_invalid_config_is_refused_on_the_form_naming_tag_and_line(page, shot
     expect(problems).to_be_in_viewport()
     expect(page.locator(".config-editor .field-error")).to_contain_text(message)
     expect(page.locator("#label_config")).to_have_value(xml)
-    expect(page.get_by_label("Title")).to_have_value("Broken")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Broken")
     with read_session() as s:
         assert s.exec(select(Project)).all() == []
     shot(page, "projects-new-invalid-config-" + ("toname" if "txt" in xml else "unknown-tag"))
