@@ -250,3 +250,12 @@ def test_actions_read_the_selection_once_and_act_in_chunks(client, lead, project
     with read_session() as s:
         tasks = [s.get(Task, i) for i in ids]
         assert [(t.state, t.n_annotations) for t in tasks] == [("open", 0)] * 6
+
+
+@pytest.mark.parametrize("body", [{"ids": [], "project": 2**31}, {"ids": [2**31], "project": 1}])
+def test_ids_past_the_database_integer_are_refused_not_a_500(client, lead, body):
+    """PostgreSQL's integer ends at 2**31 - 1: a bigger id is refused before any query."""
+    for url in ("/api/dm/views/order", "/api/dm/views"):
+        r = client.post(url, json=body if url.endswith("order") else {"project": body["project"]},
+                        headers=lead.headers)
+        assert r.status_code in (400, 404, 422), r.get_data(as_text=True)

@@ -12,7 +12,7 @@ from flask import jsonify, request
 
 from labeling.dm import actions, filters, views
 from labeling.errors import Invalid
-from labeling.limits import MAX_INT
+from labeling.limits import MAX_ID
 from web.api import api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import doc
@@ -23,7 +23,7 @@ TAGS = ("data manager",)
 
 def _project_field(body: dict) -> int:
     project_id = body.get("project")
-    if isinstance(project_id, bool) or not isinstance(project_id, int) or not 0 < project_id <= MAX_INT:
+    if isinstance(project_id, bool) or not isinstance(project_id, int) or not 0 < project_id <= MAX_ID:
         raise Invalid("give the project", [{"field": "project", "detail": "required, an id"}])
     return project_id
 
@@ -72,7 +72,7 @@ def dm_order_views():
     body = json_body()
     project_id, ids = _project_field(body), body.get("ids")
     if not isinstance(ids, list) or len(ids) > views.MAX_VIEWS \
-            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_INT for i in ids):
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids):
         raise Invalid("ids must be a list of view ids", [{"field": "ids", "detail": "a list of ids"}])
     views.order_views(api_user().user, project_id, ids)
     return "", 200
