@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from labeling.canonical import result_key
+from labeling import shapes
+from labeling.canonical import result_key, results_match
 from labeling.schema import LabelSchema, result_labels
+from labeling.schema.values import values_close
 
 __all__ = ["LABEL_SOURCES", "final_label", "label_value", "label_names", "people_label"]
 
@@ -101,7 +103,9 @@ def people_label(schema: LabelSchema, annotations: list[Result]) -> tuple[Result
         When the annotators are tied: one result per tied answer (in label-config order for
         classification, else in order of first appearance); else empty. Classification: two or
         more classes share the most votes. Multi-label: a label chosen by exactly half of the
-        annotators. Other kinds: two or more whole results share the most votes.
+        annotators. A per-task Number or Rating (``regression``): values more than a quarter of
+        the scale apart (else the answer nearest their median is the majority). Other kinds: two
+        or more whole results share the most votes.
 
     Examples
     --------
@@ -137,7 +141,12 @@ def people_label(schema: LabelSchema, annotations: list[Result]) -> tuple[Result
             half = [name for name in primary.labels if votes[name] * 2 == len(results)]
             return None, None, [_choice_item(schema, sure), _choice_item(schema, sure + half)]
         return _majority_multilabel(schema, results), "majority", []
-    keys = [result_key(r) for r in results]
+    if kind == "regression":
+        return _closest_to_median(schema, results)
+    if primary.type in _SHAPES or kind in ("audio", "video"):  # regions, segments, tracks and spans agree by overlap
+        keys = _shape_groups(results)
+    else:
+        keys = [result_key(r) for r in results]
     counts = Counter(keys)
     best = max(counts.values())
     firsts: dict[str, Result] = {}
@@ -147,6 +156,48 @@ def people_label(schema: LabelSchema, annotations: list[Result]) -> tuple[Result
     if len(firsts) > 1:
         return None, None, list(firsts.values())
     return next(iter(firsts.values())), "majority", []
+
+
+#: Result types whose annotators agree by overlap (IoU) or key point similarity (OKS), not equality.
+_SHAPES = (shapes.AREA_TYPES | shapes.KEYPOINT_TYPES) - {"rectanglelabels"}
+
+
+def _shape_groups(results: list[Result]) -> list[str]:
+    """A group key per result: results that match (:func:`labeling.canonical.results_match`:
+    regions paired one to one at IoU or OKS 0.5) share the key of the first of them."""
+    keys: list[str] = []
+    for i, result in enumerate(results):
+        same = next((keys[j] for j in range(i) if results_match(results[j], result)), None)
+        keys.append(same if same is not None else str(i))
+    return keys
+
+
+def _value_of(control: Any, result: Result) -> float | None:
+    for item in result:
+        if isinstance(item, dict) and item.get("from_name") == control.name and isinstance(item.get("value"), dict):
+            value = item["value"].get(control.type)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None
+
+
+def _closest_to_median(schema: LabelSchema, results: list[Result]) -> tuple[Result | None, str | None, list[Result]]:
+    """A per-task Number or Rating (kind ``regression``): when every two annotators' values are
+    close (:func:`labeling.schema.values.values_close`, a quarter of the scale, the bound QC's
+    agreement uses), the answer of the annotator nearest their median (the earliest of equals),
+    source ``majority`` -- a person's answer, never a computed one; otherwise a tie of the
+    distinct answers, which goes to review."""
+    control = schema.primary_control
+    values = [_value_of(control, r) for r in results]
+    known = [v for v in values if v is not None]
+    if len(known) == len(values) and all(values_close(control, x, y) for x in known for y in known):
+        median = sorted(known)[(len(known) - 1) // 2]
+        best = min(range(len(results)), key=lambda i: (abs(values[i] - median), i))
+        return list(results[best]), "majority", []
+    firsts: dict[str, Result] = {}
+    for result in results:
+        firsts.setdefault(result_key(result), list(result))
+    return None, None, list(firsts.values())
 
 
 def _choice_item(schema: LabelSchema, names: list[str]) -> Result:

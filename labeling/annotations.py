@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from labeling import lifecycle
+from labeling import lifecycle, webhooks
 from labeling.access import ACTIONS, can, check_not_paused, check_role, require_project, role_from
 from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -43,6 +43,7 @@ from labeling.limits import MAX_ID
 from labeling.models import (
     Annotation,
     AnnotationVersion,
+    Comment,
     Lease,
     Membership,
     Prediction,
@@ -52,8 +53,9 @@ from labeling.models import (
     User,
     prelabels_on,
 )
-from labeling.router import ANNOTATE, take_lease
+from labeling.router import ANNOTATE, prioritize_uncertain, take_lease
 from labeling.schema import LabelSchema, cached_schema, schema_of
+from labeling.schema.hypertext import page_data
 from labeling.validation import check_result
 from labeling.wire import task_json
 
@@ -274,6 +276,9 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
             ann = conn.execute(_ANNOTATION_FOR_UPDATE, {"aid": mine}).first()
             changed = _edit(conn, task, ann, user, result=result, was_cancelled=was_cancelled,
                             skip_reason=skip_reason, lead_time=lead_time, d_leases=d_leases)
+            if changed is not None:
+                webhooks.emit(conn, "ANNOTATION_UPDATED", task.project_id,
+                              lambda: webhooks.annotation_event(conn, ann.id))
             return Annotation(**(changed or ann._asdict())), False
         if was_cancelled:
             result = result if isinstance(result, list) else []
@@ -299,6 +304,7 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
                   "lead_time": lead_time, "source": source, "parent_prediction": parent_prediction, "version": 1,
                   "created_at": now, "updated_at": now}
         ann_id = _insert_annotation(conn, task, user.id, values, d_leases=d_leases)
+        webhooks.emit(conn, "ANNOTATION_CREATED", task.project_id, lambda: webhooks.annotation_event(conn, ann_id))
     if task.is_gold and not was_cancelled:  # pause an annotator whose gold accuracy is too low
         check_gold(task.project_id, user.id)
     return Annotation(id=ann_id, **values), True
@@ -353,6 +359,36 @@ def _edit(conn: Connection, task: Any, ann: Any, user: User, *, result: Any = No
             "version": ann.version + 1, "lead_time": new_lead, "updated_at": now}
 
 
+_FIX_ANNOTATION = (
+    sa.update(_A).where(_A.c.id == _p("aid"))
+    .values(result=_p("v_result"), version=_p("v_version"), updated_at=_p("v_now"))
+)
+
+
+def _fix(conn: Connection, task: Any, ann: Any, user: User, result: Any) -> dict | None:
+    """A lead's or reviewer's correction of someone's annotation, in any state of its task: a new
+    version of the result (the earlier one kept in ``annotation_version`` with who changed it),
+    the author, skip, lead time and the task's state untouched, an accepted task's final label
+    the corrected result; None if nothing changed."""
+    if ann.was_cancelled:
+        raise Conflict(f"annotation {ann.id} is a skip: there is no result to correct")
+    if not isinstance(result, list):
+        raise Invalid("send the corrected result (a list of result items)", [{"field": "result", "detail": "required"}])
+    if result == ann.result:
+        return None
+    check_result(conn, _schema_of(conn, task), task, result)
+    now = utcnow()
+    conn.execute(_INSERT_VERSION, {"annotation_id": ann.id, "version": ann.version, "result": ann.result,
+                                   "was_cancelled": ann.was_cancelled, "lead_time": ann.lead_time,
+                                   "changed_by": user.id, "created_at": now})
+    conn.execute(_FIX_ANNOTATION, {"aid": ann.id, "v_result": result, "v_version": ann.version + 1, "v_now": now})
+    # an accepted task's final label follows the correction: the corrector's decision
+    lifecycle.correct_final(conn, task_id=task.id, project_id=task.project_id, state=task.state, label=result,
+                            source="reviewer", user_id=user.id, now=now,
+                            reason=f"final label corrected: annotation {ann.id} is now version {ann.version + 1}")
+    return {**ann._asdict(), "result": result, "version": ann.version + 1, "updated_at": now}
+
+
 def _annotation_in_context(conn: Connection, annotation_id: int, user: User) -> tuple[Any, Any, str]:
     """The annotation (locked) with its locked task row and the user's role in the project."""
     ann = conn.execute(_ANNOTATION, {"aid": annotation_id}).first()
@@ -369,21 +405,39 @@ def update_annotation(annotation_id: int, user: User, *, result: Any = None, was
                       skip_reason: str | None = None, lead_time: float | None = None) -> Annotation:
     """Edit one's own annotation while the task is open or labeled; the old version is kept.
 
+    A lead or reviewer of the project corrects anyone's annotation (its ``result`` only) in
+    whatever state the task is: a new version with who and when, the earlier one kept
+    (the task page's story shows them); the task's state stays, and an accepted task's final
+    label becomes the corrected result (source ``reviewer``), with an event that says so
+    (:func:`labeling.lifecycle.correct_final`).
+
     Raises
     ------
     NotFound
         No such annotation, or the user may not see it.
     Forbidden
-        It is someone else's annotation.
+        It is someone else's annotation and the user may not review in the project, or a
+        reviewer tried to change its skip or lead time.
     Conflict
-        QC has taken the task, or a skip would become an annotation of a task that is full.
+        QC has taken the task (the author's edit), a skip would become an annotation of a task
+        that is full, or a correction of a skip.
     """
     with hot_transaction() as conn:
-        ann, task, _role = _annotation_in_context(conn, annotation_id, user)
+        ann, task, role = _annotation_in_context(conn, annotation_id, user)
         if ann.user_id != user.id:
-            raise Forbidden(f"annotation {annotation_id} is another annotator's; only its author may edit it")
-        changed = _edit(conn, task, ann, user, result=result, was_cancelled=was_cancelled,
-                        skip_reason=skip_reason, lead_time=lead_time)
+            if role not in ACTIONS["review"]:
+                raise Forbidden(f"annotation {annotation_id} is another annotator's; only its author, a reviewer "
+                                "or a lead may change it")
+            if was_cancelled is not None or skip_reason is not None or lead_time is not None:
+                raise Forbidden(f"annotation {annotation_id} is another annotator's: correct its result only")
+            if task.is_gold and role not in ACTIONS["see_gold"]:  # its answers score its annotator
+                raise Forbidden(f"annotation {annotation_id} answers a gold task: only a lead may correct it")
+            changed = _fix(conn, task, ann, user, result)
+        else:
+            changed = _edit(conn, task, ann, user, result=result, was_cancelled=was_cancelled,
+                            skip_reason=skip_reason, lead_time=lead_time)
+        if changed is not None:
+            webhooks.emit(conn, "ANNOTATION_UPDATED", task.project_id, lambda: webhooks.annotation_event(conn, ann.id))
     return Annotation(**(changed or ann._asdict()))
 
 
@@ -400,11 +454,15 @@ def delete_annotation(annotation_id: int, user: User) -> None:
         if task.state not in EDITABLE_STATES:
             raise Conflict(f"QC has taken task {task.id} (it is {task.state}); its annotations can no longer be deleted")
         conn.execute(sa.delete(AnnotationVersion.__table__).where(AnnotationVersion.annotation_id == ann.id))
+        conn.execute(sa.update(Comment.__table__).where(Comment.annotation_id == ann.id)
+                     .values(annotation_id=None))  # a comment stays on its task
         conn.execute(sa.delete(_A).where(_A.c.id == ann.id))
         if ann.was_cancelled:
             _set_task(conn, task, user.id, d_skips=-1)
         else:
             _set_task(conn, task, user.id, d_annotations=-1, reason=f"annotation {ann.id} deleted")
+        webhooks.emit(conn, "ANNOTATIONS_DELETED", task.project_id,
+                      lambda: {"annotations": webhooks.only_ids([ann.id])})
 
 
 def get_annotation(annotation_id: int, user: User) -> Annotation:
@@ -506,6 +564,8 @@ def create_prediction(user: User, *, task_id: int, result: Any, score: float | N
                                 model_version=str(model_version or "")[:255], created_at=utcnow())
         s.add(prediction)
         s.flush()
+        if prediction.score is not None:
+            prioritize_uncertain(s.connection(), task.project_id, [task_id])
         return prediction
 
 
@@ -541,6 +601,8 @@ def update_prediction(user: User, prediction_id: int, changes: dict[str, Any]) -
             prediction.model_version = str(changes["model_version"] or "")[:255]
         s.add(prediction)
         s.flush()
+        if prediction.score is not None:
+            prioritize_uncertain(s.connection(), task.project_id, [prediction.task_id])
         return prediction
 
 
@@ -607,6 +669,7 @@ def import_predictions(user: User, project_id: int, items: Any) -> int:
                               probs=item.get("probs"), model_version=str(item.get("model_version") or "")[:255],
                               created_at=now) for item in items])
         s.flush()
+        prioritize_uncertain(s.connection(), project_id, ids)
         return len(items)
 
 
@@ -654,12 +717,16 @@ def previous_own_annotation(user: User, project_id: int, *, before: int | None =
     Returns
     -------
     dict or None
-        ``{"annotation": <Label Studio annotation>, "task": <task>, "editable": bool}``.
+        ``{"annotation": <Label Studio annotation>, "task": <task>, "editable": bool}``; the
+        task's HTML sanitised for the page (:func:`labeling.schema.hypertext.page_data`).
     """
     found = my_annotations(project_id, user, before=before, limit=1)
     if not found:
         return None
     task = found[0]
+    with read_session() as s:
+        project = s.get(Project, project_id)
+    task["data"] = page_data(schema_of(project), task["data"])  # HTML made safe to show
     annotation = task["annotations"][0]
     return {"annotation": annotation, "task": task, "editable": task["editable"]}
 

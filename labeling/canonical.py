@@ -10,8 +10,11 @@ exact equality up to item ids and scores, :func:`results_match` with boxes paire
 from __future__ import annotations
 
 import hashlib
+import re
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
+
+from labeling import shapes, tracks
 
 __all__ = ["content_hash", "dumps", "result_key", "results_match", "sha256_text"]
 
@@ -58,16 +61,26 @@ def content_hash(data: Any) -> str:
 
 
 _NOT_COMPARED = ("id", "origin", "score")
+_WORD = re.compile(r"[\w']+")
 
 
 def result_key(result: list[Any]) -> str:
     """A key equal for two results that hold the same items in any order, whatever their
-    ``id``, ``origin`` and ``score``."""
+    ``id``, ``origin`` and ``score``; a relation names its two regions by what they hold
+    (their other items), not by their ids."""
     items = []
     for item in result:
         if isinstance(item, dict):
             item = {k: v for k, v in item.items() if k not in _NOT_COMPARED}
         items.append("".join(_iterencode_any(item, 0)))
+    regions: dict[Any, list[str]] = {}
+    for item, text in zip(result, items, strict=True):
+        if isinstance(item, dict) and item.get("type") != "relation" and isinstance(item.get("id"), str):
+            regions.setdefault(item["id"], []).append(text)
+    for n, item in enumerate(result):
+        if isinstance(item, dict) and item.get("type") == "relation":
+            ends = {k: sorted(regions.get(item.get(k), [str(item.get(k))])) for k in ("from_id", "to_id")}
+            items[n] = "".join(_iterencode_any({**item, **ends}, 0))
     return "\n".join(sorted(items))
 
 
@@ -92,11 +105,20 @@ def _keys(result: Any) -> tuple[list, list]:
         name = item.get("from_name")
         if kind == "rectanglelabels":
             boxes.append((name, tuple(sorted(map(str, value.get("rectanglelabels") or []))), value))
+        elif kind in shapes.AREA_TYPES or kind in shapes.KEYPOINT_TYPES:  # polygons, ellipses, masks, points
+            boxes.append((name, (kind, *sorted(map(str, value.get(kind) or []))), item))
+        elif kind in ("videorectangle", "timelinelabels"):  # tracks, frame spans (labeling.tracks)
+            labels = value.get("labels" if kind == "videorectangle" else kind) or []
+            boxes.append((name, (kind, *sorted(map(str, labels))), item))
         elif kind == "choices":
             keys.append((name, kind, tuple(sorted(map(str, value.get("choices") or [])))))
+        elif kind == "labels" and _timed(value):  # a segment of audio: paired by its overlap
+            boxes.append((name, ("segment", *sorted(map(str, value.get("labels") or []))), value))
         elif kind == "labels":
             keys.append((name, kind, value.get("start"), value.get("end"),
                          tuple(sorted(map(str, value.get("labels") or [])))))
+        elif kind == "textarea" and _timed(value):  # a segment's transcription: its words
+            keys.append((name, kind, tuple(_WORD.findall(" ".join(map(str, value.get("text") or [])).lower()))))
         elif kind == "textarea":
             keys.append((name, kind, tuple(str(t).strip() for t in value.get("text") or [])))
         elif kind == "rating":
@@ -104,9 +126,32 @@ def _keys(result: Any) -> tuple[list, list]:
     return sorted(keys, key=repr), boxes
 
 
+def _timed(value: dict) -> bool:
+    """A segment in seconds (audio: Label Studio stores floats), not a span of text offsets."""
+    start, end = value.get("start"), value.get("end")
+    return (isinstance(start, float) or isinstance(end, float)) and isinstance(start, int | float) \
+        and isinstance(end, int | float)
+
+
+def _overlap(a: dict, b: dict) -> float:
+    if a.get("type") in ("videorectangle", "timelinelabels"):  # IoU over frames, temporal IoU
+        return tracks.item_overlap(a, b) or 0.0
+    if _timed(a) and _timed(b):  # temporal IoU of two segments
+        inter = min(a["end"], b["end"]) - max(a["start"], b["start"])
+        union = max(a["end"], b["end"]) - min(a["start"], b["start"])
+        return inter / union if inter > 0 and union > 0 else 0.0
+    if "value" in a or "value" in b:  # polygons, ellipses, masks (IoU) and key points (OKS)
+        return shapes.similarity(a, b) or 0.0
+    return _iou(a, b)
+
+
 def results_match(a: Any, b: Any, *, iou: float = 0.5) -> bool:
     """True when two results say the same: equal choices, spans (offsets and labels), text and
-    ratings; boxes paired one to one with equal labels and an overlap (IoU) of at least ``iou``."""
+    ratings; boxes, polygons, ellipses and masks paired one to one with equal labels and an
+    overlap (IoU) of at least ``iou``, key points with a similarity (OKS) of at least ``iou``;
+    audio segments (seconds) with a temporal IoU of at least ``iou``, their transcriptions by
+    their words (case and punctuation aside); video tracks by their IoU
+    over frames and timeline spans by their temporal IoU."""
     keys_a, boxes_a = _keys(a)
     keys_b, boxes_b = _keys(b)
     if keys_a != keys_b or len(boxes_a) != len(boxes_b):
@@ -114,8 +159,8 @@ def results_match(a: Any, b: Any, *, iou: float = 0.5) -> bool:
     free = list(boxes_b)
     for name, labels, value in boxes_a:
         best = max((j for j, other in enumerate(free) if other[0] == name and other[1] == labels),
-                   key=lambda j: _iou(value, free[j][2]), default=None)
-        if best is None or _iou(value, free[best][2]) < iou:
+                   key=lambda j: _overlap(value, free[j][2]), default=None)
+        if best is None or _overlap(value, free[best][2]) < iou:
             return False
         free.pop(best)
     return True

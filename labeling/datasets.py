@@ -47,6 +47,7 @@ from sqlmodel import select
 
 from labeling import splits as placing
 from labeling import staging as staging_files
+from labeling import webhooks
 from labeling.access import require_project
 from labeling.canonical import dumps
 from labeling.db import read_session, utcnow, write_session
@@ -75,6 +76,7 @@ from labeling.exports.writers import (
     zip_stream,
 )
 from labeling.limits import bounded_int
+from labeling.ml import on_publish
 from labeling.models import (
     DatasetVersion,
     LabelIssue,
@@ -123,13 +125,13 @@ _READ_ONLY = stat.S_IRUSR  # the data directory is this user's alone (settings.e
 
 
 def datasets_root(project_id: int) -> Path:
-    return get_settings().data_dir / "datasets" / str(project_id)
+    return get_settings().shared_root / "datasets" / str(project_id)
 
 
 def clean_staging() -> list[Path]:
     """Remove the staging folders of publishes that crashed (at a process's start; the rule is
     :mod:`labeling.staging`'s: never a publish still running); returns them."""
-    return staging_files.clean(get_settings().data_dir / "datasets")
+    return staging_files.clean(get_settings().shared_root / "datasets")
 
 
 # --------------------------------------------------------------------------- QC summary
@@ -244,9 +246,12 @@ def _write_stream(path: Path, chunks: Iterable[bytes]) -> None:
         out.close()
 
 
-def _collect_ids(batches: Iterator[Batch], ids: array) -> Iterator[Batch]:
+def _collect_ids(batches: Iterator[Batch], ids: array,
+                 progress: Callable[[int, str], None] | None = None) -> Iterator[Batch]:
     for batch in batches:
         ids.extend(batch.id)
+        if progress is not None:
+            progress(len(ids), f"wrote {len(ids)} items")
         yield batch
 
 
@@ -273,7 +278,8 @@ def _file_entry(staging: Path, fmt: str) -> dict[str, Any]:
 
 
 def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Filters,
-           place: placing.Placement) -> tuple[str, dict[str, Any], array, list[dict]]:
+           place: placing.Placement, progress: Callable[[int, str], None] | None = None
+           ) -> tuple[str, dict[str, Any], array, list[dict]]:
     """Write the data files into ``staging``; returns (content sha256, stats, released ids, files).
     Each task's split comes from ``place`` (ARCHITECTURE.md, Datasets)."""
     has_images = any(o.tag == "Image" for o in schema.objects.values())
@@ -295,7 +301,7 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
             outputs["converter"] = _Hashing(tmp / "tasks.json")
         try:
             order = list(writers)
-            for parts in write_batches(_collect_ids(batches, ids), [writers[k] for k in order]):
+            for parts in write_batches(_collect_ids(batches, ids, progress), [writers[k] for k in order]):
                 for key, chunk in zip(order, parts, strict=True):
                     outputs[key].write(chunk)
         finally:
@@ -327,8 +333,8 @@ def _build(project: Project, schema: LabelSchema, staging: Path, *, filters: Fil
 
 
 def publish(project_id: int, user: User, *, note: str = "", splits: Splits | None = None,
-            filters: Filters | None = None, on_write: Callable[[Any, DatasetVersion, bool], None] | None = None
-            ) -> tuple[DatasetVersion, bool]:
+            filters: Filters | None = None, on_write: Callable[[Any, DatasetVersion, bool], None] | None = None,
+            progress: Callable[[int, str], None] | None = None) -> tuple[DatasetVersion, bool]:
     """Publish the project's accepted tasks as a new immutable dataset version.
 
     Parameters
@@ -347,6 +353,9 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
     on_write : callable, optional
         ``on_write(session, version, created)``, called in the transaction that writes the
         version (or finds the latest one equal): the publish job ends itself there.
+    progress : callable, optional
+        ``progress(items_written, message)``, called as each batch of items is written to the
+        version's files (the publish job's progress).
 
     Returns
     -------
@@ -381,7 +390,8 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
     staging = staging_files.make(root)  # named after this process: clean_staging spares it while it runs
     final: Path | None = None
     try:
-        content, stats, ids, files = _build(project, schema, staging, filters=filters, place=place)
+        content, stats, ids, files = _build(project, schema, staging, filters=filters, place=place,
+                                            progress=progress)
         qc = qc_summary(project_id, ids, states=filters.states)
         now = utcnow()
         with write_session() as s:
@@ -420,6 +430,15 @@ def publish(project_id: int, user: User, *, note: str = "", splits: Splits | Non
                                      created_by=user.id, created_at=now)
             s.add(version)
             s.flush()
+            # the project's ML backends are told to train
+            on_publish(s, project_id, number, content)
+            webhooks.emit(s, "DATASET_PUBLISHED", project_id, lambda: {"dataset_version": {
+                "id": version.id, "number": number, "sha256": content, "n_items": version.n_items,
+                "noise_rate": version.noise_rate, "note": note, "created_by": user.id, "created_at": now.isoformat(),
+                "download_url": webhooks.download_url(project_id, number),
+                "files": [{"format": f["format"], "name": f["name"], "size": f["size"], "sha256": f["sha256"],
+                           "download_url": f"{webhooks.download_url(project_id, number)}?format={f['format']}"}
+                          for f in manifest["files"]]}})
             if on_write is not None:
                 on_write(s, version, True)
         final = None
@@ -522,7 +541,7 @@ def get_version(project_id: int, user: User, version: str | int, *, scope: str =
             numbers = list(s.exec(select(DatasetVersion.number).where(DatasetVersion.project_id == project_id)
                                   .order_by(DatasetVersion.number)))
             have = f"versions are {', '.join(map(str, numbers))}" if numbers else "none is published yet"
-            what = f"version {number}" if number is not None else "any version"
+            what = f"version {number}" if number is not None else "published version"  # never "no any version"
             raise NotFound(f"project {project_id} has no {what}; {have}",
                            [{"row": None, "field": "version", "detail": f"no {what}"}])
         return found
@@ -561,7 +580,7 @@ def version_file(project_id: int, user: User, version: str | int, fmt: str | Non
         raise Invalid(f"version {v.number} has no {fmt!r} file; formats: {', '.join(files)}",
                       [{"row": None, "field": "format", "detail": f"one of {', '.join(files)}"}])
     entry = files[key]
-    path = get_settings().data_dir / v.path / entry["name"]
+    path = get_settings().shared_root / v.path / entry["name"]
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -628,7 +647,7 @@ def _diff_paths(project_id: int, user: User, a: str | int, b: str | int, scope: 
                 ) -> tuple[DatasetVersion, DatasetVersion, Path, Path]:
     va = get_version(project_id, user, a, scope=scope)
     vb = get_version(project_id, user, b, scope=scope)
-    root = get_settings().data_dir
+    root = get_settings().shared_root
     return va, vb, root / va.path / "dataset.jsonl", root / vb.path / "dataset.jsonl"
 
 

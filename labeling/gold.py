@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 
 from labeling import lifecycle
 from labeling.access import require_project, role_from
+from labeling.aggregation import people_label
 from labeling.canonical import results_match
 from labeling.db import read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Invalid, NotFound
@@ -42,15 +43,27 @@ from labeling.models import (
     TaskState,
     User,
 )
-from labeling.review import MAX_REASON, REVIEW, current_issue, drop_leases, lock_task, task_snapshot
-from labeling.schema import label_text
+from labeling.review import (
+    MAX_REASON,
+    REVIEW,
+    current_issue,
+    drop_leases,
+    lock_selection,
+    lock_task,
+    release_places,
+    results_of,
+    task_snapshot,
+)
+from labeling.schema import label_text, schema_of
 from labeling.validation import check_answer
 
-__all__ = ["annotator_quality", "check_gold", "gold_accuracy", "is_ground_truth", "mark_gold", "pause", "resume",
-           "scored_users", "set_ground_truth", "unmark_gold"]
+__all__ = ["GOLD_REASON", "annotator_quality", "check_gold", "gold_accuracy", "is_ground_truth", "mark_gold", "mark_gold_many",
+           "pause", "resume", "scored_users", "set_ground_truth", "unmark_gold", "unmark_gold_many"]
 
 #: Roles a membership row created for pausing may carry (a user's global role, if it is one).
 _MEMBER_ROLES = {Role.annotator, Role.reviewer, Role.lead}
+#: The reason of the event and the decision that mark a task gold (the event's reason adds the answer).
+GOLD_REASON = "marked gold"
 
 _T = Task.__table__
 _L = Lease.__table__
@@ -81,11 +94,11 @@ def mark_gold(task_id: int, user: User, *, answer: Any) -> ReviewDecision:
         task.is_gold, task.gold_answer = True, answer
         task.final_label, task.final_source = None, None
         lifecycle.move(s, task, TaskState.open, cause=lifecycle.Cause.gold, user_id=user.id,
-                       reason="marked gold: " + label_text(answer), now=now)
+                       reason=f"{GOLD_REASON}: {label_text(answer)}", now=now)
         issue = current_issue(s, task.id)
         row = ReviewDecision(task_id=task.id, project_id=task.project_id, reviewer_id=user.id,
                              label_issue_id=issue.id if issue is not None else None, level=1, decision="gold",
-                             result=answer, reason="marked gold", before=before, after=task_snapshot(task),
+                             result=answer, reason=GOLD_REASON, before=before, after=task_snapshot(task),
                              created_at=now)
         s.add(row)
         s.flush()
@@ -107,6 +120,57 @@ def unmark_gold(task_id: int, user: User) -> Task:
                        now=now)
         s.flush()
         return task
+
+
+def mark_gold_many(s: Session, project: Project, task_ids: list[int], user: User, now: datetime) -> lifecycle.PlanOutcome:
+    """Make many tasks gold at once (a lead's Data Manager action), in the caller's transaction:
+    each answer is the task's final label, else the label its annotators gave (the only one's,
+    or their majority). Tasks with neither (no annotation, tied annotators) are refused; gold
+    tasks stay as they are. Each leaves the line as :func:`mark_gold` makes it (``open``, no
+    final label), its leases dropped."""
+    rows = lock_selection(s, project.id, task_ids)
+    results = results_of(s, [r.id for r in rows if r.final_label is None and not r.is_gold])
+    schema = schema_of(project)
+    plans, refused = [], []
+    for row in rows:
+        if row.is_gold:
+            refused.append({"id": row.id, "state": row.state, "detail": "already gold"})
+            continue
+        answer, tied = row.final_label, []
+        if answer is None:
+            answer, _, tied = people_label(schema, results.get(row.id, []))
+        if answer is None:
+            refused.append({"id": row.id, "state": row.state,
+                            "detail": "the annotators are tied: no answer to make gold" if tied
+                            else "no label to make its gold answer"})
+            continue
+        plans.append(lifecycle.Planned(row.id, row.state, TaskState.open, f"{GOLD_REASON}: {label_text(answer)}",
+                                       {"is_gold": True, "gold_answer": answer, "final_label": None,
+                                        "final_source": None, "requeued": False}))
+    out = lifecycle.move_planned(s, plans, cause=lifecycle.Cause.gold, project_id=project.id, user_id=user.id,
+                                 now=now, column_types={"final_label": sa.JSON(none_as_null=True),
+                                                        "gold_answer": sa.JSON(none_as_null=True)})
+    release_places(s, out.moved + out.updated)
+    out.refused = refused + out.refused
+    return out
+
+
+def unmark_gold_many(s: Session, project: Project, task_ids: list[int], user: User,
+                     now: datetime) -> lifecycle.PlanOutcome:
+    """Turn many gold tasks back into ordinary ones (in the caller's transaction), as
+    :func:`unmark_gold` does each; tasks that are not gold are refused."""
+    plans, refused = [], []
+    for row in lock_selection(s, project.id, task_ids):
+        if not row.is_gold:
+            refused.append({"id": row.id, "state": row.state, "detail": "not a gold task"})
+            continue
+        to = TaskState.labeled if row.n_annotations >= row.target_overlap else TaskState.open
+        plans.append(lifecycle.Planned(row.id, row.state, to, "no longer gold",
+                                       {"is_gold": False, "gold_answer": None}))
+    out = lifecycle.move_planned(s, plans, cause=lifecycle.Cause.ungold, project_id=project.id, user_id=user.id,
+                                 now=now, column_types={"gold_answer": sa.JSON(none_as_null=True)})
+    out.refused = refused + out.refused
+    return out
 
 
 def is_ground_truth(result: Any, *, is_gold: bool, gold_answer: Any) -> bool:

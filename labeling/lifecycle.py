@@ -18,7 +18,11 @@ make. A move to the state a task already has is no move: it writes no event. The
 - :func:`move_where`: every task matching a condition, ``INSERT ... SELECT`` of the events and
   one ``UPDATE`` (a project's overlap changes);
 - :func:`move_many`: many tasks with their own paths and column values (QC's verdicts);
-- :func:`event_row`: the events of tasks created in a state other than their first (imports).
+- :func:`move_planned`: many tasks, each from the state it has to its own target (a lead's acts
+  on a Data Manager selection), the moves the table refuses reported, not made;
+- :func:`event_row`: the events of tasks created in a state other than their first (imports);
+- :func:`correct_final`: an accepted task's final label corrected in place (a lead or reviewer
+  fixed an annotation of it), its state kept, with an event that says so.
 """
 
 from __future__ import annotations
@@ -47,12 +51,16 @@ __all__ = [
     "Move",
     "allowed",
     "check",
+    "correct_final",
     "counted_state",
     "event_params",
     "event_row",
     "move",
     "move_many",
+    "move_planned",
     "move_where",
+    "Planned",
+    "PlanOutcome",
 ]
 
 MAX_REASON = 2000
@@ -72,6 +80,7 @@ class Cause(StrEnum):
     undo = "undo"  # a reviewer takes a decision back
     gold = "gold"  # the task becomes a gold (honeypot) task
     ungold = "ungold"  # a gold task becomes an ordinary one
+    curate = "curate"  # a lead's act on a selection of tasks (Data Manager actions)
 
 
 _OUT_OF_GOLD = (S.labeled, S.review, S.accepted, S.excluded)
@@ -98,6 +107,12 @@ TRANSITIONS: dict[Cause, frozenset[tuple[TaskState, TaskState]]] = {
                           | {(S.open, s) for s in _OUT_OF_GOLD}),
     Cause.gold: frozenset((s, S.open) for s in _OUT_OF_GOLD),
     Cause.ungold: frozenset({(S.open, S.labeled)}),
+    # send to review, reopen (back to annotators), accept, exclude, include back
+    Cause.curate: frozenset({(S.labeled, S.review), (S.accepted, S.review), (S.excluded, S.review)}
+                            | {(s, S.open) for s in (S.labeled, S.review, S.accepted, S.excluded)}
+                            | {(s, S.accepted) for s in (S.labeled, S.review, S.excluded)}
+                            | {(s, S.excluded) for s in (S.open, S.labeled, S.review, S.accepted)}
+                            | {(S.excluded, S.labeled)}),
 }
 
 #: Columns of a ``task_event`` row, in :func:`event_row` order.
@@ -188,6 +203,22 @@ def move(s: Session, task: Task, to_state: str, *, cause: Cause, user_id: int | 
     task.updated_at = now
     s.add(task)
     return changed
+
+
+def correct_final(conn: Connection | Session, *, task_id: int, project_id: int, state: str, label: Any,
+                  source: str, user_id: int, reason: str, now: datetime) -> bool:
+    """A new final label for an accepted task, its state kept (a lead or reviewer corrected an
+    annotation of it in the editor): ``final_label`` and ``final_source`` change with an event
+    row ``accepted -> accepted`` naming who, when and why. A task in any other state has no
+    final label to follow: nothing changes and False is returned.
+    """
+    if state != S.accepted:
+        return False
+    conn.execute(sa.update(_T).where(_T.c.id == task_id, _T.c.state == S.accepted)
+                 .values(final_label=label, final_source=source, updated_at=now))
+    conn.execute(sa.insert(_E).values(task_id=task_id, project_id=project_id, user_id=user_id, from_state=state,
+                                      to_state=state, reason=reason[:MAX_REASON], created_at=now))
+    return True
 
 
 # --------------------------------------------------------------------------- many tasks
@@ -293,3 +324,58 @@ def event_row(cause: Cause, *, project_id: int, user_id: int | None, from_state:
         return (task_id, *head)
 
     return row
+
+
+@dataclass
+class Planned:
+    """One task of :func:`move_planned`: where it is, where it should go, why, and the other
+    columns to set with the state (also when the state stays)."""
+
+    task_id: int
+    from_state: str
+    to_state: str
+    reason: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PlanOutcome:
+    """What :func:`move_planned` did: the tasks changed (``moved``: their state; ``updated``:
+    only their columns) and the ones it refused, each ``{"id", "state", "detail"}``."""
+
+    moved: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: PlanOutcome) -> PlanOutcome:
+        self.moved += other.moved
+        self.updated += other.updated
+        self.refused += other.refused
+        return self
+
+
+def move_planned(conn: Connection | Session, plans: Iterable[Planned], *, cause: Cause, project_id: int,
+                 user_id: int | None, now: datetime, column_types: Mapping[str, Any] | None = None) -> PlanOutcome:
+    """Move many (locked) tasks, each from its state to its own target, with one event per move.
+
+    A move the table does not allow for ``cause`` is not made: the task is reported in
+    ``refused`` and left as it is. A task whose target is its state gets its ``values`` and no
+    event. Tasks of one starting state go through :func:`move_many` together, in the caller's
+    transaction: a failure on the way leaves the caller to roll back every change.
+    """
+    out = PlanOutcome()
+    by_state: dict[str, list[Move]] = defaultdict(list)
+    for p in plans:
+        if not allowed(cause, p.from_state, p.to_state):
+            out.refused.append({"id": p.task_id, "state": str(p.from_state),
+                                "detail": f"cannot go from {p.from_state} to {p.to_state}"})
+            continue
+        same = str(p.from_state) == str(p.to_state)
+        by_state[str(p.from_state)].append(Move(p.task_id, [] if same else [(TaskState(p.to_state), p.reason)],
+                                                dict(p.values)))
+        (out.updated if same else out.moved).append(p.task_id)
+    c = conn.connection() if isinstance(conn, Session) else conn
+    for state, moves in by_state.items():
+        move_many(c, moves, cause=cause, project_id=project_id, from_state=TaskState(state), user_id=user_id,
+                  now=now, column_types=column_types)
+    return out

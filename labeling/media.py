@@ -55,6 +55,7 @@ __all__ = [
     "safe_zip_members",
     "sniff_image_format",
     "looks_like_svg",
+    "store_image",
     "store_media",
     "thumbnail_for",
     "thumbnail_path",
@@ -98,7 +99,7 @@ _ACCEPTED_TEXT = "PNG, JPEG, WebP, GIF, TIFF, BMP"
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".tif", ".tiff", ".bmp"}
 )
-_STORED_EXTENSIONS = frozenset(ext for _, _, ext in _FORMATS.values())
+_STORED_EXTENSIONS = frozenset(ext for _, _, ext in _FORMATS.values()) | {"pdf"}  # PDFs: labeling.pdfs
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # Magic numbers of formats people upload that are not accepted, for a precise message.
@@ -322,9 +323,16 @@ def media_path(media_root: Path, sha256: str, ext: str) -> Path:
     """
     if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
         raise MediaError(f"not a sha256 digest: {sha256!r}")
-    if ext not in _STORED_EXTENSIONS:
+    if ext not in _STORED_EXTENSIONS and ext not in _av_stored():
         raise MediaError(f"unknown media extension: {ext!r}")
     return Path(media_root) / sha256[:2] / sha256[2:4] / f"{sha256}.{ext}"
+
+
+def _av_stored():
+    """Extensions of stored audio and video files (media_info imports this module)."""
+    from labeling.media_info import STORED_MIME
+
+    return STORED_MIME
 
 
 def thumbnail_path(media_root: Path, sha256: str) -> Path:
@@ -364,12 +372,13 @@ def parse_media_url(url: Any) -> tuple[int, str, str] | None:
 
 
 def thumbnail_for(url: Any) -> str | None:
-    """The thumbnail URL of an image URL this app serves (``/media/P/<sha>.png``), else None."""
+    """The thumbnail URL of an image URL this app serves (``/media/P/<sha>.png``), else None
+    (a PDF document has none)."""
     parsed = parse_media_url(url)
-    return thumbnail_url(parsed[0], parsed[1]) if parsed else None
+    return thumbnail_url(parsed[0], parsed[1]) if parsed and parsed[2] != "pdf" else None
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write a file through a temporary file in the same directory and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -389,28 +398,33 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
 
 def store_media(
-    data: bytes, *, media_root: Path, name: str, max_pixels: int = 50_000_000
+    data: bytes, *, media_root: Path | None = None, store: Any = None, name: str,
+    max_pixels: int = 50_000_000
 ) -> ImageInfo:
     """Validate an image (:func:`load_image`) and store its bytes by content.
 
-    The file goes to ``media_path(media_root, info.sha256, info.ext)``, written atomically;
-    storing the same bytes again does nothing. Nothing is written for a refused image.
+    The file goes to the media store (``store``, a :class:`labeling.mediastore.MediaStore`;
+    by default the local folder ``media_root``) under ``ab/cd/<sha256>.<ext>``, written
+    atomically; storing the same bytes again does nothing. Nothing is written for a refused image.
 
     Returns
     -------
     ImageInfo
         As returned by :func:`load_image`.
     """
+    return store_image(data, media_root=media_root, store=store, name=name, max_pixels=max_pixels)[0]
+
+
+def store_image(
+    data: bytes, *, media_root: Path | None = None, store: Any = None, name: str,
+    max_pixels: int = 50_000_000
+) -> tuple[ImageInfo, bool]:
+    """:func:`store_media`, also saying whether the bytes were new to the store."""
+    from labeling.mediastore import put_by_content
+
     im, info = load_image(data, name=name, max_pixels=max_pixels)
     im.close()
-    path = media_path(media_root, info.sha256, info.ext)
-    try:
-        if path.stat().st_size == info.size:
-            return info
-    except FileNotFoundError:
-        pass
-    _atomic_write(path, lambda fh: fh.write(data))
-    return info
+    return info, put_by_content(data, info.sha256, info.ext, store=store, media_root=media_root)
 
 
 def _for_display(im: Image.Image, *, keep_alpha: bool) -> Image.Image:
@@ -468,7 +482,7 @@ def make_thumbnail(
             thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
         finally:
             im.close()
-    _atomic_write(dst_path, lambda out: thumb.save(out, format=out_format, **options))
+    atomic_write(dst_path, lambda out: thumb.save(out, format=out_format, **options))
     return thumb.size
 
 

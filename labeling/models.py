@@ -118,6 +118,18 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts_opt()
 
 
+class Invite(SQLModel, table=True):
+    """A one-time link to set a password (``labeling.invites``): only the key's SHA-256 is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts_opt()
+
+
 class LoginThrottle(SQLModel, table=True):
     """Recent failed log-ins of one (address, account) pair or of one address (``users.authenticate``).
 
@@ -144,6 +156,8 @@ class Project(SQLModel, table=True):
     label_config: str = Field(sa_type=sa.Text)
     label_schema: dict = _json()
     instructions: str = Field(default="", sa_type=sa.Text)
+    # Label Studio's show_instruction: the instructions open before the first task of a session
+    show_instruction: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     overlap: int = Field(default=1, ge=1)  # Label Studio's maximum_annotations
     max_overlap: int = Field(default=5, ge=1)  # ceiling for dynamic overlap and QC relabeling
     lease_seconds: int = Field(default=600, ge=10)
@@ -187,6 +201,11 @@ class Media(SQLModel, table=True):
     height: int = 0
     size: int = 0
     thumbnail_ready: bool = Field(default=False)
+    # audio and video (labeling/media_info.py): seconds, frames a second, audio channels
+    duration: float | None = None
+    fps: float | None = None
+    channels: int | None = None
+    pages: int | None = None  # a PDF's page count (labeling.pdfs); None for images
     created_at: datetime = _ts()
 
 
@@ -212,6 +231,10 @@ class Task(SQLModel, table=True):
         # The router's order (labeling/router.py): requeued, priority, started, import order.
         sa.Index("ix_task_route", "project_id", "state", "is_gold", "requeued", "priority", "n_annotations", "id"),
         sa.Index("ix_task_project_hash", "project_id", "content_hash"),
+        # the data manager's sorted pages (labeling/dm/table.py), read from either end
+        sa.Index("ix_task_project_id", "project_id", "id"),
+        sa.Index("ix_task_project_created", "project_id", "created_at", "id"),
+        sa.Index("ix_task_project_updated", "project_id", "updated_at", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
@@ -362,6 +385,26 @@ class QualityRun(SQLModel, table=True):
     finished_at: datetime | None = _ts_opt()
 
 
+class QCBatch(SQLModel, table=True):
+    """A QC run fanned out as one job per cross-validation fold and a gather
+    (``quality.run.fanout``): the run's state, so a worker that dies loses nothing and the gather
+    is queued once, by the fold that completes the set."""
+
+    __tablename__ = "qc_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    job_id: int = Field(foreign_key="job.id", unique=True)  # the qc job that fanned out
+    folder: str = Field(sa_type=sa.String(255))  # under the shared files folder
+    n_items: int = 0
+    n_folds: int = 0
+    folds_done: list = _json(list)
+    gather_job_id: int | None = Field(default=None, foreign_key="job.id")
+    state: str = Field(default="folding", sa_type=sa.String(20))  # folding | gathering | done | failed
+    meta: dict = _json()  # what the gather stores with the run (class names, notes, counts)
+    created_at: datetime = _ts()
+    finished_at: datetime | None = _ts_opt()
+
+
 class ProjectAgreement(SQLModel, table=True):
     """Agreement between a project's annotators as the ``agreement`` job computed it from the
     annotations (insights; ARCHITECTURE.md, insights): one row per project, replaced by each run.
@@ -426,6 +469,26 @@ class ReviewDecision(SQLModel, table=True):
     overturns_id: int | None = Field(default=None, foreign_key="review_decision.id")
     undone_at: datetime | None = _ts_opt()
     created_at: datetime = _ts()
+
+
+class Comment(SQLModel, table=True):
+    """Label Studio's task comment (/api/comments): an annotator flags a problem with a task,
+    leads and reviewers answer and resolve. ``region`` is labelfab's: the box an annotator drew
+    on the labeling page ({"x", "y", "width", "height"} in percent, or None)."""
+
+    __table_args__ = (sa.Index("ix_comment_task_resolved", "task_id", "is_resolved"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    task_id: int = Field(foreign_key="task.id")
+    annotation_id: int | None = Field(default=None, foreign_key="annotation.id")
+    text: str = Field(sa_type=sa.Text)
+    region: dict | None = Field(default=None, sa_type=sa.JSON)
+    is_resolved: bool = Field(default=False)
+    resolved_at: datetime | None = _ts_opt()
+    resolved_by: int | None = Field(default=None, foreign_key="user.id")
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 class DatasetVersion(SQLModel, table=True):
@@ -506,5 +569,140 @@ class DmView(SQLModel, table=True):
     data: dict = _json()
     order: int | None = Field(default=None, nullable=True)
     selected_items: dict | None = Field(default=None, sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- ML backends
+
+
+class MLBackend(SQLModel, table=True):
+    """A model server that speaks Label Studio's ML backend protocol (``/health``, ``/setup``,
+    ``/predict``, ``/webhook``), connected to a project (``labeling.ml``). ``state`` is Label
+    Studio's: CO connected, DI disconnected, ER error, TR training, PR predicting. The basic-auth
+    password is stored sealed (``labeling.secretbox``) and never returned."""
+
+    __tablename__ = "ml_backend"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    url: str = Field(sa_type=sa.Text)
+    title: str = Field(default="default", sa_type=sa.Text)
+    description: str = Field(default="", sa_type=sa.Text)
+    is_interactive: bool = Field(default=False)
+    auth_method: str = Field(default="NONE", sa_type=sa.String(20))
+    basic_auth_user: str = Field(default="", sa_type=sa.Text)
+    basic_auth_pass_sealed: str = Field(default="", sa_type=sa.Text)
+    extra_params: dict | None = Field(default=None, sa_type=sa.JSON)
+    model_version: str = Field(default="", sa_type=sa.Text)
+    timeout: float = Field(default=100.0)
+    auto_update: bool = Field(default=True)
+    state: str = Field(default="DI", sa_type=sa.String(2))
+    error_message: str | None = Field(default=None, sa_type=sa.Text)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class Webhook(SQLModel, table=True):
+    """A URL called when something happens (Label Studio's webhook; ``labeling.webhooks``).
+    ``project_id`` null: every project its creator may manage (Label Studio's organisation
+    scope). Its headers and signing secret are stored sealed (``labeling.secretbox``)."""
+
+    __tablename__ = "webhook"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    created_by: int = Field(foreign_key="user.id", index=True)
+    url: str = Field(sa_type=sa.String(2048))
+    send_payload: bool = True
+    send_for_all_actions: bool = True
+    is_active: bool = True
+    actions: list = _json(list)
+    headers_sealed: str = Field(default="", sa_type=sa.Text)
+    header_names: list = _json(list)
+    secret_sealed: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event sent to one webhook: the exact body signed and posted, and how its attempts went
+    (``status``: pending, retrying, delivered, failed)."""
+
+    __tablename__ = "webhook_delivery"
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True)
+    action: str = Field(sa_type=sa.String(64))
+    body: str = Field(sa_type=sa.Text)
+    status: str = Field(default="pending", sa_type=sa.String(16))
+    attempts: int = 0
+    response_status: int | None = None
+    error: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _ts()
+    last_attempt_at: datetime | None = _ts_opt()
+    next_attempt_at: datetime | None = _ts_opt()
+
+
+# --------------------------------------------------------------------------- cloud storages
+
+
+class Storage(SQLModel, table=True):
+    """A project's import or export storage, as Label Studio has them (``labeling.storages``):
+    ``kind`` import|export, ``type`` s3|localfiles. The credentials are sealed
+    (``labeling.secretbox``) in ``credentials`` and never returned."""
+
+    __tablename__ = "storage"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    kind: str = Field(sa_type=sa.String(10))  # import | export
+    type: str = Field(sa_type=sa.String(20))  # s3 | localfiles
+    title: str | None = Field(default=None, sa_type=sa.String(256))
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    bucket: str | None = Field(default=None, sa_type=sa.Text)
+    prefix: str | None = Field(default=None, sa_type=sa.Text)
+    path: str | None = Field(default=None, sa_type=sa.Text)  # localfiles
+    regex_filter: str | None = Field(default=None, sa_type=sa.Text)
+    use_blob_urls: bool = False
+    presign: bool = True
+    presign_ttl: int = 1  # minutes
+    recursive_scan: bool = False
+    can_delete_objects: bool | None = None
+    region_name: str | None = Field(default=None, sa_type=sa.Text)
+    s3_endpoint: str | None = Field(default=None, sa_type=sa.Text)
+    credentials: str = Field(default="", sa_type=sa.Text)  # sealed JSON of the aws_* keys
+    status: str = Field(default="initialized", sa_type=sa.String(30))
+    last_sync: datetime | None = _ts_opt()
+    last_sync_count: int | None = None
+    last_sync_job: str | None = Field(default=None, sa_type=sa.String(256))
+    traceback: str | None = Field(default=None, sa_type=sa.Text)
+    meta: dict = _json()
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+
+
+class StorageImportLink(SQLModel, table=True):
+    """A task made by an import storage's sync from one object (``key``; ``row_index`` for the
+    rows of a JSON list or JSON Lines object): a later sync never makes it again."""
+
+    __tablename__ = "storage_import_link"
+    __table_args__ = (sa.UniqueConstraint("storage_id", "key", "row_index"),)
+    id: int | None = Field(default=None, primary_key=True)
+    storage_id: int = Field(foreign_key="storage.id", index=True, ondelete="CASCADE")
+    task_id: int = Field(foreign_key="task.id", index=True, ondelete="CASCADE")
+    key: str = Field(sa_type=sa.Text)
+    row_index: int = 0
+    created_at: datetime = _ts()
+
+
+class StorageExportLink(SQLModel, table=True):
+    """An annotation an export storage has written (object key: the annotation's id)."""
+
+    __tablename__ = "storage_export_link"
+    __table_args__ = (sa.UniqueConstraint("storage_id", "annotation_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    storage_id: int = Field(foreign_key="storage.id", index=True, ondelete="CASCADE")
+    annotation_id: int = Field(foreign_key="annotation.id", index=True, ondelete="CASCADE")
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

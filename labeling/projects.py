@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from labeling import lifecycle, wire
+from labeling import comments, lifecycle, webhooks, wire
 from labeling.access import can, can_create_projects, project_role, require_project
 from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
@@ -46,6 +46,7 @@ from labeling.schema import (
     validate_task_data,
 )
 from labeling.settings import get_settings
+from labeling.storages.resolve import url_resolver
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
 
@@ -61,6 +62,7 @@ SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "gold_min_items": (int, 0, 1_000_000),
     "gold_threshold": (float, 0, 1),
     "restricted": (bool, None, None),
+    "show_instruction": (bool, None, None),  # Label Studio's: the instructions open before labelling
     "show_predictions": (bool, None, None),  # null: the default by overlap (models.prelabels_on)
     "uncertain_first": (bool, None, None),
     "qc_every": (int, 0, 1_000_000_000),
@@ -150,6 +152,7 @@ def create_project(user: User, *, title: str, label_config: str, **settings: Any
                           created_by=user.id, **clean)
         s.add(project)
         s.flush()
+        webhooks.emit(s, "PROJECT_CREATED", project.id, dict)
         return project
 
 
@@ -175,7 +178,9 @@ def visible_projects(session: Session, user: User, *, include_archived: bool = F
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
     """Per project: tasks, tasks by state, annotations (grouped queries, one each)."""
-    counts: dict[int, dict[str, int]] = {pid: {"task_number": 0, "total_annotations_number": 0, "states": {}}
+    counts: dict[int, dict[str, int]] = {pid: {"task_number": 0, "total_annotations_number": 0,
+                                               "skipped_annotations_number": 0, "total_predictions_number": 0,
+                                               "states": {}}
                                          for pid in project_ids}
     if not project_ids:
         return counts
@@ -187,12 +192,18 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
         counts[pid]["states"][state] = n
         counts[pid]["task_number"] += n
     rows = session.execute(
-        select(Annotation.project_id, sa.func.count()).where(
-            Annotation.project_id.in_(project_ids), Annotation.was_cancelled.is_(False))
-        .group_by(Annotation.project_id)
+        select(Annotation.project_id, Annotation.was_cancelled, sa.func.count())
+        .where(Annotation.project_id.in_(project_ids))
+        .group_by(Annotation.project_id, Annotation.was_cancelled)
+    )
+    for pid, cancelled, n in rows:
+        counts[pid]["skipped_annotations_number" if cancelled else "total_annotations_number"] = n
+    rows = session.execute(
+        select(Prediction.project_id, sa.func.count()).where(Prediction.project_id.in_(project_ids))
+        .group_by(Prediction.project_id)
     )
     for pid, n in rows:
-        counts[pid]["total_annotations_number"] = n
+        counts[pid]["total_predictions_number"] = n
     return counts
 
 
@@ -216,6 +227,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "description": project.description,
         "label_config": project.label_config,
         "expert_instruction": project.instructions,
+        "show_instruction": project.show_instruction,
         "maximum_annotations": project.overlap,
         "overlap": project.overlap,
         "max_overlap": project.max_overlap,
@@ -238,6 +250,15 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "created_by": {"id": project.created_by} if project.created_by is not None else None,  # LS: a user object
         "created_at": project.created_at.isoformat(),
         "is_archived": project.archived_at is not None,
+        **wire.PROJECT_LS_DEFAULTS,
+        "sampling": "Uncertainty sampling" if project.uncertain_first else "Sequential sampling",
+        "parsed_label_config": (parsed := wire.parsed_label_config(project.label_config)),
+        "config_has_control_tags": len(parsed) > 0, "control_weights": wire.control_weights(parsed),
+        "ground_truth_number": 0,
+        "useful_annotation_number": counts.get("total_annotations_number", 0),
+        "skipped_annotations_number": counts.get("skipped_annotations_number", 0),
+        "total_predictions_number": counts.get("total_predictions_number", 0),
+        "finished_task_number": sum(n for st, n in states.items() if st not in ("open", "imported")),
     }
 
 
@@ -270,29 +291,35 @@ def _missing_data_keys(s: Session, project_id: int, keys: set[str]) -> set[str]:
     return missing
 
 
-def _used_labels(s: Session, project: Project, old: LabelSchema) -> dict[str, set[str]]:
-    """Controls and labels used by the project's annotations, predictions and gold answers."""
-
-    def results():
-        for (result,) in s.execute(select(Annotation.result).where(Annotation.project_id == project.id)
-                                   .execution_options(yield_per=2000)):
-            yield result or []
-        for (result,) in s.execute(select(Prediction.result).where(Prediction.project_id == project.id)
-                                   .execution_options(yield_per=2000)):
-            yield result or []
-        for (answer,) in s.execute(select(Task.gold_answer).where(Task.project_id == project.id,
-                                                                  Task.is_gold.is_(True))):
-            yield answer or []
-
-    used = collect_used_labels(old, results())
+def _used_labels(s: Session, project: Project, old: LabelSchema) -> tuple[dict[str, set[str]], dict[str, dict[str, str]]]:
+    """Controls and labels used by the project's annotations, predictions and gold answers, and
+    for each used label what uses it (``"annotations"``, else ``"gold answers"``, else
+    ``"predictions"``), so that a refusal names the right thing."""
+    pid = project.id
+    streams = (
+        ("annotations", select(Annotation.result).where(Annotation.project_id == pid)),
+        ("gold answers", select(Task.gold_answer).where(Task.project_id == pid, Task.is_gold.is_(True))),
+        ("predictions", select(Prediction.result).where(Prediction.project_id == pid)),
+    )
+    used: dict[str, set[str]] = {}
+    sources: dict[str, dict[str, str]] = {}
+    for source, query in streams:
+        rows = (r or [] for (r,) in s.execute(query.execution_options(yield_per=2000)))
+        for control, labels in collect_used_labels(old, rows).items():
+            used.setdefault(control, set()).update(labels)
+            for label in labels:
+                sources.setdefault(control, {}).setdefault(label, source)
     probs_labels: set[str] = set()
-    for (probs,) in s.execute(select(Prediction.probs).where(Prediction.project_id == project.id)
+    for (probs,) in s.execute(select(Prediction.probs).where(Prediction.project_id == pid)
                               .execution_options(yield_per=2000)):
         if isinstance(probs, dict):
             probs_labels.update(k for k, v in probs.items() if v)
     if probs_labels and old.primary_control.labels:
-        used.setdefault(old.primary_control.name, set()).update(probs_labels)
-    return used
+        name = old.primary_control.name
+        used.setdefault(name, set()).update(probs_labels)
+        for label in probs_labels:
+            sources.setdefault(name, {}).setdefault(label, "predictions")
+    return used, sources
 
 
 def _overlap_moves(project: Project, old: int, new: int) -> list[tuple[TaskState, TaskState, tuple, dict]]:
@@ -402,7 +429,8 @@ def _check_config_change(s: Session, project: Project, new_schema: LabelSchema) 
     new_keys = new_schema.data_keys - old_schema.data_keys
     missing = _missing_data_keys(s, project.id, new_keys) if new_keys else set()
     try:
-        check_config_change(old_schema, new_schema, used_labels=_used_labels(s, project, old_schema),
+        used, sources = _used_labels(s, project, old_schema)
+        check_config_change(old_schema, new_schema, used_labels=used, label_sources=sources,
                             task_keys=(new_schema.data_keys - missing) if missing else None)
     except LabelConfigError as exc:
         raise Invalid(f"label config change refused: {exc}", exc.errors) from None
@@ -468,6 +496,7 @@ def edit_project(user: User, project_id: int, *, title: str | None = None, label
         s.add(project)
         s.flush()
         change = _apply_overlap(s, user, project, old_overlap, clean["overlap"]) if "overlap" in clean else None
+        webhooks.emit(s, "PROJECT_UPDATED", project.id, dict)
         return ProjectEdit(project, change)
 
 
@@ -478,6 +507,8 @@ def archive_project(user: User, project_id: int, *, archived: bool = True) -> Pr
         project.archived_at = utcnow() if archived else None
         project.updated_at = utcnow()
         s.add(project)
+        s.flush()
+        webhooks.emit(s, "PROJECT_UPDATED", project.id, dict)
         return project
 
 
@@ -518,9 +549,12 @@ def delete_project(user: User, project_id: int, *, force: bool = False) -> None:
             raise Conflict(f"project {project_id} has published dataset versions ({shown}) that pipelines may "
                            "still pull: archive it instead, or delete it with force=true to delete them too",
                            [{"field": "force", "detail": f"{len(published)} published dataset version(s)"}])
+        # to organisation webhooks (the project's own go with it), decided while its members exist
+        webhooks.emit(s, "PROJECT_DELETED", project_id, lambda: {"project": webhooks.only_ids([project_id])[0]},
+                      with_project=False)
         _delete_where(s, "project_id", [project_id], keep={"project"})
         s.execute(sa.delete(Project).where(Project.id == project_id))
-    root = get_settings().data_dir
+    root = get_settings().shared_root
     for folder in (root / "datasets" / str(project_id), root / "exports" / str(project_id)):
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -606,6 +640,8 @@ class TaskPage:
     predictions: dict[int, int] | None = None
     results: dict[int, tuple[list[dict], list[dict]]] | None = None  # task id -> (annotations, predictions)
     gold: bool = False  # the caller may see which tasks are gold and their answers (leads, admins)
+    urls: Callable[[Any], Any] | None = None  # task data as sent: s3:// URIs pre-signed (storages.resolve)
+    comments: dict[int, dict] | None = None  # task id -> Label Studio's comment keys (comments.counts)
 
 
 def _escape_like(text: str) -> str:
@@ -634,14 +670,15 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
 
 def list_tasks(user: User, project_id: int, *, state: str | None = None, search: str | None = None,
                page: int = 1, page_size: int = 100, with_results: bool = False,
-               where: Sequence[Any] = (), order_by: Sequence[Any] = ()) -> TaskPage:
+               where: Sequence[Any] = (), order_by: Sequence[Any] = (), gold_query: bool = False) -> TaskPage:
     """A page of a project's tasks, oldest first, filtered by state and by text in their data.
 
     ``with_results`` adds every task's annotations and predictions (Label Studio's
     ``fields=all``), read in two queries for the page. Only leads and admins may ask for the
     gold tasks (``state="gold"``); the page's ``gold`` says whether the caller may see the gold
     flag and answer of its tasks. ``where`` and ``order_by`` are more clauses over :class:`Task` (a Data
-    Manager query, :mod:`labeling.dm.filters`).
+    Manager query, :mod:`labeling.dm.filters`); ``gold_query`` says they filter or sort by whether
+    tasks are gold, which only leads and admins may.
     """
     if page < 1 or page_size < 1:
         raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
@@ -651,7 +688,7 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
     with read_session() as s:
         project = require_project(s, user, project_id, "see_all")
         sees_gold = can(s, user, project, "see_gold")
-        if state == "gold" and not sees_gold:
+        if (state == "gold" or gold_query) and not sees_gold:
             raise Forbidden(f"only the leads of project {project_id} may list its gold tasks")
         conds = [*task_filters(project_id, state=state, search=search), *where]
         total = s.execute(select(sa.func.count()).select_from(Task).where(*conds)).scalar_one()
@@ -672,7 +709,8 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
                     results[a.task_id][0].append(wire.annotation_json(a))
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
                     results[p.task_id][1].append(wire.prediction_json(p))
-        return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold)
+        return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold,
+                        urls=url_resolver(s, project_id), comments=comments.counts(s, ids))
 
 
 def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
@@ -712,7 +750,10 @@ def get_task(user: User, task_id: int) -> dict:
         predictions = list(s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id))) \
             if shown else []
         return wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged,
-                              gold=privileged and can(s, user, project, "see_gold"))
+                              gold=privileged and can(s, user, project, "see_gold"),
+                              urls=url_resolver(s, project.id),
+                              comments=(comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
+                              if privileged else None)
 
 
 def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dict | None = None,
@@ -756,6 +797,8 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
 def delete_task(user: User, task_id: int) -> None:
     """Delete a task and what hangs on it (annotations and their history, predictions, events)."""
     with write_session() as s:
-        _task_for(s, user, task_id, "manage")
+        task, _, _ = _task_for(s, user, task_id, "manage")
+        project_id = task.project_id
         _delete_where(s, "task_id", [task_id], keep={"task"})
         s.execute(sa.delete(Task).where(Task.id == task_id))
+        webhooks.emit(s, "TASKS_DELETED", project_id, lambda: {"tasks": webhooks.only_ids([task_id])})

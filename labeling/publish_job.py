@@ -11,6 +11,7 @@ redelivered message publishes nothing twice.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ from labeling.models import DatasetVersion, Task, TaskState, User
 from labeling.settings import get_settings
 
 __all__ = ["PublishRequest", "request_publish", "run_publish_job"]
+
+#: Seconds between two progress updates of a publish job.
+_PROGRESS_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,16 @@ def run_publish_job(ctx: jobs.JobContext) -> dict:
         raise jobs.JobError(f"user {p['user_id']} no longer exists")
     given = p.get("splits")
     splits = None if given is None else Splits(seed=int(given["seed"]), ratios=tuple(given["ratios"]))
-    ctx.progress(0.05, "writing the dataset files")
+    total = max(1, _accepted(ctx.project_id))
+    ctx.progress(0.02, f"writing the dataset files ({total} items)")
     out: dict[str, Any] = {}
+    last = [time.monotonic()]
+
+    def progress(written: int, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= _PROGRESS_SECONDS:  # a job row update a second, whatever the size
+            last[0] = now
+            ctx.progress(0.02 + 0.9 * min(1.0, written / total), message)
 
     def done(s, version: DatasetVersion, created: bool) -> None:
         out.update({"version": version.number, "created": created, "sha256": version.sha256,
@@ -102,7 +114,8 @@ def run_publish_job(ctx: jobs.JobContext) -> dict:
                                       f"nothing changed since version {version.number}"))
 
     try:
-        datasets.publish(ctx.project_id, user, note=p.get("note") or "", splits=splits, on_write=done)
+        datasets.publish(ctx.project_id, user, note=p.get("note") or "", splits=splits, on_write=done,
+                         progress=progress)
     except DomainError as exc:
         raise jobs.JobError(exc.detail) from None
     return out

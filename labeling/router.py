@@ -16,6 +16,11 @@ Rules
   ``Project.gold_rate`` of a user's submissions are gold; they never count toward overlap and
   never change state. Only users whose role in the project is annotator get them: gold scores
   no one else (``labeling.gold.scored_users``). Paused members (``Membership.paused_at``) get nothing (:class:`Paused`).
+- Uncertain first: in a project with ``Project.uncertain_first``, a model's prediction with a
+  score sets the priority of its open task to ``1 - score`` as it is stored
+  (:func:`prioritize_uncertain`, called by imports and the predictions API), so the items the
+  model is least sure about are labelled first; QC's runs then replace those priorities with
+  ActiveLab's where they have labels (``quality.run.feedback``), on the same scale.
 - Pre-labels: a task's predictions go with it only where the project shows them
   (``models.prelabels_on``: by default with overlap 1 only) and only to its first annotator
   (ARCHITECTURE.md, Pre-labels).
@@ -53,13 +58,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
+from sqlmodel import Session
 
 from labeling.access import Paused, check_not_paused, check_role, role_from
 from labeling.db import get_engine, hot_transaction, unit_of_work, utcnow
 from labeling.errors import Conflict, NotFound
+from labeling.ml import lookahead_due, queue_lookahead
 from labeling.models import (
     Annotation,
     Lease,
+    Media,
     Membership,
     Prediction,
     Project,
@@ -70,11 +78,15 @@ from labeling.models import (
     UTCDateTime,
     prelabels_on,
 )
+from labeling.schema import LabelSchema, cached_schema
+from labeling.schema.hypertext import page_data
+from labeling.storages.resolve import url_resolver
 from labeling.wire import task_json
 
 __all__ = [
     "Paused",
     "next_task",
+    "prioritize_uncertain",
     "release",
     "renew_lease",
     "serve_next",
@@ -93,6 +105,26 @@ _PR = Prediction.__table__
 
 _ONE = sa.literal_column("1")  # literal LIMIT/OFFSET values, so that generic (prepared) plans know them
 _ZERO = sa.literal_column("0")
+
+
+def prioritize_uncertain(conn: Connection, project_id: int, task_ids: list[int]) -> int:
+    """Serve the tasks the model is least sure about first: the priority of each open, ordinary
+    task of ``task_ids`` becomes ``1 -`` the score of its newest scored prediction,
+    when the project has ``uncertain_first``; returns how many tasks changed. Runs in the
+    caller's transaction, after it has stored the predictions."""
+    on = conn.execute(sa.select(_P.c.uncertain_first).where(_P.c.id == project_id)).scalar_one_or_none()
+    if not on or not task_ids:
+        return 0
+    newest = (sa.select(_PR.c.score).where(_PR.c.task_id == _T.c.id, _PR.c.score.is_not(None))
+              .order_by(_PR.c.id.desc()).limit(1).scalar_subquery())
+    changed = 0
+    for i in range(0, len(task_ids), 1000):
+        changed += conn.execute(
+            sa.update(_T).where(_T.c.project_id == project_id, _T.c.id.in_(sorted(task_ids)[i:i + 1000]),
+                                _T.c.state == OPEN, _T.c.is_gold == sa.false(), _T.c.requeued == sa.false(),
+                                sa.exists().where(_PR.c.task_id == _T.c.id, _PR.c.score.is_not(None)))
+            .values(priority=1.0 - newest)).rowcount
+    return changed
 
 
 def _p(name: str, type_: Any = None) -> sa.BindParameter:
@@ -392,8 +424,15 @@ def next_task(project_id: int, user: User, *, ahead_of: int | None = None) -> Ta
     return Task(**claimed[1]._asdict()) if claimed else None
 
 
-def serve_next(project_id: int, user: User, *, ahead_of: int | None = None) -> dict | None:
+def serve_next(project_id: int, user: User, *, ahead_of: int | None = None, for_page: bool = False) -> dict | None:
     """:func:`next_task` answered as Label Studio's ``GET /api/projects/ID/next`` does.
+
+    With ``for_page`` (the labeling page's own endpoint) the task's HTML is sanitised for the
+    page (:func:`labeling.schema.hypertext.page_data`); Label Studio's API gets it as imported.
+    The page also gets ``media`` (its endpoint sends it beside the task, which keeps Label
+    Studio's shape): the facts read at import of the file the task was made from (``duration``
+    and ``channels`` of audio, ``fps``, ``width`` and ``height`` of video, ``mime``;
+    :mod:`labeling.media_info`), or None.
 
     Returns
     -------
@@ -406,14 +445,38 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None) -> d
         if claimed is None:
             return None
         project, task, expires = claimed
+        ml_due = lookahead_due(conn, project_id)
         predictions = []
         if (prelabels_on(project.show_predictions, project.overlap) and project.has_predictions
                 and not conn.execute(_NOT_FIRST, {"tid": task.id, "uid": user.id}).scalar()):
             predictions = conn.execute(_PREDICTIONS, {"tid": task.id}).mappings().all()
-    view = task_json(task._mapping, predictions=predictions)
+        schema = _page_schema(conn, project_id) if for_page else None
+        facts = conn.execute(_MEDIA_FACTS, {"tid": task.id}).mappings().first() if for_page else None
+        with Session(bind=conn) as s:  # on the claim's connection: no transaction of its own
+            urls = url_resolver(s, project_id)
+    view = task_json(task._mapping, predictions=predictions, urls=urls)
+    if schema is not None:
+        view["data"] = page_data(schema, view["data"])
+        view["media"] = dict(facts) if facts is not None else None
     view["lease_expires_at"] = expires.isoformat()
     view["lease_seconds"] = project.lease_seconds
+    if ml_due:  # the next tasks pre-labelled by the project's ML backend, as a job after the claim
+        queue_lookahead(project_id)
     return view
+
+
+_MEDIA_FACTS = (sa.select(Media.__table__.c.duration, Media.__table__.c.fps, Media.__table__.c.width,
+                          Media.__table__.c.height, Media.__table__.c.channels, Media.__table__.c.mime)
+                .select_from(Task.__table__.join(Media.__table__, Media.__table__.c.id == Task.__table__.c.media_id))
+                .where(Task.__table__.c.id == sa.bindparam("tid")))
+
+_PAGE_SCHEMA = sa.select(Project.__table__.c.updated_at, Project.__table__.c.label_schema).where(
+    Project.__table__.c.id == sa.bindparam("pid"))
+
+
+def _page_schema(conn: Connection, project_id: int) -> LabelSchema:
+    row = conn.execute(_PAGE_SCHEMA, {"pid": project_id}).one()
+    return cached_schema(project_id, row.updated_at, lambda: row.label_schema)
 
 
 # --------------------------------------------------------------------------- leases by hand

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import select
@@ -22,7 +23,8 @@ from labeling import jobs
 from labeling.access import require_project
 from labeling.db import read_session, write_session
 from labeling.errors import NotFound
-from labeling.media import make_thumbnail, media_path, thumbnail_path
+from labeling.media import make_thumbnail
+from labeling.mediastore import LocalStore, get_store, media_key, thumbnail_key
 from labeling.models import Media, Task, User
 from labeling.settings import get_settings
 
@@ -80,7 +82,7 @@ def run_thumbnails(ctx: jobs.JobContext) -> dict:
     written (atomically), so a re-run after a crash redoes at most one batch.
     """
     settings = get_settings()
-    root = settings.media_root
+    store = get_store()
     with read_session() as s:
         todo = list(s.exec(select(Media.id, Media.sha256, Media.ext).where(Media.thumbnail_ready.is_(False))
                            .order_by(Media.id)))
@@ -90,10 +92,17 @@ def run_thumbnails(ctx: jobs.JobContext) -> dict:
     def one(row) -> tuple[int, str | None]:
         media_id, sha, ext = row
         try:
-            make_thumbnail(media_path(root, sha, ext), thumbnail_path(root, sha), size=THUMB_SIZE,
-                           max_pixels=settings.max_image_pixels)
+            key = thumbnail_key(sha)
+            if isinstance(store, LocalStore):
+                make_thumbnail(store.local_file(media_key(sha, ext)), store.path(key), size=THUMB_SIZE,
+                               max_pixels=settings.max_image_pixels)
+            else:  # made in the local copy, then put in the shared store
+                made = store.local_root / key
+                make_thumbnail(store.local_file(media_key(sha, ext)), made, size=THUMB_SIZE,
+                               max_pixels=settings.max_image_pixels)
+                store.put_file(key, made)
             return media_id, None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, BotoCoreError, ClientError) as exc:
             return media_id, str(exc)
 
     # Pillow and the file writes (fsync) let go of the GIL: a few threads use every core.
@@ -132,15 +141,14 @@ def media_file(user: User, project_id: int, sha256: str, ext: str, *, thumbnail:
         media = s.exec(select(Media).where(Media.sha256 == sha256)).first()
         if media is None or (not thumbnail and media.ext != ext) or not project_media(s, project_id, [sha256]):
             raise NotFound("no such image")
-    root = get_settings().media_root
-    original = media_path(root, media.sha256, media.ext)
+    store = get_store()
     if thumbnail:
-        thumb = thumbnail_path(root, media.sha256)
-        if thumb.is_file():
-            return thumb, "image/jpeg", True
-        if not original.is_file():
-            raise NotFound("no such image")
-        return original, media.mime, False
-    if not original.is_file():
-        raise NotFound("the image file is missing from the media store")
-    return original, media.mime, True
+        try:
+            return store.local_file(thumbnail_key(media.sha256)), "image/jpeg", True
+        except FileNotFoundError:
+            pass
+    try:
+        original = store.local_file(media_key(media.sha256, media.ext))
+    except FileNotFoundError:
+        raise NotFound("no such image" if thumbnail else "the image file is missing from the media store") from None
+    return original, media.mime, not thumbnail

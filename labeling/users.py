@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -21,6 +22,7 @@ from labeling.errors import Forbidden, NotFound
 from labeling.limits import has_lone_surrogate
 from labeling.models import ApiToken, LoginThrottle, Role, TokenScope, User
 from labeling.settings import get_settings
+from labeling.wire import user_label
 
 
 class UserError(ValueError):
@@ -83,27 +85,34 @@ def create_user(email: str, *, role: str = Role.annotator, password: str | None 
     password, no token) holding its imported annotations; creating that email takes the
     placeholder over (its annotations stay its own) with the role, name and password given.
     """
+    with write_session() as s:
+        return create_user_in(s, email, role=role, password=password, name=name, is_active=is_active)
+
+
+def create_user_in(s, email: str, *, role: str = Role.annotator, password: str | None = None,
+                   name: str = "", is_active: bool = True) -> User:
+    """:func:`create_user` inside the caller's transaction ``s`` (an invite writes the account,
+    its membership and its link in one)."""
     email = normalize_email(email)
     if role not in Role.__members__:
         raise UserError(f"unknown role {role!r} (choose from {', '.join(Role)})")
     if password is not None:
         check_password_policy(password, email=email)
-    with write_session() as s:
-        existing = s.exec(select(User).where(User.email == email)).first()
-        if existing is not None and is_placeholder(s, existing):
-            existing.role, existing.is_active = role, is_active
-            existing.name = name or existing.name or email.split("@")[0]
-            existing.password_hash = generate_password_hash(password) if password else None
-            s.add(existing)
-            s.flush()
-            return existing
-        if existing is not None:
-            raise UserError(f"a user with email {email} exists already")
-        user = User(email=email, name=name or email.split("@")[0], role=role, is_active=is_active,
-                    password_hash=generate_password_hash(password) if password else None)
-        s.add(user)
+    existing = s.exec(select(User).where(User.email == email)).first()
+    if existing is not None and is_placeholder(s, existing):
+        existing.role, existing.is_active = role, is_active
+        existing.name = name or existing.name or email.split("@")[0]
+        existing.password_hash = generate_password_hash(password) if password else None
+        s.add(existing)
         s.flush()
-        return user
+        return existing
+    if existing is not None:
+        raise UserError(f"a user with email {email} exists already")
+    user = User(email=email, name=name or email.split("@")[0], role=role, is_active=is_active,
+                password_hash=generate_password_hash(password) if password else None)
+    s.add(user)
+    s.flush()
+    return user
 
 
 def is_placeholder(s, user: User) -> bool:
@@ -119,6 +128,17 @@ def get_user(user_id: int) -> User | None:
         return s.get(User, user_id)
 
 
+def usernames(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Label Studio's ``created_username`` of each of ``user_ids`` (one query): "name email, id"
+    (:func:`labeling.wire.user_label`)."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    with read_session() as s:
+        rows = s.execute(sa.select(User.id, User.name, User.email).where(User.id.in_(ids)))
+        return {uid: user_label(name, email, uid) for uid, name, email in rows}
+
+
 def get_user_by_email(email: str) -> User | None:
     with read_session() as s:
         return s.exec(select(User).where(User.email == email.strip().lower())).first()
@@ -132,12 +152,17 @@ def list_users() -> list[User]:
 def set_password(user_id: int, password: str) -> None:
     """Change a user's password (checked by the password policy); it ends their browser sessions."""
     with write_session() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise UserError(f"no user {user_id}")
-        check_password_policy(password, email=user.email)
-        s.execute(sa.update(User).where(User.id == user_id).values(
-            password_hash=generate_password_hash(password), session_version=User.session_version + 1))
+        set_password_in(s, user_id, password)
+
+
+def set_password_in(s, user_id: int, password: str) -> None:
+    """:func:`set_password` inside the caller's transaction ``s``."""
+    user = s.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user {user_id}")
+    check_password_policy(password, email=user.email)
+    s.execute(sa.update(User).where(User.id == user_id).values(
+        password_hash=generate_password_hash(password), session_version=User.session_version + 1))
 
 
 def end_sessions(user_id: int) -> None:

@@ -21,7 +21,7 @@ from labeling.schema import LabelSchema, schema_of, validate_result
 
 __all__ = ["check_answer", "check_result"]
 
-_MEDIA_SIZE = sa.select(Media.width, Media.height).where(Media.id == sa.bindparam("mid"))
+_MEDIA_SIZE = sa.select(Media.width, Media.height, Media.pages).where(Media.id == sa.bindparam("mid"))
 _WHERE = re.compile(r"^(result\[\d+\])")
 
 
@@ -31,7 +31,8 @@ def check_result(conn: Connection, schema: LabelSchema, task: Any, result: Any, 
     Parameters
     ----------
     conn : Connection
-        For the size of the task's image (boxes are checked against its ``Media`` row).
+        For the size of the task's image (boxes are checked against its ``Media`` row), or the
+        page count of its PDF document (per-page answers).
     schema : LabelSchema
     task : Task or row
         With ``id``, ``data`` and ``media_id``.
@@ -55,12 +56,15 @@ def check_result(conn: Connection, schema: LabelSchema, task: Any, result: Any, 
     if not result:
         raise Invalid(f"an empty {what} result for task {task.id}; label something, or skip the task "
                       "(was_cancelled: true)", [{"row": task.id, "field": "result", "detail": "empty"}])
-    image_size = None
-    if task.media_id is not None and any(c.type == "rectanglelabels" for c in schema.controls):
+    image_size = page_count = None
+    boxes = any(c.type in ("rectanglelabels", "rectangle") for c in schema.controls)
+    if task.media_id is not None and (boxes or any(c.per_item for c in schema.controls)):
         size = conn.execute(_MEDIA_SIZE, {"mid": task.media_id}).first()
-        if size is not None and size.width and size.height:
+        if size is not None and size.pages is not None:
+            page_count = size.pages  # a PDF: per-page answers name one of its pages
+        elif size is not None and size.width and size.height and boxes:
             image_size = (size.width, size.height)
-    problems = validate_result(schema, result, task.data, image_size=image_size)
+    problems = validate_result(schema, result, task.data, image_size=image_size, page_count=page_count)
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         errors = []

@@ -17,8 +17,10 @@ endpoint answers with these models, and check that a builder writes no key its m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +29,7 @@ __all__ = [
     "Annotation",
     "ExportTask",
     "ImportReport",
+    "PROJECT_LS_DEFAULTS",
     "GOLD_TASK_KEYS",
     "LABELFAB_TASK_KEYS",
     "PRIVATE_TASK_KEYS",
@@ -58,6 +61,9 @@ class Annotation(WireModel):
 
     id: int
     result: list[dict[str, Any]] = Field(description="Label Studio result items (regions)")
+    created_username: str | None = Field(
+        None, description="the annotator as Label Studio shows them: 'name email, id'; null where not looked up")
+    created_ago: str = Field("", description="time since creation, as Django's timesince writes it")
     task: int
     project: int | None
     completed_by: int | None = Field(description="the annotator's user id")
@@ -68,6 +74,11 @@ class Annotation(WireModel):
     last_action: LastAction | None
     created_at: datetime
     updated_at: datetime
+    draft_created_at: datetime | None = Field(None, description="Label Studio's; labelfab keeps drafts apart: null")
+    import_id: int | None = Field(None, description="Label Studio's import id; null in labelfab")
+    bulk_created: bool | None = Field(False, description="Label Studio's; always false in labelfab")
+    parent_annotation: int | None = Field(None, description="Label Studio's; null in labelfab")
+    last_created_by: int | None = Field(None, description="Label Studio's; null in labelfab")
     # labelfab's keys
     skip_reason: str | None = Field(None, description="labelfab: why the task was skipped")
     version: int | None = Field(None, description="labelfab: 1, then one more per edit")
@@ -83,10 +94,16 @@ class Prediction(WireModel):
     result: list[dict[str, Any]]
     score: float | None
     model_version: str | None
+    created_ago: str = Field("", description="time since creation, as Django's timesince writes it")
     task: int
     project: int | None
     created_at: datetime
     updated_at: datetime
+    cluster: int | None = Field(None, description="Label Studio's; null in labelfab")
+    neighbors: Any = Field(None, description="Label Studio's; null in labelfab")
+    mislabeling: float = Field(0.0, description="Label Studio's; 0.0 in labelfab (QC's scores are in /api/qc)")
+    model: int | None = Field(None, description="Label Studio's ML backend model (Enterprise); null")
+    model_run: int | None = Field(None, description="Label Studio's model run (Enterprise); null")
     # labelfab's keys
     probs: dict[str, Any] | None = Field(None, description="labelfab: class probabilities, for QC")
 
@@ -117,6 +134,10 @@ class Task(WireModel):
                                    "review, accepted, excluded (Label Studio Enterprise's key)")
     created_at: datetime
     updated_at: datetime
+    comment_count: int | None = Field(None, description="comments on the task (task lists)")
+    unresolved_comment_count: int | None = Field(None, description="comments not resolved yet (task lists)")
+    last_comment_updated_at: datetime | None = Field(None, description="the newest change of a comment (task lists)")
+    comment_authors: list[int] | None = Field(None, description="who commented (task lists)")
     # labelfab's keys
     file_name: str | None = Field(None, description="labelfab: the file the task came from")
     lease_expires_at: datetime | None = Field(None, description="labelfab (next task): the lease on it ends")
@@ -179,6 +200,7 @@ class Project(WireModel):
     description: str | None
     label_config: str
     expert_instruction: str | None
+    show_instruction: bool = Field(False, description="the instructions open before an annotator labels")
     maximum_annotations: int = Field(description="Label Studio's name for the overlap")
     task_number: int
     total_annotations_number: int
@@ -186,6 +208,41 @@ class Project(WireModel):
     created_by: UserRef | None
     created_at: datetime
     is_archived: bool
+    show_skip_button: bool = Field(True, description="annotators may skip: always, in labelfab")
+    enable_empty_annotation: bool = Field(False, description="false: an annotation needs a result")
+    show_annotation_history: bool = False
+    organization: int | None = 1
+    color: str | None = "#FFFFFF"
+    is_published: bool = False
+    model_version: str | None = ""
+    is_draft: bool = False
+    min_annotations_to_start_training: int = 0
+    start_training_on_annotation_update: bool = False
+    useful_annotation_number: int = Field(0, description="submitted (not skipped) annotations")
+    ground_truth_number: int = 0
+    skipped_annotations_number: int = 0
+    total_predictions_number: int = 0
+    sampling: Literal["Sequential sampling", "Uniform sampling", "Uncertainty sampling"] = Field(
+        "Sequential sampling", description="Uncertainty sampling where labelfab orders by the model's uncertainty "
+                                           "(uncertain_first)")
+    show_ground_truth_first: bool = False
+    show_overlap_first: bool = False
+    overlap_cohort_percentage: int = 100
+    task_data_login: str | None = None
+    task_data_password: str | None = None
+    control_weights: dict[str, Any] | None = None
+    evaluate_predictions_automatically: bool = False
+    skip_queue: str | None = Field("REQUEUE_FOR_OTHERS", description="a skipped task goes to other annotators")
+    reveal_preannotations_interactively: bool = False
+    pinned_at: datetime | None = None
+    finished_task_number: int = Field(0, description="tasks past the labeling pool")
+    annotator_evaluation_enabled: bool = False
+    parsed_label_config: dict[str, Any] | None = Field(None, description="Label Studio's parse of label_config")
+    config_has_control_tags: bool | None = None
+    config_suitable_for_bulk_annotation: bool | None = Field(None, description="not computed in labelfab: null")
+    queue_total: int | None = Field(None, description="not computed in labelfab: null")
+    queue_done: int | None = Field(None, description="not computed in labelfab: null")
+    state: str | None = Field(None, description="Label Studio Enterprise's project state: null")
     # labelfab's keys
     overlap: int | None = None
     max_overlap: int | None = None
@@ -280,6 +337,61 @@ LABELFAB_TASK_KEYS = ("file_name", "lease_expires_at", "lease_seconds", "editabl
 _POOL_STATES = frozenset({"imported", "open"})
 
 
+#: Label Studio's project keys (``ProjectSerializer``) with one value in labelfab: what labelfab
+#: does (annotators may always skip; an annotation needs a result; a skipped task goes to other
+#: annotators), else the value of a Label Studio Community project that never changed them.
+PROJECT_LS_DEFAULTS: dict[str, Any] = {
+    "show_skip_button": True,
+    "enable_empty_annotation": False,
+    "show_annotation_history": False,
+    "organization": 1,
+    "color": "#FFFFFF",
+    "is_published": False,
+    "model_version": "",
+    "is_draft": False,
+    "min_annotations_to_start_training": 0,
+    "start_training_on_annotation_update": False,
+    "show_ground_truth_first": False,
+    "show_overlap_first": False,
+    "overlap_cohort_percentage": 100,
+    "task_data_login": None,
+    "task_data_password": None,
+    "evaluate_predictions_automatically": False,
+    "skip_queue": "REQUEUE_FOR_OTHERS",
+    "reveal_preannotations_interactively": False,
+    "pinned_at": None,
+    "annotator_evaluation_enabled": False,
+    # per caller (queue) or Enterprise (state, bulk labeling): not computed, null
+    "config_suitable_for_bulk_annotation": None,
+    "queue_total": None,
+    "queue_done": None,
+    "state": None,
+}
+
+
+@lru_cache(maxsize=256)
+def _parsed_config(label_config: str) -> str:
+    from label_studio_sdk._extensions.label_studio_tools.core.label_config import parse_config
+
+    try:
+        return json.dumps(parse_config(label_config))
+    except Exception:  # noqa: BLE001 (Label Studio's get_parsed_config: {} for a config it cannot parse)
+        return "{}"
+
+
+def parsed_label_config(label_config: str) -> dict[str, Any]:
+    """Label Studio's ``parsed_label_config`` of a project (its ``parse_config``: per control, its
+    type, to_name, inputs and labels); a fresh copy, from a cache by config text."""
+    return json.loads(_parsed_config(label_config))
+
+
+def control_weights(parsed: Mapping[str, Any]) -> dict[str, Any]:
+    """Label Studio's ``control_weights`` of a project that never set them
+    (``Project.get_updated_weights``): weight 1.0 per control (but Filter) and per label."""
+    return {name: {"overall": 1.0, "type": c["type"], "labels": {label: 1.0 for label in c.get("labels", [])}}
+            for name, c in parsed.items() if c["type"] != "Filter"}
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -290,7 +402,53 @@ def _get(row: Any, name: str) -> Any:
     return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
-def annotation_json(a: Any) -> dict[str, Any]:
+_UNITS = ("year", "month", "week", "day", "hour", "minute")
+_CHUNKS = (7 * 24 * 3600, 24 * 3600, 3600, 60)
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def created_ago(d: datetime | None, now: datetime | None = None) -> str:
+    """Label Studio's ``created_ago``: Django's ``timesince`` of a creation time ("3\xa0minutes",
+    "1\xa0week, 2\xa0days": up to two adjacent units, a no-break space in each, "0\xa0minutes" for
+    less than a minute or a time in the future); "" without a time. Naive times are UTC."""
+    if d is None:
+        return ""
+    d = d if d.tzinfo is not None else d.replace(tzinfo=UTC)
+    now = (now or datetime.now(UTC)).astimezone(d.tzinfo)
+    if (now - d).total_seconds() < 60:
+        return "0\xa0minutes"
+    months = (now.year - d.year) * 12 + (now.month - d.month)
+    if d.day > now.day or (d.day == now.day and d.time() > now.time()):
+        months -= 1
+    years, months = divmod(months, 12)
+    pivot = d
+    if years or months:
+        y, m = d.year + years, d.month + months
+        if m > 12:
+            y, m = y + 1, m - 12
+        pivot = d.replace(year=y, month=m, day=min(_MONTH_DAYS[m - 1], d.day))
+    rest = (now - pivot).total_seconds()
+    parts = [years, months]
+    for chunk in _CHUNKS:
+        parts.append(int(rest // chunk))
+        rest -= chunk * parts[-1]
+    first = next(i for i, v in enumerate(parts) if v)
+    out = []
+    for unit, value in zip(_UNITS[first:first + 2], parts[first:first + 2], strict=True):
+        if not value:
+            break
+        out.append(f"{value}\xa0{unit}{'' if value == 1 else 's'}")
+    return ", ".join(out)
+
+
+def user_label(name: str | None, email: str, user_id: int) -> str:
+    """Label Studio's ``created_username`` of an annotation (``AnnotationSerializer.
+    get_created_username``): first and last name, email, id ("Ann Smith ann@x.org, 3"; " ann@x.org, 3"
+    without a name). labelfab keeps one name, Label Studio's ``first_name``."""
+    return f"{name or ''} {email}, {user_id}"
+
+
+def annotation_json(a: Any, *, username: str | None = None) -> dict[str, Any]:
     """An annotation (ORM object or row mapping) as Label Studio shows it (:class:`Annotation`)."""
     cancelled = bool(_get(a, "was_cancelled"))
     version = _get(a, "version")
@@ -299,6 +457,8 @@ def annotation_json(a: Any) -> dict[str, Any]:
         "result": _get(a, "result"),
         "task": _get(a, "task_id"),
         "project": _get(a, "project_id"),
+        "created_username": username,
+        "created_ago": created_ago(_get(a, "created_at")),
         "completed_by": _get(a, "user_id"),
         "updated_by": _get(a, "user_id"),
         "was_cancelled": cancelled,
@@ -311,6 +471,12 @@ def annotation_json(a: Any) -> dict[str, Any]:
         "last_action": "skipped" if cancelled else ("updated" if version > 1 else "submitted"),
         "created_at": _iso(_get(a, "created_at")),
         "updated_at": _iso(_get(a, "updated_at")),
+        # Label Studio's keys labelfab has no counterpart of: their value in a Community answer
+        "draft_created_at": None,
+        "import_id": None,
+        "bulk_created": False,
+        "parent_annotation": None,
+        "last_created_by": None,
     }
 
 
@@ -322,15 +488,23 @@ def prediction_json(p: Any) -> dict[str, Any]:
         "score": _get(p, "score"),
         "probs": _get(p, "probs"),
         "model_version": _get(p, "model_version"),
+        "created_ago": created_ago(_get(p, "created_at")),
         "task": _get(p, "task_id"),
         "project": _get(p, "project_id"),
         "created_at": _iso(_get(p, "created_at")),
         "updated_at": _iso(_get(p, "created_at")),
+        # Label Studio's keys labelfab has no counterpart of: their value in a Community answer
+        "cluster": None,
+        "neighbors": None,
+        "mislabeling": 0.0,
+        "model": None,
+        "model_run": None,
     }
 
 
 def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions: Iterable[Any] | None = (),
-              n_predictions: int | None = None, private: bool = False, gold: bool = False) -> dict[str, Any]:
+              n_predictions: int | None = None, private: bool = False, gold: bool = False,
+              urls: Callable[[Any], Any] | None = None, comments: dict[str, Any] | None = None) -> dict[str, Any]:
     """A task (ORM object or row mapping) in Label Studio's task format (:class:`Task`).
 
     Parameters
@@ -348,6 +522,11 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
         Add the gold flag and answer (:data:`GOLD_TASK_KEYS`): for the project's leads and
         admins only (``labeling.access``, action ``see_gold``), never for reviewers, who may
         answer gold tasks, nor annotators, who must not learn which tasks are gold.
+    urls : callable, optional
+        Applied to the data sent (:func:`labeling.storages.resolve.url_resolver`: the
+        ``s3://`` URIs of the project's import storages pre-signed); the stored data stay.
+    comments : dict, optional
+        Label Studio's comment keys of a task list (``labeling.comments.counts``).
 
     Returns
     -------
@@ -359,7 +538,7 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
     state = _get(task, "state")
     out: dict[str, Any] = {
         "id": _get(task, "id"),
-        "data": _get(task, "data"),
+        "data": urls(_get(task, "data")) if urls is not None else _get(task, "data"),
         "meta": _get(task, "meta"),
         "project": _get(task, "project_id"),
         "inner_id": _get(task, "id"),
@@ -372,6 +551,8 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
         "total_predictions": 0,
         "state": state,
     }
+    if comments is not None:
+        out.update(comments)
     if annotations is not None:
         out["annotations"] = [a if isinstance(a, dict) else annotation_json(a) for a in annotations]
     if predictions is not None:

@@ -41,7 +41,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from labeling.errors import DomainError
 from labeling.limits import MAX_INT
-from labeling.models import Annotation, Prediction, Task
+from labeling.models import Annotation, Comment, LabelIssue, Prediction, Task
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # Label Studio's, for Datetime filter values
 MAX_ITEMS = 50  # filter items in one query
@@ -53,12 +53,20 @@ OPERATORS = ("equal", "not_equal", "less", "greater", "less_or_equal", "greater_
 TYPES = ("Number", "Datetime", "Boolean", "String", "List", "Unknown")
 
 #: Columns a filter may name (``filter:tasks:<column>``, or ``data.<field>``).
+#: Label Studio's, then labelfab's own (the task's life: ``state``, ``is_gold``, ``final_label``
+#: and ``final_source``, ``agreement``, the QC finding's ``qc_score`` and ``qc_reason``).
 FILTER_COLUMNS = ("id", "inner_id", "completed_at", "total_annotations", "cancelled_annotations",
                   "total_predictions", "annotators", "annotations_results", "predictions_score",
-                  "predictions_results", "created_at", "updated_at", "file_upload")
+                  "predictions_results", "predictions_model_versions", "avg_lead_time", "created_at",
+                  "updated_at", "file_upload", "comment_count", "unresolved_comment_count",
+                  "state", "is_gold", "final_label", "final_source", "agreement", "qc_score", "qc_reason")
 #: Columns an ordering may name (``tasks:<column>``, ``-tasks:<column>``, or ``tasks:data.<field>``).
 ORDER_COLUMNS = ("id", "inner_id", "completed_at", "total_annotations", "cancelled_annotations",
-                 "total_predictions", "predictions_score", "created_at", "updated_at", "file_upload")
+                 "total_predictions", "predictions_score", "avg_lead_time", "created_at", "updated_at",
+                 "file_upload", "comment_count", "unresolved_comment_count", "state", "is_gold", "final_label",
+                 "final_source", "agreement", "qc_score", "qc_reason")
+#: Columns only those who may see gold tasks (leads, admins) may filter or sort by.
+GOLD_COLUMNS = ("is_gold",)
 _POOL_STATES = ("imported", "open")  # a task is_labeled once it has left them (wire.task_json)
 
 
@@ -137,7 +145,7 @@ def parse(query: str | dict | None, *, selected_items: str | None = None) -> Pre
                            [{"field": "query", "detail": "too long"}])
         try:
             query = json.loads(query)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past Python's limit
             raise BadQuery(f"the query is not JSON: {exc}", [{"field": "query", "detail": "not JSON"}]) from None
     if not isinstance(query, dict):
         raise BadQuery("the query must be a JSON object with filters, ordering and selectedItems",
@@ -216,6 +224,8 @@ _SPECIAL_OPERATORS = {
     "annotators": ("contains", "not_contains", "empty"),
     "annotations_results": _RESULT_OPERATORS,
     "predictions_results": _RESULT_OPERATORS,
+    "predictions_model_versions": ("equal", "not_equal", "contains", "not_contains", "empty"),
+    "is_gold": ("equal", "not_equal"),
 }
 
 
@@ -348,8 +358,36 @@ def _total_predictions() -> ColumnElement:
             .scalar_subquery())
 
 
+def _comment_count(*, unresolved: bool = False) -> ColumnElement:
+    q = sa.select(sa.func.count(Comment.id)).where(Comment.task_id == Task.id)
+    return (q.where(Comment.is_resolved == sa.false()) if unresolved else q).scalar_subquery()
+
+
 def _predictions_score() -> ColumnElement:
     return sa.select(sa.func.avg(Prediction.score)).where(Prediction.task_id == Task.id).scalar_subquery()
+
+
+def _avg_lead_time() -> ColumnElement:
+    return (sa.select(sa.func.avg(Annotation.lead_time))
+            .where(Annotation.task_id == Task.id, Annotation.was_cancelled == sa.false()).scalar_subquery())
+
+
+def _agreement() -> ColumnElement:
+    """The percentage (0 to 100, as Label Studio Enterprise's ``tasks:agreement``) of a task's
+    submitted annotations whose result is its final label (as JSON); NULL while the task has no
+    final label or no annotation."""
+    same = (sa.select(sa.func.count(Annotation.id))
+            .where(Annotation.task_id == Task.id, Annotation.was_cancelled == sa.false(),
+                   json_equal(Annotation.result, Task.final_label)).scalar_subquery())
+    labelled = sa.and_(Task.final_label.is_not(None), sa.cast(Task.final_label, sa.Text) != "null")
+    return sa.case((sa.and_(labelled, Task.n_annotations > 0),
+                    sa.cast(same, sa.Float) * 100.0 / Task.n_annotations), else_=None)
+
+
+def _qc_finding(field: str) -> ColumnElement:
+    """The task's latest QC label finding's ``score`` or ``reason`` (the one the review queue shows)."""
+    return (sa.select(getattr(LabelIssue, field)).where(LabelIssue.task_id == Task.id, LabelIssue.kind == "label")
+            .order_by(LabelIssue.id.desc()).limit(1).scalar_subquery())
 
 
 #: The type a built-in column's values are cast to, whatever the filter's ``type`` says (a
@@ -357,7 +395,10 @@ def _predictions_score() -> ColumnElement:
 COLUMN_TYPES = {"id": "Number", "inner_id": "Number", "total_annotations": "Number",
                 "cancelled_annotations": "Number", "total_predictions": "Number", "predictions_score": "Number",
                 "completed_at": "Datetime", "created_at": "Datetime", "updated_at": "Datetime",
-                "file_upload": "String"}
+                "file_upload": "String", "comment_count": "Number", "unresolved_comment_count": "Number",
+                "avg_lead_time": "Number", "state": "String", "is_gold": "Boolean",
+                "final_label": "String", "final_source": "String", "agreement": "Number", "qc_score": "Number",
+                "qc_reason": "String"}
 
 
 def column(name: str, value_type: str = "String") -> tuple[ColumnElement, bool]:
@@ -371,6 +412,13 @@ def column(name: str, value_type: str = "String") -> tuple[ColumnElement, bool]:
         "total_predictions": (_total_predictions(), False), "predictions_score": (_predictions_score(), False),
         "completed_at": (_completed_at(), False), "created_at": (Task.created_at, False),
         "updated_at": (Task.updated_at, False), "file_upload": (Task.file_name, True),
+        "comment_count": (_comment_count(), False),
+        "unresolved_comment_count": (_comment_count(unresolved=True), False),
+        "avg_lead_time": (_avg_lead_time(), False), "state": (Task.state, True), "is_gold": (Task.is_gold, False),
+        "final_label": (sa.func.nullif(sa.cast(Task.final_label, sa.Text), "null"), True),
+        "final_source": (Task.final_source, True),
+        "agreement": (_agreement(), False), "qc_score": (_qc_finding("score"), False),
+        "qc_reason": (_qc_finding("reason"), True),
     }[name]
 
 
@@ -464,6 +512,19 @@ def _results(f: Filter, model: type) -> ColumnElement:
     return any_ann.where(Annotation.result.is_not(None), ~empty)
 
 
+def _model_versions(f: Filter) -> ColumnElement:
+    rows = sa.exists().where(Prediction.task_id == Task.id)
+    if f.operator == "empty":
+        return ~rows if _bool(f.value) else rows
+    if isinstance(f.value, (list, dict, FilterIn)):
+        raise BadQuery("filter:tasks:predictions_model_versions takes one model version",
+                       [{"field": "filters.items.value", "detail": "one value"}])
+    value = str(f.value)
+    hit = rows.where(Prediction.model_version == value) if f.operator in ("equal", "not_equal") else \
+        rows.where(sa.func.lower(Prediction.model_version).contains(value.lower(), autoescape=True))
+    return hit if f.operator in ("equal", "contains") else ~hit
+
+
 # Python's syntax that PostgreSQL's regular expressions lack: named groups, atomic groups, (?#...)
 _NOT_POSIX = re.compile(r"\(\?(P|<[A-Za-z]|>|#)")
 
@@ -488,8 +549,17 @@ def filter_clause(f: Filter) -> ColumnElement | None:
         return _annotators(f)
     if name in ("annotations_results", "predictions_results"):
         return _results(f, Annotation if name == "annotations_results" else Prediction)
+    if name == "predictions_model_versions":
+        return _model_versions(f)
+    if name == "is_gold":
+        if isinstance(f.value, (list, FilterIn)):
+            raise BadQuery("filter:tasks:is_gold takes true or false", [{"field": "filters.items.value",
+                                                                       "detail": "one value"}])
+        gold = _bool(f.value) == (f.operator == "equal")
+        return Task.is_gold.is_(sa.true()) if gold else Task.is_gold.is_(sa.false())
     op, value = f.operator, f.value
-    if name in ("total_predictions", "total_annotations", "cancelled_annotations") and op == "empty":
+    if name in ("total_predictions", "total_annotations", "cancelled_annotations", "comment_count",
+                "unresolved_comment_count") and op == "empty":
         op, value = ("equal" if _bool(value) else "not_equal"), 0  # 0 is empty for counts
     expr, is_text = column(name, f.type)
     cast_type = COLUMN_TYPES.get(name, f.type)
@@ -543,16 +613,56 @@ def where(params: PrepareParams) -> list[ColumnElement]:
     return out
 
 
+#: Columns that are never NULL: ordered without NULLS LAST, the id following their direction.
+_NOT_NULL = ("id", "inner_id", "created_at", "updated_at", "state", "is_gold", "total_annotations",
+             "cancelled_annotations")
+
+
 def order_by(params: PrepareParams) -> list[ColumnElement]:
     """Label Studio's ordering (its first key, nulls last) and then the task id, for stable pages."""
     if not params.ordering:
         return [Task.id]
     name, ascending = field_name(params.ordering[0])
-    key = _data_key(name)
-    numeric = key is not None and (params.data.get("columnsDisplayType") or {}).get(name) == "Number"
-    expr, _ = column(name, "Number" if numeric else "String")
+    expr = sort_key(params)
+    if name in _NOT_NULL:  # a plain direction both ways, so an index read from either end serves it
+        return [expr.asc(), Task.id.asc()] if ascending else [expr.desc(), Task.id.desc()]
     ordered = expr.asc() if ascending else expr.desc()
     return [ordered.nulls_last(), Task.id]
+
+
+def sort_key(params: PrepareParams) -> ColumnElement:
+    """The expression the first ordering key sorts by (the task id without an ordering)."""
+    if not params.ordering:
+        return Task.id
+    name, _ = field_name(params.ordering[0])
+    numeric = _data_key(name) is not None and (params.data.get("columnsDisplayType") or {}).get(name) == "Number"
+    return column(name, "Number" if numeric else "String")[0]
+
+
+def past(params: PrepareParams, key: Any, task_id: int) -> ColumnElement:
+    """The tasks that come after task ``task_id``, whose sort key is ``key``, in
+    :func:`order_by`'s order (a keyset: a review stream goes on from the task it is on, even when
+    that task has left the filter since)."""
+    if not params.ordering:
+        return Task.id > task_id
+    name, ascending = field_name(params.ordering[0])
+    expr = sort_key(params)
+    beyond = (lambda a, b: a > b) if ascending else (lambda a, b: a < b)
+    if name in _NOT_NULL:
+        return sa.or_(beyond(expr, key), sa.and_(expr == key, beyond(Task.id, task_id)))
+    if key is None:  # nulls last, then by id
+        return sa.and_(expr.is_(None), Task.id > task_id)
+    return sa.or_(beyond(expr, key), sa.and_(expr == key, Task.id > task_id), expr.is_(None))
+
+
+def columns_used(params: PrepareParams) -> set[str]:
+    """The columns ``params`` filters or orders by (``data.<field>`` included)."""
+    used = {field_name(o)[0] for o in params.ordering[:1]}
+    for item in params.filters.items if params.filters else []:
+        for f in (item, item.child_filter):
+            if f is not None:
+                used.add(f.filter.removeprefix("filter:tasks:"))
+    return used
 
 
 def selected_nothing(params: PrepareParams) -> bool:

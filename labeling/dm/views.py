@@ -1,8 +1,9 @@
 """Saved Data Manager views (Label Studio's tabs): a title, filters, ordering, hidden columns...
 
 Stored and answered as Label Studio's ``/api/dm/views`` does: ``data`` is the front end's
-dict, kept whole (a PATCH with ``data`` replaces it, as Label Studio's serializer does); its
-``filters`` and ``ordering`` are checked by :mod:`labeling.dm.filters` when saved, so a view can
+dict, kept whole; a PATCH with ``data`` replaces it except for ``filters`` and ``ordering``, which
+stay unless the new data has its own (Label Studio keeps them apart from the rest of ``data``: a
+script that renames a view keeps its filters there, so it does here). ``filters`` and ``ordering`` are checked by :mod:`labeling.dm.filters` when saved, so a view can
 never hold a filter that would later be ignored. Reviewers and leads (who see every task) may
 list views and add their own; changing or deleting another's view needs the lead role.
 """
@@ -96,14 +97,26 @@ def create_view(user: User, project_id: int, *, data: Any = None, selected_items
         return view
 
 
+def _kept(old: dict, new: dict) -> dict:
+    """``new`` with the ``filters`` and ``ordering`` of ``old`` where it has none, as Label Studio's
+    ``ViewSerializer.update`` leaves them: filters without a conjunction, an empty ordering."""
+    filters_given = isinstance(new.get("filters"), dict) and new["filters"].get("conjunction")
+    if not filters_given and old.get("filters"):
+        new["filters"] = old["filters"]
+    if not new.get("ordering") and old.get("ordering"):
+        new["ordering"] = old["ordering"]
+    return new
+
+
 def update_view(user: User, view_id: int, *, changes: dict[str, Any]) -> DmView:
-    """Change ``data`` (replaced whole), ``selected_items`` or ``order`` of a view."""
+    """Change ``data`` (replaced, but for filters and ordering it does not name), ``selected_items``
+    or ``order`` of a view."""
     with unit_of_work() as s:
         view = _get(s, user, view_id, write=True)
         if "project" in changes and changes["project"] not in (None, view.project_id):
             raise Invalid("a view cannot move to another project", [{"field": "project", "detail": "read-only"}])
         if "data" in changes:
-            view.data = _check_data(changes["data"])
+            view.data = _kept(view.data or {}, dict(_check_data(changes["data"])))
         if "selected_items" in changes:
             view.selected_items = _check_selected(changes["selected_items"])
         if "order" in changes:

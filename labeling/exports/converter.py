@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from labeling.errors import Invalid
 from labeling.exports.selection import Batch, DataMap, Selection
 from labeling.exports.writers import (
     ExportFormat,
@@ -21,11 +22,32 @@ from labeling.exports.writers import (
     write_batches,
 )
 from labeling.media import public_url
+from labeling.mediastore import get_store
 from labeling.models import Project
 from labeling.schema import schema_of
-from labeling.settings import get_settings
 
-__all__ = ["converted_entries", "run_converter"]
+__all__ = ["check_converter_config", "converted_entries", "run_converter"]
+
+
+def check_converter_config(fmt: ExportFormat, label_config: str) -> None:
+    """Refuse, before anything is written, what label_studio_sdk's converter would fail on: COCO
+    and YOLO of key points need each ``<KeyPointLabels>`` label's ``model_index`` (the order of
+    the points in COCO's keypoint list), as in Label Studio.
+
+    Raises
+    ------
+    Invalid
+    """
+    from label_studio_sdk.converter.keypoints import build_kp_order, keypoints_in_label_config
+    from label_studio_sdk.converter.utils import parse_config
+
+    if fmt.name not in ("COCO", "YOLO"):
+        return
+    parsed = parse_config(label_config)
+    if keypoints_in_label_config(parsed) and not build_kp_order(parsed):
+        raise Invalid(f"{fmt.name} of key points needs model_index on every <Label> of <KeyPointLabels> "
+                      '(their order in the keypoint list, as Label Studio asks: <Label value="nose" '
+                      'model_index="0"/>)', [{"row": None, "field": "exportType", "detail": "no key point order"}])
 
 
 def run_converter(fmt: ExportFormat, label_config: str, ls_json: Path, out_dir: Path, *,
@@ -49,7 +71,7 @@ def run_converter(fmt: ExportFormat, label_config: str, ls_json: Path, out_dir: 
     converter = Converter(config=label_config, project_dir=str(out_dir), download_resources=False)
     converter.convert(str(ls_json), str(out_dir), fmt.name, is_dir=False,
                       image_dir=str(out_dir / "images"), label_dir=str(out_dir / "labels"))
-    media_root = str(get_settings().media_root)
+    media_root = str(get_store().local_root)
     if fmt.name == "COCO":
         result = out_dir / "result.json"
         coco = json.loads(result.read_text(encoding="utf-8"))

@@ -32,10 +32,10 @@ from labeling import canonical, limits
 from labeling.aggregation import final_label, label_names, label_value
 from labeling.db import get_engine, read_session
 from labeling.errors import Conflict, Invalid
-from labeling.media import media_path, parse_media_url
+from labeling.media import parse_media_url
+from labeling.mediastore import local_path
 from labeling.models import Annotation, Project, ReviewDecision, Task, TaskState, User
 from labeling.schema import LabelSchema, schema_of
-from labeling.settings import get_settings
 from labeling.thumbnails import project_media
 
 __all__ = [
@@ -421,7 +421,6 @@ class DataMap:
         self.canonical = canonical
         self.used: dict[str, tuple[str, str]] = {}  # file name -> (sha256, ext)
         self.skipped: dict[str, tuple[str, str]] = {}  # named, not the project's: left out
-        self.media_root = get_settings().media_root
         self.identity = not canonical and (not self.keys or (media == "urls" and not self.base_url))
         self._conn: Connection | None = None
         self._project_id: int | None = None
@@ -458,7 +457,7 @@ class DataMap:
         if self.media == "files":
             return f"images/{name}"
         if self.media == "local":
-            return str(media_path(self.media_root, sha, ext))
+            return str(local_path(sha, ext))
         return self.base_url + value if self.base_url else value
 
     def __call__(self, text: str) -> str:

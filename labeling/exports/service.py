@@ -32,7 +32,7 @@ from labeling.access import require_project
 from labeling.canonical import results_match
 from labeling.db import read_session
 from labeling.errors import Invalid
-from labeling.exports.converter import converted_entries
+from labeling.exports.converter import check_converter_config, converted_entries
 from labeling.exports.selection import (
     BATCH,
     Batch,
@@ -71,7 +71,7 @@ EXPORT_BATCH = 1000
 
 def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = False,
                  ids: list[int] | None = None, batch_size: int = EXPORT_BATCH,
-                 include_gold: bool = False, where: Sequence[Any] = ()) -> Iterator[bytes]:
+                 include_gold: bool = False, where: Sequence[Any] = (), query: Any = None) -> Iterator[bytes]:
     """Stream a project's tasks as one Label Studio JSON array, ``batch_size`` tasks at a time.
 
     Parameters
@@ -90,6 +90,10 @@ def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = Fals
         answer carries ``"ground_truth": true``, as Label Studio writes its ground truth.
     where : sequence of SQL conditions on the task table
         Further task filters (an export snapshot's task filter options).
+    query : labeling.dm.filters.PrepareParams, optional
+        Only the tasks a Data Manager query selects (its filters and ``selectedItems``: the data
+        manager's "export" of ticked rows or of every task that matches); a query on the gold
+        columns needs the right to see gold tasks.
 
     Returns
     -------
@@ -97,7 +101,12 @@ def iter_ls_json(project_id: int, user: User, *, download_all_tasks: bool = Fals
         Chunks that concatenate to a JSON array. Gold tasks only when asked.
     """
     with read_session() as s:
-        require_project(s, user, project_id, "export")
+        project = require_project(s, user, project_id, "export")
+        if query is not None:
+            from labeling.dm import filters, table
+
+            table.check_query(s, user, project, query)
+            where = [*where, *filters.where(query)]
     wanted = sorted(set(ids)) if ids else None
     return _stream(project_id, download_all_tasks=download_all_tasks, ids=wanted, batch_size=batch_size,
                    include_gold=include_gold, where=where)
@@ -447,6 +456,7 @@ def export(project_id: int, user: User, *, format: str = "JSONL", filters: Filte
         raise Invalid(f"{fmt.name} does not fit this project's labels ({schema.kind}); use one of "
                       f"{', '.join(usable)}", [{"row": None, "field": "exportType",
                                                 "detail": f"{fmt.name} needs {' or '.join(fmt.kinds or ())}"}])
+    check_converter_config(fmt, project.label_config)
     if media == "files" and not any(o.tag == "Image" for o in schema.objects.values()):
         raise Invalid("media=files applies to projects with images; this project has none",
                       [{"row": None, "field": "media", "detail": "no images in this project"}])

@@ -120,7 +120,7 @@ def _conditions(options: dict) -> list:
 
 
 def _folder(project_id: int) -> Path:
-    return get_settings().data_dir / "exports" / str(project_id)
+    return get_settings().shared_root / "exports" / str(project_id)
 
 
 def _require(s, user: User, project_id: int, scope: str) -> Project:
@@ -185,7 +185,7 @@ def create_snapshot(project_id: int, user: User, *, title: str = "", task_filter
         snap = s.get(ExportSnapshot, snap_id)
         snap.status, snap.md5, snap.finished_at = "completed", md5.hexdigest(), utcnow()
         snap.counters = {"task_number": count}
-        snap.path = final.relative_to(get_settings().data_dir).as_posix()
+        snap.path = final.relative_to(get_settings().shared_root).as_posix()
         s.add(snap)
         s.flush()
         return snap
@@ -232,7 +232,7 @@ def delete_snapshot(project_id: int, snapshot_id: int, user: User, *, scope: str
         path = snap.path
         s.delete(snap)
     if path:
-        (get_settings().data_dir / path).unlink(missing_ok=True)
+        (get_settings().shared_root / path).unlink(missing_ok=True)
 
 
 def snapshot_view(snap: ExportSnapshot, creator: User | None, *, created: bool = False) -> dict:
@@ -299,7 +299,7 @@ def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type:
     snap, _ = get_snapshot(project_id, snapshot_id, user, scope=scope)
     if snap.status != "completed" or not snap.path:
         raise NotFound(f"export {snapshot_id} has no file (status {snap.status})")
-    stored = get_settings().data_dir / snap.path
+    stored = get_settings().shared_root / snap.path
     base = f"project-{project_id}-at-{snap.created_at:%Y-%m-%d-%H-%M}-{snap.md5[:8]}"
     if fmt.name == "JSON":
         return SnapshotFile(file_chunks(stored), f"{base}.json", "application/json")

@@ -22,17 +22,16 @@ import logging
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from labeling import canonical
 from labeling.errors import Invalid
 from labeling.exports.selection import Batch, DataMap
-from labeling.media import media_path
+from labeling.mediastore import local_path
 from labeling.models import Project
 from labeling.schema import LabelSchema, schema_of
-from labeling.settings import get_settings
 from labeling.spreadsheet import csv_cell, csv_text
 from labeling.wire import annotation_json, prediction_json, task_json
 
@@ -104,6 +103,9 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("CONLL2003", "CONLL2003", "Tokens with IOB tags, made by label_studio_sdk.converter.",
                  "conll", "text/plain", kinds=("ner",), converter=True),
 )}
+EXPORT_FORMATS["BRUSH_TO_PNG"] = ExportFormat(
+    "BRUSH_TO_PNG", "Brush labels to PNG", "Each brush mask as a PNG image (a zip), made by "
+    "label_studio_sdk.converter.", "zip", "application/zip", kinds=("segmentation",), converter=True)
 
 # Label Studio names that are one of ours with images included.
 FORMAT_ALIASES: dict[str, tuple[str, str | None]] = {
@@ -148,7 +150,24 @@ def fits(fmt: ExportFormat, schema: LabelSchema) -> bool:
     image for COCO, YOLO and VOC, spans on a text for CONLL2003, one data field)."""
     if fmt.kinds is not None and schema.kind not in fmt.kinds:
         return False
-    return not fmt.converter or len(schema.data_keys) == 1
+    if not fmt.converter:
+        return True
+    return len(schema.data_keys) == 1 and fmt.name in _converter_formats(_converter_schema(schema))
+
+
+def _converter_schema(schema: LabelSchema) -> tuple[tuple[str, str, str, str], ...]:
+    return tuple((c.name, c.tag, c.object_tag, c.data_key) for c in schema.controls)
+
+
+@lru_cache(maxsize=256)
+def _converter_formats(controls: tuple[tuple[str, str, str, str], ...]) -> frozenset[str]:
+    """The formats label_studio_sdk's converter offers for these controls (Label Studio's own rule:
+    key points need boxes for COCO and YOLO, brush masks give the BRUSH_TO_* formats)."""
+    from label_studio_sdk.converter import Converter
+
+    config = {name: {"type": tag, "to_name": [], "inputs": [{"type": obj, "value": key}], "labels": []}
+              for name, tag, obj, key in controls}
+    return frozenset(Converter(config=config, project_dir="", download_resources=False).supported_formats)
 
 
 def available_formats(project: Project) -> list[dict[str, Any]]:
@@ -486,10 +505,9 @@ def skipped_entries(skipped: dict[str, tuple[str, str]]) -> Iterator[tuple[str, 
 
 def media_entries(used: dict[str, tuple[str, str]]) -> Iterator[tuple[str, Iterable[bytes], bool]]:
     """``images/<sha>.<ext>`` zip entries from the media store, in name order."""
-    root = get_settings().media_root
     for name in sorted(used):
         sha, ext = used[name]
-        path = media_path(root, sha, ext)
+        path = local_path(sha, ext)
         if path.is_file():
             yield f"images/{name}", file_chunks(path), False
         else:

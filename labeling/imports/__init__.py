@@ -4,6 +4,8 @@
   image) as raw task rows, with errors by row and field;
 - :mod:`~labeling.imports.sources`: uploads, paths on disk, zip archives, folders (ImageFolder
   labels) and the staged uploads of background imports;
+- :mod:`~labeling.imports.stream`: JSON Lines and Parquet files of any size, read a chunk at
+  a time and written a chunk at a time into the import's one transaction;
 - :mod:`~labeling.imports.rows`: every row checked against the project's label config;
 - :mod:`~labeling.imports.bulk`: images stored by content, then every row written in one
   transaction with bulk inserts;
@@ -20,11 +22,13 @@ from labeling.imports.service import (
     get_import,
     import_data,
     import_error_summary,
+    import_items,
     import_task_ids,
     import_view,
     list_imports,
     parse_user_map,
 )
+from labeling.imports.sources import received_files
 
 __all__ = [
     "ATTRIBUTED",
@@ -35,9 +39,11 @@ __all__ = [
     "get_import",
     "import_data",
     "import_error_summary",
+    "import_items",
     "import_task_ids",
     "import_view",
     "list_imports",
     "parse_body",
     "parse_user_map",
+    "received_files",
 ]

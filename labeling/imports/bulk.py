@@ -11,7 +11,6 @@ task events of tasks that arrive labeled (:func:`labeling.lifecycle.event_row`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from labeling import webhooks
 from labeling.canonical import dumps, sha256_text
 from labeling.db import read_session, utcnow
 from labeling.errors import Conflict, Invalid, NotFound
@@ -30,8 +30,12 @@ from labeling.imports.formats import RawItem
 from labeling.imports.rows import Extra, Owner, chunks
 from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.lifecycle import EVENT_COLUMNS, Cause, event_row
-from labeling.media import MediaError, media_path, store_media
+from labeling.media import MediaError, store_image
+from labeling.media_info import store_av
+from labeling.mediastore import get_store, media_key
 from labeling.models import ImportBatch, Media, Project, Role, Task, TaskState, User
+from labeling.pdfs import is_pdf, store_pdf
+from labeling.router import prioritize_uncertain
 from labeling.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,11 @@ class Stored:
     height: int
     size: int
     new_file: bool
+    kind: str = "image"  # or "audio", "video" (labeling/media_info.py), "pdf" (labeling/pdfs.py)
+    duration: float | None = None
+    fps: float | None = None
+    channels: int | None = None
+    pages: int | None = None  # a PDF's page count
 
 
 def _store_image(item: RawItem, written: set[tuple[str, str]]) -> Stored | MediaError:
@@ -62,16 +71,29 @@ def _store_image(item: RawItem, written: set[tuple[str, str]]) -> Stored | Media
         data = item.read_image()
     except OSError as exc:
         return MediaError(f"{item.file}: cannot be read ({exc})")
-    sha = hashlib.sha256(data).hexdigest()
-    existed = any(media_path(st.media_root, sha, ext).exists() for ext in ("png", "jpg", "webp", "gif", "tiff", "bmp"))
+    name = item.file_name or item.file
+    if item.is_av:
+        try:
+            av, new = store_av(data, store=get_store(), name=name)
+        except MediaError as exc:
+            return exc
+        if new:
+            written.add((av.sha256, av.ext))
+        return Stored(av.sha256, av.ext, av.mime, av.width, av.height, av.size, new, av.kind, av.duration, av.fps,
+                      av.channels or None)
     try:
-        info = store_media(data, media_root=st.media_root, name=item.file_name or item.file,
-                           max_pixels=st.max_image_pixels)
+        if is_pdf(data[:1024]):
+            pdf, new = store_pdf(data, store=get_store(), name=name, max_bytes=st.max_pdf_mb * 1024 * 1024,
+                                 max_pages=st.max_pdf_pages)
+            if new:
+                written.add((pdf.sha256, pdf.ext))
+            return Stored(pdf.sha256, pdf.ext, pdf.mime, pdf.width, pdf.height, pdf.size, new, "pdf", pages=pdf.pages)
+        info, new = store_image(data, store=get_store(), name=name, max_pixels=st.max_image_pixels)
     except MediaError as exc:
         return exc
-    if not existed:
+    if new:
         written.add((info.sha256, info.ext))  # set.add is atomic: safe from the pool's threads
-    return Stored(info.sha256, info.ext, info.mime, info.width, info.height, info.size, not existed)
+    return Stored(info.sha256, info.ext, info.mime, info.width, info.height, info.size, new)
 
 
 def with_images(items: Iterable[RawItem], pool: ThreadPoolExecutor,
@@ -118,7 +140,7 @@ def remove_unreferenced(files: set[tuple[str, str]]) -> None:
     """Delete image files this import wrote that no Media row refers to (after a rollback)."""
     if not files:
         return
-    root = get_settings().media_root
+    store = get_store()
     try:
         with read_session() as s:
             known: set[str] = set()
@@ -129,10 +151,7 @@ def remove_unreferenced(files: set[tuple[str, str]]) -> None:
         return
     for sha, ext in files:
         if sha not in known:
-            try:
-                media_path(root, sha, ext).unlink()
-            except FileNotFoundError:
-                pass
+            store.delete(media_key(sha, ext))
 
 
 # --------------------------------------------------------------------------- the transaction
@@ -270,8 +289,10 @@ def _insert_media(s: Session, media: dict[str, Stored]) -> dict[str, int]:
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     now = utcnow()
+    # audio, video and PDFs have no thumbnail: marked ready so the thumbnails job passes them by
     rows = [{"sha256": m.sha256, "ext": m.ext, "mime": m.mime, "width": m.width, "height": m.height,
-             "size": m.size, "thumbnail_ready": False, "created_at": now} for m in media.values()]
+             "size": m.size, "thumbnail_ready": m.kind != "image", "duration": m.duration, "fps": m.fps,
+             "channels": m.channels, "pages": m.pages, "created_at": now} for m in media.values()]
     stmt = dialect_insert(Media.__table__).on_conflict_do_nothing(index_elements=["sha256"])
     for chunk in chunks(rows, _CHUNK):
         s.execute(stmt, chunk)
@@ -311,8 +332,13 @@ class Written:
 
 def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: list[Extra], bad: set[int],
           media: dict[str, Stored], dedupe: bool, batch_id: int | None, files: list[str],
-          return_task_ids: bool) -> Written:
-    """Everything of one import, inside the caller's transaction; returns what was written."""
+          return_task_ids: bool, owners: dict[tuple, int] | None = None) -> Written:
+    """Everything of one import (or one chunk of a streamed import), inside the caller's
+    transaction; returns what was written.
+
+    ``owners`` keeps the annotators found or created (and the import's labels user) from one
+    chunk of a streamed import to the next, so each is made once.
+    """
     current = s.get(Project, project.id)
     if current is None:
         raise NotFound(f"project {project.id} not found")
@@ -351,7 +377,7 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     extra_of = {e.index: e for e in extras}
 
     # users: the import's labels user, and unknown emails as inactive annotators
-    owner_ids: dict[tuple, int] = {}
+    owner_ids: dict[tuple, int] = owners if owners is not None else {}
     needs = [o for i in keep if i in extra_of for o, _, _ in extra_of[i].annotations]
     if needs:
         emails = sorted({o.value for o in needs if o.kind == "email"})
@@ -367,7 +393,7 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
                 result.new_users += 1
         for email, uid in existing.items():
             owner_ids[("email", email)] = uid
-        if any(o.kind == "labels" for o in needs):
+        if ("labels", None) not in owner_ids and any(o.kind == "labels" for o in needs):
             owner_ids[("labels", None)] = _labels_user(s, batch_id, files)
 
     def owner_id(o: Owner) -> int:
@@ -433,6 +459,15 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     bulk.insert("task_event", EVENT_COLUMNS, event_rows)
     tasks_labeled(s.connection(), pid, len(event_rows))
     bulk.close()
+    task_ids = list(ids)
+    webhooks.emit_many(s, "TASKS_CREATED", pid, task_ids, lambda chunk: {"tasks": webhooks.tasks_payload(s, chunk)})
+    if ann_rows:
+        annotated = {row[0] for row in ann_rows}
+        webhooks.emit_many(s, "ANNOTATIONS_CREATED", pid, [i for i in task_ids if i in annotated],
+                           lambda chunk: {"annotation": webhooks.annotations_payload(s, task_ids=chunk),
+                                          "task": webhooks.tasks_payload(s, chunk)})
+    if pred_rows and project.uncertain_first:  # the model's least sure items first
+        prioritize_uncertain(s.connection(), pid, sorted({r[0] for r in pred_rows}))
 
     result.task_count = len(ids)
     result.annotation_count = len(ann_rows)

@@ -41,6 +41,7 @@ from typing import Any
 
 from labeling.errors import DomainError, Invalid, TooLarge
 from labeling.media import IMAGE_EXTENSIONS, looks_like_svg, sniff_image_format
+from labeling.media_info import AV_EXTENSIONS, is_av_name, sniff_av_format
 
 __all__ = [
     "MAX_ERRORS",
@@ -67,7 +68,7 @@ MAX_ERRORS = 100
 #: Extensions parsed as text formats (lower case, with the dot).
 TEXT_EXTENSIONS = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".txt"})
 _ACCEPTED_TEXT = (
-    ".json, .jsonl, .csv, .tsv, .txt, .zip, or an image (png, jpg, webp, gif, tiff, bmp)"
+    ".json, .jsonl, .csv, .tsv, .txt, .zip, an image (png, jpg, webp, gif, tiff, bmp) or a PDF"
 )
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -205,7 +206,8 @@ class RawItem:
         Original name of the file the task was made from: the upload's name, or the path of
         the member inside its archive or folder.
     image_bytes, image_path
-        The image of an image item (one of them), else ``None``.
+        The file of an image, audio or video item (one of them), else ``None``
+        (:attr:`is_av`: audio or video, stored by :func:`labeling.media_info.store_av`).
     label : str or None
         Existing label from an ImageFolder layout (the class folder's name).
     is_gold, gold_answer
@@ -233,6 +235,19 @@ class RawItem:
     @property
     def is_image(self) -> bool:
         return self.image_bytes is not None or self.image_path is not None
+
+    @property
+    def is_av(self) -> bool:
+        """An audio or video file (by its name, else its first bytes)."""
+        if not self.is_image:
+            return False
+        name = self.file_name or self.file
+        if is_av_name(name):
+            return True
+        if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            return False
+        head = self.image_bytes[:16] if self.image_bytes is not None else Path(self.image_path).open("rb").read(16)
+        return sniff_av_format(head) is not None
 
     def read_image(self) -> bytes:
         """The image's bytes (read from ``image_path`` when the item holds no bytes)."""
@@ -533,7 +548,8 @@ def _ext(name: str) -> str:
 
 
 def file_kind(name: str, head: bytes) -> str:
-    """``"json" | "jsonl" | "csv" | "tsv" | "txt" | "image" | "zip" | "svg" | "unknown"``."""
+    """``"json" | "jsonl" | "csv" | "tsv" | "txt" | "image" | "media" | "zip" | "svg" | "unknown"``
+    (``media``: audio or video, :mod:`labeling.media_info`)."""
     ext = _ext(name)
     if ext in (".svg", ".svgz"):
         return "svg"
@@ -541,15 +557,19 @@ def file_kind(name: str, head: bytes) -> str:
         return "jsonl"
     if ext in TEXT_EXTENSIONS:
         return ext[1:]
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
+    if ext in IMAGE_EXTENSIONS or ext == ".pdf":
+        return "image"  # a media file: one task each (PDFs: labeling.pdfs)
+    if ext in AV_EXTENSIONS:
+        return "media"
     if ext == ".zip":
         return "zip"
     # No or unknown extension: look at the content.
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
-    if sniff_image_format(head) is not None:
+    if sniff_image_format(head) is not None or head.startswith(b"%PDF-"):
         return "image"
+    if sniff_av_format(head) is not None:
+        return "media"
     if looks_like_svg(head):
         return "svg"
     if head.lstrip(_UTF8_BOM + b" \t\r\n")[:1] in (b"[", b"{"):
@@ -582,6 +602,8 @@ def parse_text(name: str, kind: str, data: bytes, file_name: str) -> list[RawIte
 
 
 def check_image_head(name: str, head: bytes) -> None:
+    if _ext(name) == ".pdf" and b"%PDF-" in head[:1024]:
+        return  # a PDF document: read by labeling.pdfs when stored
     if sniff_image_format(head) is None:
         detail = "SVG is not accepted" if looks_like_svg(head, name) else "not an image"
         raise file_error(name, detail)

@@ -74,13 +74,19 @@ class Checker:
         self.errors = RowErrors()
         self.bad: set[int] = set()
         self.image_key = next((o.value_key for o in schema.objects.values() if o.tag == "Image"), None)
+        # the task field an imported file goes to, by its kind (image, audio, video)
+        self.media_keys = {"image": self.image_key}
+        for kind, tags in (("audio", ("Audio", "AudioPlus")), ("video", ("Video",))):
+            self.media_keys[kind] = next((o.value_key for o in schema.objects.values() if o.tag in tags), None)
+        self.media_keys["pdf"] = next((o.value_key for o in schema.objects.values() if o.tag == "Pdf"), None)
         self.data_keys = sorted(schema.data_keys)
         self.primary = schema.primary_control
         self.primary_labels = set(self.primary.labels)
         self.is_choices = self.primary.tag == "Choices"
         # only text objects: the fast path checks presence and type in one loop
         self.text_keys = [o.value_key for o in schema.objects.values() if o.tag == "Text"]
-        self.simple = not self.image_key
+        # (other objects, a TimeSeries' inline columns among them, are checked in full)
+        self.simple = all(o.tag == "Text" for o in schema.objects.values())
 
     def fail(self, index: int, item: RawItem, fld: str | None, detail: str) -> None:
         self.bad.add(index)

@@ -44,6 +44,8 @@ or a zip) run as an ``import`` job whose progress the browser shows; the uploade
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 import threading
@@ -60,9 +62,9 @@ from sqlmodel import Session, select
 from labeling import jobs, limits
 from labeling.access import require_project
 from labeling.canonical import dumps, sha256_text
-from labeling.db import read_session, write_session
+from labeling.db import is_sqlite, read_session, write_session
 from labeling.errors import Conflict, DomainError, Invalid, NotFound
-from labeling.imports.bulk import Row, Stored, remove_unreferenced, with_images, write
+from labeling.imports.bulk import Row, Stored, Written, remove_unreferenced, with_images, write
 from labeling.imports.formats import (
     MAX_ERRORS,
     ImportFile,
@@ -83,6 +85,7 @@ from labeling.imports.sources import (
     staging_root,
     with_folder_labels,
 )
+from labeling.imports.stream import StreamedFile
 from labeling.jobs.broker import is_stub
 from labeling.media import MediaError, media_url
 from labeling.models import ImportBatch, Job, Project, Task, User
@@ -107,6 +110,8 @@ __all__ = [
 #: Uploads with more image files than this (or any zip) run as a job.
 JOB_IMAGE_THRESHOLD = 50
 _PROGRESS_EVERY = 5000
+#: Rows of a streamed import written at a time (:func:`_run`).
+_STREAM_CHUNK = 50_000
 
 ProgressFn = Callable[[int, int | None, str], None]
 
@@ -137,6 +142,8 @@ class ImportResult:
     notes: list[dict] = field(default_factory=list)
     #: how every distinct ``completed_by`` was attributed (:func:`labeling.imports.rows.check_owners`)
     attribution: list[dict] = field(default_factory=list)
+    #: positions (0-based) of the rows that became the tasks ``task_ids``, in that order
+    row_positions: list[int] | None = None
 
     def as_dict(self) -> dict:
         """Label Studio's import response fields, plus labelfab's own."""
@@ -269,14 +276,20 @@ def import_data(
                             user_map=user_map)
         return _run(user.id, project_id, with_folder_labels(chain(parsed), names), total=total, files=names,
                     skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
-                    user_map=user_map)
+                    user_map=user_map, stream=_streamed(parsed))
     # paths (the CLI and the import job)
     sources, total = open_paths([Path(p) for p in paths or []])
     if background:
         raise Invalid("imports of paths on disk run in the calling process")
     return _run(user.id, project_id, chain(sources), total=total, files=[str(p) for p in paths or []],
                 skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
-                user_map=user_map)
+                user_map=user_map, stream=_streamed(sources))
+
+
+def _streamed(sources: list) -> bool:
+    """Whether a streamed JSON Lines or Parquet file is among the sources (then the rows are
+    written a chunk at a time: :func:`_run`)."""
+    return any(isinstance(src, StreamedFile) for src in sources)
 
 
 def _check_project(user: User, project_id: int) -> Project:
@@ -340,22 +353,27 @@ def run_import_job(ctx: jobs.JobContext) -> dict:
                 items = parse_json_tasks(body, file="request body")
                 for item in items:
                     item.file_name = None
-            total, names = len(items), []
+            total, names, stream = len(items), [], False
         else:
             files = staged_files(staging)
             names = [f.name for f in files]
             sources, total, _, _ = parse_files(files)
             items = with_folder_labels(chain(sources), names)
+            stream = _streamed(sources)
+
+        quiet = stream and is_sqlite()
 
         def report(done: int, n: int | None, message: str) -> None:
             if ctx.completed:  # the import's transaction has ended the job already
                 return
+            if quiet:  # SQLite's one writer is the streamed import's open transaction: the
+                return  # job's progress would wait for it (PostgreSQL shows it as it goes)
             ctx.progress(0.95 * done / n if n else 0.5, message)
 
         result = _run(user.id, ctx.project_id, items, total=total, files=names, skip_invalid=p["skip_invalid"],
                       dedupe=p["dedupe"], return_task_ids=p.get("return_task_ids", False), progress=report,
                       user_map={int(k): v for k, v in (p.get("user_map") or {}).items()},
-                      batch_id=batch_id, on_commit=lambda s, r: ctx.complete(s, _job_result(r)))
+                      batch_id=batch_id, on_commit=lambda s, r: ctx.complete(s, _job_result(r)), stream=stream)
         finished = True
         return _job_result(result)
     except DomainError as exc:
@@ -422,7 +440,14 @@ def import_task_ids(import_id: int) -> list[int]:
 def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int | None, files: list[str],
          skip_invalid: bool, dedupe: bool, return_task_ids: bool, progress: ProgressFn | None,
          batch_id: int | None = None, on_commit: Callable[[Session, ImportResult], None] | None = None,
-         user_map: dict[int, str] | None = None) -> ImportResult:
+         user_map: dict[int, str] | None = None, stream: bool = False) -> ImportResult:
+    """Check every row, then write them all in one transaction.
+
+    ``stream`` (a streamed JSON Lines or Parquet file among the sources): the rows are written
+    a chunk at a time, as they are checked, into the import's one transaction, opened with
+    the first chunk; memory stays that of one chunk. A problem found later still rolls back
+    everything (unless ``skip_invalid``), and once one is found nothing more is written.
+    """
     t0 = time.perf_counter()
     with read_session() as s:
         user = s.get(User, user_id)
@@ -447,6 +472,60 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         except (ValueError, TypeError) as exc:  # NaN or a non-JSON value handed over from Python
             check.fail(index, item, fld, f"cannot be stored as JSON ({exc})")
             return "null"
+
+    # a streamed import: what its chunks wrote so far, in the transaction ``stack`` holds open
+    stack = contextlib.ExitStack()
+    session: list[Session] = []
+    done = Written(import_id=batch_id or 0)
+    owners: dict[tuple, int] = {}
+    lines: dict[tuple, dict] = {}
+    offset = 0  # the index (among all rows) of rows[0]
+    written_ids: list[int] = []
+
+    # one chunk is written by the writer thread while the next is read and checked
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-stream") if stream else None
+    pending: list = []  # the chunk being written: (future, its last row's position)
+
+    def settle() -> None:
+        """Wait for the chunk being written (raising its error) and count what it wrote."""
+        nonlocal batch_id
+        if not pending:
+            return
+        future, upto = pending.pop()
+        w = future.result()
+        batch_id = done.import_id = w.import_id
+        for name in ("task_count", "annotation_count", "prediction_count", "skipped_duplicates",
+                     "new_users", "gold_count"):
+            setattr(done, name, getattr(done, name) + getattr(w, name))
+        if return_task_ids:
+            written_ids.extend(w.task_ids or ())
+        if progress is not None:
+            progress(upto, total, f"wrote {done.task_count} tasks")
+
+    def flush() -> None:
+        nonlocal offset
+        n = len(rows)
+        if n:
+            for line in check_owners(check, extras):
+                key = (repr(line["completed_by"]), line["how"])
+                if key in lines:
+                    lines[key]["annotations"] += line["annotations"]
+                else:
+                    lines[key] = line
+        settle()
+        if n and (skip_invalid or not check.errors.total):
+            if not session:
+                session.append(stack.enter_context(write_session()))
+            bad = {i - offset for i in check.bad if i >= offset}
+            chunk_extras = [dataclasses.replace(e, index=e.index - offset) for e in extras]
+            pending.append((writer.submit(write, session[0], user, project, rows=list(rows), extras=chunk_extras,
+                                          bad=bad, media=dict(media), dedupe=dedupe, batch_id=batch_id,
+                                          files=files, return_task_ids=return_task_ids, owners=owners),
+                            offset + n))
+        offset += n
+        rows.clear()
+        extras.clear()
+        media.clear()
 
     pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="import-images")
     try:
@@ -484,24 +563,27 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
                                 file_name[:1024] if file_name else None, None, None, data))
                 if progress is not None and (index + 1) % every == 0:
                     progress(index + 1, total, f"checked {index + 1} rows")
+                if stream and len(rows) >= _STREAM_CHUNK:
+                    flush()
                 continue
             image_size = None
             sha = None
             if item.is_image:
                 every = 20
                 if isinstance(stored, MediaError):
-                    check.fail(index, item, "image", stored.detail)
+                    check.fail(index, item, "audio or video" if item.is_av else "image", stored.detail)
                     data = {}
-                elif check.image_key is None:
-                    check.fail(index, item, "image", "the label config has no <Image>, so images cannot be "
-                               "imported into this project")
+                elif check.media_keys.get(stored.kind) is None:
+                    tag = {"image": "<Image>", "audio": "<Audio>", "video": "<Video>", "pdf": "<Pdf>"}[stored.kind]
+                    check.fail(index, item, stored.kind, f"the label config has no {tag}, so {stored.kind} "
+                               "files cannot be imported into this project")
                     data = {}
                 else:
                     media[stored.sha256] = stored
                     sha = stored.sha256
                     data = dict(data)
-                    data[check.image_key] = media_url(project_id, stored.sha256, stored.ext)
-                    image_size = (stored.width, stored.height)
+                    data[check.media_keys[stored.kind]] = media_url(project_id, stored.sha256, stored.ext)
+                    image_size = (stored.width, stored.height) if stored.kind == "image" else None
             elif (single_text_key and single_text_key != "text" and item.file_name
                   and item.file_name.lower().endswith(".txt") and list(data) == ["text"]):
                 data = {single_text_key: data["text"]}  # a TXT line goes to the config's text field
@@ -534,43 +616,83 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
                         sha256_text(data_json) if data else None, sha))
             if progress is not None and (index + 1) % every == 0:
                 progress(index + 1, total, f"checked {index + 1} rows")
-        if not rows:
+            if stream and len(rows) >= _STREAM_CHUNK:
+                flush()
+        if not rows and not offset:
             raise Invalid("there is nothing to import", [{"row": None, "file": None, "field": None, "detail": "no rows"}])
-        attribution = check_owners(check, extras)
+        if stream:
+            flush()
+            settle()
+            attribution = list(lines.values())
+        else:
+            attribution = check_owners(check, extras)
+        n_rows = offset + len(rows)
         if check.errors.total and not skip_invalid:
             n_bad = len(check.bad)
-            detail = (f"{check.errors.total} problem(s) in {n_bad} of {len(rows)} row(s); nothing was imported"
+            detail = (f"{check.errors.total} problem(s) in {n_bad} of {n_rows} row(s); nothing was imported"
                       + (" (the first 100 are listed)" if check.errors.total > MAX_ERRORS else "")
                       + ". First: " + format_error(check.errors.items[0]))
             raise Invalid(detail, check.errors.items)
         if progress is not None:
-            progress(len(rows), total or len(rows), "saving")
-        with write_session() as s:
-            written = write(s, user, project, rows=rows, extras=extras, bad=check.bad, media=media,
-                            dedupe=dedupe, batch_id=batch_id, files=files, return_task_ids=return_task_ids)
+            progress(n_rows, total or n_rows, "saving")
+        if stream and not session:  # every row was refused (skip_invalid): an import of nothing
+            session.append(stack.enter_context(write_session()))
+            done.import_id = write(session[0], user, project, rows=[], extras=[], bad=set(), media={},
+                                   dedupe=False, batch_id=batch_id, files=files, return_task_ids=False).import_id
+        with (contextlib.nullcontext(session[0]) if stream else write_session()) as s:
+            if stream:
+                written = done
+                written.task_ids = written_ids if return_task_ids else None
+                s.execute(sa.update(ImportBatch).where(ImportBatch.id == done.import_id).values(
+                    status="done", task_count=done.task_count, annotation_count=done.annotation_count,
+                    prediction_count=done.prediction_count, skipped_duplicates=done.skipped_duplicates))
+            else:
+                written = write(s, user, project, rows=rows, extras=extras, bad=check.bad, media=media,
+                                dedupe=dedupe, batch_id=batch_id, files=files, return_task_ids=return_task_ids)
             result = ImportResult(files=files, **vars(written))
             result.skipped_invalid = len(check.bad)
             result.notes, result.attribution = notes, attribution
             result.errors = check.errors.items
             result.duration = time.perf_counter() - t0
+            if return_task_ids and not dedupe:
+                result.row_positions = [i for i in range(len(rows)) if i not in check.bad]
             s.execute(sa.update(ImportBatch).where(ImportBatch.id == result.import_id)
                       .values(duration=result.duration, errors=result.errors))
             if media and result.task_count:
                 from labeling.thumbnails import enqueue_thumbnails
 
                 result.thumbnail_job_id = enqueue_thumbnails(project_id=project_id, created_by=user_id, session=s)
+            if result.task_count:  # the project's ML backend pre-labels the new tasks, as a job
+                from labeling.ml import request_predictions
+
+                request_predictions(s, project_id, reason="import", created_by=user_id)
             if on_commit is not None:
                 on_commit(s, result)
-    except BaseException:
+        stack.close()  # a streamed import's transaction commits
+    except BaseException as exc:
+        if writer is not None:
+            writer.shutdown(wait=True, cancel_futures=True)  # the chunk being written ends first
+        stack.__exit__(type(exc), exc, exc.__traceback__)  # a streamed import's transaction rolls back
         pool.shutdown(wait=True, cancel_futures=True)
         remove_unreferenced(new_files)
         raise
     pool.shutdown(wait=True)
+    if writer is not None:
+        writer.shutdown(wait=True)
     if check.bad:
         remove_unreferenced(new_files)
     if progress is not None:
-        progress(len(rows), total or len(rows), "done")
+        progress(n_rows, total or n_rows, "done")
     return result
+
+
+def import_items(user: User, project_id: int, items: list[RawItem], *, files: list[str],
+                 on_commit: Callable[[Session, ImportResult], None]) -> ImportResult:
+    """Rows read elsewhere (a storage's sync) through the same checks and bulk writing as every
+    import: invalid rows are skipped and reported, and ``on_commit(session, result)`` runs inside
+    the import's transaction with ``task_ids`` and ``row_positions`` (which row made which task)."""
+    return _run(user.id, project_id, items, total=len(items), files=files, skip_invalid=True, dedupe=False,
+                return_task_ids=True, progress=None, on_commit=on_commit)
 
 
 def _ground_truth(item: RawItem) -> Any:

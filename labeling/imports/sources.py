@@ -10,6 +10,7 @@ import wait in ``DATA_DIR/imports/`` (:func:`stage_body`, :func:`stage_files`) u
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,7 +20,7 @@ import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from labeling.errors import Invalid
 from labeling.imports.formats import (
@@ -36,6 +37,7 @@ from labeling.imports.formats import (
     too_large,
     unsupported,
 )
+from labeling.imports.stream import StreamedFile, stream_kind
 from labeling.media import (
     IMAGE_EXTENSIONS,
     ZipSafetyError,
@@ -43,6 +45,7 @@ from labeling.media import (
     safe_zip_members,
     sniff_image_format,
 )
+from labeling.media_info import is_av_name
 from labeling.settings import get_settings
 
 __all__ = [
@@ -130,6 +133,8 @@ def parse_upload(
     if kind == "image":
         check_image_head(name, data[:64])
         return iter([RawItem(1, name, {}, [], [], {}, name, image_bytes=data)])
+    if kind == "media":  # audio or video: probed and stored by the bulk writer
+        return iter([RawItem(1, name, {}, [], [], {}, name, image_bytes=data)])
     if kind in ("svg", "unknown"):
         raise file_error(name, unsupported(name, kind))
     return iter(parse_text(name, kind, data, name))
@@ -187,6 +192,8 @@ def _parse_zip(
                 if refused:
                     errors.add(None, shown, None, refused)
                     continue
+                plan.append((info, member, shown, None))
+            elif kind == "media":
                 plan.append((info, member, shown, None))
             elif kind in ("json", "jsonl", "csv", "tsv", "txt"):
                 try:
@@ -313,6 +320,10 @@ def parse_path(
     if kind == "image":
         check_image_head(name, head)
         return iter([RawItem(1, name, {}, [], [], {}, name, image_path=path)])
+    if kind == "media":
+        if size > max_bytes:
+            raise too_large(name, size, max_bytes)
+        return iter([RawItem(1, name, {}, [], [], {}, name, image_path=path)])
     if kind in ("svg", "unknown"):
         raise file_error(name, unsupported(name, kind))
     if size > max_bytes:
@@ -340,6 +351,8 @@ def _parse_folder(root: Path, *, max_bytes: int, max_files: int) -> Iterator[Raw
             if refused:
                 errors.add(None, shown, None, refused)
                 continue
+            plan.append((rel, full, None))
+        elif kind == "media":
             plan.append((rel, full, None))
         elif kind in ("json", "jsonl", "csv", "tsv", "txt"):
             size = full.stat().st_size
@@ -405,6 +418,13 @@ def open_paths(paths: list[Path]) -> tuple[list, int | None]:
     sources: list = []
     total: int | None = 0
     for p in paths:
+        kind = stream_kind(p.name, read_head(p, 8)) if p.is_file() else None
+        if kind is not None:  # read as a stream while it is imported, whatever its size
+            streamed = StreamedFile(p.name, kind, path=p)
+            sources.append(streamed)
+            if total is not None:
+                total += streamed.total
+            continue
         items_it = parse_path(p, **limits)
         if p.is_dir() or not is_zip(p.name, read_head(p, 8)):
             items_list = list(items_it)  # folder and text items hold paths or small dicts, not bytes
@@ -418,7 +438,7 @@ def open_paths(paths: list[Path]) -> tuple[list, int | None]:
 
 
 def staging_root() -> Path:
-    return get_settings().data_dir / "imports"
+    return get_settings().shared_root / "imports"
 
 
 def _new_staging_dir() -> Path:
@@ -454,6 +474,32 @@ def stage_files(files: list[ImportFile]) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def received_files(uploads: Iterable[tuple[str, BinaryIO]]) -> Iterator[list[ImportFile]]:
+    """Uploaded files (name, readable stream) as ImportFiles: JSON Lines and Parquet are copied
+    to a private folder a block at a time (they are read as streams: :mod:`labeling.imports.stream`),
+    others read into memory; the copies are removed when the block ends."""
+    folder: Path | None = None
+    files: list[ImportFile] = []
+    try:
+        for i, (name, fh) in enumerate(uploads):
+            head = fh.read(8)
+            if stream_kind(name, head) is None:
+                files.append(ImportFile(name=name, data=head + fh.read()))
+                continue
+            if folder is None:
+                folder = _new_staging_dir()
+            target = folder / f"{i:05d}.bin"
+            with open(target, "wb") as out:
+                out.write(head)
+                shutil.copyfileobj(fh, out, 1 << 20)
+            files.append(ImportFile(name=name, path=target))
+        yield files
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def staged_files(folder: Path) -> list[ImportFile]:
     manifest = json.loads((folder / "files.json").read_text(encoding="utf-8"))
     return [ImportFile(name=m["name"], path=folder / m["file"]) for m in manifest]
@@ -469,7 +515,15 @@ def parse_files(files: list[ImportFile]) -> tuple[list, int | None, int, bool]:
     total: int | None = 0
     n_images, has_zip = 0, False
     for f in files:
-        if f.path is not None and is_image_name(f.name):
+        kind = stream_kind(f.name, f.data[:8] if f.data is not None else read_head(f.path, 8))
+        if kind == "parquet" or (kind == "jsonl" and f.path is not None):  # read as a stream
+            if f.data is not None and len(f.data) > limits["max_bytes"]:
+                raise too_large(f.name, len(f.data), limits["max_bytes"])
+            streamed = StreamedFile(f.name, kind, path=f.path, data=f.data)
+            parsed.append(streamed)
+            total = None if total is None else total + streamed.total
+            continue
+        if f.path is not None and (is_image_name(f.name) or is_av_name(f.name)):
             parse_upload(f.name, read_head(f.path, 4096), **limits)  # checks the header; read later
             parsed.append(_lazy_upload(f, limits))
             n_images += 1

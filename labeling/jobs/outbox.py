@@ -30,12 +30,13 @@ log = logging.getLogger(__name__)
 __all__ = ["enqueue"]
 
 _J = Job.__table__
-_PENDING = "labelfab.jobs_pending"  # (job id, queue) inserted by the open transaction of a connection
+_PENDING = "labelfab.jobs_pending"  # (job id, queue, delay) inserted by the open transaction of a connection
 _COMMITTED = "labelfab.jobs_committed"  # ... whose transaction committed: sent at check-in
 
 
 def enqueue(kind: str, *, project_id: int | None = None, payload: dict | None = None,
-            created_by: int | None = None, session: Session | Connection | None = None) -> int:
+            created_by: int | None = None, session: Session | Connection | None = None,
+            delay_ms: int | None = None) -> int:
     """Create a job of a registered kind; its message is sent once the transaction commits.
 
     Parameters
@@ -49,6 +50,9 @@ def enqueue(kind: str, *, project_id: int | None = None, payload: dict | None = 
     session : Session or Connection, optional
         The caller's open transaction, which the job joins. Without it, the job is committed
         (and sent) before this function returns.
+    delay_ms : int, optional
+        Send its message this many milliseconds after the commit (a retry's backoff); the job is
+        queued meanwhile, so :func:`labeling.jobs.runner.recover` may send it sooner.
 
     Returns
     -------
@@ -63,19 +67,19 @@ def enqueue(kind: str, *, project_id: int | None = None, payload: dict | None = 
     spec = registry.get_kind(kind)
     if session is None:
         with write_session() as s:
-            return _insert(s.connection(), spec, project_id, payload, created_by)
+            return _insert(s.connection(), spec, project_id, payload, created_by, delay_ms)
     conn = session.connection() if isinstance(session, Session) else session
-    return _insert(conn, spec, project_id, payload, created_by)
+    return _insert(conn, spec, project_id, payload, created_by, delay_ms)
 
 
 def _insert(conn: Connection, spec: registry.Kind, project_id: int | None, payload: dict | None,
-            created_by: int | None) -> int:
+            created_by: int | None, delay_ms: int | None = None) -> int:
     job_id = conn.execute(
         sa.insert(_J).values(kind=spec.name, queue=spec.queue, project_id=project_id, created_by=created_by,
                              payload=payload or {}, status=JobStatus.queued.value, progress=0.0,
                              message="queued", attempts=0, created_at=utcnow()).returning(_J.c.id)
     ).scalar_one()
-    conn.info.setdefault(_PENDING, []).append((job_id, spec.queue))
+    conn.info.setdefault(_PENDING, []).append((job_id, spec.queue, delay_ms))
     return job_id
 
 
@@ -99,8 +103,8 @@ def _on_checkin(dbapi_connection, record) -> None:
     info = record.info
     info.pop(_PENDING, None)  # never committed
     committed = info.pop(_COMMITTED, None)
-    for job_id, queue in committed or ():
+    for job_id, queue, delay_ms in committed or ():
         try:
-            runner.send(job_id, queue)
+            runner.send(job_id, queue, delay_ms=delay_ms)
         except Exception:  # the broker is down: the job stays queued and recover() sends it
             log.exception("could not send job %s; it will be sent again when a worker starts", job_id)

@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection
 from labeling.jobs import outbox
 from labeling.models import Job, JobStatus, Project
 
-__all__ = ["QC_JOB_KIND", "active_qc_job", "enqueue_qc", "tasks_labeled"]
+__all__ = ["QC_JOB_KIND", "QC_RUN_KINDS", "active_qc_job", "enqueue_qc", "tasks_labeled"]
 
 QC_JOB_KIND = "qc"
+#: The kinds of a QC run: the run, and the fold and gather jobs of a run fanned out over the workers.
+QC_RUN_KINDS = (QC_JOB_KIND, "qc_fold", "qc_gather")
 
 _P = Project.__table__
 _J = Job.__table__
@@ -31,9 +33,10 @@ _ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
 
 def active_qc_job(conn: Connection, project_id: int) -> int | None:
-    """Id of the project's QC job that is queued or running, if any."""
+    """Id of the project's QC job that is queued or running (or a fold or the gather of its
+    fanned-out run), if any."""
     return conn.execute(
-        sa.select(_J.c.id).where(_J.c.project_id == project_id, _J.c.kind == QC_JOB_KIND,
+        sa.select(_J.c.id).where(_J.c.project_id == project_id, _J.c.kind.in_(QC_RUN_KINDS),
                                  _J.c.status.in_(_ACTIVE)).order_by(_J.c.id).limit(1)
     ).scalar_one_or_none()
 

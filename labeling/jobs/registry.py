@@ -48,8 +48,18 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "a project's agreement between annotators from its annotations, stored for the dashboards"),
     Kind("publish", "default", "labeling.publish_job.run_publish_job",
          "a dataset version of a large project, published"),
+    Kind("ml_predict", "default", "labeling.ml.run_predict_job",
+         "predictions asked of a project's ML backend, in batches (import, Data Manager, look-ahead)"),
+    Kind("ml_train", "default", "labeling.ml.run_train_job",
+         "Label Studio's START_TRAINING webhook posted to an ML backend"),
+    Kind("webhook", "webhooks", "labeling.webhooks.run_delivery",
+         "one attempt to deliver a webhook event (a failed one queues the next, later)"),
     Kind("qc", "quality", "quality.jobs.run_qc_job",
          "a QC run of a project (cleanlab and scikit-learn, one run at a time per process)"),
+    Kind("qc_fold", "quality", "quality.run.fanout.run_fold_job",
+         "one cross-validation fold of a large QC run fanned out over the workers"),
+    Kind("qc_gather", "quality", "quality.run.fanout.run_gather_job",
+         "the label issues of a fanned-out QC run from its folds' files, stored as the run"),
 )}
 
 #: The queues a worker consumes, in the order of first use above.

@@ -14,6 +14,9 @@ Layout (docs/ARCHITECTURE.md, "labeling/ — the domain")
 ``objects``; ``choices``, ``spans``, ``regions``, ``values``
     The object tags, and the control tags by family; a new annotation type is one descriptor
     in its family's module.
+``linked``, ``relations``
+    Items tied by a region's id (per-region answers, labels of plain shapes, pages of a
+    multi-page image) and relations between regions.
 ``model``, ``parse``, ``changes``, ``validate``, ``results``, ``cache``, ``gallery``
     The schema, parsing, config changes, result and task-data checks, reading results,
     the schema cache, ready-made configs.
@@ -28,7 +31,12 @@ controls
     Text (NER spans); ``<RectangleLabels>`` on Image; ``<TextArea>``, ``<Rating>``,
     ``<Number>`` and ``<DateTime>`` on either. Labels may come from task data
     (``value="$options"``); per-task controls may name several objects in ``toName``; Rating
-    and DateTime may go without it; ``visibleWhen`` shows a control on a choice.
+    and DateTime may go without it; ``visibleWhen`` shows a control on a choice or while a
+    region is selected. ``<Rectangle>`` with ``<Labels>`` on Image; ``perRegion="true"`` on
+    Choices, TextArea, Rating and Number; ``<Image valueList>``; ``<Relations>``.
+    ``<TimeSeriesLabels>`` ranges and instant events on ``<TimeSeries>`` (its ``<Channel>`` tags,
+    a CSV by URL or columns inline: :mod:`~labeling.schema.timeseries`), with Choices,
+    TextArea, Rating and Number on the series.
 labels
     ``<Choice>`` inside Choices, ``<Label>`` inside Labels and RectangleLabels, with optional
     ``alias``, ``hotkey`` and ``background``.

@@ -54,6 +54,7 @@ def check_config_change(
     *,
     used_labels: dict[str, set[str]],
     task_keys: set[str] | None = None,
+    label_sources: dict[str, dict[str, str]] | None = None,
 ) -> None:
     """Refuse a label config change that would make existing annotations invalid.
 
@@ -70,6 +71,9 @@ def check_config_change(
         results (see :func:`collect_used_labels`). Controls not listed are taken as unused.
     task_keys : set of str, optional
         Data fields the project's tasks have. If given, the new config may only read those.
+    label_sources : dict of str to dict of str to str, optional
+        Control name -> label -> what uses it (``"annotations"``, ``"predictions"``, ...), named
+        in the refusal; by default ``"annotations"``.
 
     Raises
     ------
@@ -119,9 +123,10 @@ def check_config_change(
                 f"${control.data_key} to ${target.data_key}",
             )
         for label in sorted(used_labels[name] - set(target.labels)):
+            source = (label_sources or {}).get(name, {}).get(label, "annotations")
             add(
                 control.tag,
-                f"{where}: label {label!r} is used by existing annotations and was "
+                f"{where}: label {label!r} is used by existing {source} and was "
                 "removed or renamed",
             )
         if control.choice == "multiple" and target.choice == "single" and control.labels:

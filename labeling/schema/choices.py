@@ -21,11 +21,13 @@ def _text(value: dict) -> str:
     return ", ".join(map(str, value.get("choices") or []))
 
 
-def _kind(control: ControlSpec) -> str:
+def _kind(control: ControlSpec) -> str | None:
+    if control.per_item:
+        return None  # one answer per page (perItem): no task-level class for QC
     return "multilabel" if control.choice == "multiple" else "classification"
 
 
-CHOICES = ControlTag(name="Choices", result_type="choices", targets=("Text", "Image"), label_tag="Choice",
-                     per_task=True, text=_text, kind=_kind)
+CHOICES = ControlTag(name="Choices", result_type="choices", targets=("Text", "Image", "Paragraphs", "Table", "Chat", "Pdf", "TimeSeries", "Video"), label_tag="Choice",
+                     per_task=True, per_region=True, text=_text, kind=_kind)
 
 CONTROL_TAGS = (CHOICES,)

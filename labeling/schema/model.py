@@ -10,11 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from labeling.schema.chat import ChatOptions
 from labeling.schema.registry import CONTROLS, OBJECTS, RESULT_TYPES
 
-__all__ = ["ControlSpec", "Kind", "LabelConfigError", "LabelSchema", "NoteSpec", "ObjectSpec"]
+__all__ = ["ChannelSpec", "ControlSpec", "Kind", "LabelConfigError", "LabelSchema", "NoteSpec", "ObjectSpec", "RelationsSpec", "SeriesSpec"]
 
-Kind = Literal["classification", "multilabel", "ner", "detection", "other"]
+Kind = Literal["classification", "multilabel", "ner", "detection", "other", "taxonomy", "paragraphs",
+               "keypoints", "segmentation", "ranking", "hypertext", "audio", "chat", "timeseries", "video", "regression"]
 
 
 def _known(table: dict, what: str) -> Any:
@@ -53,6 +55,50 @@ class LabelConfigError(ValueError):
         super().__init__("; ".join(e["detail"] for e in errors))
 
 
+class ChannelSpec(BaseModel):
+    """One ``<Channel>`` of a ``<TimeSeries>``: the column it plots (lower case, as Label
+    Studio's editor matches columns) and how it is drawn."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    legend: str | None = None
+    units: str | None = None
+    stroke_color: str | None = None
+    display_format: str | None = None
+
+
+class SeriesSpec(BaseModel):
+    """A ``<TimeSeries>``'s attributes, as Label Studio's editor reads them.
+
+    Attributes
+    ----------
+    value_type : {"url", "json"}
+        ``url`` (the default): the task field holds the URL of a CSV (or JSON) file;
+        ``json``: the task field holds the columns, ``{"column": [values...]}``.
+    time_column : str or None
+        The column of the x axis (lower case); None: the row index 0, 1, 2...
+    time_format : str or None
+        ``strftime`` pattern of the time column's values; region ``start``/``end`` are then
+        strings in this pattern, else numbers in the time column's units.
+    sep : str
+        The CSV separator (``,``; ``tab``, ``space``... as Label Studio's aliases).
+    channels : list of ChannelSpec
+    overview_channels : list of str
+    time_display_format : str or None
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    value_type: Literal["url", "json"] = "url"
+    time_column: str | None = None
+    time_format: str | None = None
+    sep: str = ","
+    channels: list[ChannelSpec] = []
+    overview_channels: list[str] = []
+    time_display_format: str | None = None
+
+
 class ObjectSpec(BaseModel):
     """An object tag: the piece of task data that is annotated.
 
@@ -62,12 +108,30 @@ class ObjectSpec(BaseModel):
         An object tag of :data:`labeling.schema.registry.OBJECTS` (``"Text"``, ``"Image"``).
     value_key : str
         The task data field it shows, ``"text"`` for ``value="$text"``.
+    name_key, text_key : str or None
+        A Paragraphs' ``nameKey`` and ``textKey`` (the speaker and the text of each item).
+    value_list : bool
+        ``<Image valueList="$pages">``: the field holds a list of images (pages of one
+        document); region items carry the page's ``item_index``.
+    chat : ChatOptions or None
+        A ``<Chat>``'s roles, editing and message bounds (:mod:`labeling.schema.chat`).
+    frame_rate : str or None
+        A ``<Video>``'s ``frameRate`` as written (``"25"``, or ``"$fps"`` read from the task);
+        None: Label Studio's 24 (:func:`labeling.schema.video.frame_rate_of`).
+    series : SeriesSpec or None
+        A ``<TimeSeries>``'s attributes and channels.
     """
 
     model_config = ConfigDict(frozen=True)
 
     tag: ObjectTagName
     value_key: str
+    name_key: str | None = None
+    text_key: str | None = None
+    value_list: bool = False
+    chat: ChatOptions | None = None
+    frame_rate: str | None = None
+    series: SeriesSpec | None = None
 
 
 class ControlSpec(BaseModel):
@@ -110,9 +174,11 @@ class ControlSpec(BaseModel):
         ``value="$options"`` on Choices or Labels: the task data field holding the labels
         (a list of names, or of ``{"value": ..., "alias": ...}`` objects, as Label Studio
         reads them); ``labels`` is then empty.
-    visible_when : {"choice-selected", "choice-unselected"} or None
+    visible_when : {"choice-selected", "choice-unselected", "region-selected"} or None
         Label Studio's conditional display: the control is shown (and its answer required
-        and submitted) only while a choice is (or is not) selected ...
+        and submitted) only while a choice is (or is not) selected, or while a region is
+        selected (``region-selected``, with ``whenLabelValue`` naming the labels the region
+        must carry) ...
     when_tag_name : str or None
         ... in this control (``whenTagName``; any Choices control if None) ...
     when_choice_values : list of str
@@ -123,6 +189,37 @@ class ControlSpec(BaseModel):
         ``step`` of a Number (Label Studio's default 1).
     only : list of str
         ``only`` of a DateTime: ``["date"]``, ``["time"]`` or empty (date and time).
+    text_key : str or None
+        ``textKey`` of the Paragraphs a control annotates (ParagraphLabels' spans count in it).
+    taxonomy : list of list of str
+        A Taxonomy's nodes, each as its path from the root, depth first in config order.
+    leafs_only, show_full_path : bool
+        A Taxonomy's ``leafsOnly`` and ``showFullPath``.
+    path_separator : str
+        A Taxonomy's ``pathSeparator`` (default ``" / "``).
+    max_usages : int or None
+        A Taxonomy's ``maxUsages``: how many paths one result may hold.
+    default_bucket : str or None
+        A Ranker's ``<Bucket default="true">`` (its ``labels`` are the buckets' names): the
+        bucket the List's items start in; None: they start in the List (column ``"_"``).
+    per_item : bool
+        ``perItem="true"`` on a classification of a paged object (a ``<Pdf>``, an ``<Image
+        valueList>``): one result item per page, carrying the page's ``item_index``
+        (:mod:`labeling.schema.pdf`).
+    per_region : bool
+        ``perRegion="true"``: one result item per region of its object, carrying the
+        region's ``id`` (and its geometry), shown while the region is selected.
+    when_label_values : list of str
+        ``whenLabelValue`` of a ``region-selected`` control: only regions with one of these
+        labels have it.
+    stroke_width : float or None
+        ``strokeWidth`` of a KeyPoint or KeyPointLabels (screen pixels; Label Studio's editor
+        stores a point's ``width`` from it); None when not given.
+    when_roles : list of str
+        ``whenRole`` of the ``<View visibleWhen="region-selected">`` around a per-message
+        control of a ``<Chat>``: only messages of these roles have it (empty: every message).
+    series : SeriesSpec or None
+        The TimeSeries a control annotates (its ``timeFormat`` says how region times read).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -141,13 +238,26 @@ class ControlSpec(BaseModel):
     required: bool = False
     to_names: list[str] = []
     labels_key: str | None = None
-    visible_when: Literal["choice-selected", "choice-unselected"] | None = None
+    visible_when: Literal["choice-selected", "choice-unselected", "region-selected"] | None = None
     when_tag_name: str | None = None
     when_choice_values: list[str] = []
     min_value: float | None = None
     max_value: float | None = None
     step: float | None = None
     only: list[str] = []
+    text_key: str | None = None
+    taxonomy: list[list[str]] = []
+    leafs_only: bool = False
+    show_full_path: bool = False
+    path_separator: str = " / "
+    max_usages: int | None = None
+    default_bucket: str | None = None
+    per_region: bool = False
+    per_item: bool = False
+    when_label_values: list[str] = []
+    stroke_width: float | None = None
+    when_roles: list[str] = []
+    series: SeriesSpec | None = None
 
     @property
     def targets(self) -> list[str]:
@@ -181,6 +291,27 @@ class NoteSpec(BaseModel):
     size: int | None = None
 
 
+class RelationsSpec(BaseModel):
+    """``<Relations>``: the labels a relation between two regions may carry.
+
+    Attributes
+    ----------
+    labels : list of str
+        ``<Relation value="...">`` names in config order (empty: relations without labels).
+    choice : {"single", "multiple"}
+        How many labels one relation may carry (``multiple`` unless ``choice="single"``, as
+        Label Studio's editor reads the tag).
+    colors : dict of str to str
+        Relation label -> ``background``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    labels: list[str] = []
+    choice: Literal["single", "multiple"] = "multiple"
+    colors: dict[str, str] = {}
+
+
 class LabelSchema(BaseModel):
     """labelfab's view of a label config; ``model_dump()`` is what the database stores.
 
@@ -192,6 +323,9 @@ class LabelSchema(BaseModel):
         Controls in config order.
     notes : list of NoteSpec
         Headers and literal texts, in config order.
+    relations : RelationsSpec or None
+        The config's ``<Relations>``; None without one (relations between regions are still
+        allowed, without labels, as in Label Studio's editor).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -199,6 +333,7 @@ class LabelSchema(BaseModel):
     objects: dict[str, ObjectSpec]
     controls: list[ControlSpec]
     notes: list[NoteSpec] = []
+    relations: RelationsSpec | None = None
 
     def control(self, name: str) -> ControlSpec:
         """Return the control called `name`; raise KeyError if there is none."""
@@ -223,14 +358,25 @@ class LabelSchema(BaseModel):
         the first control.
         """
         for control in self.controls:
+            if control.labels and not control.per_item:
+                return control
+        for control in self.controls:
             if control.labels:
                 return control
         return self.controls[0]
 
     @property
     def kind(self) -> Kind:
-        """Primary task kind: ``classification``, ``multilabel``, ``ner``, ``detection`` or ``other``."""
+        """Primary task kind: ``classification``, ``multilabel``, ``ner``, ``detection`` (boxes,
+        polygons, ellipses), ``keypoints``, ``segmentation`` (brush masks), ``taxonomy``,
+        ``paragraphs``, ``ranking`` (Pairwise, Ranker), ``hypertext`` (HyperTextLabels), ``audio`` (segments or a transcription of an ``<Audio>``: scored by agreement),
+        ``chat`` (a ``<Chat>``: its messages and their answers, measured by agreement),
+        ``regression`` (a per-task Number or Rating) or ``other``."""
+        if any(obj.tag == "Chat" for obj in self.objects.values()):
+            return "chat"
         primary = self.primary_control
+        if primary.object_tag in ("Audio", "AudioPlus") and primary.type in ("labels", "textarea"):
+            return "audio"
         return CONTROLS[primary.tag].kind(primary) or "other"  # type: ignore[return-value]
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 
 from labeling.schema.tags import ObjectTag, attr
 
-__all__ = ["IMAGE", "OBJECT_TAGS", "TEXT", "text_of"]
+__all__ = ["IMAGE", "OBJECT_TAGS", "TEXT", "image_list_problem", "text_of"]
 
 
 def _text_attrs(el: Any) -> list[str]:
@@ -41,6 +41,18 @@ def _text_data(key: str, value: Any) -> str | None:
 def _image_data(key: str, value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return f"data field {key!r} must be an image URL or path, got {value!r}"
+    return None
+
+
+def image_list_problem(key: str, value: Any, check: Any) -> str | None:
+    """The problem of the data of ``<Image valueList="$key">``: a non-empty list of images
+    (the pages of one document), each as ``check`` (the object's ``check_data``) wants it."""
+    if not isinstance(value, list) or not value:
+        return f"data field {key!r} must be a non-empty list of image URLs or paths (valueList), got {value!r:.80}"
+    for n, page in enumerate(value):
+        problem = check(f"{key}[{n}]", page)
+        if problem is not None:
+            return problem
     return None
 
 

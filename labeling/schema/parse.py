@@ -15,8 +15,23 @@ from label_studio_sdk.label_interface import LabelInterface
 from label_studio_sdk.label_interface.control_tags import ChoicesTag
 from lxml import etree
 
-from labeling.schema.model import ControlSpec, LabelConfigError, LabelSchema, NoteSpec, ObjectSpec
-from labeling.schema.registry import CANONICAL, CONTROLS, LAYOUT_TAGS, OBJECTS, SUPPORTED_HINT
+from labeling.schema import taxonomy
+from labeling.schema.model import (
+    ControlSpec,
+    LabelConfigError,
+    LabelSchema,
+    NoteSpec,
+    ObjectSpec,
+    RelationsSpec,
+)
+from labeling.schema.registry import (
+    CANONICAL,
+    CONTROLS,
+    LAYOUT_TAGS,
+    OBJECTS,
+    RELATION_TAGS,
+    SUPPORTED_HINT,
+)
 from labeling.schema.tags import attr as _attr
 from labeling.settings import get_settings
 
@@ -106,11 +121,15 @@ class _Walk:
         self.controls: list[Any] = []
         self.targets: dict[Any, list[str]] = {}  # control el -> the object names it annotates
         self.labels: dict[Any, dict[str, Any]] = {}  # control el -> {label name: el}, in order
+        self.trees: dict[Any, list[list[str]]] = {}  # Taxonomy el -> every node's path
         self.notes: list[dict[str, Any]] = []  # headers and literal texts, in config order
         self.pending: list[dict[str, Any]] = []  # notes waiting for the object or control after them
         self.max_labels = get_settings().max_labels_per_control
         self.hotkeys: dict[str, Any] = {}
         self.refused: set[str] = set()  # names of refused tags, already reported
+        self.relations: RelationsSpec | None = None
+        self.roles: list[str] = []  # whenRole of the <View> being read (per-message controls of a Chat)
+        self.when_roles: dict[Any, list[str]] = {}  # control el -> the roles its messages must have
         self.root = root
         tag = _canonical(root)
         if tag != "View":
@@ -159,13 +178,50 @@ class _Walk:
                     continue
                 if tag == "Header":
                     self._header(el, control)
-                self._visit(el, control)
+                roles = [r.strip() for r in (_attr(el, "whenRole") or "").split(",") if r.strip()]
+                outer = self.roles
+                if tag == "View" and roles:
+                    self.roles = roles
+                try:
+                    self._visit(el, control)
+                finally:
+                    self.roles = outer
             elif tag in OBJECTS:
                 self._object(el, control)
             elif tag in CONTROLS:
                 self._control(el, control)
+            elif tag in RELATION_TAGS:
+                self._relations(el, control)
             else:
                 self._label(el, control)
+
+    def _relations(self, el: Any, control: Any) -> None:
+        """``<Relations>`` and its ``<Relation value="...">`` labels (a tag of its own: its
+        result items name regions, not an object)."""
+        if el.tag == "Relation" or control is not None:
+            where = "inside <Relations>" if el.tag == "Relation" else "outside other controls"
+            self.errors.append(_err(el, f"must be {where}"))
+            return
+        if self.relations is not None:
+            self.errors.append(_err(el, "is a second <Relations>; a config has at most one"))
+            return
+        choice = _attr(el, "choice") or "multiple"
+        if choice not in ("single", "multiple"):
+            self.errors.append(_err(el, f'has choice="{choice}"; use "single" or "multiple"'))
+            return
+        labels: dict[str, str | None] = {}
+        for child in _elements(el):
+            if _canonical(child) != "Relation" or _elements(child):
+                self.errors.append(_err(child, "cannot be inside <Relations>; use <Relation value=\"...\"/>"))
+                continue
+            child.tag = "Relation"
+            value = _attr(child, "value")
+            if value is None:
+                self.errors.append(_err(child, 'has no value="..." attribute'))
+            elif value not in labels:
+                labels[value] = _attr(child, "background")
+        self.relations = RelationsSpec(labels=list(labels), choice=choice,
+                                       colors={k: v for k, v in labels.items() if v})
 
     def _header(self, el: Any, control: Any) -> None:
         value = _attr(el, "value")
@@ -183,13 +239,14 @@ class _Walk:
                 _err(el, f"cannot be inside <{control.tag}> on line {control.sourceline}")
             )
             return
-        if _elements(el):
+        if _elements(el) and not OBJECTS[el.tag].children:
             self.errors.append(_err(el, "cannot contain other tags"))
-        if _attr(el, "valueList") is not None:
-            self.errors.append(_err(el, "uses valueList, which is not supported yet"))
+        value_list = _attr(el, "valueList")
+        if value_list is not None and el.tag != "Image":
+            self.errors.append(_err(el, "uses valueList, which only <Image> supports"))
         self.errors += [_err(el, reason) for reason in OBJECTS[el.tag].check_attrs(el)]
         name = self._name(el)
-        value = _attr(el, "value")
+        value = value_list if el.tag == "Image" and value_list is not None else _attr(el, "value")
         if el.tag == "Text" and value is not None and "$" not in value:
             # Label Studio shows a literal value as it is: an instruction, not task data
             if name is not None:
@@ -228,9 +285,20 @@ class _Walk:
             )
             ok = False
         self.targets[el] = targets
-        if (_attr(el, "perRegion") or "").lower() == "true":
-            self.errors.append(_err(el, 'uses perRegion="true", which is not supported yet'))
+        self.when_roles[el] = list(self.roles)
+        if (_attr(el, "perRegion") or "").lower() == "true" and not CONTROLS[el.tag].per_region:
+            self.errors.append(_err(el, 'uses perRegion="true", which labelfab supports on '
+                                        + _either([t.name for t in CONTROLS.values() if t.per_region])))
             ok = False
+        if (_attr(el, "perItem") or "").lower() == "true":
+            if (_attr(el, "perRegion") or "").lower() == "true":
+                self.errors.append(_err(el, 'uses perItem="true" with perRegion="true"; they are two modes, '
+                                            "as in Label Studio: use one"))
+                ok = False
+            elif not CONTROLS[el.tag].per_task or CONTROLS[el.tag].region:
+                self.errors.append(_err(el, 'uses perItem="true", which labelfab supports on classifications '
+                                            "(Choices, TextArea, Rating, Number, DateTime, Taxonomy)"))
+                ok = False
         refused = CONTROLS[el.tag].check_attrs(el) + _visibility_problems(el)
         if refused:
             self.errors += [_err(el, reason) for reason in refused]
@@ -243,13 +311,18 @@ class _Walk:
             ok = False
         self.labels[el] = {}
         children = _elements(el)
+        if el.tag == "Taxonomy":
+            children = list(el.iter("Choice", "choice"))
         if len(children) > self.max_labels:
             self.errors.append(
                 _err(el, f"has {len(children):,} tags inside it; the limit is {self.max_labels:,} labels "
                          "per control (LABELFAB_MAX_LABELS_PER_CONTROL)")
             )
             return
-        self._visit(el, el)
+        if el.tag == "Taxonomy":
+            ok = ok and self._taxonomy(el)
+        else:
+            self._visit(el, el)
         child = CONTROLS[el.tag].label_tag
         value = _attr(el, "value")
         if child is not None and value is not None and not _VARIABLE.match(value):
@@ -257,12 +330,42 @@ class _Walk:
                 _err(el, f'has value="{value}"; labels from task data need value="$field", like "$options"')
             )
             ok = False
-        elif child is not None and not self.labels[el] and value is None:
+        elif child is not None and not self.labels[el] and value is None and CONTROLS[el.tag].labels_in_value:
             self.errors.append(_err(el, f'has no labels; add <{child} value="..."/> inside it'))
             ok = False
         if ok:
             self.controls.append(el)
             self._placed(name)
+
+    def _taxonomy(self, el: Any) -> bool:
+        """A Taxonomy's nested ``<Choice>`` tags -> ``self.trees[el]``, every node's path."""
+
+        def tree(parent: Any) -> list[tuple[str, list]] | None:
+            nodes = []
+            for child in _elements(parent):
+                if _canonical(child) != "Choice":
+                    self.errors.append(_err(child, f"cannot be inside <Taxonomy> on line {el.sourceline}; "
+                                                   "use <Choice>"))
+                    return None
+                child.tag = "Choice"
+                name = _attr(child, "alias") or _attr(child, "value")
+                if name is None:
+                    self.errors.append(_err(child, 'has no value="..." attribute'))
+                    return None
+                kids = tree(child)
+                if kids is None:
+                    return None
+                nodes.append((name, kids))
+            return nodes
+
+        nodes = tree(el)
+        if nodes is None:
+            return False
+        if not nodes:
+            self.errors.append(_err(el, 'has no choices; add <Choice value="..."/> inside it'))
+            return False
+        self.trees[el] = taxonomy.tree_paths(nodes)
+        return True
 
     def _label(self, el: Any, control: Any) -> None:
         if control is None:
@@ -288,9 +391,10 @@ class _Walk:
                 _err(el, "cannot contain other tags (nested choices are not supported yet)")
             )
             return
-        label = _attr(el, "alias") or _attr(el, "value")
+        label_attr = CONTROLS[control.tag].label_attr
+        label = _attr(el, "alias") or _attr(el, label_attr)
         if label is None:
-            self.errors.append(_err(el, 'has no value="..." attribute'))
+            self.errors.append(_err(el, f'has no {label_attr}="..." attribute'))
             return
         if label in self.labels[control]:
             # Label Studio shows a repeated label twice and stores the same name either way
@@ -310,7 +414,7 @@ class _Walk:
         self.labels[control][label] = el
 
     def check_targets(self) -> None:
-        if not self.controls and not self.errors:
+        if not self.controls and not self.errors and not any(o.tag == "Chat" for o in self.objects):
             self.errors.append(
                 _err(
                     self.root,
@@ -328,11 +432,24 @@ class _Walk:
                 if not self._target_ok(el, to_name):
                     self.controls.remove(el)
                     break
+        shapes = {t for el in self.controls  # plain shape tools: regions without labels of their own
+                  if (CONTROLS[el.tag].region or not CONTROLS[el.tag].per_task) and CONTROLS[el.tag].label_tag is None
+                  for t in self.targets[el]}
+        for el in list(self.controls):
+            images = [t for t in self.targets[el] if self.named[t].tag == "Image"]
+            if el.tag == "Labels" and images and not set(images) <= shapes:
+                self.errors.append(_err(el, f"labels the plain shapes of <Image> {images[0]!r}, but no shape tool "
+                                            "(like <Rectangle>) draws on it"))
+                self.controls.remove(el)
         names = {el.get("name"): el for el in self.controls}
         for el in list(self.controls):
             when = _attr(el, "whenTagName")
             other = names.get(when) if when is not None else None
-            if when is not None and (other is None or other.tag != "Choices"):
+            # a per-region control may follow the labels of a region's own control (Label Studio's
+            # perRegion with whenTagName/whenLabelValue: the audio transcription templates)
+            by_labels = (other is not None and CONTROLS.get(other.tag) is not None and CONTROLS[other.tag].region
+                         and (_attr(el, "perRegion") or "").lower() == "true")
+            if when is not None and (other is None or (other.tag != "Choices" and not by_labels)):
                 self.errors.append(_err(el, f'has whenTagName="{when}", but no <Choices> has that name'))
                 self.controls.remove(el)
 
@@ -378,9 +495,9 @@ def _visibility_problems(el: Any) -> list[str]:
     when = _attr(el, "visibleWhen")
     if when is None:
         return []
-    if when not in ("choice-selected", "choice-unselected"):
+    if when not in ("choice-selected", "choice-unselected", "region-selected"):
         return [f'has visibleWhen="{when}", which is not supported yet '
-                '(labelfab supports "choice-selected" and "choice-unselected")']
+                '(labelfab supports "choice-selected", "choice-unselected" and "region-selected")']
     return []
 
 
@@ -503,7 +620,9 @@ def parse_label_config(xml: str) -> LabelSchema:
     objects: dict[str, ObjectSpec] = {}
     for el in walk.objects:
         obj = li.get_object(el.get("name"))
-        objects[obj.name] = ObjectSpec(tag=el.tag, value_key=obj.value_name)
+        value_list = el.tag == "Image" and _attr(el, "valueList") is not None
+        objects[obj.name] = ObjectSpec(tag=el.tag, value_key=obj.value_name, value_list=value_list,
+                                       **OBJECTS[el.tag].spec_fields(el))
 
     controls: list[ControlSpec] = []
     read_by_sdk = {c.name for c in li.controls}
@@ -515,7 +634,9 @@ def parse_label_config(xml: str) -> LabelSchema:
         labels = list(walked)
         read = [_ls_label(label_el) for label_el in walked.values()]
         kept = [label for label, label_el in walked.items() if label_el.getparent() is not None]
-        if read != labels or list(getattr(ctrl, "labels", kept) or []) != kept:  # Label Studio reads them otherwise
+        # a Ranker's buckets are named by name="...", and Label Studio's SDK reads no labels of it
+        if (el.tag != "Taxonomy" and CONTROLS[el.tag].labels_in_value
+                and (read != labels or list(getattr(ctrl, "labels", kept) or []) != kept)):  # Label Studio reads them otherwise
             raise LabelConfigError(
                 [_err(el, f"has labels {labels}, but Label Studio reads them as {read}")]
             )
@@ -531,6 +652,7 @@ def parse_label_config(xml: str) -> LabelSchema:
         obj = objects[targets[0]]
         value = _attr(el, "value") if tag.label_tag is not None else None
         when_values = _attr(el, "whenChoiceValue")
+        when_labels = _attr(el, "whenLabelValue")
         controls.append(
             ControlSpec(
                 name=name,
@@ -549,8 +671,33 @@ def parse_label_config(xml: str) -> LabelSchema:
                 visible_when=_attr(el, "visibleWhen"),
                 when_tag_name=_attr(el, "whenTagName"),
                 when_choice_values=[v.strip() for v in (when_values or "").split(",") if v.strip()],
+                default_bucket=next((k for k, b in walked.items() if tag.label_attr == "name"
+                                     and (_attr(b, "default") or "").lower() == "true"), None),
+                per_region=str(ctrl.get_attr("perRegion", "false")).lower() == "true",
+                per_item=(_attr(el, "perItem") or "").lower() == "true",
+                when_label_values=[v.strip() for v in (when_labels or "").split(",") if v.strip()],
+                when_roles=walk.when_roles.get(el, []),
                 **tag.spec_fields(ctrl),
+                **({"text_key": obj.text_key} if obj.text_key is not None else {}),
+                **({"series": obj.series} if obj.series is not None else {}),
+                **({"taxonomy": walk.trees[el]} if el in walk.trees else {}),
             )
         )
+    _check_per_item(walk, controls, objects)
+    # a <Chat> is its own control too (label-studio-sdk's ChatMessageTag): the messages added
+    controls += [ControlSpec(name=name, tag="ChatMessage", type="chatmessage", to_name=name, object_tag="Chat",
+                             data_key=obj.value_key) for name, obj in objects.items() if obj.tag == "Chat"]
     notes = [NoteSpec(**note) for note in walk.notes]
-    return LabelSchema(objects=objects, controls=controls, notes=notes)
+    return LabelSchema(objects=objects, controls=controls, notes=notes, relations=walk.relations)
+
+
+def _check_per_item(walk: _Walk, controls: list[ControlSpec], objects: dict[str, ObjectSpec]) -> None:
+    """``perItem`` needs an object with pages: a ``<Pdf>`` or an ``<Image valueList>``."""
+    errors = []
+    for el, control in zip(walk.controls, controls, strict=True):
+        obj = objects[control.to_name]
+        if control.per_item and not (obj.tag == "Pdf" or obj.value_list):
+            errors.append(_err(el, f'uses perItem="true" on <{obj.tag}> {control.to_name!r}, which has no pages; '
+                                   'perItem classifies the pages of a <Pdf> or an <Image valueList>'))
+    if errors:
+        raise LabelConfigError(errors)

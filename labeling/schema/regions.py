@@ -1,7 +1,10 @@
-"""Region controls on images: ``<RectangleLabels>`` (object detection).
+"""Region controls on images: ``<RectangleLabels>`` (object detection) and ``<Rectangle>``.
 
 One result item per box, ``{"type": "rectanglelabels", "value": {"x", "y", "width", "height",
-"rotation", "rectanglelabels"}}``, coordinates in percent of the image side.
+"rotation", "rectanglelabels"}}``, coordinates in percent of the image side. A plain
+``<Rectangle>`` box is ``{"type": "rectangle", "value": {"x", "y", "width", "height",
+"rotation"}}``; its labels, if the config has ``<Labels>`` on the image, are a ``labels`` item
+with the same ``id`` and geometry (as Label Studio's editor stores a region's results).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from labeling.schema.tags import ControlTag, is_number
 if TYPE_CHECKING:
     from labeling.schema.model import ControlSpec
 
-__all__ = ["BOX_TOLERANCE", "CONTROL_TAGS", "RECTANGLE_LABELS"]
+__all__ = ["BOX_TOLERANCE", "CONTROL_TAGS", "RECTANGLE", "RECTANGLE_LABELS"]
 
 #: How far (in percent of the image side) a box may poke out of the image and still be valid;
 #: Label Studio's own float arithmetic produces values such as ``100.00000000000001``.
@@ -72,11 +75,17 @@ def _text(value: dict) -> str:
     return " ".join(map(str, value.get("rectanglelabels") or [])) + " (box)"
 
 
+def _box_text(value: dict) -> str:
+    return "(box)"
+
+
 def _kind(control: ControlSpec) -> str | None:
     return "detection" if control.object_tag == "Image" else None
 
 
 RECTANGLE_LABELS = ControlTag(name="RectangleLabels", result_type="rectanglelabels", targets=("Image",),
-                              label_tag="Label", check_item=_check_box, text=_text, kind=_kind)
+                              label_tag="Label", check_item=_check_box, text=_text, kind=_kind, region=True)
+RECTANGLE = ControlTag(name="Rectangle", result_type="rectangle", targets=("Image",), check_item=_check_box,
+                       text=_box_text, region=True)
 
-CONTROL_TAGS = (RECTANGLE_LABELS,)
+CONTROL_TAGS = (RECTANGLE_LABELS, RECTANGLE)

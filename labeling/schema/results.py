@@ -7,6 +7,7 @@ from typing import Any
 
 from labeling.schema.model import LabelSchema
 from labeling.schema.registry import CONTROLS, RESULT_TYPES
+from labeling.schema.tags import is_int
 
 __all__ = ["label_text", "result_from_labels", "result_labels"]
 
@@ -108,7 +109,8 @@ def label_text(result: Any) -> str:
     str
         Each result item read by its tag family and joined with ``"; "``: choices give their
         names (``"cat"``, ``"cat, dog"``), spans ``PER 'Ada'``, boxes ``car (box)``, text
-        areas their text, ratings ``4 stars``. A plain string or list of strings is shown as
+        areas their text, ratings ``4 stars``, relations ``ORG [0:9] → PER [25:35] (founded_by)``
+        (after the regions); an item on a page of a document says it (``Cover (page 1)``). A plain string or list of strings is shown as
         is; None gives ``""``.
     """
     if result is None:
@@ -122,11 +124,22 @@ def label_text(result: Any) -> str:
     if not isinstance(result, list):
         return str(result)
     parts = []
+    regions: dict[str, str] = {}  # region id -> its reading, for the relations between regions
     for item in result:
         value = item.get("value") if isinstance(item, dict) else None
         if not isinstance(value, dict):
             continue
         tag = RESULT_TYPES.get(str(item.get("type", "")).lower())
         if tag is not None:
-            parts.append(tag.text(value))
+            page = item.get("item_index")  # a page of a document (perItem answers, regions on pages)
+            on_page = f" (page {page + 1})" if is_int(page) and page >= 0 and tag.text(value) else ""
+            parts.append(tag.text(value) + on_page)
+            if isinstance(item.get("id"), str) and parts[-1]:
+                regions.setdefault(item["id"], parts[-1])
+    for item in result:
+        if isinstance(item, dict) and item.get("type") == "relation":
+            ends = [regions.get(str(item.get(k)), "a region") for k in ("from_id", "to_id")]
+            arrow = {"left": "←", "bi": "↔"}.get(str(item.get("direction")), "→")
+            names = ", ".join(map(str, item.get("labels") or []))
+            parts.append(f"{ends[0]} {arrow} {ends[1]}" + (f" ({names})" if names else ""))
     return "; ".join(p for p in parts if p)

@@ -1,5 +1,11 @@
 """Span controls: ``<Labels>`` on ``<Text>`` (named entities).
 
+``<Labels>`` on an ``<Image>`` labels the plain shapes of a ``<Rectangle>`` (or another shape
+tool): Label Studio stores one ``labels`` item per region beside the shape's own item, with the
+shape's ``id`` and geometry (:mod:`labeling.schema.linked` checks the pairing). ``<Labels>`` on a
+``<Video>`` name its tracks: Label Studio keeps them in the ``videorectangle`` item's ``value.labels``
+(:mod:`labeling.schema.video`), so a ``labels`` item on a video is refused.
+
 One result item per span, ``{"type": "labels", "value": {"start", "end", "text", "labels"}}``;
 offsets count Unicode code points, as Label Studio's backend does. Text given as a list of
 paragraphs is one string to Label Studio (the paragraphs joined with ``","``), and so are its
@@ -24,6 +30,11 @@ def _utf16_slice(text: str, start: int, end: int) -> str:
 
 
 def _check_span(control: ControlSpec, item: dict, value: dict, *, data: Any, where: str, **_: Any) -> list[str]:
+    if control.object_tag == "Image":
+        return []  # the labels of a shape: its geometry is the shape item's (linked)
+    if control.object_tag == "Video":
+        return [f"{where}: the labels of a video's track are stored in its videorectangle item "
+                "(value.labels), as Label Studio stores them, not as labels items"]
     start, end = value.get("start"), value.get("end")
     if not (is_int(start) and is_int(end)):
         return [
@@ -63,10 +74,12 @@ def _text(value: dict) -> str:
 
 
 def _kind(control: ControlSpec) -> str | None:
+    if control.object_tag == "Video":
+        return "video"  # the labels of a video's tracks (labeling.schema.video)
     return "ner" if control.object_tag == "Text" else None
 
 
-LABELS = ControlTag(name="Labels", result_type="labels", targets=("Text",), label_tag="Label",
-                    check_item=_check_span, text=_text, kind=_kind)
+LABELS = ControlTag(name="Labels", result_type="labels", targets=("Text", "Image", "Video"), label_tag="Label",
+                    check_item=_check_span, text=_text, kind=_kind, region=True)
 
 CONTROL_TAGS = (LABELS,)

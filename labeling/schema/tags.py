@@ -78,11 +78,23 @@ class ObjectTag:
     check_data : callable
         ``check_data(key, value) -> str or None``: the problem of the task data value the
         object shows, None if it fits.
+    check_spec_data : callable or None
+        ``check_spec_data(spec, key, value) -> str or None``: instead of ``check_data`` where
+        the check depends on the object's attributes (``nameKey`` of a Paragraphs).
+    spec_fields : callable
+        ``spec_fields(el) -> dict``: extra :class:`~labeling.schema.model.ObjectSpec` fields
+        read from the element (``name_key``, ``text_key``).
+    children : tuple of str
+        Lower-case names of the tags it holds and reads itself (a TimeSeries' ``channel``);
+        ``check_attrs`` checks them. Other objects hold no tags.
     """
 
     name: str
     check_data: Callable[[str, Any], str | None]
     check_attrs: Callable[[Any], list[str]] = _no_problems
+    check_spec_data: Callable[..., str | None] | None = None
+    spec_fields: Callable[[Any], dict[str, Any]] = _no_fields
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,22 @@ class ControlTag:
     kind : callable
         ``kind(control) -> str or None``: the task kind a schema whose primary control this is
         has (``"classification"``), None for ``"other"``.
+    label_attr : str
+        The attribute of a label tag naming it (``"value"``; a Ranker's ``<Bucket>`` uses
+        ``"name"``).
+    labels_in_value : bool
+        Result values carry the label names under :attr:`label_field` (``{"choices": [...]}``);
+        False for a Ranker, whose buckets are keys of ``value.ranker`` and optional.
+    self_target : bool
+        Label Studio's editor stores the control's own name as ``to_name`` of its items (a
+        Pairwise, which is an object to the editor as well); the objects of ``toName`` are
+        taken too, as Label Studio's SDK checks them.
+    per_region : bool
+        The control may be ``perRegion="true"``: one result item per region, carrying the
+        region's ``id`` (Label Studio's per-region Choices, TextArea, Rating and Number).
+    region : bool
+        Its result items are regions of their own (a span, a box, a shape) that per-region
+        items and relations name by ``id``.
     """
 
     name: str
@@ -125,8 +153,13 @@ class ControlTag:
     spec_fields: Callable[[Any], dict[str, Any]] = _no_fields
     check_item: ItemCheck = _no_item_problems
     kind: Callable[[ControlSpec], str | None] = _no_kind
+    label_attr: str = "value"
+    labels_in_value: bool = True
+    self_target: bool = False
+    per_region: bool = False
+    region: bool = False
 
     @property
     def label_field(self) -> str | None:
         """The key of a result value holding label names (``"choices"``); None without labels."""
-        return self.result_type if self.label_tag is not None else None
+        return self.result_type if self.label_tag is not None and self.labels_in_value else None

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from labeling.schema.chat import chat_message_problems
+from labeling.schema.linked import check_linked, regions_of
 from labeling.schema.model import ControlSpec, LabelSchema
+from labeling.schema.objects import image_list_problem
+from labeling.schema.pdf import check_per_item
 from labeling.schema.registry import CONTROLS, OBJECTS
+from labeling.schema.video import check_track_labels
 
 __all__ = ["data_labels", "hidden_controls", "validate_result", "validate_task_data"]
 
@@ -68,6 +73,10 @@ def hidden_controls(schema: LabelSchema, result: list[Any]) -> set[str]:
     for control in schema.controls:
         if control.visible_when is None:
             continue
+        if control.visible_when == "region-selected":
+            if not control.per_region and not regions_of(schema, result):
+                hidden.add(control.name)  # shown only while a region is selected: none exists
+            continue
         if control.when_tag_name is not None:
             picked = chosen.get(control.when_tag_name, [])
         else:
@@ -84,6 +93,7 @@ def validate_result(
     data: dict[str, Any],
     *,
     image_size: tuple[int, int] | None = None,
+    page_count: int | None = None,
 ) -> list[str]:
     """Check a Label Studio annotation (or prediction) result against the schema.
 
@@ -98,6 +108,9 @@ def validate_result(
     image_size : tuple of int, optional
         ``(width, height)`` of the task image in pixels; checks rotated boxes and the items'
         ``original_width``/``original_height``.
+    page_count : int, optional
+        Pages of the task's document (a PDF imported into labelfab); per-page items
+        (``perItem``) must name one of them.
 
     Returns
     -------
@@ -116,6 +129,8 @@ def validate_result(
         if not isinstance(item, dict):
             problems.append(f"{where}: must be an object, got {type(item).__name__}")
             continue
+        if item.get("type") == "relation":
+            continue  # between two regions: check_linked
         from_name = item.get("from_name")
         control = controls.get(from_name) if isinstance(from_name, str) else None
         if control is None:
@@ -126,7 +141,8 @@ def validate_result(
             continue
         where = f"result[{i}] ({control.name})"
         present.add(control.name)
-        if item.get("to_name") not in control.targets:
+        tag = CONTROLS[control.tag]
+        if item.get("to_name") not in control.targets and not (tag.self_target and item.get("to_name") == control.name):
             annotated = " or ".join(repr(t) for t in control.targets)
             problems.append(
                 f"{where}: to_name is {item.get('to_name')!r}, but control {control.name!r} "
@@ -140,8 +156,7 @@ def validate_result(
         if not isinstance(value, dict):
             problems.append(f"{where}: value must be an object")
             continue
-        tag = CONTROLS[control.tag]
-        if tag.per_task:
+        if tag.per_task and not control.per_region and not control.per_item:
             per_task_seen[control.name] = per_task_seen.get(control.name, 0) + 1
             if per_task_seen[control.name] == 2:
                 problems.append(
@@ -150,8 +165,14 @@ def validate_result(
         if tag.label_field is not None:
             problems += _check_labels(control, value.get(tag.label_field), tag.label_field, where, data)
         problems += tag.check_item(control, item, value, data=data, image_size=image_size, where=where)
+    problems += check_linked(schema, result, data)
+    problems += chat_message_problems(schema, result, data)
+    problems += check_track_labels(schema, result)  # a track's value.labels: the <Labels> on its video
+    problems += check_per_item(schema, result, data, page_count=page_count)
     hidden = hidden_controls(schema, result)
     for control in schema.controls:
+        if control.per_region:
+            continue  # required for each region: check_linked
         if control.required and control.name not in present and control.name not in hidden:
             problems.append(
                 f"control {control.name!r} is required, but the result has no item for it"
@@ -183,7 +204,13 @@ def validate_task_data(schema: LabelSchema, data: dict[str, Any]) -> list[str]:
         if key not in data:
             problems.append(f"data field {key!r} (shown by <{obj.tag}> {name!r}) is missing")
             continue
-        problem = OBJECTS[obj.tag].check_data(key, data[key])
+        tag = OBJECTS[obj.tag]
+        if obj.value_list:
+            problem = image_list_problem(key, data[key], tag.check_data)
+        elif tag.check_spec_data is not None:
+            problem = tag.check_spec_data(obj, key, data[key])
+        else:
+            problem = tag.check_data(key, data[key])
         if problem is not None:
             problems.append(problem)
     for control in schema.controls:

@@ -20,7 +20,7 @@ from labeling.schema.tags import ControlTag, attr, is_int, is_number
 if TYPE_CHECKING:
     from labeling.schema.model import ControlSpec
 
-__all__ = ["CONTROL_TAGS", "DATETIME", "NUMBER", "RATING", "TEXTAREA"]
+__all__ = ["CONTROL_TAGS", "DATETIME", "NUMBER", "RATING", "TEXTAREA", "value_scale", "values_close"]
 
 
 def _check_text(control: ControlSpec, item: dict, value: dict, *, where: str, **_: Any) -> list[str]:
@@ -142,16 +142,40 @@ def _datetime_text(value: dict) -> str:
     return str(value.get("datetime"))
 
 
-TEXTAREA = ControlTag(name="TextArea", result_type="textarea", targets=("Text", "Image"), per_task=True,
-                      check_item=_check_text, text=_textarea_text)
-RATING = ControlTag(name="Rating", result_type="rating", targets=("Text", "Image"), per_task=True,
-                    check_attrs=_rating_attrs, spec_fields=_rating_fields, check_item=_check_rating,
-                    text=_rating_text)
+def value_scale(control: ControlSpec) -> float:
+    """The scale a Number's or Rating's answers are compared on: ``max - min``, or
+    ``maxRating - 1``; 0.0 when the control has none (the larger answer is the scale then)."""
+    if control.type == "rating":
+        return float(max((control.max_rating or 5) - 1, 1))
+    if control.min_value is not None and control.max_value is not None and control.max_value > control.min_value:
+        return float(control.max_value - control.min_value)
+    return 0.0
 
-NUMBER = ControlTag(name="Number", result_type="number", targets=("Text", "Image"), per_task=True,
+
+def values_close(control: ControlSpec, x: float, y: float, *, tolerance: float = 0.25) -> bool:
+    """Whether two answers of a Number or Rating agree: at most ``tolerance`` of the control's
+    scale apart (:func:`value_scale`, else the larger answer)."""
+    scale = value_scale(control) or max(abs(x), abs(y), 1.0)
+    return abs(x - y) / scale <= tolerance + 1e-9
+
+
+def _value_kind(control: ControlSpec) -> str | None:
+    """A project whose primary control is a per-task Number or Rating is QC's ``regression``."""
+    return None if control.per_region else "regression"
+
+
+TEXTAREA = ControlTag(name="TextArea", result_type="textarea", targets=("Text", "Image", "Paragraphs", "Table", "Chat", "Pdf", "TimeSeries"), per_task=True,
+                      per_region=True, check_item=_check_text, text=_textarea_text)
+RATING = ControlTag(name="Rating", result_type="rating", targets=("Text", "Image", "Paragraphs", "Table", "Chat", "Pdf", "TimeSeries"), per_task=True,
+                    per_region=True,
+                    check_attrs=_rating_attrs, spec_fields=_rating_fields, check_item=_check_rating,
+                    text=_rating_text, kind=_value_kind)
+
+NUMBER = ControlTag(name="Number", result_type="number", targets=("Text", "Image", "Paragraphs", "Table", "Chat", "Pdf", "TimeSeries"), per_task=True,
+                    per_region=True,
                     check_attrs=_number_attrs, spec_fields=_number_fields, check_item=_check_number,
-                    text=_number_text)
-DATETIME = ControlTag(name="DateTime", result_type="datetime", targets=("Text", "Image"), per_task=True,
+                    text=_number_text, kind=_value_kind)
+DATETIME = ControlTag(name="DateTime", result_type="datetime", targets=("Text", "Image", "Paragraphs", "Table", "Chat", "Pdf", "TimeSeries"), per_task=True,
                       check_attrs=_datetime_attrs, spec_fields=_datetime_fields, check_item=_check_datetime,
                       text=_datetime_text)
 

@@ -1,0 +1,12 @@
+"""Cloud storages, as Label Studio has them (ARCHITECTURE.md, labeling/storages): import and
+export storages on S3-compatible services and local-files storages, their sync, and the
+pre-signed URLs of the objects tasks point at.
+
+- :mod:`~labeling.storages.common`: the rows, Label Studio's fields checked, sealed credentials,
+  the JSON answered (credentials never in it), list, get, delete;
+- :mod:`~labeling.storages.s3`, :mod:`~labeling.storages.localfiles`: one module per type;
+- :mod:`~labeling.storages.sync`: save, validate, sync (import through ``labeling.imports``,
+  export of annotations and dataset versions);
+- :mod:`~labeling.storages.resolve`: ``s3://`` URIs in task data pre-signed when a task is served
+  (imported by the modules that serve tasks, so this package imports nothing here).
+"""
