@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from insights.cache import annotation_key
 from insights.context import A, Ctx, R, V, iso, panel, rounded, user_emails
+from insights.control_agreement import controls_data
 from insights.sql import label_params, labels_sql, primary, set_agg
 from labeling import jobs
 from labeling.db import read_session, utcnow, write_session
@@ -366,6 +367,8 @@ def agreement_panel(ctx: Ctx, data: dict) -> dict:
     summary = {k: data.get(k) for k in ("alpha", "unanimous", "n_items", "n_annotators", "mean_kappa", "source",
                                         "computed_at", "note", "n_prelabel_skipped")}
     summary["pending"] = bool(data.get("pending"))
+    # rankings, pairwise picks, spans, taxonomy paths, relations, regions: per control
+    summary.update({"controls": [], "controls_source": None, **controls_data(ctx)})
     return panel("agreement", ["label", "alpha"], rows, **summary)
 
 

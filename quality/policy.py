@@ -43,7 +43,10 @@ as its final label (:func:`labeling.aggregation.people_label`: the only annotato
 shows. QC's consensus (CROWDLAB weighs the annotators with its model, and with one annotator it
 leans on the model) is never stored as a final label: nothing a model produced becomes one
 without a person choosing it. A task whose annotators are tied is not accepted: it goes to the
-review queue (``suspect -> review``, counted in ``tied``), where a reviewer picks. A QC run never
+review queue (``suspect -> review``, counted in ``tied``), where a reviewer picks; so does a task
+whose annotators disagree on a ranking, a pairwise pick, a taxonomy path, spans or relations (the
+run's flagged ``agreement`` finding, :mod:`quality.run.control_agreement`; counted in
+``disagree``), whatever ``kinds`` says, with that finding shown to the reviewer. A QC run never
 changes a label: a suspect keeps its annotations and waits for a person (or for more annotators).
 """
 
@@ -72,7 +75,7 @@ from labeling.models import (
     TaskState,
     User,
 )
-from labeling.review import as_result, release_cleared
+from labeling.review import as_result, queue_move, release_cleared
 from labeling.schema import LabelSchema, label_text, result_labels, schema_of
 
 __all__ = [
@@ -90,7 +93,13 @@ __all__ = [
 
 SUSPECT_MODES = ("flagged", "threshold", "worst_share", "budget")
 ROUTES = ("review", "relabel")
-ISSUE_KINDS = ("label", "outlier", "near_duplicate", "multilabel", "ner", "detection")
+ISSUE_KINDS = ("label", "outlier", "near_duplicate", "multilabel", "ner", "detection",
+               # image quality (cleanvision, quality/image_quality.py)
+               "blurry", "dark", "light", "odd_size", "odd_aspect_ratio", "low_information", "image_duplicate",
+               # annotators' agreement on rankings, picks, paths, spans, relations (quality.task_agreement)
+               "agreement")
+#: The issue kind of a run's agreement findings: flagged ones go to review whatever ``kinds`` says.
+AGREEMENT = "agreement"
 
 DEFAULTS: dict[str, Any] = {
     "suspect": "flagged",  # flagged | threshold | worst_share | budget
@@ -357,7 +366,8 @@ def apply_policy(
     dict
         Counts: ``scored`` (labeled tasks the run scored), ``accepted`` (with the annotators'
         label), ``review`` (suspects, and ``tied``: tasks that passed but whose annotators are
-        tied), ``relabel``, ``more_annotators``, ``cleared`` (suspects an earlier run queued that this
+        tied; ``disagree``: tasks whose annotators disagree on a ranking, pick, path, span or
+        relation), ``relabel``, ``more_annotators``, ``cleared`` (suspects an earlier run queued that this
         run would not make suspects, out of the review queue unless a reviewer holds them or
         their annotators are tied); and the ``policy`` applied.
     """
@@ -369,8 +379,8 @@ def apply_policy(
 
 def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, float]) -> dict:
     now = utcnow()
-    counts = {"scored": 0, "accepted": 0, "review": 0, "tied": 0, "relabel": 0, "more_annotators": 0,
-              "cleared": 0}
+    counts = {"scored": 0, "accepted": 0, "review": 0, "tied": 0, "disagree": 0, "relabel": 0,
+              "more_annotators": 0, "cleared": 0}
     project = s.get(Project, project_id)
     run = s.get(QualityRun, run_id)
     if project is None or run is None or run.project_id != project_id:
@@ -382,6 +392,7 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
     issues = _run_issues(s, run_id)
     tasks = _labeled_tasks(s, project_id, set(issues))
     kinds = set(policy["kinds"])
+    flagged_only = policy["suspect"] == "flagged"
     if not tasks:
         counts["cleared"] = len(_clear_queue(s, project_id, run_id, issues, {}, policy, kinds, now))
         return {**counts, "policy": policy}
@@ -396,7 +407,10 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
     results = _results(s, project_id, set(tasks))
     moves: list[lifecycle.Move] = []
     for tid, task in tasks.items():
-        worst = min(issues[tid], key=lambda i: (i.kind not in kinds, i.kind != "label", i.score))
+        # the finding shown to the reviewer: one of the policy's kinds; with suspect="flagged" one
+        # that is flagged (a dark image's finding, not its label's row that the model agrees with)
+        worst = min(issues[tid], key=lambda i: (i.kind not in kinds, flagged_only and not i.is_issue,
+                                                 i.kind != "label", i.score))
         consensus = next(
             (as_result(schema, i.consensus) for i in issues[tid] if i.consensus is not None), None
         )
@@ -455,33 +469,24 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
                     if policy["route"] == "relabel"
                     else ""
                 )
-                queued = _change(
-                    tid,
-                    [(TaskState.suspect, why), (TaskState.review, "to the review queue" + full)],
-                    task.target_overlap,
-                    requeued=False,
-                    priority=task.priority,
-                )
-                queued.values["review_issue_id"] = worst.id  # the finding the reviewer is shown
-                moves.append(queued)
+                moves.append(_to_review(tid, task, worst, why, then="to the review queue" + full))
                 counts["review"] += 1
+            continue
+        # annotators who disagree on a ranking, pick, taxonomy path, span or relation
+        # (quality.run.control_agreement): to review, the disagreement the finding shown
+        apart = _disagreement(issues[tid])
+        if apart is not None:
+            moves.append(_to_review(tid, task, apart, f"{head}: {apart.reason} (score {apart.score:.3f})"))
+            counts["review"] += 1
+            counts["disagree"] += 1
             continue
         # the final label is the people's (never QC's model-weighted consensus); a tie is
         # broken by a person in review, not by the model
         label, source, tied = people_label(schema, results.get(tid, []))
         if tied:
             names = ", ".join(label_text(r) or "(nothing)" for r in tied)
-            queued = _change(
-                tid,
-                [(TaskState.suspect, f"{head}: passed (score {worst.score:.3f}) but its annotators are "
-                                     f"tied ({names}); a person picks"),
-                 (TaskState.review, "to the review queue")],
-                task.target_overlap,
-                requeued=False,
-                priority=task.priority,
-            )
-            queued.values["review_issue_id"] = worst.id
-            moves.append(queued)
+            moves.append(_to_review(tid, task, worst, f"{head}: passed (score {worst.score:.3f}) but its "
+                                    f"annotators are tied ({names}); a person picks"))
             counts["review"] += 1
             counts["tied"] += 1
             continue
@@ -521,6 +526,19 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
     return {**counts, "policy": policy}
 
 
+def _to_review(tid: int, task: Any, finding: _Issue, why: str, *, then: str = "to the review queue") -> lifecycle.Move:
+    """A task to the review queue (:func:`labeling.review.queue_move`, every finding's way in),
+    with the finding the reviewer is shown."""
+    return queue_move(tid, why, issue_id=finding.id, then=then,
+                      values={"target_overlap": task.target_overlap, "requeued": False, "priority": task.priority,
+                              "final_label": None, "final_source": None})
+
+
+def _disagreement(found: list[_Issue]) -> _Issue | None:
+    """The task's flagged ``agreement`` finding of this run (its annotators disagree), if any."""
+    return next((i for i in found if i.kind == AGREEMENT and i.is_issue), None)
+
+
 def _clear_queue(s: Session, project_id: int, run_id: int, issues: dict[int, list[_Issue]],
                  scored: dict[int, tuple[float, bool]], policy: dict, kinds: set[str], now) -> list[int]:
     """Suspects queued by an earlier run that this run scored and would not make suspects
@@ -534,7 +552,7 @@ def _clear_queue(s: Session, project_id: int, run_id: int, issues: dict[int, lis
         return []
     again = {tid: (min((i.score for i in issues[tid] if i.kind in kinds), default=1.0),
                    any(i.is_issue for i in issues[tid] if i.kind in kinds)) for tid in queued}
-    still = _suspects(policy, {**scored, **again})
+    still = _suspects(policy, {**scored, **again}) | {tid for tid in queued if _disagreement(issues[tid])}
     return release_cleared(s, project_id, run_id, {tid for tid in queued if tid not in still}, now=now)
 
 

@@ -18,8 +18,10 @@ from labeling.errors import Invalid, NotFound
 from labeling.jobs.qc_trigger import QC_JOB_KIND
 from labeling.models import AnnotatorScore, Job, LabelIssue, QualityRun, Task, User
 from labeling.schema import LabelSchema, schema_of
+from quality.policy import ISSUE_KINDS
 
 __all__ = [
+    "agreement_controls",
     "get_run",
     "issue_view",
     "label_issues",
@@ -142,6 +144,16 @@ def get_run(
     return run, annotators
 
 
+def agreement_controls(user: User, project_id: int, run_id: int | None = None) -> list[dict]:
+    """The annotators' agreement per control of a run (the newest finished one by default), as
+    :mod:`quality.run.control_agreement` stored it: ``{"control", "type", "metric", "mean",
+    "n_tasks", "n_disagree", "bound", "worst": [{"task_id", "value"}]}`` each; empty when the run
+    measured none."""
+    run, _ = get_run(user, project_id, run_id)
+    controls = ((run.agreement or {}).get("controls") if run is not None else None) or []
+    return [c for c in controls if isinstance(c, dict)]
+
+
 def _pick_run(
     s: Session, project_id: int, run_id: int | None, *, done_only: bool
 ) -> QualityRun | None:
@@ -173,10 +185,9 @@ def label_issues(
     (QualityRun or None, list of LabelIssue, int)
         The run, one page of issues, and how many there are in all.
     """
-    kinds = ("label", "outlier", "near_duplicate")
-    if kind is not None and kind not in kinds:
+    if kind is not None and kind not in ISSUE_KINDS:
         raise Invalid(
-            f"unknown issue kind {kind!r}; kinds are {', '.join(kinds)}",
+            f"unknown issue kind {kind!r}; kinds are {', '.join(ISSUE_KINDS)}",
             [{"row": None, "field": "kind", "detail": "unknown kind"}],
         )
     page = max(int(page), 1)
@@ -256,7 +267,7 @@ def overview(user: User, project_id: int, *, run_id: int | None = None, kind: st
         ``model_text`` (:func:`model_text`) and ``precision_text`` (:func:`precision_text`).
     """
     from labeling.access import can
-    if kind not in (None, "label", "outlier", "near_duplicate"):
+    if kind is not None and kind not in ISSUE_KINDS:
         raise Invalid(f"unknown issue kind {kind!r}", [{"row": None, "field": "kind", "detail": "unknown kind"}])
     page = max(int(page), 1)
     with read_session() as s:

@@ -5,7 +5,8 @@ out-of-sample ``pred_probs`` and the choice out. No database, no jobs.
 
 * :func:`image_feature_sets` -- several featurizers of the same images: labelfab's own
   (:func:`quality.features.image_features`), multi-scale HOG (scikit-image), HOG with local binary
-  patterns (scikit-image) and colour and intensity histograms, and pixel PCA.
+  patterns (scikit-image) and colour and intensity histograms, rotation- and colour-invariant
+  gradient statistics, and pixel PCA.
 * :func:`text_feature_sets` -- word n-gram TF-IDF, character n-gram TF-IDF, and both.
 * :func:`select_pred_probs` -- every (feature set, model) candidate is cross-validated on one
   split and calibrated by temperature scaling; the best by log loss (each item's loss capped, so
@@ -45,11 +46,18 @@ from quality.pred_probs import (
 __all__ = [
     "IMAGE_CANDIDATES",
     "TEXT_CANDIDATES",
+    "candidates_for",
     "image_feature_sets",
     "select_pred_probs",
     "text_feature_sets",
 ]
 
+#: Candidates on the embeddings of a project's own ONNX encoder (:mod:`quality.encoders`; rows of
+#: unit norm); skipped, as every candidate whose feature set is missing, when none is set.
+ONNX_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("onnx", "logreg(C=10)"),
+    ("onnx", "svm_rbf(C=10)"),
+)
 #: (feature set, model) candidates for images. SVM C is chosen between two values.
 IMAGE_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("labelfab", "svm_rbf(C=1)"),
@@ -57,6 +65,8 @@ IMAGE_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("labelfab", "logreg(C=0.01)"),
     ("hog", "svm_rbf(C=10)"),
     ("hog_lbp_colour", "svm_rbf(C=1)"),
+    ("invariant", "svm_rbf(C=10)"),
+    *ONNX_CANDIDATES,
 )
 #: ... and for texts (TF-IDF rows have unit norm: logistic regression needs a large C).
 TEXT_CANDIDATES: tuple[tuple[str, str], ...] = (
@@ -66,6 +76,7 @@ TEXT_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("words", "logreg(C=10)"),
     ("chars", "logreg(C=1)"),
     ("chars", "logreg(C=10)"),
+    *ONNX_CANDIDATES,
 )
 
 #: Items on which candidates are compared at most (a stratified subsample above it).
@@ -73,7 +84,38 @@ SELECTION_SIZE = 3_000
 #: Folds of the selection split (the final pred_probs use the caller's n_folds).
 SELECTION_FOLDS = 3
 
+#: Candidates a run tries at most on a large project (more than :data:`LARGE_PROJECT` items):
+#: each costs a cross-validation on the selection subsample and its features a pass over every
+#: item, so a large image project computes only the feature sets of these.
+MAX_CANDIDATES_LARGE = 2
+#: Items above which a project is large for the zoo.
+LARGE_PROJECT = 20_000
+
 _SIDE = 48  # images are described at this size (HOG cells of 8 and 16 pixels, LBP)
+
+
+def candidates_for(candidates: Sequence[tuple[str, str]], *, n_items: int) -> tuple[tuple[str, str], ...]:
+    """The candidates a run of `n_items` labeled items tries, in their order.
+
+    A candidate whose model family cannot run on that many items (an RBF SVM above its limit in
+    :data:`quality.pred_probs.MODELS`) is left out, since its final cross-validation on every
+    item would refuse it; above :data:`LARGE_PROJECT` items, only the first
+    :data:`MAX_CANDIDATES_LARGE` that remain, so that the zoo's time stays bounded (their
+    feature sets are the only ones computed: :func:`feature_sets_of`).
+    """
+    from quality.pred_probs import MODELS, _parse_model_name
+
+    def runs(model: str) -> bool:
+        limit = MODELS[_parse_model_name(model)[0]]
+        return limit is None or n_items <= limit
+
+    kept = tuple(c for c in candidates if runs(c[1]))
+    return kept[:MAX_CANDIDATES_LARGE] if n_items > LARGE_PROJECT else kept
+
+
+def feature_sets_of(candidates: Sequence[tuple[str, str]]) -> list[str]:
+    """The feature sets some candidates use, in their order."""
+    return list(dict.fromkeys(f for f, _ in candidates))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,6 +160,49 @@ def _colour_hist(rgb: np.ndarray, bins: int = 8) -> np.ndarray:
     return np.concatenate([hist, pct, spread.astype(np.float32)], axis=1)
 
 
+def _invariant(rgb: np.ndarray, bins: int = 36) -> np.ndarray:
+    """Rotation- and colour-invariant gradient statistics of a chunk of images ``(m, side, side, 3)``.
+
+    Each pixel's gradient is that of its strongest colour channel (as HOG takes it), so the
+    colours of object and background do not matter, only their edges. Then, over the image:
+    the magnitudes of the Fourier transform of the orientation histogram (a rotation shifts the
+    histogram circularly and leaves them unchanged: edges in 3, 4 or 5 directions, stripes,
+    curves), the radial profile of the gradient mass about its centroid (scaled by its mean
+    radius), the histogram of each gradient's angle to the radius through it (edges facing the
+    centre or across it), the eccentricity of the gradient mass and its total.
+    """
+    m, s = rgb.shape[0], rgb.shape[1]
+    gy, gx = np.gradient(rgb, axis=(1, 2))
+    mag = np.sqrt(gx**2 + gy**2)
+    best = mag.argmax(axis=3)[..., None]
+    gx = np.take_along_axis(gx, best, 3)[..., 0]
+    gy = np.take_along_axis(gy, best, 3)[..., 0]
+    mag = np.take_along_axis(mag, best, 3)[..., 0]
+    ang = np.arctan2(gy, gx)
+    rows = np.arange(m)[:, None]
+
+    def hist(index: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+        flat = (rows * k + index.reshape(m, -1)).ravel()
+        return np.bincount(flat, weights=weights.reshape(m, -1).ravel(), minlength=m * k).reshape(m, k)
+
+    orient = hist(((ang + np.pi) / (2 * np.pi) * bins).astype(np.int64) % bins, mag, bins)
+    total = orient.sum(axis=1, keepdims=True) + 1e-9
+    spectrum = np.abs(np.fft.rfft(orient / total, axis=1))[:, 1:]
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
+    w = mag / (mag.sum(axis=(1, 2), keepdims=True) + 1e-9)
+    cy = (w * yy).sum(axis=(1, 2))[:, None, None]
+    cx = (w * xx).sum(axis=(1, 2))[:, None, None]
+    dy, dx = yy[None] - cy, xx[None] - cx
+    r = np.sqrt(dy**2 + dx**2)
+    mean_r = (w * r).sum(axis=(1, 2))[:, None, None] + 1e-9
+    radial = hist(np.minimum((r / mean_r * 8).astype(np.int64), 23), w, 24)
+    facing = hist(((ang - np.arctan2(dy, dx)) % (2 * np.pi) / (2 * np.pi) * 16).astype(np.int64) % 16, w, 16)
+    a, b, c = (w * dx * dx).sum((1, 2)), (w * dy * dy).sum((1, 2)), (w * dx * dy).sum((1, 2))
+    eccentricity = np.sqrt(((a - b) / 2) ** 2 + c**2) / ((a + b) / 2 + 1e-9)
+    return np.concatenate([spectrum, radial, facing, eccentricity[:, None], np.log(total / (s * s))],
+                          axis=1).astype(np.float32)
+
+
 def _weighted(blocks: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """Standardized blocks, each weighted so that it adds ``weight`` to squared distances."""
     out = [_standardize(b) * np.float32(np.sqrt(w / b.shape[1])) for b, w in zip(blocks, weights, strict=True)]
@@ -141,6 +226,9 @@ def image_feature_sets(
     ``hog_lbp_colour``
         That HOG, uniform local binary pattern histograms (texture) and colour and intensity
         histograms, each block weighted equally.
+    ``invariant``
+        Rotation- and colour-invariant gradient statistics (:func:`_invariant`): what an
+        object's edges look like whatever its orientation and colours.
     ``pixels_pca``
         Grayscale 24x24 pixels projected on their first `pca_components` principal components
         (whitened).
@@ -167,8 +255,8 @@ def image_feature_sets(
     QCInputError
         As :func:`quality.features.image_features`, or on an unknown feature set name.
     """
-    wanted = list(names) if names is not None else ["labelfab", "hog", "hog_lbp_colour"]
-    unknown = set(wanted) - {"labelfab", "hog", "hog_lbp_colour", "pixels_pca"}
+    wanted = list(names) if names is not None else ["labelfab", "hog", "hog_lbp_colour", "invariant"]
+    unknown = set(wanted) - {"labelfab", "hog", "hog_lbp_colour", "invariant", "pixels_pca"}
     if unknown:
         raise QCInputError(f"unknown image feature sets: {', '.join(sorted(unknown))}")
     n = len(images)
@@ -180,7 +268,7 @@ def image_feature_sets(
     rest = [w for w in wanted if w != "labelfab"]
     if not rest:
         return out
-    hog8, hog16, lbp, colour, pixels = [], [], [], [], []
+    hog8, hog16, lbp, colour, invariant, pixels = [], [], [], [], [], []
     chunk: list[np.ndarray] = []
     for i in range(n):
         img = _load_rgb(images[i], i).resize((_SIDE, _SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -190,9 +278,13 @@ def image_feature_sets(
         hog16.append(_hog(gray, 16))
         if "hog_lbp_colour" in rest:
             lbp.append(_lbp_hist(gray))
+        if "hog_lbp_colour" in rest or "invariant" in rest:
             chunk.append(rgb)
             if len(chunk) == 256 or i == n - 1:
-                colour.append(_colour_hist(np.stack(chunk)))
+                if "hog_lbp_colour" in rest:
+                    colour.append(_colour_hist(np.stack(chunk)))
+                if "invariant" in rest:
+                    invariant.append(_invariant(np.stack(chunk)))
                 chunk = []
         if "pixels_pca" in rest:
             pixels.append(np.asarray(img.convert("L").resize((24, 24), Image.Resampling.BOX),
@@ -202,6 +294,8 @@ def image_feature_sets(
         out["hog"] = _weighted(hog, (1.0, 0.6))
     if "hog_lbp_colour" in rest:
         out["hog_lbp_colour"] = _weighted(hog + [np.stack(lbp), np.concatenate(colour)], (1.0, 0.6, 0.8, 0.8))
+    if "invariant" in rest:
+        out["invariant"] = _standardize(np.concatenate(invariant))
     if "pixels_pca" in rest:
         from sklearn.decomposition import PCA
 
@@ -322,6 +416,10 @@ def select_pred_probs(
         raise QCInputError("select_pred_probs: no candidate has its feature set")
     y = np.asarray(labels)
     n = y.shape[0]
+    too_many = [c for c in usable if c not in candidates_for(usable, n_items=min(n, LARGE_PROJECT))]
+    usable = [c for c in usable if c not in too_many]
+    if not usable:
+        raise QCInputError(f"select_pred_probs: no candidate model can run on {n:,} items")
     for name, X in feature_sets.items():
         if X.shape[0] != n:
             raise QCInputError(f"feature set {name!r}: {X.shape[0]} rows for {n} labels")
@@ -384,6 +482,7 @@ def select_pred_probs(
     det = {**det, "fallback_rows": fallback}
     out = _details(losses, accuracy, chosen, sub.size, len(folds), det, [k.split(" + ", 1)[0] for k in chosen])
     out["temperature"] = {k: round(temps[k], 4) for k in chosen}
+    skipped.update({f"{f} + {m}": f"{m.split('(')[0]} does not run on {n:,} items" for f, m in too_many})
     if skipped:
         out["skipped"] = skipped
     return pred_probs, " & ".join(chosen), acc, out

@@ -24,7 +24,7 @@ from quality.run.load import Data
 from quality.run.outliers import other_issues
 from quality.run.probs import pred_probs_of
 
-__all__ = ["MAX_KAPPA_ANNOTATORS", "MAX_MATRIX_CELLS", "score"]
+__all__ = ["MAX_KAPPA_ANNOTATORS", "MAX_MATRIX_CELLS", "label_vector", "score"]
 
 
 #: Largest labels matrix (items x annotators cells) CROWDLAB is given.
@@ -42,7 +42,7 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
 
     names = data.class_names
     k = len(names)
-    y_one, counts = _label_vector(data)
+    y_one, counts = label_vector(data)
     multi = int(counts.max()) >= 2
     matrix = users = None
     if multi:
@@ -243,7 +243,7 @@ def _agreement(matrix: np.ndarray, names: list[str], users: list[int]) -> dict:
     return jsonable(out)
 
 
-def _label_vector(data: Data) -> tuple[np.ndarray, np.ndarray]:
+def label_vector(data: Data) -> tuple[np.ndarray, np.ndarray]:
     """(items x 1) labels when every item has one label; (labels, counts per item)."""
     counts = np.bincount(data.ann_item, minlength=data.n)
     y = np.full(data.n, -1, dtype=np.int64)

@@ -1,6 +1,8 @@
-"""QC of object detection (``<RectangleLabels>``): cleanlab's object detection on the boxes of the
-first annotation of each image against imported predicted boxes with scores; labelfab trains no
-detector itself (ARCHITECTURE.md, quality/)."""
+"""QC of object detection (``<RectangleLabels>``, and ``<PolygonLabels>`` and ``<EllipseLabels>``
+by their bounding boxes): cleanlab's object detection on the boxes of the first annotation of
+each image against imported predicted regions with scores; labelfab trains no detector itself
+(ARCHITECTURE.md, quality/). Polygons or ellipses without any prediction are scored by their
+annotators' agreement (:mod:`quality.run.regions`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from labeling.shapes import region_box
+from quality.run import region_agreement
 from quality.run.common import Probs, ProgressFn, QCRunError, Scored, region_labels, region_score
 from quality.run.feedback import imported_priorities
 from quality.run.load import Data, first_annotations, latest_predictions
@@ -66,15 +70,11 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
     ) -> tuple[np.ndarray, np.ndarray, list]:
         out, labs, sc = [], [], []
         for r in regions:
-            v = r.get("value") or {}
-            lab = region_labels(r, "rectanglelabels")
-            try:
-                x, y, w, h = (float(v[f]) for f in ("x", "y", "width", "height"))
-            except (KeyError, TypeError, ValueError):
+            lab = region_labels(r, str(r.get("type", "")).lower())
+            box = region_box(r)  # a rectangle's, or the bounding box of a polygon or an ellipse
+            if box is None or not lab or lab[0] not in idx:
                 continue
-            if not lab or lab[0] not in idx:
-                continue
-            out.append([x, y, x + w, y + h])
+            out.append(list(box))
             labs.append(idx[lab[0]])
             sc.append(region_score(r, score) if with_score else None)
         return (
@@ -83,6 +83,9 @@ def score(data: Data, options: dict, progress: ProgressFn) -> tuple[Scored, Prob
             sc,
         )
 
+    if not preds and data.control.type != "rectanglelabels":
+        # polygons or ellipses without any prediction: their annotators' agreement instead
+        return region_agreement.score(data, options, progress)
     labels, predictions, used = [], [], []
     no_score = no_prediction = 0
     for i, regions in zip(items.tolist(), values, strict=True):

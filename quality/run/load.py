@@ -13,6 +13,7 @@ of stored images or of the text (:func:`own_features`), imported probabilities
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from labeling.db import read_session
-from labeling.media import MediaError, media_path
+from labeling.media import MediaError
+from labeling.mediastore import local_path
 from labeling.models import Media, Project, TaskState
 from labeling.schema import ControlSpec, LabelSchema, schema_of
 from labeling.settings import get_settings
@@ -51,6 +53,10 @@ __all__ = [
 
 
 _NOT_SCORED = (TaskState.excluded.value,)
+#: Task types scored by their annotators' agreement alone: their primary control may have no labels.
+BY_AGREEMENT_ONLY = ("ranking", "hypertext", "audio", "chat", "timeseries", "video")
+#: Task types without classes: scored by agreement alone, or by cleanlab's regression.
+NO_CLASSES = (*BY_AGREEMENT_ONLY, "regression")
 
 
 @dataclass
@@ -97,7 +103,17 @@ def _choices(result: Any, name: str, fld: str) -> list[str]:
     return out
 
 
-def load(project_id: int, *, max_items: int, max_predict: int, progress: ProgressFn) -> Data:
+def _number(result: Any, name: str, fld: str) -> float | None:
+    """The value of a per-task Number or Rating (``value[fld]``) in one result; None without one."""
+    for item in result if isinstance(result, list) else []:
+        if isinstance(item, dict) and item.get("from_name") == name and isinstance(item.get("value"), dict):
+            value = item["value"].get(fld)
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                return float(value)
+    return None
+
+
+def load(project_id: int, *, max_predict: int, progress: ProgressFn) -> Data:
     """The labeled tasks of a project and their annotations of the primary control, and the
     tasks still needing labels; :class:`QCRunError` when there is nothing QC can score."""
     with read_session() as s:
@@ -107,15 +123,15 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
         schema = schema_of(project)
         control = schema.primary_control
         kind = schema.kind
-        if kind == "other" or not control.labels:
+        if kind == "other" or (kind not in NO_CLASSES and not (control.labels or control.taxonomy)):
             raise QCRunError(
-                f"QC scores <Choices>, <Labels> and <RectangleLabels> controls; the primary control "
+                f"QC scores <Choices>, <Labels>, image region controls and per-task <Number> or <Rating>; the primary control "
                 f"{control.name!r} is <{control.tag}>, which has no labels to check"
             )
-        class_names = list(control.labels)
+        class_names = list(control.labels) or [control.path_separator.join(p) for p in control.taxonomy]
         if kind == "ner":
             class_names = ["O", *class_names]
-        if len(class_names) < 2:
+        if len(class_names) < 2 and kind not in NO_CLASSES:
             raise QCRunError(
                 f"the label config's control {control.name!r} has a single label "
                 f"({class_names[0]!r}); QC needs at least 2 classes to compare"
@@ -138,17 +154,9 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
                 "the project has no labeled tasks yet; label (or import labels for) some tasks "
                 "of at least 2 classes, then run QC"
             )
-        if n_labeled > max_items:
-            raise QCRunError(
-                f"the project has {n_labeled:,} labeled tasks; a QC run scores at most {max_items:,} "
-                "(memory and time stay bounded). Split the data into several projects, or export it and "
-                "run cleanlab on a machine sized for it"
-            )
         progress(0.02, f"loading the annotations of {n_labeled:,} labeled tasks")
 
-        fld = {"Choices": "choices", "Labels": "labels", "RectangleLabels": "rectanglelabels"}[
-            control.tag
-        ]
+        fld = control.type  # the value key of its labels: choices, labels, rectanglelabels...
         index = {name: i for i, name in enumerate(class_names)}
         q = (
             sa.select(ANNOTATION.c.task_id, ANNOTATION.c.user_id, ANNOTATION.c.result,
@@ -195,7 +203,13 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
                 for x in bad:
                     unknown[x] += 1
                 value = sorted(index[x] for x in names if x in index)
-            else:  # ner, detection: the regions of the primary control
+            elif kind == "regression":  # the annotator's Number or Rating
+                number = _number(result, control.name, fld)
+                if number is None:
+                    other += 1
+                    continue
+                value = number
+            else:  # ner, detection, keypoints, segmentation: the regions of the primary control
                 regions = [
                     it
                     for it in result or []
@@ -259,7 +273,7 @@ def load(project_id: int, *, max_items: int, max_predict: int, progress: Progres
             f"{sum(unknown.values())} annotation(s) use labels no longer in the config and were left "
             f"out: {listing}"
         )
-    if other and kind == "classification":
+    if other and kind in ("classification", "regression"):
         notes.append(
             f"{other} annotation(s) carry no single label of {control.name!r} and were left out"
         )
@@ -439,9 +453,8 @@ def embedding_features(data: Data) -> tuple[np.ndarray, np.ndarray | None] | str
     return X[lab], (X[unl_ok] if unl_ok.size else None)
 
 
-def _image_paths(data: Data, ids: np.ndarray) -> list[str | None]:
+def image_paths(data: Data, ids: np.ndarray) -> list[str | None]:
     """Paths of the stored media files of tasks ``ids`` (sorted)."""
-    root = get_settings().media_root
     media = task_values(data.project.id, ids, TASK.c.media_id)
     wanted = sorted({m for m in media if m is not None})
     files: dict[int, tuple[str, str]] = {}
@@ -462,7 +475,7 @@ def _image_paths(data: Data, ids: np.ndarray) -> list[str | None]:
             out.append(None)
             continue
         try:
-            out.append(str(media_path(root, *files[m])))
+            out.append(str(local_path(*files[m])))
         except MediaError:
             out.append(None)
     return out
@@ -471,7 +484,14 @@ def _image_paths(data: Data, ids: np.ndarray) -> list[str | None]:
 def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str:
     """Features labelfab computes itself, several sets of them (:mod:`quality.zoo`):
     (``{name: (X labeled, X unlabeled or None)}``, None, what), or why not."""
-    from quality.zoo import image_feature_sets, text_feature_sets
+    from quality.zoo import (
+        IMAGE_CANDIDATES,
+        TEXT_CANDIDATES,
+        candidates_for,
+        feature_sets_of,
+        image_feature_sets,
+        text_feature_sets,
+    )
 
     obj = data.schema.objects.get(data.control.to_name)
     if obj is None:
@@ -479,7 +499,7 @@ def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str
     ids = _all_ids(data)
     lab, unl = _split(data, ids)
     if obj.tag == "Image":
-        paths = _image_paths(data, ids)
+        paths = image_paths(data, ids)
         missing = [int(ids[i]) for i in lab if paths[i] is None]
         if missing:
             return (
@@ -493,8 +513,10 @@ def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str
             )
             data.unlabeled_ids = ids[keep_unl]
         use = np.concatenate([lab, keep_unl]).astype(np.int64)
-        progress(0.12, f"computing image features of {use.size:,} images")
-        sets = image_feature_sets([paths[i] for i in use])
+        names = _zoo_sets("labelfab", feature_sets_of(candidates_for(IMAGE_CANDIDATES, n_items=lab.size)))
+        progress(0.12, f"computing image features of {use.size:,} images ({', '.join(names)})")
+        sets = image_feature_sets([paths[i] for i in use], names=names)
+        _add_onnx(sets, data, "image", [paths[i] for i in use], progress)
         return _split_sets(sets, lab.size, keep_unl.size), None, "image features"
     key = obj.value_key
     texts = task_values(data.project.id, ids, TASK.c.data[key].as_string())
@@ -505,8 +527,33 @@ def own_features(data: Data, progress: ProgressFn) -> tuple[Any, Any, str] | str
     data.unlabeled_ids = ids[keep_unl]
     use = np.concatenate([lab, keep_unl]).astype(np.int64)
     progress(0.12, f"computing TF-IDF features of {use.size:,} texts")
-    sets = text_feature_sets([texts[i] for i in use])
+    names = _zoo_sets("words+chars", feature_sets_of(candidates_for(TEXT_CANDIDATES, n_items=lab.size)))
+    sets = text_feature_sets([texts[i] for i in use], names=names)
+    _add_onnx(sets, data, "text", [texts[i] for i in use], progress)
     return _split_sets(sets, lab.size, keep_unl.size), None, "TF-IDF"
+
+
+def _zoo_sets(default: str, wanted: list[str]) -> list[str]:
+    """The feature sets a run computes: labelfab's default set first (the one a run given its own
+    ``models`` uses), then those the zoo's candidates for this many items use (not ``onnx``,
+    which :func:`_add_onnx` adds)."""
+    return list(dict.fromkeys([default, *(w for w in wanted if w != "onnx")]))
+
+
+def _add_onnx(sets: dict[str, Any], data: Data, kind: str, inputs: list, progress: ProgressFn) -> None:
+    """The embeddings of the project's own ONNX encoder (``LABELFAB_QC_ONNX_IMAGE_MODEL`` or
+    ``_TEXT_MODEL``), as the zoo's ``onnx`` feature set, when the settings name one."""
+    from quality.encoders import onnx_image_embeddings, onnx_text_embeddings
+
+    settings = get_settings()
+    model = settings.qc_onnx_image_model if kind == "image" else settings.qc_onnx_text_model
+    if model is None:
+        return
+    progress(0.15, f"embedding {len(inputs):,} {kind}s with the ONNX encoder {model.name}")
+    embed = onnx_image_embeddings if kind == "image" else onnx_text_embeddings
+    sets["onnx"] = embed(inputs, model)
+    data.notes.append(f"ONNX {kind} encoder {model.name}: {sets['onnx'].shape[1]}-d embeddings, one of the zoo's "
+                      "feature sets")
 
 
 def _split_sets(sets: dict[str, Any], n_lab: int, n_unl: int) -> dict[str, tuple[Any, Any]]:

@@ -64,10 +64,12 @@ def _zoo_probs(
     """The featurizer and model zoo (:mod:`quality.zoo`): pred_probs of the candidate chosen by
     cross-validated log loss; unlabeled tasks predicted by the same choice (averaged for two)."""
     from quality.pred_probs import fit_predict
-    from quality.zoo import IMAGE_CANDIDATES, TEXT_CANDIDATES, select_pred_probs
+    from quality.zoo import IMAGE_CANDIDATES, TEXT_CANDIDATES, candidates_for, select_pred_probs
 
     first = next(iter(sets.values()))[0]
-    candidates = TEXT_CANDIDATES if hasattr(first, "tocsr") else IMAGE_CANDIDATES
+    candidates = candidates_for(
+        TEXT_CANDIDATES if hasattr(first, "tocsr") else IMAGE_CANDIDATES, n_items=y.size
+    )
     pp, name, acc, details = select_pred_probs(
         {k: v[0] for k, v in sets.items()},
         y,

@@ -22,8 +22,14 @@ with :func:`start_qc`):
    re-run after a crash writes its results once.
 
 A QC run never changes task states or labels: what becomes suspect is the QC policy's call.
-Input QC cannot score (fewer than 2 classes, no labeled tasks, one item, constant features, a
-project too large, ...) ends the run ``failed`` with a clear message, never a traceback.
+Input QC cannot score (fewer than 2 classes, no labeled tasks, one item, constant features, ...)
+ends the run ``failed`` with a clear message, never a traceback.
+
+There is no cap on the labeled tasks a run scores: a classification project of at least
+``LABELFAB_QC_FAN_OUT_FROM`` labeled tasks (one label each, ``data.embedding``) is fanned out
+after step 1 (:mod:`quality.run.fanout`): one job per cross-validation fold, over the features
+written out of core, and a gather job that finds the label issues with cleanlab's batched finder
+and stores the run (steps 3 and 4).
 """
 
 from __future__ import annotations
@@ -40,17 +46,35 @@ from labeling.db import utcnow, write_session
 from labeling.errors import Conflict, Invalid
 from labeling.jobs.qc_trigger import enqueue_qc
 from labeling.models import Job, User
+from labeling.settings import get_settings
 from quality import QCInputError
-from quality.run import classification, detection, multilabel, ner
+from quality.run import (
+    audio,
+    chat,
+    classification,
+    control_agreement,
+    detection,
+    hypertext,
+    keypoints,
+    multilabel,
+    ner,
+    paragraphs,
+    ranking,
+    regression,
+    segmentation,
+    taxonomy,
+    timeseries,
+    video,
+)
 from quality.run.common import Probs, ProgressFn, QCRunError, Scored
-from quality.run.load import Data, load
+from quality.run.fanout import fan_out, wants_fan_out
+from quality.run.image_quality import image_findings
+from quality.run.load import BY_AGREEMENT_ONLY, Data, load
 from quality.run.store import store_failed, store_run
 
-__all__ = ["MAX_ITEMS", "MAX_PREDICT", "SCORERS", "Scorer", "run_qc", "start_qc"]
+__all__ = ["MAX_PREDICT", "SCORERS", "Scorer", "run_qc", "start_qc"]
 
 
-#: Most labeled items a run scores; above, the run ends with a message (memory stays bounded).
-MAX_ITEMS = 300_000
 #: Most unlabeled tasks the model predicts in one run (the first ones in import order).
 MAX_PREDICT = 100_000
 
@@ -63,6 +87,17 @@ SCORERS: dict[str, Scorer] = {
     "multilabel": multilabel.score,
     "ner": ner.score,
     "detection": detection.score,
+    "taxonomy": taxonomy.score,
+    "paragraphs": paragraphs.score,
+    "keypoints": keypoints.score,
+    "segmentation": segmentation.score,
+    "ranking": ranking.score,
+    "hypertext": hypertext.score,
+    "audio": audio.score,
+    "chat": chat.score,
+    "regression": regression.score,
+    "video": video.score,
+    "timeseries": timeseries.score,
 }
 
 
@@ -132,8 +167,8 @@ def run_qc(
     ctx: jobs.JobContext | None = None,
     progress: ProgressFn | None = None,
     options: dict | None = None,
-    max_items: int = MAX_ITEMS,
     max_predict: int = MAX_PREDICT,
+    fan_out_from: int | None = None,
 ) -> dict:
     """Run QC on a project and store the results (one QualityRun); returns a summary.
 
@@ -148,9 +183,12 @@ def run_qc(
     options : dict, optional
         ``predict_unlabeled`` (default True), ``models`` (candidate models, see
         :data:`quality.pred_probs.MODELS`).
-    max_items, max_predict : int
-        Most labeled items scored (above: the run fails with a message) and most unlabeled tasks
-        predicted.
+    max_predict : int
+        Most unlabeled tasks predicted.
+    fan_out_from : int, optional
+        Labeled tasks from which a classification run with ``data.embedding`` is fanned out as
+        fold jobs and a gather (default ``LABELFAB_QC_FAN_OUT_FROM``); only a run of a job fans
+        out, and its result is then ``{"status": "fanned_out", "batch", "n_items", "n_folds"}``.
 
     Returns
     -------
@@ -174,9 +212,33 @@ def run_qc(
         # one thread for OpenMP and BLAS: QC runs one at a time per process, and on a shared
         # machine spinning thread pools cost far more than they give
         with threadpool_limits(limits=1):
-            data = load(project_id, max_items=max_items, max_predict=max_predict, progress=step)
+            data = load(project_id, max_predict=max_predict, progress=step)
+            if ctx is not None and wants_fan_out(data, threshold=_fan_out_from(fan_out_from)):
+                fanned = _fan_out(data, ctx, step)
+                if isinstance(fanned, dict):
+                    return fanned
+                data.notes.append(f"the run was not fanned out over the workers: {fanned}")
             scorer = SCORERS[data.kind]
-            scored, probs = scorer(data, options, step)
+            try:
+                scored, probs = scorer(data, options, step)
+            except (QCRunError, QCInputError) as exc:
+                if not control_agreement.measures(data):
+                    raise
+                # relations, rankings... are still compared: their disagreements reach review
+                data.notes.append(f"the {data.kind} scorer could not run ({exc}); only the annotators' agreement "
+                                  "was measured, and tasks with one annotator were left for the next run")
+                try:
+                    scored, probs = control_agreement.score_alone(data, step, every_task=False)
+                except QCRunError as alone:
+                    raise QCRunError(f"{exc}; and {alone}") from alone
+            else:
+                if data.kind not in BY_AGREEMENT_ONLY:
+                    step(0.82, "comparing the annotators of every other control")
+                    if apart := control_agreement.agreement_findings(data, scored):
+                        data.notes.append(f"{apart:,} task(s) whose annotators disagree on a ranking, pick, "
+                                          "path, span or relation (agreement findings)")
+            step(0.85, "checking image quality")
+            image_findings(data, scored)
     except (QCRunError, QCInputError) as exc:
         message = f"QC could not run: {exc}"
         return store_failed(project_id, ctx, started, message, data, t0)
@@ -189,3 +251,16 @@ def run_qc(
         return store_failed(project_id, ctx, started, message, data, t0)
     step(0.9, f"saving the results of {data.n:,} items")
     return store_run(project_id, ctx, started, data, scored, probs, t0)
+
+
+def _fan_out_from(value: int | None) -> int:
+    return get_settings().qc_fan_out_from if value is None else value
+
+
+def _fan_out(data: Data, ctx: jobs.JobContext, step: ProgressFn) -> dict | str:
+    """The run as fold jobs and a gather (:mod:`quality.run.fanout`), or why it cannot be."""
+    from quality.run.classification import label_vector
+
+    y, _ = label_vector(data)
+    step(0.08, f"writing the features of {data.n:,} items for the fold jobs")
+    return fan_out(data, y, ctx, step)

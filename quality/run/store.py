@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from labeling import jobs
+from labeling import jobs, webhooks
 from labeling.db import utcnow, write_session
 from labeling.models import AnnotatorScore, LabelIssue, Project, QualityRun, TaskState, User
 from quality.policy import apply_policy
@@ -75,6 +75,10 @@ def store_failed(
         s.add(run)
         s.flush()
         run_id = run.id
+        webhooks.emit(s, "QC_RUN_FINISHED", project_id, lambda: {"qc_run": {
+            "id": run_id, "status": "failed", "message": message, "n_items": run.n_items, "n_issues": 0,
+            "noise_rate": None, "job": run.job_id, "created_at": started.isoformat(),
+            "finished_at": run.finished_at.isoformat()}})
     out = {"run": run_id, "status": "failed", "message": message, "seconds": seconds}
     if ctx is not None:
         raise jobs.JobError(message)
@@ -89,9 +93,12 @@ def store_run(
     scored: Scored,
     probs: Probs,
     t0: float,
+    *,
+    also: Callable[[Session], None] | None = None,
 ) -> dict:
     """Store a scored run, its rows and the QC policy's verdicts in one transaction (ending the
-    job, if any, in it); returns the run's summary."""
+    job, if any, in it); returns the run's summary. ``also(session)`` writes the caller's own
+    rows in that transaction (a fanned-out run's batch ends ``done`` with its run)."""
     message = _message(data, scored, probs)
     summary = dict(scored.summary)
     summary.update(probs.details)
@@ -174,6 +181,14 @@ def store_run(
         result["policy"] = apply_policy(
             project_id, run_id, session=s, priorities=back_priorities
         )  # the QC policy judges the run in the same transaction
+        webhooks.emit(s, "QC_RUN_FINISHED", project_id, lambda: {"qc_run": jsonable({
+            "id": run_id, "status": "done", "message": message, "n_items": data.n, "n_issues": scored.n_issues,
+            "noise_rate": scored.noise_rate, "model": probs.model_name, "pred_probs_source": probs.source,
+            "cv_accuracy": probs.cv_accuracy, "n_predictions": n_pred, "n_prioritized": n_prio,
+            "policy": result["policy"], "job": run.job_id, "created_at": started.isoformat(),
+            "finished_at": run.finished_at.isoformat()})})
+        if also is not None:
+            also(s)
         if ctx is not None:
             ctx.complete(s, result, message=message[:4000])
     return result
