@@ -60,10 +60,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from web import auth, errors
     from web.api import bp as api_bp
-    from web.views import annotate, main, projects
+    from web.views import annotate, data_manager, main, projects  # noqa: F401 (data_manager: routes on projects.bp)
     from web.views import can as views_can
     from web.views import dashboard as dashboard_views
     from web.views import datasets as datasets_views
+    from web.views import people as people_views
     from web.views import quality as quality_views
     from web.views import review as review_views
     from web.views import tokens as tokens_views
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(quality_views.bp)
     app.register_blueprint(datasets_views.bp)
     app.register_blueprint(tokens_views.bp)
+    app.register_blueprint(people_views.bp)
     app.register_blueprint(api_bp)
     app.add_template_global(views_can, "can")
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (see web.api)

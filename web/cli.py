@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup
 
 from labeling import users
 from labeling.errors import DomainError
-from labeling.models import Role, User
+from labeling.models import JobStatus, Role, User
 from labeling.schema import schema_of
 from labeling.settings import SettingsError
 from web.cli_accounts import token_group, user_group
@@ -245,7 +245,7 @@ def _domain_fail(exc: DomainError) -> None:
 @click.command("export")
 @click.argument("project_id", type=int)
 @click.option("--format", "fmt", default="JSONL", show_default=True,
-              help="JSON, JSON_MIN, CSV, TSV, JSONL, PARQUET, COCO, YOLO, VOC, CONLL2003")
+              help="JSON, JSON_MIN, CSV, TSV, JSONL, PARQUET, COCO, YOLO, VOC, CONLL2003, BRUSH_TO_PNG")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="the file to write (a zip for COCO, YOLO, VOC and for --media files)")
 @click.option("--state", default="accepted", show_default=True, help="task states, comma-separated, or 'all'")
@@ -424,14 +424,20 @@ def qc_run(project_id: int, wait: bool, as_email: str | None):
     With the in-process (stub) broker nothing else would run the job, so the command runs it
     itself, showing its progress, as with --wait.
     """
-    import threading
-    import time
-
-    from tqdm import tqdm
-
-    from labeling import jobs
     from labeling.jobs import broker
-    from labeling.models import JobStatus
+
+    job, created = _start_qc(project_id, as_email)
+    if not (wait or broker.is_stub()):
+        click.echo(job.id)
+        return
+    current = _follow_qc(job, created)
+    click.echo(f"{current.status}: {current.message}")
+    if current.status == JobStatus.failed:
+        raise SystemExit(1)
+    click.echo(job.id)
+
+
+def _start_qc(project_id: int, as_email: str | None):
     from quality.run.skeleton import start_qc
 
     try:
@@ -439,10 +445,22 @@ def qc_run(project_id: int, wait: bool, as_email: str | None):
     except DomainError as exc:
         fail(exc.detail)
     click.echo(f"QC job {job.id} {'started' if created else 'was already under way'} for project {project_id}")
-    if not (wait or broker.is_stub()):
-        click.echo(job.id)
-        return
-    if broker.is_stub() and created:
+    return job, created
+
+
+def _follow_qc(job, created: bool, *, run_here: bool = False):
+    """Show a QC job's progress until it ends; the job. It runs in this process when the stub
+    broker has no other worker, or with ``run_here`` (the claim is atomic: a worker that takes
+    the job's message first runs it, and this process waits)."""
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    from labeling import jobs
+    from labeling.jobs import broker
+
+    if (broker.is_stub() or run_here) and created:
         threading.Thread(target=jobs.execute, args=(job.id,), daemon=True, name=f"qc-job-{job.id}").start()
     bar = tqdm(total=100, desc="QC", unit="%", file=sys.stderr, dynamic_ncols=True,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
@@ -458,10 +476,55 @@ def qc_run(project_id: int, wait: bool, as_email: str | None):
             break
         time.sleep(0.3)
     bar.close()
-    click.echo(f"{current.status}: {current.message}")
+    if current.status == JobStatus.done and (current.result or {}).get("status") == "fanned_out":
+        click.echo(f"{current.status}: {current.message}")
+        current = _follow_fan_out(current.result["batch"], run_here=broker.is_stub())
+    return current
+
+
+def _follow_fan_out(batch_id: int, *, run_here: bool):
+    """A fanned-out QC run to its end: its fold jobs and gather, run in this process with the
+    in-process broker (nothing else would), else waited for; the gather job at its end."""
+    import time
+
+    from labeling import jobs
+    from labeling.models import JobStatus
+    from quality.run.fanout import pending_jobs
+
+    while True:
+        folds, gather = pending_jobs(batch_id)
+        if run_here:
+            for job_id in [*folds, *([gather] if gather else [])]:
+                click.echo(f"running job {job_id}", err=True)
+                jobs.execute(job_id)
+        current = jobs.get_job(gather) if gather else None
+        if current is not None and current.status in (JobStatus.done, JobStatus.failed):
+            return current
+        if any(j.status == JobStatus.failed for j in map(jobs.get_job, folds)):
+            fail(f"a fold job of QC batch {batch_id} failed")
+        time.sleep(0.5)
+
+
+@qc_group.command("agreement")
+@click.argument("project_id", type=int)
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def qc_agreement(project_id: int, as_email: str | None):
+    """Run QC now and show the annotators' agreement per control (rankings, pairwise picks,
+    taxonomy paths, HTML and dialogue spans, relations); a QC run sends the tasks whose
+    annotators disagree to review, as every run does."""
+    from quality import results
+
+    job, created = _start_qc(project_id, as_email)
+    current = _follow_qc(job, created, run_here=True)
     if current.status == JobStatus.failed:
-        raise SystemExit(1)
-    click.echo(job.id)
+        fail(current.message or "the QC run failed")
+    done = current.result or {}
+    policy = done.get("policy") or {}
+    controls = results.agreement_controls(_operator(as_email), project_id, done.get("run"))
+    figures = ", ".join(f"{c['control']} {c['metric']} {c['mean']:.2f} ({c['n_disagree']} of {c['n_tasks']} apart)"
+                        for c in controls) or "nothing to measure"
+    click.echo(f"QC run {done.get('run')}: {sum(c['n_tasks'] for c in controls[:1])} tasks compared; "
+               f"{policy.get('disagree', 0)} sent to review for disagreeing; mean agreement: {figures}")
 
 
 @qc_group.command("runs")
@@ -659,7 +722,32 @@ def policy_set(project_id: int, settings: tuple[str, ...], as_email: str | None)
         _domain_fail(exc)
 
 
-COMMANDS = [init_command, serve_command, worker_command, user_group, token_group, project_group, import_command, demo_command,
+@click.command("tasks")
+@click.argument("action")
+@click.option("--project", "project_id", type=int, required=True, help="the project")
+@click.option("--query", "query", default="{}", show_default=True,
+              help="Label Studio's Data Manager query (JSON: filters, ordering, selectedItems)")
+@click.option("--view", "view_id", type=int, help="a saved Data Manager view selects the tasks instead")
+@click.option("--reason", default="", help="why (kept in each task's event)")
+@click.option("--more", type=int, default=1, show_default=True, help="reopen: how many more annotators")
+@click.option("--as", "as_email", help="act as this user (default: the first admin)")
+def tasks_command(action: str, project_id: int, query: str, view_id: int | None, reason: str, more: int,
+                  as_email: str | None):
+    """Run a Data Manager action on the tasks a query selects, as POST /api/dm/actions does:
+    send_to_review, reopen, accept, exclude, include, mark_gold, unmark_gold, or Label Studio's
+    delete_tasks, delete_tasks_annotations, delete_tasks_predictions. Prints the answer as JSON."""
+    from labeling.dm import actions, filters, views
+
+    user = _operator(as_email)
+    try:
+        params = views.view_params(user, project_id, view_id) if view_id else filters.parse(query)
+        answer = actions.perform(user, project_id, action, params, {"reason": reason, "more": more})
+    except DomainError as exc:
+        _domain_fail(exc)
+    click.echo(json.dumps(answer, ensure_ascii=False))
+
+
+COMMANDS = [tasks_command, init_command, serve_command, worker_command, user_group, token_group, project_group, import_command, demo_command,
             export_command, dataset_group, pull_command, qc_group, review_group, policy_group]
 
 

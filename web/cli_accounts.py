@@ -9,6 +9,7 @@ from labeling import users
 from labeling.db import utcnow
 from labeling.errors import DomainError
 from labeling.models import Role, TokenScope
+from labeling.settings import get_settings
 
 
 def fail(message: str) -> None:
@@ -39,6 +40,27 @@ def user_create(email: str, role: str, password: str | None, name: str):
     click.echo(f"created {user.role} {user.email} (id {user.id})")
     if generated:
         click.echo(f"password: {password}")
+
+
+@user_group.command("invite")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="annotator", show_default=True)
+@click.option("--name", default="")
+def user_invite(email: str, role: str, name: str):
+    """Create a user without a password (or take one that has none, or has forgotten theirs) and
+    print a one-time link that sets it (the pages' invites: labeling.invites)."""
+    # imported here, not at the top: it reads the settings, after the CLI's own start-up check
+    from labeling import invites
+
+    try:
+        done = invites.invite(None, email, role=role, name=name)
+    except DomainError as exc:
+        fail(exc.detail)
+    except users.UserError as exc:
+        fail(str(exc))
+    base = get_settings().public_url.rstrip("/") or "http://127.0.0.1:8000"
+    click.echo(f"{'created' if done.created else 'new link for'} {done.user.role} {done.user.email} (id {done.user.id})")
+    click.echo(f"link (once, until {done.expires_at:%Y-%m-%d %H:%M} UTC): {base}/invite/{done.key}")
 
 
 @user_group.command("password")

@@ -124,12 +124,17 @@ import web.api.annotations  # noqa: E402,F401
 from web.api import (  # noqa: E402,F401
     accounts,
     annotate_ui,
+    comments,
     dm,
     exports,
+    invites,
+    ml,
     openapi,
     projects,
     quality,
     review,
     review_ui,
     stats,
+    storages,
+    webhooks,
 )

@@ -55,6 +55,10 @@ def version():
     return jsonify(server_version())
 
 
+#: Label Studio's build info of a component (message, commit, date, branch), unknown: null.
+_NO_BUILD = {"message": None, "commit": None, "date": None, "branch": None}
+
+
 def server_version() -> dict:
     mine = metadata.version("labelfab")
     sdk = metadata.version("label-studio-sdk")
@@ -64,8 +68,10 @@ def server_version() -> dict:
                                         "current_version_is_outdated": False},
             "label-studio-os-backend": {"message": f"labelfab {mine}", "commit": None, "date": None,
                                         "branch": None, "version": mine},
-            "label-studio-frontend": {}, "dm2": {}, "label-studio-converter": {"version": sdk},
-            "backend": {"labelfab": mine}, "lsf": {},
+            # Label Studio's front-end components: labelfab ships none of them (its own pages)
+            **{part: dict(_NO_BUILD) for part in ("label-studio-frontend", "dm2", "lsf")},
+            "label-studio-converter": {"version": sdk},
+            "backend": {"labelfab": mine, "commit": None},
             "labelfab": {"version": mine, "label_studio_sdk": sdk}}
 
 

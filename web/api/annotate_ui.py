@@ -13,6 +13,10 @@ annotations' domain functions.
     task, for going back to fix it: ``{"annotation": {...} | null, "task": {...}}``.
 ``GET /api/annotate/ID/stats?since=ISO``
     ``{"done_today", "remaining"}``; ``since`` is the start of the annotator's local day.
+``GET /api/annotate/tasks/ID/series/NAME``
+    The series the task's ``<TimeSeries name="NAME">`` plots, read on the server
+    (:func:`labeling.series.task_series`: inline columns, or a CSV by URL through the outbound
+    rules or from the media store): ``{"name", "x", "keys", "channels"}``.
 ``GET /api/annotate/csrf``
     A CSRF token for the current browser session: a page whose annotator logged in again in
     another tab refreshes its token with it before re-sending a waiting submit.
@@ -25,7 +29,7 @@ from datetime import UTC, datetime
 from flask import jsonify, request
 from flask_wtf.csrf import generate_csrf
 
-from labeling import annotations, router
+from labeling import annotations, router, series
 from labeling.errors import Invalid
 from web.api import api_user, bp, changes_state
 from web.api import schemas as s
@@ -58,11 +62,13 @@ def _counters(project_id: int) -> dict:
 @changes_state
 @doc(summary="The labeling page's next task, 200 with task null when none is left", query=s.AnnotateNextQuery, responses={200: s.AnnotateNext}, tags=('labeling page',))
 def annotate_next(project_id: int):
-    task = router.serve_next(project_id, api_user().user, ahead_of=_int_arg("exclude"))
-    lease = None
+    task = router.serve_next(project_id, api_user().user, ahead_of=_int_arg("exclude"), for_page=True)
+    lease = media = None
     if task is not None:
         lease = {"expires_at": task.get("lease_expires_at"), "seconds": task.get("lease_seconds")}
-    return jsonify({"task": task, "lease": lease, "counters": _counters(project_id), "prefetch": True})
+        media = task.pop("media", None)  # beside the task: the task keeps Label Studio's shape
+    return jsonify({"task": task, "media": media, "lease": lease, "counters": _counters(project_id),
+                    "prefetch": True})
 
 
 @bp.get("/annotate/<int:project_id>/stats")
@@ -82,3 +88,9 @@ def annotate_previous(project_id: int):
 @doc(summary="A fresh CSRF token for the browser session", responses={200: s.CsrfToken}, tags=('labeling page',))
 def annotate_csrf():
     return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.get("/annotate/tasks/<int:task_id>/series/<object_name>")
+@doc(summary="The data a task's TimeSeries plots (columns inline, or its CSV read by URL)", responses={200: s.TimeSeriesData}, tags=('labeling page',))
+def annotate_series(task_id: int, object_name: str):
+    return jsonify(series.task_series(api_user().user, task_id, object_name))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from labeling import annotations, gold, router, wire
+from labeling import annotations, gold, router, users, wire
 from labeling.errors import Invalid, NotFound
 from labeling.limits import MAX_ID
 from web.api import api_user, bp, changes_state, readable
@@ -50,6 +50,11 @@ def release_lease(task_id: int):
 # --------------------------------------------------------------------------- annotations
 
 
+def _annotation_json(annotation) -> dict:
+    """One annotation with its annotator's ``created_username``, as Label Studio answers."""
+    return wire.annotation_json(annotation, username=users.usernames([annotation.user_id]).get(annotation.user_id))
+
+
 @bp.post("/tasks/<int:task_id>/annotations")
 @doc(body=s.AnnotationBody, responses={200: wire.Annotation, 201: wire.Annotation}, tags=('annotations',))
 def create_annotation(task_id: int):
@@ -59,25 +64,27 @@ def create_annotation(task_id: int):
         task_id, api_user().user, result=body.get("result"), was_cancelled=bool(flag_field(body, "was_cancelled")),
         skip_reason=string_field(body, "skip_reason", "comment") or "", lead_time=seconds_field(body, "lead_time"),
         source="ui" if body.get("source") == "ui" else "api", parent_prediction=id_field(body, "parent_prediction"))
-    return jsonify(wire.annotation_json(annotation)), 201 if created else 200
+    return jsonify(_annotation_json(annotation)), 201 if created else 200
 
 
 @bp.get("/tasks/<int:task_id>/annotations")
 @readable
 @doc(summary="A task's annotations (an annotator sees their own)", responses={200: list[wire.Annotation]}, tags=('annotations',))
 def list_annotations(task_id: int):
-    return jsonify([wire.annotation_json(a) for a in annotations.task_annotations(task_id, api_user().user)])
+    found = annotations.task_annotations(task_id, api_user().user)
+    names = users.usernames(a.user_id for a in found)
+    return jsonify([wire.annotation_json(a, username=names.get(a.user_id)) for a in found])
 
 
 @bp.get("/annotations/<int:annotation_id>")
 @readable
 @doc(summary="One annotation", responses={200: wire.Annotation}, tags=('annotations',))
 def get_annotation(annotation_id: int):
-    return jsonify(wire.annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
+    return jsonify(_annotation_json(annotations.get_annotation(annotation_id, api_user().user)))
 
 
 @bp.route("/annotations/<int:annotation_id>", methods=["PATCH", "PUT"])
-@doc(summary="Edit an annotation (its author, while the task allows it)", body=s.AnnotationBody, responses={200: wire.Annotation}, tags=('annotations',))
+@doc(summary="Edit an annotation (its author while the task allows it; a lead or reviewer corrects anyone's result: a new version)", body=s.AnnotationBody, responses={200: wire.Annotation}, tags=('annotations',))
 def update_annotation(annotation_id: int):
     body = json_body()
     truth = flag_field(body, "ground_truth")
@@ -86,12 +93,12 @@ def update_annotation(annotation_id: int):
         if not any(k in body for k in ("result", "was_cancelled", "skip_reason", "comment", "lead_time")):
             if marked is None:
                 found = annotations.get_annotation(annotation_id, api_user().user)
-                marked = {**wire.annotation_json(found), "ground_truth": truth}
+                marked = {**_annotation_json(found), "ground_truth": truth}
             return jsonify(marked)
     annotation = annotations.update_annotation(
         annotation_id, api_user().user, result=body.get("result"), was_cancelled=flag_field(body, "was_cancelled"),
         skip_reason=string_field(body, "skip_reason", "comment"), lead_time=seconds_field(body, "lead_time"))
-    return jsonify(wire.annotation_json(annotation))
+    return jsonify(_annotation_json(annotation))
 
 
 @bp.delete("/annotations/<int:annotation_id>")

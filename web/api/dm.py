@@ -127,11 +127,12 @@ def dm_perform_action():
     action_id = request.args.get("id")
     user = api_user().user
     view_id = int_arg("view", 0)
+    body = request.get_json(silent=True)
     if view_id:
         params = views.view_params(user, project_id, view_id)
     elif "query" in request.args:
         params = filters.parse(request.args["query"])
     else:
-        body = request.get_json(silent=True)
         params = filters.parse(body if body is not None else {})
-    return jsonify(actions.perform(user, project_id, action_id, params))
+    options = {k: body[k] for k in ("reason", "more") if k in body} if isinstance(body, dict) else {}
+    return jsonify(actions.perform(user, project_id, action_id, params, options))

@@ -48,7 +48,16 @@ from web.api.describe import File, doc
 TRUE = {"1", "true", "yes", "on"}
 #: Query arguments of labelfab's clean export; without any, exportType=JSON answers as Label Studio.
 CLEAN_ARGS = ("state", "label", "annotator", "since", "until", "seed", "split", "media", "rows")
-LS_ARGS = ("download_all_tasks", "ids", "ids[]")
+LS_ARGS = ("download_all_tasks", "ids", "ids[]", "query")
+
+
+def _dm_query():
+    """``query``: a Data Manager query (labelfab's addition: the data manager exports every task
+    that matches its filters, or its selection, through Label Studio's JSON export)."""
+    from labeling.dm import filters
+
+    raw = request.args.get("query")
+    return filters.parse(raw) if raw not in (None, "") else None
 
 
 def _ids() -> list[int] | None:
@@ -76,10 +85,11 @@ def export(project_id: int):
     if kind.strip().upper() == "JSON" and not clean:
         chunks = exports.iter_ls_json(project_id, api_user().user,
                                       download_all_tasks=(args.get("download_all_tasks") or "").lower() in TRUE,
-                                      ids=_ids(), include_gold=(args.get("gold") or "").lower() in TRUE)
+                                      ids=_ids(), include_gold=(args.get("gold") or "").lower() in TRUE,
+                                      query=_dm_query())
         return Response(chunks, mimetype="application/json", headers=_attachment(f"project-{project_id}.json"))
     if any(args.get(name) not in (None, "") for name in LS_ARGS):
-        raise Invalid("download_all_tasks and ids go with Label Studio's JSON export only; use state, label, "
+        raise Invalid("download_all_tasks, ids and query go with Label Studio's JSON export only; use state, label, "
                       "annotator, since and until to choose tasks",
                       [{"row": None, "field": name, "detail": "not with these filters"}
                        for name in LS_ARGS if args.get(name)])

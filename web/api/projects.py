@@ -15,8 +15,9 @@ from typing import Any
 
 from flask import jsonify, request, url_for
 
-from labeling import imports, projects, wire
+from labeling import comments, imports, projects, wire
 from labeling.access import can_create_projects
+from labeling.dm import actions as dm_actions
 from labeling.dm import filters as dm_filters
 from labeling.dm import views as dm_views
 from labeling.errors import Forbidden, Invalid
@@ -32,7 +33,7 @@ LS_NAMES = {"maximum_annotations": "overlap", "expert_instruction": "instruction
             "show_collab_predictions": "show_predictions"}
 # Label Studio project fields labelfab accepts and ignores (it has no such setting).
 LS_IGNORED = {
-    "sampling", "show_skip_button", "enable_empty_annotation", "show_instruction", "show_annotation_history",
+    "sampling", "show_skip_button", "enable_empty_annotation", "show_annotation_history",
     "color", "is_published", "model_version", "evaluate_predictions_automatically",
     "reveal_preannotations_interactively", "min_annotations_to_start_training",
     "control_weights", "organization", "workspace", "is_draft", "created_by", "skip_queue", "pinned_at",
@@ -42,6 +43,10 @@ LS_IGNORED = {
     "custom_script", "comment_classification_config", "description_short", "members", "is_archived_by",
     "qc_policy",  # shown by GET, changed through the QC policy's own endpoint
     "overlap_change",  # what a PATCH of the overlap did, in its answer
+    # Label Studio's read-only keys a GET answers with (wire.Project)
+    "useful_annotation_number", "ground_truth_number", "skipped_annotations_number", "total_predictions_number",
+    "finished_task_number", "start_training_on_annotation_update", "parsed_label_config", "config_has_control_tags",
+    "config_suitable_for_bulk_annotation", "queue_total", "queue_done", "state",
 }
 TRUE = {"1", "true", "yes", "on"}
 TITLE_FILTER_MAX = 255
@@ -224,8 +229,9 @@ def import_tasks(project_id: int):
                    user_map=imports.parse_user_map(request.args.get("user_map")))
     user = api_user().user
     if request.mimetype == "multipart/form-data" or request.files:
-        files = [imports.ImportFile(name=f.filename or key, data=f.read()) for key, f in request.files.items(multi=True)]
-        result = imports.import_data(user, project_id, files=files, **options)
+        uploads = ((f.filename or key, f.stream) for key, f in request.files.items(multi=True))
+        with imports.received_files(uploads) as files:  # JSON Lines and Parquet stay on disk
+            result = imports.import_data(user, project_id, files=files, **options)
     else:
         # the bytes as received: parsed once, and kept as they are if the import runs as a job
         result = imports.import_data(user, project_id, body=request.get_data(cache=False), **options)
@@ -258,7 +264,8 @@ def _task_page(project_id: int) -> projects.TaskPage:
                                search=request.args.get("search") or request.args.get("q"),
                                page=int_arg("page", 1), page_size=int_arg("page_size", 100),
                                with_results=request.args.get("fields") == "all",
-                               where=dm_filters.where(query), order_by=dm_filters.order_by(query))
+                               where=dm_filters.where(query), order_by=dm_filters.order_by(query),
+                               gold_query=bool(dm_filters.columns_used(query) & set(dm_filters.GOLD_COLUMNS)))
 
 
 def _task_list_views(page: projects.TaskPage) -> list[dict]:
@@ -267,7 +274,8 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
         anns, preds = page.results.get(t.id, ([], [])) if page.results is not None else (None, None)
         out.append(wire.task_json(t, annotations=anns, predictions=preds,
                                   n_predictions=(page.predictions or {}).get(t.id, 0), private=True,
-                                  gold=page.gold))
+                                  gold=page.gold, urls=page.urls,
+                                  comments=(page.comments or {}).get(t.id) or comments.empty_counts()))
     return out
 
 
@@ -317,6 +325,15 @@ NEW_TASK_FIELDS = {"project", "data", "meta", "annotations", "predictions"}
 def list_project_tasks(project_id: int):
     """Label Studio's older list form: a plain JSON list of one page of tasks."""
     return jsonify(_task_list_views(_task_page(project_id)))
+
+
+@bp.delete("/projects/<int:project_id>/tasks")
+@doc(responses={204: None}, tags=('tasks',))
+def delete_all_tasks(project_id: int):
+    """Delete every task of the project, with its annotations and predictions (Label Studio's
+    route, the SDK's ``tasks.delete_all_tasks``; leads of the project, admins)."""
+    dm_actions.delete_all_tasks(api_user().user, project_id)
+    return "", 204
 
 
 @bp.get("/tasks/<int:task_id>")

@@ -3,7 +3,7 @@
 ``POST /api/projects/ID/qc`` -> 202 ``{"job": {...}}`` (the running job if one is already
 queued or running); ``GET /api/projects/ID/qc/runs``; ``GET /api/projects/ID/qc/runs/RID``
 (with annotator scores); ``GET /api/projects/ID/label-issues`` (the newest successful run, or
-``?run=RID``; ``?kind=label|outlier|near_duplicate``; ``?all=1`` includes items that are not
+``?run=RID``; ``?kind=label|outlier|near_duplicate|...`` (every kind of ``quality.policy.ISSUE_KINDS``); ``?all=1`` includes items that are not
 issues; ``?page=&page_size=``), worst first. The job itself: ``GET /api/jobs/ID``.
 """
 

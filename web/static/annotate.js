@@ -13,87 +13,17 @@
 // widgets and keys, and the page reads getResult() for its decision. In that mode nothing is
 // saved or skipped here; Enter (submit) sends an "anno:submit" event to the page instead, and
 // the page may set ``suspended`` while its own dialog takes the keys.
-// The text annotator's UMD build still reads process.env.NODE_ENV (from nanostores, see
-// nanostores/nanostores#97); browsers have no `process`. This file is loaded before it.
-if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "production" } };
+// The Workspace class is assembled from this file and its parts (annotate_base.js says how):
+// annotate_objects.js (showing task data, zoom and pan), annotate_results.js (result list <->
+// page state), annotate_spans.js (keyboard span selection).
 
 (() => {
   "use strict";
   if (window.labelfabAnnotate) return; // loaded twice (htmx swaps): keep the first copy
 
-  const SURROGATES = /[\uD800-\uDFFF]/;
-  const RETRY_STATUSES = new Set([0, 408, 429, 500, 502, 503, 504]);
-  const TYPING = "textarea, input[type=text], input[type=search], input:not([type]), [contenteditable=true], [data-value-input]";
-  const C = window.labelfabControls; // annotate_controls.js: values, visibleWhen, labels from data
-
-  // ------------------------------------------------------------------ small helpers
-  const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
-    : "id-" + Date.now().toString(36) + Math.random().toString(36).slice(2));
-  const clone = (value) => JSON.parse(JSON.stringify(value));
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(values[k]));
-  const storage = {
-    get(key) {
-      try { const raw = window.localStorage.getItem(key); return raw ? JSON.parse(raw) : null; } catch (e) { return null; }
-    },
-    set(key, value) {
-      try { window.localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* storage full or blocked */ }
-    },
-    remove(key) { try { window.localStorage.removeItem(key); } catch (e) { /* ignore */ } },
-  };
-
-  // JavaScript strings count UTF-16 code units; Label Studio results (checked by the server in
-  // Python) count code points. These convert between the two; ASCII/BMP text needs no work.
-  function utf16ToCodePoint(text, index) {
-    if (!SURROGATES.test(text)) return index;
-    return Array.from(text.slice(0, index)).length;
-  }
-  function codePointToUtf16(text, cp) {
-    if (!SURROGATES.test(text)) return cp;
-    let i = 0;
-    for (let n = 0; n < cp && i < text.length; n += 1) i += text.codePointAt(i) > 0xffff ? 2 : 1;
-    return i;
-  }
-
-  // A JSON call that reports network failures as status 0 instead of throwing.
-  async function call(method, url, body, headers) {
-    const opts = {
-      method, credentials: "same-origin",
-      headers: Object.assign({ "Accept": "application/json", "X-CSRFToken": window.labelfab.csrf() }, headers || {}),
-    };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = typeof body === "string" ? body : JSON.stringify(body);
-    }
-    let response;
-    try {
-      response = await fetch(url, opts);
-    } catch (err) {
-      return { ok: false, status: 0, data: { detail: "the server cannot be reached" } };
-    }
-    const text = await response.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text.slice(0, 300) }; }
-    return { ok: response.ok, status: response.status, data };
-  }
-
-  // A fresh CSRF token for this session (after the annotator logged in again in another tab).
-  async function refreshCsrf() {
-    const res = await call("GET", "/api/annotate/csrf");
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    if (!res.ok || !res.data || !res.data.csrf_token || !meta) return false;
-    meta.content = res.data.csrf_token;
-    return true;
-  }
-
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") node.className = v; else node.setAttribute(k, v);
-    }
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  const A = window.labelfabAnno; // annotate_base.js: shared helpers, the parts of the Workspace class
+  const { uuid, clone, sleep, fmt, storage, utf16ToCodePoint, codePointToUtf16, call, refreshCsrf, el,
+    TYPING, RETRY_STATUSES, C } = A;
 
   // ------------------------------------------------------------------ the outbox
   // Submits wait here (persisted in localStorage) until the server has them: network errors and
@@ -292,6 +222,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         if (this.destroyed) return null;
         if (res.ok) {
           const data = res.data || { task: null };
+          if (data.task) Object.defineProperty(data.task, "media", { value: data.media || null }); // not in its JSON
           data.stamp = { reliable: quiet && pushed === this.seq.pushed, savedNew: this.seq.savedNew, savedAny: this.seq.savedAny };
           return data;
         }
@@ -392,6 +323,8 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     // Show a task (new work) and restore its draft, or pre-fill the model's prediction.
     show(next) {
       const task = next.task;
+      this.q("notice").hidden = true;  // a notice is about the task it came with, never the next one
+      clearTimeout(this.noticeTimer);
       this.root.classList.remove("is-empty");
       this.q("empty").hidden = true;
       this.current = { task, lease: next.lease || null, shownAt: Date.now(), prediction: null };
@@ -401,7 +334,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         const draft = this.preview ? null : storage.get(this.draftKey(task.id));
         const prediction = this.pickPrediction(task);
         this.current.prediction = prediction;
-        if (draft && Array.isArray(draft.result)) {
+        if (draft && Array.isArray(draft.result) && draft.result.length) {  // an empty draft restores nothing
           this.setResult(draft.result);
           this.notice("Your unsaved work on this task was restored.");
           if (draft.shownAt) this.current.shownAt = Math.min(this.current.shownAt, draft.shownAt);
@@ -484,449 +417,6 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       if (active && this.root.contains(active)) active.blur();
     }
 
-    // ---------------------------------------------------------------- rendering task data
-    teardownObjects() {
-      this.leaveSpanMode(false);
-      clearTimeout(this.regionTimer);
-      this.regionTimer = null;
-      for (const obj of Object.values(this.objects)) {
-        if (obj.annotator) obj.annotator.destroy();
-      }
-      this.objects = {};
-      this.root.querySelectorAll(".anno-text").forEach((node) => node.replaceChildren());
-      this.root.querySelectorAll(".anno-image-holder").forEach((node) => node.replaceChildren());
-      this.root.querySelectorAll("[data-regions]").forEach((node) => node.replaceChildren());
-    }
-
-    async renderTask(task, title) {
-      this.teardownObjects();
-      this.hideAlert();
-      this.q("task-id").textContent = title;
-      const data = task.data || {};
-      const loads = [];
-      C.fillNotes(this.root, data);
-      for (const key of this.dataKeys || []) this.keyIndex.delete(key);
-      this.dataKeys = C.renderDataLabels(this.root, this.controls, data, this.keyIndex, (input) => this.onInputChange(input));
-      for (const wrap of this.root.querySelectorAll("[data-object]")) {
-        const name = wrap.dataset.object;
-        const value = data[wrap.dataset.key];
-        const obj = { name, tag: wrap.dataset.tag, key: wrap.dataset.key, wrap, annotator: null };
-        this.objects[name] = obj;
-        if (obj.tag === "Text") {
-          const text = C.textOf(value);
-          obj.text = text.shown; // what the page shows and offsets count in
-          obj.resultText = text.text; // what results carry: Label Studio's text, same offsets
-          const holder = wrap.querySelector(".anno-text");
-          const body = el("div", { class: "anno-text-body" }, obj.text);
-          holder.replaceChildren(body);
-          holder.scrollTop = 0;
-          obj.node = body;
-          if (this.controlsFor(name, "labels").length) this.makeTextAnnotator(obj);
-        } else {
-          loads.push(this.renderImage(obj, value));
-        }
-      }
-      await Promise.all(loads);
-    }
-
-    renderImage(obj, src) {
-      const holder = obj.wrap.querySelector(".anno-image-holder");
-      const img = el("img", { class: "anno-image", alt: `Image to label (${obj.key})`, draggable: "false" });
-      holder.replaceChildren(img);
-      obj.image = img;
-      obj.zoom = 1;
-      return new Promise((resolve) => {
-        img.addEventListener("load", () => {
-          this.fit(obj);
-          if (this.controlsFor(obj.name, "rectanglelabels").length) this.makeImageAnnotator(obj);
-          resolve();
-        }, { once: true });
-        img.addEventListener("error", () => {
-          this.showAlert(`The image of this task could not be loaded (${String(src).slice(0, 200)}).`);
-          resolve();
-        }, { once: true });
-        if (typeof src === "string" && src) img.src = src; else img.dispatchEvent(new Event("error"));
-      });
-    }
-
-    controlsFor(objectName, type) {
-      return this.controls.filter((c) => c.to_name === objectName && (!type || c.type === type));
-    }
-
-    colorOf(controlName, label) {
-      const control = this.controls.find((c) => c.name === controlName);
-      const given = control && control.colors ? control.colors[label] : null;
-      if (given && /^#[0-9a-fA-F]{3,8}$/.test(given)) return given;
-      const palette = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#9a6324", "#800000", "#000075"];
-      const index = control ? control.labels.indexOf(label) : 0;
-      return palette[Math.max(index, 0) % palette.length];
-    }
-
-    regionLabel(annotation) {
-      const body = (annotation.bodies || []).find((b) => b.purpose === "tagging");
-      return body ? { control: body.control, label: body.value } : null;
-    }
-
-    makeTextAnnotator(obj) {
-      const anno = window.RecogitoJS.createTextAnnotator(obj.node, {
-        renderer: "SPANS",
-        userSelectAction: "EDIT",
-        style: (annotation, state) => {
-          const tag = this.regionLabel(annotation);
-          const color = tag ? this.colorOf(tag.control, tag.label) : "#888888";
-          return { fill: color, fillOpacity: state && state.selected ? 0.45 : 0.25,
-            underlineColor: color, underlineThickness: 2, underlineOffset: 2 };
-        },
-      });
-      obj.annotator = anno;
-      obj.kind = "text";
-      anno.state.store.observe(() => this.onRegions(obj), { origin: "LOCAL" });
-      anno.on("selectionChanged", () => this.renderRegions());
-    }
-
-    makeImageAnnotator(obj) {
-      const anno = window.Annotorious.createImageAnnotator(obj.image, {
-        drawingEnabled: true,
-        drawingMode: "drag",
-        theme: "light",
-        userSelectAction: "EDIT",
-        style: (annotation, state) => {
-          const tag = this.regionLabel(annotation);
-          const color = tag ? this.colorOf(tag.control, tag.label) : "#6b7280";
-          return { fill: color, fillOpacity: state && state.selected ? 0.3 : 0.15, stroke: color, strokeWidth: 2 };
-        },
-      });
-      anno.setDrawingTool("rectangle");
-      obj.annotator = anno;
-      obj.kind = "image";
-      anno.state.store.observe(() => this.onRegions(obj), { origin: "LOCAL" });
-      anno.on("selectionChanged", () => this.renderRegions());
-    }
-
-    // A region was drawn, moved, resized or deleted by the user.
-    onRegions(obj) {
-      if (this.muted) return;
-      for (const annotation of obj.annotator.getAnnotations()) {
-        if (this.regionLabel(annotation)) continue;
-        const active = this.activeLabel(obj.name, obj.kind === "text" ? "labels" : "rectanglelabels");
-        if (active) this.tagRegion(obj, annotation, active.control.name, active.label);
-      }
-      this.renderRegions();
-      clearTimeout(this.regionTimer);
-      this.regionTimer = setTimeout(() => { this.regionTimer = null; this.changed(); }, 250); // one undo step per gesture
-    }
-
-    tagRegion(obj, annotation, controlName, label) {
-      const updated = clone({ id: annotation.id, bodies: [], target: this.plainTarget(obj, annotation) });
-      updated.bodies = [{ id: uuid(), annotation: annotation.id, purpose: "tagging", value: label, control: controlName }];
-      this.muted = true;
-      try {
-        obj.annotator.updateAnnotation(Object.assign({}, annotation, { bodies: updated.bodies }));
-      } finally {
-        this.muted = false;
-      }
-    }
-
-    plainTarget(obj, annotation) {
-      if (obj.kind === "text") {
-        return { annotation: annotation.id,
-          selector: annotation.target.selector.map((s) => ({ start: s.start, end: s.end, quote: s.quote })) };
-      }
-      return { annotation: annotation.id, selector: annotation.target.selector };
-    }
-
-    activeLabel(objectName, type) {
-      for (const control of this.controlsFor(objectName, type)) {
-        const checked = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"] input[name^="active-"]:checked`);
-        if (checked) return { control, label: checked.value };
-      }
-      return null;
-    }
-
-    selectedRegion() {
-      for (const obj of Object.values(this.objects)) {
-        if (!obj.annotator) continue;
-        const selected = obj.annotator.getSelected();
-        if (selected && selected.length) return { obj, annotation: selected[0] };
-      }
-      return null;
-    }
-
-    renderRegions() {
-      for (const list of this.root.querySelectorAll("[data-regions]")) list.replaceChildren();
-      const selected = this.selectedRegion();
-      for (const obj of Object.values(this.objects)) {
-        if (!obj.annotator) continue;
-        const type = obj.kind === "text" ? "labels" : "rectanglelabels";
-        const controls = this.controlsFor(obj.name, type);
-        for (const annotation of obj.annotator.getAnnotations()) {
-          const tag = this.regionLabel(annotation);
-          const controlName = tag && tag.control ? tag.control : controls[0].name;
-          const list = this.root.querySelector(`[data-regions="${CSS.escape(controlName)}"]`);
-          if (!list) continue;
-          const isSelected = selected && selected.annotation.id === annotation.id;
-          const item = el("li", { class: "anno-region" + (isSelected ? " is-selected" : "") + (tag ? "" : " is-unlabeled") });
-          const swatch = el("span", { class: "anno-swatch", "aria-hidden": "true" });
-          swatch.style.background = tag ? this.colorOf(tag.control, tag.label) : "#6b7280";
-          const name = el("button", { type: "button", class: "link anno-region-name" },
-            tag ? tag.label : "no label yet: press a label key");
-          name.addEventListener("click", () => obj.annotator.setSelected(annotation.id));
-          const what = obj.kind === "text"
-            ? `“${annotation.target.selector.map((s) => s.quote).join(" … ").slice(0, 60)}”`
-            : this.boxText(obj, annotation);
-          const remove = el("button", { type: "button", class: "link anno-region-delete", "aria-label": "Delete this region" }, "✕");
-          remove.addEventListener("click", () => this.deleteRegion(obj, annotation.id));
-          item.append(swatch, name, el("span", { class: "anno-region-what" }, what), remove);
-          list.append(item);
-        }
-      }
-    }
-
-    boxText(obj, annotation) {
-      const g = annotation.target.selector.geometry;
-      return `${Math.round(g.w)}×${Math.round(g.h)} px at ${Math.round(g.x)}, ${Math.round(g.y)}`;
-    }
-
-    deleteRegion(obj, id) {
-      obj.annotator.removeAnnotation(id);
-      if (obj.annotator.cancelSelected) obj.annotator.cancelSelected();
-      this.renderRegions();
-      this.changed();
-    }
-
-    // ---------------------------------------------------------------- image zoom and pan
-    fit(obj) {
-      const view = obj.wrap.querySelector(".anno-image-view");
-      const img = obj.image;
-      if (!img || !img.naturalWidth) return;
-      const scale = Math.min(view.clientWidth / img.naturalWidth, view.clientHeight / img.naturalHeight);
-      obj.fitWidth = Math.max(1, Math.floor(img.naturalWidth * Math.min(scale, 4)));
-      this.applyZoom(obj);
-    }
-
-    applyZoom(obj) {
-      const width = Math.round(obj.fitWidth * obj.zoom);
-      obj.image.style.width = `${width}px`;
-      obj.image.style.height = "auto";
-      const level = obj.wrap.querySelector('[data-anno="zoom-level"]');
-      if (level) level.textContent = `${Math.round(obj.zoom * 100)}%`;
-    }
-
-    zoom(objectName, how) {
-      const obj = this.objects[objectName];
-      if (!obj || !obj.image || !obj.fitWidth) return;
-      const view = obj.wrap.querySelector(".anno-image-view");
-      const before = obj.zoom;
-      if (how === "in") obj.zoom = Math.min(obj.zoom * 1.25, 8);
-      else if (how === "out") obj.zoom = Math.max(obj.zoom / 1.25, 1);
-      else obj.zoom = 1;
-      // keep the centre of the view where it was
-      const cx = (view.scrollLeft + view.clientWidth / 2) / before;
-      const cy = (view.scrollTop + view.clientHeight / 2) / before;
-      this.applyZoom(obj);
-      view.scrollLeft = cx * obj.zoom - view.clientWidth / 2;
-      view.scrollTop = cy * obj.zoom - view.clientHeight / 2;
-    }
-
-    bindPan(view) {
-      let start = null;
-      this.listen(view, "pointerdown", (e) => {
-        if (!this.panning) return;
-        start = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
-        e.preventDefault();
-        e.stopPropagation();
-      }, true);
-      this.listen(window, "pointermove", (e) => {
-        if (!start) return;
-        view.scrollLeft = start.left - (e.clientX - start.x);
-        view.scrollTop = start.top - (e.clientY - start.y);
-      });
-      this.listen(window, "pointerup", () => { start = null; });
-      this.listen(view, "wheel", (e) => {
-        if (!e.ctrlKey) return;
-        e.preventDefault();
-        const obj = this.objects[view.closest("[data-object]").dataset.object];
-        if (obj) this.zoom(obj.name, e.deltaY < 0 ? "in" : "out");
-      }, { passive: false });
-    }
-
-    setPanning(on) {
-      if (this.panning === on) return;
-      this.panning = on;
-      this.root.classList.toggle("is-panning", on);
-      for (const obj of Object.values(this.objects)) {
-        if (obj.kind === "image") obj.annotator.setDrawingEnabled(!on);
-      }
-    }
-
-    // ---------------------------------------------------------------- result <-> page state
-    getResult() {
-      const result = [];
-      for (const control of this.controls) {
-        const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
-        const base = { from_name: control.name, to_name: control.to_name, type: control.type };
-        if (control.type === "choices") {
-          const picked = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
-          if (picked.length) result.push(Object.assign({ id: `${control.name}-choices` }, base, { value: { choices: picked } }));
-        } else if (control.type === "textarea") {
-          const text = fieldset.querySelector("textarea").value;
-          if (text.trim()) result.push(Object.assign({ id: `${control.name}-text` }, base, { value: { text: [text] } }));
-        } else if (control.type === "rating") {
-          const picked = fieldset.querySelector("input:checked");
-          if (picked) result.push(Object.assign({ id: `${control.name}-rating` }, base, { value: { rating: Number(picked.value) } }));
-        } else if (C.VALUE_TYPES.has(control.type)) {
-          const value = C.readValue(control, fieldset);
-          if (value) result.push(Object.assign({ id: `${control.name}-${control.type}` }, base, { value }));
-        }
-      }
-      for (const obj of Object.values(this.objects)) {
-        if (!obj.annotator) continue;
-        for (const annotation of obj.annotator.getAnnotations()) {
-          const item = obj.kind === "text" ? this.spanItem(obj, annotation) : this.boxItem(obj, annotation);
-          if (item) result.push(item);
-        }
-      }
-      // Label Studio submits nothing of a control its visibleWhen hides
-      const hidden = C.hiddenControls(this.controls, result);
-      return hidden.size ? result.filter((r) => !hidden.has(r.from_name)) : result;
-    }
-
-    spanItem(obj, annotation) {
-      const selectors = annotation.target.selector;
-      if (!selectors || !selectors.length) return null;
-      const start16 = Math.min(...selectors.map((s) => s.start));
-      const end16 = Math.max(...selectors.map((s) => s.end));
-      const tag = this.regionLabel(annotation);
-      const control = this.controlFor(obj.name, "labels", tag);
-      return {
-        id: annotation.id, from_name: control.name, to_name: obj.name, type: "labels",
-        value: {
-          start: utf16ToCodePoint(obj.text, start16),
-          end: utf16ToCodePoint(obj.text, end16),
-          text: obj.resultText.slice(start16, end16),
-          labels: tag ? [tag.label] : [],
-        },
-      };
-    }
-
-    boxItem(obj, annotation) {
-      const g = annotation.target.selector.geometry;
-      const W = obj.image.naturalWidth, H = obj.image.naturalHeight;
-      if (!g || !W || !H) return null;
-      const tag = this.regionLabel(annotation);
-      const control = this.controlFor(obj.name, "rectanglelabels", tag);
-      const clamp = (v) => Math.min(Math.max(v, 0), 100);
-      const x = clamp((g.x / W) * 100), y = clamp((g.y / H) * 100);
-      return {
-        id: annotation.id, from_name: control.name, to_name: obj.name, type: "rectanglelabels",
-        original_width: W, original_height: H, image_rotation: 0,
-        value: {
-          x, y,
-          width: Math.min((g.w / W) * 100, 100 - x),
-          height: Math.min((g.h / H) * 100, 100 - y),
-          rotation: 0,
-          rectanglelabels: tag ? [tag.label] : [],
-        },
-      };
-    }
-
-    controlFor(objectName, type, tag) {
-      const controls = this.controlsFor(objectName, type);
-      return (tag && controls.find((c) => c.name === tag.control)) || controls[0];
-    }
-
-    setResult(result) {
-      this.muted = true;
-      try {
-        this.root.querySelectorAll(".anno-control input[name^='c-'], .anno-control input[name^='r-']")
-          .forEach((i) => { i.checked = false; });
-        this.root.querySelectorAll("[data-textarea], [data-value-input]").forEach((t) => { t.value = ""; });
-        const regions = {};
-        for (const item of result || []) {
-          const control = this.controls.find((c) => c.name === item.from_name);
-          if (!control || !item.value) continue;
-          const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
-          if (item.type === "choices") {
-            for (const label of item.value.choices || []) {
-              const input = [...fieldset.querySelectorAll("input")].find((i) => i.value === label);
-              if (input) input.checked = true;
-            }
-          } else if (item.type === "textarea") {
-            fieldset.querySelector("textarea").value = (item.value.text || []).join("\n");
-          } else if (item.type === "rating") {
-            const input = fieldset.querySelector(`input[value="${Number(item.value.rating)}"]`);
-            if (input) input.checked = true;
-          } else if (item.type === "labels" || item.type === "rectanglelabels") {
-            (regions[control.to_name] = regions[control.to_name] || []).push({ control, item });
-          } else if (C.VALUE_TYPES.has(item.type)) {
-            C.writeValue(control, fieldset, item.value);
-          }
-        }
-        for (const obj of Object.values(this.objects)) {
-          if (!obj.annotator) continue;
-          const list = (regions[obj.name] || []).map(({ control, item }) => (obj.kind === "text"
-            ? this.spanAnnotation(obj, control, item) : this.boxAnnotation(obj, control, item))).filter(Boolean);
-          if (obj.annotator.cancelSelected) obj.annotator.cancelSelected();
-          obj.annotator.setAnnotations(list, true);
-        }
-      } finally {
-        this.muted = false;
-      }
-      this.syncChoiceStyles();
-      this.renderRegions();
-    }
-
-    spanAnnotation(obj, control, item) {
-      const v = item.value;
-      if (!Number.isInteger(v.start) || !Number.isInteger(v.end)) return null;
-      const start = codePointToUtf16(obj.text, v.start), end = codePointToUtf16(obj.text, v.end);
-      if (start < 0 || end > obj.text.length || start >= end) return null;
-      const id = item.id || uuid();
-      const label = (v.labels || [])[0];
-      return {
-        id,
-        bodies: label ? [{ id: uuid(), annotation: id, purpose: "tagging", value: label, control: control.name }] : [],
-        target: { annotation: id, selector: [{ start, end, quote: obj.text.slice(start, end) }] },
-      };
-    }
-
-    boxAnnotation(obj, control, item) {
-      const v = item.value;
-      const W = obj.image.naturalWidth, H = obj.image.naturalHeight;
-      if (!W || !H || [v.x, v.y, v.width, v.height].some((n) => typeof n !== "number")) return null;
-      const x = (v.x / 100) * W, y = (v.y / 100) * H, w = (v.width / 100) * W, h = (v.height / 100) * H;
-      const id = item.id || uuid();
-      const label = (v.rectanglelabels || [])[0];
-      return {
-        id,
-        bodies: label ? [{ id: uuid(), annotation: id, purpose: "tagging", value: label, control: control.name }] : [],
-        target: {
-          annotation: id,
-          selector: { type: "RECTANGLE", geometry: { x, y, w, h, bounds: { minX: x, minY: y, maxX: x + w, maxY: y + h } } },
-        },
-      };
-    }
-
-    syncChoiceStyles() {
-      C.applyVisibility(this.root, this.controls, this.choicesShown());
-      this.root.querySelectorAll(".anno-label, .anno-star").forEach((label) => {
-        const input = label.querySelector("input");
-        label.classList.toggle("is-checked", Boolean(input && input.checked));
-      });
-    }
-
-    // The choices picked on the page, hidden controls' included (what visibleWhen looks at).
-    choicesShown() {
-      const result = [];
-      for (const control of this.controls) {
-        if (control.type !== "choices") continue;
-        const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
-        const picked = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
-        if (picked.length) result.push({ from_name: control.name, type: "choices", value: { choices: picked } });
-      }
-      return result;
-    }
-
     // ---------------------------------------------------------------- history, drafts
     resetHistory() {
       this.history = [JSON.stringify(this.getResult())];
@@ -937,6 +427,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     changed() {
       this.syncChoiceStyles();
       const snapshot = JSON.stringify(this.getResult());
+      this.refreshChat(); // each chat message's answers beside it: annotate_chat.js
       if (this.history[this.pointer] !== snapshot) {
         this.history.splice(this.pointer + 1);
         this.history.push(snapshot);
@@ -1056,235 +547,6 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       input.dispatchEvent(new Event("input"));
     }
 
-    // ---------------------------------------------------------------- keyboard span selection
-    // "Span mode" marks spans without a mouse: → (or an arrow key in the focused text) puts a
-    // caret on a word; ←/→ move word by word, ↑/↓ line by line, Home/End to the first/last word,
-    // Shift extends the selection; a label key (or 1–9, the nth label) makes the span through
-    // the text annotator's API; Delete removes the spans under the caret; Esc leaves. Offsets
-    // are the same UTF-16 offsets the mouse path gives the text annotator, so submits carry the
-    // same code-point offsets.
-    textObjects() {
-      return Object.values(this.objects).filter((o) => o.kind === "text" && o.annotator);
-    }
-
-    wordsOf(text) {
-      const words = [];
-      if (window.Intl && Intl.Segmenter) {
-        for (const seg of new Intl.Segmenter(undefined, { granularity: "word" }).segment(text)) {
-          if (seg.isWordLike) words.push({ start: seg.index, end: seg.index + seg.segment.length });
-        }
-      } else {
-        for (const m of text.matchAll(/[\p{L}\p{N}\p{M}]+(?:['’][\p{L}\p{N}\p{M}]+)*/gu)) {
-          words.push({ start: m.index, end: m.index + m[0].length });
-        }
-      }
-      return words;
-    }
-
-    enterSpanMode(obj) {
-      if (!obj || this.span) return;
-      if (!obj.words) obj.words = this.wordsOf(obj.text);
-      if (!obj.words.length) { this.notice("This text has no words to select."); return; }
-      const caret = Math.min(obj.spanCaret || 0, obj.words.length - 1);
-      const layer = el("div", { class: "anno-span-caret-layer", "aria-hidden": "true" });
-      obj.node.append(layer);
-      this.span = { obj, anchor: caret, focus: caret, layer };
-      if (obj.annotator.cancelSelected) obj.annotator.cancelSelected();
-      const pane = obj.node.closest(".anno-text");
-      this.root.classList.add("is-span-mode");
-      pane.classList.add("is-span-mode");
-      if (document.activeElement !== pane) pane.focus({ preventScroll: true });
-      this.drawSpan(true);
-    }
-
-    leaveSpanMode(blur = true) {
-      const span = this.span;
-      if (!span) return;
-      this.span = null;
-      span.obj.spanCaret = span.focus;
-      span.layer.remove();
-      const pane = span.obj.node.closest(".anno-text");
-      if (pane) pane.classList.remove("is-span-mode");
-      this.root.classList.remove("is-span-mode");
-      const status = span.obj.wrap.querySelector("[data-span-status]");
-      if (status) { status.hidden = true; status.textContent = ""; }
-      if (blur && pane && document.activeElement === pane) pane.blur();
-    }
-
-    spanBounds() {
-      const { obj, anchor, focus } = this.span;
-      const first = obj.words[Math.min(anchor, focus)], last = obj.words[Math.max(anchor, focus)];
-      return { start: first.start, end: last.end };
-    }
-
-    // A DOM range over UTF-16 offsets of the object's text (its text nodes, in order).
-    textRange(obj, start, end) {
-      const walker = document.createTreeWalker(obj.node, NodeFilter.SHOW_TEXT);
-      const range = document.createRange();
-      let seen = 0, node, started = false;
-      while ((node = walker.nextNode())) {
-        const len = node.data.length;
-        if (!started && start <= seen + len) { range.setStart(node, start - seen); started = true; }
-        if (started && end <= seen + len) { range.setEnd(node, end - seen); return range; }
-        seen += len;
-      }
-      return null;
-    }
-
-    wordRect(obj, index) {
-      const w = obj.words[index];
-      const range = w && this.textRange(obj, w.start, w.end);
-      const rects = range ? range.getClientRects() : [];
-      return rects.length ? rects[0] : null;
-    }
-
-    setSpanFocus(index, extend) {
-      const span = this.span;
-      span.focus = Math.max(0, Math.min(index, span.obj.words.length - 1));
-      if (!extend) span.anchor = span.focus;
-      this.drawSpan(true);
-    }
-
-    moveSpanLine(dir, extend) {
-      const { obj, focus } = this.span;
-      const cur = this.wordRect(obj, focus);
-      if (!cur) return;
-      const mid = (r) => (r.top + r.bottom) / 2;
-      const cx = cur.left + cur.width / 2;
-      let best = -1, line = null, bestDx = Infinity;
-      for (let i = focus + dir; i >= 0 && i < obj.words.length; i += dir) {
-        const r = this.wordRect(obj, i);
-        if (!r) continue;
-        if (line === null) {
-          if (Math.abs(mid(r) - mid(cur)) < cur.height / 2) continue; // still on the caret's line
-          line = mid(r);
-        } else if (Math.abs(mid(r) - line) >= cur.height / 2) {
-          break; // past the next line
-        }
-        const dx = Math.abs(r.left + r.width / 2 - cx);
-        if (dx < bestDx) { bestDx = dx; best = i; }
-      }
-      if (best >= 0) this.setSpanFocus(best, extend);
-    }
-
-    drawSpan(scroll) {
-      const span = this.span;
-      if (!span) return;
-      const { obj, layer } = span;
-      const { start, end } = this.spanBounds();
-      const range = this.textRange(obj, start, end);
-      layer.replaceChildren();
-      const origin = obj.node.getBoundingClientRect();
-      for (const r of range ? range.getClientRects() : []) {
-        if (!r.width) continue;
-        const box = el("div", { class: "anno-span-caret" + (span.anchor === span.focus ? " is-word" : "") });
-        box.style.left = `${r.left - origin.left - 2}px`;
-        box.style.top = `${r.top - origin.top - 1}px`;
-        box.style.width = `${r.width + 4}px`;
-        box.style.height = `${r.height + 2}px`;
-        layer.append(box);
-      }
-      if (scroll) {
-        const pane = obj.node.closest(".anno-text");
-        const focusRect = this.wordRect(obj, span.focus);
-        if (pane && focusRect) {
-          const view = pane.getBoundingClientRect();
-          if (focusRect.top < view.top + 8) pane.scrollTop -= view.top + 8 - focusRect.top;
-          else if (focusRect.bottom > view.bottom - 8) pane.scrollTop += focusRect.bottom - view.bottom + 8;
-        }
-      }
-      const quote = obj.text.slice(start, end);
-      const shown = quote.length > 80 ? `${quote.slice(0, 77)}…` : quote;
-      const under = this.spansAt(obj, start, end).map((a) => (this.regionLabel(a) || {}).label || "no label");
-      const status = obj.wrap.querySelector("[data-span-status]");
-      if (status) {
-        status.hidden = false;
-        status.textContent = `Selecting with the keyboard: “${shown}”`
-          + (under.length ? ` (marked ${under.join(", ")})` : "")
-          + " · press a label key to mark it · Shift+←/→ extend · Delete unmark · Esc leave";
-      }
-    }
-
-    // The text annotator's annotations of ``obj`` that overlap [start, end) (UTF-16 offsets).
-    spansAt(obj, start, end) {
-      return obj.annotator.getAnnotations().filter((a) => (a.target.selector || [])
-        .some((s) => s.start < end && s.end > start));
-    }
-
-    // The control and label that a key marks a span with in span mode: a hotkey of one of the
-    // object's Labels controls, else 1–9 for the nth label of its first Labels control.
-    spanKeyLabel(obj, lower) {
-      const controls = this.controlsFor(obj.name, "labels");
-      const hit = this.keyIndex.get(lower);
-      if (hit && controls.includes(hit.control)) return hit;
-      if (/^[1-9]$/.test(lower) && controls.length) {
-        const label = controls[0].labels[Number(lower) - 1];
-        if (label !== undefined) return { control: controls[0], label };
-      }
-      return null;
-    }
-
-    markSpan(control, label) {
-      const { obj } = this.span;
-      const { start, end } = this.spanBounds();
-      const same = obj.annotator.getAnnotations().find((a) => {
-        const sel = a.target.selector || [];
-        return sel.length === 1 && sel[0].start === start && sel[0].end === end;
-      });
-      if (same) {
-        this.tagRegion(obj, same, control.name, label);
-      } else {
-        const id = uuid();
-        obj.annotator.addAnnotation({
-          id,
-          bodies: [{ id: uuid(), annotation: id, purpose: "tagging", value: label, control: control.name }],
-          target: { annotation: id, selector: [{ start, end, quote: obj.text.slice(start, end) }] },
-        });
-      }
-      // the label stays picked for the next span, as with the mouse
-      const fieldset = this.root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
-      const input = fieldset && [...fieldset.querySelectorAll("input")].find((i) => i.value === label);
-      if (input) input.checked = true;
-      this.renderRegions();
-      this.changed();
-      this.notice(`Marked “${obj.text.slice(start, end).slice(0, 60)}” as ${label}.`);
-      const after = Math.max(this.span.anchor, this.span.focus) + 1;
-      this.setSpanFocus(after < obj.words.length ? after : Math.max(this.span.anchor, this.span.focus), false);
-    }
-
-    unmarkSpan() {
-      const { obj } = this.span;
-      const { start, end } = this.spanBounds();
-      const hits = this.spansAt(obj, start, end);
-      if (!hits.length) { this.notice("No span under the caret to remove."); return; }
-      for (const a of hits) obj.annotator.removeAnnotation(a.id);
-      this.renderRegions();
-      this.changed();
-      this.notice(`Removed ${hits.length} span${hits.length > 1 ? "s" : ""}.`);
-      this.drawSpan(false);
-    }
-
-    // Keys while in span mode; true when the key was used.
-    onSpanKey(e, lower) {
-      const key = e.key;
-      const extend = e.shiftKey;
-      const span = this.span;
-      const stop = () => { e.preventDefault(); e.stopPropagation(); return true; };
-      if (key === "ArrowRight" || key === "ArrowLeft") {
-        this.setSpanFocus(span.focus + (key === "ArrowRight" ? 1 : -1), extend);
-        return stop();
-      }
-      if (key === "ArrowDown" || key === "ArrowUp") { this.moveSpanLine(key === "ArrowDown" ? 1 : -1, extend); return stop(); }
-      if (key === "Home" || key === "End") { this.setSpanFocus(key === "Home" ? 0 : span.obj.words.length - 1, extend); return stop(); }
-      if (key === "Escape") { this.leaveSpanMode(); return stop(); }
-      if (key === "Delete" || key === "Backspace") { this.unmarkSpan(); return stop(); }
-      if (key === "Enter") { this.leaveSpanMode(); return false; } // submits as usual
-      if (e.ctrlKey || e.metaKey || e.altKey) return false;
-      const hit = this.spanKeyLabel(span.obj, lower);
-      if (hit) { this.markSpan(hit.control, hit.label); return stop(); }
-      return false;
-    }
-
     // ---------------------------------------------------------------- keyboard
     onKey(e) {
       if (this.destroyed || !this.root.isConnected || this.suspended) return;
@@ -1301,6 +563,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         if (key.toLowerCase() === "y" || e.shiftKey) this.redo(); else this.undo();
         return;
       }
+      if (target.closest("[data-chat-composer]") && this.onChatComposerKey(e, target)) return; // annotate_chat.js
       if (target.matches(TYPING)) {
         if (target.matches("textarea, [data-value-input]") && key === "Enter" && !e.shiftKey && !e.isComposing) {
           e.preventDefault();
@@ -1311,6 +574,14 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         }
         return;
       }
+      if (target.closest("[data-taxonomy-tree]") && this.onTaxonomyKey(e, target)) return; // annotate_taxonomy.js
+      if (this.onVideoKey(e, key, target)) return; // frames, spans, tracks: annotate_video.js
+      if (this.onSeriesKey(e, key, target)) return; // the cursor, ranges and zoom of a TimeSeries: annotate_timeseries.js
+      if (this.onRankKey(e, target)) return; // Pairwise and Ranker keys: annotate_rank.js
+      if (this.onChatKey(e, key)) return; // messages of a chat: annotate_chat.js
+      if (this.onToolKey(e, key, target)) return; // drawing tools, brush size, Tab: annotate_tools.js
+      if (this.onLinkedKey(e, key) || this.onPageKey(e, key) || this.onPdfKey(e, key, target)) return; // relations, pages, PDF
+      if (this.onMediaKey && this.onMediaKey(e, key, target)) return; // audio player: annotate_audio.js
       const lower = key.toLowerCase();
       if (this.span) {
         if (this.onSpanKey(e, lower)) return;
@@ -1368,7 +639,7 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
         return;
       }
       if (lower === "t") {
-        const area = [...this.root.querySelectorAll("[data-textarea], [data-value-input]")].find((n) => !n.closest("[hidden]"));
+        const area = [...this.root.querySelectorAll("[data-ocr-text], [data-textarea], [data-value-input]")].find((n) => !n.closest("[hidden]"));
         if (area) { e.preventDefault(); area.focus(); }
         return;
       }
@@ -1410,14 +681,22 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
     problems(result) {
       const problems = [];
       const hidden = C.hiddenControls(this.controls, this.choicesShown());
+      problems.push(...this.regionProblems(result)); // annotate_linked.js: required for every region
       for (const control of this.controls) {
+        if (control.per_region) continue;
         if (control.required && !hidden.has(control.name) && !result.some((r) => r.from_name === control.name)) {
           problems.push(control.type === "choices" ? `pick a label for “${control.name}”` : `fill in “${control.name}”`);
         }
       }
       if (!result.length && !problems.length) problems.push("nothing is labeled (pick a label, or press S to skip)");
       const unlabeled = result.filter((r) => (r.type === "labels" && !r.value.labels.length)
-        || (r.type === "rectanglelabels" && !r.value.rectanglelabels.length)).length;
+        || (r.type === "paragraphlabels" && !r.value.paragraphlabels.length)
+        || (r.type === "rectanglelabels" && !r.value.rectanglelabels.length)
+        || (r.type === "polygonlabels" && !r.value.polygonlabels.length)
+        || (r.type === "ellipselabels" && !r.value.ellipselabels.length)
+        || (r.type === "keypointlabels" && !r.value.keypointlabels.length)
+        || (r.type === "brushlabels" && !r.value.brushlabels.length)
+        || (r.type === "ocrlabels" && !r.value.ocrlabels.length)).length;
       if (unlabeled) problems.push(`${unlabeled} region${unlabeled > 1 ? "s have" : " has"} no label (select it and press a label key)`);
       return problems;
     }
@@ -1665,6 +944,8 @@ if (typeof window.process === "undefined") window.process = { env: { NODE_ENV: "
       if (message) this.notice(message);
     }
   }
+
+  A.assemble(Workspace);
 
   // ------------------------------------------------------------------ start-up
   let active = null;

@@ -27,7 +27,7 @@
     }
     const hidden = new Set();
     for (const control of controls) {
-      if (!control.visible_when) continue;
+      if (!control.visible_when || control.visible_when === "region-selected") continue;
       const picked = control.when_tag_name ? (chosen.get(control.when_tag_name) || [])
         : controls.filter((c) => c.tag === "Choices").flatMap((c) => chosen.get(c.name) || []);
       const wanted = control.when_choice_values || [];
@@ -41,7 +41,7 @@
   function applyVisibility(root, controls, result) {
     const hidden = hiddenControls(controls, result);
     for (const control of controls) {
-      if (!control.visible_when) continue;
+      if (!control.visible_when || control.visible_when === "region-selected") continue; // annotate_linked.js
       const fieldset = root.querySelector(`[data-control="${CSS.escape(control.name)}"]`);
       if (fieldset) fieldset.hidden = hidden.has(control.name);
     }

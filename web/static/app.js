@@ -1,4 +1,9 @@
-// labelfab: small shared behaviour. htmx sends the CSRF token with every request it makes.
+// labelfab: small shared behaviour. A <dialog data-open-on-load> opens as the page loads (the
+// project's instructions before labelling); its <form method="dialog"> closes it.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("dialog[data-open-on-load]").forEach((d) => { if (!d.open) d.showModal(); });
+});
+// htmx sends the CSRF token with every request it makes.
 document.addEventListener("htmx:configRequest", (event) => {
   const meta = document.querySelector('meta[name="csrf-token"]');
   if (meta) event.detail.headers["X-CSRFToken"] = meta.content;

@@ -84,6 +84,49 @@
     return td;
   }
 
+  // the text of (sanitised) HTML, parsed in an inert document: nothing of it runs or loads
+  function htmlText(html) {
+    return new DOMParser().parseFromString(String(html), "text/html").body.textContent || "";
+  }
+
+  // one object of the task (a text, a List's items) with its name, as text only
+  function objectBlock(object, value) {
+    const box = document.createElement("div");
+    box.className = "review-object";
+    box.dataset.object = object.name;
+    const head = document.createElement("h3");
+    head.className = "small muted";
+    head.textContent = object.name;
+    box.append(head);
+    if (Array.isArray(value) && object.tag === "Chat") { // a conversation: each message with the id reasons name
+      const list = document.createElement("ol");
+      list.className = "review-chat";
+      value.forEach((it, n) => {
+        const li = document.createElement("li");
+        const id = it && typeof it.id === "string" && it.id ? it.id : `msg-${n}`; // labeling/schema/chat.py
+        li.textContent = `${id} · ${it && it.role}: ${it && typeof it.content === "string" ? it.content : ""}`;
+        list.append(li);
+      });
+      box.append(list);
+    } else if (Array.isArray(value)) {
+      const list = document.createElement("ol");
+      value.forEach((it) => {
+        const li = document.createElement("li");
+        const words = it && typeof it === "object"
+          ? [it.title, it.body, it.html !== undefined ? htmlText(it.html) : undefined].filter((x) => x).join(" · ")
+          : String(it);
+        li.textContent = it && typeof it === "object" && it.id !== undefined ? `${it.id}: ${words}` : words;
+        list.append(li);
+      });
+      box.append(list);
+    } else {
+      const p = document.createElement("p");
+      p.textContent = typeof value === "string" ? value : JSON.stringify(value);
+      box.append(p);
+    }
+    return box;
+  }
+
   function render(data) {
     item = data;
     closeModes();
@@ -105,7 +148,12 @@
         el.text.textContent = "";
       } else {
         el.image.removeAttribute("src");
-        el.text.textContent = typeof value === "string" ? value : JSON.stringify(task.data, null, 2);
+        const objects = (data.objects || []).filter((o) => o.tag !== "Image");
+        if (objects.length > 1 || (objects.length === 1 && typeof value !== "string")) {
+          el.text.replaceChildren(...objects.map((o) => objectBlock(o, task.data ? task.data[o.key] : undefined)));
+        } else {
+          el.text.textContent = typeof value === "string" ? value : JSON.stringify(task.data, null, 2);
+        }
       }
     }
     el.given.textContent = tied.length ? `tied: ${tied.map((x) => x.label || "(none)").join(" / ")}`
@@ -274,7 +322,7 @@
 
   function regionWords(it) {
     const v = it.value || {};
-    const labels = (v.labels || v.rectanglelabels || []).join(", ") || "no label";
+    const labels = (v.labels || v.rectanglelabels || v.polygonlabels || v.ellipselabels || []).join(", ") || "no label";
     if (it.type === "labels") return { where: `“${v.text || `${v.start}–${v.end}`}”`, labels };
     const W = it.original_width, H = it.original_height;
     const px = (p, size) => Math.round((p / 100) * size);
@@ -295,7 +343,7 @@
 
   // The edits as lines of words: "“Hawaii”: PER → LOC", "+ “IBM”: ORG", "− “Ada”: PER".
   function changes(before, after) {
-    const isRegion = (it) => it && (it.type === "labels" || it.type === "rectanglelabels");
+    const isRegion = (it) => it && (it.type === "labels" || it.type === "rectanglelabels" || it.type === "polygonlabels" || it.type === "ellipselabels");
     const old = new Map();
     (before || []).filter(isRegion).forEach((it) => old.set(regionPlace(it), it));
     const lines = [];

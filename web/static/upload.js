@@ -144,11 +144,12 @@
   }
 
   function describe(r) {
-    let text = "Imported " + r.task_count + " task(s), " + r.annotation_count + " annotation(s), " +
-      r.prediction_count + " prediction(s)";
+    const n = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+    let text = "Imported " + n(r.task_count, "task") + ", " + n(r.annotation_count, "annotation") + ", " +
+      n(r.prediction_count, "prediction");
     if (r.duration !== undefined) text += " in " + Number(r.duration).toFixed(2) + " s";
-    if (r.skipped_duplicates) text += "; " + r.skipped_duplicates + " duplicate(s) skipped";
-    if (r.skipped_invalid) text += "; " + r.skipped_invalid + " invalid row(s) skipped (listed below)";
+    if (r.skipped_duplicates) text += "; " + n(r.skipped_duplicates, "duplicate") + " skipped";
+    if (r.skipped_invalid) text += "; " + n(r.skipped_invalid, "invalid row") + " skipped (listed below)";
     return text + ".";
   }
 

@@ -10,34 +10,75 @@
     ``label_config``, optional ``data`` as task JSON): the labeling page rendered from that XML
     with sample data; with htmx (``HX-Request``) only the workspace fragment, so a project form
     can show it with ``hx-post="/projects/preview" hx-target=...``.
+``/projects/<project_id>/tasks/<task_id>/edit`` and ``/projects/<project_id>/stream``
+    Any task in the labeling workspace (mode ``review``) for leads and reviewers: correct an
+    annotation (a new version), accept or exclude the task; a stream walks the tasks of a
+    Data Manager filter or view with the review page's keys.
 ``/projects/<project_id>/tasks/<task_id>``
-    A task with every annotation (and prediction) side by side, read-only, for leads and
-    reviewers.
+    A task's story for leads and reviewers: every annotation (and prediction) side by side
+    with its versions, the final label and its source, QC findings, review decisions,
+    comments and the time line.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from labeling import annotations, limits, projects, users
-from labeling.access import can_create_projects, require_project
+from labeling import limits, projects, story
+from labeling.access import can, can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import prelabels_on
-from labeling.schema import LabelSchema, gallery, schema_of
+from labeling.schema import LabelSchema, gallery, label_text, schema_of
 from labeling.schema.objects import text_of
+from labeling.schema.timeseries import sample_series
+from web.api.params import int_arg
 
 bp = Blueprint("annotate", __name__)
 
-# Keys the page keeps for itself; a label hotkey equal to one of these is not used.
+# Keys the page keeps for itself; a label hotkey equal to one of these is not used (the first
+# control's label gets a digit instead).
 RESERVED_KEYS = {"s", "t", "?", "/", "enter", "backspace", "escape", "arrowleft", "arrowright", "tab", " "}
+# The image tools' keys (annotate_tools.js), reserved on pages that have those tools: W the next
+# tool (an image with several tools), B brush, E eraser, [ and ] the brush's size (an image with a brush).
+TOOL_KEYS = {"w", "b", "e", "[", "]"}
+_IMAGE_TOOLS = {"rectanglelabels": "rectangle", "rectangle": "rectangle", "polygonlabels": "polygon",
+                "polygon": "polygon", "ellipselabels": "ellipse", "ellipse": "ellipse", "keypointlabels": "keypoint",
+                "keypoint": "keypoint", "brushlabels": "brush", "brush": "brush"}
+
+
+def tool_keys(schema: LabelSchema) -> set[str]:
+    """The image tools' keys the page of ``schema`` uses (see :data:`TOOL_KEYS`), as
+    annotate_tools.js gives them: ``w`` where an image has two tools or more, ``b``, ``e``, ``[``
+    and ``]`` where an image has a brush."""
+    tools: dict[str, set[str]] = {}
+    for control in schema.controls:
+        if control.type in _IMAGE_TOOLS:
+            for name in control.targets:
+                tools.setdefault(name, set()).add(_IMAGE_TOOLS[control.type])
+    keys: set[str] = set()
+    for found in tools.values():
+        if "brush" in found:
+            keys |= {"b", "e", "[", "]", "w"}  # brush and eraser: two tools already
+        elif len(found) > 1:
+            keys.add("w")
+    return keys
+
+
+#: Keys a page with a <Chat> keeps too: next and previous message, write, edit and delete one.
+CHAT_KEYS = frozenset({"j", "k", "m", "e", "arrowdown", "arrowup", "delete"})
+# ... and with a video (annotate_video.js): frames back and forward, keyframes, hiding a track.
+VIDEO_KEYS = frozenset({",", ".", "<", ">", "k", "h"})
+#: Keys a TimeSeries' chart keeps for itself: range, instant, zoom, cursor.
+SERIES_KEYS = frozenset({"[", "]", ".", "+", "=", "-", "0", "home", "end"})
 SAMPLE_TEXT = (
     "Ada Lovelace met Charles Babbage in London in 1833. She later wrote the first published "
     "algorithm intended for his Analytical Engine, which the Science Museum still exhibits."
@@ -48,14 +89,21 @@ def keymap(schema: LabelSchema, reserved: frozenset[str] = frozenset()) -> dict[
     """Label keys per control: configured hotkeys first, then 1-9 for the first labeled control.
 
     ``reserved``: further keys a page keeps for itself (the review page's decisions), on top of
-    the labeling page's own.
+    the labeling page's own and the image tools' keys its images use (:func:`tool_keys`).
 
     Returns
     -------
     dict of str to dict of str to str
         Control name -> label name -> key (lower case, one character or a named key).
     """
+    if any(o.tag == "Video" for o in schema.objects.values()):
+        reserved = reserved | VIDEO_KEYS
     used: set[str] = set()
+    reserved = frozenset(reserved | tool_keys(schema))
+    if any(obj.tag == "Chat" for obj in schema.objects.values()):
+        reserved = reserved | CHAT_KEYS  # a chat's own keys (annotate_chat.js)
+    if any(o.tag == "TimeSeries" for o in schema.objects.values()):
+        reserved = reserved | SERIES_KEYS  # the chart's own keys (annotate_timeseries.js)
     keys: dict[str, dict[str, str]] = {c.name: {} for c in schema.controls}
     for control in schema.controls:
         for label in control.labels:
@@ -116,11 +164,46 @@ def _sample_image(label: str) -> str:
     return "data:image/svg+xml;charset=utf-8," + quote(svg)
 
 
+def _sample_pdf(label: str) -> str:
+    """A one-page placeholder PDF as a data: URL, for previews (annotate_pdf.js reads data: URLs
+    itself: nothing is fetched)."""
+    text = "".join(c for c in f"sample document: {label}" if c.isalnum() or c in " :_-.")[:80]
+    content = f"BT /F1 28 Tf 60 700 Td ({text}) Tj ET 0.5 0.6 0.85 rg 60 380 480 260 re f".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return "data:application/pdf;base64," + base64.b64encode(out).decode()
+
+
 def sample_data(schema: LabelSchema) -> dict[str, Any]:
-    """Task data that fills every object of ``schema`` (text and a placeholder image)."""
+    """Task data that fills every object of ``schema`` (text, a placeholder image or PDF)."""
     data: dict[str, Any] = {}
     for name, obj in schema.objects.items():
-        data[obj.value_key] = SAMPLE_TEXT if obj.tag == "Text" else _sample_image(name)
+        data[obj.value_key] = SAMPLE_TEXT if obj.tag in ("Text", "HyperText") else _sample_image(name)
+        if obj.tag == "Video":
+            data[obj.value_key] = ""  # no sample video ships: the preview shows the player without one
+        if obj.tag == "Paragraphs":
+            data[obj.value_key] = [{obj.name_key or "author": who, obj.text_key or "text": text} for who, text in
+                                   (("Alice", "Hi, I would like to book a table for two."), ("Bot", "Sure, for when?"))]
+        elif obj.tag == "Table":
+            data[obj.value_key] = {"First name": "Ada", "Last name": "Lovelace", "Year": 1843}
+        elif obj.tag == "Chat":
+            data[obj.value_key] = [{"role": "user", "content": "How do I reset my password?"},
+                                   {"role": "assistant", "content": "Open Settings, then Security, then Reset."}]
+        elif obj.tag == "Pdf":
+            data[obj.value_key] = _sample_pdf(name)
+        elif obj.tag == "List":  # a Ranker's items
+            data[obj.value_key] = [{"id": f"item{n}", "title": f"Item {n}", "body": SAMPLE_TEXT[:80]} for n in (1, 2, 3)]
     for control in schema.controls:
         if control.labels_key:
             data[control.labels_key] = ["Option A", "Option B", "Option C"]
@@ -158,6 +241,9 @@ def page_config(schema: LabelSchema, *, mode: str, project: Any = None, sample: 
             "lease": "/api/tasks/{task}/lease",
         },
         "sample": {"id": 0, "data": sample, "predictions": []} if sample is not None else None,
+        # a preview's TimeSeries plot a made-up series (there is no task to read one from)
+        "series_samples": {name: sample_series(obj.series) for name, obj in schema.objects.items()
+                           if obj.series is not None} if sample is not None else {},
     }
 
 
@@ -199,11 +285,16 @@ def preview():
     xml = xml or request.args.get("label_config", "") or examples[0]["xml"]
     errors: list[dict] = []
     schema = None
+    refused = False
     try:
         schema = projects.parse_config(xml)
+        project_id = request.form.get("project", "")
+        if project_id.isdigit() and len(project_id) < 10:  # the settings page: what Save would refuse
+            projects.check_label_config(current_user.user, int(project_id), xml)
     except Invalid as exc:
         errors = exc.errors or [{"detail": exc.detail}]
-    ctx: dict[str, Any] = {"xml": xml, "errors": errors, "examples": examples, "schema": schema,
+        refused = schema is not None  # it parses, but the project's labels forbid it
+    ctx: dict[str, Any] = {"xml": xml, "errors": errors, "examples": examples, "schema": schema, "refused": refused,
                            "data_json": json.dumps(data, indent=2, ensure_ascii=False) if data else ""}
     if schema is not None:
         sample = sample_data(schema)
@@ -240,14 +331,75 @@ def _pct(value: Any) -> str:
     return f"{min(max(number if math.isfinite(number) else 0.0, -1.0), 101.0):.3f}"
 
 
+def _polygon_view(value: dict) -> dict | None:
+    points = value.get("points")
+    if not isinstance(points, list):
+        return None
+    pairs = [p for p in points if isinstance(p, list) and len(p) == 2]
+    return {"kind": "polygon", "points": " ".join(f"{_pct(x)},{_pct(y)}" for x, y in pairs)}
+
+
+def _ellipse_view(value: dict) -> dict:
+    return {"kind": "ellipse", "cx": _pct(value.get("x")), "cy": _pct(value.get("y")),
+            "rx": _pct(value.get("radiusX")), "ry": _pct(value.get("radiusY")), "rotation": _pct(value.get("rotation"))}
+
+
+def _point_view(value: dict) -> dict:
+    return {"kind": "point", "cx": _pct(value.get("x")), "cy": _pct(value.get("y"))}
+
+
+def _mask_view(value: dict) -> dict:
+    rle = value.get("rle")
+    return {"kind": "mask", "size": len(rle) if isinstance(rle, list) else 0}
+
+
+#: Polygons, ellipses and key points drawn over the task page's image (percent coordinates in an
+#: SVG of viewBox 0 0 100 100); masks named with the size of their RLE.
+_SHAPE_VIEWS = {t: f for f, types in ((_polygon_view, ("polygonlabels", "polygon")),
+                                      (_ellipse_view, ("ellipselabels", "ellipse")),
+                                      (_point_view, ("keypointlabels", "keypoint")),
+                                      (_mask_view, ("brushlabels", "brush"))) for t in types}
+
+
+def _region_labels(result: Any) -> dict[Any, list[str]]:
+    """Region id -> the labels (and span text) its items carry, to name it."""
+    names: dict[Any, list[str]] = {}
+    for item in result if isinstance(result, list) else []:
+        value = item.get("value") if isinstance(item, dict) else None
+        if not isinstance(value, dict) or item.get("id") is None:
+            continue
+        for key in ("labels", "rectanglelabels", "polygonlabels"):
+            names.setdefault(item["id"], []).extend(str(n) for n in value.get(key) or [])
+        if isinstance(value.get("text"), str) and item.get("type") == "labels":
+            names.setdefault(item["id"], []).append(f"“{value['text'][:40]}”")
+    return names
+
+
+def _relation_text(item: dict, region_labels: dict[Any, list[str]]) -> str:
+    ends = [" ".join(region_labels.get(item.get(k)) or [str(item.get(k))]) for k in ("from_id", "to_id")]
+    arrow = {"left": "←", "bi": "↔"}.get(str(item.get("direction")), "→")
+    labels = ", ".join(map(str, item.get("labels") or []))
+    return f"{ends[0]} {arrow} {ends[1]}" + (f": {labels}" if labels else "")
+
+
 def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str, Any]:
     """One annotation's result, prepared for the read-only view (text, never markup)."""
-    out: dict[str, Any] = {"choices": [], "texts": [], "ratings": [], "spans": {}, "boxes": {}}
+    out: dict[str, Any] = {"choices": [], "texts": [], "ratings": [], "spans": {}, "boxes": {}, "shapes": {},
+                           "relations": []}
     span_items: dict[str, list[dict]] = {}
+    plain = {c.name for c in schema.controls if c.type == "labels" and c.object_tag == "Image"}
+    region_labels = _region_labels(result)
     for item in result if isinstance(result, list) else []:
         if not isinstance(item, dict):
             continue
         kind, value, name = item.get("type"), item.get("value") or {}, str(item.get("from_name", ""))
+        if name in plain:
+            continue  # the labels of a plain box: shown on its rectangle
+        if kind == "relation":
+            out["relations"].append(_relation_text(item, region_labels))
+            continue
+        if kind == "rectangle":
+            kind, value = "rectanglelabels", {**value, "rectanglelabels": region_labels.get(item.get("id"), [])}
         if kind == "choices":
             out["choices"].append({"control": name, "labels": [str(x) for x in value.get("choices") or []]})
         elif kind == "textarea":
@@ -256,6 +408,9 @@ def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str
             out["ratings"].append({"control": name, "rating": value.get("rating")})
         elif kind in ("number", "datetime"):
             out["texts"].append({"control": name, "text": str(value.get(kind))})
+        elif kind in ("taxonomy", "paragraphlabels", "pairwise", "ranker", "hypertextlabels"):
+            # as text: a path list, a span of a dialogue, "right", "rank: b, a", "Person 'John'"
+            out["texts"].append({"control": name, "text": label_text([item])})
         elif kind == "labels":
             span_items.setdefault(str(item.get("to_name", "")), []).append(item)
         elif kind == "rectanglelabels":
@@ -264,6 +419,11 @@ def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str
                 "style": (f"left:{_pct(value.get('x'))}%;top:{_pct(value.get('y'))}%;"
                           f"width:{_pct(value.get('width'))}%;height:{_pct(value.get('height'))}%"),
             })
+        elif kind in _SHAPE_VIEWS:
+            shape = _SHAPE_VIEWS[kind](value)
+            labels = [str(x) for x in value.get(kind) or []] if kind.endswith("labels") else []
+            if shape is not None:
+                out["shapes"].setdefault(str(item.get("to_name", "")), []).append({**shape, "labels": labels})
     for obj_name, items in span_items.items():
         obj = schema.objects.get(obj_name)
         text = text_of(data.get(obj.value_key)) if obj is not None else None
@@ -272,29 +432,125 @@ def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str
     return out
 
 
+def _story_in(project_id: int, task_id: int) -> dict:
+    """The task's story for the current user, the task being one of the URL's project."""
+    told = story.task_story(current_user.user, task_id)
+    if told["task"]["project"] != project_id:
+        raise NotFound(f"task {task_id} not found in project {project_id}")
+    return told
+
+
 @bp.get("/projects/<int:project_id>/tasks/<int:task_id>")
 @login_required
 def task_view(project_id: int, task_id: int):
-    """A task with all its annotations and predictions side by side (leads and reviewers)."""
+    """A task's story (leads and reviewers): its data, every annotation side by side with its
+    versions, predictions, the final label and its source, QC findings, review decisions,
+    comments and every state change in time order (:func:`labeling.story.task_story`)."""
     user = current_user.user
     with read_session() as s:
         project = require_project(s, user, project_id, "see_all")
-    task = projects.get_task(user, task_id)
-    if task["project"] != project_id:
-        raise NotFound(f"task {task_id} not found in project {project_id}")
+        may_review = can(s, user, project, "review")
+    told = _story_in(project_id, task_id)
     schema = schema_of(project)
-    authors: dict[int, str] = {}
+    task = told["task"]
+    data = task["data"]
     columns = []
-    for ann in annotations.task_annotations(task_id, user):
-        if ann.user_id not in authors:
-            author = users.get_user(ann.user_id)
-            authors[ann.user_id] = author.email if author is not None else f"user {ann.user_id}"
-        columns.append({"kind": "annotation", "who": authors[ann.user_id], "id": ann.id,
-                        "when": ann.updated_at.strftime("%Y-%m-%d %H:%M UTC"), "version": ann.version,
-                        "skipped": ann.was_cancelled, "skip_reason": ann.skip_reason, "lead_time": ann.lead_time,
-                        "view": result_view(schema, task["data"], ann.result)})
-    for pred in task.get("predictions", []):
-        columns.append({"kind": "prediction", "who": pred.get("model_version") or "model", "id": pred["id"],
-                        "score": pred.get("score"), "when": (pred.get("created_at") or "")[:16].replace("T", " "),
-                        "view": result_view(schema, task["data"], pred["result"])})
-    return render_template("annotate/task.html", project=project, task=task, schema=schema, columns=columns)
+    for ann in told["annotations"]:
+        columns.append({"kind": "annotation", "who": ann["author"] or f"user {ann['completed_by']}", "id": ann["id"],
+                        "when": _when(ann["updated_at"]), "version": ann["version"],
+                        "skipped": ann["was_cancelled"], "skip_reason": ann["skip_reason"],
+                        "lead_time": ann["lead_time"], "view": result_view(schema, data, ann["result"]),
+                        "versions": [{**v, "when": _when(v["at"])} for v in ann["versions"][:-1]]})
+    for pred in told["predictions"]:
+        columns.append({"kind": "prediction", "who": pred["model_version"] or "model", "id": pred["id"],
+                        "score": pred["score"], "when": _when(pred["created_at"]),
+                        "view": result_view(schema, data, pred["result"])})
+    final = told["final"]
+    final_view = result_view(schema, data, final["label"]) if isinstance(final["label"], list) else None
+    return render_template("annotate/task.html", project=project, task=task, schema=schema, columns=columns,
+                           story=told, final=final, final_view=final_view, may_review=may_review,
+                           when=_when)
+
+
+def _when(iso: str | None) -> str:
+    """An ISO time as the page shows it (minutes, UTC)."""
+    return (iso or "")[:16].replace("T", " ") + (" UTC" if iso else "")
+
+
+#: The editor's keys (the review page's: K accept, R save the edits, X exclude) and N (the next
+#: annotation), J (the next task of the stream); label hotkeys equal to one of these are not used.
+EDITOR_KEYS = frozenset({"k", "r", "x", "n", "j", "a", "g", "u", "z", "enter", "escape", "?"})
+
+
+def _stream_query(project_id: int) -> tuple[Any, dict[str, str]]:
+    """The Data Manager query a review stream walks (``?view=ID`` or ``?query=JSON``; none: every
+    task), and the arguments that carry it to the next page."""
+    from labeling.dm import filters, views
+
+    view_id = int_arg("view", 0, minimum=0)
+    if view_id:
+        return views.view_params(current_user.user, project_id, view_id), {"view": str(view_id)}
+    raw = request.args.get("query") or request.args.get("filter")
+    if raw:
+        return filters.parse(raw), {"query": raw}
+    return filters.parse(None), {}
+
+
+def _next_in_stream(project_id: int, after: int | None, query: Any) -> int | None:
+    """The task of the stream's query that follows task ``after`` in the query's (or view's)
+    ordering (None: its first), or None at the end."""
+    from labeling.dm import table
+
+    return table.next_task(current_user.user, project_id, query, after=after)
+
+
+@bp.get("/projects/<int:project_id>/stream")
+@login_required
+def review_stream(project_id: int):
+    """A review stream over any Data Manager filter (``?view=ID`` or ``?query=JSON``): the editor
+    on its first task, each next one a key away (J)."""
+    with read_session() as s:
+        require_project(s, current_user.user, project_id, "review")
+    query, args = _stream_query(project_id)
+    first = _next_in_stream(project_id, None, query)
+    if first is None:
+        return render_template("annotate/stream_empty.html", project_id=project_id), 200
+    return redirect(url_for("annotate.task_editor", project_id=project_id, task_id=first, **args))
+
+
+@bp.get("/projects/<int:project_id>/tasks/<int:task_id>/edit")
+@login_required
+def task_editor(project_id: int, task_id: int):
+    """Any task in the labeling workspace for leads and reviewers: each annotation with its
+    author, one at a time, corrected with the labeling widgets (a new version of it, through
+    ``PATCH /api/annotations/ID``), and the task accepted or excluded; in a stream, J goes on."""
+    from labeling.schema.hypertext import page_data
+
+    user = current_user.user
+    with read_session() as s:
+        project = require_project(s, user, project_id, "review")
+        is_lead = can(s, user, project, "manage")
+    told = _story_in(project_id, task_id)
+    schema = schema_of(project)
+    query, args = _stream_query(project_id)
+    following = _next_in_stream(project_id, task_id, query) if args else None
+    task = told["task"]
+    editor = {
+        "task": {"id": task["id"], "data": page_data(schema, projects.get_task(user, task_id)["data"]),
+                 "predictions": []},
+        "state": task["state"],
+        "is_lead": is_lead,
+        "annotations": [{"id": a["id"], "author": a["author"] or f"user {a['completed_by']}",
+                         "version": a["version"], "result": a["result"], "skipped": a["was_cancelled"]}
+                        for a in told["annotations"]],
+        "urls": {"annotation": "/api/annotations/{id}", "review": f"/api/tasks/{task_id}/review",
+                 "act": f"/api/dm/actions?project={project_id}&id={{act}}",
+                 "story": url_for("annotate.task_view", project_id=project_id, task_id=task_id),
+                 "next": url_for("annotate.task_editor", project_id=project_id, task_id=following, **args)
+                 if following else None},
+    }
+    config = page_config(schema, mode="review", project=project, reserved=EDITOR_KEYS)
+    return render_template("annotate/editor.html", project=project, task=task, final=told["final"],
+                           editor=editor, stream=bool(args),
+                           workspace_hint="Correct the annotation shown with the label keys, as when labeling",
+                           **workspace_context(schema, config, project.instructions))

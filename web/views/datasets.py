@@ -97,12 +97,16 @@ def _publish_job(project_id: int, job_id: int | None) -> dict | None:
 @bp.get("/projects/<int:project_id>/datasets/jobs/<int:job_id>")
 @login_required
 def publish_progress(project_id: int, job_id: int):
-    """The publish job's progress (htmx polls it while the job runs)."""
+    """The publish job's progress (htmx polls it while the job runs); once the job has ended, a
+    poll reloads the page, so the new version shows in the list."""
     project = _project(project_id)
     job = _publish_job(project_id, job_id)
     if job is None:
         raise NotFound(f"no publish job {job_id} in project {project_id}")
-    return render_template("datasets/_publish_job.html", project=project, job=job)
+    headers = {}
+    if request.headers.get("HX-Request") and job["status"] not in ("queued", "running"):
+        headers["HX-Refresh"] = "true"
+    return render_template("datasets/_publish_job.html", project=project, job=job), 200, headers
 
 
 @bp.get("/projects/<int:project_id>/datasets")

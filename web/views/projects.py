@@ -1,9 +1,7 @@
 """Project pages: the list (on the front page), create with the config gallery, settings,
-members, upload, the task list for leads, and the media route for a project's images."""
+members, upload (the task list is web.views.data_manager) and the media route for a project's images."""
 
 from __future__ import annotations
-
-import math
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
@@ -11,19 +9,17 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from labeling import projects, users
+from labeling import invites, projects, users, webhooks
 from labeling.errors import Conflict, DomainError
 from labeling.imports import list_imports
-from labeling.media import thumbnail_for
 from labeling.models import TaskState
 from labeling.schema import gallery, schema_of
 from labeling.thumbnails import media_file
 from web.extensions import login_manager
 from web.views import project_access
+from web.views.people import invite_url
 
 bp = Blueprint("projects", __name__)
-
-TASKS_PER_PAGE = 50
 
 
 class ProjectForm(FlaskForm):
@@ -40,6 +36,7 @@ class SettingsForm(ProjectForm):
     lease_seconds = IntegerField("Lease time (seconds an annotator holds a task)",
                                  validators=[NumberRange(min=10, max=7 * 24 * 3600)])
     restricted = BooleanField("Only members of the project get tasks")
+    show_instruction = BooleanField("Show the instructions before labelling starts")
     prelabels = SelectField(
         "Pre-labels (predictions pre-filled for a task's first annotator)",
         choices=[("", "Default: on with overlap 1, off with overlap 2 or more"),
@@ -139,10 +136,12 @@ def create():
 @login_required
 def detail(project_id: int):
     project, counts = projects.get_project_for(_user(), project_id)
-    imports = list_imports(_user(), project_id, limit=10)
+    can_manage = _can(project_id, "manage")
+    # imports name their files (server paths for a CLI import): only those who manage the project see them
+    imports = list_imports(_user(), project_id, limit=10, action="manage") if can_manage else []
     kind = schema_of(project).kind
     return render_template("projects/detail.html", project=project, counts=counts, imports=imports, kind=kind,
-                           states=list(TaskState), can_manage=_can(project_id, "manage"),
+                           states=list(TaskState), can_manage=can_manage,
                            can_see_all=_can(project_id, "see_all"))
 
 
@@ -176,6 +175,7 @@ def settings(project_id: int):
                     description=_text(form.description), instructions=_text(form.instructions),
                     overlap=form.overlap.data, max_overlap=max(form.max_overlap.data, form.overlap.data),
                     lease_seconds=form.lease_seconds.data, restricted=form.restricted.data,
+                    show_instruction=form.show_instruction.data,
                     show_predictions={"": None, "on": True, "off": False}.get(form.prelabels.data))
         except DomainError as exc:
             _form_errors(form, exc)
@@ -233,20 +233,41 @@ def members(project_id: int):
     form = MemberForm()
     can_manage = _can(project_id, "manage")
     status = 200
+    invited = None
     if form.validate_on_submit():
         try:
-            _, user = projects.set_member(_user(), project_id, member=form.email.data, role=form.role.data)
+            if users.get_user_by_email(form.email.data) is None:  # a new person: an account and a link
+                invited = invites.invite(_user(), form.email.data, project_id=project_id, project_role=form.role.data)
+                status = 201
+            else:
+                _, user = projects.set_member(_user(), project_id, member=form.email.data, role=form.role.data)
         except DomainError as exc:
             form.email.errors = [*form.email.errors, exc.detail]
             status = exc.status
+        except users.UserError as exc:
+            form.email.errors = [*form.email.errors, str(exc)]
+            status = 422
         else:
-            flash(f"{user.email} is now {form.role.data} in this project.", "success")
-            return redirect(url_for("projects.members", project_id=project_id))
+            if invited is None:
+                flash(f"{user.email} is now {form.role.data} in this project.", "success")
+                return redirect(url_for("projects.members", project_id=project_id))
+            form = MemberForm(formdata=None)
     elif request.method == "POST":
         status = 422
     rows = projects.list_members(_user(), project_id)
-    return render_template("projects/members.html", project=project, rows=rows, form=form,
+    return render_template("projects/members.html", project=project, rows=rows, form=form, invited=invited,
+                           link=invite_url(invited.key) if invited else None,
                            action_form=ActionForm(), can_manage=can_manage), status
+
+
+@bp.get("/projects/<int:project_id>/webhooks")
+@login_required
+@project_access("manage")
+def webhooks_page(project_id: int):
+    """The project's webhooks and the last deliveries of each (managed through /api/webhooks)."""
+    project, hooks = webhooks.project_deliveries(_user(), project_id, limit=20)
+    return render_template("projects/webhooks.html", project=project, hooks=hooks,
+                           view=webhooks.webhook_view, delivery=webhooks.delivery_view)
 
 
 @bp.post("/projects/<int:project_id>/members/<int:user_id>/remove")
@@ -275,37 +296,6 @@ def recent_imports(project_id: int):
     """The import page's "Recent imports" section, which htmx reloads when an import ends."""
     return render_template("projects/_recent_imports.html", project_id=project_id,
                            imports=list_imports(_user(), project_id, limit=10, action="manage"))
-
-
-@bp.get("/projects/<int:project_id>/tasks")
-@login_required
-def tasks(project_id: int):
-    project, counts = projects.get_project_for(_user(), project_id, "see_all")
-    state = request.args.get("state") or None
-    search = (request.args.get("q") or "").strip()
-    try:
-        page_no = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page_no = 1
-    page = projects.list_tasks(_user(), project_id, state=state, search=search, page=page_no,
-                               page_size=TASKS_PER_PAGE)
-    schema = schema_of(project)
-    pages = max(math.ceil(page.total / TASKS_PER_PAGE), 1)
-    return render_template("projects/tasks.html", project=project, counts=counts, page=page, pages=pages,
-                           state=state or "", q=search, states=[*TaskState, *(["gold"] if page.gold else [])],
-                           schema=schema, preview=_preview, thumbnail_for=thumbnail_for)
-
-
-def _preview(task, schema) -> dict:
-    """What the task list shows of a task: its first text (cut) and its image's thumbnail."""
-    out = {"text": None, "image": None}
-    for obj in schema.objects.values():
-        value = (task.data or {}).get(obj.value_key)
-        if obj.tag == "Text" and out["text"] is None and isinstance(value, str):
-            out["text"] = value if len(value) <= 160 else value[:157] + "…"
-        elif obj.tag == "Image" and out["image"] is None and isinstance(value, str):
-            out["image"] = thumbnail_for(value) or value
-    return out
 
 
 # --------------------------------------------------------------------------- media

@@ -44,7 +44,7 @@ bp = Blueprint("review", __name__)
 #: Keys the review page keeps for its actions; label hotkeys equal to one of these are not used.
 ACTION_KEYS = {"k", "r", "x", "g", "u", "z", "enter", "escape", "?"}
 #: Control types whose suspects are edited in the labeling page's workspace (spans, boxes).
-REGION_TYPES = {"labels", "rectanglelabels"}
+REGION_TYPES = {"labels", "rectanglelabels", "polygonlabels", "ellipselabels", "keypointlabels", "brushlabels"}
 #: ... where the review page also keeps A (apply QC's suggestion) from the label keys.
 WORKSPACE_RESERVED = frozenset(ACTION_KEYS | {"a"})
 
