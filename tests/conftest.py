@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 _TMP = Path(tempfile.mkdtemp(prefix="labelfab-test-"))
+pytest_plugins = ["tests.s3"]  # a real S3 API on 127.0.0.1 (moto's server) for the storage tests
 
 
 def _test_database_url() -> str:
@@ -40,6 +41,8 @@ os.environ["LABELFAB_DATABASE_URL"] = _test_database_url()
 os.environ["LABELFAB_BROKER_URL"] = os.environ.get("LABELFAB_TEST_BROKER_URL") or os.environ.get(
     "LABELFAB_BROKER_URL", "stub://")
 os.environ.setdefault("LABELFAB_JOB_STALE_SECONDS", "5")
+# the test receivers (webhooks, ML backends, the local S3 server) listen on loopback
+os.environ.setdefault("LABELFAB_OUTBOUND_ALLOW", "127.0.0.1")
 
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
@@ -89,9 +92,12 @@ def clear_tables() -> None:
 
 @pytest.fixture(autouse=True)
 def clean_db(database):
+    from labeling.jobs.broker import broker
+
     yield
     clear_tables()
     users.forget_tokens()  # tables emptied behind the domain's back
+    broker.flush_all()  # jobs about rows that are gone: never run in a later test (a shared Redis or RabbitMQ)
 
 
 @pytest.fixture

@@ -180,6 +180,27 @@ def test_long_text_scrolls_inside_its_pane(page, shot, lead, annotator):
     shot(page, "annotate-long-text")
 
 
+def test_no_restored_notice_for_an_empty_draft_and_none_carried_to_the_next_task(page, lead, annotator):
+    """Issue 21's walkthrough: "Your unsaved work on this task was restored" appeared when nothing
+    was entered (a label ticked and unticked), and a notice stayed on for the next task."""
+    project = make_project(lead, XML["multilabel_text"], [{"text": "one"}, {"text": "two"}])
+    first = open_annotate(page, annotator, project)
+    keys = Keys(page)
+    keys.press("1", "1")  # on, then off: nothing entered
+    page.reload()
+    wait_for_task(page)
+    notice = page.locator('[data-anno="notice"]')
+    page.wait_for_timeout(300)  # the draft is read as the task is shown
+    expect(notice).to_be_hidden()
+    keys.press("1")
+    page.reload()
+    assert wait_for_task(page) == first
+    expect(notice).to_contain_text("restored")
+    keys.press("Enter")  # submitted at once: the next task comes without the notice
+    wait_for_task(page, not_id=first)
+    expect(notice).to_be_hidden()
+
+
 def test_multilabel_and_the_draft_survives_a_reload(page, shot, lead, annotator):
     project = make_project(lead, XML["multilabel_text"], [{"text": "Shares of the football club rose 4%."}])
     open_annotate(page, annotator, project)
@@ -202,8 +223,9 @@ def test_image_classification_is_one_key_plus_enter(page, shot, lead, annotator)
     project = make_project(lead, XML["image_classification"], [{"image": png_data_url(1200, 900)}], title="Pets")
     open_annotate(page, annotator, project)
     expect(page.locator(".anno-image")).to_be_visible()
-    page.keyboard.press("+")  # zoom in, then back to fit
-    expect(page.locator('[data-anno="zoom-level"]')).to_have_text("125%")
+    fitted = page.locator(".anno-image").bounding_box()["width"]
+    page.keyboard.press("+")  # zoom in (a quarter more than fit; the readout against the image's 1200 px), then fit
+    expect(page.locator('[data-anno="zoom-level"]')).to_have_text(f"{round(round(fitted * 1.25) / 1200 * 100)}%")
     page.keyboard.press("0")
     shot(page, "annotate-image-classification")
     page.keyboard.press("3")

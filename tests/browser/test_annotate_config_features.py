@@ -14,7 +14,7 @@ from tests.browser.test_annotate_keyboard import caret_text
 
 pytestmark = pytest.mark.browser
 
-TEMPLATES = Path(__file__).parent.parent / "labeling" / "schema" / "ls_templates"
+TEMPLATES = Path(__file__).parents[2] / "labeling" / "schema" / "ls_templates"
 
 
 def tab_to(page, selector: str, limit: int = 60) -> None:

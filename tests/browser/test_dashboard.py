@@ -113,5 +113,8 @@ def test_overview_lists_the_projects_of_a_lead(page, make_user):
     expect(page.get_by_role("heading", name="All projects")).to_be_visible()
     rows = page.locator("#t-overview tbody tr")
     expect(rows).to_have_count(2)
+    # the uppercased header keeps its Greek alpha (it read "AGREEMENT A")
+    header = page.locator("#t-overview thead").get_by_role("button", name="Agreement")
+    assert header.inner_text() == "AGREEMENT α"
     page.get_by_role("link", name=demo.TEXT_TITLE).click()
     expect(page.locator("#panel-states")).to_contain_text("36")

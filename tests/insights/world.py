@@ -52,12 +52,17 @@ class World:
                 self.t[name] = task.id
         a1, a2, a3 = self.a1.id, self.a2.id, self.a3.id
         now = utcnow()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+        def today(hours_ago: int):  # an hour or two ago, but never before today's midnight
+            return max(now - timedelta(hours=hours_ago), min(now, midnight + timedelta(seconds=10 - hours_ago)))
+
         # (task, user, label or None for a skip, lead time, created at)
         self.annotations = [
             ("t1", a1, "cat", 10.0, noon(5)), ("t1", a2, "cat", 20.0, noon(5)), ("t1", a3, "dog", 30.0, noon(5)),
             ("t2", a1, "dog", 5.0, noon(4)), ("t2", a2, "dog", 15.0, noon(4)),
             ("t3", a1, "bird", 40.0, noon(2)), ("t3", a3, "bird", 50.0, noon(2)),
-            ("t4", a2, "cat", 8.0, now - timedelta(hours=1)), ("t4", a3, "dog", 12.0, now - timedelta(hours=2)),
+            ("t4", a2, "cat", 8.0, today(1)), ("t4", a3, "dog", 12.0, today(2)),
             ("t5", a1, None, 3.0, noon(2)),
             ("t7", a1, "cat", 6.0, noon(3)), ("t7", a2, "dog", 7.0, noon(3)),
             ("t8", a3, "bird", 9.0, noon(3)),

@@ -174,13 +174,21 @@ def test_edit_keeps_the_earlier_version_until_qc_takes_the_task(lead, people):
         annotations.delete_annotation(ann.id, a)
 
 
-def test_only_the_author_edits(lead, people):
+def test_only_the_author_edits_and_a_lead_corrects_the_result_as_a_new_version(lead, people):
     project, (tid, _) = project_with_tasks(lead)
     ann, _ = annotations.submit(tid, people[0].user, result=label())
     with pytest.raises(NotFound):
         annotations.update_annotation(ann.id, people[1].user, result=label("neg"))  # blind: not even seen
-    with pytest.raises(Forbidden):
-        annotations.update_annotation(ann.id, lead.user, result=label("neg"))
+    with pytest.raises(Forbidden):  # a lead corrects the result, never the author's skip
+        annotations.update_annotation(ann.id, lead.user, was_cancelled=True)
+    with write_session() as s:  # in any state of the task
+        s.execute(sa.update(Task).where(Task.id == tid).values(state=TaskState.accepted))
+    fixed = annotations.update_annotation(ann.id, lead.user, result=label("neg"))
+    assert (fixed.version, fixed.result, fixed.user_id) == (2, label("neg"), people[0].user.id)
+    with read_session() as s:
+        [kept] = s.exec(select(AnnotationVersion)).all()
+        state = s.get(Task, tid).state
+    assert (kept.version, kept.result, kept.changed_by, state) == (1, label(), lead.user.id, TaskState.accepted)
 
 
 def test_skip_with_reason_does_not_count_and_can_become_an_annotation(lead, people):
@@ -307,3 +315,16 @@ def test_submit_needs_access(lead, people):
         annotations.submit(tid, people[0].user, result=label())
     with pytest.raises(NotFound):
         annotations.submit(99_999, people[0].user, result=label())
+
+
+def test_a_reviewer_does_not_correct_answers_to_a_gold_task_a_lead_does(lead, people):
+    """Answers to a gold task score their annotator (gold accuracy, pauses): a reviewer, who may not
+    see which tasks are gold, cannot rewrite them; the project's lead can."""
+    reviewer = Person("rev@example.com", Role.reviewer)
+    project, (tid, _) = project_with_tasks(lead)
+    ann, _ = annotations.submit(tid, people[0].user, result=label())
+    with write_session() as s:
+        s.execute(sa.update(Task).where(Task.id == tid).values(is_gold=True, gold_answer=label("neg")))
+    with pytest.raises(Forbidden, match="gold"):
+        annotations.update_annotation(ann.id, reviewer.user, result=label("neg"))
+    assert annotations.update_annotation(ann.id, lead.user, result=label("neg")).version == 2

@@ -278,7 +278,7 @@ def test_publish_with_nothing_accepted_leaves_nothing_behind(owner):
 def test_versions_that_do_not_exist(owner, project):
     with pytest.raises(NotFound) as err:
         datasets.get_version(project, owner, "latest")
-    assert "none is published yet" in err.value.detail
+    assert err.value.detail == f"project {project} has no published version; none is published yet"
     datasets.publish(project, owner)
     with pytest.raises(NotFound) as err:
         datasets.get_version(project, owner, 7)
@@ -376,3 +376,11 @@ def test_a_large_project_is_published_by_a_job(owner, project, worker, monkeypat
     assert not small.queued and not small.created and small.version.number == 1
     with pytest.raises(Conflict):  # refused before any job is queued
         publish_job.request_publish(project, owner, splits=exports.Splits(seed=5), background=True)
+
+
+def test_publish_reports_its_progress_as_it_writes(owner, project):
+    seen: list[tuple[int, str]] = []
+    v, created = datasets.publish(project, owner, progress=lambda n, message: seen.append((n, message)))
+    assert created and v.n_items == 20
+    assert seen and seen[-1] == (20, "wrote 20 items")
+    assert [n for n, _ in seen] == sorted(n for n, _ in seen)

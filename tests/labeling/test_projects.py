@@ -82,8 +82,11 @@ def test_label_config_may_grow_but_not_lose_used_labels(lead, project):
 def test_unused_label_can_go_and_probabilities_count_as_use(lead, project):
     imports.import_data(lead.user, project.id, body=[{"data": {"text": "t"},
                                                         "predictions": [{"probs": {"pos": 0.4, "neg": 0.6}}]}])
-    with pytest.raises(Invalid, match="'neg'"):
+    with pytest.raises(Invalid, match="label 'neg' is used by existing predictions"):  # not "annotations"
         projects.update_project(lead.user, project.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
+    imports.import_data(lead.user, project.id, body=[{"data": {"text": "u"}, "predictions": [{"result": choice("pos")}]}])
+    with pytest.raises(Invalid, match="label 'pos' is used by existing predictions"):
+        projects.check_label_config(lead.user, project.id, TEXT.replace('<Choice value="pos"/>', ""))
     other = projects.create_project(lead.user, title="empty", label_config=TEXT)
     imports.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
     changed = projects.update_project(lead.user, other.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))

@@ -433,3 +433,4 @@ def test_submit_racing_the_sweep_of_its_own_expired_lease(lead, annotators):
     assert n_leases == 0 and all(t.n_leases == 0 for t in tasks)
     assert all(t.n_annotations == per_task.get(t.id, 0) <= 1 for t in tasks)
     assert any(outcomes)  # at least some late submits got in
+

@@ -76,3 +76,31 @@ def test_without_annotations_the_keys_are_left_out(lead, annotator):
         view = wire.task_json(s.get(Task, tid), annotations=None, predictions=None, n_predictions=4)
     assert "annotations" not in view and "predictions" not in view and view["total_predictions"] == 4
     wire.Task.model_validate(view)
+
+
+# Django's timesince (Django 5, Label Studio 1.23.2's venv) for these times, 2026-03-31 12:00 UTC:
+# Label Studio's created_ago of annotations and predictions.
+DJANGO_TIMESINCE = [
+    ("2026-03-31T12:00:00+00:00", "0\xa0minutes"), ("2026-03-31T11:59:01+00:00", "0\xa0minutes"),
+    ("2026-03-31T11:59:00+00:00", "1\xa0minute"), ("2026-03-31T10:59:00+00:00", "1\xa0hour, 1\xa0minute"),
+    ("2026-03-31T08:59:55+00:00", "3\xa0hours"), ("2026-03-22T11:00:00+00:00", "1\xa0week, 2\xa0days"),
+    ("2026-02-19T12:00:00+00:00", "1\xa0month, 1\xa0week"), ("2025-02-24T12:00:00+00:00", "1\xa0year, 1\xa0month"),
+    ("2024-01-21T10:00:00+00:00", "2\xa0years, 2\xa0months"), ("2026-03-31T13:00:00+00:00", "0\xa0minutes"),
+    ("2025-01-31T12:00:00+00:00", "1\xa0year, 2\xa0months"), ("2026-02-28T13:00:00+00:00", "1\xa0month"),
+]
+
+
+def test_created_ago_writes_djangos_timesince():
+    from datetime import datetime
+
+    now = datetime.fromisoformat("2026-03-31T12:00:00+00:00")
+    assert [wire.created_ago(datetime.fromisoformat(d), now) for d, _ in DJANGO_TIMESINCE] == [
+        want for _, want in DJANGO_TIMESINCE]
+    naive = datetime(2026, 3, 31, 10, 0)  # labelfab's SQLite times: naive UTC
+    assert wire.created_ago(naive, now) == "2\xa0hours"
+    assert wire.created_ago(None) == ""
+
+
+def test_user_label_is_label_studios_created_username():
+    assert wire.user_label("Ann", "ann@x.org", 3) == "Ann ann@x.org, 3"
+    assert wire.user_label("", "ann@x.org", 3) == " ann@x.org, 3"  # Label Studio: no name, a leading space

@@ -12,13 +12,16 @@ from labeling.schema import Kind
 from quality.run import skeleton
 
 RUN = Path(skeleton.__file__).parent
-TASK_TYPES = ("classification", "multilabel", "ner", "detection")
+TASK_TYPES = ("classification", "multilabel", "ner", "detection", "taxonomy", "paragraphs", "keypoints",
+              "segmentation", "ranking", "hypertext", "audio", "chat", "timeseries", "video", "regression")
 #: ARCHITECTURE.md's table of quality/run/, top to bottom: a module imports only modules below
 #: its own row (and never one of its row).
 LAYERS = (
     ("skeleton",),
+    ("fanout",),
     TASK_TYPES,
-    ("outliers", "feedback"),
+    ("image_quality",),
+    ("outliers", "feedback", "agreement", "region_agreement", "control_agreement"),
     ("probs",),
     ("store",),
     ("load",),

@@ -71,8 +71,8 @@ def _shape(kind: str, seed: int) -> Image.Image:
 
 def test_image_feature_sets_shapes_and_names():
     imgs = [_shape("square" if i % 2 else "circle", i) for i in range(12)]
-    sets = image_feature_sets(imgs, names=["hog", "hog_lbp_colour", "pixels_pca"], pca_components=5)
-    assert list(sets) == ["hog", "hog_lbp_colour", "pixels_pca"]
+    sets = image_feature_sets(imgs, names=["hog", "hog_lbp_colour", "invariant", "pixels_pca"], pca_components=5)
+    assert list(sets) == ["hog", "hog_lbp_colour", "invariant", "pixels_pca"]
     assert all(X.shape[0] == 12 and X.dtype == np.float32 and np.isfinite(X).all() for X in sets.values())
     assert sets["hog_lbp_colour"].shape[1] > sets["hog"].shape[1] and sets["pixels_pca"].shape[1] == 5
     with pytest.raises(QCInputError, match="unknown image feature sets"):
@@ -108,3 +108,62 @@ def test_a_sharp_model_is_not_charged_without_bound_for_contradicting_wrong_labe
     assert plain(sharp) > plain(hedging)
     assert _log_loss(_scaled(sharp, _temperature(sharp, given)), given) < _log_loss(hedging, given)
     assert _log_loss(sharp, given) <= -np.log(LOSS_FLOOR)
+
+
+def test_a_large_project_tries_few_candidates_and_only_models_that_run_on_all_its_items():
+    from quality.pred_probs import MODELS
+    from quality.zoo import (
+        IMAGE_CANDIDATES,
+        LARGE_PROJECT,
+        MAX_CANDIDATES_LARGE,
+        TEXT_CANDIDATES,
+        candidates_for,
+        feature_sets_of,
+    )
+
+    assert candidates_for(IMAGE_CANDIDATES, n_items=900) == IMAGE_CANDIDATES
+    mid = candidates_for(IMAGE_CANDIDATES, n_items=MODELS["svm_rbf"] + 1)
+    assert mid and all(not m.startswith("svm_rbf") for _, m in mid)
+    large = candidates_for(IMAGE_CANDIDATES, n_items=LARGE_PROJECT + 1)
+    assert 1 <= len(large) <= MAX_CANDIDATES_LARGE and all(not m.startswith("svm_rbf") for _, m in large)
+    assert feature_sets_of(large)[0] == "labelfab" and "hog_lbp_colour" not in feature_sets_of(large)
+    assert len(candidates_for(TEXT_CANDIDATES, n_items=10 * LARGE_PROJECT)) == MAX_CANDIDATES_LARGE
+
+
+def test_selection_skips_a_model_that_cannot_run_on_every_item(monkeypatch):
+    """An RBF SVM past its item limit is not tried: chosen on the selection subsample, its final
+    cross-validation on every item would refuse it and leave the run without pred_probs."""
+    from quality.pred_probs import MODELS
+
+    sets, y = _toy(3)
+    monkeypatch.setitem(MODELS, "svm_rbf", 100)
+    candidates = [("signal", "svm_rbf(C=1)"), ("signal", "logreg(C=1)"), ("noise", "logreg(C=1)")]
+    pp, name, _, details = select_pred_probs(sets, y, n_classes=3, candidates=candidates, ensemble=False,
+                                             selection_size=80)
+    assert name == "signal + logreg(C=1)" and pp.shape == (240, 3)
+    assert "signal + svm_rbf(C=1)" not in details["log_loss_by_candidate"]
+    assert details["skipped"]["signal + svm_rbf(C=1)"] == "svm_rbf does not run on 240 items"
+
+
+def _polygon_image(sides: int, fg: tuple, bg: tuple, turn: int = 0) -> np.ndarray:
+    import math
+
+    img = Image.new("RGB", (48, 48), bg)
+    pts = [(24 + 16 * math.cos(0.3 + 2 * math.pi * k / sides), 24 + 16 * math.sin(0.3 + 2 * math.pi * k / sides))
+           for k in range(sides)]
+    ImageDraw.Draw(img).polygon(pts, fill=fg)
+    return np.rot90(np.asarray(img, dtype=np.float32) / 255.0, turn).copy()
+
+
+def test_invariant_features_ignore_rotation_and_colours_but_not_the_shape():
+    from quality.zoo import _invariant
+
+    base = _invariant(np.stack([_polygon_image(3, (250, 40, 40), (10, 10, 60))]))[0]
+    turned = _invariant(np.stack([_polygon_image(3, (250, 40, 40), (10, 10, 60), turn=1)]))[0]
+    recoloured = _invariant(np.stack([_polygon_image(3, (30, 200, 90), (240, 240, 240))]))[0]
+    square = _invariant(np.stack([_polygon_image(4, (250, 40, 40), (10, 10, 60))]))[0]
+    spectrum = slice(0, 18)  # the orientation spectrum: a triangle's edges in 3 directions, a square's in 4
+    assert np.allclose(base[:-1], turned[:-1], atol=1e-4)
+    assert np.linalg.norm(base[spectrum] - recoloured[spectrum]) < 0.05
+    assert np.linalg.norm(base[spectrum] - square[spectrum]) > 5 * np.linalg.norm(base[spectrum] - recoloured[spectrum])
+    assert base[2] > base[1] and square[3] > square[2]  # |FFT| peaks at 3 and 4 (index = frequency - 1)

@@ -18,8 +18,17 @@ import pytest
 from flask_login.utils import _create_identifier
 
 from labeling import annotations, projects, review, router, users
-from labeling.db import read_session
-from labeling.models import Annotation, Job, Prediction, ReviewDecision, Role, Task
+from labeling.db import read_session, write_session
+from labeling.models import (
+    Annotation,
+    Job,
+    MLBackend,
+    Prediction,
+    ReviewDecision,
+    Role,
+    Storage,
+    Task,
+)
 from tests.labeling.test_review import CONFIG, label, suspects_in_review
 from web.auth import SESSION_VERSION_KEY
 
@@ -87,6 +96,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.diff_datasets", "GET"): MANAGE | {READ},
     ("api.list_tasks", "GET"): SEE_ALL | {READ},
     ("api.list_project_tasks", "GET"): SEE_ALL | {READ},
+    ("api.delete_all_tasks", "DELETE"): MANAGE,
     ("api.dm_list_views", "GET"): SEE_ALL | {READ},
     ("api.dm_get_view", "GET"): SEE_ALL | {READ},
     ("api.dm_create_view", "POST"): SEE_ALL,  # a reviewer keeps tabs of their own
@@ -106,14 +116,15 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.annotate_previous", "GET"): ANNOTATE,
     ("api.annotate_stats", "GET"): ANNOTATE,
     ("api.annotate_csrf", "GET"): USERS,
+    ("api.annotate_series", "GET"): OWN,  # who may see the task; the world has no TimeSeries: 404
     ("api.my_annotations", "GET"): ANNOTATE,
     ("api.renew_lease", "POST"): ANNOTATE,
     ("api.release_lease", "DELETE"): ANNOTATE,
     ("api.create_annotation", "POST"): ANNOTATE,
     ("api.list_annotations", "GET"): USERS | {READ},  # an annotator sees their own only
     ("api.get_annotation", "GET"): OWN | {READ},
-    ("api.update_annotation", "PATCH"): {ANN, LEAD, ADMIN},
-    ("api.update_annotation", "PUT"): {ANN, LEAD, ADMIN},
+    ("api.update_annotation", "PATCH"): OWN,  # its author; leads and reviewers correct it (a new version)
+    ("api.update_annotation", "PUT"): OWN,
     ("api.delete_annotation", "DELETE"): {ANN, LEAD, ADMIN},
     ("api.create_prediction", "POST"): MANAGE,
     ("api.list_predictions", "GET"): USERS | {READ},  # the project shows predictions
@@ -121,6 +132,15 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.update_prediction", "PATCH"): MANAGE,
     ("api.delete_prediction", "DELETE"): MANAGE,
     ("api.import_predictions", "POST"): MANAGE,
+    ("api.list_ml_backends", "GET"): MANAGE,
+    ("api.create_ml_backend", "POST"): MANAGE,  # the world's URL is down: 400 once let in
+    ("api.get_ml_backend", "GET"): MANAGE,
+    ("api.update_ml_backend", "PATCH"): MANAGE,
+    ("api.update_ml_backend", "PUT"): MANAGE,
+    ("api.delete_ml_backend", "DELETE"): MANAGE,
+    ("api.train_ml_backend", "POST"): MANAGE,
+    ("api.ml_backend_versions", "GET"): MANAGE,
+    ("api.ml_interactive_annotating", "POST"): ANNOTATE,
     ("api.gold_mark", "POST"): SEE_ALL,
     ("api.gold_unmark", "DELETE"): MANAGE,  # a reviewer undoes their own marking instead
     ("api.start_qc", "POST"): MANAGE,
@@ -144,6 +164,35 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.project_panel", "GET"): MANAGE | {READ},
     ("api.stats_items", "GET"): MANAGE | {READ},
     ("api.overview", "GET"): CREATE | {READ},
+    ("api.list_webhooks", "GET"): CREATE,  # each lead sees the webhooks they manage
+    ("api.create_webhook", "POST"): MANAGE,
+    ("api.webhook_info", "GET"): USERS,
+    ("api.get_webhook", "GET"): MANAGE,
+    ("api.update_webhook", "PATCH"): MANAGE,
+    ("api.update_webhook", "PUT"): MANAGE,
+    ("api.delete_webhook", "DELETE"): MANAGE,
+    ("api.webhook_deliveries", "GET"): MANAGE,
+    # comments: an annotator on their own tasks (the member annotator labelled the task named),
+    # leads and reviewers on every task; they resolve; the author or a lead deletes
+    ("api.list_comments", "GET"): OWN,
+    ("api.create_comment", "POST"): OWN,
+    ("api.get_comment", "GET"): OWN,
+    ("api.update_comment", "PATCH"): SEE_ALL,  # the world's body resolves it
+    ("api.delete_comment", "DELETE"): {ANN, LEAD, ADMIN},  # the comment named is the member annotator's
+    ("api.task_story", "GET"): SEE_ALL | {READ},
+    # invites: admins anyone; leads into (and of the members of) a project they manage
+    ("api.create_invite", "POST"): MANAGE,
+    ("api.list_invites", "GET"): MANAGE,
+    ("api.revoke_invite", "DELETE"): MANAGE,  # the invite named is of a member of the lead's project
+    # cloud storages: a project's leads and admins only (they hold credentials and make the server call out)
+    ("api.list_import_storages", "GET"): MANAGE,
+    ("api.list_export_storages", "GET"): MANAGE,
+    ("api.import_storage_types", "GET"): USERS,
+    ("api.export_storage_types", "GET"): USERS,
+    **{(f"api.{op}_{name}", method): MANAGE
+       for name in ("s3_import_storage", "s3_export_storage", "localfiles_storage")
+       for op, method in (("list", "GET"), ("create", "POST"), ("validate", "POST"), ("get", "GET"),
+                          ("update", "PATCH"), ("delete", "DELETE"), ("sync", "POST"))},
     # pages
     ("static", "GET"): PUBLIC,
     ("main.health", "GET"): PUBLIC,
@@ -154,6 +203,12 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("tokens.page", "GET"): USERS,
     ("tokens.create", "POST"): USERS,
     ("tokens.revoke", "POST"): {ANN, ADMIN},  # the token named is the member annotator's
+    ("people.index", "GET"): ADMINS,
+    ("people.create", "POST"): ADMINS,
+    ("people.update", "POST"): ADMINS,
+    ("people.reinvite", "POST"): ADMINS,
+    ("people.accept", "GET"): PUBLIC,  # the link is the credential: the world's is unknown (404)
+    ("people.accept", "POST"): PUBLIC,
     ("projects.index", "GET"): USERS,
     ("projects.list_partial", "GET"): USERS,
     ("projects.create", "GET"): CREATE,
@@ -165,14 +220,19 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("projects.detail", "GET"): USERS,
     ("annotate.annotate", "GET"): ANNOTATE,
     ("annotate.task_view", "GET"): SEE_ALL,
+    ("annotate.task_editor", "GET"): SEE_ALL,  # leads and reviewers: any task in the editor
+    ("annotate.review_stream", "GET"): SEE_ALL,
     ("projects.media", "GET"): USERS,
     ("projects.thumbnail", "GET"): USERS,
     ("projects.tasks", "GET"): SEE_ALL,
+    ("projects.tasks_table", "GET"): SEE_ALL,
+    ("projects.tasks_count", "GET"): SEE_ALL,
     ("projects.settings", "GET"): MANAGE,
     ("projects.settings", "POST"): MANAGE,
     ("projects.archive", "POST"): MANAGE,
     ("projects.delete", "POST"): MANAGE,  # a wrong title typed: nothing is deleted
     ("projects.members", "GET"): MANAGE,
+    ("projects.webhooks_page", "GET"): MANAGE,
     ("projects.members", "POST"): MANAGE,
     ("projects.remove_member", "POST"): MANAGE,
     ("projects.upload", "GET"): MANAGE,
@@ -203,7 +263,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
 # Routes where an allowed caller may be told that the thing asked for is missing: the media file
 # named here is no real image, a queue may be empty, a lease may not be held, the job named is a
 # QC job, not a publish job.
-MAY_BE_MISSING = {"projects.media", "projects.thumbnail", "api.annotate_previous", "static", "api.review_undo_task",
+MAY_BE_MISSING = {"api.annotate_series", "people.accept", "projects.media", "projects.thumbnail", "api.annotate_previous", "static", "api.review_undo_task",
                   "datasets.publish_progress",
                   "api.remove_member", "api.remove_member_by_query", "projects.remove_member"}
 
@@ -255,6 +315,11 @@ class World:
         prediction = annotations.create_prediction(lead, task_id=self.tasks[0], result=label("pos"), score=0.5,
                                                    model_version="m")
         self.prediction = prediction.id
+        with write_session() as s:  # an ML backend whose server is down (nothing listens on port 9)
+            backend = MLBackend(project_id=project.id, url="http://127.0.0.1:9", title="matrix", state="ER")
+            s.add(backend)
+            s.flush()
+            self.ml_backend = backend.id
         review.decide(review.next_suspect(project.id, self.users[REV])["task"]["id"], self.users[REV],
                       decision="keep")
         with read_session() as s:
@@ -309,10 +374,31 @@ def _world_extras(world: World, client) -> dict:
     r = client.post("/api/dm/views", json={"project": pid, "data": {"title": "tab"}}, headers=h)
     assert r.status_code == 201, r.get_json()
     view_id = r.get_json()["id"]
+    r = client.post("/api/webhooks", json={"url": "http://127.0.0.1:9/hook", "project": pid}, headers=h)
+    assert r.status_code == 201, r.get_json()
+    webhook_id = r.get_json()["id"]
     with read_session() as s:
         batch = s.exec(ImportBatch.__table__.select()).first()
         job = s.exec(Job.__table__.select().where(Job.kind == "qc")).first()
-    return {"import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id}
+    # storages written as rows: saving one through the API tries its connection; this S3 endpoint
+    # is a closed port, so a sync is refused (400) quickly
+    with write_session() as s:
+        made = [Storage(project_id=pid, kind=kind, type=type_, bucket="world", s3_endpoint="http://127.0.0.1:9",
+                        path=None, created_by=world.users[LEAD].id)
+                for kind, type_ in (("import", "s3"), ("export", "s3"), ("import", "localfiles"))]
+        s.add_all(made)
+        s.flush()
+        storage_ids = [x.id for x in made]
+    r = client.post("/api/comments", json={"task": world.tasks[-1], "text": "is this right?"},
+                    headers={"Authorization": f"Token {world.tokens[ANN]}"})
+    assert r.status_code == 201, r.get_json()
+    comment_id = r.get_json()["id"]
+    from labeling import invites
+
+    invite_id = invites.invite(world.users[LEAD], "invited@example.com", project_id=pid).invite_id
+    return {"invite_id": invite_id, "import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id,
+            "webhook_id": webhook_id, "comment_id": comment_id,
+            "storage_id": storage_ids[0], "export_storage_id": storage_ids[1], "localfiles_id": storage_ids[2]}
 
 
 # The body each write is sent with: what a caller allowed to make the request would send, so
@@ -347,6 +433,8 @@ def _body(endpoint: str, world: World) -> object:
         "projects.create": {"title": "new", "label_config": CONFIG},
         "projects.settings": {"title": "renamed", "label_config": CONFIG},
         "projects.members": {"email": ann_email, "role": "reviewer"},
+        "people.create": {"email": "invited@example.com", "role": "annotator"},
+        "people.update": {"role": "reviewer", "active": "1"},
         "quality.settings": {"qc_every": "5"},
         "review.policy_settings": {"threshold": "0.4"},
         "review.audit": {"verdict": "confirm", "decision": str(world.decision)},
@@ -354,8 +442,21 @@ def _body(endpoint: str, world: World) -> object:
         "datasets.resplit": {"seed": "7", "reason": "new test set"},
         "annotate.preview": {"label_config": CONFIG, "data": '{"text": "x"}'},
         "api.dm_create_view": {"project": world.project, "data": {"title": "new"}},
+        **{f"api.{op}_s3_{kind}_storage": {"project": world.project, "bucket": "world",
+                                            "s3_endpoint": "http://127.0.0.1:9", "title": "t"}
+           for op in ("create", "validate", "update") for kind in ("import", "export")},
+        **{f"api.{op}_localfiles_storage": {"project": world.project, "path": "/nowhere"}
+           for op in ("create", "validate", "update")},
         "api.dm_order_views": {"project": world.project, "ids": []},
         "api.dm_update_view": {"data": {"title": "renamed"}},
+        "api.create_ml_backend": {"url": "http://127.0.0.1:9", "project": world.project},
+        "api.update_ml_backend": {"title": "renamed"},
+        "api.ml_interactive_annotating": {"task": world.open_tasks[0]},
+        "api.create_webhook": {"url": "http://127.0.0.1:9/other", "project": world.project},
+        "api.update_webhook": {"is_active": False},
+        "api.create_comment": {"task": world.tasks[-1], "text": "a question"},
+        "api.update_comment": {"is_resolved": True},
+        "api.create_invite": {"email": "new-member@example.com", "project": world.project, "project_role": "reviewer"},
     }.get(endpoint, {})
 
 
@@ -368,10 +469,14 @@ def path_values(world: World, extras: dict, rule: str) -> dict:
         "token_id": world.spare_token,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
         "export_id": extras["export_id"],
-        "view_id": extras["view_id"],
+        "view_id": extras["view_id"], "ml_id": world.ml_backend,
+        "webhook_id": extras["webhook_id"], "comment_id": extras["comment_id"], "invite_id": extras["invite_id"],
+        "storage_id": extras["storage_id"], "export_storage_id": extras["export_storage_id"],
+        "localfiles_id": extras["localfiles_id"],
         "version": "1", "number": 1, "panel": "progress",
+        "object_name": "ts",
         "name": "overview" if rule.startswith("/api/stats/") else "progress",
-        "sha256": "0" * 64, "ext": "png", "filename": "app.js",
+        "key": "not-a-link-of-this-world", "sha256": "0" * 64, "ext": "png", "filename": "app.js",
     }
 
 
@@ -381,8 +486,12 @@ def _url(rule: str, world: World, extras: dict) -> str:
         for conv in ("", "int:", "string:", "path:", "string(length=64):"):
             url = url.replace(f"<{conv}{key}>", str(value))
     assert "<" not in url, f"no value for a parameter of {rule}"
-    query = {"/api/tasks": f"?project={world.project}", "/api/predictions": f"?project={world.project}",
+    query = {"/api/tasks": f"?project={world.project}", "/api/comments": f"?task={world.tasks[-1]}", "/api/predictions": f"?project={world.project}",
+             "/api/ml": f"?project={world.project}", "/api/invites": f"?project={world.project}",
              "/api/dm/views": f"?project={world.project}", "/api/dm/views/reset": f"?project={world.project}",
+             "/api/storages": f"?project={world.project}", "/api/storages/export": f"?project={world.project}",
+             "/api/storages/s3": f"?project={world.project}", "/api/storages/export/s3": f"?project={world.project}",
+             "/api/storages/localfiles": f"?project={world.project}",
              # the one action that changes no task: deleting the predictions of a task that has none
              "/api/dm/actions": f"?project={world.project}&id=delete_tasks_predictions"
                                 f"&query=%7B%22selectedItems%22%3A%7B%22all%22%3Afalse%2C%22included%22%3A%5B"

@@ -8,7 +8,7 @@ from labeling import annotations, imports, projects, router
 from labeling.models import Role
 from labeling.schema import gallery, parse_label_config
 from tests.conftest import login
-from web.views.annotate import keymap, result_view
+from web.views.annotate import RESERVED_KEYS, TOOL_KEYS, keymap, result_view, tool_keys
 
 XML = {g["id"]: g["xml"] for g in gallery()}
 
@@ -34,6 +34,30 @@ def test_keymap_uses_hotkeys_then_digits_and_skips_reserved_keys():
     many = ('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
             + "".join(f'<Choice value="l{i}"/>' for i in range(12)) + "</Choices></View>")
     assert list(keymap(parse_label_config(many))["c"].values()) == [str(d) for d in range(1, 10)]
+
+
+def test_the_image_tools_keys_are_reserved_from_label_hotkeys():
+    """W (next tool), B (brush), E (eraser), [ and ] (brush size) stay the tools' keys: a label
+    configured with one of them gets a digit (first control) or no key, as for the page's other
+    reserved keys."""
+    xml = ('<View><Image name="img" value="$image"/>'
+           '<BrushLabels name="mask" toName="img"><Label value="Water" hotkey="w"/><Label value="Building" hotkey="b"/>'
+           '<Label value="Earth" hotkey="E"/><Label value="Road" hotkey="r"/></BrushLabels>'
+           '<PolygonLabels name="poly" toName="img"><Label value="Tree" hotkey="["/><Label value="Car" hotkey="c"/>'
+           '</PolygonLabels></View>')
+    keys = keymap(parse_label_config(xml))
+    assert keys == {"mask": {"Road": "r", "Water": "1", "Building": "2", "Earth": "3"}, "poly": {"Car": "c"}}
+    assert tool_keys(parse_label_config(xml)) == TOOL_KEYS
+    # boxes and polygons on one image: W picks the tool, B and E stay free for labels
+    two = ('<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img">'
+           '<Label value="Wheel" hotkey="w"/><Label value="Bike" hotkey="b"/></RectangleLabels>'
+           '<PolygonLabels name="poly" toName="img"><Label value="Edge" hotkey="e"/></PolygonLabels></View>')
+    assert keymap(parse_label_config(two)) == {"box": {"Bike": "b", "Wheel": "1"}, "poly": {"Edge": "e"}}
+    # a text page has no image tools: its labels keep W, B and E
+    text = ('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+            '<Choice value="pos" hotkey="w"/><Choice value="neg" hotkey="b"/></Choices></View>')
+    assert keymap(parse_label_config(text)) == {"c": {"pos": "w", "neg": "b"}}
+    assert not TOOL_KEYS & RESERVED_KEYS
 
 
 def test_result_view_renders_spans_and_boxes_as_data():
@@ -187,3 +211,24 @@ def test_notes_are_text_on_the_page_and_values_round_trip_through_the_api_and_ex
     assert view["texts"] == [{"control": "n", "text": "2.5"}, {"control": "d", "text": "2024-03-05T10:30"}]
     assert view["spans"]["doc"] == [{"text": "Ada ", "labels": []}, {"text": "met,Bob", "labels": ["PER"]},
                                     {"text": ".", "labels": []}]
+
+
+def test_task_view_shows_relations_and_plain_boxes_with_their_labels(client, lead):
+    from tests.labeling.schema.test_regions_linked import OCR, RELATIONS, ocr_region, span
+
+    ms = dict(span("m", 0, 9, "Microsoft", "Organization"), from_name="label")
+    bill = dict(span("b", 25, 35, "Bill Gates", "Person"), from_name="label")
+    relation = {"from_id": "m", "to_id": "b", "type": "relation", "direction": "right", "labels": ["org:founded_by"]}
+    view = result_view(parse_label_config(RELATIONS), {"text": "Microsoft was founded by Bill Gates."},
+                       [ms, bill, relation])
+    assert view["relations"] == ["Organization “Microsoft” → Person “Bill Gates”: org:founded_by"]
+    boxes = result_view(parse_label_config(OCR), {"ocr": "/x.png"}, ocr_region("a1", "Text", "TOTAL"))
+    assert [b["labels"] for b in boxes["boxes"]["image"]] == [["Text"]]  # one box, labelled by its labels item
+    assert boxes["texts"] == [{"control": "transcription", "text": "TOTAL"}]
+
+    project = make_project(lead, RELATIONS, [{"text": "Microsoft was founded by Bill Gates."}], overlap=1)
+    task = router.next_task(project.id, lead.user)
+    annotations.submit(task.id, lead.user, result=[ms, bill, relation])
+    login(client, lead.email)
+    body = client.get(f"/projects/{project.id}/tasks/{task.id}").get_data(as_text=True)
+    assert "Organization “Microsoft” → Person “Bill Gates”: org:founded_by" in body

@@ -355,6 +355,9 @@ def test_a_large_publish_answers_202_with_the_job_and_the_page_follows_it(client
         wait_for(lambda: jobs.get_job(job_id).status in ("done", "failed"), timeout=90)
         part = client.get(f"/projects/{project}/datasets/jobs/{job_id}").get_data(as_text=True)
         assert "published version 2" in part and f"/projects/{project}/datasets/2" in part and "hx-get" not in part
+        poll = client.get(f"/projects/{project}/datasets/jobs/{job_id}", headers={"HX-Request": "true"})
+        assert poll.headers.get("HX-Refresh") == "true"  # the page reloads: the version shows in the list
+        assert "version 2" in client.get(f"/projects/{project}/datasets?job={job_id}").get_data(as_text=True)
         assert client.get(f"/projects/{project}/datasets/jobs/{body['job'] + 99}").status_code == 404
     finally:
         monkeypatch.delenv("LABELFAB_PUBLISH_JOB_THRESHOLD")
@@ -395,3 +398,32 @@ def test_with_nothing_accepted_the_page_offers_one_row_per_annotation(client, le
     assert len(r.get_data(as_text=True).splitlines()) == 4  # the header and one row per annotation
     r = client.get(f"/projects/{pid}/export?exportType=CSV&state=accepted&rows=final")
     assert r.status_code == 409 and "Download one row per annotation" in r.get_data(as_text=True)
+
+
+def test_label_studio_json_export_of_every_task_a_data_manager_query_selects(client, lead, project):
+    """The data manager's export of "all that match": the same Label Studio JSON as the export of
+    those ids (one serializer), for the tasks the query's filters and selectedItems select."""
+    ids = task_ids(project)
+    accepted = {"conjunction": "and", "items": [{"filter": "filter:tasks:state", "operator": "equal",
+                                                  "type": "String", "value": "accepted"}]}
+    query = json.dumps({"filters": accepted, "selectedItems": {"all": True, "excluded": [ids[4]]}})
+    args = {"exportType": "JSON", "download_all_tasks": "true"}
+    got = client.get(f"/api/projects/{project}/export", query_string={**args, "query": query}, headers=lead.headers)
+    assert got.status_code == 200, got.get_json()
+    wanted = [i for i in ids[:9] if i != ids[4]]
+    assert [t["id"] for t in json.loads(got.data)] == wanted
+    by_ids = client.get(f"/api/projects/{project}/export", headers=lead.headers,
+                        query_string={**args, "ids": ",".join(map(str, wanted))})
+    assert by_ids.data == got.data
+    # every task of the project that is not accepted, unlabeled ones included
+    others = json.dumps({"filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:state", "operator": "not_equal", "type": "String", "value": "accepted"}]}})
+    rest = client.get(f"/api/projects/{project}/export", query_string={**args, "query": others}, headers=lead.headers)
+    assert [t["id"] for t in json.loads(rest.data)] == ids[9:]
+    # a filter that cannot be honoured is refused, never ignored; the clean export does not take one
+    bad = json.dumps({"filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:nope", "operator": "equal", "type": "String", "value": 1}]}})
+    assert client.get(f"/api/projects/{project}/export", query_string={**args, "query": bad},
+                      headers=lead.headers).status_code == 400
+    assert client.get(f"/api/projects/{project}/export", query_string={"exportType": "CSV", "query": query},
+                      headers=lead.headers).status_code == 422

@@ -39,6 +39,11 @@ def test_create_with_label_studio_fields(client, lead):
         "Sentiment", 3, "Read twice.", 300)
     assert p["label_config"] == TEXT and p["task_number"] == 0 and p["kind"] == "classification"
     assert client.get(f"/api/projects/{p['id']}", headers=lead.headers).get_json()["title"] == "Sentiment"
+    assert p["show_instruction"] is False  # Label Studio's field: open the instructions before labelling
+    r = client.patch(f"/api/projects/{p['id']}", json={"show_instruction": True}, headers=lead.headers)
+    assert r.status_code == 200 and r.get_json()["show_instruction"] is True
+    r = client.patch(f"/api/projects/{p['id']}", json={"show_instruction": "yes"}, headers=lead.headers)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "show_instruction"
 
 
 def test_create_refusals(client, lead, annotator):

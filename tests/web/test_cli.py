@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from labeling import users
+from labeling.errors import NotFound
 
 LABELFAB = str(Path(sys.executable).parent / "labelfab")
 
@@ -21,6 +22,20 @@ def test_user_create_and_token_create(runner, client):
     key = result.output.strip().splitlines()[-1]
     assert len(key) == 40
     assert client.get("/api/me", headers={"Authorization": f"Token {key}"}).get_json()["role"] == "lead"
+
+
+def test_user_invite_prints_a_one_time_link(runner):
+    from labeling import invites
+
+    out = runner.invoke(args=["user", "invite", "Someone@Example.com", "--role", "reviewer"])
+    assert out.exit_code == 0, out.output
+    assert "created reviewer someone@example.com" in out.output
+    key = out.output.strip().rsplit("/invite/", 1)[1]
+    assert invites.check_invite(key).email == "someone@example.com"
+    again = runner.invoke(args=["user", "invite", "someone@example.com"])
+    assert again.exit_code == 0 and "new link for" in again.output  # the operator may: the first link is dead
+    with pytest.raises(NotFound):
+        invites.check_invite(key)
 
 
 def test_user_create_generates_a_password_when_none_is_given(runner):

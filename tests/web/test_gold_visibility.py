@@ -73,14 +73,15 @@ def test_the_tasks_pages_show_gold_to_leads_only(app, client, world, lead, revie
     pid, golden, _ = world
     login(client, reviewer.email)
     page = client.get(f"/projects/{pid}/tasks").get_data(as_text=True)
-    assert f"/tasks/{golden[0]}" in page and 'class="badge warn">gold' not in page and 'value="gold"' not in page
+    assert f"/tasks/{golden[0]}" in page and 'class="badge warn">gold' not in page
+    assert "filter:tasks:is_gold" not in page and "tasks:is_gold" not in page
     task_page = client.get(f"/projects/{pid}/tasks/{golden[0]}").get_data(as_text=True)
     assert 'class="badge warn">gold' not in task_page
     assert client.get(f"/projects/{pid}/tasks?state=gold").status_code == 403
     client = app.test_client()
     login(client, lead.email)
     page = client.get(f"/projects/{pid}/tasks").get_data(as_text=True)
-    assert page.count('class="badge warn">gold') == 3 and 'value="gold"' in page
+    assert page.count('class="badge warn">gold') == 3 and 'value="filter:tasks:is_gold"' in page
     assert 'class="badge warn">gold' in client.get(f"/projects/{pid}/tasks/{golden[0]}").get_data(as_text=True)
 
 
@@ -140,3 +141,49 @@ def test_a_reviewer_or_lead_answering_gold_is_not_scored(client, world, lead, re
     assert gold.check_gold(pid, wrong.id) is False
     assert client.get(f"/api/projects/{pid}/next", headers=wrong.headers).status_code == 200
 
+
+
+def test_a_task_marked_gold_tells_its_answer_to_leads_only(app, client, world, lead, reviewer):
+    """Marking gold writes the answer into the task's events and a review decision: a reviewer's
+    story of the task (page and API) shows neither; the lead's shows both."""
+    pid, _, plain = world
+    task_id = plain[0]
+    with write_session() as s:  # a labelled task: marking it gold moves it back to open, with the answer
+        s.get(Task, task_id).state = "labeled"
+    gold.mark_gold(task_id, lead.user, answer=label("pos"))
+    login(client, reviewer.email)
+    told = client.get(f"/api/tasks/{task_id}/story").get_json()
+    assert told["reviews"] == [] and "gold_answer" not in told["task"]
+    assert "marked gold" in [e["reason"] for e in told["events"]]
+    assert not any("pos" in (e["reason"] or "") for e in told["events"])
+    page = client.get(f"/projects/{pid}/tasks/{task_id}").get_data(as_text=True)
+    assert "marked gold: pos" not in page and "gold → pos" not in page
+    client = app.test_client()
+    login(client, lead.email)
+    told = client.get(f"/api/tasks/{task_id}/story").get_json()
+    assert [r["decision"] for r in told["reviews"]] == ["gold"]
+    assert "marked gold: pos" in [e["reason"] for e in told["events"]]
+
+
+def test_a_reviewer_cannot_stream_the_gold_tasks(client, world, reviewer):
+    pid, _, _ = world
+    login(client, reviewer.email)
+    gold_only = ('{"filters":{"conjunction":"and","items":[{"filter":"filter:tasks:is_gold",'
+                 '"operator":"equal","type":"Boolean","value":true}]}}')
+    assert client.get(f"/projects/{pid}/stream", query_string={"query": gold_only}).status_code == 403
+
+
+def test_the_annotator_filter_offers_the_projects_people_not_every_user(client, world, lead, reviewer, make_user):
+    pid, _, _ = world
+    stranger = make_user("stranger@example.com")
+    login(client, reviewer.email)
+    page = client.get(f"/projects/{pid}/tasks").get_data(as_text=True)
+    assert stranger.email not in page and reviewer.email in page
+
+
+def test_a_query_nested_past_pythons_limit_is_refused_not_a_server_error(client, world, lead):
+    pid, _, _ = world
+    deep = '{"filters":' + "[" * 5000 + "]" * 5000 + "}"
+    login(client, lead.email)
+    for url, args in ((f"/projects/{pid}/tasks", {}), (f"/projects/{pid}/stream", {}), ("/api/tasks", {"project": pid})):
+        assert client.get(url, query_string={**args, "query": deep}).status_code == 400, url

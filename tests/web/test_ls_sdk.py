@@ -103,3 +103,44 @@ def test_a_label_studio_export_comes_back_in_and_ground_truth_round_trips(sdk_se
     assert by_id[first]["is_gold"] is True and by_id[first]["gold_answer"] == choice("pos")
     assert [a["ground_truth"] for a in by_id[first]["annotations"]] == [True]
     assert [a["ground_truth"] for a in by_id[second]["annotations"]] == [True]
+
+
+def test_label_studio_sdk_gets_label_studios_display_keys(sdk_setup, live_server):
+    """The keys Label Studio's answers have beyond the data: display strings (created_username,
+    created_ago), counts and settings of a project, Label Studio's own fields labelfab has no use
+    for (with a Community project's values), as the SDK reads them (bench/sdk_calls.py)."""
+    ls, _, _ = sdk_setup
+    project = ls.projects.create(title="keys", label_config=CONFIG, maximum_annotations=1)
+    ls.projects.import_tasks(id=project.id, request=[{"text": f"s{i}"} for i in range(3)])
+    ids = [t.id for t in ls.tasks.list(project=project.id)]
+    ann = ls.annotations.create(id=ids[0], result=choice("pos"))
+    ls.annotations.create(id=ids[1], result=[], was_cancelled=True)
+    ls.predictions.create(task=ids[2], result=choice("neg"), score=0.5, model_version="m1")
+
+    me = ls.users.whoami()
+    assert ann.created_username == f"{me.first_name} {me.email}, {me.id}"  # Label Studio's "first last email, id"
+    assert ann.created_ago == "0\xa0minutes"  # Django's timesince of a fresh annotation
+    got = ls.annotations.get(id=ann.id)
+    assert (got.created_username, got.bulk_created, got.import_id, got.draft_created_at) == (
+        ann.created_username, False, None, None)
+    pred = ls.predictions.list(task=ids[2])[0]
+    assert (pred.created_ago, pred.mislabeling, pred.model_run, pred.cluster) == ("0\xa0minutes", 0.0, None, None)
+
+    p = ls.projects.get(id=project.id)
+    assert (p.skipped_annotations_number, p.total_predictions_number, p.useful_annotation_number,
+            p.finished_task_number) == (1, 1, 1, 1)  # a skipped task stays in the pool (for others)
+    assert p.parsed_label_config["sentiment"]["labels"] == ["pos", "neg"]
+    assert p.parsed_label_config["sentiment"]["to_name"] == ["text"]
+    assert {k: w.model_dump() for k, w in p.control_weights.items()} == {  # the SDK reads its ControlTagWeight
+        "sentiment": {"overall": 1.0, "type": "Choices", "labels": {"pos": 1.0, "neg": 1.0}}}
+    assert (p.config_has_control_tags, p.show_skip_button, p.enable_empty_annotation, p.sampling) == (
+        True, True, False, "Sequential sampling")
+    raw = ls._client_wrapper.httpx_client.request(f"api/projects/{project.id}", method="GET").json()
+    round_trip = ls._client_wrapper.httpx_client.request(f"api/projects/{project.id}", method="PATCH",
+                                                        json={**raw, "title": "keys 2"})
+    assert round_trip.status_code == 200 and round_trip.json()["title"] == "keys 2"  # a GET body goes back
+
+    info = ls._client_wrapper.httpx_client.request("api/webhooks/info", method="GET").json()
+    assert {"LABEL_LINK_CREATED", "LABEL_LINK_UPDATED", "LABEL_LINK_DELETED"} <= set(info)
+    versions = ls.versions.get()
+    assert versions.lsf == {"message": None, "commit": None, "date": None, "branch": None}

@@ -13,7 +13,8 @@ from label_studio_sdk.client import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.data_manager import Column, Filters, Operator, Type
 
-from labeling.models import Role
+from labeling.db import read_session
+from labeling.models import Role, Task
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text" choice="single">'
           '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
@@ -60,10 +61,10 @@ def test_tasks_list_with_a_query_returns_only_matching_tasks(sdk):
 def test_a_filter_that_cannot_be_honoured_is_an_error(sdk):
     ls, pid, _ = sdk
     unknown = Filters.create(Filters.AND, [
-        Filters.item(Column.agreement, Operator.GREATER, Type.Number, Filters.value(0.5))])  # Enterprise only
+        Filters.item(Column.reviews_rejected, Operator.GREATER, Type.Number, Filters.value(0))])  # Enterprise's
     with pytest.raises(ApiError) as err:
         list(ls.tasks.list(project=pid, query=json.dumps({"filters": unknown})))
-    assert err.value.status_code == 400 and "filter:tasks:agreement" in err.value.body["detail"]
+    assert err.value.status_code == 400 and "filter:tasks:reviews_rejected" in err.value.body["detail"]
 
 
 def test_views_create_list_update_delete(sdk):
@@ -83,6 +84,15 @@ def test_views_create_list_update_delete(sdk):
     assert ls.views.get(id=str(view.id)).data["filters"] == english
     assert [t.id for t in ls.tasks.list(project=pid, view=view.id)] == [ids[4], ids[2], ids[0]]
 
+    # a rename keeps the filters and ordering, as on Label Studio; the rest of data is replaced
+    renamed = ls.views.update(id=str(view.id), project=pid, data={"title": "English, newest first"})
+    assert renamed.data == {"title": "English, newest first", "filters": english, "ordering": ["-tasks:id"]}
+    assert [t.id for t in ls.tasks.list(project=pid, view=view.id)] == [ids[4], ids[2], ids[0]]
+    cleared = ls.views.update(id=str(view.id), project=pid, data={"title": "All", "filters": {
+        "conjunction": "and", "items": []}, "hiddenColumns": {"explore": ["tasks:data.length"]}})
+    assert cleared.data["filters"]["items"] == [] and cleared.data["ordering"] == ["-tasks:id"]
+    assert len(list(ls.tasks.list(project=pid, view=view.id))) == 5
+
     ls.views.delete(id=str(view.id))
     assert list(ls.views.list(project=pid)) == []
     ls.views.create(project=pid, data={"title": "again"})
@@ -99,3 +109,62 @@ def test_an_action_deletes_only_the_filtered_tasks(sdk):
     ls.actions.create(id="delete_tasks", project=pid, filters=english,
                       selected_items={"all": True, "excluded": [ids[0]]})
     assert [t.id for t in ls.tasks.list(project=pid)] == [ids[0], ids[1], ids[3]]
+
+
+def test_labelfab_actions_through_the_sdk(sdk, make_user):
+    """``actions.create`` with labelfab's own ids: accept, send to review, exclude, mark gold."""
+    ls, pid, ids = sdk
+    ann = make_user("sdk-dm-ann@example.com", Role.annotator)
+    annotator = LabelStudio(base_url=ls._client_wrapper.get_base_url(), api_key=ann.token)
+    for tid, label in zip(ids[:3], ("pos", "neg", "pos"), strict=True):
+        annotator.annotations.create(id=tid, result=[{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                                                      "value": {"choices": [label]}}])
+    listed = {a.id for a in ls.actions.list(project=pid)}
+    assert {"send_to_review", "reopen", "accept", "exclude", "include", "mark_gold", "unmark_gold"} <= listed
+    english = Filters.create(Filters.AND, [
+        Filters.item(Column.data("lang"), Operator.EQUAL, Type.String, Filters.value("en"))])
+    ls.actions.create(id="accept", project=pid, filters=english)  # ids 0, 2 labeled; 4 open: refused
+    assert [ls.tasks.get(id=i).is_labeled for i in ids] == [True, True, True, False, False]
+
+    def state_of() -> list[str]:
+        with read_session() as s:
+            return [s.get(Task, i).state for i in ids]
+
+    assert state_of() == ["accepted", "labeled", "accepted", "open", "open"]
+    ls.actions.create(id="send_to_review", project=pid, selected_items={"all": False, "included": [ids[0], ids[1]]})
+    assert state_of() == ["review", "review", "accepted", "open", "open"]
+    ls.actions.create(id="exclude", project=pid, selected_items={"all": False, "included": [ids[3]]})
+    ls.actions.create(id="mark_gold", project=pid, selected_items={"all": False, "included": [ids[2]]})
+    assert state_of() == ["review", "review", "open", "excluded", "open"]
+    with read_session() as s:
+        assert s.get(Task, ids[2]).is_gold
+    with pytest.raises(ApiError) as err:
+        ls.actions.create(id="reopen", project=pid, selected_items={"all": False, "included": []})
+    assert err.value.status_code == 404
+
+
+def test_the_agreement_filter_is_a_percentage_as_label_studio_enterprises(sdk, make_user):
+    """``filter:tasks:agreement`` as Label Studio Enterprise has it: a percentage, 0 to 100 (it was
+    filtered as a share, 0 to 1, so the SDK's "agreement >= 50" found nothing)."""
+    from labeling.db import write_session
+
+    ls, pid, ids = sdk
+    ann = make_user("sdk-agree-ann@example.com", Role.annotator)
+    annotator = LabelStudio(base_url=ls._client_wrapper.get_base_url(), api_key=ann.token)
+    for tid, label in zip(ids[:3], ("pos", "neg", "pos"), strict=True):
+        annotator.annotations.create(id=tid, result=[{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                                                      "value": {"choices": [label]}}])
+    ls.actions.create(id="accept", project=pid, selected_items={"all": False, "included": ids[:3]})
+    with write_session() as s:  # a reviewer's decision overrode the annotator on task 1: no agreement
+        t = s.get(Task, ids[1])
+        t.final_label = [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]
+        t.final_source = "reviewer"
+    at_least_half = Filters.create(Filters.AND, [
+        Filters.item(Column.agreement, Operator.GREATER_OR_EQUAL, Type.Number, Filters.value(50))])
+    assert at_least_half["items"][0]["filter"] == "filter:tasks:agreement"
+    assert _ids(ls, pid, {"filters": at_least_half}) == [ids[0], ids[2]]
+    full = Filters.create(Filters.AND, [Filters.item(Column.agreement, Operator.IN, Type.Number, Filters.value(99, 100))])
+    assert _ids(ls, pid, {"filters": full}) == [ids[0], ids[2]]
+    none = Filters.create(Filters.AND, [Filters.item(Column.agreement, Operator.LESS, Type.Number, Filters.value(1))])
+    assert _ids(ls, pid, {"filters": none}) == [ids[1]]
+    assert _ids(ls, pid, {"filters": at_least_half, "ordering": ["tasks:agreement"]}) == [ids[0], ids[2]]

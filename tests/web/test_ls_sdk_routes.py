@@ -1,7 +1,7 @@
 """The real ``label-studio-sdk`` client against a live ``labelfab serve``, one test per call that
 labelfab used to answer with 404/405 or wrongly: whoami, version, users, ``tasks.create``,
 ``predictions.update``, ``projects.import_predictions``, ``projects.validate_label_config``,
-``projects.list(title=)``, ``projects.members.remove``, the export snapshot calls
+``projects.list(title=)``, ``projects.members.remove``, ``tasks.delete_all_tasks``, the export snapshot calls
 (``exports.create/list/get/download/delete`` and ``as_json``) and ``projects.delete``."""
 
 from __future__ import annotations
@@ -173,6 +173,24 @@ def test_exports_delete(sdk, project):
 def test_exports_as_json(sdk, project):
     tasks = sdk.lead.projects.exports.as_json(project.id)
     assert sorted(t["data"]["text"] for t in tasks) == ["first", "second"]
+
+
+def test_tasks_delete_all_tasks(sdk, project):
+    """Label Studio's ``DELETE /api/projects/ID/tasks``: every task goes, with its annotations and
+    predictions; an annotator may not; an empty project answers 204 again."""
+    tid = _task_ids(sdk.lead, project.id)[1]
+    sdk.lead.predictions.create(task=tid, result=choice("neg"))
+    other = sdk.lead.projects.create(title="Kept", label_config=CONFIG)
+    sdk.lead.projects.import_tasks(id=other.id, request=[{"text": "stays"}])
+    with pytest.raises(ApiError) as err:
+        sdk.ann.tasks.delete_all_tasks(id=project.id)
+    assert err.value.status_code in (403, 404) and len(_task_ids(sdk.lead, project.id)) == 2
+    sdk.lead.tasks.delete_all_tasks(id=project.id)
+    assert _task_ids(sdk.lead, project.id) == []
+    assert list(sdk.lead.predictions.list(project=project.id)) == []
+    assert sdk.lead.projects.get(id=project.id).task_number == 0
+    assert [t.data["text"] for t in sdk.lead.tasks.list(project=other.id)] == ["stays"]
+    sdk.lead.tasks.delete_all_tasks(id=project.id)
 
 
 def test_projects_delete(sdk, project):

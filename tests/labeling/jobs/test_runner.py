@@ -25,10 +25,9 @@ from labeling import jobs, processes
 from labeling.db import read_session, utcnow, write_session
 from labeling.jobs import runner
 from labeling.jobs.broker import broker, is_stub
-from labeling.media import store_media
+from labeling.media import store_media, thumbnail_path
 from labeling.models import Job, JobStatus, Media
 from labeling.settings import get_settings
-from labeling.thumbnails import thumbnail_path
 from tests.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.broker

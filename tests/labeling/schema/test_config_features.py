@@ -109,8 +109,8 @@ def test_visible_when_hides_controls_and_their_requirement():
         "control 'why' is required, but the result has no item for it"]
     with pytest.raises(LabelConfigError, match='whenTagName="nope", but no <Choices>'):
         parse_label_config(VISIBLE.replace('whenTagName="sentiment"', 'whenTagName="nope"'))
-    with pytest.raises(LabelConfigError, match='visibleWhen="region-selected", which is not supported yet'):
-        parse_label_config(VISIBLE.replace('visibleWhen="choice-unselected"', 'visibleWhen="region-selected"'))
+    with pytest.raises(LabelConfigError, match='visibleWhen="region-unselected", which is not supported yet'):
+        parse_label_config(VISIBLE.replace('visibleWhen="choice-unselected"', 'visibleWhen="region-unselected"'))
 
 
 def test_labels_from_task_data():

@@ -54,9 +54,10 @@ def test_gallery_configs_parse_to_their_kind(config_id, kind, data_key, labels):
     assert schema.primary_control.hotkeys == {label: str(i) for i, label in enumerate(labels, 1)}
 
 
-def test_gallery_lists_the_six_configs():
-    assert {g["id"]: g["title"] for g in gallery()}["ner"] == "Named entity recognition"
-    assert [g["id"] for g in gallery()] == [
+def test_gallery_lists_labelfabs_six_configs_then_the_label_studio_templates_it_accepts():
+    entries = gallery()
+    assert {g["id"]: g["title"] for g in entries}["ner"] == "Named entity recognition"
+    assert [g["id"] for g in entries[:6]] == [
         "image_classification",
         "multilabel_image",
         "multilabel_text",
@@ -64,12 +65,20 @@ def test_gallery_lists_the_six_configs():
         "object_detection",
         "text_classification",
     ]
+    ls = entries[6:]
+    assert len(ls) == 69 and all(g["source"] == "Label Studio" and g["id"].startswith("ls-") for g in ls)
+    ner = next(g for g in ls if g["id"] == "ls-natural-language-processing__named-entity-recognition")
+    assert (ner["title"], ner["group"], ner["kind"]) == ("Named entity recognition",
+                                                         "Natural language processing (NLP)", "ner")
+    qa = next(g for g in ls if g["id"] == "ls-natural-language-processing__question-answering")
+    assert set(qa["sample"]) == {"text", "question"}  # the template's example task, its text fields
 
 
 def test_text_classification_schema_and_json_round_trip():
     schema = parse_label_config(TEXT_CLS)
     assert schema.model_dump() == {
-        "objects": {"text": {"tag": "Text", "value_key": "text"}},
+        "objects": {"text": {"tag": "Text", "value_key": "text", "name_key": None, "text_key": None,
+                             "value_list": False, "chat": None, "series": None, "frame_rate": None}},
         "controls": [
             {
                 "name": "sentiment",
@@ -93,9 +102,23 @@ def test_text_classification_schema_and_json_round_trip():
                 "max_value": None,
                 "step": None,
                 "only": [],
+                "text_key": None,
+                "taxonomy": [],
+                "leafs_only": False,
+                "show_full_path": False,
+                "path_separator": " / ",
+                "max_usages": None,
+                "default_bucket": None,
+                "per_region": False,
+                "per_item": False,
+                "when_label_values": [],
+                "stroke_width": None,
+                "when_roles": [],
+                "series": None,
             }
         ],
         "notes": [],
+        "relations": None,
     }
     assert LabelSchema.model_validate(schema.model_dump()) == schema
     assert LabelSchema.model_validate_json(schema.model_dump_json()) == schema
@@ -164,31 +187,23 @@ def test_refuses_empty_config():
 def test_refuses_unsupported_tag_with_line():
     err = _error(
         '<View>\n  <Image name="img" value="$image"/>\n'
-        '  <PolygonLabels name="p" toName="img"><Label value="a"/></PolygonLabels>\n</View>'
+        '  <MagicWand name="p" toName="img"/>\n</View>'
     )
     assert err.errors == [
         {
             "line": 3,
-            "tag": "PolygonLabels",
+            "tag": "MagicWand",
             "detail": err.errors[0]["detail"],
         }
     ]
-    assert "tag <PolygonLabels> on line 3 is not supported yet" in str(err)
+    assert "tag <MagicWand> on line 3 is not supported yet" in str(err)
 
 
 @pytest.mark.parametrize(
     ("tag", "xml"),
     [
-        (
-            "KeyPointLabels",
-            '<KeyPointLabels name="k" toName="img"><Label value="a"/></KeyPointLabels>',
-        ),
-        ("BrushLabels", '<BrushLabels name="b" toName="img"><Label value="a"/></BrushLabels>'),
-        ("Relations", '<Relations><Relation value="r"/></Relations>'),
-        ("Taxonomy", '<Taxonomy name="tx" toName="img"><Choice value="a"/></Taxonomy>'),
-        ("Video", '<Video name="v" value="$video"/>'),
-        ("Audio", '<Audio name="a" value="$audio"/>'),
-        ("HyperText", '<HyperText name="h" value="$html"/>'),
+        ("Spectrogram", '<Spectrogram name="sp" value="$audio"/>'),  # no such tag (Audio is supported)
+        ("MagicWand", '<MagicWand name="mw" toName="img"/>'),
     ],
 )
 def test_refuses_each_unsupported_tag(tag, xml):
@@ -204,10 +219,10 @@ def test_refuses_each_unsupported_tag(tag, xml):
 
 def test_refuses_control_on_refused_object_without_extra_noise():
     err = _error(
-        '<View>\n<Audio name="a" value="$audio"/>\n'
+        '<View>\n<Spectrogram name="a" value="$audio"/>\n'
         '<Choices name="c" toName="a"><Choice value="x"/></Choices>\n</View>'
     )
-    assert [(e["line"], e["tag"]) for e in err.errors] == [(2, "Audio")]
+    assert [(e["line"], e["tag"]) for e in err.errors] == [(2, "Spectrogram")]
 
 
 def test_refuses_missing_to_name_object():
@@ -217,9 +232,9 @@ def test_refuses_missing_to_name_object():
     )
     assert err.errors[0]["line"] == 3
     assert err.errors[0]["tag"] == "Choices"
-    assert str(err) == (
-        'tag <Choices> on line 3 has toName="txt", but no <Text> or <Image> has that name'
-    )
+    # the object tags named are every one labelfab reads (registry.OBJECTS), Text first
+    assert str(err).startswith('tag <Choices> on line 3 has toName="txt", but no <Text>, <Image>')
+    assert str(err).endswith(" has that name")
 
 
 def test_refuses_control_without_labels():
@@ -244,7 +259,7 @@ def test_refuses_config_without_controls():
             '<View>\n<Image name="i" value="$i"/>\n<Labels name="l" toName="i"><Label value="a"/></Labels></View>',
             3,
             "Labels",
-            "cannot annotate <Image> 'i'",
+            "labels the plain shapes of <Image> 'i', but no shape tool",
         ),
         (
             '<View>\n<Text name="t" value="$t"/>\n<Choices name="t" toName="t"><Choice value="a"/></Choices></View>',
@@ -271,9 +286,9 @@ def test_refuses_config_without_controls():
             'needs value="$field"',
         ),
         (
-            '<View>\n<Text name="t" value="$t"/>\n<Choices name="c" toName="t" perRegion="true"><Choice value="a"/></Choices></View>',
+            '<View>\n<Text name="t" value="$t"/>\n<DateTime name="c" toName="t" perRegion="true"/></View>',
             3,
-            "Choices",
+            "DateTime",
             "perRegion",
         ),
         (
@@ -318,3 +333,21 @@ def test_other_refusals_name_tag_and_line(xml, line, tag, fragment):
 def test_refuses_doctype():
     err = _error('<!DOCTYPE View [<!ENTITY x "y">]>\n<View/>')
     assert "DOCTYPE" in str(err)
+
+
+def test_the_readme_lists_every_supported_tag_in_its_compatibility_table():
+    """README's Label Studio compatibility section names every tag the registry supports (and
+    none of its "not yet" tags is one labelfab accepts)."""
+    import re
+    from pathlib import Path
+
+    from labeling.schema import registry
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Label Studio compatibility: label configs"):]
+    table = section[:section.index("Supported now:")]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    supported = {t for row in rows for t in re.findall(r"<(\w+)[ >]", row[2])}
+    not_yet = {t for row in rows for t in re.findall(r"<(\w+)[ >]", row[3])}
+    assert set(registry.CANONICAL.values()) <= supported
+    assert not (not_yet - {"View", "Taxonomy", "DateTime"}) & set(registry.CANONICAL.values())

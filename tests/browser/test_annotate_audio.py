@@ -1,0 +1,112 @@
+"""Audio on the labeling page, with the keyboard (Label Studio's speech-recognition-by-segments
+template): play, seek, mark a segment at the play head, label it with a number key, type its
+transcription, submit; the stored result is Label Studio's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from labeling.imports import ImportFile
+from tests.browser.test_annotate import annotations_of, make_project, open_annotate
+from tests.labeling.test_media_info import wav
+
+pytestmark = pytest.mark.browser
+
+TEMPLATES = Path(__file__).parents[2] / "labeling" / "schema" / "ls_templates"
+SEGMENTS = (TEMPLATES / "audio-speech-processing__automatic-speech-recognition-using-segments.xml").read_text(
+    encoding="utf-8")
+
+
+def audio_state(page) -> dict:
+    return page.evaluate("""() => {
+        const m = window.labelfabAnnotate.workspace.objects.audio.media;
+        return {time: m.currentTime, paused: m.paused, rate: m.playbackRate, duration: m.duration};
+    }""")
+
+
+def test_mark_label_and_transcribe_a_segment_with_the_keyboard(page, shot, lead, annotator):
+    project = make_project(lead, SEGMENTS, None, title="Calls", files=[ImportFile("call.wav", wav(4.0, rate=16000))])
+    open_annotate(page, annotator, project)
+    page.wait_for_load_state("load")
+    page.wait_for_function("""() => {
+        const ws = window.labelfabAnnotate.workspace;
+        const obj = ws && ws.objects.audio;
+        return obj && obj.annotator && obj.wave && obj.wave.getDuration() > 3.9;
+    }""")
+    expect(page.locator("[data-audio-status]")).to_contain_text("Paused 0:00.0 / 0:04.0")
+    facts = page.evaluate("() => window.labelfabAnnotate.workspace.taskMedia")  # read at import
+    assert facts["duration"] == pytest.approx(4.0, abs=1e-3) and facts["channels"] == 1
+    assert facts["mime"] == "audio/wav" and facts["fps"] is None
+    page.keyboard.press("?")
+    keys = page.locator('[data-anno="keys-dialog"]')
+    expect(keys).to_contain_text("Start a segment at the play head")
+    expect(keys).not_to_contain_text("Marking spans with the keyboard")  # text keys: not for audio
+    page.keyboard.press("Escape")
+    expect(keys).to_be_hidden()
+
+    page.keyboard.press("Space")  # play
+    page.wait_for_function("() => { const m = window.labelfabAnnotate.workspace.objects.audio.media; "
+                           "return !m.paused && m.currentTime > 0.3; }")
+    expect(page.locator("[data-audio-status]")).to_contain_text("Playing")
+    page.keyboard.press("Space")  # pause
+    page.wait_for_function("() => window.labelfabAnnotate.workspace.objects.audio.media.paused")
+    page.keyboard.press(".")  # faster
+    assert audio_state(page)["rate"] == 1.25
+    page.keyboard.press(",")
+    assert audio_state(page)["rate"] == 1
+
+    page.keyboard.press("Control+ArrowLeft")  # ten seconds back: the start
+    assert audio_state(page)["time"] == 0
+    page.keyboard.press("Shift+ArrowRight")  # one second on
+    assert audio_state(page)["time"] == pytest.approx(1.0, abs=1e-3)
+    page.keyboard.press("m")  # the segment starts here
+    expect(page.locator("[data-audio-status]")).to_contain_text("segment from 1.00 s")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("m")  # ... and ends at 3 s: selected
+    region = page.locator("[data-regions] .anno-region")
+    expect(region).to_have_count(1)
+    expect(region).to_contain_text("1.00 s – 3.00 s")
+    page.keyboard.press("1")  # Speech
+    expect(region).to_contain_text("Speech")
+    transcription = page.locator('[data-control="transcription"]')
+    expect(transcription).to_be_visible()  # per-region: shown for the selected segment
+    page.keyboard.press("t")
+    expect(transcription.locator("textarea")).to_be_focused()
+    page.keyboard.type("hello from the segment")
+    page.keyboard.press("Escape")
+    expect(page.locator(".anno-audio-wave [part~='region']")).to_have_count(1)
+    shot(page, "annotate-audio-segment")
+    page.keyboard.press("Enter")  # submit
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+
+    (saved,) = annotations_of(annotator.id, project.id)
+    by_type = {r["type"]: r for r in saved.result}
+    assert set(by_type) == {"labels", "textarea"}
+    labels, text = by_type["labels"], by_type["textarea"]
+    assert labels["from_name"] == "labels" and labels["to_name"] == "audio"
+    assert labels["original_length"] == pytest.approx(4.0, abs=1e-3)
+    assert labels["value"]["start"] == pytest.approx(1.0, abs=1e-3)
+    assert labels["value"]["end"] == pytest.approx(3.0, abs=1e-3)
+    assert labels["value"]["channel"] == 0 and labels["value"]["labels"] == ["Speech"]
+    assert text["id"] == labels["id"] and text["from_name"] == "transcription"
+    assert text["value"] == {"start": labels["value"]["start"], "end": labels["value"]["end"], "channel": 0,
+                             "text": ["hello from the segment"]}
+
+
+def test_delete_removes_the_selected_segment(page, lead, annotator):
+    project = make_project(lead, SEGMENTS, None, title="Calls", files=[ImportFile("call.wav", wav(3.0))])
+    open_annotate(page, annotator, project)
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => { const o = window.labelfabAnnotate.workspace.objects.audio; "
+                           "return o && o.annotator && o.wave.getDuration() > 2.9; }")
+    page.keyboard.press("m")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("m")
+    expect(page.locator("[data-regions] .anno-region")).to_have_count(1)
+    page.keyboard.press("Delete")
+    expect(page.locator("[data-regions] .anno-region")).to_have_count(0)
+    expect(page.locator(".anno-audio-wave [part~='region']")).to_have_count(0)

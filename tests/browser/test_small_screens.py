@@ -1,0 +1,62 @@
+"""Small screens (issue 21, point 5): at 800 and 1024 px wide, the labeling page shows its labels
+and Submit without scrolling, and the project list does not overflow sideways."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from labeling import projects
+from tests.browser.conftest import login
+from tests.browser.test_annotate import XML, make_project, open_annotate, png_data_url
+
+pytestmark = pytest.mark.browser
+
+# laptop and tablet screens: 800 x 600, 1024 x 768
+SIZES = [(800, 600), (1024, 768)]
+
+
+def _inside(page, locator) -> None:
+    """The element is on screen as the page opened: no scrolling, nothing cut at the edges."""
+    box = locator.bounding_box()
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    assert box is not None and box["width"] > 0 and box["height"] > 0
+    assert box["x"] >= 0 and box["y"] >= 0, box
+    assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, (box, width, height)
+
+
+def _no_sideways_scroll(page) -> None:
+    over = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert over <= 0, f"the page is {over} px wider than the window"
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+@pytest.mark.parametrize("template", ["text_classification", "image_classification"])
+def test_the_labels_and_submit_are_on_screen_without_scrolling(page, shot, lead, annotator, width, height, template):
+    data = {"text": "The battery lasts two days and the screen is sharp. " * 12} \
+        if template == "text_classification" else {"image": png_data_url(1600, 1200)}
+    project = make_project(lead, XML[template], [data], title="Small screens")
+    page.set_viewport_size({"width": width, "height": height})
+    open_annotate(page, annotator, project)
+    labels = page.locator(".anno-label")
+    assert labels.count() >= 3
+    for i in range(labels.count()):
+        _inside(page, labels.nth(i))
+    _inside(page, page.locator('[data-anno="submit"]'))
+    assert page.evaluate("() => window.scrollY") == 0
+    _no_sideways_scroll(page)
+    shot(page, f"small-screen-annotate-{template}-{width}")
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_the_project_list_does_not_overflow(page, shot, lead, width, height):
+    for i in range(4):
+        projects.create_project(lead.user, title=f"A project with a rather long title for a small screen, number {i}",
+                                label_config=XML["text_classification"])
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, lead.email)
+    page.goto("/projects")
+    page.wait_for_load_state("load")
+    expect(page.get_by_text("number 3")).to_be_visible()
+    _no_sideways_scroll(page)
+    shot(page, f"small-screen-projects-{width}")

@@ -1,0 +1,157 @@
+"""Streamed imports: JSON Lines and Parquet files read a chunk at a time and written a chunk at a
+time into one transaction (labeling/imports/stream.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from labeling import imports, projects
+from labeling.db import read_session
+from labeling.errors import Invalid
+from labeling.imports import service, stream
+from labeling.models import Annotation, ImportBatch, Task, TaskEvent, TaskState, User
+from labeling.settings import get_settings
+from tests.conftest import wait_for
+from tests.labeling.test_importer import TEXT, choice, count, nothing_stored
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 7 read and 10 written, so a few dozen rows cross many chunk borders."""
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(service, "_STREAM_CHUNK", 10)
+
+
+@pytest.fixture
+def text_project(lead):
+    return projects.create_project(lead.user, title="texts", label_config=TEXT)
+
+
+def write_jsonl(path, rows) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def stored_texts(project_id: int) -> list[str]:
+    with read_session() as s:
+        return [d["text"] for d in s.exec(select(Task.data).where(Task.project_id == project_id).order_by(Task.id))]
+
+
+def test_jsonl_is_streamed_in_chunks_into_one_import(tmp_path, lead, text_project, small_chunks):
+    rows = [{"text": f"t{i}"} for i in range(95)]
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, rows)
+    seen: list[tuple[int, int | None, str]] = []
+    result = imports.import_data(lead.user, text_project.id, paths=[path],
+                                 progress=lambda d, n, m: seen.append((d, n, m)))
+    assert result.task_count == 95
+    assert stored_texts(text_project.id) == [r["text"] for r in rows]
+    with read_session() as s:
+        batches = list(s.exec(select(ImportBatch)))
+        assert [(b.status, b.task_count) for b in batches] == [("done", 95)]
+        assert {t.import_id for t in s.exec(select(Task))} == {batches[0].id}
+    wrote = [d for d, _, m in seen if m.startswith("wrote")]
+    assert len(wrote) >= 9 and wrote == sorted(wrote)  # progress as each chunk is written
+    assert all(n == 95 for _, n, _ in seen)
+
+
+def test_a_bad_row_late_in_the_file_leaves_nothing(tmp_path, lead, text_project, small_chunks):
+    rows = [{"text": f"t{i}"} for i in range(60)]
+    rows[55] = {"text": 5}  # a number where the config reads text: found after chunks were written
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, rows)
+    with pytest.raises(Invalid) as err:
+        imports.import_data(lead.user, text_project.id, paths=[path])
+    assert err.value.errors[0]["row"] == 56 and err.value.errors[0]["field"] == "data"
+    assert "of 60 row(s); nothing was imported" in err.value.detail
+    nothing_stored()
+
+
+def test_malformed_json_line_refuses_with_its_line(tmp_path, lead, text_project, small_chunks):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps({"text": f"t{i}"}) + "\n" for i in range(30)) + "{oops\n", encoding="utf-8")
+    with pytest.raises(Invalid) as err:
+        imports.import_data(lead.user, text_project.id, paths=[path])
+    assert err.value.errors[0]["row"] == 31
+    nothing_stored()
+
+
+def test_skip_invalid_writes_the_good_rows_of_every_chunk(tmp_path, lead, text_project, small_chunks):
+    rows = [{"text": f"t{i}"} if i % 9 else {"text": None} for i in range(50)]
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, rows)
+    result = imports.import_data(lead.user, text_project.id, paths=[path], skip_invalid=True)
+    good = [r["text"] for r in rows if r["text"] is not None]
+    assert result.task_count == len(good) and result.skipped_invalid == 50 - len(good)
+    assert stored_texts(text_project.id) == good
+
+
+def test_dedupe_across_chunks(tmp_path, lead, text_project, small_chunks):
+    rows = [{"text": f"t{i % 12}"} for i in range(40)]
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, rows)
+    result = imports.import_data(lead.user, text_project.id, paths=[path], dedupe=True)
+    assert result.task_count == 12 and result.skipped_duplicates == 28
+    assert sorted(stored_texts(text_project.id)) == sorted(f"t{i}" for i in range(12))
+
+
+def test_labels_and_new_annotators_across_chunks(tmp_path, lead, text_project, small_chunks):
+    rows = [{"data": {"text": f"t{i}"},
+             "annotations": [{"result": choice("pos"), "completed_by": "new.one@example.com"},
+                             {"result": choice("neg")}]} for i in range(25)]
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, rows)
+    result = imports.import_data(lead.user, text_project.id, paths=[path])
+    assert result.task_count == 25 and result.annotation_count == 50
+    assert result.new_users == 1  # made once, in the first chunk, then found
+    with read_session() as s:
+        assert len(list(s.exec(select(User).where(User.email == "new.one@example.com")))) == 1
+        labels_users = list(s.exec(select(User).where(User.email.like("imported-labels-%"))))
+        assert len(labels_users) == 1  # one labels user for the whole import
+        assert s.execute(select(sa.func.count(sa.distinct(Annotation.user_id)))).scalar_one() == 2
+    line = {a["how"]: a["annotations"] for a in result.attribution}
+    assert line == {"placeholder": 25, "labels": 25}
+    if text_project.overlap <= 2:
+        assert count(TaskEvent) == 25
+        with read_session() as s:
+            assert set(s.exec(select(Task.state))) == {TaskState.labeled}
+
+
+def test_parquet_flat_columns_and_task_form(tmp_path, lead, text_project, small_chunks):
+    flat = tmp_path / "flat.parquet"
+    pq.write_table(pa.table({"text": [f"p{i}" for i in range(33)], "extra": list(range(33))}), flat,
+                   row_group_size=8)
+    result = imports.import_data(lead.user, text_project.id, paths=[flat])
+    assert result.task_count == 33
+    with read_session() as s:
+        first = s.exec(select(Task).order_by(Task.id)).first()
+        assert first.data == {"text": "p0", "extra": 0}
+    tasks = tmp_path / "tasks.parquet"
+    pq.write_table(pa.table({"data": [{"text": f"q{i}"} for i in range(12)],
+                             "meta": [{"source": "s"} for _ in range(12)]}), tasks)
+    result = imports.import_data(lead.user, text_project.id, paths=[tasks])
+    assert result.task_count == 12
+    with read_session() as s:
+        last = s.exec(select(Task).order_by(Task.id.desc())).first()
+        assert last.data == {"text": "q11"} and last.meta == {"source": "s"}
+
+
+def test_parquet_upload_through_the_api_runs_as_a_job(client, lead, text_project, worker, tmp_path):
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"text": [f"u{i}" for i in range(40)]}), path)
+    with open(path, "rb") as fh:
+        r = client.post(f"/api/projects/{text_project.id}/import?background=true",
+                        data={"file": (fh, "big.parquet")}, content_type="multipart/form-data",
+                        headers=lead.headers)
+    assert r.status_code == 202, r.get_json()
+    url = r.get_json()["url"]
+    wait_for(lambda: client.get(url, headers=lead.headers).get_json()["status"] in ("completed", "failed"))
+    body = client.get(url, headers=lead.headers).get_json()
+    assert body["status"] == "completed" and body["task_count"] == 40, body
+    assert stored_texts(text_project.id) == [f"u{i}" for i in range(40)]
+    assert not list((get_settings().shared_root / "imports").iterdir())  # the received copy is gone

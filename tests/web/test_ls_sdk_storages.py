@@ -1,0 +1,86 @@
+"""The real ``label-studio-sdk`` client's storage calls against a live ``labelfab serve`` and a real
+S3 API (moto's server on 127.0.0.1): ``import_storage.s3`` create, list, get, update, validate,
+sync, delete; ``export_storage.s3`` the same, its sync writing one object per annotation; the
+type lists. Credentials go in and never come back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from label_studio_sdk.client import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from labeling.models import Role
+from tests.s3 import KEY_ID, SECRET
+
+CONFIG = ('<View><Image name="image" value="$image"/><Choices name="label" toName="image" choice="single">'
+          '<Choice value="cat"/><Choice value="dog"/></Choices></View>')
+RESULT = [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": ["cat"]}}]
+
+
+@pytest.fixture
+def sdk(live_server, make_user):
+    lead = make_user("sdk-storage-lead@example.com", Role.lead)
+    ls = LabelStudio(base_url=live_server.url, api_key=lead.token)
+    project = ls.projects.create(title="storages over the SDK", label_config=CONFIG, maximum_annotations=1)
+    return ls, project.id
+
+
+def test_import_storage_s3_calls(sdk, s3):
+    ls, pid = sdk
+    s3.create_bucket(Bucket="sdk-in")
+    for i in range(3):
+        s3.put_object(Bucket="sdk-in", Key=f"img/{i}.jpg", Body=f"bytes {i}".encode())
+    made = ls.import_storage.s3.create(project=pid, bucket="sdk-in", prefix="img", use_blob_urls=True,
+                                       presign=True, presign_ttl=2, s3endpoint=s3.endpoint,
+                                       aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
+                                       region_name="us-east-1", title="from S3")
+    assert made.id and made.bucket == "sdk-in" and made.s3endpoint == s3.endpoint and made.title == "from S3"
+    assert made.aws_access_key_id is None and made.aws_secret_access_key is None  # never returned
+    assert [x.id for x in ls.import_storage.s3.list(project=pid)] == [made.id]
+    assert ls.import_storage.s3.get(id=made.id).prefix == "img"
+    assert ls.import_storage.s3.update(id=made.id, title="renamed").title == "renamed"
+    ls.import_storage.s3.validate(project=pid, bucket="sdk-in", s3endpoint=s3.endpoint, aws_access_key_id=KEY_ID,
+                                  aws_secret_access_key=SECRET)
+    with pytest.raises(ApiError) as refused:
+        ls.import_storage.s3.validate(project=pid, bucket="not-there", s3endpoint=s3.endpoint,
+                                      aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+    assert refused.value.status_code == 400
+
+    synced = ls.import_storage.s3.sync(id=made.id)
+    assert synced.status == "completed" and synced.last_sync_count == 3
+    tasks = list(ls.tasks.list(project=pid))
+    assert len(tasks) == 3
+    for task in tasks:  # served pre-signed; the URL fetches the object
+        url = task.data["image"]
+        assert url.startswith(s3.endpoint) and "X-Amz-Signature" in url
+        assert requests.get(url, timeout=10).content.startswith(b"bytes ")
+    assert ls.import_storage.s3.sync(id=made.id).last_sync_count == 0  # never twice
+    assert [t.name for t in ls.import_storage.list_types()] == ["s3", "localfiles"]
+    ls.import_storage.s3.delete(id=made.id)
+    assert list(ls.import_storage.s3.list(project=pid)) == []
+    assert len(list(ls.tasks.list(project=pid))) == 3  # the tasks stay, as in Label Studio
+
+
+def test_export_storage_s3_calls(sdk, s3):
+    ls, pid = sdk
+    ls.projects.import_tasks(id=pid, request=[{"image": "https://example.com/a.jpg"}])
+    task = next(iter(ls.tasks.list(project=pid)))
+    annotation = ls.annotations.create(id=task.id, result=RESULT)
+    s3.create_bucket(Bucket="sdk-out")
+    made = ls.export_storage.s3.create(project=pid, bucket="sdk-out", prefix="ann", s3endpoint=s3.endpoint,
+                                       aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+    assert [x.id for x in ls.export_storage.s3.list(project=pid)] == [made.id]
+    assert ls.export_storage.s3.get(id=made.id).bucket == "sdk-out"
+    assert ls.export_storage.s3.update(id=made.id, title="out").title == "out"
+    ls.export_storage.s3.validate(project=pid, bucket="sdk-out", s3endpoint=s3.endpoint,
+                                  aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+    synced = ls.export_storage.s3.sync(id=made.id)
+    assert synced.status == "completed" and synced.last_sync_count == 1
+    body = json.loads(s3.get_object(Bucket="sdk-out", Key=f"ann/{annotation.id}")["Body"].read())
+    assert body["result"] == RESULT and body["task"]["id"] == task.id
+    assert [t.name for t in ls.export_storage.list_types()] == ["s3"]
+    ls.export_storage.s3.delete(id=made.id)
+    assert list(ls.export_storage.s3.list(project=pid)) == []
