@@ -1,0 +1,236 @@
+"""Ten million tasks on PostgreSQL: import, export, publish, dashboard and router at scale.
+
+1. A JSON Lines file of ``--tasks`` text tasks is generated, then imported by ``labelfab import``
+   (the streamed import: read a chunk at a time, written with COPY into one transaction):
+   tasks/s (target >= 50,000) and the import process's peak RSS.
+2. Every task but the last ``--open`` is accepted with a final label by one SQL statement (a
+   stand-in for labeling, QC and review; no annotations or events are made for them).
+3. A fresh ``labelfab serve`` streams ``GET /api/projects/ID/export`` as JSONL and as PARQUET
+   (every accepted task): seconds each (target <= 100 s) and the server's peak RSS over both
+   (target <= 500 MB).
+4. The dashboard, ``GET /api/projects/ID/stats``: the cold load and the p50 of ``--loads`` loads
+   (target <= 500 ms).
+5. The router: 50 paced annotators (``--think-ms`` between taking a task and submitting it)
+   take and submit tasks for ``--seconds``: next-task p50 and p99 (target p99 <= 50 ms).
+6. Publish a dataset version of the accepted tasks, as a job (``POST /api/projects/ID/datasets``
+   answers 202), followed at ``/api/jobs/ID`` until done: seconds.
+
+Usage::
+
+    python bench/scale_10m.py --pg-url postgresql://postgres@127.0.0.1:5432/scratch
+        [--tasks 10000000] [--open 200000] [--seconds 30] [--think-ms 1000] [--loads 5]
+        [--skip publish,router,...]
+
+The database is a scratch PostgreSQL one: its tables are DROPPED. The last line printed is
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from annotate import quantile, run_clients
+from common import (
+    BIN,
+    LEAD_EMAIL,
+    ROOT,
+    Server,
+    bench_env,
+    children,
+    init_with_lead,
+    labelfab,
+    load_average,
+    log,
+    peak_rss_mb,
+    python_json,
+    reset_schema,
+)
+from export import CONFIG
+
+ANNOTATORS = r"""
+import json, sys
+from labeling import users
+from labeling.models import Role
+tokens = []
+for i in range(int(sys.argv[1])):
+    u = users.create_user(f"ann{i}@scale.local", role=Role.annotator)
+    tokens.append(users.create_token(u.id))
+print(json.dumps(tokens))
+"""
+
+# Every task but the newest ``keep_open`` accepted with a final label (one statement).
+ACCEPT = r"""
+import sys, time
+import sqlalchemy as sa
+from labeling.db import get_engine, utcnow
+pid, keep_open = int(sys.argv[1]), int(sys.argv[2])
+engine = get_engine()
+with engine.begin() as conn:
+    top = conn.execute(sa.text("SELECT max(id) FROM task WHERE project_id = :p"), {"p": pid}).scalar()
+    n = conn.execute(sa.text(
+        "UPDATE task SET state = 'accepted', final_source = 'single', updated_at = :ts, final_label = "
+        "CAST('[{\"from_name\": \"label\", \"to_name\": \"text\", \"type\": \"choices\", \"value\": {\"choices\": [\"' "
+        "|| (CASE id % 3 WHEN 0 THEN 'pos' WHEN 1 THEN 'neg' ELSE 'neu' END) || '\"]}}]' AS JSON) "
+        "WHERE project_id = :p AND id <= :top"), {"p": pid, "ts": utcnow(), "top": top - keep_open}).rowcount
+with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    conn.exec_driver_sql("VACUUM ANALYZE task")
+print(n)
+"""
+
+
+def write_jsonl(path: Path, n: int) -> None:
+    words = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")
+    with open(path, "w", encoding="utf-8", buffering=1 << 22) as fh:
+        for start in range(0, n, 100_000):
+            fh.write("".join(f'{{"text": "item {i}: a {words[i % 10]} product, {words[(i * 7) % 10]} delivery"}}\n'
+                             for i in range(start, min(n, start + 100_000))))
+
+
+def import_file(env: dict, pid: int, path: Path, log_path: Path) -> tuple[float, float, float]:
+    """(seconds, peak RSS MB, CPU seconds) of ``labelfab import`` of one file, in its own process
+    (the CPU time is the importer's alone: on a busy machine, or with PostgreSQL elsewhere, it
+    says what rate the importer itself could reach)."""
+    cmd = [str(BIN / "labelfab"), "import", str(pid), str(path), "--as", LEAD_EMAIL]
+    t0 = time.perf_counter()
+    with open(log_path, "w") as fh:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"labelfab import failed: {log_path.read_text()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def timed_export(s: requests.Session, url: str, pid: int, fmt: str) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    r = s.get(f"{url}/api/projects/{pid}/export", params={"exportType": fmt}, stream=True, timeout=3600)
+    if r.status_code != 200:
+        raise RuntimeError(f"export {fmt}: {r.status_code} {r.text[:500]}")
+    size = 0
+    lines = 0
+    for chunk in r.iter_content(1 << 20):
+        size += len(chunk)
+        if fmt == "JSONL":
+            lines += chunk.count(b"\n")
+    return time.perf_counter() - t0, lines if fmt == "JSONL" else size
+
+
+def tree_peak_mb(pid: int) -> float:
+    return max(peak_rss_mb(p) for p in [pid, *children(pid)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pg-url", required=True)
+    ap.add_argument("--tasks", type=int, default=10_000_000)
+    ap.add_argument("--open", type=int, default=200_000, help="tasks left open for the router")
+    ap.add_argument("--annotators", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--think-ms", type=float, default=1000)
+    ap.add_argument("--loads", type=int, default=5)
+    ap.add_argument("--skip", default="", help="comma-separated: export,dashboard,router,publish")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    tmp = Path(tempfile.mkdtemp(prefix="labelfab-scale-"))
+    env = bench_env(tmp / "data", args.pg_url)
+    out: dict = {"bench": "scale_10m", "database": "postgresql", "tasks": args.tasks, "load_average_start": load_average()}
+    server = None
+    try:
+        reset_schema(env)
+        token = init_with_lead(env)
+        (tmp / "config.xml").write_text(CONFIG)
+        pid = int(labelfab(env, "project", "create", "--title", "scale", "--config", str(tmp / "config.xml"),
+                           "--as", LEAD_EMAIL).strip().splitlines()[-1])
+        tokens = python_json(env, ANNOTATORS, str(args.annotators))
+
+        path = tmp / "tasks.jsonl"
+        t0 = time.perf_counter()
+        write_jsonl(path, args.tasks)
+        out["generate_s"] = round(time.perf_counter() - t0, 1)
+        out["file_mb"] = round(path.stat().st_size / 1e6)
+        log(f"importing {args.tasks:,} tasks ({out['file_mb']} MB of JSON Lines)")
+        load = load_average()
+        seconds, rss, cpu = import_file(env, pid, path, tmp / "import.log")
+        path.unlink()
+        out.update({"import_s": round(seconds, 1), "import_tasks_per_s": round(args.tasks / seconds),
+                    "import_peak_rss_mb": round(rss), "import_cpu_s": round(cpu, 1),
+                    "import_tasks_per_cpu_s": round(args.tasks / cpu), "import_load_average_before": load})
+        log(f"import: {seconds:.1f} s, {args.tasks / seconds:,.0f} tasks/s, peak RSS {rss:.0f} MB")
+
+        t0 = time.perf_counter()
+        accepted = python_json(env, ACCEPT, str(pid), str(args.open))
+        out.update({"accepted": accepted, "setup_accept_s": round(time.perf_counter() - t0, 1)})
+        log(f"accepted {accepted:,} tasks in {out['setup_accept_s']} s")
+
+        server = Server(env, workers=2, threads=8, log_path=tmp / "server.log", timeout=120)
+        s = requests.Session()
+        s.headers["Authorization"] = f"Token {token}"
+        if "export" not in skip:
+            for fmt in ("JSONL", "PARQUET"):
+                log(f"export {fmt} (load average {load_average()})")
+                seconds, n = timed_export(s, server.url, pid, fmt)
+                if fmt == "JSONL":
+                    assert n == accepted, (n, accepted)
+                    out["export_jsonl_s"] = round(seconds, 1)
+                else:
+                    out.update({"export_parquet_s": round(seconds, 1), "export_parquet_mb": round(n / 1e6)})
+                log(f"export {fmt}: {seconds:.1f} s")
+            out["export_server_peak_rss_mb"] = round(tree_peak_mb(server.pid))
+        if "dashboard" not in skip:
+            times = []
+            for _ in range(args.loads + 1):
+                t0 = time.perf_counter()
+                r = s.get(f"{server.url}/api/projects/{pid}/stats", timeout=600)
+                r.raise_for_status()
+                times.append((time.perf_counter() - t0) * 1000)
+            out.update({"dashboard_cold_ms": round(times[0]), "dashboard_p50_ms": round(sorted(times[1:])[len(times[1:]) // 2])})
+            log(f"dashboard: cold {times[0]:.0f} ms, p50 {out['dashboard_p50_ms']} ms")
+        if "router" not in skip:
+            outs, secs = run_clients(server.port, tokens, pid, args.seconds, 2, think=args.think_ms / 1000)
+            lat = [x for o in outs for x in o.get("next", [])]
+            served = [t for o in outs for t in o.get("served", [])]
+            out.update({"router_annotators": len(tokens), "router_think_ms": args.think_ms,
+                        "router_cycles": len(served), "next_p50_ms": quantile(lat, 0.5),
+                        "next_p99_ms": quantile(lat, 0.99),
+                        "router_duplicate_assignments": len(served) - len(set(served))})
+            log(f"router: next p50 {out['next_p50_ms']} ms, p99 {out['next_p99_ms']} ms over {len(served)} cycles")
+        if "publish" not in skip:
+            t0 = time.perf_counter()
+            r = s.post(f"{server.url}/api/projects/{pid}/datasets", json={"note": "scale"}, timeout=600)
+            if r.status_code != 202:
+                raise RuntimeError(f"publish: {r.status_code} {r.text[:500]}")
+            out["publish_answer_ms"] = round((time.perf_counter() - t0) * 1000)
+            job_url = server.url + r.json()["url"]
+            seen = set()
+            while True:
+                job = s.get(job_url, timeout=60).json()
+                seen.add(round(job["progress"], 2))
+                if job["status"] in ("done", "failed"):
+                    break
+                time.sleep(1)
+            if job["status"] != "done":
+                raise RuntimeError(f"publish job failed: {job}")
+            out.update({"publish_s": round(time.perf_counter() - t0, 1), "publish_items": job["result"]["n_items"],
+                        "publish_progress_steps": len(seen)})
+            log(f"publish: {out['publish_s']} s, {job['result']['n_items']:,} items")
+        out["server_peak_rss_mb"] = round(tree_peak_mb(server.pid))
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["load_average_end"] = load_average()
+    out["max_rss_self_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
