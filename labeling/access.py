@@ -115,5 +115,44 @@ def require_project(session: Session, user: User, project_id: int, action: str =
     return project
 
 
+#: Label Studio's permission names (its ``core.permissions.all_permissions``, in its order), the
+#: ``permissions`` of ``/api/current-user/whoami``. Label Studio Community grants them all to every
+#: member and checks each object; labelfab answers those the caller's global role holds.
+LS_PERMISSIONS = (
+    "organizations.create", "organizations.view", "organizations.change", "organizations.delete",
+    "organizations.invite", "projects.create", "projects.view", "projects.change", "projects.delete",
+    "projects.reset_cache", "tasks.create", "tasks.view", "tasks.change", "tasks.delete", "views.reset",
+    "annotations.create", "annotations.view", "annotations.change", "annotations.delete", "actions.perform",
+    "predictions.any", "avatar.any", "labels.create", "labels.view", "labels.change", "labels.delete",
+    "models.create", "models.view", "models.change", "models.delete", "model_provider_connection.create",
+    "model_provider_connection.view", "model_provider_connection.change", "model_provider_connection.delete",
+    "webhooks.view", "webhooks.change", "users.token.any", "storages.view", "storages.change", "storages.sync",
+    "views.view", "views.create", "views.change", "views.delete",
+)
+# what everyone may (see and annotate the projects open to them, their own annotations and tokens)
+_ANNOTATOR_PERMISSIONS = {"organizations.view", "projects.view", "tasks.view", "views.view", "labels.view",
+                          "annotations.create", "annotations.view", "annotations.change", "annotations.delete",
+                          "avatar.any", "users.token.any"}
+# leads manage their projects (settings, tasks, views, bulk actions, predictions, ML backends,
+# webhooks, storages) and invite annotators; the organisation itself is the admins'
+_LEAD_EXCLUDED = {"organizations.create", "organizations.change", "organizations.delete"}
+
+
+def ls_permissions(user: User, *, scope: str = TokenScope.full) -> list[str]:
+    """The Label Studio permissions of ``user``'s global role (a project membership may add to
+    them in that project); a read token's are the ``.view`` ones among them."""
+    if not user.is_active:
+        return []
+    if user.role == Role.admin:
+        held = set(LS_PERMISSIONS)
+    elif user.role == Role.lead:
+        held = set(LS_PERMISSIONS) - _LEAD_EXCLUDED
+    else:
+        held = set(_ANNOTATOR_PERMISSIONS)
+    if scope == TokenScope.read:
+        held = {p for p in held if p.endswith(".view")}
+    return [p for p in LS_PERMISSIONS if p in held]
+
+
 def can_create_projects(user: User) -> bool:
     return user.is_active and user.role in (Role.admin, Role.lead)

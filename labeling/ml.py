@@ -603,7 +603,7 @@ def on_publish(s: Session, project_id: int, number: int, sha256: str) -> list[in
 
 def run_train_job(ctx: jobs.JobContext) -> dict:
     """The ``ml_train`` job: Label Studio's ``START_TRAINING`` webhook posted to the backend."""
-    from labeling.projects import project_view
+    from labeling.projects import project_counts, project_view
 
     payload = ctx.payload or {}
     with read_session() as s:
@@ -611,7 +611,8 @@ def run_train_job(ctx: jobs.JobContext) -> dict:
         if backend is None:
             return {"trained": False, "detail": "the ML backend was deleted"}
         project = s.get(Project, backend.project_id)
-    body: dict[str, Any] = {"action": "START_TRAINING", "project": project_view(project)}
+        counts = project_counts(s, [project.id])[project.id]
+    body: dict[str, Any] = {"action": "START_TRAINING", "project": project_view(project, counts)}
     if payload.get("dataset_version"):
         body["dataset_version"] = payload["dataset_version"]
     answer = call(backend, "webhook", body)

@@ -177,13 +177,17 @@ def visible_projects(session: Session, user: User, *, include_archived: bool = F
 
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per project: tasks, tasks by state, annotations (grouped queries, one each)."""
-    counts: dict[int, dict[str, int]] = {pid: {"task_number": 0, "total_annotations_number": 0,
+    """Per project: tasks, tasks by state, annotations (grouped queries, one each), and its
+    creator as Label Studio shows them (``created_by``)."""
+    counts: dict[int, dict[str, Any]] = {pid: {"task_number": 0, "total_annotations_number": 0,
                                                "skipped_annotations_number": 0, "total_predictions_number": 0,
-                                               "states": {}}
+                                               "states": {}, "created_by": None}
                                          for pid in project_ids}
     if not project_ids:
         return counts
+    for pid, creator in session.execute(select(Project.id, User).join(User, User.id == Project.created_by)
+                                        .where(Project.id.in_(project_ids))):
+        counts[pid]["created_by"] = wire.user_simple(creator)
     rows = session.execute(
         select(Task.project_id, Task.state, sa.func.count()).where(Task.project_id.in_(project_ids))
         .group_by(Task.project_id, Task.state)
@@ -247,7 +251,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "total_annotations_number": counts.get("total_annotations_number", 0),
         "num_tasks_with_annotations": sum(n for st, n in states.items() if st not in ("open", "imported")),
         "states": states,
-        "created_by": {"id": project.created_by} if project.created_by is not None else None,  # LS: a user object
+        "created_by": counts.get("created_by"),
         "created_at": project.created_at.isoformat(),
         "is_archived": project.archived_at is not None,
         **wire.PROJECT_LS_DEFAULTS,

@@ -39,6 +39,7 @@ __all__ = [
     "Task",
     "TaskList",
     "annotation_json",
+    "user_simple",
     "prediction_json",
     "task_json",
 ]
@@ -180,7 +181,13 @@ class TaskList(WireModel):
 
 
 class UserRef(WireModel):
+    """Label Studio's ``UserSimpleSerializer``: a project's creator."""
+
     id: int
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    avatar: str | None = None
 
 
 class OverlapChange(WireModel):
@@ -285,6 +292,8 @@ class ImportReport(WireModel):
     duration: float
     file_upload_ids: list[int]
     found_formats: list[str]
+    could_be_tasks_list: bool = Field(False, description="a CSV, TSV or TXT file was uploaded")
+    data_columns: list[str] = Field(default_factory=list, description="Label Studio's; [] in labelfab")
     # labelfab's keys
     import_id: int | None = Field(None, alias="import")
     job: int | None = None
@@ -446,6 +455,14 @@ def user_label(name: str | None, email: str, user_id: int) -> str:
     get_created_username``): first and last name, email, id ("Ann Smith ann@x.org, 3"; " ann@x.org, 3"
     without a name). labelfab keeps one name, Label Studio's ``first_name``."""
     return f"{name or ''} {email}, {user_id}"
+
+
+def user_simple(user: Any) -> dict[str, Any]:
+    """A user (ORM object or row mapping with ``id``, ``name``, ``email``) as Label Studio's
+    ``UserSimpleSerializer`` writes one (a project's or an export's ``created_by``): labelfab
+    keeps one name, Label Studio's ``first_name``; no avatar."""
+    return {"id": _get(user, "id"), "first_name": _get(user, "name") or "", "last_name": "",
+            "email": _get(user, "email"), "avatar": None}
 
 
 def annotation_json(a: Any, *, username: str | None = None) -> dict[str, Any]:

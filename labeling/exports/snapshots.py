@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import projects
+from labeling import projects, wire
 from labeling.access import require_project
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Invalid, NotFound
@@ -240,8 +240,7 @@ def snapshot_view(snap: ExportSnapshot, creator: User | None, *, created: bool =
     view = {
         "id": snap.id,
         "title": snap.title,
-        "created_by": ({"id": creator.id, "first_name": creator.name, "last_name": "", "email": creator.email,
-                        "avatar": None} if creator is not None else None),
+        "created_by": wire.user_simple(creator) if creator is not None else None,
         "created_at": snap.created_at.isoformat() if snap.created_at else None,
         "finished_at": snap.finished_at.isoformat() if snap.finished_at else None,
         "status": snap.status,

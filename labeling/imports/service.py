@@ -154,6 +154,12 @@ class ImportResult:
             "duration": round(self.duration, 4),
             "file_upload_ids": [],
             "found_formats": sorted({os.path.splitext(f)[1].lower() for f in self.files if "." in f}),
+            # Label Studio's: a CSV, TSV or TXT file was uploaded (its rows could be tasks, or one
+            # task per file); the data columns common to the uploaded files' tasks, which labelfab
+            # does not collect: [], Label Studio's answer to tasks sent as JSON
+            "could_be_tasks_list": any(os.path.splitext(f)[1].lower() in (".csv", ".tsv", ".txt")
+                                       for f in self.files),
+            "data_columns": [],
             "import": self.import_id,
             "job": self.job_id,
             "status": self.status,

@@ -20,6 +20,7 @@ goes ``in_progress`` then ``completed``, ``completed_with_errors`` (rows skipped
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,19 @@ def validate_storage(user: User, kind: str, type_: str, body: Any) -> None:
 
 
 def create_storage(user: User, kind: str, type_: str, body: Any) -> Storage:
+    """Save a storage; an export storage is synced at once (Label Studio's default,
+    ``SYNC_ON_TARGET_STORAGE_CREATION``): a failed sync leaves it saved with status ``failed``."""
     storage = _prepare(user, kind, type_, body, None)
     with write_session() as s:
         s.add(storage)
         s.flush()
         s.refresh(storage)
-        return storage
+    if kind == "export":
+        try:
+            return sync_export(user, type_, storage.id)
+        except DomainError:  # recorded on the storage (status, traceback), as Label Studio's job does
+            return common.get_storage(user, kind, type_, storage.id)
+    return storage
 
 
 def update_storage(user: User, kind: str, type_: str, storage_id: int, body: Any) -> Storage:
@@ -122,16 +130,36 @@ def _set(storage_id: int, **values: Any) -> None:
 def _start(user: User, kind: str, type_: str, storage_id: int) -> Storage:
     with write_session() as s:
         storage = common.load(s, user, kind, type_, storage_id, lock=True)
+        # Label Studio's meta: a sync runs as soon as asked, so it is queued, starts and is last
+        # seen alive at the same moment
+        now = _stamp(utcnow())
         meta = dict(storage.meta or {})
-        meta.update(attempts=int(meta.get("attempts", 0)) + 1, time_in_progress=utcnow().isoformat())
+        meta.update(attempts=int(meta.get("attempts", 0)) + 1, time_queued=now, time_in_progress=now,
+                    time_last_ping=now)
         storage.status, storage.traceback, storage.meta = "in_progress", None, meta
         s.flush()
         s.expunge(storage)
         return storage
 
 
+def _stamp(moment: datetime) -> str:
+    """A time in Label Studio's storage meta: ``str()`` of an aware datetime."""
+    return str(moment)
+
+
+def _ended(storage: Storage, key: str, **more: Any) -> dict[str, Any]:
+    """The storage's meta at the end of a sync: ``key`` (``time_completed``, ``time_failure``)
+    now and the ``duration`` since it started, in seconds, as Label Studio writes them."""
+    now = utcnow()
+    meta = dict(storage.meta or {})
+    started = datetime.fromisoformat(meta["time_in_progress"]) if meta.get("time_in_progress") else now
+    duration = (now - (started if started.tzinfo is not None else started.replace(tzinfo=UTC))).total_seconds()
+    meta.update({key: _stamp(now), "duration": duration, **more})
+    return meta
+
+
 def _failed(storage: Storage, detail: str) -> None:
-    _set(storage.id, status="failed", traceback=detail[:65536])
+    _set(storage.id, status="failed", traceback=detail[:65536], meta=_ended(storage, "time_failure"))
 
 
 # --------------------------------------------------------------------------- import
@@ -203,8 +231,7 @@ def sync_import(user: User, type_: str, storage_id: int) -> Storage:
         if isinstance(exc, DomainError):
             raise
         raise StorageError(f"{type_} storage {storage.id}: {type(exc).__name__}: {exc}") from None
-    meta = dict(storage.meta or {})
-    meta.update(time_completed=utcnow().isoformat(), tasks_existed=len(done), tasks_failed_validation=len(problems))
+    meta = _ended(storage, "time_completed", tasks_existed=len(done), tasks_failed_validation=len(problems))
     _set(storage.id, status="completed_with_errors" if problems else "completed", last_sync=utcnow(),
          last_sync_count=count, traceback="\n".join(problems[:MAX_ERRORS]) or None, meta=meta)
     return common.get_storage(user, "import", type_, storage.id)
@@ -244,8 +271,7 @@ def sync_export(user: User, type_: str, storage_id: int) -> Storage:
         if isinstance(exc, DomainError):
             raise
         raise StorageError(f"S3 {storage.bucket}: {type(exc).__name__}: {exc}") from None
-    meta = dict(storage.meta or {})
-    meta.update(time_completed=utcnow().isoformat(), total_annotations=count, dataset_versions=written)
+    meta = _ended(storage, "time_completed", total_annotations=count, dataset_versions=written)
     _set(storage.id, status="completed", last_sync=utcnow(), last_sync_count=count, meta=meta)
     return common.get_storage(user, "export", type_, storage.id)
 

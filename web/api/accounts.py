@@ -10,6 +10,7 @@ from importlib import metadata
 from flask import jsonify, request
 
 from labeling import users
+from labeling.access import ls_permissions
 from labeling.db import utcnow
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import ApiToken, Role, User
@@ -43,7 +44,9 @@ def user_view(user: User) -> dict:
 @readable
 @doc(summary="The caller, in Label Studio's user shape", responses={200: s.WhoAmI}, tags=('users',))
 def whoami():
-    return jsonify({**user_view(api_user().user), "token_scope": api_user().scope})
+    me = api_user()
+    return jsonify({**user_view(me.user), "permissions": ls_permissions(me.user, scope=me.scope),
+                    "token_scope": me.scope})
 
 
 @bp.get("/version")

@@ -130,7 +130,8 @@ def create_project():
                       [{"field": "label_config", "detail": "required"}])
     project = projects.create_project(api_user().user, title=main.get("title", ""),
                                       label_config=main["label_config"], **settings)
-    return jsonify(projects.project_view(project)), 201
+    project, counts = projects.get_project_for(api_user().user, project.id)
+    return jsonify(projects.project_view(project, counts)), 201
 
 
 @bp.post("/projects/validate")

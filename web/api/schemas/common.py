@@ -69,6 +69,8 @@ class User(Schema):
 
 
 class WhoAmI(User):
+    permissions: list[str] = Field(default_factory=list, description="Label Studio's permission names the "
+                                   "caller's role holds (a project membership may add to them there)")
     token_scope: str | None
 
 
