@@ -734,7 +734,7 @@ def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, 
     return task, project, privileged
 
 
-def get_task(user: User, task_id: int) -> dict:
+def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
     """One task with its annotations and predictions, as the caller may see them.
 
     Leads and reviewers see every annotation and the workflow keys; only leads and admins see
@@ -753,11 +753,14 @@ def get_task(user: User, task_id: int) -> dict:
                                         Annotation.was_cancelled == sa.false()).limit(1)).first() is None)
         predictions = list(s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id))) \
             if shown else []
-        return wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged,
-                              gold=privileged and can(s, user, project, "see_gold"),
-                              urls=url_resolver(s, project.id),
-                              comments=(comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
-                              if privileged else None)
+        out = wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged,
+                             gold=privileged and can(s, user, project, "see_gold"),
+                             urls=url_resolver(s, project.id),
+                             comments=(comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
+                             if privileged else None)
+        if data_manager:  # Label Studio's GET /api/tasks/ID; its create answer has none of them
+            out.update(wire.dm_task_keys(out["annotations"], out["predictions"]))
+        return out
 
 
 def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dict | None = None,
@@ -795,7 +798,10 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
         task.updated_at = utcnow()
         s.add(task)
         s.flush()
-        return wire.task_json(task, annotations=None, predictions=None, private=True, gold=True)
+        return wire.task_json(  # Label Studio's answer: the task with its annotations and predictions
+            task, annotations=s.exec(select(Annotation).where(Annotation.task_id == task_id).order_by(Annotation.id)),
+            predictions=s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id)),
+            private=True, gold=True, comments=comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
 
 
 def delete_task(user: User, task_id: int) -> None:

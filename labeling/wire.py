@@ -39,6 +39,7 @@ __all__ = [
     "Task",
     "TaskList",
     "annotation_json",
+    "dm_task_keys",
     "user_simple",
     "prediction_json",
     "task_json",
@@ -131,6 +132,20 @@ class Task(WireModel):
     annotations: list[Annotation] | None = None
     predictions: list[Prediction] | None = None
     drafts: list[dict[str, Any]] = Field(default_factory=list)
+    updated_by: Any = Field(None, description="Label Studio's last user to change the task; null in labelfab")
+    allow_skip: bool = Field(True, description="annotators may skip the task: always, in labelfab")
+    # Label Studio's Data Manager keys of one task (GET /api/tasks/ID), from its annotations and
+    # predictions the caller sees
+    annotators: list[int] | None = None
+    completed_at: datetime | None = None
+    annotations_results: str | None = None
+    predictions_results: str | None = None
+    predictions_score: float | None = None
+    storage_filename: str | None = None
+    annotations_ids: str | None = None
+    predictions_model_versions: str | None = None
+    avg_lead_time: float | None = None
+    draft_exists: bool | None = None
     state: str = Field(description="the task's place in its life cycle: imported, open, labeled, suspect, "
                                    "review, accepted, excluded (Label Studio Enterprise's key)")
     created_at: datetime
@@ -519,6 +534,37 @@ def prediction_json(p: Any) -> dict[str, Any]:
     }
 
 
+def _dm_results(results: list[Any]) -> str:
+    """Label Studio's Data Manager text of results (``_pretty_results``): the JSON list without
+    its brackets and quotes, at most 500 characters."""
+    out = json.dumps([r for r in results if r is not None], ensure_ascii=False)[1:-1]
+    return out[:500].replace(',"', ', "').replace('],[', '] [').replace('"', '')
+
+
+def dm_task_keys(annotations: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Label Studio's Data Manager keys of one task (``DataManagerTaskSerializer``, the answer to
+    ``GET /api/tasks/ID``) from the built annotations and predictions the caller sees; labelfab
+    keeps no drafts there (``draft_exists`` false) and no storage file names (null)."""
+    done = [a for a in annotations if not a["was_cancelled"]]
+    times = [a["lead_time"] for a in annotations if a["lead_time"] is not None]
+    scores = [p["score"] for p in predictions if p["score"] is not None]
+    versions = list(dict.fromkeys(p["model_version"] for p in predictions if p["model_version"]))
+    return {
+        "annotators": sorted({a["completed_by"] for a in annotations if a["completed_by"] is not None}),
+        "completed_at": max((a["created_at"] for a in done), default=None),
+        "annotations_results": _dm_results([a["result"] for a in annotations]),
+        "predictions_results": _dm_results([p["result"] for p in predictions]),
+        "predictions_score": sum(scores) / len(scores) if scores else None,
+        "storage_filename": None,
+        "annotations_ids": ",".join(str(a["id"]) for a in annotations),
+        "predictions_model_versions": ",".join(versions),
+        "avg_lead_time": sum(times) / len(times) if times else None,
+        "draft_exists": False,
+        "updated_by": [{"user_id": u} for u in sorted({a["updated_by"] for a in annotations
+                                                       if a["updated_by"] is not None})],
+    }
+
+
 def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions: Iterable[Any] | None = (),
               n_predictions: int | None = None, private: bool = False, gold: bool = False,
               urls: Callable[[Any], Any] | None = None, comments: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -576,6 +622,10 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
         out["predictions"] = [p if isinstance(p, dict) else prediction_json(p) for p in predictions]
     out["total_predictions"] = n_predictions if n_predictions is not None else len(out.get("predictions", ()))
     out["drafts"] = []
+    # Label Studio's: the last user who changed the task (labelfab does not record it) and whether
+    # annotators may skip it (always, in labelfab)
+    out["updated_by"] = None
+    out["allow_skip"] = True
     out["created_at"] = _iso(_get(task, "created_at"))
     out["updated_at"] = _iso(_get(task, "updated_at"))
     if private:

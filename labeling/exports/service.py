@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from labeling import comments
 from labeling import splits as placing
 from labeling.access import require_project
 from labeling.canonical import results_match
@@ -138,10 +139,12 @@ def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
                 by_task[row["task_id"]][0].append(row)
             for row in s.execute(sa.select(p).where(p.c.task_id.in_(task_ids)).order_by(p.c.id)).mappings():
                 by_task[row["task_id"]][1].append(row)
+            remarks = comments.counts(s, task_ids)
         parts = []
         for row in tasks:
             anns, preds = by_task[row["id"]]
-            item = task_json(row, annotations=anns, predictions=preds)
+            item = task_json(row, annotations=anns, predictions=preds,
+                             comments=remarks.get(row["id"]) or comments.empty_counts())
             if row["is_gold"]:
                 _ground_truth(item, row["gold_answer"])
             parts.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
@@ -239,11 +242,13 @@ def _ls_json(selection: Selection, batches: Iterator[Batch]) -> Iterator[bytes]:
     first = True
     for batch in batches:
         rows, anns, preds = _read_tasks(selection.conn, batch.id)
+        remarks = comments.counts(selection.conn, list(batch.id))
         parts = []
         for tid, data, result, source, split in zip(batch.id, batch.data, batch.result, batch.source, batch.split,
                                                     strict=True):
             row = rows[tid]
-            item = task_json(row, annotations=anns[tid], predictions=preds[tid])
+            item = task_json(row, annotations=anns[tid], predictions=preds[tid],
+                             comments=remarks.get(tid) or comments.empty_counts())
             item["data"] = json.loads(data)  # images as the export maps them
             if row["is_gold"]:
                 _ground_truth(item, row["gold_answer"])

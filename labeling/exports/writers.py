@@ -170,11 +170,17 @@ def _converter_formats(controls: tuple[tuple[str, str, str, str], ...]) -> froze
     return frozenset(Converter(config=config, project_dir="", download_resources=False).supported_formats)
 
 
+#: Label Studio's ``link`` of a format it has (its documentation); labelfab's own have none (null).
+LS_FORMAT_LINKS = {name: f"https://labelstud.io/guide/export.html#{anchor}" for name, anchor in (
+    ("JSON", "JSON"), ("JSON_MIN", "JSON-MIN"), ("CSV", "CSV"), ("TSV", "TSV"), ("CONLL2003", "CONLL2003"),
+    ("COCO", "COCO"), ("VOC", "Pascal-VOC-XML"), ("YOLO", "YOLO"), ("BRUSH_TO_PNG", "Brush-labels-to-NumPy-amp-PNG"))}
+
+
 def available_formats(project: Project) -> list[dict[str, Any]]:
     """Every format, as Label Studio's ``GET /api/projects/ID/export/formats`` lists them."""
     schema = schema_of(project)
     return [{"name": f.name, "title": f.title, "description": f.description, "disabled": not fits(f, schema),
-             "tags": ["labelfab"] if f.name in ("JSONL", "PARQUET") else []}
+             "tags": ["labelfab"] if f.name in ("JSONL", "PARQUET") else [], "link": LS_FORMAT_LINKS.get(f.name)}
             for f in EXPORT_FORMATS.values()]
 
 

@@ -313,7 +313,7 @@ def create_task():
         raise Invalid("a task needs \"data\": an object of its fields", [{"field": "data", "detail": "required"}])
     row = {k: v for k, v in body.items() if k != "project"}
     result = imports.import_data(api_user().user, project_id, body=[row], return_task_ids=True, background=False)
-    return jsonify(projects.get_task(api_user().user, result.task_ids[0])), 201
+    return jsonify(projects.get_task(api_user().user, result.task_ids[0], data_manager=False)), 201
 
 
 #: The keys of Label Studio's task body that a new task takes.
