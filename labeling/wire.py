@@ -541,6 +541,12 @@ def _dm_results(results: list[Any]) -> str:
     return out[:500].replace(',"', ', "').replace('],[', '] [').replace('"', '')
 
 
+#: The keys :func:`dm_task_keys` adds to ``GET /api/tasks/ID`` (Label Studio's answer there only).
+DM_TASK_KEYS = ("annotators", "completed_at", "annotations_results", "predictions_results", "predictions_score",
+                "storage_filename", "annotations_ids", "predictions_model_versions", "avg_lead_time", "draft_exists",
+                "updated_by")
+
+
 def dm_task_keys(annotations: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> dict[str, Any]:
     """Label Studio's Data Manager keys of one task (``DataManagerTaskSerializer``, the answer to
     ``GET /api/tasks/ID``) from the built annotations and predictions the caller sees; labelfab
