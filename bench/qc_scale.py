@@ -15,7 +15,8 @@
    queues the gather, which stores the run (the batch's task ids are synthetic: the store leaves
    out ids that are not the project's tasks, so it stores the run and its policy only). Reports
    the seconds until every fold is done and until the gather is done, for 1 and 2 processes, in
-   alternating rounds (medians), how many folds ran at once (``parallelism``) and the worker
+   alternating rounds (medians; each round's workers first score a 2,000-item warm-up batch, as
+   long-lived workers have their libraries loaded), how many folds ran at once (``parallelism``) and the worker
    processes' CPU seconds (the same work either way: what two processes save is wall time).
 
 Usage::
@@ -48,6 +49,7 @@ if str(ROOT) not in sys.path:
 from common import BIN, cpu_seconds, hwm_kib, load_average, log, process_tree  # noqa: E402
 
 CHUNK = 100_000
+WARM_ITEMS = 2000  # the warm-up batch each round's workers score before the measured one
 
 _SCORE = """
 import json, resource, sys, time
@@ -113,7 +115,7 @@ def _link_batch(src: Path, dst: Path, n: int, user_id: int) -> None:
     np.save(dst / "users.npy", np.full(n, user_id, dtype=np.int64))
 
 
-def worker_rounds(work: Path, src: Path, n: int, k: int, rounds: tuple[int, ...], *, separate: bool = True) -> dict:
+def worker_rounds(work: Path, src: Path, n: int, dim: int, k: int, rounds: tuple[int, ...], *, separate: bool = True) -> dict:
     """Run the batch's fold jobs with 1, then 2 ``labelfab worker`` processes; seconds of each.
 
     ``separate``: each process is its own ``labelfab worker`` command (its own session, as on
@@ -135,6 +137,11 @@ def worker_rounds(work: Path, src: Path, n: int, k: int, rounds: tuple[int, ...]
         rel = f"qc/bench-{i}"
         _link_batch(src, get_settings().shared_root / rel, n, lead.id)
         project = projects.create_project(lead, title=f"qc scale {i}: {n_proc} worker process(es)", label_config=config)
+        warm_rel = f"qc/warm-{i}"
+        generate(get_settings().shared_root / warm_rel, n=WARM_ITEMS, dim=dim, k=k, noise=0.1, seed=i)
+        np.save(get_settings().shared_root / warm_rel / "task_ids.npy", np.arange(1, WARM_ITEMS + 1) + 10**12)
+        np.save(get_settings().shared_root / warm_rel / "users.npy", np.full(WARM_ITEMS, lead.id, dtype=np.int64))
+        warm_project = projects.create_project(lead, title=f"qc scale {i}: warm-up", label_config=config)
         # one ``labelfab worker`` command per process, each in its own session: as on separate
         # machines. Linux's autogroup scheduling gives every session one equal share of a busy
         # machine, so the processes of ONE command (one session) share one share between them.
@@ -151,38 +158,41 @@ def worker_rounds(work: Path, src: Path, n: int, k: int, rounds: tuple[int, ...]
                 raise RuntimeError(f"the worker did not start; see {work}")
             time.sleep(0.5)
         tree = [q for p in procs for q in process_tree(p.pid)]
-        cpu0 = cpu_seconds(tree)
         try:
-            with write_session() as s:
-                parent = Job(kind="qc", queue="quality", project_id=project.id, status=JobStatus.done,
-                             result={"status": "fanned_out"}, finished_at=utcnow())
-                s.add(parent)
-                s.flush()
-                batch_id = queue_folds(s, project_id=project.id, job_id=parent.id, folder=rel,
-                                       meta={"class_names": [f"c{c}" for c in range(k)], "notes": [],
-                                             "n_unlabeled": 0, "n_prelabel_skipped": 0, "n_annotations": n,
-                                             "started": utcnow().isoformat()})
-            t0 = time.perf_counter()
-            folds_s = gather_s = None
-            peak = 0
-            while gather_s is None:
-                time.sleep(0.25)
-                tree = sorted({*tree, *(q for p in procs for q in process_tree(p.pid))})
-                peak = max([peak, *(hwm_kib(p) for p in tree)])
-                cpu = cpu_seconds(tree) - cpu0
-                with read_session() as s:
-                    batch = s.get(QCBatch, batch_id)
-                    statuses = s.exec(select(Job.status).where(Job.project_id == project.id,
-                                                               Job.kind.in_(["qc_fold", "qc_gather"]))).all()
-                    gather = s.get(Job, batch.gather_job_id) if batch.gather_job_id else None
-                if JobStatus.failed in statuses:
-                    raise RuntimeError(f"a job failed; see the worker logs in {work}")
-                if folds_s is None and batch.gather_job_id is not None:
-                    folds_s = time.perf_counter() - t0
-                    log(f"{n_proc} worker process(es): folds done in {folds_s:.1f} s")
-                if gather is not None and gather.status == JobStatus.done:
-                    gather_s = time.perf_counter() - t0 - folds_s
-                    log(f"{n_proc} worker process(es): gather done in {gather_s:.1f} s")
+            # a warm-up batch first, through the same processes (scikit-learn imported, the code
+            # loaded): long-lived workers pay that once, not per run
+            for label, folder, owner, size in (("warm-up", warm_rel, warm_project, WARM_ITEMS), ("run", rel, project, n)):
+                cpu0 = cpu_seconds(tree)
+                with write_session() as s:
+                    parent = Job(kind="qc", queue="quality", project_id=owner.id, status=JobStatus.done,
+                                 result={"status": "fanned_out"}, finished_at=utcnow())
+                    s.add(parent)
+                    s.flush()
+                    batch_id = queue_folds(s, project_id=owner.id, job_id=parent.id, folder=folder,
+                                           meta={"class_names": [f"c{c}" for c in range(k)], "notes": [],
+                                                 "n_unlabeled": 0, "n_prelabel_skipped": 0, "n_annotations": size,
+                                                 "started": utcnow().isoformat()})
+                t0 = time.perf_counter()
+                folds_s = gather_s = None
+                peak = 0
+                while gather_s is None:
+                    time.sleep(0.25)
+                    tree = sorted({*tree, *(q for p in procs for q in process_tree(p.pid))})
+                    peak = max([peak, *(hwm_kib(p) for p in tree)])
+                    cpu = cpu_seconds(tree) - cpu0
+                    with read_session() as s:
+                        batch = s.get(QCBatch, batch_id)
+                        statuses = s.exec(select(Job.status).where(Job.project_id == owner.id,
+                                                                   Job.kind.in_(["qc_fold", "qc_gather"]))).all()
+                        gather = s.get(Job, batch.gather_job_id) if batch.gather_job_id else None
+                    if JobStatus.failed in statuses:
+                        raise RuntimeError(f"a job failed; see the worker logs in {work}")
+                    if folds_s is None and batch.gather_job_id is not None:
+                        folds_s = time.perf_counter() - t0
+                        log(f"{n_proc} worker process(es), {label}: folds done in {folds_s:.1f} s")
+                    if gather is not None and gather.status == JobStatus.done:
+                        gather_s = time.perf_counter() - t0 - folds_s
+                        log(f"{n_proc} worker process(es), {label}: gather done in {gather_s:.1f} s")
         finally:
             for p in procs:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -246,7 +256,7 @@ def main() -> None:
 
                 with get_engine().begin() as conn:
                     conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            rounds = worker_rounds(work, src, args.items, args.classes, tuple(args.rounds),
+            rounds = worker_rounds(work, src, args.items, args.dim, args.classes, tuple(args.rounds),
                                    separate=not args.one_command)
 
             def median(n_proc: int, key: str) -> float:
