@@ -32,7 +32,8 @@
       this.cfg = JSON.parse(root.dataset.annoConfig);
       this.schema = this.cfg.schema;
       this.preview = this.cfg.mode === "preview";
-      this.reviewing = this.cfg.mode === "review";
+      this.viewing = this.cfg.mode === "view"; // read-only, on the task page: annotate_view.js
+      this.reviewing = this.cfg.mode === "review" || this.viewing;
       this.suspended = false; // the review page's confirmation has the keys
       // the element whose keys are the workspace's: the hosting page's (review) or its own
       this.host = root.closest("[data-anno-host]") || root;
@@ -83,6 +84,7 @@
 
     // ---------------------------------------------------------------- wiring
     bind() {
+      if (this.viewing) this.bindViewing(); // annotate_view.js: no key or edit reaches the widgets
       this.listen(window, "keydown", (e) => this.onKey(e), true);
       this.listen(window, "keyup", (e) => { if (e.key === " ") this.setPanning(false); }, true);
       for (const type of ["pointerdown", "keydown", "wheel"]) {
@@ -492,7 +494,7 @@
 
     // ---------------------------------------------------------------- keyboard
     onKey(e) {
-      if (this.destroyed || !this.root.isConnected || this.suspended) return;
+      if (this.viewing || this.destroyed || !this.root.isConnected || this.suspended) return;
       const target = e.target instanceof Element ? e.target : document.body;
       if (target.closest("dialog[open]")) return; // the dialog's own form handles its keys
       if (document.querySelector("dialog[open]")) return;
@@ -649,7 +651,7 @@
   let started = null;
   const ready = new Promise((resolve) => { started = resolve; }); // the first workspace
   function init(scope) {
-    const root = (scope || document).querySelector("[data-anno-config]");
+    const root = (scope || document).querySelector("[data-anno-config]:not(.anno-viewing)"); // read-only ones: annotate_view.js
     if (!root || root.dataset.annoReady) return;
     if (!window.Annotorious || !window.RecogitoJS) {
       setTimeout(() => init(scope), 50); // htmx may still be loading the libraries
