@@ -26,6 +26,7 @@ and ``gap`` = labelfab's F1 - the best baseline's F1.
 Usage::
 
     python bench/qc_zoo.py [--seed 0] [--datasets shapes,tickets] [--noise 0.1] [--n 900]
+    python bench/qc_zoo.py --table run.json    # the table of a saved run's JSON line
 
 (``LABELFAB_BENCH_DATABASE_URL`` runs it on PostgreSQL; default: SQLite in a temporary
 DATA_DIR.) A table goes to stderr; the last line on stdout is one JSON object of figures.
@@ -454,13 +455,18 @@ def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> li
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| dataset | noise | labelfab P / R / F1 | noise est (true) | model (CV acc) | best bare baseline F1 | gap |",
-             "|---|---|---|---|---|---|---|"]
+    """The markdown table of the runs: labelfab's P / R / F1, every baseline's F1, the best one, the
+    gap, and the noise estimate against the truth."""
+    bases = list(dict.fromkeys(k for row in rows for k in row if isinstance(row[k], dict) and k != "labelfab"))
+    lines = ["| dataset | noise | labelfab P / R / F1 | " + " | ".join(f"{b} F1" for b in bases)
+             + " | best baseline | gap | noise est (true) | model (CV acc) |",
+             "|---|---|---|" + "---|" * len(bases) + "---|---|---|---|"]
     for row in rows:
         lf, best = row["labelfab"], row["best_baseline"]
+        cells = " | ".join(f"{row[b]['f1']:.3f}" if b in row else "" for b in bases)
         lines.append(f"| {row['dataset']} | {row['noise']:.0%} | {lf['precision']:.3f} / {lf['recall']:.3f} / "
-                     f"{lf['f1']:.3f} | {lf['noise_est']:.3f} ({row['noise_true']:.3f}) | {lf['model']} "
-                     f"({lf['cv_accuracy']:.3f}) | {best} {row[best]['f1']:.3f} | {row['gap']:+.3f} |")
+                     f"{lf['f1']:.3f} | {cells} | {best} | {row['gap']:+.3f} | {lf['noise_est']:.3f} "
+                     f"({row['noise_true']:.3f}) | {lf['model']} ({lf['cv_accuracy']:.3f}) |")
     return "\n".join(lines)
 
 
@@ -470,7 +476,11 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(IMAGE_SETS + TEXT_SETS))
     ap.add_argument("--noise", default=",".join(str(r) for r in NOISE), help="comma-separated flip rates")
     ap.add_argument("--n", type=int, default=900, help="items per image dataset (text: 4/3 of it)")
+    ap.add_argument("--table", metavar="FILE", help="only print the table of a run's JSON line saved in FILE")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text().strip().splitlines()[-1])["rows"]))
+        return
     names = [d for d in args.datasets.split(",") if d]
     unknown = [d for d in names if d not in MAKERS]
     if unknown:
