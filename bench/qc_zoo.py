@@ -19,7 +19,8 @@ it (a project, an import -- an ImageFolder of PNG files or a JSON body with anno
 ``qc`` job), and bare cleanlab runs in the same process on the same items with the classical
 baselines: images -- HOG (scikit-image) + RBF SVM and raw pixels + logistic regression; text --
 TF-IDF + logistic regression; each with 5-fold cross-validated ``pred_probs`` and
-``cleanlab.filter.find_label_issues``. Reported per run: precision, recall and F1 of the flagged
+``cleanlab.filter.find_label_issues`` (its default rule; each baseline's F1 under the
+``low_self_confidence`` rule that labelfab flags by is reported beside it). Reported per run: precision, recall and F1 of the flagged
 items against the flips, the noise estimate against the truth, labelfab's model and CV accuracy,
 and ``gap`` = labelfab's F1 - the best baseline's F1.
 
@@ -370,12 +371,13 @@ def baselines(kind: str, items, noisy: np.ndarray, seed: int) -> dict[str, np.nd
     }
 
 
-def bare_cleanlab(noisy: np.ndarray, pp: np.ndarray) -> tuple[np.ndarray, float]:
-    """cleanlab's flags and its noise estimate (1 - trace of the calibrated joint)."""
+def bare_cleanlab(noisy: np.ndarray, pp: np.ndarray, filter_by: str = "prune_by_noise_rate") -> tuple[np.ndarray, float]:
+    """cleanlab's flags (its default rule unless `filter_by` says another) and its noise estimate
+    (1 - trace of the calibrated joint)."""
     import cleanlab.count
     import cleanlab.filter
 
-    flags = cleanlab.filter.find_label_issues(noisy, pp, n_jobs=1)
+    flags = cleanlab.filter.find_label_issues(noisy, pp, filter_by=filter_by, n_jobs=1)
     joint = cleanlab.count.estimate_joint(noisy, pp)
     return np.flatnonzero(flags), float(1.0 - np.trace(joint))
 
@@ -439,8 +441,12 @@ def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> li
         for base, pp in baselines(kind, items, noisy, seed).items():
             idx, est = bare_cleanlab(noisy, pp)
             bp, br, bf = qc.prf(set(idx.tolist()), truth)
+            # labelfab flags by cleanlab's low_self_confidence rule: the same rule on the bare
+            # baseline's pred_probs, for reference (the best baseline stays cleanlab's default)
+            lsc, _ = bare_cleanlab(noisy, pp, "low_self_confidence")
             row[base] = {"f1": round(bf, 4), "precision": round(bp, 4), "recall": round(br, 4),
-                         "noise_est": round(est, 4), "cv_accuracy": round(float(np.mean(pp.argmax(1) == noisy)), 4)}
+                         "noise_est": round(est, 4), "cv_accuracy": round(float(np.mean(pp.argmax(1) == noisy)), 4),
+                         "f1_low_self_confidence": round(qc.prf(set(lsc.tolist()), truth)[2], 4)}
         best = max((k for k in row if k not in ("dataset", "noise", "noise_true", "labelfab")),
                    key=lambda k: row[k]["f1"])
         row["best_baseline"] = best
