@@ -120,6 +120,13 @@ class ObjectSpec(BaseModel):
         None: Label Studio's 24 (:func:`labeling.schema.video.frame_rate_of`).
     series : SeriesSpec or None
         A ``<TimeSeries>``'s attributes and channels.
+    sync : str or None
+        Label Studio's ``sync`` of an ``<Audio>``, ``<Video>`` or ``<Paragraphs>``: the objects
+        that name each other (or the same name) play, pause, seek and change speed together on
+        the labeling page (``web/static/annotate_sync.js``).
+    audio_url : str or None
+        A ``<Paragraphs>``' ``audioUrl`` as written (``"$audio"``): the audio its paragraphs'
+        ``start``/``end`` (or ``duration``) seconds play.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -132,6 +139,8 @@ class ObjectSpec(BaseModel):
     chat: ChatOptions | None = None
     frame_rate: str | None = None
     series: SeriesSpec | None = None
+    sync: str | None = None
+    audio_url: str | None = None
 
 
 class ControlSpec(BaseModel):
