@@ -57,7 +57,9 @@ class LabelConfigError(ValueError):
 
 class ChannelSpec(BaseModel):
     """One ``<Channel>`` of a ``<TimeSeries>``: the column it plots (lower case, as Label
-    Studio's editor matches columns) and how it is drawn."""
+    Studio's editor matches columns; a column index like ``"1"`` in a CSV file), how it is
+    drawn, and ``group``: the index of the ``<MultiChannel>`` it is in (its channels share one
+    plot), None for a channel plotted on its own."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -66,6 +68,7 @@ class ChannelSpec(BaseModel):
     units: str | None = None
     stroke_color: str | None = None
     display_format: str | None = None
+    group: int | None = None
 
 
 class SeriesSpec(BaseModel):
