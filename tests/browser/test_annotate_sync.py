@@ -176,7 +176,9 @@ def test_a_paragraph_plays_its_part_of_the_audio_and_the_audio_drives_the_dialog
     expect(page.locator(".anno-para.is-playing")).to_have_count(0)
 
     # Space plays the audio and the dialogue plays along, the last paragraph highlighted from 10 s
-    page.keyboard.press("Control+ArrowLeft")
+    page.keyboard.press("Control+ArrowLeft")  # 2 s
+    page.keyboard.press("Control+ArrowLeft")  # 0 s
+    wait_media(page, "text", "m.currentTime === 0")
     for _ in range(9):
         page.keyboard.press("Shift+ArrowRight")
     wait_media(page, "text", "Math.abs(m.currentTime - 9) < 0.001")
@@ -186,4 +188,12 @@ def test_a_paragraph_plays_its_part_of_the_audio_and_the_audio_drives_the_dialog
     expect(paragraphs.nth(3)).not_to_have_class(re.compile(r"\bis-playing\b"))
     shot(page, "annotate-dialogue-audio-sync")
     page.keyboard.press("Space")
+    wait_media(page, "text", "m.paused")
+
+    # after following the audio, the dialogue leads again: the second paragraph's button
+    buttons.nth(1).click()
+    wait_media(page, "audio", "!m.paused && m.currentTime >= 1.5 && m.currentTime < 4.5")
+    expect(paragraphs.nth(1)).to_have_class(re.compile(r"\bis-playing\b"))
+    page.keyboard.press("Space")  # the focus stayed on the page: Space pauses the audio, and the dialogue
+    wait_media(page, "audio", "m.paused")
     wait_media(page, "text", "m.paused")

@@ -8,7 +8,8 @@
 // sounds; without one in the group, the member that started does), as in Label Studio.
 // A member's own events caused by following another are its echoes: Label Studio drops every
 // other member's events for 100 ms after one (SYNC_WINDOW); here each change made to a follower
-// expects its one event and that event is not sent on, so a person's next action is never lost.
+// is remembered (played, paused, sought to a time, set to a speed) and the event that reports it
+// is not sent on, so a person's next action is never lost.
 // Members are media elements: the audio's (wavesurfer plays it), the <video>, a Paragraphs' own
 // hidden <audio> (annotate_dialogue.js). So the existing keys of each widget drive the group.
 // Methods of annotate.js's Workspace class; see annotate_base.js for how a part joins the class.
@@ -17,6 +18,17 @@
   const A = window.labelfabAnno;
   const SAME_TIME = 0.001; // s: a member already there is not sought again
   const EVENTS = { play: "play", pause: "pause", seeking: "seek", ratechange: "speed" };
+  // whether a media event reports the change `echo` remembers (and forgets it)
+  const ECHOES = {
+    play: (echo) => { const was = echo.play; echo.play = false; return was; },
+    pause: (echo) => { const was = echo.pause; echo.pause = false; return was; },
+    seeking: (echo, media) => {
+      const was = echo.seekTo !== null && Math.abs(media.currentTime - echo.seekTo) <= SAME_TIME;
+      if (was) echo.seekTo = null;
+      return was;
+    },
+    ratechange: (echo, media) => { const was = echo.rate === media.playbackRate; echo.rate = null; return was; },
+  };
 
   class SyncGroup {
     constructor() {
@@ -37,25 +49,25 @@
     }
   }
 
-  // A follower does what another member did; each change it makes is expected back as an echo.
+  // A follower does what another member did; each change it makes is remembered as an echo to come.
   function receive(member, data, event) {
     const media = member.media;
     const echo = member.echo;
     if (event === "play") media.muted = member.type !== "audio";
     if (event !== "speed" && Number.isFinite(data.time) && Math.abs(media.currentTime - data.time) > SAME_TIME) {
-      echo.seeking += 1;
+      echo.seekTo = data.time;
       media.addEventListener("seeked", () => member.after("seek"), { once: true });
       media.currentTime = data.time;
     }
     if (event !== "speed" && data.playing && media.paused) {
-      echo.play += 1;
-      media.play().catch(() => { echo.play = 0; }); // refused: it stays paused, and no play event comes
+      echo.play = true;
+      media.play().catch(() => { echo.play = false; }); // refused: it stays paused, and no play event comes
     } else if (event !== "speed" && data.playing === false && !media.paused) {
-      echo.pause += 1;
+      echo.pause = true;
       media.pause();
     }
     if (data.speed && media.playbackRate !== data.speed) {
-      echo.ratechange += 1;
+      echo.rate = data.speed;
       media.playbackRate = data.speed;
     }
     member.after(event);
@@ -77,11 +89,11 @@
         this.syncGroups.set(spec.sync, group);
       }
       const member = { name: obj.name, type, media, after: after || (() => {}),
-        echo: { play: 0, pause: 0, seeking: 0, ratechange: 0 } };
+        echo: { play: false, pause: false, seekTo: null, rate: null } };
       group.register(member);
       for (const [domEvent, event] of Object.entries(EVENTS)) {
         media.addEventListener(domEvent, () => {
-          if (member.echo[domEvent] > 0) { member.echo[domEvent] -= 1; return; }
+          if (ECHOES[domEvent](member.echo, media)) return;
           const data = { playing: !media.paused, time: media.currentTime, speed: media.playbackRate };
           if (event === "play") media.muted = type !== "audio" && group.audioTags > 0;
           group.sync(data, event, obj.name);
