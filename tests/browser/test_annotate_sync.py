@@ -144,6 +144,12 @@ def test_a_paragraph_plays_its_part_of_the_audio_and_the_audio_drives_the_dialog
     expect(buttons).to_have_count(5)  # every paragraph has a start
     # the dialogue's text is still the paragraphs' (the buttons carry no text)
     assert page.locator(".anno-dialogue").text_content() == "\n".join(p["text"] for p in task["text"])
+    page.keyboard.press("?")
+    keys = page.locator('[data-anno="keys-dialog"]')
+    expect(keys).to_contain_text("Play the audio from that paragraph")
+    expect(keys).to_contain_text("move every object synced with the audio")
+    page.keyboard.press("Escape")
+    expect(keys).to_be_hidden()
 
     # the third paragraph's button plays the audio from its start; it is highlighted
     buttons.nth(2).click()
