@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import imports, projects
+from labeling import imports, project_config, projects
 from labeling.db import read_session
 from labeling.db import write_session as write_session_
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -86,7 +86,7 @@ def test_unused_label_can_go_and_probabilities_count_as_use(lead, project):
         projects.update_project(lead.user, project.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
     imports.import_data(lead.user, project.id, body=[{"data": {"text": "u"}, "predictions": [{"result": choice("pos")}]}])
     with pytest.raises(Invalid, match="label 'pos' is used by existing predictions"):
-        projects.check_label_config(lead.user, project.id, TEXT.replace('<Choice value="pos"/>', ""))
+        project_config.check_label_config(lead.user, project.id, TEXT.replace('<Choice value="pos"/>', ""))
     other = projects.create_project(lead.user, title="empty", label_config=TEXT)
     imports.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
     changed = projects.update_project(lead.user, other.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
