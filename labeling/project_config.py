@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from labeling.access import require_project
 from labeling.db import read_session
 from labeling.errors import Invalid
-from labeling.models import Annotation, Prediction, Project, Task, User
+from labeling.models import Annotation, Project, Task, User
 from labeling.schema import (
     LabelConfigError,
     LabelSchema,
@@ -52,14 +52,18 @@ def _missing_data_keys(s: Session, project_id: int, keys: set[str]) -> set[str]:
 
 
 def _used_labels(s: Session, project: Project, old: LabelSchema) -> tuple[dict[str, set[str]], dict[str, dict[str, str]]]:
-    """Controls and labels used by the project's annotations, predictions and gold answers, and
-    for each used label what uses it (``"annotations"``, else ``"gold answers"``, else
-    ``"predictions"``), so that a refusal names the right thing."""
+    """Controls and labels used by the project's annotations and gold answers, and for each used
+    label what uses it (``"annotations"``, else ``"gold answers"``), so that a refusal names the
+    right thing.
+
+    Predictions do not count, as in Label Studio (its project summary counts annotations and
+    drafts only): a label only predictions use may go. The predictions keep their stored result;
+    the annotate page pre-fills only the labels the config still has (ARCHITECTURE.md,
+    Pre-labels)."""
     pid = project.id
     streams = (
         ("annotations", select(Annotation.result).where(Annotation.project_id == pid)),
         ("gold answers", select(Task.gold_answer).where(Task.project_id == pid, Task.is_gold.is_(True))),
-        ("predictions", select(Prediction.result).where(Prediction.project_id == pid)),
     )
     used: dict[str, set[str]] = {}
     sources: dict[str, dict[str, str]] = {}
@@ -69,16 +73,6 @@ def _used_labels(s: Session, project: Project, old: LabelSchema) -> tuple[dict[s
             used.setdefault(control, set()).update(labels)
             for label in labels:
                 sources.setdefault(control, {}).setdefault(label, source)
-    probs_labels: set[str] = set()
-    for (probs,) in s.execute(select(Prediction.probs).where(Prediction.project_id == pid)
-                              .execution_options(yield_per=2000)):
-        if isinstance(probs, dict):
-            probs_labels.update(k for k, v in probs.items() if v)
-    if probs_labels and old.primary_control.labels:
-        name = old.primary_control.name
-        used.setdefault(name, set()).update(probs_labels)
-        for label in probs_labels:
-            sources.setdefault(name, {}).setdefault(label, "predictions")
     return used, sources
 
 
@@ -86,8 +80,8 @@ def check_change(s: Session, project: Project, label_config: str, new_schema: La
     """Refuse a new label config that would break the project's tasks and labels.
 
     The config unchanged, or no tasks yet: nothing to check. Otherwise it may only change in
-    ways that keep the annotations, predictions and gold answers valid, and only read data
-    fields every task has.
+    ways that keep the annotations and gold answers valid (predictions do not count, see
+    :func:`_used_labels`), and only read data fields every task has.
 
     Raises
     ------
