@@ -336,14 +336,14 @@
 
     pickPrediction(task) {
       if (!this.cfg.project.show_predictions || !Array.isArray(task.predictions) || !task.predictions.length) return null;
-      const known = new Set(this.controls.map((c) => c.name));
       const scored = task.predictions
-        .filter((p) => Array.isArray(p.result) && p.result.some((r) => known.has(r.from_name)))
-        .sort((a, b) => (b.score ?? -1) - (a.score ?? -1));
+        .filter((p) => Array.isArray(p.result))
+        .map((p) => ({ p, result: this.knownResult(p.result) }))
+        .filter((x) => x.result.length)
+        .sort((a, b) => (b.p.score ?? -1) - (a.p.score ?? -1));
       if (!scored.length) return null;
-      const best = scored[0];
-      return { id: best.id, score: best.score, model: best.model_version || "a model",
-        result: best.result.filter((r) => known.has(r.from_name)) };
+      const { p: best, result } = scored[0];
+      return { id: best.id, score: best.score, model: best.model_version || "a model", result };
     }
 
     showPrediction(prediction) {

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from labeling import limits, projects, story
+from labeling import limits, project_config, projects, story
 from labeling.access import can, can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
@@ -285,10 +285,10 @@ def preview():
     schema = None
     refused = False
     try:
-        schema = projects.parse_config(xml)
+        schema = project_config.parse_config(xml)
         project_id = request.form.get("project", "")
         if project_id.isdigit() and len(project_id) < 10:  # the settings page: what Save would refuse
-            projects.check_label_config(current_user.user, int(project_id), xml)
+            project_config.check_label_config(current_user.user, int(project_id), xml)
     except Invalid as exc:
         errors = exc.errors or [{"detail": exc.detail}]
         refused = schema is not None  # it parses, but the project's labels forbid it
