@@ -499,6 +499,8 @@ FAMILY_TESTS: dict[str, tuple[str, ...]] = {
     "TimeSeriesLabels": (
         B + "test_annotate_timeseries.py::test_a_range_and_an_instant_event_on_inline_columns_with_the_keys",
         B + "test_annotate_timeseries.py::test_dragging_with_the_mouse_marks_a_range_and_delete_removes_it"),
+    "sync": (B + "test_annotate_sync.py::test_video_and_its_audio_play_pause_and_seek_together",
+             B + "test_annotate_sync.py::test_a_paragraph_plays_its_part_of_the_audio_and_the_audio_drives_the_dialogue"),
     "Pdf": (B + "test_annotate_pdf.py::test_page_through_a_pdf_and_classify_pages_and_the_document",
             B + "test_annotate_pdf.py::test_label_studios_pdf_template_previews_with_a_sample_document"),
     "OcrLabels": (B + "test_annotate_pdf.py::test_draw_ocr_boxes_on_two_pages_with_label_studios_pdf_ocr_template",),
@@ -535,6 +537,8 @@ def families(schema) -> list[str]:
         out.add("valueList")
     if any(c.visible_when for c in schema.controls):
         out.add("visibleWhen")
+    if any(o.sync for o in schema.objects.values()):
+        out.add("sync")
     for tag in OBJECT_FAMILIES:
         if any(o.tag == tag for o in schema.objects.values()):
             out.add(tag)

@@ -51,14 +51,9 @@ from common import ANNOTATOR_ACCURACY, flip_labels, log, save_digit_png  # noqa:
 
 from quality.agreement import dawid_skene, majority_vote  # noqa: E402
 from quality.features import embedding_features, image_features  # noqa: E402
+from quality.outlier import knn_graph, near_duplicate_issues, outlier_issues  # noqa: E402
 from quality.pred_probs import cross_val_pred_probs  # noqa: E402
-from quality.scoring import (  # noqa: E402
-    knn_graph,
-    multiannotator,
-    near_duplicate_issues,
-    outlier_issues,
-    single_annotator_issues,
-)
+from quality.scoring import multiannotator, single_annotator_issues  # noqa: E402
 
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:

@@ -19,13 +19,15 @@ it (a project, an import -- an ImageFolder of PNG files or a JSON body with anno
 ``qc`` job), and bare cleanlab runs in the same process on the same items with the classical
 baselines: images -- HOG (scikit-image) + RBF SVM and raw pixels + logistic regression; text --
 TF-IDF + logistic regression; each with 5-fold cross-validated ``pred_probs`` and
-``cleanlab.filter.find_label_issues``. Reported per run: precision, recall and F1 of the flagged
+``cleanlab.filter.find_label_issues`` (its default rule; each baseline's F1 under the
+``low_self_confidence`` rule that labelfab flags by is reported beside it). Reported per run: precision, recall and F1 of the flagged
 items against the flips, the noise estimate against the truth, labelfab's model and CV accuracy,
 and ``gap`` = labelfab's F1 - the best baseline's F1.
 
 Usage::
 
     python bench/qc_zoo.py [--seed 0] [--datasets shapes,tickets] [--noise 0.1] [--n 900]
+    python bench/qc_zoo.py --table run.json    # the table of a saved run's JSON line
 
 (``LABELFAB_BENCH_DATABASE_URL`` runs it on PostgreSQL; default: SQLite in a temporary
 DATA_DIR.) A table goes to stderr; the last line on stdout is one JSON object of figures.
@@ -369,12 +371,13 @@ def baselines(kind: str, items, noisy: np.ndarray, seed: int) -> dict[str, np.nd
     }
 
 
-def bare_cleanlab(noisy: np.ndarray, pp: np.ndarray) -> tuple[np.ndarray, float]:
-    """cleanlab's flags and its noise estimate (1 - trace of the calibrated joint)."""
+def bare_cleanlab(noisy: np.ndarray, pp: np.ndarray, filter_by: str = "prune_by_noise_rate") -> tuple[np.ndarray, float]:
+    """cleanlab's flags (its default rule unless `filter_by` says another) and its noise estimate
+    (1 - trace of the calibrated joint)."""
     import cleanlab.count
     import cleanlab.filter
 
-    flags = cleanlab.filter.find_label_issues(noisy, pp, n_jobs=1)
+    flags = cleanlab.filter.find_label_issues(noisy, pp, filter_by=filter_by, n_jobs=1)
     joint = cleanlab.count.estimate_joint(noisy, pp)
     return np.flatnonzero(flags), float(1.0 - np.trace(joint))
 
@@ -438,8 +441,12 @@ def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> li
         for base, pp in baselines(kind, items, noisy, seed).items():
             idx, est = bare_cleanlab(noisy, pp)
             bp, br, bf = qc.prf(set(idx.tolist()), truth)
+            # labelfab flags by cleanlab's low_self_confidence rule: the same rule on the bare
+            # baseline's pred_probs, for reference (the best baseline stays cleanlab's default)
+            lsc, _ = bare_cleanlab(noisy, pp, "low_self_confidence")
             row[base] = {"f1": round(bf, 4), "precision": round(bp, 4), "recall": round(br, 4),
-                         "noise_est": round(est, 4), "cv_accuracy": round(float(np.mean(pp.argmax(1) == noisy)), 4)}
+                         "noise_est": round(est, 4), "cv_accuracy": round(float(np.mean(pp.argmax(1) == noisy)), 4),
+                         "f1_low_self_confidence": round(qc.prf(set(lsc.tolist()), truth)[2], 4)}
         best = max((k for k in row if k not in ("dataset", "noise", "noise_true", "labelfab")),
                    key=lambda k: row[k]["f1"])
         row["best_baseline"] = best
@@ -454,13 +461,18 @@ def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> li
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| dataset | noise | labelfab P / R / F1 | noise est (true) | model (CV acc) | best bare baseline F1 | gap |",
-             "|---|---|---|---|---|---|---|"]
+    """The markdown table of the runs: labelfab's P / R / F1, every baseline's F1, the best one, the
+    gap, and the noise estimate against the truth."""
+    bases = list(dict.fromkeys(k for row in rows for k in row if isinstance(row[k], dict) and k != "labelfab"))
+    lines = ["| dataset | noise | labelfab P / R / F1 | " + " | ".join(f"{b} F1" for b in bases)
+             + " | best baseline | gap | noise est (true) | model (CV acc) |",
+             "|---|---|---|" + "---|" * len(bases) + "---|---|---|---|"]
     for row in rows:
         lf, best = row["labelfab"], row["best_baseline"]
+        cells = " | ".join(f"{row[b]['f1']:.3f}" if b in row else "" for b in bases)
         lines.append(f"| {row['dataset']} | {row['noise']:.0%} | {lf['precision']:.3f} / {lf['recall']:.3f} / "
-                     f"{lf['f1']:.3f} | {lf['noise_est']:.3f} ({row['noise_true']:.3f}) | {lf['model']} "
-                     f"({lf['cv_accuracy']:.3f}) | {best} {row[best]['f1']:.3f} | {row['gap']:+.3f} |")
+                     f"{lf['f1']:.3f} | {cells} | {best} | {row['gap']:+.3f} | {lf['noise_est']:.3f} "
+                     f"({row['noise_true']:.3f}) | {lf['model']} ({lf['cv_accuracy']:.3f}) |")
     return "\n".join(lines)
 
 
@@ -470,7 +482,11 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(IMAGE_SETS + TEXT_SETS))
     ap.add_argument("--noise", default=",".join(str(r) for r in NOISE), help="comma-separated flip rates")
     ap.add_argument("--n", type=int, default=900, help="items per image dataset (text: 4/3 of it)")
+    ap.add_argument("--table", metavar="FILE", help="only print the table of a run's JSON line saved in FILE")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text().strip().splitlines()[-1])["rows"]))
+        return
     names = [d for d in args.datasets.split(",") if d]
     unknown = [d for d in names if d not in MAKERS]
     if unknown:

@@ -2,7 +2,8 @@
 
 1. A JSON Lines file of ``--tasks`` text tasks is generated, then imported by ``labelfab import``
    (the streamed import: read a chunk at a time, written with COPY into one transaction):
-   tasks/s (target >= 50,000) and the import process's peak RSS.
+   tasks/s of the import (target >= 50,000; also with the CLI process's start-up), the import
+   process's peak RSS and CPU seconds, and the database backends' CPU seconds.
 2. Every task but the last ``--open`` is accepted with a final label by one SQL statement (a
    stand-in for labeling, QC and review; no annotations or events are made for them).
 3. A fresh ``labelfab serve`` streams ``GET /api/projects/ID/export`` as JSONL and as PARQUET
@@ -19,7 +20,7 @@ Usage::
 
     python bench/scale_10m.py --pg-url postgresql://postgres@127.0.0.1:5432/scratch
         [--tasks 10000000] [--open 200000] [--seconds 30] [--think-ms 1000] [--loads 5]
-        [--skip publish,router,...]
+        [--skip publish,router,...] [--import-only]
 
 The database is a scratch PostgreSQL one: its tables are DROPPED. The last line printed is
 one JSON object.
@@ -46,6 +47,7 @@ from common import (
     Server,
     bench_env,
     children,
+    cpu_seconds,
     init_with_lead,
     labelfab,
     load_average,
@@ -95,19 +97,43 @@ def write_jsonl(path: Path, n: int) -> None:
                              for i in range(start, min(n, start + 100_000))))
 
 
-def import_file(env: dict, pid: int, path: Path, log_path: Path) -> tuple[float, float, float]:
-    """(seconds, peak RSS MB, CPU seconds) of ``labelfab import`` of one file, in its own process
-    (the CPU time is the importer's alone: on a busy machine, or with PostgreSQL elsewhere, it
-    says what rate the importer itself could reach)."""
+def import_file(env: dict, pid: int, path: Path, log_path: Path, pg_url: str) -> dict:
+    """``labelfab import`` of one file in its own process: its wall seconds, the import's own
+    seconds (the CLI's report, without the process's start-up), peak RSS, CPU seconds, and the
+    CPU seconds of the database's server processes meanwhile (PostgreSQL on this machine:
+    ``/proc`` of the backends ``pg_stat_activity`` lists for the database). On a busy machine
+    the CPU figures say what rate the importer and the database could reach on their own."""
+    import re
+    import threading
+
+    import psycopg
+
     cmd = [str(BIN / "labelfab"), "import", str(pid), str(path), "--as", LEAD_EMAIL]
+    backends: dict[int, float] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            while not stop.wait(0.2):
+                for (bp,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND pid <> pg_backend_pid()").fetchall():
+                    backends[bp] = max(backends.get(bp, 0.0), cpu_seconds([bp]))  # 0 once it has ended
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     t0 = time.perf_counter()
     with open(log_path, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
+    stop.set()
+    watcher.join()
+    text = log_path.read_text()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"labelfab import failed: {log_path.read_text()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+        raise RuntimeError(f"labelfab import failed: {text[-2000:]}")
+    own = re.search(r"predictions in ([0-9.]+) s", text)
+    return {"wall_s": seconds, "import_s": float(own.group(1)) if own else None, "rss_mb": usage.ru_maxrss / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime, "db_cpu_s": sum(backends.values())}
 
 
 def timed_export(s: requests.Session, url: str, pid: int, fmt: str) -> tuple[float, int]:
@@ -138,6 +164,7 @@ def main() -> None:
     ap.add_argument("--think-ms", type=float, default=1000)
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--skip", default="", help="comma-separated: export,dashboard,router,publish")
+    ap.add_argument("--import-only", action="store_true", help="stop after the import (no server started)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-scale-"))
@@ -159,12 +186,20 @@ def main() -> None:
         out["file_mb"] = round(path.stat().st_size / 1e6)
         log(f"importing {args.tasks:,} tasks ({out['file_mb']} MB of JSON Lines)")
         load = load_average()
-        seconds, rss, cpu = import_file(env, pid, path, tmp / "import.log")
+        imp = import_file(env, pid, path, tmp / "import.log", args.pg_url)
         path.unlink()
-        out.update({"import_s": round(seconds, 1), "import_tasks_per_s": round(args.tasks / seconds),
-                    "import_peak_rss_mb": round(rss), "import_cpu_s": round(cpu, 1),
-                    "import_tasks_per_cpu_s": round(args.tasks / cpu), "import_load_average_before": load})
-        log(f"import: {seconds:.1f} s, {args.tasks / seconds:,.0f} tasks/s, peak RSS {rss:.0f} MB")
+        seconds, own = imp["wall_s"], imp["import_s"] or imp["wall_s"]
+        out.update({"import_s": round(own, 1), "import_tasks_per_s": round(args.tasks / own),
+                    "import_process_s": round(seconds, 1), "import_process_tasks_per_s": round(args.tasks / seconds),
+                    "import_peak_rss_mb": round(imp["rss_mb"]), "import_cpu_s": round(imp["cpu_s"], 1),
+                    "import_tasks_per_cpu_s": round(args.tasks / imp["cpu_s"]),
+                    "import_db_cpu_s": round(imp["db_cpu_s"], 1),
+                    "import_tasks_per_db_cpu_s": round(args.tasks / max(imp["db_cpu_s"], 1e-9)),
+                    "import_load_average_before": load})
+        log(f"import: {own:.1f} s ({seconds:.1f} s with the process's start), {args.tasks / own:,.0f} tasks/s, "
+            f"peak RSS {imp['rss_mb']:.0f} MB, CPU {imp['cpu_s']:.1f} s, database CPU {imp['db_cpu_s']:.1f} s")
+        if args.import_only:
+            return finish(out, tmp, None)
 
         t0 = time.perf_counter()
         accepted = python_json(env, ACCEPT, str(pid), str(args.open))
@@ -223,13 +258,21 @@ def main() -> None:
                         "publish_progress_steps": len(seen)})
             log(f"publish: {out['publish_s']} s, {job['result']['n_items']:,} items")
         out["server_peak_rss_mb"] = round(tree_peak_mb(server.pid))
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    out["load_average_end"] = load_average()
-    out["max_rss_self_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps(out))
+    except BaseException:
+        finish(None, tmp, server)
+        raise
+    finish(out, tmp, server)
+
+
+def finish(out: dict | None, tmp: Path, server: Server | None) -> None:
+    """Stop the server, remove the scratch folder and print the figures (when there are some)."""
+    if server is not None:
+        server.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    if out is not None:
+        out["load_average_end"] = load_average()
+        out["max_rss_self_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from labeling import shapes, tracks
+from labeling.overlap import box_iou, span_iou
 
 __all__ = ["content_hash", "dumps", "result_key", "results_match", "sha256_text"]
 
@@ -84,16 +85,6 @@ def result_key(result: list[Any]) -> str:
     return "\n".join(sorted(items))
 
 
-def _iou(a: dict, b: dict) -> float:
-    ax, ay, aw, ah = (float(a.get(k, 0)) for k in ("x", "y", "width", "height"))
-    bx, by, bw, bh = (float(b.get(k, 0)) for k in ("x", "y", "width", "height"))
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _keys(result: Any) -> tuple[list, list]:
     """(sorted hashable keys of the non-box items, box items) of a result."""
     keys, boxes = [], []
@@ -137,12 +128,10 @@ def _overlap(a: dict, b: dict) -> float:
     if a.get("type") in ("videorectangle", "timelinelabels"):  # IoU over frames, temporal IoU
         return tracks.item_overlap(a, b) or 0.0
     if _timed(a) and _timed(b):  # temporal IoU of two segments
-        inter = min(a["end"], b["end"]) - max(a["start"], b["start"])
-        union = max(a["end"], b["end"]) - min(a["start"], b["start"])
-        return inter / union if inter > 0 and union > 0 else 0.0
+        return span_iou((a["start"], a["end"]), (b["start"], b["end"]))
     if "value" in a or "value" in b:  # polygons, ellipses, masks (IoU) and key points (OKS)
         return shapes.similarity(a, b) or 0.0
-    return _iou(a, b)
+    return box_iou(a, b)
 
 
 def results_match(a: Any, b: Any, *, iou: float = 0.5) -> bool:

@@ -235,6 +235,9 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_project_id", "project_id", "id"),
         sa.Index("ix_task_project_created", "project_id", "created_at", "id"),
         sa.Index("ix_task_project_updated", "project_id", "updated_at", "id"),
+        # only tasks made from a file: every reader asks for one media id (text tasks cost nothing)
+        sa.Index("ix_task_media_id", "media_id", postgresql_where=sa.text("media_id IS NOT NULL"),
+                 sqlite_where=sa.text("media_id IS NOT NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
@@ -253,8 +256,10 @@ class Task(SQLModel, table=True):
     final_source: str | None = Field(default=None, sa_type=sa.String(20))  # single|consensus|reviewer
     content_hash: str | None = Field(default=None, sa_type=sa.String(64))
     file_name: str | None = Field(default=None, sa_type=sa.String(1024))
-    media_id: int | None = Field(default=None, foreign_key="media.id", index=True)
-    import_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    media_id: int | None = Field(default=None, foreign_key="media.id")
+    # the import that made the task; no foreign key (its check cost a lookup per imported row):
+    # the batch and its tasks belong to one project and are deleted with it
+    import_id: int | None = Field(default=None, index=True)
     # the QC finding (label_issue.id) that sent the task to the review queue; no foreign key:
     # label_issue already points at task, and a project is deleted table by table
     review_issue_id: int | None = Field(default=None)

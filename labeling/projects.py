@@ -36,15 +36,8 @@ from labeling.models import (
     User,
     prelabels_on,
 )
-from labeling.schema import (
-    LabelConfigError,
-    LabelSchema,
-    check_config_change,
-    collect_used_labels,
-    parse_label_config,
-    schema_of,
-    validate_task_data,
-)
+from labeling.project_config import check_change, parse_config
+from labeling.schema import schema_of, validate_task_data
 from labeling.settings import get_settings
 from labeling.storages.resolve import url_resolver
 
@@ -68,14 +61,6 @@ SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "qc_every": (int, 0, 1_000_000_000),
     "qc_target_precision": (float, 0.5, 0.99),  # null: cleanlab's own flags (quality.scoring.precision_flags)
 }
-
-
-def parse_config(label_config: str) -> LabelSchema:
-    """Parse a label config, turning refusals into an Invalid error that lists each problem."""
-    try:
-        return parse_label_config(label_config)
-    except LabelConfigError as exc:
-        raise Invalid(f"label config refused: {exc}", exc.errors) from None
 
 
 def _shown(bound: float) -> str:
@@ -279,53 +264,6 @@ def get_project_for(user: User, project_id: int, action: str = "view") -> tuple[
         return project, project_counts(s, [project.id])[project.id]
 
 
-def _missing_data_keys(s: Session, project_id: int, keys: set[str]) -> set[str]:
-    """Of ``keys``, those that at least one task of the project lacks in its data."""
-    missing = set()
-    pg = s.get_bind().dialect.name == "postgresql"
-    for key in sorted(keys):
-        if pg:
-            sql = "SELECT 1 FROM task WHERE project_id = :p AND (data -> :k) IS NULL LIMIT 1"
-            params = {"p": project_id, "k": key}
-        else:
-            sql = "SELECT 1 FROM task WHERE project_id = :p AND json_type(data, :path) IS NULL LIMIT 1"
-            params = {"p": project_id, "path": '$."' + key.replace('"', '\\"') + '"'}
-        if s.execute(sa.text(sql), params).first() is not None:
-            missing.add(key)
-    return missing
-
-
-def _used_labels(s: Session, project: Project, old: LabelSchema) -> tuple[dict[str, set[str]], dict[str, dict[str, str]]]:
-    """Controls and labels used by the project's annotations, predictions and gold answers, and
-    for each used label what uses it (``"annotations"``, else ``"gold answers"``, else
-    ``"predictions"``), so that a refusal names the right thing."""
-    pid = project.id
-    streams = (
-        ("annotations", select(Annotation.result).where(Annotation.project_id == pid)),
-        ("gold answers", select(Task.gold_answer).where(Task.project_id == pid, Task.is_gold.is_(True))),
-        ("predictions", select(Prediction.result).where(Prediction.project_id == pid)),
-    )
-    used: dict[str, set[str]] = {}
-    sources: dict[str, dict[str, str]] = {}
-    for source, query in streams:
-        rows = (r or [] for (r,) in s.execute(query.execution_options(yield_per=2000)))
-        for control, labels in collect_used_labels(old, rows).items():
-            used.setdefault(control, set()).update(labels)
-            for label in labels:
-                sources.setdefault(control, {}).setdefault(label, source)
-    probs_labels: set[str] = set()
-    for (probs,) in s.execute(select(Prediction.probs).where(Prediction.project_id == pid)
-                              .execution_options(yield_per=2000)):
-        if isinstance(probs, dict):
-            probs_labels.update(k for k, v in probs.items() if v)
-    if probs_labels and old.primary_control.labels:
-        name = old.primary_control.name
-        used.setdefault(name, set()).update(probs_labels)
-        for label in probs_labels:
-            sources.setdefault(name, {}).setdefault(label, "predictions")
-    return used, sources
-
-
 def _overlap_moves(project: Project, old: int, new: int) -> list[tuple[TaskState, TaskState, tuple, dict]]:
     """The moves a change of overlap from ``old`` to ``new`` makes: ``(from, to, where, values)``.
 
@@ -423,42 +361,6 @@ class ProjectEdit:
     overlap_change: OverlapChange | None = None
 
 
-def _check_config_change(s: Session, project: Project, new_schema: LabelSchema) -> None:
-    """A new label config of a project with tasks may only change in ways that keep its
-    annotations, predictions and gold answers valid, and only read fields every task has."""
-    old_schema = schema_of(project)
-    has_tasks = s.execute(select(Task.id).where(Task.project_id == project.id).limit(1)).first() is not None
-    if not has_tasks:
-        return
-    new_keys = new_schema.data_keys - old_schema.data_keys
-    missing = _missing_data_keys(s, project.id, new_keys) if new_keys else set()
-    try:
-        used, sources = _used_labels(s, project, old_schema)
-        check_config_change(old_schema, new_schema, used_labels=used, label_sources=sources,
-                            task_keys=(new_schema.data_keys - missing) if missing else None)
-    except LabelConfigError as exc:
-        raise Invalid(f"label config change refused: {exc}", exc.errors) from None
-
-
-def essential(schema: LabelSchema) -> tuple:
-    """What a label config means for the data and the labels (Label Studio's "essential data"):
-    the data fields read and every control's name, tag, target and labels."""
-    return (sorted(schema.data_keys),
-            sorted((c.name, c.tag, str(c.to_name), tuple(c.labels or ())) for c in schema.controls))
-
-
-def check_label_config(user: User, project_id: int, label_config: str) -> bool:
-    """Check a new label config for a project without saving it (Label Studio's ``POST
-    /api/projects/ID/validate``): Invalid if it does not parse or the project's tasks and labels
-    forbid the change (as :func:`edit_project` would refuse it); else whether its essential data
-    (:func:`essential`) differs from the project's config."""
-    new_schema = parse_config(label_config)
-    with read_session() as s:
-        project = require_project(s, user, project_id, "manage")
-        _check_config_change(s, project, new_schema)
-        return essential(new_schema) != essential(schema_of(project))
-
-
 def update_project(user: User, project_id: int, *, title: str | None = None, label_config: str | None = None,
                    **settings: Any) -> Project:
     """:func:`edit_project`, answering the project only."""
@@ -483,7 +385,7 @@ def edit_project(user: User, project_id: int, *, title: str | None = None, label
     with write_session() as s:
         project = require_project(s, user, project_id, "manage")
         if new_schema is not None and label_config != project.label_config:
-            _check_config_change(s, project, new_schema)
+            check_change(s, project, label_config, new_schema)
             project.label_config = label_config
             project.label_schema = new_schema.model_dump()
         if title is not None:

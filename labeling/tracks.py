@@ -5,7 +5,8 @@
 * Timeline spans (``timelinelabels``): the temporal IoU of the frames each label covers. An
   answer is, per label, the set of frames its ranges cover (``start`` to ``end`` inclusive); two
   answers agree by the frames both give the same label over the frames either labels
-  (``sum |A_l & B_l| / sum |A_l | B_l|``): 1.0 when they mark the same frames with the same labels.
+  (``sum |A_l & B_l| / sum |A_l | B_l|``, :func:`labeling.overlap.frames_iou`): 1.0 when they mark
+  the same frames with the same labels.
 * Tracks (``videorectangle``): the IoU over frames. Two tracks compare on every frame either
   shows a box (the boxes interpolated between keyframes as Label Studio shows them,
   :func:`labeling.schema.video.box_at`): the mean IoU of their boxes, a frame where only one
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from labeling.overlap import box_iou, frames_iou
 from labeling.schema.video import box_at, lifespan_end
 
-__all__ = ["MAX_FRAMES", "box_iou", "item_overlap", "timeline_frames", "timeline_iou", "track_iou", "tracks",
-           "tracks_agreement"]
+__all__ = ["MAX_FRAMES", "item_overlap", "timeline_frames", "track_iou", "tracks", "tracks_agreement"]
 
 #: Frames compared per track pair at most (a longer span is sampled evenly).
 MAX_FRAMES = 20_000
@@ -44,31 +45,6 @@ def timeline_frames(items: list[dict]) -> dict[str, set[int]]:
                 if isinstance(start, int) and isinstance(end, int) and 1 <= start <= end:
                     frames.update(range(start, min(end, start + MAX_FRAMES * 10) + 1))
     return out
-
-
-def timeline_iou(a: dict[str, set[int]], b: dict[str, set[int]]) -> float:
-    """Temporal IoU of two answers' frames per label (see the module); 1.0 when both are empty.
-
-    Examples
-    --------
-    >>> timeline_iou({"Run": set(range(1, 11))}, {"Run": set(range(6, 16))})
-    0.3333333333333333
-    """
-    inter = union = 0
-    for label in set(a) | set(b):
-        fa, fb = a.get(label, set()), b.get(label, set())
-        inter += len(fa & fb)
-        union += len(fa | fb)
-    return inter / union if union else 1.0
-
-
-def box_iou(a: dict[str, float], b: dict[str, float]) -> float:
-    """IoU of two axis-aligned boxes ``{"x", "y", "width", "height"}`` (percent of the frame)."""
-    ix = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
-    iy = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
-    inter = max(ix, 0.0) * max(iy, 0.0)
-    union = a["width"] * a["height"] + b["width"] * b["height"] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def tracks(items: list[dict]) -> list[tuple[tuple[str, ...], list[dict], int | None]]:
@@ -137,7 +113,7 @@ def item_overlap(a: dict, b: dict) -> float | None:
     if kind != (b.get("type") if isinstance(b, dict) else None):
         return None
     if kind == "timelinelabels":
-        return timeline_iou(timeline_frames([a]), timeline_frames([b]))
+        return frames_iou(timeline_frames([a]), timeline_frames([b]))
     if kind == "videorectangle":
         (ta, tb) = tracks([a]), tracks([b])
         if not ta or not tb:

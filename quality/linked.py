@@ -13,24 +13,16 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
+from labeling.overlap import box_iou, span_iou
 from labeling.schema import LabelSchema
 from labeling.schema.linked import is_shape
 from labeling.schema.relations import relation_key
 from labeling.schema.values import values_close
-from quality.temporal_agreement import TIME_OBJECTS, temporal_iou
+from quality.temporal_agreement import TIME_OBJECTS
 
 __all__ = ["linked_disagreements", "pair_problems", "pair_regions"]
 
 _GEOMETRY = ("x", "y", "width", "height")
-
-
-def _iou(a: dict, b: dict) -> float:
-    ax, ay, aw, ah = (float(a.get(k, 0)) for k in _GEOMETRY)
-    bx, by, bw, bh = (float(b.get(k, 0)) for k in _GEOMETRY)
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    union = aw * ah + bw * bh - ix * iy
-    return ix * iy / union if union > 0 else 0.0
 
 
 def _shapes(schema: LabelSchema, result: list[Any]) -> dict[str, dict]:
@@ -55,7 +47,7 @@ def _timed(schema: LabelSchema, item: dict) -> bool:
 
 def _time_iou(a: dict, b: dict) -> float:
     try:
-        return temporal_iou((float(a["start"]), float(a["end"])), (float(b["start"]), float(b["end"])))
+        return span_iou((float(a["start"]), float(a["end"])), (float(b["start"]), float(b["end"])))
     except (KeyError, TypeError, ValueError):
         return 0.0
 
@@ -81,7 +73,7 @@ def pair_regions(schema: LabelSchema, a: list[Any], b: list[Any], *, iou: float 
             elif "start" in av and "start" in bv:
                 score = 1.0 if (av.get("start"), av.get("end")) == (bv.get("start"), bv.get("end")) else 0.0
             elif all(k in av and k in bv for k in _GEOMETRY):
-                score = _iou(av, bv)
+                score = box_iou(av, bv)
             else:
                 geometry = {k: v for k, v in av.items() if k != ai.get("type")}
                 score = 1.0 if geometry == {k: v for k, v in bv.items() if k != bi.get("type")} else 0.0

@@ -170,7 +170,7 @@ def single_annotator_issues(
     pred_probs: Any,
     *,
     class_names: Sequence[str],
-    filter_by: str = "prune_by_noise_rate",
+    filter_by: str = "low_self_confidence",
     score_method: str = "self_confidence",
     min_class_count: int = 2,
 ) -> dict[str, Any]:
@@ -190,8 +190,11 @@ def single_annotator_issues(
         strictly with :func:`quality.pred_probs.validate_pred_probs`.
     class_names : sequence of str
         Names of the classes, in column order; used in the reasons.
-    filter_by : str, default "prune_by_noise_rate"
-        Passed to :func:`cleanlab.filter.find_label_issues`.
+    filter_by : str, default "low_self_confidence"
+        Passed to :func:`cleanlab.filter.find_label_issues`. The default flags as many items as
+        the confident joint counts off its diagonal, those of lowest self-confidence: the top of
+        the ranking by `score_method` that reviewers see, and the rule of the batched runs
+        (:mod:`quality.batched`), so that projects of every size are flagged alike.
     score_method : str, default "self_confidence"
         Passed to :func:`cleanlab.rank.get_label_quality_scores`.
     min_class_count : int, default 2

@@ -1,7 +1,6 @@
 """Agreement on media that play in time (pure functions; ARCHITECTURE.md, quality/): segments
-of audio (and of video or time series: :func:`temporal_iou` is shared) and transcriptions.
+of audio and transcriptions (the IoU of two segments is :func:`labeling.overlap.span_iou`).
 
-- :func:`temporal_iou` ``(a, b)``: the intersection over union of two time spans ``(start, end)``.
 - :func:`segment_agreement` ``(a, b)``: how far two annotators' segments agree: segments are
   paired one to one (same label, greatest overlap first, at least :data:`MIN_IOU`), and the
   figure is the sum of the pairs' IoU over the mean number of segments (1.0: the same segments;
@@ -24,7 +23,9 @@ import re
 from itertools import combinations
 from typing import Any
 
-__all__ = ["MIN_IOU", "measure_type", "pairwise_mean", "segment_agreement", "segments_of", "temporal_iou",
+from labeling.overlap import span_iou
+
+__all__ = ["MIN_IOU", "measure_type", "pairwise_mean", "segment_agreement", "segments_of",
            "transcript_agreement", "transcript_of", "word_error_rate", "words"]
 
 #: The least IoU at which two segments of the same label are the same segment.
@@ -46,21 +47,6 @@ def measure_type(control: Any) -> str | None:
     return None
 
 
-def temporal_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Intersection over union of two time spans ``(start, end)`` (0.0 when either is empty).
-
-    Examples
-    --------
-    >>> temporal_iou((0.0, 2.0), (1.0, 3.0))
-    0.3333333333333333
-    """
-    inter = min(a[1], b[1]) - max(a[0], b[0])
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    if inter <= 0 or union <= 0:
-        return 0.0
-    return inter / union
-
-
 def segments_of(items: list[dict]) -> list[tuple[float, float, tuple[str, ...]]]:
     """``(start, end, labels)`` of a control's segment items (malformed ones left out)."""
     out = []
@@ -79,7 +65,7 @@ def segment_agreement(a: list[tuple[float, float, tuple]], b: list[tuple[float, 
     """How far two sets of segments ``(start, end, labels)`` agree, 0..1 (see the module)."""
     if not a and not b:
         return 1.0
-    pairs = sorted(((temporal_iou(x[:2], y[:2]), i, j) for i, x in enumerate(a) for j, y in enumerate(b)
+    pairs = sorted(((span_iou(x[:2], y[:2]), i, j) for i, x in enumerate(a) for j, y in enumerate(b)
                     if x[2] == y[2]), reverse=True)
     used_a: set[int] = set()
     used_b: set[int] = set()

@@ -7,69 +7,20 @@ control's figure is the mean of these terms over the labels either annotator use
 instants, when there are any), averaged over every pair of annotators.
 
 The times are read as the TimeSeries stores them (:func:`labeling.schema.timeseries.time_of`:
-numbers, or strings in its ``timeFormat``). :func:`temporal_iou` is this module's own (the
-audio work brings one for audio regions; both compute the same figure).
+numbers, or strings in its ``timeFormat``). The IoU of the time two annotators cover is
+:func:`labeling.overlap.coverage_iou`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
+from labeling.overlap import coverage_iou
 from labeling.schema import ControlSpec
 from labeling.schema.timeseries import time_of
 
-__all__ = ["control_agreement", "pair_agreement", "series_marks", "temporal_iou"]
-
-
-def _merged(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(intervals):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _length(intervals: list[tuple[float, float]]) -> float:
-    return sum(b - a for a, b in intervals)
-
-
-def temporal_iou(a: Iterable[tuple[float, float]], b: Iterable[tuple[float, float]]) -> float:
-    """Intersection over union of the time two sets of intervals cover.
-
-    Parameters
-    ----------
-    a, b : iterable of (start, end)
-        Intervals (overlapping ones are merged first).
-
-    Returns
-    -------
-    float
-        In [0, 1]; 1.0 when both cover nothing.
-
-    Examples
-    --------
-    >>> temporal_iou([(0, 10)], [(5, 15)])
-    0.3333333333333333
-    >>> temporal_iou([(0, 4), (2, 6)], [(0, 6)])
-    1.0
-    """
-    ma, mb = _merged(a), _merged(b)
-    union = _length(_merged(ma + mb))
-    if union == 0:
-        return 1.0
-    inter, i, j = 0.0, 0, 0
-    while i < len(ma) and j < len(mb):
-        lo, hi = max(ma[i][0], mb[j][0]), min(ma[i][1], mb[j][1])
-        inter += max(0.0, hi - lo)
-        if ma[i][1] < mb[j][1]:
-            i += 1
-        else:
-            j += 1
-    return inter / union
+__all__ = ["control_agreement", "pair_agreement", "series_marks"]
 
 
 def series_marks(control: ControlSpec, items: list[dict]) -> tuple[dict[str, list[tuple[float, float]]],
@@ -104,7 +55,7 @@ def pair_agreement(control: ControlSpec, a: list[dict], b: list[dict]) -> float 
     neither marked anything."""
     ra, ia = series_marks(control, a)
     rb, ib = series_marks(control, b)
-    terms = [temporal_iou(ra.get(label, []), rb.get(label, [])) for label in sorted(set(ra) | set(rb))]
+    terms = [coverage_iou(ra.get(label, []), rb.get(label, [])) for label in sorted(set(ra) | set(rb))]
     if ia or ib:
         terms.append(len(ia & ib) / len(ia | ib))
     return sum(terms) / len(terms) if terms else None

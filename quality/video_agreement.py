@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from labeling.tracks import timeline_frames, timeline_iou, tracks_agreement
+from labeling.overlap import frames_iou
+from labeling.tracks import timeline_frames, tracks_agreement
 
 __all__ = ["TYPES", "control_agreement"]
 
@@ -30,7 +31,7 @@ def control_agreement(kind: str, answers: list[list[dict]]) -> float | None:
         return None
     if kind == "timelinelabels":
         frames = [timeline_frames(items) for items in answered]
-        scores = [timeline_iou(x, y) for x, y in combinations(frames, 2)]
+        scores = [frames_iou(x, y) for x, y in combinations(frames, 2)]
     else:
         scores = [tracks_agreement(x, y) for x, y in combinations(answered, 2)]
     return sum(scores) / len(scores)

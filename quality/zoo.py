@@ -9,8 +9,9 @@ out-of-sample ``pred_probs`` and the choice out. No database, no jobs.
   gradient statistics, and pixel PCA.
 * :func:`text_feature_sets` -- word n-gram TF-IDF, character n-gram TF-IDF, and both.
 * :func:`select_pred_probs` -- every (feature set, model) candidate is cross-validated on one
-  split and calibrated by temperature scaling; the best by log loss (each item's loss capped, so
-  that the labels a good model contradicts -- probably wrong -- do not dominate it) (and, when it helps, the average of the best two) is chosen; its
+  split and calibrated by temperature scaling (on the plain log loss); the best by log loss (each
+  item's loss capped, so that the labels a good model contradicts -- probably wrong -- do not
+  dominate it) (and, when it helps, the average of the best two) is chosen; its
   ``pred_probs`` are then computed afresh on another split, so the probabilities cleanlab sees
   are not the ones the choice was made on.
 
@@ -364,8 +365,9 @@ def select_pred_probs(
     1. Every candidate is cross-validated on one stratified split (:data:`SELECTION_FOLDS` folds,
        seed ``seed + 1``; on a stratified subsample of `selection_size` items when there are
        more), calibrated by temperature scaling (one temperature per candidate, from a fixed
-       grid, so that models whose probabilities are merely over- or under-confident are not
-       penalized for it) and scored by its calibrated log loss against the given labels.
+       grid, minimizing the plain log loss, so that models whose probabilities are merely over-
+       or under-confident are not penalized for it) and scored by its calibrated log loss,
+       capped per item, against the given labels.
     2. The best candidate, or -- with `ensemble` -- the average of the best two when that
        average's loss on the same split is lower, is chosen.
     3. The chosen model(s) are cross-validated again on all items with `n_folds` folds and seed
@@ -511,9 +513,20 @@ def _scaled(pp: np.ndarray, t: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _nll(pp: np.ndarray, y: np.ndarray) -> float:
+    """Mean log loss of the given labels, uncapped (what calibration minimizes)."""
+    return float(-np.mean(np.log(np.clip(pp[np.arange(y.size), y], 1e-12, None))))
+
+
 def _temperature(pp: np.ndarray, y: np.ndarray) -> float:
-    """The temperature (one number, from a fixed grid) that minimizes the log loss of `pp`."""
-    return float(min(_TEMPERATURES, key=lambda t: (_log_loss(_scaled(pp, float(t)), y), abs(np.log(t)))))
+    """The temperature (one number, from a fixed grid) that minimizes the plain log loss of `pp`.
+
+    Calibration minimizes the proper, uncapped loss: the capped one (:func:`_log_loss`) charges
+    an over-confident model too little for the labels it contradicts, so a temperature fitted
+    on it makes probabilities sharper than they are, and cleanlab's confident joint then counts
+    the model's own mistakes as wrong labels (it over-estimates the noise and flags too much).
+    """
+    return float(min(_TEMPERATURES, key=lambda t: (_nll(_scaled(pp, float(t)), y), abs(np.log(t)))))
 
 
 def _details(losses: dict, accuracy: dict, chosen: list[str], selected_on: int, selection_folds: int,

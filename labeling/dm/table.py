@@ -120,16 +120,19 @@ def people(user: User, project_id: int) -> list[tuple[int, str]]:
     whoever annotated in it (at most :data:`MAX_PEOPLE`, by email) — never the whole user list."""
     with read_session() as s:
         require_project(s, user, project_id, "see_all")
-        members = select(Membership.user_id).where(Membership.project_id == project_id)
-        annotators = select(Annotation.user_id).where(Annotation.project_id == project_id).distinct()
+        # EXISTS per user (an index probe each), not the project's distinct annotators, which
+        # reads every annotation of the project
+        member = select(Membership.user_id).where(Membership.project_id == project_id,
+                                                  Membership.user_id == User.id).exists()
+        annotated = select(Annotation.id).where(Annotation.project_id == project_id,
+                                                Annotation.user_id == User.id).exists()
         rows = s.execute(select(User.id, User.name, User.email)
-                         .where(User.is_active == sa.true(), sa.or_(User.id.in_(members), User.id.in_(annotators)))
+                         .where(User.is_active == sa.true(), sa.or_(member, annotated))
                          .order_by(User.email).limit(MAX_PEOPLE)).all()
     return [(i, f"{name} <{email}>" if name else email) for i, name, email in rows]
 
 
-def columns_for(s: Session, user: User, project: Project) -> list[Column]:
-    sees_gold = can(s, user, project, "see_gold")
+def columns_for(s: Session, project: Project, *, sees_gold: bool) -> list[Column]:
     data = [Column(f"tasks:data.{k}", k, f"data.{k}") for k in data_fields(s, project)]
     built = [c for c in COLUMNS if sees_gold or not c.gold]
     return [built[0], *data, *built[1:]]
@@ -203,8 +206,9 @@ def page(user: User, project_id: int, params: filters.PrepareParams, *, page_no:
         tasks = list(s.exec(select(Task).where(Task.project_id == project_id, *filters.where(params), *search)
                             .order_by(*filters.order_by(params))
                             .offset((page_no - 1) * page_size).limit(page_size + 1)))
-        return Page(_rows(s, tasks[:page_size]), columns_for(s, user, project), page_no, page_size,
-                    len(tasks) > page_size, can(s, user, project, "see_gold"), can(s, user, project, "manage"))
+        sees_gold = can(s, user, project, "see_gold")
+        return Page(_rows(s, tasks[:page_size]), columns_for(s, project, sees_gold=sees_gold), page_no, page_size,
+                    len(tasks) > page_size, sees_gold, can(s, user, project, "manage"))
 
 
 def count(user: User, project_id: int, params: filters.PrepareParams, *, search: Sequence[Any] = ()) -> int:
@@ -232,20 +236,26 @@ def next_task(user: User, project_id: int, params: filters.PrepareParams, *, aft
         return found[0] if found else None
 
 
+#: How a row shows each built-in column (one function each, so a cell computes only its own value).
+_CELLS: dict[str, Any] = {
+    "id": lambda r: r.task.id, "state": lambda r: r.task.state, "total_annotations": lambda r: r.task.n_annotations,
+    "annotations_results": lambda r: r.labels, "annotators": lambda r: r.annotators,
+    "final_label": lambda r: r.final_label, "final_source": lambda r: r.task.final_source,
+    "agreement": lambda r: r.agreement, "qc_score": lambda r: r.qc_score, "qc_reason": lambda r: r.qc_reason,
+    "is_gold": lambda r: r.task.is_gold, "total_predictions": lambda r: r.n_predictions,
+    "predictions_score": lambda r: r.prediction_score, "predictions_model_versions": lambda r: r.model_versions,
+    "created_at": lambda r: r.task.created_at, "updated_at": lambda r: r.task.updated_at,
+    "avg_lead_time": lambda r: r.lead_time,
+}
+
+
 def cell(row: Row, column_id: str) -> Any:
     """The value a row shows in a column (text, a number, a datetime, a list of texts or None)."""
-    t = row.task
     name = column_id.removeprefix("tasks:")
     if name.startswith("data."):
-        return (t.data or {}).get(name[5:])
-    return {
-        "id": t.id, "state": t.state, "total_annotations": t.n_annotations, "annotations_results": row.labels,
-        "annotators": row.annotators, "final_label": row.final_label, "final_source": t.final_source,
-        "agreement": row.agreement, "qc_score": row.qc_score, "qc_reason": row.qc_reason, "is_gold": t.is_gold,
-        "total_predictions": row.n_predictions, "predictions_score": row.prediction_score,
-        "predictions_model_versions": row.model_versions, "created_at": t.created_at, "updated_at": t.updated_at,
-        "avg_lead_time": row.lead_time,
-    }.get(name)
+        return (row.task.data or {}).get(name[5:])
+    show = _CELLS.get(name)
+    return show(row) if show is not None else None
 
 
 def is_datetime(value: Any) -> bool:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -209,17 +209,12 @@ class _Bulk:
         conn = self.conn
         if self.pg:
             names = (*columns, *consts)
-            tail = tuple(consts.values())
             cols = ", ".join(f'"{c}"' for c in names)
+            tail = "".join("\t" + copy_text(v) for v in consts.values()) + "\n"
             raw = conn.connection.dbapi_connection
             with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
-                write = copy.write_row
-                if tail:
-                    for row in rows:
-                        write(row + tail)
-                else:
-                    for row in rows:
-                        write(row)
+                for chunk in chunks(rows, _COPY_ROWS):
+                    copy.write("".join(["\t".join(map(copy_text, row)) + tail for row in chunk]))
             return
         cols = ", ".join(f'"{c}"' for c in (*columns, *consts))
         values = ", ".join(["?"] * len(columns) + [_sql_literal(v) for v in consts.values()])
@@ -229,6 +224,28 @@ class _Bulk:
 
 
 _PIPELINE_CHUNK = 10_000
+_COPY_ROWS = 5000  # rows per block of COPY text handed to the driver
+
+
+def copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format (``\\N`` for NULL; backslash, tab, newline and
+    carriage return escaped). Built here rather than by the driver's per-row adaptation: a
+    row is one join of strings, which makes COPY's client side several times cheaper."""
+    t = type(value)
+    if t is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                    .replace("\r", "\\r"))
+        return value
+    if value is None:
+        return "\\N"
+    if t is bool:
+        return "t" if value else "f"
+    if t is int or t is float:
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"no COPY text for {t.__name__}")
 
 
 def _write_plain(bulk: _Bulk, rows: list[Row], ids: list[int], keep, columns: tuple[str, ...],

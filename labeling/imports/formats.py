@@ -601,8 +601,13 @@ def parse_text(name: str, kind: str, data: bytes, file_name: str) -> list[RawIte
         return _parse_txt(name, text, file_name)
 
 
+def is_pdf_file(name: str, head: bytes) -> bool:
+    """A ``.pdf`` file that starts as a PDF: a document read by :mod:`labeling.pdfs` when stored."""
+    return _ext(name) == ".pdf" and b"%PDF-" in head[:1024]
+
+
 def check_image_head(name: str, head: bytes) -> None:
-    if _ext(name) == ".pdf" and b"%PDF-" in head[:1024]:
+    if is_pdf_file(name, head):
         return  # a PDF document: read by labeling.pdfs when stored
     if sniff_image_format(head) is None:
         detail = "SVG is not accepted" if looks_like_svg(head, name) else "not an image"

@@ -33,6 +33,7 @@ from labeling.imports.formats import (
     error_entry,
     file_error,
     file_kind,
+    is_pdf_file,
     parse_text,
     too_large,
     unsupported,
@@ -70,8 +71,9 @@ __all__ = [
 
 
 def _not_an_image(head: bytes, name: str) -> str | None:
-    """Why a file named as an image is refused (its first bytes), or None when it is one."""
-    if sniff_image_format(head) is not None:
+    """Why a file named as an image is refused (its first bytes), or None when it is one (or a
+    PDF document, which becomes a task as an uploaded one does)."""
+    if sniff_image_format(head) is not None or is_pdf_file(name, head):
         return None
     return "SVG is not accepted" if looks_like_svg(head, name) else "not an image"
 

@@ -119,7 +119,7 @@ class StreamedFile:
     def _jsonl_chunks(self) -> Iterator[list[tuple[int, Any]]]:
         errors = RowErrors()
         objs: list[tuple[int, Any]] = []
-        loads = json.loads
+        loads = _DECODER.decode  # one decoder: json.loads with an option makes one per call
         with self._open() as fh:
             for lineno, raw in enumerate(fh, 1):
                 if lineno == 1 and raw.startswith(_BOM):
@@ -127,7 +127,7 @@ class StreamedFile:
                 if raw.isspace() or not raw:
                     continue
                 try:
-                    objs.append((lineno, loads(raw.decode("utf-8"), parse_constant=_reject_constant)))
+                    objs.append((lineno, loads(raw.decode("utf-8"))))
                 except UnicodeDecodeError as exc:
                     errors.add(lineno, self.name, None, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})")
                 except json.JSONDecodeError as exc:
@@ -168,6 +168,9 @@ class StreamedFile:
                     obj = {k: v for k, v in rec.items() if v is not None}
                 objs.append((row, obj))
             yield objs
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _count_lines(fh: BinaryIO) -> int:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from labeling.schema.tags import ObjectTag, is_int, is_number
+from labeling.schema.tags import ObjectTag, attr, is_int, is_number
 
 if TYPE_CHECKING:
     from labeling.schema.model import ControlSpec
@@ -47,8 +47,12 @@ def _audio_data(key: str, value: Any) -> str | None:
     return None
 
 
-AUDIO = ObjectTag(name="Audio", check_data=_audio_data)
-AUDIO_PLUS = ObjectTag(name="AudioPlus", check_data=_audio_data)  # Label Studio's older name of <Audio>
+def _audio_fields(el: Any) -> dict[str, Any]:
+    return {"sync": attr(el, "sync")}  # a <Video> or <Paragraphs> it plays with
+
+
+AUDIO = ObjectTag(name="Audio", check_data=_audio_data, spec_fields=_audio_fields)
+AUDIO_PLUS = ObjectTag(name="AudioPlus", check_data=_audio_data, spec_fields=_audio_fields)  # Label Studio's older name of <Audio>
 
 #: Every object tag of the family, in the order the supported-tags hint names them.
 OBJECT_TAGS = (AUDIO, AUDIO_PLUS)

@@ -21,7 +21,7 @@ def collect_used_labels(
     schema : LabelSchema
         The project's current schema.
     results : iterable of list of dict
-        The ``result`` list of every stored annotation (and prediction, if those must stay
+        The ``result`` list of every stored annotation (and gold answer, which must stay
         valid too).
 
     Returns
@@ -72,7 +72,7 @@ def check_config_change(
     task_keys : set of str, optional
         Data fields the project's tasks have. If given, the new config may only read those.
     label_sources : dict of str to dict of str to str, optional
-        Control name -> label -> what uses it (``"annotations"``, ``"predictions"``, ...), named
+        Control name -> label -> what uses it (``"annotations"``, ``"gold answers"``), named
         in the refusal; by default ``"annotations"``.
 
     Raises

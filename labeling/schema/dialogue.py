@@ -2,8 +2,10 @@
 
 ``<Paragraphs value="$dialogue">`` shows a list of objects, one per paragraph (a dialogue's
 turns), each with its speaker under ``nameKey`` (default ``"author"``) and its text under
-``textKey`` (default ``"text"``); ``layout="dialogue"`` lays it out by speaker. ``audioUrl``
-and ``showPlayer`` are read and left alone (audio is out of scope). ``<Table value="$item">``
+``textKey`` (default ``"text"``); ``layout="dialogue"`` lays it out by speaker. ``audioUrl="$audio"``
+(:attr:`~labeling.schema.model.ObjectSpec.audio_url`) is the audio of the dialogue: a paragraph
+with ``start`` (and ``end`` or ``duration``, seconds) plays its part of it, and with
+``sync="audio"`` the ``<Audio>`` of that name plays along (``ObjectSpec.sync``). ``<Table value="$item">``
 shows a dict as key/value rows (or a list of dicts as rows); it is read-only, and per-task
 controls (Choices, TextArea, Rating...) annotate it.
 
@@ -44,7 +46,8 @@ def _paragraphs_attrs(el: Any) -> list[str]:
 
 
 def _paragraphs_fields(el: Any) -> dict[str, Any]:
-    return {"name_key": attr(el, "nameKey") or NAME_KEY, "text_key": attr(el, "textKey") or TEXT_KEY}
+    return {"name_key": attr(el, "nameKey") or NAME_KEY, "text_key": attr(el, "textKey") or TEXT_KEY,
+            "sync": attr(el, "sync"), "audio_url": attr(el, "audioUrl")}
 
 
 def _paragraphs_any(key: str, value: Any) -> str | None:

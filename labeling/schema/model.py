@@ -57,7 +57,9 @@ class LabelConfigError(ValueError):
 
 class ChannelSpec(BaseModel):
     """One ``<Channel>`` of a ``<TimeSeries>``: the column it plots (lower case, as Label
-    Studio's editor matches columns) and how it is drawn."""
+    Studio's editor matches columns; a column index like ``"1"`` in a CSV file), how it is
+    drawn, and ``group``: the index of the ``<MultiChannel>`` it is in (its channels share one
+    plot), None for a channel plotted on its own."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -66,6 +68,7 @@ class ChannelSpec(BaseModel):
     units: str | None = None
     stroke_color: str | None = None
     display_format: str | None = None
+    group: int | None = None
 
 
 class SeriesSpec(BaseModel):
@@ -120,6 +123,13 @@ class ObjectSpec(BaseModel):
         None: Label Studio's 24 (:func:`labeling.schema.video.frame_rate_of`).
     series : SeriesSpec or None
         A ``<TimeSeries>``'s attributes and channels.
+    sync : str or None
+        Label Studio's ``sync`` of an ``<Audio>``, ``<Video>`` or ``<Paragraphs>``: the objects
+        that name each other (or the same name) play, pause, seek and change speed together on
+        the labeling page (``web/static/annotate_sync.js``).
+    audio_url : str or None
+        A ``<Paragraphs>``' ``audioUrl`` as written (``"$audio"``): the audio its paragraphs'
+        ``start``/``end`` (or ``duration``) seconds play.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -132,6 +142,8 @@ class ObjectSpec(BaseModel):
     chat: ChatOptions | None = None
     frame_rate: str | None = None
     series: SeriesSpec | None = None
+    sync: str | None = None
+    audio_url: str | None = None
 
 
 class ControlSpec(BaseModel):

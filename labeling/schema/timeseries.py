@@ -5,13 +5,16 @@ A ``<TimeSeries name="ts" value="$csv" valueType="url" timeColumn="time" timeFor
 sep=",">`` shows one plot per ``<Channel column="velocity"/>``, all on the time column's x axis.
 Its data is, as in Label Studio's editor (``web/libs/editor/src/tags/object/TimeSeries.jsx``):
 
-- ``valueType="url"`` (the default): the task field holds the URL of a CSV file (with a header
-  row; ``sep`` separates its fields) or of a JSON object of columns;
+- ``valueType="url"`` (the default): the task field holds the URL of a CSV file (``sep``
+  separates its fields; with a header row, or without one: its columns are then named by
+  index, ``timeColumn="0"``, ``<Channel column="1"/>``) or of a JSON object of columns;
 - ``valueType="json"``: the task field holds the columns inline, ``{"time": [...], "velocity":
   [...]}`` (or that object as a JSON string).
 
 Column names match case-insensitively (Label Studio lower-cases them). Without ``timeColumn``
-the x axis is the row index 0, 1, 2...; the time column must be sorted.
+the x axis is the row index 0, 1, 2...; the time column must be sorted. A ``<MultiChannel>``
+inside the TimeSeries holds channels drawn together in one plot; its regions are the
+TimeSeries' as for any channel.
 
 A TimeSeriesLabels result item is what Label Studio's editor stores for a region
 (``web/libs/editor/src/regions/TimeSeriesRegion.js``, ``serialize``): ``{"type":
@@ -26,8 +29,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +49,9 @@ MAX_SERIES_BYTES = 32 * 1024 * 1024
 MAX_SERIES_ROWS = 1_000_000
 #: Label Studio's separator aliases (``TimeSeries.jsx``, ``preloadValue``).
 _SEP_ALIASES = {"tab": "\t", "\\t": "\t", "space": " ", "comma": ",", "dot": "."}
-_CHILD = "channel"
+_CHILD, _MULTI = "channel", "multichannel"
+_JS_DECIMAL = re.compile(r"[+-]?(Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)")
+_JS_RADIX = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -109,6 +116,37 @@ def time_of(spec: SeriesSpec, value: Any) -> float | None:
 
 # --------------------------------------------------------------------------- the object tag
 
+def _channel_elements(el: Any) -> tuple[list[tuple[Any, int | None]], list[str]]:
+    """The ``<Channel>`` tags of a ``<TimeSeries>`` in order, each with the index of the
+    ``<MultiChannel>`` holding it (None: a channel of its own), and the problems found."""
+    channels: list[tuple[Any, int | None]] = []
+    problems = []
+    groups = 0
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue  # a comment
+        tag = child.tag.lower()
+        if tag == _MULTI:
+            inner = [c for c in child if isinstance(c.tag, str)]
+            for c in inner:
+                if c.tag.lower() != _CHILD:
+                    problems.append(f"holds <{c.tag}> on line {c.sourceline} inside <MultiChannel>; only <Channel> "
+                                    "tags are supported there")
+                elif attr(c, "column") is None:
+                    problems.append(f'holds a <Channel> on line {c.sourceline} without column="..."')
+                else:
+                    channels.append((c, groups))
+            groups += 1
+        elif tag != _CHILD:
+            problems.append(f"holds <{child.tag}> on line {child.sourceline}; only <Channel> and <MultiChannel> "
+                            "tags are supported inside <TimeSeries>")
+        elif attr(child, "column") is None:
+            problems.append(f'holds a <Channel> on line {child.sourceline} without column="..."')
+        else:
+            channels.append((child, None))
+    return channels, problems
+
+
 def _series_attrs(el: Any) -> list[str]:
     problems = []
     value_type = (attr(el, "valueType") or "url").lower()
@@ -117,17 +155,8 @@ def _series_attrs(el: Any) -> list[str]:
     sep = attr(el, "sep") or ","
     if len(sep) > 1 and sep not in _SEP_ALIASES:
         problems.append(f'has sep="{sep}"; use one character or one of {", ".join(_SEP_ALIASES)}')
-    channels = []
-    for child in el:
-        if not isinstance(child.tag, str):
-            continue  # a comment
-        if child.tag.lower() != _CHILD:
-            problems.append(f"holds <{child.tag}> on line {child.sourceline}; only <Channel> tags are supported "
-                            "inside <TimeSeries>")
-        elif attr(child, "column") is None:
-            problems.append(f'holds a <Channel> on line {child.sourceline} without column="..."')
-        else:
-            channels.append(child)
+    channels, found = _channel_elements(el)
+    problems += found
     if not channels:
         problems.append('has no <Channel column="..."/> inside it to plot')
     return problems
@@ -146,8 +175,9 @@ def _series_fields(el: Any) -> dict[str, Any]:
         "time_display_format": attr(el, "timeDisplayFormat"),
         "overview_channels": [c.strip().lower() for c in overview.split(",") if c.strip()],
         "channels": [{"column": attr(c, "column").lower(), "legend": attr(c, "legend"), "units": attr(c, "units"),
-                      "stroke_color": attr(c, "strokeColor"), "display_format": attr(c, "displayFormat")}
-                     for c in el if isinstance(c.tag, str) and c.tag.lower() == _CHILD and attr(c, "column")],
+                      "stroke_color": attr(c, "strokeColor"), "display_format": attr(c, "displayFormat"),
+                      "group": group}
+                     for c, group in _channel_elements(el)[0]],
     }}
 
 
@@ -177,23 +207,39 @@ def _series_data(spec: Any, key: str, value: Any) -> str | None:
     return None
 
 
-def _read_csv(text: str, sep: str) -> dict[str, list[str]]:
+def _not_a_number(cell: str) -> bool:
+    """JavaScript's ``isNaN(cell)`` for a CSV cell (blank is 0; decimal, exponent, hexadecimal,
+    octal and binary numbers and ``Infinity`` are numbers), as Label Studio's editor tests it."""
+    text = cell.strip()
+    return bool(text) and not (_JS_DECIMAL.fullmatch(text) or _JS_RADIX.fullmatch(text))
+
+
+def _read_csv(text: str, sep: str) -> tuple[dict[str, list[str]], list[str]]:
+    """The columns of a CSV file and its column names. As Label Studio's editor
+    (``utils/data.js``, ``parseCSV``) tells a header from data: the first row is a header when
+    some column is a number in one of the first two rows and not in the other; otherwise every
+    row is data and the columns are named by their index, ``"0"``, ``"1"``..."""
     rows = csv.reader(io.StringIO(text), delimiter=sep)
-    header = next(rows, None)
-    if not header:
+    first = next(rows, None)
+    if not first:
         raise SeriesError("the CSV file is empty")
-    names = [h.strip().lower() for h in header]
+    second = next(rows, None)
+    headless = second is not None and len(second) == len(first) and all(
+        _not_a_number(a) == _not_a_number(b) for a, b in zip(first, second, strict=True))
+    names = [str(i) for i in range(len(first))] if headless else [h.strip().lower() for h in first]
     columns: dict[str, list[str]] = {n: [] for n in names}
-    for n, row in enumerate(rows, start=2):
+    data = [first, second] if headless else [second]
+    for n, row in enumerate(itertools.chain((r for r in data if r is not None), rows), start=1 if headless else 2):
         if not row:
             continue
         if len(row) != len(names):
-            raise SeriesError(f"CSV row {n} has {len(row)} fields; the header has {len(names)}")
-        if n - 1 > MAX_SERIES_ROWS:
+            raise SeriesError(f"CSV row {n} has {len(row)} fields; "
+                              f"{'the first row' if headless else 'the header'} has {len(names)}")
+        if n > MAX_SERIES_ROWS + (0 if headless else 1):
             raise SeriesError(f"the CSV file has more than {MAX_SERIES_ROWS:,} rows")
         for name, cell in zip(names, row, strict=True):
             columns[name].append(cell)
-    return columns
+    return columns, names
 
 
 def _number(cell: Any) -> float | None:
@@ -237,6 +283,7 @@ def read_series(spec: SeriesSpec, payload: Any) -> dict[str, Any]:
         Too large, a channel or the time column missing, columns of unequal length, a time
         that does not match ``timeFormat``, a time column not sorted.
     """
+    headers: list[str] = []  # a CSV file's column names
     if isinstance(payload, bytes):
         if len(payload) > MAX_SERIES_BYTES:
             raise SeriesError(f"the file holds more than {MAX_SERIES_BYTES // 1024 // 1024} MiB")
@@ -246,13 +293,17 @@ def read_series(spec: SeriesSpec, payload: Any) -> dict[str, Any]:
             raise SeriesError(f"the file holds more than {MAX_SERIES_BYTES // 1024 // 1024} MiB")
         columns = _columns_of(payload) if payload.lstrip().startswith("{") else None
         if columns is None:
-            columns = _read_csv(payload, spec.sep)
+            columns, headers = _read_csv(payload, spec.sep)
     elif isinstance(payload, dict):
         columns = payload
     else:
         raise SeriesError(f"expected CSV text or an object of columns, got {type(payload).__name__}")
     columns = {str(k).lower(): v for k, v in columns.items()}
-    needed = [c.column for c in spec.channels] + ([spec.time_column] if spec.time_column else [])
+    # a channel's column given as an index names the CSV's column there (Label Studio's
+    # Channel.columnName); the time column is matched by name only, as its editor does
+    where = {c.column: headers[int(c.column)] if c.column.isdigit() and int(c.column) < len(headers) else c.column
+             for c in spec.channels}
+    needed = list(dict.fromkeys(where.values())) + ([spec.time_column] if spec.time_column else [])
     missing = [c for c in needed if c not in columns]
     if missing:
         raise SeriesError(f"no column {', '.join(map(repr, missing))} (columns: {', '.join(map(repr, columns))})")
@@ -288,7 +339,7 @@ def read_series(spec: SeriesSpec, payload: Any) -> dict[str, Any]:
         if x[n] < x[n - 1]:
             raise SeriesError(f"the time column {spec.time_column!r} is not sorted (row {n + 1})")
     return {"x": x, "keys": keys,
-            "channels": {c.column: [_number(v) for v in columns[c.column]] for c in spec.channels}}
+            "channels": {c.column: [_number(v) for v in columns[where[c.column]]] for c in spec.channels}}
 
 
 def sample_series(spec: SeriesSpec, *, rows: int = 60) -> dict[str, Any]:
@@ -307,7 +358,7 @@ def sample_series(spec: SeriesSpec, *, rows: int = 60) -> dict[str, Any]:
 
 
 TIMESERIES = ObjectTag(name="TimeSeries", check_data=lambda key, value: None, check_attrs=_series_attrs,
-                       check_spec_data=_series_data, spec_fields=_series_fields, children=(_CHILD,))
+                       check_spec_data=_series_data, spec_fields=_series_fields, children=(_CHILD, _MULTI))
 OBJECT_TAGS = (TIMESERIES,)
 
 

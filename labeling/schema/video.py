@@ -17,7 +17,9 @@ TimelineRegion.js``, ``VideoRegion.js``, ``VideoRectangleRegion.js``; frames cou
 
 ``<Video frameRate="25">`` (Label Studio's default 24; ``$fps`` reads it from the task) is kept
 in :attr:`~labeling.schema.model.ObjectSpec.frame_rate` for the page. ``sync="audio"`` ties a
-video to an ``<Audio>`` of the same file (the "video timeline segmentation" template).
+video to an ``<Audio>`` of the same file (the "video timeline segmentation" template), kept in
+:attr:`~labeling.schema.model.ObjectSpec.sync`: the page plays, pauses, seeks and sets the
+speed of both together, the audio sounding and the video muted.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def _video_attrs(el: Any) -> list[str]:
 
 def _video_fields(el: Any) -> dict[str, Any]:
     rate = attr(el, "frameRate")
-    return {"frame_rate": rate.strip()} if rate is not None else {}
+    return {"frame_rate": rate.strip() if rate is not None else None, "sync": attr(el, "sync")}
 
 
 def frame_rate_of(frame_rate: str | None, data: Any = None) -> float:

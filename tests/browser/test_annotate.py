@@ -573,8 +573,10 @@ def test_read_only_task_view_shows_annotations_side_by_side(page, shot, lead, an
     columns = page.locator(".task-column")
     expect(columns).to_have_count(2)
     expect(columns.nth(0)).to_contain_text(annotator.email)
-    expect(columns.nth(0).locator("mark")).to_contain_text("PER")
-    expect(columns.nth(1).locator("mark")).to_contain_text("ORG")
+    for n, label in ((0, "PER"), (1, "ORG")):  # each through the labeling page's widgets, read-only
+        expect(columns.nth(n).locator("[data-task-view]")).to_have_attribute("data-ready", "1")
+        expect(columns.nth(n).locator(".anno-region")).to_contain_text(["Grace Hopper"])
+        expect(columns.nth(n).locator(".anno-region")).to_contain_text([label])
     expect(page.locator(".task-data-text").first).to_contain_text("<b>at</b>")
     shot(page, "task-read-only")
 

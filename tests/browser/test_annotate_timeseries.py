@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 from tests.browser.test_annotate import annotations_of, make_project, open_annotate
-from tests.web.test_timeseries_api import csv_server  # noqa: F401 (a fixture)
+from tests.web.test_timeseries_api import HEADLESS_CSV, csv_server  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -99,6 +99,48 @@ def test_a_csv_by_url_gets_time_strings_in_its_format(page, shot, lead, annotato
                                              "instant": False, "timeserieslabels": ["Change"]}),
         ("label", "ts", "timeserieslabels", {"start": "2019-01-01 00:00:00.000000", "end": "2019-01-01 00:00:00.000000",
                                              "instant": True, "timeserieslabels": ["Change"]}),
+    ]
+
+
+HEADLESS = """<View>
+  <TimeSeriesLabels name="label" toName="ts"><Label value="Step"/></TimeSeriesLabels>
+  <TimeSeries name="ts" value="$csv" valueType="url" sep="," timeColumn="0">
+    <MultiChannel>
+      <Channel column="1" legend="Square" strokeColor="#d62728"/>
+      <Channel column="2" legend="Falling" strokeColor="#2ca02c"/>
+    </MultiChannel>
+    <Channel column="3" legend="Cycle"/>
+  </TimeSeries>
+</View>"""
+
+
+def test_a_csv_without_a_header_and_a_multichannel_plot(page, shot, lead, annotator, csv_server):  # noqa: F811
+    project = make_project(lead, HEADLESS, [{"csv": f"{csv_server}/headless.csv"}], title="Headless")
+    open_annotate(page, annotator, project)
+    page.wait_for_load_state("load")
+    charts = page.locator(".anno-series-chart")
+    expect(charts).to_have_count(2)  # the MultiChannel's two channels share the first chart
+    expect(charts.first).to_have_attribute("data-series-channels", "2")
+    legend = charts.first.locator(".u-legend")
+    expect(legend).to_contain_text("Square")
+    expect(legend).to_contain_text("Falling")
+    expect(charts.nth(1).locator(".u-legend")).to_contain_text("Cycle")
+    page.keyboard.press("ArrowRight")  # from the page to the chart
+    expect(page.locator("[data-series]")).to_be_focused()
+    page.keyboard.press("1")  # Step
+    _press(page, "ArrowRight", 2)
+    page.keyboard.press("[")
+    _press(page, "ArrowRight", 3)
+    page.keyboard.press("]")
+    expect(page.locator(".anno-region")).to_have_count(1)
+    shot(page, "annotate-timeseries-multichannel")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    times = [float(line.split(",")[0]) for line in HEADLESS_CSV.splitlines()]
+    assert _values(saved.result) == [  # the time column's values (column 0) of points 2 and 5
+        ("label", "ts", "timeserieslabels", {"start": times[2], "end": times[5], "instant": False,
+                                             "timeserieslabels": ["Step"]}),
     ]
 
 

@@ -40,7 +40,12 @@ def serve_video(page) -> None:
     """The test video at ``SRC`` on the server's own origin (the page's CSP loads media from it
     alone), answered by the browser context with HTTP range requests as werkzeug answers them.
     Storing and serving videos by content (the /media/ route) is the media part of issue 19."""
-    data = VIDEO.read_bytes()
+    serve_bytes(page, SRC, VIDEO.read_bytes(), "video/webm")
+
+
+def serve_bytes(page, src: str, data: bytes, content_type: str) -> None:
+    """``data`` at the path ``src`` of the server's origin, answered by the browser context with
+    HTTP range requests as werkzeug answers them."""
 
     def answer(route):
         wanted = route.request.headers.get("range", "")
@@ -48,12 +53,12 @@ def serve_video(page) -> None:
             first, _, last = wanted[6:].partition("-")
             start, end = int(first or 0), min(int(last) if last else len(data) - 1, len(data) - 1)
             route.fulfill(status=206, body=data[start:end + 1], headers={
-                "Content-Type": "video/webm", "Accept-Ranges": "bytes",
+                "Content-Type": content_type, "Accept-Ranges": "bytes",
                 "Content-Range": f"bytes {start}-{end}/{len(data)}"})
         else:
-            route.fulfill(status=200, body=data, headers={"Content-Type": "video/webm", "Accept-Ranges": "bytes"})
+            route.fulfill(status=200, body=data, headers={"Content-Type": content_type, "Accept-Ranges": "bytes"})
 
-    page.route(f"**{SRC}", answer)
+    page.route(f"**{src}", answer)
 
 
 def frame_is(page, n: int) -> None:

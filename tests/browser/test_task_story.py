@@ -102,6 +102,7 @@ def test_an_annotator_flags_a_task_and_a_reviewer_answers_and_resolves(page, sho
     page.locator("#comment-text").fill("Yes, keep it as it is.")
     page.get_by_role("button", name="Comment").click()
     expect(page.locator(".task-comment")).to_have_count(2)
+    page.wait_for_load_state("load")  # the page shown again: its scripts (which bind Resolve) have run
     page.locator(f'[data-resolve="{c.id}"]').click()
     expect(page.locator(f'.task-comment[data-comment="{c.id}"] .badge')).to_have_text("resolved")
     expect(page.locator(".task-timeline")).to_contain_text("resolved comment")

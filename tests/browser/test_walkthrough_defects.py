@@ -1,6 +1,6 @@
 """The last defects of issue 21's walkthrough, each reproduced in the browser: drawing a second box
 right after the first, the zoom readout, the keys dialog's zoom and pan, the label filter's
-placeholder, the settings' live check against a prediction's label, the version diff, and the
+placeholder, the settings' live check and Save on an annotation's and a prediction's label, the version diff, and the
 recent imports an annotator sees."""
 
 from __future__ import annotations
@@ -144,39 +144,84 @@ def test_annotators_do_not_see_the_server_path_of_an_import(page, shot, lead, an
     expect(page.locator("table.imports")).to_contain_text("secret-folder")
 
 
-def test_the_live_check_refuses_what_save_refuses_and_names_a_prediction_label_as_such(page, shot, lead):
+def test_the_live_check_and_save_agree_on_annotation_and_prediction_labels(page, shot, lead):
+    """A label an annotation uses may not go: the live check and Save both refuse, naming it. A
+    label only a prediction uses may go (Label Studio's rule): both accept."""
     from labeling import imports, projects
 
     xml = XML["text_classification"]
     project = projects.create_project(lead.user, title="Tones", label_config=xml)
     schema_labels = [line.split('"')[1] for line in xml.splitlines() if "<Choice value=" in line]
-    kept, only_predicted = schema_labels[0], schema_labels[-1]
+    annotated, only_predicted = schema_labels[0], schema_labels[-1]
     imports.import_data(lead.user, project.id, background=False, body=[
         {"data": {"text": "fine"}, "annotations": [{"result": [
-            {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [kept]}}]}]},
+            {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [annotated]}}]}]},
         {"data": {"text": "maybe"}, "predictions": [{"model_version": "m1", "result": [
             {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [only_predicted]}}]}]},
     ])
+
+    def without(label: str) -> str:
+        return "\n".join(line for line in xml.splitlines() if f'"{label}"' not in line)
+
     page.allow_console(r"status of 422 \([^)]*\) \(http://[^)]*/api/projects/(\d+/)?validate\)")  # the refusal shown
     page.allow_console(r"status of 422 \([^)]*\) \(http://[^)]*/projects/\d+/settings\)")  # Save's refusal
     login(page, lead.email)
     page.goto(f"/projects/{project.id}/settings")
     status = page.locator("#config-status")
+    errors = page.locator("#config-errors")
     expect(status).to_contain_text("Save keeps this project's labels valid")
-    # remove the label only a prediction uses: the live check does not say "✓ Valid"
-    page.locator("#label_config").fill("\n".join(line for line in xml.splitlines()
-                                                 if f'"{only_predicted}"' not in line))
+    # (a) the label an annotation uses: the live check refuses, naming it and what uses it
+    page.locator("#label_config").fill(without(annotated))
     expect(status).to_contain_text("Save would refuse")
     expect(status).not_to_contain_text("Valid")
-    errors = page.locator("#config-errors")
-    expect(errors).to_contain_text(f"label '{only_predicted}' is used by existing predictions")
-    expect(errors).not_to_contain_text("existing annotations")
+    expect(errors).to_contain_text(f"label '{annotated}' is used by existing annotations")
+    shot(page, "walkthrough-settings-annotation-label")
+    page.get_by_role("button", name="Save settings").click()
+    # Save refuses with the same words and keeps the config
+    expect(page.locator(".field-error").first).to_be_visible()
+    expect(page.locator("body")).to_contain_text(f"label '{annotated}' is used by existing annotations")
+    assert annotated in projects.get_project(project.id).label_config
+    # (b) the label only a prediction uses: the live check says valid, and Save saves
+    page.goto(f"/projects/{project.id}/settings")
+    expect(status).to_contain_text("Save keeps this project's labels valid")
+    page.locator("#label_config").fill(without(only_predicted))
+    # the answer for the new config (the page's first check, of the saved one, said "✓ Valid" too)
+    expect(status).to_contain_text(f"label (Choices: {', '.join(schema_labels[:-1])}).")
+    expect(status).to_contain_text("✓ Valid")
+    expect(status).to_contain_text("Save keeps this project's labels valid")
+    expect(page.locator("#config-preview").get_by_text(only_predicted, exact=True)).to_have_count(0)
+    expect(errors).to_be_empty()
     shot(page, "walkthrough-settings-prediction-label")
     page.get_by_role("button", name="Save settings").click()
-    page.wait_for_load_state("load")
-    # Save refuses with the same words, naming predictions, and keeps the config
-    expect(page.locator("body")).to_contain_text(f"label '{only_predicted}' is used by existing predictions")
-    assert only_predicted in projects.get_project(project.id).label_config
+    expect(page.locator("body")).to_contain_text("Settings saved.")
+    assert f'"{only_predicted}"' not in projects.get_project(project.id).label_config
+
+
+def test_a_prediction_whose_label_was_removed_pre_fills_only_what_the_config_has(page, shot, lead, annotator):
+    """After a label only predictions used is removed, the stored predictions keep it; the
+    labeling page leaves that label out of the pre-fill (here the better-scored prediction has
+    nothing left, so the other one is pre-filled), and the annotation submits."""
+    from labeling import projects
+
+    xml = XML["text_classification"]
+
+    def pick(label: str) -> list[dict]:
+        return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+
+    project = make_project(lead, xml, [{"data": {"text": "So-so"}, "predictions": [
+        {"model_version": "old-model", "score": 0.9, "result": pick("neutral")},
+        {"model_version": "new-model", "score": 0.5, "result": pick("negative")}]}])
+    projects.update_project(lead.user, project.id,
+                            label_config="\n".join(line for line in xml.splitlines() if '"neutral"' not in line))
+    open_annotate(page, annotator, project)
+    expect(page.locator('[data-anno="prediction"]')).to_contain_text("new-model")
+    expect(page.locator('input[value="negative"]')).to_be_checked()
+    expect(page.locator('input[value="neutral"]')).to_have_count(0)
+    shot(page, "walkthrough-prediction-removed-label")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    assert saved.result[0]["value"]["choices"] == ["negative"]
 
 
 def test_the_version_diff_counts_each_task_once_and_lists_the_moved_ones(page, shot, lead):

@@ -176,3 +176,9 @@ def test_the_page_shows_agreement_as_the_percentage_it_filters_by(world, lead, c
     cells = [" ".join(c.split()) for c in page.split('<td data-col="tasks:agreement"')[1:3]]
     assert cells[0].startswith(">100%") and cells[1].startswith(">50%"), cells
     assert "Agreement (%)" in page
+
+
+def test_the_annotator_filter_offers_members_and_annotators_only(world, lead, reviewer, annotator, make_user):
+    make_user("stranger@example.com")  # neither a member nor an annotator of the project
+    offered = {uid for uid, _ in table.people(lead.user, world["project"])}
+    assert offered == {reviewer.id, annotator.id, world["other"]}

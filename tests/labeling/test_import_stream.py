@@ -155,3 +155,38 @@ def test_parquet_upload_through_the_api_runs_as_a_job(client, lead, text_project
     assert body["status"] == "completed" and body["task_count"] == 40, body
     assert stored_texts(text_project.id) == [f"u{i}" for i in range(40)]
     assert not list((get_settings().shared_root / "imports").iterdir())  # the received copy is gone
+
+
+TRICKY = ["back\\slash", "tab\there", "new\nline", "carriage\rreturn", "\\N", "\\.", "quote \" and 'single'",
+          "ünïcode ✓ 𝄞", "ends with a backslash \\"]
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain-rows", "rows-with-meta"])
+def test_copy_text_keeps_every_character(tmp_path, lead, text_project, plain):
+    """The rows' COPY text (PostgreSQL) or parameters (SQLite) store backslashes, tabs, newlines,
+    carriage returns, and the texts COPY itself treats specially, exactly as they were sent."""
+    rows = [{"data": {"text": t}, **({} if plain else {"meta": {"note": t}})} for t in TRICKY]
+    path = tmp_path / "tab\tand\\slash.jsonl"
+    write_jsonl(path, rows)
+    result = imports.import_data(lead.user, text_project.id, paths=[path])
+    assert result.task_count == len(TRICKY)
+    assert stored_texts(text_project.id) == TRICKY
+    with read_session() as s:
+        tasks = list(s.exec(select(Task).where(Task.project_id == text_project.id).order_by(Task.id)))
+    assert {t.file_name for t in tasks} == {path.name}
+    if not plain:
+        assert [t.meta["note"] for t in tasks] == TRICKY
+
+
+def test_copy_text_values():
+    from datetime import UTC, datetime
+
+    from labeling.imports.bulk import copy_text
+
+    assert copy_text(None) == "\\N"
+    assert copy_text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+    assert copy_text("\\N") == "\\\\N"
+    assert (copy_text(True), copy_text(False), copy_text(7), copy_text(0.25)) == ("t", "f", "7", "0.25")
+    assert copy_text(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006+00:00"
+    with pytest.raises(TypeError):
+        copy_text(b"bytes")

@@ -4,6 +4,7 @@ content, imported as tasks of a project whose config has a <Pdf>, served with th
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 from PIL import Image, ImageDraw
@@ -93,3 +94,49 @@ def test_a_pdf_is_refused_where_the_config_has_no_pdf_and_a_broken_one_is_named(
     with pytest.raises(DomainError) as err:
         imports.import_data(lead.user, docs.id, files=[ImportFile("broken.pdf", b"%PDF-1.7\n garbage")], background=False)
     assert "broken.pdf: not a readable PDF" in str(getattr(err.value, "errors", err.value))
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_pdfs_in_a_zip_become_tasks_as_uploaded_ones_do(lead):
+    project = projects.create_project(lead.user, title="Archive", label_config=CONFIG)
+    contract, letter = pdf_bytes(3), pdf_bytes(2, (400, 500))
+    report = imports.import_data(lead.user, project.id, background=False, return_task_ids=True,
+                                 files=[ImportFile("docs.zip", _zip({"docs/contract.pdf": contract,
+                                                                     "docs/letter.pdf": letter}))])
+    assert (report.task_count, report.annotation_count) == (2, 0)  # one folder: the root, no labels
+    with read_session() as s:
+        tasks = {t.file_name: t for t in s.exec(select(Task))}
+        assert set(tasks) == {"docs/contract.pdf", "docs/letter.pdf"}
+        pages = {}
+        for name, task in tasks.items():
+            media = s.get(Media, task.media_id)
+            assert task.data == {"pdf": f"/media/{project.id}/{media.sha256}.pdf"}
+            assert (media.ext, media.mime, media.thumbnail_ready) == ("pdf", "application/pdf", True)
+            pages[name] = (media.pages, media.width, media.height)
+    assert pages == {"docs/contract.pdf": (3, 612, 792), "docs/letter.pdf": (2, 400, 500)}
+
+
+def test_a_zips_pdfs_meet_the_same_checks(lead):
+    project = projects.create_project(lead.user, title="Archive", label_config=CONFIG)
+    with pytest.raises(DomainError) as err:  # a broken member is named with its archive
+        imports.import_data(lead.user, project.id, background=False,
+                            files=[ImportFile("docs.zip", _zip({"ok.pdf": pdf_bytes(1), "broken.pdf": b"%PDF-1.7\n junk"}))])
+    (problem,) = err.value.errors
+    assert problem["file"] == "docs.zip/broken.pdf" and "broken.pdf: not a readable PDF" in problem["detail"]
+    with pytest.raises(DomainError) as err:  # a file named .pdf that is none
+        imports.import_data(lead.user, project.id, background=False,
+                            files=[ImportFile("docs.zip", _zip({"fake.pdf": b"GIF89a not a pdf"}))])
+    assert "docs.zip/fake.pdf" in str(getattr(err.value, "errors", err.value))
+    with pytest.raises(DomainError) as err:  # the zip's own checks: a member that expands too much
+        imports.import_data(lead.user, project.id, background=False,
+                            files=[ImportFile("bomb.zip", _zip({"big.pdf": b"%PDF-1.4\n" + b"0" * 5_000_000}))])
+    assert "likely zip bomb" in str(err.value)
+    with read_session() as s:
+        assert s.exec(select(Task)).all() == [] and s.exec(select(Media)).all() == []

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import imports, projects
+from labeling import imports, project_config, projects
 from labeling.db import read_session
 from labeling.db import write_session as write_session_
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -79,18 +79,36 @@ def test_label_config_may_grow_but_not_lose_used_labels(lead, project):
     assert projects.get_project(project.id).label_config == grown
 
 
-def test_unused_label_can_go_and_probabilities_count_as_use(lead, project):
-    imports.import_data(lead.user, project.id, body=[{"data": {"text": "t"},
-                                                        "predictions": [{"probs": {"pos": 0.4, "neg": 0.6}}]}])
-    with pytest.raises(Invalid, match="label 'neg' is used by existing predictions"):  # not "annotations"
-        projects.update_project(lead.user, project.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
-    imports.import_data(lead.user, project.id, body=[{"data": {"text": "u"}, "predictions": [{"result": choice("pos")}]}])
-    with pytest.raises(Invalid, match="label 'pos' is used by existing predictions"):
-        projects.check_label_config(lead.user, project.id, TEXT.replace('<Choice value="pos"/>', ""))
+def test_labels_only_predictions_use_may_go_as_in_label_studio(lead, project):
+    imports.import_data(lead.user, project.id, body=[
+        {"data": {"text": "t"}, "predictions": [{"probs": {"pos": 0.4, "neg": 0.6}}]},
+        {"data": {"text": "u"}, "predictions": [{"result": choice("neg")}]}])
+    without_neg = TEXT.replace('<Choice value="neg"/>', "")
+    # the live check and Save agree: accepted, and the predictions keep their stored result
+    assert project_config.check_label_config(lead.user, project.id, without_neg) is True
+    assert schema_of(projects.update_project(lead.user, project.id, label_config=without_neg)).label_names() == ["pos"]
+    with read_session() as s:
+        stored = sorted(str(p.result or p.probs) for p in s.exec(select(Prediction).where(Prediction.project_id == project.id)))
+    assert any("'neg'" in r for r in stored) and len(stored) == 2
+    # an unchanged config is always accepted, by both
+    assert project_config.check_label_config(lead.user, project.id, without_neg) is False
     other = projects.create_project(lead.user, title="empty", label_config=TEXT)
     imports.import_data(lead.user, other.id, body=[{"text": "no labels yet"}])
     changed = projects.update_project(lead.user, other.id, label_config=TEXT.replace('<Choice value="neg"/>', ""))
     assert schema_of(changed).label_names() == ["pos"]
+
+
+def test_the_live_check_refuses_what_save_refuses_naming_the_label(lead, project):
+    labeled(lead, project)
+    imports.import_data(lead.user, project.id, body=[{"data": {"text": "p"}, "predictions": [{"result": choice("neg")}]}])
+    without_pos = TEXT.replace('<Choice value="pos"/>', "")
+    with pytest.raises(Invalid) as live:
+        project_config.check_label_config(lead.user, project.id, without_pos)
+    with pytest.raises(Invalid) as save:
+        projects.update_project(lead.user, project.id, label_config=without_pos)
+    assert live.value.detail == save.value.detail
+    assert "label 'pos' is used by existing annotations" in save.value.detail
+    assert "neg" not in save.value.detail
 
 
 def test_new_config_may_only_read_fields_every_task_has(lead, project):

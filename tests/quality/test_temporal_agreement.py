@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from labeling.overlap import span_iou
 from labeling.schema import parse_label_config
 from quality.task_agreement import measured_controls, task_agreement
 from quality.temporal_agreement import (
     segment_agreement,
     segments_of,
-    temporal_iou,
     transcript_agreement,
     transcript_of,
     word_error_rate,
@@ -38,9 +38,9 @@ def text(rid, control, words, start=None, end=None):
 @pytest.mark.parametrize("a, b, iou", [
     ((0, 2), (1, 3), 1 / 3), ((0, 1), (0, 1), 1.0), ((0, 1), (1, 2), 0.0), ((0, 4), (1, 2), 0.25), ((0, 0), (0, 1), 0.0),
 ])
-def test_temporal_iou(a, b, iou):
-    assert temporal_iou(a, b) == pytest.approx(iou)
-    assert temporal_iou(b, a) == pytest.approx(iou)
+def test_span_iou(a, b, iou):
+    assert span_iou(a, b) == pytest.approx(iou)
+    assert span_iou(b, a) == pytest.approx(iou)
 
 
 def test_segment_agreement_pairs_same_labels_one_to_one():

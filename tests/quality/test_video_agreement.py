@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from labeling.overlap import box_iou, frames_iou
 from labeling.schema import parse_label_config
-from labeling.tracks import box_iou, timeline_frames, timeline_iou, track_iou
+from labeling.tracks import timeline_frames, track_iou
 from quality.task_agreement import MEASURES, task_agreement
 from quality.video_agreement import control_agreement
 
@@ -38,9 +39,9 @@ def test_temporal_iou_counts_frames_per_label():
     a = timeline_frames([span(1, 10), span(21, 30, "Still")])
     b = timeline_frames([span(6, 15), span(21, 30, "Still")])
     # Movement: 5 shared of 15; Still: 10 of 10 -> 15 / 25
-    assert timeline_iou(a, b) == pytest.approx(15 / 25)
-    assert timeline_iou(a, a) == 1.0
-    assert timeline_iou(timeline_frames([span(1, 10)]), timeline_frames([span(1, 10, "Still")])) == 0.0
+    assert frames_iou(a, b) == pytest.approx(15 / 25)
+    assert frames_iou(a, a) == 1.0
+    assert frames_iou(timeline_frames([span(1, 10)]), timeline_frames([span(1, 10, "Still")])) == 0.0
 
 
 def test_tracks_compare_on_interpolated_boxes():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from labeling import annotations, imports, projects, router
 from labeling.models import Role
 from labeling.schema import gallery, parse_label_config
 from tests.conftest import login
-from web.views.annotate import RESERVED_KEYS, TOOL_KEYS, keymap, result_view, tool_keys
+from web.views.annotate import RESERVED_KEYS, TOOL_KEYS, keymap, tool_keys
 
 XML = {g["id"]: g["xml"] for g in gallery()}
 
@@ -16,6 +17,12 @@ XML = {g["id"]: g["xml"] for g in gallery()}
 def csrf(client, path: str = "/") -> str:
     page = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def task_views(body: str) -> dict:
+    """What the task page hands its read-only workspaces: the task and each result by key."""
+    found = re.search(r'<script type="application/json" id="task-views">(.*?)</script>', body, re.S)
+    return json.loads(found.group(1))
 
 
 def make_project(lead, xml: str, tasks: list[dict], **settings):
@@ -60,19 +67,25 @@ def test_the_image_tools_keys_are_reserved_from_label_hotkeys():
     assert not TOOL_KEYS & RESERVED_KEYS
 
 
-def test_result_view_renders_spans_and_boxes_as_data():
-    schema = parse_label_config(XML["ner"])
+def test_the_task_page_hands_each_result_to_a_read_only_workspace(client, lead, annotator):
     text = "🙂 Ada <b>x</b>"
-    view = result_view(schema, {"text": text}, [
-        {"from_name": "label", "to_name": "text", "type": "labels",
-         "value": {"start": 2, "end": 5, "text": "Ada", "labels": ["PER"]}}])
-    assert view["spans"]["text"] == [{"text": "🙂 ", "labels": []}, {"text": "Ada", "labels": ["PER"]},
-                                     {"text": " <b>x</b>", "labels": []}]
-    boxes = result_view(parse_label_config(XML["object_detection"]), {"image": "/x.png"}, [
-        {"from_name": "label", "to_name": "image", "type": "rectanglelabels",
-         "value": {"x": 10, "y": "20;background:url(x)", "width": 30.5, "height": 1e309, "rectanglelabels": ["car"]}}])
-    style = boxes["boxes"]["image"][0]["style"]
-    assert style == "left:10.000%;top:0.000%;width:30.500%;height:0.000%"
+    project = make_project(lead, XML["ner"], [{"text": text}], overlap=1)
+    task = router.next_task(project.id, annotator.user)
+    result = [{"id": "s1", "from_name": "label", "to_name": "text", "type": "labels",
+               "value": {"start": 2, "end": 5, "text": "Ada", "labels": ["PER"]}}]
+    ann, _ = annotations.submit(task.id, annotator.user, result=result)
+    login(client, lead.email)
+    body = client.get(f"/projects/{project.id}/tasks/{task.id}").get_data(as_text=True)
+    views = task_views(body)
+    assert views["results"] == {f"annotation-{ann.id}": result}
+    assert views["task"] == {"id": task.id, "data": {"text": text}, "predictions": []}
+    assert f'data-task-view="annotation-{ann.id}"' in body
+    # one copy of the workspace, in mode "view", for task_story.js to put under each result
+    template = body[body.index('<template id="task-workspace">'):body.index("</template>")]
+    assert '&#34;mode&#34;: &#34;view&#34;' in template or '"mode": "view"' in template
+    assert "anno-viewing" in template and 'data-anno="submit"' not in template
+    assert "<mark" not in body and "task-box" not in body  # the page draws no region itself
+    assert "&lt;b&gt;x&lt;/b&gt;" in body and "<b>x</b>" not in body
 
 
 def test_annotate_page_renders_controls_from_the_schema(client, lead, annotator):
@@ -207,28 +220,22 @@ def test_notes_are_text_on_the_page_and_values_round_trip_through_the_api_and_ex
     exported = client.get(f"/api/projects/{project.id}/export?exportType=JSON", headers=lead.headers).get_json()
     assert exported[0]["annotations"][0]["result"] == result
     assert exported[0]["data"] == data
-    view = result_view(projects.parse_config(FEATURES), data, result)
-    assert view["texts"] == [{"control": "n", "text": "2.5"}, {"control": "d", "text": "2024-03-05T10:30"}]
-    assert view["spans"]["doc"] == [{"text": "Ada ", "labels": []}, {"text": "met,Bob", "labels": ["PER"]},
-                                    {"text": ".", "labels": []}]
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    login(client, lead.email)
+    body = client.get(f"/projects/{project.id}/tasks/{task['id']}").get_data(as_text=True)
+    assert task_views(body)["results"] == {f"annotation-{posted.get_json()['id']}": result}
 
 
-def test_task_view_shows_relations_and_plain_boxes_with_their_labels(client, lead):
-    from tests.labeling.schema.test_regions_linked import OCR, RELATIONS, ocr_region, span
+def test_task_view_shows_relations_in_words_and_hands_them_to_the_workspace(client, lead):
+    from tests.labeling.schema.test_regions_linked import RELATIONS, span
 
     ms = dict(span("m", 0, 9, "Microsoft", "Organization"), from_name="label")
     bill = dict(span("b", 25, 35, "Bill Gates", "Person"), from_name="label")
     relation = {"from_id": "m", "to_id": "b", "type": "relation", "direction": "right", "labels": ["org:founded_by"]}
-    view = result_view(parse_label_config(RELATIONS), {"text": "Microsoft was founded by Bill Gates."},
-                       [ms, bill, relation])
-    assert view["relations"] == ["Organization “Microsoft” → Person “Bill Gates”: org:founded_by"]
-    boxes = result_view(parse_label_config(OCR), {"ocr": "/x.png"}, ocr_region("a1", "Text", "TOTAL"))
-    assert [b["labels"] for b in boxes["boxes"]["image"]] == [["Text"]]  # one box, labelled by its labels item
-    assert boxes["texts"] == [{"control": "transcription", "text": "TOTAL"}]
-
     project = make_project(lead, RELATIONS, [{"text": "Microsoft was founded by Bill Gates."}], overlap=1)
     task = router.next_task(project.id, lead.user)
-    annotations.submit(task.id, lead.user, result=[ms, bill, relation])
+    ann, _ = annotations.submit(task.id, lead.user, result=[ms, bill, relation])
     login(client, lead.email)
     body = client.get(f"/projects/{project.id}/tasks/{task.id}").get_data(as_text=True)
-    assert "Organization “Microsoft” → Person “Bill Gates”: org:founded_by" in body
+    assert "Organization &#39;Microsoft&#39; → Person &#39;Bill Gates&#39; (org:founded_by)" in body
+    assert task_views(body)["results"][f"annotation-{ann.id}"] == [ms, bill, relation]

@@ -127,6 +127,28 @@ def test_project_validate_checks_a_config_against_its_labels(client, lead, annot
     assert client.get(f"/api/projects/{project_id}", headers=lead.headers).get_json()["label_config"] == TEXT
 
 
+def test_project_validate_answers_what_save_answers(client, lead, project_id):
+    """A label only a prediction uses may go (Label Studio counts annotations and drafts only); a
+    label an annotation uses may not: the check and Save (PATCH) agree, with the same words."""
+    _import(client, lead, project_id, [{"data": {"text": "a"}, "annotations": [{"result": choice("pos")}]},
+                                       {"data": {"text": "b"}, "predictions": [{"result": choice("neg")}]}])
+    url = f"/api/projects/{project_id}/validate"
+    without_pos = TEXT.replace('<Choice value="pos"/>', "")
+    check = client.post(url, json={"label_config": without_pos}, headers=lead.headers)
+    save = client.patch(f"/api/projects/{project_id}", json={"label_config": without_pos}, headers=lead.headers)
+    assert check.status_code == save.status_code == 422
+    assert check.get_json()["detail"] == save.get_json()["detail"]
+    assert "label 'pos' is used by existing annotations" in save.get_json()["detail"]
+    without_neg = TEXT.replace('<Choice value="neg"/>', "")
+    check = client.post(url, json={"label_config": without_neg}, headers=lead.headers)
+    assert check.status_code == 200 and check.get_json() == {"config_essential_data_has_changed": True}
+    save = client.patch(f"/api/projects/{project_id}", json={"label_config": without_neg}, headers=lead.headers)
+    assert save.status_code == 200 and save.get_json()["label_config"] == without_neg
+    # the prediction keeps its stored result
+    (prediction,) = client.get(f"/api/predictions?project={project_id}", headers=lead.headers).get_json()
+    assert prediction["result"] == choice("neg")
+
+
 def test_post_tasks_creates_one_task_through_the_importer(client, lead, annotator, project_id):
     r = client.post("/api/tasks", json={"project": project_id, "data": {"text": "hello"}, "meta": {"src": "x"}},
                     headers=lead.headers)

@@ -22,6 +22,9 @@ CSV = ("time,velocity,acceleration\n"
        "2019-01-01 00:00:01.000000,2.5,0.2\n"
        "2019-01-01 00:00:02.000000,3.5,0.3\n"
        "2019-01-01 00:00:03.000000,2.0,0.4\n")
+# no header row: Label Studio names the columns "0", "1"... (timeColumn="0", <Channel column="1"/>)
+HEADLESS_CSV = "".join(f"{t / 2},{t * t},{10 - t},{t % 3}\n" for t in range(20))
+FILES = {"/s.csv": CSV, "/headless.csv": HEADLESS_CSV}
 INLINE = """<View>
   <TimeSeriesLabels name="label" toName="ts"><Label value="Run"/><Label value="Walk"/></TimeSeriesLabels>
   <TimeSeries name="ts" value="$ts" valueType="json" timeColumn="t"><Channel column="v"/></TimeSeries>
@@ -32,8 +35,8 @@ INLINE = """<View>
 def csv_server():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            body = CSV.encode() if self.path == "/s.csv" else b"no"
-            self.send_response(200 if self.path == "/s.csv" else 404)
+            body = FILES[self.path].encode() if self.path in FILES else b"no"
+            self.send_response(200 if self.path in FILES else 404)
             self.send_header("Content-Type", "text/csv")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import jsonify, request, url_for
 
-from labeling import comments, imports, projects, wire
+from labeling import comments, imports, project_config, projects, wire
 from labeling.access import can_create_projects
 from labeling.dm import actions as dm_actions
 from labeling.dm import filters as dm_filters
@@ -145,7 +145,7 @@ def validate_config():
     config = body.get("label_config")
     if not isinstance(config, str) or not config.strip():
         raise Invalid("send {\"label_config\": \"<View>...</View>\"}", [{"field": "label_config", "detail": "required"}])
-    schema = projects.parse_config(config)
+    schema = project_config.parse_config(config)
     return jsonify({"ok": True, "kind": schema.kind, "data_keys": sorted(schema.data_keys),
                     "controls": [{"name": c.name, "tag": c.tag, "to_name": c.to_name, "labels": c.labels,
                                   "choice": c.choice} for c in schema.controls]})
@@ -206,7 +206,7 @@ def validate_project_config(project_id: int):
     config = json_body().get("label_config")
     if not isinstance(config, str) or not config.strip():
         raise Invalid("Label config is not set or is empty", [{"field": "label_config", "detail": "required"}])
-    changed = projects.check_label_config(api_user().user, project_id, config)
+    changed = project_config.check_label_config(api_user().user, project_id, config)
     return jsonify({"config_essential_data_has_changed": changed})
 
 

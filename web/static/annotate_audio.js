@@ -143,6 +143,8 @@
       obj.mark = null;
       obj.status = status;
       obj.regionType = "labels";
+      // sync="...": plays with a video or a dialogue (annotate_sync.js); its status follows them
+      this.syncJoin(obj, "audio", media, () => { obj.speed = media.playbackRate; this.showAudioStatus(obj); });
       obj.itemOf = (annotation) => this.audioItem(obj, annotation);
       obj.annotationOf = (control, item) => this.audioAnnotation(obj, control, item);
       obj.describe = (annotation) => {

@@ -13,6 +13,10 @@
   const { uuid, el, utf16ToCodePoint, codePointToUtf16 } = A;
 
   const show = (v) => (typeof v === "string" ? v : JSON.stringify(v));
+  const clock = (t) => {
+    const m = Math.floor(t / 60);
+    return `${m}:${(t - m * 60).toFixed(1).padStart(4, "0")}`;
+  };
 
   A.part(class DialoguePart {
     renderDialogue(obj, value) {
@@ -42,6 +46,97 @@
       if (this.controlsFor(obj.name, "paragraphlabels").length) {
         this.makeTextAnnotator(obj);
         obj.spanType = "paragraphlabels";
+      }
+      const spec = (this.schema.objects || {})[obj.name] || {};
+      if (spec.audio_url) this.renderParagraphAudio(obj, items, spec.audio_url);
+    }
+
+    // ---------------------------------------------------------------- audioUrl: paragraphs that play
+    // As Label Studio's Paragraphs (tags/object/Paragraphs/model.js, Phrases.jsx): the dialogue
+    // has its own <audio> (hidden); a paragraph with a `start` gets a play button that plays the
+    // audio from there (again: pause; a paused paragraph's button resumes it), and the paragraph
+    // the audio is in is highlighted, its end `end`, else `start + duration`, else the audio's end.
+    // With sync="audio" that element is a member of the <Audio>'s group (annotate_sync.js): the
+    // <Audio> sounds and shows the play head, the dialogue follows it.
+    renderParagraphAudio(obj, items, audioUrl) {
+      const src = audioUrl.startsWith("$") ? (this.shownData || {})[audioUrl.slice(1)] : audioUrl;
+      if (typeof src !== "string" || !src) return;
+      const media = el("audio", { preload: "metadata", "data-paragraph-audio": obj.name });
+      obj.wrap.append(media);
+      obj.media = media;
+      obj.playingId = -1;
+      const seconds = (v) => (v === undefined || v === null || v === "" || !Number.isFinite(Number(v)) ? null : Number(v));
+      obj.times = items.map((item) => {
+        const start = item ? seconds(item.start) : null;
+        return start === null ? null : { start, end: seconds(item.end), duration: seconds(item.duration) };
+      });
+      obj.buttons = [];
+      obj.times.forEach((t, n) => {
+        if (!t) return;
+        const button = el("button", { type: "button", class: "anno-para-play", "data-play-paragraph": String(n),
+          "data-time": clock(t.start), "aria-label": `Play paragraph ${n + 1} from ${clock(t.start)}` });
+        // no text of its own (a CSS label): the dialogue's text and its span offsets stay the paragraphs'
+        // a click leaves the focus where it was (Space goes on playing the audio, not this button)
+        button.addEventListener("pointerdown", (e) => e.stopPropagation());
+        button.addEventListener("mousedown", (e) => e.preventDefault());
+        button.addEventListener("click", (e) => { e.stopPropagation(); this.playParagraph(obj, n); });
+        obj.node.querySelector(`[data-para="${n}"]`).prepend(button);
+        obj.buttons[n] = button;
+      });
+      const track = () => this.trackParagraph(obj);
+      for (const event of ["timeupdate", "seeked", "play", "pause", "loadedmetadata"]) media.addEventListener(event, track);
+      this.syncJoin(obj, "paragraphs", media, track); // annotate_sync.js
+      media.src = src;
+    }
+
+    // A paragraph's seconds on the audio (Label Studio's regionsStartEnd), null without a start.
+    paragraphSpan(obj, n) {
+      const t = obj.times[n];
+      if (!t) return null;
+      const length = Number.isFinite(obj.media.duration) ? obj.media.duration : Infinity;
+      const start = Math.min(Math.max(t.start, 0), length);
+      const end = t.duration ? start + t.duration : (t.end !== null ? t.end : length);
+      return { start, end: Math.min(Math.max(end, start), length) };
+    }
+
+    playParagraph(obj, n) {
+      const span = this.paragraphSpan(obj, n);
+      if (!span) return;
+      const media = obj.media;
+      if (!media.paused && obj.playingId === n) { media.pause(); return; }
+      if (n !== obj.playingId) media.currentTime = span.start;
+      obj.playingId = n;
+      media.play().catch(() => {});
+      this.trackParagraph(obj);
+    }
+
+    // Highlights the paragraph the audio is in (Label Studio's trackPlayingId), every frame while it plays.
+    trackParagraph(obj) {
+      const media = obj.media;
+      if (!media || !media.isConnected) return;
+      const now = media.currentTime;
+      let playing = -1;
+      if (!(now >= media.duration)) {
+        playing = obj.times.findIndex((t, n) => {
+          const span = t && this.paragraphSpan(obj, n);
+          return span && now >= span.start && now < span.end;
+        });
+      }
+      obj.playingId = playing;
+      obj.node.querySelectorAll(".anno-para.is-playing").forEach((p) => {
+        if (Number(p.dataset.para) !== playing) { p.classList.remove("is-playing"); p.removeAttribute("aria-current"); }
+      });
+      const para = playing >= 0 && obj.node.querySelector(`[data-para="${playing}"]`);
+      if (para) { para.classList.add("is-playing"); para.setAttribute("aria-current", "true"); }
+      obj.buttons.forEach((b, n) => {
+        if (!b) return;
+        const on = n === playing && !media.paused;
+        b.classList.toggle("is-on", on);
+        b.setAttribute("aria-label", `${on ? "Pause" : "Play"} paragraph ${n + 1} from ${b.dataset.time}`);
+      });
+      if (!media.paused && !obj.tracking) {
+        obj.tracking = true;
+        requestAnimationFrame(() => { obj.tracking = false; this.trackParagraph(obj); });
       }
     }
 

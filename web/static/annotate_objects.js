@@ -17,6 +17,7 @@
         if (obj.kind === "pdf") this.teardownPdf(obj); // annotate_pdf.js
       }
       this.objects = {};
+      this.syncTeardown(); // annotate_sync.js
       this.root.querySelectorAll(".anno-text").forEach((node) => node.replaceChildren());
       this.root.querySelectorAll(".anno-image-holder, .anno-pdf-holder").forEach((node) => node.replaceChildren());
       this.root.querySelectorAll("[data-regions]").forEach((node) => node.replaceChildren());

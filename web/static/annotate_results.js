@@ -8,6 +8,28 @@
 
   A.part(class ResultsPart {
     // ---------------------------------------------------------------- result <-> page state
+    // A prediction's result as the config has it now: items of controls it no longer has go, and
+    // so do labels a control no longer has (a label only predictions used may be removed, as in
+    // Label Studio); an item left with no label goes. The stored prediction is not changed.
+    knownResult(result) {
+      const byName = new Map(this.controls.map((c) => [c.name, c]));
+      const out = [];
+      result.forEach((r) => {
+        const control = r && byName.get(r.from_name);
+        if (!control) return;
+        const names = r.value && r.value[r.type];
+        const labels = control.labels || [];
+        if (!labels.length || !Array.isArray(names) || !names.every((n) => typeof n === "string")) {
+          out.push(r);
+          return;
+        }
+        const kept = names.filter((n) => labels.includes(n));
+        if (names.length && !kept.length) return;
+        out.push(kept.length === names.length ? r : { ...r, value: { ...r.value, [r.type]: kept } });
+      });
+      return out;
+    }
+
     getResult() {
       const result = [];
       this.captureRegionAnswers(); // annotate_linked.js: the selected region's per-region answers

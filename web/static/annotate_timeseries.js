@@ -1,4 +1,5 @@
-// labelfab labeling page: <TimeSeries> (one uPlot chart per <Channel>, sharing the x axis) and
+// labelfab labeling page: <TimeSeries> (one uPlot chart per <Channel>, or per <MultiChannel> with
+// its channels together, sharing the x axis) and
 // <TimeSeriesLabels> ranges and instant events on it.
 // Methods of annotate.js's Workspace class (`this` is the workspace), in their own file; see
 // annotate_base.js for how a part joins the class. Loaded after annotate_base.js, before annotate.js.
@@ -84,25 +85,34 @@
       obj.cursor = 0;
       obj.pendingStart = null;
       obj.view = [data.x[0], data.x[data.x.length - 1]];
-      const channels = Object.keys(data.channels);
       const width = Math.max(300, pane.clientWidth - 8);
-      channels.forEach((column, n) => {
-        const channel = (spec && spec.channels || []).find((c) => c.column === column) || {};
-        const holder = el("div", { class: "anno-series-chart" });
+      // one chart per channel; the channels of a <MultiChannel> (the same `group`) share one
+      const specs = (spec && spec.channels) || Object.keys(data.channels).map((column) => ({ column }));
+      const charts = [];
+      specs.forEach((channel, n) => {
+        const last = charts[charts.length - 1];
+        const group = channel.group === undefined ? null : channel.group;
+        const line = { channel, color: channel.stroke_color || PALETTE[n % PALETTE.length] };
+        if (group !== null && last && last.group === group) last.lines.push(line); else charts.push({ group, lines: [line] });
+      });
+      charts.forEach(({ lines }) => {
+        const holder = el("div", { class: "anno-series-chart", "data-series-channels": String(lines.length) });
         pane.append(holder);
-        const color = channel.stroke_color || PALETTE[n % PALETTE.length];
-        const label = (channel.legend || column) + (channel.units ? ` (${channel.units})` : "");
+        const series = lines.map(({ channel, color }) => ({
+          label: (channel.legend || channel.column) + (channel.units ? ` (${channel.units})` : ""),
+          stroke: color, width: 1.5, spanGaps: false,
+        }));
         const plot = new window.uPlot({
           width, height: CHART_HEIGHT, ms: 1,
           scales: { x: { time: obj.isDate } },
-          series: [{ label: (spec && spec.time_column) || "point" }, { label, stroke: color, width: 1.5, spanGaps: false }],
+          series: [{ label: (spec && spec.time_column) || "point" }, ...series],
           cursor: { sync: { key: `series-${obj.name}` }, drag: { x: true, y: false, setScale: false } },
           legend: { show: true },
           hooks: {
             draw: [(u) => this.drawSeriesMarks(obj, u)],
             setSelect: [(u) => this.onSeriesDrag(obj, u)],
           },
-        }, [data.x, data.channels[column]], holder);
+        }, [data.x, ...lines.map(({ channel }) => data.channels[channel.column])], holder);
         plot.over.addEventListener("wheel", (e) => { e.preventDefault(); this.zoomSeries(obj, e.deltaY < 0 ? 0.5 : 2, plot.posToVal(e.offsetX, "x")); }, { passive: false });
         plot.over.addEventListener("click", (e) => this.clickSeries(obj, plot.posToVal(e.offsetX, "x")));
         plot.over.addEventListener("mousedown", () => { obj.dragPlot = plot; }); // the charts share a selection: one range

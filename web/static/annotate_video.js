@@ -110,6 +110,8 @@
       video.addEventListener("pause", () => { play.textContent = "Play"; this.videoFromTime(obj); });
       video.addEventListener("seeked", () => { if (!video.paused) this.videoFromTime(obj); });
       video.addEventListener("ended", () => { play.textContent = "Play"; });
+      // sync="audio": plays, pauses and seeks with its audio (annotate_sync.js); the frame follows
+      this.syncJoin(obj, "video", video, () => { if (video.paused) this.videoFromTime(obj); });
       overlay.addEventListener("pointerdown", (e) => this.videoPointerDown(obj, e));
       timeline.addEventListener("pointerdown", (e) => this.videoTimelineClick(obj, e));
       if (typeof src !== "string" || !src) {

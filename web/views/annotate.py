@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 from typing import Any
 from urllib.parse import quote
@@ -32,13 +31,12 @@ from urllib.parse import quote
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from labeling import limits, projects, story
+from labeling import limits, project_config, projects, story
 from labeling.access import can, can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import prelabels_on
-from labeling.schema import LabelSchema, gallery, label_text, schema_of
-from labeling.schema.objects import text_of
+from labeling.schema import LabelSchema, gallery, schema_of
 from labeling.schema.timeseries import sample_series
 from web.api.params import int_arg
 
@@ -287,10 +285,10 @@ def preview():
     schema = None
     refused = False
     try:
-        schema = projects.parse_config(xml)
+        schema = project_config.parse_config(xml)
         project_id = request.form.get("project", "")
         if project_id.isdigit() and len(project_id) < 10:  # the settings page: what Save would refuse
-            projects.check_label_config(current_user.user, int(project_id), xml)
+            project_config.check_label_config(current_user.user, int(project_id), xml)
     except Invalid as exc:
         errors = exc.errors or [{"detail": exc.detail}]
         refused = schema is not None  # it parses, but the project's labels forbid it
@@ -308,130 +306,6 @@ def preview():
     return render_template("annotate/preview.html", **ctx)
 
 
-def _span_segments(text: str, items: list[dict]) -> list[dict]:
-    """Split ``text`` at the span items' code-point offsets: [{"text", "labels"}] in order."""
-    cuts = {0, len(text)}
-    spans = []
-    for item in items:
-        value = item.get("value") or {}
-        start, end = value.get("start"), value.get("end")
-        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
-            spans.append((start, end, [str(x) for x in value.get("labels") or []]))
-            cuts.update((start, end))
-    points = sorted(cuts)
-    segments = []
-    for a, b in zip(points, points[1:], strict=False):
-        labels = [lab for s, e, labs in spans if s <= a and b <= e for lab in labs]
-        segments.append({"text": text[a:b], "labels": labels})
-    return segments
-
-
-def _pct(value: Any) -> str:
-    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-    return f"{min(max(number if math.isfinite(number) else 0.0, -1.0), 101.0):.3f}"
-
-
-def _polygon_view(value: dict) -> dict | None:
-    points = value.get("points")
-    if not isinstance(points, list):
-        return None
-    pairs = [p for p in points if isinstance(p, list) and len(p) == 2]
-    return {"kind": "polygon", "points": " ".join(f"{_pct(x)},{_pct(y)}" for x, y in pairs)}
-
-
-def _ellipse_view(value: dict) -> dict:
-    return {"kind": "ellipse", "cx": _pct(value.get("x")), "cy": _pct(value.get("y")),
-            "rx": _pct(value.get("radiusX")), "ry": _pct(value.get("radiusY")), "rotation": _pct(value.get("rotation"))}
-
-
-def _point_view(value: dict) -> dict:
-    return {"kind": "point", "cx": _pct(value.get("x")), "cy": _pct(value.get("y"))}
-
-
-def _mask_view(value: dict) -> dict:
-    rle = value.get("rle")
-    return {"kind": "mask", "size": len(rle) if isinstance(rle, list) else 0}
-
-
-#: Polygons, ellipses and key points drawn over the task page's image (percent coordinates in an
-#: SVG of viewBox 0 0 100 100); masks named with the size of their RLE.
-_SHAPE_VIEWS = {t: f for f, types in ((_polygon_view, ("polygonlabels", "polygon")),
-                                      (_ellipse_view, ("ellipselabels", "ellipse")),
-                                      (_point_view, ("keypointlabels", "keypoint")),
-                                      (_mask_view, ("brushlabels", "brush"))) for t in types}
-
-
-def _region_labels(result: Any) -> dict[Any, list[str]]:
-    """Region id -> the labels (and span text) its items carry, to name it."""
-    names: dict[Any, list[str]] = {}
-    for item in result if isinstance(result, list) else []:
-        value = item.get("value") if isinstance(item, dict) else None
-        if not isinstance(value, dict) or item.get("id") is None:
-            continue
-        for key in ("labels", "rectanglelabels", "polygonlabels"):
-            names.setdefault(item["id"], []).extend(str(n) for n in value.get(key) or [])
-        if isinstance(value.get("text"), str) and item.get("type") == "labels":
-            names.setdefault(item["id"], []).append(f"“{value['text'][:40]}”")
-    return names
-
-
-def _relation_text(item: dict, region_labels: dict[Any, list[str]]) -> str:
-    ends = [" ".join(region_labels.get(item.get(k)) or [str(item.get(k))]) for k in ("from_id", "to_id")]
-    arrow = {"left": "←", "bi": "↔"}.get(str(item.get("direction")), "→")
-    labels = ", ".join(map(str, item.get("labels") or []))
-    return f"{ends[0]} {arrow} {ends[1]}" + (f": {labels}" if labels else "")
-
-
-def result_view(schema: LabelSchema, data: dict, result: list[dict]) -> dict[str, Any]:
-    """One annotation's result, prepared for the read-only view (text, never markup)."""
-    out: dict[str, Any] = {"choices": [], "texts": [], "ratings": [], "spans": {}, "boxes": {}, "shapes": {},
-                           "relations": []}
-    span_items: dict[str, list[dict]] = {}
-    plain = {c.name for c in schema.controls if c.type == "labels" and c.object_tag == "Image"}
-    region_labels = _region_labels(result)
-    for item in result if isinstance(result, list) else []:
-        if not isinstance(item, dict):
-            continue
-        kind, value, name = item.get("type"), item.get("value") or {}, str(item.get("from_name", ""))
-        if name in plain:
-            continue  # the labels of a plain box: shown on its rectangle
-        if kind == "relation":
-            out["relations"].append(_relation_text(item, region_labels))
-            continue
-        if kind == "rectangle":
-            kind, value = "rectanglelabels", {**value, "rectanglelabels": region_labels.get(item.get("id"), [])}
-        if kind == "choices":
-            out["choices"].append({"control": name, "labels": [str(x) for x in value.get("choices") or []]})
-        elif kind == "textarea":
-            out["texts"].append({"control": name, "text": "\n".join(str(x) for x in value.get("text") or [])})
-        elif kind == "rating":
-            out["ratings"].append({"control": name, "rating": value.get("rating")})
-        elif kind in ("number", "datetime"):
-            out["texts"].append({"control": name, "text": str(value.get(kind))})
-        elif kind in ("taxonomy", "paragraphlabels", "pairwise", "ranker", "hypertextlabels"):
-            # as text: a path list, a span of a dialogue, "right", "rank: b, a", "Person 'John'"
-            out["texts"].append({"control": name, "text": label_text([item])})
-        elif kind == "labels":
-            span_items.setdefault(str(item.get("to_name", "")), []).append(item)
-        elif kind == "rectanglelabels":
-            out["boxes"].setdefault(str(item.get("to_name", "")), []).append({
-                "labels": [str(x) for x in value.get("rectanglelabels") or []],
-                "style": (f"left:{_pct(value.get('x'))}%;top:{_pct(value.get('y'))}%;"
-                          f"width:{_pct(value.get('width'))}%;height:{_pct(value.get('height'))}%"),
-            })
-        elif kind in _SHAPE_VIEWS:
-            shape = _SHAPE_VIEWS[kind](value)
-            labels = [str(x) for x in value.get(kind) or []] if kind.endswith("labels") else []
-            if shape is not None:
-                out["shapes"].setdefault(str(item.get("to_name", "")), []).append({**shape, "labels": labels})
-    for obj_name, items in span_items.items():
-        obj = schema.objects.get(obj_name)
-        text = text_of(data.get(obj.value_key)) if obj is not None else None
-        if text is not None:
-            out["spans"][obj_name] = _span_segments(text, items)
-    return out
-
-
 def _story_in(project_id: int, task_id: int) -> dict:
     """The task's story for the current user, the task being one of the URL's project."""
     told = story.task_story(current_user.user, task_id)
@@ -445,7 +319,13 @@ def _story_in(project_id: int, task_id: int) -> dict:
 def task_view(project_id: int, task_id: int):
     """A task's story (leads and reviewers): its data, every annotation side by side with its
     versions, predictions, the final label and its source, QC findings, review decisions,
-    comments and every state change in time order (:func:`labeling.story.task_story`)."""
+    comments and every state change in time order (:func:`labeling.story.task_story`).
+
+    Each annotation, prediction and the final label is shown in words (``label_text``) and
+    through the labeling page's own widgets, read-only: a copy of the workspace in mode
+    ``view`` per result (``task_story.js``, ``annotate_view.js``)."""
+    from labeling.schema.hypertext import page_data
+
     user = current_user.user
     with read_session() as s:
         project = require_project(s, user, project_id, "see_all")
@@ -453,23 +333,33 @@ def task_view(project_id: int, task_id: int):
     told = _story_in(project_id, task_id)
     schema = schema_of(project)
     task = told["task"]
-    data = task["data"]
     columns = []
+    results: dict[str, list] = {}
     for ann in told["annotations"]:
+        key = f"annotation-{ann['id']}"
+        results[key] = ann["result"] if isinstance(ann["result"], list) else []
         columns.append({"kind": "annotation", "who": ann["author"] or f"user {ann['completed_by']}", "id": ann["id"],
-                        "when": _when(ann["updated_at"]), "version": ann["version"],
+                        "key": key, "when": _when(ann["updated_at"]), "version": ann["version"],
                         "skipped": ann["was_cancelled"], "skip_reason": ann["skip_reason"],
-                        "lead_time": ann["lead_time"], "view": result_view(schema, data, ann["result"]),
+                        "lead_time": ann["lead_time"], "label": ann["versions"][-1]["label"] if ann["versions"] else "",
+                        "has_result": bool(results[key]),
                         "versions": [{**v, "when": _when(v["at"])} for v in ann["versions"][:-1]]})
     for pred in told["predictions"]:
-        columns.append({"kind": "prediction", "who": pred["model_version"] or "model", "id": pred["id"],
-                        "score": pred["score"], "when": _when(pred["created_at"]),
-                        "view": result_view(schema, data, pred["result"])})
+        key = f"prediction-{pred['id']}"
+        results[key] = pred["result"] if isinstance(pred["result"], list) else []
+        columns.append({"kind": "prediction", "who": pred["model_version"] or "model", "id": pred["id"], "key": key,
+                        "score": pred["score"], "when": _when(pred["created_at"]), "label": pred["label"],
+                        "has_result": bool(results[key])})
     final = told["final"]
-    final_view = result_view(schema, data, final["label"]) if isinstance(final["label"], list) else None
-    return render_template("annotate/task.html", project=project, task=task, schema=schema, columns=columns,
-                           story=told, final=final, final_view=final_view, may_review=may_review,
-                           when=_when)
+    if isinstance(final["label"], list) and final["label"]:
+        results["final"] = final["label"]
+    views = {"task": {"id": task["id"], "data": page_data(schema, projects.get_task(user, task_id)["data"]),
+                      "predictions": []},
+             "results": results}
+    config = page_config(schema, mode="view", project=project)
+    return render_template("annotate/task.html", project=project, task=task, columns=columns, story=told,
+                           final=final, views=views, may_review=may_review, when=_when,
+                           **workspace_context(schema, config))
 
 
 def _when(iso: str | None) -> str:

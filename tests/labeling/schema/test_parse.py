@@ -78,7 +78,8 @@ def test_text_classification_schema_and_json_round_trip():
     schema = parse_label_config(TEXT_CLS)
     assert schema.model_dump() == {
         "objects": {"text": {"tag": "Text", "value_key": "text", "name_key": None, "text_key": None,
-                             "value_list": False, "chat": None, "series": None, "frame_rate": None}},
+                             "value_list": False, "chat": None, "series": None, "frame_rate": None,
+                             "sync": None, "audio_url": None}},
         "controls": [
             {
                 "name": "sentiment",

@@ -71,7 +71,7 @@ def test_a_time_series_without_channels_or_with_other_tags_is_refused():
     with pytest.raises(LabelConfigError, match="no <Channel"):
         parse_label_config('<View><TimeSeries name="ts" value="$csv"/>'
                            '<TimeSeriesLabels name="l" toName="ts"><Label value="A"/></TimeSeriesLabels></View>')
-    with pytest.raises(LabelConfigError, match="only <Channel> tags"):
+    with pytest.raises(LabelConfigError, match="only <Channel> and <MultiChannel> tags"):
         parse_label_config('<View><TimeSeries name="ts" value="$csv"><Channel column="a"/><Text name="t" value="$t"/>'
                            '</TimeSeries><TimeSeriesLabels name="l" toName="ts"><Label value="A"/></TimeSeriesLabels>'
                            '</View>')
@@ -141,6 +141,42 @@ def test_without_a_time_column_the_x_axis_is_the_row_index():
                                 '<TimeSeriesLabels name="l" toName="ts"><Label value="A"/></TimeSeriesLabels></View>')
     series = read_series(schema.objects["ts"].series, "V;w\n5;1\n6;2\n")
     assert series["x"] == [0.0, 1.0] and series["keys"] == [0, 1] and series["channels"] == {"v": [5.0, 6.0]}
+
+
+HEADLESS = """<View>
+  <TimeSeries name="ts" value="$csv" valueType="url" sep=";" timeColumn="0">
+    <MultiChannel><Channel column="1" legend="x"/><Channel column="2" legend="y"/></MultiChannel>
+    <Channel column="3"/>
+  </TimeSeries>
+  <TimeSeriesLabels name="l" toName="ts"><Label value="Step"/></TimeSeriesLabels>
+</View>"""
+
+
+def test_a_csv_without_a_header_names_its_columns_by_index():
+    spec = parse_label_config(HEADLESS).objects["ts"].series
+    assert [(c.column, c.legend, c.group) for c in spec.channels] == [("1", "x", 0), ("2", "y", 0), ("3", None, None)]
+    series = read_series(spec, "0;1.5;-2;0x10\n0.5;2.5;-1;1e2\n1;3;0;.5\n")  # numbers as JavaScript reads them
+    assert series["x"] == [0.0, 0.5, 1.0] and series["keys"] == [0, 0.5, 1]
+    assert series["channels"] == {"1": [1.5, 2.5, 3.0], "2": [-2.0, -1.0, 0.0], "3": [None, 100.0, 0.5]}
+    # a first row of words above rows of numbers is a header; channel indexes name its columns
+    untimed = parse_label_config(HEADLESS.replace('timeColumn="0"', "")).objects["ts"].series
+    with_header = read_series(untimed, "Time;X;Y;Z\n0;1;2;3\n1;4;5;6\n")
+    assert with_header["channels"] == {"1": [1.0, 4.0], "2": [2.0, 5.0], "3": [3.0, 6.0]}
+    # ... but the time column is matched by name only, as Label Studio's editor does
+    with pytest.raises(SeriesError, match="no column '0'"):
+        read_series(spec, "Time;X;Y;Z\n0;1;2;3\n")
+    # words in both rows (a column of labels) and numbers in both: no header either
+    assert read_series(untimed, "a;1;2;3\nb;4;5;6\n")["channels"]["1"] == [1.0, 4.0]
+
+
+def test_multichannel_holds_only_channels():
+    with pytest.raises(LabelConfigError, match="inside <MultiChannel>; only <Channel>"):
+        parse_label_config('<View><TimeSeries name="ts" value="$csv"><MultiChannel><Text name="t" value="$t"/>'
+                           '</MultiChannel><Channel column="a"/></TimeSeries>'
+                           '<TimeSeriesLabels name="l" toName="ts"><Label value="A"/></TimeSeriesLabels></View>')
+    with pytest.raises(LabelConfigError, match="no <Channel"):
+        parse_label_config('<View><TimeSeries name="ts" value="$csv"><MultiChannel/></TimeSeries>'
+                           '<TimeSeriesLabels name="l" toName="ts"><Label value="A"/></TimeSeriesLabels></View>')
 
 
 def test_bad_csvs_name_their_problem():
