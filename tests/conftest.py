@@ -148,20 +148,27 @@ def pytest_runtest_makereport(item, call):
                            f"pure tests out, so it would run nowhere ({call.excinfo.value if call.excinfo else ''})")
 
 
+def _database_of(url: sa.engine.URL) -> tuple:
+    return url.get_backend_name(), url.host, url.port, url.database
+
+
 class _ServiceGuard:
-    """Records the database connections and broker messages a pure test's own thread makes."""
+    """Records the connections to the test database and the broker messages a pure test's own
+    thread makes (a database of the test's own, a SQLite file in its tmp_path, is no service)."""
 
     def __init__(self, broker):
         self.used: list[str] = []
         self.thread = threading.get_ident()
         self.broker = broker
+        self.database = _database_of(get_engine().url)
 
     def _note(self, what: str) -> None:
         if threading.get_ident() == self.thread:
             self.used.append(what)
 
     def _on_connect(self, conn, *args):
-        self._note(f"a connection to {conn.engine.url.render_as_string(hide_password=True)}")
+        if _database_of(conn.engine.url) == self.database:
+            self._note(f"a connection to {conn.engine.url.render_as_string(hide_password=True)}")
 
     def __enter__(self):
         sa.event.listen(sa.engine.Engine, "engine_connect", self._on_connect)
@@ -192,12 +199,19 @@ def clean_db(request, database):
         users.forget_tokens()
         broker.flush_all()
         pytest.fail(f"{request.node.nodeid} is marked pure (it requests no database fixture) but made "
-                    f"{guard.used[0]}: request the fixtures it needs (e.g. `app` or `lead`)",
+                    f"{guard.used[0]}: request the fixtures it needs (`db_engine`, `app`, `lead`, ...)",
                     pytrace=False)
     yield
     clear_tables()
     users.forget_tokens()  # tables emptied behind the domain's back
     broker.flush_all()  # jobs about rows that are gone: never run in a later test (a shared Redis or RabbitMQ)
+
+
+@pytest.fixture
+def db_engine(database):
+    """The test database's engine, for a test that uses it without an app or a user (migrations):
+    requesting it keeps the test off the pure ones, so it runs on PostgreSQL too."""
+    return database
 
 
 @pytest.fixture

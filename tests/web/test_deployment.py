@@ -175,6 +175,7 @@ def test_health_when_the_broker_is_down_names_nothing(client, monkeypatch):
 
 
 @pytest.mark.parametrize("path", ["/login", "/health", "/api/projects"])
+@pytest.mark.usefixtures("db_engine")  # /health asks the database
 def test_hsts_when_cookies_are_secure(path):
     secure = _app(session_cookie_secure=True).test_client().get(path)
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
