@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from quality import QCInputError, quiet
+from quality.noise import estimate_noise
 from quality.pred_probs import validate_pred_probs
 
 __all__ = [
@@ -232,15 +233,23 @@ def single_annotator_issues(
     n, k = y.size, len(names)
     pp = validate_pred_probs(pred_probs, n_items=n, n_classes=k)
 
+    noise = estimate_noise(y, pp)
     try:
         with quiet():
             cj = cleanlab.count.compute_confident_joint(y, pp, calibrate=True)
-            is_issue = cleanlab.filter.find_label_issues(
-                y, pp, filter_by=filter_by, confident_joint=cj, n_jobs=1
-            )
             quality = cleanlab.rank.get_label_quality_scores(y, pp, method=score_method)
+            if filter_by == "low_self_confidence":
+                # cleanlab's rule (the labels of lowest self-confidence), as many as the anchor
+                # estimate of wrong labels: cleanlab's own count is the confident joint's
+                # off-diagonal, which adds a weak model's confident mistakes to the wrong labels
+                is_issue = np.zeros(n, dtype=bool)
+                self_conf = pp[np.arange(n), y]
+                is_issue[np.argsort(self_conf, kind="stable")[: int(round(noise["noise_rate"] * n))]] = True
+            else:
+                is_issue = cleanlab.filter.find_label_issues(
+                    y, pp, filter_by=filter_by, confident_joint=cj, n_jobs=1
+                )
             joint = cleanlab.count.estimate_joint(y, pp, confident_joint=cj)
-            _, noise_matrix, _ = cleanlab.count.estimate_latent(cj, y)
     except ValueError as exc:  # cleanlab's own checks, after ours: report, don't crash
         raise QCInputError(f"cleanlab could not score these labels: {exc}") from exc
 
@@ -251,9 +260,7 @@ def single_annotator_issues(
     given_conf = pp[np.arange(n), y]
     ranked = np.flatnonzero(is_issue)
     ranked = ranked[np.argsort(quality[ranked], kind="stable")]
-    row_sums = joint.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.where(row_sums > 0, 1.0 - np.diag(joint) / row_sums, np.nan)
+    per_class = noise["noise_rate_per_class"]
     reasons = [
         _single_reason(
             names,
@@ -274,11 +281,12 @@ def single_annotator_issues(
         "ranked_issues": ranked,
         "reasons": reasons,
         "n_issues": int(is_issue.sum()),
-        "noise_rate": float(1.0 - np.trace(joint)),
+        "noise_rate": noise["noise_rate"],
         "noise_rate_per_class": per_class,
+        "noise_rate_cleanlab": float(1.0 - np.trace(joint)),
         "confident_joint": np.asarray(cj),
         "joint": np.asarray(joint),
-        "noise_matrix": np.asarray(noise_matrix),
+        "noise_matrix": noise["noise_matrix"],
         "class_names": names,
     }
 
