@@ -177,10 +177,12 @@ def single_annotator_issues(
 ) -> dict[str, Any]:
     """Find items whose (single) given label is probably wrong, with cleanlab.
 
-    Uses confident learning: the calibrated confident joint
-    (:func:`cleanlab.count.compute_confident_joint`) estimates how many items of each given
-    label belong to each true class; :func:`cleanlab.filter.find_label_issues` flags the
-    items to prune; :func:`cleanlab.rank.get_label_quality_scores` scores every label.
+    :func:`quality.noise.estimate_noise` estimates how many labels are wrong (from anchor items,
+    not cleanlab's confident joint, which counts a weak model's confident mistakes as wrong
+    labels); :func:`cleanlab.rank.get_label_quality_scores` scores every label, and the labels
+    of lowest score are flagged, as many as that estimate. The calibrated confident joint
+    (:func:`cleanlab.count.compute_confident_joint`) and cleanlab's own noise figure are kept
+    beside it.
 
     Parameters
     ----------
@@ -192,10 +194,11 @@ def single_annotator_issues(
     class_names : sequence of str
         Names of the classes, in column order; used in the reasons.
     filter_by : str, default "low_self_confidence"
-        Passed to :func:`cleanlab.filter.find_label_issues`. The default flags as many items as
-        the confident joint counts off its diagonal, those of lowest self-confidence: the top of
-        the ranking by `score_method` that reviewers see, and the rule of the batched runs
-        (:mod:`quality.batched`), so that projects of every size are flagged alike.
+        The default flags as many items as :func:`quality.noise.estimate_noise` counts wrong,
+        those of lowest self-confidence (cleanlab's ``low_self_confidence`` rule with that
+        count): the top of the ranking by `score_method` that reviewers see, and the rule of the
+        batched runs (:mod:`quality.batched`), so that projects of every size are flagged alike.
+        Any other value is passed to :func:`cleanlab.filter.find_label_issues`.
     score_method : str, default "self_confidence"
         Passed to :func:`cleanlab.rank.get_label_quality_scores`.
     min_class_count : int, default 2
@@ -210,11 +213,12 @@ def single_annotator_issues(
         (its probability), ``given_label_confidence``, ``ranked_issues`` (indices of flagged
         items, most likely wrong first), ``reasons`` (list of str per item, e.g.
         ``"labelled 'cat'; model says 'dog' (0.91)"``), ``n_issues``, ``noise_rate``
-        (estimated share of wrong labels, from the calibrated confident joint),
+        (estimated share of wrong labels, :func:`quality.noise.estimate_noise`),
+        ``noise_rate_cleanlab`` (1 - trace of cleanlab's calibrated joint),
         ``noise_rate_per_class`` (share of wrong labels among items given each class; NaN
         for classes without items), ``confident_joint`` (n_classes x n_classes, rows = given
         label, columns = true label), ``joint`` (the same, normalized to sum 1),
-        ``noise_matrix`` (P(given label | true label), columns sum to 1) and
+        ``noise_matrix`` (P(given label | true label) from the anchors, columns sum to 1) and
         ``class_names``.
 
     Raises
@@ -294,8 +298,8 @@ def single_annotator_issues(
 def error_posteriors(labels: Any, pred_probs: Any, noise_matrix: Any) -> np.ndarray:
     """Each item's estimated probability that its given label is wrong.
 
-    Bayes' rule with cleanlab's estimates. The noise matrix estimated from the calibrated
-    confident joint (``noise[c, j]`` = P(given label c | true class j)) says how labels go wrong;
+    Bayes' rule with the noise matrix (``noise[c, j]`` = P(given label c | true class j), as
+    :func:`single_annotator_issues` estimates it from anchor items) saying how labels go wrong;
     the model learnt the given labels, so its ``pred_probs`` estimate ``noise @ p_true`` and the
     chance of each true class ``p_true`` is had by solving that (clipped at 0, renormalized).
     For an item given the label ``c``::
