@@ -32,7 +32,8 @@ __all__ = ["ANCHOR_DELTA", "MIN_ANCHORS", "anchor_noise_matrix", "estimate_noise
 
 #: Confidence of the Hoeffding bound that picks each class's depth (one-sided, per depth).
 ANCHOR_DELTA = 0.05
-#: Fewest items a class's anchor set holds (fewer give a share too coarse to mean anything).
+#: Fewest items a class's anchor set holds (fewer give a share too coarse to mean anything),
+#: unless the class itself is smaller.
 MIN_ANCHORS = 10
 
 
@@ -62,15 +63,15 @@ def anchor_noise_matrix(labels: Any, pred_probs: Any, *, delta: float = ANCHOR_D
     anchors = np.zeros(k, dtype=np.int64)
     depth = np.arange(1, n + 1, dtype=np.float64)
     bonus = np.sqrt(np.log(1.0 / delta) / (2.0 * depth))
+    pred = pp.argmax(axis=1)
     for j in range(k):
         order = np.argsort(-pp[:, j], kind="stable")
         given = y[order]
         # the share of the top m items given another label than j, for every m
         other = np.cumsum(given != j) / depth
         # no deeper than the items the model calls j (past them the ranking is of other classes)
-        # and no deeper than the items labelled j (the class's size)
-        limit = int(max(MIN_ANCHORS, min(np.sum(pp.argmax(axis=1) == j), np.sum(y == j))))
-        limit = min(limit, n)
+        # and no deeper than the items labelled j (the class's size): a small class has few anchors
+        limit = max(1, int(min(np.sum(pred == j), np.sum(y == j))))
         lo = min(MIN_ANCHORS, limit)
         # a cut is a threshold on the score: items of equal score go in or out together
         scores = pp[order, j]
