@@ -56,8 +56,10 @@ def test_a_weak_model_does_not_count_its_own_mistakes_as_wrong_labels(rate):
     assert accuracy < 0.9  # the classes overlap: the model is often wrong
     est = estimate_noise(given, pp)["noise_rate"]
     cleanlab_est = 1 - np.trace(cleanlab.count.estimate_joint(given, pp))
-    assert abs(est - true_rate) <= 0.02
-    assert abs(est - true_rate) < abs(cleanlab_est - true_rate)
+    # anchors read on the half they were not chosen on carry some items of other classes, so a
+    # weak model's estimate errs high (the module docstring), but by far less than cleanlab's
+    assert -0.01 <= est - true_rate <= 0.035
+    assert abs(est - true_rate) < abs(cleanlab_est - true_rate) / 2
 
 
 def test_the_noise_matrix_has_columns_of_shares_and_the_shares_sum_to_one():
@@ -67,9 +69,11 @@ def test_the_noise_matrix_has_columns_of_shares_and_the_shares_sum_to_one():
     assert (T >= 0).all() and (anchors >= 10).all()
     out = estimate_noise(given, pp)
     assert out["class_shares"].sum() == pytest.approx(1.0) and (out["class_shares"] >= 0).all()
-    # the anchors' share of each given class that is wrong is near the truth
+    # the anchors' share of each given class that is wrong is near the truth (high by a few
+    # points at most: the model is weak, see the module docstring)
     wrong = np.array([np.mean(truth[given == c] != c) for c in range(3)])
-    np.testing.assert_allclose(out["noise_rate_per_class"], wrong, atol=0.05)
+    assert (out["noise_rate_per_class"] - wrong >= -0.02).all()
+    np.testing.assert_allclose(out["noise_rate_per_class"], wrong, atol=0.06)
 
 
 def test_a_class_no_item_is_given_has_no_per_class_rate():
@@ -77,3 +81,21 @@ def test_a_class_no_item_is_given_has_no_per_class_rate():
     pp4 = np.hstack([pp * 0.99, np.full((pp.shape[0], 1), 0.01)])
     out = estimate_noise(given, pp4)
     assert np.isnan(out["noise_rate_per_class"][3]) and np.isfinite(out["noise_rate"])
+
+
+def test_the_depth_chosen_on_one_half_and_read_on_the_other_is_not_optimistic():
+    """Choosing the depth where the share of other labels is lowest and reading it on the same
+    items gives a low share; cross-fitting does not (a strong model, where impure anchors are rare)."""
+    truth, given, pp = overlapping_classes(n=6000, rate=0.2, spread=0.6, seed=5)
+    true_rate = float(np.mean(truth != given))
+    crossfit = estimate_noise(given, pp)["noise_rate"]
+    same_items = estimate_noise(given, pp, halvings=0)["noise_rate"]
+    assert abs(crossfit - true_rate) <= 0.02
+    assert crossfit > same_items
+
+
+def test_the_halvings_are_seeded_so_a_run_repeats():
+    truth, given, pp = overlapping_classes(rate=0.1, seed=6)
+    first, again = estimate_noise(given, pp), estimate_noise(given, pp)
+    assert first["noise_rate"] == again["noise_rate"]
+    np.testing.assert_array_equal(first["noise_matrix"], again["noise_matrix"])
