@@ -95,31 +95,38 @@ def anchor_noise_matrix(
     anchors = np.zeros(k, dtype=np.int64)
     pred = pp.argmax(axis=1)
     rng = np.random.default_rng(seed)
-    sides = []
+    halves = []
     for _ in range(halvings if n >= 2 else 0):
         # stratified by the given label: every other item of each label, in a random order, so
         # each half holds half of every class (a lopsided half cuts its anchors short)
         perm = rng.permutation(n)
         perm = perm[np.argsort(y[perm], kind="stable")]
-        sides += [(perm[0::2], perm[1::2]), (perm[1::2], perm[0::2])]
+        first = np.zeros(n, dtype=bool)
+        first[perm[0::2]] = True
+        halves += [first, ~first]
     half_delta = float(np.sqrt(delta))
     for j in range(k):
         col = pp[:, j]
         # a class too small for a half to hold MIN_ANCHORS of it has little depth to choose on
         # the whole set (hence little to be optimistic about) and would only be made noisier
-        if not sides or min(np.sum(pred == j), np.sum(y == j)) < 2 * MIN_ANCHORS:
+        if not halves or min(np.sum(pred == j), np.sum(y == j)) < 2 * MIN_ANCHORS:
             given, _, cuts = class_ranking(y, col, j, pred)
             m = best_bin(given, j, cuts, delta=delta)
             anchors[j] = m
             T[:, j] = np.bincount(given[:m], minlength=k)[:k] / m
             continue
+        # ranked once: a half keeps the order (and a stable sort of sorted scores is linear)
+        order = np.argsort(-col, kind="stable")
+        ys, cs, ps = y[order], col[order], pred[order]
         read = np.zeros(k)
         counts = []
-        for a, b in sides:
-            given, ranked, cuts = class_ranking(y[a], col[a], j, pred[a])
+        for a in halves:
+            a = a[order]
+            given, ranked, cuts = class_ranking(ys[a], cs[a], j, ps[a])
             t = ranked[best_bin(given, j, cuts, delta=half_delta) - 1]
-            read += np.bincount(y[b][col[b] >= t], minlength=k)[:k]
-            counts.append(int(np.sum(col >= t)))
+            b = ~a
+            read += np.bincount(ys[b][cs[b] >= t], minlength=k)[:k]
+            counts.append(int(np.sum(cs >= t)))
         # the labels read over all the halvings pooled (each item is read once per halving), so
         # that a model that separates the classes gives exactly the share of the whole set
         if read.sum() > 0:
