@@ -257,11 +257,12 @@ def main() -> None:
             # the server's and the database's CPU per request (a next and a submit per cycle)
             # tell our cost apart from the waits a busy machine adds to the latencies
             server_cpu = cpu_seconds(process_tree(server.pid))
-            machine = machine_cpu_seconds()
+            machine, wall = machine_cpu_seconds(), time.perf_counter()
             with DatabaseCpu(args.pg_url) as db:
                 outs, secs = run_clients(server.port, tokens, pid, args.seconds, 2, think=args.think_ms / 1000)
             server_cpu = cpu_seconds(process_tree(server.pid)) - server_cpu
-            machine = machine_cpu_seconds() - machine
+            # over the whole wall time (the clients' start-up included): every core's share
+            machine = (machine_cpu_seconds() - machine) / (time.perf_counter() - wall)
             lat = [x for o in outs for x in o.get("next", [])]
             served = [t for o in outs for t in o.get("served", [])]
             n_requests = len(lat) + sum(len(o.get("submit", [])) for o in outs)
@@ -271,7 +272,7 @@ def main() -> None:
                         "router_requests": n_requests,
                         "router_server_cpu_ms_per_request": round(server_cpu * 1000 / max(n_requests, 1), 2),
                         "router_db_cpu_ms_per_request": round(db.seconds * 1000 / max(n_requests, 1), 2),
-                        "router_machine_busy_cores": round(machine / secs, 2),
+                        "router_machine_busy_cores": round(machine, 2),
                         "router_load_average": load_average(),
                         "router_duplicate_assignments": len(served) - len(set(served))})
             log(f"router: next p50 {out['next_p50_ms']} ms, p99 {out['next_p99_ms']} ms over {len(served)} cycles; "
