@@ -80,6 +80,9 @@ def compact(project_id: int) -> None:
     go), in one write transaction."""
     with unit_of_work() as s:
         conn = s.connection()
+        if conn.dialect.name == "postgresql":  # one statement each, summed in the database
+            _fold_pg(conn, project_id)
+            return
         sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
         for state, gold, tasks, requeued, wanted in conn.execute(
                 sa.delete(_TT).where(_TT.c.project_id == project_id)
@@ -101,6 +104,18 @@ def compact(project_id: int) -> None:
                 for k, n in labels.items() if n]
         if rows:
             conn.execute(sa.insert(_FT), rows)
+
+
+def _fold_pg(conn: Connection, project_id: int) -> None:
+    for table, keys, values in ((_TT, ("state", "is_gold"), ("tasks", "requeued", "wanted")),
+                                (_FT, ("control", "field", "label"), ("n",))):
+        gone = (sa.delete(table).where(table.c.project_id == project_id)
+                .returning(*(table.c[k] for k in (*keys, *values))).cte("gone"))
+        sums = [sa.func.sum(gone.c[v]) for v in values]
+        conn.execute(sa.insert(table).from_select(
+            ["project_id", *keys, *values],
+            sa.select(sa.literal(project_id), *(gone.c[k] for k in keys), *sums)
+            .group_by(*(gone.c[k] for k in keys)).having(sa.or_(*(v != 0 for v in sums)))))
 
 
 def forget(conn: Connection, project_id: int) -> None:
