@@ -1,7 +1,8 @@
 """The task page shows each annotation through the labeling page's own widgets, read-only: an
 image's polygon (Annotorious) and brush mask (the brush layer), text spans in their label colours
-with a relation, an audio segment on the waveform; each with its region list. Nothing on the page
-changes the annotation: drags, clicks and the labeling keys reach no widget, nothing is sent."""
+with a relation, an audio segment on the waveform, a video's timeline span; each with its region
+list. Nothing on the page changes the annotation: drags, clicks and the labeling keys reach no
+widget, nothing is sent. The players' buttons still play, pause and step the media."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from tests.browser.conftest import login
 from tests.browser.test_annotate import make_project, png_bytes
 from tests.browser.test_annotate_audio import SEGMENTS
 from tests.browser.test_annotate_linked import drag, template
+from tests.browser.test_annotate_video import CONFIG as VIDEO_XML
+from tests.browser.test_annotate_video import SRC as VIDEO_SRC
+from tests.browser.test_annotate_video import serve_video
 from tests.labeling.test_media_info import wav
 
 pytestmark = pytest.mark.browser
@@ -169,4 +173,42 @@ def test_an_audio_task_shows_its_segment_read_only(page, shot, lead, annotator):
     try_to_edit(page, view, view.locator(".anno-audio-wave"))
     assert shown_result(page) == before
     expect(view.locator(".anno-audio-wave [part~='region']")).to_have_count(1)
+    assert page.writes == []
+
+    # the recording plays from its Play button, and pauses
+    play = view.locator("[data-audio-play]")
+    play.click()
+    expect(play).to_have_text("Pause")
+    page.wait_for_function("() => window.labelfabAnno.views.some((ws) => ws.objects.audio.media.currentTime > 0.3)")
+    play.click()
+    expect(play).to_have_text("Play")
+    expect(view.locator("[data-audio-status]")).to_contain_text("Paused")
+    assert shown_result(page) == before
+    assert page.writes == []
+
+
+def test_a_video_task_plays_steps_and_keeps_its_span_read_only(page, lead, annotator):
+    project = make_project(lead, VIDEO_XML, [{"video": VIDEO_SRC}], title="Clips")
+    span = {"id": "span1", "from_name": "events", "to_name": "video", "type": "timelinelabels",
+            "value": {"ranges": [{"start": 5, "end": 15}], "timelinelabels": ["Moving"]}}
+    task_id, ann_id = annotate(project, annotator, [span])
+    serve_video(page)
+    view = open_task_page(page, lead, project, task_id, ann_id)
+    expect(view.locator("[data-video-regions] li")).to_contain_text("frames 5–15")
+    before = shown_result(page)
+    frame = view.locator("[data-video-frame]")
+
+    view.get_by_role("button", name="A frame forward").click()
+    view.get_by_role("button", name="A frame forward").click()
+    expect(frame).to_contain_text("Frame 3")
+    play = view.locator(".anno-video-play")
+    play.click()
+    expect(play).to_have_text("Pause")
+    page.wait_for_function("() => window.labelfabAnno.views.some((ws) => ws.objects.video.video.currentTime > 0.5)")
+    play.click()
+    expect(play).to_have_text("Play")
+
+    try_to_edit(page, view, view.locator("video"))
+    assert shown_result(page) == before
+    expect(view.locator("[data-video-regions] li")).to_have_count(1)
     assert page.writes == []
