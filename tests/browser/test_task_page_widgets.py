@@ -65,6 +65,15 @@ def try_to_edit(page, view, target) -> None:
     page.wait_for_timeout(400)  # a gesture becomes an edit 250 ms after it ends: let one happen if it would
 
 
+def play_then_pause(page, button, media_js: str, seconds: float) -> None:
+    """Play with ``button`` until the media (``media_js``, of a view ``ws``) is past ``seconds``, then pause."""
+    button.click()
+    expect(button).to_have_text("Pause")
+    page.wait_for_function(f"() => window.labelfabAnno.views.some((ws) => {media_js}.currentTime > {seconds})")
+    button.click()
+    expect(button).to_have_text("Play")
+
+
 def test_an_image_task_shows_its_polygon_and_brush_mask_read_only(page, shot, lead, annotator):
     from label_studio_sdk.converter.brush import mask2rle
 
@@ -176,12 +185,7 @@ def test_an_audio_task_shows_its_segment_read_only(page, shot, lead, annotator):
     assert page.writes == []
 
     # the recording plays from its Play button, and pauses
-    play = view.locator("[data-audio-play]")
-    play.click()
-    expect(play).to_have_text("Pause")
-    page.wait_for_function("() => window.labelfabAnno.views.some((ws) => ws.objects.audio.media.currentTime > 0.3)")
-    play.click()
-    expect(play).to_have_text("Play")
+    play_then_pause(page, view.locator("[data-audio-play]"), "ws.objects.audio.media", 0.3)
     expect(view.locator("[data-audio-status]")).to_contain_text("Paused")
     assert shown_result(page) == before
     assert page.writes == []
@@ -201,12 +205,7 @@ def test_a_video_task_plays_steps_and_keeps_its_span_read_only(page, lead, annot
     view.get_by_role("button", name="A frame forward").click()
     view.get_by_role("button", name="A frame forward").click()
     expect(frame).to_contain_text("Frame 3")
-    play = view.locator(".anno-video-play")
-    play.click()
-    expect(play).to_have_text("Pause")
-    page.wait_for_function("() => window.labelfabAnno.views.some((ws) => ws.objects.video.video.currentTime > 0.5)")
-    play.click()
-    expect(play).to_have_text("Play")
+    play_then_pause(page, view.locator(".anno-video-play"), "ws.objects.video.video", 0.5)
 
     try_to_edit(page, view, view.locator("video"))
     assert shown_result(page) == before
