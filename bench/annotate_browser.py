@@ -22,10 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Server
+from common import Server, logged_in_page
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PASSWORD = "bench password 1"
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text">'
           '<Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/></Choices></View>')
@@ -55,15 +53,7 @@ def main() -> None:
     server = Server(os.environ.copy(), log_path=Path(data_dir) / "server.log")
     url = server.url
     try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=url)
-            page.goto("/login")
-            page.get_by_label("Email").fill("ann@bench.local")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+        with logged_in_page(url, "ann@bench.local", PASSWORD) as page:
             page.goto(f"/annotate/{project_id}")
             ready = """(prev) => {
                 const root = document.querySelector('[data-anno-config]');
@@ -83,7 +73,6 @@ def main() -> None:
             page.locator('[data-anno="empty"]').wait_for(state="visible")
             elapsed = time.perf_counter() - started
             switch = page.evaluate("window.labelfabAnnotate.workspace.switchTimes")
-            browser.close()
     finally:
         server.stop()
     switch.sort()

@@ -206,6 +206,31 @@ class LabelStudioError(RuntimeError):
     """Label Studio could not be started; the message says why (it goes into the figures)."""
 
 
+#: How the benchmarks start Debian's Chromium (headless, as root, on a closed network).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def logged_in_page(base_url: str, email: str, password: str, *, chromium_args: Iterable[str] = ()) -> Iterator:
+    """A Playwright page of /usr/bin/chromium on ``base_url``, logged in through the login form as
+    ``email``; the browser is closed on leaving."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, *chromium_args])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=base_url)
+            page.goto("/login")
+            page.get_by_label("Email").fill(email)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_load_state("load")
+            yield page
+        finally:
+            browser.close()
+
+
 def ls_pid(port: int) -> int | None:
     """The pid of the Label Studio server listening on ``port`` (from its command line)."""
     for proc in Path("/proc").iterdir():

@@ -121,6 +121,48 @@ def _fill(project_id: int, user_id: int, n: int) -> float:
     return time.perf_counter() - start
 
 
+def measure(project_id: int, email: str, password: str, runs: int) -> dict[str, dict]:
+    """Per query of :data:`QUERIES`: the table's p50/p95, the count's and the whole page's p50
+    (ms) and this process's CPU per request, through the real Flask app (in this process, on the
+    database of ``LABELFAB_DATABASE_URL``) for the lead ``email`` logged in with ``password``."""
+    from web import create_app
+
+    app = create_app()
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" [^>]*value="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert r.status_code == 302, r.status_code
+
+    base = f"/projects/{project_id}/tasks"
+    figures: dict[str, dict] = {}
+    for name, query in QUERIES.items():
+        q = quote(json.dumps(query))
+        times: dict[str, list[float]] = {"table": [], "count": [], "page": []}
+        cpu: dict[str, list[float]] = {"table": [], "count": [], "page": []}
+        rows = None
+        for kind, url, n in (("table", f"{base}/_table?query={q}", runs),
+                             ("count", f"{base}/_count?query={q}", max(3, runs // 4)),
+                             ("page", f"{base}?query={q}", max(3, runs // 4))):
+            for _ in range(n):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                r = client.get(url)
+                times[kind].append((time.perf_counter() - start) * 1000)
+                cpu[kind].append((time.process_time() - start_cpu) * 1000)
+                assert r.status_code == 200, (url, r.status_code, r.get_data(as_text=True)[:300])
+                if kind == "table":
+                    rows = r.get_data(as_text=True).count('class="dm-select"')
+        figures[name] = {"rows": rows, "table_p50_ms": _pct(times["table"], .5),
+                         "table_p95_ms": _pct(times["table"], .95), "count_p50_ms": _pct(times["count"], .5),
+                         "page_p50_ms": _pct(times["page"], .5),
+                         # this process's CPU per request (the app's Python work, the database's
+                         # apart): what the wall times above cost when the machine is not shared
+                         "table_cpu_p50_ms": _pct(cpu["table"], .5), "page_cpu_p50_ms": _pct(cpu["page"], .5),
+                         "met": _pct(times["table"], .95) <= TARGET_MS}
+        log(f"{name}: {figures[name]}")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
@@ -140,7 +182,6 @@ def main() -> None:
     from labeling import migrate, projects, users
     from labeling.db import read_session
     from labeling.models import Project, Role
-    from web import create_app
 
     migrate.upgrade()
     password = "bench-password-9f3k2"
@@ -156,39 +197,7 @@ def main() -> None:
         fill_s = _fill(project.id, lead.id, args.tasks)
         log(f"written in {fill_s:.1f} s")
 
-    app = create_app()
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" [^>]*value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"email": lead.email, "password": password, "csrf_token": token})
-    assert r.status_code == 302, r.status_code
-
-    base = f"/projects/{project.id}/tasks"
-    figures: dict[str, dict] = {}
-    for name, query in QUERIES.items():
-        q = quote(json.dumps(query))
-        times: dict[str, list[float]] = {"table": [], "count": [], "page": []}
-        cpu: dict[str, list[float]] = {"table": [], "count": [], "page": []}
-        rows = None
-        for kind, url, runs in (("table", f"{base}/_table?query={q}", args.runs),
-                                ("count", f"{base}/_count?query={q}", max(3, args.runs // 4)),
-                                ("page", f"{base}?query={q}", max(3, args.runs // 4))):
-            for _ in range(runs):
-                start, start_cpu = time.perf_counter(), time.process_time()
-                r = client.get(url)
-                times[kind].append((time.perf_counter() - start) * 1000)
-                cpu[kind].append((time.process_time() - start_cpu) * 1000)
-                assert r.status_code == 200, (url, r.status_code, r.get_data(as_text=True)[:300])
-                if kind == "table":
-                    rows = r.get_data(as_text=True).count('class="dm-select"')
-        figures[name] = {"rows": rows, "table_p50_ms": _pct(times["table"], .5),
-                         "table_p95_ms": _pct(times["table"], .95), "count_p50_ms": _pct(times["count"], .5),
-                         "page_p50_ms": _pct(times["page"], .5),
-                         # this process's CPU per request (the app's Python work, the database's
-                         # apart): what the wall times above cost when the machine is not shared
-                         "table_cpu_p50_ms": _pct(cpu["table"], .5), "page_cpu_p50_ms": _pct(cpu["page"], .5),
-                         "met": _pct(times["table"], .95) <= TARGET_MS}
-        log(f"{name}: {figures[name]}")
+    figures = measure(project.id, lead.email, password, args.runs)
     print(json.dumps({"bench": "dm_page", "database": "postgresql", "tasks": args.tasks, "runs": args.runs,
                       "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
                       "fill_seconds": round(fill_s, 1), "target_ms": TARGET_MS, "queries": figures,

@@ -36,10 +36,10 @@ import wave
 from pathlib import Path
 
 import numpy as np
-from common import Server
+from common import Server, logged_in_page
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+# media play without a click first, as after an annotator's first click in the page
+AUTOPLAY = ["--autoplay-policy=no-user-gesture-required"]
 PASSWORD = "bench password 1"
 CONFIG = ('<View><Labels name="label" toName="audio"><Label value="Speech"/><Label value="Noise"/></Labels>'
           '<Audio name="audio" value="$audio"/></View>')
@@ -223,15 +223,7 @@ def main() -> None:
     import_s = time.perf_counter() - started
     server = Server(os.environ.copy(), log_path=data_dir / "server.log")
     try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=server.url)
-            page.goto("/login")
-            page.get_by_label("Email").fill("ann@bench.local")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+        with logged_in_page(server.url, "ann@bench.local", PASSWORD, chromium_args=AUTOPLAY) as page:
             opened = time.perf_counter()
             page.goto(f"/annotate/{project_id}")
             page.wait_for_load_state("load")
@@ -244,7 +236,6 @@ def main() -> None:
             rng.shuffle(points)
             page.evaluate(seek, 1.0)  # warm up: the first play opens the media pipeline
             runs = [page.evaluate(seek, p) for p in points]
-            browser.close()
     finally:
         server.stop()
     ms = [r["ms"] for r in runs]

@@ -8,7 +8,7 @@ Measures the four targets of the QC engine's pure core (``quality.features``,
    ``image_features`` -> ``cross_val_pred_probs`` -> ``single_annotator_issues``; F1 of the
    flagged items against the flips (target >= 0.90). For comparison, bare cleanlab with
    logistic regression on the raw 8x8 pixels (``baseline_f1_10``).
-2. noise-rate estimate (cleanlab's calibrated confident joint) against the true flip rate
+2. noise-rate estimate (quality.noise, from anchor items) against the true flip rate
    (target: within 2 percentage points).
 3. consensus: five simulated annotators with accuracy 0.95, 0.85, 0.75, 0.60, 0.50, three
    random annotators per digit; CROWDLAB consensus accuracy (target >= 0.97) against majority

@@ -52,7 +52,9 @@ from common import (
     labelfab,
     load_average,
     log,
+    machine_cpu_seconds,
     peak_rss_mb,
+    process_tree,
     python_json,
     reset_schema,
 )
@@ -97,43 +99,64 @@ def write_jsonl(path: Path, n: int) -> None:
                              for i in range(start, min(n, start + 100_000))))
 
 
+class DatabaseCpu:
+    """CPU seconds of the database's server processes while the block runs (PostgreSQL on this
+    machine: ``/proc`` of the backends ``pg_stat_activity`` lists for the database, polled every
+    0.2 s; a backend's last reading stands once it has ended)."""
+
+    def __init__(self, pg_url: str):
+        self.pg_url = pg_url
+        self.seconds = 0.0
+
+    def __enter__(self) -> DatabaseCpu:
+        import threading
+
+        self._before: dict[int, float] = {}
+        self._now: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            while True:
+                for (bp,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND pid <> pg_backend_pid()").fetchall():
+                    used = cpu_seconds([bp])  # 0 once it has ended
+                    self._before.setdefault(bp, used)
+                    self._now[bp] = max(self._now.get(bp, 0.0), used)
+                if self._stop.wait(0.2):
+                    return
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        # backends already running when the block began count only what they used since
+        self.seconds = sum(self._now[bp] - self._before[bp] for bp in self._now)
+
+
 def import_file(env: dict, pid: int, path: Path, log_path: Path, pg_url: str) -> dict:
     """``labelfab import`` of one file in its own process: its wall seconds, the import's own
     seconds (the CLI's report, without the process's start-up), peak RSS, CPU seconds, and the
-    CPU seconds of the database's server processes meanwhile (PostgreSQL on this machine:
-    ``/proc`` of the backends ``pg_stat_activity`` lists for the database). On a busy machine
-    the CPU figures say what rate the importer and the database could reach on their own."""
+    CPU seconds of the database's server processes meanwhile (:class:`DatabaseCpu`). On a busy
+    machine the CPU figures say what rate the importer and the database could reach on their own."""
     import re
-    import threading
-
-    import psycopg
 
     cmd = [str(BIN / "labelfab"), "import", str(pid), str(path), "--as", LEAD_EMAIL]
-    backends: dict[int, float] = {}
-    stop = threading.Event()
-
-    def watch() -> None:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            while not stop.wait(0.2):
-                for (bp,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                          "AND pid <> pg_backend_pid()").fetchall():
-                    backends[bp] = max(backends.get(bp, 0.0), cpu_seconds([bp]))  # 0 once it has ended
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
     t0 = time.perf_counter()
-    with open(log_path, "w") as fh:
+    with DatabaseCpu(pg_url) as db, open(log_path, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
-    stop.set()
-    watcher.join()
     text = log_path.read_text()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"labelfab import failed: {text[-2000:]}")
     own = re.search(r"predictions in ([0-9.]+) s", text)
     return {"wall_s": seconds, "import_s": float(own.group(1)) if own else None, "rss_mb": usage.ru_maxrss / 1024,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "db_cpu_s": sum(backends.values())}
+            "cpu_s": usage.ru_utime + usage.ru_stime, "db_cpu_s": db.seconds}
 
 
 def timed_export(s: requests.Session, url: str, pid: int, fmt: str) -> tuple[float, int]:
@@ -177,6 +200,7 @@ def main() -> None:
         (tmp / "config.xml").write_text(CONFIG)
         pid = int(labelfab(env, "project", "create", "--title", "scale", "--config", str(tmp / "config.xml"),
                            "--as", LEAD_EMAIL).strip().splitlines()[-1])
+        out["project_id"] = pid
         tokens = python_json(env, ANNOTATORS, str(args.annotators))
 
         path = tmp / "tasks.jsonl"
@@ -230,14 +254,30 @@ def main() -> None:
             out.update({"dashboard_cold_ms": round(times[0]), "dashboard_p50_ms": round(sorted(times[1:])[len(times[1:]) // 2])})
             log(f"dashboard: cold {times[0]:.0f} ms, p50 {out['dashboard_p50_ms']} ms")
         if "router" not in skip:
-            outs, secs = run_clients(server.port, tokens, pid, args.seconds, 2, think=args.think_ms / 1000)
+            # the server's and the database's CPU per request (a next and a submit per cycle)
+            # tell our cost apart from the waits a busy machine adds to the latencies
+            server_cpu = cpu_seconds(process_tree(server.pid))
+            machine, wall = machine_cpu_seconds(), time.perf_counter()
+            with DatabaseCpu(args.pg_url) as db:
+                outs, secs = run_clients(server.port, tokens, pid, args.seconds, 2, think=args.think_ms / 1000)
+            server_cpu = cpu_seconds(process_tree(server.pid)) - server_cpu
+            # over the whole wall time (the clients' start-up included): every core's share
+            machine = (machine_cpu_seconds() - machine) / (time.perf_counter() - wall)
             lat = [x for o in outs for x in o.get("next", [])]
             served = [t for o in outs for t in o.get("served", [])]
+            n_requests = len(lat) + sum(len(o.get("submit", [])) for o in outs)
             out.update({"router_annotators": len(tokens), "router_think_ms": args.think_ms,
                         "router_cycles": len(served), "next_p50_ms": quantile(lat, 0.5),
                         "next_p99_ms": quantile(lat, 0.99),
+                        "router_requests": n_requests,
+                        "router_server_cpu_ms_per_request": round(server_cpu * 1000 / max(n_requests, 1), 2),
+                        "router_db_cpu_ms_per_request": round(db.seconds * 1000 / max(n_requests, 1), 2),
+                        "router_machine_busy_cores": round(machine, 2),
+                        "router_load_average": load_average(),
                         "router_duplicate_assignments": len(served) - len(set(served))})
-            log(f"router: next p50 {out['next_p50_ms']} ms, p99 {out['next_p99_ms']} ms over {len(served)} cycles")
+            log(f"router: next p50 {out['next_p50_ms']} ms, p99 {out['next_p99_ms']} ms over {len(served)} cycles; "
+                f"CPU per request: server {out['router_server_cpu_ms_per_request']} ms, database "
+                f"{out['router_db_cpu_ms_per_request']} ms; machine busy {out['router_machine_busy_cores']} cores")
         if "publish" not in skip:
             t0 = time.perf_counter()
             r = s.post(f"{server.url}/api/projects/{pid}/datasets", json={"note": "scale"}, timeout=600)

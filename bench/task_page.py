@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Server
-from media_seek import CHROMIUM_ARGS, PASSWORD, VIDEO_CONFIG, make_video, setup
+from common import Server, logged_in_page
+from media_seek import AUTOPLAY, PASSWORD, VIDEO_CONFIG, make_video, setup
 
 READY = "() => document.querySelectorAll('[data-task-view][data-ready]').length"
 SHOWN = """() => ({views: window.labelfabAnno.views.length, videos: document.querySelectorAll('[data-task-view] video').length,
@@ -73,16 +73,7 @@ def main() -> None:
     task_id = annotate(project_id, args.annotations)
     server = Server(os.environ.copy(), log_path=data_dir / "server.log")
     try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=server.url)
-            page.goto("/login")
-            page.get_by_label("Email").fill("lead@bench.local")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_load_state("load")
+        with logged_in_page(server.url, "lead@bench.local", PASSWORD, chromium_args=AUTOPLAY) as page:
             opened = time.perf_counter()
             page.goto(f"/projects/{project_id}/tasks/{task_id}")
             load_ms = (time.perf_counter() - opened) * 1000
@@ -97,7 +88,6 @@ def main() -> None:
             page.wait_for_function(f"() => ({READY})() >= {args.annotations}", timeout=120000)
             all_ms = (time.perf_counter() - scrolled) * 1000
             at_end = page.evaluate(SHOWN)
-            browser.close()
     finally:
         server.stop()
     out = {"bench": "task_page", "kind": "video", "file_minutes": args.minutes,

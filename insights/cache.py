@@ -6,7 +6,8 @@ additive: they are cached per project and brought up to date with the rows added
 range), so a load reads only what is new. The key is the project's row count and the table's
 last id; a count that disagrees (rows deleted, or committed out of id order) recomputes in full,
 and so does age (:data:`CACHE_TTL`). See :func:`incremental`. The same process-wide cache holds
-the panels' other cached figures (tasks by state, percentiles, final labels).
+the panels' other cached figures (percentiles; tasks by state and final labels come from
+labeling.tally, kept by the database).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CACHE_SIZE = 128
 #: annotations and new task events).
 CACHE_TTL = 3600.0
 
-#: Seconds between counts of a project's rows behind cached sums (and tasks by state): deleted
+#: Seconds between counts of a project's rows behind cached sums: deleted
 #: rows and rows committed out of id order show within this time.
 RECOUNT_EVERY = 30.0
 

@@ -12,32 +12,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from insights.cache import annotation_sums, cache_get, cache_put
-from insights.context import Ctx, E, I, R, iso, panel, ratio, rounded
-from insights.sql import LABEL_FIELD, label_params, labels_sql, primary
-from labeling.models import TaskState
+from insights.cache import annotation_sums
+from insights.context import Ctx, I, R, iso, panel, ratio, rounded
+from insights.sql import LABEL_FIELD, label_params, primary
+from labeling import tally
 
 CONFUSED_PAIRS = 15
 
 NOISE_RUNS = 50
 
 
-def _final_counts(ctx: Ctx, accepted: int) -> dict[str, int]:
-    """Final labels of the accepted tasks, cached until a task is accepted or a QC run ends."""
-    last = ctx.conn.execute(sa.select(E.c.created_at).where(
-        E.c.project_id == ctx.pid, E.c.to_state == TaskState.accepted).order_by(E.c.created_at.desc()).limit(1)
-    ).scalar()
-    key = (accepted, last, ctx.run.id if ctx.run is not None else None)
-    entry = cache_get("labels_final", ctx)
-    if entry is not None and entry[0] == key:
-        return entry[2]
-    sql = labels_sql(ctx, "task", "task.final_label", "task.id",
-                      "task.project_id = :p AND task.state = 'accepted' AND task.is_gold = :no "
-                      "AND task.final_label IS NOT NULL", strings_too=True)
-    counts = dict(ctx.rows(sa.text(f"SELECT lab, count(*) FROM ({sql}) x GROUP BY lab"), no=False,
-                           **label_params(ctx)))
-    cache_put("labels_final", ctx, key, counts)
-    return counts
+def _final_counts(ctx: Ctx) -> dict[str, int]:
+    """Final labels of the accepted tasks, from the tallies the database keeps as tasks change
+    (:mod:`labeling.tally`; as :func:`insights.sql.labels_sql` with ``strings_too`` reads them)."""
+    params = label_params(ctx)
+    return tally.final_labels(ctx.conn, ctx.pid, control=params["ctrl"], field=params["field"])
 
 
 def labels_panel(ctx: Ctx, states: dict) -> dict:
@@ -46,7 +35,7 @@ def labels_panel(ctx: Ctx, states: dict) -> dict:
         return panel("labels", columns, [], note="this label config has no labels to count")
     params = label_params(ctx)
     given = {lab: v[0] for lab, v in annotation_sums(ctx)["labels"].items()}
-    final = _final_counts(ctx, next(r["tasks"] for r in states["rows"] if r["state"] == TaskState.accepted))
+    final = _final_counts(ctx)
     names = list(ctx.schema.primary_control.labels)
     names += sorted((set(given) | set(final)) - set(names))
     n_given, n_final = sum(given.values()), sum(final.values())

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from insights.agreement import normalise_agreement
-from insights.context import ANNOTATED, A, E, M, R, T, iso, ratio, rounded
+from insights.context import ANNOTATED, A, E, M, R, iso, ratio, rounded
 from insights.progress import RATE_WINDOW
+from labeling import tally
 from labeling.access import ACTIONS, project_role
 from labeling.db import read_session, utcnow
 from labeling.errors import Forbidden
@@ -53,20 +54,23 @@ def _may_manage(s: Session, user: User, project: Project) -> bool:
     return project_role(s, user, project) in ACTIONS["manage"]
 
 
+def _count_state(r: dict, state: str, n: int) -> None:
+    r["tasks"] += n
+    if state in (TaskState.open, TaskState.imported):
+        r["open"] += n
+    if state in ANNOTATED:
+        r["annotated"] += n
+    if state in (TaskState.accepted, TaskState.excluded):
+        r["final"] += n
+    if state in (TaskState.suspect, TaskState.review):
+        r[state] += n
+
+
 def _overview_fill(s: Session, ids: list[int], per: dict[int, dict], now: datetime) -> None:
-    for pid, state, n in s.execute(
-            sa.select(T.c.project_id, T.c.state, sa.func.count())
-            .where(T.c.project_id.in_(ids), T.c.is_gold.is_(False)).group_by(T.c.project_id, T.c.state)):
-        r = per[pid]
-        r["tasks"] += n
-        if state in (TaskState.open, TaskState.imported):
-            r["open"] += n
-        if state in ANNOTATED:
-            r["annotated"] += n
-        if state in (TaskState.accepted, TaskState.excluded):
-            r["final"] += n
-        if state in (TaskState.suspect, TaskState.review):
-            r[state] += n
+    for pid, counts in tally.task_counts(s.connection(), ids).items():
+        for (state, is_gold), (n, _requeued, _wanted) in counts.items():
+            if not is_gold:
+                _count_state(per[pid], state, n)
     since = now - timedelta(hours=24)
     for pid, n in s.execute(
             sa.select(A.c.project_id, sa.func.count())

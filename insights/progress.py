@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from insights import cache
 from insights.cache import (
     EVENT_SUMS,
     PROGRESS_STATES,
@@ -26,7 +25,8 @@ from insights.cache import (
     cache_put,
     event_sums,
 )
-from insights.context import ANNOTATED, STATES, A, Ctx, E, T, iso, panel, ratio, rounded
+from insights.context import ANNOTATED, STATES, A, Ctx, iso, panel, ratio, rounded
+from labeling import tally
 from labeling.models import DatasetVersion, Job, Lease, TaskState
 
 #: Time-series buckets: hours for the first days of a project, then days.
@@ -76,25 +76,25 @@ def _series(hourly: dict[str, list[int]], keys: list[str]) -> tuple[str, list[di
 
 
 def state_counts(ctx: Ctx) -> tuple[dict[str, int], int]:
-    """Tasks by state (gold apart), cached: every state change writes a task event, so the
-    counts stand while no event and no task was added (two primary-key seeks), and are counted
-    again at least every :data:`insights.cache.RECOUNT_EVERY` seconds (deleted tasks)."""
-    key = (ctx.conn.execute(sa.select(sa.func.max(E.c.id))).scalar(),
-           ctx.conn.execute(sa.select(sa.func.max(T.c.id))).scalar())
-    entry = cache_get("states", ctx)
-    if entry is not None and entry[0] == key and time.monotonic() - entry[1] < cache.RECOUNT_EVERY:
-        return entry[2]
+    """Tasks by state (gold apart), from the tallies the database keeps as tasks change
+    (:mod:`labeling.tally`): an index range over a few rows, however many tasks there are."""
+    return ctx.memo("states", lambda: _state_counts(task_tally(ctx)))
+
+
+def task_tally(ctx: Ctx) -> tally.Counts:
+    """The project's :func:`labeling.tally.task_counts`, read once per dashboard."""
+    return ctx.memo("tally", lambda: tally.task_counts(ctx.conn, [ctx.pid])[ctx.pid])
+
+
+def _state_counts(counts_by_key: tally.Counts) -> tuple[dict[str, int], int]:
     counts: dict[str, int] = {}
     gold = 0
-    for state, is_gold, n in ctx.rows(
-            sa.select(T.c.state, T.c.is_gold, sa.func.count()).where(T.c.project_id == sa.bindparam("p"))
-            .group_by(T.c.state, T.c.is_gold)):
+    for (state, is_gold), (n, _requeued, _wanted) in counts_by_key.items():
         if is_gold:
             gold += n
             continue
         state = TaskState.open.value if state == TaskState.imported else state
         counts[state] = counts.get(state, 0) + n
-    cache_put("states", ctx, key, (counts, gold))
     return counts, gold
 
 
@@ -246,11 +246,9 @@ def throughput_panel(ctx: Ctx) -> dict:
 
 
 def queues_panel(ctx: Ctx, states: dict) -> dict:
-    open_, relabel, needed = ctx.conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((T.c.requeued.is_(True), 1), else_=0)), 0),
-                  sa.func.coalesce(sa.func.sum(T.c.target_overlap - T.c.n_annotations), 0))
-        .where(T.c.project_id == ctx.pid, T.c.state.in_([TaskState.open, TaskState.imported]),
-               T.c.is_gold.is_(False))).one()
+    waiting = [v for (state, is_gold), v in task_tally(ctx).items()
+               if not is_gold and state in (TaskState.open, TaskState.imported)]
+    open_, relabel, needed = (sum(v[i] for v in waiting) for i in range(3))
     leases = ctx.conn.execute(
         sa.select(Lease.kind, sa.func.count()).where(Lease.project_id == ctx.pid, Lease.expires_at > ctx.now)
         .group_by(Lease.kind)).all()

@@ -267,6 +267,39 @@ class Task(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class TaskTally(SQLModel, table=True):
+    """Tasks by project, state and gold, kept up to date by database triggers on ``task``
+    (migration 0021_scale_tallies; :mod:`labeling.tally`): every statement that inserts, updates
+    or deletes tasks appends rows of differences here in its own transaction, whatever the path
+    (import COPY, the annotation hot path, QC, curation, deletes). A project's figures are the
+    sums of its rows; readers fold the rows into one per key now and then."""
+
+    __tablename__ = "task_tally"
+    __table_args__ = (sa.Index("ix_task_tally_project", "project_id", "state", "is_gold"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int  # no foreign key: the rows go with their project's tasks, in any order
+    state: str = Field(sa_type=sa.String(20))
+    is_gold: bool
+    tasks: int = Field(default=0, sa_type=sa.BigInteger)
+    requeued: int = Field(default=0, sa_type=sa.BigInteger)  # tasks sent back by QC
+    wanted: int = Field(default=0, sa_type=sa.BigInteger)  # sum of target_overlap - n_annotations
+
+
+class FinalTally(SQLModel, table=True):
+    """Labels in the final labels of accepted ordinary tasks, per project, result control and
+    result field (``choices``, ``labels``, ``rectanglelabels``; NULL control and field: bare
+    strings in the list), kept up to date like :class:`TaskTally`."""
+
+    __tablename__ = "final_tally"
+    __table_args__ = (sa.Index("ix_final_tally_project", "project_id", "control", "field"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int
+    control: str | None = Field(default=None, sa_type=sa.Text)
+    field: str | None = Field(default=None, sa_type=sa.String(20))
+    label: str | None = Field(default=None, sa_type=sa.Text)
+    n: int = Field(default=0, sa_type=sa.BigInteger)
+
+
 class TaskEvent(SQLModel, table=True):
     __tablename__ = "task_event"
     # Dashboards (insights/): state changes per period, counted by index range.

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from labeling import comments, lifecycle, webhooks, wire
+from labeling import comments, lifecycle, tally, webhooks, wire
 from labeling.access import can, can_create_projects, project_role, require_project
 from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
@@ -459,6 +459,7 @@ def delete_project(user: User, project_id: int, *, force: bool = False) -> None:
         webhooks.emit(s, "PROJECT_DELETED", project_id, lambda: {"project": webhooks.only_ids([project_id])[0]},
                       with_project=False)
         _delete_where(s, "project_id", [project_id], keep={"project"})
+        tally.forget(s.connection(), project_id)
         s.execute(sa.delete(Project).where(Project.id == project_id))
     root = get_settings().shared_root
     for folder in (root / "datasets" / str(project_id), root / "exports" / str(project_id)):

@@ -69,9 +69,11 @@ from labeling.models import (
     Lease,
     Media,
     Membership,
+    MLBackend,
     Prediction,
     Project,
     Role,
+    Storage,
     Task,
     TaskState,
     User,
@@ -80,7 +82,7 @@ from labeling.models import (
 )
 from labeling.schema import LabelSchema, cached_schema
 from labeling.schema.hypertext import page_data
-from labeling.storages.resolve import url_resolver
+from labeling.storages.resolve import RESOLVING, url_resolver
 from labeling.wire import task_json
 
 __all__ = [
@@ -148,6 +150,9 @@ _ACCESS = (
         _own_lease_subquery(_P.c.id).label("own_task"),
         sa.exists().where(_L.c.project_id == _P.c.id, _L.c.expires_at < _p("now")).label("has_expired"),
         sa.exists().where(_PR.c.project_id == _P.c.id).label("has_predictions"),
+        # what serve_next would otherwise ask in queries of their own on every request
+        sa.exists().where(MLBackend.__table__.c.project_id == _P.c.id).label("has_backend"),
+        sa.exists().where(Storage.__table__.c.project_id == _P.c.id, *RESOLVING).label("has_resolving_storage"),
     )
     .select_from(_P.outerjoin(_M, sa.and_(_M.c.project_id == _P.c.id, _M.c.user_id == _p("uid"))))
     .where(_P.c.id == _p("pid"))
@@ -445,15 +450,17 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None, for_
         if claimed is None:
             return None
         project, task, expires = claimed
-        ml_due = lookahead_due(conn, project_id)
+        ml_due = project.has_backend and lookahead_due(conn, project_id)
         predictions = []
         if (prelabels_on(project.show_predictions, project.overlap) and project.has_predictions
                 and not conn.execute(_NOT_FIRST, {"tid": task.id, "uid": user.id}).scalar()):
             predictions = conn.execute(_PREDICTIONS, {"tid": task.id}).mappings().all()
         schema = _page_schema(conn, project_id) if for_page else None
         facts = conn.execute(_MEDIA_FACTS, {"tid": task.id}).mappings().first() if for_page else None
-        with Session(bind=conn) as s:  # on the claim's connection: no transaction of its own
-            urls = url_resolver(s, project_id)
+        urls = None
+        if project.has_resolving_storage:
+            with Session(bind=conn) as s:  # on the claim's connection: no transaction of its own
+                urls = url_resolver(s, project_id)
     view = task_json(task._mapping, predictions=predictions, urls=urls)
     if schema is not None:
         view["data"] = page_data(schema, view["data"])

@@ -16,9 +16,10 @@ fan-out (:mod:`quality.run.fanout`) runs each fold as a job and the gather as a 
 A fold fits a standardised multinomial logistic regression on a stratified sample of at most
 ``fit_size`` items of the other folds (on 64-d embeddings the model stops improving long before
 a million rows) and predicts its own items a chunk at a time. :func:`gather` finds the label
-issues with cleanlab's batched finder (:mod:`cleanlab.experimental.label_issues_batched`: the
-``low_self_confidence`` filter, ranked by self-confidence), which reads ``pred_probs`` a batch at
-a time, and estimates the noise from the confident joint counted the same way.
+issues as an in-memory run does (:func:`quality.scoring.single_annotator_issues`): the labels of
+lowest self-confidence, as many as the noise estimate from anchor items (:mod:`quality.noise`,
+one column of ``pred_probs`` at a time) counts; cleanlab's confident joint is counted a batch at a
+time with the thresholds of its batched finder (:mod:`cleanlab.experimental.label_issues_batched`).
 """
 
 from __future__ import annotations
@@ -231,7 +232,8 @@ def assemble(lay: Layout) -> np.memmap:
 
 
 def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, batch_size: int = CHUNK) -> dict:
-    """cleanlab's batched label issues and the figures a QC run stores, a batch at a time.
+    """The label issues and the figures a QC run stores, reading ``pred_probs`` a batch (or a
+    column) at a time.
 
     Parameters
     ----------
@@ -246,20 +248,22 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, batch_size: int =
     -------
     dict
         ``is_label_issue`` (bool mask), ``label_quality`` (self-confidence), ``suggested_label``,
-        ``suggested_confidence``, ``n_issues``, ``noise_rate``, ``noise_rate_per_class``,
+        ``suggested_confidence``, ``n_issues``, ``noise_rate`` and ``noise_rate_per_class``
+        (:func:`quality.noise.estimate_noise`), ``noise_rate_cleanlab`` (1 - trace of the
+        calibrated confident joint),
         ``confident_joint`` (calibrated, counted with the batched finder's thresholds),
         ``confident_thresholds``, ``cv_accuracy``.
     """
     from cleanlab.count import calibrate_confident_joint
-    from cleanlab.experimental.label_issues_batched import LabelInspector, find_label_issues_batched
+    from cleanlab.experimental.label_issues_batched import LabelInspector
+
+    from quality.noise import estimate_noise
 
     n, k = pred_probs.shape
     if len(labels) != n:
         raise QCInputError(f"labels: {len(labels)} labels for {n} rows of pred_probs")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mask = find_label_issues_batched(labels=labels, pred_probs=pred_probs, batch_size=batch_size,
-                                         n_jobs=1, verbose=False, return_mask=True)
         inspector = LabelInspector(num_class=k, store_results=False, verbose=False, n_jobs=1)
         for a in range(0, n, batch_size):
             inspector.update_confident_thresholds(np.asarray(labels[a:a + batch_size]),
@@ -286,17 +290,19 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, batch_size: int =
     cj = np.asarray(calibrate_confident_joint(cj, y_all))
     # the noise as cleanlab estimates it (count.estimate_joint): the calibrated joint's off-diagonal
     joint = cj / max(float(cj.sum()), 1.0)
-    rows = joint.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.where(rows > 0, 1.0 - np.diag(joint) / rows, np.nan)
+    # the flags as an in-memory run sets them: the lowest self-confidence, as many as the anchors count
+    noise = estimate_noise(y_all, pred_probs)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.argsort(quality, kind="stable")[: int(round(noise["noise_rate"] * n))]] = True
     return {
         "is_label_issue": mask,
         "label_quality": quality,
         "suggested_label": suggested,
         "suggested_confidence": confidence,
         "n_issues": int(mask.sum()),
-        "noise_rate": float(1.0 - np.trace(joint)),
-        "noise_rate_per_class": per_class,
+        "noise_rate": noise["noise_rate"],
+        "noise_rate_per_class": noise["noise_rate_per_class"],
+        "noise_rate_cleanlab": float(1.0 - np.trace(joint)),
         "confident_joint": np.asarray(cj),
         "confident_thresholds": np.asarray(thresholds),
         "cv_accuracy": float(np.mean(suggested == y_all)) if n else 0.0,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from quality import QCInputError, quiet
+from quality.noise import estimate_noise
 from quality.pred_probs import validate_pred_probs
 
 __all__ = [
@@ -176,10 +177,12 @@ def single_annotator_issues(
 ) -> dict[str, Any]:
     """Find items whose (single) given label is probably wrong, with cleanlab.
 
-    Uses confident learning: the calibrated confident joint
-    (:func:`cleanlab.count.compute_confident_joint`) estimates how many items of each given
-    label belong to each true class; :func:`cleanlab.filter.find_label_issues` flags the
-    items to prune; :func:`cleanlab.rank.get_label_quality_scores` scores every label.
+    :func:`quality.noise.estimate_noise` estimates how many labels are wrong (from anchor items,
+    not cleanlab's confident joint, which counts a weak model's confident mistakes as wrong
+    labels); :func:`cleanlab.rank.get_label_quality_scores` scores every label, and the labels
+    of lowest score are flagged, as many as that estimate. The calibrated confident joint
+    (:func:`cleanlab.count.compute_confident_joint`) and cleanlab's own noise figure are kept
+    beside it.
 
     Parameters
     ----------
@@ -191,10 +194,11 @@ def single_annotator_issues(
     class_names : sequence of str
         Names of the classes, in column order; used in the reasons.
     filter_by : str, default "low_self_confidence"
-        Passed to :func:`cleanlab.filter.find_label_issues`. The default flags as many items as
-        the confident joint counts off its diagonal, those of lowest self-confidence: the top of
-        the ranking by `score_method` that reviewers see, and the rule of the batched runs
-        (:mod:`quality.batched`), so that projects of every size are flagged alike.
+        The default flags as many items as :func:`quality.noise.estimate_noise` counts wrong,
+        those of lowest self-confidence (cleanlab's ``low_self_confidence`` rule with that
+        count): the top of the ranking by `score_method` that reviewers see, and the rule of the
+        batched runs (:mod:`quality.batched`), so that projects of every size are flagged alike.
+        Any other value is passed to :func:`cleanlab.filter.find_label_issues`.
     score_method : str, default "self_confidence"
         Passed to :func:`cleanlab.rank.get_label_quality_scores`.
     min_class_count : int, default 2
@@ -209,11 +213,12 @@ def single_annotator_issues(
         (its probability), ``given_label_confidence``, ``ranked_issues`` (indices of flagged
         items, most likely wrong first), ``reasons`` (list of str per item, e.g.
         ``"labelled 'cat'; model says 'dog' (0.91)"``), ``n_issues``, ``noise_rate``
-        (estimated share of wrong labels, from the calibrated confident joint),
+        (estimated share of wrong labels, :func:`quality.noise.estimate_noise`),
+        ``noise_rate_cleanlab`` (1 - trace of cleanlab's calibrated joint),
         ``noise_rate_per_class`` (share of wrong labels among items given each class; NaN
         for classes without items), ``confident_joint`` (n_classes x n_classes, rows = given
         label, columns = true label), ``joint`` (the same, normalized to sum 1),
-        ``noise_matrix`` (P(given label | true label), columns sum to 1) and
+        ``noise_matrix`` (P(given label | true label) from the anchors, columns sum to 1) and
         ``class_names``.
 
     Raises
@@ -232,15 +237,23 @@ def single_annotator_issues(
     n, k = y.size, len(names)
     pp = validate_pred_probs(pred_probs, n_items=n, n_classes=k)
 
+    noise = estimate_noise(y, pp)
     try:
         with quiet():
             cj = cleanlab.count.compute_confident_joint(y, pp, calibrate=True)
-            is_issue = cleanlab.filter.find_label_issues(
-                y, pp, filter_by=filter_by, confident_joint=cj, n_jobs=1
-            )
             quality = cleanlab.rank.get_label_quality_scores(y, pp, method=score_method)
+            if filter_by == "low_self_confidence":
+                # cleanlab's rule (the labels of lowest self-confidence), as many as the anchor
+                # estimate of wrong labels: cleanlab's own count is the confident joint's
+                # off-diagonal, which adds a weak model's confident mistakes to the wrong labels
+                is_issue = np.zeros(n, dtype=bool)
+                self_conf = pp[np.arange(n), y]
+                is_issue[np.argsort(self_conf, kind="stable")[: int(round(noise["noise_rate"] * n))]] = True
+            else:
+                is_issue = cleanlab.filter.find_label_issues(
+                    y, pp, filter_by=filter_by, confident_joint=cj, n_jobs=1
+                )
             joint = cleanlab.count.estimate_joint(y, pp, confident_joint=cj)
-            _, noise_matrix, _ = cleanlab.count.estimate_latent(cj, y)
     except ValueError as exc:  # cleanlab's own checks, after ours: report, don't crash
         raise QCInputError(f"cleanlab could not score these labels: {exc}") from exc
 
@@ -251,9 +264,7 @@ def single_annotator_issues(
     given_conf = pp[np.arange(n), y]
     ranked = np.flatnonzero(is_issue)
     ranked = ranked[np.argsort(quality[ranked], kind="stable")]
-    row_sums = joint.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.where(row_sums > 0, 1.0 - np.diag(joint) / row_sums, np.nan)
+    per_class = noise["noise_rate_per_class"]
     reasons = [
         _single_reason(
             names,
@@ -274,11 +285,12 @@ def single_annotator_issues(
         "ranked_issues": ranked,
         "reasons": reasons,
         "n_issues": int(is_issue.sum()),
-        "noise_rate": float(1.0 - np.trace(joint)),
+        "noise_rate": noise["noise_rate"],
         "noise_rate_per_class": per_class,
+        "noise_rate_cleanlab": float(1.0 - np.trace(joint)),
         "confident_joint": np.asarray(cj),
         "joint": np.asarray(joint),
-        "noise_matrix": np.asarray(noise_matrix),
+        "noise_matrix": noise["noise_matrix"],
         "class_names": names,
     }
 
@@ -286,8 +298,8 @@ def single_annotator_issues(
 def error_posteriors(labels: Any, pred_probs: Any, noise_matrix: Any) -> np.ndarray:
     """Each item's estimated probability that its given label is wrong.
 
-    Bayes' rule with cleanlab's estimates. The noise matrix estimated from the calibrated
-    confident joint (``noise[c, j]`` = P(given label c | true class j)) says how labels go wrong;
+    Bayes' rule with the noise matrix (``noise[c, j]`` = P(given label c | true class j), as
+    :func:`single_annotator_issues` estimates it from anchor items) saying how labels go wrong;
     the model learnt the given labels, so its ``pred_probs`` estimate ``noise @ p_true`` and the
     chance of each true class ``p_true`` is had by solving that (clipped at 0, renormalized).
     For an item given the label ``c``::

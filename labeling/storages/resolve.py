@@ -21,10 +21,14 @@ from labeling.storages import s3
 Resolver = Callable[[Any], Any]
 
 
+#: The storages whose URIs :func:`url_resolver` resolves (the router asks whether a project has
+#: any in its access query, and skips the resolver's query when it has none).
+RESOLVING = (Storage.kind == "import", Storage.type == "s3")
+
+
 def url_resolver(s: Session, project_id: int) -> Resolver | None:
     """The resolver of a project's task data (read in the caller's session), or None."""
-    storages = list(s.exec(select(Storage).where(Storage.project_id == project_id, Storage.kind == "import",
-                                                 Storage.type == "s3").order_by(Storage.id)))
+    storages = list(s.exec(select(Storage).where(Storage.project_id == project_id, *RESOLVING).order_by(Storage.id)))
     if not storages:
         return None
     by_bucket: dict[str, Storage] = {}

@@ -38,8 +38,8 @@ SRC = "/test-media/frames.webm"
 
 def serve_video(page) -> None:
     """The test video at ``SRC`` on the server's own origin (the page's CSP loads media from it
-    alone), answered by the browser context with HTTP range requests as werkzeug answers them.
-    Storing and serving videos by content (the /media/ route) is the media part of issue 19."""
+    alone), answered by the browser context with HTTP range requests as werkzeug answers them
+    (uploaded videos are stored and served by content, by the /media/ route: tested elsewhere)."""
     serve_bytes(page, SRC, VIDEO.read_bytes(), "video/webm")
 
 

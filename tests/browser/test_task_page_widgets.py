@@ -1,7 +1,8 @@
 """The task page shows each annotation through the labeling page's own widgets, read-only: an
 image's polygon (Annotorious) and brush mask (the brush layer), text spans in their label colours
-with a relation, an audio segment on the waveform; each with its region list. Nothing on the page
-changes the annotation: drags, clicks and the labeling keys reach no widget, nothing is sent."""
+with a relation, an audio segment on the waveform, a video's timeline span; each with its region
+list. Nothing on the page changes the annotation: drags, clicks and the labeling keys reach no
+widget, nothing is sent. The players' buttons still play, pause and step the media."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from tests.browser.conftest import login
 from tests.browser.test_annotate import make_project, png_bytes
 from tests.browser.test_annotate_audio import SEGMENTS
 from tests.browser.test_annotate_linked import drag, template
+from tests.browser.test_annotate_video import CONFIG as VIDEO_XML
+from tests.browser.test_annotate_video import SRC as VIDEO_SRC
+from tests.browser.test_annotate_video import serve_video
 from tests.labeling.test_media_info import wav
 
 pytestmark = pytest.mark.browser
@@ -59,6 +63,15 @@ def try_to_edit(page, view, target) -> None:
     for key in ("1", "2", "Delete", "Backspace", "Control+z", "Tab", "ArrowRight", "Shift+ArrowRight", "m", "Enter"):
         page.keyboard.press(key)
     page.wait_for_timeout(400)  # a gesture becomes an edit 250 ms after it ends: let one happen if it would
+
+
+def play_then_pause(page, button, media_js: str, seconds: float) -> None:
+    """Play with ``button`` until the media (``media_js``, of a view ``ws``) is past ``seconds``, then pause."""
+    button.click()
+    expect(button).to_have_text("Pause")
+    page.wait_for_function(f"() => window.labelfabAnno.views.some((ws) => {media_js}.currentTime > {seconds})")
+    button.click()
+    expect(button).to_have_text("Play")
 
 
 def test_an_image_task_shows_its_polygon_and_brush_mask_read_only(page, shot, lead, annotator):
@@ -169,4 +182,32 @@ def test_an_audio_task_shows_its_segment_read_only(page, shot, lead, annotator):
     try_to_edit(page, view, view.locator(".anno-audio-wave"))
     assert shown_result(page) == before
     expect(view.locator(".anno-audio-wave [part~='region']")).to_have_count(1)
+    assert page.writes == []
+
+    # the recording plays from its Play button, and pauses
+    play_then_pause(page, view.locator("[data-audio-play]"), "ws.objects.audio.media", 0.3)
+    expect(view.locator("[data-audio-status]")).to_contain_text("Paused")
+    assert shown_result(page) == before
+    assert page.writes == []
+
+
+def test_a_video_task_plays_steps_and_keeps_its_span_read_only(page, lead, annotator):
+    project = make_project(lead, VIDEO_XML, [{"video": VIDEO_SRC}], title="Clips")
+    span = {"id": "span1", "from_name": "events", "to_name": "video", "type": "timelinelabels",
+            "value": {"ranges": [{"start": 5, "end": 15}], "timelinelabels": ["Moving"]}}
+    task_id, ann_id = annotate(project, annotator, [span])
+    serve_video(page)
+    view = open_task_page(page, lead, project, task_id, ann_id)
+    expect(view.locator("[data-video-regions] li")).to_contain_text("frames 5–15")
+    before = shown_result(page)
+    frame = view.locator("[data-video-frame]")
+
+    view.get_by_role("button", name="A frame forward").click()
+    view.get_by_role("button", name="A frame forward").click()
+    expect(frame).to_contain_text("Frame 3")
+    play_then_pause(page, view.locator(".anno-video-play"), "ws.objects.video.video", 0.5)
+
+    try_to_edit(page, view, view.locator("video"))
+    assert shown_result(page) == before
+    expect(view.locator("[data-video-regions] li")).to_have_count(1)
     assert page.writes == []

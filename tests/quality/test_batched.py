@@ -1,6 +1,6 @@
 """The out-of-core, fold-by-fold QC of :mod:`quality.batched` against the same computation done
-in memory at once: the same out-of-fold probabilities, cleanlab's unbatched label issues, and the
-same confident joint and noise."""
+in memory at once: the same out-of-fold probabilities, the label issues and noise an in-memory run
+finds (:func:`quality.scoring.single_annotator_issues`), and cleanlab's confident joint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from quality import QCInputError, batched
+from quality.scoring import single_annotator_issues
 
 
 def noisy_blobs(n: int, k: int = 4, dim: int = 8, *, noise: float = 0.08, seed: int = 3):
@@ -52,17 +53,23 @@ def test_a_batched_run_finds_what_cleanlab_finds_in_memory(tmp_path, batch_size)
     np.testing.assert_allclose(stored, pp, atol=1e-6)
 
     pp32 = stored.astype(np.float64)
-    unbatched = find_label_issues(y, pp32, filter_by="low_self_confidence",
-                                  return_indices_ranked_by="self_confidence")
-    assert set(np.flatnonzero(found["is_label_issue"])) == set(unbatched)
-    assert found["n_issues"] == len(unbatched)
+    in_memory = single_annotator_issues(y, pp32, class_names=list("abcd"))
+    np.testing.assert_array_equal(found["is_label_issue"], in_memory["is_label_issue"])
+    assert found["n_issues"] == in_memory["n_issues"]
+    assert found["noise_rate"] == pytest.approx(in_memory["noise_rate"])
+    np.testing.assert_allclose(found["noise_rate_per_class"], in_memory["noise_rate_per_class"])
+    # the flags are a prefix of cleanlab's ranking by self-confidence (of another length)
+    ranked = find_label_issues(y, pp32, filter_by="low_self_confidence", return_indices_ranked_by="self_confidence")
+    n_top = min(found["n_issues"], len(ranked))
+    assert set(ranked[:n_top].tolist()) <= set(np.flatnonzero(found["is_label_issue"]).tolist())
     # the findings are real: most flagged labels were flipped, and most flips are found
     hit = found["is_label_issue"] & flipped
     assert hit.sum() / found["n_issues"] > 0.8 and hit.sum() / flipped.sum() > 0.6
     cj = compute_confident_joint(y, pp32, calibrate=True)
     np.testing.assert_array_equal(found["confident_joint"], cj)
     joint = cj / cj.sum()
-    assert found["noise_rate"] == pytest.approx(1 - np.trace(joint))
+    assert found["noise_rate_cleanlab"] == pytest.approx(1 - np.trace(joint))
+    assert found["noise_rate"] == pytest.approx(flipped.mean(), abs=0.02)
     np.testing.assert_allclose(found["label_quality"], pp32[np.arange(y.size), y])
     assert found["cv_accuracy"] == pytest.approx(np.mean(pp32.argmax(axis=1) == y))
 

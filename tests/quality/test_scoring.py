@@ -53,9 +53,12 @@ def test_single_annotator_flags_exactly_the_flips_with_exact_noise_rate():
     assert r["label_quality"][flips].max() < r["label_quality"][~r["is_label_issue"]].min()
 
 
-def test_single_annotator_flags_the_lowest_self_confidence_as_many_as_the_joint_counts_off_its_diagonal():
-    """The flags are a prefix of the ranking reviewers see (self-confidence), of cleanlab's count."""
+def test_single_annotator_flags_the_lowest_self_confidence_as_many_as_the_anchors_estimate():
+    """The flags are a prefix of the ranking reviewers see (self-confidence), as many as the
+    estimated number of wrong labels (quality.noise); cleanlab's own estimate is kept beside it."""
     import cleanlab.count
+
+    from quality.noise import estimate_noise
 
     rng = np.random.default_rng(3)
     y, noisy, flips, pp = _flipped(n=300, n_flips=30, seed=3)
@@ -63,7 +66,8 @@ def test_single_annotator_flags_the_lowest_self_confidence_as_many_as_the_joint_
     pp /= pp.sum(axis=1, keepdims=True)
     r = single_annotator_issues(noisy, pp, class_names=NAMES)
     cj = cleanlab.count.compute_confident_joint(noisy, pp, calibrate=True)
-    assert r["n_issues"] == cleanlab.count.num_label_issues(noisy, pp, confident_joint=cj)
+    assert r["n_issues"] == round(estimate_noise(noisy, pp)["noise_rate"] * noisy.size)
+    assert r["noise_rate_cleanlab"] == pytest.approx(1 - np.trace(cleanlab.count.estimate_joint(noisy, pp, confident_joint=cj)))
     flagged = np.flatnonzero(r["is_label_issue"])
     self_confidence = pp[np.arange(noisy.size), noisy]
     assert self_confidence[flagged].max() <= self_confidence[~r["is_label_issue"]].min()

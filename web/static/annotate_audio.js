@@ -137,6 +137,12 @@
       const status = obj.wrap.querySelector("[data-audio-status]");
       holder.replaceChildren(wave);
       const media = el("audio", { preload: "metadata", "data-audio-media": obj.name });
+      // a Play button beside Space: for the mouse, and for the task page's read-only view (no keys)
+      const play = obj.wrap.querySelector("[data-audio-play]");
+      play.disabled = true;
+      play.addEventListener("click", () => (obj.wave ? obj.wave.playPause() : (media.paused ? media.play() : media.pause())));
+      media.addEventListener("play", () => { play.textContent = "Pause"; });
+      for (const type of ["pause", "ended"]) media.addEventListener(type, () => { play.textContent = "Play"; });
       obj.kind = "audio";
       obj.media = media;
       obj.speed = 1;
@@ -203,6 +209,7 @@
           ws.on("play", () => this.showAudioStatus(obj));
           ws.on("pause", () => this.showAudioStatus(obj));
           this.showAudioStatus(obj);
+          play.disabled = false;
           if (long) { resolve(); return; }
           let done = false;
           const finish = () => { if (!done) { done = true; resolve(); } };

@@ -73,7 +73,7 @@
       obj.buttons = [];
       obj.times.forEach((t, n) => {
         if (!t) return;
-        const button = el("button", { type: "button", class: "anno-para-play", "data-play-paragraph": String(n),
+        const button = el("button", { type: "button", class: "anno-para-play", "data-media-control": "", "data-play-paragraph": String(n),
           "data-time": clock(t.start), "aria-label": `Play paragraph ${n + 1} from ${clock(t.start)}` });
         // no text of its own (a CSS label): the dialogue's text and its span offsets stay the paragraphs'
         // a click leaves the focus where it was (Space goes on playing the audio, not this button)

@@ -93,9 +93,9 @@
       const overlay = el("div", { class: "anno-video-overlay", "data-video-overlay": obj.name });
       stage.append(video, overlay);
       const bar = el("div", { class: "anno-video-bar" });
-      const play = el("button", { type: "button", class: "anno-video-play", "aria-keyshortcuts": "Space" }, "Play");
-      const back = el("button", { type: "button", "aria-label": "A frame back", "aria-keyshortcuts": "," }, "‹");
-      const fwd = el("button", { type: "button", "aria-label": "A frame forward", "aria-keyshortcuts": "." }, "›");
+      const play = el("button", { type: "button", class: "anno-video-play", "data-media-control": "", "aria-keyshortcuts": "Space" }, "Play");
+      const back = el("button", { type: "button", "data-media-control": "", "aria-label": "A frame back", "aria-keyshortcuts": "," }, "‹");
+      const fwd = el("button", { type: "button", "data-media-control": "", "aria-label": "A frame forward", "aria-keyshortcuts": "." }, "›");
       const status = el("span", { class: "anno-video-frame", "data-video-frame": obj.name, role: "status" });
       const pending = el("span", { class: "anno-video-pending", role: "status", "aria-live": "polite" });
       bar.append(back, play, fwd, status, pending);

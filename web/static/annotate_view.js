@@ -1,7 +1,7 @@
 // labelfab: the workspace read-only (mode "view"). The task page shows each annotation, each
 // prediction and the final label through the labeling page's own widgets (Annotorious, the brush
 // layer, key points, spans, audio, video, time series, PDF, chat, rankers...), with editing off:
-// no pointer gesture or key reaches a widget except zoom, a PDF's pages and <details>; every
+// no pointer gesture or key reaches a widget except zoom, a PDF's pages, play buttons and <details>; every
 // control is disabled (templates/annotate/_workspace.html), drawing is off, nothing is saved or
 // submitted (mode "view" is a kind of "review": no drafts, no submit). labelfabAnno.view(root,
 // task, result) makes one on a workspace element; the page keeps the workspaces in
@@ -11,8 +11,9 @@
   "use strict";
   const A = window.labelfabAnno;
   const { TYPING } = A;
-  // what a viewer may still use inside a read-only workspace
-  const VIEWING = "[data-zoom], [data-pdf-page], [data-pdf-zoom], summary";
+  // what a viewer may still use inside a read-only workspace: zoom, pages, and the media players'
+  // buttons (play, pause, frame steps, a paragraph's play), which change no region
+  const VIEWING = "[data-zoom], [data-pdf-page], [data-pdf-zoom], [data-media-control], summary";
   // every event by which a widget changes its regions or a control its value
   const EDITING = ["pointerdown", "pointerup", "mousedown", "mouseup", "touchstart", "click", "dblclick",
     "dragstart", "keydown", "keypress", "input", "change", "paste", "drop", "contextmenu"];

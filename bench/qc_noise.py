@@ -1,0 +1,262 @@
+"""The noise estimate and the flag count on bench/qc_zoo.py's datasets, in seconds once probabilities are cached.
+
+``bench/qc_zoo.py`` measures QC through the product (a project, an import, a ``qc`` job) and costs
+about half an hour for its 18 rows. What the noise estimate and the number of flags depend on is
+only the given labels and the out-of-sample ``pred_probs``; this script computes those with the
+zoo's pure functions (the product's feature sets and candidates: ``quality.zoo``), each
+dataset's features once for its three noise levels, and keeps them in ``--cache`` (one ``.npz``
+per row: true labels, given labels, pred_probs). Later runs read the cache and only score:
+
+* the noise estimate of ``quality.noise.estimate_noise`` (what a QC run stores) and cleanlab's
+  ``1 - trace`` of the calibrated joint, each against the true share of flipped labels;
+* F1 of the flags of ``quality.scoring.single_annotator_issues`` (the lowest self-confidence, as
+  many as the estimate) and of cleanlab's ``find_label_issues(filter_by="low_self_confidence")``
+  (its own count), with the F1 of the same ranking cut at the true count for reference;
+* the same two figures (estimate, F1 of as many flags) for each rule in :data:`RULES` of how deep
+  each class's anchor set goes, so that rules are compared on the same probabilities; with
+  ``--baselines`` (a ``qc_zoo`` JSON), how many rows each rule's F1 reaches that row's best
+  bare-cleanlab baseline.
+
+Besides the zoo's rows, ``digits`` is ``bench/qc_core.py``'s demo (sklearn's digits as PNG files,
+10 % and 20 % flipped, the same features, folds and flips), whose F1 is a headline figure.
+
+The folds differ from a product run's (task order), so figures are close to, not equal to,
+``qc_zoo``'s. Usage::
+
+    python bench/qc_noise.py [--cache DIR] [--datasets glyphs,reviews,digits] [--noise 0.1,0.2] [--n 900]
+                             [--baselines /work/notes/qczoo/full_run.json]
+
+A line per row goes to stderr; the last line on stdout is one JSON object of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import qc_zoo
+from common import flip_labels, log
+
+#: qc_core's demo: its flip rates
+DIGITS_NOISE = (0.10, 0.20)
+
+
+def digits_probs(seed: int, cache: Path) -> dict[float, Path]:
+    """qc_core's digits rows: the same PNG files, image features, flips and cross-validation."""
+    import qc_core
+
+    from quality.features import image_features
+    from quality.pred_probs import cross_val_pred_probs
+
+    files = {r: cache / f"digits-s{seed}-{int(round(r * 100))}.npz" for r in DIGITS_NOISE}
+    todo = [r for r, f in files.items() if not f.exists()]
+    if not todo:
+        return files
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, y, _ = qc_core.render_digits(Path(tmp))
+        X = image_features(paths)
+    for rate in todo:
+        noisy = flip_labels(y, rate, 10, seed)
+        pp, model, _ = cross_val_pred_probs(X, noisy, n_classes=10, seed=seed)
+        np.savez(files[rate], y=y, noisy=noisy, pred_probs=pp)
+        log(f"digits {rate:.0%}: {model}")
+    return files
+
+
+def probs(name: str, n: int, rates: list[float], seed: int, cache: Path) -> dict[float, Path]:
+    """The cached ``.npz`` of each noise level of one dataset, computed where missing."""
+    from threadpoolctl import threadpool_limits
+
+    from quality.zoo import (
+        IMAGE_CANDIDATES,
+        TEXT_CANDIDATES,
+        candidates_for,
+        feature_sets_of,
+        image_feature_sets,
+        select_pred_probs,
+        text_feature_sets,
+    )
+
+    files = {r: cache / f"{name}-n{n}-s{seed}-{int(round(r * 100))}.npz" for r in rates}
+    todo = [r for r, f in files.items() if not f.exists()]
+    if not todo:
+        return files
+    image = name in qc_zoo.IMAGE_SETS
+    items, y, names = qc_zoo.MAKERS[name](n, seed)
+    cands = candidates_for(IMAGE_CANDIDATES if image else TEXT_CANDIDATES, n_items=n)
+    wanted = [f for f in feature_sets_of(cands) if f != "onnx"]
+    t = time.perf_counter()
+    sets = image_feature_sets(items, names=wanted) if image else text_feature_sets(items, names=wanted)
+    log(f"{name}: features {', '.join(wanted)} in {time.perf_counter() - t:.1f}s")
+    for rate in todo:
+        noisy = flip_labels(y, rate, len(names), seed + int(round(rate * 100)))
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pp, model, _, _ = select_pred_probs(sets, noisy, n_classes=len(names), candidates=cands, seed=seed)
+        np.savez(files[rate], y=y, noisy=noisy, pred_probs=pp)
+        log(f"{name} {rate:.0%}: {model}")
+    return files
+
+
+def _by_depth_rule(rule):
+    """An estimator whose anchor set of each class is as deep as ``rule(given, j, cuts)`` says."""
+    from quality.noise import class_ranking, noise_from_matrix
+
+    def estimate(y: np.ndarray, pp: np.ndarray) -> float:
+        k = pp.shape[1]
+        T = np.eye(k)
+        pred = pp.argmax(axis=1)
+        for j in range(k):
+            given, _, cuts = class_ranking(y, pp[:, j], j, pred)
+            m = rule(given, j, cuts)
+            T[:, j] = np.bincount(given[:m], minlength=k)[:k] / m
+        return noise_from_matrix(T, y, k)["noise_rate"]
+
+    return estimate
+
+
+def _dyadic(given: np.ndarray, j: int, cuts: np.ndarray) -> int:
+    """Best bin over the cuts at depths 10, 20, 40, ... only (fewer cuts, less to gain by chance)."""
+    from quality.noise import MIN_ANCHORS, best_bin
+
+    targets = MIN_ANCHORS * 2 ** np.arange(int(np.log2(max(cuts[-1] / MIN_ANCHORS, 1))) + 1)
+    at = np.unique(np.minimum(np.searchsorted(cuts, targets), cuts.size - 1))
+    return best_bin(given, j, cuts[at])
+
+
+def _lepski(given: np.ndarray, j: int, cuts: np.ndarray) -> int:
+    """Lepski's rule: the deepest cut whose share agrees with every shallower cut's within the sum
+    of their Hoeffding bounds (s_m - b_m <= min over shallower m' of s_m' + b_m')."""
+    from quality.noise import ANCHOR_DELTA
+
+    depth = cuts.astype(np.float64)
+    share = np.cumsum(given != j)[cuts - 1] / depth
+    bonus = np.sqrt(np.log(1.0 / ANCHOR_DELTA) / (2.0 * depth))
+    shallower = np.minimum.accumulate(np.append(np.inf, share + bonus)[:-1])
+    return int(cuts[np.flatnonzero(share - bonus <= shallower)[-1]])
+
+
+def _anchors(**options):
+    """quality.noise.estimate_noise with ``options``."""
+    from quality.noise import estimate_noise
+
+    return lambda y, pp: estimate_noise(y, pp, **options)["noise_rate"]
+
+
+#: The depth rules compared: name -> estimator(labels, pred_probs) -> noise rate. ``crossfit`` is
+#: the product's (best bin on one half, share read on the other, 10 halvings, the bound of the
+#: whole set's count); ``crossfit_half_bound`` is the same with the bound of the half's own count
+#: (the product takes ``sqrt(delta)`` on a half, so ``delta**2`` gives back ``delta``); ``bestbin``
+#: chooses the depth and reads the share on all the items (the rule before).
+RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "lepski": _by_depth_rule(_lepski),
+         "crossfit_half_bound": _anchors(delta=0.05**2), "crossfit": _anchors()}
+
+
+def f1(flagged: np.ndarray, truth: np.ndarray) -> float:
+    tp = int(np.sum(flagged & truth))
+    return 2.0 * tp / max(int(flagged.sum() + truth.sum()), 1)
+
+
+def score(path: Path) -> dict:
+    import cleanlab.count
+    import cleanlab.filter
+
+    from quality.scoring import single_annotator_issues
+
+    d = np.load(path)
+    y, noisy, pp = d["y"], d["noisy"], d["pred_probs"]
+    truth = noisy != y
+    k = pp.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = single_annotator_issues(noisy, pp, class_names=[str(c) for c in range(k)], min_class_count=1)
+        cl_flags = cleanlab.filter.find_label_issues(noisy, pp, filter_by="low_self_confidence", n_jobs=1)
+        cl_noise = 1.0 - float(np.trace(cleanlab.count.estimate_joint(noisy, pp)))
+    ranking = np.argsort(pp[np.arange(y.size), noisy], kind="stable")
+
+    def first(count: int) -> np.ndarray:
+        flagged = np.zeros(y.size, dtype=bool)
+        flagged[ranking[:count]] = True
+        return flagged
+
+    at_truth = first(int(truth.sum()))
+    rules = {}
+    for name, rule in RULES.items():
+        est = rule(noisy, pp)
+        rules[name] = {"noise_est": round(est, 4), "f1": round(f1(first(int(round(est * y.size))), truth), 4)}
+    return {"rules": rules,"noise_true": round(float(truth.mean()), 4), "noise_est": round(res["noise_rate"], 4),
+            "noise_cleanlab": round(cl_noise, 4), "f1": round(f1(res["is_label_issue"], truth), 4),
+            "f1_cleanlab_count": round(f1(cl_flags, truth), 4), "f1_true_count": round(f1(at_truth, truth), 4),
+            "cv_accuracy": round(float(np.mean(pp.argmax(axis=1) == noisy)), 4)}
+
+
+def rule_summary(rows: list[dict], baselines: dict[tuple[str, float], float]) -> dict:
+    """Each rule's figures: digits F1 at each rate, zoo rows at or above their best baseline, mean
+    zoo F1, and over all rows the noise estimate's rows within 2 points and largest error."""
+    out = {}
+    zoo = [r for r in rows if r["dataset"] != "digits"]
+    for name in RULES:
+        err = [abs(r["rules"][name]["noise_est"] - r["noise_true"]) for r in rows]
+        fig = {f"digits_f1_{int(round(r['noise'] * 100))}": r["rules"][name]["f1"] for r in rows if r["dataset"] == "digits"}
+        if baselines:
+            fig["rows_at_or_above_baseline"] = sum(r["rules"][name]["f1"] >= baselines[(r["dataset"], r["noise"])]
+                                                   for r in zoo if (r["dataset"], r["noise"]) in baselines)
+        fig.update({"mean_f1_zoo": round(float(np.mean([r["rules"][name]["f1"] for r in zoo])), 4) if zoo else None,
+                    "rows_within_2_points": int(sum(e <= 0.02 for e in err)), "max_noise_error": round(max(err), 4),
+                    "mean_noise_error": round(float(np.mean(err)), 4)})
+        out[name] = fig
+        log(f"{name}: {fig}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--datasets", default=",".join([*qc_zoo.MAKERS, "digits"]))
+    ap.add_argument("--noise", default=",".join(str(r) for r in qc_zoo.NOISE))
+    ap.add_argument("--n", type=int, default=900, help="items per image dataset (text: 4/3 of it)")
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "labelfab-qc-noise"))
+    ap.add_argument("--baselines", help="a qc_zoo.py JSON: each row's best bare-cleanlab baseline F1")
+    args = ap.parse_args()
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    rates = [float(r) for r in args.noise.split(",")]
+    baselines = {}
+    if args.baselines:
+        for r in json.loads(Path(args.baselines).read_text())["rows"]:
+            baselines[(r["dataset"], r["noise"])] = r[r["best_baseline"]]["f1"]
+    t = time.perf_counter()
+    rows = []
+    for name in [d for d in args.datasets.split(",") if d]:
+        if name == "digits":
+            files = digits_probs(args.seed, cache)
+        else:
+            files = probs(name, args.n if name in qc_zoo.IMAGE_SETS else int(args.n * 4 / 3), rates, args.seed, cache)
+        for rate, path in files.items():
+            row = {"dataset": name, "noise": rate, **score(path)}
+            log(f"{name} {rate:.0%}: noise {row['noise_est']:.3f} (cleanlab {row['noise_cleanlab']:.3f}) vs "
+                f"{row['noise_true']:.3f}; F1 {row['f1']:.3f} (cleanlab's count {row['f1_cleanlab_count']:.3f}, "
+                f"true count {row['f1_true_count']:.3f}); CV acc {row['cv_accuracy']:.3f}; "
+                + ", ".join(f"{k} {v['noise_est']:.3f}/{v['f1']:.3f}" for k, v in row["rules"].items()))
+            rows.append(row)
+    err = [abs(r["noise_est"] - r["noise_true"]) for r in rows]
+    cl_err = [abs(r["noise_cleanlab"] - r["noise_true"]) for r in rows]
+    print(json.dumps({"max_noise_error": round(max(err), 4), "mean_noise_error": round(float(np.mean(err)), 4),
+                      "max_noise_error_cleanlab": round(max(cl_err), 4),
+                      "mean_noise_error_cleanlab": round(float(np.mean(cl_err)), 4),
+                      "mean_f1": round(float(np.mean([r["f1"] for r in rows])), 4),
+                      "mean_f1_cleanlab_count": round(float(np.mean([r["f1_cleanlab_count"] for r in rows])), 4),
+                      "rows_within_2_points": int(sum(e <= 0.02 for e in err)), "runs": len(rows),
+                      "rules": rule_summary(rows, baselines),
+                      "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 1),
+                      "total_seconds": round(time.perf_counter() - t, 1), "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

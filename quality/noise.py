@@ -1,0 +1,225 @@
+"""How many labels are wrong: the noise rate from anchor items, a pure function.
+
+cleanlab's figure (``1 - trace`` of the calibrated confident joint) counts an item off the
+diagonal whenever the model is confident enough in another class than its label. A weak model is
+often confidently wrong, so that figure adds the model's own mistakes to the wrong labels: on
+bench/qc_zoo.py's review texts (cross-validated accuracy 0.60-0.75) it is 12-17 points too high.
+
+:func:`estimate_noise` separates the two the way the noise-transition literature does (Liu & Tao
+2016, Patrini et al. 2017: *anchor points*): wrong labels are assumed independent of the item
+once its true class is known (class-conditional noise, the assumption cleanlab makes too), so
+among items that surely belong to class ``j`` the share given each label is column ``j`` of the
+noise matrix, ``P(given label | true class j)``. The items the out-of-sample model ranks highest
+for ``j`` are those sure items. How far down that ranking to go is a trade between purity (near
+the top, every item is truly ``j``) and sampling error (few items): as in the *best bin*
+mixture-proportion estimator (Garg et al. 2021), the depth taken is the one whose share of other
+labels plus a Hoeffding bound on its sampling error is smallest. Items of another class that
+slip into the top only raise the share (they mostly carry their own label), so a shallow,
+impure cut is never preferred to a pure one. Read on the items it was chosen on, the lowest
+share of many cuts is optimistic (low: a strong model's estimate came out 1-2.7 points under the
+truth, and the flags too few), so the depth is chosen on one random half of the items and the
+share read on the other (cross-fitting), over several halvings (stratified by label) pooled.
+
+With the noise matrix ``T`` (columns from the anchors) and the given labels' shares ``p``, the
+true class shares ``pi`` solve ``T @ pi = p`` and the noise rate is ``1 - sum_j T[j, j] pi[j]``.
+No constant is fitted to any data set: the settings are the bound's confidence and the number
+of halvings (bench/qc_noise.py compares this rule with best bin on all items and others).
+
+Where it errs: high, where the model is weak. A class the model is never sure of (no region
+where it is alone) has no pure anchors, and the impure ones, read on items the depth was not
+chosen on, raise the estimate: on bench/qc_zoo.py's rows of cross-validated accuracy 0.60-0.72
+(20 % noise) by 1-6 points, on the review texts at 5-10 % by 8 points, on the Gaussian classes
+of tests/quality/test_noise.py by 1-3 points (a class's own rate by up to 6). With a strong
+model (digits, textures, scenes) it is within 1.5 points (bench/qc_noise.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "estimate_noise", "noise_from_matrix"]
+
+#: Confidence of the Hoeffding bound that picks each class's depth (one-sided, per depth).
+ANCHOR_DELTA = 0.05
+#: Random halvings of the items whose anchor shares are pooled (see :func:`anchor_noise_matrix`).
+HALVINGS = 10
+#: Fewest items a class's anchor set holds (fewer give a share too coarse to mean anything),
+#: unless the class itself is smaller.
+MIN_ANCHORS = 10
+
+
+def anchor_noise_matrix(
+    labels: Any, pred_probs: Any, *, delta: float = ANCHOR_DELTA, halvings: int = HALVINGS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The noise matrix from anchor items, and how many anchors each class had.
+
+    Each class's anchor set is the items above a score threshold. The threshold is chosen by
+    best bin (:func:`best_bin`) on one random half of the items and the labels are read on the
+    other half's items above it, both ways round, over ``halvings`` random halvings, the labels
+    read pooled. Reading the share on items the threshold was not chosen on removes the optimism
+    of picking the cut whose share happened to be lowest; pooling the halvings gives back most of
+    the precision of reading on every item. The bound that chooses the threshold is that of the
+    whole set's count above it (``sqrt(delta)`` on a half, whose count is half as large), since
+    the pooled share it bounds is read from about that many items. A class with fewer than
+    ``2 * MIN_ANCHORS`` items (given or predicted), or ``halvings=0``: the depth is chosen and
+    the share read on all the items.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        Given labels, ``0..k-1``.
+    pred_probs : array-like of float, shape (n, k)
+        Out-of-sample probabilities (a model that never saw the item's own label).
+    delta : float
+        Confidence of the bound that chooses each class's depth.
+    halvings : int
+        Random halvings pooled; 0 chooses the depth and reads the share on all the items
+        (best bin as Garg et al. use it, whose share comes out a little low).
+    seed : int
+        Seed of the halvings (the same labels and probabilities give the same estimate).
+
+    Returns
+    -------
+    noise_matrix : np.ndarray, shape (k, k)
+        ``T[c, j]`` = estimated P(given label c | true class j); columns sum to 1.
+    anchors : np.ndarray of int, shape (k,)
+        Items taken as sure members of each class (over all the items, averaged over the
+        halvings' thresholds).
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    pp = np.asarray(pred_probs, dtype=np.float64)
+    n, k = pp.shape
+    T = np.eye(k)
+    anchors = np.zeros(k, dtype=np.int64)
+    pred = pp.argmax(axis=1)
+    rng = np.random.default_rng(seed)
+    halves = []
+    for _ in range(halvings if n >= 2 else 0):
+        # stratified by the given label: every other item of each label, in a random order, so
+        # each half holds half of every class (a lopsided half cuts its anchors short)
+        perm = rng.permutation(n)
+        perm = perm[np.argsort(y[perm], kind="stable")]
+        first = np.zeros(n, dtype=bool)
+        first[perm[0::2]] = True
+        halves += [first, ~first]
+    half_delta = float(np.sqrt(delta))
+    for j in range(k):
+        col = pp[:, j]
+        # a class too small for a half to hold MIN_ANCHORS of it has little depth to choose on
+        # the whole set (hence little to be optimistic about) and would only be made noisier
+        if not halves or min(np.sum(pred == j), np.sum(y == j)) < 2 * MIN_ANCHORS:
+            given, _, cuts = class_ranking(y, col, j, pred)
+            m = best_bin(given, j, cuts, delta=delta)
+            anchors[j] = m
+            T[:, j] = np.bincount(given[:m], minlength=k)[:k] / m
+            continue
+        # ranked once: a half keeps the order (and a stable sort of sorted scores is linear)
+        order = np.argsort(-col, kind="stable")
+        ys, cs, ps = y[order], col[order], pred[order]
+        read = np.zeros(k)
+        counts = []
+        for a in halves:
+            a = a[order]
+            given, ranked, cuts = class_ranking(ys[a], cs[a], j, ps[a])
+            t = ranked[best_bin(given, j, cuts, delta=half_delta) - 1]
+            b = ~a
+            read += np.bincount(ys[b][cs[b] >= t], minlength=k)[:k]
+            counts.append(int(np.sum(cs >= t)))
+        # the labels read over all the halvings pooled (each item is read once per halving), so
+        # that a model that separates the classes gives exactly the share of the whole set
+        if read.sum() > 0:
+            T[:, j] = read / read.sum()
+        anchors[j] = int(round(float(np.mean(counts))))
+    return T, anchors
+
+
+def class_ranking(y: np.ndarray, scores: np.ndarray, j: int, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The items ranked by the model's score for class ``j``, and the depths an anchor set may have.
+
+    Returns the given labels and the scores in that order (highest score first), and the
+    admissible cuts: depths ``m`` (the top ``m`` items) that fall between two different scores,
+    at least ``MIN_ANCHORS`` (or the class's size) and no deeper than the items the model calls
+    ``j`` or labelled ``j``.
+    """
+    order = np.argsort(-scores, kind="stable")
+    given = y[order]
+    ranked = scores[order]
+    # no deeper than the items the model calls j (past them the ranking is of other classes)
+    # and no deeper than the items labelled j (the class's size): a small class has few anchors
+    limit = max(1, int(min(np.sum(pred == j), np.sum(y == j))))
+    lo = min(MIN_ANCHORS, limit)
+    # a cut is a threshold on the score: items of equal score go in or out together
+    cuts = np.flatnonzero(np.append(ranked[:-1] > ranked[1:], True)) + 1
+    ok = cuts[(cuts >= lo) & (cuts <= limit)]
+    if ok.size == 0:  # one long tie around the limit: take the first cut past it
+        ok = cuts[cuts >= lo][:1]
+    return given, ranked, ok
+
+
+def best_bin(given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float = ANCHOR_DELTA) -> int:
+    """The depth among ``cuts`` whose share of labels other than ``j`` plus a Hoeffding bound on
+    its sampling error is smallest (Garg et al. 2021's best bin)."""
+    depth = cuts.astype(np.float64)
+    other = np.cumsum(given != j)[cuts - 1] / depth
+    return int(cuts[np.argmin(other + np.sqrt(np.log(1.0 / delta) / (2.0 * depth)))])
+
+
+def estimate_noise(
+    labels: Any, pred_probs: Any, *, delta: float = ANCHOR_DELTA, halvings: int = HALVINGS, seed: int = 0
+) -> dict[str, Any]:
+    """The share of wrong labels, estimated from anchor items (see the module docstring).
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        Given labels, ``0..k-1``.
+    pred_probs : array-like of float, shape (n, k)
+        Out-of-sample probabilities.
+    delta : float
+        Confidence of the bound that chooses each class's depth.
+    halvings, seed : int
+        The random halvings pooled (:func:`anchor_noise_matrix`).
+
+    Returns
+    -------
+    dict
+        ``noise_rate`` (float), ``noise_rate_per_class`` (share of wrong labels among items given
+        each class; NaN for a class no item has), ``noise_matrix`` (``T[c, j]`` = P(given c | true
+        j)), ``class_shares`` (estimated true shares), ``anchors`` (items per class).
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    pp = np.asarray(pred_probs, dtype=np.float64)
+    n, k = pp.shape
+    T, anchors = anchor_noise_matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
+    return noise_from_matrix(T, y, k) | {"anchors": anchors}
+
+
+def noise_from_matrix(T: np.ndarray, labels: Any, k: int) -> dict[str, Any]:
+    """The noise rate, per given class and overall, of the noise matrix ``T`` (``T[c, j]`` =
+    P(given c | true j)) and the given labels: the true class shares solve ``T @ pi`` = the
+    given labels' shares."""
+    y = np.asarray(labels, dtype=np.int64)
+    given_shares = np.bincount(y, minlength=k)[:k] / max(y.size, 1)
+    pi = _true_shares(T, given_shares)
+    joint = T * pi[None, :]  # joint[c, j] = P(given c, true j)
+    rows = joint.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(given_shares > 0, 1.0 - np.diag(joint) / np.where(rows > 0, rows, 1.0), np.nan)
+    return {
+        "noise_rate": float(np.clip(1.0 - np.trace(joint) / max(joint.sum(), 1e-12), 0.0, 1.0)),
+        "noise_rate_per_class": per_class,
+        "noise_matrix": T,
+        "class_shares": pi,
+    }
+
+
+def _true_shares(T: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """The true class shares ``pi >= 0`` (summing to 1) with ``T @ pi`` closest to the given
+    labels' shares (non-negative least squares)."""
+    from scipy.optimize import nnls
+
+    pi, _ = nnls(T, given)
+    total = pi.sum()
+    return pi / total if total > 0 else given

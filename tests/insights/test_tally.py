@@ -1,0 +1,151 @@
+"""The tallies the database keeps as tasks change (labeling/tally.py, migration 0021) equal a full
+recount of the tasks after imports, annotations, QC-less state changes, gold marks, overlap
+changes, final-label corrections, deletes, folding, and a project's delete; the dashboard reads
+them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+
+from insights.sql import labels_sql
+from labeling import projects, tally
+from labeling.db import get_engine, read_session, write_session
+from labeling.models import FinalTally, Role, Task, TaskTally
+
+TEXT = """<View><Text name="text" value="$text"/>
+<Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
+
+T = Task.__table__
+
+
+def choice(label: str, name: str = "label") -> list[dict]:
+    return [{"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+
+
+def recount(pid: int) -> tuple[dict, dict]:
+    """Tasks by (state, gold) and the final labels, counted from the tasks themselves (the full
+    scans the dashboard made before the tallies)."""
+    with get_engine().connect() as conn:
+        counts = {(state, bool(gold)): [n, int(req or 0), int(wanted or 0)] for state, gold, n, req, wanted in conn.execute(
+            sa.select(T.c.state, T.c.is_gold, sa.func.count(),
+                      sa.func.sum(sa.case((T.c.requeued.is_(True), 1), else_=0)),
+                      sa.func.sum(T.c.target_overlap - T.c.n_annotations))
+            .where(T.c.project_id == pid).group_by(T.c.state, T.c.is_gold))}
+        ctx = SimpleNamespace(sqlite=conn.dialect.name == "sqlite")
+        sql = labels_sql(ctx, "task", "task.final_label", "task.id",
+                         "task.project_id = :p AND task.state = 'accepted' AND task.is_gold = :no "
+                         "AND task.final_label IS NOT NULL", strings_too=True)
+        labels = dict(conn.execute(sa.text(f"SELECT lab, count(*) FROM ({sql}) x GROUP BY lab"),
+                                   {"p": pid, "no": False, "ctrl": "label", "path": "$.value.choices",
+                                    "field": "choices"}).all())
+    return counts, labels
+
+
+def kept(pid: int) -> tuple[dict, dict]:
+    with get_engine().connect() as conn:
+        return (tally.task_counts(conn, [pid])[pid],
+                tally.final_labels(conn, pid, control="label", field="choices"))
+
+
+def check(pid: int) -> tuple[dict, dict]:
+    full = recount(pid)
+    assert kept(pid) == full
+    return full
+
+
+def act(client, who, pid, action, ids, **extra):
+    r = client.post(f"/api/dm/actions?id={action}&project={pid}",
+                    json={"selectedItems": {"all": False, "included": list(ids)}, **extra}, headers=who.headers)
+    assert r.status_code == 200, r.get_json()
+
+
+def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
+    r = client.post("/api/projects", json={"title": "Tally", "label_config": TEXT, "maximum_annotations": 1},
+                    headers=lead.headers)
+    pid = r.get_json()["id"]
+    other = client.post("/api/projects", json={"title": "Other", "label_config": TEXT},
+                        headers=lead.headers).get_json()["id"]
+    # an import: plain tasks, and tasks arriving with an annotation (labeled at once)
+    tasks = [{"text": f"t{i}"} for i in range(12)]
+    tasks += [{"data": {"text": f"a{i}"}, "annotations": [{"result": choice("pos" if i % 2 else "neg")}]}
+              for i in range(4)]
+    assert client.post(f"/api/projects/{pid}/import", json=tasks, headers=lead.headers).status_code == 201
+    client.post(f"/api/projects/{other}/import", json=[{"text": "x"}], headers=lead.headers)
+    counts, _ = check(pid)
+    assert counts[("open", False)][0] == 12 and counts[("labeled", False)][0] == 4
+    assert kept(other)[0] == {("open", False): [1, 0, 1]}
+
+    ids = [t["id"] for t in client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"]]
+    ann = make_user("tally-ann@example.com", Role.annotator)
+    for i, label in zip(ids[:5], ("pos", "neg", "pos", "pos", "neg"), strict=True):  # open -> labeled
+        assert client.post(f"/api/tasks/{i}/annotations", json={"result": choice(label)},
+                           headers=ann.headers).status_code == 201
+    check(pid)
+    act(client, lead, pid, "accept", ids[:3] + ids[12:15])  # labeled -> accepted with final labels
+    _, labels = check(pid)
+    assert sum(labels.values()) == 6
+    act(client, lead, pid, "exclude", ids[3:4])
+    act(client, lead, pid, "send_to_review", ids[4:5])
+    act(client, lead, pid, "mark_gold", ids[5:7])
+    check(pid)
+    act(client, lead, pid, "reopen", ids[:1])  # accepted -> open: its final label leaves the count
+    _, labels = check(pid)
+    assert sum(labels.values()) == 5
+    # a final label corrected in place (with a bare string in the list, which counts too)
+    with write_session() as s:
+        s.execute(sa.update(T).where(T.c.id == ids[1]).values(final_label=choice("pos") + ["neg"]))
+    _, labels = check(pid)
+    # one that is not a list of results counts nothing, and does not fail the write (the full
+    # scan's json_array_elements refuses it on PostgreSQL)
+    with write_session() as s:
+        s.execute(sa.update(T).where(T.c.id == ids[2]).values(final_label={"not": "a list"}))
+    assert sum(kept(pid)[1].values()) == sum(labels.values()) - 1
+    with write_session() as s:
+        s.execute(sa.update(T).where(T.c.id == ids[2]).values(final_label=choice("neg")))
+    check(pid)
+    # the overlap raised: labeled tasks reopen in one statement (lifecycle.move_where)
+    projects.update_project(lead.user, pid, overlap=2)
+    check(pid)
+    act(client, lead, pid, "delete_tasks", ids[7:9])
+    projects.delete_task(lead.user, ids[9])
+    check(pid)
+    assert kept(other)[0] == {("open", False): [1, 0, 1]}  # another project's tallies untouched
+
+
+def test_folding_keeps_the_figures_and_a_deleted_project_leaves_nothing(client, lead, monkeypatch):
+    pid = client.post("/api/projects", json={"title": "Fold", "label_config": TEXT},
+                      headers=lead.headers).get_json()["id"]
+    for i in range(6):  # six statements: six rows of differences at least
+        client.post(f"/api/projects/{pid}/import", json=[{"text": f"{i}-{j}"} for j in range(3)], headers=lead.headers)
+    with write_session() as s:
+        s.execute(sa.update(T).where(T.c.project_id == pid, T.c.id % 2 == 0)
+                  .values(state="accepted", final_label=choice("pos")))
+        s.execute(sa.update(T).where(T.c.project_id == pid, T.c.id % 3 == 0).values(final_label=choice("neg")))
+    before = check(pid)
+
+    def rows(model) -> int:
+        with read_session() as s:
+            return s.execute(sa.select(sa.func.count()).select_from(model).where(model.project_id == pid)).scalar_one()
+
+    assert rows(TaskTally) > 2
+    monkeypatch.setattr(tally, "FOLD_AT", 0)
+    assert check(pid) == before  # the read folds the rows after it has summed them ...
+    assert rows(TaskTally) == len(before[0])  # ... into one per key
+    assert rows(FinalTally) == len(before[1])
+    assert check(pid) == before
+    projects.delete_project(lead.user, pid)
+    assert rows(TaskTally) == rows(FinalTally) == 0
+
+
+def test_the_states_panel_reads_the_tallies(client, lead):
+    pid = client.post("/api/projects", json={"title": "Panel", "label_config": TEXT},
+                      headers=lead.headers).get_json()["id"]
+    client.post(f"/api/projects/{pid}/import", json=[{"text": str(i)} for i in range(5)], headers=lead.headers)
+    with write_session() as s:
+        s.execute(sa.update(T).where(T.c.project_id == pid).values(state="accepted", final_label=choice("neg")))
+    panels = client.get(f"/api/projects/{pid}/stats?panels=states,labels", headers=lead.headers).get_json()["panels"]
+    assert {r["state"]: r["tasks"] for r in panels["states"]["rows"]}["accepted"] == 5
+    assert Counter({r["label"]: r["final"] for r in panels["labels"]["rows"]}) == Counter({"neg": 5, "pos": 0})
