@@ -121,6 +121,8 @@ def test_instructions_open_before_labelling_when_the_lead_wants(page, shot, lead
     page.get_by_label("Show the instructions before labelling starts").check()
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(".flash-success")).to_contain_text("Settings saved.")
+    # the page's live check of the config (two requests) ends before the lead's session does
+    expect(page.locator("#config-status")).to_contain_text("Save keeps this project's labels valid")
     api = page.request.get(f"/api/projects/{project.id}")
     assert api.json()["show_instruction"] is True and api.json()["expert_instruction"].startswith("Tag the tone")
     page.context.clear_cookies()
