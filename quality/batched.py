@@ -257,7 +257,7 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, batch_size: int =
     from cleanlab.count import calibrate_confident_joint
     from cleanlab.experimental.label_issues_batched import LabelInspector
 
-    from quality.noise import estimate_noise
+    from quality.noise import estimate_noise, lowest_flags
 
     n, k = pred_probs.shape
     if len(labels) != n:
@@ -292,8 +292,7 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, batch_size: int =
     joint = cj / max(float(cj.sum()), 1.0)
     # the flags as an in-memory run sets them: the lowest self-confidence, as many as the anchors count
     noise = estimate_noise(y_all, pred_probs)
-    mask = np.zeros(n, dtype=bool)
-    mask[np.argsort(quality, kind="stable")[: int(round(noise["noise_rate"] * n))]] = True
+    mask = lowest_flags(quality, noise["noise_rate"])
     return {
         "is_label_issue": mask,
         "label_quality": quality,

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "estimate_noise", "noise_from_matrix"]
+__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "estimate_noise", "lowest_flags", "noise_from_matrix"]
 
 #: Confidence of the Hoeffding bound that picks each class's depth (one-sided, per depth).
 ANCHOR_DELTA = 0.05
@@ -194,6 +194,16 @@ def estimate_noise(
     n, k = pp.shape
     T, anchors = anchor_noise_matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
     return noise_from_matrix(T, y, k) | {"anchors": anchors}
+
+
+def lowest_flags(self_confidence: np.ndarray, noise_rate: float) -> np.ndarray:
+    """The flags of a QC run: a mask of the items of lowest self-confidence (cleanlab's
+    ``low_self_confidence`` rule), as many as ``noise_rate`` of them (the anchors' count, not the
+    confident joint's, which adds a weak model's confident mistakes to the wrong labels)."""
+    n = len(self_confidence)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.argsort(self_confidence, kind="stable")[: int(round(noise_rate * n))]] = True
+    return mask
 
 
 def noise_from_matrix(T: np.ndarray, labels: Any, k: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from quality import QCInputError, quiet
-from quality.noise import estimate_noise
+from quality.noise import estimate_noise, lowest_flags
 from quality.pred_probs import validate_pred_probs
 
 __all__ = [
@@ -243,12 +243,7 @@ def single_annotator_issues(
             cj = cleanlab.count.compute_confident_joint(y, pp, calibrate=True)
             quality = cleanlab.rank.get_label_quality_scores(y, pp, method=score_method)
             if filter_by == "low_self_confidence":
-                # cleanlab's rule (the labels of lowest self-confidence), as many as the anchor
-                # estimate of wrong labels: cleanlab's own count is the confident joint's
-                # off-diagonal, which adds a weak model's confident mistakes to the wrong labels
-                is_issue = np.zeros(n, dtype=bool)
-                self_conf = pp[np.arange(n), y]
-                is_issue[np.argsort(self_conf, kind="stable")[: int(round(noise["noise_rate"] * n))]] = True
+                is_issue = lowest_flags(pp[np.arange(n), y], noise["noise_rate"])
             else:
                 is_issue = cleanlab.filter.find_label_issues(
                     y, pp, filter_by=filter_by, confident_joint=cj, n_jobs=1
