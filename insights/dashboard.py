@@ -27,13 +27,13 @@ from labeling.schema import schema_of
 def _compute(ctx: Ctx, wanted: list[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     need = set(wanted)
-    states = states_panel(ctx) if need & {"states", "progress", "queues", "labels"} else None
+    states = states_panel(ctx) if need & {"states", "progress", "queues"} else None
     agreement = agreement_data(ctx, pairs="kappa" in need) if need & {"agreement", "kappa", "annotators"} else {}
     panels = {
         "states": lambda: states,
         "progress": lambda: progress_panel(ctx, states),
         "throughput": lambda: throughput_panel(ctx),
-        "labels": lambda: labels_panel(ctx, states),
+        "labels": lambda: labels_panel(ctx),
         "agreement": lambda: agreement_panel(ctx, agreement),
         "kappa": lambda: kappa_panel(ctx, agreement),
         "noise": lambda: noise_panel(ctx),

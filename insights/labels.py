@@ -29,7 +29,7 @@ def _final_counts(ctx: Ctx) -> dict[str, int]:
     return tally.final_labels(ctx.conn, ctx.pid, control=params["ctrl"], field=params["field"])
 
 
-def labels_panel(ctx: Ctx, states: dict) -> dict:
+def labels_panel(ctx: Ctx) -> dict:
     columns = ["label", "given", "given_share", "final", "final_share"]
     if primary(ctx.schema) is None:
         return panel("labels", columns, [], note="this label config has no labels to count")
