@@ -98,6 +98,7 @@ def _context_columns(t: Any) -> list[Any]:
         _P.c.restricted.label("p_restricted"), _P.c.qc_every.label("p_qc_every"), _M.c.role.label("member_role"),
         _M.c.paused_at.label("m_paused_at"), _M.c.paused_reason.label("m_paused_reason"),
         sa.select(_A.c.id).where(_A.c.task_id == t.c.id, _A.c.user_id == _p("uid")).scalar_subquery().label("mine"),
+        webhooks.any_active(t.c.project_id).label("has_webhooks"),  # emit asks nothing when false
     ]
 
 
@@ -278,7 +279,7 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
                             skip_reason=skip_reason, lead_time=lead_time, d_leases=d_leases)
             if changed is not None:
                 webhooks.emit(conn, "ANNOTATION_UPDATED", task.project_id,
-                              lambda: webhooks.annotation_event(conn, ann.id))
+                              lambda: webhooks.annotation_event(conn, ann.id), any_hooks=task.has_webhooks)
             return Annotation(**(changed or ann._asdict())), False
         if was_cancelled:
             result = result if isinstance(result, list) else []
@@ -304,7 +305,8 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
                   "lead_time": lead_time, "source": source, "parent_prediction": parent_prediction, "version": 1,
                   "created_at": now, "updated_at": now}
         ann_id = _insert_annotation(conn, task, user.id, values, d_leases=d_leases)
-        webhooks.emit(conn, "ANNOTATION_CREATED", task.project_id, lambda: webhooks.annotation_event(conn, ann_id))
+        webhooks.emit(conn, "ANNOTATION_CREATED", task.project_id, lambda: webhooks.annotation_event(conn, ann_id),
+                      any_hooks=task.has_webhooks)
     if task.is_gold and not was_cancelled:  # pause an annotator whose gold accuracy is too low
         check_gold(task.project_id, user.id)
     return Annotation(id=ann_id, **values), True

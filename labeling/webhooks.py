@@ -398,8 +398,16 @@ def project_payload(conn: Connection, project_id: int) -> dict[str, Any] | None:
         return project_view(project, project_counts(s, [project_id]).get(project_id))
 
 
+def any_active(project_id: Any) -> Any:
+    """A SQL test: is there an active webhook of project ``project_id`` (a column or value) or of
+    the organisation? A hot act reads it in a query it runs anyway and passes it to :func:`emit`
+    as ``any_hooks``, which then asks nothing more when it is false (nearly always)."""
+    return sa.exists().where(_W.c.is_active.is_(True), sa.or_(_W.c.project_id == project_id,
+                                                              _W.c.project_id.is_(None)))
+
+
 def emit(conn: Connection | Session, action: str, project_id: int | None,
-         build: Callable[[], dict[str, Any]], *, with_project: bool = True) -> int:
+         build: Callable[[], dict[str, Any]], *, with_project: bool = True, any_hooks: bool = True) -> int:
     """Queue ``action`` for every webhook that wants it, inside the caller's transaction.
 
     Parameters
@@ -416,6 +424,9 @@ def emit(conn: Connection | Session, action: str, project_id: int | None,
         webhook wants the payload, after the act's writes.
     with_project : bool
         Add ``"project"`` (the project's shape), as Label Studio does for project events.
+    any_hooks : bool
+        False: the caller read :func:`any_active` false for the project inside this transaction,
+        so no webhook can want the act and nothing is asked.
 
     Returns
     -------
@@ -424,6 +435,8 @@ def emit(conn: Connection | Session, action: str, project_id: int | None,
     """
     from labeling.jobs import outbox  # the outbox imports the models; keep this module light
 
+    if not any_hooks:
+        return 0
     if isinstance(conn, Session):
         conn = conn.connection()
     hooks = targets(conn, action, project_id)

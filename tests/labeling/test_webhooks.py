@@ -115,6 +115,31 @@ def test_an_annotation_arrives_signed_with_label_studios_payload(lead, annotator
     assert all(d.attempts == 1 and d.response_status == 200 for d in deliveries())
 
 
+def test_annotation_events_reach_organisation_webhooks_and_never_inactive_ones(lead, annotator, receiver, worker):
+    """A submit finds the webhooks that may want it in its own context query: the project's
+    active ones and the organisation's (project null); an inactive one alone asks for nothing."""
+    project = projects.create_project(lead.user, title="org hooks", label_config=CONFIG)
+    task_id = projects.get_task(lead.user, _import(lead, project, ["a"])[0])["id"]
+    off, _ = webhooks.create_webhook(lead.user, {"url": receiver.url + "/off", "project": project.id,
+                                                 "is_active": False})
+    annotations.submit(task_id, annotator.user, result=label("pos"), was_cancelled=True)  # a skip
+    assert deliveries() == []  # only an inactive webhook: nothing queued
+    webhooks.create_webhook(lead.user, {"url": receiver.url, "project": None, "send_for_all_actions": False,
+                                        "actions": ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]})
+    other = projects.create_project(lead.user, title="second", label_config=CONFIG)
+    other_task = projects.get_task(lead.user, _import(lead, other, ["b"])[0])["id"]
+    ann, created = annotations.submit(other_task, annotator.user, result=label("pos"))
+    assert created
+    edited, created = annotations.submit(other_task, annotator.user, result=label("neg"))  # a different result: an edit
+    assert not created and edited.id == ann.id
+    wait_for(lambda: len(receiver.events()) >= 2, timeout=20)
+    got = sorted(receiver.events(), key=lambda e: e["action"])
+    assert [e["action"] for e in got] == ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]
+    assert {e["annotation"]["id"] for e in got} == {ann.id} and got[1]["annotation"]["result"] == label("neg")
+    assert all(r["path"] == "/hook" for r in receiver.received)
+    assert all(d.webhook_id != off.id for d in deliveries())
+
+
 def _import(lead, project, texts: list[str]) -> list[int]:
     from labeling import imports
 
