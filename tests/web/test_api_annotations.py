@@ -48,6 +48,24 @@ def test_next_submit_cycle_with_and_without_trailing_slash(client, lead, annotat
     assert client.get(f"/api/projects/{pid}/next", headers=h).get_json()["id"] == ids[1]
 
 
+def test_created_username_names_the_annotator_as_they_are_now(client, lead, annotator, other):
+    """A submit's answer names the caller from the row its token was read with; renaming the
+    user is seen by the next request. Another user's annotation is named from theirs."""
+    from labeling import users
+
+    pid, ids = make_project(lead, 3, overlap=2)
+    h = annotator.headers
+    client.get(f"/api/projects/{pid}/next", headers=h)  # the token's user is remembered now
+    users.update_user(annotator.id, name="Ann Renamed")
+    ann = client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=h).get_json()
+    assert ann["created_username"] == f"Ann Renamed {annotator.email}, {annotator.id}"
+    users.update_user(annotator.id, name="Ann Again")
+    again = client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=h)
+    assert again.status_code == 200 and again.get_json()["created_username"] == f"Ann Again {annotator.email}, {annotator.id}"
+    got = client.get(f"/api/annotations/{ann['id']}", headers=lead.headers).get_json()
+    assert got["created_username"] == f"Ann Again {annotator.email}, {annotator.id}"  # the lead reads another's
+
+
 def test_next_answers_404_when_nothing_is_left_and_401_without_token(client, lead, annotator):
     pid, ids = make_project(lead, 1)
     assert client.get(f"/api/projects/{pid}/next").status_code == 401

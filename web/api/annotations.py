@@ -51,7 +51,14 @@ def release_lease(task_id: int):
 
 
 def _annotation_json(annotation) -> dict:
-    """One annotation with its annotator's ``created_username``, as Label Studio answers."""
+    """One annotation with its annotator's ``created_username``, as Label Studio answers.
+
+    The caller's own annotation (every submit's) is labelled from the caller's user row, read
+    when the request was authenticated (:func:`labeling.users.user_for_token`: in this process
+    as fresh as the user's role and active state, which a change of the user forgets): no query."""
+    me = api_user().user
+    if annotation.user_id == me.id:
+        return wire.annotation_json(annotation, username=wire.user_label(me.name, me.email, me.id))
     return wire.annotation_json(annotation, username=users.usernames([annotation.user_id]).get(annotation.user_id))
 
 
