@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--annotators", type=int, default=50)
     ap.add_argument("--cycles", type=int, default=2000)
     ap.add_argument("--profile", type=int, default=0, help="print cProfile's N costliest functions")
+    ap.add_argument("--profile-out", help="also write the profile's stats to this file (pstats)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-router-cpu-"))
     os.environ.update({"LABELFAB_DATA_DIR": str(tmp / "data"), "LABELFAB_DATABASE_URL": args.pg_url,
@@ -130,6 +131,8 @@ def main() -> None:
     n = 2 * args.cycles
     if profiler:
         out = io.StringIO()
+        if args.profile_out:
+            profiler.dump_stats(args.profile_out)
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("cumulative").print_stats(args.profile)
         stats.sort_stats("tottime").print_stats(args.profile)

@@ -152,6 +152,25 @@ def read_session() -> Iterator[Session]:
 
 
 @contextmanager
+def statement_connection() -> Iterator[Connection]:
+    """A connection for reads of one statement each: on PostgreSQL in autocommit mode (no BEGIN
+    and no ROLLBACK round trips; one statement sees one snapshot anyway), on SQLite a read
+    transaction's (its connections are set up here; leave them so).
+
+    A ROLLBACK also makes psycopg forget the statements it prepared on that connection (it
+    prepares a statement on its fifth use), so a read transaction in a hot request costs the
+    next requests on that connection their prepared plans too: hot reads of one statement use
+    this instead."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        with read_session() as s:
+            yield s.connection()
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
+
+@contextmanager
 def write_session() -> Iterator[Session]:
     """One write transaction (``BEGIN IMMEDIATE`` on SQLite): commit on success, rollback on error."""
     engine = get_engine()

@@ -17,7 +17,7 @@ from cachetools import TTLCache
 from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from labeling.db import get_engine, read_session, unit_of_work, utcnow, write_session
+from labeling.db import read_session, statement_connection, unit_of_work, utcnow, write_session
 from labeling.errors import Forbidden, NotFound
 from labeling.limits import has_lone_surrogate
 from labeling.models import ApiToken, LoginThrottle, Role, TokenScope, User
@@ -134,8 +134,8 @@ def usernames(user_ids: Iterable[int | None]) -> dict[int, str]:
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
-    with read_session() as s:
-        rows = s.execute(sa.select(User.id, User.name, User.email).where(User.id.in_(ids)))
+    with statement_connection() as conn:
+        rows = conn.execute(sa.select(User.id, User.name, User.email).where(User.id.in_(ids)))
         return {uid: user_label(name, email, uid) for uid, name, email in rows}
 
 
@@ -394,7 +394,7 @@ def list_tokens(user_id: int | None = None, *, live: bool = False) -> list[ApiTo
 
 
 # Runs on every API request: built once (a Core statement skips the ORM's per-query work); on
-# PostgreSQL it runs outside a transaction (one statement: no BEGIN and ROLLBACK round trips).
+# PostgreSQL it runs outside a transaction (`db.statement_connection`: no BEGIN and ROLLBACK).
 _T = ApiToken.__table__
 _TOKEN_USER = (
     sa.select(User.__table__, _T.c.scope.label("token_scope"), _T.c.id.label("token_id"),
@@ -455,14 +455,8 @@ def user_for_token(key: str) -> tuple[User, str] | None:
         with _token_lock:
             _token_cache.pop(token_hash, None)
         return None
-    params = {"token_hash": token_hash, "now": now}
-    engine = get_engine()
-    if engine.dialect.name == "sqlite":  # its connections are set up by labeling.db; leave them so
-        with read_session() as s:
-            row = s.connection().execute(_TOKEN_USER, params).first()
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_TOKEN_USER, params).first()
+    with statement_connection() as conn:
+        row = conn.execute(_TOKEN_USER, {"token_hash": token_hash, "now": now}).first()
     if row is None:
         return None
     values = row._asdict()
