@@ -38,7 +38,9 @@ the same lease cannot deadlock.
 
 Speed
 -----
-A request is a handful of prepared statements on one connection: the access check, the
+A request is a handful of prepared statements on one connection (psycopg prepares a statement
+at its fifth use on a connection and forgets them at a ROLLBACK: nothing on the hot path may end
+in one, see :func:`labeling.db.statement_connection`): the access check, the
 user's own lease and the "anything expired?" and "any predictions?" probes are one query; the
 choice is one query whose sub-select finds the best tier (requeued, priority, started) with
 an eligible task by reading ``ix_task_route`` (project, state, gold, requeued, priority,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from labeling import projects
-from labeling.db import write_session
+from labeling.db import get_engine, write_session
 from labeling.models import Role, Task
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
@@ -64,6 +65,29 @@ def test_created_username_names_the_annotator_as_they_are_now(client, lead, anno
     assert again.status_code == 200 and again.get_json()["created_username"] == f"Ann Again {annotator.email}, {annotator.id}"
     got = client.get(f"/api/annotations/{ann['id']}", headers=lead.headers).get_json()
     assert got["created_username"] == f"Ann Again {annotator.email}, {annotator.id}"  # the lead reads another's
+
+
+@pytest.mark.skipif(get_engine().dialect.name != "postgresql", reason="psycopg's prepared statements: PostgreSQL")
+def test_a_next_and_submit_cycle_rolls_nothing_back(client, lead, annotator):
+    """The hot requests end in COMMIT or run in autocommit: a ROLLBACK makes psycopg forget the
+    statements it prepared on that connection (docs/ARCHITECTURE.md, ``db``)."""
+    import psycopg  # the PostgreSQL stage's driver
+    pid, ids = make_project(lead, 3)
+    rollbacks = []
+
+    def rolled_back(conn):  # autocommit connections "roll back" too, sending nothing: not those
+        if conn.connection.dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            rollbacks.append(conn)
+
+    sa.event.listen(get_engine(), "rollback", rolled_back)
+    try:
+        for task_id in ids[:2]:  # the first request also looks the token up
+            assert client.get(f"/api/projects/{pid}/next", headers=annotator.headers).get_json()["id"] == task_id
+            r = client.post(f"/api/tasks/{task_id}/annotations", json={"result": RESULT}, headers=annotator.headers)
+            assert r.status_code == 201
+    finally:
+        sa.event.remove(get_engine(), "rollback", rolled_back)
+    assert rollbacks == []
 
 
 def test_next_answers_404_when_nothing_is_left_and_401_without_token(client, lead, annotator):
