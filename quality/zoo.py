@@ -373,7 +373,10 @@ def text_feature_sets(texts: Sequence[str], *, names: Sequence[str] | None = Non
             )
             if name == "words"
             else TfidfVectorizer(
-                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, max_features=TEXT_MAX_FEATURES
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                sublinear_tf=True,
+                max_features=TEXT_MAX_FEATURES,
             )
         )
         try:

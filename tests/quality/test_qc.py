@@ -193,8 +193,11 @@ def test_the_zoo_picks_binary_phrases_when_only_word_order_tells_the_labels_apar
     chooses them, and finds the flipped labels."""
     rng = np.random.default_rng(4)
     filler = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "kilo", "lima"]
-    phrases = [("red fox runs", "blue fox sleeps"), ("red fox sleeps", "blue fox runs"),
-               ("red owl runs", "blue owl sleeps")]
+    phrases = [
+        ("red fox runs", "blue fox sleeps"),
+        ("red fox sleeps", "blue fox runs"),
+        ("red owl runs", "blue owl sleeps"),
+    ]
     y = np.repeat(np.arange(3), 30)
     texts = []
     for c in y:

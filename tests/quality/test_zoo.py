@@ -93,13 +93,13 @@ def test_binary_ngrams_count_presence_and_are_bounded(monkeypatch):
     its width is capped, and texts that share no n-gram still get one."""
     import quality.zoo as zoo
 
-    texts = ["great great great value", "great value", "not worth it", "not worth it at all", "odd one"]
+    texts = ["great great great value", "great value", "not worth it", "not worth it at all", "odd"]
     X = text_feature_sets(texts, names=["binary"])["binary"].toarray()
     # in two texts or more: great, value, great value, not, worth, it, not worth, worth it, not worth it
     assert X.shape == (5, 9)
     assert np.allclose(X[0], X[1])  # "great" three times weighs what it weighs once
     assert np.allclose(X[2][X[2] > 0], 1 / np.sqrt(6)) and (X[2] > 0).sum() == 6  # present: equal weights
-    assert not X[4].any()  # nothing of "odd one" occurs twice
+    assert not X[4].any()  # "odd" occurs once
     apart = text_feature_sets(["billing invoice", "login password"], names=["binary"])["binary"]
     assert apart.shape == (2, 6)  # no n-gram in two texts: each text's own n-grams
     monkeypatch.setattr(zoo, "BINARY_MAX_FEATURES", 3)
@@ -119,8 +119,8 @@ def test_the_binary_ngrams_are_chosen_where_only_word_order_tells_the_classes_ap
     texts = []
     for label in y:
         first, second = phrases[label][:: 1 if rng.random() < 0.5 else -1]
-        words = [*rng.choice(filler, 3), first, *rng.choice(filler, 3), second, *rng.choice(filler, 3)]
-        texts.append(" ".join(words))
+        words = [*rng.choice(filler, 3), first, *rng.choice(filler, 3), second]
+        texts.append(" ".join([*words, *rng.choice(filler, 3)]))
     sets = text_feature_sets(texts)
     pp, model, acc, det = select_pred_probs(sets, y, n_classes=2, candidates=TEXT_CANDIDATES, seed=0)
     assert det["features"] == ["binary"], model
