@@ -433,10 +433,14 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     state_open = TaskState.open.value
     consts = {"project_id": pid, "priority": 0.0, "requeued": false, "target_overlap": overlap, "n_leases": 0,
               "final_label": null, "final_source": None, "import_id": batch_id, "created_at": ts, "updated_at": ts}
-    plain = not extra_of and not any(r.meta_json != "{}" or r.file_name or r.media_sha for r in rows)
+    # The rows of one file share its name (a streamed JSON Lines or Parquet file): a constant
+    # too, on PostgreSQL (COPY escapes it); SQLite's constants are SQL literals, never user data.
+    file_names = {r.file_name for r in rows} if not extra_of else ()
+    plain = (len(file_names) == 1 and (bulk.pg or None in file_names)
+             and not any(r.meta_json != "{}" or r.media_sha for r in rows))
     if plain:  # the common bulk case: only id, data and hash differ from row to row
-        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=None, media_id=None,
-                      is_gold=false, gold_answer=null)
+        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=file_names.pop(),
+                      media_id=None, is_gold=false, gold_answer=null)
         columns: tuple[str, ...] = ("id", "data", "content_hash")
         _write_plain(bulk, rows, ids, keep, columns, consts)
     else:
