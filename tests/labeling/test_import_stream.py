@@ -181,7 +181,7 @@ def test_copy_text_keeps_every_character(tmp_path, lead, text_project, plain):
 def test_copy_text_values():
     from datetime import UTC, datetime
 
-    from labeling.imports.bulk import copy_text
+    from labeling.bulkwrite import copy_text
 
     assert copy_text(None) == "\\N"
     assert copy_text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
