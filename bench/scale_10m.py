@@ -20,7 +20,11 @@ Usage::
 
     python bench/scale_10m.py --pg-url postgresql://postgres@127.0.0.1:5432/scratch
         [--tasks 10000000] [--open 200000] [--seconds 30] [--think-ms 1000] [--loads 5]
-        [--skip publish,router,...] [--import-only]
+        [--skip publish,router,...] [--import-only] [--reuse PROJECT_ID]
+
+``--reuse`` measures steps 3-6 again on a project an earlier run left in the database (nothing
+dropped, imported or accepted; new tokens for its lead and annotators), e.g. after a change to the
+router.
 
 The database is a scratch PostgreSQL one: its tables are DROPPED. The last line printed is
 one JSON object.
@@ -69,6 +73,21 @@ for i in range(int(sys.argv[1])):
     u = users.create_user(f"ann{i}@scale.local", role=Role.annotator)
     tokens.append(users.create_token(u.id))
 print(json.dumps(tokens))
+"""
+
+# --reuse: tokens for the annotators an earlier run made, the project's accepted and whole counts
+REUSED = r"""
+import json, sys
+import sqlalchemy as sa
+from labeling import users
+from labeling.db import get_engine
+pid, n = int(sys.argv[1]), int(sys.argv[2])
+with get_engine().connect() as conn:
+    ids = [conn.execute(sa.text("SELECT id FROM \"user\" WHERE email = :e"), {"e": f"ann{i}@scale.local"}).scalar_one()
+           for i in range(n)]
+    count = sa.text("SELECT count(*) FILTER (WHERE state = 'accepted'), count(*) FROM task WHERE project_id = :p")
+    accepted, tasks = conn.execute(count, {"p": pid}).one()
+print(json.dumps({"tokens": [users.create_token(i) for i in ids], "accepted": accepted, "tasks": tasks}))
 """
 
 # Every task but the newest ``keep_open`` accepted with a final label (one statement).
@@ -177,6 +196,46 @@ def tree_peak_mb(pid: int) -> float:
     return max(peak_rss_mb(p) for p in [pid, *children(pid)])
 
 
+def setup_and_import(args, env: dict, tmp: Path, out: dict) -> tuple[str, int, list[str], int | None]:
+    """Steps 1-2: a new schema, the lead, the project and its annotators, the import, the accept
+    (``accepted`` None with ``--import-only``)."""
+    reset_schema(env)
+    token = init_with_lead(env)
+    (tmp / "config.xml").write_text(CONFIG)
+    pid = int(labelfab(env, "project", "create", "--title", "scale", "--config", str(tmp / "config.xml"),
+                       "--as", LEAD_EMAIL).strip().splitlines()[-1])
+    out["project_id"] = pid
+    tokens = python_json(env, ANNOTATORS, str(args.annotators))
+
+    path = tmp / "tasks.jsonl"
+    t0 = time.perf_counter()
+    write_jsonl(path, args.tasks)
+    out["generate_s"] = round(time.perf_counter() - t0, 1)
+    out["file_mb"] = round(path.stat().st_size / 1e6)
+    log(f"importing {args.tasks:,} tasks ({out['file_mb']} MB of JSON Lines)")
+    load = load_average()
+    imp = import_file(env, pid, path, tmp / "import.log", args.pg_url)
+    path.unlink()
+    seconds, own = imp["wall_s"], imp["import_s"] or imp["wall_s"]
+    out.update({"import_s": round(own, 1), "import_tasks_per_s": round(args.tasks / own),
+                "import_process_s": round(seconds, 1), "import_process_tasks_per_s": round(args.tasks / seconds),
+                "import_peak_rss_mb": round(imp["rss_mb"]), "import_cpu_s": round(imp["cpu_s"], 1),
+                "import_tasks_per_cpu_s": round(args.tasks / imp["cpu_s"]),
+                "import_db_cpu_s": round(imp["db_cpu_s"], 1),
+                "import_tasks_per_db_cpu_s": round(args.tasks / max(imp["db_cpu_s"], 1e-9)),
+                "import_load_average_before": load})
+    log(f"import: {own:.1f} s ({seconds:.1f} s with the process's start), {args.tasks / own:,.0f} tasks/s, "
+        f"peak RSS {imp['rss_mb']:.0f} MB, CPU {imp['cpu_s']:.1f} s, database CPU {imp['db_cpu_s']:.1f} s")
+    if args.import_only:
+        return token, pid, tokens, None
+
+    t0 = time.perf_counter()
+    accepted = python_json(env, ACCEPT, str(pid), str(args.open))
+    out.update({"accepted": accepted, "setup_accept_s": round(time.perf_counter() - t0, 1)})
+    log(f"accepted {accepted:,} tasks in {out['setup_accept_s']} s")
+    return token, pid, tokens, accepted
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pg-url", required=True)
@@ -188,6 +247,7 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--skip", default="", help="comma-separated: export,dashboard,router,publish")
     ap.add_argument("--import-only", action="store_true", help="stop after the import (no server started)")
+    ap.add_argument("--reuse", type=int, default=0, help="a project an earlier run left: measure steps 3-6 on it")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-scale-"))
@@ -195,40 +255,16 @@ def main() -> None:
     out: dict = {"bench": "scale_10m", "database": "postgresql", "tasks": args.tasks, "load_average_start": load_average()}
     server = None
     try:
-        reset_schema(env)
-        token = init_with_lead(env)
-        (tmp / "config.xml").write_text(CONFIG)
-        pid = int(labelfab(env, "project", "create", "--title", "scale", "--config", str(tmp / "config.xml"),
-                           "--as", LEAD_EMAIL).strip().splitlines()[-1])
-        out["project_id"] = pid
-        tokens = python_json(env, ANNOTATORS, str(args.annotators))
-
-        path = tmp / "tasks.jsonl"
-        t0 = time.perf_counter()
-        write_jsonl(path, args.tasks)
-        out["generate_s"] = round(time.perf_counter() - t0, 1)
-        out["file_mb"] = round(path.stat().st_size / 1e6)
-        log(f"importing {args.tasks:,} tasks ({out['file_mb']} MB of JSON Lines)")
-        load = load_average()
-        imp = import_file(env, pid, path, tmp / "import.log", args.pg_url)
-        path.unlink()
-        seconds, own = imp["wall_s"], imp["import_s"] or imp["wall_s"]
-        out.update({"import_s": round(own, 1), "import_tasks_per_s": round(args.tasks / own),
-                    "import_process_s": round(seconds, 1), "import_process_tasks_per_s": round(args.tasks / seconds),
-                    "import_peak_rss_mb": round(imp["rss_mb"]), "import_cpu_s": round(imp["cpu_s"], 1),
-                    "import_tasks_per_cpu_s": round(args.tasks / imp["cpu_s"]),
-                    "import_db_cpu_s": round(imp["db_cpu_s"], 1),
-                    "import_tasks_per_db_cpu_s": round(args.tasks / max(imp["db_cpu_s"], 1e-9)),
-                    "import_load_average_before": load})
-        log(f"import: {own:.1f} s ({seconds:.1f} s with the process's start), {args.tasks / own:,.0f} tasks/s, "
-            f"peak RSS {imp['rss_mb']:.0f} MB, CPU {imp['cpu_s']:.1f} s, database CPU {imp['db_cpu_s']:.1f} s")
-        if args.import_only:
-            return finish(out, tmp, None)
-
-        t0 = time.perf_counter()
-        accepted = python_json(env, ACCEPT, str(pid), str(args.open))
-        out.update({"accepted": accepted, "setup_accept_s": round(time.perf_counter() - t0, 1)})
-        log(f"accepted {accepted:,} tasks in {out['setup_accept_s']} s")
+        if args.reuse:
+            pid = out["project_id"] = args.reuse
+            token = labelfab(env, "token", "create", LEAD_EMAIL).strip().splitlines()[-1]
+            reused = python_json(env, REUSED, str(pid), str(args.annotators))
+            tokens, accepted = reused["tokens"], reused["accepted"]
+            out.update({"reused": True, "accepted": accepted, "tasks": reused["tasks"]})
+        else:
+            token, pid, tokens, accepted = setup_and_import(args, env, tmp, out)
+            if accepted is None:
+                return finish(out, tmp, None)
 
         server = Server(env, workers=2, threads=8, log_path=tmp / "server.log", timeout=120)
         s = requests.Session()
@@ -280,7 +316,7 @@ def main() -> None:
                 f"{out['router_db_cpu_ms_per_request']} ms; machine busy {out['router_machine_busy_cores']} cores")
         if "publish" not in skip:
             t0 = time.perf_counter()
-            r = s.post(f"{server.url}/api/projects/{pid}/datasets", json={"note": "scale"}, timeout=600)
+            r = s.post(f"{server.url}/api/projects/{pid}/datasets", json={"note": "scale", "background": True}, timeout=600)
             if r.status_code != 202:
                 raise RuntimeError(f"publish: {r.status_code} {r.text[:500]}")
             out["publish_answer_ms"] = round((time.perf_counter() - t0) * 1000)

@@ -458,7 +458,7 @@ def _split_entry(s, project_id: int, place: placing.Placement) -> dict[str, Any]
     return {"seed": place.splits.seed, "ratios": dict(zip(SPLIT_NAMES, place.splits.ratios, strict=True)),
             "method": "stratified by label when first released, blocks shuffled by the seed; kept in later "
                       "versions", **{k: v for k, v in view.items() if k not in ("seed", "ratios")},
-            "kept": place.kept, "placed": len(place.new)}
+            "kept": place.kept, "placed": place.placed}
 
 
 def _manifest(project: Project, schema: LabelSchema, *, number: int, content: str, stats: dict,

@@ -171,7 +171,7 @@ class Project(SQLModel, table=True):
     uncertain_first: bool = Field(default=False)
     qc_every: int = Field(default=0)  # start a QC run after this many newly labeled tasks (0: off)
     qc_policy: dict = _json()
-    # the precision QC aims at when it flags wrong labels (0.5-0.99); None: cleanlab's own flags
+    # the precision QC aims at when it flags wrong labels (0.5-0.99); None: as many flags as labels estimated wrong
     qc_target_precision: float | None = Field(default=None, nullable=True)
     labeled_since_qc: int = Field(default=0)
     created_by: int | None = Field(default=None, foreign_key="user.id")

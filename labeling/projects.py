@@ -59,7 +59,7 @@ SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "show_predictions": (bool, None, None),  # null: the default by overlap (models.prelabels_on)
     "uncertain_first": (bool, None, None),
     "qc_every": (int, 0, 1_000_000_000),
-    "qc_target_precision": (float, 0.5, 0.99),  # null: cleanlab's own flags (quality.scoring.precision_flags)
+    "qc_target_precision": (float, 0.5, 0.99),  # null: as many flags as labels estimated wrong (quality.noise.lowest_flags)
 }
 
 

@@ -282,7 +282,7 @@ class Project(WireModel):
     qc_every: int | None = None
     qc_policy: dict[str, Any] | None = None
     qc_target_precision: float | None = Field(
-        None, description="labelfab: the precision QC aims at when it flags wrong labels; null: cleanlab's own flags")
+        None, description="labelfab: the precision QC aims at when it flags wrong labels; null: as many flags as labels estimated wrong")
     kind: str | None = Field(None, description="labelfab: the task type its label config makes")
     states: dict[str, int] | None = Field(None, description="labelfab: tasks per state")
     overlap_change: OverlapChange | None = Field(

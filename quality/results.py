@@ -83,9 +83,9 @@ def precision_text(summary: dict | None) -> str | None:
         return None
     text = f"expected precision {s['expected_precision']:.0%}, expected recall {s['expected_recall']:.0%}"
     if s.get("target_precision") is not None:
-        return (f"{text} (target {s['target_precision']:.0%}; cleanlab alone would flag "
-                f"{s.get('n_flagged_by_cleanlab', 0):,})")
-    return f"{text} (cleanlab's own flags; no target set)"
+        return (f"{text} (target {s['target_precision']:.0%}; without a target it would flag "
+                f"{s.get('n_flagged_by_cleanlab', 0):,}, as many as the labels estimated wrong)")
+    return f"{text} (no target set: the least likely labels, as many as are estimated wrong)"
 
 
 def issue_view(issue: Any) -> dict:

@@ -7,7 +7,8 @@ out-of-sample ``pred_probs`` and the choice out. No database, no jobs.
   (:func:`quality.features.image_features`), multi-scale HOG (scikit-image), HOG with local binary
   patterns (scikit-image) and colour and intensity histograms, rotation- and colour-invariant
   gradient statistics, and pixel PCA.
-* :func:`text_feature_sets` -- word n-gram TF-IDF, character n-gram TF-IDF, and both.
+* :func:`text_feature_sets` -- word n-gram TF-IDF, character n-gram TF-IDF, both, and binary
+  word 1-3-grams (presence, not frequency).
 * :func:`select_pred_probs` -- every (feature set, model) candidate is cross-validated on one
   split and calibrated by temperature scaling (on the plain log loss); the best by log loss (each
   item's loss capped, so that the labels a good model contradicts -- probably wrong -- do not
@@ -77,6 +78,7 @@ TEXT_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("words", "logreg(C=10)"),
     ("chars", "logreg(C=1)"),
     ("chars", "logreg(C=10)"),
+    ("binary", "logreg(C=3)"),
     *ONNX_CANDIDATES,
 )
 
@@ -312,10 +314,30 @@ def image_feature_sets(
 # ---------------------------------------------------------------------------------------------
 # text featurizers
 # ---------------------------------------------------------------------------------------------
+#: Columns of the ``words`` and ``chars`` sets at most, and of the ``binary`` set (most frequent
+#: n-grams first), and the texts an n-gram of ``binary`` must occur in: the matrices stay sparse
+#: and their width bounded whatever the number of texts (and the chosen model's cost with it).
+TEXT_MAX_FEATURES = 25_000
+BINARY_MAX_FEATURES = 10_000
+BINARY_MIN_DF = 2
+TEXT_SETS = ("words+chars", "words", "chars", "binary")
+
+
 def text_feature_sets(texts: Sequence[str], *, names: Sequence[str] | None = None) -> dict[str, sp.csr_matrix]:
-    """TF-IDF feature sets of the same texts, by name: ``words+chars`` (labelfab's
-    :func:`quality.features.text_features`), ``words`` (word 1-2-grams) and ``chars``
-    (character 2-5-grams inside word boundaries); rows of unit norm.
+    """Sparse feature sets of the same texts, by name; rows of unit norm (an empty text: zeros).
+
+    ``words+chars``
+        labelfab's :func:`quality.features.text_features` (word 1-2-gram and character
+        2-5-gram TF-IDF, at most 50,000 columns).
+    ``words``
+        Word 1-2-gram TF-IDF (at most :data:`TEXT_MAX_FEATURES` columns).
+    ``chars``
+        Character 2-5-gram TF-IDF inside word boundaries (likewise).
+    ``binary``
+        Binary word 1-3-grams: whether an n-gram occurs, not how often, and no IDF weighting
+        (n-grams in fewer than :data:`BINARY_MIN_DF` texts dropped, unless none is in as many;
+        at most :data:`BINARY_MAX_FEATURES` columns): a phrase's presence weighs the same in a
+        short text as in a long one, and longer phrases ("not worth it") count.
 
     Raises
     ------
@@ -324,25 +346,65 @@ def text_feature_sets(texts: Sequence[str], *, names: Sequence[str] | None = Non
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    wanted = list(names) if names is not None else ["words+chars", "words", "chars"]
-    unknown = set(wanted) - {"words+chars", "words", "chars"}
+    wanted = list(names) if names is not None else list(TEXT_SETS)
+    unknown = set(wanted) - set(TEXT_SETS)
     if unknown:
         raise QCInputError(f"unknown text feature sets: {', '.join(sorted(unknown))}")
     both = text_features(texts)  # validates the texts
+    docs = list(texts)
     out: dict[str, sp.csr_matrix] = {}
     for name in wanted:
         if name == "words+chars":
             out[name] = both
             continue
-        vec = (TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, max_features=25_000,
-                               token_pattern=r"(?u)\b\w+\b")
-               if name == "words" else
-               TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, max_features=25_000))
+        if name == "binary":
+            try:
+                out[name] = _binary_ngrams(docs, BINARY_MIN_DF)
+            except ValueError:  # no n-gram is in that many texts: keep them all
+                out[name] = _binary_ngrams(docs, 1)
+            continue
+        vec = (
+            TfidfVectorizer(
+                analyzer="word",
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                max_features=TEXT_MAX_FEATURES,
+                token_pattern=r"(?u)\b\w+\b",
+            )
+            if name == "words"
+            else TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                sublinear_tf=True,
+                max_features=TEXT_MAX_FEATURES,
+            )
+        )
         try:
-            out[name] = sp.csr_matrix(vec.fit_transform(list(texts)))
+            out[name] = sp.csr_matrix(vec.fit_transform(docs))
         except ValueError as exc:  # empty vocabulary
             raise QCInputError(f"text feature set {name!r}: {exc}") from exc
     return out
+
+
+def _binary_ngrams(docs: list[str], min_df: int) -> sp.csr_matrix:
+    """Binary word 1-3-grams of `docs` in at least `min_df` of them, rows of unit norm."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(
+        analyzer="word",
+        ngram_range=(1, 3),
+        binary=True,
+        use_idf=False,
+        min_df=min_df,
+        max_features=BINARY_MAX_FEATURES,
+        token_pattern=r"(?u)\b\w+\b",
+    )
+    try:
+        return sp.csr_matrix(vec.fit_transform(docs))
+    except ValueError as exc:
+        if min_df > 1:
+            raise
+        raise QCInputError(f"text feature set 'binary': {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,13 +16,13 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from labeling import webhooks
+from labeling.bulkwrite import BulkWriter
 from labeling.canonical import dumps, sha256_text
 from labeling.db import read_session, utcnow
 from labeling.errors import Conflict, Invalid, NotFound
@@ -157,98 +157,8 @@ def remove_unreferenced(files: set[tuple[str, str]]) -> None:
 # --------------------------------------------------------------------------- the transaction
 
 
-class _Bulk:
-    """Bulk inserts straight through the driver: executemany on SQLite, COPY on PostgreSQL.
-
-    Values are given ready for the database (JSON as text, timestamps converted once), so no
-    per-row ORM object or SQLAlchemy type processing is involved; ids are allocated up front
-    so that annotations can point at their tasks without RETURNING.
-    """
-
-    def __init__(self, s: Session):
-        self.s = s
-        self.pg = s.get_bind().dialect.name == "postgresql"
-        self.conn = s.connection()  # the transaction's connection, also used by a writer thread
-        if not self.pg:
-            self.conn.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory
-
-    def close(self) -> None:
-        """Give the pooled connection its default page cache back (the big one is freed)."""
-        if not self.pg:
-            self.conn.exec_driver_sql("PRAGMA cache_size=-2000")
-
-    def ts(self, value):
-        if self.pg:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-    def flag(self, value: bool):
-        return value if self.pg else int(value)
-
-    def next_ids(self, table: str, n: int) -> list[int]:
-        if n == 0:
-            return []
-        conn = self.conn
-        if self.pg:
-            seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}).scalar()
-            return list(conn.execute(sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                                     {"seq": seq, "n": n}).scalars())
-        # SQLite: the write transaction (BEGIN IMMEDIATE) holds the database's write lock.
-        top = conn.exec_driver_sql(f'SELECT coalesce(max(id), 0) FROM "{table}"').scalar()
-        return list(range(top + 1, top + n + 1))
-
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], consts: dict[str, Any] | None = None) -> None:
-        """Insert ``rows`` (values of ``columns``); ``consts`` are columns with one value for all rows.
-
-        On SQLite the constants go into the statement as literals (binding fewer parameters
-        per row is a third faster); COPY on PostgreSQL gets them appended to every row.
-        """
-        if not rows:
-            return
-        consts = consts or {}
-        conn = self.conn
-        if self.pg:
-            names = (*columns, *consts)
-            cols = ", ".join(f'"{c}"' for c in names)
-            tail = "".join("\t" + copy_text(v) for v in consts.values()) + "\n"
-            raw = conn.connection.dbapi_connection
-            with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
-                for chunk in chunks(rows, _COPY_ROWS):
-                    copy.write("".join(["\t".join(map(copy_text, row)) + tail for row in chunk]))
-            return
-        cols = ", ".join(f'"{c}"' for c in (*columns, *consts))
-        values = ", ".join(["?"] * len(columns) + [_sql_literal(v) for v in consts.values()])
-        sql = f'INSERT INTO "{table}" ({cols}) VALUES ({values})'
-        for chunk in chunks(rows, 20_000):
-            conn.exec_driver_sql(sql, chunk)
-
-
 _PIPELINE_CHUNK = 10_000
-_COPY_ROWS = 5000  # rows per block of COPY text handed to the driver
-
-
-def copy_text(value: Any) -> str:
-    """One value in PostgreSQL's COPY text format (``\\N`` for NULL; backslash, tab, newline and
-    carriage return escaped). Built here rather than by the driver's per-row adaptation: a
-    row is one join of strings, which makes COPY's client side several times cheaper."""
-    t = type(value)
-    if t is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                    .replace("\r", "\\r"))
-        return value
-    if value is None:
-        return "\\N"
-    if t is bool:
-        return "t" if value else "f"
-    if t is int or t is float:
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"no COPY text for {t.__name__}")
-
-
-def _write_plain(bulk: _Bulk, rows: list[Row], ids: list[int], keep, columns: tuple[str, ...],
+def _write_plain(bulk: BulkWriter, rows: list[Row], ids: list[int], keep, columns: tuple[str, ...],
                  consts: dict[str, Any]) -> None:
     """Insert plain text rows, encoding chunk k+1 while a writer thread inserts chunk k.
 
@@ -284,19 +194,6 @@ def _write_plain(bulk: _Bulk, rows: list[Row], ids: list[int], keep, columns: tu
                 pending.result()  # raises the writer's error, if any
             pending = writer.submit(bulk.insert, "task", columns, built, consts)
         pending.result()
-
-
-def _sql_literal(value: Any) -> str:
-    """An SQL literal of one of the importer's own constants (never of user data)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    raise TypeError(f"no SQL literal for {type(value).__name__}")
 
 
 def _insert_media(s: Session, media: dict[str, Stored]) -> dict[str, int]:
@@ -369,7 +266,7 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
         s.flush()
         batch_id = batch.id
     result = Written(import_id=batch_id)
-    bulk = _Bulk(s)
+    bulk = BulkWriter(s)
 
     # which rows go in
     keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
@@ -433,10 +330,14 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     state_open = TaskState.open.value
     consts = {"project_id": pid, "priority": 0.0, "requeued": false, "target_overlap": overlap, "n_leases": 0,
               "final_label": null, "final_source": None, "import_id": batch_id, "created_at": ts, "updated_at": ts}
-    plain = not extra_of and not any(r.meta_json != "{}" or r.file_name or r.media_sha for r in rows)
+    # The rows of one file share its name (a streamed JSON Lines or Parquet file): a constant
+    # too, on PostgreSQL (COPY escapes it); SQLite's constants are SQL literals, never user data.
+    file_names = {r.file_name for r in rows} if not extra_of else ()
+    plain = (len(file_names) == 1 and (bulk.pg or None in file_names)
+             and not any(r.meta_json != "{}" or r.media_sha for r in rows))
     if plain:  # the common bulk case: only id, data and hash differ from row to row
-        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=None, media_id=None,
-                      is_gold=false, gold_answer=null)
+        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=file_names.pop(),
+                      media_id=None, is_gold=false, gold_answer=null)
         columns: tuple[str, ...] = ("id", "data", "content_hash")
         _write_plain(bulk, rows, ids, keep, columns, consts)
     else:

@@ -56,6 +56,7 @@ __all__ = [
     "file_error",
     "file_kind",
     "format_error",
+    "gc_paused",
     "parse_body",
     "parse_json_tasks",
     "parse_text",
@@ -168,7 +169,7 @@ def _jtype(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while many small containers are built.
 
     Parsing creates no reference cycles, but allocating 100,000s of dicts and items triggers
@@ -398,7 +399,7 @@ def parse_json_tasks(
     if not obj:
         raise file_error(file, "contains no tasks", f"{file} contains no tasks")
     errors = RowErrors()
-    with _gc_paused():
+    with gc_paused():
         items = _items_from_objects(enumerate(obj, 1), file, file_name or file, errors)
     errors.raise_if_any()
     return items
@@ -589,7 +590,7 @@ def parse_text(name: str, kind: str, data: bytes, file_name: str) -> list[RawIte
     if not data or data.isspace():
         raise file_error(name, "is empty", f"{name} is empty")
     text = _decode_utf8(name, data)
-    with _gc_paused():
+    with gc_paused():
         if kind == "json":
             return _parse_json(name, text, file_name)
         if kind == "jsonl":

@@ -28,9 +28,9 @@ from typing import Any, BinaryIO
 from labeling.imports.formats import (
     RawItem,
     RowErrors,
-    _gc_paused,
     _items_from_objects,
     file_error,
+    gc_paused,
 )
 
 __all__ = ["CHUNK_ROWS", "StreamedFile", "stream_kind"]
@@ -108,7 +108,7 @@ class StreamedFile:
         seen = False
         for objs in chunks:
             errors = RowErrors()
-            with _gc_paused():
+            with gc_paused():
                 items = _items_from_objects(objs, self.name, self.name, errors)
             errors.raise_if_any()
             seen = seen or bool(items)

@@ -181,7 +181,7 @@ def test_copy_text_keeps_every_character(tmp_path, lead, text_project, plain):
 def test_copy_text_values():
     from datetime import UTC, datetime
 
-    from labeling.imports.bulk import copy_text
+    from labeling.bulkwrite import copy_text
 
     assert copy_text(None) == "\\N"
     assert copy_text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
@@ -190,3 +190,38 @@ def test_copy_text_values():
     assert copy_text(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006+00:00"
     with pytest.raises(TypeError):
         copy_text(b"bytes")
+
+
+def test_each_task_keeps_the_name_of_its_file(tmp_path, lead, text_project, small_chunks):
+    """Rows of one file are written with its name as one COPY constant; a chunk holding rows of
+    two files writes each row's own name."""
+    paths = []
+    for name in ("first.jsonl", "second.jsonl"):
+        paths.append(tmp_path / name)
+        write_jsonl(paths[-1], [{"text": f"{name} {i}"} for i in range(15)])
+    result = imports.import_data(lead.user, text_project.id, paths=paths)
+    assert result.task_count == 30
+    with read_session() as s:
+        tasks = list(s.exec(select(Task).where(Task.project_id == text_project.id).order_by(Task.id)))
+    assert [(t.data["text"].split()[0], t.file_name) for t in tasks] == (
+        [("first.jsonl", "first.jsonl")] * 15 + [("second.jsonl", "second.jsonl")] * 15)
+
+
+def test_the_garbage_collector_is_paused_while_an_import_runs(tmp_path, lead, text_project, small_chunks):
+    """The cyclic collector is off while rows are read, checked and written, and on again when
+    the import ends, whether it commits or is refused."""
+    import gc
+
+    assert gc.isenabled()
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, [{"text": f"t{i}"} for i in range(30)])
+    seen: list[tuple[str, bool]] = []
+    imports.import_data(lead.user, text_project.id, paths=[path],
+                        progress=lambda d, n, m: seen.append((m, gc.isenabled())))
+    assert seen[-1] == ("done", True)  # reported once the import has committed
+    assert len(seen) > 3 and not any(enabled for _, enabled in seen[:-1])
+    assert gc.isenabled()
+    write_jsonl(path, [{"text": f"t{i}"} for i in range(29)] + [{"text": 5}])
+    with pytest.raises(Invalid):
+        imports.import_data(lead.user, text_project.id, paths=[path])
+    assert gc.isenabled()

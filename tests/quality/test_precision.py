@@ -1,5 +1,5 @@
-"""Precision you can set: labels flagged at an expected precision estimated from cleanlab's
-confident joint's noise matrix (quality.scoring.precision_flags), the project setting qc_target_precision
+"""Precision you can set: labels flagged at an expected precision estimated from the anchors'
+noise matrix (quality.noise, quality.scoring.precision_flags), the project setting qc_target_precision
 through the domain, PATCH /api/projects/ID and the QC page, and the QC page's words."""
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ def test_the_project_setting_changes_the_flags_and_the_page_says_so(lead):
     pid, ids, flipped = _project_with_noise(lead)
     base = get_run(run_qc(pid, options={"models": ["logreg"]})["run"])
     assert base.summary["target_precision"] is None and 0 < base.summary["expected_precision"] <= 1
-    assert "cleanlab's own flags; no target set" in results.precision_text(base.summary)
+    assert "(no target set: the least likely labels, as many as are estimated wrong)" in results.precision_text(base.summary)
     loose = flagged_rows(base.id, ids)
+    # without a target the flags follow the anchors' noise estimate, not cleanlab's own count
+    assert len(loose) == round(base.noise_rate * len(ids)) == base.summary["n_flagged_by_cleanlab"]
 
     projects.update_project(lead.user, pid, qc_target_precision=0.9)
     assert projects.get_project(pid).qc_target_precision == 0.9
@@ -97,7 +99,7 @@ def test_the_project_setting_changes_the_flags_and_the_page_says_so(lead):
     assert len(strict & flipped) / len(strict) >= len(loose & flipped) / len(loose)
     text = results.precision_text(strict_run.summary)
     assert text.startswith(f"expected precision {strict_run.summary['expected_precision']:.0%}")
-    assert f"(target 90%; cleanlab alone would flag {len(loose)})" in text
+    assert f"(target 90%; without a target it would flag {len(loose)}, as many as the labels estimated wrong)" in text
 
 
 @pytest.mark.parametrize("value", [0.4, 1.0, "high", True])

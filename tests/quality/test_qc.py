@@ -186,6 +186,34 @@ def test_text_features_when_there_is_no_embedding(lead):
     assert 3 <= len(flagged_rows(run.id, ids)) and flagged_rows(run.id, ids) <= flipped
 
 
+
+def test_the_zoo_picks_binary_phrases_when_only_word_order_tells_the_labels_apart(lead):
+    """Every text has the same words and word pairs whatever its class; only which three-word
+    phrases it contains differs. A run with the zoo computes the binary 1-3-gram sets and
+    chooses them, and finds the flipped labels."""
+    rng = np.random.default_rng(4)
+    filler = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "kilo", "lima"]
+    phrases = [
+        ("red fox runs", "blue fox sleeps"),
+        ("red fox sleeps", "blue fox runs"),
+        ("red owl runs", "blue owl sleeps"),
+    ]
+    y = np.repeat(np.arange(3), 30)
+    texts = []
+    for c in y:
+        first, second = phrases[c][:: 1 if rng.random() < 0.5 else -1]
+        texts.append(" ".join([*rng.choice(filler, 2), first, *rng.choice(filler, 2), second]))
+    given, flipped = flip(y, 5, 3)
+    pid = make_project(lead)
+    ids = import_rows(lead, pid, [{"data": {"text": t}, "annotations": [{"result": choice(LABELS[g])}]}
+                                  for t, g in zip(texts, given, strict=True)])
+    run = get_run(run_qc(pid, options={})["run"])
+    selection = run.summary["selection"]
+    assert "binary + logreg(C=3)" in selection["log_loss_by_candidate"]
+    assert all("binary" in c for c in selection["chosen"]), selection
+    worst = sorted(issues(run.id), key=lambda li: li.score)[:5]
+    assert {ids.index(li.task_id) for li in worst} == flipped
+
 def stripes(path: Path, vertical: bool, seed: int) -> None:
     rng = np.random.default_rng(seed)
     img = Image.new("L", (24, 24), 255)

@@ -82,9 +82,51 @@ def test_image_feature_sets_shapes_and_names():
 def test_text_feature_sets_differ_in_analyzer():
     texts = ["billing invoice charged", "login password reset", "parcel delivery late", "app crashes again"]
     sets = text_feature_sets(texts)
-    assert list(sets) == ["words+chars", "words", "chars"]
+    assert list(sets) == ["words+chars", "words", "chars", "binary"]
     assert sets["chars"].shape[1] > sets["words"].shape[1]
-    assert np.allclose(np.sqrt(sets["words"].multiply(sets["words"]).sum(axis=1)).A1, 1.0)
+    for X in sets.values():
+        assert np.allclose(np.sqrt(X.multiply(X).sum(axis=1)).A1, 1.0)
+
+
+def test_binary_ngrams_count_presence_and_are_bounded(monkeypatch):
+    """``binary``: word 1-3-grams in at least two texts, each present or not, rows of unit norm;
+    its width is capped, and texts that share no n-gram still get one."""
+    import quality.zoo as zoo
+
+    texts = ["great great great value", "great value", "not worth it", "not worth it at all", "odd"]
+    X = text_feature_sets(texts, names=["binary"])["binary"].toarray()
+    # in two texts or more: great, value, great value, not, worth, it, not worth, worth it, not worth it
+    assert X.shape == (5, 9)
+    assert np.allclose(X[0], X[1])  # "great" three times weighs what it weighs once
+    assert np.allclose(X[2][X[2] > 0], 1 / np.sqrt(6)) and (X[2] > 0).sum() == 6  # present: equal weights
+    assert not X[4].any()  # "odd" occurs once
+    apart = text_feature_sets(["billing invoice", "login password"], names=["binary"])["binary"]
+    assert apart.shape == (2, 6)  # no n-gram in two texts: each text's own n-grams
+    monkeypatch.setattr(zoo, "BINARY_MAX_FEATURES", 3)
+    assert text_feature_sets(texts, names=["binary"])["binary"].shape[1] == 3
+
+
+def test_the_binary_ngrams_are_chosen_where_only_word_order_tells_the_classes_apart():
+    """Both classes have the same words, word pairs and characters; only which three-word phrases
+    they contain differs. TF-IDF sets see nothing, and the zoo picks a set with the binary
+    1-3-grams by its cross-validated loss."""
+    from quality.zoo import TEXT_CANDIDATES
+
+    rng = np.random.default_rng(0)
+    filler = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "kilo", "lima", "mike", "oscar"]
+    phrases = [("red fox runs", "blue fox sleeps"), ("red fox sleeps", "blue fox runs")]
+    y = np.repeat([0, 1], 90)
+    texts = []
+    for label in y:
+        first, second = phrases[label][:: 1 if rng.random() < 0.5 else -1]
+        words = [*rng.choice(filler, 3), first, *rng.choice(filler, 3), second]
+        texts.append(" ".join([*words, *rng.choice(filler, 3)]))
+    sets = text_feature_sets(texts)
+    pp, model, acc, det = select_pred_probs(sets, y, n_classes=2, candidates=TEXT_CANDIDATES, seed=0)
+    assert det["features"] == ["binary"], model
+    assert acc > 0.95
+    losses = det["log_loss_by_candidate"]
+    assert losses["binary + logreg(C=3)"] < min(v for k, v in losses.items() if "binary" not in k)
 
 
 def test_a_sharp_model_is_not_charged_without_bound_for_contradicting_wrong_labels():
@@ -127,7 +169,8 @@ def test_a_large_project_tries_few_candidates_and_only_models_that_run_on_all_it
     large = candidates_for(IMAGE_CANDIDATES, n_items=LARGE_PROJECT + 1)
     assert 1 <= len(large) <= MAX_CANDIDATES_LARGE and all(not m.startswith("svm_rbf") for _, m in large)
     assert feature_sets_of(large)[0] == "labelfab" and "hog_lbp_colour" not in feature_sets_of(large)
-    assert len(candidates_for(TEXT_CANDIDATES, n_items=10 * LARGE_PROJECT)) == MAX_CANDIDATES_LARGE
+    large_text = candidates_for(TEXT_CANDIDATES, n_items=10 * LARGE_PROJECT)
+    assert len(large_text) == MAX_CANDIDATES_LARGE and feature_sets_of(large_text) == ["words+chars"]
 
 
 def test_selection_skips_a_model_that_cannot_run_on_every_item(monkeypatch):

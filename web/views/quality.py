@@ -32,7 +32,7 @@ class QCSettingsForm(FlaskForm):
     qc_every = IntegerField("Run QC automatically after this many newly labeled tasks (0: never)",
                             validators=[NumberRange(min=0, max=10_000_000)])
     qc_target_precision = FloatField(
-        "Flag wrong labels at this expected precision (0.5-0.99; empty: cleanlab's own flags)",
+        "Flag wrong labels at this expected precision (0.5-0.99; empty: as many flags as labels estimated wrong)",
         validators=[Optional(), NumberRange(min=0.5, max=0.99)])
     uncertain_first = BooleanField("Serve the tasks the model is least sure about first (ActiveLab)")
 

@@ -34,7 +34,7 @@ class ProjectBody(Schema):
     uncertain_first: bool | None = None
     qc_every: int | None = Field(None, ge=0)
     qc_target_precision: float | None = Field(
-        None, ge=0.5, le=0.99, description="the precision QC aims at when it flags wrong labels; null: cleanlab's own")
+        None, ge=0.5, le=0.99, description="the precision QC aims at when it flags wrong labels; null: as many flags as labels estimated wrong")
 
 
 class LabelConfigBody(Schema):
