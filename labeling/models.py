@@ -238,6 +238,10 @@ class Task(SQLModel, table=True):
         # only tasks made from a file: every reader asks for one media id (text tasks cost nothing)
         sa.Index("ix_task_media_id", "media_id", postgresql_where=sa.text("media_id IS NOT NULL"),
                  sqlite_where=sa.text("media_id IS NOT NULL")),
+        # a project's gold tasks (the dashboard's gold accuracy, the gold pages): the route index
+        # puts them after every state, so it walked all of a project's tasks to find them
+        sa.Index("ix_task_project_gold", "project_id", "id", postgresql_where=sa.text("is_gold"),
+                 sqlite_where=sa.text("is_gold")),
     )
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
