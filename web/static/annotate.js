@@ -495,7 +495,9 @@
     // ---------------------------------------------------------------- keyboard
     onKey(e) {
       if (this.viewing || this.destroyed || !this.root.isConnected || this.suspended) return;
-      const target = e.target instanceof Element ? e.target : document.body;
+      let target = e.target instanceof Element ? e.target : document.body;
+      // focus can linger on a button of a dialog just closed with Escape: the keys are the page's
+      if (target.closest("dialog:not([open])")) target = document.body;
       if (target.closest("dialog[open]")) return; // the dialog's own form handles its keys
       if (document.querySelector("dialog[open]")) return;
       const inOurs = this.host.contains(target) || target === document.body || target === document.documentElement;
