@@ -11,11 +11,20 @@ target_metadata = SQLModel.metadata
 
 # Indexes only PostgreSQL has, made by hand in their migrations and not in the models (an
 # expression GIN index has no portable declaration): autogenerate and `alembic check` leave them be.
-POSTGRESQL_ONLY_INDEXES = {"ix_task_data_gin"}  # 0008: labeling.dm.filters.data_may_equal
+POSTGRESQL_ONLY_INDEXES = {
+    "ix_task_data_gin",  # 0009: labeling.dm.filters.data_may_equal
+    "ix_task_project_key",  # 0023: labeling.imports.bulk.known_hashes
+}
+# Indexes the models declare for SQLite only (``Index.ddl_if``); PostgreSQL has its own instead.
+SQLITE_ONLY_INDEXES = {"ix_task_project_hash"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES)
+    if type_ != "index":
+        return True
+    if name in SQLITE_ONLY_INDEXES:
+        return context.get_context().dialect.name == "sqlite"
+    return name not in POSTGRESQL_ONLY_INDEXES
 
 
 def run_migrations_offline() -> None:

@@ -40,7 +40,7 @@ from labeling.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Row", "Stored", "Written", "remove_unreferenced", "with_images", "write"]
+__all__ = ["Row", "Stored", "Written", "known_hashes", "remove_unreferenced", "with_images", "write"]
 
 _CHUNK = 2000  # rows per executemany batch
 _IMAGE_BATCH = 32  # images validated and stored concurrently
@@ -230,6 +230,27 @@ _ANNOTATION_COLUMNS = ("task_id", "project_id", "user_id", "result", "was_cancel
 _PREDICTION_COLUMNS = ("task_id", "project_id", "result", "score", "probs", "model_version", "created_at")
 
 
+def known_hashes(s: Session, project_id: int, hashes: set[str]) -> set[str]:
+    """The content hashes among ``hashes`` that tasks of the project have.
+
+    PostgreSQL finds them through ``ix_task_project_key``, an index of a 64-bit key of each
+    hash (migration 0023): the key's condition selects the index entries, the exact one the
+    tasks. SQLite indexes the hashes themselves.
+    """
+    pg = s.get_bind().dialect.name == "postgresql"
+    seen: set[str] = set()
+    for chunk in chunks(sorted(hashes), 500):
+        where = [Task.project_id == project_id, Task.content_hash.in_(chunk)]
+        if pg:
+            where.append(_hash_key(Task.content_hash).in_([_hash_key(sa.literal(h)) for h in chunk]))
+        seen.update(s.exec(select(Task.content_hash).where(*where)))
+    return seen
+
+
+def _hash_key(value: Any) -> sa.ColumnElement:
+    return sa.func.hashtextextended(value, 0)
+
+
 @dataclass
 class Written:
     """What :func:`write` wrote (the counts of an import's result)."""
@@ -271,10 +292,7 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     # which rows go in
     keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
     if dedupe:
-        seen: set[str] = set()
-        for chunk in chunks(sorted({rows[i].content_hash for i in keep if rows[i].content_hash}), 500):
-            seen.update(s.exec(select(Task.content_hash).where(Task.project_id == project.id,
-                                                                Task.content_hash.in_(chunk))))
+        seen = known_hashes(s, project.id, {rows[i].content_hash for i in keep if rows[i].content_hash})
         kept = []
         for i in keep:
             h = rows[i].content_hash

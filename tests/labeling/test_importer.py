@@ -162,6 +162,45 @@ def test_dedupe_skips_tasks_already_there_and_repeats(lead, text_project):
     assert again.task_count == 1 and count(Task) == 4
 
 
+def test_dedupe_lookup_finds_this_projects_hashes_through_its_index(lead, text_project):
+    """known_hashes names the hashes this project's tasks have (not another project's), and its
+    query is answered from the hash index: ix_task_project_key on PostgreSQL, a 64-bit key of
+    each hash (migration 0023), ix_task_project_hash on SQLite."""
+    from labeling.db import get_engine
+    from labeling.imports.bulk import known_hashes
+
+    other = projects.create_project(lead.user, title="other", label_config=TEXT)
+    imports.import_data(lead.user, text_project.id, body=[{"text": "a"}, {"text": "b"}])
+    imports.import_data(lead.user, other.id, body=[{"text": "c"}])
+    digest = {t: hashlib.sha256(json.dumps({"text": t}, separators=(",", ":")).encode()).hexdigest() for t in "abcd"}
+    with read_session() as s:
+        assert known_hashes(s, text_project.id, set(digest.values())) == {digest["a"], digest["b"]}
+        assert known_hashes(s, other.id, {digest["a"], digest["c"], digest["d"]}) == {digest["c"]}
+
+    engine = get_engine()
+    pg = engine.dialect.name == "postgresql"
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with read_session() as s:
+            known_hashes(s, text_project.id, {digest["a"]})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    sql, params = next((q, p) for q, p in statements if "content_hash" in q)
+    with engine.connect() as conn:
+        if pg:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, params))
+            assert "ix_task_project_key" in plan and "ix_task_project_hash" not in plan
+        else:
+            plan = "\n".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+            assert "ix_task_project_hash" in plan
+
+
 @pytest.mark.parametrize("probs, message", [
     ({"pos": math.nan, "neg": 0.5}, "finite"),
     ({"pos": 0.5, "neg": 0.3}, "sum to 0.8"),
