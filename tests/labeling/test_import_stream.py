@@ -225,3 +225,23 @@ def test_the_garbage_collector_is_paused_while_an_import_runs(tmp_path, lead, te
     with pytest.raises(Invalid):
         imports.import_data(lead.user, text_project.id, paths=[path])
     assert gc.isenabled()
+
+
+def test_threads_take_quick_turns_while_an_import_runs(tmp_path, lead, text_project, small_chunks):
+    """Python's thread switch interval is 0.5 ms while an import runs (its writer thread gets
+    the GIL back sooner) and what it was once the import ends, committed or refused."""
+    import sys
+
+    before = sys.getswitchinterval()
+    assert before > 0.0005
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, [{"text": f"t{i}"} for i in range(30)])
+    seen: list[tuple[str, float]] = []
+    imports.import_data(lead.user, text_project.id, paths=[path],
+                        progress=lambda d, n, m: seen.append((m, sys.getswitchinterval())))
+    assert seen[-1] == ("done", before)
+    assert len(seen) > 3 and all(interval == 0.0005 for _, interval in seen[:-1])
+    write_jsonl(path, [{"text": f"t{i}"} for i in range(29)] + [{"text": 5}])
+    with pytest.raises(Invalid):
+        imports.import_data(lead.user, text_project.id, paths=[path])
+    assert sys.getswitchinterval() == before
