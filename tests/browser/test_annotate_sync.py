@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from labeling.imports import ImportFile
@@ -44,12 +45,19 @@ def media_of(page, name: str) -> dict:
 
 
 def wait_media(page, name: str, condition: str) -> None:
-    """Wait until ``condition`` (JavaScript over ``m``, the object's media element) holds."""
-    page.wait_for_function(f"""(name) => {{
-        const o = window.labelfabAnnotate.workspace.objects[name];
-        const m = o && (o.media || o.video);
-        return !!m && ({condition});
-    }}""", arg=name)
+    """Wait until ``condition`` (JavaScript over ``m``, the object's media element) holds; if it
+    never does, the failure says where every synced member is and which echoes it still awaits."""
+    try:
+        page.wait_for_function(f"""(name) => {{
+            const o = window.labelfabAnnotate.workspace.objects[name];
+            const m = o && (o.media || o.video);
+            return !!m && ({condition});
+        }}""", arg=name)
+    except PlaywrightTimeout:
+        members = page.evaluate("""() => [...(window.labelfabAnnotate.workspace.syncGroups || new Map()).values()]
+            .flatMap((g) => [...g.members.values()]).map((m) => ({name: m.name, time: m.media.currentTime,
+                paused: m.media.paused, seeking: m.media.seeking, echo: m.echo}))""")
+        raise AssertionError(f"{name}: never {condition}; synced members: {members}") from None
 
 
 def frame_is(page, n: int) -> None:
