@@ -149,30 +149,21 @@ def _anchors(**options):
     return lambda y, pp: estimate_noise(y, pp, **options)["noise_rate"]
 
 
-def _wilson_best_bin(given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float) -> int:
-    """Best bin with the Wilson score upper bound of the share in place of Hoeffding's: a bound
-    that shrinks with the share's variance (Hoeffding's is that of a share of 1/2), so a shallow,
-    pure cut of a class with few wrong labels is no longer outweighed by a deep, impure one. Under
-    cross-fitting (``delta`` the half's ``sqrt``), the bound of the whole set's count, as there."""
-    from scipy.stats import norm
-
-    from quality.noise import ANCHOR_DELTA
-
-    scale = 2.0 if delta > ANCHOR_DELTA else 1.0
-    n = scale * cuts.astype(np.float64)
-    share = np.cumsum(given != j)[cuts - 1] / cuts
-    z = float(norm.ppf(1.0 - ANCHOR_DELTA))
-    upper = (share + z * z / (2 * n) + z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))) / (1 + z * z / n)
-    return int(cuts[np.argmin(upper)])
+def _hoeffding_best_bin(given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float, count_scale: float = 1.0) -> int:
+    """Best bin with a Hoeffding bound on the share in place of Wilson's (the product's rule
+    before): the bound of a share of 1/2 whatever the share, on ``count_scale`` times the depth."""
+    depth = count_scale * cuts.astype(np.float64)
+    other = np.cumsum(given != j)[cuts - 1] / cuts
+    return int(cuts[np.argmin(other + np.sqrt(np.log(1.0 / delta) / (2.0 * depth)))])
 
 
-def _crossfit_wilson(y: np.ndarray, pp: np.ndarray) -> float:
-    """The product's cross-fitted anchors with :func:`_wilson_best_bin` choosing each depth
+def _crossfit_hoeffding(y: np.ndarray, pp: np.ndarray) -> float:
+    """The product's cross-fitted anchors with :func:`_hoeffding_best_bin` choosing each depth
     (``quality.noise.best_bin`` swapped for the call, restored after)."""
     import quality.noise as noise
 
     product = noise.best_bin
-    noise.best_bin = _wilson_best_bin
+    noise.best_bin = _hoeffding_best_bin
     try:
         return noise.estimate_noise(y, pp)["noise_rate"]
     finally:
@@ -190,14 +181,12 @@ def _posterior_mean(y: np.ndarray, pp: np.ndarray) -> float:
 
 
 #: The depth rules compared: name -> estimator(labels, pred_probs) -> noise rate. ``crossfit`` is
-#: the product's (best bin on one half, share read on the other, 10 halvings, the bound of the
-#: whole set's count); ``crossfit_half_bound`` is the same with the bound of the half's own count
-#: (the product takes ``sqrt(delta)`` on a half, so ``delta**2`` gives back ``delta``); ``bestbin``
-#: chooses the depth and reads the share on all the items (the rule before); ``crossfit_wilson``
-#: bounds the share by Wilson's score interval; ``posterior_mean`` is the mean error posterior.
+#: the product's (best bin with Wilson's bound on one half, share read on the other, 10 halvings,
+#: the bound of the whole set's count); ``crossfit_hoeffding`` is the same with a Hoeffding bound
+#: (the product's rule before); ``bestbin`` chooses the depth and reads the share on all the items;
+#: ``posterior_mean`` is the mean error posterior.
 RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "lepski": _by_depth_rule(_lepski),
-         "crossfit_half_bound": _anchors(delta=0.05**2), "crossfit_wilson": _crossfit_wilson,
-         "posterior_mean": _posterior_mean, "crossfit": _anchors()}
+         "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "crossfit": _anchors()}
 
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:

@@ -113,7 +113,7 @@ def copy_text(value: Any) -> str:
 
 
 def _sql_literal(value: Any) -> str:
-    """An SQL literal of one of the importer's own constants (never of user data)."""
+    """An SQL literal of one of the caller's own constants (never of user data)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):

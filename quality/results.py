@@ -83,8 +83,10 @@ def precision_text(summary: dict | None) -> str | None:
         return None
     text = f"expected precision {s['expected_precision']:.0%}, expected recall {s['expected_recall']:.0%}"
     if s.get("target_precision") is not None:
+        # runs stored before the key was renamed name it after cleanlab, whose count it no longer is
+        untargeted = s.get("n_flagged_without_target", s.get("n_flagged_by_cleanlab", 0))
         return (f"{text} (target {s['target_precision']:.0%}; without a target it would flag "
-                f"{s.get('n_flagged_by_cleanlab', 0):,}, as many as the labels estimated wrong)")
+                f"{untargeted:,}, as many as the labels estimated wrong)")
     return f"{text} (no target set: the least likely labels, as many as are estimated wrong)"
 
 

@@ -185,7 +185,7 @@ def _precision(data: Data, y: np.ndarray, pp: np.ndarray, single: dict, summary:
     q = error_posteriors(y, pp, single["noise_matrix"])
     target = data.project.qc_target_precision
     flags = single["is_label_issue"]
-    summary["n_flagged_by_cleanlab"] = int(flags.sum())
+    summary["n_flagged_without_target"] = int(flags.sum())
     if target is not None:
         flags, _, _ = precision_flags(q, target_precision=float(target))
         single["is_label_issue"] = flags

@@ -267,7 +267,7 @@ def scored_of(data: Data, found: dict, y: np.ndarray, dim: int, n_folds: int) ->
     per_class = {names[c]: (None if not np.isfinite(v) else round(float(v), 6))
                  for c, v in enumerate(found["noise_rate_per_class"])}
     summary = {"mode": "single_annotator", "n_annotations": data.n, "n_label_issues": found["n_issues"],
-               "n_flagged_by_cleanlab": found["n_issues"],
+               "n_flagged_without_target": found["n_issues"],
                "n_items_by_class": {names[c]: int(counts[c]) for c in range(k)},
                "fanned_out": {"n_folds": n_folds, "finder": "cleanlab.experimental.label_issues_batched"}}
     scored = Scored(issues=[], annotators=annotators, noise_rate=found["noise_rate"], per_class_noise=per_class,

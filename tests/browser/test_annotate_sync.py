@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from labeling.imports import ImportFile
@@ -44,12 +45,19 @@ def media_of(page, name: str) -> dict:
 
 
 def wait_media(page, name: str, condition: str) -> None:
-    """Wait until ``condition`` (JavaScript over ``m``, the object's media element) holds."""
-    page.wait_for_function(f"""(name) => {{
-        const o = window.labelfabAnnotate.workspace.objects[name];
-        const m = o && (o.media || o.video);
-        return !!m && ({condition});
-    }}""", arg=name)
+    """Wait until ``condition`` (JavaScript over ``m``, the object's media element) holds; if it
+    never does, the failure says where every synced member is and which echoes it still awaits."""
+    try:
+        page.wait_for_function(f"""(name) => {{
+            const o = window.labelfabAnnotate.workspace.objects[name];
+            const m = o && (o.media || o.video);
+            return !!m && ({condition});
+        }}""", arg=name)
+    except PlaywrightTimeout:
+        members = page.evaluate("""() => [...(window.labelfabAnnotate.workspace.syncGroups || new Map()).values()]
+            .flatMap((g) => [...g.members.values()]).map((m) => ({name: m.name, time: m.media.currentTime,
+                paused: m.media.paused, seeking: m.media.seeking, echo: m.echo}))""")
+        raise AssertionError(f"{name}: never {condition}; synced members: {members}") from None
 
 
 def frame_is(page, n: int) -> None:
@@ -203,3 +211,27 @@ def test_a_paragraph_plays_its_part_of_the_audio_and_the_audio_drives_the_dialog
     page.keyboard.press("Space")  # the focus stayed on the page: Space pauses the audio, and the dialogue
     wait_media(page, "audio", "m.paused")
     wait_media(page, "text", "m.paused")
+
+
+def test_a_seek_made_before_a_followers_echo_came_does_not_swallow_a_later_seek(page, lead, annotator):
+    """The video seeks the audio to 2 s; before the audio reports that seek, the audio is sought to
+    3 s (as a person's seek can come between the two). The video follows to 3 s, and a later seek of the audio
+    back to 2 s (the time the first, superseded seek remembered) moves the video too."""
+    project = make_project(lead, TIMELINE, None, title="Skate tricks",
+                           files=[ImportFile("skate.webm", VIDEO.read_bytes())])
+    open_annotate(page, annotator, project)
+    page.wait_for_function("""() => {
+        const o = window.labelfabAnnotate.workspace.objects;
+        return o.video && o.video.length === 97 && o.audio && o.audio.wave && o.audio.duration > 3.9;
+    }""")
+    page.evaluate("""() => {
+        const o = window.labelfabAnnotate.workspace.objects;
+        // listening after the group does: runs once the audio has been sent the video's seek
+        o.video.video.addEventListener("seeking", () => { o.audio.media.currentTime = 3; }, { once: true });
+        o.video.video.currentTime = 2;
+    }""")
+    wait_media(page, "audio", "m.currentTime === 3")
+    wait_media(page, "video", "m.currentTime === 3")
+    page.wait_for_timeout(300)  # every event of those seeks has come
+    page.evaluate("() => { window.labelfabAnnotate.workspace.objects.audio.media.currentTime = 2; }")
+    wait_media(page, "video", "m.currentTime === 2")

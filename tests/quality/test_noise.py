@@ -99,3 +99,21 @@ def test_the_halvings_are_seeded_so_a_run_repeats():
     first, again = estimate_noise(given, pp), estimate_noise(given, pp)
     assert first["noise_rate"] == again["noise_rate"]
     np.testing.assert_array_equal(first["noise_matrix"], again["noise_matrix"])
+
+
+def test_best_bin_keeps_a_pure_top_that_an_impure_deeper_cut_only_outnumbers():
+    """A class's 30 top-ranked items all carry its label, the 300 below carry another in about one
+    case of ten (items of another class): Wilson's bound, small where the share is 0, keeps the
+    pure top; a bound sized for a share of 1/2 (Hoeffding's) charged the top for its size and
+    went down into the other class."""
+    from quality.noise import best_bin
+
+    rng = np.random.default_rng(0)
+    given = np.concatenate([np.zeros(30, dtype=np.int64), (rng.random(300) < 0.12).astype(np.int64)])
+    cuts = np.arange(10, given.size + 1)
+    assert 30 <= best_bin(given, 0, cuts) <= 35
+    depth = cuts.astype(np.float64)
+    hoeffding = np.cumsum(given != 0)[cuts - 1] / depth + np.sqrt(np.log(1 / 0.05) / (2 * depth))
+    assert cuts[np.argmin(hoeffding)] > 200
+    # counted on both halves (cross-fitting), the bound is tighter, and the top still kept
+    assert 30 <= best_bin(given, 0, cuts, count_scale=2.0) <= 35

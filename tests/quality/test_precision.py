@@ -87,14 +87,14 @@ def test_the_project_setting_changes_the_flags_and_the_page_says_so(lead):
     assert "(no target set: the least likely labels, as many as are estimated wrong)" in results.precision_text(base.summary)
     loose = flagged_rows(base.id, ids)
     # without a target the flags follow the anchors' noise estimate, not cleanlab's own count
-    assert len(loose) == round(base.noise_rate * len(ids)) == base.summary["n_flagged_by_cleanlab"]
+    assert len(loose) == round(base.noise_rate * len(ids)) == base.summary["n_flagged_without_target"]
 
     projects.update_project(lead.user, pid, qc_target_precision=0.9)
     assert projects.get_project(pid).qc_target_precision == 0.9
     strict_run = get_run(run_qc(pid, options={"models": ["logreg"]})["run"])
     strict = flagged_rows(strict_run.id, ids)
     assert strict_run.summary["target_precision"] == 0.9
-    assert strict_run.summary["n_flagged_by_cleanlab"] == len(loose)
+    assert strict_run.summary["n_flagged_without_target"] == len(loose)
     assert 0 < len(strict) < len(loose)
     assert len(strict & flipped) / len(strict) >= len(loose & flipped) / len(loose)
     text = results.precision_text(strict_run.summary)
@@ -153,3 +153,8 @@ def test_qc_page_shows_the_model_choice_and_expected_precision(client, lead, tmp
     assert "chosen among" in shown and "by cross-validated log loss" in shown
     assert f"CV accuracy {run.cv_accuracy:.1%}" in shown
     assert re.search(r'id="qc-precision">expected precision \d+%', html)
+
+
+def test_a_run_stored_under_the_old_key_still_says_what_it_would_flag_without_a_target():
+    old = {"expected_precision": 0.9, "expected_recall": 0.8, "target_precision": 0.95, "n_flagged_by_cleanlab": 1234}
+    assert "without a target it would flag 1,234," in results.precision_text(old)

@@ -248,3 +248,41 @@ def test_probs_from_predictions_class_name_errors():
 def test_fit_predict_no_new_items():
     X, y = _blobs(10, 2)
     assert fit_predict(X, y, np.zeros((0, 5)), "logreg", n_classes=2).shape == (0, 2)
+
+
+def test_svm_decision_is_each_class_mean_pairwise_margin():
+    from sklearn.svm import SVC
+
+    from quality.pred_probs import PairwiseMarginSVC
+
+    X, y = _blobs(30, 4, seed=3, spread=2.0)
+    model = PairwiseMarginSVC(C=1.0, random_state=0).fit(X, y)
+    margins = SVC(C=1.0, gamma="scale", decision_function_shape="ovo").fit(X, y).decision_function(X)
+    expected = np.zeros((y.size, 4))
+    pair = 0
+    for i in range(4):
+        for j in range(i + 1, 4):  # a positive margin of pair (i, j) is for i
+            expected[:, i] += margins[:, pair]
+            expected[:, j] -= margins[:, pair]
+            pair += 1
+    np.testing.assert_allclose(model.decision_function(X), expected / 3)
+    assert np.mean(model.predict(X) == y) > 0.8
+    # two classes: SVC's own margin
+    two = y < 2
+    binary = PairwiseMarginSVC(C=1.0).fit(X[two], y[two])
+    np.testing.assert_allclose(binary.decision_function(X[two]),
+                               SVC(C=1.0, gamma="scale").fit(X[two], y[two]).decision_function(X[two]))
+
+
+def test_svm_pred_probs_rank_flipped_labels_lowest():
+    # overlapping classes (the model is right on 94 % of the true labels)
+    X, y = _blobs(60, 5, seed=4, spread=2.0)
+    rng = np.random.default_rng(4)
+    flips = rng.choice(y.size, 30, replace=False)
+    noisy = y.copy()
+    noisy[flips] = (y[flips] + rng.integers(1, 5, flips.size)) % 5
+    pp, name, _ = cross_val_pred_probs(X, noisy, n_classes=5, candidates=("svm_rbf(C=1)",))
+    assert name == "svm_rbf(C=1)"
+    np.testing.assert_allclose(pp.sum(axis=1), 1.0)
+    lowest = np.argsort(pp[np.arange(y.size), noisy])[:30]
+    assert len(set(lowest.tolist()) & set(flips.tolist())) >= 24

@@ -22,9 +22,11 @@
   const ECHOES = {
     play: (echo) => { const was = echo.play; echo.play = false; return was; },
     pause: (echo) => { const was = echo.pause; echo.pause = false; return was; },
+    // a seek that reports another time was superseded before its event came (a person sought
+    // again): the remembered one is forgotten either way, or it would swallow a later seek there
     seeking: (echo, media) => {
       const was = echo.seekTo !== null && Math.abs(media.currentTime - echo.seekTo) <= SAME_TIME;
-      if (was) echo.seekTo = null;
+      echo.seekTo = null;
       return was;
     },
     ratechange: (echo, media) => { const was = echo.rate === media.playbackRate; echo.rate = null; return was; },
