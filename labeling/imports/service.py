@@ -48,10 +48,9 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +74,7 @@ from labeling.imports.formats import (
     gc_paused,
     parse_body,
     parse_json_tasks,
+    quick_thread_switches,
 )
 from labeling.imports.rows import Checker, Extra, Owner, check_owners
 from labeling.imports.sources import (
@@ -116,40 +116,6 @@ _PROGRESS_EVERY = 5000
 _STREAM_CHUNK = 50_000
 
 ProgressFn = Callable[[int, int | None, str], None]
-
-#: How long a thread may hold the GIL while another waits for it, during an import (seconds).
-_SWITCH_INTERVAL = 0.0005
-_switches_lock = threading.Lock()
-_switches_users = 0
-_switches_before = 0.0
-
-
-@contextlib.contextmanager
-def _quick_thread_switches() -> Iterator[None]:
-    """Let Python's threads take turns every 0.5 ms instead of 5 while an import runs.
-
-    A streamed import's writer thread talks to the database in many short turns (each COPY,
-    the ids, the batch row) between which it must get the GIL back from the thread reading and
-    checking rows; waiting up to 5 ms each time left PostgreSQL's backend idle. Measured with
-    ``bench/scale_10m.py --import-only`` at 1M tasks, alternated: 42,373-46,189 tasks/s against
-    34,928-40,883, the backend busy 79-80% of the time against 70-72%. Process-wide, like
-    :func:`~labeling.imports.formats.gc_paused`: the first import in sets it, the last one out
-    puts the interval back.
-    """
-    global _switches_users, _switches_before
-    with _switches_lock:
-        if _switches_users == 0:
-            _switches_before = sys.getswitchinterval()
-            sys.setswitchinterval(min(_SWITCH_INTERVAL, _switches_before))
-        _switches_users += 1
-    try:
-        yield
-    finally:
-        with _switches_lock:
-            _switches_users -= 1
-            if _switches_users == 0:
-                sys.setswitchinterval(_switches_before)
-
 
 # --------------------------------------------------------------------------- results
 
@@ -575,7 +541,7 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         # while each full collection walked every row held (the chunk being checked and the one
         # being written) and every module loaded; it took 40-45% of a streamed import's CPU.
         stack.enter_context(gc_paused())
-        stack.enter_context(_quick_thread_switches())
+        stack.enter_context(quick_thread_switches())
         simple_keys = check.text_keys if check.simple else None
         for index, (item, stored) in enumerate(with_images(items, pool, new_files)):
             data = limits.check_import_row(item, check.fail, index)
