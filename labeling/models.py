@@ -223,6 +223,10 @@ class ImportBatch(SQLModel, table=True):
     errors: list = _json(list)
     duration: float = 0.0
     job_id: int | None = Field(default=None, foreign_key="job.id")
+    # the smallest and largest id of the tasks it made: its tasks are found by that range of
+    # task's primary key (task.import_id has no index: writing one cost an import 2-4 us a task)
+    first_task_id: int | None = None
+    last_task_id: int | None = None
     created_at: datetime = _ts()
 
 
@@ -264,8 +268,9 @@ class Task(SQLModel, table=True):
     file_name: str | None = Field(default=None, sa_type=sa.String(1024))
     media_id: int | None = Field(default=None, foreign_key="media.id")
     # the import that made the task; no foreign key (its check cost a lookup per imported row):
-    # the batch and its tasks belong to one project and are deleted with it
-    import_id: int | None = Field(default=None, index=True)
+    # the batch and its tasks belong to one project and are deleted with it; no index either:
+    # an import's tasks are read through its id range (ImportBatch.first_task_id, last_task_id)
+    import_id: int | None = Field(default=None)
     # the QC finding (label_issue.id) that sent the task to the review queue; no foreign key:
     # label_issue already points at task, and a project is deleted table by table
     review_issue_id: int | None = Field(default=None)

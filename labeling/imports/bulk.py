@@ -413,5 +413,14 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
         result.task_ids = list(ids)
     s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(
         status="done", task_count=result.task_count, annotation_count=result.annotation_count,
-        prediction_count=result.prediction_count, skipped_duplicates=result.skipped_duplicates))
+        prediction_count=result.prediction_count, skipped_duplicates=result.skipped_duplicates,
+        **(_id_range(min(ids), max(ids)) if ids else {})))
     return result
+
+
+def _id_range(low: int, high: int) -> dict[str, sa.ColumnElement]:
+    """``ImportBatch``'s id range widened to hold ``low..high`` (a streamed import's chunks
+    each add theirs): the range :func:`labeling.imports.service.import_task_ids` reads."""
+    first, last = ImportBatch.first_task_id, ImportBatch.last_task_id
+    return {"first_task_id": sa.case((first.is_(None) | (first > low), low), else_=first),
+            "last_task_id": sa.case((last.is_(None) | (last < high), high), else_=last)}

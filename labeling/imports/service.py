@@ -437,8 +437,14 @@ def import_view(batch: ImportBatch, job: dict | None = None, *, task_ids: list[i
 
 
 def import_task_ids(import_id: int) -> list[int]:
+    """The ids of the tasks an import made, read through the id range its batch records (the
+    primary key; ``task.import_id`` has no index of its own)."""
     with read_session() as s:
-        return list(s.exec(select(Task.id).where(Task.import_id == import_id).order_by(Task.id)))
+        batch = s.get(ImportBatch, import_id)
+        if batch is None or batch.first_task_id is None:
+            return []
+        return list(s.exec(select(Task.id).where(Task.id.between(batch.first_task_id, batch.last_task_id),
+                                                 Task.import_id == import_id).order_by(Task.id)))
 
 
 # --------------------------------------------------------------------------- the import itself

@@ -245,3 +245,51 @@ def test_threads_take_quick_turns_while_an_import_runs(tmp_path, lead, text_proj
     with pytest.raises(Invalid):
         imports.import_data(lead.user, text_project.id, paths=[path])
     assert sys.getswitchinterval() == before
+
+
+def test_an_imports_tasks_are_read_through_its_id_range(tmp_path, lead, text_project, small_chunks):
+    """Each import records the smallest and largest id of its tasks (a streamed one over all its
+    chunks); ``import_task_ids`` reads that range of the primary key and keeps the import's own
+    tasks, also when another import's tasks lie inside the range (two imports at once)."""
+    from labeling.db import get_engine, write_session
+
+    first = imports.import_data(lead.user, text_project.id, body=[{"text": "a"}, {"text": "b"}])
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, [{"text": f"t{i}"} for i in range(35)])
+    streamed = imports.import_data(lead.user, text_project.id, paths=[path])
+    last = imports.import_data(lead.user, text_project.id, body=[{"text": "z"}])
+    with read_session() as s:
+        made = {b.id: [t.id for t in s.exec(select(Task).where(Task.import_id == b.id).order_by(Task.id))]
+                for b in s.exec(select(ImportBatch))}
+        ranges = {b.id: (b.first_task_id, b.last_task_id) for b in s.exec(select(ImportBatch))}
+    assert [len(made[r.import_id]) for r in (first, streamed, last)] == [2, 35, 1]
+    for batch_id, ids in made.items():
+        assert ranges[batch_id] == (ids[0], ids[-1])
+        assert service.import_task_ids(batch_id) == ids
+    # the first import's range widened over the others' tasks: still only its own
+    with write_session() as s:
+        s.execute(sa.update(ImportBatch).where(ImportBatch.id == first.import_id)
+                  .values(last_task_id=made[last.import_id][-1]))
+    assert service.import_task_ids(first.import_id) == made[first.import_id]
+    assert service.import_task_ids(10**6) == []
+
+    statements = []
+    engine = get_engine()
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        service.import_task_ids(streamed.import_id)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    sql, params = next((q, p) for q, p in statements if "FROM task" in q)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, params))
+            assert "pk_task" in plan, plan
+        else:
+            plan = "\n".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+            assert "INTEGER PRIMARY KEY" in plan, plan

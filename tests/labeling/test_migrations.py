@@ -18,3 +18,29 @@ def test_downgrade_to_base_and_upgrade_again(db_engine):
     migrate.upgrade()
     tables = set(sa.inspect(db_engine).get_table_names())
     assert {"user", "project", "task", "annotation", "job", "lease", "task_event"} <= tables
+
+
+
+def test_0024_gives_stored_imports_the_id_range_of_their_tasks(db_engine, lead):
+    """Imports stored before migration 0024 get the range of their tasks' ids, which
+    ``import_task_ids`` reads once ``ix_task_import_id`` is gone."""
+    from sqlmodel import select
+
+    from labeling import imports, projects
+    from labeling.db import read_session
+    from labeling.models import ImportBatch, Task
+    from tests.labeling.test_importer import TEXT
+
+    project = projects.create_project(lead.user, title="texts", label_config=TEXT)
+    made = [imports.import_data(lead.user, project.id, body=[{"text": f"{n}-{i}"} for i in range(n)]).import_id
+            for n in (3, 2)]
+    migrate.downgrade("0023_task_hash_key")
+    assert "first_task_id" not in {c["name"] for c in sa.inspect(db_engine).get_columns("import_batch")}
+    migrate.upgrade()
+    assert "ix_task_import_id" not in {i["name"] for i in sa.inspect(db_engine).get_indexes("task")}
+    with read_session() as s:
+        for batch_id in made:
+            ids = list(s.exec(select(Task.id).where(Task.import_id == batch_id).order_by(Task.id)))
+            batch = s.get(ImportBatch, batch_id)
+            assert (batch.first_task_id, batch.last_task_id) == (ids[0], ids[-1])
+            assert imports.import_task_ids(batch_id) == ids
