@@ -18,7 +18,14 @@ digits as a bigint), ``key_alone`` (the 64-bit key without ``project_id``); ``no
 ``no_fk`` (without the router's index, the project's foreign key), ``no_gin`` (without
 ``ix_task_data_gin``), ``gin_nofast`` (``fastupdate = off`` on it), ``gin_64mb``
 (``gin_pending_list_limit`` 64 MB for the transaction), ``bare`` (no index but the primary key,
-no foreign key, no trigger: the heap and COPY's parsing).
+no foreign key, no trigger: the heap and COPY's parsing); without one index each:
+``no_import_ix`` (``ix_task_import_id``, gone since migration 0024: measure it on an older
+schema), ``no_project_id``, ``no_created``, ``no_updated``, ``no_partial`` (the gold and media
+partial indexes); ``no_media_fk``; ``no_tally`` (without the tally triggers); ``wal_lz4``,
+``wal_zstd`` (``wal_compression`` for the transaction: superuser); ``binary`` (the base schema,
+the rows sent in COPY's binary format instead of text). ``fpi_per_1k``: the full-page images
+the whole server wrote per 1,000 rows (a checkpoint during the COPY makes them), read from
+``pg_stat_wal`` (use a server of your own).
 
 Usage::
 
@@ -32,8 +39,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import struct
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -65,6 +74,13 @@ DO $$ DECLARE r record; BEGIN
   END LOOP;
 END $$"""
 
+_TASK_DROP_TRIGGERS = """
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'task'::regclass AND NOT tgisinternal LOOP
+    EXECUTE 'DROP TRIGGER ' || quote_ident(r.tgname) || ' ON task';
+  END LOOP;
+END $$"""
+
 _NO_KEY = "DROP INDEX ix_task_project_key"
 VARIANTS: dict[str, list[str]] = {
     "base": [],
@@ -81,6 +97,16 @@ VARIANTS: dict[str, list[str]] = {
     "gin_nofast": ["ALTER INDEX ix_task_data_gin SET (fastupdate = off)"],
     "gin_64mb": ["SET LOCAL gin_pending_list_limit = '64MB'"],
     "bare": [_TASK_DROP_ALL],
+    "no_import_ix": ["DROP INDEX ix_task_import_id"],
+    "no_project_id": ["DROP INDEX ix_task_project_id"],
+    "no_created": ["DROP INDEX ix_task_project_created"],
+    "no_updated": ["DROP INDEX ix_task_project_updated"],
+    "no_partial": ["DROP INDEX ix_task_project_gold", "DROP INDEX ix_task_media_id"],
+    "no_media_fk": ["ALTER TABLE task DROP CONSTRAINT fk_task_media_id_media"],
+    "no_tally": [_TASK_DROP_TRIGGERS],
+    "wal_lz4": ["SET LOCAL wal_compression = lz4"],
+    "wal_zstd": ["SET LOCAL wal_compression = zstd"],
+    "binary": [],  # the base schema, the rows in COPY's binary format
 }
 
 WORDS = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")
@@ -104,7 +130,47 @@ def copy_blocks(n: int, pid: int, first_id: int, block: int = 5000) -> tuple[lis
     return out, ("id", "data", "content_hash", *consts)
 
 
-def run_variant(url: str, name: str, blocks: list[str], columns: tuple[str, ...], n: int) -> dict:
+def _server_fpi(url: str) -> int:
+    """Full-page images the whole server has written to WAL (backends report theirs as they exit)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT wal_fpi FROM pg_stat_wal").fetchone()[0]
+
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def binary_blocks(n: int, pid: int, first_id: int, block: int = 5000) -> list[bytes]:
+    """The rows of :func:`copy_blocks` in COPY's binary format (header, rows, trailer)."""
+    ts = datetime.fromisoformat("2026-12-04T22:00:00+00:00")
+    micros = (ts - _PG_EPOCH) // timedelta(microseconds=1)
+
+    def text(v: str) -> bytes:
+        b = v.encode()
+        return struct.pack(">i", len(b)) + b
+
+    def int4(v: int) -> bytes:
+        return struct.pack(">ii", 4, v)
+
+    null, false = struct.pack(">i", -1), struct.pack(">ib", 1, 0)
+    stamp = struct.pack(">iq", 8, micros)
+    # in copy_blocks' column order after id, data, content_hash
+    tail = b"".join([int4(pid), struct.pack(">id", 8, 0.0), false, int4(1), int4(0), text("null"), null, int4(1),
+                     stamp, stamp, text("{}"), text("open"), int4(0), int4(0), text("tasks.jsonl"), null, false,
+                     text("null")])
+    count = struct.pack(">h", 21)
+    out = [b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)]
+    for start in range(0, n, block):
+        rows = []
+        for i in range(start, min(n, start + block)):
+            data = dumps({"text": f"item {i}: a {WORDS[i % 10]} product, {WORDS[(i * 7) % 10]} delivery"})
+            rows.append(b"".join([count, int4(first_id + i), text(data), text(sha256_text(data)), tail]))
+        out.append(b"".join(rows))
+    out.append(struct.pack(">h", -1))
+    return out
+
+
+def run_variant(url: str, name: str, blocks: list[str] | list[bytes], columns: tuple[str, ...], n: int) -> dict:
+    fpi0 = _server_fpi(url)
     with psycopg.connect(url) as conn:
         backend = conn.info.backend_pid
         conn.execute("TRUNCATE task CASCADE")
@@ -113,14 +179,18 @@ def run_variant(url: str, name: str, blocks: list[str], columns: tuple[str, ...]
         wal0 = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
         cpu0, t0 = cpu_seconds([backend]), time.perf_counter()
         cols = ", ".join(f'"{c}"' for c in columns)
-        with conn.cursor() as cur, cur.copy(f"COPY task ({cols}) FROM STDIN") as copy:
+        binary = " (FORMAT BINARY)" if name == "binary" else ""
+        with conn.cursor() as cur, cur.copy(f"COPY task ({cols}) FROM STDIN{binary}") as copy:
             for b in blocks:
                 copy.write(b)
         # the COPY's end waits for the backend: its CPU is all spent by now
         wall, cpu = time.perf_counter() - t0, cpu_seconds([backend]) - cpu0
         wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", (wal0,)).fetchone()[0]
         conn.rollback()
-    return {"cpu_us": cpu * 1e6 / n, "wall_us": wall * 1e6 / n, "wal_bytes": float(wal) / n, "busy": cpu / wall}
+    time.sleep(0.5)  # the backend's exit reports its WAL figures
+    fpi = _server_fpi(url) - fpi0
+    return {"cpu_us": cpu * 1e6 / n, "wall_us": wall * 1e6 / n, "wal_bytes": float(wal) / n, "busy": cpu / wall,
+            "fpi_per_1k": fpi * 1000 / n}
 
 
 def main() -> None:
@@ -143,20 +213,21 @@ def main() -> None:
                        "--as", LEAD_EMAIL).strip().splitlines()[-1])
     url = args.pg_url
     blocks, columns = copy_blocks(args.rows, pid, 1)
+    binary = binary_blocks(args.rows, pid, 1) if "binary" in names else []
     runs: dict[str, list[dict]] = {n: [] for n in names}
     loads = []
     for r in range(args.rounds):
         for name in names if r % 2 == 0 else reversed(names):
             load = load_average()
-            fig = run_variant(url, name, blocks, columns, args.rows)
+            fig = run_variant(url, name, binary if name == "binary" else blocks, columns, args.rows)
             fig["load"] = load
             loads.append(load)
             runs[name].append(fig)
             log(f"{name:12s} cpu {fig['cpu_us']:5.2f} us/row, wall {fig['wall_us']:5.2f} us/row, "
-                f"WAL {fig['wal_bytes']:5.0f} B/row, busy {fig['busy']:.0%} (load {load})")
+                f"WAL {fig['wal_bytes']:5.0f} B/row, FPI {fig['fpi_per_1k']:5.1f}/1k rows, busy {fig['busy']:.0%} (load {load})")
     out = {"bench": "task_copy", "rows": args.rows, "rounds": args.rounds, "load_min": min(loads), "load_max": max(loads)}
     for name, figs in runs.items():
-        out[name] = {k: round(min(f[k] for f in figs), 2) for k in ("cpu_us", "wall_us", "wal_bytes")}
+        out[name] = {k: round(min(f[k] for f in figs), 2) for k in ("cpu_us", "wall_us", "wal_bytes", "fpi_per_1k")}
         out[name]["cpu_us_all"] = [round(f["cpu_us"], 2) for f in figs]
     print(json.dumps(out))
 
