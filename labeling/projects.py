@@ -448,6 +448,9 @@ def delete_project(user: User, project_id: int, *, force: bool = False) -> None:
     """
     with write_session() as s:
         require_project(s, user, project_id, "manage")
+        # waits for imports into it (each holds the row FOR KEY SHARE: on PostgreSQL task.project_id
+        # has no foreign key), so the tasks they commit are deleted below, never left behind
+        s.execute(select(Project.id).where(Project.id == project_id).with_for_update())
         published = s.execute(select(DatasetVersion.number).where(DatasetVersion.project_id == project_id)
                               .order_by(DatasetVersion.number)).scalars().all()
         if published and not force:

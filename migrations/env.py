@@ -17,9 +17,13 @@ POSTGRESQL_ONLY_INDEXES = {
 }
 # Indexes the models declare for SQLite only (``Index.ddl_if``); PostgreSQL has its own instead.
 SQLITE_ONLY_INDEXES = {"ix_task_project_hash"}
+# Foreign keys the models declare for SQLite only (``ForeignKeyConstraint.ddl_if``).
+SQLITE_ONLY_FOREIGN_KEYS = {"fk_task_project_id_project"}  # 0025: labeling.imports.bulk.write
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    if type_ == "foreign_key_constraint" and name in SQLITE_ONLY_FOREIGN_KEYS:
+        return context.get_context().dialect.name == "sqlite"
     if type_ != "index":
         return True
     if name in SQLITE_ONLY_INDEXES:

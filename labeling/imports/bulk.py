@@ -274,7 +274,9 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     ``owners`` keeps the annotators found or created (and the import's labels user) from one
     chunk of a streamed import to the next, so each is made once.
     """
-    current = s.get(Project, project.id)
+    # FOR KEY SHARE: on PostgreSQL task.project_id has no foreign key (migration 0025), so the
+    # import holds its project's row as the key's check did, once; a delete waits for it
+    current = s.exec(select(Project).where(Project.id == project.id).with_for_update(key_share=True)).first()
     if current is None:
         raise NotFound(f"project {project.id} not found")
     if current.archived_at is not None:

@@ -293,3 +293,40 @@ def test_an_imports_tasks_are_read_through_its_id_range(tmp_path, lead, text_pro
         else:
             plan = "\n".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
             assert "INTEGER PRIMARY KEY" in plan, plan
+
+
+def test_a_project_deleted_during_an_import_keeps_none_of_its_tasks(tmp_path, lead, text_project, small_chunks):
+    """The project's delete waits for the import's transaction (the import holds the project's
+    row; on PostgreSQL ``task.project_id`` has no foreign key, migration 0025) and then deletes
+    what it wrote; an import started after the delete finds no project."""
+    import threading
+
+    from labeling.errors import NotFound
+
+    path = tmp_path / "tasks.jsonl"
+    write_jsonl(path, [{"text": f"t{i}"} for i in range(25)])
+    wrote, go_on = threading.Event(), threading.Event()
+
+    def progress(done, total, message):
+        if message.startswith("wrote") and not wrote.is_set():
+            wrote.set()  # the first chunk is written, its transaction open
+            assert go_on.wait(30)
+
+    results = []
+    importer = threading.Thread(target=lambda: results.append(
+        imports.import_data(lead.user, text_project.id, paths=[path], progress=progress)))
+    importer.start()
+    assert wrote.wait(30)
+    deleter = threading.Thread(target=projects.delete_project, args=(lead.user, text_project.id))
+    deleter.start()
+    deleter.join(1.0)
+    assert deleter.is_alive()  # waiting for the import
+    go_on.set()
+    importer.join(30)
+    deleter.join(30)
+    assert not importer.is_alive() and not deleter.is_alive()
+    assert [r.task_count for r in results] == [25]  # committed, then deleted
+    with read_session() as s:
+        assert s.exec(select(sa.func.count()).select_from(Task).where(Task.project_id == text_project.id)).one() == 0
+    with pytest.raises(NotFound):
+        imports.import_data(lead.user, text_project.id, body=[{"text": "late"}])
