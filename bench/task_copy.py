@@ -19,8 +19,8 @@ digits as a bigint), ``key_alone`` (the 64-bit key without ``project_id``); ``no
 ``ix_task_data_gin``), ``gin_nofast`` (``fastupdate = off`` on it), ``gin_64mb``
 (``gin_pending_list_limit`` 64 MB for the transaction), ``bare`` (no index but the primary key,
 no foreign key, no trigger: the heap and COPY's parsing); without one index each:
-``no_import_ix`` (``ix_task_import_id``, gone since migration 0024: measure it on an older
-schema), ``no_project_id``, ``no_created``, ``no_updated``, ``no_partial`` (the gold and media
+``no_import_ix`` (``ix_task_import_id``, gone since migration 0024), ``pre_0024`` (the
+schema before migrations 0024 and 0025: that index and the project's foreign key), ``no_project_id``, ``no_created``, ``no_updated``, ``no_partial`` (the gold and media
 partial indexes); ``no_media_fk``; ``no_tally`` (without the tally triggers); ``wal_lz4``,
 ``wal_zstd`` (``wal_compression`` for the transaction: superuser); ``binary`` (the base schema,
 the rows sent in COPY's binary format instead of text). ``fpi_per_1k``: the full-page images
@@ -92,12 +92,16 @@ VARIANTS: dict[str, list[str]] = {
                  "(('x' || left(content_hash, 16))::bit(64)::bigint))"],
     "key_alone": [_NO_KEY, "CREATE INDEX ix_task_content_key ON task (hashtextextended(content_hash, 0))"],
     "no_route": ["DROP INDEX ix_task_route"],
-    "no_fk": ["ALTER TABLE task DROP CONSTRAINT fk_task_project_id_project"],
+    "no_fk": ["ALTER TABLE task DROP CONSTRAINT IF EXISTS fk_task_project_id_project"],
     "no_gin": ["DROP INDEX ix_task_data_gin"],
     "gin_nofast": ["ALTER INDEX ix_task_data_gin SET (fastupdate = off)"],
     "gin_64mb": ["SET LOCAL gin_pending_list_limit = '64MB'"],
     "bare": [_TASK_DROP_ALL],
-    "no_import_ix": ["DROP INDEX ix_task_import_id"],
+    "no_import_ix": ["DROP INDEX IF EXISTS ix_task_import_id"],
+    # the schema before migrations 0024 and 0025: the import's index and the project's foreign key
+    "pre_0024": ["CREATE INDEX ix_task_import_id ON task (import_id)",
+                 "ALTER TABLE task ADD CONSTRAINT fk_task_project_id_project FOREIGN KEY (project_id) "
+                 "REFERENCES project (id)"],
     "no_project_id": ["DROP INDEX ix_task_project_id"],
     "no_created": ["DROP INDEX ix_task_project_created"],
     "no_updated": ["DROP INDEX ix_task_project_updated"],
