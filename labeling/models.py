@@ -224,7 +224,7 @@ class ImportBatch(SQLModel, table=True):
     duration: float = 0.0
     job_id: int | None = Field(default=None, foreign_key="job.id")
     # the smallest and largest id of the tasks it made: its tasks are found by that range of
-    # task's primary key (task.import_id has no index: writing one cost an import 2-4 us a task)
+    # task's primary key (task.import_id has no index: each imported task paid a B-tree insert)
     first_task_id: int | None = None
     last_task_id: int | None = None
     created_at: datetime = _ts()

@@ -1,9 +1,9 @@
 """An import's tasks found by the range of their ids, and no index on ``task.import_id``
 
 The only reader of ``task.import_id`` by value is Label Studio's import status with its task ids
-(``labeling.imports.service.import_task_ids``). Its B-tree, one key repeated for every task of an
-import, was the dearest index of an imported task row after the dedupe key (COPY of 2,000,000
-rows into ``task``: measured in ARCHITECTURE.md, "Imports at scale"). An import's task ids come
+(``labeling.imports.service.import_task_ids``), yet every imported task paid an insert into its
+B-tree, one key repeated for every task of an import (COPY of 2,000,000 rows into ``task``: 0.6 us
+of the backend's CPU and 68 bytes of WAL a row; ARCHITECTURE.md, "Imports at scale"). An import's task ids come
 from the sequence inside its transaction, so ``import_batch`` records the smallest and the largest
 (``first_task_id``, ``last_task_id``) and the reader scans that range of the primary key, keeping
 ``import_id = :id``. The batches already stored get their range from their tasks here, while the

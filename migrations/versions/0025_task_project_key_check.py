@@ -2,8 +2,9 @@
 project once instead of the key's check locking it for every task row
 
 The check ran for every row an import COPYs (a lookup of the project's primary key and a
-``FOR KEY SHARE`` lock of its row, through SPI): 2-2.5 us of the backend's CPU a task, about
-12 % of what a 10-million-task import costs the database (ARCHITECTURE.md, "Imports at scale").
+``FOR KEY SHARE`` lock of its row, through SPI): 2.6 us of the backend's CPU a row at 2,000,000
+rows, about 12 % of what a 10-million-task import cost the database (ARCHITECTURE.md, "Imports
+at scale").
 Tasks are made by one function, ``labeling.imports.bulk.write``, which now takes that lock once
 per transaction (``SELECT ... FOR KEY SHARE`` of the project row) and refuses a project that is
 gone; the one delete of a project, ``labeling.projects.delete_project``, locks the row
