@@ -41,18 +41,18 @@ of its size) and the SVM's vote-count probabilities: the reviews 6-8 points high
 
 The review texts are weak by construction, not for want of a model (bench/qc_text_ceiling.py):
 trained on 40,000 clean reviews of the same generator, logistic regression on binary word
-1-3-grams is right on 0.85 of the benchmark's 1,200 and naive Bayes on 0.87 (the generator
-gives many reviews as many phrases of another category, or of the other sentiment, as of their
-own); trained on 960 clean ones (a fold's training set), 0.79, which the zoo's choice reaches
-on noisy labels (0.77-0.79 against the true labels at 5 %, 0.73-0.75 at 10-20 %); the tickets'
-ceiling, 0.89, is reached with 960 already (the zoo: 0.88-0.89 on noisy labels). Multinomial and complement naive Bayes and NB-weighted logistic regression
-(Wang & Manning's NB-SVM) lose to the zoo's candidates by its own selection loss, on the
-tickets too. At the depth chosen, up to a tenth of a review class's anchors are of another
-class (the model's probability at the cut is 0.80-0.88). Reading each class's shares at the
-top of its ranking, extrapolated by a line in the rank (``intercept`` in bench/qc_noise.py),
-brings the reviews nearer the truth but the tickets' estimate far under it (1.7-5.6 % for 5-10 %:
-their other classes come in late and steeply, not linearly): 13 rows at their baseline instead
-of 17 and 16 (seeds 0 and 1), so not used.
+1-3-grams is right on 0.85 of the benchmark's 1,200 and naive Bayes on 0.87 (the generator gives
+many reviews as many phrases of another category, or of the other sentiment, as of their own);
+trained on 960 clean ones (a fold's training set), 0.79, which the zoo's choice reaches on noisy
+labels (0.77-0.79 against the true labels at 5 %, 0.73-0.75 at 10-20 %); the tickets' ceiling,
+0.89, is reached with 960 already (the zoo: 0.88-0.89 on noisy labels). Multinomial and
+complement naive Bayes and NB-weighted logistic regression (Wang & Manning's NB-SVM) lose to the
+zoo's candidates by its own selection loss, on the tickets too. At the depth chosen, up to a
+tenth of a review class's anchors are of another class (the model's probability at the cut is
+0.80-0.88). Reading each class's shares at the top of its ranking, extrapolated by a line in the
+rank (``intercept`` in bench/qc_noise.py), brings the reviews nearer the truth but the tickets'
+estimate far under it (1.7-5.6 % for 5-10 %: their other classes come in late and steeply, not
+linearly): 13 rows at their baseline instead of 17 and 16 (seeds 0 and 1), so not used.
 """
 
 from __future__ import annotations
