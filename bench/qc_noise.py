@@ -142,6 +142,28 @@ def _lepski(given: np.ndarray, j: int, cuts: np.ndarray) -> int:
     return int(cuts[np.flatnonzero(share - bonus <= shallower)[-1]])
 
 
+def _rank_intercept(y: np.ndarray, pp: np.ndarray) -> float:
+    """Each class's column of the noise matrix at the top of its ranking, extrapolated: over the
+    admissible depths, each other label's indicator is fitted by a line in the rank and read at
+    rank 0 (clipped at 0). Noise is the same at every depth of pure anchors, while items of other
+    classes come in as the rank grows, so the intercept would be the noise alone if they came in
+    linearly; where they come in late and steeply (a strong model) the line undershoots."""
+    from quality.noise import class_ranking, noise_from_matrix
+
+    k = pp.shape[1]
+    T = np.eye(k)
+    pred = pp.argmax(axis=1)
+    for j in range(k):
+        given, _, cuts = class_ranking(y, pp[:, j], j, pred)
+        depth = int(cuts[-1])
+        X = np.column_stack([np.ones(depth), np.arange(1, depth + 1, dtype=np.float64)])
+        fit = np.linalg.lstsq(X, (given[:depth, None] == np.arange(k)[None, :]).astype(np.float64), rcond=None)[0]
+        col = np.clip(fit[0], 0.0, None)
+        col[j] = max(1.0 - (col.sum() - col[j]), 0.0)
+        T[:, j] = col / col.sum()
+    return noise_from_matrix(T, y, k)["noise_rate"]
+
+
 def _anchors(**options):
     """quality.noise.estimate_noise with ``options``."""
     from quality.noise import estimate_noise
@@ -184,9 +206,11 @@ def _posterior_mean(y: np.ndarray, pp: np.ndarray) -> float:
 #: the product's (best bin with Wilson's bound on one half, share read on the other, 10 halvings,
 #: the bound of the whole set's count); ``crossfit_hoeffding`` is the same with a Hoeffding bound
 #: (the product's rule before); ``bestbin`` chooses the depth and reads the share on all the items;
-#: ``posterior_mean`` is the mean error posterior.
+#: ``posterior_mean`` is the mean error posterior; ``intercept`` extrapolates each class's shares
+#: to the top of its ranking (:func:`_rank_intercept`).
 RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "lepski": _by_depth_rule(_lepski),
-         "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "crossfit": _anchors()}
+         "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "intercept": _rank_intercept,
+         "crossfit": _anchors()}
 
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:

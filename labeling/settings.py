@@ -48,7 +48,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LABELFAB_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".data"), description="Where the SQLite file, media and secret key live")
+    data_dir: Path = Field(default=Path(".data"), validate_default=True,
+                           description="Where the SQLite file, media and secret key live")
     shared_dir: Path | None = Field(default=None,
                                     description="Files every server and worker must see: media on disk, staged "
                                                 "imports, dataset versions, export snapshots; empty means DATA_DIR "
@@ -142,6 +143,14 @@ class Settings(BaseSettings):
         if value and not value.removeprefix("s3://").split("/", 1)[0]:
             raise ValueError("the s3:// URL names no bucket")
         return value
+
+    @field_validator("data_dir", "shared_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Folders as absolute paths, taken from the directory the process started in: a relative
+        one would be read against whatever a library joins it to (Flask's ``send_file`` joins
+        it to the app's package folder)."""
+        return value.expanduser().absolute() if value else value
 
     @field_validator("database_url")
     @classmethod

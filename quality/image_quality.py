@@ -4,6 +4,13 @@ size or aspect ratio, with little information, and exact or near duplicates.
 Pure, in cleanlab's style: paths in, findings out. ``quality.run.image_quality`` stores them as
 QC issue kinds beside label issues and outliers, each with its own review reason; the QC policy
 sends them to review only when a lead adds their kinds to the policy's ``kinds``.
+
+cleanvision judges darkness, lightness, blur and information against fixed thresholds made for
+photographs. When most of a project's images fall under one (small line drawings all have
+"little information", night shots are all "dark"), the finding describes the project, not an
+image: then only the images far below the project's own (under ``Q1 - 3 IQR`` of its scores'
+logarithms, the fence cleanvision uses for odd sizes) are flagged, and ``typical`` says how many were under
+the fixed threshold.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from quality import QCInputError
 
-__all__ = ["IMAGE_ISSUE_KINDS", "image_quality_issues"]
+__all__ = ["IMAGE_ISSUE_KINDS", "image_quality_issues", "unusual"]
 
 #: cleanvision's issue type -> labelfab's issue kind (duplicates, exact or near, are one kind).
 IMAGE_ISSUE_KINDS: dict[str, str] = {
@@ -36,6 +45,21 @@ _WHAT = {
     "odd_aspect_ratio": "image of an odd aspect ratio for this project",
     "low_information": "image with little information (nearly uniform)",
 }
+#: cleanvision's kinds with a fixed threshold (the others are relative to the images given).
+_FIXED_THRESHOLD = ("blurry", "dark", "light", "low_information")
+#: The fence, in interquartile ranges under the first quartile (cleanvision's odd-size factor).
+IQR_FACTOR = 3.0
+
+
+def unusual(scores: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """Of the images cleanvision `flagged` on a fixed threshold, those unusual for the project:
+    all of them when they are at most half of the images, else only those whose score lies under
+    the project's ``Q1 - IQR_FACTOR * IQR``, on the scores' logarithms."""
+    if flagged.sum() * 2 <= len(flagged):
+        return flagged
+    logs = np.log(np.maximum(scores, 1e-9))  # scores in [0, 1]: far below is by a factor
+    q1, q3 = np.percentile(logs, [25, 75])
+    return flagged & (logs < q1 - IQR_FACTOR * (q3 - q1))
 
 
 def image_quality_issues(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
@@ -47,7 +71,8 @@ def image_quality_issues(paths: Sequence[str | os.PathLike[str]]) -> dict[str, A
         ``issues``: list of ``{"index", "kind", "score", "reason"}`` (score in [0, 1], low is bad;
         an image with several problems has one entry per kind); ``duplicate_sets``: lists of
         indexes of images that are the same (exact) or nearly the same (near), each set once;
-        ``counts``: flagged images per kind.
+        ``counts``: flagged images per kind; ``typical``: for a kind under whose fixed threshold
+        most images fall, how many did (only the unusual ones among them are flagged).
 
     Raises
     ------
@@ -65,11 +90,17 @@ def image_quality_issues(paths: Sequence[str | os.PathLike[str]]) -> dict[str, A
     frame = lab.issues
     issues: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
+    typical: dict[str, int] = {}
     for issue_type, what in _WHAT.items():
         flag, score = f"is_{issue_type}_issue", f"{issue_type}_score"
         if flag not in frame:
             continue
-        for path, row in frame[frame[flag]].iterrows():
+        keep = frame[flag].to_numpy(dtype=bool)
+        if issue_type in _FIXED_THRESHOLD:
+            keep, under = unusual(frame[score].to_numpy(dtype=float), keep), int(keep.sum())
+            if under * 2 > len(keep):
+                typical[IMAGE_ISSUE_KINDS[issue_type]] = under
+        for path, row in frame[keep].iterrows():
             value = float(row[score])
             issues.append({"index": index[path], "kind": IMAGE_ISSUE_KINDS[issue_type], "score": value,
                            "reason": f"{what} (cleanvision {issue_type.replace('_', ' ')} score {value:.2f})"})
@@ -80,4 +111,4 @@ def image_quality_issues(paths: Sequence[str | os.PathLike[str]]) -> dict[str, A
             duplicate_sets.append({"exact": issue_type == "exact_duplicates",
                                    "indexes": sorted(index[p] for p in members)})
     counts["image_duplicate"] = len({i for d in duplicate_sets for i in d["indexes"]})
-    return {"issues": issues, "duplicate_sets": duplicate_sets, "counts": counts}
+    return {"issues": issues, "duplicate_sets": duplicate_sets, "counts": counts, "typical": typical}

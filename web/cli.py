@@ -16,12 +16,9 @@ from labeling.models import JobStatus, Role, User
 from labeling.schema import schema_of
 from labeling.settings import SettingsError
 from web.cli_accounts import token_group, user_group
+from web.cli_common import acting_user, domain_fail, fail
+from web.cli_quality import policy_group, qc_group, review_group
 from web.server import default_threads, housekeeping
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
 
 
 @click.command("init")
@@ -79,19 +76,6 @@ def worker_command(processes: int, threads: int):
     os.execv(sys.executable, args)
 
 
-def _operator(email: str | None):
-    """The user a command acts as: ``--as EMAIL``, else the first active admin."""
-    if email:
-        user = users.get_user_by_email(email)
-        if user is None or not user.is_active:
-            fail(f"no active user {email}")
-        return user
-    admin = next((u for u in users.list_users() if u.role == Role.admin and u.is_active), None)
-    if admin is None:
-        fail("there is no admin yet; run 'labelfab init' first (or pass --as EMAIL)")
-    return admin
-
-
 def _run_thumbnails(job_id: int | None) -> None:
     """With the stub broker nothing else would run the job: make the thumbnails here (or wait for
     the worker thread of this process that took its message first)."""
@@ -99,7 +83,6 @@ def _run_thumbnails(job_id: int | None) -> None:
 
     from labeling import jobs
     from labeling.jobs import broker
-    from labeling.models import JobStatus
 
     if job_id is None:
         return
@@ -136,7 +119,7 @@ def project_create(title: str, config: str, overlap: int, description: str, as_e
     with open(config, encoding="utf-8") as fh:
         xml = fh.read()
     try:
-        project = projects.create_project(_operator(as_email), title=title, label_config=xml, overlap=overlap,
+        project = projects.create_project(acting_user(as_email), title=title, label_config=xml, overlap=overlap,
                                           description=description)
     except DomainError as exc:
         fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" for e in exc.errors[:10]]))
@@ -150,7 +133,7 @@ def project_list(archived: bool):
     """List projects with their task counts."""
     from labeling import projects
 
-    for p, counts in projects.list_projects(_operator(None), include_archived=archived):
+    for p, counts in projects.list_projects(acting_user(None), include_archived=archived):
         flag = " (archived)" if p.archived_at else ""
         click.echo(f"{p.id}\t{p.title}{flag}\t{counts['task_number']} tasks\t"
                    f"{counts['total_annotations_number']} annotations")
@@ -173,7 +156,7 @@ def import_command(project_id: int, paths: tuple[str, ...], skip_invalid: bool, 
 
     from labeling import imports
 
-    user = _operator(as_email)
+    user = acting_user(as_email)
     bars: list = []  # the progress bar, made once the files are read and checking starts
 
     def progress(done: int, total: int | None, message: str) -> None:
@@ -215,7 +198,7 @@ def demo_command(as_email: str | None):
     """Load the demo projects (handwritten digits with some wrong labels; short texts). Idempotent."""
     from labeling import demo
 
-    user = _operator(as_email)
+    user = acting_user(as_email)
     try:
         done = demo.load_demo(user)
     except DomainError as exc:
@@ -235,11 +218,6 @@ def _queue_demo_qc(user: User, project_id: int) -> None:
     job, _created = start_qc(user, project_id)
     where = "when 'labelfab serve' starts" if broker.is_stub() else "on the workers"
     click.echo(f"QC: run queued as job {job.id}; it runs {where}, and its suspects appear on the review page")
-
-
-def _domain_fail(exc: DomainError) -> None:
-    fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" if isinstance(e, dict) else f"  {e}"
-                                   for e in exc.errors[:10]]))
 
 
 @click.command("export")
@@ -276,7 +254,7 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
 
     from labeling import exports
 
-    user = _operator(as_email)
+    user = acting_user(as_email)
     try:
         filters = exports.parse_filters(state=state, label=label, annotator=annotator, since=since, until=until,
                                         gold=gold)
@@ -284,7 +262,7 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
         result = exports.export(project_id, user, format=fmt, filters=filters, splits=splits, media=media,
                                 base_url=base_url, rows=rows, csv_raw=csv_raw)
     except DomainError as exc:
-        _domain_fail(exc)
+        domain_fail(exc)
     target = Path(out)
     part = target.with_name(target.name + ".part")
     try:
@@ -320,14 +298,14 @@ def dataset_publish(project_id: int, note: str, seed: str | None, split: str | N
     Tasks released before keep their split; new ones are placed by the project's split rule."""
     from labeling import exports, publish_job
 
-    user = _operator(as_email)
+    user = acting_user(as_email)
     try:
         given = exports.parse_splits(seed=seed, split=split) if seed is not None or split is not None else None
         # the command is the operator's own process: it publishes here, whatever the project's size
         done = publish_job.request_publish(project_id, user, note=note, splits=given, background=False)
         version, created = done.version, done.created
     except DomainError as exc:
-        _domain_fail(exc)
+        domain_fail(exc)
     m = version.manifest
     if created:
         click.echo(f"published version {version.number} of project {project_id}: {version.n_items} items "
@@ -348,10 +326,10 @@ def dataset_resplit(project_id: int, seed: str, split: str, reason: str, as_emai
     from labeling import exports, splits
 
     try:
-        gen = splits.resplit(project_id, _operator(as_email), splits=exports.parse_splits(seed=seed, split=split),
+        gen = splits.resplit(project_id, acting_user(as_email), splits=exports.parse_splits(seed=seed, split=split),
                              reason=reason)
     except DomainError as exc:
-        _domain_fail(exc)
+        domain_fail(exc)
     click.echo(f"split generation {gen.number} of project {project_id} started (seed {gen.seed}); "
                "the next published version places every task again")
 
@@ -364,9 +342,9 @@ def dataset_list(project_id: int, as_email: str | None):
     from labeling import datasets
 
     try:
-        versions = datasets.list_versions(project_id, _operator(as_email))
+        versions = datasets.list_versions(project_id, acting_user(as_email))
     except DomainError as exc:
-        _domain_fail(exc)
+        domain_fail(exc)
     for v in versions:
         noise = "n/a" if v.noise_rate is None else f"{v.noise_rate:.3f}"
         click.echo(f"v{v.number}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.n_items} items\tnoise {noise}\t{v.sha256}"
@@ -385,14 +363,14 @@ def dataset_diff(project_id: int, from_version: str, to_version: str, csv_path: 
     from labeling import datasets
 
     try:
-        user = _operator(as_email)
+        user = acting_user(as_email)
         d = datasets.diff(project_id, user, from_version, to_version, limit=10)
         if csv_path:
             _, lines = datasets.diff_csv(project_id, user, from_version, to_version)
             with open(csv_path, "w", encoding="utf-8", newline="") as fh:
                 fh.writelines(lines)
     except DomainError as exc:
-        _domain_fail(exc)
+        domain_fail(exc)
     click.echo(f"v{d['from']} -> v{d['to']}: {d['added']} added, {d['removed']} removed, {d['relabeled']} "
                f"relabeled, {d['moved']} moved to another split, {d['data_changed']} with changed data, "
                f"{d['unchanged']} unchanged")
@@ -407,319 +385,6 @@ def pull_command(args: tuple[str, ...]):
     from labelfab_client.cli import run  # labelfab-client's command (ARCHITECTURE.md, Clients)
 
     raise SystemExit(run(["pull", *args]))
-
-
-@click.group("qc")
-def qc_group():
-    """Quality control: run QC on a project, list its runs and its suspect items."""
-
-
-@qc_group.command("run")
-@click.argument("project_id", type=int)
-@click.option("--wait", is_flag=True, help="show progress until the run ends; exit status 1 if it failed")
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def qc_run(project_id: int, wait: bool, as_email: str | None):
-    """Start a QC run of a project (a 'qc' job); prints the job id alone on the last line.
-
-    With the in-process (stub) broker nothing else would run the job, so the command runs it
-    itself, showing its progress, as with --wait.
-    """
-    from labeling.jobs import broker
-
-    job, created = _start_qc(project_id, as_email)
-    if not (wait or broker.is_stub()):
-        click.echo(job.id)
-        return
-    current = _follow_qc(job, created)
-    click.echo(f"{current.status}: {current.message}")
-    if current.status == JobStatus.failed:
-        raise SystemExit(1)
-    click.echo(job.id)
-
-
-def _start_qc(project_id: int, as_email: str | None):
-    from quality.run.skeleton import start_qc
-
-    try:
-        job, created = start_qc(_operator(as_email), project_id)
-    except DomainError as exc:
-        fail(exc.detail)
-    click.echo(f"QC job {job.id} {'started' if created else 'was already under way'} for project {project_id}")
-    return job, created
-
-
-def _follow_qc(job, created: bool, *, run_here: bool = False):
-    """Show a QC job's progress until it ends; the job. It runs in this process when the stub
-    broker has no other worker, or with ``run_here`` (the claim is atomic: a worker that takes
-    the job's message first runs it, and this process waits)."""
-    import threading
-    import time
-
-    from tqdm import tqdm
-
-    from labeling import jobs
-    from labeling.jobs import broker
-
-    if (broker.is_stub() or run_here) and created:
-        threading.Thread(target=jobs.execute, args=(job.id,), daemon=True, name=f"qc-job-{job.id}").start()
-    bar = tqdm(total=100, desc="QC", unit="%", file=sys.stderr, dynamic_ncols=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
-    while True:
-        current = jobs.get_job(job.id)
-        if current is None:
-            bar.close()
-            fail(f"job {job.id} disappeared (was the project deleted?)")
-        bar.n = round(current.progress * 100)
-        bar.set_postfix_str((current.message or "")[:60], refresh=False)
-        bar.refresh()
-        if current.status in (JobStatus.done, JobStatus.failed):
-            break
-        time.sleep(0.3)
-    bar.close()
-    if current.status == JobStatus.done and (current.result or {}).get("status") == "fanned_out":
-        click.echo(f"{current.status}: {current.message}")
-        current = _follow_fan_out(current.result["batch"], run_here=broker.is_stub())
-    return current
-
-
-def _follow_fan_out(batch_id: int, *, run_here: bool):
-    """A fanned-out QC run to its end: its fold jobs and gather, run in this process with the
-    in-process broker (nothing else would), else waited for; the gather job at its end."""
-    import time
-
-    from labeling import jobs
-    from labeling.models import JobStatus
-    from quality.run.fanout import pending_jobs
-
-    while True:
-        folds, gather = pending_jobs(batch_id)
-        if run_here:
-            for job_id in [*folds, *([gather] if gather else [])]:
-                click.echo(f"running job {job_id}", err=True)
-                jobs.execute(job_id)
-        current = jobs.get_job(gather) if gather else None
-        if current is not None and current.status in (JobStatus.done, JobStatus.failed):
-            return current
-        if any(j.status == JobStatus.failed for j in map(jobs.get_job, folds)):
-            fail(f"a fold job of QC batch {batch_id} failed")
-        time.sleep(0.5)
-
-
-@qc_group.command("agreement")
-@click.argument("project_id", type=int)
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def qc_agreement(project_id: int, as_email: str | None):
-    """Run QC now and show the annotators' agreement per control (rankings, pairwise picks,
-    taxonomy paths, HTML and dialogue spans, relations); a QC run sends the tasks whose
-    annotators disagree to review, as every run does."""
-    from quality import results
-
-    job, created = _start_qc(project_id, as_email)
-    current = _follow_qc(job, created, run_here=True)
-    if current.status == JobStatus.failed:
-        fail(current.message or "the QC run failed")
-    done = current.result or {}
-    policy = done.get("policy") or {}
-    controls = results.agreement_controls(_operator(as_email), project_id, done.get("run"))
-    figures = ", ".join(f"{c['control']} {c['metric']} {c['mean']:.2f} ({c['n_disagree']} of {c['n_tasks']} apart)"
-                        for c in controls) or "nothing to measure"
-    click.echo(f"QC run {done.get('run')}: {sum(c['n_tasks'] for c in controls[:1])} tasks compared; "
-               f"{policy.get('disagree', 0)} sent to review for disagreeing; mean agreement: {figures}")
-
-
-@qc_group.command("runs")
-@click.argument("project_id", type=int)
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def qc_runs(project_id: int, as_email: str | None):
-    """List a project's QC runs, newest first."""
-    from quality import results
-
-    try:
-        runs = results.list_runs(_operator(as_email), project_id)
-    except DomainError as exc:
-        fail(exc.detail)
-    for r in runs:
-        noise = f"{r.noise_rate:.1%}" if r.noise_rate is not None else "-"
-        acc = f"{r.cv_accuracy:.1%}" if r.cv_accuracy is not None else "-"
-        click.echo(f"{r.id}\t{r.created_at:%Y-%m-%d %H:%M}\t{r.status}\t{r.n_items} items\t{r.n_issues} issues\t"
-                   f"noise {noise}\t{r.model_name or '-'} (CV accuracy {acc}, {r.pred_probs_source or '-'})")
-
-
-@qc_group.command("issues")
-@click.argument("project_id", type=int)
-@click.option("--run", "run_id", type=int, help="a run id (default: the newest successful run)")
-@click.option("--kind", type=click.Choice(["label", "outlier", "near_duplicate"]))
-@click.option("--limit", type=int, default=20, show_default=True)
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def qc_issues(project_id: int, run_id: int | None, kind: str | None, limit: int, as_email: str | None):
-    """List the suspect items of a QC run, worst first (task, kind, given, suggested, score, reason)."""
-    from quality import results
-
-    try:
-        run, rows, total = results.label_issues(_operator(as_email), project_id, run_id=run_id, kind=kind,
-                                                page_size=max(1, min(limit, 1000)))
-    except DomainError as exc:
-        fail(exc.detail)
-    if run is None:
-        fail(f"project {project_id} has no successful QC run yet; start one with 'labelfab qc run {project_id}'")
-    click.echo(f"run {run.id}: {total} suspect item(s)")
-    for r in rows:
-        v = results.issue_view(r)
-        click.echo(f"{v['task']}\t{v['kind']}\t{results.shown(v['given'])}\t{results.shown(v['suggested'])}\t"
-                   f"{v['score']:.3f}\t{v['reason']}")
-
-
-@click.group("review")
-def review_group():
-    """The QC review queue: take the next suspect, decide on it (keep, relabel, exclude)."""
-
-
-def _shown(value) -> str:
-    """Task data for a terminal: JSON, so control characters come out escaped, never raw."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-@review_group.command("next")
-@click.argument("project_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="print the suspect as JSON (null when none is left)")
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def review_next(project_id: int, as_json: bool, as_email: str | None):
-    """Lease the next suspect of a project's review queue to you and show it: the data, every
-    annotator's label, the given, consensus and suggested labels, the reason and the score.
-
-    Asking again shows the same suspect (and renews its lease) until you decide on it.
-    """
-    from labeling import review
-
-    try:
-        item = review.next_suspect(project_id, _operator(as_email))
-    except DomainError as exc:
-        _domain_fail(exc)
-    if as_json:
-        click.echo(json.dumps(item, ensure_ascii=False))
-        return
-    if item is None:
-        click.echo(f"no suspects left to review in project {project_id}")
-        return
-    task = item["task"]
-    key = item["object"]["key"]
-    data = task["data"].get(key) if key and isinstance(task["data"], dict) and key in task["data"] else task["data"]
-    given = item["given"]
-    click.echo(f"task {task['id']} ({item['remaining']} in the queue; leased to you until {item['lease_expires_at']})")
-    click.echo(f"data:      {_shown(data)}")
-    if given["tied"]:
-        click.echo("given:     annotators tied (" + " / ".join(x["label"] or "(none)" for x in given["tied"])
-                   + "): keep is refused; relabel to pick one")
-    else:
-        click.echo(f"given:     {given['label'] or '(none)'}" + (f" ({given['source']}, by the annotators)"
-                                                                  if given["source"] else ""))
-    click.echo(f"consensus: {item['consensus']['label'] + ' (QC model-weighted, not a person)' if item['consensus'] else '-'}")
-    click.echo(f"suggested: {item['suggested']['label'] + ' (QC model)' if item['suggested'] else '-'}")
-    score = f"{item['score']:.3f}" if isinstance(item["score"], int | float) else "-"
-    click.echo(f"score:     {score}" + (f" ({item['issue']['kind']} issue)" if item["issue"] else ""))
-    click.echo(f"reason:    {_shown(item['reason'] or '-')}")
-    if item["issue"]:
-        click.echo(f"queued by: QC run {item['issue']['run']}")
-    if item.get("cleared"):
-        click.echo(f"cleared:   QC run {item['cleared']['run']} no longer flags it (it would leave the queue; "
-                   "you hold it)")
-    click.echo(f"annotators ({len(item['annotations'])}):")
-    for a in item["annotations"]:
-        seconds = f"{a['lead_time']:.1f}s" if isinstance(a["lead_time"], int | float) else "-"
-        click.echo(f"  {a['email'] or 'user ' + str(a['user'])}\t{a['label']}\t{seconds}")
-    click.echo(f"decide with: labelfab review decide {task['id']} keep|relabel|exclude [--label L] [--reason R]")
-
-
-@review_group.command("decide")
-@click.argument("task_id", type=int)
-@click.argument("decision", type=click.Choice(["keep", "relabel", "exclude"]))
-@click.option("--label", "labels", multiple=True,
-              help="relabel: the right label (a name of the config's choices; repeat for multiple choice)")
-@click.option("--result", "result_json", help="relabel: the right label as Label Studio result items (JSON)")
-@click.option("--reason", default="", help="why (required for exclude)")
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def review_decide(task_id: int, decision: str, labels: tuple[str, ...], result_json: str | None, reason: str,
-                  as_email: str | None):
-    """Decide on a suspect of the review queue: keep its label, relabel it, or exclude it."""
-    from labeling import audit, projects, review
-
-    user = _operator(as_email)
-    result = None
-    if result_json is not None:
-        try:
-            result = json.loads(result_json)
-        except ValueError as exc:
-            fail(f"--result is not valid JSON: {exc}")
-    if decision != "relabel" and (labels or result is not None):
-        fail("--label and --result go with relabel only")
-    if decision == "relabel" and not labels and result is None:
-        fail("relabel needs the right label: --label L (or --result JSON)")
-    try:
-        row = review.decide(task_id, user, decision=decision, result=result, reason=reason,
-                            labels=(labels[0] if len(labels) == 1 else list(labels)) if labels else None)
-        project, _ = projects.get_project_for(user, row.project_id)
-    except DomainError as exc:
-        _domain_fail(exc)
-    view = audit.decision_view(row, schema=schema_of(project))
-    after = view["after"] or {}
-    label = f", final label {view['after_label']}" if view["after_label"] else ""
-    said = "" if row.decision == decision else f" (recorded as {row.decision}: the label the annotators gave)"
-    click.echo(f"task {task_id}: {decision}{said} -> {after.get('state')}{label} (decision {row.id})")
-
-
-@click.group("policy")
-def policy_group():
-    """A project's QC policy: what makes a suspect, and where it goes."""
-
-
-def _echo_policy(values: dict) -> None:
-    for name, value in values.items():
-        click.echo(f"{name}={json.dumps(value)}")
-
-
-@policy_group.command("show")
-@click.argument("project_id", type=int)
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def policy_show(project_id: int, as_email: str | None):
-    """Print a project's QC policy, one key=value a line (values as JSON)."""
-    from quality import policy
-
-    try:
-        values = policy.get_policy(project_id, _operator(as_email))
-    except DomainError as exc:
-        _domain_fail(exc)
-    _echo_policy(values)
-
-
-@policy_group.command("set")
-@click.argument("project_id", type=int)
-@click.argument("settings", nargs=-1, required=True, metavar="KEY=VALUE...")
-@click.option("--as", "as_email", help="act as this user (default: the first admin)")
-def policy_set(project_id: int, settings: tuple[str, ...], as_email: str | None):
-    """Change settings of a project's QC policy (leads), e.g. ``suspect=threshold threshold=0.3
-    route=relabel relabel_k=2 dynamic_overlap=false kinds=label,outlier``; prints the whole policy.
-
-    A value is read as JSON when it is JSON (numbers, true/false, lists), else as text; ``kinds``
-    also takes a comma-separated list.
-    """
-    from quality import policy
-
-    values: dict = {}
-    for item in settings:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"settings are KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        if key.strip() == "kinds" and isinstance(value, str):
-            value = [k.strip() for k in value.split(",") if k.strip()]
-        values[key.strip()] = value
-    try:
-        _echo_policy(policy.set_policy(project_id, _operator(as_email), values))
-    except DomainError as exc:
-        _domain_fail(exc)
 
 
 @click.command("tasks")
@@ -738,12 +403,12 @@ def tasks_command(action: str, project_id: int, query: str, view_id: int | None,
     delete_tasks, delete_tasks_annotations, delete_tasks_predictions. Prints the answer as JSON."""
     from labeling.dm import actions, filters, views
 
-    user = _operator(as_email)
+    user = acting_user(as_email)
     try:
         params = views.view_params(user, project_id, view_id) if view_id else filters.parse(query)
         answer = actions.perform(user, project_id, action, params, {"reason": reason, "more": more})
     except DomainError as exc:
-        _domain_fail(exc)
+        domain_fail(exc)
     click.echo(json.dumps(answer, ensure_ascii=False))
 
 

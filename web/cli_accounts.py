@@ -10,11 +10,7 @@ from labeling.db import utcnow
 from labeling.errors import DomainError
 from labeling.models import Role, TokenScope
 from labeling.settings import get_settings
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)
+from web.cli_common import fail
 
 
 @click.group("user")

@@ -40,6 +40,12 @@ def image_findings(data: Data, scored: Scored) -> None:
         data.notes.append(f"image quality (cleanvision) skipped: {exc}")
         return
 
+    for kind, under in found["typical"].items():
+        flagged = found["counts"].get(kind, 0)
+        far = f"only the {flagged:,} far below the project's own are" if flagged else "none is far below the project's own, none"
+        data.notes.append(f"{kind.replace('_', ' ').capitalize()}: {under:,} of {len(files):,} images are under cleanvision's "
+                          f"fixed threshold, so it is typical of this project's images; {far} flagged")
+
     def add(task_id: int, kind: str, score: float, reason: str) -> None:
         scored.issues.append({"task_id": task_id, "kind": kind, "is_issue": True, "given": None,
                               "suggested": None, "consensus": None, "score": score, "reason": reason})

@@ -27,15 +27,22 @@ def audio_state(page) -> dict:
     }""")
 
 
-def test_mark_label_and_transcribe_a_segment_with_the_keyboard(page, shot, lead, annotator):
-    project = make_project(lead, SEGMENTS, None, title="Calls", files=[ImportFile("call.wav", wav(4.0, rate=16000))])
+def open_call(page, lead, annotator, seconds: float = 3.0, **wav_args):
+    """A segments project with one call of ``seconds``, opened for the annotator once its audio
+    has loaded (the annotator is ready and the wave knows the duration)."""
+    project = make_project(lead, SEGMENTS, None, title="Calls", files=[ImportFile("call.wav", wav(seconds, **wav_args))])
     open_annotate(page, annotator, project)
     page.wait_for_load_state("load")
-    page.wait_for_function("""() => {
+    page.wait_for_function("""(seconds) => {
         const ws = window.labelfabAnnotate.workspace;
         const obj = ws && ws.objects.audio;
-        return obj && obj.annotator && obj.wave && obj.wave.getDuration() > 3.9;
-    }""")
+        return obj && obj.annotator && obj.wave && obj.wave.getDuration() > seconds - 0.1;
+    }""", arg=seconds)
+    return project
+
+
+def test_mark_label_and_transcribe_a_segment_with_the_keyboard(page, shot, lead, annotator):
+    project = open_call(page, lead, annotator, 4.0, rate=16000)
     expect(page.locator("[data-audio-status]")).to_contain_text("Paused 0:00.0 / 0:04.0")
     facts = page.evaluate("() => window.labelfabAnnotate.workspace.taskMedia")  # read at import
     assert facts["duration"] == pytest.approx(4.0, abs=1e-3) and facts["channels"] == 1
@@ -98,11 +105,7 @@ def test_mark_label_and_transcribe_a_segment_with_the_keyboard(page, shot, lead,
 
 
 def test_delete_removes_the_selected_segment(page, lead, annotator):
-    project = make_project(lead, SEGMENTS, None, title="Calls", files=[ImportFile("call.wav", wav(3.0))])
-    open_annotate(page, annotator, project)
-    page.wait_for_load_state("load")
-    page.wait_for_function("() => { const o = window.labelfabAnnotate.workspace.objects.audio; "
-                           "return o && o.annotator && o.wave.getDuration() > 2.9; }")
+    open_call(page, lead, annotator)
     page.keyboard.press("m")
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("m")
@@ -115,11 +118,7 @@ def test_delete_removes_the_selected_segment(page, lead, annotator):
 def test_space_plays_when_focus_lingers_in_the_closed_keys_dialog(page, lead, annotator):
     """Escape closes the keys dialog; Chromium may still send the next key to the dialog's Close
     button (hidden by then): the page's keys must still work (Space plays, it clicks nothing)."""
-    project = make_project(lead, SEGMENTS, None, title="Calls", files=[ImportFile("call.wav", wav(3.0))])
-    open_annotate(page, annotator, project)
-    page.wait_for_load_state("load")
-    page.wait_for_function("() => { const o = window.labelfabAnnotate.workspace.objects.audio; "
-                           "return o && o.annotator && o.wave.getDuration() > 2.9; }")
+    open_call(page, lead, annotator)
     page.keyboard.press("?")
     keys = page.locator('[data-anno="keys-dialog"]')
     expect(keys).to_be_visible()

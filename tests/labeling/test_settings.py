@@ -24,6 +24,16 @@ def test_defaults_and_secret_key_persisted(tmp_path, monkeypatch):
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
 
 
+def test_relative_folders_are_taken_from_where_the_process_started(tmp_path, monkeypatch):
+    """``labelfab serve`` with the default ``.data``: media are sent from an absolute path (a
+    relative one was joined to the app's package folder by Flask's send_file, and every image 500'd)."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir=Path(".data"), shared_dir=Path("shared"))
+    assert settings.data_dir == tmp_path / ".data" and settings.media_root == tmp_path / "shared" / "media"
+    monkeypatch.delenv("LABELFAB_DATA_DIR", raising=False)
+    assert load_settings(_env_file=None).data_dir == tmp_path / ".data"  # the default, too
+
+
 def test_postgres_urls_are_normalised():
     s = load_settings(database_url="postgres://u@h/db")
     assert s.sqlalchemy_url == "postgresql+psycopg://u@h/db"

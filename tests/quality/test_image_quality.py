@@ -41,6 +41,26 @@ def test_dark_light_odd_size_and_duplicates_are_found(tmp_path):
     assert 42 in kinds["odd_aspect_ratio"]
     assert {"exact": True, "indexes": [3, 43]} in found["duplicate_sets"]
     assert all(0 <= item["score"] <= 1 and "cleanvision" in item["reason"] for item in found["issues"])
+    assert found["typical"] == {}  # noise is full of information: the thresholds flag a few
+
+
+def test_a_threshold_most_images_fall_under_flags_only_the_unusual_ones(tmp_path):
+    """Line drawings all have "little information" by cleanvision's fixed threshold: that
+    describes the project, so only the blank image, far below the drawings, is flagged."""
+    from PIL import ImageDraw
+
+    paths = []
+    for i in range(30):
+        image = Image.new("L", (48, 48), 140)
+        ImageDraw.Draw(image).line((4 + i % 7, 4, 44, 10 + i), fill=60, width=2 + i % 3)
+        image.save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    Image.new("L", (48, 48), 140).save(tmp_path / "blank.png")
+    paths.append(tmp_path / "blank.png")
+    found = image_quality_issues(paths)
+    assert found["typical"] == {"low_information": 31}  # every image is under the fixed threshold
+    low = [item["index"] for item in found["issues"] if item["kind"] == "low_information"]
+    assert low == [30] and found["counts"]["low_information"] == 1
 
 
 def test_a_qc_run_stores_image_findings_that_the_policy_can_send_to_review(lead, tmp_path, client):
