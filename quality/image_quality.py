@@ -23,7 +23,7 @@ import numpy as np
 
 from quality import QCInputError
 
-__all__ = ["IMAGE_ISSUE_KINDS", "image_quality_issues", "unusual"]
+__all__ = ["IMAGE_ISSUE_KINDS", "far_below", "image_quality_issues"]
 
 #: cleanvision's issue type -> labelfab's issue kind (duplicates, exact or near, are one kind).
 IMAGE_ISSUE_KINDS: dict[str, str] = {
@@ -51,15 +51,12 @@ _FIXED_THRESHOLD = ("blurry", "dark", "light", "low_information")
 IQR_FACTOR = 3.0
 
 
-def unusual(scores: np.ndarray, flagged: np.ndarray) -> np.ndarray:
-    """Of the images cleanvision `flagged` on a fixed threshold, those unusual for the project:
-    all of them when they are at most half of the images, else only those whose score lies under
-    the project's ``Q1 - IQR_FACTOR * IQR``, on the scores' logarithms."""
-    if flagged.sum() * 2 <= len(flagged):
-        return flagged
-    logs = np.log(np.maximum(scores, 1e-9))  # scores in [0, 1]: far below is by a factor
+def far_below(scores: np.ndarray) -> np.ndarray:
+    """The images whose score lies under the project's ``Q1 - IQR_FACTOR * IQR``, on the scores'
+    logarithms (scores are in [0, 1]: far below is by a factor)."""
+    logs = np.log(np.maximum(scores, 1e-9))
     q1, q3 = np.percentile(logs, [25, 75])
-    return flagged & (logs < q1 - IQR_FACTOR * (q3 - q1))
+    return logs < q1 - IQR_FACTOR * (q3 - q1)
 
 
 def image_quality_issues(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
@@ -96,10 +93,9 @@ def image_quality_issues(paths: Sequence[str | os.PathLike[str]]) -> dict[str, A
         if flag not in frame:
             continue
         keep = frame[flag].to_numpy(dtype=bool)
-        if issue_type in _FIXED_THRESHOLD:
-            keep, under = unusual(frame[score].to_numpy(dtype=float), keep), int(keep.sum())
-            if under * 2 > len(keep):
-                typical[IMAGE_ISSUE_KINDS[issue_type]] = under
+        if issue_type in _FIXED_THRESHOLD and keep.sum() * 2 > len(keep):  # most images: the project's look
+            typical[IMAGE_ISSUE_KINDS[issue_type]] = int(keep.sum())
+            keep = keep & far_below(frame[score].to_numpy(dtype=float))
         for path, row in frame[keep].iterrows():
             value = float(row[score])
             issues.append({"index": index[path], "kind": IMAGE_ISSUE_KINDS[issue_type], "score": value,
