@@ -167,3 +167,20 @@ def test_review_answers_validate_against_the_document(client, document, lead, an
             client.get(f"/api/projects/{pid}/review/decisions", headers=lead.headers))
     a.check("/api/projects/{project_id}/review/undo", "post",
             client.post(f"/api/projects/{pid}/review/undo", headers=h))
+
+
+def test_qc_run_answers_name_only_documented_keys(client, document, lead, annotator):
+    """The keys a QC run is answered with are the document's QcRun properties, not extras."""
+    from tests.labeling.test_review import make_project as review_project
+    from tests.labeling.test_review import suspects_in_review
+
+    project = review_project(lead.user)
+    suspects_in_review(project, annotator, given=["pos", "neg", "neu"], truth=["pos", "pos", "neg"])
+    a, pid = Answers(document), project.id
+    runs = a.check("/api/projects/{project_id}/qc/runs", "get",
+                   client.get(f"/api/projects/{pid}/qc/runs", headers=lead.headers))
+    one = a.check("/api/projects/{project_id}/qc/runs/{run_id}", "get",
+                  client.get(f"/api/projects/{pid}/qc/runs/{runs[0]['id']}", headers=lead.headers))
+    documented = set(document["components"]["schemas"]["QcRun"]["properties"])
+    assert runs and set(runs[0]) - documented == set()
+    assert set(one) - documented == set() and "annotators" in one

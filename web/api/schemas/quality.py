@@ -28,10 +28,19 @@ class QcRun(Schema):
     message: str | None
     n_items: int | None
     n_issues: int | None
+    model_name: str | None = Field(None, description="the model (or model zoo choice) that scored the run")
+    cv_accuracy: float | None = Field(None, description="the model's cross-validated accuracy")
+    pred_probs_source: str | None = Field(None, description="imported, embedding or features")
     noise_rate: float | None
+    class_names: list[Any] = Field(default_factory=list, description="the classes, in the order of the matrices")
+    per_class_noise: dict[str, Any] = Field(default_factory=dict, description="estimated noise per class")
+    confident_joint: list[Any] = Field(default_factory=list, description="cleanlab's confident joint, given x true")
+    agreement: dict[str, Any] = Field(default_factory=dict, description="the annotators' agreement per control")
+    summary: dict[str, Any] = Field(default_factory=dict, description="what the run did: model selection, "
+                                    "precision, findings by kind")
     created_at: datetime
     finished_at: datetime | None
-    annotators: list[dict[str, Any]] | None = None
+    annotators: list[dict[str, Any]] | None = Field(None, description="annotator scores (one run only)")
 
 
 class LabelIssuesQuery(Schema):
