@@ -29,5 +29,9 @@ def acting_user(email: str | None):
 
 
 def domain_fail(exc: DomainError) -> None:
-    fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" if isinstance(e, dict) else f"  {e}"
-                                   for e in exc.errors[:10]]))
+    """The refusal's message, then its error rows (at most 10) unless the message already says
+    every one of them: a refusal about one thing stays one line."""
+    rows = [str(e.get("detail", e)) if isinstance(e, dict) else str(e) for e in exc.errors[:10]]
+    if all(row in exc.detail for row in rows):
+        rows = []
+    fail("\n".join([exc.detail] + [f"  {row}" for row in rows]))

@@ -119,7 +119,7 @@ MEDIA_MODES = ("urls", "files")
 def _format_error(name: str) -> Invalid:
     known = ", ".join(EXPORT_FORMATS)
     return Invalid(f"unknown export format {name!r}; use one of {known}",
-                   [{"row": None, "field": "exportType", "detail": f"unknown format {name!r}; known: {known}"}])
+                   [{"row": None, "field": "exportType", "detail": f"unknown export format {name!r}"}])
 
 
 def resolve_format(name: str | None, media: str | None = None) -> tuple[ExportFormat, str]:

@@ -768,11 +768,12 @@ def parse_user_map(text: str | None) -> dict[int, str] | None:
 
 
 def import_error_summary(exc: ImportFormatError | DomainError) -> str:
-    """One line for the CLI: the detail, then up to five problems."""
-    lines = [exc.detail]
-    for e in exc.errors[:5]:
-        lines.append("  " + format_error(e))
-    return "\n".join(lines)
+    """One line for the CLI: the detail, then up to five problems (none when the detail already
+    says each of them: a file with one bad row is one line)."""
+    rows = [format_error(e) for e in exc.errors[:5]]
+    if all(row in exc.detail for row in rows):
+        rows = []
+    return "\n".join([exc.detail] + ["  " + row for row in rows])
 
 
 def list_imports(user: User, project_id: int, *, limit: int = 20, action: str = "view") -> list[ImportBatch]:

@@ -150,3 +150,26 @@ def test_decide_keep_refuses_a_tie_and_a_relabel_to_the_given_label_is_a_keep(ru
     run(runner, "review", "next", project.id, "--as", reviewer.email)
     out = run(runner, "review", "decide", ids[1], "relabel", "--label", "neu", "--as", reviewer.email)
     assert out.exit_code == 0 and "relabel (recorded as keep: the label the annotators gave)" in out.output
+
+
+@pytest.mark.parametrize("args", [("policy", "set", "{pid}", "foo=1"),
+                                  ("export", "{pid}", "--format", "FOO", "--out", "{out}"),
+                                  ("dataset", "diff", "{pid}", "1", "2"),
+                                  ("import", "{pid}", "{bad}")])
+def test_a_refusal_is_one_line(runner, lead, tmp_path, args):
+    """A refusal whose error rows only repeat its message prints the message once, on one line."""
+    project = make_project(lead.user)
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    out = run(runner, *[a.format(pid=project.id, out=tmp_path / "x.jsonl", bad=tmp_path / "bad.jsonl") for a in args], "--as", lead.email)
+    assert out.exit_code == 1 and "no admin" not in out.output
+    assert len(out.output.strip().splitlines()) == 1 and out.output.startswith("error: "), out.output
+
+
+def test_a_refusal_lists_the_rows_it_does_not_name(runner, lead, tmp_path):
+    project = make_project(lead.user)
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"nottext": 1}\n{"text": 5}\n')
+    out = run(runner, "import", project.id, path, "--as", lead.email)
+    lines = out.output.strip().splitlines()
+    assert out.exit_code == 1 and lines[0].startswith("error: 2 problem(s) in 2 of 2 row(s)")
+    assert len(lines) == 3 and "row 2" in lines[2], out.output
