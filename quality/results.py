@@ -23,6 +23,7 @@ from quality.policy import ISSUE_KINDS
 __all__ = [
     "agreement_controls",
     "get_run",
+    "issue_counts",
     "issue_view",
     "label_issues",
     "list_runs",
@@ -217,6 +218,18 @@ def label_issues(
             )
         )
     return run, rows, total
+
+
+def issue_counts(user: User, project_id: int, run: QualityRun) -> dict[str, int]:
+    """How many findings (``is_issue``) a run has of each kind, most first: label issues,
+    outliers, near duplicates... (the QC policy's ``kinds`` say which of them become suspects)."""
+    with read_session() as s:
+        require_project(s, user, project_id, "see_all")
+        counted = s.execute(
+            sa.select(LabelIssue.kind, sa.func.count()).where(LabelIssue.run_id == run.id, LabelIssue.is_issue == sa.true())
+            .group_by(LabelIssue.kind)
+        ).all()
+    return dict(sorted(((kind, n) for kind, n in counted), key=lambda kv: (-kv[1], kv[0])))
 
 
 # --------------------------------------------------------------------------- the QC page

@@ -12,6 +12,7 @@ import click
 from labeling.errors import DomainError
 from labeling.models import JobStatus
 from labeling.schema import schema_of
+from quality.policy import ISSUE_KINDS
 from web.cli_common import acting_user, domain_fail, fail
 
 
@@ -154,11 +155,12 @@ def qc_runs(project_id: int, as_email: str | None):
 @qc_group.command("issues")
 @click.argument("project_id", type=int)
 @click.option("--run", "run_id", type=int, help="a run id (default: the newest successful run)")
-@click.option("--kind", type=click.Choice(["label", "outlier", "near_duplicate"]))
+@click.option("--kind", type=click.Choice(ISSUE_KINDS), help="only findings of this kind")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def qc_issues(project_id: int, run_id: int | None, kind: str | None, limit: int, as_email: str | None):
-    """List the suspect items of a QC run, worst first (task, kind, given, suggested, score, reason)."""
+    """List the findings of a QC run, worst first (task, kind, given, suggested, score, reason):
+    label issues, outliers, near duplicates...; the QC policy's kinds say which become suspects."""
     from quality import results
 
     try:
@@ -168,7 +170,9 @@ def qc_issues(project_id: int, run_id: int | None, kind: str | None, limit: int,
         fail(exc.detail)
     if run is None:
         fail(f"project {project_id} has no successful QC run yet; start one with 'labelfab qc run {project_id}'")
-    click.echo(f"run {run.id}: {total} suspect item(s)")
+    counts = "" if kind else ", ".join(f"{n} {k}" for k, n in results.issue_counts(
+        acting_user(as_email), project_id, run).items())
+    click.echo(f"run {run.id}: {total} finding(s)" + (f" ({counts})" if counts else ""))
     for r in rows:
         v = results.issue_view(r)
         click.echo(f"{v['task']}\t{v['kind']}\t{results.shown(v['given'])}\t{results.shown(v['suggested'])}\t"

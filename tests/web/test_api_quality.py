@@ -190,7 +190,7 @@ def test_cli_qc_run_wait(runner, admin, lead, worker):
     listed = runner.invoke(args=["qc", "runs", str(pid)])
     assert listed.exit_code == 0 and "done\t45 items\t3 issues" in listed.output
     shown = runner.invoke(args=["qc", "issues", str(pid), "--kind", "label"])
-    assert shown.exit_code == 0 and "3 suspect item(s)" in shown.output
+    assert shown.exit_code == 0 and ": 3 finding(s)" in shown.output.splitlines()[0]
     assert {int(line.split("\t")[0]) for line in shown.output.splitlines()[1:]} == {ids[i] for i in flipped}
 
 

@@ -173,3 +173,20 @@ def test_a_refusal_lists_the_rows_it_does_not_name(runner, lead, tmp_path):
     lines = out.output.strip().splitlines()
     assert out.exit_code == 1 and lines[0].startswith("error: 2 problem(s) in 2 of 2 row(s)")
     assert len(lines) == 3 and "row 2" in lines[2], out.output
+
+
+def test_qc_issues_counts_findings_by_kind_and_takes_every_kind(runner, lead, annotator):
+    """``qc issues`` names what it lists (findings, of which the policy's kinds become suspects)
+    with their kinds, and ``--kind`` takes every kind a run stores."""
+    from tests.labeling.test_review import annotate_all, qc_run
+
+    project = make_project(lead.user)
+    ids = annotate_all(project, annotator, ["pos", "neg", "neu", "pos"])
+    run_id = qc_run(project.id, {ids[0]: {"is_issue": True, "score": 0.1}, ids[1]: {"is_issue": True, "score": 0.2},
+                                 ids[2]: {"kind": "outlier", "is_issue": True, "score": 0.3},
+                                 ids[3]: {"kind": "agreement", "is_issue": False}})
+    out = run(runner, "qc", "issues", project.id, "--as", lead.email)
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[0] == f"run {run_id}: 3 finding(s) (2 label, 1 outlier)"
+    agreement = run(runner, "qc", "issues", project.id, "--kind", "agreement", "--as", lead.email)
+    assert agreement.exit_code == 0 and agreement.output.splitlines() == [f"run {run_id}: 0 finding(s)"]
