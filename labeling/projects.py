@@ -615,12 +615,22 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
         if with_results:
             results = {i: ([], []) for i in ids}
             if ids:
-                for a in s.exec(select(Annotation).where(Annotation.task_id.in_(ids)).order_by(Annotation.id)):
-                    results[a.task_id][0].append(wire.annotation_json(a))
+                found = list(s.exec(select(Annotation).where(Annotation.task_id.in_(ids)).order_by(Annotation.id)))
+                for a, shown in zip(found, _named(s, found), strict=True):
+                    results[a.task_id][0].append(shown)
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
                     results[p.task_id][1].append(wire.prediction_json(p))
         return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold,
                         urls=url_resolver(s, project_id), comments=comments.counts(s, ids))
+
+
+def _named(s: Session, annotations: list[Annotation]) -> list[dict]:
+    """Annotations as Label Studio's JSON with their ``created_username`` (one query for the
+    authors), as ``GET /api/tasks/ID/annotations`` answers them."""
+    ids = {a.user_id for a in annotations if a.user_id is not None}
+    names = {uid: wire.user_label(name, email, uid) for uid, name, email in
+             s.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)))} if ids else {}
+    return [wire.annotation_json(a, username=names.get(a.user_id)) for a in annotations]
 
 
 def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
@@ -653,7 +663,7 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
         q = select(Annotation).where(Annotation.task_id == task_id).order_by(Annotation.id)
         if not privileged:
             q = q.where(Annotation.user_id == user.id)
-        annotations = list(s.exec(q))
+        annotations = _named(s, list(s.exec(q)))
         shown = privileged or (prelabels_on(project.show_predictions, project.overlap) and s.exec(
             select(Annotation.id).where(Annotation.task_id == task_id, Annotation.user_id != user.id,
                                         Annotation.was_cancelled == sa.false()).limit(1)).first() is None)

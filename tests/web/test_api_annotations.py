@@ -67,6 +67,21 @@ def test_created_username_names_the_annotator_as_they_are_now(client, lead, anno
     assert got["created_username"] == f"Ann Again {annotator.email}, {annotator.id}"  # the lead reads another's
 
 
+def test_a_task_s_annotations_carry_created_username_wherever_the_task_is_answered(client, lead, annotator):
+    """GET /api/tasks/ID and the task list with fields=all name each annotation's author as
+    GET /api/tasks/ID/annotations does (Label Studio's ``created_username``)."""
+    pid, ids = make_project(lead, 1)
+    client.get(f"/api/projects/{pid}/next", headers=annotator.headers)
+    client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=annotator.headers)
+    named = client.get(f"/api/tasks/{ids[0]}/annotations", headers=lead.headers).get_json()[0]["created_username"]
+    assert named == f"{annotator.user.name or ''} {annotator.email}, {annotator.id}"
+    one = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
+    listed = client.get(f"/api/tasks?project={pid}&fields=all", headers=lead.headers).get_json()["tasks"]
+    own = client.get(f"/api/tasks/{ids[0]}", headers=annotator.headers).get_json()
+    assert [a["created_username"] for a in one["annotations"] + listed[0]["annotations"] + own["annotations"]] \
+        == [named] * 3
+
+
 @pytest.mark.skipif(get_engine().dialect.name != "postgresql", reason="psycopg's prepared statements: PostgreSQL")
 def test_a_next_and_submit_cycle_rolls_nothing_back(client, lead, annotator):
     """The hot requests end in COMMIT or run in autocommit: a ROLLBACK makes psycopg forget the
