@@ -338,7 +338,8 @@ def dataset_resplit(project_id: int, seed: str, split: str, reason: str, as_emai
 @click.argument("project_id", type=int)
 @click.option("--as", "as_email", help="act as this user (default: the first admin)")
 def dataset_list(project_id: int, as_email: str | None):
-    """List a project's dataset versions, newest first."""
+    """List a project's dataset versions, newest first: number, published, items, splits, the
+    share of its items flagged by QC and not reviewed since (the dataset page's figures), sha256, note."""
     from labeling import datasets
 
     try:
@@ -346,9 +347,11 @@ def dataset_list(project_id: int, as_email: str | None):
     except DomainError as exc:
         domain_fail(exc)
     for v in versions:
-        noise = "n/a" if v.noise_rate is None else f"{v.noise_rate:.3f}"
-        click.echo(f"v{v.number}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.n_items} items\tnoise {noise}\t{v.sha256}"
-                   f"\t{v.note}")
+        flagged = "n/a" if v.noise_rate is None else f"{v.noise_rate:.1%}"
+        n = (v.manifest or {}).get("splits") or {}
+        splits = " / ".join(f"{name} {n.get(name, 0)}" for name in ("train", "validation", "test"))
+        click.echo(f"v{v.number}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.n_items} items\t{splits}\t"
+                   f"flagged, unreviewed {flagged}\t{v.sha256}\t{v.note}")
 
 
 @dataset_group.command("diff")

@@ -329,6 +329,11 @@ def test_publish_from_the_cli(runner, admin, project):
     assert "nothing changed since version 1" in result.output
     result = runner.invoke(args=["dataset", "list", str(project)])
     assert result.output.startswith("v1\t")
+    # the figures of the dataset page, named as it names them (not QC's noise estimate)
+    splits = datasets.list_versions(project, users.get_user(admin.id))[0].manifest["splits"]
+    fields = result.output.splitlines()[0].split("\t")
+    assert f"train {splits['train']} / validation {splits['validation']} / test {splits['test']}" in fields
+    assert any(f.startswith("flagged, unreviewed ") for f in fields) and not any(f.startswith("noise") for f in fields)
     result = runner.invoke(args=["dataset", "diff", str(project), "1", "1"])
     assert "0 added, 0 removed, 0 relabeled, 0 moved to another split" in result.output
     result = runner.invoke(args=["dataset", "publish", str(project), "--seed", "7"])
