@@ -122,7 +122,7 @@ def project_create(title: str, config: str, overlap: int, description: str, as_e
         project = projects.create_project(acting_user(as_email), title=title, label_config=xml, overlap=overlap,
                                           description=description)
     except DomainError as exc:
-        fail("\n".join([exc.detail] + [f"  {e.get('detail', e)}" for e in exc.errors[:10]]))
+        domain_fail(exc)
     click.echo(f"created project {project.title!r} ({schema_of(project).kind})")
     click.echo(project.id)
 
@@ -270,6 +270,10 @@ def export_command(project_id: int, fmt: str, out: str, state: str, label: str |
             for chunk in result:
                 fh.write(chunk)
         os.replace(part, target)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    except DomainError as exc:
+        domain_fail(exc)
     finally:
         result.close()
         part.unlink(missing_ok=True)

@@ -98,3 +98,20 @@ def test_import_a_label_studio_export_with_a_user_map_then_take_the_placeholder_
     done = runner.invoke(args=["user", "create", "moved@example.org", "--password", "longenough1"])
     assert done.exit_code == 0, done.output
     assert users.authenticate("moved@example.org", "longenough1").user is not None
+
+
+def test_export_and_project_create_refusals_are_one_line(runner, lead, annotator, tmp_path):
+    """An --out in a folder that does not exist, or a broken label config, is one line, never a traceback."""
+    from tests.labeling.test_review import annotate_all, make_project
+
+    project = make_project(lead.user)
+    annotate_all(project, annotator, ["pos", "neg"])
+    out = runner.invoke(args=["export", str(project.id), "--state", "all", "--out", str(tmp_path / "no" / "x.jsonl"),
+                              "--as", lead.email])
+    assert out.exit_code == 1 and isinstance(out.exception, SystemExit), out.exception
+    assert out.output.splitlines() == [f"error: cannot write {tmp_path / 'no' / 'x.jsonl'}: No such file or directory"]
+    assert not (tmp_path / "no").exists()
+    config = tmp_path / "bad.xml"
+    config.write_text("not xml")
+    out = runner.invoke(args=["project", "create", "--title", "t", "--config", str(config), "--as", lead.email])
+    assert out.exit_code == 1 and len(out.output.splitlines()) == 1 and "not valid XML" in out.output, out.output
