@@ -57,3 +57,9 @@ def test_the_readme_says_how_to_get_the_images():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     client = readme[readme.index("A training pipeline pulls"):readme.index("## Production")]
     assert "media=True" in client and "--media" in client and "media.zip" in client
+
+
+def test_a_server_url_without_its_scheme_is_refused_by_name(capsys):
+    assert run(["pull", "127.0.0.1:5252", "1", "--token", "t"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: give the server's URL with http:// or https:// (https://host[:port]), got '127.0.0.1:5252'"]

@@ -109,6 +109,12 @@ def test_pull_errors_and_the_pull_command(live_server, runner, lead, project, pi
     assert result.exit_code == 1 and "no version 3" in result.output
     result = runner.invoke(args=["pull", live_server.url, "abc", "--token", "t"])
     assert result.exit_code == 1 and "PROJECT@VERSION" in result.output
+    (tmp_path / "a-file").write_text("")  # --out a file, not a folder: one line, no traceback
+    result = runner.invoke(args=["pull", live_server.url, str(project), "--token", pipeline.read_token,
+                                 "--out", str(tmp_path / "a-file")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.output.splitlines() == [f"error: cannot write {tmp_path / 'a-file' / f'project-{project}' / 'v1'}: "
+                                          "Not a directory"]
 
     # the console script of this install (the server's command, whose pull is the client's)
     out = subprocess.run([LABELFAB, "pull", live_server.url, f"{project}@latest", "--format", "jsonl",

@@ -67,6 +67,8 @@ def run(argv: list[str]) -> int:
     project, _, version = args.target.partition("@")
     if not project.isdigit() or (version and not (version.isdigit() or version == "latest")):
         return _error(f"give the project as PROJECT or PROJECT@VERSION (numbers), got {args.target!r}")
+    if not args.url.lower().startswith(("http://", "https://")):
+        return _error(f"give the server's URL with http:// or https:// (https://host[:port]), got {args.url!r}")
     progress = Progress(sys.stderr)
     try:
         path = pull(args.url, int(project), version or None, token=args.token, format=args.fmt,
@@ -74,6 +76,9 @@ def run(argv: list[str]) -> int:
     except ClientError as exc:
         progress.close()
         return _error(str(exc))
+    except OSError as exc:  # the folder or file under --out (the server's failures are ClientError)
+        progress.close()
+        return _error(f"cannot write {exc.filename}: {exc.strerror}" if exc.filename else f"cannot write: {exc}")
     progress.close()
     print(f"sha256 verified: {path}")
     print(path)
