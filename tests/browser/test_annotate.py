@@ -422,6 +422,20 @@ def test_skip_with_a_reason(page, shot, lead, annotator):
     assert saved[0].task_id == first and saved[0].was_cancelled and saved[0].skip_reason == "gibberish"
 
 
+
+def test_after_skipping_the_last_task_the_page_does_not_say_every_task_has_its_annotations(page, shot, lead, annotator):
+    project = make_project(lead, XML["text_classification"], [{"text": "asdf qwer"}])
+    first = open_annotate(page, annotator, project)
+    page.keyboard.press("s")
+    expect(page.locator('[data-anno="skip-dialog"]')).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="save"]')).to_contain_text(f"Saved (task {first} skipped)")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    # the skipped task has no annotation: it waits for another annotator
+    expect(page.locator('[data-anno="empty-text"]')).to_have_text(
+        "Every task here is labeled, skipped by you, or with another annotator. Thank you!")
+    shot(page, "annotate-empty-after-skip")
+
 def test_go_back_and_fix_an_annotation(page, shot, lead, annotator):
     project = make_project(lead, XML["text_classification"], [{"text": f"item {i}"} for i in range(3)])
     first = open_annotate(page, annotator, project)
