@@ -1,5 +1,6 @@
 """Small screens (issue 21, point 5): at 800 and 1024 px wide, the labeling page shows its labels
-and Submit without scrolling, and the project list does not overflow sideways."""
+and Submit without scrolling, and the project list does not overflow sideways
+(on a 390 px phone too, its Label buttons on screen)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,22 @@ def test_the_project_list_does_not_overflow(page, shot, lead, width, height):
     expect(page.get_by_text("number 3")).to_be_visible()
     _no_sideways_scroll(page)
     shot(page, f"small-screen-projects-{width}")
+
+
+def test_on_a_phone_the_project_list_fits_and_every_label_button_is_on_screen(page, shot, lead):
+    for i in range(3):
+        projects.create_project(lead.user, title=f"A project with a rather long title for a phone, number {i}",
+                                description="Customer reviews of the spring catalogue, to sort by tone",
+                                label_config=XML["text_classification"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, lead.email)
+    page.goto("/projects")
+    page.wait_for_load_state("load")
+    expect(page.get_by_text("number 2")).to_be_visible()
+    _no_sideways_scroll(page)
+    buttons = page.get_by_role("link", name="Label", exact=True)
+    expect(buttons).to_have_count(3)
+    for n in range(3):
+        box = buttons.nth(n).bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box  # not cut by the card
+    shot(page, "small-screen-projects-phone")
