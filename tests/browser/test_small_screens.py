@@ -1,6 +1,6 @@
 """Small screens (issue 21, point 5): at 800 and 1024 px wide, the labeling page shows its labels
 and Submit without scrolling, and the project list does not overflow sideways
-(on a 390 px phone too, its Label buttons on screen)."""
+(on a 390 px phone too, its Label buttons on screen); on a phone the review page fits the screen."""
 
 from __future__ import annotations
 
@@ -80,3 +80,24 @@ def test_on_a_phone_the_project_list_fits_and_every_label_button_is_on_screen(pa
         box = buttons.nth(n).bounding_box()
         assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box  # not cut by the card
     shot(page, "small-screen-projects-phone")
+
+
+def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator, make_user):
+    from labeling.models import Role
+    from tests.browser.test_review import wait_for_task
+    from tests.labeling.test_review import make_project as make_review_project
+    from tests.labeling.test_review import suspects_in_review
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = make_review_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg", "pos"], truth=["pos", "pos"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, ids[0])
+    expect(page.locator("#review-suggested")).to_have_text("pos")
+    _no_sideways_scroll(page)
+    for card in (page.locator("section.review-data").last, page.locator("section.review-facts")):
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(page, "small-screen-review-phone")
