@@ -1,6 +1,7 @@
 """Small screens (issue 21, point 5): at 800 and 1024 px wide, the labeling page shows its labels
 and Submit without scrolling, and the project list does not overflow sideways
-(on a 390 px phone too, its Label buttons on screen); on a phone the review page fits the screen."""
+(on a 390 px phone too, its Label buttons on screen); on a phone the review page fits the screen,
+and a lead's project pages scroll their wide tables in their cards."""
 
 from __future__ import annotations
 
@@ -101,3 +102,34 @@ def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator,
         box = card.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     shot(page, "small-screen-review-phone")
+
+
+def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, lead):
+    """Their wide tables (imports, QC findings and runs, dataset versions and files) scroll in
+    their cards instead of widening the page."""
+    from labeling import datasets
+    from labeling.db import write_session
+    from labeling.models import LabelIssue, QualityRun
+    from tests.labeling.test_exports import accept, task_ids, text_task
+    from tests.labeling.test_exports import make_project as make_text_project
+
+    pid = make_text_project(lead.user, [text_task(i, ["pos", "neg", "neu"][i % 3]) for i in range(12)])
+    ids = task_ids(pid)
+    accept(pid, ids[:10])
+    with write_session() as s:
+        run = QualityRun(project_id=pid, status="done", n_items=12, n_issues=1, noise_rate=0.08,
+                         model_name="labelfab + logreg(C=0.01) & labelfab + svm_rbf(C=1)")
+        s.add(run)
+        s.flush()
+        s.add(LabelIssue(run_id=run.id, project_id=pid, task_id=ids[11], is_issue=True, score=0.1, given="pos",
+                         suggested="neg", reason="labelled 'pos'; model says 'neg' (0.91)"))
+    datasets.publish(pid, lead.user, note="first release")
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, lead.email)
+    for path, text in ((f"/projects/{pid}", "Recent imports"), (f"/projects/{pid}/quality", "model says 'neg'"),
+                       (f"/projects/{pid}/datasets", "first release"), (f"/projects/{pid}/datasets/1", "dataset.jsonl"),
+                       (f"/projects/{pid}/dashboard", "first release")):
+        page.goto(path)
+        expect(page.locator("main").get_by_text(text).first).to_be_visible()
+        _no_sideways_scroll(page)
+    shot(page, "small-screen-dashboard-phone")
