@@ -612,7 +612,9 @@
 
     toggleKeys() {
       const dialog = this.q("keys-dialog");
-      if (dialog.open) dialog.close(); else dialog.showModal();
+      if (dialog.open) { dialog.close(); return; }
+      dialog.showModal();
+      dialog.scrollTop = 0; // a long list opens at its title, not scrolled down to the focused Close button
     }
 
     // ---------------------------------------------------------------- messages
