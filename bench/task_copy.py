@@ -23,14 +23,18 @@ no foreign key, no trigger: the heap and COPY's parsing); without one index each
 schema before migrations 0024 and 0025: that index and the project's foreign key), ``no_project_id``, ``no_created``, ``no_updated``, ``no_partial`` (the gold and media
 partial indexes); ``no_media_fk``; ``no_tally`` (without the tally triggers); ``wal_lz4``,
 ``wal_zstd`` (``wal_compression`` for the transaction: superuser); ``binary`` (the base schema,
-the rows sent in COPY's binary format instead of text). ``fpi_per_1k``: the full-page images
+the rows sent in COPY's binary format instead of text); ``data_jsonb`` (``task.data`` as
+``jsonb`` instead of ``json``, the GIN on ``data jsonb_path_ops`` instead of
+``(data::jsonb) jsonb_path_ops``: COPY parses each row's JSON once, not once to check it and again
+for the GIN), ``data_jsonb_no_gin`` (the same column without the GIN: with ``no_gin``, what the
+column type costs apart from the index). ``fpi_per_1k``: the full-page images
 the whole server wrote per 1,000 rows (a checkpoint during the COPY makes them), read from
 ``pg_stat_wal`` (use a server of your own).
 
 Usage::
 
     python bench/task_copy.py --pg-url postgresql://postgres@127.0.0.1:5432/scratch
-        [--rows 300000] [--rounds 2] [--variants base,hash]
+        [--rows 300000] [--rounds 2] [--variants base,hash] [--text-chars 600]
 
 The database is a scratch one: its tables are DROPPED. The last line printed is one JSON object.
 """
@@ -82,6 +86,9 @@ DO $$ DECLARE r record; BEGIN
 END $$"""
 
 _NO_KEY = "DROP INDEX ix_task_project_key"
+_DATA_JSONB = ["DROP INDEX ix_task_data_gin",
+               "ALTER TABLE task ALTER COLUMN data TYPE jsonb USING data::jsonb",
+               "CREATE INDEX ix_task_data_gin ON task USING gin (data jsonb_path_ops)"]
 VARIANTS: dict[str, list[str]] = {
     "base": [],
     "no_key": [_NO_KEY],
@@ -111,12 +118,26 @@ VARIANTS: dict[str, list[str]] = {
     "wal_lz4": ["SET LOCAL wal_compression = lz4"],
     "wal_zstd": ["SET LOCAL wal_compression = zstd"],
     "binary": [],  # the base schema, the rows in COPY's binary format
+    # task.data as jsonb: parsed once by COPY, the GIN on the column itself (same opclass)
+    "data_jsonb": _DATA_JSONB,
+    "data_jsonb_no_gin": _DATA_JSONB[:2],
 }
 
 WORDS = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")
 
 
-def copy_blocks(n: int, pid: int, first_id: int, block: int = 5000) -> tuple[list[str], tuple[str, ...]]:
+def task_text(i: int, chars: int = 0) -> str:
+    """Row ``i``'s text, made at least ``chars`` long with more words (``--text-chars``)."""
+    text = f"item {i}: a {WORDS[i % 10]} product, {WORDS[(i * 7) % 10]} delivery"
+    k = i
+    while len(text) < chars:
+        k = (k * 7 + 3) % 1000
+        text += f" {WORDS[k % 10]}"
+    return text
+
+
+def copy_blocks(n: int, pid: int, first_id: int, block: int = 5000,
+                chars: int = 0) -> tuple[list[str], tuple[str, ...]]:
     """COPY text of ``n`` plain task rows (as ``bulk.write`` writes a streamed text import)."""
     ts = "2026-12-04T22:00:00+00:00"
     consts = {"project_id": pid, "priority": 0.0, "requeued": False, "target_overlap": 1, "n_leases": 0,
@@ -128,7 +149,7 @@ def copy_blocks(n: int, pid: int, first_id: int, block: int = 5000) -> tuple[lis
     for start in range(0, n, block):
         lines = []
         for i in range(start, min(n, start + block)):
-            data = dumps({"text": f"item {i}: a {WORDS[i % 10]} product, {WORDS[(i * 7) % 10]} delivery"})
+            data = dumps({"text": task_text(i, chars)})
             lines.append(f"{first_id + i}\t{copy_text(data)}\t{sha256_text(data)}{tail}")
         out.append("".join(lines))
     return out, ("id", "data", "content_hash", *consts)
@@ -143,7 +164,7 @@ def _server_fpi(url: str) -> int:
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def binary_blocks(n: int, pid: int, first_id: int, block: int = 5000) -> list[bytes]:
+def binary_blocks(n: int, pid: int, first_id: int, block: int = 5000, chars: int = 0) -> list[bytes]:
     """The rows of :func:`copy_blocks` in COPY's binary format (header, rows, trailer)."""
     ts = datetime.fromisoformat("2026-12-04T22:00:00+00:00")
     micros = (ts - _PG_EPOCH) // timedelta(microseconds=1)
@@ -166,7 +187,7 @@ def binary_blocks(n: int, pid: int, first_id: int, block: int = 5000) -> list[by
     for start in range(0, n, block):
         rows = []
         for i in range(start, min(n, start + block)):
-            data = dumps({"text": f"item {i}: a {WORDS[i % 10]} product, {WORDS[(i * 7) % 10]} delivery"})
+            data = dumps({"text": task_text(i, chars)})
             rows.append(b"".join([count, int4(first_id + i), text(data), text(sha256_text(data)), tail]))
         out.append(b"".join(rows))
     out.append(struct.pack(">h", -1))
@@ -203,6 +224,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=300_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", default="base,text_hash,hash")
+    ap.add_argument("--text-chars", type=int, default=0,
+                    help="make each task's text at least this long (default: ~40 characters)")
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = set(names) - set(VARIANTS)
@@ -216,8 +239,8 @@ def main() -> None:
     pid = int(labelfab(env, "project", "create", "--title", "copy", "--config", str(tmp / "config.xml"),
                        "--as", LEAD_EMAIL).strip().splitlines()[-1])
     url = args.pg_url
-    blocks, columns = copy_blocks(args.rows, pid, 1)
-    binary = binary_blocks(args.rows, pid, 1) if "binary" in names else []
+    blocks, columns = copy_blocks(args.rows, pid, 1, chars=args.text_chars)
+    binary = binary_blocks(args.rows, pid, 1, chars=args.text_chars) if "binary" in names else []
     runs: dict[str, list[dict]] = {n: [] for n in names}
     loads = []
     for r in range(args.rounds):
@@ -229,7 +252,7 @@ def main() -> None:
             runs[name].append(fig)
             log(f"{name:12s} cpu {fig['cpu_us']:5.2f} us/row, wall {fig['wall_us']:5.2f} us/row, "
                 f"WAL {fig['wal_bytes']:5.0f} B/row, FPI {fig['fpi_per_1k']:5.1f}/1k rows, busy {fig['busy']:.0%} (load {load})")
-    out = {"bench": "task_copy", "rows": args.rows, "rounds": args.rounds, "load_min": min(loads), "load_max": max(loads)}
+    out = {"bench": "task_copy", "rows": args.rows, "rounds": args.rounds, "text_chars": args.text_chars, "load_min": min(loads), "load_max": max(loads)}
     for name, figs in runs.items():
         out[name] = {k: round(min(f[k] for f in figs), 2) for k in ("cpu_us", "wall_us", "wal_bytes", "fpi_per_1k")}
         out[name]["cpu_us_all"] = [round(f["cpu_us"], 2) for f in figs]

@@ -37,6 +37,7 @@ MAX_INT = 2**63 - 1
 MAX_ID = 2**31 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SCALARS = (int, float, bool, type(None))
+_NUL_PROBLEM = "holds a NUL character (\\u0000), which task data cannot hold (PostgreSQL's jsonb, which indexes it, refuses it)"
 
 
 def _err(field: str | None, detail: str) -> list[dict[str, Any]]:
@@ -68,7 +69,7 @@ def _path(parts: tuple) -> str:
 
 
 def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | None = None,
-                 numbers: bool = True) -> str | None:
+                 numbers: bool = True, nul: bool = False) -> str | None:
     """The first reason parsed JSON cannot be taken, or None.
 
     Parameters
@@ -82,6 +83,9 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
     numbers : bool
         Check numbers too (whole numbers within BIGINT, floats finite); the importer checks
         its numbers itself, with messages of its own.
+    nul : bool
+        Refuse text (keys and strings) holding a NUL character, U+0000: task data, which
+        PostgreSQL indexes as ``jsonb`` (``ix_task_data_gin``), whose text cannot hold one.
 
     Returns
     -------
@@ -100,6 +104,8 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
             size += len(node)
             if has_lone_surrogate(node):
                 return f"{_path(path)} holds a lone surrogate (like \\ud800), which is not text"
+            if nul and "\x00" in node:
+                return f"{_path(path)} {_NUL_PROBLEM}"
             continue
         if isinstance(node, dict):
             items = node.items()
@@ -118,10 +124,14 @@ def json_problem(value: Any, *, max_depth: int | None = None, max_chars: int | N
                 size += len(key)
                 if has_lone_surrogate(key):
                     return f"a key of {_path(path)} holds a lone surrogate (like \\ud800), which is not text"
+                if nul and "\x00" in key:
+                    return f"a key of {_path(path)} {_NUL_PROBLEM}"
             if isinstance(child, str):
                 size += len(child)
                 if not child.isascii() and _SURROGATE.search(child):
                     return f"{_path((path, key))} holds a lone surrogate (like \\ud800), which is not text"
+                if nul and "\x00" in child:
+                    return f"{_path((path, key))} {_NUL_PROBLEM}"
             elif isinstance(child, _SCALARS):
                 size += 8
                 if numbers and (problem := _number_problem(child)) is not None:
@@ -212,7 +222,8 @@ def bounded_int(raw: str, name: str, *, minimum: int = -MAX_ID, maximum: int = M
 
 
 def task_data_problem(data: dict) -> str | None:
-    """Why a task's data is refused (too many fields, too large, too deep, not text), or None."""
+    """Why a task's data is refused (too many fields, too large, too deep, not text, a NUL
+    character), or None."""
     st = get_settings()
     if len(data) > st.max_task_fields:
         return (f"has {len(data):,} fields; the limit is {st.max_task_fields:,} "
@@ -220,13 +231,14 @@ def task_data_problem(data: dict) -> str | None:
     limit = st.max_task_data_kb * 1024
     size = 0
     for key, value in data.items():  # the common row: text fields, checked without the walk
-        if type(value) is not str or type(key) is not str or not (value.isascii() and key.isascii()):
+        if (type(value) is not str or type(key) is not str or not (value.isascii() and key.isascii())
+                or "\x00" in value or "\x00" in key):
             break
         size += len(key) + len(value)
     else:
         if size <= limit:
             return None
-    problem = json_problem(data, max_chars=limit, numbers=False)
+    problem = json_problem(data, max_chars=limit, numbers=False, nul=True)
     if problem is not None and "larger than the limit" in problem:
         return (f"is larger than the limit of {st.max_task_data_kb:,} KiB of text per task "
                 "(LABELFAB_MAX_TASK_DATA_KB)")

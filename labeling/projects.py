@@ -22,7 +22,7 @@ from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
-from labeling.limits import MAX_INT, check_text, has_lone_surrogate, is_id
+from labeling.limits import MAX_INT, check_text, has_lone_surrogate, is_id, task_data_problem
 from labeling.models import (
     Annotation,
     DatasetVersion,
@@ -681,6 +681,10 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
         if data is not None:
             if not isinstance(data, dict) or not data:
                 raise Invalid("data must be a non-empty object", [{"field": "data", "detail": "must be an object"}])
+            problem = task_data_problem(data)
+            if problem is not None:
+                detail = f"task data {problem}" if problem.startswith(("has ", "is ")) else f"task data: {problem}"
+                raise Invalid(detail, [{"row": None, "field": "data", "detail": detail}])
             schema = schema_of(project)
             problems = validate_task_data(schema, data)
             if problems:

@@ -10,24 +10,32 @@ from __future__ import annotations
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Prometheus, default_middleware
 
 from labeling.jobs.registry import QUEUES
 from labeling.settings import get_settings
 
 
+def middleware() -> list[dramatiq.Middleware]:
+    """dramatiq's default middleware (time and age limits, retries, shutdown notices, callbacks,
+    pipelines) without its Prometheus exporter, which would open an HTTP server on every worker
+    machine (0.0.0.0:9191, no authentication) that nobody asked for."""
+    return [m() for m in default_middleware if m is not Prometheus]
+
+
 def make_broker(url: str) -> dramatiq.Broker:
     """A broker for ``url``; the connection to Redis or RabbitMQ is made lazily by dramatiq."""
     if url.startswith("stub://"):
-        broker: dramatiq.Broker = StubBroker()
+        broker: dramatiq.Broker = StubBroker(middleware=middleware())
         broker.emit_after("process_boot")
     elif url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=url)
+        broker = RedisBroker(url=url, middleware=middleware())
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url)
+        broker = RabbitmqBroker(url=url, middleware=middleware())
     else:  # settings validate the scheme; this guards direct callers
         raise ValueError(f"unsupported broker URL {url!r}")
     for queue in QUEUES:

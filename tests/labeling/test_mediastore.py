@@ -57,30 +57,36 @@ def test_media_url_must_be_s3(monkeypatch):
             load_settings()
 
 
-def test_images_on_s3_are_shared_by_servers_without_a_shared_disk(s3_media, lead, tmp_path, monkeypatch, request):
+def test_images_on_s3_are_shared_by_servers_without_a_shared_disk(s3_media, lead, tmp_path, monkeypatch):
+    from labeling.jobs.worker import InProcessWorker
     from web import create_app
 
     s3 = s3_media
     first = get_settings()
     app = create_app()
     app.config.update(TESTING=True)
-    # the worker starts after the app is built: Python 3.11.7 can fail an ast.parse (werkzeug compiles
-    # every route with it) while another thread parses too (CPython gh-106905)
-    request.getfixturevalue("worker")
-    client = app.test_client()
-    r = client.post("/api/projects", json={"title": "pictures", "label_config": CONFIG}, headers=lead.headers)
-    pid = r.get_json()["id"]
-    image = png(color=tuple(os.urandom(3)))  # bytes no earlier test stored on this disk (media are shared by content)
-    r = client.post(f"/api/projects/{pid}/import", data={"file": [(io.BytesIO(image), "cat.png")]},
-                    headers=lead.headers, content_type="multipart/form-data")
-    assert r.status_code == 201, r.get_json()
-    task = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]
-    url = task["data"]["image"]
-    sha = url.rsplit("/", 1)[1].split(".")[0]
-    assert f"lf/{sha[:2]}/{sha[2:4]}/{sha}.png" in keys(s3, "shared-media")
-    assert not (first.media_root / sha[:2] / sha[2:4] / f"{sha}.png").exists()  # not on this server's disk
-    # the thumbnails job puts the preview in the bucket too
-    wait_for(lambda: f"lf/thumbs/{sha[:2]}/{sha}.jpg" in keys(s3, "shared-media"), timeout=60)
+    # No app is built while the worker runs: Python 3.11.7 can fail an ast.parse (werkzeug compiles
+    # every route with it) while another thread parses too (CPython gh-106905), and the worker's
+    # S3 calls can make moto's server thread build its own routes.
+    worker = InProcessWorker(2)
+    worker.start()
+    try:
+        client = app.test_client()
+        r = client.post("/api/projects", json={"title": "pictures", "label_config": CONFIG}, headers=lead.headers)
+        pid = r.get_json()["id"]
+        image = png(color=tuple(os.urandom(3)))  # bytes no earlier test stored on this disk (media are shared by content)
+        r = client.post(f"/api/projects/{pid}/import", data={"file": [(io.BytesIO(image), "cat.png")]},
+                        headers=lead.headers, content_type="multipart/form-data")
+        assert r.status_code == 201, r.get_json()
+        task = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]
+        url = task["data"]["image"]
+        sha = url.rsplit("/", 1)[1].split(".")[0]
+        assert f"lf/{sha[:2]}/{sha[2:4]}/{sha}.png" in keys(s3, "shared-media")
+        assert not (first.media_root / sha[:2] / sha[2:4] / f"{sha}.png").exists()  # not on this server's disk
+        # the thumbnails job puts the preview in the bucket too
+        wait_for(lambda: f"lf/thumbs/{sha[:2]}/{sha}.jpg" in keys(s3, "shared-media"), timeout=60)
+    finally:
+        worker.stop()  # the thumbnail is in the bucket: nothing left for it to do
 
     # another server: its own DATA_DIR, the same database and bucket
     other = tmp_path / "other-server"

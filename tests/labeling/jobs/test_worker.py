@@ -59,3 +59,16 @@ def test_a_fresh_worker_consumes_every_queue_of_the_registry(fresh):
 def test_an_unlisted_kind_is_not_a_job():
     with pytest.raises(registry.UnknownKind, match="no job kind 'no_such_kind'; the kinds are import, "):
         registry.handler("no_such_kind")
+
+
+@pytest.mark.parametrize("url", ["stub://", "redis://127.0.0.1:6379/15", "amqp://guest:guest@127.0.0.1:5672/"])
+def test_a_worker_opens_no_metrics_port(url):
+    """dramatiq's default Prometheus exporter would listen on 0.0.0.0:9191 in every worker
+    process; the broker keeps every other default middleware (connections are made lazily)."""
+    from dramatiq.middleware import Prometheus, Retries, TimeLimit
+
+    from labeling.jobs.broker import make_broker
+
+    kinds = [type(m) for m in make_broker(url).middleware]
+    assert Prometheus not in kinds
+    assert Retries in kinds and TimeLimit in kinds
