@@ -54,6 +54,8 @@ def test_annotator_sees_projects_but_not_the_lead_pages(client, annotator, proje
     login(client, annotator.email)
     listing = client.get("/projects/_list").get_data(as_text=True)
     assert f'href="/annotate/{project.id}"' in listing and "/import" not in listing and "/review/" not in listing
+    # the progress, not the states QC and review move tasks through
+    assert "0 of 2 labeled" in listing and "open 2" not in listing
     assert client.get("/projects/new").status_code == 403
     assert client.get(f"/projects/{project.id}/tasks").status_code == 403
     assert client.get(f"/projects/{project.id}/settings").status_code == 403
@@ -68,6 +70,8 @@ def test_reviewers_find_the_review_queue_in_the_project_list(client, make_user, 
     login(client, reviewer.email)
     listing = client.get("/projects/_list").get_data(as_text=True)
     assert f'href="/annotate/{project.id}"' in listing and f'href="/review/{project.id}"' in listing
+    assert "open 2" in listing  # a reviewer sees the tasks' states
+
 
 def test_create_page_with_gallery_and_refusal(client, lead):
     login(client, lead.email)
