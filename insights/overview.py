@@ -97,7 +97,7 @@ def _overview_fill(s: Session, ids: list[int], per: dict[int, dict], now: dateti
     for pid, noise, agreement, finished in s.execute(
             sa.select(R.c.project_id, R.c.noise_rate, R.c.agreement, R.c.finished_at).where(R.c.id.in_(latest))):
         r = per[pid]
-        r["noise_rate"] = rounded(noise)
+        r["noise_rate"] = rounded(noise, 6)  # 6 digits: a percent with one decimal reads as on the QC page
         r["alpha"] = normalise_agreement(agreement or {})["alpha"]
         r["last_qc"] = iso(finished)
     for pid, n in s.execute(

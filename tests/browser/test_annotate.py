@@ -356,6 +356,27 @@ def test_ner_span_with_code_point_offsets(page, shot, lead, annotator):
     assert spans == [(start, start + 12, "Ada Lovelace", ["PER"]), (london, london + 6, "London", ["LOC"])]
 
 
+def test_ner_label_first_then_text_as_in_label_studio(page, shot, lead, annotator):
+    """Label Studio's way: the label's key, then the text. The new span is left unselected, so the
+    next key picks the next span's label instead of relabelling the span just made."""
+    text = "Ada Lovelace met Charles Babbage in London."
+    project = make_project(lead, XML["ner"], [{"text": text}], title="label first")
+    open_annotate(page, annotator, project)
+    page.keyboard.press("1")  # PER, for the span to come
+    select_text(page, "Ada Lovelace")
+    expect(page.locator(".anno-region")).to_have_count(1)
+    page.wait_for_timeout(100)
+    page.keyboard.press("3")  # LOC, for the next one: Ada stays PER
+    select_text(page, "London")
+    expect(page.locator(".anno-region")).to_have_count(2)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    spans = sorted((r["value"]["text"], r["value"]["labels"]) for r in saved.result)
+    assert spans == [("Ada Lovelace", ["PER"]), ("London", ["LOC"])]
+
+
 def test_draw_a_bounding_box_and_submit(page, shot, lead, annotator):
     # a real upload, stored and served by the app at /media/...
     project = make_project(lead, XML["object_detection"], None, title="Street scenes",
@@ -421,6 +442,20 @@ def test_skip_with_a_reason(page, shot, lead, annotator):
     assert len(saved) == 1
     assert saved[0].task_id == first and saved[0].was_cancelled and saved[0].skip_reason == "gibberish"
 
+
+
+def test_after_skipping_the_last_task_the_page_does_not_say_every_task_has_its_annotations(page, shot, lead, annotator):
+    project = make_project(lead, XML["text_classification"], [{"text": "asdf qwer"}])
+    first = open_annotate(page, annotator, project)
+    page.keyboard.press("s")
+    expect(page.locator('[data-anno="skip-dialog"]')).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="save"]')).to_contain_text(f"Saved (task {first} skipped)")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    # the skipped task has no annotation: it waits for another annotator
+    expect(page.locator('[data-anno="empty-text"]')).to_have_text(
+        "Every task here is labeled, skipped by you, or with another annotator. Thank you!")
+    shot(page, "annotate-empty-after-skip")
 
 def test_go_back_and_fix_an_annotation(page, shot, lead, annotator):
     project = make_project(lead, XML["text_classification"], [{"text": f"item {i}"} for i in range(3)])

@@ -129,3 +129,18 @@ def test_space_plays_when_focus_lingers_in_the_closed_keys_dialog(page, lead, an
         new KeyboardEvent("keydown", {key: " ", code: "Space", bubbles: true, cancelable: true}))""")
     page.wait_for_function("() => { const m = window.labelfabAnnotate.workspace.objects.audio.media; "
                            "return !m.paused && m.currentTime > 0.2; }")
+
+
+def test_the_preview_of_an_audio_config_shows_the_player_without_an_error(page, shot, lead):
+    """The new-project form's live preview of an audio template: no sample audio ships, so the
+    player says so; it was handed the placeholder picture (refused as media, an error alert)."""
+    from tests.browser.conftest import login
+
+    login(page, lead.email)
+    page.goto("/projects/new")
+    page.get_by_role("button", name="Use Intent classification (Label Studio)", exact=True).click()
+    preview = page.locator("#config-preview")
+    expect(preview.locator("[data-audio-status]")).to_have_text("No audio in this preview")
+    expect(preview.get_by_text("Segment", exact=True)).to_be_visible()
+    expect(preview.locator("[data-anno=alert]")).to_be_hidden()
+    shot(page, "audio-config-preview")

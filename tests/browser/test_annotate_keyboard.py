@@ -295,3 +295,19 @@ def test_with_overlap_one_two_annotators_never_get_the_same_task(page, browser, 
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_long_keys_dialog_opens_at_its_title(page, shot, lead, annotator):
+    """Named entities' keys fill more than the window: the dialog opens at its top (its first
+    label key in view), not scrolled down to the Close button it focuses."""
+    project = make_project(lead, XML["ner"], [{"text": "Ada Lovelace met Charles Babbage in London."}], title="People")
+    open_annotate(page, annotator, project)
+    page.keyboard.press("?")
+    dialog = page.locator('[data-anno="keys-dialog"]')
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("(d) => d.scrollHeight > d.clientHeight"), "the list fits: the check needs it to scroll"
+    top = dialog.bounding_box()["y"]
+    title = page.locator("#anno-keys-title").bounding_box()
+    assert title["y"] >= top, (title, top)
+    expect(page.get_by_role("button", name="Close")).to_be_focused()
+    shot(page, "keys-dialog-at-its-title")

@@ -1,5 +1,7 @@
 """Small screens (issue 21, point 5): at 800 and 1024 px wide, the labeling page shows its labels
-and Submit without scrolling, and the project list does not overflow sideways."""
+and Submit without scrolling, and the project list does not overflow sideways
+(on a 390 px phone too, its Label buttons on screen); on a phone the review page fits the screen,
+and a lead's project pages scroll their wide tables in their cards."""
 
 from __future__ import annotations
 
@@ -60,3 +62,74 @@ def test_the_project_list_does_not_overflow(page, shot, lead, width, height):
     expect(page.get_by_text("number 3")).to_be_visible()
     _no_sideways_scroll(page)
     shot(page, f"small-screen-projects-{width}")
+
+
+def test_on_a_phone_the_project_list_fits_and_every_label_button_is_on_screen(page, shot, lead):
+    for i in range(3):
+        projects.create_project(lead.user, title=f"A project with a rather long title for a phone, number {i}",
+                                description="Customer reviews of the spring catalogue, to sort by tone",
+                                label_config=XML["text_classification"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, lead.email)
+    page.goto("/projects")
+    page.wait_for_load_state("load")
+    expect(page.get_by_text("number 2")).to_be_visible()
+    _no_sideways_scroll(page)
+    buttons = page.get_by_role("link", name="Label", exact=True)
+    expect(buttons).to_have_count(3)
+    for n in range(3):
+        box = buttons.nth(n).bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box  # not cut by the card
+    shot(page, "small-screen-projects-phone")
+
+
+def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator, make_user):
+    from labeling.models import Role
+    from tests.browser.test_review import wait_for_task
+    from tests.labeling.test_review import make_project as make_review_project
+    from tests.labeling.test_review import suspects_in_review
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = make_review_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg", "pos"], truth=["pos", "pos"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, ids[0])
+    expect(page.locator("#review-suggested")).to_have_text("pos")
+    _no_sideways_scroll(page)
+    for card in (page.locator("section.review-data").last, page.locator("section.review-facts")):
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(page, "small-screen-review-phone")
+
+
+def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, lead):
+    """Their wide tables (imports, QC findings and runs, dataset versions and files) scroll in
+    their cards instead of widening the page."""
+    from labeling import datasets
+    from labeling.db import write_session
+    from labeling.models import LabelIssue, QualityRun
+    from tests.labeling.test_exports import accept, task_ids, text_task
+    from tests.labeling.test_exports import make_project as make_text_project
+
+    pid = make_text_project(lead.user, [text_task(i, ["pos", "neg", "neu"][i % 3]) for i in range(12)])
+    ids = task_ids(pid)
+    accept(pid, ids[:10])
+    with write_session() as s:
+        run = QualityRun(project_id=pid, status="done", n_items=12, n_issues=1, noise_rate=0.08,
+                         model_name="labelfab + logreg(C=0.01) & labelfab + svm_rbf(C=1)")
+        s.add(run)
+        s.flush()
+        s.add(LabelIssue(run_id=run.id, project_id=pid, task_id=ids[11], is_issue=True, score=0.1, given="pos",
+                         suggested="neg", reason="labelled 'pos'; model says 'neg' (0.91)"))
+    datasets.publish(pid, lead.user, note="first release")
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, lead.email)
+    for path, text in ((f"/projects/{pid}", "Recent imports"), (f"/projects/{pid}/quality", "model says 'neg'"),
+                       (f"/projects/{pid}/datasets", "first release"), (f"/projects/{pid}/datasets/1", "dataset.jsonl"),
+                       (f"/projects/{pid}/dashboard", "first release")):
+        page.goto(path)
+        expect(page.locator("main").get_by_text(text).first).to_be_visible()
+        _no_sideways_scroll(page)
+    shot(page, "small-screen-dashboard-phone")

@@ -83,3 +83,12 @@ def test_noise_confusion_and_confused_pairs(world):
     found = figure_items.items(world.lead.user, world.pid, given=pairs[0]["given_json"], suggested=pairs[0]["suggested_json"])
     assert found["total"] == 2 and {r["task_id"] for r in found["rows"]} == {world.t["t2"], world.t["t3"]}
     assert found["rows"][0]["reason"] == "dog or cat"
+
+
+def test_the_latest_noise_reads_as_on_the_qc_page(world):
+    """The dashboard's headline noise and the QC page's (``'%.1f' % (noise_rate * 100)``) agree:
+    0.11445 is 11.4 %, not 11.5 % (the row's 4-digit 0.1145 rounded once more)."""
+    qc_run(world, noise=0.11445364801728075)
+    noise = world.panels("noise")["noise"]
+    assert noise["rows"][-1]["noise_rate"] == 0.1145  # the JSON and CSV rows keep 4 digits
+    assert "%.1f" % (noise["latest"] * 100) == "%.1f" % (0.11445364801728075 * 100) == "11.4"

@@ -30,3 +30,9 @@ def test_overview_across_projects(world, make_user, admin):
     assert foreign.title in {r["title"] for r in overview(admin.user)["rows"]}
     with pytest.raises(Forbidden):
         overview(world.a1.user)
+
+
+def test_the_overview_noise_reads_as_on_the_qc_page(world):
+    qc_run(world, noise=0.11445364801728075)
+    row = next(r for r in overview(world.lead.user)["rows"] if r["title"] == "stats")
+    assert "%.1f" % (row["noise_rate"] * 100) == "11.4"  # as the QC page writes it, not 11.5 (0.1145)

@@ -99,6 +99,19 @@ def test_annotate_page_renders_controls_from_the_schema(client, lead, annotator)
     assert "<script>" not in page.split("<body")[1].split('<script src=')[0]
 
 
+def test_the_keys_dialog_names_only_the_zoom_keys_no_label_takes(client, lead, annotator):
+    """The demo digits' labels 0-9 keep their hotkeys, so 0 picks the label 0 and never fits the
+    image: the keys dialog names + and - for zooming, not 0."""
+    from labeling.demo import DIGITS_CONFIG
+
+    digits = make_project(lead, DIGITS_CONFIG, [{"image": "https://example.com/1.png"}])
+    pets = make_project(lead, XML["image_classification"], [{"image": "https://example.com/2.png"}])
+    login(client, annotator.email)
+    page = client.get(f"/annotate/{digits.id}").get_data(as_text=True)
+    assert "<kbd>+</kbd> <kbd>-</kbd> </td><td>Zoom the image in, out · " in page and "fit ·" not in page
+    page = client.get(f"/annotate/{pets.id}").get_data(as_text=True)
+    assert "<kbd>+</kbd> <kbd>-</kbd> <kbd>0</kbd> </td><td>Zoom the image in, out, fit · " in page
+
 def test_annotate_page_needs_access(client, lead, make_user):
     project = make_project(lead, XML["text_classification"], [{"text": "x"}], restricted=True)
     outsider = make_user("out@example.com")

@@ -202,3 +202,18 @@ def test_cli_qc_run_failure_exits_non_zero(runner, admin, lead, worker):
     assert result.exit_code == 1
     assert "failed: QC could not run: every one of the 12 labeled tasks has the label 'ant'" in result.output
     assert runner.invoke(args=["qc", "run", "999"]).exit_code == 1
+
+
+def test_a_failed_run_is_told_once_on_the_qc_page(client, lead, worker):
+    pid = make_project(lead)
+    import_rows(lead, pid, [{"text": "nobody labelled me"}])
+    job = run_through_api(client, lead, pid)
+    assert job["status"] == "failed"
+    login(client, lead.email)
+    poll = client.get(f"/projects/{pid}/quality/jobs/{job['id']}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    # the job's end: no progress bar left where it stopped, no results to show
+    assert "<progress" not in poll and "Show the results" not in poll and "QC could not run" in poll
+    html = client.get(f"/projects/{pid}/quality").get_data(as_text=True)
+    # told once, on the failed run's card (the runs table has it as its badge's title)
+    assert html.count(">QC could not run: the project has no labeled tasks") == 1
+    assert f'id="qc-job-{job["id"]}"' not in html

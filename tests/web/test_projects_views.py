@@ -46,19 +46,31 @@ def test_front_page_loads_the_project_list(client, lead, project):
     assert 'hx-get="/projects/_list"' in page
     listing = client.get("/projects/_list").get_data(as_text=True)
     assert "Reviews &lt;b&gt;bold&lt;/b&gt;" in listing  # user data is text, never markup
-    assert f'href="/annotate/{project.id}"' in listing and "<td>2</td>" in listing
+    assert f'href="/annotate/{project.id}"' in listing and "<td class=\"wide-only\">2</td>" in listing  # its tasks (hidden on a phone)
     assert f'href="/projects/{project.id}/import"' in listing
 
 
 def test_annotator_sees_projects_but_not_the_lead_pages(client, annotator, project):
     login(client, annotator.email)
     listing = client.get("/projects/_list").get_data(as_text=True)
-    assert f'href="/annotate/{project.id}"' in listing and "/import" not in listing
+    assert f'href="/annotate/{project.id}"' in listing and "/import" not in listing and "/review/" not in listing
+    # the progress, not the states QC and review move tasks through
+    assert "0 of 2 labeled" in listing and "open 2" not in listing
     assert client.get("/projects/new").status_code == 403
     assert client.get(f"/projects/{project.id}/tasks").status_code == 403
     assert client.get(f"/projects/{project.id}/settings").status_code == 403
     assert client.get(f"/projects/{project.id}/import/_recent").status_code == 403
     assert client.get(f"/projects/{project.id}").status_code == 200
+
+
+def test_reviewers_find_the_review_queue_in_the_project_list(client, make_user, project):
+    from labeling.models import Role
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    login(client, reviewer.email)
+    listing = client.get("/projects/_list").get_data(as_text=True)
+    assert f'href="/annotate/{project.id}"' in listing and f'href="/review/{project.id}"' in listing
+    assert "open 2" in listing  # a reviewer sees the tasks' states
 
 
 def test_create_page_with_gallery_and_refusal(client, lead):

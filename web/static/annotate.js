@@ -422,7 +422,8 @@
       if (input.name.startsWith("active-")) {
         const selected = this.selectedRegion();
         const control = this.controls.find((c) => `active-${c.name}` === input.name);
-        if (selected && control && selected.obj.name === control.to_name) {
+        this.pickedAhead = !(selected && control && selected.obj.name === control.to_name);
+        if (!this.pickedAhead) {
           this.tagRegion(selected.obj, selected.annotation, control.name, input.value);
           this.renderRegions();
           this.changed();
@@ -446,7 +447,9 @@
       // Labels / RectangleLabels: label the selected region, and keep the label for the next ones
       input.checked = true;
       const selected = this.selectedRegion();
-      if (selected && selected.obj.name === control.to_name) {
+      // a label picked with no region of its object selected is picked ahead, for the spans to come
+      this.pickedAhead = !(selected && selected.obj.name === control.to_name);
+      if (!this.pickedAhead) {
         this.tagRegion(selected.obj, selected.annotation, control.name, label);
         this.renderRegions();
         this.changed();
@@ -612,7 +615,9 @@
 
     toggleKeys() {
       const dialog = this.q("keys-dialog");
-      if (dialog.open) dialog.close(); else dialog.showModal();
+      if (dialog.open) { dialog.close(); return; }
+      dialog.showModal();
+      dialog.scrollTop = 0; // a long list opens at its title, not scrolled down to the focused Close button
     }
 
     // ---------------------------------------------------------------- messages

@@ -162,6 +162,11 @@
           this.showAlert(`The audio of this task could not be loaded (${String(src).slice(0, 200)}).`);
           resolve();
         };
+        if (this.preview && src === "") { // a config's preview has no audio to play: the player without one
+          status.textContent = "No audio in this preview";
+          resolve();
+          return;
+        }
         if (typeof src !== "string" || !src) { failed(); return; }
         media.addEventListener("error", failed, { once: true });
         media.addEventListener("loadedmetadata", async () => {

@@ -134,10 +134,22 @@
     // A region was drawn, moved, resized or deleted by the user.
     onRegions(obj) {
       if (this.muted) return;
+      const tagged = new Set();
       for (const annotation of obj.annotator.getAnnotations()) {
         if (this.regionLabel(annotation)) continue;
         const active = this.activeLabel(obj.name, this.regionLabelType(obj));
-        if (active) this.tagRegion(obj, annotation, active.control.name, active.label);
+        if (active) { this.tagRegion(obj, annotation, active.control.name, active.label); tagged.add(annotation.id); }
+      }
+      // A span drawn with a label picked ahead (a key pressed with no span selected, Label Studio's
+      // way: label, then text) is left unselected, as Label Studio leaves it, so that the next key
+      // picks the next span's label instead of relabelling this one. One who labels the other way
+      // (text, then the key that labels it: pickedAhead false) keeps the new span selected. The
+      // text annotator selects a new span right after adding it, hence after this call.
+      if (tagged.size && obj.kind === "text" && this.pickedAhead) {
+        setTimeout(() => {
+          const selected = obj.annotator.getSelected() || [];
+          if (selected.length && selected.every((a) => tagged.has(a.id))) obj.annotator.cancelSelected();
+        }, 0);
       }
       this.renderRegions();
       clearTimeout(this.regionTimer);

@@ -184,12 +184,12 @@ def _sample_pdf(label: str) -> str:
 
 
 def sample_data(schema: LabelSchema) -> dict[str, Any]:
-    """Task data that fills every object of ``schema`` (text, a placeholder image or PDF)."""
+    """Task data that fills every object of ``schema`` (text, a placeholder image or PDF; no video or audio)."""
     data: dict[str, Any] = {}
     for name, obj in schema.objects.items():
         data[obj.value_key] = SAMPLE_TEXT if obj.tag in ("Text", "HyperText") else _sample_image(name)
-        if obj.tag == "Video":
-            data[obj.value_key] = ""  # no sample video ships: the preview shows the player without one
+        if obj.tag in ("Video", "Audio", "AudioPlus"):
+            data[obj.value_key] = ""  # no sample video or audio ships: the preview shows the player without one
         if obj.tag == "Paragraphs":
             data[obj.value_key] = [{obj.name_key or "author": who, obj.text_key or "text": text} for who, text in
                                    (("Alice", "Hi, I would like to book a table for two."), ("Bot", "Sure, for when?"))]
