@@ -486,7 +486,7 @@ FAMILY_TESTS: dict[str, tuple[str, ...]] = {
     "Chat": (B + "test_annotate_chat.py::test_rate_and_choose_on_two_messages_and_the_conversation_with_the_keyboard",
              B + "test_annotate_chat.py::test_the_rlhf_template_shows_its_chat_and_the_keys_dialog_names_the_chat_keys"),
     "ChatMessage": (B + "test_annotate_chat.py::test_write_a_whole_conversation_and_edit_a_message_with_the_keyboard",),
-    # media that play in time, documents (issue 19): the object's widget, then its region controls
+    # media that play in time, documents: the object's widget, then its region controls
     "Audio": (B + "test_annotate_audio.py::test_mark_label_and_transcribe_a_segment_with_the_keyboard",
               B + "test_annotate_audio.py::test_delete_removes_the_selected_segment"),
     "Video": (B + "test_annotate_video.py::test_frames_spans_and_a_tracked_box_with_the_keyboard_and_mouse",

@@ -19,8 +19,8 @@ body), annotators label through :func:`labeling.annotations.submit`, and every Q
    labels for comparison) and whether the stored annotator quality ranks them in true order.
 4. Scale: 100,000 labeled items with 64-dimensional embeddings and 10 classes (10% flipped),
    imported as JSON; ``labelfab qc run ID --wait`` in a child process: seconds of the QC run
-   (load, pred_probs, scoring, saving), of the whole job (which also applies the QC policy of
-   issue 8 in the same transaction) and of the command, and the command's peak RSS (targets
+   (load, pred_probs, scoring, saving), of the whole job (which also applies the QC policy
+   in the same transaction) and of the command, and the command's peak RSS (targets
    <= 60 s and <= 1 GB). Bare cleanlab on the same
    arrays (cross-validated logistic regression + ``find_label_issues``) is timed in this process
    and ``overhead_ratio`` = labelfab run seconds / bare cleanlab seconds.

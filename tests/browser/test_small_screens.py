@@ -1,4 +1,4 @@
-"""Small screens (issue 21, point 5): at 800 and 1024 px wide, the labeling page shows its labels
+"""Small screens: at 800 and 1024 px wide, the labeling page shows its labels
 and Submit without scrolling, and the project list does not overflow sideways
 (on a 390 px phone too, its Label buttons on screen); on a phone the review page fits the screen,
 and a lead's project pages scroll their wide tables in their cards."""

@@ -1,4 +1,4 @@
-"""The last defects of issue 21's walkthrough, each reproduced in the browser: drawing a second box
+"""Defects found by walking the product as its users, each reproduced in the browser: drawing a second box
 right after the first, the zoom readout, the keys dialog's zoom and pan, the label filter's
 placeholder, the settings' live check and Save on an annotation's and a prediction's label, the version diff, and the
 recent imports an annotator sees."""

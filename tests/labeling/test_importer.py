@@ -450,7 +450,7 @@ def test_data_that_is_not_json_is_refused(lead, text_project):
     nothing_stored()
 
 
-# --------------------------------------------------------------------------- gold tasks (issue 8)
+# --------------------------------------------------------------------------- gold tasks
 
 
 def test_gold_tasks_come_with_their_answer(lead, annotator, text_project):
