@@ -50,7 +50,14 @@ def serve_command(host: str, port: int, workers: int, threads: int):
     if admin is not None:
         click.echo(f"log in as {admin.email} (password printed by 'labelfab init'; "
                    f"reset it with 'labelfab user password {admin.email}')")
+    quiet_progress_bars()
     serve(host=host, port=port, workers=workers, threads=threads)
+
+
+def quiet_progress_bars() -> None:
+    """No tqdm progress bars in a server's or worker's log (cleanvision and cleanlab draw them as
+    they score): the processes started next read ``TQDM_DISABLE`` when they import tqdm."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 @click.command("worker")
@@ -73,6 +80,7 @@ def worker_command(processes: int, threads: int):
     args = [sys.executable, "-m", "dramatiq", "labeling.jobs.worker", "--processes", str(processes),
             "--threads", str(threads), "--queues", *registry.QUEUES]
     sys.stdout.flush()
+    quiet_progress_bars()
     os.execv(sys.executable, args)
 
 

@@ -115,3 +115,17 @@ def test_export_and_project_create_refusals_are_one_line(runner, lead, annotator
     config.write_text("not xml")
     out = runner.invoke(args=["project", "create", "--title", "t", "--config", str(config), "--as", lead.email])
     assert out.exit_code == 1 and len(out.output.splitlines()) == 1 and "not valid XML" in out.output, out.output
+
+
+def test_serve_starts_its_processes_without_progress_bars(runner, monkeypatch):
+    """cleanvision and cleanlab draw tqdm bars as they score; a server's log has none (the
+    processes Granian starts read TQDM_DISABLE when they import tqdm)."""
+    import web.server
+
+    seen = {}
+    monkeypatch.setenv("TQDM_DISABLE", "")  # recorded, so the command's setting is undone after the test
+    monkeypatch.delenv("TQDM_DISABLE")
+    monkeypatch.setattr(web.server, "serve", lambda **kw: seen.update(kw, bars=os.environ.get("TQDM_DISABLE")))
+    result = runner.invoke(args=["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert seen["port"] == 8123 and seen["bars"] == "1"
