@@ -82,6 +82,7 @@ def test_the_docs_page_loads_swagger_ui_from_local_files(client):
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in sources
     assert all(s.startswith(("/", "data:")) for s in sources), sources  # nothing from another host
     assert 'data-spec-url="/api/openapi.json"' in html
+    assert '<a class="link" href="/">' in html  # a way back to the app
 
 
 def test_other_api_routes_still_need_a_token(client):
