@@ -452,6 +452,8 @@ def main() -> None:
     group = FlaskGroup(create_app=_create_app, add_default_commands=False, add_version_option=False,
                        load_dotenv=False, set_debug_flag=False,
                        help="labelfab: data labeling with quality control built in.")
+    # Flask's own options (--env-file, --app, --debug) load another app or a dotenv file: not labelfab's
+    group.params = [p for p in group.params if p.name not in ("env_file", "app", "debug")]
     try:
         group.main(prog_name="labelfab")
     except SettingsError as exc:

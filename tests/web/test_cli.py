@@ -71,6 +71,7 @@ def test_help_on_each_command(command):
     proc = subprocess.run([LABELFAB, *command, "--help"], capture_output=True, text=True, timeout=60, env=os.environ)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: labelfab" in proc.stdout
+    assert "--env-file" not in proc.stdout and "--app" not in proc.stdout  # Flask's options are not labelfab's
 
 
 def test_worker_refuses_the_stub_broker():
