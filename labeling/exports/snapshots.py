@@ -43,7 +43,7 @@ from labeling.settings import get_settings
 from labeling.spreadsheet import csv_cell, csv_text
 
 __all__ = ["SNAPSHOT_FORMATS", "SnapshotFile", "create_snapshot", "delete_snapshot", "get_snapshot",
-           "list_snapshots", "snapshot_file", "snapshot_view"]
+           "list_snapshots", "ls_export_file", "snapshot_file", "snapshot_view"]
 
 #: Formats a snapshot downloads as: its stored JSON, and what Label Studio's converter makes of it.
 SNAPSHOT_FORMATS = ("JSON", "JSON_MIN", "CSV", "TSV", "COCO", "YOLO", "VOC", "CONLL2003")
@@ -302,19 +302,60 @@ def snapshot_file(project_id: int, snapshot_id: int, user: User, *, export_type:
     base = f"project-{project_id}-at-{snap.created_at:%Y-%m-%d-%H-%M}-{snap.md5[:8]}"
     if fmt.name == "JSON":
         return SnapshotFile(file_chunks(stored), f"{base}.json", "application/json")
-    project = projects.get_project(project_id)
-    if not fits(fmt, schema_of(project)):
-        raise Invalid(f"{fmt.name} does not fit this project's labels ({schema_of(project).kind})",
-                      [{"row": None, "field": "exportType", "detail": f"{fmt.name} needs {' or '.join(fmt.kinds or ())}"}])
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-snapshot-"))
+    return _converted(project_id, fmt, stored, base, csv_raw=csv_raw, tmp=tmp)
+
+
+def ls_export_file(project_id: int, user: User, *, export_type: str, csv_raw: bool = False,
+                   download_all_tasks: bool = False, ids: list[int] | None = None, include_gold: bool = False,
+                   query: Any = None) -> SnapshotFile:
+    """Label Studio's direct export in a format its converter makes (``GET /api/projects/ID/export``
+    with ``exportType`` JSON_MIN, CSV, TSV, COCO, YOLO, VOC or CONLL2003 and Label Studio's own
+    arguments only): the Label Studio JSON of the tasks it chooses (:func:`iter_ls_json`: those with
+    an annotation unless ``download_all_tasks``, every annotation of each), converted as Label Studio
+    converts it and as a snapshot of the same tasks downloads.
+
+    Raises
+    ------
+    Invalid
+        A format Label Studio's converter does not make, or one that does not fit the project.
+    """
+    fmt, _ = resolve_format(export_type)
+    if fmt.name not in SNAPSHOT_FORMATS or fmt.name == "JSON":
+        raise Invalid(f"Label Studio's export converts to {', '.join(SNAPSHOT_FORMATS[1:])}; {fmt.name} is "
+                      "labelfab's clean export (add state=accepted, or any of its arguments)",
+                      [{"row": None, "field": "exportType", "detail": f"not converted: {fmt.name}"}])
+    chunks = iter_ls_json(project_id, user, download_all_tasks=download_all_tasks, ids=ids,
+                          include_gold=include_gold, query=query)  # checks the right to export first
+    tmp = Path(tempfile.mkdtemp(prefix="labelfab-export-"))
     try:
-        files = run_converter(fmt, project.label_config, stored, tmp / "out", media="urls", base_url="",
-                              project_id=project_id)
+        stored = tmp / "tasks.json"
+        with open(stored, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if fmt.name in ("CSV", "TSV") and not csv_raw:
-        files = [(name, _neutralised(path, "\t" if fmt.name == "TSV" else ",")) for name, path in files]
+    return _converted(project_id, fmt, stored, f"project-{project_id}", csv_raw=csv_raw, tmp=tmp)
+
+
+def _converted(project_id: int, fmt: Any, stored: Path, base: str, *, csv_raw: bool, tmp: Path) -> SnapshotFile:
+    """Label Studio JSON (the file ``stored``) converted to ``fmt`` by label_studio_sdk's converter in
+    ``tmp`` (removed when the download ends, or now if the conversion fails); CSV and TSV cells a
+    spreadsheet would run neutralised unless ``csv_raw``."""
+    try:
+        project = projects.get_project(project_id)
+        if not fits(fmt, schema_of(project)):
+            raise Invalid(f"{fmt.name} does not fit this project's labels ({schema_of(project).kind})",
+                          [{"row": None, "field": "exportType",
+                            "detail": f"{fmt.name} needs {' or '.join(fmt.kinds or ())}"}])
+        files = run_converter(fmt, project.label_config, stored, tmp / "out", media="urls", base_url="",
+                              project_id=project_id)
+        if fmt.name in ("CSV", "TSV") and not csv_raw:
+            files = [(name, _neutralised(path, "\t" if fmt.name == "TSV" else ",")) for name, path in files]
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if not fmt.converter or fmt.name == "CONLL2003":  # one file, as the direct export sends these
         name, path = next(((n, p) for n, p in files if n.endswith(f".{fmt.ext}")), files[0])
         return SnapshotFile(file_chunks(path), f"{base}{Path(name).suffix or '.' + fmt.ext}", fmt.mimetype, tmp)

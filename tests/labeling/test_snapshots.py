@@ -6,6 +6,9 @@ import io
 import json
 import zipfile
 
+import pytest
+
+from labeling.errors import Invalid
 from labeling.exports import snapshots
 from tests.labeling.test_exports import boxes, owner  # noqa: F401  (fixtures)
 
@@ -23,3 +26,18 @@ def test_coco_and_yolo_are_converted_from_the_stored_json(owner, boxes):  # noqa
     yolo = zipfile.ZipFile(io.BytesIO(b"".join(snapshots.snapshot_file(boxes, snap.id, owner, export_type="YOLO"))))
     assert yolo.read("classes.txt").decode().split() == ["cat", "dog"]
     assert len([n for n in yolo.namelist() if n.startswith("labels/")]) == 2
+
+
+def test_the_direct_export_called_as_label_studio_converts_the_same_json(owner, boxes):  # noqa: F811
+    snap = snapshots.create_snapshot(boxes, owner, title="annotated", task_filter_options={"only_with_annotations": True})
+    for fmt in ("COCO", "YOLO"):
+        direct = snapshots.ls_export_file(boxes, owner, export_type=fmt)
+        assert direct.filename == f"project-{boxes}-{fmt.lower()}.zip" and direct.mimetype == "application/zip"
+        made, kept = (zipfile.ZipFile(io.BytesIO(b"".join(f))) for f in
+                      (direct, snapshots.snapshot_file(boxes, snap.id, owner, export_type=fmt)))
+        assert made.namelist() == kept.namelist()
+        assert all(made.read(n) == kept.read(n) for n in made.namelist())
+        assert direct.tmp is None
+    for fmt in ("JSON", "JSONL"):  # JSON streams as it is; JSONL is labelfab's own, the clean export's
+        with pytest.raises(Invalid, match="clean export"):
+            snapshots.ls_export_file(boxes, owner, export_type=fmt)

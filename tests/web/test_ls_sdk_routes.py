@@ -199,3 +199,25 @@ def test_projects_delete(sdk, project):
         sdk.lead.projects.get(id=project.id)
     assert err.value.status_code == 404
     assert list(sdk.admin.projects.list()) == []
+
+
+def test_exports_download_sync_in_label_studio_formats(sdk, project):
+    """A Label Studio script's export in a converted format answers as Label Studio does, whether
+    or not QC and review have accepted the tasks: the annotated tasks, a row per annotation, the
+    same bytes as a snapshot of those tasks downloads in that format."""
+    import csv
+    import io
+
+    from labeling.db import read_session
+    from labeling.models import Task
+
+    with read_session() as s:
+        states = {t.data["text"]: t.state for t in s.query(Task).filter(Task.project_id == project.id)}
+    body = b"".join(sdk.lead.projects.exports.download_sync(id=project.id, export_type="CSV"))
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert [(r["text"], r["sentiment"]) for r in rows] == [("first", "pos")], states
+    assert {"annotator", "annotation_id", "lead_time"} <= set(rows[0])
+    minimal = json.loads(b"".join(sdk.lead.projects.exports.download_sync(id=project.id, export_type="JSON_MIN")))
+    assert [(m["text"], m["sentiment"]) for m in minimal] == [("first", "pos")]
+    snap = sdk.lead.projects.exports.create(id=project.id, task_filter_options={"only_with_annotations": True})
+    assert b"".join(sdk.lead.projects.exports.download(id=project.id, export_pk=snap.id, export_type="CSV")) == body

@@ -7,9 +7,10 @@ VOC, CONLL2003, COCO_WITH_IMAGES, YOLO_WITH_IMAGES) plus JSONL and PARQUET; filt
 ``split`` (80,10,10) for the split column; ``media=urls|files``; ``csv_raw=true`` (CSV and TSV
 cells as they are: by default text a spreadsheet would run as a formula gets a ``'`` in front,
 OWASP's rule; the other formats are always as stored). Called exactly as Label Studio
-is (``exportType=JSON`` with none of those filters, or with ``download_all_tasks``/``ids``), it
-answers as Label Studio does: every annotated task with all its annotations
-(:func:`labeling.exports.iter_ls_json`); ``gold=true`` adds the gold tasks with their answers
+is (none of those filters; ``download_all_tasks``, ``ids``, ``query`` allowed), it answers as Label
+Studio does: every annotated task with all its annotations (:func:`labeling.exports.iter_ls_json`),
+in JSON, or converted by Label Studio's converter to JSON_MIN, CSV, TSV, COCO, YOLO, VOC or
+CONLL2003 (:func:`labeling.exports.snapshots.ls_export_file`, as a snapshot converts); ``gold=true`` adds the gold tasks with their answers
 (``ground_truth`` on the annotation that gives it). With any of the clean export's arguments it is
 the same file as the export page's and ``labelfab export``'s for the same choices, ``rows=final|
 annotations`` (tabular formats: final labels of accepted items, or one row per annotation with
@@ -82,11 +83,14 @@ def export(project_id: int):
     kind = request.args.get("exportType") or request.args.get("export_type") or "JSON"
     args = request.args
     clean = any(args.get(name) not in (None, "") for name in CLEAN_ARGS)
-    if kind.strip().upper() == "JSON" and not clean:
-        chunks = exports.iter_ls_json(project_id, api_user().user,
-                                      download_all_tasks=(args.get("download_all_tasks") or "").lower() in TRUE,
-                                      ids=_ids(), include_gold=(args.get("gold") or "").lower() in TRUE,
-                                      query=_dm_query())
+    if kind.strip().upper() in snapshots.SNAPSHOT_FORMATS and not clean:
+        chosen = {"download_all_tasks": (args.get("download_all_tasks") or "").lower() in TRUE, "ids": _ids(),
+                  "include_gold": (args.get("gold") or "").lower() in TRUE, "query": _dm_query()}
+        if kind.strip().upper() != "JSON":
+            found = snapshots.ls_export_file(project_id, api_user().user, export_type=kind,
+                                             csv_raw=exports.parse_flag(args.get("csv_raw"), "csv_raw"), **chosen)
+            return Response(found, mimetype=found.mimetype, headers=_attachment(found.filename))
+        chunks = exports.iter_ls_json(project_id, api_user().user, **chosen)
         return Response(chunks, mimetype="application/json", headers=_attachment(f"project-{project_id}.json"))
     if any(args.get(name) not in (None, "") for name in LS_ARGS):
         raise Invalid("download_all_tasks, ids and query go with Label Studio's JSON export only; use state, label, "

@@ -12,11 +12,15 @@ from web.api.schemas.common import Schema
 
 class ExportQuery(Schema):
     exportType: str = Field("JSON", description="JSON, JSON_MIN, CSV, TSV, JSONL, PARQUET, COCO, YOLO, VOC, "
-                                                "CONLL2003, BRUSH_TO_PNG, COCO_WITH_IMAGES, YOLO_WITH_IMAGES")
+                                                "CONLL2003, BRUSH_TO_PNG, COCO_WITH_IMAGES, YOLO_WITH_IMAGES. With "
+                                                "none of the clean export's arguments (state, label, annotator, "
+                                                "since, until, seed, split, media, rows), JSON and the formats "
+                                                "Label Studio's converter makes answer as Label Studio: every "
+                                                "annotated task, each annotation")
     export_type: str | None = None
-    download_all_tasks: bool | None = Field(None, description="Label Studio's JSON export: unlabeled tasks too")
-    ids: list[int] | None = Field(None, description="Label Studio's JSON export: these tasks (also ids[])")
-    query: str | None = Field(None, description="labelfab's addition to Label Studio's JSON export: only the tasks "
+    download_all_tasks: bool | None = Field(None, description="Label Studio's export: unlabeled tasks too")
+    ids: list[int] | None = Field(None, description="Label Studio's export: these tasks (also ids[])")
+    query: str | None = Field(None, description="labelfab's addition to Label Studio's export: only the tasks "
                                                 "a Data Manager query selects (JSON: filters and selectedItems, as "
                                                 "GET /api/tasks?query=), the data manager's export of every task "
                                                 "that matches")
