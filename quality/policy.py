@@ -77,6 +77,7 @@ from labeling.models import (
 )
 from labeling.review import as_result, queue_move, release_cleared
 from labeling.schema import LabelSchema, label_text, result_labels, schema_of
+from quality.kinds import AGREEMENT, ISSUE_KINDS
 
 __all__ = [
     "DEFAULTS",
@@ -93,13 +94,6 @@ __all__ = [
 
 SUSPECT_MODES = ("flagged", "threshold", "worst_share", "budget")
 ROUTES = ("review", "relabel")
-ISSUE_KINDS = ("label", "outlier", "near_duplicate", "multilabel", "ner", "detection",
-               # image quality (cleanvision, quality/image_quality.py)
-               "blurry", "dark", "light", "odd_size", "odd_aspect_ratio", "low_information", "image_duplicate",
-               # annotators' agreement on rankings, picks, paths, spans, relations (quality.task_agreement)
-               "agreement")
-#: The issue kind of a run's agreement findings: flagged ones go to review whatever ``kinds`` says.
-AGREEMENT = "agreement"
 
 DEFAULTS: dict[str, Any] = {
     "suspect": "flagged",  # flagged | threshold | worst_share | budget

@@ -18,7 +18,7 @@ from labeling.errors import Invalid, NotFound
 from labeling.jobs.qc_trigger import QC_JOB_KIND
 from labeling.models import AnnotatorScore, Job, LabelIssue, QualityRun, Task, User
 from labeling.schema import LabelSchema, schema_of
-from quality.policy import ISSUE_KINDS
+from quality.kinds import ISSUE_KINDS
 
 __all__ = [
     "agreement_controls",

@@ -12,7 +12,7 @@ import click
 from labeling.errors import DomainError
 from labeling.models import JobStatus
 from labeling.schema import schema_of
-from quality.policy import ISSUE_KINDS
+from quality.kinds import ISSUE_KINDS
 from web.cli_common import acting_user, domain_fail, fail
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from quality.policy import ISSUE_KINDS
+from quality.kinds import ISSUE_KINDS
 from web.api.schemas.common import Job, Schema
 
 
