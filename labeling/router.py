@@ -33,6 +33,9 @@ sleeping in SQLite's busy handler). On PostgreSQL candidate rows are taken with
 ``FOR UPDATE SKIP LOCKED`` and re-checked against their newest version, and every counter
 changes while its row is locked; the usual claim is one statement (choose, lease, count), so it
 runs in autocommit mode, and only a sweep, a gold task or a dropped lease opens a transaction.
+A claim that finds nothing but skipped a row open to the user (another annotator submitting
+that task, say) asks again after a short wait instead of answering "nothing left", which
+would send the user away from a task that still needs them.
 Lock order is always task rows before lease rows, so that a submit, a release and a sweep of
 the same lease cannot deadlock.
 
@@ -52,9 +55,10 @@ by this user), so a request costs O(log n + in-flight) whatever the project size
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -304,6 +308,9 @@ _TASK_FOR_UPDATE = _TASK.with_for_update()
 _PREDICTIONS = sa.select(_PR).where(_PR.c.task_id == _p("tid")).order_by(_PR.c.id)
 # Someone else has labelled the task or holds a place on it: the caller is not its first
 # annotator, and pre-labels would cost the task its independent labels.
+# After a claim found nothing: is a task open to the user that the claim skipped because another
+# transaction held its row (a submit of the same task, most often)?
+_BUSY_ONLY = sa.select(sa.exists().where(*_eligible(_T)))
 _NOT_FIRST = sa.select(sa.or_(
     sa.exists().where(_A.c.task_id == _p("tid"), _A.c.user_id != _p("uid"), _A.c.was_cancelled == sa.false()),
     sa.exists().where(_L.c.task_id == _p("tid"), _L.c.user_id != _p("uid"), _L.c.kind == ANNOTATE),
@@ -319,6 +326,9 @@ def _gold_due(conn: Connection, project: Row, user_id: int) -> bool:
 
 
 _TRANSACTION_NEEDED = "transaction needed"  # _claim's answer where its writes must be one transaction
+_BUSY = "busy"  # _claim's answer where the only tasks open to the user were locked by others just then
+# how long a claim that found only locked tasks waits before asking again (1.27 s in all)
+_BUSY_WAITS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
 
 
 def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime,
@@ -350,6 +360,9 @@ def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None =
     lease. Where a sweep of expired leases, a gold task or a dropped lease needs a transaction
     it answers ``_TRANSACTION_NEEDED`` having written nothing, and the caller runs it again in
     one. This saves the BEGIN and COMMIT round trips of most requests.
+
+    On PostgreSQL it answers ``_BUSY`` where it found nothing but a task open to the user was
+    skipped because another transaction held its row; :func:`_claimed` asks again.
     """
     now = utcnow()
     project = _annotator_project(conn, user, project_id, now, ahead_of or 0)
@@ -373,7 +386,9 @@ def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None =
         task = conn.execute(_PICK_GOLD, params).first()
     if task is None and conn.dialect.name == "postgresql":
         task = conn.execute(_CLAIM_PG, params).first()
-        return None if task is None else (project, task, expires)
+        if task is None:
+            return _BUSY if conn.execute(_BUSY_ONLY, params).scalar() else None
+        return project, task, expires
     if task is None:
         task = conn.execute(_PICK, params).first()
     if task is None:
@@ -386,18 +401,32 @@ def _claim(conn: Connection, user: User, project_id: int, ahead_of: int | None =
 def _claimed(user: User, project_id: int, ahead_of: int | None) -> Iterator[tuple[Connection, Any]]:
     """Run :func:`_claim`; yields the connection (still open, for reading more) and its answer.
 
-    On PostgreSQL the claim first runs in autocommit mode (one round trip per statement, no
-    BEGIN or COMMIT), and again in a transaction only where it has to.
+    On PostgreSQL a claim skips task rows other transactions hold (``SKIP LOCKED``). Where
+    those were the only tasks open to the user (another annotator's submit of the task
+    they would get, say), "nothing left" would be false: the claim runs again after a short
+    wait, for about a second at most, holding no lock meanwhile.
     """
+    for wait in (*_BUSY_WAITS, None):
+        with ExitStack() as stack:
+            conn, claimed = _claim_once(stack, user, project_id, ahead_of)
+            if claimed is not _BUSY or wait is None:
+                yield conn, None if claimed is _BUSY else claimed
+                return
+        time.sleep(wait)
+
+
+def _claim_once(stack: ExitStack, user: User, project_id: int, ahead_of: int | None) -> tuple[Connection, Any]:
+    """One :func:`_claim`, its connection entered on ``stack``. On PostgreSQL it first runs in
+    autocommit mode (one round trip per statement, no BEGIN or COMMIT), and again in a
+    transaction only where it has to."""
     engine = get_engine()
     if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            claimed = _claim(conn, user, project_id, ahead_of, single_statements=True)
-            if claimed is not _TRANSACTION_NEEDED:
-                yield conn, claimed
-                return
-    with hot_transaction() as conn:
-        yield conn, _claim(conn, user, project_id, ahead_of)
+        conn = stack.enter_context(engine.connect().execution_options(isolation_level="AUTOCOMMIT"))
+        claimed = _claim(conn, user, project_id, ahead_of, single_statements=True)
+        if claimed is not _TRANSACTION_NEEDED:
+            return conn, claimed
+    conn = stack.enter_context(hot_transaction())
+    return conn, _claim(conn, user, project_id, ahead_of)
 
 
 def next_task(project_id: int, user: User, *, ahead_of: int | None = None) -> Task | None:

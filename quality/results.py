@@ -225,10 +225,14 @@ def issue_counts(user: User, project_id: int, run: QualityRun) -> dict[str, int]
     outliers, near duplicates... (the QC policy's ``kinds`` say which of them become suspects)."""
     with read_session() as s:
         require_project(s, user, project_id, "see_all")
-        counted = s.execute(
-            sa.select(LabelIssue.kind, sa.func.count()).where(LabelIssue.run_id == run.id, LabelIssue.is_issue == sa.true())
-            .group_by(LabelIssue.kind)
-        ).all()
+        return _kind_counts(s, run.id)
+
+
+def _kind_counts(s: Session, run_id: int) -> dict[str, int]:
+    counted = s.execute(
+        sa.select(LabelIssue.kind, sa.func.count()).where(LabelIssue.run_id == run_id, LabelIssue.is_issue == sa.true())
+        .group_by(LabelIssue.kind)
+    ).all()
     return dict(sorted(((kind, n) for kind, n in counted), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -297,10 +301,7 @@ def overview(user: User, project_id: int, *, run_id: int | None = None, kind: st
         kinds: dict[str, int] = {}
         total = 0
         if run is not None and run.status == "done":
-            kinds = dict(s.execute(
-                sa.select(LabelIssue.kind, sa.func.count()).where(LabelIssue.run_id == run.id,
-                                                                   LabelIssue.is_issue == sa.true())
-                .group_by(LabelIssue.kind)).all())
+            kinds = _kind_counts(s, run.id)
             where = [LabelIssue.run_id == run.id, LabelIssue.is_issue == sa.true()]
             if kind:
                 where.append(LabelIssue.kind == kind)

@@ -434,3 +434,25 @@ def test_submit_racing_the_sweep_of_its_own_expired_lease(lead, annotators):
     assert all(t.n_annotations == per_task.get(t.id, 0) <= 1 for t in tasks)
     assert any(outcomes)  # at least some late submits got in
 
+
+
+@pytest.mark.skipif(get_engine().dialect.name != "postgresql", reason="SKIP LOCKED: PostgreSQL's claim")
+def test_a_task_locked_by_a_submit_is_not_nothing_left(lead, annotators):
+    """The last task open to b is locked by a's submit when b asks: b waits for it instead of
+    hearing "nothing left" (and leaving a task one annotation short of its overlap)."""
+    import threading
+
+    project = make_project(lead.user, overlap=2)
+    [tid] = add_tasks(project, 1)
+    a, b = annotators[0].user, annotators[1].user
+    assert router.next_task(project.id, a).id == tid
+    answer: dict[str, object] = {}
+    with get_engine().begin() as conn:  # a's submit, in flight: the task row is locked
+        conn.execute(sa.select(Task.id).where(Task.id == tid).with_for_update())
+        asking = threading.Thread(target=lambda: answer.update(task=router.next_task(project.id, b)))
+        asking.start()
+        asking.join(0.2)
+        assert asking.is_alive()  # b is waiting, not told "nothing left"
+    asking.join(10)
+    assert answer["task"] is not None and answer["task"].id == tid
+    assert router.next_task(project.id, annotators[2].user) is None  # full: a's lease and b's
