@@ -1,0 +1,248 @@
+"""The zoo's choice of model, offline: every candidate's out-of-fold probabilities cached, rules scored.
+
+``bench/qc_zoo.py`` measures QC through the product, one choice per row. Whether another way of
+choosing (or averaging) the zoo's candidates would flag better depends only on each candidate's
+out-of-fold probabilities, so this script computes them once per row, as
+``quality.zoo.select_pred_probs`` does (the selection split: :data:`quality.zoo.SELECTION_FOLDS`
+folds, seed 1; the final split: 5 folds, seed 0; the product's seeds), for *every* candidate on
+both splits, and keeps them in ``--cache`` (one ``.npz`` per row, with the true and given labels
+and the best bare-cleanlab baseline's F1 of ``bench/qc_zoo.py`` on the same items). Later runs only
+score each rule of :data:`RULES`: which candidates it averages (chosen on the selection split
+only), then the product's noise estimate and flags on the final split's probabilities of that
+choice; per rule: rows at or above their baseline, mean F1, F1 at the true count (the ranking
+alone), rows whose noise estimate is within 2 points, mean and max error.
+
+The folds follow the item order of the generators (a product run's follow its tasks), so
+figures are close to, not equal to, ``qc_zoo``'s. Usage::
+
+    python bench/qc_select.py [--seeds 0,1] [--datasets glyphs,tickets] [--noise 0.05,0.2] [--n 900]
+                              [--cache DIR]
+
+A line per row goes to stderr; the last line on stdout is one JSON object of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import qc_zoo
+from common import flip_labels, log
+
+#: Folds and seed of the final cross-validation as the product runs it (``select_pred_probs``'s defaults).
+FINAL_FOLDS, FINAL_SEED = 5, 0
+
+
+def _f1(flagged: np.ndarray, truth: np.ndarray) -> float:
+    return 2.0 * int(np.sum(flagged & truth)) / max(int(flagged.sum() + truth.sum()), 1)
+
+
+def build(name: str, n: int, rates: list[float], seed: int, cache: Path) -> dict[float, Path]:
+    """Each row's cache file, computed where missing: every candidate's raw out-of-fold
+    probabilities on the selection split and on the final split, and the best baseline's F1."""
+    from threadpoolctl import threadpool_limits
+
+    from quality.pred_probs import _folds, _run_cv, cross_val_pred_probs
+    from quality.zoo import (
+        IMAGE_CANDIDATES,
+        SELECTION_FOLDS,
+        TEXT_CANDIDATES,
+        candidates_for,
+        feature_sets_of,
+        image_feature_sets,
+        text_feature_sets,
+    )
+
+    files = {r: cache / f"{name}-n{n}-s{seed}-{int(round(r * 100))}.npz" for r in rates}
+    todo = [r for r, f in files.items() if not f.exists()]
+    if not todo:
+        return files
+    image = name in qc_zoo.IMAGE_SETS
+    items, y, names = qc_zoo.MAKERS[name](n, seed)
+    k = len(names)
+    cands = [c for c in candidates_for(IMAGE_CANDIDATES if image else TEXT_CANDIDATES, n_items=n) if c[0] != "onnx"]
+    wanted = feature_sets_of(cands)
+    t = time.perf_counter()
+    sets = image_feature_sets(items, names=wanted) if image else text_feature_sets(items, names=wanted)
+    base_features = qc_zoo.baseline_features("image" if image else "text", items)
+    log(f"{name} s{seed}: features in {time.perf_counter() - t:.1f}s")
+    for rate in todo:
+        t = time.perf_counter()
+        noisy = flip_labels(y, rate, k, seed + int(round(rate * 100)))
+        truth = set(np.flatnonzero(noisy != y).tolist())
+        base = 0.0
+        for pp in qc_zoo.baselines(base_features, noisy, seed).values():
+            idx, _ = qc_zoo.bare_cleanlab(noisy, pp)
+            base = max(base, qc_zoo.qc.prf(set(idx.tolist()), truth)[2])
+        prior = np.bincount(noisy, minlength=k) / noisy.size
+        folds = _folds(noisy, SELECTION_FOLDS, FINAL_SEED + 1)
+        sel, fin = [], []
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for fset, model in cands:
+                sel.append(_run_cv(model, sets[fset], noisy, n_classes=k, folds=folds, prior=prior,
+                                   seed=FINAL_SEED)[0])
+                fin.append(cross_val_pred_probs(sets[fset], noisy, n_classes=k, candidates=(model,),
+                                                n_folds=FINAL_FOLDS, seed=FINAL_SEED)[0])
+        np.savez(files[rate], y=y, noisy=noisy, selection=np.stack(sel), final=np.stack(fin),
+                 candidates=np.asarray([f"{f} + {m}" for f, m in cands]), baseline_f1=base)
+        log(f"{name} s{seed} {rate:.0%}: {len(cands)} candidates in {time.perf_counter() - t:.1f}s, "
+            f"baseline F1 {base:.3f}")
+    return files
+
+
+# --------------------------------------------------------------------------- choosing rules
+# Each rule: (selection-split calibrated probabilities by candidate, given labels) -> weights of
+# the candidates (summing to 1), chosen on the selection split only.
+
+
+def _losses(sel: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from quality.zoo import _log_loss
+
+    return np.array([_log_loss(p, y) for p in sel])
+
+
+def product(sel: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The product's rule: the lowest capped loss, or the best two averaged when that is lower."""
+    from quality.zoo import _log_loss
+
+    loss = _losses(sel, y)
+    order = np.argsort(loss, kind="stable")
+    w = np.zeros(len(sel))
+    if _log_loss((sel[order[0]] + sel[order[1]]) / 2, y) < loss[order[0]]:
+        w[order[:2]] = 0.5
+    else:
+        w[order[0]] = 1.0
+    return w
+
+
+def top2(sel: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Always the best two by capped loss, averaged."""
+    w = np.zeros(len(sel))
+    w[np.argsort(_losses(sel, y), kind="stable")[:2]] = 0.5
+    return w
+
+
+def greedy(sel: np.ndarray, y: np.ndarray, steps: int = 4) -> np.ndarray:
+    """Caruana et al.'s ensemble selection: add, with replacement, the candidate whose addition
+    lowers the average's capped loss most, up to ``steps`` members; stop when none lowers it."""
+    from quality.zoo import _log_loss
+
+    loss = _losses(sel, y)
+    members = [int(np.argmin(loss))]
+    best = loss[members[0]]
+    for _ in range(steps - 1):
+        trial = [_log_loss((sel[members].sum(0) + sel[c]) / (len(members) + 1), y) for c in range(len(sel))]
+        c = int(np.argmin(trial))
+        if trial[c] >= best:
+            break
+        members.append(c)
+        best = trial[c]
+    return np.bincount(members, minlength=len(sel)) / len(members)
+
+
+def one_se(sel: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The best two averaged unless the best alone is lower by more than one standard error of
+    the per-item capped loss difference (the lower-variance choice unless the data say otherwise)."""
+    from quality.zoo import LOSS_FLOOR
+
+    per = -np.log(np.clip(sel[:, np.arange(y.size), y], LOSS_FLOOR, None))  # (c, n)
+    order = np.argsort(per.mean(1), kind="stable")
+    avg = -np.log(np.clip(((sel[order[0]] + sel[order[1]]) / 2)[np.arange(y.size), y], LOSS_FLOOR, None))
+    d = avg - per[order[0]]
+    w = np.zeros(len(sel))
+    if d.mean() > d.std(ddof=1) / np.sqrt(y.size):
+        w[order[0]] = 1.0
+    else:
+        w[order[:2]] = 0.5
+    return w
+
+
+RULES = {"product": product, "top2": top2, "greedy": greedy, "one_se": one_se}
+
+
+def score(path: Path, rules: dict) -> dict:
+    from quality.noise import estimate_noise, lowest_flags
+    from quality.zoo import _scaled, _temperature
+
+    d = np.load(path)
+    y, noisy = d["y"], d["noisy"]
+    truth = noisy != y
+    temps = [_temperature(p, noisy) for p in d["selection"]]
+    sel = np.stack([_scaled(p, t) for p, t in zip(d["selection"], temps, strict=True)])
+    fin = np.stack([_scaled(p, t) for p, t in zip(d["final"], temps, strict=True)])
+    out = {"noise_true": round(float(truth.mean()), 4), "baseline_f1": round(float(d["baseline_f1"]), 4), "rules": {}}
+    for name, rule in rules.items():
+        w = rule(sel, noisy)
+        pp = np.tensordot(w, fin, axes=1)
+        pp /= pp.sum(axis=1, keepdims=True)
+        est = estimate_noise(noisy, pp)["noise_rate"]
+        sc = pp[np.arange(noisy.size), noisy]
+        flags = lowest_flags(sc, est)
+        at_truth = lowest_flags(sc, float(truth.mean()))
+        out["rules"][name] = {"f1": round(_f1(flags, truth), 4), "f1_true_count": round(_f1(at_truth, truth), 4),
+                              "noise_est": round(est, 4), "acc": round(float(np.mean(pp.argmax(1) == noisy)), 4),
+                              "chosen": [str(c) for c in d["candidates"][w > 0]]}
+    return out
+
+
+def summary(rows: list[dict], rules: dict) -> dict:
+    out = {}
+    for name in rules:
+        r = [row["rules"][name] for row in rows]
+        err = [abs(x["noise_est"] - row["noise_true"]) for x, row in zip(r, rows, strict=True)]
+        out[name] = {"rows_at_or_above_baseline": int(sum(x["f1"] >= row["baseline_f1"] for x, row in zip(r, rows, strict=True))),
+                     "rows_true_count_at_or_above": int(sum(x["f1_true_count"] >= row["baseline_f1"]
+                                                            for x, row in zip(r, rows, strict=True))),
+                     "mean_gap": round(float(np.mean([x["f1"] - row["baseline_f1"] for x, row in zip(r, rows, strict=True)])), 4),
+                     "min_gap": round(float(np.min([x["f1"] - row["baseline_f1"] for x, row in zip(r, rows, strict=True)])), 4),
+                     "mean_f1": round(float(np.mean([x["f1"] for x in r])), 4),
+                     "rows_within_2_points": int(sum(e <= 0.02 for e in err)),
+                     "max_noise_error": round(max(err), 4), "mean_noise_error": round(float(np.mean(err)), 4)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--datasets", default=",".join(qc_zoo.MAKERS))
+    ap.add_argument("--noise", default=",".join(str(r) for r in qc_zoo.NOISE))
+    ap.add_argument("--n", type=int, default=900, help="items per image dataset (text: 4/3 of it)")
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "labelfab-qc-select"))
+    ap.add_argument("--build-only", action="store_true", help="fill the cache, score nothing")
+    args = ap.parse_args()
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    rates = [float(r) for r in args.noise.split(",")]
+    t = time.perf_counter()
+    by_seed: dict[int, list[dict]] = {}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        rows = by_seed.setdefault(seed, [])
+        for name in [d for d in args.datasets.split(",") if d]:
+            n = args.n if name in qc_zoo.IMAGE_SETS else int(args.n * 4 / 3)
+            files = build(name, n, rates, seed, cache)
+            if args.build_only:
+                continue
+            for rate, path in files.items():
+                row = {"dataset": name, "noise": rate, "seed": seed, **score(path, RULES)}
+                log(f"s{seed} {name} {rate:.0%}: base {row['baseline_f1']:.3f} true {row['noise_true']:.3f}; "
+                    + "; ".join(f"{k} {v['f1']:.3f}/{v['f1_true_count']:.3f} est {v['noise_est']:.3f}"
+                                for k, v in row["rules"].items()))
+                rows.append(row)
+    figures = {f"seed_{s}": summary(rows, RULES) for s, rows in by_seed.items() if rows}
+    for s, fig in figures.items():
+        for name, f in fig.items():
+            log(f"{s} {name}: {f}")
+    print(json.dumps({"summary": figures, "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 1),
+                      "total_seconds": round(time.perf_counter() - t, 1),
+                      "rows": [r for rows in by_seed.values() for r in rows]}))
+
+
+if __name__ == "__main__":
+    main()
