@@ -12,7 +12,8 @@ out-of-sample ``pred_probs`` and the choice out. No database, no jobs.
 * :func:`select_pred_probs` -- every (feature set, model) candidate is cross-validated on one
   split and calibrated by temperature scaling (on the plain log loss); the best by log loss (each
   item's loss capped, so that the labels a good model contradicts -- probably wrong -- do not
-  dominate it) (and, when it helps, the average of the best two) is chosen; its
+  dominate it) is chosen, averaged with up to two more when that lowers the loss (forward
+  selection, :func:`_forward_selection`); its
   ``pred_probs`` are then computed afresh on another split, so the probabilities cleanlab sees
   are not the ones the choice was made on.
 
@@ -430,8 +431,9 @@ def select_pred_probs(
        grid, minimizing the plain log loss, so that models whose probabilities are merely over-
        or under-confident are not penalized for it) and scored by its calibrated log loss,
        capped per item, against the given labels.
-    2. The best candidate, or -- with `ensemble` -- the average of the best two when that
-       average's loss on the same split is lower, is chosen.
+    2. The best candidate is chosen; with `ensemble`, others are added to an equal-weight
+       average one at a time (at most :data:`ENSEMBLE_MOST` in all), each the one whose addition
+       lowers the average's loss on the same split most, while one does.
     3. The chosen model(s) are cross-validated again on all items with `n_folds` folds and seed
        `seed`, and calibrated with the temperature found in 1: those are the ``pred_probs``
        returned, and the CV accuracy is theirs.
@@ -453,7 +455,7 @@ def select_pred_probs(
     selection_size : int, default 3000
         Largest number of items the candidates are compared on.
     ensemble : bool, default True
-        Allow the average of the best two candidates.
+        Allow an average of up to :data:`ENSEMBLE_MOST` candidates.
     progress : callable, optional
         ``progress(fraction, message)`` as candidates are tried.
 
@@ -525,11 +527,7 @@ def select_pred_probs(
         raise QCInputError("no candidate model can run on this data: "
                            + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     ranked = sorted(oof, key=lambda k: (losses[k], k))
-    chosen = ranked[:1]
-    if ensemble and len(ranked) > 1:
-        avg = (oof[ranked[0]] + oof[ranked[1]]) / 2.0
-        if _log_loss(avg, ys) < losses[ranked[0]]:
-            chosen = ranked[:2]
+    chosen = _forward_selection(ranked, oof, losses, ys) if ensemble else ranked[:1]
     report(0.9, f"cross-validating the choice: {' & '.join(chosen)}")
     parts = []
     fallback = np.zeros(0, dtype=np.int64)
@@ -550,6 +548,30 @@ def select_pred_probs(
     if skipped:
         out["skipped"] = skipped
     return pred_probs, " & ".join(chosen), acc, out
+
+
+#: Candidates the chosen average holds at most (each is cross-validated again on every item).
+ENSEMBLE_MOST = 3
+
+
+def _forward_selection(ranked: list[str], oof: Mapping[str, np.ndarray], losses: Mapping[str, float],
+                       y: np.ndarray) -> list[str]:
+    """The candidates whose equal-weight average is chosen (Caruana et al.'s forward ensemble
+    selection, without repeats): the best alone, then, while the average has fewer than
+    :data:`ENSEMBLE_MOST`, the candidate whose addition lowers the average's capped loss on the
+    selection split most, if it lowers it at all. The partner added is the one that helps the
+    average most, not the second best alone (two models of one feature set often err together)."""
+    chosen = ranked[:1]
+    best = losses[ranked[0]]
+    while len(chosen) < min(ENSEMBLE_MOST, len(ranked)):
+        total = np.sum([oof[k] for k in chosen], axis=0)
+        trial = {k: _log_loss((total + oof[k]) / (len(chosen) + 1), y) for k in ranked if k not in chosen}
+        add = min(trial, key=lambda k: (trial[k], ranked.index(k)))
+        if trial[add] >= best:
+            break
+        chosen.append(add)
+        best = trial[add]
+    return chosen
 
 
 _TEMPERATURES = np.geomspace(0.2, 5.0, 33)

@@ -210,3 +210,52 @@ def test_invariant_features_ignore_rotation_and_colours_but_not_the_shape():
     assert np.linalg.norm(base[spectrum] - recoloured[spectrum]) < 0.05
     assert np.linalg.norm(base[spectrum] - square[spectrum]) > 5 * np.linalg.norm(base[spectrum] - recoloured[spectrum])
     assert base[2] > base[1] and square[3] > square[2]  # |FFT| peaks at 3 and 4 (index = frequency - 1)
+
+
+def _probs(y: np.ndarray, wrong: np.ndarray, right: float) -> np.ndarray:
+    """Out-of-fold probabilities that give the label `right` except on the `wrong` items,
+    where they give it 0.1 (and the next class the rest)."""
+    k = int(y.max()) + 1
+    pp = np.full((y.size, k), (1.0 - right) / (k - 1))
+    pp[np.arange(y.size), y] = right
+    pp[wrong] = 0.0
+    pp[wrong, y[wrong]] = 0.1
+    pp[wrong, (y[wrong] + 1) % k] = 0.9
+    return pp
+
+
+def test_the_average_takes_the_partner_that_helps_it_not_the_second_best_alone():
+    from quality.zoo import _forward_selection, _log_loss
+
+    y = np.tile(np.arange(3), 100)
+    rng = np.random.default_rng(0)
+    errs = rng.permutation(y.size)
+    # "twin" errs where "best" errs (a second model of the same features), a little more often;
+    # "other" errs as often as the twin, but on other items
+    oof = {"best": _probs(y, errs[:30], 0.7), "twin": _probs(y, errs[:33], 0.7),
+           "other": _probs(y, errs[100:133], 0.7)}
+    losses = {k: _log_loss(v, y) for k, v in oof.items()}
+    ranked = sorted(oof, key=lambda k: (losses[k], k))
+    assert ranked == ["best", "other", "twin"] or ranked == ["best", "twin", "other"]
+    chosen = _forward_selection(ranked, oof, losses, y)
+    assert chosen[:2] == ["best", "other"]
+    assert _log_loss((oof["best"] + oof["other"]) / 2, y) < _log_loss((oof["best"] + oof["twin"]) / 2, y)
+    # with the twin ranked second alone, the partner is still the one that helps the average
+    chosen = _forward_selection(["best", "twin", "other"], oof, losses, y)
+    assert chosen[:2] == ["best", "other"]
+
+
+def test_the_average_holds_at_most_three_and_none_that_does_not_lower_the_loss():
+    from quality.zoo import ENSEMBLE_MOST, _forward_selection, _log_loss
+
+    y = np.tile(np.arange(3), 100)
+    rng = np.random.default_rng(1)
+    oof = {f"m{i}": _probs(y, rng.choice(y.size, 30, replace=False), 0.7) for i in range(5)}
+    losses = {k: _log_loss(v, y) for k, v in oof.items()}
+    ranked = sorted(oof, key=lambda k: (losses[k], k))
+    chosen = _forward_selection(ranked, oof, losses, y)
+    assert len(chosen) == ENSEMBLE_MOST == 3 and chosen[0] == ranked[0] and len(set(chosen)) == 3
+    # a useless candidate (uniform probabilities) is never added to a good one
+    useless = {"good": _probs(y, np.arange(0), 0.9), "flat": np.full((y.size, 3), 1 / 3)}
+    losses = {k: _log_loss(v, y) for k, v in useless.items()}
+    assert _forward_selection(["good", "flat"], useless, losses, y) == ["good"]
