@@ -285,10 +285,15 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
 @doc(query=s.TasksQuery, responses={200: wire.TaskList}, tags=('tasks',))
 def list_tasks():
     """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``),
-    filtered and ordered by a Data Manager ``query`` or ``view`` as Label Studio does."""
+    filtered and ordered by a Data Manager ``query`` or ``view`` as Label Studio does (a ``view``
+    alone names its project)."""
     project_id = int_arg("project", 0)
+    view_id = int_arg("view", 0)
+    if not project_id and view_id:  # Label Studio's: the view's project
+        project_id = dm_views.get_view(api_user().user, view_id).project_id
     if not project_id:
-        raise Invalid("give the project: /api/tasks?project=ID", [{"field": "project", "detail": "required"}])
+        raise Invalid("give the project: /api/tasks?project=ID (or a view: ?view=ID)",
+                      [{"field": "project", "detail": "required"}])
     page = _task_page(project_id)
     return jsonify({"tasks": _task_list_views(page), "total": page.total,
                     "total_annotations": page.total_annotations, "total_predictions": page.total_predictions,
