@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from labeling import outbound, secretbox
+from labeling import outbound, secretbox, wire
 from labeling.access import can_create_projects, require_project, role_from
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import DomainError, Forbidden, Invalid, NotFound
@@ -190,7 +190,7 @@ def _hook_for(s: Session, user: User, webhook_id: int) -> Webhook:
 def webhook_view(hook: Webhook, *, secret: str | None = None) -> dict[str, Any]:
     """A webhook as Label Studio shows it; header values masked, the secret only when just made."""
     out = {
-        "id": hook.id, "organization": None, "project": hook.project_id, "url": hook.url,
+        "id": hook.id, "organization": wire.ORGANIZATION_ID, "project": hook.project_id, "url": hook.url,
         "send_payload": hook.send_payload, "send_for_all_actions": hook.send_for_all_actions,
         "headers": {name: MASK for name in hook.header_names or []}, "is_active": hook.is_active,
         "actions": list(hook.actions or []), "created_at": hook.created_at.isoformat(),

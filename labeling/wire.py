@@ -361,6 +361,12 @@ LABELFAB_TASK_KEYS = ("file_name", "lease_expires_at", "lease_seconds", "editabl
 _POOL_STATES = frozenset({"imported", "open"})
 
 
+#: labelfab is one organisation in Label Studio's terms: the id every project, webhook and user's
+#: ``active_organization`` names, and its title (``/api/organizations``).
+ORGANIZATION_ID = 1
+ORGANIZATION_TITLE = "labelfab"
+
+
 #: Label Studio's project keys (``ProjectSerializer``) with one value in labelfab: what labelfab
 #: does (annotators may always skip; an annotation needs a result; a skipped task goes to other
 #: annotators), else the value of a Label Studio Community project that never changed them.
@@ -368,7 +374,7 @@ PROJECT_LS_DEFAULTS: dict[str, Any] = {
     "show_skip_button": True,
     "enable_empty_annotation": False,
     "show_annotation_history": False,
-    "organization": 1,
+    "organization": ORGANIZATION_ID,
     "color": "#FFFFFF",
     "is_published": False,
     "model_version": "",
