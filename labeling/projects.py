@@ -31,6 +31,7 @@ from labeling.models import (
     Prediction,
     Project,
     Role,
+    StorageImportLink,
     Task,
     TaskState,
     User,
@@ -676,6 +677,9 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
                              if privileged else None)
         if data_manager:  # Label Studio's GET /api/tasks/ID; its create answer has none of them
             out.update(wire.dm_task_keys(out["annotations"], out["predictions"]))
+            # the object an import storage made the task from (Label Studio's get_storage_filename)
+            out["storage_filename"] = s.exec(select(StorageImportLink.key).where(
+                StorageImportLink.task_id == task_id).order_by(StorageImportLink.id).limit(1)).first()
         return out
 
 
