@@ -474,33 +474,51 @@ def only_ids(ids: Iterable[int]) -> list[dict[str, int]]:
     return [{"id": int(i)} for i in ids]
 
 
+def _hook_tasks(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Tasks as Label Studio's ``TaskWebhookSerializer`` sends them (every field of its task
+    model): the task shape without annotations, with the comment keys and
+    ``precomputed_agreement`` (null: labelfab keeps agreement in QC runs)."""
+    from labeling import comments
+
+    counts = comments.counts(conn, [r["id"] for r in rows])
+    return [{**wire.task_json(r, annotations=None, predictions=None,
+                              comments=counts.get(r["id"]) or comments.empty_counts()),
+             "precomputed_agreement": None} for r in rows]
+
+
+def _hook_annotation(row: Any) -> dict[str, Any]:
+    """An annotation as Label Studio's ``AnnotationWebhookSerializer`` sends it (every field of
+    its model): the API's shape with ``prediction`` ({}, its default) and ``result_count`` (the
+    distinct result ids, as its ``Annotation.save`` counts them)."""
+    out = wire.annotation_json(row)
+    items = out["result"] if isinstance(out["result"], list) else []
+    out.update({"prediction": {}, "result_count": len({r.get("id") for r in items if isinstance(r, dict)})})
+    return out
+
+
 def tasks_payload(conn: Connection | Session, task_ids: list[int]) -> list[dict[str, Any]]:
     """Tasks as Label Studio's task webhook serializer sends them (the task shape, no annotations)."""
-    from labeling import wire
     from labeling.models import Task
 
     if isinstance(conn, Session):
         conn = conn.connection()
     t = Task.__table__
-    rows = conn.execute(sa.select(t).where(t.c.id.in_(task_ids)).order_by(t.c.id)).mappings()
-    return [wire.task_json(r, annotations=None, predictions=None) for r in rows]
+    return _hook_tasks(conn, list(conn.execute(sa.select(t).where(t.c.id.in_(task_ids)).order_by(t.c.id)).mappings()))
 
 
 def annotations_payload(conn: Connection | Session, *, annotation_ids: list[int] | None = None,
                         task_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    from labeling import wire
     from labeling.models import Annotation
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a = Annotation.__table__
     where = a.c.id.in_(annotation_ids) if annotation_ids is not None else a.c.task_id.in_(task_ids or [])
-    return [wire.annotation_json(r) for r in conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings()]
+    return [_hook_annotation(r) for r in conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings()]
 
 
 def annotation_event(conn: Connection | Session, annotation_id: int) -> dict[str, Any]:
     """``{"annotation": ..., "task": ...}`` of an annotation event, as Label Studio nests them."""
-    from labeling import wire
     from labeling.models import Annotation, Task
 
     if isinstance(conn, Session):
@@ -508,8 +526,8 @@ def annotation_event(conn: Connection | Session, annotation_id: int) -> dict[str
     a, t = Annotation.__table__, Task.__table__
     ann = conn.execute(sa.select(a).where(a.c.id == annotation_id)).mappings().first()
     task = conn.execute(sa.select(t).where(t.c.id == ann["task_id"])).mappings().first() if ann else None
-    return {"annotation": wire.annotation_json(ann) if ann else {"id": annotation_id},
-            "task": wire.task_json(task, annotations=None, predictions=None) if task else None}
+    return {"annotation": _hook_annotation(ann) if ann else {"id": annotation_id},
+            "task": _hook_tasks(conn, [task])[0] if task else None}
 
 
 def download_url(project_id: int, number: int) -> str:
