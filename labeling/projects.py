@@ -31,7 +31,6 @@ from labeling.models import (
     Prediction,
     Project,
     Role,
-    StorageImportLink,
     Task,
     TaskState,
     User,
@@ -40,7 +39,7 @@ from labeling.models import (
 from labeling.project_config import check_change, parse_config
 from labeling.schema import schema_of, validate_task_data
 from labeling.settings import get_settings
-from labeling.storages.resolve import url_resolver
+from labeling.storages.resolve import storage_filenames, url_resolver
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
 
@@ -553,6 +552,7 @@ class TaskPage:
     gold: bool = False  # the caller may see which tasks are gold and their answers (leads, admins)
     urls: Callable[[Any], Any] | None = None  # task data as sent: s3:// URIs pre-signed (storages.resolve)
     comments: dict[int, dict] | None = None  # task id -> Label Studio's comment keys (comments.counts)
+    files: dict[int, str] | None = None  # task id -> the storage object it came from (storage_filename)
 
 
 def _escape_like(text: str) -> str:
@@ -622,7 +622,8 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
                     results[p.task_id][1].append(wire.prediction_json(p))
         return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold,
-                        urls=url_resolver(s, project_id), comments=comments.counts(s, ids))
+                        urls=url_resolver(s, project_id), comments=comments.counts(s, ids),
+                        files=storage_filenames(s, ids))
 
 
 def _named(s: Session, annotations: list[Annotation]) -> list[dict]:
@@ -678,8 +679,7 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
         if data_manager:  # Label Studio's GET /api/tasks/ID; its create answer has none of them
             out.update(wire.dm_task_keys(out["annotations"], out["predictions"]))
             # the object an import storage made the task from (Label Studio's get_storage_filename)
-            out["storage_filename"] = s.exec(select(StorageImportLink.key).where(
-                StorageImportLink.task_id == task_id).order_by(StorageImportLink.id).limit(1)).first()
+            out["storage_filename"] = storage_filenames(s, [task_id]).get(task_id)
         return out
 
 

@@ -87,8 +87,9 @@ def test_export_storage_s3_calls(sdk, s3):
 
 
 def test_a_synced_task_names_the_object_it_came_from(sdk, s3):
-    """Label Studio's ``storage_filename`` of ``GET /api/tasks/ID``: the key of the object that
-    made the task (a script maps tasks back to its files with it); null for an imported task."""
+    """Label Studio's ``storage_filename`` of ``GET /api/tasks/ID`` and of every task of the list:
+    the key of the object that made the task (a script maps tasks back to its files with it); null
+    for an imported task."""
     ls, pid = sdk
     s3.create_bucket(Bucket="sdk-names")
     for name in ("a.jpg", "b.jpg"):
@@ -102,5 +103,7 @@ def test_a_synced_task_names_the_object_it_came_from(sdk, s3):
     ls.import_storage.s3.sync(id=blobs.id)
     ls.import_storage.s3.sync(id=rows.id)
     ls.projects.import_tasks(id=pid, request=[{"image": "https://example.com/uploaded.jpg"}])
-    names = sorted((ls.tasks.get(id=t.id).storage_filename or "") for t in ls.tasks.list(project=pid))
-    assert names == ["", "img/a.jpg", "img/b.jpg", "rows/tasks.json", "rows/tasks.json"]
+    listed = {t.id: t.storage_filename for t in ls.tasks.list(project=pid)}
+    assert sorted(name or "" for name in listed.values()) == [
+        "", "img/a.jpg", "img/b.jpg", "rows/tasks.json", "rows/tasks.json"]
+    assert {i: ls.tasks.get(id=i).storage_filename for i in listed} == listed

@@ -273,10 +273,11 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
     out = []
     for t in page.tasks:
         anns, preds = page.results.get(t.id, ([], [])) if page.results is not None else (None, None)
-        out.append(wire.task_json(t, annotations=anns, predictions=preds,
-                                  n_predictions=(page.predictions or {}).get(t.id, 0), private=True,
-                                  gold=page.gold, urls=page.urls,
-                                  comments=(page.comments or {}).get(t.id) or comments.empty_counts()))
+        out.append({**wire.task_json(t, annotations=anns, predictions=preds,
+                                     n_predictions=(page.predictions or {}).get(t.id, 0), private=True,
+                                     gold=page.gold, urls=page.urls,
+                                     comments=(page.comments or {}).get(t.id) or comments.empty_counts()),
+                    "storage_filename": (page.files or {}).get(t.id)})
     return out
 
 
