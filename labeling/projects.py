@@ -581,7 +581,8 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
 
 def list_tasks(user: User, project_id: int, *, state: str | None = None, search: str | None = None,
                page: int = 1, page_size: int = 100, with_results: bool = False,
-               where: Sequence[Any] = (), order_by: Sequence[Any] = (), gold_query: bool = False) -> TaskPage:
+               where: Sequence[Any] = (), order_by: Sequence[Any] = (), gold_query: bool = False,
+               resolve_uri: bool = True) -> TaskPage:
     """A page of a project's tasks, oldest first, filtered by state and by text in their data.
 
     ``with_results`` adds every task's annotations and predictions (Label Studio's
@@ -589,7 +590,8 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
     gold tasks (``state="gold"``); the page's ``gold`` says whether the caller may see the gold
     flag and answer of its tasks. ``where`` and ``order_by`` are more clauses over :class:`Task` (a Data
     Manager query, :mod:`labeling.dm.filters`); ``gold_query`` says they filter or sort by whether
-    tasks are gold, which only leads and admins may.
+    tasks are gold, which only leads and admins may. ``resolve_uri`` false (Label Studio's
+    ``resolve_uri=false``) gives the data as stored: ``s3://`` URIs of import storages unsigned.
     """
     if page < 1 or page_size < 1:
         raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
@@ -622,7 +624,7 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
                     results[p.task_id][1].append(wire.prediction_json(p))
         return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold,
-                        urls=url_resolver(s, project_id), comments=comments.counts(s, ids),
+                        urls=url_resolver(s, project_id) if resolve_uri else None, comments=comments.counts(s, ids),
                         files=storage_filenames(s, ids))
 
 
@@ -652,13 +654,14 @@ def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, 
     return task, project, privileged
 
 
-def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
+def get_task(user: User, task_id: int, *, data_manager: bool = True, resolve_uri: bool = True) -> dict:
     """One task with its annotations and predictions, as the caller may see them.
 
     Leads and reviewers see every annotation and the workflow keys; only leads and admins see
     whether the task is gold and its answer (``is_gold``, ``gold_answer``). An annotator sees a
     task they hold or labeled, with their own annotation only, and predictions when the project
     shows them and no one else has labelled the task (ARCHITECTURE.md, Pre-labels).
+    ``resolve_uri`` false: the data as stored, as :func:`list_tasks` gives it.
     """
     with read_session() as s:
         task, project, privileged = _task_for(s, user, task_id, "view")
@@ -673,7 +676,7 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
             if shown else []
         out = wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged,
                              gold=privileged and can(s, user, project, "see_gold"),
-                             urls=url_resolver(s, project.id),
+                             urls=url_resolver(s, project.id) if resolve_uri else None,
                              comments=(comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
                              if privileged else None)
         if data_manager:  # Label Studio's GET /api/tasks/ID; its create answer has none of them

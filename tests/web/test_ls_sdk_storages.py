@@ -107,3 +107,22 @@ def test_a_synced_task_names_the_object_it_came_from(sdk, s3):
     assert sorted(name or "" for name in listed.values()) == [
         "", "img/a.jpg", "img/b.jpg", "rows/tasks.json", "rows/tasks.json"]
     assert {i: ls.tasks.get(id=i).storage_filename for i in listed} == listed
+
+
+def test_resolve_uri_false_gives_the_data_as_stored(sdk, s3):
+    """Label Studio's ``resolve_uri=false`` on the task list and a task: the ``s3://`` URIs an
+    import storage wrote, unsigned (a script copying the objects itself wants them)."""
+    ls, pid = sdk
+    s3.create_bucket(Bucket="sdk-raw")
+    s3.put_object(Bucket="sdk-raw", Key="img/a.jpg", Body=b"bytes")
+    made = ls.import_storage.s3.create(project=pid, bucket="sdk-raw", prefix="img", use_blob_urls=True,
+                                       presign=True, s3endpoint=s3.endpoint, aws_access_key_id=KEY_ID,
+                                       aws_secret_access_key=SECRET)
+    ls.import_storage.s3.sync(id=made.id)
+    (task,) = ls.tasks.list(project=pid, resolve_uri=False)
+    assert task.data["image"] == "s3://sdk-raw/img/a.jpg"
+    assert ls.tasks.get(id=task.id, request_options={"additional_query_parameters": {"resolve_uri": "false"}}
+                        ).data["image"] == "s3://sdk-raw/img/a.jpg"
+    (signed,) = ls.tasks.list(project=pid)
+    assert signed.data["image"].startswith(s3.endpoint) and "X-Amz-Signature" in signed.data["image"]
+    assert "X-Amz-Signature" in ls.tasks.get(id=task.id).data["image"]

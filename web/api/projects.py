@@ -266,7 +266,8 @@ def _task_page(project_id: int) -> projects.TaskPage:
                                page=int_arg("page", 1), page_size=int_arg("page_size", 100),
                                with_results=request.args.get("fields") == "all",
                                where=dm_filters.where(query), order_by=dm_filters.order_by(query),
-                               gold_query=bool(dm_filters.columns_used(query) & set(dm_filters.GOLD_COLUMNS)))
+                               gold_query=bool(dm_filters.columns_used(query) & set(dm_filters.GOLD_COLUMNS)),
+                               resolve_uri=_flag("resolve_uri", True))
 
 
 def _task_list_views(page: projects.TaskPage) -> list[dict]:
@@ -345,9 +346,10 @@ def delete_all_tasks(project_id: int):
 
 @bp.get("/tasks/<int:task_id>")
 @readable
-@doc(summary="One task with the annotations and predictions the caller may see", responses={200: wire.Task}, tags=('tasks',))
+@doc(summary="One task with the annotations and predictions the caller may see", query=s.TaskQuery,
+     responses={200: wire.Task}, tags=('tasks',))
 def get_task(task_id: int):
-    return jsonify(projects.get_task(api_user().user, task_id))
+    return jsonify(projects.get_task(api_user().user, task_id, resolve_uri=_flag("resolve_uri", True)))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])
