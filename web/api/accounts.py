@@ -114,7 +114,10 @@ def create_user():
     if not isinstance(body, dict):
         raise Invalid("send a JSON object: {\"email\": ..., \"role\": ..., \"password\": ...}")
     email, role = string_field(body, "email") or "", string_field(body, "role") or Role.annotator
-    password, name = string_field(body, "password"), string_field(body, "name") or ""
+    # Label Studio's first_name and last_name make labelfab's one name
+    password = string_field(body, "password")
+    name = string_field(body, "name") or " ".join(
+        part.strip() for part in (string_field(body, "first_name"), string_field(body, "last_name")) if part and part.strip())
     try:
         user = users.create_user(email, role=role, password=password, name=name)
     except users.UserError as exc:

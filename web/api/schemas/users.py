@@ -31,6 +31,8 @@ class UserBody(Schema):
     role: str = "annotator"
     password: str | None = None
     name: str | None = None
+    first_name: str | None = Field(None, description="Label Studio's: with last_name, the name when name is not given")
+    last_name: str | None = None
 
 
 class UserPatch(Schema):
