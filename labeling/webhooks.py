@@ -490,25 +490,30 @@ def annotations_payload(conn: Connection | Session, *, annotation_ids: list[int]
                         task_ids: list[int] | None = None) -> list[dict[str, Any]]:
     from labeling import wire
     from labeling.models import Annotation
+    from labeling.users import usernames
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a = Annotation.__table__
     where = a.c.id.in_(annotation_ids) if annotation_ids is not None else a.c.task_id.in_(task_ids or [])
-    return [wire.annotation_json(r) for r in conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings()]
+    rows = conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings().all()
+    names = usernames((r["user_id"] for r in rows), conn=conn)
+    return [wire.annotation_json(r, names=names) for r in rows]
 
 
 def annotation_event(conn: Connection | Session, annotation_id: int) -> dict[str, Any]:
     """``{"annotation": ..., "task": ...}`` of an annotation event, as Label Studio nests them."""
     from labeling import wire
     from labeling.models import Annotation, Task
+    from labeling.users import usernames
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a, t = Annotation.__table__, Task.__table__
     ann = conn.execute(sa.select(a).where(a.c.id == annotation_id)).mappings().first()
     task = conn.execute(sa.select(t).where(t.c.id == ann["task_id"])).mappings().first() if ann else None
-    return {"annotation": wire.annotation_json(ann) if ann else {"id": annotation_id},
+    names = usernames([ann["user_id"]], conn=conn) if ann else {}
+    return {"annotation": wire.annotation_json(ann, names=names) if ann else {"id": annotation_id},
             "task": wire.task_json(task, annotations=None, predictions=None) if task else None}
 
 
