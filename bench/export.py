@@ -68,6 +68,8 @@ now = utcnow()
 engine = get_engine()
 ts = now.replace(tzinfo=None) if engine.dialect.name == "sqlite" else now
 with engine.begin() as conn:
+    if engine.dialect.name == "postgresql":  # fresh statistics: without them the final label's subquery
+        conn.execute(sa.text("ANALYZE task, annotation"))  # walked pk_annotation for every task
     conn.execute(sa.text(
         "INSERT INTO task_event (task_id, project_id, user_id, from_state, to_state, reason, created_at) "
         "SELECT id, project_id, NULL, state, 'accepted', 'bench: accepted (stands in for QC and review)', :ts "
