@@ -249,6 +249,7 @@
       const selected = this.selectedRegion();
       const at = selected ? regions.findIndex((r) => r.annotation.id === selected.annotation.id) : -1;
       const next = regions[(at + step + regions.length) % regions.length];
+      this.drawnAhead = null;
       for (const obj of Object.values(this.objects)) {
         if (obj.annotator && obj !== next.obj && obj.annotator.cancelSelected) obj.annotator.cancelSelected();
       }
