@@ -63,6 +63,21 @@ def test_ranker_with_buckets_moves_items_with_arrows_and_bucket_keys(page, shot,
                                                   "biased_results": ["puma"]}}}]
 
 
+def test_ranker_columns_are_headed_by_the_titles_label_studio_shows(page, lead, annotator):
+    items = [{"id": f"r{i}", "title": f"Answer {i}", "body": "..."} for i in range(3)]
+    project = make_project(lead, _xml("generative-ai__llm-ranker"),
+                           [{"task": "Rank them", "prompt": "Best pets?", "items": items}], title="Ranker titles")
+    open_annotate(page, annotator, project)
+    expect(page.locator(".anno-rank-title")).to_have_text(["All Results", "Relevant Results", "Biased Results"])
+    expect(page.locator('[data-control="rank"]')).to_contain_text("buckets Relevant Results 1, Biased Results 2")
+    page.locator(".anno-rank-item").first.focus()
+    page.keyboard.press("2")  # into "Biased Results": stored under the bucket's name
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    assert saved.result[0]["value"]["ranker"] == {"_": ["r1", "r2"], "relevant_results": [], "biased_results": ["r0"]}
+
+
 def test_ranker_without_buckets_reorders_the_list(page, lead, annotator):
     images = [{"id": f"chair_{n}", "html": f"<img src='/static/nothing{n}.png' alt='chair {n}'/>"} for n in (1, 2, 3)]
     project = make_project(lead, _xml("generative-ai__visual-ranker"), [{"prompt": "Chairs", "images": images}],
