@@ -141,3 +141,27 @@ def test_html_spans_with_the_keyboard_and_a_hostile_document_runs_nothing(page, 
         {"start": "/h1[1]/text()[1]", "end": "/h1[1]/text()[1]", "startOffset": 14, "endOffset": 22,
          "globalOffsets": {"start": 14, "end": 22}, "text": "Acme Inc", "hypertextlabels": ["Organization"]},
     ]
+
+
+def test_html_caret_words_stop_at_the_edge_of_a_block(page, lead, annotator):
+    # minified HTML: no space between the heading's last word and the paragraph's first
+    html = "<div><h2>Notice</h2><p>Ada met Bob<br>in London</p></div>"
+    project = make_project(lead, _xml("structured-data-parsing__html-entity-recognition"), [{"html": html}],
+                           title="HTML words")
+    open_annotate(page, annotator, project)
+    page.locator(".anno-html").focus()
+    page.keyboard.press("ArrowRight")
+    assert caret_text(page) == "Notice"  # not "NoticeAda"
+    page.keyboard.press("1")  # Title; the caret goes on to the paragraph's first word
+    assert caret_text(page) == "Ada"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert caret_text(page) == "Bob"  # not "Bobin" across the <br>
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    (span,) = saved.result
+    assert span["value"]["text"] == "Notice" and span["value"]["globalOffsets"] == {"start": 0, "end": 6}
+    assert (span["value"]["start"], span["value"]["end"]) == ("/div[1]/h2[1]/text()[1]", "/div[1]/h2[1]/text()[1]")
+    assert (span["value"]["startOffset"], span["value"]["endOffset"]) == (0, 6)
