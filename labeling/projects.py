@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from labeling import comments, lifecycle, tally, webhooks, wire
+from labeling import comments, lifecycle, tally, users, webhooks, wire
 from labeling.access import can, can_create_projects, project_role, require_project
 from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
@@ -630,11 +630,9 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
 
 def _named(s: Session, annotations: list[Annotation]) -> list[dict]:
     """Annotations as Label Studio's JSON with their ``created_username`` (one query for the
-    authors), as ``GET /api/tasks/ID/annotations`` answers them."""
-    ids = {a.user_id for a in annotations if a.user_id is not None}
-    names = {uid: wire.user_label(name, email, uid) for uid, name, email in
-             s.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)))} if ids else {}
-    return [wire.annotation_json(a, username=names.get(a.user_id)) for a in annotations]
+    authors, in ``s``'s transaction)."""
+    names = users.usernames((a.user_id for a in annotations), conn=s)
+    return [wire.annotation_json(a, names=names) for a in annotations]
 
 
 def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
@@ -726,7 +724,8 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
         s.add(task)
         s.flush()
         return wire.task_json(  # Label Studio's answer: the task with its annotations and predictions
-            task, annotations=s.exec(select(Annotation).where(Annotation.task_id == task_id).order_by(Annotation.id)),
+            task, annotations=_named(s, list(s.exec(select(Annotation).where(Annotation.task_id == task_id)
+                                                    .order_by(Annotation.id)))),
             predictions=s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id)),
             private=True, gold=True, comments=comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
 

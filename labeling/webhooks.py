@@ -486,11 +486,11 @@ def _hook_tasks(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
              "precomputed_agreement": None} for r in rows]
 
 
-def _hook_annotation(row: Any) -> dict[str, Any]:
+def _hook_annotation(row: Any, names: Any) -> dict[str, Any]:
     """An annotation as Label Studio's ``AnnotationWebhookSerializer`` sends it (every field of
     its model): the API's shape with ``prediction`` ({}, its default) and ``result_count`` (the
     distinct result ids, as its ``Annotation.save`` counts them)."""
-    out = wire.annotation_json(row)
+    out = wire.annotation_json(row, names=names)
     items = out["result"] if isinstance(out["result"], list) else []
     out.update({"prediction": {}, "result_count": len({r.get("id") for r in items if isinstance(r, dict)})})
     return out
@@ -509,24 +509,29 @@ def tasks_payload(conn: Connection | Session, task_ids: list[int]) -> list[dict[
 def annotations_payload(conn: Connection | Session, *, annotation_ids: list[int] | None = None,
                         task_ids: list[int] | None = None) -> list[dict[str, Any]]:
     from labeling.models import Annotation
+    from labeling.users import usernames
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a = Annotation.__table__
     where = a.c.id.in_(annotation_ids) if annotation_ids is not None else a.c.task_id.in_(task_ids or [])
-    return [_hook_annotation(r) for r in conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings()]
+    rows = conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings().all()
+    names = usernames((r["user_id"] for r in rows), conn=conn)
+    return [_hook_annotation(r, names) for r in rows]
 
 
 def annotation_event(conn: Connection | Session, annotation_id: int) -> dict[str, Any]:
     """``{"annotation": ..., "task": ...}`` of an annotation event, as Label Studio nests them."""
     from labeling.models import Annotation, Task
+    from labeling.users import usernames
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a, t = Annotation.__table__, Task.__table__
     ann = conn.execute(sa.select(a).where(a.c.id == annotation_id)).mappings().first()
     task = conn.execute(sa.select(t).where(t.c.id == ann["task_id"])).mappings().first() if ann else None
-    return {"annotation": _hook_annotation(ann) if ann else {"id": annotation_id},
+    names = usernames([ann["user_id"]], conn=conn) if ann else {}
+    return {"annotation": _hook_annotation(ann, names) if ann else {"id": annotation_id},
             "task": _hook_tasks(conn, [task])[0] if task else None}
 
 
