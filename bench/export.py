@@ -15,8 +15,15 @@
    its own LS_HOME so that other benchmarks' servers are left alone): 10,000 tasks with one
    annotation each are imported, and its ``GET /api/projects/ID/export?exportType=JSON`` is
    timed; the ratio of tasks/s is reported. If Label Studio cannot be started, the line says so.
+3. Label Studio's JSON export from labelfab, every annotation with its annotator's
+   ``created_username``: ``GET /api/projects/ID/export?exportType=JSON`` as Label Studio's
+   clients call it (``json_ls_s``) and the clean export's JSON of the accepted tasks
+   (``exportType=JSON&state=accepted``, ``json_clean_s``). With ``--ab SRC`` these two are
+   timed ``--rounds`` times on the same data, alternating a server running the code in SRC (A:
+   another checkout, put first on ``PYTHONPATH``) and one running this tree (B), the machine's
+   load average beside each pair (``ab``).
 
-Usage: python bench/export.py [--tasks N] [--ls-tasks N] [--no-ls]
+Usage: python bench/export.py [--tasks N] [--ls-tasks N] [--no-ls] [--ab SRC [--rounds N]]
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ now = utcnow()
 engine = get_engine()
 ts = now.replace(tzinfo=None) if engine.dialect.name == "sqlite" else now
 with engine.begin() as conn:
+    if engine.dialect.name == "postgresql":  # fresh statistics: without them the final label's subquery
+        conn.execute(sa.text("ANALYZE task, annotation"))  # walked pk_annotation for every task
     conn.execute(sa.text(
         "INSERT INTO task_event (task_id, project_id, user_id, from_state, to_state, reason, created_at) "
         "SELECT id, project_id, NULL, state, 'accepted', 'bench: accepted (stands in for QC and review)', :ts "
@@ -116,7 +125,39 @@ def timed_export(s: requests.Session, url: str, pid: int, query: str, pids: list
     return time.perf_counter() - t0, body, cpu_seconds(pids) - cpu0
 
 
-def bench_labelfab(n_tasks: int) -> dict:
+def json_exports(env: dict, tmp: Path, token: str, pid: int, n_tasks: int) -> dict:
+    """Seconds of Label Studio's JSON export and of the clean JSON export on a fresh server of ``env``."""
+    out = {}
+    with Server(env, workers=1, threads=4, log_path=tmp / "server-json.log", timeout=120) as server:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Token {token}"
+        for key, query in (("json_ls", "exportType=JSON"), ("json_clean", "exportType=JSON&state=accepted")):
+            seconds, body, cpu = timed_export(s, server.url, pid, query, [server.pid, *children(server.pid)])
+            tasks = json.loads(body)
+            assert len(tasks) == n_tasks, len(tasks)
+            out.update({f"{key}_s": round(seconds, 2), f"{key}_server_cpu_s": round(cpu, 2),
+                        f"{key}_named": bool(tasks[-1]["annotations"][0].get("created_username"))})
+            del body, tasks
+    return out
+
+
+def ab_rounds(env: dict, tmp: Path, token: str, pid: int, n_tasks: int, src: str, rounds: int) -> list[dict]:
+    """The JSON exports alternately on A (the code in ``src``) and B (this tree), ``rounds`` pairs,
+    the order of each pair alternating too (AB, BA, ...)."""
+    sides = {"A": {**env, "PYTHONPATH": str(Path(src).resolve())}, "B": env}
+    pairs = []
+    for i in range(rounds):
+        pair: dict = {"round": i + 1, "load_average_before": load_average()}
+        for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
+            figures = json_exports(sides[side], tmp, token, pid, n_tasks)
+            pair.update({f"{side}_{k}": v for k, v in figures.items()})
+            log(f"labelfab: round {i + 1} {side}: {figures}")
+        pair["load_average_after"] = load_average()
+        pairs.append(pair)
+    return pairs
+
+
+def bench_labelfab(n_tasks: int, ab: str | None = None, rounds: int = 3) -> dict:
     import pyarrow.parquet as pq
 
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-bench-export-"))
@@ -173,6 +214,14 @@ def bench_labelfab(n_tasks: int) -> dict:
             del body
         out["server_peak_rss_mb"] = peak_rss_mb(server.pid)
         log(f"labelfab: server peak RSS {out['server_peak_rss_mb']} MB")
+        server.stop()
+        server = None
+        load = load_average()
+        out.update(json_exports(env, tmp, token, pid, n_tasks))
+        out["json_load_average_before"] = load
+        log(f"labelfab: JSON exports {out['json_ls_s']} s (Label Studio's), {out['json_clean_s']} s (clean)")
+        if ab:
+            out["ab"] = ab_rounds(env, tmp, token, pid, n_tasks, ab, rounds)
     finally:
         if server is not None:
             server.stop()
@@ -210,9 +259,12 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=1_000_000)
     ap.add_argument("--ls-tasks", type=int, default=10_000)
     ap.add_argument("--no-ls", action="store_true", help="skip Label Studio")
+    ap.add_argument("--ab", metavar="SRC", help="also time the JSON exports alternately on the code in SRC (A) "
+                                                "and this tree (B)")
+    ap.add_argument("--rounds", type=int, default=3, help="A/B pairs (default 3)")
     args = ap.parse_args()
     figures: dict = {"bench": "export"}
-    figures.update(bench_labelfab(args.tasks))
+    figures.update(bench_labelfab(args.tasks, args.ab, args.rounds))
     if not args.no_ls:
         figures.update(bench_label_studio(args.ls_tasks))
         if "ls_export_tasks_per_s" in figures:

@@ -57,7 +57,7 @@ from labeling.router import ANNOTATE, prioritize_uncertain, take_lease
 from labeling.schema import LabelSchema, cached_schema, schema_of
 from labeling.schema.hypertext import page_data
 from labeling.validation import check_result
-from labeling.wire import task_json
+from labeling.wire import task_json, user_label
 
 __all__ = [
     "EDITABLE_STATES",
@@ -519,7 +519,7 @@ def my_annotations(project_id: int, user: User, *, before: int | None = None, li
         rows = s.exec(q).all()
     out = []
     for ann, task in rows:
-        view = task_json(task, annotations=[ann])
+        view = task_json(task, annotations=[ann], names={user.id: user_label(user.name, user.email, user.id)})
         view["editable"] = task.state in EDITABLE_STATES
         out.append(view)
     return out

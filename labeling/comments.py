@@ -50,13 +50,19 @@ def task_comments(s: Session, task_id: int) -> list[dict[str, Any]]:
     return [comment_json(c) for c in s.exec(select(Comment).where(Comment.task_id == task_id).order_by(Comment.id))]
 
 
+#: The comments of some tasks (``ids``), built once: building the statement cost several times
+#: what running it does (0.34-0.49 ms against 0.07 ms for one task on SQLite), and a webhook's
+#: task payload runs it inside an annotation submit.
+_COUNTS = (sa.select(Comment.task_id, Comment.is_resolved, Comment.updated_at, Comment.created_by)
+           .where(Comment.task_id.in_(sa.bindparam("ids", expanding=True))).order_by(Comment.id))
+
+
 def counts(s: Session, task_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Label Studio's comment keys of a task list, for the given tasks (one query)."""
     if not task_ids:
         return {}
     out: dict[int, dict[str, Any]] = {}
-    rows = s.execute(select(Comment.task_id, Comment.is_resolved, Comment.updated_at, Comment.created_by)
-                     .where(Comment.task_id.in_(task_ids)).order_by(Comment.id)).all()
+    rows = s.execute(_COUNTS, {"ids": list(task_ids)}).all()
     for task_id, resolved, updated, author in rows:
         c = out.setdefault(task_id, {"comment_count": 0, "unresolved_comment_count": 0,
                                      "last_comment_updated_at": None, "comment_authors": []})

@@ -189,6 +189,7 @@ def set_ground_truth(annotation_id: int, user: User, ground_truth: bool) -> dict
         The annotation as :func:`labeling.wire.annotation_json` shows it, ``ground_truth`` set;
         None when it already was (or was not) the answer: nothing changed, nothing checked.
     """
+    from labeling.users import usernames
     from labeling.wire import annotation_json  # wire stays free of the domain's rules
 
     with read_session() as s:
@@ -207,7 +208,7 @@ def set_ground_truth(annotation_id: int, user: User, ground_truth: bool) -> dict
         mark_gold(task.id, user, answer=ann.result)
     else:
         unmark_gold(task.id, user)
-    return {**annotation_json(ann), "ground_truth": bool(ground_truth)}
+    return {**annotation_json(ann, names=usernames([ann.user_id])), "ground_truth": bool(ground_truth)}
 
 
 def scored_users(conn: Any, project_id: int, user_ids: Iterable[int]) -> set[int]:

@@ -130,10 +130,13 @@ def call(backend: MLBackend, suffix: str, body: Any = None, *, method: str = "PO
 
 
 def _setup_body(backend: MLBackend, project: Project) -> dict:
-    """Label Studio's ``/setup`` request. Its ``access_token`` (the project creator's API key in
-    Label Studio) is not sent: labelfab hands no user's key to a remote server."""
+    """Label Studio's ``/setup`` request: ``hostname`` is the address the server is reached at
+    (``LABELFAB_PUBLIC_URL``, Label Studio's ``HOSTNAME``), against which a backend resolves the
+    task data's ``/media/`` paths. Its ``access_token`` (the project creator's API key in Label
+    Studio) is not sent: labelfab hands no user's key to a remote server."""
     return {"project": _project_uid(project), "schema": project.label_config,
-            "hostname": "", "access_token": None, "extra_params": backend.extra_params}
+            "hostname": get_settings().public_url.rstrip("/"), "access_token": None,
+            "extra_params": backend.extra_params}
 
 
 def _connect(backend: MLBackend, project: Project, password: str | None = None) -> tuple[Answer, str]:

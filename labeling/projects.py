@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from labeling import comments, lifecycle, tally, webhooks, wire
+from labeling import comments, lifecycle, tally, users, webhooks, wire
 from labeling.access import can, can_create_projects, project_role, require_project
 from labeling.canonical import content_hash
 from labeling.db import read_session, utcnow, write_session
@@ -39,7 +39,7 @@ from labeling.models import (
 from labeling.project_config import check_change, parse_config
 from labeling.schema import schema_of, validate_task_data
 from labeling.settings import get_settings
-from labeling.storages.resolve import url_resolver
+from labeling.storages.resolve import storage_filenames, url_resolver
 
 SETTINGS_DEFAULT_MAX_OVERLAP = 5
 
@@ -552,6 +552,7 @@ class TaskPage:
     gold: bool = False  # the caller may see which tasks are gold and their answers (leads, admins)
     urls: Callable[[Any], Any] | None = None  # task data as sent: s3:// URIs pre-signed (storages.resolve)
     comments: dict[int, dict] | None = None  # task id -> Label Studio's comment keys (comments.counts)
+    files: dict[int, str] | None = None  # task id -> the storage object it came from (storage_filename)
 
 
 def _escape_like(text: str) -> str:
@@ -580,7 +581,8 @@ def task_filters(project_id: int, *, state: str | None = None, search: str | Non
 
 def list_tasks(user: User, project_id: int, *, state: str | None = None, search: str | None = None,
                page: int = 1, page_size: int = 100, with_results: bool = False,
-               where: Sequence[Any] = (), order_by: Sequence[Any] = (), gold_query: bool = False) -> TaskPage:
+               where: Sequence[Any] = (), order_by: Sequence[Any] = (), gold_query: bool = False,
+               resolve_uri: bool = True) -> TaskPage:
     """A page of a project's tasks, oldest first, filtered by state and by text in their data.
 
     ``with_results`` adds every task's annotations and predictions (Label Studio's
@@ -588,7 +590,8 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
     gold tasks (``state="gold"``); the page's ``gold`` says whether the caller may see the gold
     flag and answer of its tasks. ``where`` and ``order_by`` are more clauses over :class:`Task` (a Data
     Manager query, :mod:`labeling.dm.filters`); ``gold_query`` says they filter or sort by whether
-    tasks are gold, which only leads and admins may.
+    tasks are gold, which only leads and admins may. ``resolve_uri`` false (Label Studio's
+    ``resolve_uri=false``) gives the data as stored: ``s3://`` URIs of import storages unsigned.
     """
     if page < 1 or page_size < 1:
         raise Invalid("page and page_size must be at least 1", [{"field": "page", "detail": "must be >= 1"}])
@@ -621,16 +624,15 @@ def list_tasks(user: User, project_id: int, *, state: str | None = None, search:
                 for p in s.exec(select(Prediction).where(Prediction.task_id.in_(ids)).order_by(Prediction.id)):
                     results[p.task_id][1].append(wire.prediction_json(p))
         return TaskPage(tasks, total, page, page_size, int(totals), n_preds, preds, results, gold=sees_gold,
-                        urls=url_resolver(s, project_id), comments=comments.counts(s, ids))
+                        urls=url_resolver(s, project_id) if resolve_uri else None, comments=comments.counts(s, ids),
+                        files=storage_filenames(s, ids))
 
 
 def _named(s: Session, annotations: list[Annotation]) -> list[dict]:
     """Annotations as Label Studio's JSON with their ``created_username`` (one query for the
-    authors), as ``GET /api/tasks/ID/annotations`` answers them."""
-    ids = {a.user_id for a in annotations if a.user_id is not None}
-    names = {uid: wire.user_label(name, email, uid) for uid, name, email in
-             s.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)))} if ids else {}
-    return [wire.annotation_json(a, username=names.get(a.user_id)) for a in annotations]
+    authors, in ``s``'s transaction)."""
+    names = users.usernames((a.user_id for a in annotations), conn=s)
+    return [wire.annotation_json(a, names=names) for a in annotations]
 
 
 def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
@@ -650,13 +652,14 @@ def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, 
     return task, project, privileged
 
 
-def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
+def get_task(user: User, task_id: int, *, data_manager: bool = True, resolve_uri: bool = True) -> dict:
     """One task with its annotations and predictions, as the caller may see them.
 
     Leads and reviewers see every annotation and the workflow keys; only leads and admins see
     whether the task is gold and its answer (``is_gold``, ``gold_answer``). An annotator sees a
     task they hold or labeled, with their own annotation only, and predictions when the project
     shows them and no one else has labelled the task (ARCHITECTURE.md, Pre-labels).
+    ``resolve_uri`` false: the data as stored, as :func:`list_tasks` gives it.
     """
     with read_session() as s:
         task, project, privileged = _task_for(s, user, task_id, "view")
@@ -671,11 +674,13 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True) -> dict:
             if shown else []
         out = wire.task_json(task, annotations=annotations, predictions=predictions, private=privileged,
                              gold=privileged and can(s, user, project, "see_gold"),
-                             urls=url_resolver(s, project.id),
+                             urls=url_resolver(s, project.id) if resolve_uri else None,
                              comments=(comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
                              if privileged else None)
         if data_manager:  # Label Studio's GET /api/tasks/ID; its create answer has none of them
             out.update(wire.dm_task_keys(out["annotations"], out["predictions"]))
+            # the object an import storage made the task from (Label Studio's get_storage_filename)
+            out["storage_filename"] = storage_filenames(s, [task_id]).get(task_id)
         return out
 
 
@@ -719,7 +724,8 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
         s.add(task)
         s.flush()
         return wire.task_json(  # Label Studio's answer: the task with its annotations and predictions
-            task, annotations=s.exec(select(Annotation).where(Annotation.task_id == task_id).order_by(Annotation.id)),
+            task, annotations=_named(s, list(s.exec(select(Annotation).where(Annotation.task_id == task_id)
+                                                    .order_by(Annotation.id)))),
             predictions=s.exec(select(Prediction).where(Prediction.task_id == task_id).order_by(Prediction.id)),
             private=True, gold=True, comments=comments.counts(s, [task_id]).get(task_id) or comments.empty_counts())
 

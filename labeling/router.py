@@ -327,8 +327,9 @@ def _gold_due(conn: Connection, project: Row, user_id: int) -> bool:
 
 _TRANSACTION_NEEDED = "transaction needed"  # _claim's answer where its writes must be one transaction
 _BUSY = "busy"  # _claim's answer where the only tasks open to the user were locked by others just then
-# how long a claim that found only locked tasks waits before asking again (1.27 s in all)
-_BUSY_WAITS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
+# how long a claim that found only locked tasks waits before asking again (2.55 s in all: a
+# submit holds its task row for milliseconds, longer on a loaded machine)
+_BUSY_WAITS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)
 
 
 def _own_lease(conn: Connection, project: Row, user_id: int, now: datetime,
@@ -404,7 +405,7 @@ def _claimed(user: User, project_id: int, ahead_of: int | None) -> Iterator[tupl
     On PostgreSQL a claim skips task rows other transactions hold (``SKIP LOCKED``). Where
     those were the only tasks open to the user (another annotator's submit of the task
     they would get, say), "nothing left" would be false: the claim runs again after a short
-    wait, for about a second at most, holding no lock meanwhile.
+    wait, for a few seconds at most, holding no lock meanwhile.
     """
     for wait in (*_BUSY_WAITS, None):
         with ExitStack() as stack:

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
                                                      "with each further attempt")
     public_url: str = Field(default="", description="The address people and pipelines reach this server at "
                                                     "(https://labels.example.com); makes the links webhooks send "
-                                                    "absolute")
+                                                    "absolute; the hostname ML backends are given")
 
     media_url: str = Field(default="", description="Where media are stored: empty for DATA_DIR/media, or "
                                                     "s3://bucket/prefix (an S3-compatible store shared by every "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib.resources import files
+from typing import Any
 
 import sqlalchemy as sa
 from cachetools import TTLCache
@@ -128,15 +129,19 @@ def get_user(user_id: int) -> User | None:
         return s.get(User, user_id)
 
 
-def usernames(user_ids: Iterable[int | None]) -> dict[int, str]:
+def usernames(user_ids: Iterable[int | None], *, conn: Any = None) -> dict[int, str]:
     """Label Studio's ``created_username`` of each of ``user_ids`` (one query): "name email, id"
-    (:func:`labeling.wire.user_label`)."""
+    (:func:`labeling.wire.user_label`), the ``names`` that :func:`labeling.wire.annotation_json`
+    takes. ``conn`` (a connection or session): read in the caller's transaction; by default in
+    one of its own."""
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
-    with statement_connection() as conn:
-        rows = conn.execute(sa.select(User.id, User.name, User.email).where(User.id.in_(ids)))
-        return {uid: user_label(name, email, uid) for uid, name, email in rows}
+    q = sa.select(User.id, User.name, User.email).where(User.id.in_(ids))
+    if conn is not None:
+        return {uid: user_label(name, email, uid) for uid, name, email in conn.execute(q)}
+    with statement_connection() as own:
+        return {uid: user_label(name, email, uid) for uid, name, email in own.execute(q)}
 
 
 def get_user_by_email(email: str) -> User | None:

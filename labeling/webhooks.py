@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from labeling import outbound, secretbox
+from labeling import outbound, secretbox, wire
 from labeling.access import can_create_projects, require_project, role_from
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import DomainError, Forbidden, Invalid, NotFound
@@ -190,7 +190,7 @@ def _hook_for(s: Session, user: User, webhook_id: int) -> Webhook:
 def webhook_view(hook: Webhook, *, secret: str | None = None) -> dict[str, Any]:
     """A webhook as Label Studio shows it; header values masked, the secret only when just made."""
     out = {
-        "id": hook.id, "organization": None, "project": hook.project_id, "url": hook.url,
+        "id": hook.id, "organization": wire.ORGANIZATION_ID, "project": hook.project_id, "url": hook.url,
         "send_payload": hook.send_payload, "send_for_all_actions": hook.send_for_all_actions,
         "headers": {name: MASK for name in hook.header_names or []}, "is_active": hook.is_active,
         "actions": list(hook.actions or []), "created_at": hook.created_at.isoformat(),
@@ -474,42 +474,65 @@ def only_ids(ids: Iterable[int]) -> list[dict[str, int]]:
     return [{"id": int(i)} for i in ids]
 
 
+def _hook_tasks(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Tasks as Label Studio's ``TaskWebhookSerializer`` sends them (every field of its task
+    model): the task shape without annotations, with the comment keys and
+    ``precomputed_agreement`` (null: labelfab keeps agreement in QC runs)."""
+    from labeling import comments
+
+    counts = comments.counts(conn, [r["id"] for r in rows])
+    return [{**wire.task_json(r, annotations=None, predictions=None,
+                              comments=counts.get(r["id"]) or comments.empty_counts()),
+             "precomputed_agreement": None} for r in rows]
+
+
+def _hook_annotation(row: Any, names: Any) -> dict[str, Any]:
+    """An annotation as Label Studio's ``AnnotationWebhookSerializer`` sends it (every field of
+    its model): the API's shape with ``prediction`` ({}, its default) and ``result_count`` (the
+    distinct result ids, as its ``Annotation.save`` counts them)."""
+    out = wire.annotation_json(row, names=names)
+    items = out["result"] if isinstance(out["result"], list) else []
+    out.update({"prediction": {}, "result_count": len({r.get("id") for r in items if isinstance(r, dict)})})
+    return out
+
+
 def tasks_payload(conn: Connection | Session, task_ids: list[int]) -> list[dict[str, Any]]:
     """Tasks as Label Studio's task webhook serializer sends them (the task shape, no annotations)."""
-    from labeling import wire
     from labeling.models import Task
 
     if isinstance(conn, Session):
         conn = conn.connection()
     t = Task.__table__
-    rows = conn.execute(sa.select(t).where(t.c.id.in_(task_ids)).order_by(t.c.id)).mappings()
-    return [wire.task_json(r, annotations=None, predictions=None) for r in rows]
+    return _hook_tasks(conn, list(conn.execute(sa.select(t).where(t.c.id.in_(task_ids)).order_by(t.c.id)).mappings()))
 
 
 def annotations_payload(conn: Connection | Session, *, annotation_ids: list[int] | None = None,
                         task_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    from labeling import wire
     from labeling.models import Annotation
+    from labeling.users import usernames
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a = Annotation.__table__
     where = a.c.id.in_(annotation_ids) if annotation_ids is not None else a.c.task_id.in_(task_ids or [])
-    return [wire.annotation_json(r) for r in conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings()]
+    rows = conn.execute(sa.select(a).where(where).order_by(a.c.id)).mappings().all()
+    names = usernames((r["user_id"] for r in rows), conn=conn)
+    return [_hook_annotation(r, names) for r in rows]
 
 
 def annotation_event(conn: Connection | Session, annotation_id: int) -> dict[str, Any]:
     """``{"annotation": ..., "task": ...}`` of an annotation event, as Label Studio nests them."""
-    from labeling import wire
     from labeling.models import Annotation, Task
+    from labeling.users import usernames
 
     if isinstance(conn, Session):
         conn = conn.connection()
     a, t = Annotation.__table__, Task.__table__
     ann = conn.execute(sa.select(a).where(a.c.id == annotation_id)).mappings().first()
     task = conn.execute(sa.select(t).where(t.c.id == ann["task_id"])).mappings().first() if ann else None
-    return {"annotation": wire.annotation_json(ann) if ann else {"id": annotation_id},
-            "task": wire.task_json(task, annotations=None, predictions=None) if task else None}
+    names = usernames([ann["user_id"]], conn=conn) if ann else {}
+    return {"annotation": _hook_annotation(ann, names) if ann else {"id": annotation_id},
+            "task": _hook_tasks(conn, [task])[0] if task else None}
 
 
 def download_url(project_id: int, number: int) -> str:

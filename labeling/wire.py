@@ -63,8 +63,8 @@ class Annotation(WireModel):
 
     id: int
     result: list[dict[str, Any]] = Field(description="Label Studio result items (regions)")
-    created_username: str | None = Field(
-        None, description="the annotator as Label Studio shows them: 'name email, id'; null where not looked up")
+    created_username: str = Field(
+        "", description="the annotator as Label Studio shows them: 'name email, id' (labeling.users.usernames)")
     created_ago: str = Field("", description="time since creation, as Django's timesince writes it")
     task: int
     project: int | None
@@ -361,6 +361,12 @@ LABELFAB_TASK_KEYS = ("file_name", "lease_expires_at", "lease_seconds", "editabl
 _POOL_STATES = frozenset({"imported", "open"})
 
 
+#: labelfab is one organisation in Label Studio's terms: the id every project, webhook and user's
+#: ``active_organization`` names, and its title (``/api/organizations``).
+ORGANIZATION_ID = 1
+ORGANIZATION_TITLE = "labelfab"
+
+
 #: Label Studio's project keys (``ProjectSerializer``) with one value in labelfab: what labelfab
 #: does (annotators may always skip; an annotation needs a result; a skipped task goes to other
 #: annotators), else the value of a Label Studio Community project that never changed them.
@@ -368,7 +374,7 @@ PROJECT_LS_DEFAULTS: dict[str, Any] = {
     "show_skip_button": True,
     "enable_empty_annotation": False,
     "show_annotation_history": False,
-    "organization": 1,
+    "organization": ORGANIZATION_ID,
     "color": "#FFFFFF",
     "is_published": False,
     "model_version": "",
@@ -480,19 +486,31 @@ def user_simple(user: Any) -> dict[str, Any]:
             "email": _get(user, "email"), "avatar": None}
 
 
-def annotation_json(a: Any, *, username: str | None = None) -> dict[str, Any]:
-    """An annotation (ORM object or row mapping) as Label Studio shows it (:class:`Annotation`)."""
+def annotation_json(a: Any, *, names: Mapping[int, str]) -> dict[str, Any]:
+    """An annotation (ORM object or row mapping) as Label Studio shows it (:class:`Annotation`).
+
+    The one builder of an annotation's JSON: the API's answers, the task answers, Label Studio's
+    JSON export and its snapshots, webhook payloads and storage exports all call it.
+
+    Parameters
+    ----------
+    a : Annotation or row mapping
+    names : mapping of int to str
+        ``created_username`` of the annotators by user id (:func:`labeling.users.usernames`,
+        or :func:`user_label` of a user row at hand); the annotation's author must be in it.
+    """
     cancelled = bool(_get(a, "was_cancelled"))
     version = _get(a, "version")
+    user_id = _get(a, "user_id")
     return {
         "id": _get(a, "id"),
         "result": _get(a, "result"),
         "task": _get(a, "task_id"),
         "project": _get(a, "project_id"),
-        "created_username": username,
+        "created_username": names[user_id] if user_id is not None else "",
         "created_ago": created_ago(_get(a, "created_at")),
-        "completed_by": _get(a, "user_id"),
-        "updated_by": _get(a, "user_id"),
+        "completed_by": user_id,
+        "updated_by": user_id,
         "was_cancelled": cancelled,
         "skip_reason": _get(a, "skip_reason"),
         "ground_truth": False,
@@ -550,7 +568,8 @@ DM_TASK_KEYS = ("annotators", "completed_at", "annotations_results", "prediction
 def dm_task_keys(annotations: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> dict[str, Any]:
     """Label Studio's Data Manager keys of one task (``DataManagerTaskSerializer``, the answer to
     ``GET /api/tasks/ID``) from the built annotations and predictions the caller sees; labelfab
-    keeps no drafts there (``draft_exists`` false) and no storage file names (null)."""
+    keeps no drafts there (``draft_exists`` false); ``storage_filename`` is null here and set by
+    :func:`labeling.projects.get_task` for a task an import storage made."""
     done = [a for a in annotations if not a["was_cancelled"]]
     times = [a["lead_time"] for a in annotations if a["lead_time"] is not None]
     scores = [p["score"] for p in predictions if p["score"] is not None]
@@ -573,7 +592,8 @@ def dm_task_keys(annotations: list[dict[str, Any]], predictions: list[dict[str, 
 
 def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions: Iterable[Any] | None = (),
               n_predictions: int | None = None, private: bool = False, gold: bool = False,
-              urls: Callable[[Any], Any] | None = None, comments: dict[str, Any] | None = None) -> dict[str, Any]:
+              urls: Callable[[Any], Any] | None = None, comments: dict[str, Any] | None = None,
+              names: Mapping[int, str] | None = None) -> dict[str, Any]:
     """A task (ORM object or row mapping) in Label Studio's task format (:class:`Task`).
 
     Parameters
@@ -582,6 +602,9 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
     annotations, predictions : iterable or None
         ORM objects, row mappings or already built dicts to embed (the caller decides who may
         see which); None leaves the key out (a list of tasks without ``fields=all``).
+    names : mapping of int to str, optional
+        The annotators' ``created_username`` (:func:`annotation_json`); needed when
+        ``annotations`` holds ORM objects or rows.
     n_predictions : int, optional
         ``total_predictions`` when the predictions are not embedded; by default their number.
     private : bool
@@ -623,7 +646,7 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
     if comments is not None:
         out.update(comments)
     if annotations is not None:
-        out["annotations"] = [a if isinstance(a, dict) else annotation_json(a) for a in annotations]
+        out["annotations"] = [a if isinstance(a, dict) else annotation_json(a, names=names) for a in annotations]
     if predictions is not None:
         out["predictions"] = [p if isinstance(p, dict) else prediction_json(p) for p in predictions]
     out["total_predictions"] = n_predictions if n_predictions is not None else len(out.get("predictions", ()))

@@ -62,6 +62,7 @@ from labeling.exports.writers import (
 from labeling.models import Annotation, Prediction, Project, Task, TokenScope, User
 from labeling.schema import schema_of
 from labeling.spreadsheet import csv_text
+from labeling.users import usernames
 
 __all__ = ["ANNOTATION_COLUMNS", "ANNOTATION_ROW_FORMATS", "EXPORT_BATCH", "ROWS", "Export", "export",
            "export_project", "iter_ls_json", "start"]
@@ -140,10 +141,11 @@ def _stream(project_id: int, *, download_all_tasks: bool, ids: list[int] | None,
             for row in s.execute(sa.select(p).where(p.c.task_id.in_(task_ids)).order_by(p.c.id)).mappings():
                 by_task[row["task_id"]][1].append(row)
             remarks = comments.counts(s, task_ids)
+            names = usernames((r["user_id"] for anns, _ in by_task.values() for r in anns), conn=s)
         parts = []
         for row in tasks:
             anns, preds = by_task[row["id"]]
-            item = task_json(row, annotations=anns, predictions=preds,
+            item = task_json(row, annotations=anns, predictions=preds, names=names,
                              comments=remarks.get(row["id"]) or comments.empty_counts())
             if row["is_gold"]:
                 _ground_truth(item, row["gold_answer"])
@@ -243,11 +245,12 @@ def _ls_json(selection: Selection, batches: Iterator[Batch]) -> Iterator[bytes]:
     for batch in batches:
         rows, anns, preds = _read_tasks(selection.conn, batch.id)
         remarks = comments.counts(selection.conn, list(batch.id))
+        names = usernames((r["user_id"] for found in anns.values() for r in found), conn=selection.conn)
         parts = []
         for tid, data, result, source, split in zip(batch.id, batch.data, batch.result, batch.source, batch.split,
                                                     strict=True):
             row = rows[tid]
-            item = task_json(row, annotations=anns[tid], predictions=preds[tid],
+            item = task_json(row, annotations=anns[tid], predictions=preds[tid], names=names,
                              comments=remarks.get(tid) or comments.empty_counts())
             item["data"] = json.loads(data)  # images as the export maps them
             if row["is_gold"]:

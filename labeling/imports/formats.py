@@ -500,7 +500,10 @@ def _parse_jsonl(name: str, text: str, file_name: str) -> list[RawItem]:
 # --------------------------------------------------------------------------- text
 
 
-def _decode_utf8(name: str, data: bytes) -> str:
+def _decode_utf8(name: str, data: bytes, kind: str) -> str:
+    """The text of a file, or a refusal saying once where the first byte that is not UTF-8 is:
+    the row of a file whose lines are its rows (CSV, TSV, TXT, JSON Lines), the line of a JSON
+    document (its rows are the items of its array)."""
     offset = 3 if data.startswith(_UTF8_BOM) else 0
     try:
         return data[offset:].decode("utf-8")
@@ -510,9 +513,9 @@ def _decode_utf8(name: str, data: bytes) -> str:
         detail = f"not UTF-8 text (byte 0x{data[pos]:02x} at position {pos})"
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             detail += "; it looks like UTF-16, save it as UTF-8"
-        raise ImportFormatError(
-            f"{name}: {detail} on line {line}", [error_entry(line, name, None, detail)]
-        ) from exc
+        entry = error_entry(None, name, None, f"{detail} on line {line}") if kind == "json" \
+            else error_entry(line, name, None, detail)
+        raise ImportFormatError(format_error(entry), [entry]) from exc
 
 
 def _parse_txt(name: str, text: str, file_name: str) -> list[RawItem]:
@@ -625,7 +628,7 @@ def unsupported(name: str, kind: str) -> str:
 def parse_text(name: str, kind: str, data: bytes, file_name: str) -> list[RawItem]:
     if not data or data.isspace():
         raise file_error(name, "is empty", f"{name} is empty")
-    text = _decode_utf8(name, data)
+    text = _decode_utf8(name, data, kind)
     with gc_paused():
         if kind == "json":
             return _parse_json(name, text, file_name)

@@ -769,11 +769,20 @@ def parse_user_map(text: str | None) -> dict[int, str] | None:
 
 def import_error_summary(exc: ImportFormatError | DomainError) -> str:
     """One line for the CLI: the detail, then up to five problems (none when the detail already
-    says each of them: a file with one bad row is one line)."""
-    rows = [format_error(e) for e in exc.errors[:5]]
-    if all(row in exc.detail for row in rows):
-        rows = []
-    return "\n".join([exc.detail] + ["  " + row for row in rows])
+    says each of them: a file with one bad row, or an empty folder, is one line)."""
+    if all(_says(exc.detail, e) for e in exc.errors[:5]):
+        return exc.detail
+    return "\n".join([exc.detail] + ["  " + format_error(e) for e in exc.errors[:5]])
+
+
+def _says(message: str, error: dict) -> bool:
+    """Whether ``message`` already says the error entry ``error``: its sentence (file, row, field,
+    detail), or, for a problem of a whole file (no row, no field), its file and its detail in other
+    words ("photos contains no files to import")."""
+    if format_error(error) in message:
+        return True
+    whole_file = error.get("row") is None and not error.get("field")
+    return whole_file and str(error.get("detail")) in message and str(error.get("file") or "") in message
 
 
 def list_imports(user: User, project_id: int, *, limit: int = 20, action: str = "view") -> list[ImportBatch]:

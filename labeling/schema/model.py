@@ -130,6 +130,9 @@ class ObjectSpec(BaseModel):
     audio_url : str or None
         A ``<Paragraphs>``' ``audioUrl`` as written (``"$audio"``): the audio its paragraphs'
         ``start``/``end`` (or ``duration``) seconds play.
+    title : str or None
+        A ``<List>``'s ``title``: the heading of its column on the page, as Label Studio's
+        Ranker shows it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -144,6 +147,7 @@ class ObjectSpec(BaseModel):
     series: SeriesSpec | None = None
     sync: str | None = None
     audio_url: str | None = None
+    title: str | None = None
 
 
 class ControlSpec(BaseModel):
@@ -214,6 +218,9 @@ class ControlSpec(BaseModel):
     default_bucket : str or None
         A Ranker's ``<Bucket default="true">`` (its ``labels`` are the buckets' names): the
         bucket the List's items start in; None: they start in the List (column ``"_"``).
+    titles : dict of str to str
+        A Ranker's ``<Bucket title>``: bucket name -> the heading of its column (Label
+        Studio's editor shows the title; the name is the key stored in results).
     per_item : bool
         ``perItem="true"`` on a classification of a paged object (a ``<Pdf>``, an ``<Image
         valueList>``): one result item per page, carrying the page's ``item_index``
@@ -264,6 +271,7 @@ class ControlSpec(BaseModel):
     path_separator: str = " / "
     max_usages: int | None = None
     default_bucket: str | None = None
+    titles: dict[str, str] = {}
     per_region: bool = False
     per_item: bool = False
     when_label_values: list[str] = []

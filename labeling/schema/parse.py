@@ -644,6 +644,7 @@ def parse_label_config(xml: str) -> LabelSchema:
         hotkeys = {k: v for k, label_el in walked.items() if (v := _attr(label_el, "hotkey"))}
         colors = {k: v for k, label_el in walked.items() if (v := _attr(label_el, "background"))}
         tag = CONTROLS[el.tag]
+        titles = {k: v for k, label_el in walked.items() if tag.label_tag == "Bucket" and (v := _attr(label_el, "title"))}
         if isinstance(ctrl, ChoicesTag):
             multiple = ctrl.is_multiple_choice
         else:
@@ -665,6 +666,7 @@ def parse_label_config(xml: str) -> LabelSchema:
                 choice="multiple" if multiple else "single",
                 hotkeys=hotkeys,
                 colors=colors,
+                titles=titles,
                 required=str(ctrl.get_attr("required", "false")).lower() == "true",
                 to_names=targets if len(targets) > 1 else [],
                 labels_key=value[1:] if value else None,

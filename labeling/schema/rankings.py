@@ -15,7 +15,9 @@ Both store one result item per task, as Label Studio's editor does
   ``default="true"``.
 
 ``<List value="$items">`` shows a list of task-data objects, each with an ``id`` (a string,
-the id a Ranker stores) and ``title``, ``body`` or ``html`` shown.
+the id a Ranker stores) and ``title``, ``body`` or ``html`` shown. The page heads each column
+as Label Studio's editor does: the List's ``title`` over its own column, a ``<Bucket>``'s
+``title`` over the bucket's (``ObjectSpec.title``, ``ControlSpec.titles``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,12 @@ def _list_data(key: str, value: Any) -> str | None:
     return None
 
 
-LIST = ObjectTag(name="List", check_data=_list_data)
+def _list_fields(el: Any) -> dict[str, Any]:
+    title = attr(el, "title")
+    return {"title": title} if title else {}
+
+
+LIST = ObjectTag(name="List", check_data=_list_data, spec_fields=_list_fields)
 OBJECT_TAGS = (LIST,)
 
 

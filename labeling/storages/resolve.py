@@ -4,6 +4,7 @@ resolves them at serving time too). :func:`url_resolver` gives the function that
 when the project has no S3 import storage: a URI is resolved by the project's import storage
 of that bucket, with its credentials and ``presign_ttl``; other values are left as they are.
 Stored data never changes: exports keep the ``s3://`` URIs, as Label Studio's do.
+:func:`storage_filenames` gives the object each task came from (Label Studio's ``storage_filename``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlmodel import Session, select
 
 from labeling.errors import DomainError
-from labeling.models import Storage
+from labeling.models import Storage, StorageImportLink
 from labeling.storages import s3
 
 Resolver = Callable[[Any], Any]
+
+#: The object keys of some tasks (``ids``), built once (a task list runs it on every page).
+_KEYS = (sa.select(StorageImportLink.task_id, StorageImportLink.key)
+         .where(StorageImportLink.task_id.in_(sa.bindparam("ids", expanding=True)))
+         .order_by(StorageImportLink.id))
+
+
+def storage_filenames(s: Session, task_ids: list[int]) -> dict[int, str]:
+    """Label Studio's ``storage_filename`` of each task an import storage made: the key of its
+    object (one query; tasks made otherwise are absent)."""
+    if not task_ids:
+        return {}
+    out: dict[int, str] = {}
+    for task_id, key in s.execute(_KEYS, {"ids": list(task_ids)}):
+        out.setdefault(task_id, key)
+    return out
 
 
 #: The storages whose URIs :func:`url_resolver` resolves (the router asks whether a project has

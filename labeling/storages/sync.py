@@ -47,6 +47,7 @@ from labeling.schema import schema_of
 from labeling.settings import get_settings
 from labeling.storages import common, localfiles, s3
 from labeling.storages.common import StorageError, bad
+from labeling.users import usernames
 
 _TYPES = {"s3": s3, "localfiles": localfiles}
 _CHUNK = 500
@@ -251,7 +252,9 @@ def _link_tasks(s: Session, storage_id: int, origins: list[tuple[str, int]], res
 def annotation_export_json(annotation: Annotation, task: Task, author: User | None) -> dict:
     """Label Studio's storage annotation JSON: the annotation with its task (without the task's
     annotations) and its author's id, names and email."""
-    out = wire.annotation_json(annotation)
+    names = {author.id: wire.user_label(author.name, author.email, author.id)} if author is not None \
+        else usernames([annotation.user_id])
+    out = wire.annotation_json(annotation, names=names)
     out["task"] = wire.task_json(task, annotations=None, predictions=None)
     if author is not None:
         first, _, last = (author.name or "").partition(" ")

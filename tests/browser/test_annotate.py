@@ -401,12 +401,14 @@ def test_draw_a_bounding_box_and_submit(page, shot, lead, annotator):
     page.keyboard.press("Control+y")
     expect(regions).to_have_count(1)
     page.keyboard.press("Escape")
-    # a second box, relabeled while selected, then deleted with the Delete key
+    # a second box, selected with a click and relabeled, then deleted with the Delete key (a key
+    # pressed right after drawing would be the next box's label, as in Label Studio)
     page.mouse.move(b["x"] + b["width"] * 0.7, b["y"] + b["height"] * 0.1)
     page.mouse.down()
     page.mouse.move(b["x"] + b["width"] * 0.9, b["y"] + b["height"] * 0.3, steps=10)
     page.mouse.up()
     expect(regions).to_have_count(2)
+    page.mouse.click(b["x"] + b["width"] * 0.8, b["y"] + b["height"] * 0.2)
     page.keyboard.press("4")
     expect(regions.nth(1)).to_contain_text("dog")
     page.keyboard.press("Delete")

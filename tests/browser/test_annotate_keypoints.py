@@ -33,15 +33,15 @@ def test_place_move_delete_and_undo_key_points_then_submit(page, shot, lead, ann
     shown = image.bounding_box()["width"]  # at zoom 1, the image's width on screen
     page.keyboard.press("1")  # Face
     click_at(page, image, 0.25, 0.5)
-    page.keyboard.press("2")  # Nose: labels the selected point, and the next ones
+    page.keyboard.press("2")  # Nose, for the next points (Label Studio's way): the Face stays one
     page.keyboard.press("Escape")
     click_at(page, image, 0.6, 0.3)
     click_at(page, image, 0.8, 0.8)
     regions = page.locator(".anno-region")
     expect(regions).to_have_count(3)
     expect(page.locator(".anno-keypoint")).to_have_count(3)
-    # the first point is a Nose now: it was selected when 2 was pressed
-    expect(regions.nth(0)).to_contain_text("Nose")
+    expect(regions.nth(0)).to_contain_text("Face")
+    expect(regions.nth(1)).to_contain_text("Nose")
     # drag the second point from 60%,30% to 50%,40%
     b = image.bounding_box()
     page.mouse.move(b["x"] + b["width"] * 0.6, b["y"] + b["height"] * 0.3)
@@ -64,7 +64,7 @@ def test_place_move_delete_and_undo_key_points_then_submit(page, shot, lead, ann
     expect(page.locator('[data-anno="empty"]')).to_be_visible()
     (saved,) = annotations_of(annotator.id, project.id)
     points = sorted(saved.result, key=lambda r: r["value"]["x"])
-    assert [p["value"]["keypointlabels"] for p in points] == [["Nose"], ["Nose"]]
+    assert [p["value"]["keypointlabels"] for p in points] == [["Face"], ["Nose"]]
     for p in points:
         assert p["type"] == "keypointlabels" and p["from_name"] == "kp-1" and p["to_name"] == "img-1"
         assert (p["original_width"], p["original_height"], p["image_rotation"]) == (640, 400, 0)

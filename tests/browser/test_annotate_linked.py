@@ -91,7 +91,8 @@ def test_per_region_transcription_of_each_box(page, shot, lead, annotator):
     expect(transcription.locator("textarea")).to_have_value("")  # the new box's own
     page.keyboard.press("Escape")
     page.keyboard.press("Enter")  # refused: required for every region
-    expect(page.locator('[data-anno="alert-text"]')).to_contain_text("for every region (1 still without)")
+    expect(page.locator('[data-anno="alert-text"]')).to_contain_text(  # and how to reach the hidden field
+        "for every region (1 still without: select it with a click or [ ] and its field shows)")
     page.keyboard.press("]")
     page.keyboard.press("]")  # the second box again
     expect(transcription).to_be_visible()

@@ -63,6 +63,21 @@ def test_ranker_with_buckets_moves_items_with_arrows_and_bucket_keys(page, shot,
                                                   "biased_results": ["puma"]}}}]
 
 
+def test_ranker_columns_are_headed_by_the_titles_label_studio_shows(page, lead, annotator):
+    items = [{"id": f"r{i}", "title": f"Answer {i}", "body": "..."} for i in range(3)]
+    project = make_project(lead, _xml("generative-ai__llm-ranker"),
+                           [{"task": "Rank them", "prompt": "Best pets?", "items": items}], title="Ranker titles")
+    open_annotate(page, annotator, project)
+    expect(page.locator(".anno-rank-title")).to_have_text(["All Results", "Relevant Results", "Biased Results"])
+    expect(page.locator('[data-control="rank"]')).to_contain_text("buckets Relevant Results 1, Biased Results 2")
+    page.locator(".anno-rank-item").first.focus()
+    page.keyboard.press("2")  # into "Biased Results": stored under the bucket's name
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    assert saved.result[0]["value"]["ranker"] == {"_": ["r1", "r2"], "relevant_results": [], "biased_results": ["r0"]}
+
+
 def test_ranker_without_buckets_reorders_the_list(page, lead, annotator):
     images = [{"id": f"chair_{n}", "html": f"<img src='/static/nothing{n}.png' alt='chair {n}'/>"} for n in (1, 2, 3)]
     project = make_project(lead, _xml("generative-ai__visual-ranker"), [{"prompt": "Chairs", "images": images}],
@@ -126,3 +141,27 @@ def test_html_spans_with_the_keyboard_and_a_hostile_document_runs_nothing(page, 
         {"start": "/h1[1]/text()[1]", "end": "/h1[1]/text()[1]", "startOffset": 14, "endOffset": 22,
          "globalOffsets": {"start": 14, "end": 22}, "text": "Acme Inc", "hypertextlabels": ["Organization"]},
     ]
+
+
+def test_html_caret_words_stop_at_the_edge_of_a_block(page, lead, annotator):
+    # minified HTML: no space between the heading's last word and the paragraph's first
+    html = "<div><h2>Notice</h2><p>Ada met Bob<br>in London</p></div>"
+    project = make_project(lead, _xml("structured-data-parsing__html-entity-recognition"), [{"html": html}],
+                           title="HTML words")
+    open_annotate(page, annotator, project)
+    page.locator(".anno-html").focus()
+    page.keyboard.press("ArrowRight")
+    assert caret_text(page) == "Notice"  # not "NoticeAda"
+    page.keyboard.press("1")  # Title; the caret goes on to the paragraph's first word
+    assert caret_text(page) == "Ada"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert caret_text(page) == "Bob"  # not "Bobin" across the <br>
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    (saved,) = annotations_of(annotator.id, project.id)
+    (span,) = saved.result
+    assert span["value"]["text"] == "Notice" and span["value"]["globalOffsets"] == {"start": 0, "end": 6}
+    assert (span["value"]["start"], span["value"]["end"]) == ("/div[1]/h2[1]/text()[1]", "/div[1]/h2[1]/text()[1]")
+    assert (span["value"]["startOffset"], span["value"]["endOffset"]) == (0, 6)

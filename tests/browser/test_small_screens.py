@@ -1,6 +1,7 @@
 """Small screens: at 800 and 1024 px wide, the labeling page shows its labels
 and Submit without scrolling, and the project list does not overflow sideways
 (on a 390 px phone too, its Label buttons on screen); on a phone the review page fits the screen,
+the labeling page of an image, a PDF or a ranker keeps Submit and every control within its width,
 and a lead's project pages scroll their wide tables in their cards."""
 
 from __future__ import annotations
@@ -133,3 +134,45 @@ def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, 
         expect(page.locator("main").get_by_text(text).first).to_be_visible()
         _no_sideways_scroll(page)
     shot(page, "small-screen-dashboard-phone")
+
+
+WIDE = {  # Label Studio templates whose object is wider than a phone, its task and what shows it is drawn
+    "computer-vision__object-detection-with-bounding-boxes": (".anno-image", lambda: None),
+    "structured-data-parsing__pdf-classification": ("canvas.anno-pdf-page", lambda: None),
+    "generative-ai__llm-ranker": (".anno-rank-item", lambda: [{"prompt": "Best pets?", "task": "Rank them",
+                                                             "items": [{"id": f"r{i}", "title": f"Answer {i}",
+                                                                        "body": "A calm, friendly dog."}
+                                                                       for i in range(3)]}]),
+}
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
+@pytest.mark.parametrize("template", list(WIDE))
+def test_a_wide_object_leaves_submit_and_every_control_within_the_screen(page, shot, lead, annotator, template,
+                                                                        width, height):
+    """A 640 px image, a PDF page, a ranker's three columns: on a phone they scroll in their own
+    view, never widening the page past Submit; a rating of 10 stars wraps in its panel."""
+    from pathlib import Path
+
+    from labeling.imports import ImportFile
+    from tests.browser.test_annotate import png_bytes
+    from tests.labeling.test_pdfs import pdf_bytes
+
+    xml = (Path(__file__).parents[2] / "labeling" / "schema" / "ls_templates" / f"{template}.xml").read_text()
+    shown, tasks = WIDE[template]
+    files = {"computer-vision__object-detection-with-bounding-boxes": [ImportFile("wide.png", png_bytes(640, 400))],
+             "structured-data-parsing__pdf-classification": [ImportFile("doc.pdf", pdf_bytes(2))]}.get(template)
+    project = make_project(lead, xml, tasks(), title="Wide things", files=files)
+    page.set_viewport_size({"width": width, "height": height})
+    open_annotate(page, annotator, project)
+    expect(page.locator(shown).first).to_be_visible()
+    page.wait_for_timeout(300)  # the object fitted to its view
+    _no_sideways_scroll(page)
+    controls = page.locator('[data-anno="submit"], .anno-label, .anno-star, .anno-rank-column')
+    assert controls.count() >= 3
+    for i in range(controls.count()):
+        box = controls.nth(i).bounding_box()
+        side = controls.nth(i).evaluate("(e) => e.closest('.anno-control, .anno-actions, .anno-object')"
+                                        ".getBoundingClientRect().right")
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= min(width, side + 1), (i, box, side)
+    shot(page, f"small-screen-wide-{template}-{width}")

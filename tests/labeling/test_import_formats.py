@@ -268,7 +268,7 @@ def test_csv_not_utf8_names_byte_position_and_line():
     data = b"text,label\nabc,x\ncaf\xe9,y\n"
     with pytest.raises(ImportFormatError) as excinfo:
         parse("file.csv", data)
-    assert str(excinfo.value) == "file.csv: not UTF-8 text (byte 0xe9 at position 20) on line 3"
+    assert str(excinfo.value) == "file.csv, row 3: not UTF-8 text (byte 0xe9 at position 20)"  # a CSV's rows are its lines
     assert excinfo.value.errors == [
         {
             "row": 3,
@@ -281,7 +281,7 @@ def test_csv_not_utf8_names_byte_position_and_line():
 
 def test_csv_not_utf8_position_counts_the_bom():
     with pytest.raises(
-        ImportFormatError, match=r"^file\.csv: not UTF-8 text \(byte 0xe9 at position 17\)"
+        ImportFormatError, match=r"^file\.csv, row 4: not UTF-8 text \(byte 0xe9 at position 17\)"
     ):
         parse("file.csv", b"\xef\xbb\xbftext\nabc\nde\nfg\xe9\n")
 

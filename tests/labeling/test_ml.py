@@ -68,6 +68,20 @@ def test_create_calls_health_and_setup_and_stores_the_state(lead, project, serve
     assert [b.id for b in ml.list_backends(lead.user, project.id)] == [backend.id]
 
 
+def test_setup_sends_the_servers_public_address_as_hostname(lead, project, server, monkeypatch):
+    """Label Studio's ``hostname`` (its HOSTNAME setting): where a backend fetches ``/media/`` paths."""
+    from labeling.settings import get_settings
+
+    monkeypatch.setenv("LABELFAB_PUBLIC_URL", "https://labels.example.com/")
+    get_settings.cache_clear()
+    try:
+        connect(lead, project, server)
+    finally:
+        monkeypatch.delenv("LABELFAB_PUBLIC_URL")
+        get_settings.cache_clear()
+    assert server.calls("/setup")[0]["hostname"] == "https://labels.example.com"
+
+
 def test_a_server_that_is_down_is_refused_on_create_and_nothing_is_stored(lead, project):
     with pytest.raises(ml.MLBadRequest, match="health check failed") as caught:
         ml.create_backend(lead.user, {"url": closed_port_url(), "project": project.id})

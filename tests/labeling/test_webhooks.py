@@ -115,6 +115,26 @@ def test_an_annotation_arrives_signed_with_label_studios_payload(lead, annotator
     assert all(d.attempts == 1 and d.response_status == 200 for d in deliveries())
 
 
+def test_payloads_carry_every_field_of_label_studios_webhook_serializers(lead, annotator, project, receiver,
+                                                                         worker):
+    """Label Studio's webhook serializers send every field of its task and annotation models: the
+    comment keys and ``precomputed_agreement`` of a task, ``prediction`` and ``result_count`` of
+    an annotation, beyond what its API answers."""
+    from labeling import comments
+
+    webhooks.create_webhook(lead.user, {"url": receiver.url, "project": project.id})
+    task_id = _import(lead, project, ["a"])[0]
+    comments.create_comment(lead.user, text="check the spelling", task=task_id)
+    annotations.submit(task_id, annotator.user, result=[{**label("pos")[0], "id": "r1"}])
+    wait_for(lambda: {"TASKS_CREATED", "ANNOTATION_CREATED"} <= {e["action"] for e in receiver.events()}, timeout=20)
+    created = next(e for e in receiver.events() if e["action"] == "TASKS_CREATED")["tasks"][0]
+    assert (created["comment_count"], created["unresolved_comment_count"], created["comment_authors"],
+            created["last_comment_updated_at"], created["precomputed_agreement"]) == (0, 0, [], None, None)
+    event = next(e for e in receiver.events() if e["action"] == "ANNOTATION_CREATED")
+    assert (event["task"]["comment_count"], event["task"]["comment_authors"]) == (1, [lead.id])
+    assert (event["annotation"]["prediction"], event["annotation"]["result_count"]) == ({}, 1)
+
+
 def test_annotation_events_reach_organisation_webhooks_and_never_inactive_ones(lead, annotator, receiver, worker):
     """A submit finds the webhooks that may want it in its own context query: the project's
     active ones and the organisation's (project null); an inactive one alone asks for nothing."""

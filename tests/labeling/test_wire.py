@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from labeling import projects, wire
+from labeling import projects, users, wire
 from labeling.db import read_session, write_session
 from labeling.models import Annotation, Prediction, Task, TaskState
 
@@ -37,11 +37,12 @@ def both_ways(task_id: int, **options) -> tuple[dict, dict]:
         task = s.get(Task, task_id)
         anns = list(s.exec(sa.select(Annotation).where(Annotation.task_id == task_id)).scalars())
         preds = list(s.exec(sa.select(Prediction).where(Prediction.task_id == task_id)).scalars())
-        orm = wire.task_json(task, annotations=anns, predictions=preds, **options)
+        names = users.usernames((a.user_id for a in anns), conn=s)
+        orm = wire.task_json(task, annotations=anns, predictions=preds, names=names, **options)
         row = s.execute(sa.select(Task.__table__).where(Task.__table__.c.id == task_id)).mappings().one()
         a_rows = s.execute(sa.select(Annotation.__table__).where(Annotation.__table__.c.task_id == task_id)).mappings().all()
         p_rows = s.execute(sa.select(Prediction.__table__).where(Prediction.__table__.c.task_id == task_id)).mappings().all()
-        core = wire.task_json(row, annotations=a_rows, predictions=p_rows, **options)
+        core = wire.task_json(row, annotations=a_rows, predictions=p_rows, names=names, **options)
     return orm, core
 
 

@@ -61,6 +61,11 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.revoke_token", "DELETE"): {ANN, ADMIN},  # the token named is the member annotator's
     ("api.sign_out_user", "POST"): ADMINS,
     ("api.list_users", "GET"): ADMINS,
+    ("api.list_organizations", "GET"): USERS | {READ},  # labelfab's one organisation
+    ("api.get_organization", "GET"): USERS | {READ},
+    ("api.list_organization_members", "GET"): ADMINS,  # every user, as /api/users
+    ("api.get_organization_member", "GET"): ADMINS,
+    ("api.delete_organization_member", "DELETE"): ADMINS,  # deactivates the member annotator
     ("api.create_user", "POST"): ADMINS,
     ("api.update_user", "PATCH"): ADMINS,
     ("api.label_configs", "GET"): USERS | {READ},
@@ -466,7 +471,7 @@ def path_values(world: World, extras: dict, rule: str) -> dict:
     return {
         "project_id": world.project, "task_id": world.tasks[-1], "annotation_id": world.annotation,
         "prediction_id": world.prediction, "user_id": world.users[ANN].id, "decision_id": world.decision,
-        "token_id": world.spare_token,
+        "token_id": world.spare_token, "organization_id": 1,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
         "export_id": extras["export_id"],
         "view_id": extras["view_id"], "ml_id": world.ml_backend,

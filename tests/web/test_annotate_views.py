@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from labeling import annotations, imports, projects, router
 from labeling.models import Role
 from labeling.schema import gallery, parse_label_config
@@ -252,3 +254,38 @@ def test_task_view_shows_relations_in_words_and_hands_them_to_the_workspace(clie
     body = client.get(f"/projects/{project.id}/tasks/{task.id}").get_data(as_text=True)
     assert "Organization &#39;Microsoft&#39; → Person &#39;Bill Gates&#39; (org:founded_by)" in body
     assert task_views(body)["results"][f"annotation-{ann.id}"] == [ms, bill, relation]
+
+
+LS_TEMPLATES = {g["id"][3:]: g["xml"] for g in gallery() if g["id"].startswith("ls-")}
+
+
+def keys_dialog(client, xml: str) -> str:
+    """The keys dialog of the preview's labeling page for ``xml``, as text."""
+    from tests.web.test_projects_views import csrf as form_csrf
+
+    token = form_csrf(client.get("/projects/preview").get_data(as_text=True))
+    r = client.post("/projects/preview", headers={"HX-Request": "true"},
+                    data={"csrf_token": token, "label_config": xml, "data": json.dumps({})})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200, body[:500]
+    dialog = body.split('data-anno="keys-dialog"', 1)[1].split("</dialog>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", dialog.replace("</td>", " ")))
+
+
+@pytest.mark.parametrize(("template", "listed", "not_listed"), [
+    # a <Labels> on an image labels its regions: no span keys on a page without text
+    ("computer-vision__optical-character-recognition", ["Delete the selected region"], ["Marking spans"]),
+    ("ranking-and-scoring__pairwise-classification", ["[ ] Pick the left, the right one"], []),
+    ("structured-data-parsing__html-entity-recognition", ["Marking spans with the keyboard"], []),
+    ("natural-language-processing__taxonomy", ["Taxonomy", "Space Pick or unpick the node"], []),
+    ("natural-language-processing__relation-extraction", ["[ ] Select the previous, the next region",
+                                                          "Alt+R A relation from the selected region"], []),
+    ("generative-ai__llm-ranker", ["Relevant Results (rank)", "↑ ↓ · Home End Move the item"], []),
+])
+def test_the_keys_dialog_lists_the_keys_of_each_widget_and_no_others(client, lead, template, listed, not_listed):
+    login(client, lead.email)
+    text = keys_dialog(client, LS_TEMPLATES[template])
+    for words in listed:
+        assert words in text, (words, text)
+    for words in not_listed:
+        assert words not in text, (words, text)

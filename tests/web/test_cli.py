@@ -130,3 +130,34 @@ def test_serve_starts_its_processes_without_progress_bars(runner, monkeypatch):
     result = runner.invoke(args=["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert seen["port"] == 8123 and seen["bars"] == "1"
+
+
+def test_import_refusals_of_an_empty_folder_or_a_csv_not_in_utf8_say_it_once(runner, admin, tmp_path):
+    """An empty folder, an empty zip or file, a CSV in Latin-1: one line each, its place said once
+    (a CSV's lines are its rows: the row, not also the line), never the same problem twice."""
+    import zipfile
+
+    from labeling import projects
+
+    config = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text">'
+              '<Choice value="pos"/><Choice value="neg"/></Choices></View>')
+    project = projects.create_project(admin.user, title="refusals", label_config=config)
+    (tmp_path / "nothing").mkdir()
+    with zipfile.ZipFile(tmp_path / "nothing.zip", "w") as zf:
+        zf.writestr("folder/", b"")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "latin.csv").write_bytes("text,label\nabc,pos\ncafé,neg\n".encode("latin-1"))
+    (tmp_path / "latin.json").write_bytes('[{"text": "abc"},\n {"text": "café"}]'.encode("latin-1"))
+    expected = {
+        "nothing": "error: nothing contains no files to import",
+        "nothing.zip": "error: nothing.zip contains no files to import",
+        "empty.csv": "error: empty.csv is empty",
+        "latin.csv": "error: latin.csv, row 3: not UTF-8 text (byte 0xe9 at position 22)",
+        "latin.json": "error: latin.json: not UTF-8 text (byte 0xe9 at position 32) on line 2",
+    }
+    said = {}
+    for name in expected:
+        result = runner.invoke(args=["import", str(project.id), str(tmp_path / name)])
+        assert result.exit_code == 1, result.output
+        said[name] = result.output.strip()
+    assert said == expected

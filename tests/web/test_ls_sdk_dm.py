@@ -168,3 +168,12 @@ def test_the_agreement_filter_is_a_percentage_as_label_studio_enterprises(sdk, m
     none = Filters.create(Filters.AND, [Filters.item(Column.agreement, Operator.LESS, Type.Number, Filters.value(1))])
     assert _ids(ls, pid, {"filters": none}) == [ids[1]]
     assert _ids(ls, pid, {"filters": at_least_half, "ordering": ["tasks:agreement"]}) == [ids[0], ids[2]]
+
+
+def test_tasks_list_of_a_view_alone_takes_the_views_project(sdk):
+    """Label Studio's ``GET /api/tasks?view=ID``: the view names its project."""
+    ls, pid, ids = sdk
+    filters = Filters.create(Filters.AND, [Filters.item(Column.data("lang"), Operator.EQUAL, Type.String,
+                                                        Filters.value("fr"))])
+    view = ls.views.create(project=pid, data={"title": "french", "filters": filters})
+    assert [t.id for t in ls.tasks.list(view=view.id)] == [ids[1]]

@@ -71,6 +71,12 @@ def test_users_list_and_get(sdk):
     assert err.value.status_code == 403
 
 
+def test_users_create_takes_label_studios_names(sdk):
+    made = sdk.admin.users.create(email="sdk-new@example.com", first_name="Ann", last_name="Lee")
+    assert (made.email, made.first_name) == ("sdk-new@example.com", "Ann Lee")
+    assert sdk.admin.users.get(id=made.id).first_name == "Ann Lee"
+
+
 def test_users_update(sdk):
     updated = sdk.admin.users.update(id=sdk.ann_user.id, first_name="Ann")
     assert updated.first_name == "Ann" and sdk.admin.users.get(id=sdk.ann_user.id).first_name == "Ann"

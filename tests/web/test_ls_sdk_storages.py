@@ -84,3 +84,45 @@ def test_export_storage_s3_calls(sdk, s3):
     assert [t.name for t in ls.export_storage.list_types()] == ["s3"]
     ls.export_storage.s3.delete(id=made.id)
     assert list(ls.export_storage.s3.list(project=pid)) == []
+
+
+def test_a_synced_task_names_the_object_it_came_from(sdk, s3):
+    """Label Studio's ``storage_filename`` of ``GET /api/tasks/ID`` and of every task of the list:
+    the key of the object that made the task (a script maps tasks back to its files with it); null
+    for an imported task."""
+    ls, pid = sdk
+    s3.create_bucket(Bucket="sdk-names")
+    for name in ("a.jpg", "b.jpg"):
+        s3.put_object(Bucket="sdk-names", Key=f"img/{name}", Body=b"bytes")
+    s3.put_object(Bucket="sdk-names", Key="rows/tasks.json",
+                  Body=json.dumps([{"image": "https://example.com/1.jpg"}, {"image": "https://example.com/2.jpg"}]).encode())
+    blobs = ls.import_storage.s3.create(project=pid, bucket="sdk-names", prefix="img", use_blob_urls=True,
+                                        s3endpoint=s3.endpoint, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+    rows = ls.import_storage.s3.create(project=pid, bucket="sdk-names", prefix="rows", use_blob_urls=False,
+                                       s3endpoint=s3.endpoint, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+    ls.import_storage.s3.sync(id=blobs.id)
+    ls.import_storage.s3.sync(id=rows.id)
+    ls.projects.import_tasks(id=pid, request=[{"image": "https://example.com/uploaded.jpg"}])
+    listed = {t.id: t.storage_filename for t in ls.tasks.list(project=pid)}
+    assert sorted(name or "" for name in listed.values()) == [
+        "", "img/a.jpg", "img/b.jpg", "rows/tasks.json", "rows/tasks.json"]
+    assert {i: ls.tasks.get(id=i).storage_filename for i in listed} == listed
+
+
+def test_resolve_uri_false_gives_the_data_as_stored(sdk, s3):
+    """Label Studio's ``resolve_uri=false`` on the task list and a task: the ``s3://`` URIs an
+    import storage wrote, unsigned (a script copying the objects itself wants them)."""
+    ls, pid = sdk
+    s3.create_bucket(Bucket="sdk-raw")
+    s3.put_object(Bucket="sdk-raw", Key="img/a.jpg", Body=b"bytes")
+    made = ls.import_storage.s3.create(project=pid, bucket="sdk-raw", prefix="img", use_blob_urls=True,
+                                       presign=True, s3endpoint=s3.endpoint, aws_access_key_id=KEY_ID,
+                                       aws_secret_access_key=SECRET)
+    ls.import_storage.s3.sync(id=made.id)
+    (task,) = ls.tasks.list(project=pid, resolve_uri=False)
+    assert task.data["image"] == "s3://sdk-raw/img/a.jpg"
+    assert ls.tasks.get(id=task.id, request_options={"additional_query_parameters": {"resolve_uri": "false"}}
+                        ).data["image"] == "s3://sdk-raw/img/a.jpg"
+    (signed,) = ls.tasks.list(project=pid)
+    assert signed.data["image"].startswith(s3.endpoint) and "X-Amz-Signature" in signed.data["image"]
+    assert "X-Amz-Signature" in ls.tasks.get(id=task.id).data["image"]

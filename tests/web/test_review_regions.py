@@ -15,11 +15,13 @@ from labeling.models import Role
 from tests.conftest import login
 from tests.labeling.test_review import make_project, suspects_in_review, task
 from tests.labeling.test_review_regions import (
+    IMAGE,
     PEOPLE,
     PEOPLE_BOXES,
     box,
     box_suspect,
     ner_suspect,
+    region_suspect,
     span,
 )
 
@@ -109,6 +111,20 @@ def test_the_review_page_of_a_span_project_hands_the_suspect_to_the_labeling_wor
         assert needed in html
     # what only the labeling page does (submit, skip, previous) is not on the review page
     assert 'data-anno="skip"' not in html and 'data-anno="submit"' not in html
+
+
+def test_the_review_page_names_the_regions_it_edits(client, lead, annotator, reviewer):
+    config = ('<View><Image name="image" value="$image"/><KeyPointLabels name="kp" toName="image">'
+              '<Label value="Face"/><Label value="Nose"/></KeyPointLabels></View>')
+    point = {"id": "k1", "from_name": "kp", "to_name": "image", "type": "keypointlabels",
+             "value": {"x": 20, "y": 30, "width": 1, "keypointlabels": ["Face"]}}
+    made = {"spans": ner_suspect(lead.user, annotator)[0], "boxes": box_suspect(lead.user, annotator)[0],
+            "points": region_suspect(lead.user, annotator, config=config, data={"image": IMAGE}, result=[point],
+                                     given="Face", suggested="Nose", reason="points labelled: Face")[0]}
+    login(client, reviewer.email)
+    for noun, project in made.items():
+        html = client.get(f"/review/{project.id}").get_data(as_text=True)
+        assert f"Apply to the {noun}" in html and f"Edit the annotators' {noun}" in html, noun
 
 
 def test_label_hotkeys_that_are_review_keys_are_not_used_by_the_workspace(client, lead, annotator, reviewer):

@@ -48,7 +48,9 @@ def test_a_lead_sees_one_shape_in_the_list_and_alone(client, lead, annotator):
     alone = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
     strict(wire.Task, alone)
     assert alone["annotations_ids"] == str(alone["annotations"][0]["id"])  # Label Studio's Data Manager keys
-    alone = {k: v for k, v in alone.items() if k not in wire.DM_TASK_KEYS} | {"updated_by": None}
+    # the list has the Data Manager's storage_filename (Label Studio's list does), not its other keys
+    alone = {k: v for k, v in alone.items() if k not in wire.DM_TASK_KEYS or k == "storage_filename"} | {
+        "updated_by": None}
     first = listed["tasks"][0]
     assert first["id"] == ids[0] and set(first) == set(alone) and first == alone
     assert {*wire.PRIVATE_TASK_KEYS, *wire.GOLD_TASK_KEYS} <= set(alone)
@@ -83,13 +85,9 @@ def test_json_export_rows_are_export_tasks_with_the_api_annotations(client, lead
     rows = json.loads(client.get(f"/api/projects/{pid}/export?exportType=JSON", headers=lead.headers).data)
     assert [r["id"] for r in rows] == [ids[0]]  # Label Studio's default: annotated tasks only
     row = strict(wire.ExportTask, rows[0])
-    # the API's annotation, key for key, but for Label Studio's display keys (its export has neither):
-    # the export looks no annotator up, the API does ("name email, id")
-    display = ("created_username", "created_ago")
-    assert [{k: v for k, v in a.items() if k not in display} for a in rows[0]["annotations"]] == [
-        {k: v for k, v in ann.items() if k not in display}]
-    assert rows[0]["annotations"][0]["created_username"] is None
-    assert ann["created_username"] == f"{annotator.user.name} {annotator.email}, {annotator.id}"  # LS: "first last email, id"
+    # the API's annotation, key for key, its annotator named alike ("name email, id", as Label Studio's API)
+    assert rows[0]["annotations"] == [ann]
+    assert ann["created_username"] == f"{annotator.user.name} {annotator.email}, {annotator.id}"
     assert row.drafts == [] and row.predictions == []
     everything = json.loads(client.get(f"/api/projects/{pid}/export?exportType=JSON&download_all_tasks=true",
                                        headers=lead.headers).data)
@@ -110,3 +108,64 @@ def test_project_and_import_answers_follow_their_models(client, lead):
     assert strict(wire.ProjectImport, status).task_ids and status["status"] == "completed"
     listed = client.get("/api/projects", headers=lead.headers).get_json()
     assert strict(wire.ProjectList, listed).results[0].task_number == 1
+
+
+def test_every_answer_that_carries_an_annotation_names_its_annotator_alike(client, lead, annotator):
+    """The API's answers (a task, its annotations, the PATCH answers, the caller's own annotations),
+    Label Studio's JSON export, a snapshot's file and the ANNOTATION_CREATED / ANNOTATION_UPDATED
+    payloads: one annotation, one ``created_username`` (Label Studio's "first last email, id")."""
+    from labeling.db import read_session
+    from labeling.models import WebhookDelivery
+    from tests.labeling.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        pid, ids = make_project(lead, 1)
+        hook = client.post("/api/webhooks", json={"url": receiver.url, "project": pid, "send_for_all_actions": False,
+                                                  "actions": ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]},
+                           headers=lead.headers)
+        assert hook.status_code == 201, hook.get_json()
+        client.get(f"/api/projects/{pid}/next", headers=annotator.headers)
+        made = client.post(f"/api/tasks/{ids[0]}/annotations", json={"result": RESULT}, headers=annotator.headers)
+        assert made.status_code == 201
+        aid = made.get_json()["id"]
+        patched = client.patch(f"/api/annotations/{aid}", json={"result": RESULT, "lead_time": 2.0},
+                               headers=annotator.headers)
+        assert patched.status_code == 200, patched.get_json()
+        neg = [{**RESULT[0], "value": {"choices": ["neg"]}}]
+        fixed = client.patch(f"/api/annotations/{aid}", json={"result": neg}, headers=lead.headers)  # a lead's correction of the annotator's answer
+        assert fixed.status_code == 200, fixed.get_json()
+        task = client.get(f"/api/tasks/{ids[0]}", headers=lead.headers).get_json()
+        listed = client.get(f"/api/tasks/{ids[0]}/annotations", headers=lead.headers).get_json()
+        export = json.loads(client.get(f"/api/projects/{pid}/export?exportType=JSON", headers=lead.headers).data)
+        snap = client.post(f"/api/projects/{pid}/exports", json={"title": "s"}, headers=lead.headers).get_json()
+        stored = json.loads(client.get(f"/api/projects/{pid}/exports/{snap['id']}/download?exportType=JSON",
+                                       headers=lead.headers).data)
+        with read_session() as s:
+            bodies = {d.action: json.loads(d.body) for d in s.query(WebhookDelivery).order_by(WebhookDelivery.id)}
+        mine = client.get(f"/api/projects/{pid}/my-annotations", headers=annotator.headers).get_json()
+        edited = client.patch(f"/api/tasks/{ids[0]}", json={"meta": {"k": 1}}, headers=lead.headers)
+        assert edited.status_code == 200, edited.get_json()
+        truth = client.patch(f"/api/annotations/{aid}", json={"ground_truth": True}, headers=lead.headers)
+        assert truth.status_code == 200 and truth.get_json()["ground_truth"] is True, truth.get_json()
+    finally:
+        receiver.close()
+    assert set(bodies) == {"ANNOTATION_CREATED", "ANNOTATION_UPDATED"}
+    answers = {
+        "POST /api/tasks/ID/annotations": made.get_json(),
+        "PATCH /api/annotations/ID (author)": patched.get_json(),
+        "PATCH /api/annotations/ID (lead)": fixed.get_json(),
+        "PATCH /api/annotations/ID (ground_truth)": truth.get_json(),
+        "PATCH /api/tasks/ID": edited.get_json()["annotations"][0],
+        "GET /api/projects/ID/my-annotations": mine[0]["annotations"][0],
+        "GET /api/tasks/ID": task["annotations"][0],
+        "GET /api/tasks/ID/annotations": listed[0],
+        "JSON export": export[0]["annotations"][0],
+        "export snapshot": stored[0]["annotations"][0],
+        "ANNOTATION_CREATED": bodies["ANNOTATION_CREATED"]["annotation"],
+        "ANNOTATION_UPDATED": bodies["ANNOTATION_UPDATED"]["annotation"],
+    }
+    assert {where: a["id"] for where, a in answers.items()} == dict.fromkeys(answers, aid)
+    assert {where: a["created_username"] for where, a in answers.items()} == dict.fromkeys(
+        answers, f"{annotator.user.name} {annotator.email}, {annotator.id}")
+    assert {where: a["created_ago"] for where, a in answers.items()} == dict.fromkeys(answers, "0\xa0minutes")

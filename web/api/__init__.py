@@ -130,6 +130,7 @@ from web.api import (  # noqa: E402,F401
     invites,
     ml,
     openapi,
+    organizations,
     projects,
     quality,
     review,

@@ -9,7 +9,7 @@ from importlib import metadata
 
 from flask import jsonify, request
 
-from labeling import users
+from labeling import users, wire
 from labeling.access import ls_permissions
 from labeling.db import utcnow
 from labeling.errors import Forbidden, Invalid, NotFound
@@ -30,12 +30,14 @@ def _initials(user: User) -> str:
 
 def user_view(user: User) -> dict:
     """A user as Label Studio's ``UserSerializer`` writes one (labelfab has one ``name``: it is
-    the first name), then labelfab's ``role`` and ``is_active``."""
+    the first name; every user is in labelfab's one organisation), then labelfab's ``role`` and
+    ``is_active``."""
     return {"id": user.id, "first_name": user.name, "last_name": "", "username": user.email,
             "email": user.email,
             "last_activity": user.last_login_at.isoformat() if user.last_login_at else None,
             "custom_hotkeys": {}, "avatar": None, "initials": _initials(user), "phone": "",
-            "active_organization": None, "active_organization_meta": None, "allow_newsletters": None,
+            "active_organization": wire.ORGANIZATION_ID,
+            "active_organization_meta": {"title": wire.ORGANIZATION_TITLE, "email": None}, "allow_newsletters": None,
             "date_joined": user.created_at.isoformat() if user.created_at else None,
             "role": user.role, "is_active": user.is_active}
 
@@ -112,7 +114,10 @@ def create_user():
     if not isinstance(body, dict):
         raise Invalid("send a JSON object: {\"email\": ..., \"role\": ..., \"password\": ...}")
     email, role = string_field(body, "email") or "", string_field(body, "role") or Role.annotator
-    password, name = string_field(body, "password"), string_field(body, "name") or ""
+    # Label Studio's first_name and last_name make labelfab's one name
+    password = string_field(body, "password")
+    name = string_field(body, "name") or " ".join(
+        part.strip() for part in (string_field(body, "first_name"), string_field(body, "last_name")) if part and part.strip())
     try:
         user = users.create_user(email, role=role, password=password, name=name)
     except users.UserError as exc:

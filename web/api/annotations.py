@@ -57,9 +57,9 @@ def _annotation_json(annotation) -> dict:
     when the request was authenticated (:func:`labeling.users.user_for_token`: in this process
     as fresh as the user's role and active state, which a change of the user forgets): no query."""
     me = api_user().user
-    if annotation.user_id == me.id:
-        return wire.annotation_json(annotation, username=wire.user_label(me.name, me.email, me.id))
-    return wire.annotation_json(annotation, username=users.usernames([annotation.user_id]).get(annotation.user_id))
+    names = {me.id: wire.user_label(me.name, me.email, me.id)} if annotation.user_id == me.id \
+        else users.usernames([annotation.user_id])
+    return wire.annotation_json(annotation, names=names)
 
 
 @bp.post("/tasks/<int:task_id>/annotations")
@@ -80,7 +80,7 @@ def create_annotation(task_id: int):
 def list_annotations(task_id: int):
     found = annotations.task_annotations(task_id, api_user().user)
     names = users.usernames(a.user_id for a in found)
-    return jsonify([wire.annotation_json(a, username=names.get(a.user_id)) for a in found])
+    return jsonify([wire.annotation_json(a, names=names) for a in found])
 
 
 @bp.get("/annotations/<int:annotation_id>")

@@ -266,17 +266,19 @@ def _task_page(project_id: int) -> projects.TaskPage:
                                page=int_arg("page", 1), page_size=int_arg("page_size", 100),
                                with_results=request.args.get("fields") == "all",
                                where=dm_filters.where(query), order_by=dm_filters.order_by(query),
-                               gold_query=bool(dm_filters.columns_used(query) & set(dm_filters.GOLD_COLUMNS)))
+                               gold_query=bool(dm_filters.columns_used(query) & set(dm_filters.GOLD_COLUMNS)),
+                               resolve_uri=_flag("resolve_uri", True))
 
 
 def _task_list_views(page: projects.TaskPage) -> list[dict]:
     out = []
     for t in page.tasks:
         anns, preds = page.results.get(t.id, ([], [])) if page.results is not None else (None, None)
-        out.append(wire.task_json(t, annotations=anns, predictions=preds,
-                                  n_predictions=(page.predictions or {}).get(t.id, 0), private=True,
-                                  gold=page.gold, urls=page.urls,
-                                  comments=(page.comments or {}).get(t.id) or comments.empty_counts()))
+        out.append({**wire.task_json(t, annotations=anns, predictions=preds,
+                                     n_predictions=(page.predictions or {}).get(t.id, 0), private=True,
+                                     gold=page.gold, urls=page.urls,
+                                     comments=(page.comments or {}).get(t.id) or comments.empty_counts()),
+                    "storage_filename": (page.files or {}).get(t.id)})
     return out
 
 
@@ -285,10 +287,15 @@ def _task_list_views(page: projects.TaskPage) -> list[dict]:
 @doc(query=s.TasksQuery, responses={200: wire.TaskList}, tags=('tasks',))
 def list_tasks():
     """Tasks of a project, paginated (``project``, ``page``, ``page_size``, ``state``, ``search``),
-    filtered and ordered by a Data Manager ``query`` or ``view`` as Label Studio does."""
+    filtered and ordered by a Data Manager ``query`` or ``view`` as Label Studio does (a ``view``
+    alone names its project)."""
     project_id = int_arg("project", 0)
+    view_id = int_arg("view", 0)
+    if not project_id and view_id:  # Label Studio's: the view's project
+        project_id = dm_views.get_view(api_user().user, view_id).project_id
     if not project_id:
-        raise Invalid("give the project: /api/tasks?project=ID", [{"field": "project", "detail": "required"}])
+        raise Invalid("give the project: /api/tasks?project=ID (or a view: ?view=ID)",
+                      [{"field": "project", "detail": "required"}])
     page = _task_page(project_id)
     return jsonify({"tasks": _task_list_views(page), "total": page.total,
                     "total_annotations": page.total_annotations, "total_predictions": page.total_predictions,
@@ -339,9 +346,10 @@ def delete_all_tasks(project_id: int):
 
 @bp.get("/tasks/<int:task_id>")
 @readable
-@doc(summary="One task with the annotations and predictions the caller may see", responses={200: wire.Task}, tags=('tasks',))
+@doc(summary="One task with the annotations and predictions the caller may see", query=s.TaskQuery,
+     responses={200: wire.Task}, tags=('tasks',))
 def get_task(task_id: int):
-    return jsonify(projects.get_task(api_user().user, task_id))
+    return jsonify(projects.get_task(api_user().user, task_id, resolve_uri=_flag("resolve_uri", True)))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])

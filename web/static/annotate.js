@@ -128,6 +128,11 @@
       });
       this.listen(this.root, "pointerdown", () => this.leaveSpanMode(false), true);
       this.listen(window, "resize", () => this.drawSpan(false));
+      // typing in a field (a region's transcription) is working on the selected region: a label
+      // key after it relabels that region (aheadOfDrawn)
+      this.listen(this.root, "focusin", (e) => {
+        if (e.target.matches("textarea, input:not([type=radio]):not([type=checkbox])")) this.drawnAhead = null;
+      });
     }
 
     // ---------------------------------------------------------------- task loading
@@ -420,7 +425,7 @@
     // ---------------------------------------------------------------- label picking
     onInputChange(input) {
       if (input.name.startsWith("active-")) {
-        const selected = this.selectedRegion();
+        const selected = this.aheadOfDrawn(this.selectedRegion());
         const control = this.controls.find((c) => `active-${c.name}` === input.name);
         this.pickedAhead = !(selected && control && selected.obj.name === control.to_name);
         if (!this.pickedAhead) {
@@ -446,7 +451,7 @@
       }
       // Labels / RectangleLabels: label the selected region, and keep the label for the next ones
       input.checked = true;
-      const selected = this.selectedRegion();
+      const selected = this.aheadOfDrawn(this.selectedRegion());
       // a label picked with no region of its object selected is picked ahead, for the spans to come
       this.pickedAhead = !(selected && selected.obj.name === control.to_name);
       if (!this.pickedAhead) {
@@ -456,6 +461,22 @@
       }
       this.syncChoiceStyles();
     }
+
+    // A region drawn with a label picked ahead (label, then draw: Label Studio's way) stays selected
+    // for what hangs on it (a transcription, a per-region choice, more strokes of a mask), but the
+    // next label key is the next region's label, as in Label Studio, which leaves a new region
+    // unselected: the region is deselected and kept as drawn (null is returned). A region the
+    // annotator selected (a click, Tab, [ ]) takes the key: it is relabelled.
+    aheadOfDrawn(selected) {
+      if (!selected || !this.drawnAhead || selected.annotation.id !== this.drawnAhead) return selected;
+      this.drawnAhead = null;
+      selected.obj.annotator.cancelSelected();
+      this.renderRegions();
+      return null;
+    }
+
+    // Called as a region is made with the active label: remembered when that label was picked ahead.
+    drawnWithLabel(id) { this.drawnAhead = this.pickedAhead ? id : null; }
 
     bindFilter(input) {
       const control = this.controls.find((c) => c.name === input.dataset.filter);

@@ -243,6 +243,7 @@
         newMask: () => {
           const active = this.activeLabel(obj.name, "brushlabels");
           const id = uuid();
+          if (active) this.drawnWithLabel(id);
           return mask(id, active ? [{ id: uuid(), annotation: id, purpose: "tagging", value: active.label, control: active.control.name }] : []);
         },
       });

@@ -19,6 +19,25 @@
     ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|\/(?!\/)|#)/i,
   };
 
+  // Where the HTML's text crosses from one block (a heading, a paragraph, a cell) or line (<br>)
+  // to the next: offsets in its textContent. Minified HTML has no space there ("<h2>Notice</h2>
+  // <p>Ada"), so the words of the text alone would join "NoticeAda" into one.
+  function blockBreaks(root) {
+    const breaks = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT | NodeFilter.SHOW_ELEMENT);
+    let offset = 0, block, broken = false;
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.nodeType === Node.ELEMENT_NODE) { if (n.tagName === "BR") broken = true; continue; }
+      let b = n.parentElement;
+      while (b && b !== root && getComputedStyle(b).display.startsWith("inline")) b = b.parentElement;
+      if (offset > 0 && (broken || (block !== undefined && b !== block))) breaks.push(offset);
+      block = b;
+      broken = false;
+      offset += n.data.length;
+    }
+    return breaks;
+  }
+
   // Only images of this server load (the server already dropped the others).
   function localImages(root) {
     for (const img of root.querySelectorAll("img")) {
@@ -49,6 +68,7 @@
       obj.node = body;
       obj.text = body.textContent;
       obj.resultText = obj.text;
+      obj.breaks = blockBreaks(body);
       if (this.controlsFor(obj.name, "hypertextlabels").length) this.makeTextAnnotator(obj);
       return true;
     }

@@ -149,6 +149,7 @@
         newPoint: (x, y) => {
           const active = this.activeLabel(obj.name, "keypointlabels");
           const id = uuid();
+          if (active) this.drawnWithLabel(id);
           const bodies = active ? [{ id: uuid(), annotation: id, purpose: "tagging", value: active.label, control: active.control.name }] : [];
           return point(id, x, y, this.keyPointWidth(obj), bodies);
         },

@@ -133,10 +133,14 @@
       }
       for (const control of this.perRegionControls()) {
         if (!control.required) continue;
-        const missing = [...regions.values()].filter((region) => this.targetsOf(control).includes(region.to_name)
+        const without = [...regions.values()].filter((region) => this.targetsOf(control).includes(region.to_name)
           && this.regionShows(control, region)
-          && !result.some((r) => r.from_name === control.name && r.id === region.id)).length;
-        if (missing) problems.push(`fill in “${control.name}” for every region (${missing} still without)`);
+          && !result.some((r) => r.from_name === control.name && r.id === region.id));
+        const missing = without.length;
+        if (missing) {  // its field shows only beside a selected region: say how to get there
+          const keys = without[0].type === "chatmessage" ? "J K" : "[ ]";
+          problems.push(`fill in “${control.name}” for every region (${missing} still without: select ${missing > 1 ? "each" : "it"} with a click or ${keys} and its field shows)`);
+        }
       }
       return problems;
     }
@@ -249,6 +253,7 @@
       const selected = this.selectedRegion();
       const at = selected ? regions.findIndex((r) => r.annotation.id === selected.annotation.id) : -1;
       const next = regions[(at + step + regions.length) % regions.length];
+      this.drawnAhead = null;
       for (const obj of Object.values(this.objects)) {
         if (obj.annotator && obj !== next.obj && obj.annotator.cancelSelected) obj.annotator.cancelSelected();
       }

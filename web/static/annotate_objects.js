@@ -145,6 +145,7 @@
       // picks the next span's label instead of relabelling this one. One who labels the other way
       // (text, then the key that labels it: pickedAhead false) keeps the new span selected. The
       // text annotator selects a new span right after adding it, hence after this call.
+      if (tagged.size && obj.kind !== "text") this.drawnWithLabel([...tagged].pop());
       if (tagged.size && obj.kind === "text" && this.pickedAhead) {
         setTimeout(() => {
           const selected = obj.annotator.getSelected() || [];
@@ -210,7 +211,7 @@
           swatch.style.background = tag ? this.colorOf(tag.control, tag.label) : "#6b7280";
           const name = el("button", { type: "button", class: "link anno-region-name" },
             tag ? tag.label : "no label yet: press a label key");
-          name.addEventListener("click", () => obj.annotator.setSelected(annotation.id));
+          name.addEventListener("click", () => { this.drawnAhead = null; obj.annotator.setSelected(annotation.id); });
           const what = obj.describe ? obj.describe(annotation) : obj.kind === "text"
             ? `“${annotation.target.selector.map((s) => s.quote).join(" … ").slice(0, 60)}”`
             : this.boxText(obj, annotation);

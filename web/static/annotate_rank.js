@@ -40,7 +40,9 @@
       obj.columns = {};
       const names = control ? columnsOf(control) : [ORIGINAL_ITEMS];
       for (const name of names) {
-        const title = name === ORIGINAL_ITEMS || (control && name === control.name) ? `List (${obj.key})` : name;
+        // the headings Label Studio's editor shows: the List's title, each Bucket's title
+        const own = name === ORIGINAL_ITEMS || (control && name === control.name);
+        const title = own ? ((this.schema.objects[obj.name] || {}).title || `List (${obj.key})`) : ((control.titles || {})[name] || name);
         const column = el("section", { class: "anno-rank-column htx-ranker-column", "data-column": name });
         const list = el("ol", { class: "anno-rank-items", "aria-label": title });
         column.append(el("h3", { class: "anno-rank-title" }, title), list);

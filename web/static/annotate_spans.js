@@ -34,7 +34,12 @@
 
     enterSpanMode(obj) {
       if (!obj || this.span) return;
-      if (!obj.words) obj.words = this.wordsOf(obj.text);
+      if (!obj.words) {  // no word runs across a block's edge (annotate_hypertext.js)
+        obj.words = this.wordsOf(obj.text).flatMap((w) => {
+          const cuts = (obj.breaks || []).filter((b) => b > w.start && b < w.end);
+          return [w.start, ...cuts].map((start, i) => ({ start, end: i < cuts.length ? cuts[i] : w.end }));
+        });
+      }
       if (!obj.words.length) { this.notice("This text has no words to select."); return; }
       const caret = Math.min(obj.spanCaret || 0, obj.words.length - 1);
       const layer = el("div", { class: "anno-span-caret-layer", "aria-hidden": "true" });

@@ -84,6 +84,7 @@
       wrap.append(obj.image);
       obj.layerWrap = wrap;
       obj.kind = "image";
+      this.listen(wrap, "pointerdown", () => { this.drawnAhead = null; }, true); // before a layer sees it
       const layers = [];
       if (tools.some((t) => ANNOTORIOUS.has(t))) {
         const anno = this.makeAnnotorious(obj, tools.find((t) => ANNOTORIOUS.has(t)));

@@ -45,6 +45,9 @@ bp = Blueprint("review", __name__)
 ACTION_KEYS = {"k", "r", "x", "g", "u", "z", "enter", "escape", "?"}
 #: Control types whose suspects are edited in the labeling page's workspace (spans, boxes).
 REGION_TYPES = {"labels", "rectanglelabels", "polygonlabels", "ellipselabels", "keypointlabels", "brushlabels"}
+#: what the review page calls those regions ("Apply to the boxes")
+REGION_NOUNS = {"labels": "spans", "rectanglelabels": "boxes", "polygonlabels": "polygons",
+                "ellipselabels": "ellipses", "keypointlabels": "points", "brushlabels": "masks"}
 #: ... where the review page also keeps A (apply QC's suggestion) from the label keys.
 WORKSPACE_RESERVED = frozenset(ACTION_KEYS | {"a"})
 
@@ -104,7 +107,8 @@ def page(project_id: int):
                                                       reserved=WORKSPACE_RESERVED),
                                   project.instructions) if regions else {}
     return render_template("review/page.html", project=project, review_config=config, regions=regions,
-                           is_lead=is_lead, active="queue", **workspace)
+                           region_noun=REGION_NOUNS.get(control.type, "regions"), is_lead=is_lead, active="queue",
+                           **workspace)
 
 
 # --------------------------------------------------------------------------- audit

@@ -79,7 +79,7 @@ def test_text_classification_schema_and_json_round_trip():
     assert schema.model_dump() == {
         "objects": {"text": {"tag": "Text", "value_key": "text", "name_key": None, "text_key": None,
                              "value_list": False, "chat": None, "series": None, "frame_rate": None,
-                             "sync": None, "audio_url": None}},
+                             "sync": None, "audio_url": None, "title": None}},
         "controls": [
             {
                 "name": "sentiment",
@@ -110,6 +110,7 @@ def test_text_classification_schema_and_json_round_trip():
                 "path_separator": " / ",
                 "max_usages": None,
                 "default_bucket": None,
+                "titles": {},
                 "per_region": False,
                 "per_item": False,
                 "when_label_values": [],

@@ -87,6 +87,11 @@ def test_ranker_default_bucket_has_no_underscore_column():
                                 '<Bucket name="all" title="All" default="true"/><Bucket name="bad"/></Ranker></View>')
     assert schema.control("r").default_bucket == "all"
     assert ranker_columns(schema.control("r")) == ["all", "bad"]
+    # the headings Label Studio shows: a Bucket's title (the name is the result's key), the List's title
+    assert schema.control("r").titles == {"all": "All"} and schema.objects["l"].title is None
+    llm = parse_label_config(LLM_RANKER)
+    assert llm.control("rank").titles == {"relevant_results": "Relevant Results", "biased_results": "Biased Results"}
+    assert llm.objects["answers"].title == "All Results"
 
 
 @pytest.mark.parametrize(("ranker", "reason"), [

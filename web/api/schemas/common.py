@@ -61,7 +61,7 @@ class User(Schema):
     initials: str | None = None
     phone: str | None = None
     active_organization: int | None = None
-    active_organization_meta: str | None = None
+    active_organization_meta: dict[str, Any] | None = None
     allow_newsletters: bool | None = None
     date_joined: datetime | None = None
     role: str

@@ -98,8 +98,12 @@ class ImportTask(Schema):
     meta: dict[str, Any] | None = None
 
 
+RESOLVE_URI = ("false: task data as stored (s3:// URIs of import storages kept); true, the default: "
+               "pre-signed URLs")
+
+
 class TasksQuery(Schema):
-    project: int = Field(description="the project")
+    project: int | None = Field(None, description="the project (a view alone names its own)")
     page: int = Field(1, ge=1)
     page_size: int = Field(100, ge=1)
     state: str | None = Field(None, description="a task state, or gold")
@@ -111,6 +115,7 @@ class TasksQuery(Schema):
     view: int | None = Field(None, description="a Data Manager view whose filters, ordering and selection apply")
     selectedItems: str | None = Field(None, description='{"all": false, "included": [ids]} or {"all": true, '  # noqa: N815
                                                         '"excluded": [ids]} (JSON), unless the query has its own')
+    resolve_uri: bool = Field(True, description=RESOLVE_URI)
 
 
 class ProjectTasksQuery(Schema):
@@ -120,6 +125,11 @@ class ProjectTasksQuery(Schema):
     search: str | None = None
     q: str | None = None
     fields: Literal["all", "task_only"] | None = None
+    resolve_uri: bool = Field(True, description=RESOLVE_URI)
+
+
+class TaskQuery(Schema):
+    resolve_uri: bool = Field(True, description=RESOLVE_URI)
 
 
 class TaskBody(Schema):

@@ -31,6 +31,8 @@ class UserBody(Schema):
     role: str = "annotator"
     password: str | None = None
     name: str | None = None
+    first_name: str | None = Field(None, description="Label Studio's: with last_name, the name when name is not given")
+    last_name: str | None = None
 
 
 class UserPatch(Schema):
@@ -105,3 +107,60 @@ class Snapshot(Schema):
 class SnapshotDownloadQuery(Schema):
     exportType: str = Field("JSON", description="JSON (as stored), JSON_MIN, CSV, TSV, COCO, YOLO, VOC, CONLL2003")
     csv_raw: bool = Field(False, description="CSV and TSV cells as they are (by default neutralised)")
+
+
+class Organization(Schema):
+    """Label Studio's organisation (``OrganizationIdSerializer``; ``GET /api/organizations/ID``
+    adds ``token``, ``created_by`` and ``updated_at``): labelfab is one."""
+    id: int
+    title: str
+    contact_info: str | None = None
+    created_at: datetime | None = None
+
+
+class ProjectInfo(Schema):
+    id: int
+    title: str
+
+
+class OrganizationMemberUser(User):
+    created_projects: list[ProjectInfo] | None = None
+    contributed_to_projects: list[ProjectInfo] | None = None
+
+
+class OrganizationMemberListItem(Schema):
+    """One member on Label Studio's members page (``OrganizationMemberListSerializer``)."""
+    id: int = Field(..., description="the member's id: labelfab's user id")
+    organization: int
+    user: OrganizationMemberUser
+    created_projects: list[ProjectInfo] | None = None
+    contributed_to_projects: list[ProjectInfo] | None = None
+
+
+class OrganizationMembers(Schema):
+    """Label Studio's page of members (``PageNumberPagination``)."""
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[OrganizationMemberListItem]
+
+
+class OrganizationMember(Schema):
+    """One member (``OrganizationMemberSerializer``): ``user`` is its id."""
+    user: int
+    organization: int
+    contributed_projects_count: int
+    annotations_count: int
+    created_at: datetime | None
+    created_projects: list[ProjectInfo] | None = None
+    contributed_to_projects: list[ProjectInfo] | None = None
+
+
+class MembersQuery(Schema):
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=-1, description="members a page (Label Studio's 20); -1: all of them")
+    contributed_to_projects: bool = Field(False, description="name the projects each member created and annotated")
+
+
+class MemberQuery(Schema):
+    contributed_to_projects: bool = False
