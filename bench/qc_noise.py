@@ -73,27 +73,13 @@ def probs(name: str, n: int, rates: list[float], seed: int, cache: Path) -> dict
     """The cached ``.npz`` of each noise level of one dataset, computed where missing."""
     from threadpoolctl import threadpool_limits
 
-    from quality.zoo import (
-        IMAGE_CANDIDATES,
-        TEXT_CANDIDATES,
-        candidates_for,
-        feature_sets_of,
-        image_feature_sets,
-        select_pred_probs,
-        text_feature_sets,
-    )
+    from quality.zoo import select_pred_probs
 
     files = {r: cache / f"{name}-n{n}-s{seed}-{int(round(r * 100))}.npz" for r in rates}
     todo = [r for r, f in files.items() if not f.exists()]
     if not todo:
         return files
-    image = name in qc_zoo.IMAGE_SETS
-    items, y, names = qc_zoo.MAKERS[name](n, seed)
-    cands = candidates_for(IMAGE_CANDIDATES if image else TEXT_CANDIDATES, n_items=n)
-    wanted = [f for f in feature_sets_of(cands) if f != "onnx"]
-    t = time.perf_counter()
-    sets = image_feature_sets(items, names=wanted) if image else text_feature_sets(items, names=wanted)
-    log(f"{name}: features {', '.join(wanted)} in {time.perf_counter() - t:.1f}s")
+    _, y, names, cands, sets = qc_zoo.zoo_features(name, n, seed)
     for rate in todo:
         noisy = flip_labels(y, rate, len(names), seed + int(round(rate * 100)))
         with threadpool_limits(limits=1), warnings.catch_warnings():

@@ -68,29 +68,15 @@ def build(name: str, n: int, rates: list[float], seed: int, cache: Path) -> dict
     from threadpoolctl import threadpool_limits
 
     from quality.pred_probs import _folds, _run_cv, cross_val_pred_probs
-    from quality.zoo import (
-        IMAGE_CANDIDATES,
-        SELECTION_FOLDS,
-        TEXT_CANDIDATES,
-        candidates_for,
-        feature_sets_of,
-        image_feature_sets,
-        text_feature_sets,
-    )
+    from quality.zoo import SELECTION_FOLDS
 
     files = {r: cache / f"{name}-n{n}-s{seed}-{int(round(r * 100))}.npz" for r in rates}
     todo = [r for r, f in files.items() if not f.exists()]
     if not todo:
         return files
-    image = name in qc_zoo.IMAGE_SETS
-    items, y, names = qc_zoo.MAKERS[name](n, seed)
+    items, y, names, cands, sets = qc_zoo.zoo_features(name, n, seed)
     k = len(names)
-    cands = [c for c in candidates_for(IMAGE_CANDIDATES if image else TEXT_CANDIDATES, n_items=n) if c[0] != "onnx"]
-    wanted = feature_sets_of(cands)
-    t = time.perf_counter()
-    sets = image_feature_sets(items, names=wanted) if image else text_feature_sets(items, names=wanted)
-    base_features = qc_zoo.baseline_features("image" if image else "text", items)
-    log(f"{name} s{seed}: features in {time.perf_counter() - t:.1f}s")
+    base_features = qc_zoo.baseline_features("image" if name in qc_zoo.IMAGE_SETS else "text", items)
     for rate in todo:
         t = time.perf_counter()
         noisy = flip_labels(y, rate, k, seed + int(round(rate * 100)))

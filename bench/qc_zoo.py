@@ -349,6 +349,29 @@ def hog_array(images: list[Image.Image]) -> np.ndarray:
                          pixels_per_cell=(8, 8), cells_per_block=(2, 2)) for im in images])
 
 
+def zoo_features(name: str, n: int, seed: int):
+    """What the offline benches (``qc_noise.py``, ``qc_select.py``) start from: a dataset's
+    items, labels and class names, the zoo's candidates for it (ONNX left out: no model file
+    here) and their feature sets."""
+    from quality.zoo import (
+        IMAGE_CANDIDATES,
+        TEXT_CANDIDATES,
+        candidates_for,
+        feature_sets_of,
+        image_feature_sets,
+        text_feature_sets,
+    )
+
+    image = name in IMAGE_SETS
+    items, y, names = MAKERS[name](n, seed)
+    cands = [c for c in candidates_for(IMAGE_CANDIDATES if image else TEXT_CANDIDATES, n_items=n) if c[0] != "onnx"]
+    t = time.perf_counter()
+    wanted = feature_sets_of(cands)
+    sets = image_feature_sets(items, names=wanted) if image else text_feature_sets(items, names=wanted)
+    log(f"{name} s{seed}: features {', '.join(wanted)} in {time.perf_counter() - t:.1f}s")
+    return items, y, names, cands, sets
+
+
 def baseline_features(kind: str, items) -> dict[str, object]:
     """Each classical baseline's features, by baseline name: they do not depend on the labels, so
     a dataset's are computed once for all its noise levels."""
