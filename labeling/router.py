@@ -306,11 +306,11 @@ _GOLD_DONE = (sa.select(sa.func.count()).select_from(_T.join(_A, _A.c.task_id ==
 _TASK = sa.select(_T).where(_T.c.id == _p("tid"))
 _TASK_FOR_UPDATE = _TASK.with_for_update()
 _PREDICTIONS = sa.select(_PR).where(_PR.c.task_id == _p("tid")).order_by(_PR.c.id)
-# Someone else has labelled the task or holds a place on it: the caller is not its first
-# annotator, and pre-labels would cost the task its independent labels.
 # After a claim found nothing: is a task open to the user that the claim skipped because another
 # transaction held its row (a submit of the same task, most often)?
 _BUSY_ONLY = sa.select(sa.exists().where(*_eligible(_T)))
+# Someone else has labelled the task or holds a place on it: the caller is not its first
+# annotator, and pre-labels would cost the task its independent labels.
 _NOT_FIRST = sa.select(sa.or_(
     sa.exists().where(_A.c.task_id == _p("tid"), _A.c.user_id != _p("uid"), _A.c.was_cancelled == sa.false()),
     sa.exists().where(_L.c.task_id == _p("tid"), _L.c.user_id != _p("uid"), _L.c.kind == ANNOTATE),
