@@ -372,6 +372,26 @@ def create_token(user_id: int, *, name: str = "", scope: str = TokenScope.full,
     return new_token(user_id, name=name, scope=scope, expires_at=expires_at)[1]
 
 
+def reset_token(user_id: int, *, replacing: str | None = None) -> str:
+    """Label Studio's token reset (``POST /api/current-user/reset-token``): a new full token for
+    the user, its key returned (shown once), and the token ``replacing`` (the key the request was
+    made with) revoked in the same transaction, as Label Studio's reset ends the user's one token.
+    The user's other tokens (a pipeline's read token, named tokens) stay: labelfab's users have
+    several, and the reset names one."""
+    key = secrets.token_hex(20)
+    with write_session() as s:
+        user = s.get(User, user_id)
+        if user is None or not user.is_active:
+            raise NotFound(f"no user {user_id}")
+        if replacing is not None:
+            s.execute(sa.update(_T).where(_T.c.token_hash == hash_token(replacing), _T.c.user_id == user_id,
+                                          _T.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        s.add(ApiToken(user_id=user_id, name="reset-token", token_hash=hash_token(key), prefix=key[:8],
+                       scope=TokenScope.full))
+    forget_tokens()
+    return key
+
+
 def revoke_token(token_id: int, *, by: User | None = None) -> ApiToken:
     """Revoke a token (again: no change). ``by`` is the caller: the token's owner or an admin;
     anyone else is told it does not exist. None: the operator (the CLI).

@@ -54,6 +54,8 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.openapi_page", "GET"): PUBLIC | {READ},
     ("api.me", "GET"): USERS | {READ},
     ("api.whoami", "GET"): USERS | {READ},
+    ("api.current_token", "GET"): USERS,  # the key the request carries
+    ("api.reset_current_token", "POST"): USERS,  # the caller's own token
     ("api.version", "GET"): USERS | {READ},
     ("api.get_user", "GET"): ADMINS,
     ("api.create_token", "POST"): USERS,

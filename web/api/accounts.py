@@ -14,7 +14,7 @@ from labeling.access import ls_permissions
 from labeling.db import utcnow
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import ApiToken, Role, User
-from web.api import api_user, bp, readable
+from web.api import _token_from_header, api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import doc
 from web.api.params import flag_field, json_body, string_field
@@ -49,6 +49,28 @@ def whoami():
     me = api_user()
     return jsonify({**user_view(me.user), "permissions": ls_permissions(me.user, scope=me.scope),
                     "token_scope": me.scope})
+
+
+@bp.get("/current-user/token")
+@doc(summary="The API token this request was made with (Label Studio's legacy token call)",
+     responses={200: s.UserToken}, tags=('users',))
+def current_token():
+    """Label Studio keeps each user's one key and shows it; labelfab keeps only a hash of each
+    token, so the key it can show is the one the request itself carries. Signed in through the
+    browser there is none: 404, where Label Studio, for a user without its token, fails with
+    "Token matching query does not exist." (a 500)."""
+    key = _token_from_header()
+    if key is None:
+        raise NotFound("Token matching query does not exist. labelfab stores only a hash of each API token: "
+                       "POST /api/current-user/reset-token makes a new one and shows it once")
+    return jsonify({"token": key})
+
+
+@bp.post("/current-user/reset-token")
+@doc(summary="A new API token for the caller (shown once); the token the request was made with stops working",
+     responses={201: s.UserToken}, tags=('users',))
+def reset_current_token():
+    return jsonify({"token": users.reset_token(api_user().id, replacing=_token_from_header())}), 201
 
 
 @bp.get("/version")

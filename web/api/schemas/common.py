@@ -68,6 +68,10 @@ class User(Schema):
     is_active: bool
 
 
+class UserToken(Schema):
+    token: str = Field(description="an API key: send it as 'Authorization: Token <key>'")
+
+
 class WhoAmI(User):
     permissions: list[str] = Field(default_factory=list, description="Label Studio's permission names the "
                                    "caller's role holds (a project membership may add to them there)")
