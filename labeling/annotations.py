@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from labeling import lifecycle, webhooks
+from labeling import drafts, lifecycle, webhooks
 from labeling.access import ACTIONS, can, check_not_paused, check_role, require_project, role_from
 from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -456,6 +456,7 @@ def delete_annotation(annotation_id: int, user: User) -> None:
         if task.state not in EDITABLE_STATES:
             raise Conflict(f"QC has taken task {task.id} (it is {task.state}); its annotations can no longer be deleted")
         conn.execute(sa.delete(AnnotationVersion.__table__).where(AnnotationVersion.annotation_id == ann.id))
+        drafts.delete_for_annotations(conn, [ann.id])
         conn.execute(sa.update(Comment.__table__).where(Comment.annotation_id == ann.id)
                      .values(annotation_id=None))  # a comment stays on its task
         conn.execute(sa.delete(_A).where(_A.c.id == ann.id))

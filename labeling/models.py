@@ -545,6 +545,24 @@ class Comment(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class AnnotationDraft(SQLModel, table=True):
+    """Label Studio's ``AnnotationDraft`` (``labeling.drafts``): a user's unsubmitted result for a
+    task, or for their changes to an annotation (``annotation_id``): the editor's autosave."""
+
+    __tablename__ = "annotation_draft"
+    __table_args__ = (sa.Index("ix_annotation_draft_task_user", "task_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id")
+    annotation_id: int | None = Field(default=None, foreign_key="annotation.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    result: list = _json(list)
+    lead_time: float | None = None
+    was_postponed: bool = Field(default=False)
+    import_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 class DatasetVersion(SQLModel, table=True):
     __tablename__ = "dataset_version"
     __table_args__ = (sa.UniqueConstraint("project_id", "number"),)

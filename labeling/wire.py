@@ -33,12 +33,14 @@ __all__ = [
     "GOLD_TASK_KEYS",
     "LABELFAB_TASK_KEYS",
     "PRIVATE_TASK_KEYS",
+    "Draft",
     "Prediction",
     "Project",
     "ProjectImport",
     "Task",
     "TaskList",
     "annotation_json",
+    "draft_json",
     "dm_task_keys",
     "user_simple",
     "prediction_json",
@@ -108,6 +110,24 @@ class Prediction(WireModel):
     model_run: int | None = Field(None, description="Label Studio's model run (Enterprise); null")
     # labelfab's keys
     probs: dict[str, Any] | None = Field(None, description="labelfab: class probabilities, for QC")
+
+
+class Draft(WireModel):
+    """An annotation draft as Label Studio's ``AnnotationDraftSerializer`` answers (every field
+    of its model; ``user`` the author's email, as its serializer writes the user)."""
+
+    id: int
+    result: list[dict[str, Any]]
+    lead_time: float | None
+    task: int
+    annotation: int | None = Field(None, description="the annotation whose changes it holds, or null")
+    user: str
+    was_postponed: bool
+    import_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    created_username: str
+    created_ago: str = Field("", description="time since creation, as Django's timesince writes it")
 
 
 class Task(WireModel):
@@ -476,6 +496,17 @@ def user_label(name: str | None, email: str, user_id: int) -> str:
     get_created_username``): first and last name, email, id ("Ann Smith ann@x.org, 3"; " ann@x.org, 3"
     without a name). labelfab keeps one name, Label Studio's ``first_name``."""
     return f"{name or ''} {email}, {user_id}"
+
+
+def draft_json(d: Any, author: Any) -> dict[str, Any]:
+    """A draft (``models.AnnotationDraft``) as Label Studio shows it (:class:`Draft`); ``author``
+    is its user (``id``, ``name``, ``email``)."""
+    return {"id": d.id, "result": d.result, "lead_time": d.lead_time, "task": d.task_id,
+            "annotation": d.annotation_id, "user": _get(author, "email"), "was_postponed": d.was_postponed,
+            "import_id": d.import_id, "created_at": _iso(d.created_at), "updated_at": _iso(d.updated_at),
+            "created_username": (f"{name} " if (name := _get(author, "name")) else "")
+                                + f"{_get(author, 'email')}, {_get(author, 'id')}",  # no space without a name
+            "created_ago": created_ago(d.created_at)}
 
 
 def user_simple(user: Any) -> dict[str, Any]:

@@ -133,6 +133,15 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.update_annotation", "PATCH"): OWN,  # its author; leads and reviewers correct it (a new version)
     ("api.update_annotation", "PUT"): OWN,
     ("api.delete_annotation", "DELETE"): {ANN, LEAD, ADMIN},
+    # drafts: an annotator's own on a task they labelled; reviewers and leads see all; the author changes
+    ("api.list_task_drafts", "GET"): OWN,
+    ("api.list_annotation_drafts", "GET"): OWN,
+    ("api.create_task_draft", "POST"): OWN,
+    ("api.create_annotation_draft", "POST"): OWN,
+    ("api.get_draft", "GET"): OWN,  # the member annotator's
+    ("api.update_draft", "PATCH"): {ANN},
+    ("api.update_draft", "PUT"): {ANN},
+    ("api.delete_draft", "DELETE"): {ANN, LEAD, ADMIN},
     ("api.create_prediction", "POST"): MANAGE,
     ("api.list_predictions", "GET"): USERS | {READ},  # the project shows predictions
     ("api.get_prediction", "GET"): USERS | {READ},
@@ -319,6 +328,8 @@ class World:
         with read_session() as s:
             self.annotation = s.exec(Annotation.__table__.select().where(
                 Annotation.task_id == self.tasks[0])).first().id
+            self.last_annotation = s.exec(Annotation.__table__.select().where(  # the drafts routes'
+                Annotation.task_id == self.tasks[-1])).first().id
         prediction = annotations.create_prediction(lead, task_id=self.tasks[0], result=label("pos"), score=0.5,
                                                    model_version="m")
         self.prediction = prediction.id
@@ -396,6 +407,10 @@ def _world_extras(world: World, client) -> dict:
         s.add_all(made)
         s.flush()
         storage_ids = [x.id for x in made]
+    r = client.post(f"/api/tasks/{world.tasks[-1]}/drafts", json={"result": label("pos")},
+                    headers={"Authorization": f"Token {world.tokens[ANN]}"})
+    assert r.status_code == 201, r.get_json()
+    draft_id = r.get_json()["id"]
     r = client.post("/api/comments", json={"task": world.tasks[-1], "text": "is this right?"},
                     headers={"Authorization": f"Token {world.tokens[ANN]}"})
     assert r.status_code == 201, r.get_json()
@@ -403,7 +418,7 @@ def _world_extras(world: World, client) -> dict:
     from labeling import invites
 
     invite_id = invites.invite(world.users[LEAD], "invited@example.com", project_id=pid).invite_id
-    return {"invite_id": invite_id, "import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id,
+    return {"draft_id": draft_id, "invite_id": invite_id, "import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id,
             "webhook_id": webhook_id, "comment_id": comment_id,
             "storage_id": storage_ids[0], "export_storage_id": storage_ids[1], "localfiles_id": storage_ids[2]}
 
@@ -426,6 +441,9 @@ def _body(endpoint: str, world: World) -> object:
         "api.update_task": {"data": {"text": "changed"}},
         "api.create_annotation": {"result": label("pos")},
         "api.update_annotation": {"result": label("neu")},
+        "api.create_task_draft": {"result": label("pos")},
+        "api.create_annotation_draft": {"result": label("pos")},
+        "api.update_draft": {"result": label("neu")},
         "api.create_prediction": {"task": world.tasks[0], "result": label("pos"), "score": 0.4},
         "api.update_prediction": {"score": 0.9},
         "api.import_predictions": [{"task": world.tasks[0], "result": label("neg"), "score": 0.3}],
@@ -471,7 +489,9 @@ def path_values(world: World, extras: dict, rule: str) -> dict:
     """A value for every path parameter of the app's routes: the world's things (``rule`` tells
     the two meanings of ``name`` apart)."""
     return {
-        "project_id": world.project, "task_id": world.tasks[-1], "annotation_id": world.annotation,
+        "project_id": world.project, "task_id": world.tasks[-1],
+        "annotation_id": world.last_annotation if rule.endswith("/drafts") else world.annotation,
+        "draft_id": extras["draft_id"],
         "prediction_id": world.prediction, "user_id": world.users[ANN].id, "decision_id": world.decision,
         "token_id": world.spare_token, "organization_id": 1,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
