@@ -102,6 +102,8 @@ class User(SQLModel, table=True):
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_login_at: datetime | None = _ts_opt()
     created_at: datetime = _ts()
+    # Label Studio's custom hotkeys of its editor (/api/current-user/hotkeys): kept for its scripts
+    custom_hotkeys: dict | None = Field(default=None, sa_type=sa.JSON)
 
 
 class ApiToken(SQLModel, table=True):

@@ -56,6 +56,8 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.whoami", "GET"): USERS | {READ},
     ("api.current_token", "GET"): USERS,  # the key the request carries
     ("api.reset_current_token", "POST"): USERS,  # the caller's own token
+    ("api.get_hotkeys", "GET"): USERS,
+    ("api.update_hotkeys", "PATCH"): USERS,  # the caller's own
     ("api.version", "GET"): USERS | {READ},
     ("api.get_user", "GET"): ADMINS,
     ("api.create_token", "POST"): USERS,
@@ -429,6 +431,7 @@ def _body(endpoint: str, world: World) -> object:
     ann_email = world.users[ANN].email
     return {
         "api.create_token": {"name": "t"},
+        "api.update_hotkeys": {"custom_hotkeys": {"annotation:submit": {"key": "ctrl+enter"}}},
         "api.create_user": {"email": "new@example.com", "role": "annotator", "password": "a-long-password"},
         "api.update_user": {"role": "reviewer"},
         "api.validate_config": {"label_config": CONFIG},

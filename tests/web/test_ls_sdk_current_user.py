@@ -36,3 +36,18 @@ def test_reset_token_makes_a_new_key_and_ends_the_one_it_was_called_with(live_se
     renewed = LabelStudio(base_url=live_server.url, api_key=new)
     assert renewed.users.whoami().email == lead.email and renewed.users.get_token().token == new
     assert LabelStudio(base_url=live_server.url, api_key=pipeline).users.whoami().id == lead.id  # other tokens stay
+
+
+def test_hotkeys_are_kept_checked_and_shown_as_label_studio_keeps_them(live_server, make_user):
+    ann = make_user("hotkeys-ann@example.com", Role.annotator)
+    ls = LabelStudio(base_url=live_server.url, api_key=ann.token)
+    assert ls.users.get_hotkeys().custom_hotkeys == {}
+    mine = {"annotation:submit": {"key": "ctrl+enter"}, "regions:delete": {"key": "shift+backspace", "active": False}}
+    assert ls.users.update_hotkeys(custom_hotkeys=mine).custom_hotkeys == mine
+    assert ls.users.get_hotkeys().custom_hotkeys == mine and ls.users.whoami().custom_hotkeys == mine
+    for bad in ({"submit": {"key": "ctrl+enter"}}, {"app:quit": {"key": "alt+f4"}}, {"a:b": {"active": True}},
+                {"a:b": {"key": "ctrl+\u00e9"}}, {f"a:{i}": {"key": "x"} for i in range(201)}):
+        with pytest.raises(ApiError) as err:
+            ls.users.update_hotkeys(custom_hotkeys=bad)
+        assert err.value.status_code == 400 and "Invalid hotkeys configuration" in err.value.body["detail"]
+    assert ls.users.get_hotkeys().custom_hotkeys == mine  # a refused change changes nothing

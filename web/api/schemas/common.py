@@ -68,6 +68,11 @@ class User(Schema):
     is_active: bool
 
 
+class Hotkeys(Schema):
+    custom_hotkeys: dict[str, dict[str, Any]] = Field(
+        description='{"section:action": {"key": "ctrl+enter", "active": true}}: at most 200')
+
+
 class UserToken(Schema):
     token: str = Field(description="an API key: send it as 'Authorization: Token <key>'")
 
