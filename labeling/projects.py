@@ -25,6 +25,7 @@ from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.limits import MAX_INT, check_text, has_lone_surrogate, is_id, task_data_problem
 from labeling.models import (
     Annotation,
+    AnnotationDraft,
     DatasetVersion,
     Lease,
     Membership,
@@ -681,6 +682,13 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True, resolve_uri
             out.update(wire.dm_task_keys(out["annotations"], out["predictions"]))
             # the object an import storage made the task from (Label Studio's get_storage_filename)
             out["storage_filename"] = storage_filenames(s, [task_id]).get(task_id)
+            # Label Studio's: the caller's own drafts; whether the task has a draft one may see
+            mine = list(s.exec(select(AnnotationDraft).where(AnnotationDraft.task_id == task_id,
+                                                             AnnotationDraft.user_id == user.id)
+                               .order_by(AnnotationDraft.id)))
+            out["drafts"] = [wire.draft_json(d, user) for d in mine]
+            out["draft_exists"] = bool(mine) or (privileged and s.exec(
+                select(AnnotationDraft.id).where(AnnotationDraft.task_id == task_id).limit(1)).first() is not None)
         return out
 
 

@@ -43,6 +43,11 @@ def test_a_draft_is_saved_changed_and_deleted_by_a_submit_that_names_it(client, 
     assert r.status_code == 200 and (r.get_json()["result"], r.get_json()["was_postponed"]) == (label("neg"), True)
     assert [d["id"] for d in client.get(f"/api/tasks/{task_id}/drafts", headers=annotator.headers).get_json()] \
         == [draft["id"]]
+    # Label Studio's task answer: the caller's own drafts, and whether the task has one
+    shown = client.get(f"/api/tasks/{task_id}", headers=annotator.headers).get_json()
+    assert ([d["id"] for d in shown["drafts"]], shown["draft_exists"]) == ([draft["id"]], True)
+    shown = client.get(f"/api/tasks/{task_id}", headers=lead.headers).get_json()
+    assert (shown["drafts"], shown["draft_exists"]) == ([], True)
     # reviewers and leads see every draft; another annotator none of this task; only the author changes it
     assert [d["id"] for d in client.get(f"/api/tasks/{task_id}/drafts", headers=lead.headers).get_json()] \
         == [draft["id"]]
