@@ -23,7 +23,7 @@ from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.limits import MAX_ID
 from labeling.models import Annotation, AnnotationDraft, Project, Task, User
 
-__all__ = ["MAX_DRAFTS", "create_draft", "list_drafts", "get_draft", "update_draft", "delete_draft",
+__all__ = ["MAX_DRAFTS", "create_draft", "list_drafts", "get_draft", "update_draft", "delete_draft", "check_submittable",
            "discard_submitted", "delete_for_annotations", "authors"]
 
 #: How many drafts one user keeps on one task (the editor keeps one and changes it).
