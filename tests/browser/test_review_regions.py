@@ -75,6 +75,10 @@ def test_ner_review_shows_the_spans_in_their_colours_and_relabels_with_keyboard_
     expect(page.locator("#review-suggested")).to_have_text("Hawaii → LOC")
     expect(page.locator("#review-apply")).to_be_visible()
     expect(page.locator("#review-given")).to_have_text("PER 'Ada Lovelace'; PER 'Hawaii'")
+    # the workspace's one button here holds its key: "Ctrl Z" not drawn past its border
+    undo = page.locator('[data-anno="undo"]')
+    inside, outside = undo.bounding_box(), undo.locator("kbd").bounding_box()
+    assert outside["x"] + outside["width"] <= inside["x"] + inside["width"], (outside, inside)
     shot(page, "review-ner")
 
     # the labeling page's span keys: → caret, → to "Hawaii", 2 (LOC) relabels it; the caret moves
