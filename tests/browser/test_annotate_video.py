@@ -256,4 +256,7 @@ def test_the_player_and_its_timeline_leave_submit_on_screen(page, shot, lead, an
     open_annotate(page, annotator, project)
     expect(page.locator("[data-video-frame]")).to_have_text("Frame 1 / 50 · 0.04 s")
     fits_the_window(page)
+    if width == 1280:  # the player sized to the window: its frame bar and timeline in view too, nothing to scroll
+        over = page.locator(".anno-data").evaluate("(pane) => pane.scrollHeight - pane.clientHeight")
+        assert over <= 0, f"the player, its frame bar and timeline are {over} px higher than the data pane"
     shot(page, f"video-size-{width}")
