@@ -459,7 +459,7 @@ def main() -> None:
         group.main(prog_name="labelfab")
     except SettingsError as exc:
         fail(str(exc))
-    except sa.exc.DBAPIError as exc:  # a command run before `labelfab init`: one line, not a traceback
+    except sa.exc.DBAPIError:  # a command run before `labelfab init`: one line, not a traceback
         from labeling import migrate
         from labeling.settings import get_settings
 
