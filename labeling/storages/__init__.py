@@ -8,5 +8,6 @@ objects tasks point at, served through Label Studio's resolve proxy.
 - :mod:`~labeling.storages.sync`: save, validate, sync (import through ``labeling.imports``,
   export of annotations and dataset versions);
 - :mod:`~labeling.storages.resolve`: ``s3://`` URIs in task data sent as proxy URLs, and the
-  proxy itself (a redirect to a pre-signed URL, or the bytes relayed) (imported by the modules that serve tasks, so this package imports nothing here).
+  proxy itself, a redirect to a pre-signed URL or the bytes relayed (imported by the modules
+  that serve tasks, so this package imports nothing here).
 """

@@ -8,7 +8,8 @@ are left as they are. :func:`open_uri` answers that URL (and Label Studio's olde
 a redirect to a pre-signed URL valid for the storage's ``presign_ttl`` (``presign`` on, the
 default), or the object's bytes relayed by the server (``presign`` off: the bucket is never
 exposed; and always for the app's own pages, signed in by their session, whose
-Content-Security-Policy loads images and media from the app's origin alone). Stored data never change: exports keep the ``s3://`` URIs, as Label Studio's do.
+Content-Security-Policy loads images and media from the app's origin alone). Stored data never
+change: exports keep the ``s3://`` URIs, as Label Studio's do.
 :func:`storage_filenames` gives the object each task came from (Label Studio's ``storage_filename``).
 """
 

@@ -1,5 +1,6 @@
 """Project pages: the list (on the front page), create with the config gallery, settings,
-members, upload (the task list is web.views.data_manager) and the media route for a project's images."""
+members, upload (the task list is web.views.data_manager), the media route for a project's images
+and Label Studio's resolve proxy of the objects of its storages."""
 
 from __future__ import annotations
 
