@@ -553,7 +553,7 @@ class TaskPage:
     predictions: dict[int, int] | None = None
     results: dict[int, tuple[list[dict], list[dict]]] | None = None  # task id -> (annotations, predictions)
     gold: bool = False  # the caller may see which tasks are gold and their answers (leads, admins)
-    urls: Callable[[Any], Any] | None = None  # task data as sent: s3:// URIs pre-signed (storages.resolve)
+    urls: Callable[[Any, int], Any] | None = None  # task data as sent: s3:// URIs as proxy URLs (storages.resolve)
     comments: dict[int, dict] | None = None  # task id -> Label Studio's comment keys (comments.counts)
     files: dict[int, str] | None = None  # task id -> the storage object it came from (storage_filename)
 
