@@ -463,7 +463,11 @@ def main() -> None:
         from labeling import migrate
         from labeling.settings import get_settings
 
-        if migrate.initialised():
+        try:
+            ready = migrate.initialised()
+        except sa.exc.DBAPIError:  # the database cannot be reached at all: its own error says so
+            ready = True
+        if ready:
             raise
         url = sa.engine.make_url(get_settings().sqlalchemy_url).render_as_string(hide_password=True)
         fail(f"the database {url} is not set up: run 'labelfab init' first (LABELFAB_DATA_DIR or "
