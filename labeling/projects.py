@@ -163,11 +163,13 @@ def visible_projects(session: Session, user: User, *, include_archived: bool = F
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
     """Per project: tasks, tasks by state, tasks with a submitted annotation (Label Studio's
-    ``num_tasks_with_annotations``, whatever their state), annotations (grouped queries, one
-    each), and its creator as Label Studio shows them (``created_by``)."""
+    ``num_tasks_with_annotations``, whatever their state), gold tasks (each holds one ground-truth
+    answer: Label Studio's ``ground_truth_number``), annotations (grouped queries, one each), and
+    its creator as Label Studio shows them (``created_by``)."""
     counts: dict[int, dict[str, Any]] = {pid: {"task_number": 0, "total_annotations_number": 0,
                                                "skipped_annotations_number": 0, "total_predictions_number": 0,
-                                               "num_tasks_with_annotations": 0, "states": {}, "created_by": None}
+                                               "num_tasks_with_annotations": 0, "ground_truth_number": 0,
+                                               "states": {}, "created_by": None}
                                          for pid in project_ids}
     if not project_ids:
         return counts
@@ -175,14 +177,16 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
                                         .where(Project.id.in_(project_ids))):
         counts[pid]["created_by"] = wire.user_simple(creator)
     annotated = sa.func.sum(sa.case((Task.n_annotations > 0, 1), else_=0))  # submitted, not skipped
+    gold = sa.func.sum(sa.case((Task.is_gold, 1), else_=0))
     rows = session.execute(
-        select(Task.project_id, Task.state, sa.func.count(), annotated).where(Task.project_id.in_(project_ids))
+        select(Task.project_id, Task.state, sa.func.count(), annotated, gold).where(Task.project_id.in_(project_ids))
         .group_by(Task.project_id, Task.state)
     )
-    for pid, state, n, with_annotations in rows:
+    for pid, state, n, with_annotations, n_gold in rows:
         counts[pid]["states"][state] = n
         counts[pid]["task_number"] += n
         counts[pid]["num_tasks_with_annotations"] += int(with_annotations or 0)
+        counts[pid]["ground_truth_number"] += int(n_gold or 0)
     rows = session.execute(
         select(Annotation.project_id, Annotation.was_cancelled, sa.func.count())
         .where(Annotation.project_id.in_(project_ids))
@@ -246,7 +250,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "sampling": "Uncertainty sampling" if project.uncertain_first else "Sequential sampling",
         "parsed_label_config": (parsed := wire.parsed_label_config(project.label_config)),
         "config_has_control_tags": len(parsed) > 0, "control_weights": wire.control_weights(parsed),
-        "ground_truth_number": 0,
+        "ground_truth_number": counts.get("ground_truth_number", 0),
         "useful_annotation_number": counts.get("total_annotations_number", 0),
         "skipped_annotations_number": counts.get("skipped_annotations_number", 0),
         "total_predictions_number": counts.get("total_predictions_number", 0),
