@@ -646,8 +646,8 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
         admins only (``labeling.access``, action ``see_gold``), never for reviewers, who may
         answer gold tasks, nor annotators, who must not learn which tasks are gold.
     urls : callable, optional
-        Applied to the data sent (:func:`labeling.storages.resolve.url_resolver`: the
-        ``s3://`` URIs of the project's import storages pre-signed); the stored data stay.
+        Applied to the data sent with the task's id (:func:`labeling.storages.resolve.url_resolver`:
+        the ``s3://`` URIs of the project's import storages as resolve-proxy URLs); the stored data stay.
     comments : dict, optional
         Label Studio's comment keys of a task list (``labeling.comments.counts``).
 
@@ -661,7 +661,7 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
     state = _get(task, "state")
     out: dict[str, Any] = {
         "id": _get(task, "id"),
-        "data": urls(_get(task, "data")) if urls is not None else _get(task, "data"),
+        "data": urls(_get(task, "data"), _get(task, "id")) if urls is not None else _get(task, "data"),
         "meta": _get(task, "meta"),
         "project": _get(task, "project_id"),
         "inner_id": _get(task, "id"),

@@ -141,6 +141,28 @@ def test_low_agreement_gets_one_more_annotator_up_to_the_maximum(lead, make_user
     assert counts["review"] == 1 and task(ids[0]).state == "review"
 
 
+def test_one_more_annotator_says_whom_the_annotators_agree_with(lead, make_user):
+    """Dynamic overlap measures the annotators against QC's (model-weighted) consensus: a 2-1 split
+    whose consensus is the lone label is not read as "annotators agree 33%"."""
+    project = make_project(lead.user, overlap=3, max_overlap=4)
+    people = [make_user(f"a{i}@example.com") for i in range(3)]
+    ids = annotate_all(project, people[0], ["pos", "pos"])
+    for person, names in ((people[1], ["pos", "neg"]), (people[2], ["neg", "neu"])):
+        for tid, name in zip(ids, names, strict=True):
+            assert router.next_task(project.id, person.user).id == tid
+            annotations.submit(tid, person.user, result=label(name))
+    run = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "neg", "is_issue": True},
+                              ids[1]: {"score": 0.3, "is_issue": True}})
+    assert policy.apply_policy(project.id, run)["more_annotators"] == 2
+    with read_session() as s:
+        why = {tid: s.exec(select(TaskEvent.reason).where(TaskEvent.task_id == tid)
+                           .order_by(TaskEvent.id.desc())).first() for tid in ids}
+    assert why[ids[0]] == (f"QC run {run}: 1 of 3 annotators (33%) agree with QC's consensus; "
+                           "one more annotator (overlap 3 -> 4)")
+    assert why[ids[1]] == (f"QC run {run}: 1 of 3 annotators (33%) agree with the most common answer; "
+                           "one more annotator (overlap 3 -> 4)")
+
+
 def test_an_accepted_task_keeps_the_annotators_label_never_the_models_consensus(lead, make_user):
     """QC's consensus weighs the annotators with its model (with one annotator it leans on the
     model): a task the policy passes is accepted with what its people gave, the majority where

@@ -242,6 +242,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("annotate.review_stream", "GET"): SEE_ALL,
     ("projects.media", "GET"): USERS,
     ("projects.thumbnail", "GET"): USERS,
+    ("projects.resolve_storage_uri", "GET"): USERS,
     ("projects.tasks", "GET"): SEE_ALL,
     ("projects.tasks_table", "GET"): SEE_ALL,
     ("projects.tasks_count", "GET"): SEE_ALL,
@@ -279,9 +280,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
 }
 
 # Routes where an allowed caller may be told that the thing asked for is missing: the media file
-# named here is no real image, a queue may be empty, a lease may not be held, the job named is a
+# named here is no real image, the storage object named is not the task's, a queue may be empty, a lease may not be held, the job named is a
 # QC job, not a publish job.
 MAY_BE_MISSING = {"api.annotate_series", "people.accept", "projects.media", "projects.thumbnail", "api.annotate_previous", "static", "api.review_undo_task",
+                  "projects.resolve_storage_uri",
                   "datasets.publish_progress",
                   "api.remove_member", "api.remove_member_by_query", "projects.remove_member"}
 
@@ -529,6 +531,7 @@ def _url(rule: str, world: World, extras: dict) -> str:
              "/api/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
              "/api/projects/<int:project_id>/members": f"?user={world.users[ANN].id}",
              "/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
+             "/tasks/<int:task_id>/resolve/": "?fileuri=czM6Ly9uby9zdWNo", "/tasks/<int:task_id>/presign/": "?fileuri=czM6Ly9uby9zdWNo",
              "/api/projects/<int:project_id>/stats/items": f"?annotator={world.users[ANN].id}",
              "/projects/<int:project_id>/dashboard/items": f"?annotator={world.users[ANN].id}"}
     return url + query.get(rule, "")
