@@ -6,8 +6,8 @@ of an annotation (``annotation_id``) holds changes to it not saved yet. Who sees
 annotations' rule (``access``): an annotator the drafts of their own, on a task they hold or
 labelled; reviewers, leads and admins of the project every draft of it. Only the author changes a
 draft; the author or someone who manages the project deletes one. Submitting an annotation with
-Label Studio's ``draft_id`` deletes that draft (:func:`discard_submitted`). Drafts never change a
-task's state and never reach an export or QC.
+Label Studio's ``draft_id`` deletes that draft in the submit's transaction (:func:`take_submitted`).
+Drafts never change a task's state and never reach an export or QC.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.limits import MAX_ID
 from labeling.models import Annotation, AnnotationDraft, Project, Task, User
 
-__all__ = ["MAX_DRAFTS", "create_draft", "list_drafts", "get_draft", "update_draft", "delete_draft", "check_submittable",
-           "discard_submitted", "delete_for_annotations", "authors"]
+__all__ = ["MAX_DRAFTS", "create_draft", "list_drafts", "get_draft", "update_draft", "delete_draft", "take_submitted",
+           "delete_for_annotations", "authors"]
 
 #: How many drafts one user keeps on one task (the editor keeps one and changes it).
 MAX_DRAFTS = 20
@@ -163,19 +163,17 @@ def delete_draft(user: User, draft_id: int) -> None:
         s.execute(sa.delete(AnnotationDraft).where(AnnotationDraft.id == draft_id))
 
 
-def check_submittable(user: User, draft_id: int, task_id: int) -> None:
-    """Label Studio's check of a submit's ``draft_id``: the user's own draft of that task (403)."""
-    with read_session() as s:
-        draft = s.get(AnnotationDraft, draft_id)
-    if draft is not None and (draft.task_id != task_id or draft.user_id != user.id):
+def take_submitted(conn: Any, user_id: int, draft_id: int, task_id: int) -> None:
+    """A submit's ``draft_id`` (Label Studio's), in the submit's transaction: the user's own draft
+    of that task (403 otherwise, as Label Studio), deleted with the annotation's storing; a draft
+    already gone is no error."""
+    table = AnnotationDraft.__table__
+    row = conn.execute(sa.select(table.c.task_id, table.c.user_id).where(table.c.id == draft_id)).first()
+    if row is None:
+        return
+    if row.task_id != task_id or row.user_id != user_id:
         raise Forbidden(f"You have no permission to draft id:{draft_id}")
-
-
-def discard_submitted(user: User, draft_id: int, task_id: int) -> None:
-    """After a submit with ``draft_id``: that draft is done with, deleted (Label Studio's)."""
-    with write_session() as s:
-        s.execute(sa.delete(AnnotationDraft).where(AnnotationDraft.id == draft_id, AnnotationDraft.task_id == task_id,
-                                                   AnnotationDraft.user_id == user.id))
+    conn.execute(sa.delete(table).where(table.c.id == draft_id))
 
 
 def delete_for_annotations(conn: Any, annotation_ids: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from labeling import annotations, drafts, gold, router, users, wire
+from labeling import annotations, gold, router, users, wire
 from labeling.errors import Invalid, NotFound
 from labeling.limits import MAX_ID
 from web.api import api_user, bp, changes_state, readable
@@ -66,18 +66,14 @@ def _annotation_json(annotation) -> dict:
 @doc(body=s.AnnotationBody, responses={200: wire.Annotation, 201: wire.Annotation}, tags=('annotations',))
 def create_annotation(task_id: int):
     """Submit (or skip, with ``was_cancelled: true``); a repeated submit returns the same one.
-    Label Studio's ``draft_id``: the caller's draft of this task it was made from, deleted once
-    the annotation is stored."""
+    Label Studio's ``draft_id``: the caller's draft of this task it was made from, deleted in the
+    submit's transaction."""
     body = json_body()
-    draft_id = id_field(body, "draft_id")
-    if draft_id is not None:
-        drafts.check_submittable(api_user().user, draft_id, task_id)
     annotation, created = annotations.submit(
         task_id, api_user().user, result=body.get("result"), was_cancelled=bool(flag_field(body, "was_cancelled")),
         skip_reason=string_field(body, "skip_reason", "comment") or "", lead_time=seconds_field(body, "lead_time"),
-        source="ui" if body.get("source") == "ui" else "api", parent_prediction=id_field(body, "parent_prediction"))
-    if draft_id is not None:
-        drafts.discard_submitted(api_user().user, draft_id, task_id)
+        source="ui" if body.get("source") == "ui" else "api", parent_prediction=id_field(body, "parent_prediction"),
+        draft_id=id_field(body, "draft_id"))
     return jsonify(_annotation_json(annotation)), 201 if created else 200
 
 
