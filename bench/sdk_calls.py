@@ -1,4 +1,4 @@
-"""Common ``label-studio-sdk`` calls against labelfab and Label Studio 1.23.2, side by side.
+"""Common ``label-studio-sdk`` calls (and Label Studio's drafts through its HTTP client) against labelfab and Label Studio 1.23.2, side by side.
 
 The same list of calls (projects, tasks with Data Manager filters, views, annotations,
 predictions, import, export snapshots, users, members, webhooks, ML backends, S3 storages, DM
@@ -163,6 +163,27 @@ class Side:
         return {"status": status, "error": error, "bodies": ok}
 
 
+class RawError(Exception):
+    """A non-2xx answer to a request made through the SDK's own HTTP client (a call it has no method for)."""
+
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"{response.status_code}")
+        self.status_code = response.status_code
+        try:
+            self.body = response.json()
+        except ValueError:
+            self.body = response.text[:300]
+
+
+def raw(s: Side, path: str, method: str, json_body=None):
+    """A request through the SDK's HTTP client (its base URL and token), as a script does for a
+    route the SDK has no method for (Label Studio's drafts); the JSON answer, or RawError."""
+    response = s.ls._client_wrapper.httpx_client.request(path, method=method, json=json_body)
+    if response.status_code >= 300:
+        raise RawError(response)
+    return response.json() if response.content else None
+
+
 def calls() -> list[tuple[str, Callable[[Side], object]]]:
     """The calls, in the order they run (later ones use ids the earlier ones made)."""
     out: list[tuple[str, Callable[[Side], object]]] = []
@@ -179,6 +200,10 @@ def calls() -> list[tuple[str, Callable[[Side], object]]]:
     call("users.list")(lambda s: s.ls.users.list())
     call("users.get")(lambda s: s.ls.users.get(id=s.ids["me"]))
     call("users.update")(lambda s: s.ls.users.update(id=s.ids["me"], first_name="Bench"))
+    call("users.get_token")(lambda s: s.ls.users.get_token())
+    call("users.get_hotkeys")(lambda s: s.ls.users.get_hotkeys())
+    call("users.update_hotkeys")(lambda s: s.ls.users.update_hotkeys(
+        custom_hotkeys={"annotation:submit": {"key": "ctrl+enter", "active": True}}))
 
     # projects
     @call("projects.create")
@@ -203,6 +228,7 @@ def calls() -> list[tuple[str, Callable[[Side], object]]]:
     def _(s):
         s.ids["tasks"] = sorted(t.id for t in s.ls.tasks.list(project=s.ids["project"]))
 
+    call("tasks.list(no project)")(lambda s: list(s.ls.tasks.list()))
     call("tasks.list(fields=all)")(lambda s: list(s.ls.tasks.list(project=s.ids["project"], fields="all")))
     for op, column, kind, value in [("equal", "data.lang", "String", "en"),
                                     ("not_equal", "data.lang", "String", "en"),
@@ -238,6 +264,17 @@ def calls() -> list[tuple[str, Callable[[Side], object]]]:
     call("annotations.get")(lambda s: s.ls.annotations.get(id=s.ids["annotation"]))
     call("annotations.update")(lambda s: s.ls.annotations.update(id=s.ids["annotation"], result=choice("pos")))
     call("annotations.delete")(lambda s: s.ls.annotations.delete(id=s.ids["annotation"]))
+
+    # drafts (no SDK method: through its HTTP client)
+    @call("drafts.create")
+    def _(s):
+        s.ids["draft"] = raw(s, f"api/tasks/{s.ids['tasks'][3]}/drafts", "POST",
+                             {"result": choice("pos"), "lead_time": 1.5})["id"]
+
+    call("drafts.list")(lambda s: raw(s, f"api/tasks/{s.ids['tasks'][3]}/drafts", "GET"))
+    call("drafts.get")(lambda s: raw(s, f"api/drafts/{s.ids['draft']}/", "GET"))
+    call("drafts.update")(lambda s: raw(s, f"api/drafts/{s.ids['draft']}/", "PATCH", {"result": choice("neg")}))
+    call("drafts.delete")(lambda s: raw(s, f"api/drafts/{s.ids['draft']}/", "DELETE"))
 
     # predictions
     @call("predictions.create")
@@ -364,6 +401,7 @@ def calls() -> list[tuple[str, Callable[[Side], object]]]:
         filters=json.loads(flt("data.lang", "equal", "String", "fr"))["filters"], selected_items={"all": True}))
     call("tasks.delete_all_tasks")(lambda s: s.ls.tasks.delete_all_tasks(id=s.ids["project"]))
     call("projects.delete")(lambda s: s.ls.projects.delete(id=s.ids["project"]))
+    call("users.reset_token")(lambda s: s.ls.users.reset_token())  # last: the old token stops working
     return out
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from labeling import lifecycle, webhooks
+from labeling import drafts, lifecycle, webhooks
 from labeling.access import ACTIONS, can, check_not_paused, check_role, require_project, role_from
 from labeling.db import hot_transaction, read_session, unit_of_work, utcnow
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -213,7 +213,7 @@ def _insert_annotation(conn: Connection, task: Any, user_id: int, annotation: di
 
 def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool = False,
            skip_reason: str = "", lead_time: float | None = None, source: str = "api",
-           parent_prediction: int | None = None) -> tuple[Annotation, bool]:
+           parent_prediction: int | None = None, draft_id: int | None = None) -> tuple[Annotation, bool]:
     """Store the user's annotation (or skip) of a task.
 
     Parameters
@@ -232,6 +232,9 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
     parent_prediction : int, optional
         The prediction of this task the annotation started from (a pre-label; Label Studio's
         key): the annotation is marked as not independent (ARCHITECTURE.md, Pre-labels).
+    draft_id : int, optional
+        The user's draft of this task the annotation was made from (Label Studio's key): deleted
+        in the same transaction (another's draft: Forbidden).
 
     Returns
     -------
@@ -251,7 +254,7 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
         try:
             return _submit(task_id, user, result=result, was_cancelled=bool(was_cancelled),
                            skip_reason=skip_reason, lead_time=lead_time, source=source,
-                           parent_prediction=parent_prediction)
+                           parent_prediction=parent_prediction, draft_id=draft_id)
         except IntegrityError:
             # A concurrent submit of the same (task, user) won the unique constraint: the
             # second attempt finds its annotation.
@@ -261,10 +264,13 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
 
 
 def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_reason: str,
-            lead_time: float | None, source: str, parent_prediction: int | None) -> tuple[Annotation, bool]:
+            lead_time: float | None, source: str, parent_prediction: int | None,
+            draft_id: int | None = None) -> tuple[Annotation, bool]:
     now = utcnow()
     with hot_transaction() as conn:
         task, _role, leased_at = _task_context(conn, user, task_id, "annotate", drop_lease=True)
+        if draft_id is not None:
+            drafts.take_submitted(conn, user.id, draft_id, task_id)
         d_leases = 0 if leased_at is None else -1
         mine = task.mine
         if mine is None and not (was_cancelled or task.is_gold) and (
@@ -456,6 +462,7 @@ def delete_annotation(annotation_id: int, user: User) -> None:
         if task.state not in EDITABLE_STATES:
             raise Conflict(f"QC has taken task {task.id} (it is {task.state}); its annotations can no longer be deleted")
         conn.execute(sa.delete(AnnotationVersion.__table__).where(AnnotationVersion.annotation_id == ann.id))
+        drafts.delete_for_annotations(conn, [ann.id])
         conn.execute(sa.update(Comment.__table__).where(Comment.annotation_id == ann.id)
                      .values(annotation_id=None))  # a comment stays on its task
         conn.execute(sa.delete(_A).where(_A.c.id == ann.id))

@@ -98,6 +98,7 @@ __all__ = [
     "card_markdown",
     "diff",
     "diff_csv",
+    "excluded_text",
     "get_version",
     "list_versions",
     "split_text",
@@ -161,8 +162,10 @@ def qc_summary(project_id: int, released: array, *, states: tuple[str, ...] = (T
         everything it scored), or None; ``estimated_noise_rate``: the share of released tasks
         that run flagged as probably mislabeled and that no reviewer has decided on since (None
         without a run); ``flagged_released`` and ``flagged_resolved``; ``items_reviewed``:
-        released tasks with a review decision; ``excluded``: tasks reviewers excluded;
-        ``gold_left_out``; ``not_released``: the tasks of other states, per state.
+        released tasks with a review decision; ``excluded``: the excluded tasks, and
+        ``excluded_by_review`` those of them a review decision (a reviewer's, or a lead's
+        audit) left excluded, the others a lead excluded; ``gold_left_out``; ``not_released``:
+        the tasks of other states, per state.
     """
     n = len(released)
     with read_session() as s:
@@ -171,6 +174,15 @@ def qc_summary(project_id: int, released: array, *, states: tuple[str, ...] = (T
         decisions = s.execute(sa.select(ReviewDecision.task_id, ReviewDecision.created_at)
                               .where(ReviewDecision.project_id == project_id,
                                      ReviewDecision.undone_at.is_(None))).all()
+        # excluded tasks whose latest standing review decision left them excluded
+        latest = (sa.select(ReviewDecision.task_id, sa.func.max(ReviewDecision.id).label("id"))
+                  .where(ReviewDecision.project_id == project_id, ReviewDecision.undone_at.is_(None))
+                  .group_by(ReviewDecision.task_id).subquery())
+        after = s.execute(
+            sa.select(ReviewDecision.after).join(latest, latest.c.id == ReviewDecision.id)
+            .join(Task, Task.id == ReviewDecision.task_id)
+            .where(Task.state == TaskState.excluded)).scalars()
+        excluded_by_review = sum(1 for a in after if isinstance(a, dict) and a.get("state") == TaskState.excluded.value)
         gold = s.execute(sa.select(sa.func.count()).select_from(Task)
                          .where(Task.project_id == project_id, Task.is_gold == sa.true())).scalar_one()
         flagged: list[int] = []
@@ -187,6 +199,7 @@ def qc_summary(project_id: int, released: array, *, states: tuple[str, ...] = (T
         "flagged_resolved": 0,
         "items_reviewed": len(reviewed),
         "excluded": counts.get(TaskState.excluded.value, 0),
+        "excluded_by_review": excluded_by_review,
         "gold_left_out": gold,
         "not_released": {k: v for k, v in sorted(counts.items()) if k not in states and v},
     }
@@ -719,6 +732,15 @@ def split_text(split: dict[str, Any]) -> str:
             f"{split['placed']} were placed by this version.")
 
 
+def excluded_text(qc: dict[str, Any]) -> str:
+    """How many tasks are excluded, and by whom: ``2 (1 by a review decision, 1 by a lead)``."""
+    n = qc["excluded"]
+    if "excluded_by_review" not in qc or not n:  # a version published before the two were told apart
+        return str(n)
+    reviewed = qc["excluded_by_review"]
+    return f"{n} ({reviewed} by a review decision, {n - reviewed} by a lead)"
+
+
 def card_markdown(manifest: dict[str, Any]) -> str:
     """The dataset card (README.md of a version): a readable summary of its manifest."""
     m = manifest
@@ -750,7 +772,7 @@ def card_markdown(manifest: dict[str, Any]) -> str:
                      f"scored (before review, released or not): {_pct(run['noise_rate'])}")
     else:
         lines.append("- no QC run has finished in this project: the noise rate is not estimated")
-    lines += [f"- items reviewed: {qc['items_reviewed']}", f"- excluded by reviewers: {qc['excluded']}",
+    lines += [f"- items reviewed: {qc['items_reviewed']}", f"- excluded: {excluded_text(qc)}",
               f"- gold tasks left out: {qc['gold_left_out']}"]
     if qc.get("not_released"):
         lines.append("- not released (other states): " + ", ".join(f"{k} {v}" for k, v in qc["not_released"].items()))

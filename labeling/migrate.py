@@ -27,6 +27,16 @@ def downgrade(revision: str) -> None:
     command.downgrade(alembic_config(), revision)
 
 
+def initialised() -> bool:
+    """Whether the configured database has been set up by ``labelfab init`` (Alembic's version
+    table is there)."""
+    import sqlalchemy as sa
+
+    from labeling.db import get_engine
+
+    return sa.inspect(get_engine()).has_table("alembic_version")
+
+
 def check() -> None:
     """Raise if the models and the migrations disagree (``alembic check``)."""
     command.check(alembic_config())

@@ -102,6 +102,8 @@ class User(SQLModel, table=True):
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_login_at: datetime | None = _ts_opt()
     created_at: datetime = _ts()
+    # Label Studio's custom hotkeys of its editor (/api/current-user/hotkeys): kept for its scripts
+    custom_hotkeys: dict | None = Field(default=None, sa_type=sa.JSON)
 
 
 class ApiToken(SQLModel, table=True):
@@ -541,6 +543,24 @@ class Comment(SQLModel, table=True):
     resolved_at: datetime | None = _ts_opt()
     resolved_by: int | None = Field(default=None, foreign_key="user.id")
     created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AnnotationDraft(SQLModel, table=True):
+    """Label Studio's ``AnnotationDraft`` (``labeling.drafts``): a user's unsubmitted result for a
+    task, or for their changes to an annotation (``annotation_id``): the editor's autosave."""
+
+    __tablename__ = "annotation_draft"
+    __table_args__ = (sa.Index("ix_annotation_draft_task_user", "task_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id")
+    annotation_id: int | None = Field(default=None, foreign_key="annotation.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    result: list = _json(list)
+    lead_time: float | None = None
+    was_postponed: bool = Field(default=False)
+    import_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

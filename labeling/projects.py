@@ -25,6 +25,7 @@ from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.limits import MAX_INT, check_text, has_lone_surrogate, is_id, task_data_problem
 from labeling.models import (
     Annotation,
+    AnnotationDraft,
     DatasetVersion,
     Lease,
     Membership,
@@ -162,10 +163,13 @@ def visible_projects(session: Session, user: User, *, include_archived: bool = F
 
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per project: tasks, tasks by state, annotations (grouped queries, one each), and its
-    creator as Label Studio shows them (``created_by``)."""
+    """Per project: tasks, tasks by state, tasks with a submitted annotation (Label Studio's
+    ``num_tasks_with_annotations``, whatever their state), gold tasks (each holds one ground-truth
+    answer: Label Studio's ``ground_truth_number``), annotations (grouped queries, one each), and
+    its creator as Label Studio shows them (``created_by``)."""
     counts: dict[int, dict[str, Any]] = {pid: {"task_number": 0, "total_annotations_number": 0,
                                                "skipped_annotations_number": 0, "total_predictions_number": 0,
+                                               "num_tasks_with_annotations": 0, "ground_truth_number": 0,
                                                "states": {}, "created_by": None}
                                          for pid in project_ids}
     if not project_ids:
@@ -173,13 +177,17 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
     for pid, creator in session.execute(select(Project.id, User).join(User, User.id == Project.created_by)
                                         .where(Project.id.in_(project_ids))):
         counts[pid]["created_by"] = wire.user_simple(creator)
+    annotated = sa.func.sum(sa.case((Task.n_annotations > 0, 1), else_=0))  # submitted, not skipped
+    gold = sa.func.sum(sa.case((Task.is_gold, 1), else_=0))
     rows = session.execute(
-        select(Task.project_id, Task.state, sa.func.count()).where(Task.project_id.in_(project_ids))
+        select(Task.project_id, Task.state, sa.func.count(), annotated, gold).where(Task.project_id.in_(project_ids))
         .group_by(Task.project_id, Task.state)
     )
-    for pid, state, n in rows:
+    for pid, state, n, with_annotations, n_gold in rows:
         counts[pid]["states"][state] = n
         counts[pid]["task_number"] += n
+        counts[pid]["num_tasks_with_annotations"] += int(with_annotations or 0)
+        counts[pid]["ground_truth_number"] += int(n_gold or 0)
     rows = session.execute(
         select(Annotation.project_id, Annotation.was_cancelled, sa.func.count())
         .where(Annotation.project_id.in_(project_ids))
@@ -234,7 +242,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "kind": schema_of(project).kind,
         "task_number": counts.get("task_number", 0),
         "total_annotations_number": counts.get("total_annotations_number", 0),
-        "num_tasks_with_annotations": sum(n for st, n in states.items() if st not in ("open", "imported")),
+        "num_tasks_with_annotations": counts.get("num_tasks_with_annotations", 0),
         "states": states,
         "created_by": counts.get("created_by"),
         "created_at": project.created_at.isoformat(),
@@ -243,7 +251,7 @@ def project_view(project: Project, counts: dict | None = None) -> dict:
         "sampling": "Uncertainty sampling" if project.uncertain_first else "Sequential sampling",
         "parsed_label_config": (parsed := wire.parsed_label_config(project.label_config)),
         "config_has_control_tags": len(parsed) > 0, "control_weights": wire.control_weights(parsed),
-        "ground_truth_number": 0,
+        "ground_truth_number": counts.get("ground_truth_number", 0),
         "useful_annotation_number": counts.get("total_annotations_number", 0),
         "skipped_annotations_number": counts.get("skipped_annotations_number", 0),
         "total_predictions_number": counts.get("total_predictions_number", 0),
@@ -550,7 +558,7 @@ class TaskPage:
     predictions: dict[int, int] | None = None
     results: dict[int, tuple[list[dict], list[dict]]] | None = None  # task id -> (annotations, predictions)
     gold: bool = False  # the caller may see which tasks are gold and their answers (leads, admins)
-    urls: Callable[[Any], Any] | None = None  # task data as sent: s3:// URIs pre-signed (storages.resolve)
+    urls: Callable[[Any, int], Any] | None = None  # task data as sent: s3:// URIs as proxy URLs (storages.resolve)
     comments: dict[int, dict] | None = None  # task id -> Label Studio's comment keys (comments.counts)
     files: dict[int, str] | None = None  # task id -> the storage object it came from (storage_filename)
 
@@ -681,6 +689,13 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True, resolve_uri
             out.update(wire.dm_task_keys(out["annotations"], out["predictions"]))
             # the object an import storage made the task from (Label Studio's get_storage_filename)
             out["storage_filename"] = storage_filenames(s, [task_id]).get(task_id)
+            # Label Studio's: the caller's own drafts; whether the task has a draft one may see
+            mine = list(s.exec(select(AnnotationDraft).where(AnnotationDraft.task_id == task_id,
+                                                             AnnotationDraft.user_id == user.id)
+                               .order_by(AnnotationDraft.id)))
+            out["drafts"] = [wire.draft_json(d, user) for d in mine]
+            out["draft_exists"] = bool(mine) or (privileged and s.exec(
+                select(AnnotationDraft.id).where(AnnotationDraft.task_id == task_id).limit(1)).first() is not None)
         return out
 
 

@@ -119,8 +119,8 @@ def task_story(user: User, task_id: int) -> dict[str, Any]:
             c["resolved_by"] for c in task_comments if c["resolved_by"] is not None}
         names = dict(s.exec(select(User.id, User.email).where(User.id.in_(people or {0}))).all())
         gold_hidden = task.is_gold and not see_gold
-        resolve = url_resolver(s, task.project_id)  # s3:// media shown through pre-signed URLs, as the task API
-        data = resolve(task.data) if resolve else task.data
+        resolve = url_resolver(s, task.project_id)  # s3:// media through the resolve proxy, as the task API
+        data = resolve(task.data, task.id) if resolve else task.data
         final_source = None if gold_hidden else task.final_source
         final_label = None if gold_hidden else task.final_label
         story = {

@@ -4,6 +4,7 @@ SHA-256 hashes; the key is shown once)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 from collections.abc import Iterable
@@ -210,6 +211,75 @@ def update_user(user_id: int, *, role: str | None = None, is_active: bool | None
     return user
 
 
+#: Label Studio's bounds on custom hotkeys (its ``HotkeysSerializer``).
+MAX_HOTKEYS = 200
+_DANGEROUS_KEYS = frozenset({"ctrl+alt+delete", "cmd+alt+escape", "alt+f4", "ctrl+alt+esc", "cmd+option+esc",
+                             "ctrl+shift+esc", "cmd+shift+q", "alt+tab", "cmd+tab", "ctrl+alt+t", "cmd+space"})
+_KEY_CHARS = re.compile(r"^[a-zA-Z0-9+\-\s\[\]\\;'\".,/`~!@#$%^&*()_={}|:<>?]+$")
+_MODIFIERS = {"ctrl", "cmd", "command", "alt", "option", "shift", "meta"}
+
+
+def hotkey_problem(hotkeys: Any) -> str | None:
+    """Why ``hotkeys`` is not a custom hotkeys configuration Label Studio takes
+    (``{"section:action": {"key": "ctrl+s", "active": true}}``), in its words; None when it is."""
+    if not isinstance(hotkeys, dict):
+        return "custom_hotkeys must be a dictionary"
+    if len(hotkeys) > MAX_HOTKEYS:
+        return f"Cannot define more than {MAX_HOTKEYS} custom hotkeys"
+    for action, data in hotkeys.items():
+        if not action:
+            return f"Action key '{action}' must be a non-empty string"
+        if len(action) > 100:
+            return f"Action key '{action[:100]}...' is too long (max 100 characters)"
+        section, colon, name = action.partition(":")
+        if not colon:
+            return f"Action key '{action}' must be in 'section:action' format"
+        if not section.strip() or not name.strip():
+            return f"Action key '{action}' must have non-empty section and action parts"
+        if not isinstance(data, dict):
+            return f"Hotkey data for '{action}' must be a dictionary"
+        if "key" not in data:
+            return f"Missing 'key' in hotkey data for '{action}'"
+        combo = data["key"]
+        if not isinstance(combo, str) or not combo:
+            return f"Key combination for '{action}' must be a non-empty string"
+        if len(combo) > 50:
+            return f"Key combination for '{action}' is too long (max 50 characters)"
+        if combo.lower().strip() in _DANGEROUS_KEYS:
+            return f"Key combination '{combo}' is not allowed for security reasons"
+        if "active" in data and not isinstance(data["active"], bool):
+            return f"Active flag for '{action}' must be a boolean"
+        if not _KEY_CHARS.match(combo):
+            return f"Key combination '{combo}' for '{action}' contains invalid characters"
+        parts = [p.strip() for p in combo.split("+")]
+        if any(p.lower() not in _MODIFIERS and len(p) > 20 for p in parts[:-1]):
+            return f"Invalid modifier or key in key combination '{combo}'"
+    return None
+
+
+def set_hotkeys(user_id: int, hotkeys: Any) -> dict:
+    """Store a user's custom hotkeys (Label Studio's ``PATCH /api/current-user/hotkeys``: the
+    whole configuration replaced); :class:`UserError` with Label Studio's reason when refused."""
+    problem = hotkey_problem(hotkeys)
+    if problem is not None:
+        raise UserError(problem)
+    with write_session() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user {user_id}")
+        user.custom_hotkeys = hotkeys
+        s.add(user)
+    forget_tokens()  # the remembered users carry their hotkeys
+    return hotkeys
+
+
+def hotkeys_of(user: User) -> dict:
+    """A user's custom hotkeys, ``{}`` when none (or, as Label Studio answers, when the stored
+    ones are no longer valid)."""
+    stored = user.custom_hotkeys or {}
+    return stored if hotkey_problem(stored) is None else {}
+
+
 # Failed log-ins are counted per (address, account) and per address, never per account alone: a
 # stranger guessing from elsewhere never locks the owner out. Counts are forgotten after an hour
 # without failures. The account is the email as typed, known or not, so that an unknown account
@@ -370,6 +440,26 @@ def create_token(user_id: int, *, name: str = "", scope: str = TokenScope.full,
                  expires_at: datetime | None = None) -> str:
     """Create an API token and return its key (see :func:`new_token`)."""
     return new_token(user_id, name=name, scope=scope, expires_at=expires_at)[1]
+
+
+def reset_token(user_id: int, *, replacing: str | None = None) -> str:
+    """Label Studio's token reset (``POST /api/current-user/reset-token``): a new full token for
+    the user, its key returned (shown once), and the token ``replacing`` (the key the request was
+    made with) revoked in the same transaction, as Label Studio's reset ends the user's one token.
+    The user's other tokens (a pipeline's read token, named tokens) stay: labelfab's users have
+    several, and the reset names one."""
+    key = secrets.token_hex(20)
+    with write_session() as s:
+        user = s.get(User, user_id)
+        if user is None or not user.is_active:
+            raise NotFound(f"no user {user_id}")
+        if replacing is not None:
+            s.execute(sa.update(_T).where(_T.c.token_hash == hash_token(replacing), _T.c.user_id == user_id,
+                                          _T.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        s.add(ApiToken(user_id=user_id, name="reset-token", token_hash=hash_token(key), prefix=key[:8],
+                       scope=TokenScope.full))
+    forget_tokens()
+    return key
 
 
 def revoke_token(token_id: int, *, by: User | None = None) -> ApiToken:

@@ -18,6 +18,7 @@ Label Studio's webhooks, with its keys, event names and payloads, plus labelfab'
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -395,7 +396,57 @@ def project_payload(conn: Connection, project_id: int) -> dict[str, Any] | None:
         project = s.get(Project, project_id)
         if project is None:
             return None
-        return project_view(project, project_counts(s, [project_id]).get(project_id))
+        return {**project_view(project, project_counts(s, [project_id]).get(project_id)), **project_model_keys(project)}
+
+
+def project_model_keys(project: Project) -> dict[str, Any]:
+    """What Label Studio's ``ProjectWebhookSerializer`` (every field of its project model) sends
+    beyond its API's project: ``updated_at``, ``data_types`` and ``label_config_hash`` as its
+    ``Project.save`` derives them from the config (the hash a stable 64-bit number of the config
+    text, where Label Studio's Python ``hash`` changes with each process: both change exactly when
+    the config does), ``custom_task_lock_ttl`` (labelfab's lease); its never-counted
+    ``result_count``, its project ``token`` and its soft-delete fields, which labelfab has not:
+    null."""
+    return {"updated_at": project.updated_at.isoformat() if project.updated_at else None,
+            "data_types": data_types(project.label_config),
+            "label_config_hash": config_hash(project.label_config),
+            "custom_task_lock_ttl": project.lease_seconds,
+            "token": None, "result_count": None, "deleted_at": None, "deleted_by": None, "purge_at": None}
+
+
+@functools.lru_cache(maxsize=256)
+def _data_types(label_config: str) -> str:
+    from lxml import etree
+
+    root = etree.fromstring(label_config.encode("utf-8"),
+                            etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    out: dict[str, str] = {}
+    for tag in root.iterfind(".//*[@value]"):
+        if not tag.get("name"):
+            continue
+        value = tag.get("value")
+        if len(value) > 1 and value[0] == "$":
+            field = value[1:]
+        else:  # a value with the field inside ("$url/page"): its first $name
+            found = re.findall(r"\$\w+", value)
+            field = found[0][1:] if found else ""
+            if not field:
+                continue
+        if out.get(field) != "Video":  # a video outranks the audio of the same field
+            out[field] = tag.tag
+    return json.dumps(out)
+
+
+def data_types(label_config: str) -> dict[str, str]:
+    """Label Studio's ``extract_data_types``: each task data field an object tag reads (its
+    ``value``, ``$field``), mapped to the tag's name (``{"text": "Text"}``)."""
+    return json.loads(_data_types(label_config))
+
+
+def config_hash(label_config: str) -> int:
+    """A signed 64-bit number of the config text (the first 8 bytes of its SHA-256): Label
+    Studio's ``label_config_hash`` column holds such a number."""
+    return int.from_bytes(hashlib.sha256(label_config.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 def any_active(project_id: Any) -> Any:

@@ -33,12 +33,14 @@ __all__ = [
     "GOLD_TASK_KEYS",
     "LABELFAB_TASK_KEYS",
     "PRIVATE_TASK_KEYS",
+    "Draft",
     "Prediction",
     "Project",
     "ProjectImport",
     "Task",
     "TaskList",
     "annotation_json",
+    "draft_json",
     "dm_task_keys",
     "user_simple",
     "prediction_json",
@@ -108,6 +110,24 @@ class Prediction(WireModel):
     model_run: int | None = Field(None, description="Label Studio's model run (Enterprise); null")
     # labelfab's keys
     probs: dict[str, Any] | None = Field(None, description="labelfab: class probabilities, for QC")
+
+
+class Draft(WireModel):
+    """An annotation draft as Label Studio's ``AnnotationDraftSerializer`` answers (every field
+    of its model; ``user`` the author's email, as its serializer writes the user)."""
+
+    id: int
+    result: list[dict[str, Any]]
+    lead_time: float | None
+    task: int
+    annotation: int | None = Field(None, description="the annotation whose changes it holds, or null")
+    user: str
+    was_postponed: bool
+    import_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    created_username: str
+    created_ago: str = Field("", description="time since creation, as Django's timesince writes it")
 
 
 class Task(WireModel):
@@ -478,6 +498,17 @@ def user_label(name: str | None, email: str, user_id: int) -> str:
     return f"{name or ''} {email}, {user_id}"
 
 
+def draft_json(d: Any, author: Any) -> dict[str, Any]:
+    """A draft (``models.AnnotationDraft``) as Label Studio shows it (:class:`Draft`); ``author``
+    is its user (``id``, ``name``, ``email``)."""
+    return {"id": d.id, "result": d.result, "lead_time": d.lead_time, "task": d.task_id,
+            "annotation": d.annotation_id, "user": _get(author, "email"), "was_postponed": d.was_postponed,
+            "import_id": d.import_id, "created_at": _iso(d.created_at), "updated_at": _iso(d.updated_at),
+            "created_username": (f"{name} " if (name := _get(author, "name")) else "")
+                                + f"{_get(author, 'email')}, {_get(author, 'id')}",  # no space without a name
+            "created_ago": created_ago(d.created_at)}
+
+
 def user_simple(user: Any) -> dict[str, Any]:
     """A user (ORM object or row mapping with ``id``, ``name``, ``email``) as Label Studio's
     ``UserSimpleSerializer`` writes one (a project's or an export's ``created_by``): labelfab
@@ -567,9 +598,9 @@ DM_TASK_KEYS = ("annotators", "completed_at", "annotations_results", "prediction
 
 def dm_task_keys(annotations: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> dict[str, Any]:
     """Label Studio's Data Manager keys of one task (``DataManagerTaskSerializer``, the answer to
-    ``GET /api/tasks/ID``) from the built annotations and predictions the caller sees; labelfab
-    keeps no drafts there (``draft_exists`` false); ``storage_filename`` is null here and set by
-    :func:`labeling.projects.get_task` for a task an import storage made."""
+    ``GET /api/tasks/ID``) from the built annotations and predictions the caller sees;
+    ``draft_exists`` (false) and ``storage_filename`` (null) are set by
+    :func:`labeling.projects.get_task`, with the caller's ``drafts``."""
     done = [a for a in annotations if not a["was_cancelled"]]
     times = [a["lead_time"] for a in annotations if a["lead_time"] is not None]
     scores = [p["score"] for p in predictions if p["score"] is not None]
@@ -615,8 +646,8 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
         admins only (``labeling.access``, action ``see_gold``), never for reviewers, who may
         answer gold tasks, nor annotators, who must not learn which tasks are gold.
     urls : callable, optional
-        Applied to the data sent (:func:`labeling.storages.resolve.url_resolver`: the
-        ``s3://`` URIs of the project's import storages pre-signed); the stored data stay.
+        Applied to the data sent with the task's id (:func:`labeling.storages.resolve.url_resolver`:
+        the ``s3://`` URIs of the project's import storages as resolve-proxy URLs); the stored data stay.
     comments : dict, optional
         Label Studio's comment keys of a task list (``labeling.comments.counts``).
 
@@ -630,7 +661,7 @@ def task_json(task: Any, *, annotations: Iterable[Any] | None = (), predictions:
     state = _get(task, "state")
     out: dict[str, Any] = {
         "id": _get(task, "id"),
-        "data": urls(_get(task, "data")) if urls is not None else _get(task, "data"),
+        "data": urls(_get(task, "data"), _get(task, "id")) if urls is not None else _get(task, "data"),
         "meta": _get(task, "meta"),
         "project": _get(task, "project_id"),
         "inner_id": _get(task, "id"),

@@ -308,6 +308,13 @@ def _agreement(schema: LabelSchema, results: list[list], consensus: list | None)
     return sum(k == target for k in keys) / len(keys)
 
 
+def _agreeing(agreement: float, n: int, consensus: list | None) -> str:
+    """:func:`_agreement` in words, naming what the annotators were measured against (QC's
+    consensus weighs them with its model: two annotators of three may agree on another label)."""
+    against = "QC's consensus" if consensus is not None else "the most common answer"
+    return f"{round(agreement * n)} of {n} annotators ({agreement:.0%}) agree with {against}"
+
+
 def _suspects(policy: dict, scored: dict[int, tuple[float, bool]]) -> set[int]:
     """Task ids that the policy makes suspects, from ``{task id: (score, flagged)}``."""
     mode = policy["suspect"]
@@ -425,8 +432,8 @@ def _apply(s: Session, project_id: int, run_id: int, priorities: Mapping[int, fl
                     [
                         (
                             TaskState.open,
-                            f"{head}: annotators agree {agreement:.0%}; one more annotator "
-                            f"(overlap {task.target_overlap} -> {task.target_overlap + 1})",
+                            f"{head}: {_agreeing(agreement, len(results.get(tid, [])), consensus)}; "
+                            f"one more annotator (overlap {task.target_overlap} -> {task.target_overlap + 1})",
                         )
                     ],
                     task.target_overlap + 1,

@@ -7,6 +7,7 @@ import os
 import sys
 
 import click
+import sqlalchemy as sa
 from flask import Flask
 from flask.cli import FlaskGroup
 
@@ -458,6 +459,19 @@ def main() -> None:
         group.main(prog_name="labelfab")
     except SettingsError as exc:
         fail(str(exc))
+    except sa.exc.DBAPIError:  # a command run before `labelfab init`: one line, not a traceback
+        from labeling import migrate
+        from labeling.settings import get_settings
+
+        try:
+            ready = migrate.initialised()
+        except sa.exc.DBAPIError:  # the database cannot be reached at all: its own error says so
+            ready = True
+        if ready:
+            raise
+        url = sa.engine.make_url(get_settings().sqlalchemy_url).render_as_string(hide_password=True)
+        fail(f"the database {url} is not set up: run 'labelfab init' first (LABELFAB_DATA_DIR or "
+             f"LABELFAB_DATABASE_URL names another one?)")
 
 
 if __name__ == "__main__":

@@ -10,24 +10,23 @@
 - :mod:`~labeling.imports.bulk`: images stored by content, then every row written in one
   transaction with bulk inserts;
 - :mod:`~labeling.imports.service`: the import operation (:func:`import_data`) and the
-  ``import`` job's handler.
+  ``import`` job's handler;
+- :mod:`~labeling.imports.batches`: an import as seen afterwards (its batch, job and tasks) and a
+  project's latest imports.
 
 What the pages, the REST API and the CLI use is importable from the package itself.
 """
 
-from labeling.imports.formats import ImportFile, ImportFormatError, format_error, parse_body
-from labeling.imports.rows import ATTRIBUTED
-from labeling.imports.service import (
-    ImportResult,
-    get_import,
-    import_data,
+from labeling.imports.batches import get_import, import_task_ids, import_view, list_imports
+from labeling.imports.formats import (
+    ImportFile,
+    ImportFormatError,
+    format_error,
     import_error_summary,
-    import_items,
-    import_task_ids,
-    import_view,
-    list_imports,
-    parse_user_map,
+    parse_body,
 )
+from labeling.imports.rows import ATTRIBUTED, parse_user_map
+from labeling.imports.service import ImportResult, import_data, import_items
 from labeling.imports.sources import received_files
 
 __all__ = [

@@ -422,7 +422,7 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
 
 def _id_range(low: int, high: int) -> dict[str, sa.ColumnElement]:
     """``ImportBatch``'s id range widened to hold ``low..high`` (a streamed import's chunks
-    each add theirs): the range :func:`labeling.imports.service.import_task_ids` reads."""
+    each add theirs): the range :func:`labeling.imports.batches.import_task_ids` reads."""
     first, last = ImportBatch.first_task_id, ImportBatch.last_task_id
     return {"first_task_id": sa.case((first.is_(None) | (first > low), low), else_=first),
             "last_task_id": sa.case((last.is_(None) | (last < high), high), else_=last)}

@@ -59,6 +59,7 @@ __all__ = [
     "file_kind",
     "format_error",
     "gc_paused",
+    "import_error_summary",
     "quick_thread_switches",
     "parse_body",
     "parse_json_tasks",
@@ -680,3 +681,20 @@ def parse_body(raw: bytes) -> Any:
         detail = f"malformed JSON: {exc}"
         raise DomainError(detail, [{"row": None, "file": "request body", "field": None, "detail": detail}]) from None
 
+
+def import_error_summary(exc: ImportFormatError | DomainError) -> str:
+    """One line for the CLI: the detail, then up to five problems (none when the detail already
+    says each of them: a file with one bad row, or an empty folder, is one line)."""
+    if all(_says(exc.detail, e) for e in exc.errors[:5]):
+        return exc.detail
+    return "\n".join([exc.detail] + ["  " + format_error(e) for e in exc.errors[:5]])
+
+
+def _says(message: str, error: dict) -> bool:
+    """Whether ``message`` already says the error entry ``error``: its sentence (file, row, field,
+    detail), or, for a problem of a whole file (no row, no field), its file and its detail in other
+    words ("photos contains no files to import")."""
+    if format_error(error) in message:
+        return True
+    whole_file = error.get("row") is None and not error.get("field")
+    return whole_file and str(error.get("detail")) in message and str(error.get("file") or "") in message

@@ -20,12 +20,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from labeling.db import read_session
+from labeling.errors import Invalid
 from labeling.imports.formats import RawItem, RowErrors
 from labeling.models import Project, Role, User
 from labeling.schema import LabelSchema, result_from_labels, validate_result, validate_task_data
 from labeling.users import UserError, normalize_email
 
-__all__ = ["ATTRIBUTED", "PROBS_TOLERANCE", "Checker", "Extra", "Owner", "check_owners", "chunks"]
+__all__ = ["ATTRIBUTED", "MAX_USER_MAP", "PROBS_TOLERANCE", "Checker", "Extra", "Owner", "check_owners",
+           "check_user_map", "chunks", "parse_user_map"]
 
 PROBS_TOLERANCE = 1e-3
 _NUMBER = (int, float)
@@ -388,3 +390,47 @@ def check_owners(check: Checker, extras: list[Extra]) -> list[dict]:
                                  "a task has at most one annotation per annotator")
             seen.add(key)
     return list(lines.values())
+
+
+#: The most entries an import's user map may have.
+MAX_USER_MAP = 10_000
+
+
+def check_user_map(user_map: Any) -> dict[int, str] | None:
+    """An import's user map (another instance's user id -> email), checked: ids are whole
+    numbers, emails are emails; Invalid names each bad entry."""
+    if not user_map:
+        return None
+    if not isinstance(user_map, dict) or len(user_map) > MAX_USER_MAP:
+        raise Invalid(f"the user map must be an object of at most {MAX_USER_MAP} ids -> emails",
+                      [{"row": None, "file": None, "field": "user_map", "detail": "not an object of ids -> emails"}])
+    clean, errors = {}, []
+    for key, email in user_map.items():
+        text = str(key).strip()
+        if isinstance(key, bool) or not text.isdigit():
+            errors.append({"row": None, "file": None, "field": "user_map", "detail": f"{key!r} is not a user id"})
+            continue
+        try:
+            clean[int(text)] = normalize_email(email if isinstance(email, str) else "")
+        except UserError as exc:
+            errors.append({"row": None, "file": None, "field": "user_map", "detail": f"{key}: {exc}"})
+    if errors:
+        raise Invalid("the user map is refused: " + "; ".join(e["detail"] for e in errors), errors)
+    return clean
+
+
+def parse_user_map(text: str | None) -> dict[int, str] | None:
+    """``"7=ann@example.com,8=bob@example.com"`` (the API's query and the CLI's option) as a
+    user map, checked by :func:`check_user_map`."""
+    if not text or not text.strip():
+        return None
+    pairs = {}
+    for part in text.split(",")[:MAX_USER_MAP + 1]:
+        if not part.strip():
+            continue
+        key, sep, email = part.partition("=")
+        if not sep:
+            raise Invalid(f"user map entry {part.strip()[:100]!r}: write id=email",
+                          [{"row": None, "file": None, "field": "user_map", "detail": "write id=email"}])
+        pairs[key.strip()] = email.strip()
+    return check_user_map(pairs)

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from labeling import jobs, limits
 from labeling.access import require_project
@@ -68,7 +68,6 @@ from labeling.imports.bulk import Row, Stored, Written, remove_unreferenced, wit
 from labeling.imports.formats import (
     MAX_ERRORS,
     ImportFile,
-    ImportFormatError,
     RawItem,
     format_error,
     gc_paused,
@@ -76,7 +75,7 @@ from labeling.imports.formats import (
     parse_json_tasks,
     quick_thread_switches,
 )
-from labeling.imports.rows import Checker, Extra, Owner, check_owners
+from labeling.imports.rows import Checker, Extra, Owner, check_owners, check_user_map
 from labeling.imports.sources import (
     chain,
     open_paths,
@@ -90,22 +89,15 @@ from labeling.imports.sources import (
 from labeling.imports.stream import StreamedFile
 from labeling.jobs.broker import is_stub
 from labeling.media import MediaError, media_url
-from labeling.models import ImportBatch, Job, Project, Task, User
+from labeling.models import ImportBatch, Project, User
 from labeling.schema import result_from_labels, schema_of
 from labeling.settings import get_settings
-from labeling.users import UserError, normalize_email
 
 __all__ = [
     "JOB_IMAGE_THRESHOLD",
     "ImportResult",
-    "get_import",
     "import_data",
-    "import_error_summary",
-    "import_task_ids",
-    "import_view",
-    "check_user_map",
-    "list_imports",
-    "parse_user_map",
+    "import_items",
     "run_import_job",
 ]
 
@@ -407,46 +399,6 @@ def _job_result(r: ImportResult) -> dict:
     return out
 
 
-def get_import(user: User, project_id: int, import_id: int) -> tuple[ImportBatch, dict | None]:
-    """An import of a project (and its job's view), for the project's leads and admins."""
-    with read_session() as s:
-        require_project(s, user, project_id, "manage")
-        batch = s.get(ImportBatch, import_id)
-        if batch is None or batch.project_id != project_id:
-            raise NotFound(f"import {import_id} not found in project {project_id}")
-        job = jobs.job_view(s.get(Job, batch.job_id)) if batch.job_id else None
-        return batch, job
-
-
-_LS_STATUS = {"queued": "created", "running": "in_progress", "done": "completed", "failed": "failed"}
-
-
-def import_view(batch: ImportBatch, job: dict | None = None, *, task_ids: list[int] | None = None) -> dict:
-    """An import as ``GET /api/projects/ID/imports/IID`` shows it (Label Studio's status names)."""
-    body = {
-        "id": batch.id, "project": batch.project_id, "status": _LS_STATUS.get(batch.status, batch.status),
-        "task_count": batch.task_count, "annotation_count": batch.annotation_count,
-        "prediction_count": batch.prediction_count, "skipped_duplicates": batch.skipped_duplicates,
-        "duration": batch.duration, "files": batch.files, "errors": batch.errors,
-        "created_at": batch.created_at.isoformat(), "job": job,
-        "progress": job["progress"] if job else (1.0 if batch.status == "done" else 0.0),
-    }
-    if task_ids is not None:
-        body["task_ids"] = task_ids
-    return body
-
-
-def import_task_ids(import_id: int) -> list[int]:
-    """The ids of the tasks an import made, read through the id range its batch records (the
-    primary key; ``task.import_id`` has no index of its own)."""
-    with read_session() as s:
-        batch = s.get(ImportBatch, import_id)
-        if batch is None or batch.first_task_id is None:
-            return []
-        return list(s.exec(select(Task.id).where(Task.id.between(batch.first_task_id, batch.last_task_id),
-                                                 Task.import_id == import_id).order_by(Task.id)))
-
-
 # --------------------------------------------------------------------------- the import itself
 
 
@@ -721,73 +673,3 @@ def _ground_truth(item: RawItem) -> Any:
         if type(ann) is dict and ann.get("ground_truth") is True and ann.get("was_cancelled") is not True:
             found = ann.get("result")
     return found
-
-
-#: The most entries an import's user map may have.
-MAX_USER_MAP = 10_000
-
-
-def check_user_map(user_map: Any) -> dict[int, str] | None:
-    """An import's user map (another instance's user id -> email), checked: ids are whole
-    numbers, emails are emails; Invalid names each bad entry."""
-    if not user_map:
-        return None
-    if not isinstance(user_map, dict) or len(user_map) > MAX_USER_MAP:
-        raise Invalid(f"the user map must be an object of at most {MAX_USER_MAP} ids -> emails",
-                      [{"row": None, "file": None, "field": "user_map", "detail": "not an object of ids -> emails"}])
-    clean, errors = {}, []
-    for key, email in user_map.items():
-        text = str(key).strip()
-        if isinstance(key, bool) or not text.isdigit():
-            errors.append({"row": None, "file": None, "field": "user_map", "detail": f"{key!r} is not a user id"})
-            continue
-        try:
-            clean[int(text)] = normalize_email(email if isinstance(email, str) else "")
-        except UserError as exc:
-            errors.append({"row": None, "file": None, "field": "user_map", "detail": f"{key}: {exc}"})
-    if errors:
-        raise Invalid("the user map is refused: " + "; ".join(e["detail"] for e in errors), errors)
-    return clean
-
-
-def parse_user_map(text: str | None) -> dict[int, str] | None:
-    """``"7=ann@example.com,8=bob@example.com"`` (the API's query and the CLI's option) as a
-    user map, checked by :func:`check_user_map`."""
-    if not text or not text.strip():
-        return None
-    pairs = {}
-    for part in text.split(",")[:MAX_USER_MAP + 1]:
-        if not part.strip():
-            continue
-        key, sep, email = part.partition("=")
-        if not sep:
-            raise Invalid(f"user map entry {part.strip()[:100]!r}: write id=email",
-                          [{"row": None, "file": None, "field": "user_map", "detail": "write id=email"}])
-        pairs[key.strip()] = email.strip()
-    return check_user_map(pairs)
-
-
-def import_error_summary(exc: ImportFormatError | DomainError) -> str:
-    """One line for the CLI: the detail, then up to five problems (none when the detail already
-    says each of them: a file with one bad row, or an empty folder, is one line)."""
-    if all(_says(exc.detail, e) for e in exc.errors[:5]):
-        return exc.detail
-    return "\n".join([exc.detail] + ["  " + format_error(e) for e in exc.errors[:5]])
-
-
-def _says(message: str, error: dict) -> bool:
-    """Whether ``message`` already says the error entry ``error``: its sentence (file, row, field,
-    detail), or, for a problem of a whole file (no row, no field), its file and its detail in other
-    words ("photos contains no files to import")."""
-    if format_error(error) in message:
-        return True
-    whole_file = error.get("row") is None and not error.get("field")
-    return whole_file and str(error.get("detail")) in message and str(error.get("file") or "") in message
-
-
-def list_imports(user: User, project_id: int, *, limit: int = 20, action: str = "view") -> list[ImportBatch]:
-    """The latest imports of a project, newest first, for a user who may ``action`` in it."""
-    with read_session() as s:
-        require_project(s, user, project_id, action)
-        return list(s.exec(select(ImportBatch).where(ImportBatch.project_id == project_id)
-                           .order_by(ImportBatch.id.desc()).limit(limit)))

@@ -196,9 +196,9 @@ def review_item(s: Session, project: Project, task: Task) -> dict:
     obj = next((o for o in schema.objects.values() if o.value_key == primary.data_key), None)
     return {
         # HTML in the data sanitised: the review page shows it (labeling.schema.hypertext); s3:// URIs
-        # pre-signed (labeling.storages.resolve)
+        # through the resolve proxy (labeling.storages.resolve)
         "task": {"id": task.id,
-                 "data": page_data(schema, urls(task.data) if (urls := url_resolver(s, project.id)) else task.data),
+                 "data": page_data(schema, urls(task.data, task.id) if (urls := url_resolver(s, project.id)) else task.data),
                  "meta": task.meta, "state": task.state,
                  "is_gold": task.is_gold, "file_upload": task.file_name},
         "object": {"tag": obj.tag if obj else None, "key": primary.data_key},

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.handlers import validate_bucket_name
 
 from labeling import outbound
-from labeling.errors import DomainError
+from labeling.errors import DomainError, NotFound
 from labeling.mediastore import s3_client
 from labeling.models import Storage
 from labeling.storages.common import bad, credentials
@@ -123,6 +124,50 @@ def presigned_url(storage: Storage, key: str) -> str:
     """A GET URL of the object valid for ``presign_ttl`` minutes (computed here, no call made)."""
     return client(storage, check=False).generate_presigned_url(
         "get_object", Params={"Bucket": storage.bucket, "Key": key}, ExpiresIn=storage.presign_ttl * 60)
+
+
+@dataclass(frozen=True)
+class ObjectStream:
+    """An object's bytes as the server relays them: ``chunks``, the HTTP status (206 for a
+    range) and the headers that describe them."""
+
+    chunks: Iterator[bytes]
+    status: int
+    headers: dict[str, str]
+
+
+class RangeRefused(DomainError):
+    status = 416
+
+
+#: What a relayed object's chunks are read in.
+_CHUNK = 256 * 1024
+
+
+def open_object(storage: Storage, key: str, *, range_header: str | None = None) -> ObjectStream:
+    """An object (or the ``Range`` of it a player asks for) streamed from the bucket: Label
+    Studio's proxy of a storage with ``presign`` off. The endpoint is checked again first."""
+    kwargs = {"Bucket": storage.bucket, "Key": key}
+    if range_header:
+        kwargs["Range"] = range_header
+    try:
+        found = client(storage).get_object(**kwargs)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in ("NoSuchKey", "404", "NoSuchBucket"):
+            raise NotFound(f"{uri(storage, key)} not found") from None
+        if code == "InvalidRange":
+            raise RangeRefused(f"{uri(storage, key)}: the range is not satisfiable") from None
+        raise
+    meta = found["ResponseMetadata"]
+    headers = {"Content-Type": found.get("ContentType") or "application/octet-stream", "Accept-Ranges": "bytes"}
+    for name, value in (("Content-Length", found.get("ContentLength")), ("Content-Range", found.get("ContentRange")),
+                        ("ETag", found.get("ETag"))):
+        if value is not None:
+            headers[name] = str(value)
+    if found.get("LastModified") is not None:
+        headers["Last-Modified"] = found["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return ObjectStream(found["Body"].iter_chunks(_CHUNK), int(meta.get("HTTPStatusCode", 200)), headers)
 
 
 def object_key(storage: Storage, name: str) -> str:

@@ -1,7 +1,7 @@
 """An import's tasks found by the range of their ids, and no index on ``task.import_id``
 
 The only reader of ``task.import_id`` by value is Label Studio's import status with its task ids
-(``labeling.imports.service.import_task_ids``), yet every imported task paid an insert into its
+(``labeling.imports.batches.import_task_ids``), yet every imported task paid an insert into its
 B-tree, one key repeated for every task of an import (COPY of 2,000,000 rows into ``task``: 0.6 us
 of the backend's CPU and 68 bytes of WAL a row; ARCHITECTURE.md, "Imports at scale"). An import's task ids come
 from the sequence inside its transaction, so ``import_batch`` records the smallest and the largest

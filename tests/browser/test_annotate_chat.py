@@ -216,3 +216,19 @@ def test_a_chat_whose_annotators_split_on_a_message_reaches_review_naming_it(pag
     page.keyboard.press("k")
     expect(page.locator("#review-empty")).to_be_visible()
     assert _task(tid)[0] == "accepted"
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_the_rlhf_template_keeps_submit_on_screen_beside_a_long_panel(page, shot, lead, annotator, width, height):
+    """Its side panel (a rating, a comment, four per-message controls) is higher than the window:
+    the panel scrolls with Submit at its foot, and the page is as high as the window."""
+    from tests.browser.test_small_screens import fits_the_window
+
+    chat = [{"role": "user" if i % 2 == 0 else "assistant", "content": "How do I reset my password? " * 4}
+            for i in range(6)]
+    project = make_project(lead, template("chat__chat_rlhf"), [{"text": "Review it.", "chat": chat}], title="RLHF")
+    page.set_viewport_size({"width": width, "height": height})
+    open_annotate(page, annotator, project)
+    expect(page.locator(".anno-chat-msg").first).to_be_visible()
+    fits_the_window(page)
+    shot(page, f"chat-rlhf-{width}")

@@ -101,3 +101,21 @@ def test_taxonomy_picked_with_arrows_space_and_search(page, shot, lead, annotato
     (saved,) = annotations_of(annotator.id, project.id)
     assert [(r["from_name"], r["to_name"], r["type"], r["value"]) for r in saved.result] == [
         ("taxonomy", "text", "taxonomy", {"taxonomy": [["Eukarya", "Oppossum"], ["Eukarya", "Extraterrestial"]]})]
+
+
+def test_on_a_phone_a_long_dialogue_scrolls_in_its_box_and_submit_stays_on_screen(page, shot, lead, annotator):
+    from tests.browser.test_small_screens import fits_the_window
+
+    xml = (TEMPLATES / "conversational-ai__intent-classification-and-slot-filling.xml").read_text()
+    dialogue = [{"author": ["Alice", "Bob"][i % 2], "text": "I would like a table for two at eight tonight. " * 3}
+                for i in range(8)]
+    project = make_project(lead, xml, [{"humanMachineDialogue": dialogue}], title="Phone dialogue")
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_annotate(page, annotator, project)
+    text = page.locator(".anno-paragraphs")
+    expect(text).to_contain_text("table for two")
+    fits_the_window(page)
+    assert text.evaluate("(t) => t.scrollHeight > t.clientHeight")  # the dialogue scrolls in its own box
+    first = page.locator(".anno-label").first.bounding_box()
+    assert first["y"] + first["height"] <= 844, first
+    shot(page, "dialogue-phone")

@@ -240,3 +240,18 @@ def test_draw_ocr_boxes_on_two_pages_with_label_studios_pdf_ocr_template(page, s
     assert abs(first["width"] - 40) < 1 and abs(first["height"] - 10) < 1
     assert abs(second["x"] - 20) < 1 and abs(second["y"] - 8) < 1
     assert abs(second["width"] - 40) < 1 and abs(second["height"] - 8) < 1
+
+
+def test_on_a_phone_the_page_bar_keeps_to_two_rows_above_the_page(page, shot, lead, annotator):
+    """No PageUp / PageDown hint on a phone: the bar's buttons in two rows, the rest of the height the page's."""
+    from tests.browser.test_small_screens import fits_the_window
+
+    project = make_project(lead, CONFIG, None, title="Phone PDF", files=[ImportFile("doc.pdf", pdf_bytes(3))])
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_annotate(page, annotator, project)
+    expect(page.locator("canvas.anno-pdf-page")).to_be_visible()
+    fits_the_window(page)
+    bar = page.locator(".anno-pdf-object .anno-page-bar").bounding_box()
+    button = page.locator('[data-pdf-zoom="fit"]').bounding_box()
+    assert bar["height"] <= 2.5 * button["height"], (bar, button)
+    shot(page, "pdf-phone")

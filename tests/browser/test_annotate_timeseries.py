@@ -195,3 +195,17 @@ def test_each_time_series_template_previews_a_chart_that_takes_the_keys(page, sh
     assert value["start"] == ("2024-01-01 00:00:01.000000" if dated else 1)
     if name.endswith("signal-quality"):
         shot(page, f"template-{name}")
+
+
+def test_on_a_phone_the_charts_leave_the_labels_and_submit_on_screen(page, shot, lead, annotator):
+    from tests.browser.test_small_screens import fits_the_window
+
+    project = make_project(lead, INLINE, [DATA], title="Phone series")
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_annotate(page, annotator, project)
+    expect(page.locator(".anno-series canvas").first).to_be_visible()
+    fits_the_window(page)
+    for label in page.locator(".anno-label").all():
+        box = label.bounding_box()
+        assert box["y"] + box["height"] <= 844, box
+    shot(page, "timeseries-phone")

@@ -242,3 +242,21 @@ def test_label_studios_video_classification_template_with_a_key(page, lead, anno
     (saved,) = annotations_of(annotator.id, project.id)
     assert saved.result == [{"id": "choice-choices", "from_name": "choice", "to_name": "video", "type": "choices",
                              "value": {"choices": ["Sharp"]}}]
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_the_player_and_its_timeline_leave_submit_on_screen(page, shot, lead, annotator, width, height):
+    """A 720 px wide player and its timeline scroll in the data pane: the page is as high as the window."""
+    from tests.browser.test_small_screens import fits_the_window
+
+    project = projects.create_project(lead.user, title="Video size", label_config=CONFIG)
+    imports.import_data(lead.user, project.id, body=[{"video": SRC}], background=False)
+    serve_video(page)
+    page.set_viewport_size({"width": width, "height": height})
+    open_annotate(page, annotator, project)
+    expect(page.locator("[data-video-frame]")).to_have_text("Frame 1 / 50 · 0.04 s")
+    fits_the_window(page)
+    if width == 1280:  # the player sized to the window: its frame bar and timeline in view too, nothing to scroll
+        over = page.locator(".anno-data").evaluate("(pane) => pane.scrollHeight - pane.clientHeight")
+        assert over <= 0, f"the player, its frame bar and timeline are {over} px higher than the data pane"
+    shot(page, f"video-size-{width}")

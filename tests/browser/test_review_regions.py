@@ -75,6 +75,10 @@ def test_ner_review_shows_the_spans_in_their_colours_and_relabels_with_keyboard_
     expect(page.locator("#review-suggested")).to_have_text("Hawaii → LOC")
     expect(page.locator("#review-apply")).to_be_visible()
     expect(page.locator("#review-given")).to_have_text("PER 'Ada Lovelace'; PER 'Hawaii'")
+    # the workspace's one button here holds its key: "Ctrl Z" not drawn past its border
+    undo = page.locator('[data-anno="undo"]')
+    inside, outside = undo.bounding_box(), undo.locator("kbd").bounding_box()
+    assert outside["x"] + outside["width"] <= inside["x"] + inside["width"], (outside, inside)
     shot(page, "review-ner")
 
     # the labeling page's span keys: → caret, → to "Hawaii", 2 (LOC) relabels it; the caret moves
@@ -183,3 +187,18 @@ def test_box_review_draws_the_boxes_and_relabels_one(page, shot, lead, annotator
     for key in ("x", "y", "width", "height"):
         assert item["value"][key] == pytest.approx(PEOPLE_BOXES[0]["value"][key])
     assert decisions(tid) == [("relabel", True)]
+
+
+def test_on_a_phone_the_annotators_table_and_edit_from_these_fit_the_card(page, shot, lead, annotator, make_user):
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = ner_suspect(lead.user, annotator)
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_review(page, reviewer, project, tid, len(PEOPLE))
+    facts = page.locator("section.review-facts")
+    wider = facts.evaluate("(card) => card.scrollWidth - card.clientWidth")
+    assert wider <= 0, f"the annotators' table is {wider} px wider than its card"
+    button = page.get_by_role("button", name="Edit from these")
+    button.scroll_into_view_if_needed()
+    box, card = button.bounding_box(), facts.bounding_box()
+    assert card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"] <= 390, (box, card)
+    shot(page, "review-phone-edit-from")

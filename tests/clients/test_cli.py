@@ -20,8 +20,11 @@ def test_pull_needs_a_token_and_a_project_number(capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_:
         run(["pull", "http://127.0.0.1:9", "1"])
     assert exit_.value.code == 2 and "--token, or set LABELFAB_TOKEN" in capsys.readouterr().err
+    assert run(["pull", "http://127.0.0.1:9", "1@two", "--token", "t"]) == 1
+    assert "PROJECT@VERSION (numbers), got '1@two'" in capsys.readouterr().err
+    # a version as `labelfab dataset list` prints it (v2) is taken: the pull goes on to the server
     assert run(["pull", "http://127.0.0.1:9", "1@v2", "--token", "t"]) == 1
-    assert "PROJECT@VERSION (numbers), got '1@v2'" in capsys.readouterr().err
+    assert "cannot reach http://127.0.0.1:9" in capsys.readouterr().err
 
 
 def test_an_unreachable_server_is_one_error_line(capsys):

@@ -253,6 +253,31 @@ def test_qc_summary_estimates_the_noise_of_what_is_released(owner, project, make
     assert "estimated noise rate of the released items" not in card
 
 
+def test_the_card_counts_exclusions_by_reviewers_apart_from_the_leads(owner, project, make_user):
+    """A task a lead excluded from the Data Manager is not one "excluded by reviewers"."""
+    from labeling import review
+    from labeling.dm import actions, filters
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    ids = task_ids(project)
+
+    def act(action: str, tid: int) -> None:
+        query = filters.parse({"selectedItems": {"all": False, "included": [tid]}})
+        assert actions.perform(owner, project, action, query, {"reason": "why"})["processed_items"] == 1
+
+    act("send_to_review", ids[0])
+    review.decide(ids[0], reviewer.user, decision="exclude", reason="ambiguous")
+    act("exclude", ids[1])  # by the lead, no reviewer involved
+    act("send_to_review", ids[2])
+    review.decide(ids[2], reviewer.user, decision="keep")
+    v, _ = datasets.publish(project, owner)
+    qc = v.manifest["qc"]
+    assert (qc["excluded"], qc["excluded_by_review"], qc["items_reviewed"]) == (2, 1, 1)
+    card = (folder(v) / "README.md").read_text()
+    assert "- excluded: 2 (1 by a review decision, 1 by a lead)" in card
+    assert "excluded by reviewers: 2" not in card
+
+
 def test_detection_versions_hold_converter_formats_and_the_images(owner, boxes):  # noqa: F811
     v, _ = datasets.publish(boxes, owner)
     formats = [f["format"] for f in v.manifest["files"]]

@@ -265,13 +265,13 @@ def test_an_imports_tasks_are_read_through_its_id_range(tmp_path, lead, text_pro
     assert [len(made[r.import_id]) for r in (first, streamed, last)] == [2, 35, 1]
     for batch_id, ids in made.items():
         assert ranges[batch_id] == (ids[0], ids[-1])
-        assert service.import_task_ids(batch_id) == ids
+        assert imports.import_task_ids(batch_id) == ids
     # the first import's range widened over the others' tasks: still only its own
     with write_session() as s:
         s.execute(sa.update(ImportBatch).where(ImportBatch.id == first.import_id)
                   .values(last_task_id=made[last.import_id][-1]))
-    assert service.import_task_ids(first.import_id) == made[first.import_id]
-    assert service.import_task_ids(10**6) == []
+    assert imports.import_task_ids(first.import_id) == made[first.import_id]
+    assert imports.import_task_ids(10**6) == []
 
     statements = []
     engine = get_engine()
@@ -281,7 +281,7 @@ def test_an_imports_tasks_are_read_through_its_id_range(tmp_path, lead, text_pro
 
     sa.event.listen(engine, "before_cursor_execute", seen)
     try:
-        service.import_task_ids(streamed.import_id)
+        imports.import_task_ids(streamed.import_id)
     finally:
         sa.event.remove(engine, "before_cursor_execute", seen)
     sql, params = next((q, p) for q, p in statements if "FROM task" in q)

@@ -133,6 +133,22 @@ def test_payloads_carry_every_field_of_label_studios_webhook_serializers(lead, a
     event = next(e for e in receiver.events() if e["action"] == "ANNOTATION_CREATED")
     assert (event["task"]["comment_count"], event["task"]["comment_authors"]) == (1, [lead.id])
     assert (event["annotation"]["prediction"], event["annotation"]["result_count"]) == ({}, 1)
+    # its project serializer sends every field of the project model, the API's project and more
+    sent = event["project"]
+    assert sent["data_types"] == {"text": "Text"} and sent["label_config_hash"] == webhooks.config_hash(CONFIG)
+    assert isinstance(sent["label_config_hash"], int) and abs(sent["label_config_hash"]) < 2 ** 63
+    assert sent["updated_at"] and sent["custom_task_lock_ttl"] == project.lease_seconds
+    assert {"token", "result_count", "deleted_at", "deleted_by", "purge_at"} <= set(sent)
+
+
+def test_data_types_as_label_studio_extracts_them():
+    """Label Studio's ``extract_data_types``: a field per object tag, a video outranking an audio
+    of the same field, a value with the field inside read by its first ``$name``, no name no type."""
+    config = ('<View><Video name="v" value="$clip"/><Audio name="a" value="$clip"/><Image name="i" value="$img"/>'
+              '<HyperText name="h" value="see $page and $other"/><Text value="$unnamed"/>'
+              '<Choices name="c" toName="i"><Choice value="x"/></Choices></View>')
+    assert webhooks.data_types(config) == {"clip": "Video", "img": "Image", "page": "HyperText"}
+    assert webhooks.config_hash(config) == webhooks.config_hash(config) != webhooks.config_hash(config + " ")
 
 
 def test_annotation_events_reach_organisation_webhooks_and_never_inactive_ones(lead, annotator, receiver, worker):

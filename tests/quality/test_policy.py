@@ -118,14 +118,20 @@ def test_relabel_beyond_the_maximum_overlap_goes_to_review(lead, annotator):
     assert task(ids[0]).state == "review"
 
 
+def annotate_in_turn(project, ids: list[int], work) -> None:
+    """Each (person, labels) of ``work`` takes the tasks ``ids`` from the router in order and
+    labels them."""
+    for person, names in work:
+        for tid, name in zip(ids, names, strict=True):
+            assert router.next_task(project.id, person.user).id == tid
+            annotations.submit(tid, person.user, result=label(name))
+
+
 def test_low_agreement_gets_one_more_annotator_up_to_the_maximum(lead, make_user):
     project = make_project(lead.user, overlap=3, max_overlap=4)
     people = [make_user(f"a{i}@example.com") for i in range(4)]
     ids = annotate_all(project, people[0], ["pos", "pos"])
-    for person, names in ((people[1], ["neg", "pos"]), (people[2], ["neu", "pos"])):
-        for tid, name in zip(ids, names, strict=True):
-            assert router.next_task(project.id, person.user).id == tid
-            annotations.submit(tid, person.user, result=label(name))
+    annotate_in_turn(project, ids, [(people[1], ["neg", "pos"]), (people[2], ["neu", "pos"])])
     run = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "pos", "is_issue": True},
                               ids[1]: {"score": 0.9, "consensus": "pos"}})
     counts = policy.apply_policy(project.id, run)
@@ -139,6 +145,25 @@ def test_low_agreement_gets_one_more_annotator_up_to_the_maximum(lead, make_user
     run2 = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "pos", "is_issue": True}})
     counts = policy.apply_policy(project.id, run2)
     assert counts["review"] == 1 and task(ids[0]).state == "review"
+
+
+def test_one_more_annotator_says_whom_the_annotators_agree_with(lead, make_user):
+    """Dynamic overlap measures the annotators against QC's (model-weighted) consensus: a 2-1 split
+    whose consensus is the lone label is not read as "annotators agree 33%"."""
+    project = make_project(lead.user, overlap=3, max_overlap=4)
+    people = [make_user(f"a{i}@example.com") for i in range(3)]
+    ids = annotate_all(project, people[0], ["pos", "pos"])
+    annotate_in_turn(project, ids, [(people[1], ["pos", "neg"]), (people[2], ["neg", "neu"])])
+    run = qc_run(project.id, {ids[0]: {"score": 0.3, "consensus": "neg", "is_issue": True},
+                              ids[1]: {"score": 0.3, "is_issue": True}})
+    assert policy.apply_policy(project.id, run)["more_annotators"] == 2
+    with read_session() as s:
+        why = {tid: s.exec(select(TaskEvent.reason).where(TaskEvent.task_id == tid)
+                           .order_by(TaskEvent.id.desc())).first() for tid in ids}
+    assert why[ids[0]] == (f"QC run {run}: 1 of 3 annotators (33%) agree with QC's consensus; "
+                           "one more annotator (overlap 3 -> 4)")
+    assert why[ids[1]] == (f"QC run {run}: 1 of 3 annotators (33%) agree with the most common answer; "
+                           "one more annotator (overlap 3 -> 4)")
 
 
 def test_an_accepted_task_keeps_the_annotators_label_never_the_models_consensus(lead, make_user):

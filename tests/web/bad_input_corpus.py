@@ -69,6 +69,8 @@ def deep_bodies(ids: Ids) -> list[Request]:
         ("POST", f"/api/projects/{ids.project}/datasets", '{"note": ' + inner + "}"),
         ("POST", "/api/predictions", '{"task": 1, "result": ' + inner + "}"),
         ("POST", f"/api/tasks/{t[2]}/review", '{"action": ' + inner + "}"),
+        ("POST", f"/api/tasks/{t[0]}/drafts", '{"result": ' + inner + "}"),
+        ("PATCH", "/api/current-user/hotkeys", '{"custom_hotkeys": ' + inner + "}"),
     ]
 
 

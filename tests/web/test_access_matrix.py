@@ -54,6 +54,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.openapi_page", "GET"): PUBLIC | {READ},
     ("api.me", "GET"): USERS | {READ},
     ("api.whoami", "GET"): USERS | {READ},
+    ("api.current_token", "GET"): USERS,  # the key the request carries
+    ("api.reset_current_token", "POST"): USERS,  # the caller's own token
+    ("api.get_hotkeys", "GET"): USERS,
+    ("api.update_hotkeys", "PATCH"): USERS,  # the caller's own
     ("api.version", "GET"): USERS | {READ},
     ("api.get_user", "GET"): ADMINS,
     ("api.create_token", "POST"): USERS,
@@ -131,6 +135,15 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("api.update_annotation", "PATCH"): OWN,  # its author; leads and reviewers correct it (a new version)
     ("api.update_annotation", "PUT"): OWN,
     ("api.delete_annotation", "DELETE"): {ANN, LEAD, ADMIN},
+    # drafts: an annotator's own on a task they labelled; reviewers and leads see all; the author changes
+    ("api.list_task_drafts", "GET"): OWN,
+    ("api.list_annotation_drafts", "GET"): OWN,
+    ("api.create_task_draft", "POST"): OWN,
+    ("api.create_annotation_draft", "POST"): OWN,
+    ("api.get_draft", "GET"): OWN,  # the member annotator's
+    ("api.update_draft", "PATCH"): {ANN},
+    ("api.update_draft", "PUT"): {ANN},
+    ("api.delete_draft", "DELETE"): {ANN, LEAD, ADMIN},
     ("api.create_prediction", "POST"): MANAGE,
     ("api.list_predictions", "GET"): USERS | {READ},  # the project shows predictions
     ("api.get_prediction", "GET"): USERS | {READ},
@@ -229,6 +242,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("annotate.review_stream", "GET"): SEE_ALL,
     ("projects.media", "GET"): USERS,
     ("projects.thumbnail", "GET"): USERS,
+    ("projects.resolve_storage_uri", "GET"): USERS,
     ("projects.tasks", "GET"): SEE_ALL,
     ("projects.tasks_table", "GET"): SEE_ALL,
     ("projects.tasks_count", "GET"): SEE_ALL,
@@ -266,9 +280,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
 }
 
 # Routes where an allowed caller may be told that the thing asked for is missing: the media file
-# named here is no real image, a queue may be empty, a lease may not be held, the job named is a
+# named here is no real image, the storage object named is not the task's, a queue may be empty, a lease may not be held, the job named is a
 # QC job, not a publish job.
 MAY_BE_MISSING = {"api.annotate_series", "people.accept", "projects.media", "projects.thumbnail", "api.annotate_previous", "static", "api.review_undo_task",
+                  "projects.resolve_storage_uri",
                   "datasets.publish_progress",
                   "api.remove_member", "api.remove_member_by_query", "projects.remove_member"}
 
@@ -317,6 +332,8 @@ class World:
         with read_session() as s:
             self.annotation = s.exec(Annotation.__table__.select().where(
                 Annotation.task_id == self.tasks[0])).first().id
+            self.last_annotation = s.exec(Annotation.__table__.select().where(  # the drafts routes'
+                Annotation.task_id == self.tasks[-1])).first().id
         prediction = annotations.create_prediction(lead, task_id=self.tasks[0], result=label("pos"), score=0.5,
                                                    model_version="m")
         self.prediction = prediction.id
@@ -394,6 +411,10 @@ def _world_extras(world: World, client) -> dict:
         s.add_all(made)
         s.flush()
         storage_ids = [x.id for x in made]
+    r = client.post(f"/api/tasks/{world.tasks[-1]}/drafts", json={"result": label("pos")},
+                    headers={"Authorization": f"Token {world.tokens[ANN]}"})
+    assert r.status_code == 201, r.get_json()
+    draft_id = r.get_json()["id"]
     r = client.post("/api/comments", json={"task": world.tasks[-1], "text": "is this right?"},
                     headers={"Authorization": f"Token {world.tokens[ANN]}"})
     assert r.status_code == 201, r.get_json()
@@ -401,7 +422,7 @@ def _world_extras(world: World, client) -> dict:
     from labeling import invites
 
     invite_id = invites.invite(world.users[LEAD], "invited@example.com", project_id=pid).invite_id
-    return {"invite_id": invite_id, "import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id,
+    return {"draft_id": draft_id, "invite_id": invite_id, "import_id": batch.id, "job_id": job.id, "export_id": export_id, "view_id": view_id,
             "webhook_id": webhook_id, "comment_id": comment_id,
             "storage_id": storage_ids[0], "export_storage_id": storage_ids[1], "localfiles_id": storage_ids[2]}
 
@@ -412,6 +433,7 @@ def _body(endpoint: str, world: World) -> object:
     ann_email = world.users[ANN].email
     return {
         "api.create_token": {"name": "t"},
+        "api.update_hotkeys": {"custom_hotkeys": {"annotation:submit": {"key": "ctrl+enter"}}},
         "api.create_user": {"email": "new@example.com", "role": "annotator", "password": "a-long-password"},
         "api.update_user": {"role": "reviewer"},
         "api.validate_config": {"label_config": CONFIG},
@@ -424,6 +446,9 @@ def _body(endpoint: str, world: World) -> object:
         "api.update_task": {"data": {"text": "changed"}},
         "api.create_annotation": {"result": label("pos")},
         "api.update_annotation": {"result": label("neu")},
+        "api.create_task_draft": {"result": label("pos")},
+        "api.create_annotation_draft": {"result": label("pos")},
+        "api.update_draft": {"result": label("neu")},
         "api.create_prediction": {"task": world.tasks[0], "result": label("pos"), "score": 0.4},
         "api.update_prediction": {"score": 0.9},
         "api.import_predictions": [{"task": world.tasks[0], "result": label("neg"), "score": 0.3}],
@@ -469,7 +494,9 @@ def path_values(world: World, extras: dict, rule: str) -> dict:
     """A value for every path parameter of the app's routes: the world's things (``rule`` tells
     the two meanings of ``name`` apart)."""
     return {
-        "project_id": world.project, "task_id": world.tasks[-1], "annotation_id": world.annotation,
+        "project_id": world.project, "task_id": world.tasks[-1],
+        "annotation_id": world.last_annotation if rule.endswith("/drafts") else world.annotation,
+        "draft_id": extras["draft_id"],
         "prediction_id": world.prediction, "user_id": world.users[ANN].id, "decision_id": world.decision,
         "token_id": world.spare_token, "organization_id": 1,
         "job_id": extras["job_id"], "import_id": extras["import_id"], "run_id": _run_id(world),
@@ -504,6 +531,7 @@ def _url(rule: str, world: World, extras: dict) -> str:
              "/api/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
              "/api/projects/<int:project_id>/members": f"?user={world.users[ANN].id}",
              "/projects/<int:project_id>/datasets/diff": "?from=1&to=1",
+             "/tasks/<int:task_id>/resolve/": "?fileuri=czM6Ly9uby9zdWNo", "/tasks/<int:task_id>/presign/": "?fileuri=czM6Ly9uby9zdWNo",
              "/api/projects/<int:project_id>/stats/items": f"?annotator={world.users[ANN].id}",
              "/projects/<int:project_id>/dashboard/items": f"?annotator={world.users[ANN].id}"}
     return url + query.get(rule, "")

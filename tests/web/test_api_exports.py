@@ -231,6 +231,7 @@ def test_browser_versions_publish_card_diff(client, lead, project):
     v = datasets.get_version(project, lead.user, 1)
     assert v.sha256 in card and "&lt;b&gt;hi&lt;/b&gt;" in card and "<b>hi</b>" not in card
     assert f"/api/projects/{project}/datasets/1/download?format=parquet" in card
+    assert "<li>Excluded: 0</li>" in card  # the card page says what the manifest says
     accept(project, task_ids(project)[9:])
     page = client.get(f"/projects/{project}/datasets").get_data(as_text=True)
     client.post(f"/projects/{project}/datasets", data={"csrf_token": csrf(page), "seed": "42", "split": "80,10,10"})

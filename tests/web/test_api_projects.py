@@ -140,6 +140,30 @@ def test_import_json_answers_like_label_studio(client, lead, project_id):
     assert (p["task_number"], p["total_annotations_number"], p["num_tasks_with_annotations"]) == (3, 1, 1)
 
 
+def test_num_tasks_with_annotations_counts_tasks_with_annotations_as_label_studio_does(client, lead):
+    """Label Studio counts the tasks with a submitted annotation, whatever their state: a task still
+    waiting for its second annotator counts, one a lead excluded before anyone labelled it does not;
+    and its ground-truth annotations, which are labelfab's gold tasks' answers."""
+    r = client.post("/api/projects", json={"title": "Pairs", "label_config": TEXT, "maximum_annotations": 2},
+                    headers=lead.headers)
+    pid = r.get_json()["id"]
+    tasks = [{"data": {"text": "half done"}, "annotations": [{"result": choice("pos"), "completed_by": lead.id}]},
+             {"data": {"text": "broken"}}, {"data": {"text": "untouched"}},
+             {"data": {"text": "half too"}, "annotations": [{"result": choice("neg"), "completed_by": lead.id}]},
+             {"data": {"text": "a gold one"}, "is_gold": True, "gold_answer": choice("pos")}]
+    ids = client.post(f"/api/projects/{pid}/import?return_task_ids=true", json=tasks,
+                      headers=lead.headers).get_json()["task_ids"]
+    r = client.post(f"/api/dm/actions?id=exclude&project={pid}", json={"selectedItems": {
+        "all": False, "included": [ids[1]]}, "reason": "broken"}, headers=lead.headers)
+    assert r.status_code == 200 and r.get_json()["processed_items"] == 1, r.get_json()
+    p = client.get(f"/api/projects/{pid}", headers=lead.headers).get_json()
+    assert p["states"] == {"open": 4, "excluded": 1}
+    assert (p["total_annotations_number"], p["num_tasks_with_annotations"]) == (2, 2)
+    assert p["ground_truth_number"] == 1  # the gold task's answer: Label Studio's ground-truth annotations
+    listed = client.get("/api/projects", headers=lead.headers).get_json()["results"]
+    assert next(x for x in listed if x["id"] == pid)["num_tasks_with_annotations"] == 2
+
+
 def test_import_multipart_files_and_options(client, lead, project_id):
     csv = b"text,source\nfirst,web\nsecond,mail\n"
     jsonl = b'{"text": "third"}\n{"text": "first", "source": "web"}\n'
@@ -214,7 +238,8 @@ def test_tasks_list_view_patch_delete(client, lead, annotator, project_id):
     assert client.delete(f"/api/tasks/{open_id}", headers=annotator.headers).status_code == 403
     assert client.delete(f"/api/tasks/{open_id}", headers=lead.headers).status_code == 204
     assert client.get(f"/api/tasks/{open_id}", headers=lead.headers).status_code == 404
-    assert client.get("/api/tasks", headers=lead.headers).status_code == 422
+    r = client.get("/api/tasks", headers=lead.headers)  # Label Studio's answer: 404, not a 422
+    assert r.status_code == 404 and r.get_json()["detail"] == "Neither project nor view id specified"
 
 
 def test_members_api(client, lead, annotator, project_id):

@@ -42,11 +42,12 @@ def test_review_next_decide_and_undo(client, queue, reviewer):
     assert r.status_code == 201
     body = r.get_json()
     assert body["decision"] == "relabel" and body["before"]["state"] == "review"
+    assert body["reviewer"] == reviewer.id and body["reviewer_email"] == "rev@example.com"  # as the record lists it
     assert body["after"]["final_label"] == label("pos")
     assert task(ids[1]).final_source == "reviewer"
 
     r = client.post(f"/api/tasks/{ids[1]}/review/undo", headers=h)
-    assert r.status_code == 200 and r.get_json()["undone_at"]
+    assert r.status_code == 200 and r.get_json()["undone_at"] and r.get_json()["reviewer_email"] == "rev@example.com"
     assert task(ids[1]).state == "review"
     r = client.post(f"/api/tasks/{ids[1]}/review", json={"decision": "keep"}, headers=h)
     assert r.status_code == 201
@@ -127,6 +128,7 @@ def test_audit_endpoints(client, queue, reviewer, lead):
     r = client.post(f"/api/review-decisions/{mine[0]['id']}/audit",
                     json={"decision": "relabel", "result": label("pos"), "reason": "positive"}, headers=lead.headers)
     assert r.status_code == 201 and r.get_json()["overturns"] == mine[0]["id"] and r.get_json()["level"] == 2
+    assert r.get_json()["reviewer_email"] == lead.email
     assert task(ids[1]).final_label == label("pos")
     r = client.post(f"/api/review-decisions/{mine[0]['id']}/audit", json={"decision": "confirm"},
                     headers=lead.headers)
@@ -143,7 +145,7 @@ def test_gold_pausing_and_resume_over_rest(client, lead, make_user):
     bad = make_user("bad@example.com")
     plain = router.next_task(project.id, bad.user)
     r = client.post(f"/api/tasks/{plain.id}/gold", json={"answer": label("pos")}, headers=lead.headers)
-    assert r.status_code == 201 and task(plain.id).is_gold
+    assert r.status_code == 201 and task(plain.id).is_gold and r.get_json()["reviewer_email"] == lead.email
     assert client.post(f"/api/tasks/{plain.id}/gold", json={}, headers=lead.headers).status_code == 422
     r = client.post(f"/api/tasks/{plain.id}/annotations", json={"result": label("neg")}, headers=bad.headers)
     assert r.status_code == 201

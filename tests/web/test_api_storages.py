@@ -1,21 +1,23 @@
 """Cloud storages over REST against a real S3 API (moto in server mode on 127.0.0.1, started by
-the test): import sync through the import path (once per object), pre-signed URLs served and
-fetched, export sync writing Label Studio's annotation JSON and dataset versions, local files
+the test): import sync through the import path (once per object), Label Studio's resolve proxy
+URLs served and followed (a redirect to a pre-signed URL, or the bytes relayed), export sync writing Label Studio's annotation JSON and dataset versions, local files
 under the allowed root, sealed credentials never returned, the endpoint checked at save and
 before each sync, and who may do it."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+from urllib.parse import quote
 
 import pytest
 import requests
 import sqlalchemy as sa
 from PIL import Image
 
-from labeling.db import read_session
-from labeling.models import Media, Role, Storage, StorageImportLink, Task
+from labeling.db import read_session, write_session
+from labeling.models import Media, Project, Role, Storage, StorageImportLink, Task
 from labeling.settings import get_settings
 from tests.labeling.test_exports import accept
 from tests.s3 import KEY_ID, SECRET
@@ -99,35 +101,87 @@ def test_import_sync_makes_one_task_per_row_once_through_the_import_checks(clien
                                                      headers=lead.headers).get_json()] == [(storage["id"], "s3")]
 
 
-def test_blob_urls_are_presigned_when_served_and_fetch_the_object(client, lead, annotator, s3):
+def _blob_project(client, lead, s3, bucket: str, **storage) -> tuple[int, dict[str, bytes]]:
     pid = make_project(client, lead, IMAGE)
-    s3.create_bucket(Bucket="pictures")
+    s3.create_bucket(Bucket=bucket)
     blobs = {f"cats/{i}.png": png((i * 40, 10, 10)) for i in range(3)}
     for key, body in blobs.items():
-        s3.put_object(Bucket="pictures", Key=key, Body=body)
-    r = client.post("/api/storages/s3", json=s3_body(s3, pid, "pictures", prefix="cats", use_blob_urls=True,
-                                                     presign_ttl=5), headers=lead.headers)
-    sid = r.get_json()["id"]
-    assert client.post(f"/api/storages/s3/{sid}/sync", headers=lead.headers).get_json()["last_sync_count"] == 3
-    with read_session() as s:
-        stored = sorted(t.data["image"] for t in s.exec(sa.select(Task).where(Task.project_id == pid)).scalars())
-    assert stored == [f"s3://pictures/cats/{i}.png" for i in range(3)]  # the task keeps the URI
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    r = client.post("/api/storages/s3", json=s3_body(s3, pid, bucket, prefix="cats", use_blob_urls=True, **storage),
+                    headers=lead.headers)
+    assert client.post(f"/api/storages/s3/{r.get_json()['id']}/sync", headers=lead.headers).get_json()[
+        "last_sync_count"] == 3
+    return pid, blobs
 
-    # the API and the annotator's next task carry pre-signed URLs that fetch the object
+
+def test_blob_urls_are_served_through_the_resolve_proxy_which_redirects_to_a_presigned_url(
+        client, lead, annotator, s3):
+    pid, blobs = _blob_project(client, lead, s3, "pictures", presign_ttl=5)
+    with read_session() as s:
+        stored = {t.id: t.data["image"] for t in s.exec(sa.select(Task).where(Task.project_id == pid)).scalars()}
+    assert sorted(stored.values()) == [f"s3://pictures/cats/{i}.png" for i in range(3)]  # the task keeps the URI
+
+    # the API and the annotator's next task carry Label Studio's proxy URL; it redirects (303) to a
+    # pre-signed URL valid presign_ttl minutes that fetches the object
     listed = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"]
     nxt = client.get(f"/api/projects/{pid}/next", headers=annotator.headers).get_json()
     one = client.get(f"/api/tasks/{listed[0]['id']}", headers=lead.headers).get_json()
     for task in [*listed, nxt, one]:
-        url = task["data"]["image"]
-        assert url.startswith(s3.endpoint + "/pictures/cats/") and "X-Amz-Signature=" in url
-        assert "X-Amz-Expires=300" in url
-        key = url.split("?")[0].removeprefix(s3.endpoint + "/pictures/")
+        token = base64.urlsafe_b64encode(stored[task["id"]].encode()).decode()
+        assert task["data"]["image"] == f"/tasks/{task['id']}/resolve/?fileuri={token}"
+        r = client.get(task["data"]["image"], headers=annotator.headers)
+        assert r.status_code == 303 and r.headers["Cache-Control"] == "no-store, max-age=300"
+        url = r.headers["Location"]
+        assert url.startswith(s3.endpoint + "/pictures/cats/") and "X-Amz-Expires=300" in url
         fetched = requests.get(url, timeout=10)
-        assert fetched.status_code == 200 and fetched.content == blobs[key]
+        assert fetched.status_code == 200 and fetched.content == blobs[stored[task["id"]].removeprefix("s3://pictures/")]
+    # Label Studio's older /presign/ route and a plain URI answer the same (scripts call them)
+    task_id, uri = next(iter(stored.items()))
+    for path in (f"/tasks/{task_id}/presign/?fileuri={uri}", f"/tasks/{task_id}/presign/?fileuri={quote(uri, safe='')}"):
+        assert client.get(path, headers=annotator.headers).status_code == 303
     # exports keep the URIs, as Label Studio's do
     exported = client.get(f"/api/projects/{pid}/export?exportType=JSON&download_all_tasks=true",
                           headers=lead.headers).get_json()
-    assert sorted(t["data"]["image"] for t in exported) == stored
+    assert sorted(t["data"]["image"] for t in exported) == sorted(stored.values())
+
+
+def test_the_resolve_proxy_serves_only_the_task_s_own_objects_to_its_project_s_people(client, lead, annotator, s3):
+    pid, _ = _blob_project(client, lead, s3, "private-pictures")
+    s3.put_object(Bucket="private-pictures", Key="secret/payroll.csv", Body=b"salaries")
+    with read_session() as s:
+        task_id, uri = s.execute(sa.select(Task.id, Task.data).where(Task.project_id == pid)).first()
+        uri = uri["image"]
+    enc = lambda u: base64.urlsafe_b64encode(u.encode()).decode()  # noqa: E731
+    assert client.get(f"/tasks/{task_id}/resolve/?fileuri={enc(uri)}", headers=annotator.headers).status_code == 303
+    # another object of the same bucket, through a task that does not hold it: 404
+    r = client.get(f"/tasks/{task_id}/resolve/?fileuri={enc('s3://private-pictures/secret/payroll.csv')}",
+                   headers=annotator.headers)
+    assert r.status_code == 404
+    # the project restricted to its members: the annotator, not one, gets 404 (ids are not probed);
+    # nobody signed in is sent to log in
+    with write_session() as s:
+        s.get(Project, pid).restricted = True
+    r = client.get(f"/tasks/{task_id}/resolve/?fileuri={enc(uri)}", headers=annotator.headers)
+    assert r.status_code == 404
+    assert client.get(f"/tasks/{task_id}/resolve/?fileuri={enc(uri)}", headers=lead.headers).status_code == 303
+    assert client.get(f"/tasks/{task_id}/resolve/?fileuri={enc(uri)}").status_code in (302, 401)
+    assert client.get(f"/tasks/{task_id}/resolve/", headers=annotator.headers).status_code == 400
+
+
+def test_with_presign_off_the_proxy_relays_the_bytes_and_ranges(client, lead, annotator, s3):
+    pid, blobs = _blob_project(client, lead, s3, "relayed", presign=False)
+    task = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]
+    with read_session() as s:
+        uri = s.get(Task, task["id"]).data["image"]
+    body = blobs[uri.removeprefix("s3://relayed/")]
+    r = client.get(task["data"]["image"], headers=annotator.headers)
+    assert r.status_code == 200 and r.data == body and r.headers["Content-Type"] == "binary/octet-stream"
+    assert "sandbox" in r.headers["Content-Security-Policy"] and r.headers["Accept-Ranges"] == "bytes"
+    part = client.get(task["data"]["image"], headers={**annotator.headers, "Range": "bytes=4-11"})
+    assert part.status_code == 206 and part.data == body[4:12]
+    assert part.headers["Content-Range"] == f"bytes 4-11/{len(body)}"
+    beyond = client.get(task["data"]["image"], headers={**annotator.headers, "Range": f"bytes={len(body) + 10}-"})
+    assert beyond.status_code == 416
 
 
 def test_credentials_are_sealed_and_never_returned(client, lead, s3):
@@ -363,6 +417,7 @@ def test_a_storage_without_keys_never_uses_the_servers_credentials(client, lead,
     assert r.status_code == 201 and r.get_json()["has_credentials"] is False
     assert client.post(f"/api/storages/s3/{r.get_json()['id']}/sync", headers=lead.headers).get_json()[
         "last_sync_count"] == 1
-    url = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]["data"]["image"]
+    proxy = client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"][0]["data"]["image"]
+    url = client.get(proxy, headers=lead.headers).headers["Location"]
     assert url == f"{s3.endpoint}/public/p.png"  # unsigned: the server's key is in no request
     assert requests.get(url, timeout=10).content == png()

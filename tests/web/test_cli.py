@@ -161,3 +161,16 @@ def test_import_refusals_of_an_empty_folder_or_a_csv_not_in_utf8_say_it_once(run
         assert result.exit_code == 1, result.output
         said[name] = result.output.strip()
     assert said == expected
+
+
+def test_a_command_before_init_says_to_run_init(tmp_path):
+    """A new data directory (or a mistyped one): one line that names the database and the fix."""
+    env = {**os.environ, "LABELFAB_DATA_DIR": str(tmp_path / "new"), "LABELFAB_DATABASE_URL": "",
+           "LABELFAB_BROKER_URL": "stub://"}
+    for command in (["project", "list"], ["qc", "runs", "1"]):
+        proc = subprocess.run([LABELFAB, *command], capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"error: the database sqlite:///{(tmp_path / 'new' / 'labelfab.db').resolve()} is not set up: run "
+            "'labelfab init' first (LABELFAB_DATA_DIR or LABELFAB_DATABASE_URL names another one?)"]

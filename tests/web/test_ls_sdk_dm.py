@@ -177,3 +177,10 @@ def test_tasks_list_of_a_view_alone_takes_the_views_project(sdk):
                                                         Filters.value("fr"))])
     view = ls.views.create(project=pid, data={"title": "french", "filters": filters})
     assert [t.id for t in ls.tasks.list(view=view.id)] == [ids[1]]
+
+
+def test_tasks_list_of_neither_project_nor_view_is_label_studios_404(sdk):
+    ls, _, _ = sdk
+    with pytest.raises(ApiError) as err:
+        list(ls.tasks.list())
+    assert err.value.status_code == 404 and err.value.body["detail"] == "Neither project nor view id specified"

@@ -30,6 +30,7 @@ def sdk(live_server, make_user):
 
 def test_import_storage_s3_calls(sdk, s3):
     ls, pid = sdk
+    base_url, headers = ls._client_wrapper.get_base_url(), ls._client_wrapper.get_headers()
     s3.create_bucket(Bucket="sdk-in")
     for i in range(3):
         s3.put_object(Bucket="sdk-in", Key=f"img/{i}.jpg", Body=f"bytes {i}".encode())
@@ -53,10 +54,11 @@ def test_import_storage_s3_calls(sdk, s3):
     assert synced.status == "completed" and synced.last_sync_count == 3
     tasks = list(ls.tasks.list(project=pid))
     assert len(tasks) == 3
-    for task in tasks:  # served pre-signed; the URL fetches the object
+    for task in tasks:  # served as Label Studio's proxy URL, which leads to the object
         url = task.data["image"]
-        assert url.startswith(s3.endpoint) and "X-Amz-Signature" in url
-        assert requests.get(url, timeout=10).content.startswith(b"bytes ")
+        assert url.startswith(f"/tasks/{task.id}/resolve/?fileuri=")
+        fetched = requests.get(base_url + url, headers=headers, timeout=10)
+        assert fetched.history[0].status_code == 303 and fetched.content.startswith(b"bytes ")
     assert ls.import_storage.s3.sync(id=made.id).last_sync_count == 0  # never twice
     assert [t.name for t in ls.import_storage.list_types()] == ["s3", "localfiles"]
     ls.import_storage.s3.delete(id=made.id)
@@ -123,6 +125,24 @@ def test_resolve_uri_false_gives_the_data_as_stored(sdk, s3):
     assert task.data["image"] == "s3://sdk-raw/img/a.jpg"
     assert ls.tasks.get(id=task.id, request_options={"additional_query_parameters": {"resolve_uri": "false"}}
                         ).data["image"] == "s3://sdk-raw/img/a.jpg"
-    (signed,) = ls.tasks.list(project=pid)
-    assert signed.data["image"].startswith(s3.endpoint) and "X-Amz-Signature" in signed.data["image"]
-    assert "X-Amz-Signature" in ls.tasks.get(id=task.id).data["image"]
+    (served,) = ls.tasks.list(project=pid)
+    assert served.data["image"].startswith(f"/tasks/{task.id}/resolve/?fileuri=")
+    assert ls.tasks.get(id=task.id).data["image"] == served.data["image"]
+
+
+def test_an_ml_backend_reads_a_task_s_s3_object_as_it_does_from_label_studio(sdk, s3, tmp_path):
+    """label-studio-sdk's ``get_local_path`` (what ML backends call on a task's ``s3://`` URI):
+    ``/tasks/ID/presign/?fileuri=s3://...`` with the token, then the pre-signed URL it redirects to."""
+    from label_studio_sdk._extensions.label_studio_tools.core.utils.io import get_local_path
+
+    ls, pid = sdk
+    s3.create_bucket(Bucket="sdk-ml")
+    s3.put_object(Bucket="sdk-ml", Key="img/a.jpg", Body=b"the object's bytes")
+    made = ls.import_storage.s3.create(project=pid, bucket="sdk-ml", prefix="img", use_blob_urls=True,
+                                       s3endpoint=s3.endpoint, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+    ls.import_storage.s3.sync(id=made.id)
+    (task,) = ls.tasks.list(project=pid, resolve_uri=False)
+    token = ls._client_wrapper.get_headers()["Authorization"].split()[-1]
+    path = get_local_path(task.data["image"], cache_dir=str(tmp_path), hostname=ls._client_wrapper.get_base_url(),
+                          access_token=token, task_id=task.id, download_resources=True)
+    assert open(path, "rb").read() == b"the object's bytes"

@@ -126,6 +126,7 @@ from web.api import (  # noqa: E402,F401
     annotate_ui,
     comments,
     dm,
+    drafts,
     exports,
     invites,
     ml,

@@ -12,9 +12,9 @@ from flask import jsonify, request
 from labeling import users, wire
 from labeling.access import ls_permissions
 from labeling.db import utcnow
-from labeling.errors import Forbidden, Invalid, NotFound
+from labeling.errors import DomainError, Forbidden, Invalid, NotFound
 from labeling.models import ApiToken, Role, User
-from web.api import api_user, bp, readable
+from web.api import _token_from_header, api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import doc
 from web.api.params import flag_field, json_body, string_field
@@ -35,7 +35,7 @@ def user_view(user: User) -> dict:
     return {"id": user.id, "first_name": user.name, "last_name": "", "username": user.email,
             "email": user.email,
             "last_activity": user.last_login_at.isoformat() if user.last_login_at else None,
-            "custom_hotkeys": {}, "avatar": None, "initials": _initials(user), "phone": "",
+            "custom_hotkeys": users.hotkeys_of(user), "avatar": None, "initials": _initials(user), "phone": "",
             "active_organization": wire.ORGANIZATION_ID,
             "active_organization_meta": {"title": wire.ORGANIZATION_TITLE, "email": None}, "allow_newsletters": None,
             "date_joined": user.created_at.isoformat() if user.created_at else None,
@@ -49,6 +49,52 @@ def whoami():
     me = api_user()
     return jsonify({**user_view(me.user), "permissions": ls_permissions(me.user, scope=me.scope),
                     "token_scope": me.scope})
+
+
+@bp.get("/current-user/token")
+@doc(summary="The API token this request was made with (Label Studio's legacy token call)",
+     responses={200: s.UserToken}, tags=('users',))
+def current_token():
+    """Label Studio keeps each user's one key and shows it; labelfab keeps only a hash of each
+    token, so the key it can show is the one the request itself carries. Signed in through the
+    browser there is none: 404, where Label Studio, for a user without its token, fails with
+    "Token matching query does not exist." (a 500)."""
+    key = _token_from_header()
+    if key is None:
+        raise NotFound("Token matching query does not exist. labelfab stores only a hash of each API token: "
+                       "POST /api/current-user/reset-token makes a new one and shows it once")
+    return jsonify({"token": key})
+
+
+@bp.post("/current-user/reset-token")
+@doc(summary="A new API token for the caller (shown once); the token the request was made with stops working",
+     responses={201: s.UserToken}, tags=('users',))
+def reset_current_token():
+    return jsonify({"token": users.reset_token(api_user().id, replacing=_token_from_header())}), 201
+
+
+@bp.get("/current-user/hotkeys")
+@doc(summary="The caller's custom hotkeys (Label Studio's editor's; labelfab's pages keep their own keys)",
+     responses={200: s.Hotkeys}, tags=('users',))
+def get_hotkeys():
+    return jsonify({"custom_hotkeys": users.hotkeys_of(api_user().user)})
+
+
+@bp.patch("/current-user/hotkeys")
+@doc(summary="Replace the caller's custom hotkeys ({\"section:action\": {\"key\", \"active\"}})", body=s.Hotkeys,
+     responses={200: s.Hotkeys}, tags=('users',))
+def update_hotkeys():
+    """Label Studio's checks, its 400 when they fail."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or "custom_hotkeys" not in body:
+        raise DomainError("Invalid hotkeys configuration: send {\"custom_hotkeys\": {...}}",
+                          [{"field": "custom_hotkeys", "detail": "This field is required."}])
+    try:
+        stored = users.set_hotkeys(api_user().id, body["custom_hotkeys"])
+    except users.UserError as exc:
+        raise DomainError(f"Invalid hotkeys configuration: {exc}",
+                          [{"field": "custom_hotkeys", "detail": str(exc)}]) from None
+    return jsonify({"custom_hotkeys": stored})
 
 
 @bp.get("/version")

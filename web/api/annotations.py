@@ -65,12 +65,15 @@ def _annotation_json(annotation) -> dict:
 @bp.post("/tasks/<int:task_id>/annotations")
 @doc(body=s.AnnotationBody, responses={200: wire.Annotation, 201: wire.Annotation}, tags=('annotations',))
 def create_annotation(task_id: int):
-    """Submit (or skip, with ``was_cancelled: true``); a repeated submit returns the same one."""
+    """Submit (or skip, with ``was_cancelled: true``); a repeated submit returns the same one.
+    Label Studio's ``draft_id``: the caller's draft of this task it was made from, deleted in the
+    submit's transaction."""
     body = json_body()
     annotation, created = annotations.submit(
         task_id, api_user().user, result=body.get("result"), was_cancelled=bool(flag_field(body, "was_cancelled")),
         skip_reason=string_field(body, "skip_reason", "comment") or "", lead_time=seconds_field(body, "lead_time"),
-        source="ui" if body.get("source") == "ui" else "api", parent_prediction=id_field(body, "parent_prediction"))
+        source="ui" if body.get("source") == "ui" else "api", parent_prediction=id_field(body, "parent_prediction"),
+        draft_id=id_field(body, "draft_id"))
     return jsonify(_annotation_json(annotation)), 201 if created else 200
 
 

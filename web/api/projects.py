@@ -20,7 +20,7 @@ from labeling.access import can_create_projects
 from labeling.dm import actions as dm_actions
 from labeling.dm import filters as dm_filters
 from labeling.dm import views as dm_views
-from labeling.errors import Forbidden, Invalid
+from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.limits import MAX_ID
 from labeling.schema import gallery
 from web.api import accepts_uploads, api_user, bp, readable
@@ -293,9 +293,8 @@ def list_tasks():
     view_id = int_arg("view", 0)
     if not project_id and view_id:  # Label Studio's: the view's project
         project_id = dm_views.get_view(api_user().user, view_id).project_id
-    if not project_id:
-        raise Invalid("give the project: /api/tasks?project=ID (or a view: ?view=ID)",
-                      [{"field": "project", "detail": "required"}])
+    if not project_id:  # Label Studio's answer, word for word
+        raise NotFound("Neither project nor view id specified")
     page = _task_page(project_id)
     return jsonify({"tasks": _task_list_views(page), "total": page.total,
                     "total_annotations": page.total_annotations, "total_predictions": page.total_predictions,

@@ -62,21 +62,24 @@ def review_decide(task_id: int):
     if not isinstance(decision, str):
         raise Invalid("decision is required: keep, relabel or exclude",
                       [{"row": task_id, "field": "decision", "detail": "required"}])
-    row = review.decide(task_id, api_user().user, decision=decision, result=body.get("result"),
+    user = api_user().user
+    row = review.decide(task_id, user, decision=decision, result=body.get("result"),
                         reason=string_field(body, "reason") or "")
-    return jsonify(audit.decision_view(row)), 201
+    return jsonify(audit.decision_view(row, reviewer=user)), 201
 
 
 @bp.post("/tasks/<int:task_id>/review/undo")
 @doc(summary="Take back the caller's last decision on this task", responses={200: s.Decision}, tags=('review',))
 def review_undo_task(task_id: int):
-    return jsonify(audit.decision_view(review.undo(api_user().user, task_id=task_id)))
+    user = api_user().user
+    return jsonify(audit.decision_view(review.undo(user, task_id=task_id), reviewer=user))
 
 
 @bp.post("/projects/<int:project_id>/review/undo")
 @doc(summary="Take back the caller's last decision in the project", responses={200: s.Decision}, tags=('review',))
 def review_undo_last(project_id: int):
-    return jsonify(audit.decision_view(review.undo(api_user().user, project_id=project_id)))
+    user = api_user().user
+    return jsonify(audit.decision_view(review.undo(user, project_id=project_id), reviewer=user))
 
 
 @bp.get("/projects/<int:project_id>/review/decisions")
@@ -114,9 +117,10 @@ def audit_decision(decision_id: int):
     if not isinstance(verdict, str):
         raise Invalid("decision is required: confirm, keep, relabel or exclude",
                       [{"row": decision_id, "field": "decision", "detail": "required"}])
-    row = audit.audit(decision_id, api_user().user, verdict=verdict, result=body.get("result"),
+    user = api_user().user
+    row = audit.audit(decision_id, user, verdict=verdict, result=body.get("result"),
                        reason=string_field(body, "reason") or "")
-    return jsonify(audit.decision_view(row)), 201
+    return jsonify(audit.decision_view(row, reviewer=user)), 201
 
 
 # --------------------------------------------------------------------------- gold
@@ -129,8 +133,9 @@ def gold_mark(task_id: int):
     if "answer" not in body:
         raise Invalid("answer is required: the gold label as Label Studio result items",
                       [{"row": task_id, "field": "answer", "detail": "required"}])
-    row = gold.mark_gold(task_id, api_user().user, answer=body["answer"])
-    return jsonify(audit.decision_view(row)), 201
+    user = api_user().user
+    row = gold.mark_gold(task_id, user, answer=body["answer"])
+    return jsonify(audit.decision_view(row, reviewer=user)), 201
 
 
 @bp.delete("/tasks/<int:task_id>/gold")

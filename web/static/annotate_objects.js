@@ -14,6 +14,7 @@
       this.regionTimer = null;
       for (const obj of Object.values(this.objects)) {
         if (obj.annotator) obj.annotator.destroy();
+        if (obj.refit) obj.refit.disconnect();
         if (obj.kind === "pdf") this.teardownPdf(obj); // annotate_pdf.js
       }
       this.objects = {};
@@ -76,6 +77,7 @@
           // an annotator on a detached image would draw with a zero size (Infinity in its shapes)
           if (this.destroyed || this.objects[obj.name] !== obj) { resolve(); return; }
           this.fit(obj);
+          this.refitOnResize(obj);
           if (this.hasImageTools(obj)) this.makeImageAnnotator(obj); // annotate_tools.js
           resolve();
         }, { once: true });
@@ -252,6 +254,18 @@
       const scale = Math.min(view.clientWidth / img.naturalWidth, view.clientHeight / img.naturalHeight);
       obj.fitWidth = Math.max(1, Math.floor(img.naturalWidth * Math.min(scale, 4)));
       this.applyZoom(obj);
+    }
+
+    // The view's size follows the window and the page around it (the labeling page is as high as
+    // the window: a notice shown, a phone turned): an image shown fitted is fitted again when its
+    // view changes size; one zoomed in stays as it is. The view's border box, which scroll bars do
+    // not change, so a fit never feeds itself.
+    refitOnResize(obj) {
+      if (obj.refit || !window.ResizeObserver) return;
+      obj.refit = new ResizeObserver(() => {
+        if (obj.zoom === 1 && !this.destroyed && this.objects[obj.name] === obj) this.fit(obj);
+      });
+      obj.refit.observe(obj.wrap.querySelector(".anno-image-view"), { box: "border-box" });
     }
 
     applyZoom(obj) {

@@ -19,7 +19,7 @@
         const prev = el("button", { type: "button", "data-page": "-1", "aria-keyshortcuts": "PageUp", "aria-label": "Previous page" }, "‹ Page");
         const next = el("button", { type: "button", "data-page": "1", "aria-keyshortcuts": "PageDown", "aria-label": "Next page" }, "Page ›");
         const where = el("span", { class: "muted", "data-page-number": "", "aria-live": "polite" });
-        bar.append(prev, where, next, el("span", { class: "muted" }, " PageUp / PageDown"));
+        bar.append(prev, where, next, el("span", { class: "muted anno-page-keys" }, " PageUp / PageDown"));
         obj.wrap.insertBefore(bar, obj.wrap.querySelector(".anno-image-view"));
         for (const button of bar.querySelectorAll("[data-page]")) {
           this.listen(button, "click", () => this.turnPage(obj.name, Number(button.dataset.page)));

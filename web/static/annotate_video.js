@@ -120,6 +120,8 @@
       }
       return new Promise((resolve) => {
         const done = () => {
+          // the player's shape, so the labeling page can size it to the window (annotate.css)
+          if (video.videoWidth && video.videoHeight) stage.style.setProperty("--video-aspect", String(video.videoWidth / video.videoHeight));
           obj.duration = Number.isFinite(video.duration) ? video.duration : 0;
           obj.length = Math.max(1, Math.ceil(round(obj.duration * obj.fps)));
           this.videoDraw(obj);

@@ -162,7 +162,8 @@ def card(project_id: int, number: int):
     project = _project(project_id)
     version = datasets.get_version(project_id, _user(), number)
     return render_template("datasets/card.html", project=project, version=version, m=version.manifest,
-                           formats=datasets.VERSION_FORMATS, split_text=datasets.split_text(version.manifest["split"]))
+                           formats=datasets.VERSION_FORMATS, split_text=datasets.split_text(version.manifest["split"]),
+                           excluded_text=datasets.excluded_text(version.manifest["qc"]))
 
 
 @bp.get("/projects/<int:project_id>/datasets/diff")

@@ -1,9 +1,20 @@
 """Project pages: the list (on the front page), create with the config gallery, settings,
-members, upload (the task list is web.views.data_manager) and the media route for a project's images."""
+members, upload (the task list is web.views.data_manager), the media route for a project's images
+and Label Studio's resolve proxy of the objects of its storages."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -14,6 +25,7 @@ from labeling.errors import Conflict, DomainError
 from labeling.imports import list_imports
 from labeling.models import TaskState
 from labeling.schema import gallery, schema_of
+from labeling.storages.resolve import Redirect, open_uri
 from labeling.thumbnails import media_file
 from web.extensions import login_manager
 from web.views import project_access
@@ -333,6 +345,31 @@ def thumbnail(project_id: int, sha256: str):
         return login_manager.unauthorized()
     path, mime, final = media_file(user, project_id, sha256.lower(), "jpg", thumbnail=True)
     return _send(path, mime, f"{sha256}-t" if final else f"{sha256}-o", final=final)
+
+
+@bp.get("/tasks/<int:task_id>/resolve/")
+@bp.get("/tasks/<int:task_id>/presign/")
+def resolve_storage_uri(task_id: int):
+    """Label Studio's proxy of a task's ``s3://`` objects (``labeling.storages.resolve``)."""
+    user = _media_user()
+    if user is None:
+        return login_manager.unauthorized()
+    fileuri = request.args.get("fileuri")
+    if fileuri is None:
+        abort(400)
+    # the app's pages (a session) get the bytes: their CSP loads media from this origin alone;
+    # scripts and ML backends (a token) are redirected as Label Studio redirects them
+    found = open_uri(user, task_id, fileuri, relay=current_user.is_authenticated,
+                     range_header=request.headers.get("Range"))
+    if isinstance(found, Redirect):
+        response = redirect(found.url, code=303)
+        response.headers["Cache-Control"] = f"no-store, max-age={found.max_age}"
+        return response
+    response = Response(found.chunks, status=found.status, headers=found.headers, direct_passthrough=True)
+    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _send(path, mime: str, etag: str, *, final: bool):

@@ -42,7 +42,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                     "sha256. Files go to OUT/project-P/vN/; the path of the file is printed last.")
     p.add_argument("url", metavar="URL", help="the labelfab server, https://host[:port]")
     p.add_argument("target", metavar="PROJECT[@VERSION]", help="a project id, and a version number "
-                   "or 'latest' (the default)")
+                   "(3 or v3) or 'latest' (the default)")
     p.add_argument("--token", default=os.environ.get("LABELFAB_TOKEN"),
                    help="an API token (read-only is enough); or set LABELFAB_TOKEN")
     p.add_argument("--format", dest="fmt", metavar="FORMAT", default="jsonl",
@@ -65,6 +65,8 @@ def run(argv: list[str]) -> int:
     if not args.token:
         pull_parser.error("give an API token with --token, or set LABELFAB_TOKEN")
     project, _, version = args.target.partition("@")
+    if version[:1] in ("v", "V") and version[1:].isdigit():  # as `labelfab dataset list` prints it
+        version = version[1:]
     if not project.isdigit() or (version and not (version.isdigit() or version == "latest")):
         return _error(f"give the project as PROJECT or PROJECT@VERSION (numbers), got {args.target!r}")
     if not args.url.lower().startswith(("http://", "https://")):

@@ -1,4 +1,4 @@
-"""Read a pulled file: rows as dicts (every format gives the same rows), or a pandas DataFrame."""
+"""Read a pulled file: rows as dicts (JSON Lines and Parquet give the same rows), or a pandas DataFrame."""
 
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 def records(path: str | Path) -> Iterator[dict[str, Any]]:
     """The rows of a pulled file (JSON Lines, Parquet, CSV or Label Studio JSON) as dicts.
 
-    In CSV and Parquet files ``data`` is JSON text; it is decoded, as is a JSON ``label`` of
-    spans or boxes, so every format gives the same rows. Parquet needs ``pyarrow``
-    (``pip install 'labelfab-client[parquet]'``).
+    JSON Lines and Parquet give the same rows (``id``, ``data``, ``label``, ``label_source``,
+    ``split``): in Parquet ``data`` is JSON text, decoded here, as is a JSON ``label`` of spans
+    or boxes. Parquet needs ``pyarrow`` (``pip install 'labelfab-client[parquet]'``). The other
+    files give their rows as they are: a CSV row is strings (``id``, the label config's data
+    fields, one column per control, ``label_source``, ``split``; text a spreadsheet would run as
+    a formula starts with ``'``), a Label Studio JSON row a task with the final label as its one
+    annotation. For training, pull ``jsonl`` or ``parquet``.
     """
     path = Path(path)
     suffix = path.suffix.lower()

@@ -21,6 +21,15 @@ class AnnotationBody(Schema):
         None, ge=1, description="the task's prediction the annotation was made from (a pre-label); on creation")
     ground_truth: bool | None = Field(None, description="true: the result becomes the task's gold answer "
                                       "(reviewers, leads); false on the answer: the task is ordinary again")
+    draft_id: int | None = Field(None, ge=1, description="the caller's draft of the task it was made from: "
+                                 "deleted once the annotation is stored")
+
+
+class DraftBody(Schema):
+    result: list[dict[str, Any]] = Field(description="the result so far (required on creation)")
+    lead_time: float | None = Field(None, ge=0)
+    was_postponed: bool | None = Field(None, description="the annotator moved on without submitting")
+    import_id: int | None = Field(None, ge=1)
 
 
 class PredictionBody(Schema):

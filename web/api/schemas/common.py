@@ -68,6 +68,15 @@ class User(Schema):
     is_active: bool
 
 
+class Hotkeys(Schema):
+    custom_hotkeys: dict[str, dict[str, Any]] = Field(
+        description='{"section:action": {"key": "ctrl+enter", "active": true}}: at most 200')
+
+
+class UserToken(Schema):
+    token: str = Field(description="an API key: send it as 'Authorization: Token <key>'")
+
+
 class WhoAmI(User):
     permissions: list[str] = Field(default_factory=list, description="Label Studio's permission names the "
                                    "caller's role holds (a project membership may add to them there)")

@@ -99,7 +99,7 @@ class ImportTask(Schema):
 
 
 RESOLVE_URI = ("false: task data as stored (s3:// URIs of import storages kept); true, the default: "
-               "pre-signed URLs")
+               "Label Studio's /tasks/ID/resolve/ proxy URLs")
 
 
 class TasksQuery(Schema):
