@@ -89,6 +89,21 @@ HALVINGS = 10
 MIN_ANCHORS = 10
 
 
+def _halves(y: np.ndarray, halvings: int, seed: int) -> list[np.ndarray]:
+    """``halvings`` random halvings of the items, each as its two halves' masks, stratified by the
+    given label: every other item of each label, in a random order, so each half holds half of
+    every class (a lopsided half cuts its anchors short)."""
+    rng = np.random.default_rng(seed)
+    halves = []
+    for _ in range(halvings if y.size >= 2 else 0):
+        perm = rng.permutation(y.size)
+        perm = perm[np.argsort(y[perm], kind="stable")]
+        first = np.zeros(y.size, dtype=bool)
+        first[perm[0::2]] = True
+        halves += [first, ~first]
+    return halves
+
+
 def anchor_noise_matrix(
     labels: Any, pred_probs: Any, *, delta: float = ANCHOR_DELTA, halvings: int = HALVINGS, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -133,16 +148,7 @@ def anchor_noise_matrix(
     T = np.eye(k)
     anchors = np.zeros(k, dtype=np.int64)
     pred = pp.argmax(axis=1)
-    rng = np.random.default_rng(seed)
-    halves = []
-    for _ in range(halvings if n >= 2 else 0):
-        # stratified by the given label: every other item of each label, in a random order, so
-        # each half holds half of every class (a lopsided half cuts its anchors short)
-        perm = rng.permutation(n)
-        perm = perm[np.argsort(y[perm], kind="stable")]
-        first = np.zeros(n, dtype=bool)
-        first[perm[0::2]] = True
-        halves += [first, ~first]
+    halves = _halves(y, halvings, seed)
     for j in range(k):
         col = pp[:, j]
         # a class too small for a half to hold MIN_ANCHORS of it has little depth to choose on
@@ -184,8 +190,8 @@ def complement_noise_matrix(
     are wrong labels; each is counted against the class the model calls it, ``c`` left out (its
     most likely class other than ``c``), and ``T[c, d]`` is the share given ``c`` among the
     anchors called ``d``, shrunk toward the share among all of them by :data:`MIN_ANCHORS`
-    items' worth (few anchors may be called ``d``). The diagonal is what is left of each column. The threshold is chosen by best bin (:func:`best_bin`, on the share
-    given ``c``) on one random half of the items and the labels are read on the other half's
+    items' worth (few anchors may be called ``d``). The diagonal is what is left of each column.
+    The threshold is chosen by best bin (:func:`best_bin`, on the share given ``c``) on one random half of the items and the labels are read on the other half's
     items past it, both ways round, over ``halvings`` random halvings, pooled: reading the share
     on items the threshold was not chosen on removes the optimism of picking the cut whose share
     happened to be lowest; pooling the halvings gives back most of the precision of reading on
@@ -225,16 +231,7 @@ def complement_noise_matrix(
         return np.eye(k), anchors
     pred = pp.argmax(axis=1)
     first_two = np.argsort(-pp, axis=1, kind="stable")[:, :2]
-    rng = np.random.default_rng(seed)
-    halves = []
-    for _ in range(halvings if n >= 2 else 0):
-        # stratified by the given label: every other item of each label, in a random order, so
-        # each half holds half of every class (a lopsided half cuts its anchors short)
-        perm = rng.permutation(n)
-        perm = perm[np.argsort(y[perm], kind="stable")]
-        first = np.zeros(n, dtype=bool)
-        first[perm[0::2]] = True
-        halves += [first, ~first]
+    halves = _halves(y, halvings, seed)
     for c in range(k):
         given_c = (y == c).astype(np.int64)  # the "other label" of the two-way ranking below
         called_c = (pred == c).astype(np.int64)
