@@ -188,24 +188,15 @@ def _posterior_mean(y: np.ndarray, pp: np.ndarray) -> float:
     return float(np.mean(error_posteriors(y, pp, estimate_noise(y, pp)["noise_matrix"])))
 
 
-def _columns_only(y: np.ndarray, pp: np.ndarray) -> float:
-    """The noise matrix read by columns alone (``quality.noise.anchor_noise_matrix``: the items
-    surely of each class), the product's rule before the rows' reading was added beside it."""
-    from quality.noise import anchor_noise_matrix, noise_from_matrix
-
-    return noise_from_matrix(anchor_noise_matrix(y, pp)[0], y, pp.shape[1])["noise_rate"]
-
-
 #: The depth rules compared: name -> estimator(labels, pred_probs) -> noise rate. ``crossfit`` is
 #: the product's (best bin with Wilson's bound on one half, share read on the other, 10 halvings,
-#: the bound of the whole set's count; the lower of the columns' and the rows' readings);
-#: ``columns`` the columns' reading alone (the product's before); ``crossfit_hoeffding`` is the same with a Hoeffding bound
+#: the bound of the whole set's count); ``crossfit_hoeffding`` is the same with a Hoeffding bound
 #: (the product's rule before); ``bestbin`` chooses the depth and reads the share on all the items;
 #: ``posterior_mean`` is the mean error posterior; ``intercept`` extrapolates each class's shares
 #: to the top of its ranking (:func:`_rank_intercept`).
 RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "lepski": _by_depth_rule(_lepski),
          "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "intercept": _rank_intercept,
-         "columns": _columns_only, "crossfit": _anchors()}
+         "crossfit": _anchors()}
 
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:

@@ -28,8 +28,7 @@ true class shares ``pi`` solve ``T @ pi = p`` and the noise rate is ``1 - sum_j 
 No constant is fitted to any data set: the settings are the bound's confidence and the number
 of halvings (bench/qc_noise.py compares this rule with best bin on all items and others).
 
-Where the columns err (the figures of this paragraph are the columns' alone): high, where the
-model is weak. A class the model is never sure of (no region
+Where it errs: high, where the model is weak. A class the model is never sure of (no region
 where it is alone) has no pure anchors, and the impure ones, read on items the depth was not
 chosen on, raise the estimate: on bench/qc_zoo.py's review texts (cross-validated accuracy
 0.60-0.76) by 3-7 points (5-10 with ``--seed 1``), on glyphs by 2-3 at 5 % (4.3 at 20 % with
@@ -39,22 +38,6 @@ own rate by up to 6). Where the model is strong, within 1.2 points, a little low
 bench/qc_zoo.py's full run: within 2 points on 14 of 18 rows (13 with ``--seed 1``); 9 before,
 with a Hoeffding bound in place of Wilson's (which charged a pure cut as much as an impure one
 of its size) and the SVM's vote-count probabilities: the reviews 6-8 points high, shapes 3-5.
-
-Read by rows as well (:func:`complement_noise_matrix`). A weak model is seldom sure what an item
-is, but often sure what it is not: the items it ranks lowest for class ``c`` are surely not of
-``c``, so those of them given ``c`` are wrong labels, and their share among the anchors the model
-calls ``d`` is ``T[c, d]`` (shrunk toward the share among all of them by ``MIN_ANCHORS`` items'
-worth, since few anchors may be called ``d``); the diagonal is what is left of each column. The
-depth is chosen and the share read as for the columns (best bin, cross-fitted). This reading
-errs high where items of ``c`` reach the bottom of its ranking, the columns' where items of other
-classes reach its top: different places, so :func:`estimate_noise` keeps the matrix of the lower
-noise rate. On six overlapping Gaussian classes (tests/quality/test_noise.py, the model right on
-0.54) the columns are 19-21 points high and the rows within 2.5. bench/qc_zoo.py through the
-product (seeds 0 and 2): within 2 points on 17 and 14 of 18 rows (16 and 14 with the columns
-alone), max error 2.4 and 4.0 points (6.2 and 7.8), the review texts 1-4 points high (3-10);
-the misses: reviews 5 % (+2.4, +2.6), reviews 10 % and glyphs 10 % on seed 2 (+4.0, +2.1) and,
-the lesser of two readings being a little low on a strong model, scenes 20 % on seed 2 (-2.2).
-The cost: 2.2-2.8 s for 100,000 items of 10 classes where the columns alone took 1.3-2.6.
 
 The review texts are weak by construction, not for want of a model (bench/qc_text_ceiling.py):
 trained on 40,000 clean reviews of the same generator, logistic regression on binary word
@@ -78,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "complement_noise_matrix", "estimate_noise", "lowest_flags", "noise_from_matrix"]
+__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "estimate_noise", "lowest_flags", "noise_from_matrix"]
 
 #: Confidence of the bound (Wilson's score, one-sided, per depth) that picks each class's depth.
 ANCHOR_DELTA = 0.05
@@ -87,21 +70,6 @@ HALVINGS = 10
 #: Fewest items a class's anchor set holds (fewer give a share too coarse to mean anything),
 #: unless the class itself is smaller.
 MIN_ANCHORS = 10
-
-
-def _halves(y: np.ndarray, halvings: int, seed: int) -> list[np.ndarray]:
-    """``halvings`` random halvings of the items, each as its two halves' masks, stratified by the
-    given label: every other item of each label, in a random order, so each half holds half of
-    every class (a lopsided half cuts its anchors short)."""
-    rng = np.random.default_rng(seed)
-    halves = []
-    for _ in range(halvings if y.size >= 2 else 0):
-        perm = rng.permutation(y.size)
-        perm = perm[np.argsort(y[perm], kind="stable")]
-        first = np.zeros(y.size, dtype=bool)
-        first[perm[0::2]] = True
-        halves += [first, ~first]
-    return halves
 
 
 def anchor_noise_matrix(
@@ -148,7 +116,16 @@ def anchor_noise_matrix(
     T = np.eye(k)
     anchors = np.zeros(k, dtype=np.int64)
     pred = pp.argmax(axis=1)
-    halves = _halves(y, halvings, seed)
+    rng = np.random.default_rng(seed)
+    halves = []
+    for _ in range(halvings if n >= 2 else 0):
+        # stratified by the given label: every other item of each label, in a random order, so
+        # each half holds half of every class (a lopsided half cuts its anchors short)
+        perm = rng.permutation(n)
+        perm = perm[np.argsort(y[perm], kind="stable")]
+        first = np.zeros(n, dtype=bool)
+        first[perm[0::2]] = True
+        halves += [first, ~first]
     for j in range(k):
         col = pp[:, j]
         # a class too small for a half to hold MIN_ANCHORS of it has little depth to choose on
@@ -176,100 +153,6 @@ def anchor_noise_matrix(
         if read.sum() > 0:
             T[:, j] = read / read.sum()
         anchors[j] = int(round(float(np.mean(counts))))
-    return T, anchors
-
-
-def complement_noise_matrix(
-    labels: Any, pred_probs: Any, *, delta: float = ANCHOR_DELTA, halvings: int = HALVINGS, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """The noise matrix from anchors of each class's complement, and how many each class had.
-
-    The other side of :func:`anchor_noise_matrix`: row ``c`` of the matrix (how often each class
-    is given the label ``c`` by mistake) is read on the anchors of *not* ``c``: the items the
-    model ranks lowest for ``c``, down to a score threshold. Among them, the items given ``c``
-    are wrong labels; each is counted against the class the model calls it, ``c`` left out (its
-    most likely class other than ``c``), and ``T[c, d]`` is the share given ``c`` among the
-    anchors called ``d``, shrunk toward the share among all of them by :data:`MIN_ANCHORS`
-    items' worth (few anchors may be called ``d``). The diagonal is what is left of each column.
-    The threshold is chosen by best bin (:func:`best_bin`, on the share given ``c``) on one random half of the items and the labels are read on the other half's
-    items past it, both ways round, over ``halvings`` random halvings, pooled: reading the share
-    on items the threshold was not chosen on removes the optimism of picking the cut whose share
-    happened to be lowest; pooling the halvings gives back most of the precision of reading on
-    every item. The bound that chooses the threshold is that of the whole set's count past it
-    (twice the half's count). A class with fewer than ``2 * MIN_ANCHORS`` items of other classes
-    (given or predicted), or ``halvings=0``: the depth is chosen and the share read on all items.
-
-    Parameters
-    ----------
-    labels : array-like of int, shape (n,)
-        Given labels, ``0..k-1``.
-    pred_probs : array-like of float, shape (n, k)
-        Out-of-sample probabilities (a model that never saw the item's own label).
-    delta : float
-        Confidence of the bound that chooses each class's depth.
-    halvings : int
-        Random halvings pooled; 0 chooses the depth and reads the share on all the items
-        (best bin as Garg et al. use it, whose share comes out a little low).
-    seed : int
-        Seed of the halvings (the same labels and probabilities give the same estimate).
-
-    Returns
-    -------
-    noise_matrix : np.ndarray, shape (k, k)
-        ``T[c, j]`` = estimated P(given label c | true class j); columns sum to 1.
-    anchors : np.ndarray of int, shape (k,)
-        Items taken as surely not of each class (over all the items, averaged over the
-        halvings' thresholds).
-    """
-    y = np.asarray(labels, dtype=np.int64)
-    pp = np.asarray(pred_probs, dtype=np.float64)
-    n, k = pp.shape
-    anchors = np.zeros(k, dtype=np.int64)
-    wrong = np.zeros((k, k))  # wrong[c, d]: anchors of not-c called d and given c (pooled)
-    seen = np.zeros((k, k))  # seen[c, d]: anchors of not-c called d (pooled)
-    if k < 2 or n == 0:
-        return np.eye(k), anchors
-    pred = pp.argmax(axis=1)
-    first_two = np.argsort(-pp, axis=1, kind="stable")[:, :2]
-    halves = _halves(y, halvings, seed)
-    for c in range(k):
-        given_c = (y == c).astype(np.int64)  # the "other label" of the two-way ranking below
-        called_c = (pred == c).astype(np.int64)
-        called = np.where(first_two[:, 0] == c, first_two[:, 1], first_two[:, 0])
-        score = 1.0 - pp[:, c]  # surely not c first
-        # a class whose complement is too small for a half to hold MIN_ANCHORS of it has little
-        # depth to choose on the whole set (hence little to be optimistic about)
-        if not halves or min(np.sum(pred != c), np.sum(y != c)) < 2 * MIN_ANCHORS:
-            given, _, cuts = class_ranking(given_c, score, 0, called_c)
-            top = np.argsort(-score, kind="stable")[: best_bin(given, 0, cuts, delta=delta)]
-            wrong[c] += np.bincount(called[top], weights=given_c[top], minlength=k)[:k]
-            seen[c] += np.bincount(called[top], minlength=k)[:k]
-            anchors[c] = top.size
-            continue
-        # ranked once: a half keeps the order (and a stable sort of sorted scores is linear)
-        order = np.argsort(-score, kind="stable")
-        gs, ss, cs, ds = given_c[order], score[order], called_c[order], called[order]
-        counts = []
-        for a in halves:
-            a = a[order]
-            given, ranked, cuts = class_ranking(gs[a], ss[a], 0, cs[a])
-            t = ranked[best_bin(given, 0, cuts, delta=delta, count_scale=2.0) - 1]
-            read = ~a & (ss >= t)
-            wrong[c] += np.bincount(ds[read], weights=gs[read], minlength=k)[:k]
-            seen[c] += np.bincount(ds[read], minlength=k)[:k]
-            counts.append(int(np.sum(ss >= t)))
-        # each item is read once a halving: back to counts of items
-        wrong[c] /= len(halves) / 2
-        seen[c] /= len(halves) / 2
-        anchors[c] = int(round(float(np.mean(counts))))
-    # the share given c among the anchors called d, shrunk toward the share among all of them by
-    # MIN_ANCHORS items' worth (a class few anchors are called has a share too coarse alone)
-    pooled = wrong.sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
-    T = (wrong + MIN_ANCHORS * pooled) / (seen + MIN_ANCHORS)
-    np.fill_diagonal(T, 0.0)
-    off = T.sum(axis=0)
-    T /= np.maximum(off, 1.0)[None, :]  # off the diagonal at most the whole column
-    T[np.arange(k), np.arange(k)] = 1.0 - T.sum(axis=0)
     return T, anchors
 
 
@@ -317,12 +200,6 @@ def estimate_noise(
 ) -> dict[str, Any]:
     """The share of wrong labels, estimated from anchor items (see the module docstring).
 
-    Two noise matrices are read: by columns, on the items surely of each class
-    (:func:`anchor_noise_matrix`), and by rows, on the items surely *not* of each class
-    (:func:`complement_noise_matrix`). Each errs high where its anchors are impure (items of
-    other classes at the top of a class's ranking; items of the class at the bottom of it), and
-    the two impurities come from different places, so the matrix of the lower noise rate is kept.
-
     Parameters
     ----------
     labels : array-like of int, shape (n,)
@@ -339,19 +216,13 @@ def estimate_noise(
     dict
         ``noise_rate`` (float), ``noise_rate_per_class`` (share of wrong labels among items given
         each class; NaN for a class no item has), ``noise_matrix`` (``T[c, j]`` = P(given c | true
-        j)), ``class_shares`` (estimated true shares), ``anchors`` (items per class: surely of it
-        when the columns' matrix is kept, surely not of it when the rows'), ``noise_read_by``
-        (``"columns"`` or ``"rows"``) and ``noise_rate_by`` (each one's rate).
+        j)), ``class_shares`` (estimated true shares), ``anchors`` (items per class).
     """
     y = np.asarray(labels, dtype=np.int64)
     pp = np.asarray(pred_probs, dtype=np.float64)
     n, k = pp.shape
-    read = {}
-    for side, matrix in (("columns", anchor_noise_matrix), ("rows", complement_noise_matrix)):
-        T, anchors = matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
-        read[side] = noise_from_matrix(T, y, k) | {"anchors": anchors}
-    side = min(read, key=lambda s: read[s]["noise_rate"])  # ties: the columns
-    return read[side] | {"noise_read_by": side, "noise_rate_by": {s: r["noise_rate"] for s, r in read.items()}}
+    T, anchors = anchor_noise_matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
+    return noise_from_matrix(T, y, k) | {"anchors": anchors}
 
 
 def lowest_flags(self_confidence: np.ndarray, noise_rate: float) -> np.ndarray:
