@@ -245,6 +245,29 @@ def test_bulk_actions_on_rows_and_on_all_that_match(page, shot, lead, world):
         assert s.get(Task, ids[57]) is None
 
 
+def test_rows_of_the_previous_filter_cannot_be_taken_while_the_table_reloads(page, lead, world):
+    """The count may come back before the table: until the new rows are in, a click on "select the
+    page" does nothing (it used to select the rows of the previous filter)."""
+    login(page, lead.email)
+    page.goto(f"/projects/{world['project']}/tasks")
+    settled(page)
+    held = []
+    page.route(re.compile(r"/tasks/_table\?"), lambda route: held.append(route))  # the table's answer waits
+    page.locator("#dm-f-column").select_option(label="State")
+    page.locator("#dm-f-state").select_option("open")
+    page.get_by_role("button", name="Add filter").click()
+    expect(page.locator("#dm-count")).to_have_text("9 tasks match")
+    expect(page.locator("#dm-table")).to_have_attribute("aria-busy", "true")
+    page.locator("#dm-all-page").click(force=True)  # a real click on the old page's box
+    expect(page.locator("#dm-selected")).to_have_text("")
+    expect(page.locator("#dm-all-page")).not_to_be_checked()
+    held[0].continue_()
+    expect(page.locator("#dm-table")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("table.dm tbody tr[data-id]")).to_have_count(9)
+    page.locator("#dm-all-page").check()
+    expect(page.locator("#dm-selected")).to_have_text("9 selected")
+
+
 def test_select_all_that_match_beyond_the_page(page, lead, world):
     ids = world["ids"]
     login(page, lead.email)

@@ -50,12 +50,22 @@
 
   // Each reload is numbered; an answer older than the newest asked for is dropped, so quick
   // changes always end on the newest state (htmx.ajax would drop the newer request instead).
+  // While the table reloads its old rows cannot be selected: a click on "select the page" must
+  // never take rows of the previous filter (the count may arrive first).
   const latest = { table: 0, count: 0 };
   async function load(kind, url, target) {
     const n = ++latest[kind];
-    const response = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } });
-    const html = await response.text();
+    const box = document.querySelector(target);
+    if (kind === "table") { box.inert = true; box.setAttribute("aria-busy", "true"); }
+    let response, html;
+    try {
+      response = await fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } });
+      html = await response.text();
+    } catch (e) {
+      response = { ok: false, status: "nothing (the network failed)" };
+    }
     if (n !== latest[kind]) return;
+    if (kind === "table") { box.inert = false; box.removeAttribute("aria-busy"); }
     if (!response.ok) {
       let detail = `the server answered ${response.status}`;
       try { detail = JSON.parse(html).detail || detail; } catch (e) { /* an HTML page */ }
