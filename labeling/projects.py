@@ -643,7 +643,21 @@ def _named(s: Session, annotations: list[Annotation]) -> list[dict]:
     return [wire.annotation_json(a, names=names) for a in annotations]
 
 
-def _task_for(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
+def task_for_user(s: Session, user: User, task_id: int, action: str) -> tuple[Task, Project, bool]:
+    """The one rule for who sees a task: the task, its project, and whether ``user`` sees every
+    annotation (and draft) there (``access`` action ``see_all``: reviewers, leads, admins).
+
+    ``action`` "view": a user who sees everything in the project, or an annotator on a task they
+    hold (a lease) or labelled (an annotation or skip of theirs); any other action is checked
+    on the project (``access.require_project``).
+
+    Raises
+    ------
+    NotFound
+        No such task, or one the user may not see (one answer for both).
+    Forbidden
+        The user may see the task but not do ``action``.
+    """
     task = s.get(Task, task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found")
@@ -670,7 +684,7 @@ def get_task(user: User, task_id: int, *, data_manager: bool = True, resolve_uri
     ``resolve_uri`` false: the data as stored, as :func:`list_tasks` gives it.
     """
     with read_session() as s:
-        task, project, privileged = _task_for(s, user, task_id, "view")
+        task, project, privileged = task_for_user(s, user, task_id, "view")
         q = select(Annotation).where(Annotation.task_id == task_id).order_by(Annotation.id)
         if not privileged:
             q = q.where(Annotation.user_id == user.id)
@@ -707,7 +721,7 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
     boxes refer to it); other fields can.
     """
     with write_session() as s:
-        task, project, _ = _task_for(s, user, task_id, "manage")
+        task, project, _ = task_for_user(s, user, task_id, "manage")
         if data is not None:
             if not isinstance(data, dict) or not data:
                 raise Invalid("data must be a non-empty object", [{"field": "data", "detail": "must be an object"}])
@@ -748,7 +762,7 @@ def update_task(user: User, task_id: int, *, data: dict | None = None, meta: dic
 def delete_task(user: User, task_id: int) -> None:
     """Delete a task and what hangs on it (annotations and their history, predictions, events)."""
     with write_session() as s:
-        task, _, _ = _task_for(s, user, task_id, "manage")
+        task, _, _ = task_for_user(s, user, task_id, "manage")
         project_id = task.project_id
         _delete_where(s, "task_id", [task_id], keep={"task"})
         s.execute(sa.delete(Task).where(Task.id == task_id))
