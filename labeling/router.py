@@ -72,6 +72,7 @@ from labeling.errors import Conflict, NotFound
 from labeling.ml import lookahead_due, queue_lookahead
 from labeling.models import (
     Annotation,
+    AnnotationDraft,
     Lease,
     Media,
     Membership,
@@ -89,7 +90,7 @@ from labeling.models import (
 from labeling.schema import LabelSchema, cached_schema
 from labeling.schema.hypertext import page_data
 from labeling.storages.resolve import RESOLVING, url_resolver
-from labeling.wire import task_json
+from labeling.wire import draft_json, task_json
 
 __all__ = [
     "Paused",
@@ -476,7 +477,10 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None, for_
     dict or None
         The task in Label Studio's format with its predictions as pre-labels (if the project
         shows them, and only to the task's first annotator: ARCHITECTURE.md, Pre-labels),
-        ``lease_expires_at`` and ``lease_seconds``; None when no task is open to this user.
+        ``lease_expires_at`` and ``lease_seconds``, and ``drafts``: the caller's own drafts of
+        the task (Label Studio's ``NextTaskSerializer``; one query by
+        ``ix_annotation_draft_task_user``), none for the page, which keeps its drafts in the
+        browser; None when no task is open to this user.
     """
     with _claimed(user, project_id, ahead_of) as (conn, claimed):
         if claimed is None:
@@ -489,11 +493,14 @@ def serve_next(project_id: int, user: User, *, ahead_of: int | None = None, for_
             predictions = conn.execute(_PREDICTIONS, {"tid": task.id}).mappings().all()
         schema = _page_schema(conn, project_id) if for_page else None
         facts = conn.execute(_MEDIA_FACTS, {"tid": task.id}).mappings().first() if for_page else None
+        # Label Studio's next task carries the caller's drafts of it (the page keeps its own)
+        mine = [] if for_page else conn.execute(_MY_DRAFTS, {"tid": task.id, "uid": user.id}).mappings().all()
         urls = None
         if project.has_resolving_storage:
             with Session(bind=conn) as s:  # on the claim's connection: no transaction of its own
                 urls = url_resolver(s, project_id)
     view = task_json(task._mapping, predictions=predictions, urls=urls)
+    view["drafts"] = [draft_json(d, user) for d in mine]
     if schema is not None:
         view["data"] = page_data(schema, view["data"])
         view["media"] = dict(facts) if facts is not None else None
@@ -508,6 +515,11 @@ _MEDIA_FACTS = (sa.select(Media.__table__.c.duration, Media.__table__.c.fps, Med
                           Media.__table__.c.height, Media.__table__.c.channels, Media.__table__.c.mime)
                 .select_from(Task.__table__.join(Media.__table__, Media.__table__.c.id == Task.__table__.c.media_id))
                 .where(Task.__table__.c.id == sa.bindparam("tid")))
+
+# the caller's drafts of a task, by ix_annotation_draft_task_user
+_MY_DRAFTS = (sa.select(AnnotationDraft.__table__)
+              .where(AnnotationDraft.__table__.c.task_id == _p("tid"), AnnotationDraft.__table__.c.user_id == _p("uid"))
+              .order_by(AnnotationDraft.__table__.c.id))
 
 _PAGE_SCHEMA = sa.select(Project.__table__.c.updated_at, Project.__table__.c.label_schema).where(
     Project.__table__.c.id == sa.bindparam("pid"))

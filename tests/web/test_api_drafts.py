@@ -93,3 +93,22 @@ def test_bodies_that_make_no_draft(client, lead, task_id, body):
     r = client.post(f"/api/tasks/{task_id}/drafts", json=body, headers=lead.headers)
     assert r.status_code == 422 and r.get_json()["errors"]
     assert client.get(f"/api/tasks/{task_id}/drafts", headers=lead.headers).get_json() == []
+
+
+def test_next_carries_the_callers_own_drafts_of_the_task(client, lead, annotator, make_user, task_id):
+    """Label Studio's ``NextTaskSerializer``: ``drafts``, the caller's drafts of the task (its
+    ``AnnotationDraftSerializer``), another's left out."""
+    pid = client.get(f"/api/tasks/{task_id}", headers=lead.headers).get_json()["project"]
+    first = client.get(f"/api/projects/{pid}/next", headers=annotator.headers).get_json()
+    assert (first["id"], first["drafts"]) == (task_id, [])
+    mine = client.post(f"/api/tasks/{task_id}/drafts", json={"result": label("pos"), "lead_time": 1.5},
+                       headers=annotator.headers).get_json()
+    client.post(f"/api/tasks/{task_id}/drafts", json={"result": label("neg")}, headers=lead.headers)
+    again = client.get(f"/api/projects/{pid}/next", headers=annotator.headers).get_json()  # the same lease
+    assert again["id"] == task_id
+    assert again["drafts"] == [mine | {"created_ago": again["drafts"][0]["created_ago"]}]
+    assert set(again["drafts"][0]) == LS_DRAFT_KEYS
+    other = make_user("next-drafts@example.com", Role.annotator)
+    theirs = client.get(f"/api/projects/{pid}/next", headers=other.headers).get_json()
+    assert (theirs["id"], theirs["drafts"]) == (task_id, [])  # overlap 2: the same task, none of the drafts
+
