@@ -171,8 +171,7 @@ _SET_TASK = (
             requeued=_p("v_requeued"), updated_at=_p("v_now"))
 )
 _ANN_COLUMNS = ("task_id", "project_id", "user_id", "result", "was_cancelled", "skip_reason", "lead_time", "source",
-                "parent_prediction",
-                "version", "created_at", "updated_at")
+                "parent_prediction", "version", "created_at", "updated_at", "draft_created_at")
 _INSERT_ANNOTATION = sa.insert(_A).values({c: _p(f"a_{c}") for c in _ANN_COLUMNS}).returning(_A.c.id)
 # PostgreSQL: the annotation, the task's counters and state (and its event) in one round trip.
 _SUBMIT_PG = sa.select(_INSERT_ANNOTATION.cte("ins").c.id).add_cte(_SET_TASK.cte("counted"))
@@ -234,7 +233,9 @@ def submit(task_id: int, user: User, *, result: Any = None, was_cancelled: bool 
         key): the annotation is marked as not independent (ARCHITECTURE.md, Pre-labels).
     draft_id : int, optional
         The user's draft of this task the annotation was made from (Label Studio's key): deleted
-        in the same transaction (another's draft: Forbidden).
+        in the same transaction (another's draft: Forbidden); a new annotation keeps its
+        ``created_at`` as ``draft_created_at``, as Label Studio's does (an edit of the user's
+        annotation keeps its own).
 
     Returns
     -------
@@ -269,8 +270,7 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
     now = utcnow()
     with hot_transaction() as conn:
         task, _role, leased_at = _task_context(conn, user, task_id, "annotate", drop_lease=True)
-        if draft_id is not None:
-            drafts.take_submitted(conn, user.id, draft_id, task_id)
+        draft_created_at = drafts.take_submitted(conn, user.id, draft_id, task_id) if draft_id is not None else None
         d_leases = 0 if leased_at is None else -1
         mine = task.mine
         if mine is None and not (was_cancelled or task.is_gold) and (
@@ -309,7 +309,7 @@ def _submit(task_id: int, user: User, *, result: Any, was_cancelled: bool, skip_
         values = {"task_id": task_id, "project_id": task.project_id, "user_id": user.id, "result": result,
                   "was_cancelled": was_cancelled, "skip_reason": (skip_reason or "")[:2000] if was_cancelled else "",
                   "lead_time": lead_time, "source": source, "parent_prediction": parent_prediction, "version": 1,
-                  "created_at": now, "updated_at": now}
+                  "created_at": now, "updated_at": now, "draft_created_at": draft_created_at}
         ann_id = _insert_annotation(conn, task, user.id, values, d_leases=d_leases)
         webhooks.emit(conn, "ANNOTATION_CREATED", task.project_id, lambda: webhooks.annotation_event(conn, ann_id),
                       any_hooks=task.has_webhooks)

@@ -6,12 +6,14 @@ of an annotation (``annotation_id``) holds changes to it not saved yet. Who sees
 annotations' rule (``access``): an annotator the drafts of their own, on a task they hold or
 labelled; reviewers, leads and admins of the project every draft of it. Only the author changes a
 draft; the author or someone who manages the project deletes one. Submitting an annotation with
-Label Studio's ``draft_id`` deletes that draft in the submit's transaction (:func:`take_submitted`).
+Label Studio's ``draft_id`` deletes that draft in the submit's transaction (:func:`take_submitted`),
+and a new annotation keeps the draft's creation time (``draft_created_at``).
 Drafts never change a task's state and never reach an export or QC.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,17 +164,20 @@ def delete_draft(user: User, draft_id: int) -> None:
         s.execute(sa.delete(AnnotationDraft).where(AnnotationDraft.id == draft_id))
 
 
-def take_submitted(conn: Any, user_id: int, draft_id: int, task_id: int) -> None:
+def take_submitted(conn: Any, user_id: int, draft_id: int, task_id: int) -> datetime | None:
     """A submit's ``draft_id`` (Label Studio's), in the submit's transaction: the user's own draft
-    of that task (403 otherwise, as Label Studio), deleted with the annotation's storing; a draft
-    already gone is no error."""
+    of that task (403 otherwise, as Label Studio), deleted with the annotation's storing. Returns
+    the draft's ``created_at``, which Label Studio keeps as the annotation's ``draft_created_at``;
+    None for a draft already gone (no error)."""
     table = AnnotationDraft.__table__
-    row = conn.execute(sa.select(table.c.task_id, table.c.user_id).where(table.c.id == draft_id)).first()
+    row = conn.execute(sa.select(table.c.task_id, table.c.user_id, table.c.created_at)
+                       .where(table.c.id == draft_id)).first()
     if row is None:
-        return
+        return None
     if row.task_id != task_id or row.user_id != user_id:
         raise Forbidden(f"You have no permission to draft id:{draft_id}")
     conn.execute(sa.delete(table).where(table.c.id == draft_id))
+    return row.created_at
 
 
 def delete_for_annotations(conn: Any, annotation_ids: Any) -> None:

@@ -357,6 +357,7 @@ class Annotation(SQLModel, table=True):
     parent_prediction: int | None = Field(default=None, nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    draft_created_at: datetime | None = _ts_opt()  # Label Studio's: made from a draft (draft_id), its created_at
 
 
 class AnnotationVersion(SQLModel, table=True):

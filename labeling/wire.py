@@ -78,7 +78,8 @@ class Annotation(WireModel):
     last_action: LastAction | None
     created_at: datetime
     updated_at: datetime
-    draft_created_at: datetime | None = Field(None, description="Label Studio's; labelfab keeps drafts apart: null")
+    draft_created_at: datetime | None = Field(None, description="when the draft it was submitted from (draft_id) "
+                                                                "was created; else null")
     import_id: int | None = Field(None, description="Label Studio's import id; null in labelfab")
     bulk_created: bool | None = Field(False, description="Label Studio's; always false in labelfab")
     parent_annotation: int | None = Field(None, description="Label Studio's; null in labelfab")
@@ -552,8 +553,8 @@ def annotation_json(a: Any, *, names: Mapping[int, str]) -> dict[str, Any]:
         "last_action": "skipped" if cancelled else ("updated" if version > 1 else "submitted"),
         "created_at": _iso(_get(a, "created_at")),
         "updated_at": _iso(_get(a, "updated_at")),
+        "draft_created_at": _iso(_get(a, "draft_created_at")),
         # Label Studio's keys labelfab has no counterpart of: their value in a Community answer
-        "draft_created_at": None,
         "import_id": None,
         "bulk_created": False,
         "parent_annotation": None,

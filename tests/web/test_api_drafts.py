@@ -112,3 +112,20 @@ def test_next_carries_the_callers_own_drafts_of_the_task(client, lead, annotator
     theirs = client.get(f"/api/projects/{pid}/next", headers=other.headers).get_json()
     assert (theirs["id"], theirs["drafts"]) == (task_id, [])  # overlap 2: the same task, none of the drafts
 
+
+def test_an_annotation_made_from_a_draft_keeps_the_drafts_creation_time(client, lead, annotator, task_id):
+    """Label Studio sets ``draft_created_at`` from the draft named by ``draft_id`` (continuity of
+    history); an annotation made without one has it null."""
+    pid = client.get(f"/api/tasks/{task_id}", headers=lead.headers).get_json()["project"]
+    client.get(f"/api/projects/{pid}/next", headers=annotator.headers)
+    draft = client.post(f"/api/tasks/{task_id}/drafts", json={"result": label("pos")},
+                        headers=annotator.headers).get_json()
+    r = client.post(f"/api/tasks/{task_id}/annotations", json={"result": label("pos"), "draft_id": draft["id"]},
+                    headers=annotator.headers)
+    assert r.status_code == 201 and r.get_json()["draft_created_at"] == draft["created_at"]
+    got = client.get(f"/api/annotations/{r.get_json()['id']}", headers=lead.headers).get_json()
+    assert got["draft_created_at"] == draft["created_at"]
+    assert got["created_at"] >= draft["created_at"]
+    client.get(f"/api/projects/{pid}/next", headers=lead.headers)
+    plain = client.post(f"/api/tasks/{task_id}/annotations", json={"result": label("neg")}, headers=lead.headers)
+    assert plain.status_code == 201 and plain.get_json()["draft_created_at"] is None
