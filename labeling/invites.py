@@ -21,10 +21,10 @@ from labeling.access import require_project
 from labeling.db import read_session, unit_of_work, utcnow
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import ApiToken, Invite, Membership, Role, User
-from labeling.projects import MEMBER_ROLES
+from labeling.projects import MEMBER_ROLES, set_member
 from labeling.settings import get_settings
 
-__all__ = ["Invited", "invite", "check_invite", "accept_invite", "pending_invites", "list_invites",
+__all__ = ["Invited", "Added", "invite", "add_member", "check_invite", "accept_invite", "pending_invites", "list_invites",
            "revoke_invite", "invite_view"]
 
 
@@ -38,6 +38,17 @@ class Invited:
     expires_at: object
     created: bool
     invite_id: int | None = None
+    membership: Membership | None = None  # the project's membership it made or changed, if any
+
+
+@dataclass(frozen=True)
+class Added:
+    """A member added to a project (or their role changed), and the invite made when no account
+    had their email (None otherwise)."""
+
+    membership: Membership
+    user: User
+    invited: Invited | None
 
 
 def _new_link(s, user: User, by: User | None) -> tuple[str, object, int]:
@@ -107,16 +118,38 @@ def invite(by: User | None, email: str, *, role: str = Role.annotator, name: str
             user = existing
         else:
             raise users.UserError(f"a user with email {email} exists already: add them as a member")
+        membership = None
         if project_id is not None:
             membership = s.exec(select(Membership).where(Membership.project_id == project_id,
                                                          Membership.user_id == user.id)).first()
             if membership is None:
-                s.add(Membership(project_id=project_id, user_id=user.id, role=project_role or Role.annotator))
+                membership = Membership(project_id=project_id, user_id=user.id, role=project_role or Role.annotator)
             elif project_role:
                 membership.role = project_role
-                s.add(membership)
+            s.add(membership)
         key, expires_at, invite_id = _new_link(s, user, by)
-    return Invited(user=user, key=key, expires_at=expires_at, created=created, invite_id=invite_id)
+    return Invited(user=user, key=key, expires_at=expires_at, created=created, invite_id=invite_id,
+                   membership=membership)
+
+
+def add_member(by: User, project_id: int, *, member: int | str, role: str = Role.annotator) -> Added:
+    """Add a member to a project, or change their role (:func:`labeling.projects.set_member`); an
+    email no account has is invited into the project with that role instead (:func:`invite`: the
+    account without a password, its membership and a one-time link, in one transaction). The
+    project's Members page and ``POST /api/projects/ID/members`` both call it.
+
+    Raises
+    ------
+    users.UserError
+        A new email that is not an email address (or an account made meanwhile: "exists already").
+    Invalid, Forbidden, NotFound
+        As :func:`labeling.projects.set_member`.
+    """
+    if isinstance(member, str) and "@" in member and users.get_user_by_email(member) is None:
+        made = invite(by, member, project_id=project_id, project_role=role)
+        return Added(membership=made.membership, user=made.user, invited=made)
+    membership, user = set_member(by, project_id, member=member, role=role)
+    return Added(membership=membership, user=user, invited=None)
 
 
 def _live(s, key: str) -> tuple[Invite, User] | None:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from labeling import projects
+from labeling import projects, users
 from tests.conftest import wait_for
 
 TEXT = """<View><Text name="text" value="$text"/>
@@ -256,6 +256,32 @@ def test_members_api(client, lead, annotator, project_id):
     assert r.status_code == 403
     assert client.delete(f"/api/projects/{project_id}/members/{annotator.id}", headers=lead.headers).status_code == 204
     assert client.get(f"/api/projects/{project_id}/members", headers=lead.headers).get_json() == []
+
+
+def test_members_api_invites_an_email_no_account_has(client, lead, annotator, project_id):
+    """As the project's Members page: a new email gets an account without a password, the
+    membership and a one-time link (``invite``); a known one is added, ``invite`` null."""
+    from labeling import invites
+
+    r = client.post(f"/api/projects/{project_id}/members", json={"email": "New.Person@example.com",
+                                                                  "role": "reviewer"}, headers=lead.headers)
+    assert r.status_code == 201, r.get_json()
+    added = r.get_json()
+    assert (added["user"]["email"], added["user"]["role"], added["role"]) == ("new.person@example.com", "annotator",
+                                                                               "reviewer")
+    assert added["invite"]["emailed"] is False
+    assert invites.check_invite(added["invite"]["link"].rsplit("/invite/", 1)[1]).id == added["user"]["id"]
+    listed = client.get(f"/api/invites?project={project_id}", headers=lead.headers).get_json()
+    assert [(i["id"], i["email"]) for i in listed] == [(added["invite"]["id"], "new.person@example.com")]
+    members = client.get(f"/api/projects/{project_id}/members", headers=lead.headers).get_json()
+    assert [(m["user"]["email"], m["role"]) for m in members] == [("new.person@example.com", "reviewer")]
+    r = client.post(f"/api/projects/{project_id}/members", json={"user": annotator.email}, headers=lead.headers)
+    assert r.status_code == 201 and r.get_json()["invite"] is None and r.get_json()["role"] == "annotator"
+    assert client.post(f"/api/projects/{project_id}/members", json={"email": "nobody@"},
+                       headers=lead.headers).status_code == 422
+    r = client.post(f"/api/projects/{project_id}/members", json={"email": "sneaky@example.com"},
+                    headers=annotator.headers)
+    assert r.status_code in (403, 404) and users.get_user_by_email("sneaky@example.com") is None
 
 
 def test_browser_session_calls_need_the_csrf_header(client, lead, project_id):

@@ -29,8 +29,6 @@ INVITE_KEYS = {"email", "role", "name", "project", "project_role"}
 @doc(summary="Invite someone: an account without a password and a one-time link to set it (admins; leads "
              "into a project they manage)", body=s.InviteBody, responses={201: s.NewInvite}, tags=('users',))
 def create_invite():
-    from web.views.people import invite_url
-
     body = json_body()
     unknown = sorted(set(body) - INVITE_KEYS)
     if unknown:
@@ -44,11 +42,23 @@ def create_invite():
                               name=string_field(body, "name") or "", project_id=id_field(body, "project"),
                               project_role=string_field(body, "project_role"))
     except users.UserError as exc:
-        if "exists already" in str(exc):
-            raise Conflict(str(exc)) from None
-        raise Invalid(str(exc), [{"field": "role" if "role" in str(exc) else "email", "detail": str(exc)}]) from None
-    return jsonify({"id": made.invite_id, "user": user_view(made.user), "link": invite_url(made.key),
-                    "expires_at": made.expires_at.isoformat(), "created": made.created, "emailed": False}), 201
+        raise refusal(exc) from None
+    return jsonify({**invite_answer(made), "user": user_view(made.user), "created": made.created}), 201
+
+
+def refusal(exc: users.UserError) -> Conflict | Invalid:
+    """An invite refused by :mod:`labeling.users`: 409 for an account that exists, else 422."""
+    if "exists already" in str(exc):
+        return Conflict(str(exc))
+    return Invalid(str(exc), [{"field": "role" if "role" in str(exc) else "email", "detail": str(exc)}])
+
+
+def invite_answer(made: invites.Invited) -> dict:
+    """An invite made, as the API answers it (its link shown this once)."""
+    from web.views.people import invite_url
+
+    return {"id": made.invite_id, "link": invite_url(made.key), "expires_at": made.expires_at.isoformat(),
+            "emailed": False}
 
 
 @bp.get("/invites")

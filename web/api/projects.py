@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import jsonify, request, url_for
 
-from labeling import comments, imports, project_config, projects, wire
+from labeling import comments, imports, invites, project_config, projects, users, wire
 from labeling.access import can_create_projects
 from labeling.dm import actions as dm_actions
 from labeling.dm import filters as dm_filters
@@ -26,6 +26,7 @@ from labeling.schema import gallery
 from web.api import accepts_uploads, api_user, bp, readable
 from web.api import schemas as s
 from web.api.describe import File, doc
+from web.api.invites import invite_answer, refusal
 from web.api.params import int_arg, json_body
 
 # Label Studio's names for labelfab's settings.
@@ -381,15 +382,22 @@ def list_members(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/members", methods=["POST", "PATCH"])
-@doc(summary="Add a member or change their role", body=s.MemberBody, responses={200: s.Member, 201: s.Member}, tags=('projects',))
+@doc(summary="Add a member or change their role; an email no account has is invited (an account without a "
+             "password and a one-time link, in `invite`), as the Members page does",
+     body=s.MemberBody, responses={200: s.AddedMember, 201: s.AddedMember}, tags=('projects',))
 def set_member(project_id: int):
     body = json_body()
     who = body.get("user", body.get("user_id", body.get("email")))
     role = body.get("role", "annotator")
     if not isinstance(role, str):
         raise Invalid("role must be a string", [{"field": "role", "detail": "must be a string"}])
-    membership, user = projects.set_member(api_user().user, project_id, member=who, role=role)
-    return jsonify(projects.member_view(membership, user)), 201 if request.method == "POST" else 200
+    try:
+        added = invites.add_member(api_user().user, project_id, member=who, role=role)
+    except users.UserError as exc:
+        raise refusal(exc) from None
+    out = {**projects.member_view(added.membership, added.user),
+           "invite": invite_answer(added.invited) if added.invited else None}
+    return jsonify(out), 201 if request.method == "POST" else 200
 
 
 @bp.delete("/projects/<int:project_id>/members")

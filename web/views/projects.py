@@ -247,12 +247,11 @@ def members(project_id: int):
     status = 200
     invited = None
     if form.validate_on_submit():
-        try:
-            if users.get_user_by_email(form.email.data) is None:  # a new person: an account and a link
-                invited = invites.invite(_user(), form.email.data, project_id=project_id, project_role=form.role.data)
+        try:  # a new person: an account and a link
+            added = invites.add_member(_user(), project_id, member=form.email.data, role=form.role.data)
+            user, invited = added.user, added.invited
+            if invited is not None:
                 status = 201
-            else:
-                _, user = projects.set_member(_user(), project_id, member=form.email.data, role=form.role.data)
         except DomainError as exc:
             form.email.errors = [*form.email.errors, exc.detail]
             status = exc.status

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from web.api.schemas.common import Schema, User
+from web.api.schemas.common import Member, Schema, User
 
 
 class StatsQuery(Schema):
@@ -64,6 +64,22 @@ class NewInvite(Schema):
     expires_at: datetime
     created: bool = Field(..., description="false: the account existed (a new link for it)")
     emailed: bool = Field(..., description="always false: labelfab sends no mail; pass the link on")
+
+
+class MemberInvite(Schema):
+    """The invite a member call made for an email no account had (``POST /api/projects/ID/members``)."""
+
+    id: int
+    link: str = Field(..., description="the one-time link that sets the password; shown once, never stored")
+    expires_at: datetime
+    emailed: bool = Field(..., description="always false: labelfab sends no mail; pass the link on")
+
+
+class AddedMember(Member):
+    """A member added or changed; ``invite`` when their email had no account: one was made, without
+    a password, with a one-time link that sets it (as the project's Members page does)."""
+
+    invite: MemberInvite | None = None
 
 
 class Invite(Schema):
