@@ -120,7 +120,8 @@ class Settings(BaseSettings):
                                                      "with each further attempt")
     public_url: str = Field(default="", description="The address people and pipelines reach this server at "
                                                     "(https://labels.example.com); makes the links webhooks send "
-                                                    "absolute; the hostname ML backends are given")
+                                                    "absolute; the hostname ML backends are given; the start of the invite "
+                                                    "links 'labelfab user invite' prints")
 
     media_url: str = Field(default="", description="Where media are stored: empty for DATA_DIR/media, or "
                                                     "s3://bucket/prefix (an S3-compatible store shared by every "

@@ -54,8 +54,13 @@ def user_invite(email: str, role: str, name: str):
         fail(exc.detail)
     except users.UserError as exc:
         fail(str(exc))
-    base = get_settings().public_url.rstrip("/") or "http://127.0.0.1:8000"
+    # the command cannot know the address people open labelfab at: only LABELFAB_PUBLIC_URL says it
+    base = get_settings().public_url.rstrip("/")
     click.echo(f"{'created' if done.created else 'new link for'} {done.user.role} {done.user.email} (id {done.user.id})")
+    if not base:
+        click.echo("LABELFAB_PUBLIC_URL is not set, so this is the link's path: put the address people open "
+                   "labelfab at in front of it (https://labels.example.com/invite/...), or set "
+                   "LABELFAB_PUBLIC_URL to have whole links printed")
     click.echo(f"link (once, until {done.expires_at:%Y-%m-%d %H:%M} UTC): {base}/invite/{done.key}")
 
 

@@ -38,6 +38,31 @@ def test_user_invite_prints_a_one_time_link(runner):
         invites.check_invite(key)
 
 
+def test_user_invite_prints_no_address_it_does_not_know(runner, monkeypatch):
+    """Without LABELFAB_PUBLIC_URL the command cannot know where labelfab is served: it prints the
+    link's path and says so (never a guessed http://127.0.0.1:8000); with it, the whole link."""
+    from labeling import invites
+    from labeling.settings import get_settings
+
+    monkeypatch.delenv("LABELFAB_PUBLIC_URL", raising=False)
+    get_settings.cache_clear()
+    out = runner.invoke(args=["user", "invite", "pathonly@example.com"])
+    assert out.exit_code == 0, out.output
+    assert "LABELFAB_PUBLIC_URL is not set" in out.output and "127.0.0.1" not in out.output
+    path = out.output.strip().splitlines()[-1].rsplit(": ", 1)[1]
+    assert path.startswith("/invite/")
+    assert invites.check_invite(path.removeprefix("/invite/")).email == "pathonly@example.com"
+    monkeypatch.setenv("LABELFAB_PUBLIC_URL", "https://labels.example.com/")
+    get_settings.cache_clear()
+    try:
+        out = runner.invoke(args=["user", "invite", "pathonly@example.com"])
+    finally:
+        monkeypatch.delenv("LABELFAB_PUBLIC_URL")
+        get_settings.cache_clear()
+    assert out.exit_code == 0 and "not set" not in out.output
+    assert out.output.strip().splitlines()[-1].rsplit(": ", 1)[1].startswith("https://labels.example.com/invite/")
+
+
 def test_user_create_generates_a_password_when_none_is_given(runner):
     result = runner.invoke(args=["user", "create", "gen@example.com"])
     assert result.exit_code == 0
