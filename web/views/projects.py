@@ -247,7 +247,7 @@ def members(project_id: int):
     status = 200
     invited = None
     if form.validate_on_submit():
-        try:  # a new person: an account and a link
+        try:  # an email no account has is invited: an account, its membership and a link
             added = invites.add_member(_user(), project_id, member=form.email.data, role=form.role.data)
             user, invited = added.user, added.invited
             if invited is not None:
