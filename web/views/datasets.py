@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp
 
-from labeling import datasets, exports, jobs, projects, publish_job, splits
+from labeling import dataset_card, datasets, exports, jobs, projects, publish_job, splits
 from labeling.db import read_session
 from labeling.errors import Conflict, DomainError, NotFound
 from labeling.models import TaskState
@@ -164,8 +164,8 @@ def card(project_id: int, number: int):
     project = _project(project_id)
     version = datasets.get_version(project_id, _user(), number)
     return render_template("datasets/card.html", project=project, version=version, m=version.manifest,
-                           formats=datasets.VERSION_FORMATS, split_text=datasets.split_text(version.manifest["split"]),
-                           excluded_text=datasets.excluded_text(version.manifest["qc"]))
+                           formats=datasets.VERSION_FORMATS, split_text=dataset_card.split_text(version.manifest["split"]),
+                           excluded_text=dataset_card.excluded_text(version.manifest["qc"]))
 
 
 @bp.get("/projects/<int:project_id>/datasets/diff")
