@@ -1,8 +1,8 @@
 """Label Studio's ``draft_created_at`` of an annotation: the creation time of the draft it was
 submitted from (``draft_id``), null otherwise
 
-Revision ID: 0028_annotation_draft_created_at
-Revises: 0027_user_custom_hotkeys
+Revision ID: 0029_annotation_draft_created_at
+Revises: 0028_tally_annotated
 Create Date: 2026-12-05 13:50:00
 """
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import labeling.models
 
-revision: str = '0028_annotation_draft_created_at'
-down_revision: str | None = '0027_user_custom_hotkeys'
+revision: str = '0029_annotation_draft_created_at'
+down_revision: str | None = '0028_tally_annotated'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
