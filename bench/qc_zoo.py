@@ -31,9 +31,10 @@ Usage::
     python bench/qc_zoo.py --seed 1 --dump DIR # also keep each run's pred_probs for bench/qc_noise.py
 
 With ``--dump DIR`` each row's out-of-sample ``pred_probs`` *as the product computed them* (the
-QC job's, in item order) are saved beside the true and given labels, in ``bench/qc_noise.py``'s
-cache format and file names, so ``qc_noise.py --cache DIR`` scores noise rules on exactly the
-product's probabilities: a rule's flags there are the flags a product run with it would set
+QC job's, in the job's order of items: the noise estimate's random halvings depend on it) are
+saved beside the true and given labels in that order, in ``bench/qc_noise.py``'s cache format
+and file names, so ``qc_noise.py --cache DIR`` scores noise rules on exactly the product's
+probabilities: a rule's estimate and flags there are those a product run with it would have
 (the model's choice does not depend on the noise estimate). Each row also reports
 ``dump_flags_match``: the flags ``quality.noise.lowest_flags`` sets on the saved probabilities
 with the run's stored estimate equal the run's own.
@@ -449,20 +450,19 @@ def _keep_pred_probs() -> None:
 
 def dump_row(folder: Path, name: str, n: int, seed: int, tag: int, y: np.ndarray, noisy: np.ndarray,
              position: dict[int, int], run, flagged: set[int]) -> bool:
-    """Save the last kept run's pred_probs in item order (qc_noise.py's cache file of this row) and
-    say whether the flags ``lowest_flags`` sets on them with the run's estimate are the run's."""
+    """Save the last kept run's pred_probs, with the true and given labels, in the run's order of
+    items (qc_noise.py's cache file of this row), and say whether the flags ``lowest_flags`` sets
+    on them with the run's estimate are the run's."""
     from quality.noise import lowest_flags
 
     task_ids, labels, pp = KEPT[-1]
     at = np.array([position[int(t)] for t in task_ids])
     if sorted(at.tolist()) != list(range(y.size)) or not np.array_equal(labels, noisy[at]):
         raise SystemExit(f"{name} {tag}%: the kept run is not this row's items")
-    ordered = np.empty_like(pp)
-    ordered[at] = pp
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / f"{name}-n{n}-s{seed}-{tag}.npz", y=y, noisy=noisy, pred_probs=ordered)
-    mask = lowest_flags(ordered[np.arange(y.size), noisy], float(run.noise_rate))
-    return set(np.flatnonzero(mask).tolist()) == flagged
+    np.savez(folder / f"{name}-n{n}-s{seed}-{tag}.npz", y=y[at], noisy=noisy[at], pred_probs=pp)
+    mask = lowest_flags(pp[np.arange(y.size), labels], float(run.noise_rate))
+    return set(at[mask].tolist()) == flagged
 
 
 def labelfab_qc(admin: User, name: str, kind: str, items, names: list[str], noisy: np.ndarray, tag: int):
