@@ -21,7 +21,8 @@ Besides the zoo's rows, ``digits`` is ``bench/qc_core.py``'s demo (sklearn's dig
 10 % and 20 % flipped, the same features, folds and flips), whose F1 is a headline figure.
 
 The folds differ from a product run's (task order), so figures are close to, not equal to,
-``qc_zoo``'s. Usage::
+``qc_zoo``'s; a ``bench/qc_zoo.py --dump DIR`` folder as ``--cache DIR`` holds the QC jobs' own
+probabilities in the jobs' order of items, and then they are equal. Usage::
 
     python bench/qc_noise.py [--cache DIR] [--datasets glyphs,reviews,digits] [--noise 0.1,0.2] [--n 900]
                              [--baselines /work/notes/qczoo/full_run.json]
