@@ -11,7 +11,10 @@ stderr.
 Usage::
 
     python bench/router_cpu.py --pg-url postgresql://postgres@127.0.0.1:5432/SCRATCH
-        [--tasks 100000] [--annotators 50] [--cycles 2000] [--profile 40]
+        [--tasks 100000] [--annotators 50] [--cycles 2000] [--profile 40] [--revision REV]
+
+``--revision`` migrates the scratch database to that revision instead of the newest (an A/B of a
+migration's triggers, e.g. ``0027_user_custom_hotkeys`` against ``head``).
 
 The database is a scratch one: its tables are DROPPED. The last line printed is one JSON object.
 """
@@ -36,7 +39,7 @@ CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="
           '<Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>')
 
 
-def setup(n_tasks: int, n_annotators: int) -> tuple[int, list[str]]:
+def setup(n_tasks: int, n_annotators: int, revision: str = "head") -> tuple[int, list[str]]:
     """An empty schema, a project of ``n_tasks`` open text tasks, annotators with tokens."""
     import sqlalchemy as sa
 
@@ -46,7 +49,7 @@ def setup(n_tasks: int, n_annotators: int) -> tuple[int, list[str]]:
 
     with get_engine().begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    migrate.upgrade()
+    migrate.upgrade(revision)
     lead = users.create_user("lead@bench.local", role=Role.lead)
     project = projects.create_project(lead, title="bench", label_config=CONFIG, overlap=1)
     tokens = [users.create_token(users.create_user(f"ann{i}@bench.local", role=Role.annotator).id)
@@ -72,6 +75,7 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=2000)
     ap.add_argument("--profile", type=int, default=0, help="print cProfile's N costliest functions")
     ap.add_argument("--profile-out", help="also write the profile's stats to this file (pstats)")
+    ap.add_argument("--revision", default="head", help="migrate the scratch database to this revision")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelfab-router-cpu-"))
     os.environ.update({"LABELFAB_DATA_DIR": str(tmp / "data"), "LABELFAB_DATABASE_URL": args.pg_url,
@@ -83,7 +87,7 @@ def main() -> None:
     from web import create_app
 
     t0 = time.perf_counter()
-    pid, tokens = setup(args.tasks, args.annotators)
+    pid, tokens = setup(args.tasks, args.annotators, args.revision)
     log(f"set up {args.tasks:,} tasks in {time.perf_counter() - t0:.1f} s")
     app = create_app()
     statements = [0]
@@ -137,7 +141,7 @@ def main() -> None:
         stats.sort_stats("cumulative").print_stats(args.profile)
         stats.sort_stats("tottime").print_stats(args.profile)
         print(out.getvalue(), file=sys.stderr)
-    print(json.dumps({"bench": "router_cpu", "tasks": args.tasks, "annotators": args.annotators, "cycles": args.cycles,
+    print(json.dumps({"bench": "router_cpu", "revision": args.revision, "tasks": args.tasks, "annotators": args.annotators, "cycles": args.cycles,
                       "profiled": bool(profiler),
                       "server_cpu_ms_per_request": round(inside[0] * 1000 / n, 3),
                       "db_cpu_ms_per_request": round(db.seconds * 1000 / n, 3),

@@ -20,13 +20,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from insights.context import ANNOTATED, A, Ctx, E, V
+from insights.context import DONE, A, Ctx, E, V
 from insights.sql import hour_sql, label_params, labels_sql, primary, set_agg
 
 #: The states whose arrivals the progress panel counts ...
 PROGRESS_STATES = ["labeled", "suspect", "accepted", "excluded"]
 #: ... and the task events summed per hour for it.
-EVENT_SUMS = [*PROGRESS_STATES, "annotated_in", "annotated_out", "final_in", "final_out"]
+EVENT_SUMS = [*PROGRESS_STATES, "done_in", "done_out", "final_in", "final_out"]
 
 _cache: OrderedDict[tuple, tuple[Any, float, Any]] = OrderedDict()
 
@@ -206,11 +206,12 @@ def annotation_sums(ctx: Ctx) -> Sums:
 def event_sums(ctx: Ctx) -> dict[str, list[int]]:
     """``{"YYYY-MM-DD HH": [n for each of EVENT_SUMS]}``: the project's task events by hour:
     arrivals in each state of :data:`PROGRESS_STATES`, and tasks entering and leaving the
-    annotated states and the final ones (accepted, excluded). Additive (see :func:`incremental`)."""
-    annotated = ", ".join(f"'{s.value}'" for s in sorted(ANNOTATED))
+    states where labeling is done (:data:`insights.context.DONE`) and the final ones (accepted,
+    excluded). Additive (see :func:`incremental`)."""
+    done = ", ".join(f"'{s.value}'" for s in sorted(DONE))
     final = "'accepted', 'excluded'"
     columns = [f"sum(CASE WHEN to_state = '{s}' THEN 1 ELSE 0 END)" for s in PROGRESS_STATES]
-    for group in (annotated, final):
+    for group in (done, final):
         columns.append(f"sum(CASE WHEN to_state IN ({group}) AND (from_state IS NULL OR from_state NOT IN ({group})) "
                        f"THEN 1 ELSE 0 END)")
         columns.append(f"sum(CASE WHEN from_state IN ({group}) AND to_state NOT IN ({group}) THEN 1 ELSE 0 END)")

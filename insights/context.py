@@ -52,8 +52,10 @@ PANELS: dict[str, str] = {
 STATES = [TaskState.open, TaskState.labeled, TaskState.suspect, TaskState.review, TaskState.accepted,
           TaskState.excluded]
 
-#: States in which annotation is finished (the task has all the labels it asked for).
-ANNOTATED = {TaskState.labeled, TaskState.suspect, TaskState.review, TaskState.accepted, TaskState.excluded}
+#: States in which labeling is done (the task has every label it asks for; Label Studio's
+#: "finished"): the progress chart's line and the pace of the finish date. "Annotated" is another
+#: figure: the tasks with a submitted annotation, whatever their state (``labeling.tally.annotated``).
+DONE = {TaskState.labeled, TaskState.suspect, TaskState.review, TaskState.accepted, TaskState.excluded}
 
 A = Annotation.__table__
 T = Task.__table__

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from insights.agreement import normalise_agreement
-from insights.context import ANNOTATED, A, E, M, R, iso, ratio, rounded
+from insights.context import DONE, A, E, M, R, iso, ratio, rounded
 from insights.progress import RATE_WINDOW
 from labeling import tally
 from labeling.access import ACTIONS, project_role
@@ -58,8 +58,6 @@ def _count_state(r: dict, state: str, n: int) -> None:
     r["tasks"] += n
     if state in (TaskState.open, TaskState.imported):
         r["open"] += n
-    if state in ANNOTATED:
-        r["annotated"] += n
     if state in (TaskState.accepted, TaskState.excluded):
         r["final"] += n
     if state in (TaskState.suspect, TaskState.review):
@@ -68,20 +66,21 @@ def _count_state(r: dict, state: str, n: int) -> None:
 
 def _overview_fill(s: Session, ids: list[int], per: dict[int, dict], now: datetime) -> None:
     for pid, counts in tally.task_counts(s.connection(), ids).items():
-        for (state, is_gold), (n, _requeued, _wanted) in counts.items():
+        for (state, is_gold), (n, *_) in counts.items():
             if not is_gold:
                 _count_state(per[pid], state, n)
+        per[pid]["annotated"] = tally.annotated(counts)  # with a submitted annotation, as on the dashboard
     since = now - timedelta(hours=24)
     for pid, n in s.execute(
             sa.select(A.c.project_id, sa.func.count())
             .where(A.c.project_id.in_(ids), A.c.created_at >= since, A.c.was_cancelled.is_(False))
             .group_by(A.c.project_id)):
         per[pid]["annotations_24h"] = n
-    # the pace as on the dashboard: tasks entering the annotated states less those leaving them
-    annotated = [s_.value for s_ in ANNOTATED]
-    entering = sa.and_(E.c.to_state.in_(annotated),
-                       sa.or_(E.c.from_state.is_(None), E.c.from_state.not_in(annotated)))
-    leaving = sa.and_(E.c.from_state.in_(annotated), E.c.to_state.not_in(annotated))
+    # the pace as on the dashboard: tasks entering the states where labeling is done less those leaving them
+    done = [s_.value for s_ in DONE]
+    entering = sa.and_(E.c.to_state.in_(done),
+                       sa.or_(E.c.from_state.is_(None), E.c.from_state.not_in(done)))
+    leaving = sa.and_(E.c.from_state.in_(done), E.c.to_state.not_in(done))
     for pid, net, first in s.execute(
             sa.select(E.c.project_id, sa.func.sum(sa.case((entering, 1), else_=-1)), sa.func.min(E.c.created_at))
             .where(E.c.project_id.in_(ids), E.c.created_at >= now - RATE_WINDOW, sa.or_(entering, leaving))

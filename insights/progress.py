@@ -25,7 +25,7 @@ from insights.cache import (
     cache_put,
     event_sums,
 )
-from insights.context import ANNOTATED, STATES, A, Ctx, iso, panel, ratio, rounded
+from insights.context import DONE, STATES, A, Ctx, iso, panel, ratio, rounded
 from labeling import tally
 from labeling.models import DatasetVersion, Job, Lease, TaskState
 
@@ -89,7 +89,7 @@ def task_tally(ctx: Ctx) -> tally.Counts:
 def _state_counts(counts_by_key: tally.Counts) -> tuple[dict[str, int], int]:
     counts: dict[str, int] = {}
     gold = 0
-    for (state, is_gold), (n, _requeued, _wanted) in counts_by_key.items():
+    for (state, is_gold), (n, *_) in counts_by_key.items():
         if is_gold:
             gold += n
             continue
@@ -99,31 +99,38 @@ def _state_counts(counts_by_key: tally.Counts) -> tuple[dict[str, int], int]:
 
 
 def states_panel(ctx: Ctx) -> dict:
+    """Tasks by state; ``annotated``: the tasks with a submitted annotation, whatever their state
+    (sent back for more labels too; Label Studio's ``num_tasks_with_annotations``, gold apart),
+    the tasks the export's annotation rows cover; ``done``: those with every label they ask for
+    (the states of :data:`insights.context.DONE`)."""
     counts, gold = state_counts(ctx)
     total = sum(counts.values())
-    annotated = sum(n for s, n in counts.items() if s in ANNOTATED)
+    annotated = tally.annotated(task_tally(ctx))
+    done = sum(n for s, n in counts.items() if s in DONE)
     final = counts.get(TaskState.accepted, 0) + counts.get(TaskState.excluded, 0)
     rows = [{"state": s.value, "tasks": counts.get(s, 0), "share": rounded(ratio(counts.get(s, 0), total))}
             for s in STATES]
     return panel("states", ["state", "tasks", "share"], rows, total=total, gold=gold, annotated=annotated,
-                  annotated_share=rounded(ratio(annotated, total)), final=final, final_share=rounded(ratio(final, total)),
+                  annotated_share=rounded(ratio(annotated, total)), done=done, done_share=rounded(ratio(done, total)),
+                  final=final, final_share=rounded(ratio(final, total)),
                   remaining=counts.get(TaskState.open, 0))
 
 
 def progress_panel(ctx: Ctx, states: dict) -> dict:
-    """Tasks reaching each state per period, and the annotated and final tasks over time (net:
-    tasks sent back to be labeled again, by QC or a new overlap, leave the count)."""
+    """Tasks reaching each state per period, and the tasks done labeling (every label they ask
+    for) and the final ones over time (net: tasks sent back to be labeled again, by QC or a new
+    overlap, leave the count until they are done again)."""
     hours = event_sums(ctx)
     unit, rows = _series(hours, EVENT_SUMS)
-    annotated = final = 0
+    done = final = 0
     for row in rows:
-        annotated += row.pop("annotated_in") - row.pop("annotated_out")
+        done += row.pop("done_in") - row.pop("done_out")
         final += row.pop("final_in") - row.pop("final_out")
-        row["annotated_total"], row["final_total"] = annotated, final
-    # The finish date: the open tasks, at the pace tasks became annotated (net) over the last
+        row["done_total"], row["final_total"] = done, final
+    # The finish date: the open tasks, at the pace tasks became done (net) over the last
     # days; over at least a day: an hour's work is no daily pace, nobody labels 24 hours a day.
     since = (ctx.now - RATE_WINDOW).strftime("%Y-%m-%d %H")
-    i_in, i_out = EVENT_SUMS.index("annotated_in"), EVENT_SUMS.index("annotated_out")
+    i_in, i_out = EVENT_SUMS.index("done_in"), EVENT_SUMS.index("done_out")
     recent = {h: v[i_in] - v[i_out] for h, v in hours.items() if h >= since and (v[i_in] or v[i_out])}
     net = sum(recent.values())
     rate = None
@@ -136,7 +143,7 @@ def progress_panel(ctx: Ctx, states: dict) -> dict:
         eta = ctx.now
     elif rate:
         eta = ctx.now + timedelta(days=remaining / rate)
-    return panel("progress", ["period", *PROGRESS_STATES, "annotated_total", "final_total"], rows, unit=unit,
+    return panel("progress", ["period", *PROGRESS_STATES, "done_total", "final_total"], rows, unit=unit,
                   rate_per_day=rounded(rate, 1), remaining=remaining, tasks=states["total"], eta=iso(eta),
                   rate_window_days=RATE_WINDOW.days)
 

@@ -301,6 +301,8 @@ class TaskTally(SQLModel, table=True):
     tasks: int = Field(default=0, sa_type=sa.BigInteger)
     requeued: int = Field(default=0, sa_type=sa.BigInteger)  # tasks sent back by QC
     wanted: int = Field(default=0, sa_type=sa.BigInteger)  # sum of target_overlap - n_annotations
+    # tasks with a submitted annotation (n_annotations > 0), whatever their state (migration 0028)
+    annotated: int = Field(default=0, sa_type=sa.BigInteger)
 
 
 class FinalTally(SQLModel, table=True):

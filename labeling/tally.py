@@ -1,8 +1,8 @@
 """Tallies of a project's tasks, kept up to date as tasks change (ARCHITECTURE.md, "Dashboard
-tallies"): tasks by state and gold (with the tasks sent back by QC and the annotations still
-wanted) and the labels in the final labels of accepted tasks.
+tallies"): tasks by state and gold (with the tasks sent back by QC, the annotations still wanted
+and the tasks with a submitted annotation) and the labels in the final labels of accepted tasks.
 
-Triggers on ``task`` (migration 0021_scale_tallies) append rows of differences to ``task_tally``
+Triggers on ``task`` (migrations 0021_scale_tallies, 0028_tally_annotated) append rows of differences to ``task_tally``
 and ``final_tally`` in the transaction of every statement that writes tasks, whatever the path;
 a project's figures are the sums of its rows, read by an index range. The rows only grow, so a
 reader that finds more than :data:`FOLD_AT` rows beyond one per key folds them (:func:`compact`):
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from labeling.db import unit_of_work
 from labeling.models import FinalTally, TaskTally
 
-__all__ = ["FOLD_AT", "compact", "final_labels", "forget", "task_counts"]
+__all__ = ["FOLD_AT", "annotated", "compact", "final_labels", "forget", "task_counts"]
 
 _TT = TaskTally.__table__
 _FT = FinalTally.__table__
@@ -29,28 +29,39 @@ _FT = FinalTally.__table__
 #: Rows beyond one per key a project may have before a reader folds them.
 FOLD_AT = 256
 
-#: ``(state, is_gold) -> [tasks, requeued, annotations wanted]``
+#: ``(state, is_gold) -> [tasks, requeued, annotations wanted, tasks with a submitted annotation]``
 Counts = dict[tuple[str, bool], list[int]]
 
 
 def task_counts(conn: Connection, project_ids: Iterable[int]) -> dict[int, Counts]:
-    """Tasks of each project by ``(state, is_gold)``: ``[tasks, requeued, wanted]``, where
-    ``requeued`` counts the tasks QC sent back and ``wanted`` sums ``target_overlap -
-    n_annotations``. Keys with no task are left out. Folds a project's rows when they are many."""
+    """Tasks of each project by ``(state, is_gold)``: ``[tasks, requeued, wanted, annotated]``,
+    where ``requeued`` counts the tasks QC sent back, ``wanted`` sums ``target_overlap -
+    n_annotations`` and ``annotated`` counts the tasks with a submitted annotation
+    (``n_annotations > 0``). Keys with no task are left out. Folds a project's rows when they
+    are many."""
     ids = sorted(set(project_ids))
     out: dict[int, Counts] = {pid: {} for pid in ids}
     if not ids:
         return out
     rows: dict[int, int] = defaultdict(int)
-    for pid, state, gold, tasks, requeued, wanted, n in conn.execute(
+    for pid, state, gold, tasks, requeued, wanted, with_annotations, n in conn.execute(
             sa.select(_TT.c.project_id, _TT.c.state, _TT.c.is_gold, sa.func.sum(_TT.c.tasks),
-                      sa.func.sum(_TT.c.requeued), sa.func.sum(_TT.c.wanted), sa.func.count())
+                      sa.func.sum(_TT.c.requeued), sa.func.sum(_TT.c.wanted), sa.func.sum(_TT.c.annotated),
+                      sa.func.count())
             .where(_TT.c.project_id.in_(ids)).group_by(_TT.c.project_id, _TT.c.state, _TT.c.is_gold)):
         rows[pid] += n - 1
         if tasks:
-            out[pid][(state, bool(gold))] = [int(tasks), int(requeued or 0), int(wanted or 0)]
+            out[pid][(state, bool(gold))] = [int(tasks), int(requeued or 0), int(wanted or 0), int(with_annotations or 0)]
     _fold_later([pid for pid, extra in rows.items() if extra > FOLD_AT])
     return out
+
+
+def annotated(counts: Counts, *, gold: bool = False) -> int:
+    """The tasks with at least one submitted annotation, whatever their state (Label Studio's
+    ``num_tasks_with_annotations``), of one project's :func:`task_counts`; the ordinary tasks,
+    or with ``gold`` the gold ones. The dashboard's "annotated" and the export page's annotated
+    tasks both read it."""
+    return sum(v[3] for (_state, is_gold), v in counts.items() if is_gold == gold)
 
 
 def final_labels(conn: Connection, project_id: int, *, control: str, field: str) -> dict[str, int]:
@@ -83,16 +94,15 @@ def compact(project_id: int) -> None:
         if conn.dialect.name == "postgresql":  # one statement each, summed in the database
             _fold_pg(conn, project_id)
             return
-        sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for state, gold, tasks, requeued, wanted in conn.execute(
+        sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for state, gold, *values in conn.execute(
                 sa.delete(_TT).where(_TT.c.project_id == project_id)
-                .returning(_TT.c.state, _TT.c.is_gold, _TT.c.tasks, _TT.c.requeued, _TT.c.wanted)):
+                .returning(_TT.c.state, _TT.c.is_gold, _TT.c.tasks, _TT.c.requeued, _TT.c.wanted, _TT.c.annotated)):
             v = sums[(state, bool(gold))]
-            v[0] += tasks
-            v[1] += requeued
-            v[2] += wanted
+            for i, n in enumerate(values):
+                v[i] += n
         rows = [{"project_id": project_id, "state": k[0], "is_gold": k[1], "tasks": v[0], "requeued": v[1],
-                 "wanted": v[2]} for k, v in sums.items() if any(v)]
+                 "wanted": v[2], "annotated": v[3]} for k, v in sums.items() if any(v)]
         if rows:
             conn.execute(sa.insert(_TT), rows)
         labels: dict[tuple, int] = defaultdict(int)
@@ -107,7 +117,7 @@ def compact(project_id: int) -> None:
 
 
 def _fold_pg(conn: Connection, project_id: int) -> None:
-    for table, keys, values in ((_TT, ("state", "is_gold"), ("tasks", "requeued", "wanted")),
+    for table, keys, values in ((_TT, ("state", "is_gold"), ("tasks", "requeued", "wanted", "annotated")),
                                 (_FT, ("control", "field", "label"), ("n",))):
         gone = (sa.delete(table).where(table.c.project_id == project_id)
                 .returning(*(table.c[k] for k in (*keys, *values))).cte("gone"))

@@ -15,6 +15,7 @@ from labeling.exports.selection import (
     Filters,
     SplitAssigner,
     Splits,
+    annotated_tasks,
     parse_filters,
     parse_flag,
     parse_splits,
@@ -45,5 +46,6 @@ __all__ = [
     "parse_splits",
     "prediction_json",
     "state_counts",
+    "annotated_tasks",
     "task_json",
 ]

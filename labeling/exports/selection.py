@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from labeling import canonical, limits
+from labeling import canonical, limits, tally
 from labeling.aggregation import final_label, label_names, label_value
 from labeling.db import get_engine, read_session
 from labeling.errors import Conflict, Invalid
@@ -55,6 +55,7 @@ __all__ = [
     "parse_flag",
     "parse_splits",
     "state_counts",
+    "annotated_tasks",
 ]
 
 #: Tasks per query of the clean export.
@@ -729,6 +730,14 @@ def no_items_error(project_id: int, states: tuple[str, ...], counts: dict[str, i
     return Conflict(f"project {project_id} has no {wanted} tasks with a label to export ({have}); "
                     f"accept items through QC and review first, or choose other states or filters",
                     [{"row": None, "field": "state", "detail": f"no {wanted} tasks match"}])
+
+
+def annotated_tasks(project_id: int) -> int:
+    """Ordinary tasks with a submitted annotation, whatever their state: the dashboard's
+    "annotated" (:func:`labeling.tally.annotated`, read from the tallies), the tasks whose
+    annotations an export of every state writes (one row per annotation)."""
+    with read_session() as s:
+        return tally.annotated(tally.task_counts(s.connection(), [project_id])[project_id])
 
 
 def state_counts(project_id: int) -> dict[str, int]:

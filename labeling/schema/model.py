@@ -300,6 +300,13 @@ class NoteSpec(BaseModel):
         the page shows it where the config puts it.
     size : int or None
         A Header's ``size`` (1 to 6 become the heading levels; Label Studio's default 4).
+    visible_when : {"region-selected", "no-region-selected"} or None
+        The ``visibleWhen`` of the innermost ``<View>`` around it that has one of these: shown
+        only while a region (a chat's message) is selected, or only while none is, as Label
+        Studio hides a View's contents (its headers with its controls).
+    when_roles : list of str
+        The ``whenRole`` of the ``<View>`` around it: with ``region-selected``, shown only for a
+        selected chat message of one of these roles.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -309,6 +316,8 @@ class NoteSpec(BaseModel):
     value_key: str | None = None
     before: str | None = None
     size: int | None = None
+    visible_when: Literal["region-selected", "no-region-selected"] | None = None
+    when_roles: list[str] = []
 
 
 class RelationsSpec(BaseModel):

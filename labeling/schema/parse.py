@@ -130,6 +130,7 @@ class _Walk:
         self.relations: RelationsSpec | None = None
         self.roles: list[str] = []  # whenRole of the <View> being read (per-message controls of a Chat)
         self.when_roles: dict[Any, list[str]] = {}  # control el -> the roles its messages must have
+        self.region_when: str | None = None  # region-selected / no-region-selected of the <View> being read
         self.root = root
         tag = _canonical(root)
         if tag != "View":
@@ -160,6 +161,8 @@ class _Walk:
 
     def _note(self, el: Any, **note: Any) -> None:
         note = {"tag": el.tag, "before": None, **note}
+        if self.region_when is not None:  # the View's visibility is the note's (Label Studio hides its contents)
+            note.update(visible_when=self.region_when, when_roles=list(self.roles))
         self.notes.append(note)
         self.pending.append(note)
 
@@ -179,13 +182,16 @@ class _Walk:
                 if tag == "Header":
                     self._header(el, control)
                 roles = [r.strip() for r in (_attr(el, "whenRole") or "").split(",") if r.strip()]
-                outer = self.roles
+                outer, outer_when = self.roles, self.region_when
                 if tag == "View" and roles:
                     self.roles = roles
+                when = _attr(el, "visibleWhen") if tag == "View" else None
+                if when in ("region-selected", "no-region-selected"):
+                    self.region_when = when
                 try:
                     self._visit(el, control)
                 finally:
-                    self.roles = outer
+                    self.roles, self.region_when = outer, outer_when
             elif tag in OBJECTS:
                 self._object(el, control)
             elif tag in CONTROLS:

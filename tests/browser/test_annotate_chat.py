@@ -115,6 +115,39 @@ def test_the_rlhf_template_shows_its_chat_and_the_keys_dialog_names_the_chat_key
     expect(page.locator('[data-anno="keys-dialog"]')).to_contain_text("Select the next, the previous message")
 
 
+def test_the_rlhf_template_draws_its_per_message_headers_only_with_their_controls(page, shot, lead, annotator):
+    """Its headers ("Response Accuracy", "Relevance", ...) are in the View of the per-message
+    controls: hidden with them until an assistant message is selected; "Click on a message to
+    evaluate" shows while no message is."""
+    project = make_project(lead, template("chat__chat_rlhf"), [{"text": "Review it.", "chat": CHAT}], title="RLHF")
+    open_annotate(page, annotator, project)
+    expect(page.locator(".anno-chat-msg")).to_have_count(4)
+    side = page.locator(".anno-side")
+    per_message = [side.get_by_role("heading", name=n, exact=True)
+                   for n in ("Response Accuracy", "Relevance", "Correctness", "Tone")]
+    prompt = side.get_by_role("heading", name="Click on a message to evaluate")
+    expect(prompt).to_be_visible()
+    for header in per_message:
+        expect(header).to_be_hidden()
+    expect(side.get_by_text("Overall quality of this conversation")).to_be_visible()
+    page.keyboard.press("j")  # a user's message: no per-message controls, nor their headers
+    expect(prompt).to_be_hidden()
+    for header in per_message:
+        expect(header).to_be_hidden()
+    page.keyboard.press("j")  # the assistant's answer: each header above its control
+    for header, control in zip(per_message, ("assistant_response_accuracy", "relevance", "correctness", "tone"),
+                               strict=True):
+        expect(header).to_be_visible()
+        below = page.locator(f'[data-control="{control}"]')
+        expect(below).to_be_visible()
+        assert header.bounding_box()["y"] < below.bounding_box()["y"]
+    shot(page, "annotate-chat-rlhf-headers")
+    page.keyboard.press("Escape")  # no message: the prompt again
+    expect(prompt).to_be_visible()
+    for header in per_message:
+        expect(header).to_be_hidden()
+
+
 def test_write_a_whole_conversation_and_edit_a_message_with_the_keyboard(page, shot, lead, annotator):
     """Label Studio's "Fine-Tune an Agent without an LLM" template: an empty chat, four messages
     needed (minMessages), both roles written by the annotator, added messages editable."""

@@ -202,3 +202,25 @@ def test_on_a_phone_the_annotators_table_and_edit_from_these_fit_the_card(page, 
     box, card = button.bounding_box(), facts.bounding_box()
     assert card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"] <= 390, (box, card)
     shot(page, "review-phone-edit-from")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1024, 768)])
+def test_box_review_keeps_its_decisions_on_screen_without_scrolling(page, shot, lead, annotator, make_user,
+                                                                    width, height):
+    """As the labeling page does: the page is no higher than the window, the image takes the room
+    left, and every decision button is on screen as the page opens."""
+    from tests.browser.test_small_screens import _inside
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = box_suspect(lead.user, annotator, image=png_data_url(1600, 1200))
+    page.set_viewport_size({"width": width, "height": height})
+    open_review(page, reviewer, project, tid, len(PEOPLE_BOXES))
+    page.wait_for_timeout(300)  # the image fitted to its view
+    over = page.evaluate("() => document.documentElement.scrollHeight - document.documentElement.clientHeight")
+    assert over <= 0, f"the review page is {over} px higher than the window"
+    buttons = page.locator(".review-actions button:visible")
+    assert buttons.count() == 5
+    for i in range(buttons.count()):
+        _inside(page, buttons.nth(i))
+    assert page.locator(".anno-image-view").bounding_box()["height"] >= 250
+    shot(page, f"review-boxes-{width}")

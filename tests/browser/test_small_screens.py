@@ -6,6 +6,8 @@ and a lead's project pages scroll their wide tables in their cards."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -191,3 +193,42 @@ def test_a_wide_object_leaves_submit_and_every_control_within_the_screen(page, s
                                         ".getBoundingClientRect().right")
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= min(width, side + 1), (i, box, side)
     shot(page, f"small-screen-wide-{template}-{width}")
+
+
+def _labels_in_view(page) -> int:
+    """How many label rows are whole on screen: inside the window and inside the scrolling side
+    panel's visible part (a row scrolled out of the panel is not seen)."""
+    return page.evaluate("""() => {
+        const side = document.querySelector('.anno-side').getBoundingClientRect();
+        const top = Math.max(0, side.top), bottom = Math.min(innerHeight, side.bottom);
+        const actions = document.querySelector(".anno-side .anno-actions");
+        const foot = actions ? Math.min(bottom, actions.getBoundingClientRect().top) : bottom;
+        return [...document.querySelectorAll(".anno-label")].filter((l) => {
+            const r = l.getBoundingClientRect();
+            return r.height > 0 && r.top >= top - 0.5 && r.bottom <= foot + 0.5 && r.left >= 0 && r.right <= innerWidth;
+        }).length;
+    }""")
+
+
+@pytest.mark.parametrize("template", ["object_detection", "multilabel_text", "ner"])
+def test_on_a_small_phone_four_labels_and_submit_are_on_screen(page, shot, lead, annotator, template):
+    """At 360x640 (a small Android phone) an annotator sees at least four labels at once, picks
+    one with a tap, and Submit stays on screen; the page is no higher than the window."""
+    data = {"image": png_data_url(1600, 1200)} if template == "object_detection" else \
+        {"text": "The battery lasts two days and the screen is sharp; Ada Lovelace wrote it in London. " * 10}
+    project = make_project(lead, XML[template], [data], title="Small phone")
+    page.set_viewport_size({"width": 360, "height": 640})
+    open_annotate(page, annotator, project)
+    page.wait_for_timeout(300)  # the object fitted to its view
+    fits_the_window(page)
+    labels = page.locator(".anno-label")
+    assert labels.count() >= 4
+    seen = _labels_in_view(page)
+    assert seen >= 4, f"{seen} label rows on screen"
+    data_box = page.locator(".anno-data").bounding_box()
+    assert data_box["height"] >= 200, data_box  # the task itself keeps room
+    fourth = labels.nth(3)
+    fourth.click()
+    expect(fourth).to_have_class(re.compile("is-checked"))
+    fits_the_window(page)
+    shot(page, f"small-phone-{template}")

@@ -29,6 +29,7 @@ def test_states_count_each_state_gold_apart(world):
     assert by_state == {"open": 2, "labeled": 1, "suspect": 1, "review": 0, "accepted": 2, "excluded": 1}
     assert (p["total"], p["gold"], p["annotated"], p["final"], p["remaining"]) == (7, 1, 5, 3, 2)
     assert p["annotated_share"] == round(5 / 7, 4)
+    assert (p["done"], p["done_share"]) == (5, round(5 / 7, 4))  # labeled, suspect, accepted, excluded
     assert [r["share"] for r in p["rows"]][0] == round(2 / 7, 4)
 
 
@@ -41,13 +42,13 @@ def test_progress_per_day_cumulative_and_finish_date(world):
     assert days[noon(5).strftime("%Y-%m-%d")]["labeled"] == 2
     assert days[noon(4).strftime("%Y-%m-%d")] == {
         "period": noon(4).strftime("%Y-%m-%d"), "labeled": 0, "suspect": 0, "accepted": 1, "excluded": 0,
-        "annotated_total": 2, "final_total": 1}
+        "done_total": 2, "final_total": 1}
     last = p["rows"][-1]
     assert (last["accepted"], last["suspect"], last["excluded"]) == (1, 1, 1)
-    # net over time; at the end as many as the states say: 5 annotated, 3 final
-    assert [r["annotated_total"] for r in p["rows"]] == [2, 2, 3, 5, 5]
+    # net over time; at the end as many as the states say: 5 done labeling, 3 final
+    assert [r["done_total"] for r in p["rows"]] == [2, 2, 3, 5, 5]
     assert [r["final_total"] for r in p["rows"]] == [0, 1, 1, 1, 3]
-    # 5 tasks annotated since noon five days ago: the pace; 2 tasks still open.
+    # 5 tasks done since noon five days ago: the pace; 2 tasks still open.
     span_days = (before - noon(5)).total_seconds() / 86400
     assert p["rate_per_day"] == pytest.approx(5 / span_days, abs=0.1)
     eta = utcnow().fromisoformat(p["eta"])
@@ -68,7 +69,7 @@ def test_progress_counts_tasks_sent_back_once(lead):
             for old, new, days in (("open", "labeled", 6), ("labeled", "suspect", 5), ("suspect", "open", 5),
                                    ("open", "labeled", 4), ("labeled", "accepted", 2))])
     p = dashboard.project_stats(lead.user, project.id, ["progress"])["panels"]["progress"]
-    assert [r["annotated_total"] for r in p["rows"]] == [1, 0, 1, 1, 1]
+    assert [r["done_total"] for r in p["rows"]] == [1, 0, 1, 1, 1]
     assert [r["final_total"] for r in p["rows"]] == [0, 0, 0, 0, 1]
     assert [r["labeled"] for r in p["rows"]] == [1, 0, 1, 0, 0]
     assert p["eta"] is not None  # nothing left open
@@ -149,3 +150,41 @@ def test_datasets(world):
     assert [(r["version"], r["items"], r["noise_rate"], r["note"]) for r in p["rows"]] == [(1, 10, 0.03, "v1"),
                                                                                             (2, 20, 0.01, "v2")]
     assert p["latest"] == 2
+
+
+def test_annotated_counts_the_tasks_sent_back_as_the_export_and_label_studio_do(client, lead, make_user):
+    """"Annotated" is the tasks with a submitted annotation, whatever their state (Label Studio's
+    num_tasks_with_annotations): a task QC sent back for more labels keeps its annotation and
+    stays annotated; the dashboard, the overview, the project API and the export of every
+    state's annotation rows agree."""
+    import csv
+    import io
+
+    from insights.overview import overview
+    from labeling import annotations, exports
+    from quality import policy
+    from tests.labeling.test_review import annotate_all, make_project, qc_run, task
+
+    project = make_project(lead.user, overlap=1, max_overlap=3)
+    ids = annotate_all(project, make_user("a1@example.com"), ["pos", "neg", "neu"])
+    with write_session() as s:  # a task nobody annotated, and one only skipped
+        fresh, skipped = Task(project_id=project.id, data={"text": "fresh"}), Task(project_id=project.id,
+                                                                                   data={"text": "skipped"})
+        s.add_all([fresh, skipped])
+        s.flush()
+    annotations.submit(skipped.id, make_user("a2@example.com").user, was_cancelled=True)
+    policy.set_policy(project.id, lead.user, {"route": "relabel", "relabel_k": 2})
+    run = qc_run(project.id, {ids[0]: {"score": 0.9}, ids[1]: {"score": 0.1, "is_issue": True},
+                              ids[2]: {"score": 0.9}})
+    assert policy.apply_policy(project.id, run)["relabel"] == 1
+    assert (task(ids[1]).state, task(ids[1]).n_annotations) == ("open", 1)  # sent back with its annotation
+
+    st = dashboard.project_stats(lead.user, project.id, ["states"])["panels"]["states"]
+    assert (st["annotated"], st["total"], st["annotated_share"]) == (3, 5, 0.6)
+    row = next(r for r in overview(lead.user)["rows"] if r["project_id"] == project.id)
+    assert row["annotated_share"] == 0.6
+    assert client.get(f"/api/projects/{project.id}", headers=lead.headers).get_json()["num_tasks_with_annotations"] == 3
+    assert exports.annotated_tasks(project.id) == 3
+    body = b"".join(exports.export(project.id, lead.user, format="CSV", rows="annotations",
+                                   filters=exports.parse_filters(state="all"))).decode()
+    assert sorted({int(r["id"]) for r in csv.DictReader(io.StringIO(body))}) == ids

@@ -29,10 +29,12 @@ def recount(pid: int) -> tuple[dict, dict]:
     """Tasks by (state, gold) and the final labels, counted from the tasks themselves (the full
     scans the dashboard made before the tallies)."""
     with get_engine().connect() as conn:
-        counts = {(state, bool(gold)): [n, int(req or 0), int(wanted or 0)] for state, gold, n, req, wanted in conn.execute(
+        counts = {(state, bool(gold)): [n, int(req or 0), int(wanted or 0), int(annotated or 0)]
+                  for state, gold, n, req, wanted, annotated in conn.execute(
             sa.select(T.c.state, T.c.is_gold, sa.func.count(),
                       sa.func.sum(sa.case((T.c.requeued.is_(True), 1), else_=0)),
-                      sa.func.sum(T.c.target_overlap - T.c.n_annotations))
+                      sa.func.sum(T.c.target_overlap - T.c.n_annotations),
+                      sa.func.sum(sa.case((T.c.n_annotations > 0, 1), else_=0)))
             .where(T.c.project_id == pid).group_by(T.c.state, T.c.is_gold))}
         ctx = SimpleNamespace(sqlite=conn.dialect.name == "sqlite")
         sql = labels_sql(ctx, "task", "task.final_label", "task.id",
@@ -76,7 +78,7 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     client.post(f"/api/projects/{other}/import", json=[{"text": "x"}], headers=lead.headers)
     counts, _ = check(pid)
     assert counts[("open", False)][0] == 12 and counts[("labeled", False)][0] == 4
-    assert kept(other)[0] == {("open", False): [1, 0, 1]}
+    assert kept(other)[0] == {("open", False): [1, 0, 1, 0]}
 
     ids = [t["id"] for t in client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"]]
     ann = make_user("tally-ann@example.com", Role.annotator)
@@ -112,7 +114,7 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     act(client, lead, pid, "delete_tasks", ids[7:9])
     projects.delete_task(lead.user, ids[9])
     check(pid)
-    assert kept(other)[0] == {("open", False): [1, 0, 1]}  # another project's tallies untouched
+    assert kept(other)[0] == {("open", False): [1, 0, 1, 0]}  # another project's tallies untouched
 
 
 def test_folding_keeps_the_figures_and_a_deleted_project_leaves_nothing(client, lead, monkeypatch):

@@ -79,11 +79,15 @@ class World:
                  "created_at": when} for t, old, to, when in events])
 
     def add_annotations(self, rows):
+        """Annotations (a label of None: a skip), with their tasks' counters, as a submit keeps them."""
         with write_session() as s:
             for task, user, label, seconds, when in rows:
                 s.add(Annotation(task_id=self.t[task], project_id=self.pid, user_id=user,
                                  result=res(label) if label else [], was_cancelled=label is None,
                                  lead_time=seconds, created_at=when, updated_at=when))
+                column = Task.__table__.c.n_skips if label is None else Task.__table__.c.n_annotations
+                s.execute(sa.update(Task.__table__).where(Task.__table__.c.id == self.t[task])
+                          .values({column: column + 1}))
 
     def submitted(self, user=None):
         return [sec for _, u, label, sec, _ in self.annotations if label is not None and (user is None or u == user)]

@@ -44,3 +44,26 @@ def test_0024_gives_stored_imports_the_id_range_of_their_tasks(db_engine, lead):
             batch = s.get(ImportBatch, batch_id)
             assert (batch.first_task_id, batch.last_task_id) == (ids[0], ids[-1])
             assert imports.import_task_ids(batch_id) == ids
+
+
+def test_0028_counts_the_annotated_tasks_there_are_and_keeps_counting(db_engine, lead):
+    """The tasks annotated before 0028 (also while 0021's triggers alone kept the tally) are in
+    its new ``annotated``, and 0028's triggers count the next annotations."""
+    from labeling import annotations, imports, projects, tally
+    from tests.insights.test_tally import TEXT, choice, kept, recount
+
+    project = projects.create_project(lead.user, title="texts", label_config=TEXT, overlap=2)
+    ids = imports.import_data(lead.user, project.id, body=[{"text": f"t{i}"} for i in range(4)],
+                              return_task_ids=True).task_ids
+    for tid in ids[:2]:
+        annotations.submit(tid, lead.user, result=choice("pos"), lead_time=1.0)
+    before = recount(project.id)[0]
+    migrate.downgrade("0027_user_custom_hotkeys")
+    annotations.submit(ids[2], lead.user, result=choice("neg"), lead_time=1.0)  # counted by 0021's triggers
+    migrate.upgrade()
+    assert kept(project.id)[0] == recount(project.id)[0]
+    with db_engine.connect() as conn:
+        assert tally.annotated(tally.task_counts(conn, [project.id])[project.id]) == 3
+    annotations.submit(ids[3], lead.user, result=choice("neg"), lead_time=1.0)  # and by 0028's
+    assert kept(project.id)[0] == recount(project.id)[0]
+    assert before[("open", False)][3] == 2

@@ -389,15 +389,20 @@ def test_page_api_and_cli_give_the_same_file_for_the_same_choices(client, runner
 
 
 def test_with_nothing_accepted_the_page_offers_one_row_per_annotation(client, lead):
+    """Of every annotated task, the dashboard's: a task sent back for more labels too."""
     pid = make_project(lead.user, [text_task(i, "pos") for i in range(3)])
+    reopen = client.post(f"/api/dm/actions?id=reopen&project={pid}", headers=lead.headers,
+                         json={"selectedItems": {"all": False, "included": task_ids(pid)[:1]}})
+    assert reopen.status_code == 200, reopen.get_json()
     login(client, lead.email)
     page = client.get(f"/projects/{pid}/export").get_data(as_text=True)
     assert "Nothing accepted to export as final labels yet" in page
+    assert "tasks with a submitted annotation (any state): 3" in page
     assert '<option selected value="annotations">' in page
     link = re.search(r'<a href="([^"]+)">Download one row per annotation', page).group(1).replace("&amp;", "&")
     r = client.get(link)
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert len(r.get_data(as_text=True).splitlines()) == 4  # the header and one row per annotation
+    assert len(r.get_data(as_text=True).splitlines()) == 4  # the header and one row per annotation, the reopened too
     r = client.get(f"/projects/{pid}/export?exportType=CSV&state=accepted&rows=final")
     assert r.status_code == 409 and "Download one row per annotation" in r.get_data(as_text=True)
 

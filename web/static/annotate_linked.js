@@ -161,9 +161,10 @@
     // ---------------------------------------------------------------- the selected region's controls
     syncRegionControls() {
       const controls = this.controls.filter((c) => c.per_region || c.visible_when === "region-selected");
-      if (!controls.length) return;
       const selected = this.selectedRegion();
       const message = selected ? null : this.selectedMessage(); // a chat's selected message: annotate_chat.js
+      this.syncRegionNotes(selected ? this.regionItem(selected) : message, Boolean(selected || message));
+      if (!controls.length) return;
       const id = selected ? selected.annotation.id : (message ? message.id : null);
       if (id !== this.shownRegion) {
         this.captureRegionAnswers();
@@ -184,6 +185,16 @@
         const onIt = region && this.targetsOf(control).includes(region.to_name);
         fieldset.hidden = !(onIt && this.regionShows(control, region));
         fieldset.classList.toggle("anno-per-region", Boolean(control.per_region));
+      }
+    }
+
+    // The headers and texts of a <View visibleWhen="region-selected" | "no-region-selected">
+    // (whenRole: of a message with that role) show and hide with the View's controls.
+    syncRegionNotes(region, any) {
+      for (const note of this.root.querySelectorAll("[data-note-when]")) {
+        const roles = note.dataset.noteRoles ? note.dataset.noteRoles.split(",") : [];
+        note.hidden = note.dataset.noteWhen === "no-region-selected" ? any
+          : !(any && (!region || this.regionShows({ when_roles: roles, per_region: true }, region)));
       }
     }
 

@@ -52,7 +52,7 @@ def chart_for(panel: dict) -> dict[str, Any] | None:
     if name == "progress":
         datasets = [{"label": label, "data": [r[f"{k}_total"] for r in rows], "borderColor": color,
                      "backgroundColor": color, "pointRadius": 0, "borderWidth": 2}
-                    for k, label, color in (("annotated", "annotated", COLORS["labeled"]),
+                    for k, label, color in (("done", "done labeling (every label asked for)", COLORS["labeled"]),
                                             ("final", "accepted or excluded", COLORS["accepted"]))]
         datasets.append({"label": "all tasks", "data": [panel["tasks"]] * len(rows), "borderColor": COLORS["total"],
                          "backgroundColor": COLORS["total"], "pointRadius": 0, "borderWidth": 1, "borderDash": [6, 4]})

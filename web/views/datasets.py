@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp
 
-from labeling import datasets, exports, jobs, projects, publish_job, splits
+from labeling import dataset_card, datasets, exports, jobs, projects, publish_job, splits
 from labeling.db import read_session
 from labeling.errors import Conflict, DomainError, NotFound
 from labeling.models import TaskState
@@ -56,8 +56,10 @@ class ExportForm(FlaskForm):
     csv_raw = BooleanField("CSV/TSV cells as they are (for pipelines: formulas are not neutralised)")
 
 
-#: The states of tasks with annotations (the states the other choice offers with nothing accepted).
-_ANNOTATED = [TaskState.labeled.value, TaskState.suspect.value, TaskState.review.value, TaskState.accepted.value]
+#: The other choice offered with nothing accepted: one row per annotation of the annotated tasks,
+#: those with a submitted annotation whatever their state (sent back for more labels too; the
+#: dashboard's "annotated"): every state, where a task without an annotation gives no row.
+_EVERY_STATE = [s.value for s in TaskState]
 
 
 def _user():
@@ -162,8 +164,8 @@ def card(project_id: int, number: int):
     project = _project(project_id)
     version = datasets.get_version(project_id, _user(), number)
     return render_template("datasets/card.html", project=project, version=version, m=version.manifest,
-                           formats=datasets.VERSION_FORMATS, split_text=datasets.split_text(version.manifest["split"]),
-                           excluded_text=datasets.excluded_text(version.manifest["qc"]))
+                           formats=datasets.VERSION_FORMATS, split_text=dataset_card.split_text(version.manifest["split"]),
+                           excluded_text=dataset_card.excluded_text(version.manifest["qc"]))
 
 
 @bp.get("/projects/<int:project_id>/datasets/diff")
@@ -189,6 +191,7 @@ def export(project_id: int):
     project = exports.export_project(project_id, _user())
     schema = schema_of(project)
     counts = exports.state_counts(project_id)
+    annotated = exports.annotated_tasks(project_id)
     form = ExportForm(request.args)
     form.exportType.choices = [(f["name"], f["title"]) for f in exports.available_formats(project)
                                if not f["disabled"]]
@@ -209,7 +212,7 @@ def export(project_id: int):
                                     csv_raw=form.csv_raw.data)
         except DomainError as exc:
             status = exc.status
-            if isinstance(exc, Conflict) and any(counts.get(s, 0) for s in _ANNOTATED):
+            if isinstance(exc, Conflict) and annotated:
                 other = _other_choice(request.args, form)
                 flash(f"{exc.detail.split(';')[0]}. There are annotated tasks: the choice below exports them.", "info")
             else:
@@ -219,14 +222,13 @@ def export(project_id: int):
                             headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
     else:
         status = 200 if "exportType" not in request.args else 400
-        if "exportType" not in request.args and not counts.get(TaskState.accepted.value) \
-                and any(counts.get(s, 0) for s in _ANNOTATED):
+        if "exportType" not in request.args and not counts.get(TaskState.accepted.value) and annotated:
             # nothing accepted yet: the form starts on what can be exported
-            form.rows.data, form.state.data = "annotations", _ANNOTATED
+            form.rows.data, form.state.data = "annotations", _EVERY_STATE
             other = _other_choice({"exportType": "CSV"}, form)
     has_images = any(o.tag == "Image" for o in schema.objects.values())
     return render_template("datasets/export.html", project=project, form=form, has_images=has_images,
-                           counts=counts, other=other, generation=generation), status
+                           counts=counts, annotated=annotated, other=other, generation=generation), status
 
 
 def _other_choice(args, form: ExportForm) -> str:
@@ -235,7 +237,7 @@ def _other_choice(args, form: ExportForm) -> str:
     fmt = args.get("exportType") or "CSV"
     if fmt.upper() not in ("CSV", "TSV", "JSONL", "JSON"):
         fmt = "CSV"
-    query = {"exportType": fmt, "rows": "annotations", "state": _ANNOTATED, "seed": form.seed.data or "42",
+    query = {"exportType": fmt, "rows": "annotations", "state": _EVERY_STATE, "seed": form.seed.data or "42",
              "split": form.split.data or "80,10,10"}
     if form.gold.data:
         query["gold"] = "y"

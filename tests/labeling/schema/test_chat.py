@@ -125,3 +125,14 @@ def test_red_team_per_message_controls_keep_to_their_roles():
     assert validate_result(schema, ok, data) == []
     wrong = [answer("msg-1", "user_risk", "choices", ["2 - Risky"])]
     assert any("roles user" in p for p in validate_result(schema, wrong, data))
+
+
+def test_the_rlhf_template_s_headers_carry_the_visibility_of_their_view():
+    """Label Studio hides a <View visibleWhen>'s contents, its headers with its controls: the
+    per-message headers show with an assistant message, "Click on a message" with none."""
+    schema = parse_label_config(RLHF)
+    shown = {n.text: (n.visible_when, n.when_roles) for n in schema.notes}
+    assert shown["Click on a message to evaluate"] == ("no-region-selected", [])
+    for header in ("Response Accuracy", "Relevance", "Correctness", "Tone"):
+        assert shown[header] == ("region-selected", ["assistant"])
+    assert shown["Overall quality of this conversation"] == (None, [])
