@@ -202,8 +202,8 @@ def complement_noise_matrix(
     most likely class other than ``c``), and ``T[c, d]`` is the share given ``c`` among the
     anchors called ``d``, shrunk toward the share among all of them by :data:`MIN_ANCHORS`
     items' worth (few anchors may be called ``d``). The diagonal is what is left of each column.
-    The threshold is chosen by best bin (:func:`best_bin`, on the share given ``c``) on one random half of the items and the labels are read on the other half's
-    items past it, both ways round, over ``halvings`` random halvings, pooled: reading the share
+    The threshold is chosen by best bin (:func:`best_bin`, on the share given ``c``) on one
+    random half of the items and the labels are read on the other half's items past it, both ways round, over ``halvings`` random halvings, pooled: reading the share
     on items the threshold was not chosen on removes the optimism of picking the cut whose share
     happened to be lowest; pooling the halvings gives back most of the precision of reading on
     every item. The bound that chooses the threshold is that of the whole set's count past it
@@ -375,7 +375,8 @@ def estimate_noise(
     # share is no measure of its error where its anchors are few and were taken for being pure
     same = noise_from_matrix((Tc + Tr) / 2, y, k)
     se = reading_errors(same["noise_matrix"], same["class_shares"], anchors, anchors_not)
-    side = "rows" if rates["columns"] - rates["rows"] > float(norm.ppf(1.0 - delta)) * float(np.hypot(*se.values())) else "columns"
+    margin = float(norm.ppf(1.0 - delta)) * float(np.hypot(*se.values()))
+    side = "rows" if rates["columns"] - rates["rows"] > margin else "columns"
     return read[side] | {"anchors": anchors, "anchors_not": anchors_not, "noise_read_by": side,
                          "noise_rate_by": rates, "noise_rate_se": se}
 
