@@ -21,7 +21,8 @@ Besides the zoo's rows, ``digits`` is ``bench/qc_core.py``'s demo (sklearn's dig
 10 % and 20 % flipped, the same features, folds and flips), whose F1 is a headline figure.
 
 The folds differ from a product run's (task order), so figures are close to, not equal to,
-``qc_zoo``'s. Usage::
+``qc_zoo``'s; a ``bench/qc_zoo.py --dump DIR`` folder as ``--cache DIR`` holds the QC jobs' own
+probabilities in the jobs' order of items, and then they are equal. Usage::
 
     python bench/qc_noise.py [--cache DIR] [--datasets glyphs,reviews,digits] [--noise 0.1,0.2] [--n 900]
                              [--baselines /work/notes/qczoo/full_run.json]
@@ -188,14 +189,57 @@ def _posterior_mean(y: np.ndarray, pp: np.ndarray) -> float:
     return float(np.mean(error_posteriors(y, pp, estimate_noise(y, pp)["noise_matrix"])))
 
 
+def _reading(side: str):
+    """One reading of the noise matrix alone: ``columns`` (``quality.noise.anchor_noise_matrix``,
+    the items surely of each class; the product's rule before both were read) or ``rows``
+    (``complement_noise_matrix``, the items surely not of each class)."""
+    from quality.noise import anchor_noise_matrix, complement_noise_matrix, noise_from_matrix
+
+    matrix = anchor_noise_matrix if side == "columns" else complement_noise_matrix
+    return lambda y, pp: noise_from_matrix(matrix(y, pp)[0], y, pp.shape[1])["noise_rate"]
+
+
+def _lower_reading(y: np.ndarray, pp: np.ndarray) -> float:
+    """The lower of the two readings' rates (the rule merged and reverted before the present one)."""
+    return min(_reading("columns")(y, pp), _reading("rows")(y, pp))
+
+
+def _pooled(y: np.ndarray, pp: np.ndarray) -> float:
+    """Rejected: the lower reading where the two differ by more than their sampling error
+    (``quality.noise.reading_errors``), else both matrices pooled with inverse-variance weights."""
+    from scipy.stats import norm
+
+    from quality.noise import (
+        ANCHOR_DELTA,
+        anchor_noise_matrix,
+        complement_noise_matrix,
+        noise_from_matrix,
+        reading_errors,
+    )
+
+    k = pp.shape[1]
+    (Tc, anchors), (Tr, anchors_not) = anchor_noise_matrix(y, pp), complement_noise_matrix(y, pp)
+    c, r = noise_from_matrix(Tc, y, k)["noise_rate"], noise_from_matrix(Tr, y, k)["noise_rate"]
+    same = noise_from_matrix((Tc + Tr) / 2, y, k)
+    se = reading_errors(same["noise_matrix"], same["class_shares"], anchors, anchors_not)
+    if abs(c - r) > float(norm.ppf(1 - ANCHOR_DELTA)) * float(np.hypot(*se.values())):
+        return min(c, r)
+    wc, wr = 1 / max(se["columns"] ** 2, 1e-12), 1 / max(se["rows"] ** 2, 1e-12)
+    return noise_from_matrix((wc * Tc + wr * Tr) / (wc + wr), y, k)["noise_rate"]
+
+
 #: The depth rules compared: name -> estimator(labels, pred_probs) -> noise rate. ``crossfit`` is
 #: the product's (best bin with Wilson's bound on one half, share read on the other, 10 halvings,
-#: the bound of the whole set's count); ``crossfit_hoeffding`` is the same with a Hoeffding bound
-#: (the product's rule before); ``bestbin`` chooses the depth and reads the share on all the items;
+#: the bound of the whole set's count; the columns' reading unless it is higher than the rows' by
+#: more than their sampling error); ``columns`` and ``rows`` each reading alone, ``lower`` the
+#: lower of the two (the rule merged and reverted before), ``pooled`` :func:`_pooled`; ``crossfit_hoeffding`` is the product's
+#: with a Hoeffding bound in both readings
+#: (the columns' rule before Wilson's); ``bestbin`` chooses the depth and reads the share on all the items;
 #: ``posterior_mean`` is the mean error posterior; ``intercept`` extrapolates each class's shares
 #: to the top of its ranking (:func:`_rank_intercept`).
 RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "lepski": _by_depth_rule(_lepski),
          "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "intercept": _rank_intercept,
+         "columns": _reading("columns"), "rows": _reading("rows"), "lower": _lower_reading, "pooled": _pooled,
          "crossfit": _anchors()}
 
 

@@ -28,6 +28,16 @@ Usage::
 
     python bench/qc_zoo.py [--seed 0] [--datasets shapes,tickets] [--noise 0.1] [--n 900]
     python bench/qc_zoo.py --table run.json    # the table of a saved run's JSON line
+    python bench/qc_zoo.py --seed 1 --dump DIR # also keep each run's pred_probs for bench/qc_noise.py
+
+With ``--dump DIR`` each row's out-of-sample ``pred_probs`` *as the product computed them* (the
+QC job's, in the job's order of items: the noise estimate's random halvings depend on it) are
+saved beside the true and given labels in that order, in ``bench/qc_noise.py``'s cache format
+and file names, so ``qc_noise.py --cache DIR`` scores noise rules on exactly the product's
+probabilities: a rule's estimate and flags there are those a product run with it would have
+(the model's choice does not depend on the noise estimate). Each row also reports
+``dump_flags_match``: the flags ``quality.noise.lowest_flags`` sets on the saved probabilities
+with the run's stored estimate equal the run's own.
 
 (``LABELFAB_BENCH_DATABASE_URL`` runs it on PostgreSQL; default: SQLite in a temporary
 DATA_DIR.) A table goes to stderr; the last line on stdout is one JSON object of figures.
@@ -418,8 +428,46 @@ def choices_config(obj: str, names: list[str]) -> str:
             + "".join(f'<Choice value="{c}"/>' for c in names) + "</Choices></View>")
 
 
+#: (task ids, labels, pred_probs) of each classification QC run of this process, in run order
+#: (filled by :func:`_keep_pred_probs` with ``--dump``)
+KEPT: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+def _keep_pred_probs() -> None:
+    """Keep every classification run's pred_probs (``quality.run.classification`` looks
+    ``pred_probs_of`` up in its module at each call, so the wrapper sees the QC job's own)."""
+    import quality.run.classification as classification
+
+    product = classification.pred_probs_of
+
+    def keep(data, y, **options):
+        probs = product(data, y, **options)
+        KEPT.append((np.asarray(data.task_ids).copy(), np.asarray(y).copy(), np.asarray(probs.pred_probs).copy()))
+        return probs
+
+    classification.pred_probs_of = keep
+
+
+def dump_row(folder: Path, name: str, n: int, seed: int, tag: int, y: np.ndarray, noisy: np.ndarray,
+             position: dict[int, int], run, flagged: set[int]) -> bool:
+    """Save the last kept run's pred_probs, with the true and given labels, in the run's order of
+    items (qc_noise.py's cache file of this row), and say whether the flags ``lowest_flags`` sets
+    on them with the run's estimate are the run's."""
+    from quality.noise import lowest_flags
+
+    task_ids, labels, pp = KEPT[-1]
+    at = np.array([position[int(t)] for t in task_ids])
+    if sorted(at.tolist()) != list(range(y.size)) or not np.array_equal(labels, noisy[at]):
+        raise SystemExit(f"{name} {tag}%: the kept run is not this row's items")
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / f"{name}-n{n}-s{seed}-{tag}.npz", y=y[at], noisy=noisy[at], pred_probs=pp)
+    mask = lowest_flags(pp[np.arange(y.size), labels], float(run.noise_rate))
+    return set(at[mask].tolist()) == flagged
+
+
 def labelfab_qc(admin: User, name: str, kind: str, items, names: list[str], noisy: np.ndarray, tag: int):
-    """(flagged item positions, the stored QualityRun, seconds of the QC job)."""
+    """(flagged item positions, the stored QualityRun, seconds of the QC job, item position of
+    each task id)."""
     title = f"{name} {tag}% flipped"
     if kind == "image":
         folder = qc.TMP / f"{name}{tag}"
@@ -441,13 +489,13 @@ def labelfab_qc(admin: User, name: str, kind: str, items, names: list[str], nois
         position = {tid: i for i, tid in enumerate(result.task_ids)}
         _, run, seconds = qc.run_job(admin, pid)
     flagged = {position[tid] for tid, li in qc.flagged_tasks(run.id).items() if li.is_issue}
-    return flagged, run, seconds
+    return flagged, run, seconds, position
 
 
 # --------------------------------------------------------------------------- main
 
 
-def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> list[dict]:
+def measure(admin: User, name: str, n: int, rates: list[float], seed: int, dump: Path | None = None) -> list[dict]:
     kind = "image" if name in IMAGE_SETS else "text"
     t = time.perf_counter()
     items, y, names = MAKERS[name](n, seed)
@@ -460,13 +508,15 @@ def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> li
         tag = int(round(rate * 100))
         noisy = flip_labels(y, rate, len(names), seed + tag)
         truth = set(np.flatnonzero(noisy != y).tolist())
-        flagged, run, seconds = labelfab_qc(admin, name, kind, items, names, noisy, tag)
+        flagged, run, seconds, position = labelfab_qc(admin, name, kind, items, names, noisy, tag)
         p, r, f = qc.prf(flagged, truth)
         row = {"dataset": name, "noise": rate, "noise_true": round(len(truth) / y.size, 4),
                "labelfab": {"f1": round(f, 4), "precision": round(p, 4), "recall": round(r, 4),
                             "noise_est": round(run.noise_rate, 4), "model": run.model_name,
                             "features": (run.summary or {}).get("features"),
                             "cv_accuracy": round(run.cv_accuracy or 0.0, 4), "seconds": round(seconds, 1)}}
+        if dump is not None:
+            row["dump_flags_match"] = dump_row(dump, name, n, seed, tag, y, noisy, position, run, flagged)
         t = time.perf_counter()
         for base, pp in baselines(base_features, noisy, seed).items():
             idx, est = bare_cleanlab(noisy, pp)
@@ -477,7 +527,7 @@ def measure(admin: User, name: str, n: int, rates: list[float], seed: int) -> li
             row[base] = {"f1": round(bf, 4), "precision": round(bp, 4), "recall": round(br, 4),
                          "noise_est": round(est, 4), "cv_accuracy": round(float(np.mean(pp.argmax(1) == noisy)), 4),
                          "f1_low_self_confidence": round(qc.prf(set(lsc.tolist()), truth)[2], 4)}
-        best = max((k for k in row if k not in ("dataset", "noise", "noise_true", "labelfab")),
+        best = max((k for k in row if isinstance(row[k], dict) and k != "labelfab"),
                    key=lambda k: row[k]["f1"])
         row["best_baseline"] = best
         row["gap"] = round(row["labelfab"]["f1"] - row[best]["f1"], 4)
@@ -514,6 +564,7 @@ def main() -> None:
     ap.add_argument("--noise", default=",".join(str(r) for r in NOISE), help="comma-separated flip rates")
     ap.add_argument("--n", type=int, default=900, help="items per image dataset (text: 4/3 of it)")
     ap.add_argument("--table", metavar="FILE", help="only print the table of a run's JSON line saved in FILE")
+    ap.add_argument("--dump", metavar="DIR", help="keep each run's pred_probs there (bench/qc_noise.py's cache)")
     args = ap.parse_args()
     if args.table:
         print(table(json.loads(Path(args.table).read_text().strip().splitlines()[-1])["rows"]))
@@ -523,13 +574,16 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown datasets {unknown}; known: {', '.join(MAKERS)}")
     rates = [float(r) for r in args.noise.split(",")]
+    dump = Path(args.dump) if args.dump else None
+    if dump is not None:
+        _keep_pred_probs()
     migrate.upgrade()
     admin = users.create_user("admin@bench.local", role=Role.admin)
     t = time.perf_counter()
     rows = []
     for name in names:
         n = args.n if name in IMAGE_SETS else int(args.n * 4 / 3)
-        rows.extend(measure(admin, name, n, rates, args.seed))
+        rows.extend(measure(admin, name, n, rates, args.seed, dump))
     log(table(rows))
     gaps = [r["gap"] for r in rows]
     noise_err = [abs(r["labelfab"]["noise_est"] - r["noise_true"]) for r in rows]

@@ -28,7 +28,8 @@ true class shares ``pi`` solve ``T @ pi = p`` and the noise rate is ``1 - sum_j 
 No constant is fitted to any data set: the settings are the bound's confidence and the number
 of halvings (bench/qc_noise.py compares this rule with best bin on all items and others).
 
-Where it errs: high, where the model is weak. A class the model is never sure of (no region
+Where the columns err (the figures of this paragraph are the columns' alone): high, where the
+model is weak. A class the model is never sure of (no region
 where it is alone) has no pure anchors, and the impure ones, read on items the depth was not
 chosen on, raise the estimate: on bench/qc_zoo.py's review texts (cross-validated accuracy
 0.60-0.76) by 3-7 points (5-10 with ``--seed 1``), on glyphs by 2-3 at 5 % (4.3 at 20 % with
@@ -38,6 +39,33 @@ own rate by up to 6). Where the model is strong, within 1.2 points, a little low
 bench/qc_zoo.py's full run: within 2 points on 14 of 18 rows (13 with ``--seed 1``); 9 before,
 with a Hoeffding bound in place of Wilson's (which charged a pure cut as much as an impure one
 of its size) and the SVM's vote-count probabilities: the reviews 6-8 points high, shapes 3-5.
+
+Read by rows as well (:func:`complement_noise_matrix`). A weak model is seldom sure what an item
+is, but often sure what it is not: the items it ranks lowest for class ``c`` are surely not of
+``c``, so those of them given ``c`` are wrong labels, and their share among the anchors the model
+calls ``d`` is ``T[c, d]`` (shrunk toward the share among all of them by ``MIN_ANCHORS`` items'
+worth, since few anchors may be called ``d``); the diagonal is what is left of each column. The
+depth is chosen and the share read as for the columns (best bin, cross-fitted). On six
+overlapping Gaussian classes (tests/quality/test_noise.py, the model right on 0.54) the columns
+are 17-21 points high and the rows within 2.5. But where the model is strong the rows' anchors
+are few (a shallow cut taken for being pure) and err either way by more than their count says:
+2-3 points low on three well separated Gaussian classes now and then, 2.5-3 points high on the
+demo digits. So :func:`estimate_noise` keeps the columns' reading unless it is higher than the
+rows' by more than the sampling error of the difference (``z`` at ``1 - delta``, the errors by
+the delta method at the mean of the two matrices: :func:`reading_errors`), the sign that some
+class has no pure anchors. Keeping the lower of the two (merged once, reverted) ran low on
+strong models: textures 20 % with ``--seed 1`` read 0.173 for 0.20 and fell below its baseline.
+Pooling the two within their error (inverse-variance weights) brought textures 5-10 % to the
+truth, but the digits to 0.945 at 10 % (the rows 2.5 points high). bench/qc_zoo.py's figures
+(seeds 0, 1, 2, on the QC jobs' own probabilities, ``--dump``; 27 of the 54 rows, the 5 changed
+among them, run through the product with this rule gave the same figures): the rows' reading is kept on 5
+of 54 rows, all review texts (the columns 4.6-9.6 points high there, the rows 1.0-3.6), the
+others unchanged; within 2 points on 17, 14, 15 of 18 rows (16, 13, 14 with the columns alone),
+max error 2.4, 5.3, 5.4 points (6.2, 9.6, 7.8). Still outside: the review texts where the two
+readings differ by less than their error (reviews 10 % on seeds 1 and 2, 5 % on seed 2: the
+columns' +4.0 to +5.4 kept) or both err high (5 % seed 0 +2.4, 20 % seed 1 +3.6), glyphs
+5-10 % (+2.1 to +3.2). The cost: two readings, 4.7-8.1 s for 100,000 items of 10 classes
+where the columns alone took 2.2-8.5 (alternated, load 6-7 on 2 cores).
 
 The review texts are weak by construction, not for want of a model (bench/qc_text_ceiling.py):
 trained on 40,000 clean reviews of the same generator, logistic regression on binary word
@@ -61,7 +89,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "estimate_noise", "lowest_flags", "noise_from_matrix"]
+__all__ = ["ANCHOR_DELTA", "HALVINGS", "MIN_ANCHORS", "anchor_noise_matrix", "best_bin", "class_ranking", "complement_noise_matrix", "estimate_noise", "lowest_flags", "noise_from_matrix", "reading_errors"]
 
 #: Confidence of the bound (Wilson's score, one-sided, per depth) that picks each class's depth.
 ANCHOR_DELTA = 0.05
@@ -70,6 +98,21 @@ HALVINGS = 10
 #: Fewest items a class's anchor set holds (fewer give a share too coarse to mean anything),
 #: unless the class itself is smaller.
 MIN_ANCHORS = 10
+
+
+def _halves(y: np.ndarray, halvings: int, seed: int) -> list[np.ndarray]:
+    """``halvings`` random halvings of the items, each as its two halves' masks, stratified by the
+    given label: every other item of each label, in a random order, so each half holds half of
+    every class (a lopsided half cuts its anchors short)."""
+    rng = np.random.default_rng(seed)
+    halves = []
+    for _ in range(halvings if y.size >= 2 else 0):
+        perm = rng.permutation(y.size)
+        perm = perm[np.argsort(y[perm], kind="stable")]
+        first = np.zeros(y.size, dtype=bool)
+        first[perm[0::2]] = True
+        halves += [first, ~first]
+    return halves
 
 
 def anchor_noise_matrix(
@@ -116,16 +159,7 @@ def anchor_noise_matrix(
     T = np.eye(k)
     anchors = np.zeros(k, dtype=np.int64)
     pred = pp.argmax(axis=1)
-    rng = np.random.default_rng(seed)
-    halves = []
-    for _ in range(halvings if n >= 2 else 0):
-        # stratified by the given label: every other item of each label, in a random order, so
-        # each half holds half of every class (a lopsided half cuts its anchors short)
-        perm = rng.permutation(n)
-        perm = perm[np.argsort(y[perm], kind="stable")]
-        first = np.zeros(n, dtype=bool)
-        first[perm[0::2]] = True
-        halves += [first, ~first]
+    halves = _halves(y, halvings, seed)
     for j in range(k):
         col = pp[:, j]
         # a class too small for a half to hold MIN_ANCHORS of it has little depth to choose on
@@ -153,6 +187,100 @@ def anchor_noise_matrix(
         if read.sum() > 0:
             T[:, j] = read / read.sum()
         anchors[j] = int(round(float(np.mean(counts))))
+    return T, anchors
+
+
+def complement_noise_matrix(
+    labels: Any, pred_probs: Any, *, delta: float = ANCHOR_DELTA, halvings: int = HALVINGS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The noise matrix from anchors of each class's complement, and how many each class had.
+
+    The other side of :func:`anchor_noise_matrix`: row ``c`` of the matrix (how often each class
+    is given the label ``c`` by mistake) is read on the anchors of *not* ``c``: the items the
+    model ranks lowest for ``c``, down to a score threshold. Among them, the items given ``c``
+    are wrong labels; each is counted against the class the model calls it, ``c`` left out (its
+    most likely class other than ``c``), and ``T[c, d]`` is the share given ``c`` among the
+    anchors called ``d``, shrunk toward the share among all of them by :data:`MIN_ANCHORS`
+    items' worth (few anchors may be called ``d``). The diagonal is what is left of each column.
+    The threshold is chosen by best bin (:func:`best_bin`, on the share given ``c``) on one
+    random half of the items and the labels are read on the other half's items past it, both ways round, over ``halvings`` random halvings, pooled: reading the share
+    on items the threshold was not chosen on removes the optimism of picking the cut whose share
+    happened to be lowest; pooling the halvings gives back most of the precision of reading on
+    every item. The bound that chooses the threshold is that of the whole set's count past it
+    (twice the half's count). A class with fewer than ``2 * MIN_ANCHORS`` items of other classes
+    (given or predicted), or ``halvings=0``: the depth is chosen and the share read on all items.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        Given labels, ``0..k-1``.
+    pred_probs : array-like of float, shape (n, k)
+        Out-of-sample probabilities (a model that never saw the item's own label).
+    delta : float
+        Confidence of the bound that chooses each class's depth.
+    halvings : int
+        Random halvings pooled; 0 chooses the depth and reads the share on all the items
+        (best bin as Garg et al. use it, whose share comes out a little low).
+    seed : int
+        Seed of the halvings (the same labels and probabilities give the same estimate).
+
+    Returns
+    -------
+    noise_matrix : np.ndarray, shape (k, k)
+        ``T[c, j]`` = estimated P(given label c | true class j); columns sum to 1.
+    anchors : np.ndarray of int, shape (k,)
+        Items taken as surely not of each class (over all the items, averaged over the
+        halvings' thresholds).
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    pp = np.asarray(pred_probs, dtype=np.float64)
+    n, k = pp.shape
+    anchors = np.zeros(k, dtype=np.int64)
+    wrong = np.zeros((k, k))  # wrong[c, d]: anchors of not-c called d and given c (pooled)
+    seen = np.zeros((k, k))  # seen[c, d]: anchors of not-c called d (pooled)
+    if k < 2 or n == 0:
+        return np.eye(k), anchors
+    pred = pp.argmax(axis=1)
+    first_two = np.argsort(-pp, axis=1, kind="stable")[:, :2]
+    halves = _halves(y, halvings, seed)
+    for c in range(k):
+        given_c = (y == c).astype(np.int64)  # the "other label" of the two-way ranking below
+        called_c = (pred == c).astype(np.int64)
+        called = np.where(first_two[:, 0] == c, first_two[:, 1], first_two[:, 0])
+        score = 1.0 - pp[:, c]  # surely not c first
+        # a class whose complement is too small for a half to hold MIN_ANCHORS of it has little
+        # depth to choose on the whole set (hence little to be optimistic about)
+        if not halves or min(np.sum(pred != c), np.sum(y != c)) < 2 * MIN_ANCHORS:
+            given, _, cuts = class_ranking(given_c, score, 0, called_c)
+            top = np.argsort(-score, kind="stable")[: best_bin(given, 0, cuts, delta=delta)]
+            wrong[c] += np.bincount(called[top], weights=given_c[top], minlength=k)[:k]
+            seen[c] += np.bincount(called[top], minlength=k)[:k]
+            anchors[c] = top.size
+            continue
+        # ranked once: a half keeps the order (and a stable sort of sorted scores is linear)
+        order = np.argsort(-score, kind="stable")
+        gs, ss, cs, ds = given_c[order], score[order], called_c[order], called[order]
+        counts = []
+        for a in halves:
+            a = a[order]
+            given, ranked, cuts = class_ranking(gs[a], ss[a], 0, cs[a])
+            t = ranked[best_bin(given, 0, cuts, delta=delta, count_scale=2.0) - 1]
+            read = ~a & (ss >= t)
+            wrong[c] += np.bincount(ds[read], weights=gs[read], minlength=k)[:k]
+            seen[c] += np.bincount(ds[read], minlength=k)[:k]
+            counts.append(int(np.sum(ss >= t)))
+        # each item is read once a halving: back to counts of items
+        wrong[c] /= len(halves) / 2
+        seen[c] /= len(halves) / 2
+        anchors[c] = int(round(float(np.mean(counts))))
+    # the share given c among the anchors called d, shrunk toward the share among all of them by
+    # MIN_ANCHORS items' worth (a class few anchors are called has a share too coarse alone)
+    pooled = wrong.sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
+    T = (wrong + MIN_ANCHORS * pooled) / (seen + MIN_ANCHORS)
+    np.fill_diagonal(T, 0.0)
+    off = T.sum(axis=0)
+    T /= np.maximum(off, 1.0)[None, :]  # off the diagonal at most the whole column
+    T[np.arange(k), np.arange(k)] = 1.0 - T.sum(axis=0)
     return T, anchors
 
 
@@ -200,6 +328,18 @@ def estimate_noise(
 ) -> dict[str, Any]:
     """The share of wrong labels, estimated from anchor items (see the module docstring).
 
+    Two noise matrices are read: by columns, on the items surely of each class
+    (:func:`anchor_noise_matrix`), and by rows, on the items surely *not* of each class
+    (:func:`complement_noise_matrix`). The columns' reading is kept unless it is higher than the
+    rows' by more than ``z`` standard errors of their difference (:func:`reading_errors`, both
+    taken at the mean of the two matrices; ``z`` of the confidence ``1 - delta`` of the depths'
+    bound): then the columns' anchors are impure (the model is sure of no item of some class,
+    and items of other classes at the top of its ranking add their own labels to the wrong
+    ones), and the rows' reading is kept. Within that error the columns' is kept, not the lower
+    nor a mean of the two: the rows' anchors of a strong model are few, taken for being pure, and
+    err either way by more than their count says (low on the Gaussian classes of
+    tests/quality/test_noise.py, high on the demo digits), where the columns' are many.
+
     Parameters
     ----------
     labels : array-like of int, shape (n,)
@@ -207,7 +347,8 @@ def estimate_noise(
     pred_probs : array-like of float, shape (n, k)
         Out-of-sample probabilities.
     delta : float
-        Confidence of the bound that chooses each class's depth.
+        Confidence of the bound that chooses each class's depth, and of the comparison of the
+        two readings (one-sided).
     halvings, seed : int
         The random halvings pooled (:func:`anchor_noise_matrix`).
 
@@ -216,13 +357,44 @@ def estimate_noise(
     dict
         ``noise_rate`` (float), ``noise_rate_per_class`` (share of wrong labels among items given
         each class; NaN for a class no item has), ``noise_matrix`` (``T[c, j]`` = P(given c | true
-        j)), ``class_shares`` (estimated true shares), ``anchors`` (items per class).
+        j)), ``class_shares`` (estimated true shares), ``anchors`` (items surely of each class)
+        and ``anchors_not`` (items surely not of it), ``noise_read_by`` (``"columns"`` or
+        ``"rows"``), ``noise_rate_by`` (each reading's rate) and ``noise_rate_se`` (each
+        reading's standard error, as compared).
     """
+    from scipy.stats import norm
+
     y = np.asarray(labels, dtype=np.int64)
     pp = np.asarray(pred_probs, dtype=np.float64)
     n, k = pp.shape
-    T, anchors = anchor_noise_matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
-    return noise_from_matrix(T, y, k) | {"anchors": anchors}
+    Tc, anchors = anchor_noise_matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
+    Tr, anchors_not = complement_noise_matrix(y, pp, delta=delta, halvings=halvings, seed=seed)
+    read = {"columns": noise_from_matrix(Tc, y, k), "rows": noise_from_matrix(Tr, y, k)}
+    rates = {side: r["noise_rate"] for side, r in read.items()}
+    # the errors as they would be if both read the same matrix (their mean): a reading's own
+    # share is no measure of its error where its anchors are few and were taken for being pure
+    same = noise_from_matrix((Tc + Tr) / 2, y, k)
+    se = reading_errors(same["noise_matrix"], same["class_shares"], anchors, anchors_not)
+    margin = float(norm.ppf(1.0 - delta)) * float(np.hypot(*se.values()))
+    side = "rows" if rates["columns"] - rates["rows"] > margin else "columns"
+    return read[side] | {"anchors": anchors, "anchors_not": anchors_not, "noise_read_by": side,
+                         "noise_rate_by": rates, "noise_rate_se": se}
+
+
+def reading_errors(T: np.ndarray, pi: np.ndarray, anchors: np.ndarray, anchors_not: np.ndarray) -> dict[str, float]:
+    """The standard error of each reading's noise rate, of the noise matrix ``T`` and the true
+    class shares ``pi`` (the delta method, each share a binomial share of its anchors).
+
+    By columns the rate is ``sum_j pi_j (1 - T[j, j])``, each ``T[j, j]`` the share of class
+    ``j``'s label among its ``anchors[j]`` anchors; by rows it is ``sum_c (1 - pi_c) u_c``, each
+    ``u_c`` the share given ``c`` among the ``anchors_not[c]`` items surely not of ``c``.
+    """
+    d = np.clip(np.diag(T), 0.0, 1.0)
+    var_c = float(np.sum(pi**2 * d * (1 - d) / np.maximum(anchors, 1)))
+    rest = np.maximum(1.0 - pi, 1e-12)
+    u = np.clip((T @ pi - np.diag(T) * pi) / rest, 0.0, 1.0)
+    var_r = float(np.sum(rest**2 * u * (1 - u) / np.maximum(anchors_not, 1)))
+    return {"columns": var_c**0.5, "rows": var_r**0.5}
 
 
 def lowest_flags(self_confidence: np.ndarray, noise_rate: float) -> np.ndarray:
