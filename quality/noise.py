@@ -58,8 +58,8 @@ strong models: textures 20 % with ``--seed 1`` read 0.173 for 0.20 and fell belo
 Pooling the two within their error (inverse-variance weights) brought textures 5-10 % to the
 truth, but the digits to 0.945 at 10 % (the rows 2.5 points high). bench/qc_zoo.py's figures
 (seeds 0, 1, 2, on the QC jobs' own probabilities, ``--dump``; 27 of the 54 rows, the 5 changed
-among them, run through the product with this rule gave the same figures): the rows' reading is kept on 5
-of 54 rows, all review texts (the columns 4.6-9.6 points high there, the rows 1.0-3.6), the
+among them, run through the product with this rule gave the same figures): the rows' reading is
+kept on 5 of 54 rows, all review texts (the columns 4.6-9.6 points high there, the rows 1.0-3.6), the
 others unchanged; within 2 points on 17, 14, 15 of 18 rows (16, 13, 14 with the columns alone),
 max error 2.4, 5.3, 5.4 points (6.2, 9.6, 7.8). Still outside: the review texts where the two
 readings differ by less than their error (reviews 10 % on seeds 1 and 2, 5 % on seed 2: the
@@ -203,11 +203,9 @@ def complement_noise_matrix(
     anchors called ``d``, shrunk toward the share among all of them by :data:`MIN_ANCHORS`
     items' worth (few anchors may be called ``d``). The diagonal is what is left of each column.
     The threshold is chosen by best bin (:func:`best_bin`, on the share given ``c``) on one
-    random half of the items and the labels are read on the other half's items past it, both ways round, over ``halvings`` random halvings, pooled: reading the share
-    on items the threshold was not chosen on removes the optimism of picking the cut whose share
-    happened to be lowest; pooling the halvings gives back most of the precision of reading on
-    every item. The bound that chooses the threshold is that of the whole set's count past it
-    (twice the half's count). A class with fewer than ``2 * MIN_ANCHORS`` items of other classes
+    random half of the items and the labels are read on the other half's items past it, both
+    ways round, over ``halvings`` random halvings, pooled, as for the columns
+    (:func:`anchor_noise_matrix` says why). A class with fewer than ``2 * MIN_ANCHORS`` items of other classes
     (given or predicted), or ``halvings=0``: the depth is chosen and the share read on all items.
 
     Parameters
