@@ -32,7 +32,7 @@ def overview(user: User) -> dict:
     with read_session() as s:
         projects = [p for p in visible_projects(s, user) if _may_manage(s, user, p)]
         ids = [p.id for p in projects]
-        per: dict[int, dict] = {p.id: {"project_id": p.id, "title": p.title, "tasks": 0, "open": 0, "annotated": 0,
+        per: dict[int, dict] = {p.id: {"project_id": p.id, "title": p.title, "tasks": 0, "open": 0, "annotated": 0, "done": 0,
                                        "final": 0, "suspect": 0, "review": 0, "annotations_24h": 0,
                                        "rate_per_day": None, "eta": None, "noise_rate": None, "alpha": None,
                                        "last_qc": None, "paused": 0} for p in projects}
@@ -42,9 +42,10 @@ def overview(user: User) -> dict:
     for p in projects:
         r = per[p.id]
         r["annotated_share"] = rounded(ratio(r["annotated"], r["tasks"]))
+        r["done_share"] = rounded(ratio(r["done"], r["tasks"]))
         r["final_share"] = rounded(ratio(r["final"], r["tasks"]))
         rows.append(r)
-    columns = ["project_id", "title", "tasks", "open", "annotated_share", "final_share", "annotations_24h",
+    columns = ["project_id", "title", "tasks", "open", "annotated_share", "done_share", "final_share", "annotations_24h",
                "rate_per_day", "eta", "suspect", "review", "noise_rate", "alpha", "last_qc", "paused"]
     return {"panel": "overview", "title": "Projects", "columns": columns,
             "rows": [{c: r[c] for c in columns} for r in rows], "generated_at": now.isoformat()}
@@ -58,6 +59,8 @@ def _count_state(r: dict, state: str, n: int) -> None:
     r["tasks"] += n
     if state in (TaskState.open, TaskState.imported):
         r["open"] += n
+    if state in DONE:
+        r["done"] += n
     if state in (TaskState.accepted, TaskState.excluded):
         r["final"] += n
     if state in (TaskState.suspect, TaskState.review):

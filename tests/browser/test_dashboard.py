@@ -65,7 +65,7 @@ def test_dashboard_of_the_demo_project(page, shot, make_user):
         expect(panel.get_by_role("link", name="CSV")).to_have_attribute("href", f"/api/projects/{pid}/stats/{name}.csv")
     assert page.locator("canvas[data-chart]").count() == 5
     tiles = page.locator("#panel-summary")
-    expect(tiles).to_contain_text("Annotated")
+    expect(tiles).to_contain_text("Done labeling")
     expect(tiles).to_contain_text("α 0.")  # agreement measured
     expect(page.locator("#panel-datasets")).to_contain_text("first release")
     expect(page.locator("#panel-annotators")).to_contain_text("annotator2@example.com")

@@ -25,6 +25,7 @@ def test_overview_across_projects(world, make_user, admin):
     assert (r["tasks"], r["open"], r["suspect"], r["review"], r["annotations_24h"]) == (7, 2, 1, 0, 2)
     assert (r["annotated_share"], r["final_share"], r["noise_rate"], r["alpha"]) == (round(5 / 7, 4), round(3 / 7, 4),
                                                                                      0.05, 0.7)
+    assert r["done_share"] == round(5 / 7, 4)  # labeled, suspect, review, accepted, excluded
     assert r["rate_per_day"] == pytest.approx(1.0, abs=0.15) and r["eta"] is not None
     assert rows["second"]["tasks"] == 0 and rows["second"]["eta"] is None
     assert foreign.title in {r["title"] for r in overview(admin.user)["rows"]}

@@ -183,6 +183,7 @@ def test_annotated_counts_the_tasks_sent_back_as_the_export_and_label_studio_do(
     assert (st["annotated"], st["total"], st["annotated_share"]) == (3, 5, 0.6)
     row = next(r for r in overview(lead.user)["rows"] if r["project_id"] == project.id)
     assert row["annotated_share"] == 0.6
+    assert (st["done"], st["done_share"], row["done_share"]) == (2, 0.4, 0.4)  # the headline: every label asked for
     assert client.get(f"/api/projects/{project.id}", headers=lead.headers).get_json()["num_tasks_with_annotations"] == 3
     assert exports.annotated_tasks(project.id) == 3
     body = b"".join(exports.export(project.id, lead.user, format="CSV", rows="annotations",
