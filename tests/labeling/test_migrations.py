@@ -59,8 +59,11 @@ def test_0028_counts_the_annotated_tasks_there_are_and_keeps_counting(db_engine,
         annotations.submit(tid, lead.user, result=choice("pos"), lead_time=1.0)
     before = recount(project.id)[0]
     migrate.downgrade("0027_user_custom_hotkeys")
-    annotations.submit(ids[2], lead.user, result=choice("neg"), lead_time=1.0)  # counted by 0021's triggers
-    migrate.upgrade()
+    try:  # a task annotated under 0021's triggers alone (the models are ahead of 0027: no ORM write)
+        with db_engine.begin() as conn:
+            conn.execute(sa.text("UPDATE task SET n_annotations = 1 WHERE id = :id"), {"id": ids[2]})
+    finally:
+        migrate.upgrade()
     assert kept(project.id)[0] == recount(project.id)[0]
     with db_engine.connect() as conn:
         assert tally.annotated(tally.task_counts(conn, [project.id])[project.id]) == 3

@@ -163,7 +163,7 @@
       const controls = this.controls.filter((c) => c.per_region || c.visible_when === "region-selected");
       const selected = this.selectedRegion();
       const message = selected ? null : this.selectedMessage(); // a chat's selected message: annotate_chat.js
-      this.syncRegionNotes(selected ? this.regionItem(selected) : message, Boolean(selected || message));
+      this.syncRegionNotes(selected, message);
       if (!controls.length) return;
       const id = selected ? selected.annotation.id : (message ? message.id : null);
       if (id !== this.shownRegion) {
@@ -190,8 +190,12 @@
 
     // The headers and texts of a <View visibleWhen="region-selected" | "no-region-selected">
     // (whenRole: of a message with that role) show and hide with the View's controls.
-    syncRegionNotes(region, any) {
-      for (const note of this.root.querySelectorAll("[data-note-when]")) {
+    syncRegionNotes(selected, message) {
+      const notes = this.root.querySelectorAll("[data-note-when]");
+      if (!notes.length) return; // most configs have none: no region item to work out
+      const any = Boolean(selected || message);
+      const region = selected ? this.regionItem(selected) : message;
+      for (const note of notes) {
         const roles = note.dataset.noteRoles ? note.dataset.noteRoles.split(",") : [];
         note.hidden = note.dataset.noteWhen === "no-region-selected" ? any
           : !(any && (!region || this.regionShows({ when_roles: roles, per_region: true }, region)));
@@ -200,8 +204,7 @@
 
     regionItem(selected) {
       const { obj, annotation } = selected;
-      const items = [].concat((obj.itemOf ? obj.itemOf(annotation) : obj.tag === "TimeSeries" ? this.seriesItem(obj, annotation) // annotate_timeseries.js
-        : obj.kind === "text" ? this.spanItem(obj, annotation) : this.boxItem(obj, annotation)) || []);
+      const items = [].concat(this.itemsOf(obj, annotation) || []); // annotate_results.js
       const item = items.find((i) => LABEL_FIELDS[i.type] && (i.value[LABEL_FIELDS[i.type]] || []).length) || items[0];
       return item && item.id ? item : null;
     }

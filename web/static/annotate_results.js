@@ -57,10 +57,7 @@
       for (const obj of Object.values(this.objects)) {
         if (!obj.annotator) continue;
         for (const annotation of obj.annotator.getAnnotations()) {
-          const item = obj.itemOf ? obj.itemOf(annotation) // a widget family's own items (annotate_audio.js)
-            : obj.tag === "TimeSeries" ? this.seriesItem(obj, annotation)
-            : obj.tag === "HyperText" ? this.hypertextItem(obj, annotation)
-            : obj.kind === "text" ? this.spanItem(obj, annotation) : this.imageItem(obj, annotation);
+          const item = this.itemsOf(obj, annotation);
           if (item) result.push(...[].concat(item)); // a plain box is two items (annotate_shapes.js)
         }
       }
@@ -92,6 +89,15 @@
           labels: tag ? [tag.label] : [],
         },
       };
+    }
+
+    // The result item (or items) of one region drawn on an object: what a submit sends, and what
+    // the selected region's controls and notes answer to (annotate_linked.js).
+    itemsOf(obj, annotation) {
+      return obj.itemOf ? obj.itemOf(annotation) // a widget family's own items (annotate_audio.js)
+        : obj.tag === "TimeSeries" ? this.seriesItem(obj, annotation)
+        : obj.tag === "HyperText" ? this.hypertextItem(obj, annotation)
+        : obj.kind === "text" ? this.spanItem(obj, annotation) : this.imageItem(obj, annotation);
     }
 
     boxItem(obj, annotation) {
