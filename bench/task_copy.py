@@ -27,14 +27,22 @@ the rows sent in COPY's binary format instead of text); ``data_jsonb`` (``task.d
 ``jsonb`` instead of ``json``, the GIN on ``data jsonb_path_ops`` instead of
 ``(data::jsonb) jsonb_path_ops``: COPY parses each row's JSON once, not once to check it and again
 for the GIN), ``data_jsonb_no_gin`` (the same column without the GIN: with ``no_gin``, what the
-column type costs apart from the index). ``fpi_per_1k``: the full-page images
+column type costs apart from the index); ``no_pk`` (without the primary key); ``key32`` (the dedupe
+key as ``hashtext``'s 32-bit hash: 20 bytes an index entry instead of 28); ``nodedup`` (B-tree
+deduplication off on every B-tree); ``gin_batch`` (the GIN's pending list and the work memory that
+merges it at 256 MB for the transaction, the list flushed by ``gin_clean_pending_list`` after the
+COPY, inside the measured time). ``fpi_per_1k``: the full-page images
 the whole server wrote per 1,000 rows (a checkpoint during the COPY makes them), read from
 ``pg_stat_wal`` (use a server of your own).
 
 Usage::
 
     python bench/task_copy.py --pg-url postgresql://postgres@127.0.0.1:5432/scratch
-        [--rows 300000] [--rounds 2] [--variants base,hash] [--text-chars 600]
+        [--rows 300000] [--rounds 2] [--variants base,hash] [--text-chars 600] [--prefill 8000000]
+
+``--prefill N`` measures a large table: N rows of the same project are COPYed and committed first
+(ids 1..N, the base schema, its indexes grown by inserts as an import grows them), each variant
+then COPYs ``--rows`` more on top and rolls back, and ``VACUUM task`` removes them before the next.
 
 The database is a scratch one: its tables are DROPPED. The last line printed is one JSON object.
 """
@@ -86,6 +94,13 @@ DO $$ DECLARE r record; BEGIN
 END $$"""
 
 _NO_KEY = "DROP INDEX ix_task_project_key"
+_NODEDUP = """
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am a ON a.oid = i.relam
+           WHERE x.indrelid = 'task'::regclass AND a.amname = 'btree' LOOP
+    EXECUTE 'ALTER INDEX ' || quote_ident(r.relname) || ' SET (deduplicate_items = off)';
+  END LOOP;
+END $$"""
 _DATA_JSONB = ["DROP INDEX ix_task_data_gin",
                "ALTER TABLE task ALTER COLUMN data TYPE jsonb USING data::jsonb",
                "CREATE INDEX ix_task_data_gin ON task USING gin (data jsonb_path_ops)"]
@@ -121,6 +136,21 @@ VARIANTS: dict[str, list[str]] = {
     # task.data as jsonb: parsed once by COPY, the GIN on the column itself (same opclass)
     "data_jsonb": _DATA_JSONB,
     "data_jsonb_no_gin": _DATA_JSONB[:2],
+    # the primary key (its readers are everything; measured to place it among the others)
+    "no_pk": ["ALTER TABLE task DROP CONSTRAINT pk_task CASCADE"],
+    # the dedupe key as a 32-bit hash: 20 bytes an entry instead of 28 (known_hashes keeps the exact check)
+    "key32": [_NO_KEY, "CREATE INDEX ix_task_project_key ON task (project_id, hashtext(content_hash))"],
+    # B-tree deduplication off on every B-tree (its pass runs at each would-be split and finds nothing)
+    "nodedup": [_NODEDUP],
+    # the GIN's pending list merged in larger sorted batches: each merge walks the entry tree once
+    # for its keys, so fewer merges touch fewer of its leaves when it no longer fits in memory;
+    # the list is flushed before the transaction ends (in the measured time) so readers never scan it
+    "gin_batch": ["SET LOCAL gin_pending_list_limit = '256MB'", "SET LOCAL work_mem = '256MB'",
+                  "SET LOCAL maintenance_work_mem = '256MB'"],
+}
+# statements run after the COPY, inside the measured time
+AFTER: dict[str, list[str]] = {
+    "gin_batch": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
 }
 
 WORDS = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")
@@ -149,7 +179,7 @@ def copy_blocks(n: int, pid: int, first_id: int, block: int = 5000,
     for start in range(0, n, block):
         lines = []
         for i in range(start, min(n, start + block)):
-            data = dumps({"text": task_text(i, chars)})
+            data = dumps({"text": task_text(first_id + i, chars)})
             lines.append(f"{first_id + i}\t{copy_text(data)}\t{sha256_text(data)}{tail}")
         out.append("".join(lines))
     return out, ("id", "data", "content_hash", *consts)
@@ -187,18 +217,20 @@ def binary_blocks(n: int, pid: int, first_id: int, block: int = 5000, chars: int
     for start in range(0, n, block):
         rows = []
         for i in range(start, min(n, start + block)):
-            data = dumps({"text": task_text(i, chars)})
+            data = dumps({"text": task_text(first_id + i, chars)})
             rows.append(b"".join([count, int4(first_id + i), text(data), text(sha256_text(data)), tail]))
         out.append(b"".join(rows))
     out.append(struct.pack(">h", -1))
     return out
 
 
-def run_variant(url: str, name: str, blocks: list[str] | list[bytes], columns: tuple[str, ...], n: int) -> dict:
+def run_variant(url: str, name: str, blocks: list[str] | list[bytes], columns: tuple[str, ...], n: int,
+                prefilled: bool = False) -> dict:
     fpi0 = _server_fpi(url)
     with psycopg.connect(url) as conn:
         backend = conn.info.backend_pid
-        conn.execute("TRUNCATE task CASCADE")
+        if not prefilled:
+            conn.execute("TRUNCATE task CASCADE")
         for sql in VARIANTS[name]:
             conn.execute(sql)
         wal0 = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
@@ -208,14 +240,40 @@ def run_variant(url: str, name: str, blocks: list[str] | list[bytes], columns: t
         with conn.cursor() as cur, cur.copy(f"COPY task ({cols}) FROM STDIN{binary}") as copy:
             for b in blocks:
                 copy.write(b)
+        for sql in AFTER.get(name, []):
+            conn.execute(sql)
         # the COPY's end waits for the backend: its CPU is all spent by now
         wall, cpu = time.perf_counter() - t0, cpu_seconds([backend]) - cpu0
         wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", (wal0,)).fetchone()[0]
         conn.rollback()
+    if prefilled:
+        # the rolled-back rows' heap and index entries go before the next variant
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM task")
     time.sleep(0.5)  # the backend's exit reports its WAL figures
     fpi = _server_fpi(url) - fpi0
     return {"cpu_us": cpu * 1e6 / n, "wall_us": wall * 1e6 / n, "wal_bytes": float(wal) / n, "busy": cpu / wall,
             "fpi_per_1k": fpi * 1000 / n}
+
+
+def prefill(url: str, pid: int, n: int, chars: int, block: int = 100_000) -> None:
+    """Commit ``n`` rows (ids 1..n) into ``task`` with the base schema, a block at a time, then VACUUM ANALYZE:
+    the table the variants' rows go on top of, its indexes grown by inserts as an import grows them."""
+    t0 = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        for start in range(0, n, block):
+            part, columns = copy_blocks(min(block, n - start), pid, start + 1, chars=chars)
+            cols = ", ".join(f'"{c}"' for c in columns)
+            with conn.cursor() as cur, cur.copy(f"COPY task ({cols}) FROM STDIN") as copy:
+                for b in part:
+                    copy.write(b)
+            if (start // block) % 10 == 9:
+                conn.commit()
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE task")
+        conn.execute("CHECKPOINT")
+    log(f"prefilled {n:,} rows in {time.perf_counter() - t0:.0f} s")
 
 
 def main() -> None:
@@ -226,6 +284,9 @@ def main() -> None:
     ap.add_argument("--variants", default="base,text_hash,hash")
     ap.add_argument("--text-chars", type=int, default=0,
                     help="make each task's text at least this long (default: ~40 characters)")
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="first COPY (and commit) this many rows of the same project with the base schema; each "
+                         "variant then COPYs --rows more on top and rolls back (VACUUM after each)")
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = set(names) - set(VARIANTS)
@@ -239,20 +300,24 @@ def main() -> None:
     pid = int(labelfab(env, "project", "create", "--title", "copy", "--config", str(tmp / "config.xml"),
                        "--as", LEAD_EMAIL).strip().splitlines()[-1])
     url = args.pg_url
-    blocks, columns = copy_blocks(args.rows, pid, 1, chars=args.text_chars)
-    binary = binary_blocks(args.rows, pid, 1, chars=args.text_chars) if "binary" in names else []
+    if args.prefill:
+        prefill(url, pid, args.prefill, args.text_chars)
+    first = args.prefill + 1
+    blocks, columns = copy_blocks(args.rows, pid, first, chars=args.text_chars)
+    binary = binary_blocks(args.rows, pid, first, chars=args.text_chars) if "binary" in names else []
     runs: dict[str, list[dict]] = {n: [] for n in names}
     loads = []
     for r in range(args.rounds):
         for name in names if r % 2 == 0 else reversed(names):
             load = load_average()
-            fig = run_variant(url, name, binary if name == "binary" else blocks, columns, args.rows)
+            fig = run_variant(url, name, binary if name == "binary" else blocks, columns, args.rows,
+                              prefilled=bool(args.prefill))
             fig["load"] = load
             loads.append(load)
             runs[name].append(fig)
             log(f"{name:12s} cpu {fig['cpu_us']:5.2f} us/row, wall {fig['wall_us']:5.2f} us/row, "
                 f"WAL {fig['wal_bytes']:5.0f} B/row, FPI {fig['fpi_per_1k']:5.1f}/1k rows, busy {fig['busy']:.0%} (load {load})")
-    out = {"bench": "task_copy", "rows": args.rows, "rounds": args.rounds, "text_chars": args.text_chars, "load_min": min(loads), "load_max": max(loads)}
+    out = {"bench": "task_copy", "rows": args.rows, "prefill": args.prefill, "rounds": args.rounds, "text_chars": args.text_chars, "load_min": min(loads), "load_max": max(loads)}
     for name, figs in runs.items():
         out[name] = {k: round(min(f[k] for f in figs), 2) for k in ("cpu_us", "wall_us", "wal_bytes", "fpi_per_1k")}
         out[name]["cpu_us_all"] = [round(f["cpu_us"], 2) for f in figs]
