@@ -43,6 +43,7 @@ Usage::
 ``--prefill N`` measures a large table: N rows of the same project are COPYed and committed first
 (ids 1..N, the base schema, its indexes grown by inserts as an import grows them), each variant
 then COPYs ``--rows`` more on top and rolls back, and ``VACUUM task`` removes them before the next.
+``--reuse`` measures again on the table such a run left (``--variants`` in several invocations).
 
 The database is a scratch one: its tables are DROPPED. The last line printed is one JSON object.
 """
@@ -287,21 +288,28 @@ def main() -> None:
     ap.add_argument("--prefill", type=int, default=0,
                     help="first COPY (and commit) this many rows of the same project with the base schema; each "
                          "variant then COPYs --rows more on top and rolls back (VACUUM after each)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure on the table an earlier --prefill run left (nothing dropped or prefilled)")
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = set(names) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants: {sorted(unknown)}")
-    tmp = Path(tempfile.mkdtemp(prefix="labelfab-task-copy-"))
-    env = bench_env(tmp / "data", args.pg_url)
-    reset_schema(env)
-    init_with_lead(env)
-    (tmp / "config.xml").write_text(CONFIG)
-    pid = int(labelfab(env, "project", "create", "--title", "copy", "--config", str(tmp / "config.xml"),
-                       "--as", LEAD_EMAIL).strip().splitlines()[-1])
     url = args.pg_url
-    if args.prefill:
-        prefill(url, pid, args.prefill, args.text_chars)
+    if args.reuse:  # the table an earlier run's --prefill left
+        with psycopg.connect(url) as conn:
+            pid = conn.execute("SELECT id FROM project WHERE title = 'copy'").fetchone()[0]
+            args.prefill = conn.execute("SELECT max(id) FROM task").fetchone()[0]
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="labelfab-task-copy-"))
+        env = bench_env(tmp / "data", args.pg_url)
+        reset_schema(env)
+        init_with_lead(env)
+        (tmp / "config.xml").write_text(CONFIG)
+        pid = int(labelfab(env, "project", "create", "--title", "copy", "--config", str(tmp / "config.xml"),
+                           "--as", LEAD_EMAIL).strip().splitlines()[-1])
+        if args.prefill:
+            prefill(url, pid, args.prefill, args.text_chars)
     first = args.prefill + 1
     blocks, columns = copy_blocks(args.rows, pid, first, chars=args.text_chars)
     binary = binary_blocks(args.rows, pid, first, chars=args.text_chars) if "binary" in names else []
