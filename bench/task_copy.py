@@ -31,7 +31,8 @@ column type costs apart from the index); ``no_pk`` (without the primary key); ``
 key as ``hashtext``'s 32-bit hash: 20 bytes an index entry instead of 28); ``nodedup`` (B-tree
 deduplication off on every B-tree); ``gin_batch`` (the GIN's pending list and the work memory that
 merges it at 256 MB for the transaction, the list flushed by ``gin_clean_pending_list`` after the
-COPY, inside the measured time). ``fpi_per_1k``: the full-page images
+COPY, inside the measured time); ``not_last`` (a task of a later project in the table: the indexes
+led by ``project_id`` no longer take the rows on their rightmost leaf; with ``--prefill``). ``fpi_per_1k``: the full-page images
 the whole server wrote per 1,000 rows (a checkpoint during the COPY makes them), read from
 ``pg_stat_wal`` (use a server of your own).
 
@@ -43,7 +44,10 @@ Usage::
 ``--prefill N`` measures a large table: N rows of the same project are COPYed and committed first
 (ids 1..N, the base schema, its indexes grown by inserts as an import grows them), each variant
 then COPYs ``--rows`` more on top and rolls back, and ``VACUUM task`` removes them before the next.
-``--reuse`` measures again on the table such a run left (``--variants`` in several invocations).
+``--reuse`` measures again on the table such a run left (``--variants`` in several invocations);
+``--reuse --lookup N`` times an import's dedupe lookup of N rows' data (half of them in the table)
+through ``ix_task_project_key`` (before migration 0030) and through ``ix_task_data_gin`` (after),
+alternated over ``--rounds``.
 
 The database is a scratch one: its tables are DROPPED. The last line printed is one JSON object.
 """
@@ -148,6 +152,11 @@ VARIANTS: dict[str, list[str]] = {
     # the list is flushed before the transaction ends (in the measured time) so readers never scan it
     "gin_batch": ["SET LOCAL gin_pending_list_limit = '256MB'", "SET LOCAL work_mem = '256MB'",
                   "SET LOCAL maintenance_work_mem = '256MB'"],
+    # a task of a later project (id -1, so the primary key's inserts still append): every index
+    # led by project_id then gets the import's keys before its last entry, not on its rightmost
+    # leaf, where PostgreSQL's fast path skips the descent from the root
+    "not_last": ["INSERT INTO task SELECT (jsonb_populate_record(NULL::task, to_jsonb(t) || jsonb_build_object("
+                 "'id', -1, 'project_id', t.project_id + 1))).* FROM task t ORDER BY id DESC LIMIT 1"],
 }
 # statements run after the COPY, inside the measured time
 AFTER: dict[str, list[str]] = {
@@ -277,6 +286,61 @@ def prefill(url: str, pid: int, n: int, chars: int, block: int = 100_000) -> Non
     log(f"prefilled {n:,} rows in {time.perf_counter() - t0:.0f} s")
 
 
+def lookup(url: str, pid: int, n_rows: int, n: int, rounds: int, seed: int = 1) -> dict:
+    """An import's dedupe lookup on the table, the two ways alternated over fresh samples of ``n``
+    rows' data, half of them present: ``key`` (``ix_task_project_key``, 500 hashes a query, as before
+    migration 0030) and ``gin`` (``ix_task_data_gin``, 100 rows a query, ``known_hashes`` now).
+    Wall microseconds a row; both must find the same present rows."""
+    import random
+
+    rnd = random.Random(seed)
+    out: dict[str, list[float]] = {"key": [], "gin": []}
+
+    def sample() -> dict[str, str]:
+        ids = rnd.sample(range(1, n_rows + 1), n // 2) + [n_rows + 10 + i for i in rnd.sample(range(10**7), n // 2)]
+        return {sha256_text(d): d for d in (dumps({"text": task_text(i)}) for i in ids)}
+
+    def key_way(conn, docs: dict[str, str]) -> set[str]:
+        found: set[str] = set()
+        hs = sorted(docs)
+        for k in range(0, len(hs), 500):
+            part = hs[k:k + 500]
+            marks = ", ".join(["%s"] * len(part))
+            keys = ", ".join(["hashtextextended(%s, 0)"] * len(part))
+            found.update(r[0] for r in conn.execute(
+                f"SELECT content_hash FROM task WHERE project_id = %s AND content_hash IN ({marks}) "
+                f"AND hashtextextended(content_hash, 0) IN ({keys})", [pid, *part, *part]))
+        return found
+
+    def gin_way(conn, docs: dict[str, str]) -> set[str]:
+        found: set[str] = set()
+        hs = sorted(docs)
+        for k in range(0, len(hs), 100):
+            part = hs[k:k + 100]
+            found.update(r[0] for r in conn.execute(
+                "SELECT content_hash FROM task WHERE project_id = %s AND CAST(data AS JSONB) @> ANY(%s::jsonb[]) "
+                "AND content_hash = ANY(%s)", [pid, [docs[h] for h in part], part]))
+        return found
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        check = sample()
+        assert key_way(conn, check) == gin_way(conn, check), "the two ways disagree"
+        for r in range(rounds):
+            for way in ("key", "gin") if r % 2 == 0 else ("gin", "key"):
+                docs = sample()
+                t0 = time.perf_counter()
+                found = (key_way if way == "key" else gin_way)(conn, docs)
+                out[way].append((time.perf_counter() - t0) * 1e6 / len(docs))
+                log(f"lookup {way}: {out[way][-1]:.1f} us a row, {len(found)} of {len(docs)} found "
+                    f"(load {load_average()})")
+        part = sorted(check)[:100]
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN SELECT content_hash FROM task WHERE project_id = %s AND CAST(data AS JSONB) @> ANY(%s::jsonb[]) "
+            "AND content_hash = ANY(%s)", [pid, [check[h] for h in part], part]))
+        log(plan)
+    return {w: [round(v, 1) for v in vals] for w, vals in out.items()} | {"gin_plan_reads_gin": "ix_task_data_gin" in plan}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pg-url", required=True)
@@ -290,6 +354,8 @@ def main() -> None:
                          "variant then COPYs --rows more on top and rolls back (VACUUM after each)")
     ap.add_argument("--reuse", action="store_true",
                     help="measure on the table an earlier --prefill run left (nothing dropped or prefilled)")
+    ap.add_argument("--lookup", type=int, default=0,
+                    help="with --reuse: time an import's dedupe lookup of this many rows (old index vs GIN)")
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = set(names) - set(VARIANTS)
@@ -311,6 +377,10 @@ def main() -> None:
         if args.prefill:
             prefill(url, pid, args.prefill, args.text_chars)
     first = args.prefill + 1
+    if args.lookup:
+        print(json.dumps({"bench": "task_copy", "lookup": args.lookup, "table_rows": args.prefill}
+                         | lookup(url, pid, args.prefill, args.lookup, args.rounds)))
+        return
     blocks, columns = copy_blocks(args.rows, pid, first, chars=args.text_chars)
     binary = binary_blocks(args.rows, pid, first, chars=args.text_chars) if "binary" in names else []
     runs: dict[str, list[dict]] = {n: [] for n in names}

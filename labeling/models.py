@@ -236,8 +236,8 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         # The router's order (labeling/router.py): requeued, priority, started, import order.
         sa.Index("ix_task_route", "project_id", "state", "is_gold", "requeued", "priority", "n_annotations", "id"),
-        # an import's dedupe (labeling.imports.bulk.known_hashes); PostgreSQL indexes a 64-bit
-        # key of the hash instead, ix_task_project_key (migration 0023, migrations/env.py)
+        # an import's dedupe (labeling.imports.bulk.known_hashes); PostgreSQL finds the hashes
+        # through the GIN index on data instead (migration 0030, migrations/env.py)
         sa.Index("ix_task_project_hash", "project_id", "content_hash").ddl_if(dialect="sqlite"),
         # the data manager's sorted pages (labeling/dm/table.py), read from either end
         sa.Index("ix_task_project_id", "project_id", "id"),

@@ -11,6 +11,7 @@ task events of tasks that arrive labeled (:func:`labeling.lifecycle.event_row`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Session, select
 
 from labeling import webhooks
@@ -230,25 +232,46 @@ _ANNOTATION_COLUMNS = ("task_id", "project_id", "user_id", "result", "was_cancel
 _PREDICTION_COLUMNS = ("task_id", "project_id", "result", "score", "probs", "model_version", "created_at")
 
 
-def known_hashes(s: Session, project_id: int, hashes: set[str]) -> set[str]:
-    """The content hashes among ``hashes`` that tasks of the project have.
+def known_hashes(s: Session, project_id: int, docs: dict[str, str]) -> set[str]:
+    """The content hashes among ``docs`` (content hash -> the row's data as canonical JSON) that
+    tasks of the project have.
 
-    PostgreSQL finds them through ``ix_task_project_key``, an index of a 64-bit key of each
-    hash (migration 0023): the key's condition selects the index entries, the exact one the
-    tasks. SQLite indexes the hashes themselves.
+    SQLite looks the hashes up in ``ix_task_project_hash``. PostgreSQL has no index of the
+    hashes (migration 0030: in an import of millions of tasks its random-order inserts were the
+    backend's dearest per-row cost): a task with a row's hash holds the row's data, so the GIN
+    index on the data (``ix_task_data_gin``, which the data manager's filters read) finds the
+    tasks whose data contains it, and the exact hash picks among them. Data without a scalar
+    value anywhere (``{}``, empty lists) gives the GIN nothing to look up; those few hashes are
+    looked up among the project's tasks.
     """
-    pg = s.get_bind().dialect.name == "postgresql"
     seen: set[str] = set()
-    for chunk in chunks(sorted(hashes), 500):
-        where = [Task.project_id == project_id, Task.content_hash.in_(chunk)]
-        if pg:
-            where.append(_hash_key(Task.content_hash).in_([_hash_key(sa.literal(h)) for h in chunk]))
-        seen.update(s.exec(select(Task.content_hash).where(*where)))
+    if s.get_bind().dialect.name != "postgresql":
+        for chunk in chunks(sorted(docs), 500):
+            seen.update(s.exec(select(Task.content_hash).where(Task.project_id == project_id,
+                                                               Task.content_hash.in_(chunk))))
+        return seen
+    indexed = sorted(h for h, d in docs.items() if _has_scalar(json.loads(d)))
+    bare = sorted(set(docs).difference(indexed))
+    for chunk in chunks(indexed, 100):
+        # one GIN probe per row into one bitmap of candidate tasks; every task with one of the
+        # hashes holds that row's data, so the exact condition on the hashes finds them all
+        candidates = sa.cast(Task.data, JSONB).op("@>")(sa.any_(sa.cast(
+            sa.bindparam("docs", [docs[h] for h in chunk], type_=ARRAY(sa.Text)), ARRAY(JSONB))))
+        seen.update(s.exec(select(Task.content_hash).where(Task.project_id == project_id, candidates,
+                                                           Task.content_hash.in_(chunk))))
+    if bare:
+        seen.update(s.exec(select(Task.content_hash).where(Task.project_id == project_id,
+                                                           Task.content_hash.in_(bare))))
     return seen
 
 
-def _hash_key(value: Any) -> sa.ColumnElement:
-    return sa.func.hashtextextended(value, 0)
+def _has_scalar(value: Any) -> bool:
+    """Whether a JSON value holds a string, number, boolean or null anywhere (what the GIN indexes)."""
+    if isinstance(value, dict):
+        return any(_has_scalar(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_scalar(v) for v in value)
+    return True
 
 
 @dataclass
@@ -294,7 +317,8 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
     # which rows go in
     keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
     if dedupe:
-        seen = known_hashes(s, project.id, {rows[i].content_hash for i in keep if rows[i].content_hash})
+        seen = known_hashes(s, project.id, {rows[i].content_hash: rows[i].data_json for i in keep
+                                            if rows[i].content_hash})
         kept = []
         for i in keep:
             h = rows[i].content_hash

@@ -16,7 +16,7 @@ from PIL import Image
 from sqlmodel import select
 
 from labeling import gold, imports, jobs, projects, thumbnails
-from labeling.db import read_session
+from labeling.db import read_session, write_session
 from labeling.errors import Conflict, Forbidden, Invalid
 from labeling.imports import ImportFile
 from labeling.media import thumbnail_for
@@ -164,18 +164,21 @@ def test_dedupe_skips_tasks_already_there_and_repeats(lead, text_project):
 
 def test_dedupe_lookup_finds_this_projects_hashes_through_its_index(lead, text_project):
     """known_hashes names the hashes this project's tasks have (not another project's), and its
-    query is answered from the hash index: ix_task_project_key on PostgreSQL, a 64-bit key of
-    each hash (migration 0023), ix_task_project_hash on SQLite."""
+    query is answered from an index: on PostgreSQL the GIN index on the data (no index of the
+    hashes there since migration 0030), never a scan of the tasks; ix_task_project_hash on SQLite."""
     from labeling.db import get_engine
     from labeling.imports.bulk import known_hashes
 
     other = projects.create_project(lead.user, title="other", label_config=TEXT)
     imports.import_data(lead.user, text_project.id, body=[{"text": "a"}, {"text": "b"}])
     imports.import_data(lead.user, other.id, body=[{"text": "c"}])
-    digest = {t: hashlib.sha256(json.dumps({"text": t}, separators=(",", ":")).encode()).hexdigest() for t in "abcd"}
+    # enough of the project's tasks that reading them all is not the planner's cheapest way
+    imports.import_data(lead.user, text_project.id, body=[{"text": f"t{i}"} for i in range(3000)])
+    docs = {t: json.dumps({"text": t}, separators=(",", ":")) for t in "abcd"}
+    digest = {t: hashlib.sha256(docs[t].encode()).hexdigest() for t in "abcd"}
     with read_session() as s:
-        assert known_hashes(s, text_project.id, set(digest.values())) == {digest["a"], digest["b"]}
-        assert known_hashes(s, other.id, {digest["a"], digest["c"], digest["d"]}) == {digest["c"]}
+        assert known_hashes(s, text_project.id, {digest[t]: docs[t] for t in "abcd"}) == {digest["a"], digest["b"]}
+        assert known_hashes(s, other.id, {digest[t]: docs[t] for t in "acd"}) == {digest["c"]}
 
     engine = get_engine()
     pg = engine.dialect.name == "postgresql"
@@ -187,18 +190,37 @@ def test_dedupe_lookup_finds_this_projects_hashes_through_its_index(lead, text_p
     sa.event.listen(engine, "before_cursor_execute", seen)
     try:
         with read_session() as s:
-            known_hashes(s, text_project.id, {digest["a"]})
+            known_hashes(s, text_project.id, {digest[t]: docs[t] for t in "ab"})
     finally:
         sa.event.remove(engine, "before_cursor_execute", seen)
     sql, params = next((q, p) for q, p in statements if "content_hash" in q)
     with engine.connect() as conn:
         if pg:
-            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("ANALYZE task")
             plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, params))
-            assert "ix_task_project_key" in plan and "ix_task_project_hash" not in plan
+            assert "ix_task_data_gin" in plan and "Seq Scan" not in plan, plan
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("task")}
+            assert not {"ix_task_project_key", "ix_task_project_hash"} & indexes
         else:
             plan = "\n".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
             assert "ix_task_project_hash" in plan
+
+
+def test_dedupe_lookup_of_data_without_a_scalar_value(lead, text_project):
+    """Data with no string, number, boolean or null in it gives the GIN nothing to look up: its
+    hash is found among the project's tasks all the same (and a row with a value is not
+    confused with one without)."""
+    from labeling.canonical import content_hash, dumps
+    from labeling.imports.bulk import known_hashes
+
+    bare, full = {"text": [], "meta": {}}, {"text": [None]}
+    with write_session() as s:
+        for data in (bare, full):
+            s.add(Task(project_id=text_project.id, data=data, content_hash=content_hash(data)))
+    other = {"text": [[]]}
+    with read_session() as s:
+        docs = {content_hash(d): dumps(d) for d in (bare, full, other)}
+        assert known_hashes(s, text_project.id, docs) == {content_hash(bare), content_hash(full)}
 
 
 @pytest.mark.parametrize("probs, message", [
