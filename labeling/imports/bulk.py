@@ -251,6 +251,12 @@ def known_hashes(s: Session, project_id: int, docs: dict[str, str]) -> set[str]:
                                                                Task.content_hash.in_(chunk))))
         return seen
     indexed = sorted(h for h, d in docs.items() if _has_scalar(json.loads(d)))
+    if indexed:
+        # the planner expects ~1% of a large table from a hundred rows' data and finds a few
+        # tasks: JIT compiling and parallel workers for that cost ~100 ms a query (for the rest of
+        # the import's transaction, whose other statements are COPYs and small lookups)
+        s.execute(sa.text("SET LOCAL jit = off"))
+        s.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
     bare = sorted(set(docs).difference(indexed))
     for chunk in chunks(indexed, 100):
         # one GIN probe per row into one bitmap of candidate tasks; every task with one of the
