@@ -156,7 +156,7 @@ VARIANTS: dict[str, list[str]] = {
     # led by project_id then gets the import's keys before its last entry, not on its rightmost
     # leaf, where PostgreSQL's fast path skips the descent from the root
     "not_last": ["INSERT INTO task SELECT (jsonb_populate_record(NULL::task, to_jsonb(t) || jsonb_build_object("
-                 "'id', -1, 'project_id', t.project_id + 1))).* FROM task t ORDER BY id DESC LIMIT 1"],
+                 "'id', -1, 'project_id', t.project_id + 1))).* FROM task t ORDER BY t.id DESC LIMIT 1"],
 }
 # statements run after the COPY, inside the measured time
 AFTER: dict[str, list[str]] = {
