@@ -28,6 +28,15 @@ probabilities in the jobs' order of items, and then they are equal. Usage::
                              [--baselines /work/notes/qczoo/full_run.json]
 
 A line per row goes to stderr; the last line on stdout is one JSON object of figures.
+
+Acceptance of a new noise rule (written before measuring it): against the product's rule, through
+the product (``bench/qc_zoo.py --seed 0, 1, 2 --dump``; rules compared offline on those dumps,
+designed on seeds 0 and 1, seed 2 scored once for the finalist), on every seed (a) no row at or
+above its best bare-cleanlab baseline falls below it, (b) no fewer rows within 2 points of the
+true noise, (c) the mean gap does not fall; (d) ``bench/qc_core.py``: demo digits F1 >= 0.95 at 10
+and 20 %, 100k items <= 60 s and <= 1 GB; and it must gain something: more rows at or above their
+baseline or within 2 points on some seed. No constant fitted to the benchmark's rows (only the
+module's settings or a statistic of the model and labels themselves).
 """
 
 from __future__ import annotations
