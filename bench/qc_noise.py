@@ -54,6 +54,9 @@ confident_joint     16 / 0.8416 / 11             16 / 0.8480 / 11             0.
 expected_count      6 / 0.5520 / 0               5 / 0.5490 / 0               0.644 / 0.693
 =================== ============================ ============================ ===============
 
+Held-out seed 2, scored once at the end for the record: crossfit 18 / 0.8769 / 15, pooled 18 / 0.8739
+/ 15, halvings40 18 / 0.8797 / 15.
+
 ``--halving-seeds 8`` shows how much of a row is the halvings' luck: the product estimate's
 standard deviation over 8 seeds of its halvings is 0.001-0.007 on most rows (0.0006-0.002 with 40
 halvings), but where the two readings differ by about their error the reading kept changes with
