@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from insights.sql import labels_sql
-from labeling import projects, tally
+from labeling import projects, tally, tasks
 from labeling.db import get_engine, read_session, write_session
 from labeling.models import FinalTally, Role, Task, TaskTally
 
@@ -71,10 +71,10 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     other = client.post("/api/projects", json={"title": "Other", "label_config": TEXT},
                         headers=lead.headers).get_json()["id"]
     # an import: plain tasks, and tasks arriving with an annotation (labeled at once)
-    tasks = [{"text": f"t{i}"} for i in range(12)]
-    tasks += [{"data": {"text": f"a{i}"}, "annotations": [{"result": choice("pos" if i % 2 else "neg")}]}
+    rows = [{"text": f"t{i}"} for i in range(12)]
+    rows += [{"data": {"text": f"a{i}"}, "annotations": [{"result": choice("pos" if i % 2 else "neg")}]}
               for i in range(4)]
-    assert client.post(f"/api/projects/{pid}/import", json=tasks, headers=lead.headers).status_code == 201
+    assert client.post(f"/api/projects/{pid}/import", json=rows, headers=lead.headers).status_code == 201
     client.post(f"/api/projects/{other}/import", json=[{"text": "x"}], headers=lead.headers)
     counts, _ = check(pid)
     assert counts[("open", False)][0] == 12 and counts[("labeled", False)][0] == 4
@@ -112,7 +112,7 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     projects.update_project(lead.user, pid, overlap=2)
     check(pid)
     act(client, lead, pid, "delete_tasks", ids[7:9])
-    projects.delete_task(lead.user, ids[9])
+    tasks.delete_task(lead.user, ids[9])
     check(pid)
     assert kept(other)[0] == {("open", False): [1, 0, 1, 0]}  # another project's tallies untouched
 
