@@ -232,3 +232,32 @@ def test_on_a_small_phone_four_labels_and_submit_are_on_screen(page, shot, lead,
     expect(fourth).to_have_class(re.compile("is-checked"))
     fits_the_window(page)
     shot(page, f"small-phone-{template}")
+
+
+IMAGE_CHOICES = """<View>
+  <Header value="Which animal is this?"/>
+  <Image name="image" value="$image"/>
+  <Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices>
+</View>"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_nothing_left_to_label_shows_no_empty_image_view_and_check_again_is_on_screen(page, shot, lead, annotator,
+                                                                                      width, height):
+    """An image project with nothing left for the annotator: the empty state alone, not an empty
+    image view with its zoom bar above it (the labeling page's own layout rule showed the image
+    object again); on a phone that view pushed "Check again" out of the data pane's sight."""
+    project = projects.create_project(lead.user, title="Animals", label_config=IMAGE_CHOICES)
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, annotator.email)
+    page.goto(f"/annotate/{project.id}")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    expect(page.locator(".anno-image-object")).to_be_hidden()
+    recheck = page.locator('[data-anno="recheck"]')
+    _inside(page, recheck)
+    centre = recheck.bounding_box()
+    shown = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('[data-anno=recheck]') !== null",
+                          [centre["x"] + centre["width"] / 2, centre["y"] + centre["height"] / 2])
+    assert shown, "Check again is covered or cut off"
+    fits_the_window(page)
+    shot(page, f"annotate-nothing-left-{width}")
