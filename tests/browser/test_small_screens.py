@@ -123,8 +123,8 @@ def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator,
 
 
 def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, lead):
-    """Their wide tables (imports, QC findings and runs, dataset versions and files) scroll in
-    their cards instead of widening the page."""
+    """Their wide tables (imports, QC findings and runs, dataset versions and files, a task's QC
+    findings on its page) scroll in their cards instead of widening the page."""
     from labeling import datasets
     from labeling.db import write_session
     from labeling.models import LabelIssue, QualityRun
@@ -146,7 +146,8 @@ def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, 
     login(page, lead.email)
     for path, text in ((f"/projects/{pid}", "Recent imports"), (f"/projects/{pid}/quality", "model says 'neg'"),
                        (f"/projects/{pid}/datasets", "first release"), (f"/projects/{pid}/datasets/1", "dataset.jsonl"),
-                       (f"/projects/{pid}/dashboard", "first release")):
+                       (f"/projects/{pid}/dashboard", "first release"),
+                       (f"/projects/{pid}/tasks/{ids[11]}", "model says 'neg'")):
         page.goto(path)
         expect(page.locator("main").get_by_text(text).first).to_be_visible()
         _no_sideways_scroll(page)
