@@ -101,6 +101,21 @@ def test_on_a_phone_the_project_list_fits_and_every_label_button_is_on_screen(pa
     shot(page, "small-screen-projects-phone")
 
 
+def test_on_a_phone_log_out_stays_on_one_line(page, shot, make_user):
+    """The top bar of every page but the labeling page (which hides the email) broke "Log out" into
+    "Log" over "out" beside an email as long as the demo reviewer's."""
+    from labeling.models import Role
+
+    reviewer = make_user("reviewer@example.com", Role.reviewer)
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, reviewer.email)
+    page.goto("/projects")
+    lines = page.get_by_role("button", name="Log out").evaluate(
+        "b => { const r = document.createRange(); r.selectNodeContents(b); return r.getClientRects().length; }")
+    assert lines == 1, f"Log out takes {lines} lines"
+    shot(page, "small-screen-topbar-phone")
+
+
 def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator, make_user):
     from labeling.models import Role
     from tests.browser.test_review import wait_for_task
