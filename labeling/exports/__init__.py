@@ -36,6 +36,7 @@ __all__ = [
     "Filters",
     "SplitAssigner",
     "Splits",
+    "annotated_tasks",
     "annotation_json",
     "available_formats",
     "export",
@@ -46,6 +47,5 @@ __all__ = [
     "parse_splits",
     "prediction_json",
     "state_counts",
-    "annotated_tasks",
     "task_json",
 ]
