@@ -158,11 +158,12 @@ def visible_projects(session: Session, user: User, *, include_archived: bool = F
             if (wanted is None or wanted in p.title.casefold()) and project_role(session, user, p) is not None]
 
 
-def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
+def project_counts(session: Session, project_ids: list[int], *, fold: bool = True) -> dict[int, dict[str, int]]:
     """Per project: tasks, tasks by state, tasks with a submitted annotation (Label Studio's
     ``num_tasks_with_annotations``, whatever their state), gold tasks (each holds one ground-truth
-    answer: Label Studio's ``ground_truth_number``), annotations (grouped queries, one each), and
-    its creator as Label Studio shows them (``created_by``)."""
+    answer: Label Studio's ``ground_truth_number``), submitted and skipped annotations (read from
+    the tallies the database keeps, :func:`labeling.tally.task_counts`; ``fold`` as there),
+    predictions (a grouped query), and its creator as Label Studio shows them (``created_by``)."""
     counts: dict[int, dict[str, Any]] = {pid: {"task_number": 0, "total_annotations_number": 0,
                                                "skipped_annotations_number": 0, "total_predictions_number": 0,
                                                "num_tasks_with_annotations": 0, "ground_truth_number": 0,
@@ -173,24 +174,15 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
     for pid, creator in session.execute(select(Project.id, User).join(User, User.id == Project.created_by)
                                         .where(Project.id.in_(project_ids))):
         counts[pid]["created_by"] = wire.user_simple(creator)
-    annotated = sa.func.sum(sa.case((Task.n_annotations > 0, 1), else_=0))  # submitted, not skipped
-    gold = sa.func.sum(sa.case((Task.is_gold, 1), else_=0))
-    rows = session.execute(
-        select(Task.project_id, Task.state, sa.func.count(), annotated, gold).where(Task.project_id.in_(project_ids))
-        .group_by(Task.project_id, Task.state)
-    )
-    for pid, state, n, with_annotations, n_gold in rows:
-        counts[pid]["states"][state] = n
-        counts[pid]["task_number"] += n
-        counts[pid]["num_tasks_with_annotations"] += int(with_annotations or 0)
-        counts[pid]["ground_truth_number"] += int(n_gold or 0)
-    rows = session.execute(
-        select(Annotation.project_id, Annotation.was_cancelled, sa.func.count())
-        .where(Annotation.project_id.in_(project_ids))
-        .group_by(Annotation.project_id, Annotation.was_cancelled)
-    )
-    for pid, cancelled, n in rows:
-        counts[pid]["skipped_annotations_number" if cancelled else "total_annotations_number"] = n
+    for pid, by_key in tally.task_counts(session.connection(), project_ids, fold=fold).items():
+        c = counts[pid]
+        for (state, gold), (n, _requeued, _wanted, annotated, n_annotations, n_skips) in by_key.items():
+            c["states"][state] = c["states"].get(state, 0) + n
+            c["task_number"] += n
+            c["num_tasks_with_annotations"] += annotated
+            c["ground_truth_number"] += n if gold else 0
+            c["total_annotations_number"] += n_annotations
+            c["skipped_annotations_number"] += n_skips
     rows = session.execute(
         select(Prediction.project_id, sa.func.count()).where(Prediction.project_id.in_(project_ids))
         .group_by(Prediction.project_id)
