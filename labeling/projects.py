@@ -22,7 +22,6 @@ from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.jobs.qc_trigger import tasks_labeled
 from labeling.limits import check_text, has_lone_surrogate, is_id
 from labeling.models import (
-    Annotation,
     DatasetVersion,
     Membership,
     Prediction,

@@ -75,7 +75,7 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     # an import: plain tasks, and tasks arriving with an annotation (labeled at once)
     rows = [{"text": f"t{i}"} for i in range(12)]
     rows += [{"data": {"text": f"a{i}"}, "annotations": [{"result": choice("pos" if i % 2 else "neg")}]}
-              for i in range(4)]
+             for i in range(4)]
     assert client.post(f"/api/projects/{pid}/import", json=rows, headers=lead.headers).status_code == 201
     client.post(f"/api/projects/{other}/import", json=[{"text": "x"}], headers=lead.headers)
     counts, _ = check(pid)
