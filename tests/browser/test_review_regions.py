@@ -11,7 +11,7 @@ from labeling.db import read_session
 from labeling.models import ReviewDecision, Role
 from tests.browser.conftest import login
 from tests.browser.test_annotate import png_data_url
-from tests.browser.test_review import wait_for_task
+from tests.browser.test_review import nav_gap, wait_for_task
 from tests.labeling.test_review import task
 from tests.labeling.test_review_regions import PEOPLE, PEOPLE_BOXES, TEXT, box_suspect, ner_suspect
 
@@ -224,3 +224,22 @@ def test_box_review_keeps_its_decisions_on_screen_without_scrolling(page, shot, 
         _inside(page, buttons.nth(i))
     assert page.locator(".anno-image-view").bounding_box()["height"] >= 250
     shot(page, f"review-boxes-{width}")
+
+
+@pytest.mark.parametrize("kind", ["boxes", "spans"])
+def test_no_blank_band_between_the_sub_navigation_and_the_status_line(page, shot, lead, annotator, make_user, kind):
+    """The box and span review page is a flex column (as high as the window), where margins add
+    up instead of collapsing: the status line's own margin stood under the sub-navigation's, a
+    blank band twice the room the classification review page leaves there."""
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    if kind == "boxes":
+        project, tid = box_suspect(lead.user, annotator, image=png_data_url(1600, 1200))
+        n = len(PEOPLE_BOXES)
+    else:
+        project, tid = ner_suspect(lead.user, annotator)
+        n = len(PEOPLE)
+    open_review(page, reviewer, project, tid, n)
+    expect(page.locator("#review-status")).to_contain_text(f"Task #{tid}")
+    room = nav_gap(page)
+    assert room["gap"] <= room["margin"] + 1, f"a {room['gap'] - room['margin']:.0f} px band under the sub-navigation"
+    shot(page, f"review-{kind}-top")
