@@ -277,3 +277,25 @@ def test_nothing_left_to_label_shows_no_empty_image_view_and_check_again_is_on_s
     assert shown, "Check again is covered or cut off"
     fits_the_window(page)
     shot(page, f"annotate-nothing-left-{width}")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_nothing_left_to_label_hides_the_task_s_header_and_its_flag_button(page, shot, lead, annotator, width, height):
+    """With no task shown, the config's header ("Which animal is this?") and "Flag a problem with
+    this task" asked about a task that is not there; they show again with the next task."""
+    project = projects.create_project(lead.user, title="Animals", label_config=IMAGE_CHOICES)
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, annotator.email)
+    page.goto(f"/annotate/{project.id}")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    expect(page.get_by_text("Which animal is this?")).to_be_hidden()
+    expect(page.locator("#flag-open")).to_be_hidden()
+    fits_the_window(page)
+    shot(page, f"annotate-nothing-left-no-header-{width}")
+    from labeling import imports
+
+    imports.import_data(lead.user, project.id, body=[{"image": png_data_url(64, 64)}], background=False)
+    page.locator('[data-anno="recheck"]').click()
+    expect(page.locator(".anno-image-object")).to_be_visible()
+    expect(page.get_by_text("Which animal is this?")).to_be_visible()
+    expect(page.locator("#flag-open")).to_be_visible()
