@@ -137,6 +137,44 @@ def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator,
     shot(page, "small-screen-review-phone")
 
 
+@pytest.mark.parametrize("kind", ["short", "long"])
+def test_on_a_phone_the_review_decisions_are_on_screen_with_the_item(page, shot, lead, annotator, make_user, kind):
+    """On a 390x844 phone the classification review page was 1241 px high: Keep and the other
+    decisions sat below the data and every fact, out of sight until the reviewer scrolled."""
+    from labeling.db import write_session
+    from labeling.models import Role, Task
+    from tests.browser.test_review import wait_for_task
+    from tests.labeling.test_review import make_project as make_review_project
+    from tests.labeling.test_review import suspects_in_review
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = make_review_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg", "pos"], truth=["pos", "pos"])
+    with write_session() as s:
+        t = s.get(Task, ids[0])
+        t.data = {"text": "The battery lasts two days and the screen is sharp. " * (12 if kind == "long" else 1)}
+        s.add(t)
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, ids[0])
+    _no_sideways_scroll(page)
+    buttons = page.locator(".review-actions .row button")
+    assert buttons.count() == 5
+    for i in range(buttons.count()):
+        _inside(page, buttons.nth(i))
+    expect(page.locator("#review-text")).to_be_visible()
+    box = page.locator("#review-text").bounding_box()
+    assert box["y"] < 844 / 2, box  # the item starts in the upper half, above the decisions
+    shot(page, f"small-screen-review-phone-{kind}")
+    page.keyboard.press("r")  # the picker opens in the decisions, its labels and Confirm on screen too
+    expect(page.locator("#review-picker")).to_be_visible()
+    for target in (page.locator(".picker-option").last, page.locator("#review-confirm")):
+        target.scroll_into_view_if_needed()
+        _inside(page, target)
+    shot(page, f"small-screen-review-phone-{kind}-relabel")
+
+
 def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, lead):
     """Their wide tables (imports, QC findings and runs, dataset versions and files, a task's QC
     findings on its page) scroll in their cards instead of widening the page."""
