@@ -243,3 +243,19 @@ def test_no_blank_band_between_the_sub_navigation_and_the_status_line(page, shot
     room = nav_gap(page)
     assert room["gap"] <= room["margin"] + 1, f"a {room['gap'] - room['margin']:.0f} px band under the sub-navigation"
     shot(page, f"review-{kind}-top")
+
+
+def test_span_review_shows_every_fact_without_scrolling_inside_the_facts_card(page, shot, lead, annotator, make_user):
+    """At 1280x800 the facts card beside the workspace cut its last fact, "Queued by", at its foot:
+    the reviewer had to scroll inside the card to read which run queued the task."""
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = ner_suspect(lead.user, annotator)
+    open_review(page, reviewer, project, tid, len(PEOPLE))
+    expect(page.locator("#review-run")).not_to_be_empty()
+    card = page.locator("section.review-facts").bounding_box()
+    for fact in (page.locator(".review-labels dt").last, page.locator("#review-run")):
+        box = fact.bounding_box()
+        assert box["y"] >= card["y"] and box["y"] + box["height"] <= card["y"] + card["height"], (box, card)
+        assert box["y"] + box["height"] <= 800, box
+    assert page.locator("section.review-facts").evaluate("(c) => c.scrollTop") == 0
+    shot(page, "review-ner-facts-1280")
