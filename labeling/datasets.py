@@ -54,15 +54,8 @@ from labeling.dataset_card import card_markdown
 from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Invalid, NotFound
 from labeling.exports.converter import run_converter
-from labeling.exports.selection import (
-    SPLIT_NAMES,
-    Batch,
-    DataMap,
-    Filters,
-    Splits,
-    Stats,
-    state_counts,
-)
+from labeling.exports.options import SPLIT_NAMES, Filters, Splits
+from labeling.exports.selection import Batch, DataMap, Stats, state_counts
 from labeling.exports.service import start
 from labeling.exports.writers import (
     EXPORT_FORMATS,

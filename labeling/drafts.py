@@ -24,7 +24,7 @@ from labeling.db import read_session, utcnow, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.limits import MAX_ID
 from labeling.models import Annotation, AnnotationDraft, Project, Task, User
-from labeling.projects import task_for_user
+from labeling.tasks import task_for_user
 
 __all__ = ["MAX_DRAFTS", "create_draft", "list_drafts", "get_draft", "update_draft", "delete_draft", "take_submitted",
            "delete_for_annotations", "authors"]
@@ -38,7 +38,7 @@ FIELDS = {"result", "lead_time", "was_postponed", "import_id", "task", "annotati
 
 def _task(s, user: User, task_id: int) -> tuple[Task, Project, bool]:
     """The task if the user may see it (an annotator: one they hold or labelled), its project,
-    and whether the user sees every draft there (:func:`labeling.projects.task_for_user`)."""
+    and whether the user sees every draft there (:func:`labeling.tasks.task_for_user`)."""
     return task_for_user(s, user, task_id, "view")
 
 

@@ -496,7 +496,7 @@ def _predictions_of(backend: MLBackend, project: Project, tasks: list[dict], bod
 
 def _store(s: Session, project: Project, predictions: list[dict], version: str) -> tuple[int, int]:
     """Write predictions checked against the label config; (stored, refused)."""
-    from labeling.annotations import _check_prediction, _check_prediction_values
+    from labeling.predictions import check_prediction, check_prediction_values
 
     stored = refused = 0
     tasks = {t.id: t for t in s.exec(select(Task).where(Task.id.in_({p["task"] for p in predictions})))}
@@ -507,8 +507,8 @@ def _store(s: Session, project: Project, predictions: list[dict], version: str) 
         score = p["score"] if isinstance(p["score"], int | float) and not isinstance(p["score"], bool) else None
         probs = p["probs"] if isinstance(p["probs"], dict) else None
         try:
-            _check_prediction_values(task.id, score=score, probs=probs)
-            _check_prediction(s, project, task, p["result"], probs)
+            check_prediction_values(task.id, score=score, probs=probs)
+            check_prediction(s, project, task, p["result"], probs)
         except DomainError as exc:
             refused += 1
             log.info("ML backend prediction for task %s refused: %s", task.id, exc)

@@ -303,6 +303,9 @@ class TaskTally(SQLModel, table=True):
     wanted: int = Field(default=0, sa_type=sa.BigInteger)  # sum of target_overlap - n_annotations
     # tasks with a submitted annotation (n_annotations > 0), whatever their state (migration 0028)
     annotated: int = Field(default=0, sa_type=sa.BigInteger)
+    # sums of n_annotations and n_skips: the project's submitted and skipped annotations (migration 0030)
+    annotations: int = Field(default=0, sa_type=sa.BigInteger)
+    skips: int = Field(default=0, sa_type=sa.BigInteger)
 
 
 class FinalTally(SQLModel, table=True):

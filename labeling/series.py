@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labeling import outbound, projects
+from labeling import outbound, tasks
 from labeling.db import read_session
 from labeling.errors import Invalid, NotFound
 from labeling.media import parse_media_url
@@ -62,7 +62,7 @@ def task_series(user: User, task_id: int, name: str) -> dict[str, Any]:
     OutboundError
         The URL could not be fetched.
     """
-    task = projects.get_task(user, task_id)  # NotFound / Forbidden as the task API answers
+    task = tasks.get_task(user, task_id)  # NotFound / Forbidden as the task API answers
     with read_session() as s:
         project = s.get(Project, task["project"])
         schema = schema_of(project)

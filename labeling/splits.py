@@ -36,7 +36,7 @@ from labeling.access import require_project
 from labeling.bulkwrite import BulkWriter
 from labeling.db import utcnow, write_session
 from labeling.errors import Conflict, Invalid
-from labeling.exports.selection import SPLIT_NAMES, SplitAssigner, Splits
+from labeling.exports.options import SPLIT_NAMES, SplitAssigner, Splits
 from labeling.models import Project, SplitGeneration, TaskSplit, User
 
 __all__ = ["Placement", "current_generation", "generation_view", "placement", "resplit", "store"]

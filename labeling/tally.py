@@ -1,8 +1,9 @@
 """Tallies of a project's tasks, kept up to date as tasks change (ARCHITECTURE.md, "Dashboard
 tallies"): tasks by state and gold (with the tasks sent back by QC, the annotations still wanted
-and the tasks with a submitted annotation) and the labels in the final labels of accepted tasks.
+the tasks with a submitted annotation, and the tasks' submitted and skipped annotations) and the
+labels in the final labels of accepted tasks.
 
-Triggers on ``task`` (migrations 0021_scale_tallies, 0028_tally_annotated) append rows of differences to ``task_tally``
+Triggers on ``task`` (migrations 0021_scale_tallies, 0028_tally_annotated, 0030_tally_annotations) append rows of differences to ``task_tally``
 and ``final_tally`` in the transaction of every statement that writes tasks, whatever the path;
 a project's figures are the sums of its rows, read by an index range. The rows only grow, so a
 reader that finds more than :data:`FOLD_AT` rows beyond one per key folds them (:func:`compact`):
@@ -26,33 +27,39 @@ __all__ = ["FOLD_AT", "annotated", "compact", "final_labels", "forget", "task_co
 _TT = TaskTally.__table__
 _FT = FinalTally.__table__
 
+#: ``task_tally``'s summed columns, in the order of :data:`Counts`' lists.
+_SUMS = ("tasks", "requeued", "wanted", "annotated", "annotations", "skips")
+
 #: Rows beyond one per key a project may have before a reader folds them.
 FOLD_AT = 256
 
-#: ``(state, is_gold) -> [tasks, requeued, annotations wanted, tasks with a submitted annotation]``
+#: ``(state, is_gold) -> [tasks, requeued, annotations wanted, tasks with a submitted annotation,
+#: submitted annotations, skipped annotations]``
 Counts = dict[tuple[str, bool], list[int]]
 
 
-def task_counts(conn: Connection, project_ids: Iterable[int]) -> dict[int, Counts]:
-    """Tasks of each project by ``(state, is_gold)``: ``[tasks, requeued, wanted, annotated]``,
-    where ``requeued`` counts the tasks QC sent back, ``wanted`` sums ``target_overlap -
-    n_annotations`` and ``annotated`` counts the tasks with a submitted annotation
-    (``n_annotations > 0``). Keys with no task are left out. Folds a project's rows when they
-    are many."""
+def task_counts(conn: Connection, project_ids: Iterable[int], *, fold: bool = True) -> dict[int, Counts]:
+    """Tasks of each project by ``(state, is_gold)``: ``[tasks, requeued, wanted, annotated,
+    annotations, skips]``, where ``requeued`` counts the tasks QC sent back, ``wanted`` sums
+    ``target_overlap - n_annotations``, ``annotated`` counts the tasks with a submitted
+    annotation (``n_annotations > 0``), ``annotations`` and ``skips`` sum ``n_annotations`` and
+    ``n_skips``. Keys with no task are left out. Folds a project's rows when they are many
+    (``fold=False``: never; for a caller inside a write transaction, which on SQLite holds the
+    lock the fold's own transaction would wait for)."""
     ids = sorted(set(project_ids))
     out: dict[int, Counts] = {pid: {} for pid in ids}
     if not ids:
         return out
     rows: dict[int, int] = defaultdict(int)
-    for pid, state, gold, tasks, requeued, wanted, with_annotations, n in conn.execute(
-            sa.select(_TT.c.project_id, _TT.c.state, _TT.c.is_gold, sa.func.sum(_TT.c.tasks),
-                      sa.func.sum(_TT.c.requeued), sa.func.sum(_TT.c.wanted), sa.func.sum(_TT.c.annotated),
-                      sa.func.count())
+    for pid, state, gold, n, tasks, *values in conn.execute(
+            sa.select(_TT.c.project_id, _TT.c.state, _TT.c.is_gold, sa.func.count(),
+                      *(sa.func.sum(_TT.c[c]) for c in _SUMS))
             .where(_TT.c.project_id.in_(ids)).group_by(_TT.c.project_id, _TT.c.state, _TT.c.is_gold)):
         rows[pid] += n - 1
         if tasks:
-            out[pid][(state, bool(gold))] = [int(tasks), int(requeued or 0), int(wanted or 0), int(with_annotations or 0)]
-    _fold_later([pid for pid, extra in rows.items() if extra > FOLD_AT])
+            out[pid][(state, bool(gold))] = [int(tasks), *(int(v or 0) for v in values)]
+    if fold:
+        _fold_later([pid for pid, extra in rows.items() if extra > FOLD_AT])
     return out
 
 
@@ -94,15 +101,15 @@ def compact(project_id: int) -> None:
         if conn.dialect.name == "postgresql":  # one statement each, summed in the database
             _fold_pg(conn, project_id)
             return
-        sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(_SUMS))
         for state, gold, *values in conn.execute(
                 sa.delete(_TT).where(_TT.c.project_id == project_id)
-                .returning(_TT.c.state, _TT.c.is_gold, _TT.c.tasks, _TT.c.requeued, _TT.c.wanted, _TT.c.annotated)):
+                .returning(_TT.c.state, _TT.c.is_gold, *(_TT.c[c] for c in _SUMS))):
             v = sums[(state, bool(gold))]
             for i, n in enumerate(values):
                 v[i] += n
-        rows = [{"project_id": project_id, "state": k[0], "is_gold": k[1], "tasks": v[0], "requeued": v[1],
-                 "wanted": v[2], "annotated": v[3]} for k, v in sums.items() if any(v)]
+        rows = [{"project_id": project_id, "state": k[0], "is_gold": k[1], **dict(zip(_SUMS, v, strict=True))}
+                for k, v in sums.items() if any(v)]
         if rows:
             conn.execute(sa.insert(_TT), rows)
         labels: dict[tuple, int] = defaultdict(int)
@@ -117,7 +124,7 @@ def compact(project_id: int) -> None:
 
 
 def _fold_pg(conn: Connection, project_id: int) -> None:
-    for table, keys, values in ((_TT, ("state", "is_gold"), ("tasks", "requeued", "wanted", "annotated")),
+    for table, keys, values in ((_TT, ("state", "is_gold"), _SUMS),
                                 (_FT, ("control", "field", "label"), ("n",))):
         gone = (sa.delete(table).where(table.c.project_id == project_id)
                 .returning(*(table.c[k] for k in (*keys, *values))).cte("gone"))

@@ -396,7 +396,9 @@ def project_payload(conn: Connection, project_id: int) -> dict[str, Any] | None:
         project = s.get(Project, project_id)
         if project is None:
             return None
-        return {**project_view(project, project_counts(s, [project_id]).get(project_id)), **project_model_keys(project)}
+        # inside the act's write transaction: no fold (on SQLite its own transaction would wait for this one)
+        counts = project_counts(s, [project_id], fold=False).get(project_id)
+        return {**project_view(project, counts), **project_model_keys(project)}
 
 
 def project_model_keys(project: Project) -> dict[str, Any]:

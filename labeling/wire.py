@@ -601,7 +601,7 @@ def dm_task_keys(annotations: list[dict[str, Any]], predictions: list[dict[str, 
     """Label Studio's Data Manager keys of one task (``DataManagerTaskSerializer``, the answer to
     ``GET /api/tasks/ID``) from the built annotations and predictions the caller sees;
     ``draft_exists`` (false) and ``storage_filename`` (null) are set by
-    :func:`labeling.projects.get_task`, with the caller's ``drafts``."""
+    :func:`labeling.tasks.get_task`, with the caller's ``drafts``."""
     done = [a for a in annotations if not a["was_cancelled"]]
     times = [a["lead_time"] for a in annotations if a["lead_time"] is not None]
     scores = [p["score"] for p in predictions if p["score"] is not None]

@@ -39,6 +39,7 @@ from labeling.models import (
     TaskState,
     User,
 )
+from labeling.tasks import delete_where  # the one rule for what hangs on a task
 
 _DELETE_DIALOG = {"type": "confirm", "form": None}
 
@@ -109,10 +110,8 @@ def list_actions(user: User, project_id: int) -> list[dict[str, Any]]:
 
 
 def _delete_tasks(s: Session, ids: list[int], user: User, now) -> int:
-    from labeling.projects import _delete_where  # the one rule for what hangs on a task
-
     project_id = s.execute(select(Task.project_id).where(Task.id.in_(ids)).limit(1)).scalar_one()
-    _delete_where(s, "task_id", ids, keep={"task"})
+    delete_where(s, "task_id", ids, keep={"task"})
     count = s.execute(sa.delete(Task).where(Task.id.in_(ids))).rowcount
     webhooks.emit(s, "TASKS_DELETED", project_id, lambda: {"tasks": webhooks.only_ids(ids)})
     return count

@@ -189,7 +189,7 @@ def page(user: User, project_id: int, params: filters.PrepareParams, *, page_no:
          page_size: int = PAGE_SIZE, search: Sequence[Any] = ()) -> Page:
     """One page of the tasks ``params`` selects, in its order, with every column's values.
 
-    ``search`` is more clauses over :class:`Task` (``projects.task_filters``' text search).
+    ``search`` is more clauses over :class:`Task` (``tasks.task_filters``' text search).
 
     Raises
     ------

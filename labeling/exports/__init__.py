@@ -1,7 +1,9 @@
 """Exports (ARCHITECTURE.md, "labeling/ — the domain"): a project's tasks with their final labels.
 
-- :mod:`~labeling.exports.selection`: which tasks and annotations (filters, splits, final labels,
-  one read transaction);
+- :mod:`~labeling.exports.options`: an export's filters and splits, read from text, and the
+  split drawing;
+- :mod:`~labeling.exports.selection`: which tasks and annotations (the options applied, final
+  labels, one read transaction);
 - :mod:`~labeling.exports.writers`: Label Studio's JSON shapes, the formats and their writers
   (JSON, JSON_MIN, CSV, TSV, JSONL, Parquet), zips;
 - :mod:`~labeling.exports.converter`: the formats of ``label_studio_sdk.converter`` (COCO, YOLO,
@@ -11,16 +13,15 @@
 What the pages, the REST API and the CLI use is importable from the package itself.
 """
 
-from labeling.exports.selection import (
+from labeling.exports.options import (
     Filters,
     SplitAssigner,
     Splits,
-    annotated_tasks,
     parse_filters,
     parse_flag,
     parse_splits,
-    state_counts,
 )
+from labeling.exports.selection import annotated_tasks, state_counts
 from labeling.exports.service import Export, export, export_project, iter_ls_json
 from labeling.exports.writers import (
     EXPORT_FORMATS,
@@ -36,6 +37,7 @@ __all__ = [
     "Filters",
     "SplitAssigner",
     "Splits",
+    "annotated_tasks",
     "annotation_json",
     "available_formats",
     "export",
@@ -46,6 +48,5 @@ __all__ = [
     "parse_splits",
     "prediction_json",
     "state_counts",
-    "annotated_tasks",
     "task_json",
 ]

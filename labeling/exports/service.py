@@ -34,13 +34,12 @@ from labeling.canonical import results_match
 from labeling.db import read_session
 from labeling.errors import Invalid
 from labeling.exports.converter import check_converter_config, converted_entries
+from labeling.exports.options import Filters, Splits
 from labeling.exports.selection import (
     BATCH,
     Batch,
     DataMap,
-    Filters,
     Selection,
-    Splits,
     check_filters,
     no_items_error,
     state_counts,

@@ -67,8 +67,9 @@ class ChatOptions(BaseModel):
     message_roles : list of str
         Roles the annotator may add messages as (``messageroles``).
     editable : list of str
-        Roles whose added messages the annotator may edit (``editable="true"``: every role of
-        ``message_roles``; ``"false"`` or absent: none).
+        Roles whose added messages the annotator may edit (``editable="true"``: every role, so
+        also the assistant's replies where ``message_roles`` is the user alone; ``"false"`` or
+        absent: none). It governs editing only: the composer stays, as in Label Studio.
     min_messages, max_messages : int or str or None
         ``minMessages`` / ``maxMessages``: a number, or the task data field (``"max"`` for
         ``"$max"``) holding it.
@@ -110,8 +111,8 @@ def _options(el: Any) -> tuple[ChatOptions, list[str]]:
     if unknown:
         problems.append(f"has messageroles with unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
     editable_raw = (attr(el, "editable") or "false").strip()
-    if editable_raw.lower() == "true":
-        editable = list(roles)
+    if editable_raw.lower() == "true":  # Label Studio: every message, the LLM's replies too
+        editable = list(ROLES)
     elif editable_raw.lower() == "false":
         editable = []
     else:

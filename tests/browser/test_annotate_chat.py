@@ -189,6 +189,59 @@ def test_write_a_whole_conversation_and_edit_a_message_with_the_keyboard(page, s
     assert len({r["id"] for r in saved.result}) == 4
 
 
+def test_editable_true_lets_the_annotator_edit_the_assistant_replies_they_write(page, shot, lead, annotator):
+    """Label Studio's "Fine-Tune an Agent with an LLM" template (llm=..., editable="true"): labelfab
+    calls no model, so the annotator writes the assistant's replies too; editable="true" makes every
+    message editable, "including responses from the LLM" (Label Studio's Chat docs), so E edits one."""
+    project = make_project(lead, template("chat__chat_llm_eval"), [{"text": "Ask about billing.", "chat": []}],
+                           title="LLM chats")
+    open_annotate(page, annotator, project)
+    messages = page.locator(".anno-chat-msg")
+    expect(messages).to_have_count(0)
+    page.keyboard.press("m")
+    page.keyboard.type("How do I change my plan?")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")  # the role box: the assistant, whose replies the model would write
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Open Billing, then Plans.")
+    page.keyboard.press("Enter")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(1)).to_contain_text("assistant")
+    page.keyboard.press("Escape")
+    page.keyboard.press("k")  # the assistant's reply
+    page.keyboard.press("e")
+    expect(page.locator("[data-chat-input]")).to_have_value("Open Billing, then Plans.")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Open Billing, then Plans, then Change.")
+    page.keyboard.press("Enter")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(1)).to_contain_text("Open Billing, then Plans, then Change.")
+    shot(page, "annotate-chat-llm-edit")
+
+
+def test_editable_false_keeps_the_composer_and_edits_nothing_as_label_studio(page, shot, lead, annotator):
+    """The RLHF template's editable="false": Label Studio's page for it says the Chat "provides an
+    interface where the annotator can type and send messages" and that editable="false" only stops
+    them editing messages; so the composer stays, and E does not edit a message they added."""
+    project = make_project(lead, template("chat__chat_rlhf"), [{"text": "Review it.", "chat": CHAT}], title="RLHF")
+    open_annotate(page, annotator, project)
+    messages = page.locator(".anno-chat-msg")
+    expect(messages).to_have_count(4)
+    composer = page.locator("[data-chat-input]")
+    expect(composer).to_be_visible()
+    page.keyboard.press("m")
+    page.keyboard.type("One more question.")
+    page.keyboard.press("Enter")
+    expect(messages).to_have_count(5)
+    page.keyboard.press("Escape")
+    page.keyboard.press("k")  # the message just added
+    expect(messages.nth(4)).to_have_class(re.compile("is-selected"))
+    page.keyboard.press("e")
+    expect(composer).to_have_value("")
+    expect(composer).not_to_be_focused()
+
+
 def test_a_lead_corrects_a_message_rating_in_the_editor(page, shot, lead, annotator):
     """The task editor (mode review): the arrows walk the messages (J and K stay the editor's),
     a digit changes the selected message's rating, R saves the correction as a new version."""

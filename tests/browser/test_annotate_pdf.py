@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from labeling import annotations
+from labeling import predictions
 from labeling.db import read_session
 from labeling.imports import ImportFile
 from labeling.models import Task
@@ -124,7 +124,7 @@ def test_ocr_regions_of_a_prediction_are_shown_on_their_page_and_submitted_uncha
                            show_predictions=True)
     with read_session() as s:
         (tid,) = s.exec(select(Task.id).where(Task.project_id == project.id)).all()
-    annotations.create_prediction(lead.user, task_id=tid, result=ocr, score=0.9)  # a model's OCR regions
+    predictions.create_prediction(lead.user, task_id=tid, result=ocr, score=0.9)  # a model's OCR regions
     open_annotate(page, annotator, project)
     page.wait_for_load_state("load")
     expect(page.locator("[data-page-number]")).to_have_text("1 of 2")

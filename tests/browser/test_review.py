@@ -28,6 +28,19 @@ def wait_for_task(page, task_id: int) -> None:
     expect(page.locator("#review")).to_have_attribute("aria-busy", "false")
 
 
+NAV_GAP_JS = """() => {
+    const nav = document.querySelector('.review-nav'), status = document.getElementById('review-status');
+    return {gap: status.getBoundingClientRect().top - nav.getBoundingClientRect().bottom,
+            margin: parseFloat(getComputedStyle(nav).marginBottom)};
+}"""
+
+
+def nav_gap(page) -> dict:
+    """The room between the QC sub-navigation and the status line, and the sub-navigation's own
+    margin below it: as on every other page, the one is the other (the margins collapse)."""
+    return page.evaluate(NAV_GAP_JS)
+
+
 def test_review_queue_with_the_keyboard(page, shot, lead, annotator, make_user):
     reviewer = make_user("rev@example.com", Role.reviewer)
     project = make_project(lead.user)
@@ -49,6 +62,8 @@ def test_review_queue_with_the_keyboard(page, shot, lead, annotator, make_user):
     expect(page.locator("#review-annotations")).to_contain_text("ann@example.com")
     expect(page.locator("#review-reason")).to_contain_text("model says 'pos'")
     expect(page.locator("#review-score")).to_have_text("0.050")
+    room = nav_gap(page)  # no band under the sub-navigation (the box and span page checks it too)
+    assert room["gap"] <= room["margin"] + 1, room
     shot(page, "review-page")
 
     page.keyboard.press("k")  # keep

@@ -11,7 +11,7 @@ from labeling.db import read_session
 from labeling.models import ReviewDecision, Role
 from tests.browser.conftest import login
 from tests.browser.test_annotate import png_data_url
-from tests.browser.test_review import wait_for_task
+from tests.browser.test_review import nav_gap, wait_for_task
 from tests.labeling.test_review import task
 from tests.labeling.test_review_regions import PEOPLE, PEOPLE_BOXES, TEXT, box_suspect, ner_suspect
 
@@ -224,3 +224,38 @@ def test_box_review_keeps_its_decisions_on_screen_without_scrolling(page, shot, 
         _inside(page, buttons.nth(i))
     assert page.locator(".anno-image-view").bounding_box()["height"] >= 250
     shot(page, f"review-boxes-{width}")
+
+
+@pytest.mark.parametrize("kind", ["boxes", "spans"])
+def test_no_blank_band_between_the_sub_navigation_and_the_status_line(page, shot, lead, annotator, make_user, kind):
+    """The box and span review page is a flex column (as high as the window), where margins add
+    up instead of collapsing: the status line's own margin stood under the sub-navigation's, a
+    blank band twice the room the classification review page leaves there."""
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    if kind == "boxes":
+        project, tid = box_suspect(lead.user, annotator, image=png_data_url(1600, 1200))
+        n = len(PEOPLE_BOXES)
+    else:
+        project, tid = ner_suspect(lead.user, annotator)
+        n = len(PEOPLE)
+    open_review(page, reviewer, project, tid, n)
+    expect(page.locator("#review-status")).to_contain_text(f"Task #{tid}")
+    room = nav_gap(page)
+    assert room["gap"] <= room["margin"] + 1, f"a {room['gap'] - room['margin']:.0f} px band under the sub-navigation"
+    shot(page, f"review-{kind}-top")
+
+
+def test_span_review_shows_every_fact_without_scrolling_inside_the_facts_card(page, shot, lead, annotator, make_user):
+    """At 1280x800 the facts card beside the workspace cut its last fact, "Queued by", at its foot:
+    the reviewer had to scroll inside the card to read which run queued the task."""
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = ner_suspect(lead.user, annotator)
+    open_review(page, reviewer, project, tid, len(PEOPLE))
+    expect(page.locator("#review-run")).not_to_be_empty()
+    card = page.locator("section.review-facts").bounding_box()
+    for fact in (page.locator(".review-labels dt").last, page.locator("#review-run")):
+        box = fact.bounding_box()
+        assert box["y"] >= card["y"] and box["y"] + box["height"] <= card["y"] + card["height"], (box, card)
+        assert box["y"] + box["height"] <= 800, box
+    assert page.locator("section.review-facts").evaluate("(c) => c.scrollTop") == 0
+    shot(page, "review-ner-facts-1280")

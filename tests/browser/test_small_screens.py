@@ -101,6 +101,21 @@ def test_on_a_phone_the_project_list_fits_and_every_label_button_is_on_screen(pa
     shot(page, "small-screen-projects-phone")
 
 
+def test_on_a_phone_log_out_stays_on_one_line(page, shot, make_user):
+    """The top bar of every page but the labeling page (which hides the email) broke "Log out" into
+    "Log" over "out" beside an email as long as the demo reviewer's."""
+    from labeling.models import Role
+
+    reviewer = make_user("reviewer@example.com", Role.reviewer)
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, reviewer.email)
+    page.goto("/projects")
+    lines = page.get_by_role("button", name="Log out").evaluate(
+        "b => { const r = document.createRange(); r.selectNodeContents(b); return r.getClientRects().length; }")
+    assert lines == 1, f"Log out takes {lines} lines"
+    shot(page, "small-screen-topbar-phone")
+
+
 def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator, make_user):
     from labeling.models import Role
     from tests.browser.test_review import wait_for_task
@@ -122,9 +137,47 @@ def test_on_a_phone_the_review_page_fits_the_screen(page, shot, lead, annotator,
     shot(page, "small-screen-review-phone")
 
 
+@pytest.mark.parametrize("kind", ["short", "long"])
+def test_on_a_phone_the_review_decisions_are_on_screen_with_the_item(page, shot, lead, annotator, make_user, kind):
+    """On a 390x844 phone the classification review page was 1241 px high: Keep and the other
+    decisions sat below the data and every fact, out of sight until the reviewer scrolled."""
+    from labeling.db import write_session
+    from labeling.models import Role, Task
+    from tests.browser.test_review import wait_for_task
+    from tests.labeling.test_review import make_project as make_review_project
+    from tests.labeling.test_review import suspects_in_review
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project = make_review_project(lead.user)
+    ids = suspects_in_review(project, annotator, given=["neg", "pos"], truth=["pos", "pos"])
+    with write_session() as s:
+        t = s.get(Task, ids[0])
+        t.data = {"text": "The battery lasts two days and the screen is sharp. " * (12 if kind == "long" else 1)}
+        s.add(t)
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, ids[0])
+    _no_sideways_scroll(page)
+    buttons = page.locator(".review-actions .row button")
+    assert buttons.count() == 5
+    for i in range(buttons.count()):
+        _inside(page, buttons.nth(i))
+    expect(page.locator("#review-text")).to_be_visible()
+    box = page.locator("#review-text").bounding_box()
+    assert box["y"] < 844 / 2, box  # the item starts in the upper half, above the decisions
+    shot(page, f"small-screen-review-phone-{kind}")
+    page.keyboard.press("r")  # the picker opens in the decisions, its labels and Confirm on screen too
+    expect(page.locator("#review-picker")).to_be_visible()
+    for target in (page.locator(".picker-option").last, page.locator("#review-confirm")):
+        target.scroll_into_view_if_needed()
+        _inside(page, target)
+    shot(page, f"small-screen-review-phone-{kind}-relabel")
+
+
 def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, lead):
-    """Their wide tables (imports, QC findings and runs, dataset versions and files) scroll in
-    their cards instead of widening the page."""
+    """Their wide tables (imports, QC findings and runs, dataset versions and files, a task's QC
+    findings on its page) scroll in their cards instead of widening the page."""
     from labeling import datasets
     from labeling.db import write_session
     from labeling.models import LabelIssue, QualityRun
@@ -146,7 +199,8 @@ def test_on_a_phone_a_lead_s_project_pages_do_not_overflow_sideways(page, shot, 
     login(page, lead.email)
     for path, text in ((f"/projects/{pid}", "Recent imports"), (f"/projects/{pid}/quality", "model says 'neg'"),
                        (f"/projects/{pid}/datasets", "first release"), (f"/projects/{pid}/datasets/1", "dataset.jsonl"),
-                       (f"/projects/{pid}/dashboard", "first release")):
+                       (f"/projects/{pid}/dashboard", "first release"),
+                       (f"/projects/{pid}/tasks/{ids[11]}", "model says 'neg'")):
         page.goto(path)
         expect(page.locator("main").get_by_text(text).first).to_be_visible()
         _no_sideways_scroll(page)
@@ -232,3 +286,54 @@ def test_on_a_small_phone_four_labels_and_submit_are_on_screen(page, shot, lead,
     expect(fourth).to_have_class(re.compile("is-checked"))
     fits_the_window(page)
     shot(page, f"small-phone-{template}")
+
+
+IMAGE_CHOICES = """<View>
+  <Header value="Which animal is this?"/>
+  <Image name="image" value="$image"/>
+  <Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices>
+</View>"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_nothing_left_to_label_shows_no_empty_image_view_and_check_again_is_on_screen(page, shot, lead, annotator,
+                                                                                      width, height):
+    """An image project with nothing left for the annotator: the empty state alone, not an empty
+    image view with its zoom bar above it (the labeling page's own layout rule showed the image
+    object again); on a phone that view pushed "Check again" out of the data pane's sight."""
+    project = projects.create_project(lead.user, title="Animals", label_config=IMAGE_CHOICES)
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, annotator.email)
+    page.goto(f"/annotate/{project.id}")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    expect(page.locator(".anno-image-object")).to_be_hidden()
+    recheck = page.locator('[data-anno="recheck"]')
+    _inside(page, recheck)
+    centre = recheck.bounding_box()
+    shown = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('[data-anno=recheck]') !== null",
+                          [centre["x"] + centre["width"] / 2, centre["y"] + centre["height"] / 2])
+    assert shown, "Check again is covered or cut off"
+    fits_the_window(page)
+    shot(page, f"annotate-nothing-left-{width}")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_nothing_left_to_label_hides_the_task_s_header_and_its_flag_button(page, shot, lead, annotator, width, height):
+    """With no task shown, the config's header ("Which animal is this?") and "Flag a problem with
+    this task" asked about a task that is not there; they show again with the next task."""
+    project = projects.create_project(lead.user, title="Animals", label_config=IMAGE_CHOICES)
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, annotator.email)
+    page.goto(f"/annotate/{project.id}")
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    expect(page.get_by_text("Which animal is this?")).to_be_hidden()
+    expect(page.locator("#flag-open")).to_be_hidden()
+    fits_the_window(page)
+    shot(page, f"annotate-nothing-left-no-header-{width}")
+    from labeling import imports
+
+    imports.import_data(lead.user, project.id, body=[{"image": png_data_url(64, 64)}], background=False)
+    page.locator('[data-anno="recheck"]').click()
+    expect(page.locator(".anno-image-object")).to_be_visible()
+    expect(page.get_by_text("Which animal is this?")).to_be_visible()
+    expect(page.locator("#flag-open")).to_be_visible()

@@ -11,14 +11,15 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from insights.sql import labels_sql
-from labeling import projects, tally
+from labeling import projects, tally, tasks
 from labeling.db import get_engine, read_session, write_session
-from labeling.models import FinalTally, Role, Task, TaskTally
+from labeling.models import Annotation, FinalTally, Role, Task, TaskTally
 
 TEXT = """<View><Text name="text" value="$text"/>
 <Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"""
 
 T = Task.__table__
+A = Annotation.__table__
 
 
 def choice(label: str, name: str = "label") -> list[dict]:
@@ -29,12 +30,13 @@ def recount(pid: int) -> tuple[dict, dict]:
     """Tasks by (state, gold) and the final labels, counted from the tasks themselves (the full
     scans the dashboard made before the tallies)."""
     with get_engine().connect() as conn:
-        counts = {(state, bool(gold)): [n, int(req or 0), int(wanted or 0), int(annotated or 0)]
-                  for state, gold, n, req, wanted, annotated in conn.execute(
+        counts = {(state, bool(gold)): [n, *(int(v or 0) for v in values)]
+                  for state, gold, n, *values in conn.execute(
             sa.select(T.c.state, T.c.is_gold, sa.func.count(),
                       sa.func.sum(sa.case((T.c.requeued.is_(True), 1), else_=0)),
                       sa.func.sum(T.c.target_overlap - T.c.n_annotations),
-                      sa.func.sum(sa.case((T.c.n_annotations > 0, 1), else_=0)))
+                      sa.func.sum(sa.case((T.c.n_annotations > 0, 1), else_=0)),
+                      sa.func.sum(T.c.n_annotations), sa.func.sum(T.c.n_skips))
             .where(T.c.project_id == pid).group_by(T.c.state, T.c.is_gold))}
         ctx = SimpleNamespace(sqlite=conn.dialect.name == "sqlite")
         sql = labels_sql(ctx, "task", "task.final_label", "task.id",
@@ -71,14 +73,14 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     other = client.post("/api/projects", json={"title": "Other", "label_config": TEXT},
                         headers=lead.headers).get_json()["id"]
     # an import: plain tasks, and tasks arriving with an annotation (labeled at once)
-    tasks = [{"text": f"t{i}"} for i in range(12)]
-    tasks += [{"data": {"text": f"a{i}"}, "annotations": [{"result": choice("pos" if i % 2 else "neg")}]}
-              for i in range(4)]
-    assert client.post(f"/api/projects/{pid}/import", json=tasks, headers=lead.headers).status_code == 201
+    rows = [{"text": f"t{i}"} for i in range(12)]
+    rows += [{"data": {"text": f"a{i}"}, "annotations": [{"result": choice("pos" if i % 2 else "neg")}]}
+             for i in range(4)]
+    assert client.post(f"/api/projects/{pid}/import", json=rows, headers=lead.headers).status_code == 201
     client.post(f"/api/projects/{other}/import", json=[{"text": "x"}], headers=lead.headers)
     counts, _ = check(pid)
     assert counts[("open", False)][0] == 12 and counts[("labeled", False)][0] == 4
-    assert kept(other)[0] == {("open", False): [1, 0, 1, 0]}
+    assert kept(other)[0] == {("open", False): [1, 0, 1, 0, 0, 0]}
 
     ids = [t["id"] for t in client.get(f"/api/tasks?project={pid}", headers=lead.headers).get_json()["tasks"]]
     ann = make_user("tally-ann@example.com", Role.annotator)
@@ -86,6 +88,21 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
         assert client.post(f"/api/tasks/{i}/annotations", json={"result": choice(label)},
                            headers=ann.headers).status_code == 201
     check(pid)
+    # a skip, a skip turned into an answer, and an annotation deleted
+    skipper = make_user("tally-skip@example.com", Role.annotator)
+    for i in ids[5:8]:
+        assert client.post(f"/api/tasks/{i}/annotations", json={"result": [], "was_cancelled": True},
+                           headers=skipper.headers).status_code == 201
+    check(pid)
+    skipped = client.get(f"/api/tasks/{ids[5]}/annotations", headers=lead.headers).get_json()
+    assert client.patch(f"/api/annotations/{skipped[0]['id']}", json={"result": choice("pos"), "was_cancelled": False},
+                        headers=skipper.headers).status_code == 200
+    deleted = client.get(f"/api/tasks/{ids[4]}/annotations", headers=lead.headers).get_json()
+    assert client.delete(f"/api/annotations/{deleted[0]['id']}", headers=lead.headers).status_code == 204
+    counts, _ = check(pid)
+    assert (sum(v[4] for v in counts.values()), sum(v[5] for v in counts.values())) == (4 + 5 - 1 + 1, 2)
+    assert client.post(f"/api/tasks/{ids[4]}/annotations", json={"result": choice("neg")},
+                       headers=ann.headers).status_code == 201
     act(client, lead, pid, "accept", ids[:3] + ids[12:15])  # labeled -> accepted with final labels
     _, labels = check(pid)
     assert sum(labels.values()) == 6
@@ -112,9 +129,21 @@ def test_tallies_follow_every_kind_of_task_write(client, lead, make_user):
     projects.update_project(lead.user, pid, overlap=2)
     check(pid)
     act(client, lead, pid, "delete_tasks", ids[7:9])
-    projects.delete_task(lead.user, ids[9])
+    tasks.delete_task(lead.user, ids[9])
     check(pid)
-    assert kept(other)[0] == {("open", False): [1, 0, 1, 0]}  # another project's tallies untouched
+    act(client, lead, pid, "delete_tasks_annotations", ids[10:13])
+    counts, _ = check(pid)
+    assert kept(other)[0] == {("open", False): [1, 0, 1, 0, 0, 0]}  # another project's tallies untouched
+    # the project API's counts are the tallies' (and agree with counting the annotations)
+    with get_engine().connect() as conn:
+        by_kind = dict(conn.execute(sa.select(A.c.was_cancelled, sa.func.count()).where(A.c.project_id == pid)
+                                    .group_by(A.c.was_cancelled)).all())
+    got = client.get(f"/api/projects/{pid}", headers=lead.headers).get_json()
+    assert (got["total_annotations_number"], got["skipped_annotations_number"]) == (by_kind[False], by_kind[True])
+    assert got["task_number"] == sum(v[0] for v in counts.values()) == 16 - 3
+    assert got["num_tasks_with_annotations"] == sum(v[3] for v in counts.values())
+    assert got["ground_truth_number"] == sum(v[0] for (_, gold), v in counts.items() if gold) == 1
+    assert got["states"] == {state: sum(v[0] for (st, _), v in counts.items() if st == state) for state, _ in counts}
 
 
 def test_folding_keeps_the_figures_and_a_deleted_project_leaves_nothing(client, lead, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import annotations, projects, router, users
+from labeling import annotations, predictions, projects, router, users
 from labeling.db import read_session, write_session
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
 from labeling.models import Annotation, AnnotationVersion, Media, Role, Task, TaskEvent, TaskState
@@ -284,20 +284,20 @@ def test_my_annotations_pages_back_newest_first(lead, people):
 
 def test_predictions_are_checked_and_for_leads(lead, people):
     project, (tid, _) = project_with_tasks(lead)
-    p = annotations.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.9, model_version="v1",
+    p = predictions.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.9, model_version="v1",
                                       probs={"pos": 0.1, "neg": 0.9})
     assert p.id and p.probs == {"pos": 0.1, "neg": 0.9}
     with pytest.raises(Forbidden):
-        annotations.create_prediction(people[0].user, task_id=tid, result=label())
+        predictions.create_prediction(people[0].user, task_id=tid, result=label())
     with pytest.raises(Invalid):
-        annotations.create_prediction(lead.user, task_id=tid, result=label("maybe"))
+        predictions.create_prediction(lead.user, task_id=tid, result=label("maybe"))
     with pytest.raises(Invalid, match="unknown labels"):
-        annotations.create_prediction(lead.user, task_id=tid, result=label(), probs={"meh": 1.0})
-    assert [x.id for x in annotations.list_predictions(people[0].user, task_id=tid)] == [p.id]
-    assert [x.id for x in annotations.list_predictions(lead.user, project_id=project.id)] == [p.id]
-    assert annotations.get_prediction(p.id, people[0].user).model_version == "v1"
+        predictions.create_prediction(lead.user, task_id=tid, result=label(), probs={"meh": 1.0})
+    assert [x.id for x in predictions.list_predictions(people[0].user, task_id=tid)] == [p.id]
+    assert [x.id for x in predictions.list_predictions(lead.user, project_id=project.id)] == [p.id]
+    assert predictions.get_prediction(p.id, people[0].user).model_version == "v1"
     with pytest.raises(NotFound):
-        annotations.create_prediction(lead.user, task_id=123456, result=label())
+        predictions.create_prediction(lead.user, task_id=123456, result=label())
 
 
 def test_schema_cache_follows_label_config_changes(lead, people):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling import comments, projects
+from labeling import comments, tasks
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import Role
 from tests.labeling.test_review import annotate_all, make_project
@@ -75,17 +75,17 @@ def test_the_task_list_counts_comments_and_the_data_manager_filters_unresolved_o
     first = comments.create_comment(annotator.user, task=ids[0], text="one")
     comments.create_comment(lead.user, task=ids[0], text="two")
     comments.update_comment(lead.user, first["id"], is_resolved=True)
-    page = projects.list_tasks(lead.user, project.id)
+    page = tasks.list_tasks(lead.user, project.id)
     assert page.comments[ids[0]]["comment_count"] == 2
     assert page.comments[ids[0]]["unresolved_comment_count"] == 1
     assert page.comments[ids[0]]["comment_authors"] == [annotator.user.id, lead.user.id]
     assert ids[1] not in page.comments
     query = filters.parse({"filters": {"conjunction": "and", "items": [
         {"filter": "filter:tasks:unresolved_comment_count", "operator": "greater", "type": "Number", "value": 0}]}})
-    found = projects.list_tasks(lead.user, project.id, where=filters.where(query))
+    found = tasks.list_tasks(lead.user, project.id, where=filters.where(query))
     assert [t.id for t in found.tasks] == [ids[0]]
     query = filters.parse({"filters": {"conjunction": "and", "items": [
         {"filter": "filter:tasks:comment_count", "operator": "empty", "type": "Number", "value": True}]},
         "ordering": ["-tasks:unresolved_comment_count"]})
-    found = projects.list_tasks(lead.user, project.id, where=filters.where(query), order_by=filters.order_by(query))
+    found = tasks.list_tasks(lead.user, project.id, where=filters.where(query), order_by=filters.order_by(query))
     assert [t.id for t in found.tasks] == [ids[1]]

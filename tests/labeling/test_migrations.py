@@ -70,3 +70,27 @@ def test_0028_counts_the_annotated_tasks_there_are_and_keeps_counting(db_engine,
     annotations.submit(ids[3], lead.user, result=choice("neg"), lead_time=1.0)  # and by 0028's
     assert kept(project.id)[0] == recount(project.id)[0]
     assert before[("open", False)][3] == 2
+
+
+def test_0030_sums_the_annotations_and_skips_there_are_and_keeps_summing(db_engine, lead):
+    """The annotations and skips counted on tasks before 0030 (also while 0028's triggers kept the
+    tally) are in its new sums, and 0030's triggers sum the next ones."""
+    from labeling import annotations, imports, projects
+    from tests.insights.test_tally import TEXT, choice, kept, recount
+
+    project = projects.create_project(lead.user, title="texts", label_config=TEXT, overlap=2)
+    ids = imports.import_data(lead.user, project.id, body=[{"text": f"t{i}"} for i in range(4)],
+                              return_task_ids=True).task_ids
+    annotations.submit(ids[0], lead.user, result=choice("pos"), lead_time=1.0)
+    migrate.downgrade("0029_annotation_draft_created_at")
+    try:  # counted under 0028's triggers alone (the models are ahead of 0029: no ORM write)
+        with db_engine.begin() as conn:
+            conn.execute(sa.text("UPDATE task SET n_skips = 2 WHERE id = :id"), {"id": ids[1]})
+            conn.execute(sa.text("UPDATE task SET n_annotations = 1 WHERE id = :id"), {"id": ids[2]})
+    finally:
+        migrate.upgrade()
+    assert kept(project.id)[0] == recount(project.id)[0]
+    annotations.submit(ids[3], lead.user, result=choice("neg"), lead_time=1.0)  # and by 0030's
+    counts = kept(project.id)[0]
+    assert counts == recount(project.id)[0]
+    assert (sum(v[4] for v in counts.values()), sum(v[5] for v in counts.values())) == (3, 2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling import annotations, projects, router
+from labeling import annotations, predictions, projects, router, tasks
 from labeling.errors import Invalid
 from labeling.models import prelabels_on
 from tests.labeling.test_router import Person, add_tasks, label, make_project
@@ -24,7 +24,7 @@ def lead():
 
 def predicted_task(lead, project) -> tuple[int, int]:
     (tid,) = add_tasks(project, 1)
-    prediction = annotations.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.9,
+    prediction = predictions.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.9,
                                                model_version="m1")
     return tid, prediction.id
 
@@ -44,7 +44,7 @@ def test_overlap_2_shows_no_prelabel_by_default(lead, annotators):
     view = projects.project_view(projects.get_project(project.id))
     assert view["show_collab_predictions"] is False and view["show_predictions"] is None
     # nor through Label Studio's task and prediction endpoints
-    assert projects.get_task(annotators[0].user, tid)["predictions"] == []
+    assert tasks.get_task(annotators[0].user, tid)["predictions"] == []
 
 
 def test_overlap_1_shows_them_by_default(lead, annotators):
@@ -67,7 +67,7 @@ def test_turned_on_they_reach_the_first_annotator_only(lead, annotators):
     annotations.submit(tid, annotators[0].user, result=label("neg"), parent_prediction=pid)
     later = router.serve_next(project.id, annotators[2].user)
     assert later["id"] == tid and later["predictions"] == []
-    assert projects.get_task(annotators[2].user, tid)["predictions"] == []
+    assert tasks.get_task(annotators[2].user, tid)["predictions"] == []
 
 
 def test_a_lead_turns_them_off_on_overlap_1(lead, annotators):

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import imports, project_config, projects
+from labeling import imports, project_config, projects, tasks
 from labeling.db import read_session
 from labeling.db import write_session as write_session_
 from labeling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -273,21 +273,21 @@ def test_restricted_project_is_invisible_to_non_members(lead, annotator, project
 def test_list_tasks_filters_by_state_and_search(lead, project):
     labeled(lead, project, n=2)
     imports.import_data(lead.user, project.id, body=[{"text": "Another Café review"}, {"text": "100% fine_print"}])
-    page = projects.list_tasks(lead.user, project.id, page_size=3)
+    page = tasks.list_tasks(lead.user, project.id, page_size=3)
     assert (page.total, len(page.tasks), page.total_annotations) == (4, 3, 2)
-    assert projects.list_tasks(lead.user, project.id, page=2, page_size=3).tasks[0].data["text"] == "100% fine_print"
-    assert [t.data["text"] for t in projects.list_tasks(lead.user, project.id, state="open").tasks] == [
+    assert tasks.list_tasks(lead.user, project.id, page=2, page_size=3).tasks[0].data["text"] == "100% fine_print"
+    assert [t.data["text"] for t in tasks.list_tasks(lead.user, project.id, state="open").tasks] == [
         "Another Café review", "100% fine_print"]
-    assert projects.list_tasks(lead.user, project.id, search="café").total == 1
-    assert projects.list_tasks(lead.user, project.id, search="100%").total == 1
-    assert projects.list_tasks(lead.user, project.id, search="_print").total == 1
-    assert projects.list_tasks(lead.user, project.id, search="%").total == 1  # % is a character, not a wildcard
+    assert tasks.list_tasks(lead.user, project.id, search="café").total == 1
+    assert tasks.list_tasks(lead.user, project.id, search="100%").total == 1
+    assert tasks.list_tasks(lead.user, project.id, search="_print").total == 1
+    assert tasks.list_tasks(lead.user, project.id, search="%").total == 1  # % is a character, not a wildcard
     first = page.tasks[0].id
-    assert first in [t.id for t in projects.list_tasks(lead.user, project.id, search=str(first)).tasks]
-    assert [t.id for t in projects.list_tasks(lead.user, project.id, search=f"#{first}").tasks] == [first]
+    assert first in [t.id for t in tasks.list_tasks(lead.user, project.id, search=str(first)).tasks]
+    assert [t.id for t in tasks.list_tasks(lead.user, project.id, search=f"#{first}").tasks] == [first]
     with pytest.raises(Invalid, match="unknown task state"):
-        projects.list_tasks(lead.user, project.id, state="finished")
-    full = projects.list_tasks(lead.user, project.id, page_size=1, with_results=True)
+        tasks.list_tasks(lead.user, project.id, state="finished")
+    full = tasks.list_tasks(lead.user, project.id, page_size=1, with_results=True)
     anns, preds = full.results[full.tasks[0].id]
     assert anns[0]["result"] == choice("pos") and preds[0]["probs"] == {"pos": 0.8, "neg": 0.2}
 
@@ -297,14 +297,14 @@ def test_task_view_follows_roles(lead, annotator, make_user, project):
     other = make_user("other@example.com")
     with read_session() as s:
         task = s.exec(select(Task)).one()
-    lead_view = projects.get_task(lead.user, task.id)
+    lead_view = tasks.get_task(lead.user, task.id)
     assert lead_view["annotations"][0]["completed_by"] == annotator.id and lead_view["is_gold"] is False
-    own = projects.get_task(annotator.user, task.id)  # their own annotation: visible, no gold fields
+    own = tasks.get_task(annotator.user, task.id)  # their own annotation: visible, no gold fields
     assert len(own["annotations"]) == 1 and "is_gold" not in own and len(own["predictions"]) == 1
     with pytest.raises(NotFound):
-        projects.get_task(other.user, task.id)  # neither labeled nor holds it
+        tasks.get_task(other.user, task.id)  # neither labeled nor holds it
     with pytest.raises(Forbidden):
-        projects.list_tasks(other.user, project.id)
+        tasks.list_tasks(other.user, project.id)
 
 
 def test_update_task_checks_data_and_protects_annotated_fields(lead, project):
@@ -312,13 +312,13 @@ def test_update_task_checks_data_and_protects_annotated_fields(lead, project):
     imports.import_data(lead.user, project.id, body=[{"text": "free"}])
     with read_session() as s:
         done, free = sorted(s.exec(select(Task)), key=lambda t: t.id)
-    view = projects.update_task(lead.user, free.id, data={"text": "changed"}, meta={"note": 1}, priority=2)
+    view = tasks.update_task(lead.user, free.id, data={"text": "changed"}, meta={"note": 1}, priority=2)
     assert (view["data"], view["meta"], view["priority"]) == ({"text": "changed"}, {"note": 1}, 2.0)
     with pytest.raises(Invalid, match="must be a string"):
-        projects.update_task(lead.user, free.id, data={"text": 3})
+        tasks.update_task(lead.user, free.id, data={"text": 3})
     with pytest.raises(Conflict, match="has annotations"):
-        projects.update_task(lead.user, done.id, data={"text": "rewritten"})
-    projects.update_task(lead.user, done.id, data={"text": done.data["text"], "extra": "kept"})
+        tasks.update_task(lead.user, done.id, data={"text": "rewritten"})
+    tasks.update_task(lead.user, done.id, data={"text": done.data["text"], "extra": "kept"})
 
 
 def test_delete_task_takes_what_hangs_on_it(lead, annotator, project):
@@ -326,8 +326,8 @@ def test_delete_task_takes_what_hangs_on_it(lead, annotator, project):
     with read_session() as s:
         first = s.exec(select(Task).order_by(Task.id)).first()
     with pytest.raises(Forbidden):
-        projects.delete_task(annotator.user, first.id)
-    projects.delete_task(lead.user, first.id)
+        tasks.delete_task(annotator.user, first.id)
+    tasks.delete_task(lead.user, first.id)
     assert (count(Task), count(Annotation), count(Prediction), count(TaskEvent)) == (1, 1, 1, 1)
     with pytest.raises(NotFound):
-        projects.get_task(lead.user, first.id)
+        tasks.get_task(lead.user, first.id)

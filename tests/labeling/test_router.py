@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import annotations, projects, router, users
+from labeling import annotations, predictions, projects, router, users
 from labeling.db import get_engine, read_session, utcnow, write_session
 from labeling.errors import Conflict, NotFound
 from labeling.models import (
@@ -295,7 +295,7 @@ def test_archived_project_serves_nothing(lead, annotators):
 def test_serve_next_shows_predictions_and_hides_gold_flags(lead, annotators):
     project = make_project(lead.user, overlap=1)
     (tid,) = add_tasks(project, 1)
-    annotations.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.7, model_version="m1")
+    predictions.create_prediction(lead.user, task_id=tid, result=label("neg"), score=0.7, model_version="m1")
     view = router.serve_next(project.id, annotators[0].user)
     assert view["id"] == tid
     assert [p["model_version"] for p in view["predictions"]] == ["m1"]

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlmodel import select
 
-from labeling import annotations, datasets, projects, review, webhooks
+from labeling import annotations, datasets, projects, review, tasks, webhooks
 from labeling.db import read_session, write_session
 from labeling.errors import Forbidden, Invalid, NotFound
 from labeling.models import Job, Role, WebhookDelivery
@@ -93,7 +93,7 @@ def test_an_annotation_arrives_signed_with_label_studios_payload(lead, annotator
     hook, secret = webhooks.create_webhook(lead.user, {"url": receiver.url, "project": project.id,
                                                        "headers": {"X-Token": "s3cret"}})
     assert secret.startswith("whsec_")
-    task_id = projects.get_task(lead.user, _import(lead, project, ["a"])[0])["id"]
+    task_id = tasks.get_task(lead.user, _import(lead, project, ["a"])[0])["id"]
     ann, created = annotations.submit(task_id, annotator.user, result=label("pos"))
     assert created
     wait_for(lambda: any(e["action"] == "ANNOTATION_CREATED" for e in receiver.events()), timeout=20)
@@ -155,7 +155,7 @@ def test_annotation_events_reach_organisation_webhooks_and_never_inactive_ones(l
     """A submit finds the webhooks that may want it in its own context query: the project's
     active ones and the organisation's (project null); an inactive one alone asks for nothing."""
     project = projects.create_project(lead.user, title="org hooks", label_config=CONFIG)
-    task_id = projects.get_task(lead.user, _import(lead, project, ["a"])[0])["id"]
+    task_id = tasks.get_task(lead.user, _import(lead, project, ["a"])[0])["id"]
     off, _ = webhooks.create_webhook(lead.user, {"url": receiver.url + "/off", "project": project.id,
                                                  "is_active": False})
     annotations.submit(task_id, annotator.user, result=label("pos"), was_cancelled=True)  # a skip
@@ -163,7 +163,7 @@ def test_annotation_events_reach_organisation_webhooks_and_never_inactive_ones(l
     webhooks.create_webhook(lead.user, {"url": receiver.url, "project": None, "send_for_all_actions": False,
                                         "actions": ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]})
     other = projects.create_project(lead.user, title="second", label_config=CONFIG)
-    other_task = projects.get_task(lead.user, _import(lead, other, ["b"])[0])["id"]
+    other_task = tasks.get_task(lead.user, _import(lead, other, ["b"])[0])["id"]
     ann, created = annotations.submit(other_task, annotator.user, result=label("pos"))
     assert created
     edited, created = annotations.submit(other_task, annotator.user, result=label("neg"))  # a different result: an edit

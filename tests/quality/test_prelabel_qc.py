@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from labeling import annotations
+from labeling import annotations, predictions
 from labeling.db import read_session
 from labeling.models import AnnotatorScore
 from quality.run.skeleton import run_qc
@@ -34,7 +34,7 @@ def labelled_project(lead, first, second, *, marked: bool) -> tuple[int, list[in
         annotations.submit(tid, first.user, result=choice(LABELS[y[i]]))
         if i in ACCEPTED:
             wrong = LABELS[(y[i] + 1) % 3]
-            pred = annotations.create_prediction(lead.user, task_id=tid, result=choice(wrong), score=0.6,
+            pred = predictions.create_prediction(lead.user, task_id=tid, result=choice(wrong), score=0.6,
                                                  model_version="guess")
             annotations.submit(tid, second.user, result=choice(wrong),
                                parent_prediction=pred.id if marked else None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 from flask_login.utils import _create_identifier
 
-from labeling import annotations, projects, review, router, users
+from labeling import predictions, projects, review, router, users
 from labeling.db import read_session, write_session
 from labeling.models import (
     Annotation,
@@ -334,7 +334,7 @@ class World:
                 Annotation.task_id == self.tasks[0])).first().id
             self.last_annotation = s.exec(Annotation.__table__.select().where(  # the drafts routes'
                 Annotation.task_id == self.tasks[-1])).first().id
-        prediction = annotations.create_prediction(lead, task_id=self.tasks[0], result=label("pos"), score=0.5,
+        prediction = predictions.create_prediction(lead, task_id=self.tasks[0], result=label("pos"), score=0.5,
                                                    model_version="m")
         self.prediction = prediction.id
         with write_session() as s:  # an ML backend whose server is down (nothing listens on port 9)

@@ -171,6 +171,31 @@ def test_dashboard_partials(client, lead, project):
     assert client.get(f"/projects/{project.id}/dashboard/panel/nope").status_code == 404
 
 
+def test_the_finish_is_not_done_while_labeled_tasks_wait_for_review(client, lead, project):
+    """Every task labeled but one in review: the summary and the overview say labeled, and how
+    many wait, not "done"; once nothing waits, done."""
+    from sqlalchemy import update
+
+    login(client, lead.email)
+    with write_session() as s:
+        s.execute(update(Task).where(Task.id == project.task_ids[2]).values(state="review"))
+
+    def finish() -> tuple[str, str]:
+        cache.clear_cache()
+        summary = client.get(f"/projects/{project.id}/dashboard/panel/summary").get_data(as_text=True)
+        tile = summary[summary.index("Estimated finish"):]
+        tile = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tile[:tile.index("</div>")]))
+        row = client.get("/overview/_table").get_data(as_text=True)
+        row = row[row.index(f'/projects/{project.id}/dashboard'):]
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        return tile.strip(), cells[5].strip()
+
+    assert finish() == ("Estimated finish labeled every task is labeled · 1 wait for QC or review", "labeled, in review")
+    with write_session() as s:
+        s.execute(update(Task).where(Task.id == project.task_ids[2]).values(state="accepted"))
+    assert finish() == ("Estimated finish done every task is labeled", "done")
+
+
 def test_dashboard_for_leads_only(client, annotator, lead, project):
     login(client, annotator.email)
     assert client.get(f"/projects/{project.id}/dashboard").status_code == 403

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from labeling import projects
+from labeling import projects, tasks
 from labeling.db import read_session
 from labeling.models import ImportBatch, Project, Task
 from labeling.settings import load_settings
@@ -183,7 +183,7 @@ def test_lone_surrogates_from_the_domain_and_cli(lead, project, runner):
     with pytest.raises(Invalid, match="lone surrogate"):
         projects.update_project(lead.user, project.id, description="\udcff")
     with pytest.raises(Invalid, match="lone surrogate"):
-        projects.list_tasks(lead.user, project.id, search="\ud800")
+        tasks.list_tasks(lead.user, project.id, search="\ud800")
     assert stored_projects() == [("texts", "")]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from labeling import annotations, gold, router, users, wire
+from labeling import annotations, gold, predictions, router, users, wire
 from labeling.errors import Invalid, NotFound
 from labeling.limits import MAX_ID
 from web.api import api_user, bp, changes_state, readable
@@ -137,7 +137,7 @@ def create_prediction():
     task_id = body.get("task")
     if isinstance(task_id, bool) or not isinstance(task_id, int) or not 0 < task_id <= MAX_ID:
         raise Invalid("a prediction needs \"task\": the task id", [{"row": None, "field": "task", "detail": "required"}])
-    prediction = annotations.create_prediction(
+    prediction = predictions.create_prediction(
         api_user().user, task_id=task_id, result=body.get("result"), score=body.get("score"),
         model_version=body.get("model_version") or "", probs=body.get("probs"))
     return jsonify(wire.prediction_json(prediction)), 201
@@ -147,7 +147,7 @@ def create_prediction():
 @readable
 @doc(summary="Predictions of a task or a project", query=s.PredictionsQuery, responses={200: list[wire.Prediction]}, tags=('predictions',))
 def list_predictions():
-    found = annotations.list_predictions(api_user().user, task_id=int_arg("task"), project_id=int_arg("project"))
+    found = predictions.list_predictions(api_user().user, task_id=int_arg("task"), project_id=int_arg("project"))
     return jsonify([wire.prediction_json(p) for p in found])
 
 
@@ -155,21 +155,21 @@ def list_predictions():
 @readable
 @doc(summary="One prediction", responses={200: wire.Prediction}, tags=('predictions',))
 def get_prediction(prediction_id: int):
-    return jsonify(wire.prediction_json(annotations.get_prediction(prediction_id, api_user().user)))
+    return jsonify(wire.prediction_json(predictions.get_prediction(prediction_id, api_user().user)))
 
 
 @bp.patch("/predictions/<int:prediction_id>")
 @doc(summary="Change a prediction's result, score or model version (leads)", body=s.PredictionPatch,
      responses={200: wire.Prediction}, tags=('predictions',))
 def update_prediction(prediction_id: int):
-    prediction = annotations.update_prediction(api_user().user, prediction_id, json_body())
+    prediction = predictions.update_prediction(api_user().user, prediction_id, json_body())
     return jsonify(wire.prediction_json(prediction))
 
 
 @bp.delete("/predictions/<int:prediction_id>")
 @doc(summary="Delete a prediction (leads)", responses={204: None}, tags=('predictions',))
 def delete_prediction(prediction_id: int):
-    annotations.delete_prediction(api_user().user, prediction_id)
+    predictions.delete_prediction(api_user().user, prediction_id)
     return "", 204
 
 
@@ -179,5 +179,5 @@ def import_predictions(project_id: int):
     """Store predictions of a project's tasks, all or none (Label Studio's body: a list of
     ``{"task", "result", "score", "model_version"}``); 201 with ``{"created": N}``."""
     body = request.get_json(silent=True)
-    created = annotations.import_predictions(api_user().user, project_id, body)
+    created = predictions.import_predictions(api_user().user, project_id, body)
     return jsonify({"created": created}), 201

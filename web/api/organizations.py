@@ -16,7 +16,7 @@ from flask import jsonify, request
 
 from labeling import organization, users, wire
 from labeling.errors import Forbidden, Invalid, NotFound
-from labeling.exports.selection import parse_flag
+from labeling.exports.options import parse_flag
 from labeling.models import Role
 from web.api import api_user, bp, readable
 from web.api import schemas as s

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import jsonify, request, url_for
 
-from labeling import comments, imports, invites, project_config, projects, users, wire
+from labeling import comments, imports, invites, project_config, projects, tasks, users, wire
 from labeling.access import can_create_projects
 from labeling.dm import actions as dm_actions
 from labeling.dm import filters as dm_filters
@@ -255,14 +255,14 @@ def get_import(project_id: int, import_id: int):
 # --------------------------------------------------------------------------- tasks
 
 
-def _task_page(project_id: int) -> projects.TaskPage:
+def _task_page(project_id: int) -> tasks.TaskPage:
     user = api_user().user
     view_id = int_arg("view", 0)
     if view_id:
         query = dm_views.view_params(user, project_id, view_id)
     else:
         query = dm_filters.parse(request.args.get("query"), selected_items=request.args.get("selectedItems"))
-    return projects.list_tasks(user, project_id, state=request.args.get("state"),
+    return tasks.list_tasks(user, project_id, state=request.args.get("state"),
                                search=request.args.get("search") or request.args.get("q"),
                                page=int_arg("page", 1), page_size=int_arg("page_size", 100),
                                with_results=request.args.get("fields") == "all",
@@ -271,7 +271,7 @@ def _task_page(project_id: int) -> projects.TaskPage:
                                resolve_uri=_flag("resolve_uri", True))
 
 
-def _task_list_views(page: projects.TaskPage) -> list[dict]:
+def _task_list_views(page: tasks.TaskPage) -> list[dict]:
     out = []
     for t in page.tasks:
         anns, preds = page.results.get(t.id, ([], [])) if page.results is not None else (None, None)
@@ -320,7 +320,7 @@ def create_task():
         raise Invalid("a task needs \"data\": an object of its fields", [{"field": "data", "detail": "required"}])
     row = {k: v for k, v in body.items() if k != "project"}
     result = imports.import_data(api_user().user, project_id, body=[row], return_task_ids=True, background=False)
-    return jsonify(projects.get_task(api_user().user, result.task_ids[0], data_manager=False)), 201
+    return jsonify(tasks.get_task(api_user().user, result.task_ids[0], data_manager=False)), 201
 
 
 #: The keys of Label Studio's task body that a new task takes.
@@ -349,7 +349,7 @@ def delete_all_tasks(project_id: int):
 @doc(summary="One task with the annotations and predictions the caller may see", query=s.TaskQuery,
      responses={200: wire.Task}, tags=('tasks',))
 def get_task(task_id: int):
-    return jsonify(projects.get_task(api_user().user, task_id, resolve_uri=_flag("resolve_uri", True)))
+    return jsonify(tasks.get_task(api_user().user, task_id, resolve_uri=_flag("resolve_uri", True)))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["PATCH", "PUT"])
@@ -360,7 +360,7 @@ def update_task(task_id: int):
     if unknown:
         raise Invalid(f"unknown task field(s): {', '.join(unknown)} (data, meta and priority can change)",
                       [{"field": k, "detail": "unknown or read-only field"} for k in unknown])
-    view = projects.update_task(api_user().user, task_id, data=body.get("data"), meta=body.get("meta"),
+    view = tasks.update_task(api_user().user, task_id, data=body.get("data"), meta=body.get("meta"),
                                 priority=body.get("priority"))
     return jsonify(view)
 
@@ -368,7 +368,7 @@ def update_task(task_id: int):
 @bp.delete("/tasks/<int:task_id>")
 @doc(summary="Delete a task and what hangs on it (leads)", responses={204: None}, tags=('tasks',))
 def delete_task(task_id: int):
-    projects.delete_task(api_user().user, task_id)
+    tasks.delete_task(api_user().user, task_id)
     return "", 204
 
 

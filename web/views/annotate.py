@@ -31,7 +31,7 @@ from urllib.parse import quote
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from labeling import limits, project_config, projects, story
+from labeling import limits, project_config, story, tasks
 from labeling.access import can, can_create_projects, require_project
 from labeling.db import read_session
 from labeling.errors import Forbidden, Invalid, NotFound
@@ -353,7 +353,7 @@ def task_view(project_id: int, task_id: int):
     final = told["final"]
     if isinstance(final["label"], list) and final["label"]:
         results["final"] = final["label"]
-    views = {"task": {"id": task["id"], "data": page_data(schema, projects.get_task(user, task_id)["data"]),
+    views = {"task": {"id": task["id"], "data": page_data(schema, tasks.get_task(user, task_id)["data"]),
                       "predictions": []},
              "results": results}
     config = page_config(schema, mode="view", project=project)
@@ -426,7 +426,7 @@ def task_editor(project_id: int, task_id: int):
     following = _next_in_stream(project_id, task_id, query) if args else None
     task = told["task"]
     editor = {
-        "task": {"id": task["id"], "data": page_data(schema, projects.get_task(user, task_id)["data"]),
+        "task": {"id": task["id"], "data": page_data(schema, tasks.get_task(user, task_id)["data"]),
                  "predictions": []},
         "state": task["state"],
         "is_lead": is_lead,

@@ -11,13 +11,13 @@ import json
 from flask import render_template, request
 from flask_login import current_user, login_required
 
-from labeling import projects
 from labeling.access import require_project
 from labeling.db import read_session
 from labeling.dm import actions, filters, table, views
 from labeling.errors import Invalid
 from labeling.media import thumbnail_for
 from labeling.models import TaskState
+from labeling.tasks import task_filters
 from web.api.params import int_arg
 from web.views import project_access
 from web.views.projects import bp
@@ -73,7 +73,7 @@ def _is_json_object(raw: str) -> bool:
 
 def _search_where(project_id: int) -> tuple[str, list]:
     q = (request.args.get("q") or "").strip()
-    conds = projects.task_filters(project_id, search=q)[1:] if q or "q" in request.args else []
+    conds = task_filters(project_id, search=q)[1:] if q or "q" in request.args else []
     return q, conds
 
 

@@ -20,6 +20,7 @@ RLHF = (TEMPLATES / "chat__chat_rlhf.xml").read_text(encoding="utf-8")
 RED_TEAM = (TEMPLATES / "chat__chat_red_team.xml").read_text(encoding="utf-8")
 COMPOSE = (TEMPLATES / "chat__chat_eval.xml").read_text(encoding="utf-8")
 CHATBOT = (TEMPLATES / "chat__chatbot.xml").read_text(encoding="utf-8")
+LLM_EVAL = (TEMPLATES / "chat__chat_llm_eval.xml").read_text(encoding="utf-8")
 
 CHAT = [{"role": "user", "content": "How do I reset my password?"},
         {"role": "assistant", "content": "Open Settings, then Security."},
@@ -54,8 +55,7 @@ def test_chat_attributes_are_read_and_bad_ones_refused():
     red = parse_label_config(RED_TEAM).objects["chat"].chat
     assert (red.message_roles, red.editable, red.min_messages, red.llm) == (["user"], [], 2, "openai/gpt-4.1-nano")
     compose = parse_label_config(COMPOSE).objects["chat"].chat
-    assert (compose.message_roles, compose.editable, compose.min_messages) == (["user", "assistant"],
-                                                                               ["user", "assistant"], 4)
+    assert (compose.message_roles, compose.min_messages) == (["user", "assistant"], 4)
     assert parse_label_config(CHATBOT).objects["chat"].chat.max_messages == "max"  # maxMessages="$max"
     for attrs, reason in (('messageroles="user,robot"', "unknown role"), ('minMessages="many"', "minMessages"),
                           ('minMessages="5" maxMessages="3"', "above maxMessages"), ('editable="sometimes"', "editable")):
@@ -63,6 +63,20 @@ def test_chat_attributes_are_read_and_bad_ones_refused():
             parse_label_config(f'<View><Chat name="c" value="$c" {attrs}/></View>')
     with pytest.raises(LabelConfigError, match="not written in label configs"):
         parse_label_config('<View><Chat name="c" value="$c"/><ChatMessage name="m" toName="c"/></View>')
+
+
+def test_editable_true_makes_every_added_message_editable_as_label_studio_does():
+    """Label Studio's Chat docs: ``editable="true"`` lets annotators edit chat messages "including
+    responses from the LLM", whatever ``messageroles`` lets them write; roles name some; "false"
+    none. Task-data messages are never editable (the page's rule, not the schema's)."""
+    llm_eval = parse_label_config(LLM_EVAL).objects["chat"].chat  # llm=...: writes as the user only
+    assert llm_eval.message_roles == ["user"]
+    assert llm_eval.editable == ["user", "assistant", "system", "tool", "developer"]
+    assert parse_label_config(COMPOSE).objects["chat"].chat.editable == ["user", "assistant", "system", "tool",
+                                                                         "developer"]
+    some = parse_label_config('<View><Chat name="c" value="$c" editable="user,system"/></View>').objects["c"].chat
+    assert some.editable == ["user", "system"]
+    assert parse_label_config(RLHF).objects["chat"].chat.editable == []
 
 
 def test_task_data_must_be_a_list_of_messages():
