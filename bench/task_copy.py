@@ -46,7 +46,7 @@ Usage::
 then COPYs ``--rows`` more on top and rolls back, and ``VACUUM task`` removes them before the next.
 ``--reuse`` measures again on the table such a run left (``--variants`` in several invocations);
 ``--reuse --lookup N`` times an import's dedupe lookup of N rows' data (half of them in the table)
-through ``ix_task_project_key`` (before migration 0030) and through ``ix_task_data_gin`` (after),
+through ``ix_task_project_key`` (before migration 0031) and through ``ix_task_data_gin`` (after),
 alternated over ``--rounds``.
 
 The database is a scratch one: its tables are DROPPED. The last line printed is one JSON object.
@@ -289,7 +289,7 @@ def prefill(url: str, pid: int, n: int, chars: int, block: int = 100_000) -> Non
 def lookup(url: str, pid: int, n_rows: int, n: int, rounds: int, seed: int = 1) -> dict:
     """An import's dedupe lookup on the table, the two ways alternated over fresh samples of ``n``
     rows' data, half of them present: ``key`` (``ix_task_project_key``, 500 hashes a query, as before
-    migration 0030) and ``gin`` (``ix_task_data_gin``, 100 rows a query, ``known_hashes`` now).
+    migration 0031) and ``gin`` (``ix_task_data_gin``, 100 rows a query, ``known_hashes`` now).
     Wall microseconds a row; both must find the same present rows."""
     import random
 

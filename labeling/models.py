@@ -237,7 +237,7 @@ class Task(SQLModel, table=True):
         # The router's order (labeling/router.py): requeued, priority, started, import order.
         sa.Index("ix_task_route", "project_id", "state", "is_gold", "requeued", "priority", "n_annotations", "id"),
         # an import's dedupe (labeling.imports.bulk.known_hashes); PostgreSQL finds the hashes
-        # through the GIN index on data instead (migration 0030, migrations/env.py)
+        # through the GIN index on data instead (migration 0031, migrations/env.py)
         sa.Index("ix_task_project_hash", "project_id", "content_hash").ddl_if(dialect="sqlite"),
         # the data manager's sorted pages (labeling/dm/table.py), read from either end
         sa.Index("ix_task_project_id", "project_id", "id"),

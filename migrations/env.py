@@ -13,7 +13,7 @@ target_metadata = SQLModel.metadata
 # expression GIN index has no portable declaration): autogenerate and `alembic check` leave them be.
 POSTGRESQL_ONLY_INDEXES = {
     "ix_task_data_gin",  # 0009: labeling.dm.filters.data_may_equal
-    "ix_task_project_key",  # 0023, dropped by 0030 (an older database may still have it)
+    "ix_task_project_key",  # 0023, dropped by 0031 (an older database may still have it)
 }
 # Indexes the models declare for SQLite only (``Index.ddl_if``); PostgreSQL has its own instead.
 SQLITE_ONLY_INDEXES = {"ix_task_project_hash"}

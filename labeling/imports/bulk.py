@@ -237,7 +237,7 @@ def known_hashes(s: Session, project_id: int, docs: dict[str, str]) -> set[str]:
     tasks of the project have.
 
     SQLite looks the hashes up in ``ix_task_project_hash``. PostgreSQL has no index of the
-    hashes (migration 0030: in an import of millions of tasks its random-order inserts were the
+    hashes (migration 0031: in an import of millions of tasks its random-order inserts were the
     backend's dearest per-row cost): a task with a row's hash holds the row's data, so the GIN
     index on the data (``ix_task_data_gin``, which the data manager's filters read) finds the
     tasks whose data contains it, and the exact hash picks among them. Data without a scalar

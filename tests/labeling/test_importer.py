@@ -165,7 +165,7 @@ def test_dedupe_skips_tasks_already_there_and_repeats(lead, text_project):
 def test_dedupe_lookup_finds_this_projects_hashes_through_its_index(lead, text_project):
     """known_hashes names the hashes this project's tasks have (not another project's), and its
     query is answered from an index: on PostgreSQL the GIN index on the data (no index of the
-    hashes there since migration 0030), never a scan of the tasks; ix_task_project_hash on SQLite."""
+    hashes there since migration 0031), never a scan of the tasks; ix_task_project_hash on SQLite."""
     from labeling.db import get_engine
     from labeling.imports.bulk import known_hashes
 

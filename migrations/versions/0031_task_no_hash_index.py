@@ -13,16 +13,16 @@ jsonb_path_ops``, made for the data manager's filters) finds the tasks whose dat
 the hash picks among them (``labeling.imports.bulk.known_hashes``). SQLite keeps
 ``ix_task_project_hash``.
 
-Revision ID: 0030_task_no_hash_index
-Revises: 0029_annotation_draft_created_at
+Revision ID: 0031_task_no_hash_index
+Revises: 0030_tally_annotations
 Create Date: 2026-12-05 16:30:00
 """
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0030_task_no_hash_index'
-down_revision: str | None = '0029_annotation_draft_created_at'
+revision: str = '0031_task_no_hash_index'
+down_revision: str | None = '0030_tally_annotations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
