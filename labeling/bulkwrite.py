@@ -8,11 +8,13 @@ split placements (:func:`labeling.splits.store`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
+
+from labeling.copyrows import copy_text
 
 __all__ = ["BulkWriter", "copy_text"]
 
@@ -87,29 +89,24 @@ class BulkWriter:
         for chunk in _chunks(rows, 20_000):
             conn.exec_driver_sql(sql, chunk)
 
+    def copy_lines(self, table: str, columns: tuple[str, ...], pieces: list[bytes], consts: dict[str, Any]) -> None:
+        """COPY rows already in COPY's text format (PostgreSQL only): each piece holds rows of
+        ``columns``, each row ended by a newline (:func:`labeling.copyrows.encode_block`), and
+        is one COPY statement; ``consts`` are appended to every row, as :meth:`insert` does.
+        Columns left out (the id) take their defaults."""
+        if not self.pg:
+            raise ValueError("COPY text is for PostgreSQL")
+        cols = ", ".join(f'"{c}"' for c in (*columns, *consts))
+        # a newline ends each row and nothing else (COPY text escapes those in values), so
+        # one replace appends the constants to every row
+        tail = ("".join("\t" + copy_text(v) for v in consts.values()) + "\n").encode("utf-8")
+        with self.conn.connection.dbapi_connection.cursor() as cur:
+            for piece in pieces:
+                with cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+                    copy.write(piece.replace(b"\n", tail))
+
 
 _COPY_ROWS = 5000  # rows per block of COPY text handed to the driver
-
-
-def copy_text(value: Any) -> str:
-    """One value in PostgreSQL's COPY text format (``\\N`` for NULL; backslash, tab, newline and
-    carriage return escaped). Built here rather than by the driver's per-row adaptation: a
-    row is one join of strings, which makes COPY's client side several times cheaper."""
-    t = type(value)
-    if t is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                    .replace("\r", "\\r"))
-        return value
-    if value is None:
-        return "\\N"
-    if t is bool:
-        return "t" if value else "f"
-    if t is int or t is float:
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"no COPY text for {t.__name__}")
 
 
 def _sql_literal(value: Any) -> str:

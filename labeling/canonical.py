@@ -14,7 +14,6 @@ import re
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from labeling import shapes, tracks
 from labeling.overlap import box_iou, span_iou
 
 __all__ = ["content_hash", "dumps", "result_key", "results_match", "sha256_text"]
@@ -87,6 +86,8 @@ def result_key(result: list[Any]) -> str:
 
 def _keys(result: Any) -> tuple[list, list]:
     """(sorted hashable keys of the non-box items, box items) of a result."""
+    from labeling import shapes  # here: importing this module stays light (the importer's workers)
+
     keys, boxes = [], []
     for item in result if isinstance(result, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
@@ -125,6 +126,8 @@ def _timed(value: dict) -> bool:
 
 
 def _overlap(a: dict, b: dict) -> float:
+    from labeling import shapes, tracks
+
     if a.get("type") in ("videorectangle", "timelinelabels"):  # IoU over frames, temporal IoU
         return tracks.item_overlap(a, b) or 0.0
     if _timed(a) and _timed(b):  # temporal IoU of two segments

@@ -514,7 +514,11 @@ def emit(conn: Connection | Session, action: str, project_id: int | None,
 
 def emit_many(conn: Connection | Session, action: str, project_id: int, ids: list[int],
               build: Callable[[list[int]], dict[str, Any]]) -> int:
-    """:func:`emit` for many items, in events of at most :data:`MAX_ITEMS_PER_EVENT`."""
+    """:func:`emit` for many items, in events of at most :data:`MAX_ITEMS_PER_EVENT`; whether
+    any webhook wants the action is asked once (not once per event: an import of 50,000 tasks
+    asked 50 times)."""
+    if not ids or not targets(conn.connection() if isinstance(conn, Session) else conn, action, project_id):
+        return 0
     sent = 0
     for start in range(0, len(ids), MAX_ITEMS_PER_EVENT):
         chunk = ids[start:start + MAX_ITEMS_PER_EVENT]

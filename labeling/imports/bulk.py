@@ -42,7 +42,8 @@ from labeling.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Row", "Stored", "Written", "known_hashes", "remove_unreferenced", "with_images", "write"]
+__all__ = ["Row", "Stored", "Written", "known_hashes", "remove_unreferenced", "with_images", "write",
+           "write_encoded"]
 
 _CHUNK = 2000  # rows per executemany batch
 _IMAGE_BATCH = 32  # images validated and stored concurrently
@@ -294,15 +295,9 @@ class Written:
     task_ids: list[int] | None = None
 
 
-def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: list[Extra], bad: set[int],
-          media: dict[str, Stored], dedupe: bool, batch_id: int | None, files: list[str],
-          return_task_ids: bool, owners: dict[tuple, int] | None = None) -> Written:
-    """Everything of one import (or one chunk of a streamed import), inside the caller's
-    transaction; returns what was written.
-
-    ``owners`` keeps the annotators found or created (and the import's labels user) from one
-    chunk of a streamed import to the next, so each is made once.
-    """
+def _begin(s: Session, user: User, project: Project, batch_id: int | None, files: list[str]) -> int:
+    """Lock the project's row for the import and check it; make the import's batch if it has
+    none yet; returns the batch's id."""
     # FOR KEY SHARE: on PostgreSQL task.project_id has no foreign key (migration 0025), so the
     # import holds its project's row as the key's check did, once; a delete waits for it
     current = s.exec(select(Project).where(Project.id == project.id).with_for_update(key_share=True)).first()
@@ -317,6 +312,33 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
         s.add(batch)
         s.flush()
         batch_id = batch.id
+    return batch_id
+
+
+def _consts(bulk: BulkWriter, project: Project, batch_id: int, ts: Any, file_name: str | None = None,
+            *, plain: bool) -> dict[str, Any]:
+    """The task columns one value fills for every row of a chunk (COPY constants on PostgreSQL,
+    SQL literals on SQLite); ``plain``: also those of a plain row (text data from one file)."""
+    false, null = bulk.flag(False), "null"
+    consts = {"project_id": project.id, "priority": 0.0, "requeued": false, "target_overlap": project.overlap,
+              "n_leases": 0, "final_label": null, "final_source": None, "import_id": batch_id, "created_at": ts,
+              "updated_at": ts}
+    if plain:
+        consts.update(meta="{}", state=TaskState.open.value, n_annotations=0, n_skips=0, file_name=file_name,
+                      media_id=None, is_gold=false, gold_answer=null)
+    return consts
+
+
+def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: list[Extra], bad: set[int],
+          media: dict[str, Stored], dedupe: bool, batch_id: int | None, files: list[str],
+          return_task_ids: bool, owners: dict[tuple, int] | None = None) -> Written:
+    """Everything of one import (or one chunk of a streamed import), inside the caller's
+    transaction; returns what was written.
+
+    ``owners`` keeps the annotators found or created (and the import's labels user) from one
+    chunk of a streamed import to the next, so each is made once.
+    """
+    batch_id = _begin(s, user, project, batch_id, files)
     result = Written(import_id=batch_id)
     bulk = BulkWriter(s)
 
@@ -378,16 +400,13 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
                               to_state=TaskState.labeled, reason=f"import #{batch_id}: labeled by imported annotations",
                               now=ts)
     state_open = TaskState.open.value
-    consts = {"project_id": pid, "priority": 0.0, "requeued": false, "target_overlap": overlap, "n_leases": 0,
-              "final_label": null, "final_source": None, "import_id": batch_id, "created_at": ts, "updated_at": ts}
     # The rows of one file share its name (a streamed JSON Lines or Parquet file): a constant
     # too, on PostgreSQL (COPY escapes it); SQLite's constants are SQL literals, never user data.
     file_names = {r.file_name for r in rows} if not extra_of else ()
     plain = (len(file_names) == 1 and (bulk.pg or None in file_names)
              and not any(r.meta_json != "{}" or r.media_sha for r in rows))
+    consts = _consts(bulk, project, batch_id, ts, file_names.pop() if plain else None, plain=bool(plain))
     if plain:  # the common bulk case: only id, data and hash differ from row to row
-        consts.update(meta="{}", state=state_open, n_annotations=0, n_skips=0, file_name=file_names.pop(),
-                      media_id=None, is_gold=false, gold_answer=null)
         columns: tuple[str, ...] = ("id", "data", "content_hash")
         _write_plain(bulk, rows, ids, keep, columns, consts)
     else:
@@ -449,6 +468,35 @@ def write(s: Session, user: User, project: Project, *, rows: list[Row], extras: 
         **(_id_range(min(ids), max(ids)) if ids else {})))
     return result
 
+
+def write_encoded(s: Session, user: User, project: Project, *, pieces: list[bytes], n_rows: int,
+                  batch_id: int | None, files: list[str], file_name: str | None,
+                  return_task_ids: bool) -> Written:
+    """Plain rows of one file already encoded as COPY text (:func:`labeling.copyrows.encode_block`),
+    into the caller's transaction on PostgreSQL: what :func:`write` does with such rows, but the
+    tasks' ids come from COPY, each row drawing the next value of the id's sequence (in the
+    rows' order, as :func:`write` draws them); the ids are read back only when wanted (a
+    webhook for ``TASKS_CREATED``, ``return_task_ids``)."""
+    batch_id = _begin(s, user, project, batch_id, files)
+    bulk = BulkWriter(s)
+    conn = bulk.conn
+    # every id this COPY draws lies above ``low`` (this connection's own draw before it) and is
+    # at most ``high`` (its last draw): the batch's id range holds them all
+    low = conn.execute(sa.text("SELECT nextval(pg_get_serial_sequence('task', 'id'))")).scalar_one()
+    bulk.copy_lines("task", ("data", "content_hash"), pieces,
+                    _consts(bulk, project, batch_id, bulk.ts(utcnow()), file_name, plain=True))
+    high = conn.execute(sa.text("SELECT currval(pg_get_serial_sequence('task', 'id'))")).scalar_one()
+    result = Written(import_id=batch_id, task_count=n_rows)
+    if return_task_ids or webhooks.targets(conn, "TASKS_CREATED", project.id):
+        ids = list(conn.execute(select(Task.id).where(Task.id > low, Task.id <= high, Task.import_id == batch_id)
+                                .order_by(Task.id)).scalars())
+        webhooks.emit_many(s, "TASKS_CREATED", project.id, ids,
+                           lambda chunk: {"tasks": webhooks.tasks_payload(s, chunk)})
+        result.task_ids = ids if return_task_ids else None
+    s.execute(sa.update(ImportBatch).where(ImportBatch.id == batch_id).values(
+        status="done", task_count=n_rows, annotation_count=0, prediction_count=0, skipped_duplicates=0,
+        **_id_range(low + 1, high)))
+    return result
 
 def _id_range(low: int, high: int) -> dict[str, sa.ColumnElement]:
     """``ImportBatch``'s id range widened to hold ``low..high`` (a streamed import's chunks

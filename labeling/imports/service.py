@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import threading
@@ -62,9 +63,18 @@ from sqlmodel import Session
 from labeling import jobs, limits
 from labeling.access import require_project
 from labeling.canonical import dumps, sha256_text
+from labeling.copyrows import PlainRows
 from labeling.db import is_sqlite, read_session, write_session
 from labeling.errors import Conflict, DomainError, Invalid, NotFound
-from labeling.imports.bulk import Row, Stored, Written, remove_unreferenced, with_images, write
+from labeling.imports.bulk import (
+    Row,
+    Stored,
+    Written,
+    remove_unreferenced,
+    with_images,
+    write,
+    write_encoded,
+)
 from labeling.imports.formats import (
     MAX_ERRORS,
     ImportFile,
@@ -86,7 +96,7 @@ from labeling.imports.sources import (
     staging_root,
     with_folder_labels,
 )
-from labeling.imports.stream import StreamedFile
+from labeling.imports.stream import ENCODE_AHEAD, EncodedRows, StreamedFile, encoder_pool
 from labeling.jobs.broker import is_stub
 from labeling.media import MediaError, media_url
 from labeling.models import ImportBatch, Project, User
@@ -100,6 +110,8 @@ __all__ = [
     "import_items",
     "run_import_job",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Uploads with more image files than this (or any zip) run as a job.
 JOB_IMAGE_THRESHOLD = 50
@@ -275,20 +287,20 @@ def import_data(
                             user_map=user_map)
         return _run(user.id, project_id, with_folder_labels(chain(parsed), names), total=total, files=names,
                     skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
-                    user_map=user_map, stream=_streamed(parsed))
+                    user_map=user_map, streams=_streamed(parsed))
     # paths (the CLI and the import job)
     sources, total = open_paths([Path(p) for p in paths or []])
     if background:
         raise Invalid("imports of paths on disk run in the calling process")
     return _run(user.id, project_id, chain(sources), total=total, files=[str(p) for p in paths or []],
                 skip_invalid=skip_invalid, dedupe=dedupe, return_task_ids=return_task_ids, progress=progress,
-                user_map=user_map, stream=_streamed(sources))
+                user_map=user_map, streams=_streamed(sources))
 
 
-def _streamed(sources: list) -> bool:
-    """Whether a streamed JSON Lines or Parquet file is among the sources (then the rows are
+def _streamed(sources: list) -> list[StreamedFile]:
+    """The streamed JSON Lines and Parquet files among the sources (with one, the rows are
     written a chunk at a time: :func:`_run`)."""
-    return any(isinstance(src, StreamedFile) for src in sources)
+    return [src for src in sources if isinstance(src, StreamedFile)]
 
 
 def _check_project(user: User, project_id: int) -> Project:
@@ -352,15 +364,15 @@ def run_import_job(ctx: jobs.JobContext) -> dict:
                 items = parse_json_tasks(body, file="request body")
                 for item in items:
                     item.file_name = None
-            total, names, stream = len(items), [], False
+            total, names, streams = len(items), [], []
         else:
             files = staged_files(staging)
             names = [f.name for f in files]
             sources, total, _, _ = parse_files(files)
             items = with_folder_labels(chain(sources), names)
-            stream = _streamed(sources)
+            streams = _streamed(sources)
 
-        quiet = stream and is_sqlite()
+        quiet = bool(streams) and is_sqlite()
 
         def report(done: int, n: int | None, message: str) -> None:
             if ctx.completed:  # the import's transaction has ended the job already
@@ -372,7 +384,7 @@ def run_import_job(ctx: jobs.JobContext) -> dict:
         result = _run(user.id, ctx.project_id, items, total=total, files=names, skip_invalid=p["skip_invalid"],
                       dedupe=p["dedupe"], return_task_ids=p.get("return_task_ids", False), progress=report,
                       user_map={int(k): v for k, v in (p.get("user_map") or {}).items()},
-                      batch_id=batch_id, on_commit=lambda s, r: ctx.complete(s, _job_result(r)), stream=stream)
+                      batch_id=batch_id, on_commit=lambda s, r: ctx.complete(s, _job_result(r)), streams=streams)
         finished = True
         return _job_result(result)
     except DomainError as exc:
@@ -405,15 +417,18 @@ def _job_result(r: ImportResult) -> dict:
 def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int | None, files: list[str],
          skip_invalid: bool, dedupe: bool, return_task_ids: bool, progress: ProgressFn | None,
          batch_id: int | None = None, on_commit: Callable[[Session, ImportResult], None] | None = None,
-         user_map: dict[int, str] | None = None, stream: bool = False) -> ImportResult:
+         user_map: dict[int, str] | None = None, streams: list[StreamedFile] | None = None) -> ImportResult:
     """Check every row, then write them all in one transaction.
 
-    ``stream`` (a streamed JSON Lines or Parquet file among the sources): the rows are written
-    a chunk at a time, as they are checked, into the import's one transaction, opened with
-    the first chunk; memory stays that of one chunk. A problem found later still rolls back
-    everything (unless ``skip_invalid``), and once one is found nothing more is written.
+    ``streams`` (the streamed JSON Lines and Parquet files among the sources): if there is one,
+    the rows are written a chunk at a time, as they are checked, into the import's one
+    transaction, opened with the first chunk; memory stays that of a few chunks. A problem found
+    later still rolls back everything (unless ``skip_invalid``), and once one is found nothing
+    more is written. On PostgreSQL, a large JSON Lines file's plain rows are read, checked and
+    encoded by worker processes (:meth:`StreamedFile.encode_plain`) while this process writes.
     """
     t0 = time.perf_counter()
+    stream = bool(streams)
     with read_session() as s:
         user = s.get(User, user_id)
         project = require_project(s, user, project_id, "manage")
@@ -445,6 +460,7 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
     owners: dict[tuple, int] = {}
     lines: dict[tuple, dict] = {}
     offset = 0  # the index (among all rows) of rows[0]
+    encoded = 0  # rows that worker processes read, checked and encoded
     written_ids: list[int] = []
 
     # one chunk is written by the writer thread while the next is read and checked
@@ -467,6 +483,12 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         if progress is not None:
             progress(upto, total, f"wrote {done.task_count} tasks")
 
+    def writing() -> Session:
+        """The import's transaction (a streamed import opens it with its first chunk)."""
+        if not session:
+            session.append(stack.enter_context(write_session()))
+        return session[0]
+
     def flush() -> None:
         nonlocal offset
         n = len(rows)
@@ -479,11 +501,9 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
                     lines[key] = line
         settle()
         if n and (skip_invalid or not check.errors.total):
-            if not session:
-                session.append(stack.enter_context(write_session()))
             bad = {i - offset for i in check.bad if i >= offset}
             chunk_extras = [dataclasses.replace(e, index=e.index - offset) for e in extras]
-            pending.append((writer.submit(write, session[0], user, project, rows=list(rows), extras=chunk_extras,
+            pending.append((writer.submit(write, writing(), user, project, rows=list(rows), extras=chunk_extras,
                                           bad=bad, media=dict(media), dedupe=dedupe, batch_id=batch_id,
                                           files=files, return_task_ids=return_task_ids, owners=owners),
                             offset + n))
@@ -491,6 +511,19 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         rows.clear()
         extras.clear()
         media.clear()
+
+    def flush_encoded(block: EncodedRows) -> None:
+        """The rows before ``block`` written first, then the block (rows a worker encoded)."""
+        nonlocal offset, encoded
+        flush()
+        settle()
+        if skip_invalid or not check.errors.total:
+            pending.append((writer.submit(write_encoded, writing(), user, project, pieces=block.pieces,
+                                          n_rows=block.n, batch_id=batch_id, files=files,
+                                          file_name=block.file_name[:1024], return_task_ids=return_task_ids),
+                            offset + block.n))
+        offset += block.n
+        encoded += block.n
 
     pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="import-images")
     try:
@@ -501,7 +534,22 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
         stack.enter_context(gc_paused())
         stack.enter_context(quick_thread_switches())
         simple_keys = check.text_keys if check.simple else None
-        for index, (item, stored) in enumerate(with_images(items, pool, new_files)):
+        encodable = [src for src in streams or () if src.encodable] if check.simple and not dedupe else []
+        if encodable and not is_sqlite():  # plain rows read, checked and encoded by worker processes
+            workers = stack.enter_context(encoder_pool())
+            st = get_settings()
+            rules = PlainRows(tuple(check.text_keys), st.max_task_fields, st.max_task_data_kb * 1024)
+            for src in encodable:
+                src.encode_plain(rules, workers, ahead=ENCODE_AHEAD)
+        index = -1
+        for item, stored in with_images(items, pool, new_files):
+            if type(item) is EncodedRows:
+                flush_encoded(item)
+                index += item.n
+                if progress is not None:
+                    progress(index + 1, total, f"checked {index + 1} rows")
+                continue
+            index += 1
             data = limits.check_import_row(item, check.fail, index)
             if item.prediction_ids:
                 notes.append({"row": item.row, "file": item.file, "field": "predictions",
@@ -595,6 +643,9 @@ def _run(user_id: int, project_id: int, items: Iterable[RawItem], *, total: int 
             flush()
             settle()
             attribution = list(lines.values())
+            if encodable and not is_sqlite():
+                log.info("import #%s: %d of %d rows read, checked and encoded by worker processes", batch_id,
+                         encoded, offset)
         else:
             attribution = check_owners(check, extras)
         n_rows = offset + len(rows)
