@@ -22,6 +22,21 @@ Usage::
         [--tasks 10000000] [--open 200000] [--seconds 30] [--think-ms 1000] [--loads 5]
         [--skip publish,router,...] [--import-only] [--reuse PROJECT_ID]
 
+Import figures (``import_*``): tasks/s over the import's own seconds (the CLI's report) and
+with the process's start; the importer's CPU seconds (the ``labelfab import`` process and the
+worker processes it waited for; user and system apart), its context switches, and the share of
+the import's seconds it kept a core busy (``import_busy_pct``, above 100 with workers); the
+database's CPU seconds, per task (``import_db_us_per_task``) and its share of the import's
+seconds (``import_db_busy_pct``: 100 means the one backend of the import's transaction never
+waited for the importer); peak RSS of the importer's process.
+
+Acceptance of the importer's overlap with the database (decided before it was measured): at
+``--tasks 2000000`` on one PostgreSQL, runs of main and of the change alternated (A B A B) under
+the same load, the change is kept if in every pair its ``import_tasks_per_s`` and
+``import_db_busy_pct`` are higher than main's, while its ``import_db_us_per_task`` is at most
+1 us above main's (the database does no more work per task). Issue 22's figure is
+``import_tasks_per_s`` at 10M tasks, >= 50,000, measured on a quiet machine.
+
 ``--reuse`` measures steps 3-6 again on a project an earlier run left in the database (nothing
 dropped, imported or accepted; new tokens for its lead and annotators), e.g. after a change to the
 router.
@@ -175,7 +190,8 @@ def import_file(env: dict, pid: int, path: Path, log_path: Path, pg_url: str) ->
         raise RuntimeError(f"labelfab import failed: {text[-2000:]}")
     own = re.search(r"predictions in ([0-9.]+) s", text)
     return {"wall_s": seconds, "import_s": float(own.group(1)) if own else None, "rss_mb": usage.ru_maxrss / 1024,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "db_cpu_s": db.seconds}
+            "cpu_s": usage.ru_utime + usage.ru_stime, "user_s": usage.ru_utime, "system_s": usage.ru_stime,
+            "switches": usage.ru_nvcsw, "preempted": usage.ru_nivcsw, "db_cpu_s": db.seconds}
 
 
 def timed_export(s: requests.Session, url: str, pid: int, fmt: str) -> tuple[float, int]:
@@ -223,7 +239,12 @@ def setup_and_import(args, env: dict, tmp: Path, out: dict) -> tuple[str, int, l
                 "import_tasks_per_cpu_s": round(args.tasks / imp["cpu_s"]),
                 "import_db_cpu_s": round(imp["db_cpu_s"], 1),
                 "import_tasks_per_db_cpu_s": round(args.tasks / max(imp["db_cpu_s"], 1e-9)),
-                "import_load_average_before": load})
+                "import_user_s": round(imp["user_s"], 1), "import_system_s": round(imp["system_s"], 1),
+                "import_voluntary_switches": imp["switches"], "import_involuntary_switches": imp["preempted"],
+                "import_busy_pct": round(100 * imp["cpu_s"] / own, 1),
+                "import_db_us_per_task": round(1e6 * imp["db_cpu_s"] / args.tasks, 2),
+                "import_db_busy_pct": round(100 * imp["db_cpu_s"] / own, 1),
+                "import_load_average_before": load, "import_load_average_after": load_average()})
     log(f"import: {own:.1f} s ({seconds:.1f} s with the process's start), {args.tasks / own:,.0f} tasks/s, "
         f"peak RSS {imp['rss_mb']:.0f} MB, CPU {imp['cpu_s']:.1f} s, database CPU {imp['db_cpu_s']:.1f} s")
     if args.import_only:
