@@ -24,7 +24,8 @@ Usage::
 
 Import figures (``import_*``): tasks/s over the import's own seconds (the CLI's report) and
 with the process's start; the importer's CPU seconds (the ``labelfab import`` process and the
-worker processes it waited for; user and system apart), its context switches, and the share of
+worker processes, which ``import_workers_cpu_s`` also gives alone; the process's user and
+system CPU apart), the process's context switches, and the share of
 the import's seconds it kept a core busy (``import_busy_pct``, above 100 with workers); the
 database's CPU seconds, per task (``import_db_us_per_task``) and its share of the import's
 seconds (``import_db_busy_pct``: 100 means the one backend of the import's transaction never
@@ -172,6 +173,34 @@ class DatabaseCpu:
         self.seconds = sum(self._now[bp] - self._before[bp] for bp in self._now)
 
 
+class DescendantsCpu:
+    """CPU seconds of the descendants of process ``pid`` that it does not wait for (polled from
+    ``/proc`` every 0.2 s, a process's last reading standing once it has ended): the importer's
+    worker processes are children of multiprocessing's fork server, so the importer's own
+    resource usage never counts them."""
+
+    def __init__(self, pid: int):
+        import threading
+
+        self.pid = pid
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            for p in process_tree(self.pid)[1:]:
+                self.last[p] = max(self.last.get(p, 0.0), cpu_seconds([p]))
+            if self._stop.wait(0.2):
+                return
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return sum(self.last.values())
+
+
 def import_file(env: dict, pid: int, path: Path, log_path: Path, pg_url: str) -> dict:
     """``labelfab import`` of one file in its own process: its wall seconds, the import's own
     seconds (the CLI's report, without the process's start-up), peak RSS, CPU seconds, and the
@@ -183,14 +212,17 @@ def import_file(env: dict, pid: int, path: Path, log_path: Path, pg_url: str) ->
     t0 = time.perf_counter()
     with DatabaseCpu(pg_url) as db, open(log_path, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        workers = DescendantsCpu(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
+        workers_s = workers.stop()
     seconds = time.perf_counter() - t0
     text = log_path.read_text()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"labelfab import failed: {text[-2000:]}")
     own = re.search(r"predictions in ([0-9.]+) s", text)
     return {"wall_s": seconds, "import_s": float(own.group(1)) if own else None, "rss_mb": usage.ru_maxrss / 1024,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "user_s": usage.ru_utime, "system_s": usage.ru_stime,
+            "cpu_s": usage.ru_utime + usage.ru_stime + workers_s, "workers_s": workers_s,
+            "user_s": usage.ru_utime, "system_s": usage.ru_stime,
             "switches": usage.ru_nvcsw, "preempted": usage.ru_nivcsw, "db_cpu_s": db.seconds}
 
 
@@ -240,6 +272,7 @@ def setup_and_import(args, env: dict, tmp: Path, out: dict) -> tuple[str, int, l
                 "import_db_cpu_s": round(imp["db_cpu_s"], 1),
                 "import_tasks_per_db_cpu_s": round(args.tasks / max(imp["db_cpu_s"], 1e-9)),
                 "import_user_s": round(imp["user_s"], 1), "import_system_s": round(imp["system_s"], 1),
+                "import_workers_cpu_s": round(imp["workers_s"], 1),
                 "import_voluntary_switches": imp["switches"], "import_involuntary_switches": imp["preempted"],
                 "import_busy_pct": round(100 * imp["cpu_s"] / own, 1),
                 "import_db_us_per_task": round(1e6 * imp["db_cpu_s"] / args.tasks, 2),
