@@ -29,7 +29,11 @@ system CPU apart), the process's context switches, and the share of
 the import's seconds it kept a core busy (``import_busy_pct``, above 100 with workers); the
 database's CPU seconds, per task (``import_db_us_per_task``) and its share of the import's
 seconds (``import_db_busy_pct``: 100 means the one backend of the import's transaction never
-waited for the importer); peak RSS of the importer's process.
+waited for the importer, nor for a core on a busy machine); the share of the samples of
+``pg_stat_activity`` (every 0.2 s) in which a backend in a transaction waited for the client's
+next data or statement (``import_db_waits_for_importer_pct``; a backend waiting for a core
+counts as working, so this share, unlike the busy share, does not grow with the machine's
+load); peak RSS of the importer's process.
 
 Acceptance of the importer's overlap with the database (decided before it was measured): at
 ``--tasks 2000000`` on one PostgreSQL, runs of main and of the change alternated (A B A B) under
@@ -148,6 +152,9 @@ class DatabaseCpu:
 
         self._before: dict[int, float] = {}
         self._now: dict[int, float] = {}
+        # samples of the backends in a transaction: waiting for the client's next data or
+        # statement ("client"), or not ("working": on a core, waiting for one, or for I/O or a lock)
+        self.states = {"client": 0, "working": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -158,8 +165,14 @@ class DatabaseCpu:
 
         with psycopg.connect(self.pg_url, autocommit=True) as conn:
             while True:
-                for (bp,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                          "AND pid <> pg_backend_pid()").fetchall():
+                rows = conn.execute("SELECT pid, state, wait_event FROM pg_stat_activity WHERE datname = "
+                                    "current_database() AND pid <> pg_backend_pid()").fetchall()
+                for _, state, wait in rows:
+                    if state == "idle in transaction" or (state == "active" and wait == "ClientRead"):
+                        self.states["client"] += 1
+                    elif state == "active":
+                        self.states["working"] += 1
+                for bp, _, _ in rows:
                     used = cpu_seconds([bp])  # 0 once it has ended
                     self._before.setdefault(bp, used)
                     self._now[bp] = max(self._now.get(bp, 0.0), used)
@@ -223,7 +236,8 @@ def import_file(env: dict, pid: int, path: Path, log_path: Path, pg_url: str) ->
     return {"wall_s": seconds, "import_s": float(own.group(1)) if own else None, "rss_mb": usage.ru_maxrss / 1024,
             "cpu_s": usage.ru_utime + usage.ru_stime + workers_s, "workers_s": workers_s,
             "user_s": usage.ru_utime, "system_s": usage.ru_stime,
-            "switches": usage.ru_nvcsw, "preempted": usage.ru_nivcsw, "db_cpu_s": db.seconds}
+            "switches": usage.ru_nvcsw, "preempted": usage.ru_nivcsw, "db_cpu_s": db.seconds,
+            "db_waits_pct": 100 * db.states["client"] / max(db.states["client"] + db.states["working"], 1)}
 
 
 def timed_export(s: requests.Session, url: str, pid: int, fmt: str) -> tuple[float, int]:
@@ -277,6 +291,7 @@ def setup_and_import(args, env: dict, tmp: Path, out: dict) -> tuple[str, int, l
                 "import_busy_pct": round(100 * imp["cpu_s"] / own, 1),
                 "import_db_us_per_task": round(1e6 * imp["db_cpu_s"] / args.tasks, 2),
                 "import_db_busy_pct": round(100 * imp["db_cpu_s"] / own, 1),
+                "import_db_waits_for_importer_pct": round(imp["db_waits_pct"], 1),
                 "import_load_average_before": load, "import_load_average_after": load_average()})
     log(f"import: {own:.1f} s ({seconds:.1f} s with the process's start), {args.tasks / own:,.0f} tasks/s, "
         f"peak RSS {imp['rss_mb']:.0f} MB, CPU {imp['cpu_s']:.1f} s, database CPU {imp['db_cpu_s']:.1f} s")
