@@ -333,3 +333,28 @@ def test_checks_and_access(lead, annotator, make_user, project, receiver, monkey
         webhooks.delete_webhook(other.user, org.id)
     changed = webhooks.update_webhook(lead.user, hook.id, {"is_active": False, "project": 999})
     assert changed.is_active is False and changed.project_id == project.id  # project is read-only
+
+
+def test_emit_many_asks_once_whether_a_webhook_wants_the_action(lead):
+    """An event of many items (an import's TASKS_CREATED, 1,000 tasks an event) asks once for
+    the webhooks that want it: with none, one query for 5,000 tasks (it was one per event)."""
+    import sqlalchemy as sa
+
+    from labeling.db import get_engine
+
+    project = projects.create_project(lead.user, title="quiet", label_config=CONFIG)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = get_engine()
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with write_session() as s:
+            sent = webhooks.emit_many(s, "TASKS_CREATED", project.id, list(range(1, 5001)),
+                                      lambda chunk: {"tasks": [{"id": i} for i in chunk]})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert sent == 0
+    assert len([q for q in statements if "webhook" in q.lower()]) == 1, statements
