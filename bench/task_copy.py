@@ -35,6 +35,9 @@ merges it at 256 MB for the transaction, the list flushed by ``gin_clean_pending
 COPY, inside the measured time); ``gin_trigger`` (the same through the
 schema alone: the index's ``gin_pending_list_limit`` 128 MB, a statement trigger merging the list
 with 256 MB of ``maintenance_work_mem`` after every 500,000 task rows a transaction inserts);
+``gin_end`` and ``work_mem`` (``gin_batch``'s halves: the index's list
+limit with 256 MB of ``maintenance_work_mem`` for the merge at the end, and 256 MB of
+``work_mem`` alone, which also holds the tally triggers' transition tables);
 ``no_created_updated`` (without ``ix_task_project_created`` and ``_updated``); ``not_last`` (a task of a later project in the table: the indexes
 led by ``project_id`` no longer take the rows on their rightmost leaf; with ``--prefill``). ``fpi_per_1k``: the full-page images
 the whole server wrote per 1,000 rows (a checkpoint during the COPY makes them), read from
@@ -176,6 +179,12 @@ VARIANTS: dict[str, list[str]] = {
     "gin_trigger": ["ALTER INDEX ix_task_data_gin SET (gin_pending_list_limit = 131072)", _GIN_FLUSH_FN,
                     "CREATE TRIGGER task_gin_flush AFTER INSERT ON task FOR EACH STATEMENT "
                     "EXECUTE FUNCTION task_gin_flush()"],
+    # gin_batch's two halves apart: the GIN's merge alone (the index's list limit, 256 MB of
+    # maintenance memory for gin_clean_pending_list at the end), and the work memory alone (which
+    # also holds the tally triggers' transition tables, written to temporary files past it)
+    "gin_end": ["ALTER INDEX ix_task_data_gin SET (gin_pending_list_limit = 262144)",
+                "SET LOCAL maintenance_work_mem = '256MB'"],
+    "work_mem": ["SET LOCAL work_mem = '256MB'"],
     # the data manager's created and updated orders both without their index (what the two cost together)
     "no_created_updated": ["DROP INDEX ix_task_project_created", "DROP INDEX ix_task_project_updated"],
     "not_last": ["INSERT INTO task SELECT (jsonb_populate_record(NULL::task, to_jsonb(t) || jsonb_build_object("
@@ -184,6 +193,7 @@ VARIANTS: dict[str, list[str]] = {
 # statements run after the COPY, inside the measured time
 AFTER: dict[str, list[str]] = {
     "gin_batch": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
+    "gin_end": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
 }
 
 WORDS = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")
