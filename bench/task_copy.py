@@ -375,7 +375,11 @@ def run_variant(
     n: int,
     prefilled: bool = False,
     statement_blocks: int = 0,
+    checkpoint: bool = False,
 ) -> dict:
+    if checkpoint:  # every variant starts from a clean buffer pool: its first touch of each page is a full image
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
     fpi0 = _server_fpi(url)
     with psycopg.connect(url) as conn:
         backend = conn.info.backend_pid
@@ -543,6 +547,12 @@ def main() -> None:
         "chunk is 50,000) instead of one",
     )
     ap.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="CHECKPOINT before each variant (outside the measured time; superuser), so that the "
+        "server's checkpoints fall at the same points of every variant's COPY",
+    )
+    ap.add_argument(
         "--reuse",
         action="store_true",
         help="measure on the table an earlier --prefill run left (nothing dropped or prefilled)",
@@ -612,6 +622,7 @@ def main() -> None:
                 args.rows,
                 prefilled=bool(args.prefill),
                 statement_blocks=args.statement_rows // 5000,
+                checkpoint=args.checkpoint,
             )
             fig["load"] = load
             loads.append(load)
@@ -624,6 +635,7 @@ def main() -> None:
         "bench": "task_copy",
         "rows": args.rows,
         "statement_rows": args.statement_rows,
+        "checkpoint": args.checkpoint,
         "prefill": args.prefill,
         "rounds": args.rounds,
         "text_chars": args.text_chars,
