@@ -35,9 +35,7 @@ merges it at 256 MB for the transaction, the list flushed by ``gin_clean_pending
 COPY, inside the measured time); ``gin_trigger`` (the same through the
 schema alone: the index's ``gin_pending_list_limit`` 128 MB, a statement trigger merging the list
 with 256 MB of ``maintenance_work_mem`` after every 500,000 task rows a transaction inserts);
-``gin_0032`` (migration 0032's
-list limit, function and trigger, read from its file, what it leaves in the list merged at the
-end in the measured time); ``gin_end`` and ``work_mem`` (``gin_batch``'s halves: the index's list
+``gin_end`` and ``work_mem`` (``gin_batch``'s halves: the index's list
 limit with 256 MB of ``maintenance_work_mem`` for the merge at the end, and 256 MB of
 ``work_mem`` alone, which also holds the tally triggers' transition tables);
 ``no_created_updated`` (without ``ix_task_project_created`` and ``_updated``); ``not_last`` (a task of a later project in the table: the indexes
@@ -120,21 +118,6 @@ _DATA_JSONB = [
     "ALTER TABLE task ALTER COLUMN data TYPE jsonb USING data::jsonb",
     "CREATE INDEX ix_task_data_gin ON task USING gin (data jsonb_path_ops)",
 ]
-
-
-def _migration_0032_function() -> str:
-    """The ``CREATE FUNCTION task_gin_merge`` of migration 0032, read from its file."""
-    path = (
-        Path(__file__).resolve().parent.parent
-        / "migrations"
-        / "versions"
-        / "0032_task_gin_merge.py"
-    )
-    text = path.read_text()
-    start = text.index('_MERGE = """') + len('_MERGE = """')
-    return text[start : text.index('"""', start)]
-
-
 _GIN_FLUSH_FN = """
 CREATE FUNCTION task_gin_flush() RETURNS trigger LANGUAGE plpgsql SET maintenance_work_mem = '256MB' AS $$
 DECLARE n bigint := (SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'task'::regclass);
@@ -218,16 +201,6 @@ VARIANTS: dict[str, list[str]] = {
         "CREATE TRIGGER task_gin_flush AFTER INSERT ON task FOR EACH STATEMENT "
         "EXECUTE FUNCTION task_gin_flush()",
     ],
-    # migration 0032 as it is (its function read from the migration's file): the index's list
-    # limit, the statement trigger that merges the list every 500,000 rows after a transaction's
-    # first COPY; what it leaves in the list is merged at the end, in the measured time (autovacuum
-    # does that after an import, on another core)
-    "gin_0032": [
-        "ALTER INDEX ix_task_data_gin SET (gin_pending_list_limit = 32768)",
-        _migration_0032_function(),
-        "CREATE TRIGGER task_gin_merge AFTER INSERT ON task FOR EACH STATEMENT "
-        "EXECUTE FUNCTION task_gin_merge()",
-    ],
     # gin_batch's two halves apart: the GIN's merge alone (the index's list limit, 256 MB of
     # maintenance memory for gin_clean_pending_list at the end), and the work memory alone (which
     # also holds the tally triggers' transition tables, written to temporary files past it)
@@ -250,10 +223,6 @@ VARIANTS: dict[str, list[str]] = {
 AFTER: dict[str, list[str]] = {
     "gin_batch": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
     "gin_end": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
-    "gin_0032": [
-        "SET LOCAL maintenance_work_mem = '256MB'",
-        "SELECT gin_clean_pending_list('ix_task_data_gin')",
-    ],
 }
 
 WORDS = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")

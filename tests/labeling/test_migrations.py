@@ -20,6 +20,7 @@ def test_downgrade_to_base_and_upgrade_again(db_engine):
     assert {"user", "project", "task", "annotation", "job", "lease", "task_event"} <= tables
 
 
+
 def test_0024_gives_stored_imports_the_id_range_of_their_tasks(db_engine, lead):
     """Imports stored before migration 0024 get the range of their tasks' ids, which
     ``import_task_ids`` reads once ``ix_task_import_id`` is gone."""
@@ -31,16 +32,10 @@ def test_0024_gives_stored_imports_the_id_range_of_their_tasks(db_engine, lead):
     from tests.labeling.test_importer import TEXT
 
     project = projects.create_project(lead.user, title="texts", label_config=TEXT)
-    made = [
-        imports.import_data(
-            lead.user, project.id, body=[{"text": f"{n}-{i}"} for i in range(n)]
-        ).import_id
-        for n in (3, 2)
-    ]
+    made = [imports.import_data(lead.user, project.id, body=[{"text": f"{n}-{i}"} for i in range(n)]).import_id
+            for n in (3, 2)]
     migrate.downgrade("0023_task_hash_key")
-    assert "first_task_id" not in {
-        c["name"] for c in sa.inspect(db_engine).get_columns("import_batch")
-    }
+    assert "first_task_id" not in {c["name"] for c in sa.inspect(db_engine).get_columns("import_batch")}
     migrate.upgrade()
     assert "ix_task_import_id" not in {i["name"] for i in sa.inspect(db_engine).get_indexes("task")}
     with read_session() as s:
@@ -58,18 +53,15 @@ def test_0028_counts_the_annotated_tasks_there_are_and_keeps_counting(db_engine,
     from tests.insights.test_tally import TEXT, choice, kept, recount
 
     project = projects.create_project(lead.user, title="texts", label_config=TEXT, overlap=2)
-    ids = imports.import_data(
-        lead.user, project.id, body=[{"text": f"t{i}"} for i in range(4)], return_task_ids=True
-    ).task_ids
+    ids = imports.import_data(lead.user, project.id, body=[{"text": f"t{i}"} for i in range(4)],
+                              return_task_ids=True).task_ids
     for tid in ids[:2]:
         annotations.submit(tid, lead.user, result=choice("pos"), lead_time=1.0)
     before = recount(project.id)[0]
     migrate.downgrade("0027_user_custom_hotkeys")
     try:  # a task annotated under 0021's triggers alone (the models are ahead of 0027: no ORM write)
         with db_engine.begin() as conn:
-            conn.execute(
-                sa.text("UPDATE task SET n_annotations = 1 WHERE id = :id"), {"id": ids[2]}
-            )
+            conn.execute(sa.text("UPDATE task SET n_annotations = 1 WHERE id = :id"), {"id": ids[2]})
     finally:
         migrate.upgrade()
     assert kept(project.id)[0] == recount(project.id)[0]
@@ -87,17 +79,14 @@ def test_0030_sums_the_annotations_and_skips_there_are_and_keeps_summing(db_engi
     from tests.insights.test_tally import TEXT, choice, kept, recount
 
     project = projects.create_project(lead.user, title="texts", label_config=TEXT, overlap=2)
-    ids = imports.import_data(
-        lead.user, project.id, body=[{"text": f"t{i}"} for i in range(4)], return_task_ids=True
-    ).task_ids
+    ids = imports.import_data(lead.user, project.id, body=[{"text": f"t{i}"} for i in range(4)],
+                              return_task_ids=True).task_ids
     annotations.submit(ids[0], lead.user, result=choice("pos"), lead_time=1.0)
     migrate.downgrade("0029_annotation_draft_created_at")
     try:  # counted under 0028's triggers alone (the models are ahead of 0029: no ORM write)
         with db_engine.begin() as conn:
             conn.execute(sa.text("UPDATE task SET n_skips = 2 WHERE id = :id"), {"id": ids[1]})
-            conn.execute(
-                sa.text("UPDATE task SET n_annotations = 1 WHERE id = :id"), {"id": ids[2]}
-            )
+            conn.execute(sa.text("UPDATE task SET n_annotations = 1 WHERE id = :id"), {"id": ids[2]})
     finally:
         migrate.upgrade()
     assert kept(project.id)[0] == recount(project.id)[0]
@@ -105,64 +94,3 @@ def test_0030_sums_the_annotations_and_skips_there_are_and_keeps_summing(db_engi
     counts = kept(project.id)[0]
     assert counts == recount(project.id)[0]
     assert (sum(v[4] for v in counts.values()), sum(v[5] for v in counts.values())) == (3, 2)
-
-
-def test_0032_merges_an_imports_gin_pending_list_in_large_batches(db_engine, lead):
-    """On PostgreSQL the GIN index on the tasks' data keeps a transaction's new rows in its pending
-    list until the transaction has inserted ``labelfab.gin_merge_rows`` rows after its first
-    INSERT (or since its last merge), then ``task_gin_merge`` merges the list; the migration goes down and up again. SQLite has no
-    such index and no such trigger."""
-    from labeling import projects
-    from tests.labeling.test_importer import TEXT
-
-    project = projects.create_project(lead.user, title="texts", label_config=TEXT)
-    if db_engine.dialect.name != "postgresql":
-        with db_engine.connect() as conn:
-            names = {
-                r[0]
-                for r in conn.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                )
-            }
-        assert names and "task_gin_merge" not in names  # the tally triggers are there
-        return
-
-    insert = sa.text(
-        "INSERT INTO task (project_id, data, content_hash, priority, requeued, target_overlap, n_leases, "
-        "final_label, created_at, updated_at, meta, state, n_annotations, n_skips, is_gold, gold_answer) "
-        "SELECT :pid, json_build_object('text', 'row ' || i || :tag), md5(i || :tag), 0, false, 1, 0, 'null', "
-        "now(), now(), '{}', 'open', 0, 0, false, 'null' FROM generate_series(1, 600) i"
-    )
-
-    def pending_after(statements: int) -> int:
-        """Pages left in the pending list after ``statements`` INSERTs of 600 rows each (merge
-        every 1,000 rows), rolled back; ``gin_clean_pending_list`` says how many it merged."""
-        with db_engine.connect() as conn:
-            conn.execute(sa.text("SET LOCAL labelfab.gin_merge_rows = '1000'"))
-            for k in range(statements):
-                conn.execute(insert, {"pid": project.id, "tag": f"-{statements}-{k}"})
-            left = conn.execute(
-                sa.text("SELECT gin_clean_pending_list('ix_task_data_gin')")
-            ).scalar_one()
-            conn.rollback()
-        return left
-
-    def options() -> str:
-        with db_engine.connect() as conn:
-            return conn.execute(
-                sa.text(
-                    "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class "
-                    "WHERE relname = 'ix_task_data_gin'"
-                )
-            ).scalar_one()
-
-    assert pending_after(2) > 0  # 600 rows after the first statement: left in the list
-    assert pending_after(3) == 0  # 1,200: merged after the third statement
-    assert options() == "gin_pending_list_limit=32768"
-    migrate.downgrade("0031_task_no_hash_index")
-    try:
-        assert options() == ""
-        assert pending_after(3) > 0
-    finally:
-        migrate.upgrade()
-    assert pending_after(3) == 0
