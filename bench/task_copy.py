@@ -35,7 +35,9 @@ merges it at 256 MB for the transaction, the list flushed by ``gin_clean_pending
 COPY, inside the measured time); ``gin_trigger`` (the same through the
 schema alone: the index's ``gin_pending_list_limit`` 128 MB, a statement trigger merging the list
 with 256 MB of ``maintenance_work_mem`` after every 500,000 task rows a transaction inserts);
-``gin_end`` and ``work_mem`` (``gin_batch``'s halves: the index's list
+``gin_0032`` (the list limit, function and
+trigger of migration 0032 as written in 512226e and reverted, what it leaves in the list merged
+at the end in the measured time); ``gin_end`` and ``work_mem`` (``gin_batch``'s halves: the index's list
 limit with 256 MB of ``maintenance_work_mem`` for the merge at the end, and 256 MB of
 ``work_mem`` alone, which also holds the tally triggers' transition tables);
 ``no_created_updated`` (without ``ix_task_project_created`` and ``_updated``); ``not_last`` (a task of a later project in the table: the indexes
@@ -118,6 +120,27 @@ _DATA_JSONB = [
     "ALTER TABLE task ALTER COLUMN data TYPE jsonb USING data::jsonb",
     "CREATE INDEX ix_task_data_gin ON task USING gin (data jsonb_path_ops)",
 ]
+# the function of migration 0032 as written in 512226e (reverted: it missed its criteria)
+_GIN_0032_FN = """
+CREATE FUNCTION task_gin_merge() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET maintenance_work_mem = '256MB' SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n bigint := pg_stat_get_xact_tuples_inserted(TG_RELID);
+  since text := current_setting('labelfab.gin_merged_at', true);
+  every bigint := coalesce(nullif(current_setting('labelfab.gin_merge_rows', true), '')::bigint, 500000);
+BEGIN
+  -- the count can hold rows of the backend's earlier transactions not yet reported to the
+  -- statistics, so a transaction counts from the end of its first INSERT into task
+  IF coalesce(since, '') = '' THEN
+    PERFORM set_config('labelfab.gin_merged_at', n::text, true);
+  ELSIF n - since::bigint >= every THEN
+    PERFORM gin_clean_pending_list(format('%I.ix_task_data_gin', TG_TABLE_SCHEMA)::regclass);
+    PERFORM set_config('labelfab.gin_merged_at', n::text, true);
+  END IF;
+  RETURN NULL;
+END $$"""
+
+
 _GIN_FLUSH_FN = """
 CREATE FUNCTION task_gin_flush() RETURNS trigger LANGUAGE plpgsql SET maintenance_work_mem = '256MB' AS $$
 DECLARE n bigint := (SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'task'::regclass);
@@ -201,6 +224,16 @@ VARIANTS: dict[str, list[str]] = {
         "CREATE TRIGGER task_gin_flush AFTER INSERT ON task FOR EACH STATEMENT "
         "EXECUTE FUNCTION task_gin_flush()",
     ],
+    # migration 0032 as written in 512226e, reverted: the index's list limit, the statement
+    # trigger that merges the list every 500,000 rows after a transaction's first COPY; what it
+    # leaves in the list is merged at the end, in the measured time (autovacuum would do that
+    # after an import, on another core)
+    "gin_0032": [
+        "ALTER INDEX ix_task_data_gin SET (gin_pending_list_limit = 32768)",
+        _GIN_0032_FN,
+        "CREATE TRIGGER task_gin_merge AFTER INSERT ON task FOR EACH STATEMENT "
+        "EXECUTE FUNCTION task_gin_merge()",
+    ],
     # gin_batch's two halves apart: the GIN's merge alone (the index's list limit, 256 MB of
     # maintenance memory for gin_clean_pending_list at the end), and the work memory alone (which
     # also holds the tally triggers' transition tables, written to temporary files past it)
@@ -223,6 +256,10 @@ VARIANTS: dict[str, list[str]] = {
 AFTER: dict[str, list[str]] = {
     "gin_batch": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
     "gin_end": ["SELECT gin_clean_pending_list('ix_task_data_gin')"],
+    "gin_0032": [
+        "SET LOCAL maintenance_work_mem = '256MB'",
+        "SELECT gin_clean_pending_list('ix_task_data_gin')",
+    ],
 }
 
 WORDS = ("good", "bad", "fine", "awful", "great", "slow", "fast", "broken", "lovely", "odd")
