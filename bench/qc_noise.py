@@ -355,6 +355,108 @@ def _confident_joint(y: np.ndarray, pp: np.ndarray) -> float:
     return 1.0 - float(np.trace(cleanlab.count.estimate_joint(y, pp)))
 
 
+def _read_on_all(y: np.ndarray, pp: np.ndarray, side: str, *, read_all: bool = True,
+                 by_called: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One reading's noise matrix (``columns`` or ``rows``) as the product reads it (the depth
+    chosen by best bin on one half, over the same 10 stratified halvings), but the labels read on
+    *every* item past that threshold, not only the other half's.
+
+    Why: the two halves partition one finite set, so past any threshold the other half holds
+    exactly the labels the choosing half lacks. The cut chosen where the choosing half's share of
+    other labels is lowest is where the other half's is highest: the other half's reading is high
+    by as much as the choosing half's is low. The effect is largest where the share is a handful
+    of items among many anchors that cover most of the set (the rows of a strong model: 1-2 % of
+    labels given ``c`` among 400-1,600 of the digits' 1,797 items), where a random subset's count
+    hardly varies but a half's does. Reading both halves undoes it (the two biases cancel), and
+    leaves only the optimism of the choosing half, whose count is half the whole's.
+
+    With ``read_all=False`` the labels are read on the other half as the product does; with
+    ``by_called`` the rows' anchors of "surely not ``c``" are ranked by the probability of the
+    class the model calls them (its most likely class other than ``c``) instead of by ``1 -
+    p(c)``. Why: an item's out-of-fold probability of its *own given label* is low where that
+    label is wrong. The model that scores it never saw it, and a wrong label ``d -> c`` is one of
+    a handful of such flips, so its training fold holds one flip fewer of its kind than its clean
+    neighbours' folds do: on the dumps, a wrong label's ``p(given)`` sits at percentile 0.39-0.41
+    among the clean items of its true class (digits 10 and 20 %, shapes 5 and 10 %; se 0.02-0.05;
+    0.5 if it did not depend on the label), twice as often in their lowest tenth, while its
+    ``p(true class)`` sits at 0.45-0.56 (no shift). Ranked by the tiny ``p(c)``, the wrong labels
+    given ``c`` gather at the top of "surely not ``c``", and the rows read high (digits +2.5 and
+    +3.2 points); ranked by ``p(called)``, they do not."""
+    from quality.noise import HALVINGS, MIN_ANCHORS, _halves, best_bin, class_ranking
+
+    k = pp.shape[1]
+    pred = pp.argmax(axis=1)
+    halves = _halves(y, HALVINGS, 0)
+    counts = np.zeros(k)
+    if side == "columns":
+        T = np.eye(k)
+        for j in range(k):
+            order = np.argsort(-pp[:, j], kind="stable")
+            ys, cs, ps = y[order], pp[order, j], pred[order]
+            read = np.zeros(k)
+            for a in halves:
+                given, ranked, cuts = class_ranking(ys[a[order]], cs[a[order]], j, ps[a[order]])
+                t = ranked[best_bin(given, j, cuts, count_scale=2.0) - 1]
+                sel = (cs >= t) if read_all else (~a[order] & (cs >= t))
+                read += np.bincount(ys[sel], minlength=k)[:k]
+                counts[j] += np.sum(cs >= t) / len(halves)
+            T[:, j] = read / max(read.sum(), 1.0)
+        return T, counts
+    wrong, seen = np.zeros((k, k)), np.zeros((k, k))
+    first_two = np.argsort(-pp, axis=1, kind="stable")[:, :2]
+    for c in range(k):
+        called = np.where(first_two[:, 0] == c, first_two[:, 1], first_two[:, 0])
+        score = pp[np.arange(y.size), called] if by_called else 1.0 - pp[:, c]
+        order = np.argsort(-score, kind="stable")
+        gs, ss = (y[order] == c).astype(np.int64), score[order]
+        cs, ds = (pred[order] == c).astype(np.int64), called[order]
+        for a in halves:
+            given, ranked, cuts = class_ranking(gs[a[order]], ss[a[order]], 0, cs[a[order]])
+            t = ranked[best_bin(given, 0, cuts, count_scale=2.0) - 1]
+            read = (ss >= t) if read_all else (~a[order] & (ss >= t))
+            wrong[c] += np.bincount(ds[read], weights=gs[read], minlength=k)[:k] / len(halves) * (1 if read_all else 2)
+            seen[c] += np.bincount(ds[read], minlength=k)[:k] / len(halves) * (1 if read_all else 2)
+            counts[c] += np.sum(read) / len(halves)
+    pooled = wrong.sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
+    T = (wrong + MIN_ANCHORS * pooled) / (seen + MIN_ANCHORS)
+    np.fill_diagonal(T, 0.0)
+    T /= np.maximum(T.sum(axis=0), 1.0)[None, :]
+    T[np.arange(k), np.arange(k)] = 1.0 - T.sum(axis=0)
+    return T, counts
+
+
+def _all_reading(side: str, **options):
+    """One reading alone, by :func:`_read_on_all` with ``options``."""
+    from quality.noise import noise_from_matrix
+
+    return lambda y, pp: noise_from_matrix(_read_on_all(y, pp, side, **options)[0], y, pp.shape[1])["noise_rate"]
+
+
+def _kept_read_all(rows_only: bool, pool: bool, **options):
+    """The product's choice between the readings (or, with ``pool``, :func:`_pooled`'s) with the
+    rows (and, unless ``rows_only``, the columns too) read on every item past the threshold."""
+    from scipy.stats import norm
+
+    from quality.noise import ANCHOR_DELTA, anchor_noise_matrix, noise_from_matrix, reading_errors
+
+    def estimate(y: np.ndarray, pp: np.ndarray) -> float:
+        k = pp.shape[1]
+        Tc, anchors = anchor_noise_matrix(y, pp) if rows_only else _read_on_all(y, pp, "columns")
+        Tr, anchors_not = _read_on_all(y, pp, "rows", **options)
+        c, r = noise_from_matrix(Tc, y, k)["noise_rate"], noise_from_matrix(Tr, y, k)["noise_rate"]
+        same = noise_from_matrix((Tc + Tr) / 2, y, k)
+        se = reading_errors(same["noise_matrix"], same["class_shares"], anchors, anchors_not)
+        margin = float(norm.ppf(1 - ANCHOR_DELTA)) * float(np.hypot(*se.values()))
+        if not pool:
+            return r if c - r > margin else c
+        if abs(c - r) > margin:
+            return min(c, r)
+        wc, wr = 1 / max(se["columns"] ** 2, 1e-12), 1 / max(se["rows"] ** 2, 1e-12)
+        return noise_from_matrix((wc * Tc + wr * Tr) / (wc + wr), y, k)["noise_rate"]
+
+    return estimate
+
+
 def _halvings(count: int):
     """The product's rule with ``count`` random halvings pooled instead of 10."""
     from quality.noise import estimate_noise
@@ -378,7 +480,14 @@ RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "le
          "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "intercept": _rank_intercept,
          "columns": _reading("columns"), "rows": _reading("rows"), "lower": _lower_reading, "pooled": _pooled,
          "deepened": _deepened, "expected_count": _expected_count, "posterior_isotonic": _posterior_isotonic,
-         "confident_joint": _confident_joint, "halvings40": _halvings(40), "crossfit": _anchors()}
+         "confident_joint": _confident_joint, "halvings40": _halvings(40),
+         "columns_all": _all_reading("columns"), "rows_all": _all_reading("rows"),
+         "rows_all_kept": _kept_read_all(True, False), "both_all_kept": _kept_read_all(False, False),
+         "rows_all_pooled": _kept_read_all(True, True), "both_all_pooled": _kept_read_all(False, True),
+         "rows_called": _all_reading("rows", read_all=False, by_called=True),
+         "rows_called_kept": _kept_read_all(True, False, read_all=False, by_called=True),
+         "rows_called_pooled": _kept_read_all(True, True, read_all=False, by_called=True),
+         "crossfit": _anchors()}
 
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:
