@@ -130,7 +130,9 @@ def probs(name: str, n: int, rates: list[float], seed: int, cache: Path) -> dict
         noisy = flip_labels(y, rate, len(names), seed + int(round(rate * 100)))
         with threadpool_limits(limits=1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pp, model, _, _ = select_pred_probs(sets, noisy, n_classes=len(names), candidates=cands, seed=seed)
+            pp, model, _, _ = select_pred_probs(
+                sets, noisy, n_classes=len(names), candidates=cands, seed=seed
+            )
         np.savez(files[rate], y=y, noisy=noisy, pred_probs=pp)
         log(f"{name} {rate:.0%}: {model}")
     return files
@@ -189,7 +191,9 @@ def _rank_intercept(y: np.ndarray, pp: np.ndarray) -> float:
         given, _, cuts = class_ranking(y, pp[:, j], j, pred)
         depth = int(cuts[-1])
         X = np.column_stack([np.ones(depth), np.arange(1, depth + 1, dtype=np.float64)])
-        fit = np.linalg.lstsq(X, (given[:depth, None] == np.arange(k)[None, :]).astype(np.float64), rcond=None)[0]
+        fit = np.linalg.lstsq(
+            X, (given[:depth, None] == np.arange(k)[None, :]).astype(np.float64), rcond=None
+        )[0]
         col = np.clip(fit[0], 0.0, None)
         col[j] = max(1.0 - (col.sum() - col[j]), 0.0)
         T[:, j] = col / col.sum()
@@ -203,7 +207,9 @@ def _anchors(**options):
     return lambda y, pp: estimate_noise(y, pp, **options)["noise_rate"]
 
 
-def _hoeffding_best_bin(given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float, count_scale: float = 1.0) -> int:
+def _hoeffding_best_bin(
+    given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float, count_scale: float = 1.0
+) -> int:
     """Best bin with a Hoeffding bound on the share in place of Wilson's (the product's rule
     before): the bound of a share of 1/2 whatever the share, on ``count_scale`` times the depth."""
     depth = count_scale * cuts.astype(np.float64)
@@ -273,7 +279,6 @@ def _pooled(y: np.ndarray, pp: np.ndarray) -> float:
     return noise_from_matrix((wc * Tc + wr * Tr) / (wc + wr), y, k)["noise_rate"]
 
 
-
 def _wilson(share: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
     """Wilson's score interval of each share of ``n`` items, two sides at ``z``."""
     centre = share + z * z / (2 * n)
@@ -281,7 +286,9 @@ def _wilson(share: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.
     return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
-def _deepened_best_bin(given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float, count_scale: float = 1.0) -> int:
+def _deepened_best_bin(
+    given: np.ndarray, j: int, cuts: np.ndarray, *, delta: float, count_scale: float = 1.0
+) -> int:
     """Rejected: best bin, then deeper (a Lepski-like step) to the deepest cut whose items below the
     best bin's have a share of other labels whose Wilson lower bound is at most the best bin's
     upper bound: no evidence that they are less pure than the top. Where the model is near perfect
@@ -294,10 +301,10 @@ def _deepened_best_bin(given: np.ndarray, j: int, cuts: np.ndarray, *, delta: fl
     others = np.cumsum(given != j)[cuts - 1]
     _, upper = _wilson(others / cuts, count_scale * cuts.astype(np.float64), z)
     i = int(np.argmin(upper))
-    deeper = cuts[i + 1:]
+    deeper = cuts[i + 1 :]
     if deeper.size == 0:
         return int(cuts[i])
-    below = (others[i + 1:] - others[i]) / (deeper - cuts[i])
+    below = (others[i + 1 :] - others[i]) / (deeper - cuts[i])
     lower, _ = _wilson(below, count_scale * (deeper - cuts[i]).astype(np.float64), z)
     ok = np.flatnonzero(lower <= upper[i])
     return int(deeper[ok[-1]]) if ok.size else int(cuts[i])
@@ -345,7 +352,9 @@ def _posterior_isotonic(y: np.ndarray, pp: np.ndarray) -> float:
     from quality.noise import estimate_noise
     from quality.scoring import error_posteriors
 
-    return float(np.mean(error_posteriors(y, _isotonic(y, pp), estimate_noise(y, pp)["noise_matrix"])))
+    return float(
+        np.mean(error_posteriors(y, _isotonic(y, pp), estimate_noise(y, pp)["noise_matrix"]))
+    )
 
 
 def _confident_joint(y: np.ndarray, pp: np.ndarray) -> float:
@@ -355,8 +364,9 @@ def _confident_joint(y: np.ndarray, pp: np.ndarray) -> float:
     return 1.0 - float(np.trace(cleanlab.count.estimate_joint(y, pp)))
 
 
-def _read_on_all(y: np.ndarray, pp: np.ndarray, side: str, *, read_all: bool = True,
-                 by_called: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _read_on_all(
+    y: np.ndarray, pp: np.ndarray, side: str, *, read_all: bool = True, by_called: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """One reading's noise matrix (``columns`` or ``rows``) as the product reads it (the depth
     chosen by best bin on one half, over the same 10 stratified halvings), but the labels read on
     *every* item past that threshold, not only the other half's.
@@ -414,7 +424,11 @@ def _read_on_all(y: np.ndarray, pp: np.ndarray, side: str, *, read_all: bool = T
             given, ranked, cuts = class_ranking(gs[a[order]], ss[a[order]], 0, cs[a[order]])
             t = ranked[best_bin(given, 0, cuts, count_scale=2.0) - 1]
             read = (ss >= t) if read_all else (~a[order] & (ss >= t))
-            wrong[c] += np.bincount(ds[read], weights=gs[read], minlength=k)[:k] / len(halves) * (1 if read_all else 2)
+            wrong[c] += (
+                np.bincount(ds[read], weights=gs[read], minlength=k)[:k]
+                / len(halves)
+                * (1 if read_all else 2)
+            )
             seen[c] += np.bincount(ds[read], minlength=k)[:k] / len(halves) * (1 if read_all else 2)
             counts[c] += np.sum(read) / len(halves)
     pooled = wrong.sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
@@ -429,7 +443,9 @@ def _all_reading(side: str, **options):
     """One reading alone, by :func:`_read_on_all` with ``options``."""
     from quality.noise import noise_from_matrix
 
-    return lambda y, pp: noise_from_matrix(_read_on_all(y, pp, side, **options)[0], y, pp.shape[1])["noise_rate"]
+    return lambda y, pp: noise_from_matrix(_read_on_all(y, pp, side, **options)[0], y, pp.shape[1])[
+        "noise_rate"
+    ]
 
 
 def _kept_read_all(rows_only: bool, pool: bool, **options):
@@ -476,18 +492,33 @@ def _halvings(count: int):
 #: ``expected_count`` and ``posterior_isotonic`` on isotonic-calibrated probabilities, ``confident_joint``
 #: cleanlab's figure, ``halvings40`` the product's with 40 halvings (its estimate varies less with
 #: the halvings' seed; see ``--halving-seeds``).
-RULES = {"bestbin": _anchors(halvings=0), "dyadic": _by_depth_rule(_dyadic), "lepski": _by_depth_rule(_lepski),
-         "crossfit_hoeffding": _crossfit_hoeffding, "posterior_mean": _posterior_mean, "intercept": _rank_intercept,
-         "columns": _reading("columns"), "rows": _reading("rows"), "lower": _lower_reading, "pooled": _pooled,
-         "deepened": _deepened, "expected_count": _expected_count, "posterior_isotonic": _posterior_isotonic,
-         "confident_joint": _confident_joint, "halvings40": _halvings(40),
-         "columns_all": _all_reading("columns"), "rows_all": _all_reading("rows"),
-         "rows_all_kept": _kept_read_all(True, False), "both_all_kept": _kept_read_all(False, False),
-         "rows_all_pooled": _kept_read_all(True, True), "both_all_pooled": _kept_read_all(False, True),
-         "rows_called": _all_reading("rows", read_all=False, by_called=True),
-         "rows_called_kept": _kept_read_all(True, False, read_all=False, by_called=True),
-         "rows_called_pooled": _kept_read_all(True, True, read_all=False, by_called=True),
-         "crossfit": _anchors()}
+RULES = {
+    "bestbin": _anchors(halvings=0),
+    "dyadic": _by_depth_rule(_dyadic),
+    "lepski": _by_depth_rule(_lepski),
+    "crossfit_hoeffding": _crossfit_hoeffding,
+    "posterior_mean": _posterior_mean,
+    "intercept": _rank_intercept,
+    "columns": _reading("columns"),
+    "rows": _reading("rows"),
+    "lower": _lower_reading,
+    "pooled": _pooled,
+    "deepened": _deepened,
+    "expected_count": _expected_count,
+    "posterior_isotonic": _posterior_isotonic,
+    "confident_joint": _confident_joint,
+    "halvings40": _halvings(40),
+    "columns_all": _all_reading("columns"),
+    "rows_all": _all_reading("rows"),
+    "rows_all_kept": _kept_read_all(True, False),
+    "both_all_kept": _kept_read_all(False, False),
+    "rows_all_pooled": _kept_read_all(True, True),
+    "both_all_pooled": _kept_read_all(False, True),
+    "rows_called": _all_reading("rows", read_all=False, by_called=True),
+    "rows_called_kept": _kept_read_all(True, False, read_all=False, by_called=True),
+    "rows_called_pooled": _kept_read_all(True, True, read_all=False, by_called=True),
+    "crossfit": _anchors(),
+}
 
 
 def f1(flagged: np.ndarray, truth: np.ndarray) -> float:
@@ -510,8 +541,12 @@ def score(path: Path, rules: list[str], halving_seeds: int = 0) -> dict:
     k = pp.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = single_annotator_issues(noisy, pp, class_names=[str(c) for c in range(k)], min_class_count=1)
-        cl_flags = cleanlab.filter.find_label_issues(noisy, pp, filter_by="low_self_confidence", n_jobs=1)
+        res = single_annotator_issues(
+            noisy, pp, class_names=[str(c) for c in range(k)], min_class_count=1
+        )
+        cl_flags = cleanlab.filter.find_label_issues(
+            noisy, pp, filter_by="low_self_confidence", n_jobs=1
+        )
         cl_noise = 1.0 - float(np.trace(cleanlab.count.estimate_joint(noisy, pp)))
     ranking = np.argsort(pp[np.arange(y.size), noisy], kind="stable")
 
@@ -524,35 +559,66 @@ def score(path: Path, rules: list[str], halving_seeds: int = 0) -> dict:
     scored = {}
     for name in rules:
         est = RULES[name](noisy, pp)
-        scored[name] = {"noise_est": round(est, 4), "f1": round(f1(first(int(round(est * y.size))), truth), 4)}
+        scored[name] = {
+            "noise_est": round(est, 4),
+            "f1": round(f1(first(int(round(est * y.size))), truth), 4),
+        }
     spread = {}
     if halving_seeds:
         from quality.noise import estimate_noise
 
         runs = [estimate_noise(noisy, pp, seed=s) for s in range(halving_seeds)]
         rates = np.array([r["noise_rate"] for r in runs])
-        spread = {"halving_seeds": {"mean": round(float(rates.mean()), 4), "sd": round(float(rates.std()), 4),
-                                    "read_by_rows": sum(r["noise_read_by"] == "rows" for r in runs)}}
-    return {"rules": scored, **spread, "noise_true": round(float(truth.mean()), 4), "noise_est": round(res["noise_rate"], 4),
-            "noise_cleanlab": round(cl_noise, 4), "f1": round(f1(res["is_label_issue"], truth), 4),
-            "f1_cleanlab_count": round(f1(cl_flags, truth), 4), "f1_true_count": round(f1(at_truth, truth), 4),
-            "cv_accuracy": round(float(np.mean(pp.argmax(axis=1) == noisy)), 4)}
+        spread = {
+            "halving_seeds": {
+                "mean": round(float(rates.mean()), 4),
+                "sd": round(float(rates.std()), 4),
+                "read_by_rows": sum(r["noise_read_by"] == "rows" for r in runs),
+            }
+        }
+    return {
+        "rules": scored,
+        **spread,
+        "noise_true": round(float(truth.mean()), 4),
+        "noise_est": round(res["noise_rate"], 4),
+        "noise_cleanlab": round(cl_noise, 4),
+        "f1": round(f1(res["is_label_issue"], truth), 4),
+        "f1_cleanlab_count": round(f1(cl_flags, truth), 4),
+        "f1_true_count": round(f1(at_truth, truth), 4),
+        "cv_accuracy": round(float(np.mean(pp.argmax(axis=1) == noisy)), 4),
+    }
 
 
-def rule_summary(rows: list[dict], baselines: dict[tuple[str, float], float], rules: list[str]) -> dict:
+def rule_summary(
+    rows: list[dict], baselines: dict[tuple[str, float], float], rules: list[str]
+) -> dict:
     """Each rule's figures: digits F1 at each rate, zoo rows at or above their best baseline, mean
     zoo F1, and over all rows the noise estimate's rows within 2 points and largest error."""
     out = {}
     zoo = [r for r in rows if r["dataset"] != "digits"]
     for name in rules:
         err = [abs(r["rules"][name]["noise_est"] - r["noise_true"]) for r in rows]
-        fig = {f"digits_f1_{int(round(r['noise'] * 100))}": r["rules"][name]["f1"] for r in rows if r["dataset"] == "digits"}
+        fig = {
+            f"digits_f1_{int(round(r['noise'] * 100))}": r["rules"][name]["f1"]
+            for r in rows
+            if r["dataset"] == "digits"
+        }
         if baselines:
-            fig["rows_at_or_above_baseline"] = sum(r["rules"][name]["f1"] >= baselines[(r["dataset"], r["noise"])]
-                                                   for r in zoo if (r["dataset"], r["noise"]) in baselines)
-        fig.update({"mean_f1_zoo": round(float(np.mean([r["rules"][name]["f1"] for r in zoo])), 4) if zoo else None,
-                    "rows_within_2_points": int(sum(e <= 0.02 for e in err)), "max_noise_error": round(max(err), 4),
-                    "mean_noise_error": round(float(np.mean(err)), 4)})
+            fig["rows_at_or_above_baseline"] = sum(
+                r["rules"][name]["f1"] >= baselines[(r["dataset"], r["noise"])]
+                for r in zoo
+                if (r["dataset"], r["noise"]) in baselines
+            )
+        fig.update(
+            {
+                "mean_f1_zoo": round(float(np.mean([r["rules"][name]["f1"] for r in zoo])), 4)
+                if zoo
+                else None,
+                "rows_within_2_points": int(sum(e <= 0.02 for e in err)),
+                "max_noise_error": round(max(err), 4),
+                "mean_noise_error": round(float(np.mean(err)), 4),
+            }
+        )
         out[name] = fig
         log(f"{name}: {fig}")
     return out
@@ -565,10 +631,18 @@ def main() -> None:
     ap.add_argument("--noise", default=",".join(str(r) for r in qc_zoo.NOISE))
     ap.add_argument("--n", type=int, default=900, help="items per image dataset (text: 4/3 of it)")
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "labelfab-qc-noise"))
-    ap.add_argument("--baselines", help="a qc_zoo.py JSON: each row's best bare-cleanlab baseline F1")
-    ap.add_argument("--rules", default=",".join(RULES), help="the rules of RULES to score (all by default)")
-    ap.add_argument("--halving-seeds", type=int, default=0,
-                    help="also the product estimate's spread over this many seeds of its halvings")
+    ap.add_argument(
+        "--baselines", help="a qc_zoo.py JSON: each row's best bare-cleanlab baseline F1"
+    )
+    ap.add_argument(
+        "--rules", default=",".join(RULES), help="the rules of RULES to score (all by default)"
+    )
+    ap.add_argument(
+        "--halving-seeds",
+        type=int,
+        default=0,
+        help="also the product estimate's spread over this many seeds of its halvings",
+    )
     args = ap.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -587,25 +661,47 @@ def main() -> None:
         if name == "digits":
             files = digits_probs(args.seed, cache)
         else:
-            files = probs(name, args.n if name in qc_zoo.IMAGE_SETS else int(args.n * 4 / 3), rates, args.seed, cache)
+            files = probs(
+                name,
+                args.n if name in qc_zoo.IMAGE_SETS else int(args.n * 4 / 3),
+                rates,
+                args.seed,
+                cache,
+            )
         for rate, path in files.items():
             row = {"dataset": name, "noise": rate, **score(path, rules, args.halving_seeds)}
-            log(f"{name} {rate:.0%}: noise {row['noise_est']:.3f} (cleanlab {row['noise_cleanlab']:.3f}) vs "
+            log(
+                f"{name} {rate:.0%}: noise {row['noise_est']:.3f} (cleanlab {row['noise_cleanlab']:.3f}) vs "
                 f"{row['noise_true']:.3f}; F1 {row['f1']:.3f} (cleanlab's count {row['f1_cleanlab_count']:.3f}, "
                 f"true count {row['f1_true_count']:.3f}); CV acc {row['cv_accuracy']:.3f}; "
-                + ", ".join(f"{k} {v['noise_est']:.3f}/{v['f1']:.3f}" for k, v in row["rules"].items()))
+                + ", ".join(
+                    f"{k} {v['noise_est']:.3f}/{v['f1']:.3f}" for k, v in row["rules"].items()
+                )
+            )
             rows.append(row)
     err = [abs(r["noise_est"] - r["noise_true"]) for r in rows]
     cl_err = [abs(r["noise_cleanlab"] - r["noise_true"]) for r in rows]
-    print(json.dumps({"max_noise_error": round(max(err), 4), "mean_noise_error": round(float(np.mean(err)), 4),
-                      "max_noise_error_cleanlab": round(max(cl_err), 4),
-                      "mean_noise_error_cleanlab": round(float(np.mean(cl_err)), 4),
-                      "mean_f1": round(float(np.mean([r["f1"] for r in rows])), 4),
-                      "mean_f1_cleanlab_count": round(float(np.mean([r["f1_cleanlab_count"] for r in rows])), 4),
-                      "rows_within_2_points": int(sum(e <= 0.02 for e in err)), "runs": len(rows),
-                      "rules": rule_summary(rows, baselines, rules),
-                      "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 1),
-                      "total_seconds": round(time.perf_counter() - t, 1), "rows": rows}))
+    print(
+        json.dumps(
+            {
+                "max_noise_error": round(max(err), 4),
+                "mean_noise_error": round(float(np.mean(err)), 4),
+                "max_noise_error_cleanlab": round(max(cl_err), 4),
+                "mean_noise_error_cleanlab": round(float(np.mean(cl_err)), 4),
+                "mean_f1": round(float(np.mean([r["f1"] for r in rows])), 4),
+                "mean_f1_cleanlab_count": round(
+                    float(np.mean([r["f1_cleanlab_count"] for r in rows])), 4
+                ),
+                "rows_within_2_points": int(sum(e <= 0.02 for e in err)),
+                "runs": len(rows),
+                "rules": rule_summary(rows, baselines, rules),
+                "cpus": os.cpu_count(),
+                "load_avg_1min": round(os.getloadavg()[0], 1),
+                "total_seconds": round(time.perf_counter() - t, 1),
+                "rows": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
