@@ -79,8 +79,8 @@ a wrong label toward the label given: they push it away. Over the wrong labels o
 percentile of an item's ``p(given label)`` among the clean items of its true class is 0.39-0.41
 on digits 10 and 20 % and shapes 5 and 10 % of seed 0 and 5 % of seed 1 (se 0.02-0.05; 0.5 if
 the probability did not depend on the given label; 0.43-0.50 on shapes 20 % and seed 1's 10 %),
-and twice as many as a tenth of them sit in that class's lowest tenth, while ``p(true class)`` sits at 0.45-0.56. A likely cause
-(not proven): the model that scores an item never saw it, and a wrong label ``d -> c`` is one of
+and twice as many as a tenth of them sit in that class's lowest tenth, while ``p(true class)``
+sits at 0.45-0.56. A likely cause (not proven): the model that scores an item never saw it, and a wrong label ``d -> c`` is one of
 a handful of such flips, so its training folds hold one flip of its kind fewer than a clean
 neighbour's do. The rows rank "surely not ``c``" by ``1 - p(c)``, a probability of 0.01 whose
 spread is of that size, so the wrong labels given ``c`` gather at the top: on the digits (10 %)
