@@ -74,18 +74,18 @@ the seed (reviews 10 % seed 0: rows on 6 of 8 seeds, sd 0.022; reviews 5 % and 2
 of 8, sd 0.014 and 0.018). Textures 5 % seed 0's 0.041 is a low draw (mean 0.044 over 8 seeds; 40
 flags, not 37, would pass the baseline: F1 0.941 against 0.916).
 
-Why the rows read high where the model is strong. Not because the out-of-fold probabilities pull
-a wrong label toward the label given: they push it away. Over the wrong labels of a dump, the
-percentile of an item's ``p(given label)`` among the clean items of its true class is 0.39-0.41
-on digits 10 and 20 % and shapes 5 and 10 % of seed 0 and 5 % of seed 1 (se 0.02-0.05; 0.5 if
-the probability did not depend on the given label; 0.43-0.50 on shapes 20 % and seed 1's 10 %),
-and twice as many as a tenth of them sit in that class's lowest tenth, while ``p(true class)``
-sits at 0.45-0.56. A likely cause (not proven): the model that scores an item never saw it, and a wrong label ``d -> c`` is one of
-a handful of such flips, so its training folds hold one flip of its kind fewer than a clean
-neighbour's do. The rows rank "surely not ``c``" by ``1 - p(c)``, a probability of 0.01 whose
-spread is of that size, so the wrong labels given ``c`` gather at the top: on the digits (10 %)
-the top 50-800 items of each class's ranking hold 1.17-1.59 times the share given ``c`` of all
-items not of ``c``. Ranked by the probability of the class the model calls an item
+Why the rows read high where the model is strong. Not because the out-of-fold probabilities pull a
+wrong label toward the label given: they push it away. Over the wrong labels of a dump, the
+percentile of an item's ``p(given label)`` among the clean items of its true class is 0.39-0.41 on
+digits 10 and 20 % and shapes 5 and 10 % of seed 0 and 5 % of seed 1 (se 0.02-0.05; 0.5 if the
+probability did not depend on the given label; 0.43-0.50 on shapes 20 % and seed 1's 10 %), and
+twice as many as a tenth of them sit in that class's lowest tenth, while ``p(true class)`` sits at
+0.45-0.56. A likely cause (not proven): the model that scores an item never saw it, and a wrong
+label ``d -> c`` is one of a handful of such flips, so its training folds hold one flip of its kind
+fewer than a clean neighbour's do. The rows rank "surely not ``c``" by ``1 - p(c)``, a probability
+of 0.01 whose spread is of that size, so the wrong labels given ``c`` gather at the top: on the
+digits (10 %) the top 50-800 items of each class's ranking hold 1.17-1.59 times the share given
+``c`` of all items not of ``c``. Ranked by the probability of the class the model calls an item
 (``rows_called``, :func:`_read_on_all`), 0.73-1.03 times. A simulation of a strong model on ten
 classes whose probabilities of wrong labels are pushed down (``p(given)`` times 0.6) did not
 reproduce the high rows (+0.15 points), so the push explains part of it at most, on these dumps.
