@@ -110,19 +110,19 @@ both_all_kept       14 / 0.8539 / 14             15 / 0.8704 / 11             0.
 both_all_pooled     15 / 0.8747 / 16             16 / 0.8800 / 14             0.936 / 0.910
 =================== ============================ ============================ ===============
 
-None passes (each loses a row at its baseline or within 2 points on some seed). Ranking the
-rows by the called class removes their high reading where the model is strong: over the 10 rows
-of CV accuracy >= 0.89 (shapes 5 %, textures and scenes 5-10 %, both seeds) the rows' mean error
-goes from +0.84 to +0.09 points (mean absolute error 0.84 to 0.62), digits from +2.5 / +3.2 to 0.0 / -0.7. But where the model is
-weak the class it calls an item is often wrong, the anchors impure, and the rows read high
-(reviews +2.9 to +7.8, glyphs up to +3.5), so the rows no longer catch the columns' high reading
-on the reviews, which is what they are kept for. Reading every item past the threshold
-(``*_all``) brings the digits' rows to +0.1 / +0.6 by cancelling two biases: the other half's
-reading is high where the cut was chosen on the lowest share of the choosing half (the halves
-partition one set), and the choosing half's is low by as much; both halves read together keep
-half that optimism. On simulated strong models (probabilities independent of the given label
-beyond the true class) the product's rows are within -0.5 to +0.9 points and ``rows_all`` 0.5-3.2 points
-low: it is the wrong fix, and the columns read so (``columns_all``) are 1.5-6 points low.
+None passes (each loses a row at its baseline or within 2 points on some seed). Ranking the rows by
+the called class removes their high reading where the model is strong: over the 10 rows of CV
+accuracy >= 0.89 (shapes 5 %, textures and scenes 5-10 %, both seeds) the rows' mean error goes
+from +0.84 to +0.09 points (mean absolute error 0.84 to 0.62), digits from +2.5 / +3.2 to 0.0 /
+-0.7. But where the model is weak the class it calls an item is often wrong, the anchors impure,
+and the rows read high (reviews +2.9 to +7.8, glyphs up to +3.5), so the rows no longer catch the
+columns' high reading on the reviews, which is what they are kept for. Reading every item past the
+threshold (``*_all``) brings the digits' rows to +0.1 / +0.6 by cancelling two biases: the other
+half's reading is high where the cut was chosen on the lowest share of the choosing half (the
+halves partition one set), and the choosing half's is low by as much; both halves read together
+keep half that optimism. On simulated strong models (probabilities independent of the given label
+beyond the true class) the product's rows are within -0.5 to +0.9 points and ``rows_all`` 0.5-3.2
+points low: it is the wrong fix, and the columns read so (``columns_all``) are 1.5-6 points low.
 """
 
 from __future__ import annotations
