@@ -80,15 +80,17 @@ percentile of an item's ``p(given label)`` among the clean items of its true cla
 digits 10 and 20 % and shapes 5 and 10 % of seed 0 and 5 % of seed 1 (se 0.02-0.05; 0.5 if the
 probability did not depend on the given label; 0.43-0.50 on shapes 20 % and seed 1's 10 %), and
 twice as many as a tenth of them sit in that class's lowest tenth, while ``p(true class)`` sits at
-0.45-0.56. A likely cause (not proven): the model that scores an item never saw it, and a wrong
-label ``d -> c`` is one of a handful of such flips, so its training folds hold one flip of its kind
-fewer than a clean neighbour's do. The rows rank "surely not ``c``" by ``1 - p(c)``, a probability
-of 0.01 whose spread is of that size, so the wrong labels given ``c`` gather at the top: on the
-digits (10 %) the top 50-800 items of each class's ranking hold 1.17-1.59 times the share given
-``c`` of all items not of ``c``. Ranked by the probability of the class the model calls an item
-(``rows_called``, :func:`_read_on_all`), 0.73-1.03 times. A simulation of a strong model on ten
-classes whose probabilities of wrong labels are pushed down (``p(given)`` times 0.6) did not
-reproduce the high rows (+0.15 points), so the push explains part of it at most, on these dumps.
+0.45-0.56. A likely cause (not proven): the model that scores an item never saw it, and what raises
+``p(c)`` in a neighbourhood of class ``d`` is a wrong label ``c`` there; a wrong label's own is
+missing from its training, while its clean neighbours' training holds it (the push is the same at
+10 and 20 % on the digits, as a local effect would be, not halved as one flip fewer among twice as
+many would). The rows rank "surely not ``c``" by ``1 - p(c)``, a probability of 0.01 whose spread
+is of that size, so the wrong labels given ``c`` gather at the top: on the digits (10 %) the top
+50-800 items of each class's ranking hold 1.17-1.59 times the share given ``c`` of all items not of
+``c``. Ranked by the probability of the class the model calls an item (``rows_called``,
+:func:`_read_on_all`), 0.73-1.03 times. A simulation of a strong model on ten classes whose
+probabilities of wrong labels are pushed down (``p(given)`` times 0.6) did not reproduce the high
+rows (+0.15 points), so the push explains part of it at most, on these dumps.
 
 This session's rules, on its own ``--dump`` of the unchanged product (seeds 0 and 1, load 7.5-7.9,
 1,762 and 1,747 s; the product's figures equal the last session's: 17 / +0.186 / 17 and 18 /
@@ -434,9 +436,9 @@ def _read_on_all(
     ``by_called`` the rows' anchors of "surely not ``c``" are ranked by the probability of the
     class the model calls them (its most likely class other than ``c``) instead of by ``1 -
     p(c)``. Why: an item's out-of-fold probability of its *own given label* is low where that
-    label is wrong. The model that scores it never saw it, and a wrong label ``d -> c`` is one of
-    a handful of such flips, so its training fold holds one flip fewer of its kind than its clean
-    neighbours' folds do: on the dumps, a wrong label's ``p(given)`` sits at percentile 0.39-0.41
+    label is wrong. The model that scores it never saw it, and what raises ``p(c)`` around an item
+    of class ``d`` is a wrong label ``c`` near it: a wrong label's own is missing from its training,
+    its clean neighbours' training holds it (a likely cause, not proven): on the dumps, a wrong label's ``p(given)`` sits at percentile 0.39-0.41
     among the clean items of its true class (digits 10 and 20 %, shapes 5 and 10 %; se 0.02-0.05;
     0.5 if it did not depend on the label), twice as often in their lowest tenth, while its
     ``p(true class)`` sits at 0.45-0.56 (no shift). Ranked by the tiny ``p(c)``, the wrong labels
