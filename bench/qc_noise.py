@@ -434,16 +434,16 @@ def _read_on_all(
 
     With ``read_all=False`` the labels are read on the other half as the product does; with
     ``by_called`` the rows' anchors of "surely not ``c``" are ranked by the probability of the
-    class the model calls them (its most likely class other than ``c``) instead of by ``1 -
-    p(c)``. Why: an item's out-of-fold probability of its *own given label* is low where that
-    label is wrong. The model that scores it never saw it, and what raises ``p(c)`` around an item
-    of class ``d`` is a wrong label ``c`` near it: a wrong label's own is missing from its training,
-    its clean neighbours' training holds it (a likely cause, not proven): on the dumps, a wrong label's ``p(given)`` sits at percentile 0.39-0.41
-    among the clean items of its true class (digits 10 and 20 %, shapes 5 and 10 %; se 0.02-0.05;
-    0.5 if it did not depend on the label), twice as often in their lowest tenth, while its
-    ``p(true class)`` sits at 0.45-0.56 (no shift). Ranked by the tiny ``p(c)``, the wrong labels
-    given ``c`` gather at the top of "surely not ``c``", and the rows read high (digits +2.5 and
-    +3.2 points); ranked by ``p(called)``, they do not."""
+    class the model calls them (its most likely class other than ``c``) instead of by ``1 - p(c)``.
+    Why: an item's out-of-fold probability of its *own given label* is low where that label is
+    wrong. The model that scores it never saw it, and what raises ``p(c)`` around an item of class
+    ``d`` is a wrong label ``c`` near it: a wrong label's own is missing from its training, its
+    clean neighbours' training holds it (a likely cause, not proven): on the dumps, a wrong label's
+    ``p(given)`` sits at percentile 0.39-0.41 among the clean items of its true class (digits 10
+    and 20 %, shapes 5 and 10 %; se 0.02-0.05; 0.5 if it did not depend on the label), twice as
+    often in their lowest tenth, while its ``p(true class)`` sits at 0.45-0.56 (no shift). Ranked
+    by the tiny ``p(c)``, the wrong labels given ``c`` gather at the top of "surely not ``c``", and
+    the rows read high (digits +2.5 and +3.2 points); ranked by ``p(called)``, they do not."""
     from quality.noise import HALVINGS, MIN_ANCHORS, _halves, best_bin, class_ranking
 
     k = pp.shape[1]
