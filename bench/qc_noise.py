@@ -75,22 +75,23 @@ of 8, sd 0.014 and 0.018). Textures 5 % seed 0's 0.041 is a low draw (mean 0.044
 flags, not 37, would pass the baseline: F1 0.941 against 0.916).
 
 Why the rows read high where the model is strong. Not because the out-of-fold probabilities pull a
-wrong label toward the label given: they push it away. Over the wrong labels of a dump, the
-percentile of an item's ``p(given label)`` among the clean items of its true class is 0.39-0.41 on
-digits 10 and 20 % and shapes 5 and 10 % of seed 0 and 5 % of seed 1 (se 0.02-0.05; 0.5 if the
-probability did not depend on the given label; 0.43-0.50 on shapes 20 % and seed 1's 10 %), and
-twice as many as a tenth of them sit in that class's lowest tenth, while ``p(true class)`` sits at
-0.45-0.56. A likely cause (not proven): the model that scores an item never saw it, and what raises
-``p(c)`` in a neighbourhood of class ``d`` is a wrong label ``c`` there; a wrong label's own is
-missing from its training, while its clean neighbours' training holds it (the push is the same at
-10 and 20 % on the digits, as a local effect would be, not halved as one flip fewer among twice as
-many would). The rows rank "surely not ``c``" by ``1 - p(c)``, a probability of 0.01 whose spread
-is of that size, so the wrong labels given ``c`` gather at the top: on the digits (10 %) the top
-50-800 items of each class's ranking hold 1.17-1.59 times the share given ``c`` of all items not of
-``c``. Ranked by the probability of the class the model calls an item (``rows_called``,
-:func:`_read_on_all`), 0.73-1.03 times. A simulation of a strong model on ten classes whose
-probabilities of wrong labels are pushed down (``p(given)`` times 0.6) did not reproduce the high
-rows (+0.15 points), so the push explains part of it at most, on these dumps.
+wrong label toward the label given: they push it away. Over the wrong labels of a dump (``push`` in
+each row's figures), the percentile of an item's ``p(given label)`` among the clean items of its
+true class (0.5 on average if the probabilities depended on the true class alone) is 0.31-0.44,
+mean 0.39, on the 11 rows of CV accuracy >= 0.88 of seeds 0 and 1 and the digits (se 0.02-0.05),
+with 17-36 % of them in that class's lowest tenth; 0.44-0.59, mean 0.49, on the 12 text rows, where
+the model is weak; their ``p(true class)`` sits at 0.43-0.56 on every row. A likely cause (not
+proven): the model that scores an item never saw it, and what raises ``p(c)`` in a neighbourhood of
+class ``d`` is a wrong label ``c`` there; a wrong label's own is missing from its training, while
+its clean neighbours' training holds it (the push is the same at 10 and 20 % on the digits, as a
+local effect would be, not halved as one flip fewer among twice as many would). The rows rank
+"surely not ``c``" by ``1 - p(c)``, a probability of 0.01 whose spread is of that size, so the
+wrong labels given ``c`` gather at the top: on the digits (10 %) the top 50-800 items of each
+class's ranking hold 1.17-1.59 times the share given ``c`` of all items not of ``c``. Ranked by the
+probability of the class the model calls an item (``rows_called``, :func:`_read_on_all`), 0.73-1.03
+times. A simulation of a strong model on ten classes whose probabilities of wrong labels are pushed
+down (``p(given)`` times 0.6) did not reproduce the high rows (+0.15 points), so the push explains
+part of it at most, on these dumps.
 
 This session's rules, on its own ``--dump`` of the unchanged product (seeds 0 and 1, load 7.5-7.9,
 1,762 and 1,747 s; the product's figures equal the last session's: 17 / +0.186 / 17 and 18 /
@@ -544,6 +545,9 @@ def _halvings(count: int):
 #: ``expected_count`` and ``posterior_isotonic`` on isotonic-calibrated probabilities, ``confident_joint``
 #: cleanlab's figure, ``halvings40`` the product's with 40 halvings (its estimate varies less with
 #: the halvings' seed; see ``--halving-seeds``).
+#: ``columns_all``, ``rows_all`` and ``rows_called`` read the matrix as :func:`_read_on_all` says;
+#: ``*_kept`` choose between the readings as the product does and ``*_pooled`` as :func:`_pooled`,
+#: with those readings (:func:`_kept_read_all`).
 RULES = {
     "bestbin": _anchors(halvings=0),
     "dyadic": _by_depth_rule(_dyadic),
@@ -638,6 +642,35 @@ def score(path: Path, rules: list[str], halving_seeds: int = 0) -> dict:
         "f1_cleanlab_count": round(f1(cl_flags, truth), 4),
         "f1_true_count": round(f1(at_truth, truth), 4),
         "cv_accuracy": round(float(np.mean(pp.argmax(axis=1) == noisy)), 4),
+        "push": push(y, noisy, pp),
+    }
+
+
+def push(y: np.ndarray, noisy: np.ndarray, pp: np.ndarray) -> dict:
+    """Whether a wrong label's out-of-fold probabilities depend on the label given: for each wrong
+    label (true ``d``, given ``c``), the percentile of its ``p(c)`` and of its ``p(d)`` among the
+    clean items of class ``d`` (both 0.5 on average if the probabilities depend on the true class
+    alone), their means and standard errors, and the share of wrong labels in the lowest tenth of
+    ``p(c)`` (0.1 if no dependence)."""
+    wrong = np.flatnonzero(noisy != y)
+    given, true = [], []
+    for i in wrong:
+        c, d = noisy[i], y[i]
+        clean = (noisy == d) & (y == d)
+        if not clean.any():
+            continue
+        for out, col in ((given, c), (true, d)):
+            ref = pp[clean, col]
+            out.append(float(np.mean(ref < pp[i, col]) + 0.5 * np.mean(ref == pp[i, col])))
+    if not given:
+        return {}
+    g, t = np.array(given), np.array(true)
+    return {
+        "given_percentile": round(float(g.mean()), 3),
+        "given_percentile_se": round(float(g.std() / np.sqrt(g.size)), 3),
+        "given_lowest_tenth": round(float(np.mean(g < 0.1)), 3),
+        "true_percentile": round(float(t.mean()), 3),
+        "true_percentile_se": round(float(t.std() / np.sqrt(t.size)), 3),
     }
 
 
@@ -726,6 +759,7 @@ def main() -> None:
                 f"{name} {rate:.0%}: noise {row['noise_est']:.3f} (cleanlab {row['noise_cleanlab']:.3f}) vs "
                 f"{row['noise_true']:.3f}; F1 {row['f1']:.3f} (cleanlab's count {row['f1_cleanlab_count']:.3f}, "
                 f"true count {row['f1_true_count']:.3f}); CV acc {row['cv_accuracy']:.3f}; "
+                f"push {row['push']}; "
                 + ", ".join(
                     f"{k} {v['noise_est']:.3f}/{v['f1']:.3f}" for k, v in row["rules"].items()
                 )
