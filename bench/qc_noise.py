@@ -129,6 +129,16 @@ keep half that optimism. On simulated strong models (``--simulate 12``: probabil
 on the true class alone) the product's rows are within -0.4 to +0.6 points and ``rows_all`` 1.0-3.2
 points low: it is the wrong fix; the columns read so are 0.8-1.8 points low there (``columns_all``)
 and 1.5-6 on the dumps.
+
+Held-out seed 2 (its ``--dump`` at load 4.5, 1,792 s; the product 18 / +0.169 / 15, max error 5.4
+points, as the last session's), scored once for the record, rows at or above their baseline / mean
+zoo F1 / rows within 2 points: crossfit 18 / 0.8764 / 15, rows_called 17 / 0.8666 / 12,
+rows_called_kept 18 / 0.8740 / 14, rows_called_pooled 18 / 0.8722 / 14, rows_all 18 / 0.8835 / 12,
+rows_all_kept 18 / 0.8806 / 13, rows_all_pooled 18 / 0.8935 / 13, columns_all 16 / 0.8695 / 12,
+both_all_kept 16 / 0.8725 / 12, both_all_pooled 17 / 0.8786 / 12. On its 6 rows of CV accuracy >=
+0.88 the push is there (percentile 0.32-0.51, mean 0.41; the 6 text rows 0.40-0.53, mean 0.46) and
+ranking the rows by the called class takes their mean error from +1.53 to +0.81 points (lower on 5
+of the 6; glyphs 5 % +1.5 -> +1.8).
 """
 
 from __future__ import annotations
