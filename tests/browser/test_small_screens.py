@@ -337,3 +337,49 @@ def test_nothing_left_to_label_hides_the_task_s_header_and_its_flag_button(page,
     expect(page.locator(".anno-image-object")).to_be_visible()
     expect(page.get_by_text("Which animal is this?")).to_be_visible()
     expect(page.locator("#flag-open")).to_be_visible()
+
+
+SIDE_NOTES = """<View>
+  <Image name="image" value="$image"/>
+  <View style="padding: 0 1em">
+    <Header value="Pick the animal you see"/>
+    <Text name="hint" value="Look at the ears first"/>
+    <Header value="$caption"/>
+    <Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices>
+  </View>
+</View>"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_nothing_left_to_label_hides_the_side_panel_s_headers_and_texts(page, shot, lead, annotator, width, height):
+    """The config's headers and texts placed in the side panel (a <Header> and a literal <Text> before
+    the choices, and a header of the task's caption, left from the last task) still showed with no
+    task, above the dimmed choices; the empty state and "Check again" are what there is to see."""
+    from labeling import imports
+
+    project = projects.create_project(lead.user, title="Animals", label_config=SIDE_NOTES)
+    imports.import_data(lead.user, project.id, body=[{"image": png_data_url(64, 64), "caption": "Barn, 6 am"}],
+                        background=False)
+    page.set_viewport_size({"width": width, "height": height})
+    open_annotate(page, annotator, project)
+    notes = page.locator(".anno-side .anno-note")
+    expect(notes).to_have_count(3)
+    for note, text in zip((0, 1, 2), ("Pick the animal you see", "Look at the ears first", "Barn, 6 am"), strict=True):
+        expect(notes.nth(note)).to_have_text(text)
+        expect(notes.nth(note)).to_be_visible()
+    page.keyboard.press("1")
+    page.locator('[data-anno="submit"]').click()
+    expect(page.locator('[data-anno="empty"]')).to_be_visible()
+    for i in range(notes.count()):
+        expect(notes.nth(i)).to_be_hidden()
+    _inside(page, page.locator('[data-anno="recheck"]'))
+    fits_the_window(page)
+    shot(page, f"annotate-nothing-left-side-notes-{width}")
+
+    imports.import_data(lead.user, project.id, body=[{"image": png_data_url(64, 64), "caption": "Field, noon"}],
+                        background=False)
+    page.locator('[data-anno="recheck"]').click()
+    expect(page.locator(".anno-image-object")).to_be_visible()
+    for i in range(notes.count()):
+        expect(notes.nth(i)).to_be_visible()
+    expect(notes.nth(2)).to_have_text("Field, noon")
