@@ -3,17 +3,30 @@ colours in the labeling page's workspace, edited with its keys, and relabeled.""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from labeling.db import read_session
-from labeling.models import ReviewDecision, Role
+from labeling import annotations, projects, router
+from labeling.db import read_session, write_session
+from labeling.models import ReviewDecision, Role, Task
+from quality.policy import apply_policy
 from tests.browser.conftest import login
 from tests.browser.test_annotate import png_data_url
 from tests.browser.test_review import nav_gap, wait_for_task
-from tests.labeling.test_review import task
-from tests.labeling.test_review_regions import PEOPLE, PEOPLE_BOXES, TEXT, box_suspect, ner_suspect
+from tests.labeling.test_review import qc_run, task
+from tests.labeling.test_review_regions import (
+    HAWAII_LOC,
+    HAWAII_PER,
+    NER_CONFIG,
+    PEOPLE,
+    PEOPLE_BOXES,
+    TEXT,
+    box_suspect,
+    ner_suspect,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -194,7 +207,7 @@ def test_on_a_phone_the_annotators_table_and_edit_from_these_fit_the_card(page, 
     project, tid = ner_suspect(lead.user, annotator)
     page.set_viewport_size({"width": 390, "height": 844})
     open_review(page, reviewer, project, tid, len(PEOPLE))
-    facts = page.locator("section.review-facts")
+    facts = page.locator("section.review-people")
     wider = facts.evaluate("(card) => card.scrollWidth - card.clientWidth")
     assert wider <= 0, f"the annotators' table is {wider} px wider than its card"
     button = page.get_by_role("button", name="Edit from these")
@@ -259,3 +272,54 @@ def test_span_review_shows_every_fact_without_scrolling_inside_the_facts_card(pa
         assert box["y"] + box["height"] <= 800, box
     assert page.locator("section.review-facts").evaluate("(c) => c.scrollTop") == 0
     shot(page, "review-ner-facts-1280")
+
+
+def crowd_ner_suspect(owner, make_user, n: int):
+    """An NER task that ``n`` annotators labeled (the people's spans, each), queued for review."""
+    project = projects.create_project(owner, title="regions", label_config=NER_CONFIG, overlap=n)
+    with write_session() as s:
+        s.add(Task(project_id=project.id, data={"text": TEXT}, target_overlap=n))
+    for i in range(n):
+        person = make_user(f"annotator{i}@example.com")
+        served = router.next_task(project.id, person.user)
+        annotations.submit(served.id, person.user, result=copy.deepcopy(PEOPLE))
+    run_id = qc_run(project.id, {served.id: {
+        "is_issue": True, "score": 0.05, "given": HAWAII_PER, "suggested": HAWAII_LOC,
+        "reason": "token 'Hawaii' (characters 21-27) labelled 'PER'; model says 'LOC' (0.90)"}})
+    apply_policy(project.id, run_id)
+    return project, served.id
+
+
+@pytest.mark.parametrize("n", [2, 12])
+def test_span_review_shows_the_facts_and_decisions_without_scrolling_with_many_annotators(
+        page, shot, lead, make_user, n):
+    """At 1280x800 the annotators' table shared the facts card: with 12 annotators the card scrolled
+    inside itself, and the reviewer scrolled it to read the facts below the fold of the card. The
+    facts and the decisions show whole; only the annotators' list scrolls, in its own card."""
+    from tests.browser.test_small_screens import _inside
+
+    reviewer = make_user("rev@example.com", Role.reviewer)
+    project, tid = crowd_ner_suspect(lead.user, make_user, n)
+    login(page, reviewer.email)
+    page.goto(f"/review/{project.id}")
+    wait_for_task(page, tid)
+    rows = page.locator("#review-annotations tr")
+    expect(rows).to_have_count(n)
+    expect(page.locator("#review-run")).not_to_be_empty()
+    over = page.evaluate("() => document.documentElement.scrollHeight - document.documentElement.clientHeight")
+    assert over <= 0, f"the review page is {over} px higher than the window"
+    facts = page.locator("section.review-facts")
+    room = facts.evaluate("(c) => c.scrollHeight - c.clientHeight")
+    assert room <= 0, f"the facts card scrolls: {room} px of it are out of sight"
+    for fact in page.locator(".review-labels dt, .review-labels dd").all():
+        _inside(page, fact)
+    for button in page.locator(".review-actions button:visible").all():
+        _inside(page, button)
+    text = page.locator(".anno-text")  # the text whole in its box, on screen
+    assert text.evaluate("(t) => t.scrollHeight - t.clientHeight") <= 0
+    _inside(page, text)
+    # each annotator's row can be brought into sight, in the window
+    rows.last.scroll_into_view_if_needed()
+    _inside(page, rows.last.locator("td").first)
+    assert page.evaluate("() => window.scrollY") == 0
+    shot(page, f"review-ner-{n}-annotators-1280")
