@@ -214,6 +214,9 @@ def test_on_a_phone_the_annotators_table_and_edit_from_these_fit_the_card(page, 
     button.scroll_into_view_if_needed()
     box, card = button.bounding_box(), facts.bounding_box()
     assert card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"] <= 390, (box, card)
+    words = button.evaluate("(b) => { const r = document.createRange(); r.selectNodeContents(b);"
+                            " return new Set([...r.getClientRects()].map((l) => Math.round(l.top))).size; }")
+    assert words <= 3, f"'Edit from these' takes {words} lines: a word broke"
     shot(page, "review-phone-edit-from")
 
 

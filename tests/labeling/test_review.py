@@ -33,26 +33,31 @@ CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="
           '<Choice value="pos"/><Choice value="neg"/><Choice value="neu"/></Choices></View>')
 
 
-def label(name: str) -> list[dict]:
-    return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [name]}}]
+IMAGE_CONFIG = ('<View><Image name="image" value="$image"/><Choices name="label" toName="image" choice="single">'
+                '<Choice value="cat"/><Choice value="dog"/><Choice value="bird"/></Choices></View>')
+
+
+def label(name: str, to_name: str = "text") -> list[dict]:
+    return [{"from_name": "label", "to_name": to_name, "type": "choices", "value": {"choices": [name]}}]
 
 
 def make_project(owner, **settings) -> Project:
     return projects.create_project(owner, title="review", label_config=CONFIG, **settings)
 
 
-def annotate_all(project: Project, annotator, labels: list[str]) -> list[int]:
-    """Add one task per label and let ``annotator`` label them through the router, in order."""
+def annotate_all(project: Project, annotator, labels: list[str], *, image: str | None = None) -> list[int]:
+    """Add one task per label and let ``annotator`` label them through the router, in order
+    (texts "item 0", "item 1", ...; with ``image``, that picture in each task of IMAGE_CONFIG)."""
     with write_session() as s:
-        tasks = [Task(project_id=project.id, data={"text": f"item {i}"}, target_overlap=project.overlap)
-                 for i in range(len(labels))]
+        tasks = [Task(project_id=project.id, data={"image": image} if image else {"text": f"item {i}"},
+                      target_overlap=project.overlap) for i in range(len(labels))]
         s.add_all(tasks)
         s.flush()
         ids = [t.id for t in tasks]
     for expected_id, name in zip(ids, labels, strict=True):
         task = router.next_task(project.id, annotator.user)
         assert task.id == expected_id
-        annotations.submit(task.id, annotator.user, result=label(name))
+        annotations.submit(task.id, annotator.user, result=label(name, "image" if image else "text"))
     return ids
 
 
@@ -72,9 +77,10 @@ def qc_run(project_id: int, issues: dict[int, dict], scores: dict[int, dict] | N
         return run.id
 
 
-def suspects_in_review(project, annotator, *, given: list[str], truth: list[str]) -> list[int]:
-    """Tasks labeled ``given``; QC flags those that differ from ``truth`` (worse score first)."""
-    ids = annotate_all(project, annotator, given)
+def suspects_in_review(project, annotator, *, given: list[str], truth: list[str], image: str | None = None) -> list[int]:
+    """Tasks labeled ``given``; QC flags those that differ from ``truth`` (worse score first).
+    With ``image`` (a project of IMAGE_CONFIG), each task shows that picture."""
+    ids = annotate_all(project, annotator, given, image=image)
     issues = {}
     for i, (tid, g, t) in enumerate(zip(ids, given, truth, strict=True)):
         wrong = g != t
