@@ -77,7 +77,14 @@ def test_image_classification_review_on_a_phone(
     )
     in_sight_above_the_decisions(page, box, decisions_on_screen(page))
     shot(page, f"review-phone-image-{shape}-{width}")
-    page.keyboard.press("r")  # relabel: the picker's labels and Confirm in reach too
+    page.keyboard.press(
+        "r"
+    )  # relabel: the picker grows the decisions; the picture stays in sight above them
+    expect(page.locator("#review-picker")).to_be_visible()
+    page.wait_for_timeout(300)  # a smooth scroll, if any, is over
+    shown, foot = image.bounding_box(), page.locator("section.review-actions").bounding_box()
+    assert shown["y"] >= 0 and shown["y"] + shown["height"] <= foot["y"] + 1, (shown, foot)
+    shot(page, f"review-phone-image-{shape}-{width}-relabel")
     for target in (page.locator(".picker-option").last, page.locator("#review-confirm")):
         target.scroll_into_view_if_needed()
         _inside(page, target)
