@@ -485,3 +485,33 @@ def test_nothing_left_to_label_hides_the_side_panel_s_headers_and_texts(
     for i in range(notes.count()):
         expect(notes.nth(i)).to_be_visible()
     expect(notes.nth(2)).to_have_text("Field, noon")
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (360, 740)])
+def test_on_a_phone_the_task_bar_keeps_its_height_after_a_submit(
+    page, shot, lead, annotator, width, height
+):
+    """Walking an image project on a phone: after the first submit, "Saved (task 343 submitted)"
+    joined the bar's second row with the hold's clock and pushed "Keys" to a third row, so every
+    next picture showed a row smaller than the first."""
+    project = make_project(
+        lead,
+        XML["image_classification"],
+        [{"image": png_data_url(1600, 1200)} for _ in range(3)],
+        title="Photos",
+    )
+    page.set_viewport_size({"width": width, "height": height})
+    open_annotate(page, annotator, project)
+    bar, view = page.locator(".anno-bar"), page.locator(".anno-image-view")
+    before = bar.bounding_box()["height"], view.bounding_box()["height"]
+    first = page.locator('[data-anno="task-id"]').text_content()
+    page.locator(".anno-label").first.click()
+    page.locator('[data-anno="submit"]').click()
+    expect(page.locator('[data-anno="task-id"]')).not_to_have_text(first)
+    expect(page.locator('[data-anno="save"]')).to_contain_text("Saved")
+    after = bar.bounding_box()["height"], view.bounding_box()["height"]
+    assert after[0] <= before[0] + 1 and after[1] >= before[1] - 1, (
+        f"bar and view {before} before, {after} after"
+    )
+    fits_the_window(page)
+    shot(page, f"small-screen-annotate-after-submit-{width}")
