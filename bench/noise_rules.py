@@ -3,7 +3,7 @@
 
 The acceptance of a rule is in ``bench/qc_noise.py``'s docstring.
 
-Scored that way on the dumps of seeds 0 and 1 (load 6.7-9.2), none passed; per seed, rows at or
+Scored by those criteria on the dumps of seeds 0 and 1 (load 6.7-9.2), none passed; per seed, rows at or
 above their baseline / mean zoo F1 / rows within 2 points (of 18) / digits F1 at 10 and 20 %:
 
 =================== ============================ ============================ ===============
