@@ -150,7 +150,14 @@
         if (evt.item.isNew && !evt.item.skipped) { this.seq.savedNew += 1; this.bumpCounter("done-today", 1); }
         if (evt.item.isNew) { this.seq.savedAny += 1; this.bumpCounter("remaining", -1); }
         save.classList.remove("is-bad");
-        save.textContent = this.outbox.size ? `Saving ${this.outbox.size}…` : `Saved (task ${evt.item.taskId} ${evt.item.what})`;
+        if (this.outbox.size) {
+          save.textContent = `Saving ${this.outbox.size}…`;
+        } else { // which task, in a part a phone's bar leaves out (annotate.css)
+          const which = document.createElement("span");
+          which.className = "anno-save-which";
+          which.textContent = ` (task ${evt.item.taskId} ${evt.item.what})`;
+          save.replaceChildren("Saved", which);
+        }
       } else if (evt.type === "retry") {
         save.classList.add("is-bad");
         const why = evt.res.status === 401 ? "you are logged out: log in again in another tab"

@@ -364,6 +364,17 @@
     return lines;
   }
 
+  // On a phone the decisions stick to the screen's foot: a picker or a reason opened in them grows up
+  // over the item, so the page scrolls the item up to the top of the screen, in sight above them.
+  function itemInSight() {
+    const actions = el.picker.closest(".review-actions");
+    if (!actions || getComputedStyle(actions).position !== "sticky") return;
+    const shown = [el.image, el.text, root.querySelector(".review-workspace")].find((n) => n && !n.hidden);
+    if (!shown) return;
+    const top = shown.getBoundingClientRect().top - 8;
+    if (top > 0) window.scrollBy(0, top);
+  }
+
   function openConfirm(which) {
     if (!item || !ws) return;
     const result = ws.getResult();
@@ -395,6 +406,7 @@
       : "Relabel with your edits: Enter confirms (Esc goes back to editing)";
     el.picker.hidden = false;
     el.confirm.focus();
+    itemInSight();
   }
 
   function applySuggestion() {
@@ -416,6 +428,7 @@
       : "Relabel: pick the right label, then Enter (Esc cancels)";
     el.picker.hidden = false;
     el.confirm.focus();
+    itemInSight();
   }
 
   function openExclude() {
@@ -426,6 +439,7 @@
     el.exclude.hidden = false;
     el.excludeReason.value = "";
     el.excludeReason.focus();
+    itemInSight();
   }
 
   function closeModes() {
