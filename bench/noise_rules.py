@@ -401,7 +401,7 @@ def read_on_all(
                 * (1 if read_all else 2)
             )
             seen[c] += np.bincount(ds[read], minlength=k)[:k] / len(halves) * (1 if read_all else 2)
-            counts[c] += np.sum(read) / len(halves)
+            counts[c] += np.sum(ss >= t) / len(halves)  # past the threshold, as the product counts
     pooled = wrong.sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
     T = (wrong + MIN_ANCHORS * pooled) / (seen + MIN_ANCHORS)
     np.fill_diagonal(T, 0.0)
