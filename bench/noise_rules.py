@@ -93,6 +93,58 @@ both_all_kept 16 / 0.8725 / 12, both_all_pooled 17 / 0.8786 / 12. On its 6 rows 
 0.88 the push is there (percentile 0.32-0.51, mean 0.41; the 6 text rows 0.40-0.53, mean 0.46) and
 ranking the rows by the called class takes their mean error from +1.53 to +0.81 points (lower on 5
 of the 6; glyphs 5 % +1.5 -> +1.8).
+
+Next round (offline, on the same dumps of seeds 0, 1, 2 and the digits; written before measuring):
+(1) a mixture-proportion estimator on each class's anchor scores in place of best bin (KM2,
+Ramaswamy et al. 2016, or TIcE, Bekker & Davis 2018; numpy and scikit-learn only); (2) each class's
+rows ranked by ``1 - p(c)`` or by the called class, chosen by a statistic of the data itself (no
+constant fitted to the rows). Acceptance: ``bench/qc_noise.py``'s criteria of the session after,
+on every seed of 0, 1 and 2: no row at or above its baseline falls below it, more rows within 2
+points on some seed without one fewer on another, digits F1 >= 0.95 at 10 and 20 %. A rule that
+passes on all three is reported, not put into the product here.
+
+What they gave (offline on those dumps, load 1.5-4.9; each seed's rows at or above their baseline
+/ mean zoo F1 / zoo rows within 2 points, of 18; digits F1 at 10 and 20 %, seed 0):
+
+=================== ======================= ======================= ======================= ===============
+rule                seed 0                  seed 1                  seed 2                  digits
+=================== ======================= ======================= ======================= ===============
+crossfit (product)  17 / 0.8777 / 17        18 / 0.8828 / 14        18 / 0.8764 / 15        0.970 / 0.966
+tice                3 / 0.4943 / 0          2 / 0.4968 / 0          4 / 0.4985 / 0          0.580 / 0.710
+tice_kept           17 / 0.8825 / 14        15 / 0.8763 / 13        17 / 0.8622 / 13        0.889 / 0.925
+tice_ref            0 / 0.1100 / 0          1 / 0.1696 / 0          0 / 0.0897 / 0          0.000 / 0.000
+rows_chosen         18 / 0.8840 / 15        17 / 0.8888 / 16        18 / 0.8759 / 13        0.972 / 0.978
+rows_chosen_kept    17 / 0.8781 / 17        18 / 0.8841 / **16**    18 / 0.8770 / 15        0.970 / 0.966
+=================== ======================= ======================= ======================= ===============
+
+``rows_chosen_kept`` passes these criteria on all three seeds: it is the product's on every row
+but four (seed 0 reviews 10 %: +1.0 -> +0.4 points, F1 0.818 -> 0.825; seed 1 glyphs 10 %: +3.2 ->
+-0.7, F1 0.813 -> 0.839, and reviews 20 %: +3.6 -> +0.5, F1 0.776 -> 0.774 against a baseline of
+0.696; seed 2 reviews 20 %: +1.8 -> +0.6, F1 0.781 -> 0.793), no row at its baseline lost, mean
+error 1.07 / 1.30 / 1.33 -> 1.04 / 0.99 / 1.26 points (seed 0 with the digits). Not run through the product
+(``bench/qc_zoo.py``, ``bench/qc_core.py``' 100k items); issue 23's targets are still not met
+(textures 5 % seed 0 F1 0.902 against 0.916; reviews 5 % seeds 0 and 2 +2.4 and +5.4 points). The
+choice takes the called class on 0-5 of a dataset's classes (seed 1: reviews 0-1 of 6, glyphs 3-5
+of 8). Scored with :func:`read_on_all` counting a class's rows' anchors as the product does (every
+item past the threshold; it counted the other half's only where ``read_all=False``, which doubled
+their standard error in the choice between the readings: ``rows_chosen_kept`` then gave 16 / 14 /
+14 rows within 2 points). With that count ``rows_called_kept`` is unchanged and
+``rows_called_pooled`` gives 18 / 0.8676 / 14, 18 / 0.8747 / 14, 18 / 0.8708 / 13 (was 15 / 13 /
+14).
+
+Over five seeds of the halvings (``quality.noise._halves``' seed + 0..4, both rules alike; zoo rows
+within 2 points / mean absolute error, points), crossfit -> rows_chosen_kept: seed 0 17 -> 17, 14
+-> 14, 13 -> 13, 13 -> 13, 14 -> 14 (1.13-1.60 -> 1.10-1.60); seed 1 14 -> 16, 14 -> 15, 13 -> 14,
+14 -> 15, 14 -> 15 (1.21-1.60 -> 0.99-1.13); seed 2 15 -> 15, 14 -> 14, 14 -> 14, **15 -> 14**, 14
+-> 15 (1.27-1.63 -> 1.06-1.63; 1.30 -> 1.36 on the one lost). Its gain on seed 1 holds on every
+halving seed; on one halving seed of seed 2 it loses a row, so whether it passes is partly the
+halvings' luck. The product's 17 on seed 0 is a lucky draw too (13-14 on the other four).
+
+TIcE fails here: its Cantelli bound at ``ANCHOR_DELTA`` is 0.1-0.15 on a class's 100-300 anchors,
+and the label frequency it returns is that lower bound, so every row reads 10-35 points high; with
+its reference default ``delta`` (as recalled, about 0.5-0.7 at these class sizes) the bound is
+smaller than the chance purity of small nodes, a pure node wins and the estimate is 0. KM2 was not
+tried (time).
 """
 
 from __future__ import annotations
@@ -327,7 +379,12 @@ def _confident_joint(y: np.ndarray, pp: np.ndarray) -> float:
 
 
 def read_on_all(
-    y: np.ndarray, pp: np.ndarray, side: str, *, read_all: bool = True, by_called: bool = False
+    y: np.ndarray,
+    pp: np.ndarray,
+    side: str,
+    *,
+    read_all: bool = True,
+    by_called: bool | str | np.ndarray = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One reading's noise matrix (``columns`` or ``rows``) as the product reads it (the depth
     chosen by best bin on one half, over the same 10 stratified halvings), but the labels read on
@@ -378,7 +435,10 @@ def read_on_all(
     first_two = np.argsort(-pp, axis=1, kind="stable")[:, :2]
     for c in range(k):
         called = np.where(first_two[:, 0] == c, first_two[:, 1], first_two[:, 0])
-        score = pp[np.arange(y.size), called] if by_called else 1.0 - pp[:, c]
+        if isinstance(by_called, str):  # "choose": per class by row_ranking_choice
+            by_called = row_ranking_choice(y, pp)
+        on = bool(by_called[c]) if isinstance(by_called, np.ndarray) else by_called
+        score = pp[np.arange(y.size), called] if on else 1.0 - pp[:, c]
         order = np.argsort(-score, kind="stable")
         gs, ss = (y[order] == c).astype(np.int64), score[order]
         cs, ds = (pred[order] == c).astype(np.int64), called[order]
@@ -392,7 +452,7 @@ def read_on_all(
                 * (1 if read_all else 2)
             )
             seen[c] += np.bincount(ds[read], minlength=k)[:k] / len(halves) * (1 if read_all else 2)
-            counts[c] += np.sum(read) / len(halves)
+            counts[c] += np.sum(ss >= t) / len(halves)  # past the threshold, as the product counts
     pooled = wrong.sum(axis=1, keepdims=True) / np.maximum(seen.sum(axis=1, keepdims=True), 1.0)
     T = (wrong + MIN_ANCHORS * pooled) / (seen + MIN_ANCHORS)
     np.fill_diagonal(T, 0.0)
@@ -442,6 +502,153 @@ def _halvings(count: int):
     return lambda y, pp: estimate_noise(y, pp, halvings=count)["noise_rate"]
 
 
+def _tice_column(
+    y: np.ndarray,
+    score: np.ndarray,
+    j: int,
+    pred: np.ndarray,
+    splits: int = 64,
+    *,
+    ref_delta: bool = False,
+):
+    """One column of the noise matrix by TIcE (Bekker & Davis 2018) on one score: the label
+    frequency ``c`` of class ``j`` (P(given j | true j)) is the largest lower bound, over the
+    nodes of a tree that splits the items on the score, of the node's share given ``j``, minus
+    TIcE's one-sided (Cantelli) bound ``sqrt(c (1 - c) (1 - delta) / (delta n))`` at the current
+    ``c`` (two rounds). The nodes are intervals of the ranking within ``class_ranking``'s depth
+    limit; a node splits where its purer child (at least ``MIN_ANCHORS`` items) is purest, the
+    nodes of the highest bound first, ``splits`` times. The column is the given labels' shares in
+    the node of the largest bound, scaled so that its diagonal is that bound; returns it and the
+    node's size. ``delta`` is the module's ``ANCHOR_DELTA``, or with ``ref_delta`` TIcE's default
+    as we recall its reference code (not checked against it): ``max(0.025, 1 / (1 + 0.004 L))``
+    of the ``L`` items given ``j``."""
+    import heapq
+
+    from quality.noise import ANCHOR_DELTA, MIN_ANCHORS, class_ranking
+
+    k = int(y.max()) + 1 if y.size else 1
+    given, ranked, cuts = class_ranking(y, score, j, pred)
+    limit = int(cuts[-1])
+    hit = np.append(0, np.cumsum(given[:limit] == j))
+    breaks = np.flatnonzero(ranked[: limit - 1] > ranked[1:limit]) + 1  # split points (ties kept)
+    c = max(hit[limit] / limit, 1e-3)
+    delta = max(0.025, 1.0 / (1.0 + 0.004 * np.sum(y == j))) if ref_delta else ANCHOR_DELTA
+    for _ in range(2):
+        cc = min(max(c, 1e-3), 1 - 1e-3)
+
+        def bound(a: int, b: int, cc: float = cc) -> float:
+            m = b - a
+            share = (hit[b] - hit[a]) / m
+            return share - np.sqrt(cc * (1 - cc) * (1 - delta) / (delta * m))
+
+        best, node = bound(0, limit), (0, limit)
+        heap = [(-best, 0, limit)]
+        for _ in range(splits):
+            if not heap:
+                break
+            _, a, b = heapq.heappop(heap)
+            inside = breaks[(breaks >= a + MIN_ANCHORS) & (breaks <= b - MIN_ANCHORS)]
+            if inside.size == 0:
+                continue
+            left = (hit[inside] - hit[a]) / (inside - a)
+            right = (hit[b] - hit[inside]) / (b - inside)
+            at = int(inside[np.argmax(np.maximum(left, right))])
+            for lo, hi in ((a, at), (at, b)):
+                v = bound(lo, hi)
+                heapq.heappush(heap, (-v, lo, hi))
+                if v > best:
+                    best, node = v, (lo, hi)
+        c = best
+    c = float(np.clip(c, 0.0, 1.0))
+    a, b = node
+    col = np.bincount(given[a:b], minlength=k)[:k].astype(np.float64)
+    col[j] = 0.0
+    col = col / col.sum() * (1.0 - c) if col.sum() > 0 else col
+    col[j] = c if col.sum() > 0 else 1.0
+    return col / col.sum(), b - a
+
+
+def _tice_matrix(
+    y: np.ndarray, pp: np.ndarray, ref_delta: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The columns' noise matrix with :func:`_tice_column` on each class's ``p(j)``."""
+    k = pp.shape[1]
+    pred = pp.argmax(axis=1)
+    T, counts = np.eye(k), np.zeros(k)
+    for j in range(k):
+        T[:, j], counts[j] = _tice_column(y, pp[:, j], j, pred, ref_delta=ref_delta)
+    return T, counts
+
+
+def _tice(kept: bool, ref_delta: bool = False):
+    """:func:`_tice_matrix` alone, or (``kept``) in place of the product's columns in its choice
+    between the readings."""
+    from scipy.stats import norm
+
+    from quality.noise import (
+        ANCHOR_DELTA,
+        complement_noise_matrix,
+        noise_from_matrix,
+        reading_errors,
+    )
+
+    def estimate(y: np.ndarray, pp: np.ndarray) -> float:
+        k = pp.shape[1]
+        Tc, anchors = _tice_matrix(y, pp, ref_delta)
+        c = noise_from_matrix(Tc, y, k)["noise_rate"]
+        if not kept:
+            return c
+        Tr, anchors_not = complement_noise_matrix(y, pp)
+        r = noise_from_matrix(Tr, y, k)["noise_rate"]
+        same = noise_from_matrix((Tc + Tr) / 2, y, k)
+        se = reading_errors(same["noise_matrix"], same["class_shares"], anchors, anchors_not)
+        return r if c - r > float(norm.ppf(1 - ANCHOR_DELTA)) * float(np.hypot(*se.values())) else c
+
+    return estimate
+
+
+def _wilson_upper_min(given: np.ndarray, j: int, cuts: np.ndarray) -> float:
+    """The smallest Wilson upper bound over ``cuts`` of the share of labels other than ``j``
+    (what :func:`quality.noise.best_bin` minimizes), at the module's confidence."""
+    from quality.noise import ANCHOR_DELTA
+
+    _, upper = _wilson(
+        np.cumsum(given != j)[cuts - 1] / cuts, cuts.astype(np.float64), _z(ANCHOR_DELTA)
+    )
+    return float(upper.min())
+
+
+def _z(delta: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1.0 - delta))
+
+
+def row_ranking_choice(y: np.ndarray, pp: np.ndarray) -> np.ndarray:
+    """Per class ``c``, whether its rows' anchors ("surely not ``c``") are ranked by the called
+    class rather than by ``1 - p(c)``: the ranking whose best bin (on all the items) has the
+    smaller upper bound of the share given ``c``. Both failures raise that share: wrong labels
+    given ``c`` gathered at the top of ``1 - p(c)`` where the model is strong, items truly of
+    ``c`` (mostly given ``c``) among the called class's top where the model is weak."""
+    from quality.noise import class_ranking
+
+    k = pp.shape[1]
+    n = y.size
+    pred = pp.argmax(axis=1)
+    first_two = np.argsort(-pp, axis=1, kind="stable")[:, :2]
+    out = np.zeros(k, dtype=bool)
+    for c in range(k):
+        called = np.where(first_two[:, 0] == c, first_two[:, 1], first_two[:, 0])
+        bounds = []
+        for score in (1.0 - pp[:, c], pp[np.arange(n), called]):
+            given, _, cuts = class_ranking(
+                (y == c).astype(np.int64), score, 0, (pred == c).astype(np.int64)
+            )
+            bounds.append(_wilson_upper_min(given, 0, cuts))
+        out[c] = bounds[1] < bounds[0]
+    return out
+
+
 #: The depth rules compared: name -> estimator(labels, pred_probs) -> noise rate. ``crossfit`` is
 #: the product's (best bin with Wilson's bound on one half, share read on the other, 10 halvings,
 #: the bound of the whole set's count; the columns' reading unless it is higher than the rows' by
@@ -456,7 +663,9 @@ def _halvings(count: int):
 #: the halvings' seed; see ``--halving-seeds``).
 #: ``columns_all``, ``rows_all`` and ``rows_called`` read the matrix as :func:`read_on_all` says;
 #: ``*_kept`` choose between the readings as the product does and ``*_pooled`` as :func:`_pooled`,
-#: with those readings (:func:`_kept_read_all`).
+#: with those readings (:func:`_kept_read_all`). ``tice`` reads the columns by TIcE
+#: (:func:`_tice_column`; ``tice_ref`` with TIcE's own ``delta``); ``rows_chosen`` ranks each
+#: class's rows as :func:`row_ranking_choice` says; ``*_kept`` as the product chooses.
 RULES = {
     "bestbin": _anchors(halvings=0),
     "dyadic": _by_depth_rule(_dyadic),
@@ -482,5 +691,11 @@ RULES = {
     "rows_called": _all_reading("rows", read_all=False, by_called=True),
     "rows_called_kept": _kept_read_all(True, False, read_all=False, by_called=True),
     "rows_called_pooled": _kept_read_all(True, True, read_all=False, by_called=True),
+    "tice": _tice(False),
+    "tice_kept": _tice(True),
+    "tice_ref": _tice(False, True),
+    "tice_ref_kept": _tice(True, True),
+    "rows_chosen": _all_reading("rows", read_all=False, by_called="choose"),
+    "rows_chosen_kept": _kept_read_all(True, False, read_all=False, by_called="choose"),
     "crossfit": _anchors(),
 }
