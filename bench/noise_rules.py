@@ -231,17 +231,26 @@ def _hoeffding_best_bin(
     return int(cuts[np.argmin(other + np.sqrt(np.log(1.0 / delta) / (2.0 * depth)))])
 
 
-def _crossfit_hoeffding(y: np.ndarray, pp: np.ndarray) -> float:
-    """The product's cross-fitted anchors with :func:`_hoeffding_best_bin` choosing each depth
-    (``quality.noise.best_bin`` swapped for the call, restored after)."""
-    import quality.noise as noise
+def _with_best_bin(rule):
+    """The product's estimator with ``rule`` choosing each depth in place of
+    ``quality.noise.best_bin`` (swapped for the call, restored after)."""
 
-    product = noise.best_bin
-    noise.best_bin = _hoeffding_best_bin
-    try:
-        return noise.estimate_noise(y, pp)["noise_rate"]
-    finally:
-        noise.best_bin = product
+    def estimate(y: np.ndarray, pp: np.ndarray) -> float:
+        import quality.noise as noise
+
+        product = noise.best_bin
+        noise.best_bin = rule
+        try:
+            return noise.estimate_noise(y, pp)["noise_rate"]
+        finally:
+            noise.best_bin = product
+
+    return estimate
+
+
+def _crossfit_hoeffding(y: np.ndarray, pp: np.ndarray) -> float:
+    """The product's cross-fitted anchors with :func:`_hoeffding_best_bin` choosing each depth."""
+    return _with_best_bin(_hoeffding_best_bin)(y, pp)
 
 
 def _posterior_mean(y: np.ndarray, pp: np.ndarray) -> float:
@@ -326,14 +335,7 @@ def _deepened_best_bin(
 
 def _deepened(y: np.ndarray, pp: np.ndarray) -> float:
     """The product's rule with :func:`_deepened_best_bin` choosing every depth (both readings)."""
-    import quality.noise as noise
-
-    product = noise.best_bin
-    noise.best_bin = _deepened_best_bin
-    try:
-        return noise.estimate_noise(y, pp)["noise_rate"]
-    finally:
-        noise.best_bin = product
+    return _with_best_bin(_deepened_best_bin)(y, pp)
 
 
 def _isotonic(y: np.ndarray, pp: np.ndarray, seed: int = 0) -> np.ndarray:
